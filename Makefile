@@ -1,0 +1,39 @@
+# Saoma: `make run` serves a demo on 127.0.0.1:8000; `make test` runs every check and test.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: run test check lint typecheck unit bench clean install
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+run: install
+	$(BIN)/saoma demo --host 127.0.0.1 --port 8000
+
+check: install lint typecheck
+
+lint:
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+
+typecheck:
+	$(BIN)/mypy
+
+unit: install
+	$(BIN)/pytest -q
+
+test: check
+	$(BIN)/pytest -q
+
+bench: install
+	$(BIN)/python bench/ledger.py
+
+clean:
+	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,3 @@
+"""Saoma: open QR-code payments on a double-entry ledger."""
+
+__version__ = "0.1.0"

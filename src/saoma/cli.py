@@ -1,0 +1,98 @@
+"""The ``saoma`` command line."""
+
+from __future__ import annotations
+
+import json
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from saoma.config import get_settings
+from saoma.db import make_engine, migrate
+
+app = typer.Typer(
+    help="Saoma: open QR-code payments.", no_args_is_help=True, pretty_exceptions_enable=False
+)
+db_app = typer.Typer(help="The database: migrations.", no_args_is_help=True)
+ledger_app = typer.Typer(help="The ledger: reconciliation and maintenance.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(ledger_app, name="ledger")
+console = Console()
+
+try:  # the QR commands live with the QR package
+    from saoma.qr.cli import app as qr_app
+
+    app.add_typer(qr_app, name="qr")
+except ImportError:  # pragma: no cover - only while the package is absent
+    pass
+
+DatabaseOption = typer.Option(
+    None, "--database-url", envvar="SAOMA_DATABASE_URL", help="Defaults to the embedded SQLite."
+)
+
+
+def _url(database_url: str | None) -> str:
+    if database_url:
+        from saoma.config import normalise_database_url
+
+        return normalise_database_url(database_url)
+    return get_settings().resolved_database_url()
+
+
+@db_app.command("migrate")
+def db_migrate(database_url: str | None = DatabaseOption) -> None:
+    """Create or upgrade the schema to the newest migration."""
+    url = _url(database_url)
+    migrate(url)
+    console.print(f"[green]migrated[/green] {url.split('@')[-1]}")
+
+
+@ledger_app.command("check")
+def ledger_check(
+    database_url: str | None = DatabaseOption,
+    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+) -> None:
+    """Prove the books add up: zero-sum per currency, balances = sums, flags respected."""
+    from saoma.ledger.check import check_ledger
+
+    report = check_ledger(make_engine(_url(database_url)))
+    if as_json:
+        typer.echo(
+            json.dumps(
+                {
+                    "ok": report.ok,
+                    "accounts": report.accounts_checked,
+                    "transfers": report.transfers_checked,
+                    "posted_per_currency": report.currencies,
+                    "problems": report.problems,
+                }
+            )
+        )
+    else:
+        table = Table("currency", "posted volume (minor units)")
+        for code, volume in sorted(report.currencies.items()):
+            table.add_row(code, str(volume))
+        console.print(table)
+        console.print(
+            f"{report.accounts_checked} accounts, {report.transfers_checked} transfers checked"
+        )
+        for problem in report.problems:
+            console.print(f"[red]✗[/red] {problem}")
+        if report.ok:
+            console.print("[green]✓ the ledger balances[/green]")
+    raise typer.Exit(0 if report.ok else 1)
+
+
+@ledger_app.command("sweep")
+def ledger_sweep(database_url: str | None = DatabaseOption) -> None:
+    """Release every hold whose timeout has passed."""
+    from saoma.ledger import Ledger
+
+    with Ledger.from_url(_url(database_url)) as ledger:
+        released = ledger.expire_due()
+    console.print(f"released {released} expired holds")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

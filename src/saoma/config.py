@@ -1,0 +1,56 @@
+"""Settings read once from the environment (prefix ``SAOMA_``), failing fast on bad values."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+DATA_DIR_DEFAULT = PROJECT_ROOT / "data"
+
+
+class Settings(BaseSettings):
+    """Every knob an operator can turn. Read once; see README "Configuration"."""
+
+    model_config = SettingsConfigDict(env_prefix="SAOMA_", extra="ignore")
+
+    data_dir: Path = Field(
+        default=DATA_DIR_DEFAULT, description="Folder for the embedded database."
+    )
+    database_url: str = Field(
+        default="",
+        description="SQLAlchemy URL; empty means a SQLite file under data_dir.",
+    )
+    ledger_batch_max: int = Field(default=8190, ge=1, le=100_000)
+    ledger_batch_linger_us: int = Field(default=0, ge=0, le=100_000)
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_scheme(cls, value: str) -> str:
+        if value and not value.startswith(("sqlite", "postgresql")):
+            raise ValueError(
+                "SAOMA_DATABASE_URL must start with sqlite:// or postgresql:// "
+                f"(got {value.split(':', 1)[0]!r})"
+            )
+        return value
+
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return normalise_database_url(self.database_url)
+        return f"sqlite:///{self.data_dir / 'saoma.db'}"
+
+
+def normalise_database_url(url: str) -> str:
+    """Use psycopg 3 for PostgreSQL whatever spelling the operator chose."""
+    for prefix in ("postgresql://", "postgres://", "postgresql+psycopg2://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

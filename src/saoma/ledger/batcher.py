@@ -1,0 +1,165 @@
+"""Group commit: many callers' transfers ride in one database transaction.
+
+Callers submit a list of transfers and get a future. A worker thread takes everything queued (up
+to ``batch_max`` transfers), applies it in one transaction through the store, and resolves each
+caller's future with that caller's own results, only after the commit: a result the caller sees
+is durable. Under load batches grow by themselves; with one caller a batch is one request, so
+latency stays that of a single transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import deque
+from concurrent.futures import Future
+from dataclasses import dataclass
+from typing import Any
+
+from saoma.ledger.domain import BATCH_TRANSFERS_MAX, Result, Transfer, TransferFlags
+from saoma.ledger.store import LedgerStore
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class _Request:
+    transfers: list[Transfer]
+    future: Future[list[Result]]
+
+
+class GroupCommitter:
+    def __init__(
+        self, store: LedgerStore, *, batch_max: int = BATCH_TRANSFERS_MAX, workers: int = 1
+    ) -> None:
+        if not 1 <= batch_max <= BATCH_TRANSFERS_MAX:
+            raise ValueError(f"batch_max must be between 1 and {BATCH_TRANSFERS_MAX}")
+        self._store = store
+        self._batch_max = batch_max
+        self._queue: deque[_Request] = deque()
+        self._cond = threading.Condition()
+        self._closed = False
+        self.batches = 0  # counters for metrics and benchmarks
+        self.transfers = 0
+        self._threads = [
+            threading.Thread(target=self._run, name=f"ledger-commit-{i}", daemon=True)
+            for i in range(workers)
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def submit(self, transfers: list[Transfer]) -> Future[list[Result]]:
+        """Queue ``transfers`` (at most ``batch_max``); the future resolves after the commit."""
+        future: Future[list[Result]] = Future()
+        if len(transfers) > self._batch_max:
+            future.set_exception(ValueError(f"at most {self._batch_max} transfers per call"))
+            return future
+        if not transfers:
+            future.set_result([])
+            return future
+        head, open_tail = _split_open_chain(transfers)
+        if open_tail:
+            # A chain must close inside one call, or it would swallow the next caller's transfers.
+            inner: Future[list[Result]] = self.submit(head) if head else _done([])
+            tail = [Result.LINKED_EVENT_CHAIN_OPEN] * open_tail
+            inner.add_done_callback(lambda f: _chain(f, future, tail))
+            return future
+        with self._cond:
+            if self._closed:
+                raise RuntimeError("the ledger is closed")
+            self._queue.append(_Request(transfers, future))
+            self._cond.notify()
+        return future
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+        for thread in self._threads:
+            thread.join(timeout=30)
+
+    def _take(self) -> list[_Request] | None:
+        with self._cond:
+            while not self._queue:
+                if self._closed:
+                    return None
+                self._cond.wait()
+            taken: list[_Request] = []
+            count = 0
+            while self._queue and count + len(self._queue[0].transfers) <= self._batch_max:
+                request = self._queue.popleft()
+                taken.append(request)
+                count += len(request.transfers)
+            return taken
+
+    def _run(self) -> None:
+        raw: Any = None
+        while True:
+            requests = self._take()
+            if requests is None:
+                break
+            if raw is None:
+                raw = self._store.engine.raw_connection()
+            try:
+                self._commit(requests, raw)
+            except Exception:
+                log.exception("ledger batch failed")
+                _discard(raw)
+                raw = None
+                self._commit_one_by_one(requests)
+        if raw is not None:
+            raw.close()
+
+    def _commit(self, requests: list[_Request], raw: Any) -> None:
+        batch = [t for r in requests for t in r.transfers]
+        outcome = self._store.apply_batch(batch, raw.driver_connection)
+        self.batches += 1
+        self.transfers += len(batch)
+        offset = 0
+        for request in requests:
+            n = len(request.transfers)
+            request.future.set_result(outcome.results[offset : offset + n])
+            offset += n
+
+    def _commit_one_by_one(self, requests: list[_Request]) -> None:
+        """After a failed batch, isolate the request at fault so the others still go through."""
+        for request in requests:
+            raw = None
+            try:
+                raw = self._store.engine.raw_connection()
+                self._commit([request], raw)
+            except Exception as exc:
+                request.future.set_exception(exc)
+            finally:
+                if raw is not None:
+                    raw.close()
+
+
+def _split_open_chain(transfers: list[Transfer]) -> tuple[list[Transfer], int]:
+    if not transfers[-1].flags & TransferFlags.LINKED:
+        return transfers, 0
+    start = len(transfers)
+    while start > 0 and transfers[start - 1].flags & TransferFlags.LINKED:
+        start -= 1
+    return transfers[:start], len(transfers) - start
+
+
+def _done(value: list[Result]) -> Future[list[Result]]:
+    future: Future[list[Result]] = Future()
+    future.set_result(value)
+    return future
+
+
+def _chain(inner: Future[list[Result]], outer: Future[list[Result]], tail: list[Result]) -> None:
+    exc = inner.exception()
+    if exc is not None:
+        outer.set_exception(exc)
+    else:
+        outer.set_result(inner.result() + tail)
+
+
+def _discard(raw: Any) -> None:
+    try:
+        raw.invalidate()
+    except Exception:
+        log.debug("could not invalidate a broken connection", exc_info=True)

@@ -1,0 +1,145 @@
+"""The ledger as a service: accounts, transfers, holds and queries over one engine."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from concurrent.futures import Future
+
+from sqlalchemy.engine import Engine
+
+from saoma.db import make_engine
+from saoma.ledger.batcher import GroupCommitter
+from saoma.ledger.domain import (
+    BATCH_TRANSFERS_MAX,
+    Account,
+    AccountResult,
+    Hold,
+    Page,
+    Result,
+    Transfer,
+    TransferCode,
+    TransferFlags,
+)
+from saoma.ledger.errors import error_for
+from saoma.ledger.store import LedgerStore, expiry_id, now_us
+
+SWEEP_LIMIT_MAX = 5000
+
+
+class Ledger:
+    """Double-entry ledger. Thread-safe; transfers from concurrent callers are group-committed."""
+
+    def __init__(
+        self, engine: Engine, *, batch_max: int = BATCH_TRANSFERS_MAX, workers: int = 1
+    ) -> None:
+        self.engine = engine
+        self.store = LedgerStore(engine)
+        self.committer = GroupCommitter(self.store, batch_max=batch_max, workers=workers)
+
+    @classmethod
+    def from_url(cls, url: str, **kwargs: int) -> Ledger:
+        return cls(make_engine(url), **kwargs)
+
+    def close(self) -> None:
+        self.committer.close()
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    # --- writes -------------------------------------------------------------------------------
+
+    def create_accounts(self, accounts: Sequence[Account]) -> list[AccountResult]:
+        return self.store.create_accounts(list(accounts))
+
+    def submit(self, transfers: Sequence[Transfer]) -> Future[list[Result]]:
+        return self.committer.submit(list(transfers))
+
+    def create_transfers(self, transfers: Sequence[Transfer]) -> list[Result]:
+        """Apply transfers in order, each with its own result; linked chains all or nothing."""
+        return self.committer.submit(list(transfers)).result()
+
+    async def create_transfers_async(self, transfers: Sequence[Transfer]) -> list[Result]:
+        return await asyncio.wrap_future(self.committer.submit(list(transfers)))
+
+    def transfer(self, transfer: Transfer) -> Result:
+        """Apply one transfer; raise the matching :class:`LedgerError` if it failed."""
+        (result,) = self.create_transfers([transfer])
+        if not result.ok:
+            raise error_for(result, transfer.id)
+        return result
+
+    def post(self, transfer_id: str, pending_id: str, amount: int = 0, *, ref: str = "") -> Result:
+        """Capture ``amount`` (0: all) of a hold; the rest is released."""
+        return self.transfer(
+            Transfer(
+                transfer_id,
+                0,
+                0,
+                amount,
+                TransferCode.CAPTURE,
+                TransferFlags.POST_PENDING,
+                pending_id,
+                ref=ref,
+            )
+        )
+
+    def void(self, transfer_id: str, pending_id: str, *, ref: str = "") -> Result:
+        """Release a hold in full."""
+        return self.transfer(
+            Transfer(
+                transfer_id,
+                0,
+                0,
+                0,
+                TransferCode.RELEASE,
+                TransferFlags.VOID_PENDING,
+                pending_id,
+                ref=ref,
+            )
+        )
+
+    def expire_due(self, limit: int = SWEEP_LIMIT_MAX, account_id: int | None = None) -> int:
+        """Release holds whose timeout has passed; returns how many this call released."""
+        due = self.store.due_holds(now_us(), min(limit, SWEEP_LIMIT_MAX), account_id)
+        released = 0
+        for start in range(0, len(due), BATCH_TRANSFERS_MAX):
+            part = due[start : start + BATCH_TRANSFERS_MAX]
+            results = self.create_transfers(
+                [
+                    Transfer(
+                        expiry_id(h), 0, 0, 0, TransferCode.EXPIRY, TransferFlags.VOID_PENDING, h
+                    )
+                    for h in part
+                ]
+            )
+            released += sum(r.ok for r in results)
+        return released
+
+    # --- reads --------------------------------------------------------------------------------
+
+    def account(self, account_id: int) -> Account | None:
+        """The account with its balances, after releasing any of its holds that timed out."""
+        self.expire_due(account_id=account_id)
+        return self.store.accounts([account_id]).get(account_id)
+
+    def accounts(self, account_ids: Sequence[int]) -> dict[int, Account]:
+        return self.store.accounts(account_ids)
+
+    def get_transfer(self, transfer_id: str) -> Transfer | None:
+        return self.store.transfer(transfer_id)
+
+    def get_hold(self, transfer_id: str) -> Hold | None:
+        return self.store.hold(transfer_id)
+
+    def transfers_of(self, account_id: int, cursor: str | None = None, limit: int = 50) -> Page:
+        """An account's transfers, oldest first; pass ``next_cursor`` back for the next page."""
+        after = 0
+        if cursor:
+            if not cursor.isdigit():
+                raise ValueError(f"cursor {cursor!r} is not one this ledger returned")
+            after = int(cursor)
+        return self.store.account_transfers(account_id, after, limit)

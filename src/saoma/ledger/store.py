@@ -1,0 +1,467 @@
+"""The ledger's storage: one database transaction per batch of transfers.
+
+A batch locks what it touches once (holds, then accounts, each in id order so two processes
+can never deadlock each other), runs the pure rules in :mod:`saoma.ledger.engine`, and writes the
+new transfers, holds and balances with a handful of set-based statements. A hot merchant's row is
+locked once per batch, not once per payment.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.engine import Engine
+
+from saoma.ledger import engine as rules
+from saoma.ledger.domain import (
+    Account,
+    AccountFlags,
+    AccountKind,
+    AccountResult,
+    Hold,
+    HoldState,
+    Page,
+    Transfer,
+    TransferCode,
+    TransferFlags,
+)
+from saoma.money import BY_ALPHA
+
+BATCH_RETRIES_MAX = 20
+PAGE_LIMIT_MAX = 1000
+SQLITE_CHUNK = 900  # bound parameters per IN (...) list
+
+_ACCOUNT_COLS = (
+    "id, currency, kind, flags, debits_pending, debits_posted, credits_pending, credits_posted,"
+    " user_data, created_at_us"
+)
+_TRANSFER_COLS = (
+    "id, debit_account_id, credit_account_id, amount, code, flags, pending_id, timeout_s, ref,"
+    " user_data, created_at_us, seq"
+)
+_INSERT_TRANSFER_COLS = (
+    "id, debit_account_id, credit_account_id, amount, code, flags, pending_id, timeout_s, ref,"
+    " user_data, created_at_us"
+)
+_HOLD_COLS = (
+    "transfer_id, debit_account_id, credit_account_id, amount, expires_at_us, state, resolved_by"
+)
+
+
+def now_us() -> int:
+    return time.time_ns() // 1000
+
+
+def expiry_id(hold_id: str) -> str:
+    """The id of the transfer that releases an expired hold: derived, so releasing is idempotent."""
+    return "expiry:" + hashlib.blake2b(hold_id.encode(), digest_size=16).hexdigest()
+
+
+def _account(row: Sequence[Any]) -> Account:
+    return Account(*row)
+
+
+def _transfer(row: Sequence[Any]) -> Transfer:
+    return Transfer(*row)
+
+
+def _chunks(items: list[Any], size: int) -> Iterable[list[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+class LedgerStore:
+    """Reads and batch writes against SQLite or PostgreSQL through one SQLAlchemy engine."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.sqlite = engine.dialect.name == "sqlite"
+
+    # --- writes -------------------------------------------------------------------------------
+
+    def apply_batch(self, transfers: list[Transfer], raw: Any) -> rules.Outcome:
+        """Apply ``transfers`` in one transaction on the DBAPI connection ``raw``; commits."""
+        for attempt in range(BATCH_RETRIES_MAX):
+            try:
+                return self._apply_once(transfers, raw)
+            except Exception as exc:
+                raw.rollback()
+                if not _retryable(exc) or attempt == BATCH_RETRIES_MAX - 1:
+                    raise
+                time.sleep(0.001 * attempt)
+        raise RuntimeError("unreachable")
+
+    def _apply_once(self, transfers: list[Transfer], raw: Any) -> rules.Outcome:
+        cur = raw.cursor()
+        try:
+            if self.sqlite:
+                cur.execute("BEGIN IMMEDIATE")
+            now = now_us()
+            pending_ids = sorted(
+                {
+                    t.pending_id
+                    for t in transfers
+                    if t.pending_id
+                    and t.flags & (TransferFlags.POST_PENDING | TransferFlags.VOID_PENDING)
+                }
+            )
+            holds = self._lock_holds(cur, pending_ids)
+            expiries = [
+                Transfer(
+                    expiry_id(h.transfer_id),
+                    0,
+                    0,
+                    0,
+                    TransferCode.EXPIRY,
+                    TransferFlags.VOID_PENDING,
+                    h.transfer_id,
+                )
+                for h in holds.values()
+                if h.state == HoldState.PENDING
+                and h.expires_at_us is not None
+                and h.expires_at_us <= now
+            ]
+            batch = expiries + transfers if expiries else transfers
+            account_ids = {t.debit_account_id for t in batch} | {t.credit_account_id for t in batch}
+            for h in holds.values():
+                account_ids.add(h.debit_account_id)
+                account_ids.add(h.credit_account_id)
+            account_ids.discard(0)
+            accounts = self._lock_accounts(cur, sorted(account_ids))
+            existing = self._existing(cur, [t.id for t in batch])
+            outcome = rules.apply(batch, accounts, holds, existing, now)
+            self._write(cur, outcome, accounts)
+            raw.commit()
+        finally:
+            cur.close()
+        if expiries:
+            outcome.results = outcome.results[len(expiries) :]
+        return outcome
+
+    def _lock_holds(self, cur: Any, ids: list[str]) -> dict[str, Hold]:
+        if not ids:
+            return {}
+        rows: list[Any] = []
+        if self.sqlite:
+            for part in _chunks(ids, SQLITE_CHUNK):
+                marks = ",".join("?" * len(part))
+                cur.execute(f"SELECT {_HOLD_COLS} FROM holds WHERE transfer_id IN ({marks})", part)
+                rows.extend(cur.fetchall())
+        else:
+            cur.execute(
+                f"SELECT {_HOLD_COLS} FROM holds WHERE transfer_id = ANY(%s)"
+                " ORDER BY transfer_id FOR UPDATE",
+                (ids,),
+            )
+            rows = cur.fetchall()
+        return {r[0]: Hold(*r) for r in rows}
+
+    def _lock_accounts(self, cur: Any, ids: list[int]) -> dict[int, Account]:
+        if not ids:
+            return {}
+        rows: list[Any] = []
+        if self.sqlite:
+            for part in _chunks(ids, SQLITE_CHUNK):
+                marks = ",".join("?" * len(part))
+                cur.execute(f"SELECT {_ACCOUNT_COLS} FROM accounts WHERE id IN ({marks})", part)
+                rows.extend(cur.fetchall())
+        else:
+            # NO KEY UPDATE: the foreign keys of new transfers may still take KEY SHARE locks.
+            cur.execute(
+                f"SELECT {_ACCOUNT_COLS} FROM accounts WHERE id = ANY(%s)"
+                " ORDER BY id FOR NO KEY UPDATE",
+                (ids,),
+            )
+            rows = cur.fetchall()
+        return {r[0]: _account(r) for r in rows}
+
+    def _existing(self, cur: Any, ids: list[str]) -> dict[str, Transfer]:
+        rows: list[Any] = []
+        if self.sqlite:
+            for part in _chunks(ids, SQLITE_CHUNK):
+                marks = ",".join("?" * len(part))
+                cur.execute(f"SELECT {_TRANSFER_COLS} FROM transfers WHERE id IN ({marks})", part)
+                rows.extend(cur.fetchall())
+        else:
+            cur.execute(f"SELECT {_TRANSFER_COLS} FROM transfers WHERE id = ANY(%s)", (ids,))
+            rows = cur.fetchall()
+        return {r[0]: _transfer(r) for r in rows}
+
+    def _write(self, cur: Any, outcome: rules.Outcome, accounts: dict[int, Account]) -> None:
+        created = outcome.created
+        if not created:
+            return
+        new_holds = list(outcome.holds_created.values())
+        changed_holds = [
+            h for tid, h in outcome.holds_resolved.items() if tid not in outcome.holds_created
+        ]
+        touched = [accounts[i] for i in sorted(outcome.accounts_touched)]
+        if self.sqlite:
+            self._write_sqlite(cur, created, new_holds, changed_holds, touched)
+        else:
+            self._write_postgres(cur, created, new_holds, changed_holds, touched)
+
+    def _write_sqlite(
+        self,
+        cur: Any,
+        created: list[Transfer],
+        new_holds: list[Hold],
+        changed_holds: list[Hold],
+        touched: list[Account],
+    ) -> None:
+        cur.executemany(
+            f"INSERT INTO transfers ({_INSERT_TRANSFER_COLS}) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            [
+                (
+                    t.id,
+                    t.debit_account_id,
+                    t.credit_account_id,
+                    t.amount,
+                    int(t.code),
+                    int(t.flags),
+                    t.pending_id,
+                    t.timeout_s,
+                    t.ref,
+                    t.user_data,
+                    t.created_at_us,
+                )
+                for t in created
+            ],
+        )
+        if new_holds:
+            cur.executemany(
+                f"INSERT INTO holds ({_HOLD_COLS}) VALUES (?,?,?,?,?,?,?)",
+                [
+                    (
+                        h.transfer_id,
+                        h.debit_account_id,
+                        h.credit_account_id,
+                        h.amount,
+                        h.expires_at_us,
+                        int(h.state),
+                        h.resolved_by,
+                    )
+                    for h in new_holds
+                ],
+            )
+        if changed_holds:
+            cur.executemany(
+                "UPDATE holds SET state = ?, resolved_by = ? WHERE transfer_id = ?",
+                [(int(h.state), h.resolved_by, h.transfer_id) for h in changed_holds],
+            )
+        cur.executemany(
+            "UPDATE accounts SET debits_pending = ?, debits_posted = ?, credits_pending = ?,"
+            " credits_posted = ? WHERE id = ?",
+            [
+                (a.debits_pending, a.debits_posted, a.credits_pending, a.credits_posted, a.id)
+                for a in touched
+            ],
+        )
+
+    def _write_postgres(
+        self,
+        cur: Any,
+        created: list[Transfer],
+        new_holds: list[Hold],
+        changed_holds: list[Hold],
+        touched: list[Account],
+    ) -> None:
+        cur.execute(
+            f"INSERT INTO transfers ({_INSERT_TRANSFER_COLS}) SELECT * FROM unnest("
+            "%s::text[], %s::int8[], %s::int8[], %s::int8[], %s::int2[], %s::int4[], %s::text[],"
+            " %s::int4[], %s::text[], %s::text[], %s::int8[])",
+            (
+                [t.id for t in created],
+                [t.debit_account_id for t in created],
+                [t.credit_account_id for t in created],
+                [t.amount for t in created],
+                [int(t.code) for t in created],
+                [int(t.flags) for t in created],
+                [t.pending_id for t in created],
+                [t.timeout_s for t in created],
+                [t.ref for t in created],
+                [t.user_data for t in created],
+                [t.created_at_us for t in created],
+            ),
+        )
+        if new_holds:
+            cur.execute(
+                f"INSERT INTO holds ({_HOLD_COLS}) SELECT * FROM unnest(%s::text[], %s::int8[],"
+                " %s::int8[], %s::int8[], %s::int8[], %s::int2[], %s::text[])",
+                (
+                    [h.transfer_id for h in new_holds],
+                    [h.debit_account_id for h in new_holds],
+                    [h.credit_account_id for h in new_holds],
+                    [h.amount for h in new_holds],
+                    [h.expires_at_us for h in new_holds],
+                    [int(h.state) for h in new_holds],
+                    [h.resolved_by for h in new_holds],
+                ),
+            )
+        if changed_holds:
+            cur.execute(
+                "UPDATE holds AS h SET state = v.state, resolved_by = v.resolved_by"
+                " FROM unnest(%s::text[], %s::int2[], %s::text[]) AS v(id, state, resolved_by)"
+                " WHERE h.transfer_id = v.id",
+                (
+                    [h.transfer_id for h in changed_holds],
+                    [int(h.state) for h in changed_holds],
+                    [h.resolved_by for h in changed_holds],
+                ),
+            )
+        cur.execute(
+            "UPDATE accounts AS a SET debits_pending = v.dp, debits_posted = v.dpo,"
+            " credits_pending = v.cp, credits_posted = v.cpo"
+            " FROM unnest(%s::int8[], %s::int8[], %s::int8[], %s::int8[], %s::int8[])"
+            " AS v(id, dp, dpo, cp, cpo) WHERE a.id = v.id",
+            (
+                [a.id for a in touched],
+                [a.debits_pending for a in touched],
+                [a.debits_posted for a in touched],
+                [a.credits_pending for a in touched],
+                [a.credits_posted for a in touched],
+            ),
+        )
+
+    def create_accounts(self, new: list[Account]) -> list[AccountResult]:
+        """Create accounts; an id that exists with the same fields is ``EXISTS`` (idempotent)."""
+        results: list[AccountResult] = []
+        now = now_us()
+        with self.engine.begin() as conn:
+            ids = [a.id for a in new]
+            found = {
+                r[0]: _account(r)
+                for part in _chunks(ids, SQLITE_CHUNK)
+                for r in conn.execute(
+                    text(f"SELECT {_ACCOUNT_COLS} FROM accounts WHERE id IN :ids").bindparams(
+                        _expanding("ids")
+                    ),
+                    {"ids": part},
+                )
+            }
+            rows = []
+            for account in new:
+                result = _check_account(account, found.get(account.id))
+                results.append(result)
+                if result is AccountResult.OK:
+                    account.created_at_us = now
+                    found[account.id] = account
+                    rows.append(
+                        {
+                            "id": account.id,
+                            "currency": account.currency,
+                            "kind": account.kind,
+                            "flags": int(account.flags),
+                            "user_data": account.user_data,
+                            "created_at_us": now,
+                        }
+                    )
+            if rows:
+                conn.execute(
+                    text(
+                        "INSERT INTO accounts (id, currency, kind, flags, user_data, created_at_us)"
+                        " VALUES (:id, :currency, :kind, :flags, :user_data, :created_at_us)"
+                    ),
+                    rows,
+                )
+        return results
+
+    # --- reads --------------------------------------------------------------------------------
+
+    def accounts(self, ids: Sequence[int]) -> dict[int, Account]:
+        with self.engine.connect() as conn:
+            out: dict[int, Account] = {}
+            for part in _chunks(list(ids), SQLITE_CHUNK):
+                rows = conn.execute(
+                    text(f"SELECT {_ACCOUNT_COLS} FROM accounts WHERE id IN :ids").bindparams(
+                        _expanding("ids")
+                    ),
+                    {"ids": part},
+                )
+                out.update({r[0]: _account(r) for r in rows})
+            return out
+
+    def transfer(self, transfer_id: str) -> Transfer | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                text(f"SELECT {_TRANSFER_COLS} FROM transfers WHERE id = :id"), {"id": transfer_id}
+            ).first()
+            return _transfer(row) if row else None
+
+    def hold(self, transfer_id: str) -> Hold | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                text(f"SELECT {_HOLD_COLS} FROM holds WHERE transfer_id = :id"), {"id": transfer_id}
+            ).first()
+            return Hold(*row) if row else None
+
+    def account_transfers(self, account_id: int, after_seq: int, limit: int) -> Page:
+        limit = max(1, min(limit, PAGE_LIMIT_MAX))
+        sql = text(
+            f"SELECT {_TRANSFER_COLS} FROM ("
+            f" SELECT {_TRANSFER_COLS} FROM transfers WHERE debit_account_id = :a AND seq > :s"
+            " UNION ALL"
+            f" SELECT {_TRANSFER_COLS} FROM transfers WHERE credit_account_id = :a AND seq > :s"
+            ") AS t ORDER BY seq LIMIT :n"
+        )
+        with self.engine.connect() as conn:
+            rows = conn.execute(sql, {"a": account_id, "s": after_seq, "n": limit + 1}).all()
+        page = [_transfer(r) for r in rows[:limit]]
+        cursor = str(page[-1].seq) if len(rows) > limit else None
+        return Page(page, cursor)
+
+    def due_holds(self, now: int, limit: int, account_id: int | None = None) -> list[str]:
+        """Pending holds whose timeout has passed, oldest first (all, or one debit account's)."""
+        where = "state = 1 AND expires_at_us IS NOT NULL AND expires_at_us <= :now"
+        params: dict[str, Any] = {"now": now, "n": limit}
+        if account_id is not None:
+            where += " AND debit_account_id = :a"
+            params["a"] = account_id
+        sql = text(f"SELECT transfer_id FROM holds WHERE {where} ORDER BY expires_at_us LIMIT :n")
+        with self.engine.connect() as conn:
+            return [r[0] for r in conn.execute(sql, params)]
+
+
+def _expanding(name: str) -> Any:
+    from sqlalchemy import bindparam
+
+    return bindparam(name, expanding=True)
+
+
+def _check_account(account: Account, stored: Account | None) -> AccountResult:
+    both = AccountFlags.DEBITS_MUST_NOT_EXCEED_CREDITS | AccountFlags.CREDITS_MUST_NOT_EXCEED_DEBITS
+    if not 0 < account.id < 2**63:
+        return AccountResult.ID_INVALID
+    if account.currency not in BY_ALPHA:
+        return AccountResult.CURRENCY_UNKNOWN
+    if account.kind not in {k.value for k in AccountKind}:
+        return AccountResult.KIND_UNKNOWN
+    if account.flags & both == both or account.flags & ~both:
+        return AccountResult.FLAGS_ARE_MUTUALLY_EXCLUSIVE
+    if len(account.user_data) > 256:
+        return AccountResult.FIELD_TOO_LONG
+    if stored is None:
+        return AccountResult.OK
+    same = (stored.currency, stored.kind, stored.flags, stored.user_data) == (
+        account.currency,
+        account.kind,
+        int(account.flags),
+        account.user_data,
+    )
+    return AccountResult.EXISTS if same else AccountResult.EXISTS_WITH_DIFFERENT_FIELDS
+
+
+def _retryable(exc: Exception) -> bool:
+    """Conflicts another writer caused: a duplicate id racing in, a deadlock, a busy database."""
+    orig = getattr(exc, "orig", exc)
+    sqlstate = getattr(orig, "sqlstate", None) or getattr(
+        getattr(orig, "diag", None), "sqlstate", None
+    )
+    if sqlstate in {"23505", "40001", "40P01"}:
+        return True
+    message = str(orig).lower()
+    return "database is locked" in message or "unique constraint failed: transfers.id" in message

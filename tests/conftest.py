@@ -1,0 +1,102 @@
+"""Fixtures shared by every test: real databases, SQLite and PostgreSQL.
+
+``db_url`` runs a test once on a fresh SQLite file and once on a PostgreSQL database created
+for this test session (emptied before each test). With SAOMA_REQUIRE_POSTGRES=1 (CI) a missing
+PostgreSQL fails the run instead of skipping its half.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import Engine, make_url
+
+from saoma.db import make_engine, migrate
+from saoma.ledger import Ledger
+from saoma.ledger.check import check_ledger
+
+POSTGRES_SERVER_URL = os.environ.get(
+    "SAOMA_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+REQUIRE_POSTGRES = os.environ.get("SAOMA_REQUIRE_POSTGRES") == "1"
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "saoma.db"
+    migrate(f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_database() -> Iterator[str]:
+    """A database of its own for this test session, migrated once, dropped at the end."""
+    server = make_url(POSTGRES_SERVER_URL)
+    name = f"saoma_test_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(server, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:
+        admin.dispose()
+        if REQUIRE_POSTGRES:
+            pytest.fail(f"PostgreSQL is required but unreachable at {server!r}: {exc}")
+        pytest.skip(f"PostgreSQL unreachable at {server!r}")
+    url = server.set(database=name).render_as_string(hide_password=False)
+    migrate(url)
+    yield url
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def _empty_postgres(url: str) -> None:
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        tables = [
+            r[0]
+            for r in conn.execute(
+                text(
+                    "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
+                    " AND tablename <> 'alembic_version'"
+                )
+            )
+        ]
+        if tables:
+            quoted = ", ".join(f'"{t}"' for t in tables)
+            conn.execute(text(f"TRUNCATE {quoted} RESTART IDENTITY CASCADE"))
+    engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The URL of an empty, migrated database of each kind."""
+    if request.param == "sqlite":
+        path = tmp_path / "saoma.db"
+        shutil.copy(request.getfixturevalue("sqlite_template"), path)
+        return f"sqlite:///{path}"
+    url: str = request.getfixturevalue("postgres_database")
+    _empty_postgres(url)
+    return url
+
+
+@pytest.fixture
+def engine(db_url: str) -> Iterator[Engine]:
+    eng = make_engine(db_url)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def ledger(engine: Engine) -> Iterator[Ledger]:
+    """A ledger whose books must balance when the test ends, whatever the test did."""
+    with Ledger(engine) as led:
+        yield led
+    report = check_ledger(engine)
+    assert report.ok, report.problems

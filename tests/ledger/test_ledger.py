@@ -1,0 +1,241 @@
+"""The ledger service on real databases: the same tests on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import Engine
+
+from saoma.ledger import (
+    Account,
+    AccountFlags,
+    AccountKind,
+    AccountResult,
+    HoldState,
+    Ledger,
+    Result,
+    Transfer,
+    TransferCode,
+    TransferFlags,
+)
+from saoma.ledger.errors import IdempotencyConflict, InsufficientFunds, PendingTransferExpired
+
+BANK, ALICE, NOODLES, FEES, BOB_HKD = 1, 2, 3, 4, 5
+
+
+@pytest.fixture
+def books(ledger: Ledger) -> Ledger:
+    results = ledger.create_accounts(
+        [
+            Account(
+                BANK, "CNY", AccountKind.BANK_CLEARING, AccountFlags.CREDITS_MUST_NOT_EXCEED_DEBITS
+            ),
+            Account(
+                ALICE,
+                "CNY",
+                AccountKind.CONSUMER_WALLET,
+                AccountFlags.DEBITS_MUST_NOT_EXCEED_CREDITS,
+            ),
+            Account(NOODLES, "CNY", AccountKind.MERCHANT),
+            Account(FEES, "CNY", AccountKind.PLATFORM_FEES),
+            Account(
+                BOB_HKD,
+                "HKD",
+                AccountKind.CONSUMER_WALLET,
+                AccountFlags.DEBITS_MUST_NOT_EXCEED_CREDITS,
+            ),
+        ]
+    )
+    assert results == [AccountResult.OK] * 5
+    ledger.transfer(Transfer("topup-1", BANK, ALICE, 10_000, TransferCode.TOP_UP))
+    return ledger
+
+
+def balance(ledger: Ledger, account_id: int) -> int:
+    account = ledger.account(account_id)
+    assert account is not None
+    return account.balance
+
+
+def test_accounts_are_idempotent_and_validated(books: Ledger) -> None:
+    again = books.create_accounts(
+        [
+            Account(
+                ALICE,
+                "CNY",
+                AccountKind.CONSUMER_WALLET,
+                AccountFlags.DEBITS_MUST_NOT_EXCEED_CREDITS,
+            ),
+            Account(ALICE, "CNY", AccountKind.MERCHANT),
+            Account(9, "XXX", AccountKind.MERCHANT),
+            Account(10, "CNY", "wizard"),
+            Account(0, "CNY", AccountKind.MERCHANT),
+        ]
+    )
+    assert again == [
+        AccountResult.EXISTS,
+        AccountResult.EXISTS_WITH_DIFFERENT_FIELDS,
+        AccountResult.CURRENCY_UNKNOWN,
+        AccountResult.KIND_UNKNOWN,
+        AccountResult.ID_INVALID,
+    ]
+    assert books.accounts([9, 10]) == {}
+
+
+def test_payment_with_fee_as_linked_transfers(books: Ledger) -> None:
+    results = books.create_transfers(
+        [
+            Transfer(
+                "pay-1",
+                ALICE,
+                NOODLES,
+                2_500,
+                TransferCode.PAYMENT,
+                TransferFlags.LINKED,
+                ref="order-1",
+            ),
+            Transfer("fee-1", NOODLES, FEES, 15, TransferCode.FEE, ref="order-1"),
+        ]
+    )
+    assert results == [Result.OK, Result.OK]
+    assert balance(books, ALICE) == 7_500
+    assert balance(books, NOODLES) == 2_485
+    assert balance(books, FEES) == 15
+    stored = books.get_transfer("pay-1")
+    assert stored is not None and stored.ref == "order-1" and stored.amount == 2_500
+
+
+def test_insufficient_funds_is_a_typed_error_and_changes_nothing(books: Ledger) -> None:
+    with pytest.raises(InsufficientFunds):
+        books.transfer(Transfer("pay-big", ALICE, NOODLES, 10_001, TransferCode.PAYMENT))
+    assert balance(books, ALICE) == 10_000
+    assert books.get_transfer("pay-big") is None
+
+
+def test_failed_link_rolls_back_the_whole_chain(books: Ledger) -> None:
+    results = books.create_transfers(
+        [
+            Transfer("pay-2", ALICE, NOODLES, 2_500, TransferCode.PAYMENT, TransferFlags.LINKED),
+            Transfer("fee-2", NOODLES, BOB_HKD, 15, TransferCode.FEE),
+        ]
+    )
+    assert results == [Result.LINKED_EVENT_FAILED, Result.CURRENCY_MISMATCH]
+    assert balance(books, ALICE) == 10_000 and books.get_transfer("pay-2") is None
+
+
+def test_same_id_twice_moves_money_once_and_different_body_is_refused(books: Ledger) -> None:
+    pay = Transfer("pay-3", ALICE, NOODLES, 1_000, TransferCode.PAYMENT)
+    assert books.create_transfers([pay]) == [Result.OK]
+    assert books.create_transfers([pay]) == [Result.EXISTS]
+    with pytest.raises(IdempotencyConflict):
+        books.transfer(Transfer("pay-3", ALICE, NOODLES, 1_001, TransferCode.PAYMENT))
+    assert balance(books, ALICE) == 9_000
+
+
+def test_same_id_sent_concurrently_moves_money_once(books: Ledger) -> None:
+    pay = Transfer("pay-race", ALICE, NOODLES, 300, TransferCode.PAYMENT)
+    with ThreadPoolExecutor(16) as pool:
+        results = list(pool.map(lambda _: books.create_transfers([pay])[0], range(64)))
+    assert results.count(Result.OK) == 1
+    assert results.count(Result.EXISTS) == 63
+    assert balance(books, ALICE) == 9_700
+
+
+def test_concurrent_spending_never_overdraws(books: Ledger) -> None:
+    def spend(i: int) -> Result:
+        return books.create_transfers([Transfer(f"spend-{i}", ALICE, NOODLES, 700)])[0]
+
+    with ThreadPoolExecutor(32) as pool:
+        results = list(pool.map(spend, range(100)))
+    assert results.count(Result.OK) == 14  # 14 x 7.00 = 98.00 of the 100.00
+    assert results.count(Result.EXCEEDS_CREDITS) == 86
+    assert balance(books, ALICE) == 200
+
+
+def test_shared_bike_hold_capture_and_release(books: Ledger) -> None:
+    books.transfer(
+        Transfer(
+            "unlock-1",
+            ALICE,
+            NOODLES,
+            9_900,
+            TransferCode.HOLD,
+            TransferFlags.PENDING,
+            timeout_s=3600,
+        )
+    )
+    alice = books.account(ALICE)
+    assert alice is not None and alice.balance == 10_000 and alice.available == 100
+    with pytest.raises(InsufficientFunds):
+        books.transfer(Transfer("coffee", ALICE, NOODLES, 200))
+    books.post("lock-1", "unlock-1", 150)
+    alice = books.account(ALICE)
+    assert alice is not None and alice.balance == 9_850 and alice.available == 9_850
+    hold = books.get_hold("unlock-1")
+    assert hold is not None and hold.state == HoldState.POSTED and hold.resolved_by == "lock-1"
+
+
+def test_hold_expires_by_itself_and_cannot_be_captured_after(books: Ledger) -> None:
+    books.transfer(
+        Transfer(
+            "deposit", ALICE, NOODLES, 5_000, TransferCode.HOLD, TransferFlags.PENDING, timeout_s=1
+        )
+    )
+    time.sleep(1.1)
+    alice = books.account(ALICE)  # reading releases the expired hold
+    assert alice is not None and alice.available == 10_000
+    hold = books.get_hold("deposit")
+    assert hold is not None and hold.state == HoldState.EXPIRED
+    with pytest.raises(PendingTransferExpired):
+        books.post("capture-late", "deposit")
+
+
+def test_sweeper_releases_every_due_hold(books: Ledger) -> None:
+    holds = [
+        Transfer(
+            f"dep-{i}", ALICE, NOODLES, 100, TransferCode.HOLD, TransferFlags.PENDING, timeout_s=1
+        )
+        for i in range(5)
+    ]
+    assert books.create_transfers(holds) == [Result.OK] * 5
+    time.sleep(1.1)
+    assert books.expire_due() == 5
+    assert books.expire_due() == 0
+    assert books.store.accounts([ALICE])[ALICE].debits_pending == 0
+
+
+def test_void_releases_a_hold(books: Ledger) -> None:
+    books.transfer(Transfer("h", ALICE, NOODLES, 500, TransferCode.HOLD, TransferFlags.PENDING))
+    books.void("v", "h")
+    assert books.create_transfers(
+        [Transfer("v2", 0, 0, 0, flags=TransferFlags.VOID_PENDING, pending_id="h")]
+    ) == [Result.PENDING_TRANSFER_ALREADY_VOIDED]
+    alice = books.account(ALICE)
+    assert alice is not None and alice.available == 10_000
+
+
+def test_transfers_of_an_account_page_in_order(books: Ledger) -> None:
+    for i in range(7):
+        books.transfer(Transfer(f"p-{i}", ALICE, NOODLES, 10 + i, TransferCode.PAYMENT))
+    seen: list[str] = []
+    cursor: str | None = None
+    while True:
+        page = books.transfers_of(ALICE, cursor, limit=3)
+        seen.extend(t.id for t in page.transfers)
+        cursor = page.next_cursor
+        if cursor is None:
+            break
+    assert seen == ["topup-1"] + [f"p-{i}" for i in range(7)]
+    merchant_page = books.transfers_of(NOODLES, limit=100)
+    assert [t.amount for t in merchant_page.transfers] == [10 + i for i in range(7)]
+    with pytest.raises(ValueError, match="cursor"):
+        books.transfers_of(ALICE, "'; drop table", limit=3)
+
+
+def test_the_database_itself_refuses_an_overdraft(books: Ledger, engine: Engine) -> None:
+    with pytest.raises(Exception, match="debits_must_not_exceed_credits"), engine.begin() as conn:
+        conn.execute(text("UPDATE accounts SET debits_posted = 20000 WHERE id = :a"), {"a": ALICE})
+    assert balance(books, ALICE) == 10_000
