@@ -18,6 +18,7 @@ from typing import Any
 
 from saoma.ledger.domain import BATCH_TRANSFERS_MAX, Result, Transfer, TransferFlags
 from saoma.ledger.store import LedgerStore
+from saoma.ledger.tx import Hook, Tx
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +27,7 @@ log = logging.getLogger(__name__)
 class _Request:
     transfers: list[Transfer]
     future: Future[list[Result]]
+    hook: Hook | None = None
 
 
 class GroupCommitter:
@@ -48,8 +50,13 @@ class GroupCommitter:
         for thread in self._threads:
             thread.start()
 
-    def submit(self, transfers: list[Transfer]) -> Future[list[Result]]:
-        """Queue ``transfers`` (at most ``batch_max``); the future resolves after the commit."""
+    def submit(self, transfers: list[Transfer], hook: Hook | None = None) -> Future[list[Result]]:
+        """Queue ``transfers`` (at most ``batch_max``); the future resolves after the commit.
+
+        ``hook`` runs inside the batch's transaction with this request's results (see
+        :mod:`saoma.ledger.tx`); if it raises, this request is rolled back and its future gets
+        the exception, while the other requests of the batch still commit.
+        """
         future: Future[list[Result]] = Future()
         if len(transfers) > self._batch_max:
             future.set_exception(ValueError(f"at most {self._batch_max} transfers per call"))
@@ -60,14 +67,14 @@ class GroupCommitter:
         head, open_tail = _split_open_chain(transfers)
         if open_tail:
             # A chain must close inside one call, or it would swallow the next caller's transfers.
-            inner: Future[list[Result]] = self.submit(head) if head else _done([])
+            inner: Future[list[Result]] = self.submit(head, hook) if head else _done([])
             tail = [Result.LINKED_EVENT_CHAIN_OPEN] * open_tail
             inner.add_done_callback(lambda f: _chain(f, future, tail))
             return future
         with self._cond:
             if self._closed:
                 raise RuntimeError("the ledger is closed")
-            self._queue.append(_Request(transfers, future))
+            self._queue.append(_Request(transfers, future, hook))
             self._cond.notify()
         return future
 
@@ -112,7 +119,19 @@ class GroupCommitter:
 
     def _commit(self, requests: list[_Request], raw: Any) -> None:
         batch = [t for r in requests for t in r.transfers]
-        outcome = self._store.apply_batch(batch, raw.driver_connection)
+        hooked = [r for r in requests if r.hook is not None]
+
+        def before_commit(tx: Tx, results: list[Result]) -> None:
+            offset = 0
+            for request in requests:
+                n = len(request.transfers)
+                if request.hook is not None:
+                    request.hook(tx, results[offset : offset + n])
+                offset += n
+
+        outcome = self._store.apply_batch(
+            batch, raw.driver_connection, before_commit if hooked else None
+        )
         self.batches += 1
         self.transfers += len(batch)
         offset = 0

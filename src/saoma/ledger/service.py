@@ -23,6 +23,7 @@ from saoma.ledger.domain import (
 )
 from saoma.ledger.errors import error_for
 from saoma.ledger.store import LedgerStore, expiry_id, now_us
+from saoma.ledger.tx import Hook
 
 SWEEP_LIMIT_MAX = 5000
 
@@ -55,8 +56,11 @@ class Ledger:
     def create_accounts(self, accounts: Sequence[Account]) -> list[AccountResult]:
         return self.store.create_accounts(list(accounts))
 
-    def submit(self, transfers: Sequence[Transfer]) -> Future[list[Result]]:
-        return self.committer.submit(list(transfers))
+    def submit(
+        self, transfers: Sequence[Transfer], hook: Hook | None = None
+    ) -> Future[list[Result]]:
+        """Queue transfers for the next group commit; ``hook`` records facts in the same commit."""
+        return self.committer.submit(list(transfers), hook)
 
     def create_transfers(self, transfers: Sequence[Transfer]) -> list[Result]:
         """Apply transfers in order, each with its own result; linked chains all or nothing."""

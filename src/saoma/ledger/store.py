@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import text
@@ -25,11 +25,15 @@ from saoma.ledger.domain import (
     Hold,
     HoldState,
     Page,
+    Result,
     Transfer,
     TransferCode,
     TransferFlags,
 )
+from saoma.ledger.tx import Tx
 from saoma.money import BY_ALPHA
+
+BeforeCommit = Callable[[Tx, list[Result]], None]
 
 BATCH_RETRIES_MAX = 20
 PAGE_LIMIT_MAX = 1000
@@ -83,11 +87,17 @@ class LedgerStore:
 
     # --- writes -------------------------------------------------------------------------------
 
-    def apply_batch(self, transfers: list[Transfer], raw: Any) -> rules.Outcome:
-        """Apply ``transfers`` in one transaction on the DBAPI connection ``raw``; commits."""
+    def apply_batch(
+        self, transfers: list[Transfer], raw: Any, before_commit: BeforeCommit | None = None
+    ) -> rules.Outcome:
+        """Apply ``transfers`` in one transaction on the DBAPI connection ``raw``; commits.
+
+        ``before_commit`` runs in that transaction with the callers' results, to record what the
+        transfers are for (see :mod:`saoma.ledger.tx`); if it raises, nothing is committed.
+        """
         for attempt in range(BATCH_RETRIES_MAX):
             try:
-                return self._apply_once(transfers, raw)
+                return self._apply_once(transfers, raw, before_commit)
             except Exception as exc:
                 raw.rollback()
                 if not _retryable(exc) or attempt == BATCH_RETRIES_MAX - 1:
@@ -95,7 +105,9 @@ class LedgerStore:
                 time.sleep(0.001 * attempt)
         raise RuntimeError("unreachable")
 
-    def _apply_once(self, transfers: list[Transfer], raw: Any) -> rules.Outcome:
+    def _apply_once(
+        self, transfers: list[Transfer], raw: Any, before_commit: BeforeCommit | None
+    ) -> rules.Outcome:
         cur = raw.cursor()
         try:
             if self.sqlite:
@@ -135,11 +147,13 @@ class LedgerStore:
             existing = self._existing(cur, [t.id for t in batch])
             outcome = rules.apply(batch, accounts, holds, existing, now)
             self._write(cur, outcome, accounts)
+            if expiries:
+                outcome.results = outcome.results[len(expiries) :]
+            if before_commit is not None:
+                before_commit(Tx(raw, postgres=not self.sqlite), outcome.results)
             raw.commit()
         finally:
             cur.close()
-        if expiries:
-            outcome.results = outcome.results[len(expiries) :]
         return outcome
 
     def _lock_holds(self, cur: Any, ids: list[str]) -> dict[str, Hold]:
