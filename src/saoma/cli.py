@@ -94,5 +94,59 @@ def ledger_sweep(database_url: str | None = DatabaseOption) -> None:
     console.print(f"released {released} expired holds")
 
 
+HostOption = typer.Option("127.0.0.1", "--host", envvar="SAOMA_HOST", help="Address to listen on.")
+PortOption = typer.Option(8000, "--port", envvar="SAOMA_PORT", help="Port to listen on.")
+
+
+def _serve(url: str, host: str, port: int, *, demo: bool) -> None:
+    import uvicorn
+
+    from saoma.api.app import create_app
+    from saoma.platform import Platform
+
+    platform = Platform.open(url)
+    platform.demo = demo
+    if demo:
+        from saoma.demo import seed
+
+        seed(platform)
+    console.print(
+        f"[green]Saoma[/green] on http://{host}:{port}"
+        + (" [yellow](demo mode)[/yellow]" if demo else "")
+        + f" — database {url.split('@')[-1]}"
+    )
+    uvicorn.run(create_app(platform), host=host, port=port, log_level="warning")
+
+
+@app.command()
+def serve(
+    host: str = HostOption, port: int = PortOption, database_url: str | None = DatabaseOption
+) -> None:
+    """Run the API (and pages); a database that does not exist yet is created and migrated."""
+    _serve(_url(database_url), host, port, demo=get_settings().demo)
+
+
+@app.command()
+def demo(
+    host: str = HostOption, port: int = PortOption, database_url: str | None = DatabaseOption
+) -> None:
+    """Seed a small Shenzhen world of merchants and consumers, then serve it in demo mode."""
+    _serve(_url(database_url), host, port, demo=True)
+
+
+@app.command("check-authorisations")
+def check_authorisations_cmd(database_url: str | None = DatabaseOption) -> None:
+    """Prove no consumer wallet was debited without its owner's authorisation."""
+    from saoma.payments.authorisation import check_authorisations
+
+    engine = make_engine(_url(database_url))
+    problems = check_authorisations(engine)
+    for problem in problems:
+        console.print(f"[red]✗[/red] {problem}")
+    if not problems:
+        console.print("[green]✓ every wallet debit rests on the payer's authorisation[/green]")
+    raise typer.Exit(1 if problems else 0)
+
+
 if __name__ == "__main__":  # pragma: no cover
     app()

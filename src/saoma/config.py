@@ -26,6 +26,15 @@ class Settings(BaseSettings):
     )
     ledger_batch_max: int = Field(default=8190, ge=1, le=100_000)
     ledger_batch_linger_us: int = Field(default=0, ge=0, le=100_000)
+    pool_size: int = Field(default=8, ge=1, le=64, description="Database connections per process.")
+    currency: str = Field(default="CNY", description="The currency wallets and merchants use.")
+    fee_ppm: int = Field(
+        default=6000, ge=0, le=100_000, description="Merchant discount rate, parts per million."
+    )
+    sandbox_bank_delay_s: float = Field(default=0.05, ge=0, le=60)
+    demo: bool = Field(default=False, description="Demo mode: one-click sign-in pages.")
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
 
     @field_validator("database_url")
     @classmethod

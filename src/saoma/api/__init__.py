@@ -1,0 +1,1 @@
+"""The HTTP API under ``/v1``: thin routes over the services, problems in RFC 9457 form."""

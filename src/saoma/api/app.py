@@ -1,0 +1,114 @@
+"""The FastAPI application: wiring, the one place errors become problem documents, and limits."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from saoma.platform import Platform
+from saoma.problems import Problem
+
+log = logging.getLogger(__name__)
+BODY_BYTES_MAX = 64 * 1024
+PROBLEM_JSON = "application/problem+json"
+
+
+def problem_response(problem: Problem, request: Request) -> JSONResponse:
+    return JSONResponse(
+        problem.document(instance=request.url.path),
+        status_code=problem.status,
+        media_type=PROBLEM_JSON,
+    )
+
+
+def _field_of(loc: tuple[Any, ...]) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
+    return ".".join(parts) or "body"
+
+
+def create_app(platform: Platform, *, start: bool = True) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if start:
+            platform.start()
+        yield
+        if start:
+            platform.close()
+
+    app = FastAPI(
+        title="Saoma API",
+        version="1.0.0",
+        summary="Open QR-code payments: orders, scan-to-pay, payment codes, holds, refunds.",
+        description=(
+            "Amounts are integers in the currency's minor unit (fen for CNY). Merchants' servers "
+            "sign every request with Ed25519 (headers Saoma-Key-Id, Saoma-Timestamp, Saoma-Nonce, "
+            "Saoma-Signature over METHOD\\nPATH?QUERY\\nTIMESTAMP\\nNONCE\\nBODY). Consumers use a "
+            "bearer token. Every POST that moves money takes an Idempotency-Key header. Errors are "
+            "RFC 9457 problem documents with a stable `type`."
+        ),
+        lifespan=lifespan,
+    )
+    app.state.platform = platform
+
+    @app.exception_handler(Problem)
+    async def _problem(request: Request, exc: Problem) -> JSONResponse:
+        return problem_response(exc, request)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        first = exc.errors()[0] if exc.errors() else {"loc": ("body",), "msg": "invalid request"}
+        field = _field_of(tuple(first.get("loc", ())))
+        detail = f"{field}: {first.get('msg', 'invalid')}"
+        return problem_response(
+            Problem("invalid-request", 422, detail, field=field, title="Invalid request"), request
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        slug = {404: "not-found", 405: "method-not-allowed", 413: "body-too-large"}.get(
+            exc.status_code, "http-error"
+        )
+        return problem_response(Problem(slug, exc.status_code, str(exc.detail)), request)
+
+    @app.exception_handler(Exception)
+    async def _crash(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return problem_response(
+            Problem("internal-error", 500, "something went wrong on our side; nothing was lost"),
+            request,
+        )
+
+    @app.middleware("http")
+    async def _limit_body(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        length = request.headers.get("content-length", "0")
+        if not length.isdigit() or int(length) > BODY_BYTES_MAX:
+            return problem_response(
+                Problem("body-too-large", 413, f"a request body is {BODY_BYTES_MAX} bytes at most"),
+                request,
+            )
+        return await call_next(request)
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    from saoma.api import consumer_routes, merchant_routes
+
+    app.include_router(consumer_routes.router)
+    app.include_router(merchant_routes.router)
+    try:
+        from saoma.web.routes import router as web_router
+
+        app.include_router(web_router)
+    except ImportError:
+        pass
+    return app

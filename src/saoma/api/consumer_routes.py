@@ -1,0 +1,233 @@
+"""Routes for consumers' apps: sign-up, the wallet, scanning and paying, history, live events."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+
+from saoma.api import deps
+from saoma.api.responses import problems
+from saoma.api.schemas import (
+    ConsentHold,
+    NoPinLimit,
+    PayOrder,
+    PayStatic,
+    Preview,
+    SetPin,
+    SignIn,
+    SignUp,
+    TopUp,
+    Withdraw,
+)
+from saoma.payments import codes
+from saoma.payments.service import check_currency
+from saoma.wallets.service import Consumer
+
+router = APIRouter(prefix="/v1", tags=["consumers"])
+Me = Annotated[Consumer, Depends(deps.consumer)]
+
+
+def consumer_view(c: Consumer) -> dict[str, Any]:
+    return {
+        "id": c.id,
+        "login": c.login,
+        "display_name": c.display_name,
+        "currency": c.currency,
+        "has_pin": c.has_pin,
+        "no_pin_limit": {"per_payment": c.no_pin_limit, "per_day": c.no_pin_daily_limit},
+    }
+
+
+@router.post("/consumers", status_code=201, responses=problems(409, 422))
+def sign_up(body: SignUp, request: Request) -> dict[str, Any]:
+    """Open a wallet with a phone number or e-mail and a password; returns a session token."""
+    platform = deps.platform_of(request)
+    c = platform.wallets.sign_up(body.login, body.password, body.display_name)
+    return {"consumer": consumer_view(c), "token": platform.wallets.new_session(c.id)}
+
+
+@router.post("/sessions", status_code=201, responses=problems(401, 422))
+def sign_in(body: SignIn, request: Request) -> dict[str, Any]:
+    token, c = deps.platform_of(request).wallets.sign_in(body.login, body.password)
+    return {"consumer": consumer_view(c), "token": token}
+
+
+@router.delete("/sessions/current", status_code=204, responses=problems(401))
+def sign_out(me: Me, request: Request) -> Response:
+    token = deps._bearer(request) or request.cookies.get(deps.CONSUMER_COOKIE, "")
+    deps.platform_of(request).wallets.sign_out(token)
+    return Response(status_code=204)
+
+
+@router.get("/me", responses=problems(401))
+def me_view(me: Me, request: Request) -> dict[str, Any]:
+    """The signed-in consumer and the wallet's balance (minor units)."""
+    platform = deps.platform_of(request)
+    return {**consumer_view(me), **platform.wallets.balance(me)}
+
+
+@router.put("/me/pin", status_code=204, responses=problems(401, 409, 422, 423))
+def set_pin(body: SetPin, me: Me, request: Request) -> Response:
+    """Set the six-digit payment PIN (first time: with the password; later: with the old PIN)."""
+    deps.platform_of(request).wallets.set_pin(
+        me.id, body.pin, password=body.password, old_pin=body.old_pin
+    )
+    return Response(status_code=204)
+
+
+@router.put("/me/no-pin-limit", responses=problems(401, 422, 423))
+def set_no_pin_limit(body: NoPinLimit, me: Me, request: Request) -> dict[str, Any]:
+    """Let small payment-code charges settle without the PIN, per payment and per day."""
+    c = deps.platform_of(request).wallets.set_no_pin_limit(
+        me.id, body.per_payment, body.per_day, body.pin
+    )
+    return consumer_view(c)
+
+
+@router.post("/me/top-ups", status_code=202, responses=problems(401, 409, 422))
+async def top_up(body: TopUp, me: Me, request: Request) -> Any:
+    """Add money from the bank: pending until the bank confirms (then `topup.succeeded`)."""
+    platform = deps.platform_of(request)
+    check_currency(body.currency, me.currency)
+    return await deps.idempotent(
+        request,
+        me.id,
+        lambda claim: platform.funding.top_up(me, body.amount, claim=claim),
+        status_code=202,
+    )
+
+
+@router.get("/me/bank-transfers/{transfer_id}", responses=problems(401, 404))
+def bank_transfer(transfer_id: str, me: Me, request: Request) -> dict[str, Any]:
+    return deps.platform_of(request).funding.get(me, transfer_id)
+
+
+@router.post("/me/withdrawals", status_code=202, responses=problems(401, 402, 409, 422, 423))
+async def withdraw(body: Withdraw, me: Me, request: Request) -> Any:
+    """Send money back to the bank; held in the wallet until the bank confirms."""
+    platform = deps.platform_of(request)
+    check_currency(body.currency, me.currency)
+    return await deps.idempotent(
+        request,
+        me.id,
+        lambda claim: platform.funding.withdraw(me, body.amount, pin=body.pin, claim=claim),
+        status_code=202,
+    )
+
+
+@router.post("/codes/preview", responses=problems(401, 404, 409, 422))
+def preview(body: Preview, me: Me, request: Request) -> dict[str, Any]:
+    """What a scanned code asks for: merchant, amount (none: the payer types it), expiry."""
+    return codes.preview(deps.platform_of(request), me, body.payload)
+
+
+@router.post(
+    "/orders/{order_id}/pay", status_code=201, responses=problems(401, 402, 404, 409, 422, 423)
+)
+async def pay_order(order_id: str, body: PayOrder, me: Me, request: Request) -> Any:
+    """Pay a merchant's dynamic order with the PIN."""
+    platform = deps.platform_of(request)
+    return await deps.idempotent(
+        request,
+        me.id,
+        lambda claim: platform.payments.pay_order(me, order_id, pin=body.pin, claim=claim),
+    )
+
+
+@router.post(
+    "/merchants/{merchant_id}/pay",
+    status_code=201,
+    responses=problems(401, 402, 404, 409, 422, 423),
+)
+async def pay_static(merchant_id: str, body: PayStatic, me: Me, request: Request) -> Any:
+    """Pay a merchant's static code: the payer chose the amount."""
+    platform = deps.platform_of(request)
+    check_currency(body.currency, me.currency)
+    return await deps.idempotent(
+        request,
+        me.id,
+        lambda claim: platform.payments.pay_static(
+            me, merchant_id, amount=body.amount, pin=body.pin, note=body.note, claim=claim
+        ),
+    )
+
+
+@router.post(
+    "/holds/{hold_id}/consent",
+    status_code=201,
+    tags=["holds"],
+    responses=problems(401, 402, 404, 409, 422, 423),
+)
+async def consent_hold(hold_id: str, body: ConsentHold, me: Me, request: Request) -> Any:
+    """Agree to a merchant's hold with the PIN: the amount is reserved in the wallet, not paid."""
+    platform = deps.platform_of(request)
+    return await deps.idempotent(
+        request,
+        me.id,
+        lambda claim: platform.payments.consent_hold(me, hold_id, pin=body.pin, claim=claim),
+    )
+
+
+@router.get("/me/holds", tags=["holds"], responses=problems(401))
+def my_holds(me: Me, request: Request) -> dict[str, Any]:
+    """Holds on the wallet: what is reserved, for whom, until when."""
+    return {"data": deps.platform_of(request).payments.holds_of(me)}
+
+
+@router.get("/me/payments", responses=problems(401, 422))
+def my_payments(
+    me: Me,
+    request: Request,
+    cursor: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+) -> dict[str, Any]:
+    """The consumer's payments, newest first, with cursor pagination."""
+    return deps.platform_of(request).payments.list_payments(consumer=me, cursor=cursor, limit=limit)
+
+
+@router.get("/me/payments/{payment_id}", responses=problems(401, 404))
+def my_payment(payment_id: str, me: Me, request: Request) -> dict[str, Any]:
+    return deps.platform_of(request).payments.payment_for_consumer(me, payment_id)
+
+
+@router.get("/me/events", responses=problems(401))
+async def my_events(me: Me, request: Request) -> StreamingResponse:
+    """Server-sent events: payments, refunds, top-ups and charges waiting for the PIN."""
+    return stream(request, consumer_id=me.id)
+
+
+def stream(
+    request: Request, *, merchant_id: str | None = None, consumer_id: str | None = None
+) -> StreamingResponse:
+    live = deps.platform_of(request).live
+    sub = live.subscribe(merchant_id=merchant_id, consumer_id=consumer_id)
+
+    async def events() -> AsyncIterator[str]:
+        try:
+            yield ": connected\n\n"
+            while True:
+                try:
+                    event = await asyncio.wait_for(sub.queue.get(), timeout=15)
+                except TimeoutError:
+                    if await request.is_disconnected():
+                        return
+                    yield ": keep-alive\n\n"
+                    continue
+                data = json.dumps(event, ensure_ascii=False)
+                yield f"id: {event['id']}\nevent: {event['type']}\ndata: {data}\n\n"
+        finally:
+            live.unsubscribe(sub)
+
+    return StreamingResponse(
+        events(),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+    )
+
+
+__all__ = ["JSONResponse", "router", "stream"]

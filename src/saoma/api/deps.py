@@ -1,0 +1,114 @@
+"""Who is calling: a consumer (bearer token or cookie), a merchant (signed request or session)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+
+from saoma.merchants.service import Merchant
+from saoma.payments import idempotency
+from saoma.platform import Platform
+from saoma.problems import Problem
+from saoma.wallets.service import Consumer
+
+CONSUMER_COOKIE = "saoma_session"
+MERCHANT_COOKIE = "saoma_merchant"
+REPLAY_HEADER = "Idempotent-Replayed"
+
+
+def platform_of(request: Request) -> Platform:
+    platform: Platform = request.app.state.platform
+    return platform
+
+
+def _bearer(request: Request) -> str:
+    auth = request.headers.get("authorization", "")
+    scheme, _, token = auth.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else ""
+
+
+async def consumer(request: Request) -> Consumer:
+    token = _bearer(request) or request.cookies.get(CONSUMER_COOKIE, "")
+    if not token.startswith("st_"):
+        raise Problem("unauthenticated", 401, "sign in first: send Authorization: Bearer <token>")
+    found = await run_in_threadpool(platform_of(request).wallets.for_token, token)
+    if found is None:
+        raise Problem("unauthenticated", 401, "the session has expired: sign in again")
+    return found
+
+
+async def merchant(request: Request) -> Merchant:
+    platform = platform_of(request)
+    token = _bearer(request) or request.cookies.get(MERCHANT_COOKIE, "")
+    if token.startswith("mt_"):
+        found = await run_in_threadpool(platform.merchants.for_token, token)
+        if found is None:
+            raise Problem("unauthenticated", 401, "the session has expired: sign in again")
+        return found
+    body = await request.body()
+    path_qs = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    headers = {k.lower(): v for k, v in request.headers.items()}
+    return await run_in_threadpool(
+        platform.merchants.authenticate, headers, request.method, path_qs, body
+    )
+
+
+async def idempotent(
+    request: Request,
+    scope: str,
+    work: Callable[[idempotency.Claim | None], Any],
+    *,
+    status_code: int = 201,
+    store_response: bool = False,
+) -> Any:
+    """Run ``work`` once per Idempotency-Key: replays get the first response back.
+
+    Money-moving work stores its response in its own transaction; other work (``store_response``)
+    has it stored right after.
+    """
+    key = request.headers.get("idempotency-key")
+    if key is None:
+        return JSONResponse(await run_in_threadpool(work, None), status_code=status_code)
+    platform = platform_of(request)
+    body = await request.body()
+    fingerprint = idempotency.request_hash(request.method, request.url.path, body)
+    claim = await run_in_threadpool(idempotency.begin, platform.engine, scope, key, fingerprint)
+    if isinstance(claim, idempotency.Replay):
+        return JSONResponse(
+            claim.body, status_code=claim.status_code, headers={REPLAY_HEADER: "true"}
+        )
+    try:
+        result = await run_in_threadpool(work, claim)
+    except Exception:
+        await run_in_threadpool(idempotency.release, platform.engine, claim)
+        raise
+    if store_response:
+        await run_in_threadpool(idempotency.finish, platform.engine, claim, status_code, result)
+    else:
+        # If the work stored nothing (no money moved this time), keep the response now.
+        await run_in_threadpool(_finish_if_running, platform, claim, status_code, result)
+    return JSONResponse(json.loads(json.dumps(result)), status_code=status_code)
+
+
+def _finish_if_running(
+    platform: Platform, claim: idempotency.Claim, status_code: int, body: Any
+) -> None:
+    from sqlalchemy import update
+
+    from saoma.payments import models as m
+
+    with platform.engine.begin() as conn:
+        conn.execute(
+            update(m.idempotency_keys)
+            .where(
+                m.idempotency_keys.c.scope == claim.scope,
+                m.idempotency_keys.c.key == claim.key,
+                m.idempotency_keys.c.state == "running",
+            )
+            .values(state="done", status_code=status_code, response=json.dumps(body))
+        )

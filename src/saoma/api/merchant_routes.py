@@ -1,0 +1,270 @@
+"""Routes for merchants' servers (signed requests) and the cashier and dashboard (session)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import Response, StreamingResponse
+
+from saoma.api import deps
+from saoma.api.consumer_routes import stream
+from saoma.api.responses import problems
+from saoma.api.schemas import (
+    AddKey,
+    CaptureHold,
+    CreateHold,
+    CreateOrder,
+    CreateRefund,
+    MerchantSignUp,
+    SignIn,
+    WebhookUrl,
+)
+from saoma.merchants.service import Merchant
+from saoma.payments import codes
+from saoma.problems import not_found
+from saoma.webhooks import dispatcher
+
+router = APIRouter(prefix="/v1", tags=["merchants"])
+Shop = Annotated[Merchant, Depends(deps.merchant)]
+
+
+def merchant_view(platform: Any, merchant: Merchant) -> dict[str, Any]:
+    return {
+        **merchant.public(),
+        "login": merchant.login,
+        "fee_ppm": merchant.fee_ppm,
+        "webhook_url": merchant.webhook_url,
+        "balance": platform.merchants.balance(merchant),
+        "static_code": {
+            "qr_payload": codes.static_payload(merchant),
+            "qr_image_url": f"/v1/merchants/{merchant.id}/static-code.svg",
+        },
+    }
+
+
+@router.post("/merchants", status_code=201, responses=problems(409, 422))
+def merchant_sign_up(body: MerchantSignUp, request: Request) -> dict[str, Any]:
+    """Become a merchant: a merchant id and a static code at once; optionally register a key."""
+    platform = deps.platform_of(request)
+    merchant = platform.merchants.sign_up(
+        login=body.login,
+        password=body.password,
+        name=body.name,
+        name_zh=body.name_zh,
+        city=body.city,
+        category_code=body.category_code,
+        webhook_url=body.webhook_url,
+    )
+    key_id = platform.merchants.add_key(merchant.id, body.public_key) if body.public_key else None
+    return {
+        "merchant": merchant_view(platform, merchant),
+        "key_id": key_id,
+        "webhook_secret": merchant.webhook_secret,
+        "token": platform.merchants.session_token(merchant.id),
+    }
+
+
+@router.post("/merchant-sessions", status_code=201, responses=problems(401, 422))
+def merchant_sign_in(body: SignIn, request: Request) -> dict[str, Any]:
+    platform = deps.platform_of(request)
+    merchant = platform.merchants.sign_in(body.login, body.password)
+    return {
+        "merchant": merchant_view(platform, merchant),
+        "token": platform.merchants.session_token(merchant.id),
+    }
+
+
+@router.get("/merchant", responses=problems(401))
+def merchant_me(shop: Shop, request: Request) -> dict[str, Any]:
+    """The merchant's profile, settlement balance and static code."""
+    return merchant_view(deps.platform_of(request), shop)
+
+
+@router.put("/merchant/webhook", responses=problems(401, 422))
+def set_webhook(body: WebhookUrl, shop: Shop, request: Request) -> dict[str, Any]:
+    platform = deps.platform_of(request)
+    return merchant_view(platform, platform.merchants.set_webhook_url(shop.id, body.url))
+
+
+@router.get("/merchant/keys", responses=problems(401))
+def list_keys(shop: Shop, request: Request) -> dict[str, Any]:
+    return {"data": deps.platform_of(request).merchants.keys(shop.id)}
+
+
+@router.post("/merchant/keys", status_code=201, responses=problems(401, 422))
+def add_key(body: AddKey, shop: Shop, request: Request) -> dict[str, Any]:
+    """Register an Ed25519 public key; `rotate` retires the older keys after the overlap."""
+    key_id = deps.platform_of(request).merchants.add_key(
+        shop.id, body.public_key, rotate=body.rotate
+    )
+    return {"id": key_id}
+
+
+@router.delete("/merchant/keys/{key_id}", status_code=204, responses=problems(401, 404))
+def revoke_key(key_id: str, shop: Shop, request: Request) -> Response:
+    deps.platform_of(request).merchants.revoke_key(shop.id, key_id)
+    return Response(status_code=204)
+
+
+@router.post("/orders", status_code=201, responses=problems(401, 409, 422))
+async def create_order(body: CreateOrder, shop: Shop, request: Request) -> Any:
+    """A dynamic order: its EMVCo payload and image. The order number makes it idempotent."""
+    platform = deps.platform_of(request)
+
+    def work(_claim: Any) -> dict[str, Any]:
+        order, _new = platform.payments.create_order(
+            shop,
+            merchant_order_no=body.merchant_order_no,
+            amount=body.amount,
+            currency=body.currency,
+            description=body.description,
+            expires_in_s=body.expires_in_s,
+            notify_url=body.notify_url,
+        )
+        return order
+
+    return await deps.idempotent(request, shop.id, work, store_response=True)
+
+
+@router.get("/orders", responses=problems(401, 404, 422))
+def find_order(
+    shop: Shop, request: Request, merchant_order_no: Annotated[str, Query(max_length=64)]
+) -> dict[str, Any]:
+    """Find an order by the merchant's own order number."""
+    return deps.platform_of(request).payments.find_order(shop, merchant_order_no)
+
+
+@router.get("/orders/{order_id}", responses=problems(401, 404))
+def get_order(order_id: str, shop: Shop, request: Request) -> dict[str, Any]:
+    return deps.platform_of(request).payments.get_order(shop, order_id)
+
+
+@router.post("/orders/{order_id}/close", responses=problems(401, 404, 409))
+def close_order(order_id: str, shop: Shop, request: Request) -> dict[str, Any]:
+    """Close an unpaid order so nobody can pay it any more."""
+    return deps.platform_of(request).payments.close_order(shop, order_id)
+
+
+@router.get("/orders/{order_id}/qr.svg", tags=["codes"], responses=problems(404))
+def order_qr(order_id: str, request: Request) -> Response:
+    """The order's QR code (the payload is not secret; the order id is unguessable)."""
+    platform = deps.platform_of(request)
+    row = platform.payments._order_row(order_id)
+    if row is None:
+        raise not_found("order", order_id)
+    merchant = platform.merchants.get(row.merchant_id)
+    return Response(codes.svg(codes.order_payload(merchant, row)), media_type="image/svg+xml")
+
+
+@router.get("/merchants/{merchant_id}/static-code.svg", tags=["codes"], responses=problems(404))
+def static_qr(merchant_id: str, request: Request) -> Response:
+    merchant = deps.platform_of(request).merchants.get(merchant_id)
+    return Response(codes.svg(codes.static_payload(merchant)), media_type="image/svg+xml")
+
+
+@router.get("/merchant/payments", responses=problems(401, 422))
+def merchant_payments(
+    shop: Shop,
+    request: Request,
+    cursor: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+) -> dict[str, Any]:
+    """Payments received, newest first: gross, fee and net."""
+    return deps.platform_of(request).payments.list_payments(
+        merchant=shop, cursor=cursor, limit=limit
+    )
+
+
+@router.get("/merchant/payments/{payment_id}", responses=problems(401, 404))
+def merchant_payment(payment_id: str, shop: Shop, request: Request) -> dict[str, Any]:
+    return deps.platform_of(request).payments.payment_for_merchant(shop, payment_id)
+
+
+@router.post(
+    "/payments/{payment_id}/refunds", status_code=201, responses=problems(401, 402, 404, 409, 422)
+)
+async def refund(payment_id: str, body: CreateRefund, shop: Shop, request: Request) -> Any:
+    """Refund all or part of a payment to the payer's wallet; idempotent by refund number."""
+    platform = deps.platform_of(request)
+    return await deps.idempotent(
+        request,
+        shop.id,
+        lambda claim: platform.payments.refund(
+            shop,
+            payment_id,
+            amount=body.amount,
+            merchant_refund_no=body.merchant_refund_no,
+            reason=body.reason,
+            claim=claim,
+        ),
+    )
+
+
+@router.get("/merchant/webhook-deliveries", responses=problems(401))
+def webhook_deliveries(shop: Shop, request: Request) -> dict[str, Any]:
+    """Recent webhook events with every delivery attempt."""
+    return {"data": dispatcher.deliveries(deps.platform_of(request).engine, shop.id)}
+
+
+@router.post(
+    "/merchant/webhook-deliveries/{event_id}/replay", status_code=202, responses=problems(401, 404)
+)
+def replay_webhook(event_id: str, shop: Shop, request: Request) -> dict[str, Any]:
+    platform = deps.platform_of(request)
+    if not dispatcher.replay(platform.engine, shop.id, event_id):
+        raise not_found("webhook event", event_id)
+    platform.dispatcher.wake()
+    return {"id": event_id, "state": "pending"}
+
+
+@router.get("/merchant/events", responses=problems(401))
+async def merchant_events(shop: Shop, request: Request) -> StreamingResponse:
+    """Server-sent events for the cashier: `payment.succeeded` the moment it commits."""
+    return stream(request, merchant_id=shop.id)
+
+
+@router.post("/holds", status_code=201, tags=["holds"], responses=problems(401, 409, 422))
+async def create_hold(body: CreateHold, shop: Shop, request: Request) -> Any:
+    """Ask for a pre-authorisation (a deposit): the payer consents by scanning its code."""
+    platform = deps.platform_of(request)
+    return await deps.idempotent(
+        request,
+        shop.id,
+        lambda _claim: platform.payments.create_hold(
+            shop,
+            merchant_ref=body.merchant_ref,
+            amount=body.amount,
+            currency=body.currency,
+            expires_in_s=body.expires_in_s,
+            description=body.description,
+        ),
+        store_response=True,
+    )
+
+
+@router.get("/holds/{hold_id}", tags=["holds"], responses=problems(401, 404))
+def get_hold(hold_id: str, shop: Shop, request: Request) -> dict[str, Any]:
+    return deps.platform_of(request).payments.get_hold(shop, hold_id)
+
+
+@router.post(
+    "/holds/{hold_id}/capture", tags=["holds"], responses=problems(401, 402, 404, 409, 422)
+)
+async def capture_hold(hold_id: str, body: CaptureHold, shop: Shop, request: Request) -> Any:
+    """Take part or all of a held amount as a payment; the rest is released to the payer."""
+    platform = deps.platform_of(request)
+    return await deps.idempotent(
+        request,
+        shop.id,
+        lambda claim: platform.payments.capture_hold(
+            shop, hold_id, amount=body.amount, claim=claim
+        ),
+        status_code=200,
+    )
+
+
+@router.post("/holds/{hold_id}/void", tags=["holds"], responses=problems(401, 404, 409))
+def void_hold(hold_id: str, shop: Shop, request: Request) -> dict[str, Any]:
+    """Release the whole hold back to the payer."""
+    return deps.platform_of(request).payments.void_hold(shop, hold_id)

@@ -1,0 +1,145 @@
+"""Request and response bodies. Strict: an amount is an integer, unknown fields are refused."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ProblemDoc(BaseModel):
+    """An RFC 9457 problem document."""
+
+    type: str = Field(examples=["https://saoma.dev/problems/insufficient-funds"])
+    title: str = Field(examples=["Insufficient funds"])
+    status: int = Field(examples=[402])
+    detail: str = Field(examples=["the wallet does not hold enough money"])
+    instance: str | None = None
+    field: str | None = Field(default=None, examples=["amount"])
+
+
+class SignUp(Body):
+    login: StrictStr = Field(examples=["+8613800138000"], description="Phone (E.164) or e-mail.")
+    password: StrictStr = Field(min_length=1, max_length=256, examples=["correct horse battery"])
+    display_name: StrictStr = Field(default="", max_length=64, examples=["Li Wei"])
+
+
+class SignIn(Body):
+    login: StrictStr = Field(max_length=254)
+    password: StrictStr = Field(max_length=256)
+
+
+class SetPin(Body):
+    pin: StrictStr = Field(examples=["246810"], description="Six digits.")
+    password: StrictStr | None = Field(default=None, description="To set the first PIN.")
+    old_pin: StrictStr | None = Field(default=None, description="To change the PIN.")
+
+
+class NoPinLimit(Body):
+    per_payment: StrictInt = Field(examples=[5000], description="Minor units; 0 turns it off.")
+    per_day: StrictInt = Field(examples=[20000])
+    pin: StrictStr
+
+
+class TopUp(Body):
+    amount: StrictInt = Field(examples=[10000], description="Minor units (fen).")
+    currency: StrictStr = Field(default="CNY", examples=["CNY"])
+
+
+class Withdraw(Body):
+    amount: StrictInt = Field(examples=[5000])
+    currency: StrictStr = Field(default="CNY")
+    pin: StrictStr
+
+
+class Preview(Body):
+    payload: StrictStr = Field(max_length=512, description="The scanned EMVCo payload.")
+
+
+class PayOrder(Body):
+    pin: StrictStr | None = None
+
+
+class PayStatic(Body):
+    amount: StrictInt = Field(examples=[1500])
+    currency: StrictStr = Field(default="CNY")
+    note: StrictStr = Field(default="", max_length=128)
+    pin: StrictStr | None = None
+
+
+class MerchantSignUp(Body):
+    login: StrictStr = Field(examples=["noodles@example.cn"])
+    password: StrictStr = Field(min_length=1, max_length=256)
+    name: StrictStr = Field(examples=["Old Chen Noodles"], description="25 characters at most.")
+    name_zh: StrictStr = Field(default="", examples=["老陈面馆"])
+    city: StrictStr = Field(examples=["Shenzhen"])
+    category_code: StrictStr = Field(
+        default="5814", examples=["5814"], description="ISO 18245 MCC."
+    )
+    webhook_url: StrictStr = Field(default="", examples=["https://noodles.example.cn/saoma"])
+    public_key: StrictStr | None = Field(
+        default=None, description="Base64 raw Ed25519 public key for signed API requests."
+    )
+
+
+class AddKey(Body):
+    public_key: StrictStr
+    rotate: StrictBool = Field(
+        default=False, description="Older keys stay valid for the overlap period only."
+    )
+
+
+class WebhookUrl(Body):
+    url: StrictStr
+
+
+class CreateOrder(Body):
+    merchant_order_no: StrictStr = Field(examples=["T20261124-0001"])
+    amount: StrictInt = Field(examples=[2500])
+    currency: StrictStr = Field(default="CNY")
+    description: StrictStr = Field(default="", max_length=128, examples=["Beef noodles"])
+    expires_in_s: StrictInt = Field(default=900)
+    notify_url: StrictStr = Field(default="")
+
+
+class CreateRefund(Body):
+    amount: StrictInt = Field(examples=[500])
+    merchant_refund_no: StrictStr = Field(examples=["R-0001"])
+    reason: StrictStr = Field(default="", max_length=128)
+
+
+class CreateCharge(Body):
+    code: StrictStr = Field(examples=["281234567890123456"], description="The payer's code.")
+    amount: StrictInt = Field(examples=[1800])
+    currency: StrictStr = Field(default="CNY")
+    merchant_order_no: StrictStr
+    terminal_id: StrictStr = Field(default="default", max_length=64)
+
+
+class ConfirmCharge(Body):
+    pin: StrictStr | None = None
+    accept: StrictBool = True
+
+
+class CreateHold(Body):
+    merchant_ref: StrictStr = Field(examples=["bike-ride-42"])
+    amount: StrictInt = Field(examples=[9900])
+    currency: StrictStr = Field(default="CNY")
+    expires_in_s: StrictInt = Field(default=86400)
+    description: StrictStr = Field(default="", max_length=128)
+
+
+class ConsentHold(Body):
+    pin: StrictStr | None = None
+
+
+class CaptureHold(Body):
+    amount: StrictInt = Field(examples=[150], description="Minor units; at most the hold.")
+
+
+def model_dump(model: BaseModel) -> dict[str, Any]:
+    return model.model_dump()

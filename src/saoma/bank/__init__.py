@@ -1,0 +1,1 @@
+"""Bank connectors: how money enters and leaves Saoma (top-ups and withdrawals)."""

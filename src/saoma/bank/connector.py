@@ -1,0 +1,73 @@
+"""The interface a bank integration implements, and a sandbox bank with the same shape.
+
+A real connector sends an instruction to the bank and learns the outcome later (a callback or a
+status query): instructions are asynchronous, can fail, and can time out. The sandbox behaves the
+same way so the payments service is written once:
+
+- it answers ``accepted`` at once and settles after ``delay_s`` on a timer thread;
+- an amount whose last two digits are 13 is declined ("card declined");
+- an amount whose last two digits are 44 never settles (a timeout: the service must give up);
+- everything else succeeds.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+DECLINE_SUFFIX = 13
+TIMEOUT_SUFFIX = 44
+
+
+@dataclass(frozen=True, slots=True)
+class BankOutcome:
+    instruction_id: str
+    succeeded: bool
+    bank_reference: str
+    failure: str = ""
+
+
+Settled = Callable[[BankOutcome], None]
+
+
+class BankConnector(Protocol):
+    def collect(self, instruction_id: str, amount: int, currency: str, account: str) -> None:
+        """Pull ``amount`` from the consumer's bank account (a top-up); outcome via callback."""
+
+    def pay_out(self, instruction_id: str, amount: int, currency: str, account: str) -> None:
+        """Push ``amount`` to the consumer's bank account (a withdrawal); outcome via callback."""
+
+
+class SandboxBank:
+    def __init__(self, on_settled: Settled, *, delay_s: float = 0.05) -> None:
+        self.on_settled = on_settled
+        self.delay_s = delay_s
+        self._timers: list[threading.Timer] = []
+
+    def collect(self, instruction_id: str, amount: int, currency: str, account: str) -> None:
+        self._schedule(instruction_id, amount)
+
+    def pay_out(self, instruction_id: str, amount: int, currency: str, account: str) -> None:
+        self._schedule(instruction_id, amount)
+
+    def _schedule(self, instruction_id: str, amount: int) -> None:
+        suffix = amount % 100
+        if suffix == TIMEOUT_SUFFIX:
+            return
+        outcome = BankOutcome(
+            instruction_id,
+            suffix != DECLINE_SUFFIX,
+            "SBX" + secrets.token_hex(6).upper(),
+            "card declined" if suffix == DECLINE_SUFFIX else "",
+        )
+        timer = threading.Timer(self.delay_s, self.on_settled, args=(outcome,))
+        timer.daemon = True
+        self._timers = [t for t in self._timers if t.is_alive()] + [timer]
+        timer.start()
+
+    def close(self) -> None:
+        for timer in self._timers:
+            timer.cancel()

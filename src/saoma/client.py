@@ -1,0 +1,291 @@
+"""A small typed client for Saoma's HTTP API: merchants' servers sign with their Ed25519 key.
+
+    from saoma.client import MerchantClient
+    shop = MerchantClient("https://pay.example.cn", key_id="k_…", private_key=key)
+    order = shop.create_order("T-0001", 2500, description="Beef noodles")
+    order["qr_payload"]          # show it as a QR code; Saoma calls your webhook when paid
+
+Every refusal raises :class:`SaomaError` carrying the RFC 9457 problem document.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from typing import Any
+
+import httpx
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from saoma import signing
+
+
+class SaomaError(Exception):
+    def __init__(self, status: int, problem: dict[str, Any]) -> None:
+        super().__init__(f"{status} {problem.get('type', '')}: {problem.get('detail', '')}")
+        self.status = status
+        self.problem = problem
+
+    @property
+    def slug(self) -> str:
+        return str(self.problem.get("type", "")).rsplit("/", 1)[-1]
+
+
+class _Base:
+    def __init__(self, base_url: str, *, timeout: float = 10.0) -> None:
+        self.http = httpx.Client(base_url=base_url, timeout=timeout)
+        self.last_response: httpx.Response | None = None
+
+    def close(self) -> None:
+        self.http.close()
+
+    def __enter__(self) -> _Base:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def _headers(self, method: str, path: str, body: bytes) -> dict[str, str]:
+        return {}
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: dict[str, Any] | None = None,
+        *,
+        idempotency_key: str | None = None,
+        params: dict[str, Any] | None = None,
+    ) -> Any:
+        content = json.dumps(body).encode() if body is not None else b""
+        url = httpx.URL(path, params=params)
+        path_qs = url.raw_path.decode()
+        headers = self._headers(method, path_qs, content)
+        if body is not None:
+            headers["content-type"] = "application/json"
+        if idempotency_key is not None:
+            headers["idempotency-key"] = idempotency_key
+        response = self.http.request(method, path_qs, content=content, headers=headers)
+        self.last_response = response
+        if response.status_code >= 400:
+            try:
+                problem = response.json()
+            except ValueError:
+                problem = {"detail": response.text}
+            raise SaomaError(response.status_code, problem)
+        if response.status_code == 204 or not response.content:
+            return None
+        if response.headers.get("content-type", "").startswith("application/json"):
+            return response.json()
+        return response.content
+
+
+class MerchantClient(_Base):
+    """Signs every request with the merchant's private key; the server knows only the public one."""
+
+    def __init__(
+        self, base_url: str, *, key_id: str, private_key: Ed25519PrivateKey, timeout: float = 10.0
+    ) -> None:
+        super().__init__(base_url, timeout=timeout)
+        self.key_id = key_id
+        self.private_key = private_key
+
+    def _headers(self, method: str, path: str, body: bytes) -> dict[str, str]:
+        return signing.sign_request(
+            self.private_key, self.key_id, method, path, body, timestamp=int(time.time())
+        )
+
+    def me(self) -> dict[str, Any]:
+        result: dict[str, Any] = self.request("GET", "/v1/merchant")
+        return result
+
+    def create_order(
+        self,
+        merchant_order_no: str,
+        amount: int,
+        *,
+        currency: str = "CNY",
+        description: str = "",
+        expires_in_s: int = 900,
+        notify_url: str = "",
+    ) -> dict[str, Any]:
+        result: dict[str, Any] = self.request(
+            "POST",
+            "/v1/orders",
+            {
+                "merchant_order_no": merchant_order_no,
+                "amount": amount,
+                "currency": currency,
+                "description": description,
+                "expires_in_s": expires_in_s,
+                "notify_url": notify_url,
+            },
+        )
+        return result
+
+    def get_order(self, order_id: str) -> dict[str, Any]:
+        result: dict[str, Any] = self.request("GET", f"/v1/orders/{order_id}")
+        return result
+
+    def close_order(self, order_id: str) -> dict[str, Any]:
+        result: dict[str, Any] = self.request("POST", f"/v1/orders/{order_id}/close")
+        return result
+
+    def refund(
+        self,
+        payment_id: str,
+        amount: int,
+        merchant_refund_no: str,
+        *,
+        reason: str = "",
+        idempotency_key: str | None = None,
+    ) -> dict[str, Any]:
+        result: dict[str, Any] = self.request(
+            "POST",
+            f"/v1/payments/{payment_id}/refunds",
+            {"amount": amount, "merchant_refund_no": merchant_refund_no, "reason": reason},
+            idempotency_key=idempotency_key or secrets.token_hex(8),
+        )
+        return result
+
+    def payments(self, cursor: str | None = None, limit: int = 20) -> dict[str, Any]:
+        params: dict[str, Any] = {"limit": limit}
+        if cursor:
+            params["cursor"] = cursor
+        result: dict[str, Any] = self.request("GET", "/v1/merchant/payments", params=params)
+        return result
+
+    def create_hold(
+        self, merchant_ref: str, amount: int, *, expires_in_s: int = 3600, description: str = ""
+    ) -> dict[str, Any]:
+        result: dict[str, Any] = self.request(
+            "POST",
+            "/v1/holds",
+            {
+                "merchant_ref": merchant_ref,
+                "amount": amount,
+                "currency": "CNY",
+                "expires_in_s": expires_in_s,
+                "description": description,
+            },
+        )
+        return result
+
+    def capture_hold(self, hold_id: str, amount: int) -> dict[str, Any]:
+        result: dict[str, Any] = self.request(
+            "POST",
+            f"/v1/holds/{hold_id}/capture",
+            {"amount": amount},
+            idempotency_key=secrets.token_hex(8),
+        )
+        return result
+
+    def void_hold(self, hold_id: str) -> dict[str, Any]:
+        result: dict[str, Any] = self.request("POST", f"/v1/holds/{hold_id}/void")
+        return result
+
+    def create_charge(
+        self, code: str, amount: int, merchant_order_no: str, *, terminal_id: str = "till-1"
+    ) -> dict[str, Any]:
+        result: dict[str, Any] = self.request(
+            "POST",
+            "/v1/charges",
+            {
+                "code": code,
+                "amount": amount,
+                "currency": "CNY",
+                "merchant_order_no": merchant_order_no,
+                "terminal_id": terminal_id,
+            },
+            idempotency_key=secrets.token_hex(8),
+        )
+        return result
+
+    def get_charge(self, charge_id: str) -> dict[str, Any]:
+        result: dict[str, Any] = self.request("GET", f"/v1/charges/{charge_id}")
+        return result
+
+
+class ConsumerClient(_Base):
+    """What a wallet app does, with a bearer token."""
+
+    def __init__(self, base_url: str, token: str = "", *, timeout: float = 10.0) -> None:
+        super().__init__(base_url, timeout=timeout)
+        self.token = token
+
+    def _headers(self, method: str, path: str, body: bytes) -> dict[str, str]:
+        return {"authorization": f"Bearer {self.token}"} if self.token else {}
+
+    def sign_up(self, login: str, password: str, display_name: str = "") -> dict[str, Any]:
+        result: dict[str, Any] = self.request(
+            "POST",
+            "/v1/consumers",
+            {"login": login, "password": password, "display_name": display_name},
+        )
+        self.token = result["token"]
+        return result
+
+    def me(self) -> dict[str, Any]:
+        result: dict[str, Any] = self.request("GET", "/v1/me")
+        return result
+
+    def set_pin(self, pin: str, *, password: str | None = None, old_pin: str | None = None) -> None:
+        self.request("PUT", "/v1/me/pin", {"pin": pin, "password": password, "old_pin": old_pin})
+
+    def top_up(self, amount: int, *, idempotency_key: str | None = None) -> dict[str, Any]:
+        result: dict[str, Any] = self.request(
+            "POST",
+            "/v1/me/top-ups",
+            {"amount": amount, "currency": "CNY"},
+            idempotency_key=idempotency_key or secrets.token_hex(8),
+        )
+        return result
+
+    def preview(self, payload: str) -> dict[str, Any]:
+        result: dict[str, Any] = self.request("POST", "/v1/codes/preview", {"payload": payload})
+        return result
+
+    def pay_order(
+        self, order_id: str, pin: str | None, *, idempotency_key: str | None = None
+    ) -> dict[str, Any]:
+        result: dict[str, Any] = self.request(
+            "POST",
+            f"/v1/orders/{order_id}/pay",
+            {"pin": pin},
+            idempotency_key=idempotency_key or secrets.token_hex(8),
+        )
+        return result
+
+    def pay_static(
+        self,
+        merchant_id: str,
+        amount: int,
+        pin: str | None,
+        *,
+        note: str = "",
+        idempotency_key: str | None = None,
+    ) -> dict[str, Any]:
+        result: dict[str, Any] = self.request(
+            "POST",
+            f"/v1/merchants/{merchant_id}/pay",
+            {"amount": amount, "currency": "CNY", "note": note, "pin": pin},
+            idempotency_key=idempotency_key or secrets.token_hex(8),
+        )
+        return result
+
+    def consent_hold(self, hold_id: str, pin: str) -> dict[str, Any]:
+        result: dict[str, Any] = self.request(
+            "POST",
+            f"/v1/holds/{hold_id}/consent",
+            {"pin": pin},
+            idempotency_key=secrets.token_hex(8),
+        )
+        return result
+
+    def payments(self, cursor: str | None = None, limit: int = 20) -> dict[str, Any]:
+        params: dict[str, Any] = {"limit": limit}
+        if cursor:
+            params["cursor"] = cursor
+        result: dict[str, Any] = self.request("GET", "/v1/me/payments", params=params)
+        return result

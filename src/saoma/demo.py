@@ -1,0 +1,96 @@
+"""A small Shenzhen world for ``saoma demo``: merchants, consumers with balances and some history.
+
+Seeding is idempotent: running it again finds everyone already there and changes nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from saoma.bank.connector import BankOutcome
+from saoma.platform import Platform
+
+DEMO_PASSWORD = "saoma-demo-2026"  # noqa: S105 - published on the demo start page
+DEMO_PIN = "123456"
+
+
+@dataclass(frozen=True)
+class DemoMerchant:
+    login: str
+    name: str
+    name_zh: str
+    category_code: str
+    note: str
+
+
+MERCHANTS = (
+    DemoMerchant(
+        "stall@huaqiangbei.demo",
+        "HQB Phone Parts",
+        "华强北手机配件",
+        "5732",
+        "an electronics stall in Huaqiangbei",
+    ),
+    DemoMerchant(
+        "noodles@futian.demo", "Old Chen Noodles", "老陈面馆", "5814", "a noodle restaurant"
+    ),
+    DemoMerchant("grocery@nanshan.demo", "Nanshan Fresh Mart", "南山生鲜超市", "5411", "a grocery"),
+    DemoMerchant(
+        "busker@dongmen.demo",
+        "Dongmen Busker A-Jie",
+        "东门街头艺人阿杰",
+        "7929",
+        "a street busker with only a static code",
+    ),
+    DemoMerchant(
+        "bikes@shekou.demo",
+        "Shekou Bikes",
+        "蛇口共享单车",
+        "4121",
+        "a shared-bike operator using holds",
+    ),
+)
+
+CONSUMERS = (
+    ("+8613800000001", "Li Wei 李伟", 50_000),
+    ("+8613800000002", "Zhang Min 张敏", 20_000),
+    ("mei@example.demo", "Chen Mei 陈美", 8_000),
+)
+
+
+def seed(platform: Platform) -> None:
+    merchants = []
+    for spec in MERCHANTS:
+        try:
+            merchants.append(platform.merchants.sign_in(spec.login, DEMO_PASSWORD))
+        except Exception:
+            merchants.append(
+                platform.merchants.sign_up(
+                    login=spec.login,
+                    password=DEMO_PASSWORD,
+                    name=spec.name,
+                    name_zh=spec.name_zh,
+                    city="Shenzhen",
+                    category_code=spec.category_code,
+                )
+            )
+    for login, display_name, balance in CONSUMERS:
+        if platform.wallets.by_login(login) is not None:
+            continue
+        consumer = platform.wallets.sign_up(login, DEMO_PASSWORD, display_name)
+        platform.wallets.set_pin(consumer.id, DEMO_PIN, password=DEMO_PASSWORD, old_pin=None)
+        top_up = platform.funding.top_up(consumer, balance)
+        platform.funding.settled(BankOutcome(top_up["id"], True, "SBXDEMO"))
+        stall, noodles, grocery, busker, _bikes = merchants
+        history = [(noodles, 2_500, "Beef noodles"), (grocery, 3_860, "Vegetables and eggs")]
+        for n, (merchant, amount, what) in enumerate(history):
+            order, _ = platform.payments.create_order(
+                merchant,
+                merchant_order_no=f"DEMO-{consumer.id[-6:]}-{n}",
+                amount=amount,
+                currency=merchant.currency,
+                description=what,
+            )
+            platform.payments.pay_order(consumer, order["id"], pin=DEMO_PIN)
+        platform.payments.pay_static(consumer, busker.id, amount=1_000, pin=DEMO_PIN, note="加油!")
+        del stall

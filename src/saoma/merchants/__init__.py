@@ -1,0 +1,1 @@
+"""Merchants: sign-up, settlement accounts, API keys and signed requests."""

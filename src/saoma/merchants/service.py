@@ -1,0 +1,336 @@
+"""Merchants, from a busker with a phone to a chain with a POS, and their servers' keys."""
+
+from __future__ import annotations
+
+import base64
+import re
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+
+from saoma import signing
+from saoma.ledger import Account, AccountFlags, AccountKind, Ledger
+from saoma.ledger.domain import AccountResult
+from saoma.money import currency
+from saoma.payments import models as m
+from saoma.payments.ids import new_account_id, new_id, now_us, token_hash
+from saoma.problems import Problem, invalid, not_found
+from saoma.wallets.service import _hasher, _verify, check_login, check_password
+
+KEY_OVERLAP_US_DEFAULT = 24 * 3600 * 1_000_000  # a rotated-out key stays valid for a day
+FEE_PPM_DEFAULT = 6000  # 0.6 %
+_MCC = re.compile(r"^[0-9]{4}$")
+_HTTP_URL = re.compile(r"^https?://[^\s]+$")
+
+
+@dataclass(frozen=True, slots=True)
+class Merchant:
+    id: str
+    login: str
+    name: str
+    name_zh: str
+    city: str
+    category_code: str
+    account_id: int
+    currency: str
+    fee_ppm: int
+    webhook_url: str
+    webhook_secret: str
+
+    @classmethod
+    def of(cls, row: Any) -> Merchant:
+        return cls(
+            row.id,
+            row.login,
+            row.name,
+            row.name_zh,
+            row.city,
+            row.category_code,
+            row.account_id,
+            row.currency,
+            row.fee_ppm,
+            row.webhook_url,
+            row.webhook_secret,
+        )
+
+    def public(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "name_zh": self.name_zh,
+            "city": self.city,
+            "category_code": self.category_code,
+            "currency": self.currency,
+        }
+
+
+def check_text(field: str, value: str, limit: int, *, required: bool = True) -> str:
+    value = value.strip()
+    if required and not value:
+        raise invalid(field, f"{field} is required")
+    if len(value) > limit:
+        raise invalid(field, f"{field} is {limit} characters at most")
+    if any(ord(ch) < 32 for ch in value):
+        raise invalid(field, f"{field} must not contain control characters")
+    return value
+
+
+def check_webhook_url(url: str) -> str:
+    url = url.strip()
+    if url and (len(url) > 2048 or not _HTTP_URL.match(url)):
+        raise invalid("webhook_url", "webhook_url must be an http(s) URL")
+    return url
+
+
+def decode_public_key(text: str) -> bytes:
+    try:
+        raw = base64.b64decode(text, validate=True)
+    except ValueError as exc:
+        raise invalid("public_key", "public_key must be base64") from exc
+    if len(raw) != 32:
+        raise invalid("public_key", "public_key must be a raw 32-byte Ed25519 key in base64")
+    return raw
+
+
+class Merchants:
+    def __init__(
+        self,
+        engine: Engine,
+        ledger: Ledger,
+        *,
+        currency_code: str = "CNY",
+        fee_ppm: int = FEE_PPM_DEFAULT,
+        key_overlap_us: int = KEY_OVERLAP_US_DEFAULT,
+    ) -> None:
+        self.engine = engine
+        self.ledger = ledger
+        self.currency = currency(currency_code).alpha
+        self.fee_ppm = fee_ppm
+        self.key_overlap_us = key_overlap_us
+
+    def sign_up(
+        self,
+        *,
+        login: str,
+        password: str,
+        name: str,
+        city: str,
+        category_code: str = "5999",
+        name_zh: str = "",
+        webhook_url: str = "",
+    ) -> Merchant:
+        login = check_login(login)
+        check_password(password)
+        name = check_text("name", name, 25)
+        name_zh = check_text("name_zh", name_zh, 25, required=False)
+        city = check_text("city", city, 15)
+        if not _MCC.match(category_code):
+            raise invalid("category_code", "category_code is a four-digit ISO 18245 code")
+        webhook_url = check_webhook_url(webhook_url)
+        account_id = self._open_settlement_account()
+        merchant_id = new_id("m")
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(
+                    insert(m.merchants).values(
+                        id=merchant_id,
+                        login=login,
+                        password_hash=_hasher.hash(password),
+                        name=name,
+                        name_zh=name_zh,
+                        city=city,
+                        category_code=category_code,
+                        account_id=account_id,
+                        currency=self.currency,
+                        fee_ppm=self.fee_ppm,
+                        webhook_url=webhook_url,
+                        webhook_secret=signing.new_webhook_secret(),
+                        created_at_us=now_us(),
+                    )
+                )
+        except IntegrityError as exc:
+            raise Problem(
+                "login-taken", 409, "this login already has a merchant", field="login"
+            ) from exc
+        return self.get(merchant_id)
+
+    def _open_settlement_account(self) -> int:
+        for _ in range(5):
+            account_id = new_account_id()
+            (result,) = self.ledger.create_accounts(
+                [
+                    Account(
+                        account_id,
+                        self.currency,
+                        AccountKind.MERCHANT,
+                        AccountFlags.DEBITS_MUST_NOT_EXCEED_CREDITS,
+                    )
+                ]
+            )
+            if result is AccountResult.OK:
+                return account_id
+        raise RuntimeError("could not allocate a merchant account id")
+
+    def get(self, merchant_id: str) -> Merchant:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(m.merchants).where(m.merchants.c.id == merchant_id)).first()
+        if row is None:
+            raise not_found("merchant", merchant_id)
+        return Merchant.of(row)
+
+    def sign_in(self, login: str, password: str) -> Merchant:
+        try:
+            login = check_login(login)
+        except Problem:
+            login = ""
+        with self.engine.connect() as conn:
+            row = conn.execute(select(m.merchants).where(m.merchants.c.login == login)).first()
+        if row is None or not _verify(row.password_hash, password):
+            raise Problem("sign-in-failed", 401, "wrong login or password")
+        return Merchant.of(row)
+
+    def set_webhook_url(self, merchant_id: str, url: str) -> Merchant:
+        url = check_webhook_url(url)
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(m.merchants).where(m.merchants.c.id == merchant_id).values(webhook_url=url)
+            )
+        return self.get(merchant_id)
+
+    def balance(self, merchant: Merchant) -> int:
+        account = self.ledger.account(merchant.account_id)
+        return account.balance if account else 0
+
+    # --- keys -----------------------------------------------------------------------------------
+
+    def add_key(self, merchant_id: str, public_key_b64: str, *, rotate: bool = False) -> str:
+        """Register a public key; with ``rotate`` the older keys stay valid for the overlap only."""
+        raw = decode_public_key(public_key_b64)
+        key_id = "k_" + secrets.token_hex(8)
+        now = now_us()
+        with self.engine.begin() as conn:
+            if rotate:
+                conn.execute(
+                    update(m.merchant_keys)
+                    .where(
+                        m.merchant_keys.c.merchant_id == merchant_id,
+                        m.merchant_keys.c.expires_at_us.is_(None),
+                    )
+                    .values(expires_at_us=now + self.key_overlap_us)
+                )
+            conn.execute(
+                insert(m.merchant_keys).values(
+                    id=key_id, merchant_id=merchant_id, public_key=raw, created_at_us=now
+                )
+            )
+        return key_id
+
+    def keys(self, merchant_id: str) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(m.merchant_keys)
+                .where(m.merchant_keys.c.merchant_id == merchant_id)
+                .order_by(m.merchant_keys.c.created_at_us)
+            ).all()
+        return [
+            {
+                "id": r.id,
+                "public_key": base64.b64encode(r.public_key).decode(),
+                "created_at_us": r.created_at_us,
+                "expires_at_us": r.expires_at_us,
+            }
+            for r in rows
+        ]
+
+    def revoke_key(self, merchant_id: str, key_id: str) -> None:
+        with self.engine.begin() as conn:
+            done = conn.execute(
+                update(m.merchant_keys)
+                .where(m.merchant_keys.c.id == key_id, m.merchant_keys.c.merchant_id == merchant_id)
+                .values(expires_at_us=now_us())
+            )
+        if done.rowcount != 1:
+            raise not_found("key", key_id)
+
+    def authenticate(
+        self, headers: dict[str, str], method: str, path_qs: str, body: bytes
+    ) -> Merchant:
+        """The merchant whose key signed this request, or a refusal saying what is wrong."""
+        key_id = headers.get(signing.KEY_ID.lower(), "")
+        timestamp = headers.get(signing.TIMESTAMP.lower(), "")
+        nonce = headers.get(signing.NONCE.lower(), "")
+        signature = headers.get(signing.SIGNATURE.lower(), "")
+        if not (key_id and timestamp and nonce and signature):
+            raise Problem(
+                "signature-missing",
+                401,
+                "sign the request: Saoma-Key-Id, Saoma-Timestamp, Saoma-Nonce, Saoma-Signature",
+            )
+        if (
+            not timestamp.isdigit()
+            or abs(int(timestamp) - now_us() // 1_000_000) > signing.CLOCK_SKEW_S
+        ):
+            raise Problem(
+                "timestamp-out-of-range",
+                401,
+                "Saoma-Timestamp is more than 5 minutes away from the server's clock",
+                field=signing.TIMESTAMP,
+            )
+        if not 8 <= len(nonce) <= 64:
+            raise Problem("signature-invalid", 401, "Saoma-Nonce must be 8 to 64 characters")
+        now = now_us()
+        with self.engine.connect() as conn:
+            key = conn.execute(
+                select(m.merchant_keys).where(m.merchant_keys.c.id == key_id)
+            ).first()
+        if key is None or (key.expires_at_us is not None and key.expires_at_us <= now):
+            raise Problem("key-unknown", 401, "unknown or expired key id", field=signing.KEY_ID)
+        message = signing.signing_string(method, path_qs, timestamp, nonce, body)
+        if not signing.verify_request(key.public_key, signature, message):
+            raise Problem("signature-invalid", 401, "the signature does not match the request")
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(
+                    delete(m.request_nonces).where(
+                        m.request_nonces.c.seen_at_us < now - signing.NONCE_TTL_S * 1_000_000
+                    )
+                )
+                conn.execute(
+                    insert(m.request_nonces).values(key_id=key_id, nonce=nonce, seen_at_us=now)
+                )
+        except IntegrityError as exc:
+            raise Problem(
+                "nonce-reused", 401, "this nonce was already used", field=signing.NONCE
+            ) from exc
+        return self.get(key.merchant_id)
+
+    def session_token(self, merchant_id: str) -> str:
+        """A bearer token for the cashier and dashboard pages."""
+        token = "mt_" + secrets.token_urlsafe(32)
+        now = now_us()
+        with self.engine.begin() as conn:
+            conn.execute(
+                insert(m.merchant_sessions).values(
+                    token_hash=token_hash(token),
+                    merchant_id=merchant_id,
+                    created_at_us=now,
+                    expires_at_us=now + 30 * 24 * 3600 * 1_000_000,
+                )
+            )
+        return token
+
+    def for_token(self, token: str) -> Merchant | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(m.merchants)
+                .join(m.merchant_sessions, m.merchant_sessions.c.merchant_id == m.merchants.c.id)
+                .where(
+                    m.merchant_sessions.c.token_hash == token_hash(token),
+                    m.merchant_sessions.c.expires_at_us > now_us(),
+                )
+            ).first()
+        return Merchant.of(row) if row else None

@@ -1,0 +1,178 @@
+"""The codes a merchant shows, and what a scanned code asks the payer for.
+
+A merchant's static code and each order's dynamic code are EMVCo Merchant-Presented Mode payloads
+(see :mod:`saoma.qr`) whose merchant account information template carries Saoma's globally unique
+identifier, the merchant id and, for an order or a hold, its reference.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import segno
+
+from saoma.problems import Problem, not_found
+
+if TYPE_CHECKING:
+    from saoma.merchants.service import Merchant
+    from saoma.platform import Platform
+    from saoma.wallets.service import Consumer
+
+HOLD_PREFIX = "hold:"
+
+
+SAOMA_GUID = "dev.saoma"
+SAOMA_TEMPLATE_ID = "26"
+
+
+class CodeError(ValueError):
+    pass
+
+
+def _tlv(tag: str, value: str) -> str:
+    return f"{tag}{len(value):02d}{value}"
+
+
+def _crc16(data: bytes) -> str:
+    crc = 0xFFFF
+    for byte in data:
+        crc ^= byte << 8
+        for _ in range(8):
+            crc = ((crc << 1) ^ 0x1021) if crc & 0x8000 else crc << 1
+            crc &= 0xFFFF
+    return f"{crc:04X}"
+
+
+def saoma_payload(
+    *,
+    merchant_id: str,
+    reference: str | None,
+    amount_minor: int | None,
+    currency: str,
+    merchant_name: str,
+    merchant_name_zh: str,
+    city: str,
+    category_code: str,
+) -> str:
+    from saoma.money import BY_ALPHA, format_minor
+
+    account = _tlv("00", SAOMA_GUID) + _tlv("01", merchant_id)
+    if reference:
+        account += _tlv("02", reference)
+    body = _tlv("00", "01") + _tlv("01", "12" if amount_minor is not None else "11")
+    body += _tlv(SAOMA_TEMPLATE_ID, account) + _tlv("52", category_code)
+    body += _tlv("53", BY_ALPHA[currency].numeric)
+    if amount_minor is not None:
+        body += _tlv("54", format_minor(amount_minor, currency))
+    body += _tlv("58", "CN") + _tlv("59", merchant_name) + _tlv("60", city)
+    if merchant_name_zh:
+        body += _tlv("64", _tlv("00", "ZH") + _tlv("01", merchant_name_zh))
+    body += "6304"
+    return body + _crc16(body.encode())
+
+
+def _fields(text: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    i = 0
+    while i < len(text):
+        tag, size = text[i : i + 2], text[i + 2 : i + 4]
+        if not size.isdigit():
+            raise CodeError(f"length at position {i + 2} is not a number")
+        end = i + 4 + int(size)
+        if end > len(text):
+            raise CodeError(f"field {tag} runs past the end of the code")
+        out[tag] = text[i + 4 : end]
+        i = end
+    return out
+
+
+def read_saoma_payload(payload: str) -> tuple[str, str | None]:
+    """The merchant id and reference in a Saoma code, or a reason it is not one."""
+    payload = payload.strip()
+    if len(payload) < 8 or payload[-8:-4] != "6304":
+        raise CodeError("not an EMVCo payment code: no checksum at the end")
+    if _crc16(payload[:-4].encode()) != payload[-4:].upper():
+        raise CodeError("the checksum does not match: the code is damaged")
+    fields = _fields(payload)
+    for tag in map(str, range(26, 52)):
+        if tag in fields:
+            inner = _fields(fields[tag])
+            if inner.get("00") == SAOMA_GUID and inner.get("01"):
+                return inner["01"], inner.get("02")
+    raise CodeError("this code is not a Saoma merchant code")
+
+
+def _emv(merchant: Merchant, *, reference: str | None, amount: int | None, currency: str) -> str:
+    return saoma_payload(
+        merchant_id=merchant.id,
+        reference=reference,
+        amount_minor=amount,
+        currency=currency,
+        merchant_name=merchant.name,
+        merchant_name_zh=merchant.name_zh,
+        city=merchant.city,
+        category_code=merchant.category_code,
+    )
+
+
+def static_payload(merchant: Merchant) -> str:
+    return _emv(merchant, reference=None, amount=None, currency=merchant.currency)
+
+
+def order_payload(merchant: Merchant, order: Any) -> str:
+    return _emv(merchant, reference=order.id, amount=order.amount, currency=order.currency)
+
+
+def hold_payload(merchant: Merchant, hold: Any) -> str:
+    return _emv(
+        merchant, reference=HOLD_PREFIX + hold.id, amount=hold.amount, currency=hold.currency
+    )
+
+
+def svg(payload: str) -> bytes:
+    qr = segno.make(payload, error="m", micro=False)
+    return qr.svg_inline(scale=6, border=4).encode()
+
+
+def preview(platform: Platform, consumer: Consumer, payload: str) -> dict[str, Any]:
+    """What the payer sees after the scan, before confirming: who, how much, until when."""
+    try:
+        merchant_id, reference = read_saoma_payload(payload)
+    except ValueError as exc:
+        raise Problem("code-unreadable", 422, str(exc), field="payload") from exc
+    merchant = platform.merchants.get(merchant_id)
+    payments = platform.payments
+    base: dict[str, Any] = {"merchant": merchant.public(), "currency": merchant.currency}
+    if reference is None:
+        return base | {
+            "kind": "static",
+            "amount": None,
+            "pay_url": f"/v1/merchants/{merchant.id}/pay",
+        }
+    if reference.startswith(HOLD_PREFIX):
+        hold_id = reference.removeprefix(HOLD_PREFIX)
+        row = payments._hold_row(hold_id)
+        if row is None or row.merchant_id != merchant.id:
+            raise not_found("hold", hold_id)
+        return base | {
+            "kind": "hold",
+            "hold_id": row.id,
+            "amount": row.amount,
+            "description": row.description,
+            "state": payments.hold_state(row),
+            "expires_at": payments.hold_view(row, merchant)["expires_at"],
+            "consent_url": f"/v1/holds/{row.id}/consent",
+        }
+    order = payments._order_row(reference)
+    if order is None or order.merchant_id != merchant.id:
+        raise not_found("order", reference)
+    view = payments.order_view(order, merchant)
+    return base | {
+        "kind": "order",
+        "order_id": order.id,
+        "amount": order.amount,
+        "description": order.description,
+        "state": view["state"],
+        "expires_at": view["expires_at"],
+        "pay_url": f"/v1/orders/{order.id}/pay",
+    }

@@ -1,0 +1,225 @@
+"""Money in and out of wallets through a bank connector: top-ups and withdrawals.
+
+A top-up is recorded as pending, sent to the bank, and credited only when the bank confirms it.
+A withdrawal first holds the amount in the wallet (a pending transfer to bank clearing), so the
+money cannot be spent twice while the bank works; the bank's answer posts or voids the hold.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.engine import Engine
+
+from saoma.bank.connector import BankConnector, BankOutcome
+from saoma.ledger import Result, Transfer, TransferCode, TransferFlags
+from saoma.ledger.tx import Tx
+from saoma.payments import idempotency
+from saoma.payments import models as m
+from saoma.payments.ids import new_id, now_us
+from saoma.payments.service import Payments, _insert, check_amount, derived_id
+from saoma.problems import Problem, not_found
+from saoma.wallets.service import Consumer
+from saoma.webhooks.outbox import emit_in, rfc3339
+
+TOP_UP_MAX = 5_000_000  # ¥50,000 per top-up
+BANK_TIMEOUT_US = 10 * 60 * 1_000_000  # the bank has 10 minutes to answer
+WITHDRAW_HOLD_S = 24 * 3600
+
+
+def bank_view(row: Any) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        "direction": row["direction"],
+        "amount": row["amount"],
+        "currency": row["currency"],
+        "state": row["state"],
+        "failure": row["failure"],
+        "created_at": rfc3339(row["created_at_us"]),
+    }
+
+
+class Funding:
+    def __init__(self, engine: Engine, payments: Payments) -> None:
+        self.engine = engine
+        self.payments = payments
+        self.ledger = payments.ledger
+        self.bank: BankConnector | None = None
+
+    def top_up(
+        self, consumer: Consumer, amount: int, *, claim: idempotency.Claim | None = None
+    ) -> dict[str, Any]:
+        amount = check_amount(amount)
+        if amount > TOP_UP_MAX:
+            raise Problem(
+                "amount-too-large", 422, f"a top-up is at most {TOP_UP_MAX}", field="amount"
+            )
+        assert self.bank is not None
+        now = now_us()
+        row = {
+            "id": new_id("bt"),
+            "consumer_id": consumer.id,
+            "direction": "topup",
+            "amount": amount,
+            "currency": consumer.currency,
+            "state": "pending",
+            "bank_reference": "",
+            "failure": "",
+            "created_at_us": now,
+            "updated_at_us": now,
+        }
+        with self.engine.begin() as conn:
+            conn.execute(m.bank_transfers.insert().values(**row))
+        if claim is not None:
+            idempotency.finish(self.engine, claim, 202, bank_view(row))
+        self.bank.collect(str(row["id"]), amount, consumer.currency, consumer.id)
+        return bank_view(row)
+
+    def withdraw(
+        self,
+        consumer: Consumer,
+        amount: int,
+        *,
+        pin: str | None,
+        claim: idempotency.Claim | None = None,
+    ) -> dict[str, Any]:
+        amount = check_amount(amount)
+        assert self.bank is not None
+        if pin is None:
+            raise Problem("pin-required", 401, "confirm the withdrawal with your PIN", field="pin")
+        self.payments.wallets.verify_pin(consumer.id, pin)
+        now = now_us()
+        bt_id = new_id("bt")
+        row = {
+            "id": bt_id,
+            "consumer_id": consumer.id,
+            "direction": "withdraw",
+            "amount": amount,
+            "currency": consumer.currency,
+            "state": "pending",
+            "bank_reference": "",
+            "failure": "",
+            "created_at_us": now,
+            "updated_at_us": now,
+        }
+        hold = Transfer(
+            derived_id("wd", bt_id),
+            consumer.account_id,
+            self.payments.bank_account,
+            amount,
+            TransferCode.WITHDRAWAL,
+            TransferFlags.PENDING,
+            timeout_s=WITHDRAW_HOLD_S,
+            ref=bt_id,
+        )
+        view = bank_view(row)
+
+        def write(tx: Tx) -> None:
+            _insert(tx, "bank_transfers", row)
+            idempotency.finish_in(tx, claim, 202, view)
+
+        results, sent = self.payments._move([hold], write)
+        if not sent.wrote:
+            self.payments._raise_for(results, [hold])
+        self.bank.pay_out(bt_id, amount, consumer.currency, consumer.id)
+        return view
+
+    def settled(self, outcome: BankOutcome) -> None:
+        """The bank's answer to an instruction (the connector calls this)."""
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(m.bank_transfers).where(m.bank_transfers.c.id == outcome.instruction_id)
+            ).first()
+        if row is None or row.state != "pending":
+            return
+        consumer = self.payments.wallets.get(row.consumer_id)
+        now = now_us()
+        state = "succeeded" if outcome.succeeded else "failed"
+        data = bank_view({**row._mapping, "state": state, "failure": outcome.failure})
+        events: list[str] = []
+
+        def write(tx: Tx) -> None:
+            changed = tx.execute(
+                "UPDATE bank_transfers SET state = :state, bank_reference = :ref,"
+                " failure = :failure,"
+                " updated_at_us = :now WHERE id = :id AND state = 'pending'",
+                {
+                    "state": state,
+                    "ref": outcome.bank_reference,
+                    "failure": outcome.failure,
+                    "now": now,
+                    "id": row.id,
+                },
+            )
+            if changed.rowcount != 1:
+                raise Problem("conflict", 409, "the bank transfer was already settled")
+            events.append(
+                emit_in(
+                    tx,
+                    f"{row.direction}.{state}",
+                    subject=row.id,
+                    data=data,
+                    at_us=now,
+                    consumer_id=consumer.id,
+                )
+            )
+
+        pending_id = derived_id("wd", row.id)
+        if row.direction == "topup" and outcome.succeeded:
+            transfers = [
+                Transfer(
+                    derived_id("top", row.id),
+                    self.payments.bank_account,
+                    consumer.account_id,
+                    row.amount,
+                    TransferCode.TOP_UP,
+                    ref=row.id,
+                )
+            ]
+        elif row.direction == "withdraw":
+            flags = TransferFlags.POST_PENDING if outcome.succeeded else TransferFlags.VOID_PENDING
+            code = TransferCode.WITHDRAWAL if outcome.succeeded else TransferCode.RELEASE
+            transfers = [
+                Transfer(derived_id("wds", row.id), 0, 0, 0, code, flags, pending_id, ref=row.id)
+            ]
+        else:  # a declined top-up moves no money
+            with self.engine.begin() as conn:
+                conn.execute(
+                    update(m.bank_transfers)
+                    .where(m.bank_transfers.c.id == row.id, m.bank_transfers.c.state == "pending")
+                    .values(state="failed", failure=outcome.failure, updated_at_us=now)
+                )
+            return
+        results, sent = self.payments._move(transfers, write)
+        if sent.wrote:
+            self.payments._events_committed(events)
+        elif not all(r is Result.EXISTS for r in results):
+            self.payments._raise_for(results, transfers)
+
+    def time_out_stale(self) -> int:
+        """Give up on instructions the bank never answered; a withdrawal's hold is released."""
+        cutoff = now_us() - BANK_TIMEOUT_US
+        with self.engine.connect() as conn:
+            stale = (
+                conn.execute(
+                    select(m.bank_transfers.c.id).where(
+                        m.bank_transfers.c.state == "pending",
+                        m.bank_transfers.c.created_at_us < cutoff,
+                    )
+                )
+                .scalars()
+                .all()
+            )
+        for bt_id in stale:
+            self.settled(BankOutcome(bt_id, False, "", "the bank did not answer in time"))
+        return len(stale)
+
+    def get(self, consumer: Consumer, bt_id: str) -> dict[str, Any]:
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(m.bank_transfers).where(m.bank_transfers.c.id == bt_id)
+            ).first()
+        if row is None or row.consumer_id != consumer.id:
+            raise not_found("bank transfer", bt_id)
+        return bank_view(dict(row._mapping))

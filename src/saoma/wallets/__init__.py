@@ -1,0 +1,1 @@
+"""Consumers and their wallets: sign-up, sessions, the payment PIN and the no-PIN limit."""

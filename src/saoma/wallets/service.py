@@ -1,0 +1,312 @@
+"""Consumers: sign-up, sign-in, sessions, the payment PIN, the no-PIN limit."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+
+from saoma.ledger import Account, AccountFlags, AccountKind, Ledger
+from saoma.ledger.domain import AccountResult
+from saoma.money import AMOUNT_MINOR_MAX, currency
+from saoma.payments import models as m
+from saoma.payments.ids import new_account_id, new_id, now_us, token_hash
+from saoma.problems import Problem, invalid, not_found
+
+PIN_TRIES_MAX = 5
+PIN_LOCK_US = 15 * 60 * 1_000_000  # locked for 15 minutes after 5 wrong tries
+SESSION_US = 30 * 24 * 3600 * 1_000_000
+PASSWORD_LENGTH_MIN = 8
+NO_PIN_LIMIT_MAX = 200_000  # ¥2,000: the most a consumer may allow without the PIN
+DAY_US = 24 * 3600 * 1_000_000
+
+_PHONE = re.compile(r"^\+[1-9][0-9]{6,14}$")
+_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
+_PIN = re.compile(r"^[0-9]{6}$")
+
+# Argon2id with the library's defaults (RFC 9106 low-memory profile); tests may pass cheaper ones.
+_hasher = PasswordHasher()
+
+
+def check_login(login: str) -> str:
+    login = login.strip()
+    if _PHONE.match(login):
+        return login
+    if len(login) <= 254 and _EMAIL.match(login):
+        return login.lower()
+    raise invalid("login", "login must be a phone number like +8613800138000 or an e-mail address")
+
+
+def check_password(password: str) -> None:
+    if not PASSWORD_LENGTH_MIN <= len(password) <= 256:
+        raise invalid("password", f"password must be {PASSWORD_LENGTH_MIN} to 256 characters")
+
+
+def check_pin(pin: str, field: str = "pin") -> None:
+    if not _PIN.match(pin):
+        raise invalid(field, "the PIN is six digits")
+
+
+def _verify(hashed: str, secret: str) -> bool:
+    try:
+        return _hasher.verify(hashed, secret)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+@dataclass(frozen=True, slots=True)
+class Consumer:
+    id: str
+    login: str
+    display_name: str
+    account_id: int
+    currency: str
+    has_pin: bool
+    no_pin_limit: int
+    no_pin_daily_limit: int
+
+    @classmethod
+    def of(cls, row: Any) -> Consumer:
+        return cls(
+            row.id,
+            row.login,
+            row.display_name,
+            row.account_id,
+            row.currency,
+            row.pin_hash is not None,
+            row.no_pin_limit,
+            row.no_pin_daily_limit,
+        )
+
+
+class Wallets:
+    def __init__(self, engine: Engine, ledger: Ledger, *, currency_code: str = "CNY") -> None:
+        self.engine = engine
+        self.ledger = ledger
+        self.currency = currency(currency_code).alpha
+
+    # --- sign-up and sessions -------------------------------------------------------------------
+
+    def sign_up(self, login: str, password: str, display_name: str = "") -> Consumer:
+        login = check_login(login)
+        check_password(password)
+        if len(display_name) > 64:
+            raise invalid("display_name", "display_name is 64 characters at most")
+        with self.engine.connect() as conn:
+            if conn.execute(select(m.consumers.c.id).where(m.consumers.c.login == login)).first():
+                raise Problem("login-taken", 409, "this login already has a wallet", field="login")
+        account_id = self._open_wallet_account()
+        consumer_id = new_id("c")
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(
+                    insert(m.consumers).values(
+                        id=consumer_id,
+                        login=login,
+                        display_name=display_name.strip(),
+                        password_hash=_hasher.hash(password),
+                        account_id=account_id,
+                        currency=self.currency,
+                        created_at_us=now_us(),
+                    )
+                )
+        except IntegrityError as exc:  # the same login signed up at the same moment
+            raise Problem(
+                "login-taken", 409, "this login already has a wallet", field="login"
+            ) from exc
+        return self.get(consumer_id)
+
+    def _open_wallet_account(self) -> int:
+        for _ in range(5):
+            account_id = new_account_id()
+            (result,) = self.ledger.create_accounts(
+                [
+                    Account(
+                        account_id,
+                        self.currency,
+                        AccountKind.CONSUMER_WALLET,
+                        AccountFlags.DEBITS_MUST_NOT_EXCEED_CREDITS,
+                    )
+                ]
+            )
+            if result is AccountResult.OK:
+                return account_id
+        raise RuntimeError("could not allocate a wallet account id")
+
+    def sign_in(self, login: str, password: str) -> tuple[str, Consumer]:
+        """A new bearer token (shown once; only its hash is stored) and the consumer."""
+        try:
+            login = check_login(login)
+        except Problem:
+            login = ""
+        with self.engine.connect() as conn:
+            row = conn.execute(select(m.consumers).where(m.consumers.c.login == login)).first()
+        if row is None or not _verify(row.password_hash, password):
+            raise Problem("sign-in-failed", 401, "wrong login or password")
+        return self.new_session(row.id), Consumer.of(row)
+
+    def new_session(self, consumer_id: str) -> str:
+        token = "st_" + secrets.token_urlsafe(32)
+        now = now_us()
+        with self.engine.begin() as conn:
+            conn.execute(
+                insert(m.sessions).values(
+                    token_hash=token_hash(token),
+                    consumer_id=consumer_id,
+                    created_at_us=now,
+                    expires_at_us=now + SESSION_US,
+                )
+            )
+        return token
+
+    def sign_out(self, token: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(m.sessions.delete().where(m.sessions.c.token_hash == token_hash(token)))
+
+    def for_token(self, token: str) -> Consumer | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(m.consumers)
+                .join(m.sessions, m.sessions.c.consumer_id == m.consumers.c.id)
+                .where(
+                    m.sessions.c.token_hash == token_hash(token),
+                    m.sessions.c.expires_at_us > now_us(),
+                )
+            ).first()
+        return Consumer.of(row) if row else None
+
+    def get(self, consumer_id: str) -> Consumer:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(m.consumers).where(m.consumers.c.id == consumer_id)).first()
+        if row is None:
+            raise not_found("consumer", consumer_id)
+        return Consumer.of(row)
+
+    def by_login(self, login: str) -> Consumer | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(m.consumers).where(m.consumers.c.login == login)).first()
+        return Consumer.of(row) if row else None
+
+    def balance(self, consumer: Consumer) -> dict[str, int]:
+        account = self.ledger.account(consumer.account_id)
+        if account is None:  # pragma: no cover - a consumer row always has its account
+            raise not_found("wallet", consumer.id)
+        return {
+            "balance": account.balance,
+            "available": account.available,
+            "held": account.debits_pending,
+        }
+
+    # --- the PIN --------------------------------------------------------------------------------
+
+    def set_pin(
+        self, consumer_id: str, pin: str, *, password: str | None, old_pin: str | None
+    ) -> None:
+        """Set the PIN the first time with the password; change it with the old PIN."""
+        check_pin(pin)
+        with self.engine.connect() as conn:
+            row = conn.execute(select(m.consumers).where(m.consumers.c.id == consumer_id)).one()
+        if row.pin_hash is None:
+            if password is None or not _verify(row.password_hash, password):
+                raise Problem("sign-in-failed", 401, "the password is wrong", field="password")
+        else:
+            if old_pin is None:
+                raise invalid("old_pin", "changing the PIN needs the current one")
+            self.verify_pin(consumer_id, old_pin, field="old_pin")
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(m.consumers)
+                .where(m.consumers.c.id == consumer_id)
+                .values(pin_hash=_hasher.hash(pin), pin_failures=0, pin_locked_until_us=0)
+            )
+
+    def verify_pin(self, consumer_id: str, pin: str, *, field: str = "pin") -> None:
+        """Pass, or raise: PIN not set, PIN locked, wrong PIN (with the tries left)."""
+        now = now_us()
+        with self.engine.connect() as conn:
+            row = conn.execute(select(m.consumers).where(m.consumers.c.id == consumer_id)).one()
+        if row.pin_hash is None:
+            raise Problem("pin-not-set", 409, "set a payment PIN first", field=field)
+        if row.pin_locked_until_us > now:
+            minutes = max(1, (row.pin_locked_until_us - now) // 60_000_000)
+            raise Problem(
+                "pin-locked",
+                423,
+                f"too many wrong PINs: try again in {minutes} minute(s)",
+                field=field,
+                locked_until_us=row.pin_locked_until_us,
+            )
+        if not isinstance(pin, str) or not _PIN.match(pin) or not _verify(row.pin_hash, pin):
+            # Counted in one UPDATE so concurrent guesses cannot slip past the limit.
+            with self.engine.begin() as conn:
+                conn.execute(
+                    update(m.consumers)
+                    .where(m.consumers.c.id == consumer_id)
+                    .values(pin_failures=m.consumers.c.pin_failures + 1)
+                )
+                failures = conn.execute(
+                    select(m.consumers.c.pin_failures).where(m.consumers.c.id == consumer_id)
+                ).scalar_one()
+                if failures >= PIN_TRIES_MAX:
+                    conn.execute(
+                        update(m.consumers)
+                        .where(m.consumers.c.id == consumer_id)
+                        .values(pin_failures=0, pin_locked_until_us=now + PIN_LOCK_US)
+                    )
+                    raise Problem(
+                        "pin-locked", 423, "too many wrong PINs: locked for 15 minutes", field=field
+                    )
+            raise Problem(
+                "pin-wrong",
+                401,
+                f"wrong PIN: {PIN_TRIES_MAX - failures} tries left",
+                field=field,
+                tries_left=PIN_TRIES_MAX - failures,
+            )
+        if row.pin_failures:
+            with self.engine.begin() as conn:
+                conn.execute(
+                    update(m.consumers)
+                    .where(m.consumers.c.id == consumer_id)
+                    .values(pin_failures=0)
+                )
+
+    def set_no_pin_limit(
+        self, consumer_id: str, per_payment: int, per_day: int, pin: str
+    ) -> Consumer:
+        for field, value in (("per_payment", per_payment), ("per_day", per_day)):
+            if not 0 <= value <= NO_PIN_LIMIT_MAX:
+                raise invalid(
+                    field, f"{field} must be between 0 and {NO_PIN_LIMIT_MAX} (minor units)"
+                )
+        if per_day < per_payment:
+            raise invalid("per_day", "per_day cannot be below per_payment")
+        self.verify_pin(consumer_id, pin)
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(m.consumers)
+                .where(m.consumers.c.id == consumer_id)
+                .values(no_pin_limit=per_payment, no_pin_daily_limit=per_day)
+            )
+        return self.get(consumer_id)
+
+    def no_pin_allows(self, consumer: Consumer, amount: int) -> bool:
+        """Whether ``amount`` may settle without the PIN under the limits the payer chose."""
+        if amount <= 0 or amount > min(consumer.no_pin_limit, AMOUNT_MINOR_MAX):
+            return False
+        with self.engine.connect() as conn:
+            spent = conn.execute(
+                select(func.coalesce(func.sum(m.payments.c.amount), 0)).where(
+                    m.payments.c.consumer_id == consumer.id,
+                    m.payments.c.authorisation.like("no_pin%"),
+                    m.payments.c.created_at_us > now_us() - DAY_US,
+                )
+            ).scalar_one()
+        return int(spent) + amount <= consumer.no_pin_daily_limit

@@ -1,0 +1,56 @@
+"""Writing events: in the same transaction as the money movement they report."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from saoma.ledger.tx import Tx
+from saoma.payments.ids import new_id
+
+
+def rfc3339(us: int) -> str:
+    return (
+        datetime.fromtimestamp(us / 1_000_000, UTC)
+        .isoformat(timespec="milliseconds")
+        .replace("+00:00", "Z")
+    )
+
+
+def emit_in(
+    tx: Tx,
+    event_type: str,
+    *,
+    subject: str,
+    data: dict[str, Any],
+    at_us: int,
+    merchant_id: str | None = None,
+    consumer_id: str | None = None,
+    url: str = "",
+) -> str:
+    """Record an event; a URL makes it a webhook to deliver, the rest only feeds live pages."""
+    event_id = new_id("evt")
+    payload = json.dumps(
+        {"type": event_type, "timestamp": rfc3339(at_us), "data": data},
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
+    tx.execute(
+        "INSERT INTO outbox (id, type, merchant_id, consumer_id, subject, url, payload,"
+        " created_at_us, delivered_at_us, attempts, next_attempt_at_us)"
+        " VALUES (:id, :type, :merchant_id, :consumer_id, :subject, :url, :payload,"
+        " :at, :delivered, 0, :at)",
+        {
+            "id": event_id,
+            "type": event_type,
+            "merchant_id": merchant_id,
+            "consumer_id": consumer_id,
+            "subject": subject,
+            "url": url,
+            "payload": payload,
+            "at": at_us,
+            "delivered": None if url else at_us,
+        },
+    )
+    return event_id
