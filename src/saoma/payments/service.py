@@ -31,6 +31,7 @@ from saoma.wallets.service import Consumer, Wallets
 from saoma.webhooks.outbox import emit_in, rfc3339
 
 ORDER_TTL_S_DEFAULT = 15 * 60
+ORDER_TTL_S_MIN = 5
 ORDER_TTL_S_MAX = 24 * 3600
 HOLD_TTL_S_MAX = 30 * 24 * 3600
 PAGE_LIMIT_MAX = 100
@@ -203,9 +204,12 @@ class Payments:
         if (
             isinstance(expires_in_s, bool)
             or not isinstance(expires_in_s, int)
-            or not (30 <= expires_in_s <= ORDER_TTL_S_MAX)
+            or not (ORDER_TTL_S_MIN <= expires_in_s <= ORDER_TTL_S_MAX)
         ):
-            raise invalid("expires_in_s", f"expires_in_s must be between 30 and {ORDER_TTL_S_MAX}")
+            raise invalid(
+                "expires_in_s",
+                f"expires_in_s must be between {ORDER_TTL_S_MIN} and {ORDER_TTL_S_MAX}",
+            )
         notify_url = check_webhook_url(notify_url)
         now = now_us()
         order_id = new_id("ord")
@@ -502,28 +506,29 @@ class Payments:
         fee_after = payment.fee * (payment.refunded + amount) // payment.amount
         fee_back = fee_after - fee_before
         transfer_id = derived_id("rfd", merchant.id, merchant_refund_no)
-        transfers = [
-            Transfer(
-                transfer_id,
-                merchant.account_id,
-                consumer.account_id,
-                amount,
-                TransferCode.REFUND,
-                TransferFlags.LINKED if fee_back else 0,
-                ref=payment_id,
-            )
-        ]
+        refund = Transfer(
+            transfer_id,
+            merchant.account_id,
+            consumer.account_id,
+            amount,
+            TransferCode.REFUND,
+            ref=payment_id,
+        )
+        # The fee comes back to the merchant first, so it can fund the refund.
+        transfers = [refund]
         if fee_back:
-            transfers.append(
+            transfers = [
                 Transfer(
                     "rff" + transfer_id[3:],
                     self.fees_account,
                     merchant.account_id,
                     fee_back,
                     TransferCode.FEE,
+                    TransferFlags.LINKED,
                     ref=payment_id,
-                )
-            )
+                ),
+                refund,
+            ]
         now = now_us()
         row = {
             "id": new_id("rf"),
@@ -570,7 +575,7 @@ class Payments:
         if sent.wrote:
             self._events_committed(events)
             return view
-        if results[0] is Result.EXISTS:
+        if results[-1] is Result.EXISTS:
             stored = self._refund_by_no(merchant.id, merchant_refund_no)
             if stored is not None:
                 return self.refund_view(stored)

@@ -260,9 +260,10 @@ class Wallets:
                         .where(m.consumers.c.id == consumer_id)
                         .values(pin_failures=0, pin_locked_until_us=now + PIN_LOCK_US)
                     )
-                    raise Problem(
-                        "pin-locked", 423, "too many wrong PINs: locked for 15 minutes", field=field
-                    )
+            if failures >= PIN_TRIES_MAX:
+                raise Problem(
+                    "pin-locked", 423, "too many wrong PINs: locked for 15 minutes", field=field
+                )
             raise Problem(
                 "pin-wrong",
                 401,

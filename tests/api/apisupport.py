@@ -1,0 +1,239 @@
+"""Helpers for the API tests: a real server process, parties, a webhook receiver."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from saoma import signing
+from saoma.client import ConsumerClient, MerchantClient
+from saoma.db import make_engine
+from saoma.ledger.check import check_ledger
+from saoma.payments.authorisation import check_authorisations
+
+POSTGRES_SERVER_URL = os.environ.get(
+    "SAOMA_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+REQUIRE_POSTGRES = os.environ.get("SAOMA_REQUIRE_POSTGRES") == "1"
+
+PASSWORD = "correct horse battery"
+PIN = "246810"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Server:
+    url: str
+    database_url: str
+    log: Path
+    env: dict[str, str]
+    port: int
+    process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "saoma.cli", "serve", "--port", str(self.port)],
+            env=self.env,
+            stdout=self.log.open("ab"),
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(self.url + "/healthz", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        raise RuntimeError(f"server did not start: {self.log.read_text()[-2000:]}")
+
+    def kill(self) -> None:
+        assert self.process is not None
+        self.process.kill()
+        self.process.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+
+
+def _database(kind: str, tmp: Path) -> Iterator[str]:
+    if kind == "sqlite":
+        yield f"sqlite:///{tmp / 'saoma.db'}"
+        return
+    server = make_url(POSTGRES_SERVER_URL)
+    name = f"saoma_api_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(server, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:
+        admin.dispose()
+        if REQUIRE_POSTGRES:
+            pytest.fail(f"PostgreSQL is required but unreachable: {exc}")
+        pytest.skip("PostgreSQL unreachable")
+    yield server.set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Server]:
+    """A server process over a fresh database; books and authorisations are checked at the end."""
+    tmp = tmp_path_factory.mktemp(f"server-{request.param}")
+    for database_url in _database(request.param, tmp):
+        port = free_port()
+        env = dict(os.environ)
+        env.update(
+            SAOMA_DATABASE_URL=database_url,
+            SAOMA_SANDBOX_BANK_DELAY_S="0.01",
+            SAOMA_POOL_SIZE="4",
+        )
+        srv = Server(f"http://127.0.0.1:{port}", database_url, tmp / "server.log", env, port)
+        srv.start()
+        try:
+            yield srv
+        finally:
+            srv.stop()
+        engine = make_engine(database_url)
+        try:
+            report = check_ledger(engine)
+            assert report.ok, report.problems
+            assert check_authorisations(engine) == []
+        finally:
+            engine.dispose()
+
+
+@dataclass
+class Shop:
+    client: MerchantClient
+    id: str
+    webhook_secret: str
+    token: str
+    login: str
+
+
+@dataclass
+class Payer:
+    client: ConsumerClient
+    id: str
+    login: str
+
+
+def new_merchant(server: Server, *, webhook_url: str = "", name: str = "Old Chen Noodles") -> Shop:
+    key = signing.new_private_key()
+    login = f"shop-{secrets.token_hex(4)}@example.cn"
+    response = httpx.post(
+        server.url + "/v1/merchants",
+        json={
+            "login": login,
+            "password": PASSWORD,
+            "name": name,
+            "name_zh": "老陈面馆",
+            "city": "Shenzhen",
+            "category_code": "5814",
+            "webhook_url": webhook_url,
+            "public_key": base64.b64encode(signing.public_key_bytes(key)).decode(),
+        },
+    )
+    assert response.status_code == 201, response.text
+    body = response.json()
+    client = MerchantClient(server.url, key_id=body["key_id"], private_key=key)
+    return Shop(client, body["merchant"]["id"], body["webhook_secret"], body["token"], login)
+
+
+def new_consumer(server: Server, *, balance: int = 0, pin: str | None = PIN) -> Payer:
+    client = ConsumerClient(server.url)
+    login = f"+86139{secrets.randbelow(10**8):08d}"
+    body = client.sign_up(login, PASSWORD, "Li Wei")
+    if pin:
+        client.set_pin(pin, password=PASSWORD)
+    if balance:
+        client.top_up(balance)
+        wait_for(lambda: client.me()["balance"] == balance, what="the top-up to settle")
+    return Payer(client, body["consumer"]["id"], login)
+
+
+def wait_for(check: Any, *, timeout: float = 10.0, what: str = "a condition") -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@dataclass
+class Receiver:
+    """A merchant's webhook endpoint: records every delivery; can be told to fail."""
+
+    url: str
+    deliveries: list[dict[str, Any]] = field(default_factory=list)
+    fail_next: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def bodies(self, event_type: str | None = None) -> list[dict[str, Any]]:
+        with self.lock:
+            items = [json.loads(d["body"]) for d in self.deliveries if d["status"] == 200]
+        return [i for i in items if event_type is None or i["type"] == event_type]
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    port = free_port()
+    rec = Receiver(f"http://127.0.0.1:{port}/hooks")
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("content-length", "0")))
+            with rec.lock:
+                status = 500 if rec.fail_next > 0 else 200
+                rec.fail_next = max(0, rec.fail_next - 1)
+                rec.deliveries.append(
+                    {
+                        "headers": {k.lower(): v for k, v in self.headers.items()},
+                        "body": body,
+                        "status": status,
+                        "at": time.time(),
+                    }
+                )
+            self.send_response(status)
+            self.end_headers()
+
+        def log_message(self, *_: Any) -> None:
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield rec
+    httpd.shutdown()
