@@ -29,7 +29,7 @@ S = 1_000_000
 BACKOFF_US = [5 * S, 30 * S, 120 * S, 600 * S, 1800 * S, 3600 * S, 2 * 3600 * S, 4 * 3600 * S]
 BACKOFF_US += [8 * 3600 * S] * 8
 GAVE_UP_US = 2**62  # next attempt "never": the event shows as failed; a replay revives it
-LEASE_US = 30 * S
+LEASE_US = 15 * S  # longer than a delivery can take (TIMEOUT_S)
 TIMEOUT_S = 5.0
 
 

@@ -1,0 +1,317 @@
+"""Merchants' side over HTTP: signed requests, keys, isolation, holds, webhooks, live events."""
+
+from __future__ import annotations
+
+import base64
+import json
+import secrets
+import threading
+import time
+
+import httpx
+import pytest
+from apisupport import (
+    PASSWORD,
+    PIN,
+    Receiver,
+    Server,
+    new_consumer,
+    new_merchant,
+    wait_for,
+)
+
+from saoma import signing
+from saoma.client import MerchantClient, SaomaError
+
+
+def signed(
+    server: Server, shop_client: MerchantClient, method: str, path: str, **kw: object
+) -> httpx.Response:
+    body = json.dumps(kw.pop("body")).encode() if "body" in kw else b""
+    headers = signing.sign_request(
+        shop_client.private_key,
+        shop_client.key_id,
+        method,
+        path,
+        body,
+        timestamp=int(kw.pop("timestamp", time.time())),  # type: ignore[call-overload]
+        nonce=kw.pop("nonce", None),  # type: ignore[arg-type]
+    )
+    headers.update(kw.pop("headers", {}))  # type: ignore[arg-type]
+    return httpx.request(method, server.url + path, content=body, headers=headers)
+
+
+def test_requests_must_be_signed_fresh_and_unique(server: Server) -> None:
+    shop = new_merchant(server)
+    ok = signed(server, shop.client, "GET", "/v1/merchant")
+    assert ok.status_code == 200 and ok.json()["id"] == shop.id
+
+    unsigned = httpx.get(server.url + "/v1/merchant")
+    assert unsigned.status_code == 401 and unsigned.json()["type"].endswith("signature-missing")
+
+    stale = signed(server, shop.client, "GET", "/v1/merchant", timestamp=time.time() - 301)
+    assert stale.status_code == 401 and stale.json()["type"].endswith("timestamp-out-of-range")
+
+    nonce = secrets.token_hex(8)
+    assert signed(server, shop.client, "GET", "/v1/merchant", nonce=nonce).status_code == 200
+    replayed = signed(server, shop.client, "GET", "/v1/merchant", nonce=nonce)
+    assert replayed.status_code == 401 and replayed.json()["type"].endswith("nonce-reused")
+
+    # A signature for one body does not cover another.
+    body = json.dumps({"merchant_order_no": "F-1", "amount": 100}).encode()
+    headers = signing.sign_request(
+        shop.client.private_key,
+        shop.client.key_id,
+        "POST",
+        "/v1/orders",
+        body,
+        timestamp=int(time.time()),
+    )
+    forged = httpx.post(
+        server.url + "/v1/orders",
+        content=body.replace(b"100", b"999"),
+        headers=headers | {"content-type": "application/json"},
+    )
+    assert forged.status_code == 401 and forged.json()["type"].endswith("signature-invalid")
+
+    # Another merchant's key cannot sign for this one, and an unknown key id is refused.
+    other = new_merchant(server)
+    impostor = MerchantClient(
+        server.url, key_id=shop.client.key_id, private_key=other.client.private_key
+    )
+    with pytest.raises(SaomaError) as wrong_key:
+        impostor.me()
+    assert wrong_key.value.slug == "signature-invalid"
+    ghost = MerchantClient(
+        server.url, key_id="k_0000000000000000", private_key=other.client.private_key
+    )
+    with pytest.raises(SaomaError) as unknown:
+        ghost.me()
+    assert unknown.value.slug == "key-unknown"
+
+
+def test_key_rotation_keeps_the_old_key_for_the_overlap_only(server: Server) -> None:
+    shop = new_merchant(server)
+    new_key = signing.new_private_key()
+    added = shop.client.request(
+        "POST",
+        "/v1/merchant/keys",
+        {
+            "public_key": base64.b64encode(signing.public_key_bytes(new_key)).decode(),
+            "rotate": True,
+        },
+    )
+    rotated = MerchantClient(server.url, key_id=added["id"], private_key=new_key)
+    assert rotated.me()["id"] == shop.id
+    assert shop.client.me()["id"] == shop.id  # still inside the overlap
+    keys = rotated.request("GET", "/v1/merchant/keys")["data"]
+    old = next(k for k in keys if k["id"] == shop.client.key_id)
+    assert old["expires_at_us"] is not None
+    rotated.request("DELETE", f"/v1/merchant/keys/{shop.client.key_id}")
+    with pytest.raises(SaomaError) as revoked:
+        shop.client.me()
+    assert revoked.value.slug == "key-unknown"
+    with pytest.raises(SaomaError) as bad:
+        rotated.request("POST", "/v1/merchant/keys", {"public_key": "not base64!"})
+    assert bad.value.status == 422 and bad.value.problem["field"] == "public_key"
+
+
+def test_nobody_sees_or_touches_another_partys_objects(server: Server) -> None:
+    shop_a, shop_b = new_merchant(server), new_merchant(server)
+    payer_a, payer_b = new_consumer(server, balance=5_000), new_consumer(server, balance=5_000)
+    order = shop_a.client.create_order("ISO-1", 1_000)
+    payment = payer_a.client.pay_order(order["id"], PIN)
+    hold = shop_a.client.create_hold("ISO-H", 500)
+
+    for call in (
+        lambda: shop_b.client.get_order(order["id"]),
+        lambda: shop_b.client.close_order(order["id"]),
+        lambda: shop_b.client.request("GET", f"/v1/merchant/payments/{payment['id']}"),
+        lambda: shop_b.client.refund(payment["id"], 100, "STEAL-1"),
+        lambda: shop_b.client.request("GET", f"/v1/holds/{hold['id']}"),
+        lambda: shop_b.client.capture_hold(hold["id"], 100),
+        lambda: shop_b.client.void_hold(hold["id"]),
+        lambda: shop_b.client.request("GET", "/v1/orders", params={"merchant_order_no": "ISO-1"}),
+        lambda: payer_b.client.request("GET", f"/v1/me/payments/{payment['id']}"),
+    ):
+        with pytest.raises(SaomaError) as refused:
+            call()
+        assert refused.value.status == 404, refused.value.problem
+    assert shop_b.client.payments()["data"] == []
+    assert payer_b.client.payments()["data"] == []
+    assert shop_b.client.request("GET", "/v1/merchant/webhook-deliveries")["data"] == []
+    # A consumer's token is not a merchant's credential, and the other way round.
+    as_merchant = httpx.get(
+        server.url + "/v1/merchant", headers={"authorization": f"Bearer {payer_a.client.token}"}
+    )
+    assert as_merchant.status_code == 401
+    as_consumer = httpx.get(
+        server.url + "/v1/me", headers={"authorization": f"Bearer {shop_a.token}"}
+    )
+    assert as_consumer.status_code == 401
+    assert payer_b.client.me()["balance"] == 5_000
+    assert shop_a.client.get_order(order["id"])["state"] == "paid"
+
+
+def test_shared_bike_deposit_hold_capture_release(server: Server, receiver: Receiver) -> None:
+    bikes = new_merchant(server, webhook_url=receiver.url, name="Shekou Bikes")
+    rider = new_consumer(server, balance=10_000)
+    hold = bikes.client.create_hold("ride-42", 9_900, description="Bike deposit")
+    preview = rider.client.preview(hold["qr_payload"])
+    assert preview["kind"] == "hold" and preview["amount"] == 9_900
+
+    held = rider.client.consent_hold(hold["id"], PIN)
+    assert held["state"] == "held"
+    wallet = rider.client.me()
+    assert (wallet["balance"], wallet["available"], wallet["held"]) == (10_000, 100, 9_900)
+    mine = rider.client.request("GET", "/v1/me/holds")["data"]
+    assert [h["id"] for h in mine] == [hold["id"]] and mine[0]["amount"] == 9_900
+
+    captured = bikes.client.capture_hold(hold["id"], 150)  # the fare at lock
+    assert captured["state"] == "captured" and captured["captured"] == 150
+    wallet = rider.client.me()
+    assert (wallet["balance"], wallet["available"], wallet["held"]) == (9_850, 9_850, 0)
+    assert bikes.client.me()["balance"] == 149  # 1.50 less a 0.01 fee
+    with pytest.raises(SaomaError) as twice:
+        bikes.client.void_hold(hold["id"])
+    assert twice.value.slug == "hold-not-open"
+    wait_for(lambda: receiver.bodies("hold.captured"), what="the capture webhook")
+
+
+def test_void_and_expiry_release_the_whole_hold(server: Server) -> None:
+    hotel = new_merchant(server)
+    guest = new_consumer(server, balance=5_000)
+    first = hotel.client.create_hold("room-1", 3_000)
+    guest.client.consent_hold(first["id"], PIN)
+    assert guest.client.me()["available"] == 2_000
+    assert hotel.client.void_hold(first["id"])["state"] == "voided"
+    assert guest.client.me()["available"] == 5_000
+
+    short = hotel.client.create_hold("room-2", 4_000, expires_in_s=60)
+    guest.client.consent_hold(short["id"], PIN)
+    assert guest.client.me()["available"] == 1_000
+    with pytest.raises(SaomaError) as over:
+        hotel.client.capture_hold(short["id"], 4_001)
+    assert over.value.slug == "capture-exceeds-hold"
+    with pytest.raises(SaomaError) as unconsented:
+        hotel.client.capture_hold(hotel.client.create_hold("room-3", 100)["id"], 100)
+    assert unconsented.value.slug == "hold-not-open"
+
+
+def test_webhook_retries_log_attempts_and_replay(server: Server, receiver: Receiver) -> None:
+    shop = new_merchant(server, webhook_url=receiver.url)
+    payer = new_consumer(server, balance=1_000)
+    receiver.fail_next = 1
+    order = shop.client.create_order("WH-1", 100)
+    payer.client.pay_order(order["id"], PIN)
+    wait_for(lambda: len(receiver.deliveries) >= 1, what="the first attempt")
+    deliveries = shop.client.request("GET", "/v1/merchant/webhook-deliveries")["data"]
+    assert deliveries[0]["attempts"][0]["status_code"] == 500
+    # The retry comes after the first back-off step (5 s).
+    wait_for(lambda: receiver.bodies("payment.succeeded"), timeout=15, what="the retry")
+    deliveries = shop.client.request("GET", "/v1/merchant/webhook-deliveries")["data"]
+    assert deliveries[0]["state"] == "delivered" and len(deliveries[0]["attempts"]) == 2
+
+    shop.client.request("POST", f"/v1/merchant/webhook-deliveries/{deliveries[0]['id']}/replay")
+    wait_for(lambda: len(receiver.bodies("payment.succeeded")) == 2, what="the replay")
+    ids = {d["headers"]["webhook-id"] for d in receiver.deliveries}
+    assert ids == {deliveries[0]["id"]}  # the same event id: receivers can de-duplicate
+
+
+def test_cashier_hears_the_payment_live(server: Server) -> None:
+    shop = new_merchant(server)
+    payer = new_consumer(server, balance=3_000)
+    heard: list[dict[str, object]] = []
+    ready = threading.Event()
+
+    def listen() -> None:
+        with httpx.stream(
+            "GET",
+            server.url + "/v1/merchant/events",
+            headers={"authorization": f"Bearer {shop.token}"},
+            timeout=20,
+        ) as stream:
+            for line in stream.iter_lines():
+                if line.startswith(": connected"):
+                    ready.set()
+                if line.startswith("data: "):
+                    heard.append(json.loads(line[6:]))
+                    return
+
+    thread = threading.Thread(target=listen, daemon=True)
+    thread.start()
+    assert ready.wait(10)
+    order = shop.client.create_order("LIVE-1", 2_500)
+    started = time.monotonic()
+    payer.client.pay_order(order["id"], PIN)
+    thread.join(10)
+    assert heard and heard[0]["type"] == "payment.succeeded"
+    assert heard[0]["data"]["amount"] == 2_500  # type: ignore[index]
+    assert time.monotonic() - started < 5
+
+
+def test_merchant_and_consumer_sessions(server: Server) -> None:
+    shop = new_merchant(server)
+    signed_in = httpx.post(
+        server.url + "/v1/merchant-sessions", json={"login": shop.login, "password": PASSWORD}
+    )
+    assert signed_in.status_code == 201
+    wrong = httpx.post(
+        server.url + "/v1/merchant-sessions", json={"login": shop.login, "password": "nope-nope"}
+    )
+    assert wrong.status_code == 401
+    payer = new_consumer(server)
+    again = httpx.post(
+        server.url + "/v1/sessions", json={"login": payer.login, "password": PASSWORD}
+    )
+    assert again.status_code == 201
+    token = again.json()["token"]
+    bye = httpx.delete(
+        server.url + "/v1/sessions/current", headers={"authorization": f"Bearer {token}"}
+    )
+    assert bye.status_code == 204
+    after = httpx.get(server.url + "/v1/me", headers={"authorization": f"Bearer {token}"})
+    assert after.status_code == 401
+    taken = httpx.post(
+        server.url + "/v1/consumers", json={"login": payer.login, "password": PASSWORD}
+    )
+    assert taken.status_code == 409 and taken.json()["field"] == "login"
+
+
+def test_openapi_documents_every_route_and_its_problems(server: Server) -> None:
+    doc = httpx.get(server.url + "/openapi.json").json()
+    paths = doc["paths"]
+    for path in (
+        "/v1/orders",
+        "/v1/orders/{order_id}/pay",
+        "/v1/payments/{payment_id}/refunds",
+        "/v1/holds/{hold_id}/capture",
+        "/v1/me/top-ups",
+        "/v1/codes/preview",
+    ):
+        assert path in paths, path
+    for path, methods in paths.items():
+        for method, op in methods.items():
+            if path.startswith("/v1/") and method == "post":
+                problems = [c for c, r in op["responses"].items() if c.startswith(("4", "5"))]
+                assert problems, f"{method} {path} documents no errors"
+
+
+def test_a_killed_server_loses_no_webhook(server: Server, receiver: Receiver) -> None:
+    shop = new_merchant(server, webhook_url=receiver.url)
+    payer = new_consumer(server, balance=5_000)
+    receiver.fail_next = 10_000  # the merchant's endpoint is down
+    paid = []
+    for n in range(5):
+        order = shop.client.create_order(f"KILL-{n}", 100 + n)
+        paid.append(payer.client.pay_order(order["id"], PIN)["id"])
+    wait_for(lambda: len(receiver.deliveries) >= 1, what="a failed attempt")
+    server.kill()  # SIGKILL: no chance to flush anything
+    receiver.fail_next = 0
+    server.start()
+    # After the restart the retries resume from the outbox (first back-off step: 5 s).
+    wait_for(
+        lambda: {b["data"]["id"] for b in receiver.bodies("payment.succeeded")} == set(paid),
+        timeout=30,
+        what="every webhook after the restart",
+    )
