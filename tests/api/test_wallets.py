@@ -1,0 +1,114 @@
+"""The consumer's wallet over HTTP: PIN, top-ups, withdrawals via the sandbox bank, live events."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import httpx
+import pytest
+from apisupport import PASSWORD, PIN, Server, new_consumer, wait_for
+
+from saoma.client import SaomaError
+
+
+def test_pin_is_six_digits_set_with_the_password_changed_with_the_old_pin(server: Server) -> None:
+    payer = new_consumer(server, pin=None)
+    assert payer.client.me()["has_pin"] is False
+    with pytest.raises(SaomaError) as short:
+        payer.client.set_pin("1234", password=PASSWORD)
+    assert short.value.problem["field"] == "pin"
+    with pytest.raises(SaomaError) as wrong_password:
+        payer.client.set_pin("135790", password="not my password")
+    assert wrong_password.value.status == 401
+    payer.client.set_pin("135790", password=PASSWORD)
+    with pytest.raises(SaomaError) as needs_old:
+        payer.client.set_pin("111111", password=PASSWORD)
+    assert needs_old.value.problem["field"] == "old_pin"
+    payer.client.set_pin("111111", old_pin="135790")
+    assert payer.client.me()["has_pin"] is True
+
+
+def test_no_pin_limit_is_validated_and_needs_the_pin(server: Server) -> None:
+    payer = new_consumer(server)
+    limit = payer.client.request(
+        "PUT", "/v1/me/no-pin-limit", {"per_payment": 5_000, "per_day": 20_000, "pin": PIN}
+    )
+    assert limit["no_pin_limit"] == {"per_payment": 5_000, "per_day": 20_000}
+    with pytest.raises(SaomaError) as below:
+        payer.client.request(
+            "PUT", "/v1/me/no-pin-limit", {"per_payment": 5_000, "per_day": 100, "pin": PIN}
+        )
+    assert below.value.problem["field"] == "per_day"
+    with pytest.raises(SaomaError) as wrong:
+        payer.client.request(
+            "PUT", "/v1/me/no-pin-limit", {"per_payment": 1, "per_day": 1, "pin": "000000"}
+        )
+    assert wrong.value.slug == "pin-wrong"
+
+
+def test_withdrawal_holds_then_settles_or_comes_back(server: Server) -> None:
+    payer = new_consumer(server, balance=10_000)
+    done = payer.client.request(
+        "POST", "/v1/me/withdrawals", {"amount": 3_000, "pin": PIN}, idempotency_key="w-1"
+    )
+    assert done["state"] == "pending"
+    wait_for(lambda: payer.client.me()["balance"] == 7_000, what="the withdrawal to settle")
+    declined = payer.client.request(
+        "POST", "/v1/me/withdrawals", {"amount": 1_013, "pin": PIN}, idempotency_key="w-2"
+    )
+    wait_for(
+        lambda: (
+            payer.client.request("GET", f"/v1/me/bank-transfers/{declined['id']}")["state"]
+            == "failed"
+        ),
+        what="the decline",
+    )
+    me = payer.client.me()
+    assert (me["balance"], me["available"], me["held"]) == (7_000, 7_000, 0)
+    with pytest.raises(SaomaError) as too_much:
+        payer.client.request(
+            "POST", "/v1/me/withdrawals", {"amount": 7_001, "pin": PIN}, idempotency_key="w-3"
+        )
+    assert too_much.value.slug == "insufficient-funds"
+    with pytest.raises(SaomaError) as no_pin:
+        payer.client.request(
+            "POST", "/v1/me/withdrawals", {"amount": 1, "pin": "999999"}, idempotency_key="w-4"
+        )
+    assert no_pin.value.slug == "pin-wrong"
+
+
+def test_top_up_replays_by_idempotency_key(server: Server) -> None:
+    payer = new_consumer(server)
+    first = payer.client.top_up(2_000, idempotency_key="top-1")
+    again = payer.client.top_up(2_000, idempotency_key="top-1")
+    assert again["id"] == first["id"]
+    wait_for(lambda: payer.client.me()["balance"] == 2_000, what="the top-up")
+    assert payer.client.me()["balance"] == 2_000
+
+
+def test_the_wallet_hears_its_top_up_live(server: Server) -> None:
+    payer = new_consumer(server)
+    heard: list[dict[str, object]] = []
+    ready = threading.Event()
+
+    def listen() -> None:
+        with httpx.stream(
+            "GET",
+            server.url + "/v1/me/events",
+            headers={"authorization": f"Bearer {payer.client.token}"},
+            timeout=20,
+        ) as stream:
+            for line in stream.iter_lines():
+                if line.startswith(": connected"):
+                    ready.set()
+                if line.startswith("data: "):
+                    heard.append(json.loads(line[6:]))
+                    return
+
+    thread = threading.Thread(target=listen, daemon=True)
+    thread.start()
+    assert ready.wait(10)
+    payer.client.top_up(1_500)
+    thread.join(10)
+    assert heard and heard[0]["type"] == "topup.succeeded"
