@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from apisupport import receiver, server
+from support import receiver, server
 
 __all__ = ["receiver", "server"]

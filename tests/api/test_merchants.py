@@ -10,7 +10,10 @@ import time
 
 import httpx
 import pytest
-from apisupport import (
+
+from saoma import signing
+from saoma.client import MerchantClient, SaomaError
+from support import (
     PASSWORD,
     PIN,
     Receiver,
@@ -19,9 +22,6 @@ from apisupport import (
     new_merchant,
     wait_for,
 )
-
-from saoma import signing
-from saoma.client import MerchantClient, SaomaError
 
 
 def signed(

@@ -11,9 +11,9 @@ import time
 
 import httpx
 import pytest
-from apisupport import PIN, Receiver, Server, new_consumer, new_merchant, wait_for
 
 from saoma.client import SaomaError
+from support import PIN, Receiver, Server, new_consumer, new_merchant, wait_for
 
 
 def verify_standard_webhook(secret: str, headers: dict[str, str], body: bytes) -> bool:

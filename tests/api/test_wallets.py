@@ -7,9 +7,9 @@ import threading
 
 import httpx
 import pytest
-from apisupport import PASSWORD, PIN, Server, new_consumer, wait_for
 
 from saoma.client import SaomaError
+from support import PASSWORD, PIN, Server, new_consumer, wait_for
 
 
 def test_pin_is_six_digits_set_with_the_password_changed_with_the_old_pin(server: Server) -> None:
