@@ -6,11 +6,14 @@ created only by migrations (``migrate``), never by ``create_all``.
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import MetaData, create_engine, event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import NullPool
 
 NAMING = {
@@ -43,7 +46,39 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
 
 def _sqlite_begin(conn: Any) -> None:
     # The driver runs in autocommit mode (see above), so SQLAlchemy's transactions begin here.
-    conn.exec_driver_sql("BEGIN")
+    # A writer takes the write lock at BEGIN (see ``write``); readers never wait for it (WAL).
+    immediate = conn.get_execution_options().get("saoma_write", False)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+_WRITE_LOCKS: dict[str, threading.Lock] = {}
+_WRITE_LOCKS_GUARD = threading.Lock()
+
+
+def sqlite_write_lock(engine: Engine) -> threading.Lock | None:
+    """The lock this process's writers to one SQLite file take before its own write lock.
+
+    SQLite admits one writer at a time; a writer that finds the file locked sleeps in growing
+    steps (up to 100 ms) before it tries again. Queueing this process's writers on a Python lock
+    first hands the file from one writer to the next at once. PostgreSQL needs none.
+    """
+    if not is_sqlite(engine):
+        return None
+    key = str(engine.url)
+    with _WRITE_LOCKS_GUARD:
+        return _WRITE_LOCKS.setdefault(key, threading.Lock())
+
+
+@contextmanager
+def write(engine: Engine) -> Iterator[Connection]:
+    """A write transaction: like ``engine.begin()``, without SQLite's busy-wait sleeps."""
+    lock = sqlite_write_lock(engine)
+    if lock is None:
+        with engine.begin() as conn:
+            yield conn
+        return
+    with lock, engine.connect().execution_options(saoma_write=True) as conn, conn.begin():
+        yield conn
 
 
 def make_engine(url: str, *, pool_size: int = 8) -> Engine:
@@ -52,7 +87,11 @@ def make_engine(url: str, *, pool_size: int = 8) -> Engine:
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, poolclass=NullPool)
+        if path and path != ":memory:":
+            # Connections are kept: opening one costs more than most of Saoma's statements.
+            engine = create_engine(url, pool_size=pool_size, max_overflow=pool_size)
+        else:
+            engine = create_engine(url, poolclass=NullPool)
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
         return engine

@@ -96,6 +96,7 @@ class Platform:
                 self.payments.expire_holds()
                 self.funding.time_out_stale()
                 idempotency.purge(self.engine)
+                self.merchants.purge_nonces()
             except Exception:
                 log.exception("maintenance failed")
 

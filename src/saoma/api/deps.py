@@ -10,6 +10,7 @@ from fastapi import Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
+from saoma.db import write
 from saoma.merchants.service import Merchant
 from saoma.payments import idempotency
 from saoma.platform import Platform
@@ -102,7 +103,7 @@ def _finish_if_running(
 
     from saoma.payments import models as m
 
-    with platform.engine.begin() as conn:
+    with write(platform.engine) as conn:
         conn.execute(
             update(m.idempotency_keys)
             .where(

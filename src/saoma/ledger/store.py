@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
+from saoma.db import sqlite_write_lock, write
 from saoma.ledger import engine as rules
 from saoma.ledger.domain import (
     Account,
@@ -84,6 +85,7 @@ class LedgerStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.sqlite = engine.dialect.name == "sqlite"
+        self.write_lock = sqlite_write_lock(engine)
 
     # --- writes -------------------------------------------------------------------------------
 
@@ -97,7 +99,10 @@ class LedgerStore:
         """
         for attempt in range(BATCH_RETRIES_MAX):
             try:
-                return self._apply_once(transfers, raw, before_commit)
+                if self.write_lock is None:
+                    return self._apply_once(transfers, raw, before_commit)
+                with self.write_lock:
+                    return self._apply_once(transfers, raw, before_commit)
             except Exception as exc:
                 raw.rollback()
                 if not _retryable(exc) or attempt == BATCH_RETRIES_MAX - 1:
@@ -345,7 +350,7 @@ class LedgerStore:
         """Create accounts; an id that exists with the same fields is ``EXISTS`` (idempotent)."""
         results: list[AccountResult] = []
         now = now_us()
-        with self.engine.begin() as conn:
+        with write(self.engine) as conn:
             ids = [a.id for a in new]
             found = {
                 r[0]: _account(r)

@@ -13,6 +13,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
 from saoma import signing
+from saoma.db import write
 from saoma.ledger import Account, AccountFlags, AccountKind, Ledger
 from saoma.ledger.domain import AccountResult
 from saoma.money import currency
@@ -134,7 +135,7 @@ class Merchants:
         account_id = self._open_settlement_account()
         merchant_id = new_id("m")
         try:
-            with self.engine.begin() as conn:
+            with write(self.engine) as conn:
                 conn.execute(
                     insert(m.merchants).values(
                         id=merchant_id,
@@ -195,7 +196,7 @@ class Merchants:
 
     def set_webhook_url(self, merchant_id: str, url: str) -> Merchant:
         url = check_webhook_url(url)
-        with self.engine.begin() as conn:
+        with write(self.engine) as conn:
             conn.execute(
                 update(m.merchants).where(m.merchants.c.id == merchant_id).values(webhook_url=url)
             )
@@ -212,7 +213,7 @@ class Merchants:
         raw = decode_public_key(public_key_b64)
         key_id = "k_" + secrets.token_hex(8)
         now = now_us()
-        with self.engine.begin() as conn:
+        with write(self.engine) as conn:
             if rotate:
                 conn.execute(
                     update(m.merchant_keys)
@@ -247,7 +248,7 @@ class Merchants:
         ]
 
     def revoke_key(self, merchant_id: str, key_id: str) -> None:
-        with self.engine.begin() as conn:
+        with write(self.engine) as conn:
             done = conn.execute(
                 update(m.merchant_keys)
                 .where(m.merchant_keys.c.id == key_id, m.merchant_keys.c.merchant_id == merchant_id)
@@ -293,12 +294,7 @@ class Merchants:
         if not signing.verify_request(key.public_key, signature, message):
             raise Problem("signature-invalid", 401, "the signature does not match the request")
         try:
-            with self.engine.begin() as conn:
-                conn.execute(
-                    delete(m.request_nonces).where(
-                        m.request_nonces.c.seen_at_us < now - signing.NONCE_TTL_S * 1_000_000
-                    )
-                )
+            with write(self.engine) as conn:
                 conn.execute(
                     insert(m.request_nonces).values(key_id=key_id, nonce=nonce, seen_at_us=now)
                 )
@@ -308,11 +304,20 @@ class Merchants:
             ) from exc
         return self.get(key.merchant_id)
 
+    def purge_nonces(self) -> int:
+        """Forget nonces old enough that their timestamps would be refused anyway."""
+        cutoff = now_us() - signing.NONCE_TTL_S * 1_000_000
+        with write(self.engine) as conn:
+            gone = conn.execute(
+                delete(m.request_nonces).where(m.request_nonces.c.seen_at_us < cutoff)
+            )
+        return int(gone.rowcount or 0)
+
     def session_token(self, merchant_id: str) -> str:
         """A bearer token for the cashier and dashboard pages."""
         token = "mt_" + secrets.token_urlsafe(32)
         now = now_us()
-        with self.engine.begin() as conn:
+        with write(self.engine) as conn:
             conn.execute(
                 insert(m.merchant_sessions).values(
                     token_hash=token_hash(token),

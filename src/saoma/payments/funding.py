@@ -13,6 +13,7 @@ from sqlalchemy import select, update
 from sqlalchemy.engine import Engine
 
 from saoma.bank.connector import BankConnector, BankOutcome
+from saoma.db import write
 from saoma.ledger import Result, Transfer, TransferCode, TransferFlags
 from saoma.ledger.tx import Tx
 from saoma.payments import idempotency
@@ -69,7 +70,7 @@ class Funding:
             "created_at_us": now,
             "updated_at_us": now,
         }
-        with self.engine.begin() as conn:
+        with write(self.engine) as conn:
             conn.execute(m.bank_transfers.insert().values(**row))
         if claim is not None:
             idempotency.finish(self.engine, claim, 202, bank_view(row))
@@ -115,11 +116,11 @@ class Funding:
         )
         view = bank_view(row)
 
-        def write(tx: Tx) -> None:
+        def record(tx: Tx) -> None:
             _insert(tx, "bank_transfers", row)
             idempotency.finish_in(tx, claim, 202, view)
 
-        results, sent = self.payments._move([hold], write)
+        results, sent = self.payments._move([hold], record)
         if not sent.wrote:
             self.payments._raise_for(results, [hold])
         self.bank.pay_out(bt_id, amount, consumer.currency, consumer.id)
@@ -139,7 +140,7 @@ class Funding:
         data = bank_view({**row._mapping, "state": state, "failure": outcome.failure})
         events: list[str] = []
 
-        def write(tx: Tx) -> None:
+        def record(tx: Tx) -> None:
             changed = tx.execute(
                 "UPDATE bank_transfers SET state = :state, bank_reference = :ref,"
                 " failure = :failure,"
@@ -184,14 +185,14 @@ class Funding:
                 Transfer(derived_id("wds", row.id), 0, 0, 0, code, flags, pending_id, ref=row.id)
             ]
         else:  # a declined top-up moves no money
-            with self.engine.begin() as conn:
+            with write(self.engine) as conn:
                 conn.execute(
                     update(m.bank_transfers)
                     .where(m.bank_transfers.c.id == row.id, m.bank_transfers.c.state == "pending")
                     .values(state="failed", failure=outcome.failure, updated_at_us=now)
                 )
             return
-        results, sent = self.payments._move(transfers, write)
+        results, sent = self.payments._move(transfers, record)
         if sent.wrote:
             self.payments._events_committed(events)
         elif not all(r is Result.EXISTS for r in results):

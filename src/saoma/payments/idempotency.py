@@ -20,6 +20,7 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
+from saoma.db import write
 from saoma.ledger.tx import Tx
 from saoma.payments import models as m
 from saoma.payments.ids import now_us
@@ -54,30 +55,31 @@ def begin(engine: Engine, scope: str, key: str, fingerprint: str) -> Claim | Rep
             "Idempotency-Key must be 1 to 255 printable characters",
             field="Idempotency-Key",
         )
-    now = now_us()
-    try:
-        with engine.begin() as conn:
-            conn.execute(
-                insert(m.idempotency_keys).values(
-                    scope=scope,
-                    key=key,
-                    request_hash=fingerprint,
-                    state="running",
-                    locked_at_us=now,
-                    created_at_us=now,
+    for _ in range(3):
+        now = now_us()
+        try:
+            with write(engine) as conn:
+                conn.execute(
+                    insert(m.idempotency_keys).values(
+                        scope=scope,
+                        key=key,
+                        request_hash=fingerprint,
+                        state="running",
+                        locked_at_us=now,
+                        created_at_us=now,
+                    )
                 )
-            )
-        return Claim(scope, key)
-    except IntegrityError:
-        pass
-    with engine.begin() as conn:
-        row = conn.execute(
-            select(m.idempotency_keys).where(
-                m.idempotency_keys.c.scope == scope, m.idempotency_keys.c.key == key
-            )
-        ).first()
-        if row is None:  # released in between: claim again
-            return begin(engine, scope, key, fingerprint)
+            return Claim(scope, key)
+        except IntegrityError:
+            pass
+        with engine.connect() as conn:
+            row = conn.execute(
+                select(m.idempotency_keys).where(
+                    m.idempotency_keys.c.scope == scope, m.idempotency_keys.c.key == key
+                )
+            ).first()
+        if row is None:  # released in between: claim it again
+            continue
         if row.request_hash != fingerprint:
             raise Problem(
                 "idempotency-key-reused",
@@ -87,31 +89,30 @@ def begin(engine: Engine, scope: str, key: str, fingerprint: str) -> Claim | Rep
             )
         if row.state == "done":
             return Replay(row.status_code, json.loads(row.response))
-        if row.locked_at_us > now - STALE_US:
-            raise Problem(
-                "request-in-progress",
-                409,
-                "a request with this Idempotency-Key is still in progress",
-                field="Idempotency-Key",
-            )
-        taken = conn.execute(
-            update(m.idempotency_keys)
-            .where(
-                m.idempotency_keys.c.scope == scope,
-                m.idempotency_keys.c.key == key,
-                m.idempotency_keys.c.locked_at_us == row.locked_at_us,
-            )
-            .values(locked_at_us=now)
-        )
-    if taken.rowcount != 1:
-        raise Problem(
-            "request-in-progress", 409, "a request with this Idempotency-Key is still in progress"
-        )
-    return Claim(scope, key)
+        if row.locked_at_us <= now - STALE_US:  # its first request died: take it over
+            with write(engine) as conn:
+                taken = conn.execute(
+                    update(m.idempotency_keys)
+                    .where(
+                        m.idempotency_keys.c.scope == scope,
+                        m.idempotency_keys.c.key == key,
+                        m.idempotency_keys.c.locked_at_us == row.locked_at_us,
+                    )
+                    .values(locked_at_us=now)
+                )
+            if taken.rowcount == 1:
+                return Claim(scope, key)
+        break
+    raise Problem(
+        "request-in-progress",
+        409,
+        "a request with this Idempotency-Key is still in progress",
+        field="Idempotency-Key",
+    )
 
 
 def release(engine: Engine, claim: Claim) -> None:
-    with engine.begin() as conn:
+    with write(engine) as conn:
         conn.execute(
             delete(m.idempotency_keys).where(
                 m.idempotency_keys.c.scope == claim.scope,
@@ -123,7 +124,7 @@ def release(engine: Engine, claim: Claim) -> None:
 
 def finish(engine: Engine, claim: Claim, status_code: int, body: Any) -> None:
     """Store the response of a request that moved no money (it commits on its own)."""
-    with engine.begin() as conn:
+    with write(engine) as conn:
         conn.execute(
             update(m.idempotency_keys)
             .where(m.idempotency_keys.c.scope == claim.scope, m.idempotency_keys.c.key == claim.key)
@@ -143,7 +144,7 @@ def finish_in(tx: Tx, claim: Claim | None, status_code: int, body: Any) -> None:
 
 
 def purge(engine: Engine) -> int:
-    with engine.begin() as conn:
+    with write(engine) as conn:
         gone = conn.execute(
             delete(m.idempotency_keys).where(
                 m.idempotency_keys.c.created_at_us < now_us() - KEEP_US

@@ -181,6 +181,7 @@ outbox = Table(
 )
 Index("ix_outbox_due", outbox.c.delivered_at_us, outbox.c.next_attempt_at_us)
 Index("ix_outbox_merchant", outbox.c.merchant_id, outbox.c.seq)
+Index("ix_outbox_subject", outbox.c.subject, outbox.c.seq)
 
 webhook_attempts = Table(
     "webhook_attempts",

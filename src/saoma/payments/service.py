@@ -18,6 +18,7 @@ from sqlalchemy import select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
+from saoma.db import write
 from saoma.ledger import Account, AccountKind, Ledger, Result, Transfer, TransferCode, TransferFlags
 from saoma.ledger.errors import error_for
 from saoma.ledger.tx import Tx
@@ -214,7 +215,7 @@ class Payments:
         now = now_us()
         order_id = new_id("ord")
         try:
-            with self.engine.begin() as conn:
+            with write(self.engine) as conn:
                 conn.execute(
                     m.orders.insert().values(
                         id=order_id,
@@ -306,7 +307,7 @@ class Payments:
             return self.order_view(row, merchant)
         if state == "paid":
             raise Problem("order-paid", 409, "the order is paid: refund it instead of closing it")
-        with self.engine.begin() as conn:
+        with write(self.engine) as conn:
             done = conn.execute(
                 update(m.orders)
                 .where(m.orders.c.id == order_id, m.orders.c.state == "created")
@@ -423,7 +424,7 @@ class Payments:
         view = self._view(row, merchant, for_merchant=False)
         events: list[str] = []
 
-        def write(tx: Tx) -> None:
+        def record(tx: Tx) -> None:
             if order is not None:
                 paid = tx.execute(
                     "UPDATE orders SET state = 'paid', payment_id = :pid, updated_at_us = :now"
@@ -450,7 +451,7 @@ class Payments:
             )
             idempotency.finish_in(tx, claim, 201, view)
 
-        results, sent = self._move(transfers, write)
+        results, sent = self._move(transfers, record)
         if sent.wrote:
             self._events_committed(events)
             return view
@@ -543,7 +544,7 @@ class Payments:
         view = self._refund_view(row)
         events: list[str] = []
 
-        def write(tx: Tx) -> None:
+        def record(tx: Tx) -> None:
             moved = tx.execute(
                 "UPDATE payments SET refunded = refunded + :amount"
                 " WHERE id = :pid AND refunded + :amount <= amount",
@@ -571,7 +572,7 @@ class Payments:
             )
             idempotency.finish_in(tx, claim, 201, view)
 
-        results, sent = self._move(transfers, write)
+        results, sent = self._move(transfers, record)
         if sent.wrote:
             self._events_committed(events)
             return view
@@ -723,7 +724,7 @@ class Payments:
         now = now_us()
         preauth_id = new_id("ha")
         try:
-            with self.engine.begin() as conn:
+            with write(self.engine) as conn:
                 conn.execute(
                     m.preauths.insert().values(
                         id=preauth_id,
@@ -832,7 +833,7 @@ class Payments:
         )
         events: list[str] = []
 
-        def write(tx: Tx) -> None:
+        def record(tx: Tx) -> None:
             taken = tx.execute(
                 "UPDATE preauths SET state = 'held', consumer_id = :cid"
                 " WHERE id = :id AND state = 'requested' AND expires_at_us > :now",
@@ -865,7 +866,7 @@ class Payments:
             )
             idempotency.finish_in(tx, claim, 201, {"id": row.id, "state": "held"})
 
-        results, sent = self._move([pending], write)
+        results, sent = self._move([pending], record)
         if not sent.wrote:
             self._raise_for(results, [pending])
         self._events_committed(events)
@@ -937,7 +938,7 @@ class Payments:
         }
         events: list[str] = []
 
-        def write(tx: Tx) -> None:
+        def record(tx: Tx) -> None:
             done = tx.execute(
                 "UPDATE preauths SET state = 'captured', captured = :amount, payment_id = :pid"
                 " WHERE id = :id AND state = 'held'",
@@ -961,7 +962,7 @@ class Payments:
             )
             idempotency.finish_in(tx, claim, 200, {"id": row.id, "state": "captured"})
 
-        results, sent = self._move(transfers, write)
+        results, sent = self._move(transfers, record)
         if not sent.wrote:
             self._raise_for(results, transfers)
         self._events_committed(events)
@@ -972,7 +973,7 @@ class Payments:
         if row is None or row.merchant_id != merchant.id:
             raise not_found("hold", preauth_id)
         if row.state == "requested":
-            with self.engine.begin() as conn:
+            with write(self.engine) as conn:
                 conn.execute(
                     update(m.preauths)
                     .where(m.preauths.c.id == row.id, m.preauths.c.state == "requested")
@@ -994,13 +995,13 @@ class Payments:
             ref=row.id,
         )
 
-        def write(tx: Tx) -> None:
+        def record(tx: Tx) -> None:
             tx.execute(
                 "UPDATE preauths SET state = 'voided' WHERE id = :id AND state = 'held'",
                 {"id": row.id},
             )
 
-        results, sent = self._move([void], write)
+        results, sent = self._move([void], record)
         if not sent.wrote and results[0] is not Result.EXISTS:
             if results[0] is Result.PENDING_TRANSFER_EXPIRED:
                 self.expire_holds()
@@ -1020,7 +1021,7 @@ class Payments:
         for row in due:
             if row.state == "held":
                 self.ledger.expire_due(account_id=self.wallets.get(row.consumer_id).account_id)
-            with self.engine.begin() as conn:
+            with write(self.engine) as conn:
                 conn.execute(
                     update(m.preauths)
                     .where(m.preauths.c.id == row.id, m.preauths.c.state == row.state)

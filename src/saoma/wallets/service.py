@@ -13,6 +13,7 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
+from saoma.db import write
 from saoma.ledger import Account, AccountFlags, AccountKind, Ledger
 from saoma.ledger.domain import AccountResult
 from saoma.money import AMOUNT_MINOR_MAX, currency
@@ -109,7 +110,7 @@ class Wallets:
         account_id = self._open_wallet_account()
         consumer_id = new_id("c")
         try:
-            with self.engine.begin() as conn:
+            with write(self.engine) as conn:
                 conn.execute(
                     insert(m.consumers).values(
                         id=consumer_id,
@@ -159,7 +160,7 @@ class Wallets:
     def new_session(self, consumer_id: str) -> str:
         token = "st_" + secrets.token_urlsafe(32)
         now = now_us()
-        with self.engine.begin() as conn:
+        with write(self.engine) as conn:
             conn.execute(
                 insert(m.sessions).values(
                     token_hash=token_hash(token),
@@ -171,7 +172,7 @@ class Wallets:
         return token
 
     def sign_out(self, token: str) -> None:
-        with self.engine.begin() as conn:
+        with write(self.engine) as conn:
             conn.execute(m.sessions.delete().where(m.sessions.c.token_hash == token_hash(token)))
 
     def for_token(self, token: str) -> Consumer | None:
@@ -224,7 +225,7 @@ class Wallets:
             if old_pin is None:
                 raise invalid("old_pin", "changing the PIN needs the current one")
             self.verify_pin(consumer_id, old_pin, field="old_pin")
-        with self.engine.begin() as conn:
+        with write(self.engine) as conn:
             conn.execute(
                 update(m.consumers)
                 .where(m.consumers.c.id == consumer_id)
@@ -249,7 +250,7 @@ class Wallets:
             )
         if not isinstance(pin, str) or not _PIN.match(pin) or not _verify(row.pin_hash, pin):
             # Counted in one UPDATE so concurrent guesses cannot slip past the limit.
-            with self.engine.begin() as conn:
+            with write(self.engine) as conn:
                 conn.execute(
                     update(m.consumers)
                     .where(m.consumers.c.id == consumer_id)
@@ -276,7 +277,7 @@ class Wallets:
                 tries_left=PIN_TRIES_MAX - failures,
             )
         if row.pin_failures:
-            with self.engine.begin() as conn:
+            with write(self.engine) as conn:
                 conn.execute(
                     update(m.consumers)
                     .where(m.consumers.c.id == consumer_id)
@@ -294,7 +295,7 @@ class Wallets:
         if per_day < per_payment:
             raise invalid("per_day", "per_day cannot be below per_payment")
         self.verify_pin(consumer_id, pin)
-        with self.engine.begin() as conn:
+        with write(self.engine) as conn:
             conn.execute(
                 update(m.consumers)
                 .where(m.consumers.c.id == consumer_id)

@@ -9,16 +9,18 @@ compare-and-set, so an event is sent by one process at a time. Every attempt is 
 from __future__ import annotations
 
 import logging
+import secrets
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
-from sqlalchemy import and_, insert, select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Engine
 
 from saoma import signing
+from saoma.db import write
 from saoma.payments import models as m
 from saoma.payments.ids import now_us
 
@@ -95,44 +97,53 @@ class Dispatcher:
             .exists()
         )
         with self.engine.connect() as conn:
-            due = conn.execute(
-                select(m.outbox)
-                .where(
-                    m.outbox.c.delivered_at_us.is_(None),
-                    m.outbox.c.next_attempt_at_us <= now,
-                    ~blocked,
+            due = (
+                conn.execute(
+                    select(m.outbox.c.id)
+                    .where(
+                        m.outbox.c.delivered_at_us.is_(None),
+                        m.outbox.c.next_attempt_at_us <= now,
+                        ~blocked,
+                    )
+                    .order_by(m.outbox.c.seq)
+                    .limit(limit)
                 )
-                .order_by(m.outbox.c.seq)
-                .limit(limit)
-            ).all()
-        claimed = [row for row in due if self._claim(row, now)]
-        if not claimed:
+                .scalars()
+                .all()
+            )
+        if not due:
             return False
-        list(self._pool.map(self._deliver, claimed))
-        return len(due) == limit or bool(claimed)
+        claimed = self._claim(list(due), now)
+        if claimed:
+            outcomes = list(self._pool.map(self._deliver, claimed))
+            self._record(claimed, outcomes)
+        return len(due) == limit
 
-    def _claim(self, row: Any, now: int) -> bool:
-        with self.engine.begin() as conn:
-            done = conn.execute(
+    def _claim(self, ids: list[str], now: int) -> list[Any]:
+        """Take the events for this process: one UPDATE stamps them with a lease of our own."""
+        lease = now + LEASE_US + secrets.randbelow(1_000_000)  # unique enough to find ours again
+        with write(self.engine) as conn:
+            conn.execute(
                 update(m.outbox)
                 .where(
-                    and_(
-                        m.outbox.c.id == row.id,
-                        m.outbox.c.next_attempt_at_us == row.next_attempt_at_us,
-                        m.outbox.c.delivered_at_us.is_(None),
-                    )
+                    m.outbox.c.id.in_(ids),
+                    m.outbox.c.delivered_at_us.is_(None),
+                    m.outbox.c.next_attempt_at_us <= now,
                 )
-                .values(next_attempt_at_us=now + LEASE_US)
+                .values(next_attempt_at_us=lease)
             )
-        return done.rowcount == 1
-
-    def _deliver(self, row: Any) -> None:
         with self.engine.connect() as conn:
-            secret = conn.execute(
-                select(m.merchants.c.webhook_secret).where(m.merchants.c.id == row.merchant_id)
-            ).scalar_one()
+            rows = conn.execute(
+                select(m.outbox, m.merchants.c.webhook_secret)
+                .join(m.merchants, m.merchants.c.id == m.outbox.c.merchant_id)
+                .where(m.outbox.c.id.in_(ids), m.outbox.c.next_attempt_at_us == lease)
+                .order_by(m.outbox.c.seq)
+            ).all()
+        return list(rows)
+
+    def _deliver(self, row: Any) -> tuple[int, str, int, int]:
         body = row.payload.encode()
-        headers = signing.webhook_headers(secret, row.id, now_us() // S, body)
+        headers = signing.webhook_headers(row.webhook_secret, row.id, now_us() // S, body)
         started = time.perf_counter()
         status, error = 0, ""
         try:
@@ -142,41 +153,43 @@ class Dispatcher:
                 error = f"HTTP {status}"
         except httpx.HTTPError as exc:
             error = f"{type(exc).__name__}: {exc}"[:256]
-        duration_ms = int((time.perf_counter() - started) * 1000)
-        now = now_us()
-        attempts = row.attempts + 1
-        ok = not error
-        with self.engine.begin() as conn:
-            conn.execute(
-                insert(m.webhook_attempts).values(
-                    event_id=row.id,
-                    merchant_id=row.merchant_id,
-                    url=row.url,
-                    status_code=status,
-                    error=error,
-                    duration_ms=duration_ms,
-                    attempted_at_us=now,
-                )
+        return status, error, int((time.perf_counter() - started) * 1000), now_us()
+
+    def _record(self, rows: list[Any], outcomes: list[tuple[int, str, int, int]]) -> None:
+        """Every attempt logged and every event rescheduled or marked delivered, in one commit."""
+        attempts = []
+        for row, (status, error, duration_ms, at) in zip(rows, outcomes, strict=True):
+            attempts.append(
+                {
+                    "event_id": row.id,
+                    "merchant_id": row.merchant_id,
+                    "url": row.url,
+                    "status_code": status,
+                    "error": error,
+                    "duration_ms": duration_ms,
+                    "attempted_at_us": at,
+                }
             )
-            next_at = now + backoff_us(attempts) if attempts <= len(BACKOFF_US) else GAVE_UP_US
-            conn.execute(
-                update(m.outbox)
-                .where(m.outbox.c.id == row.id)
-                .values(
-                    attempts=attempts,
-                    delivered_at_us=now if ok else None,
-                    next_attempt_at_us=now if ok else next_at,
-                )
-            )
-        if ok:
-            self.delivered += 1
-        else:
-            log.info("webhook %s to %s failed: %s", row.id, row.url, error)
+        with write(self.engine) as conn:
+            conn.execute(insert(m.webhook_attempts), attempts)
+            for row, (_status, error, _ms, at) in zip(rows, outcomes, strict=True):
+                tries = row.attempts + 1
+                if error:
+                    later = at + backoff_us(tries) if tries <= len(BACKOFF_US) else GAVE_UP_US
+                    values: dict[str, Any] = {"attempts": tries, "next_attempt_at_us": later}
+                else:
+                    values = {"attempts": tries, "delivered_at_us": at, "next_attempt_at_us": at}
+                conn.execute(update(m.outbox).where(m.outbox.c.id == row.id).values(**values))
+        for _status, error, _ms, _at in outcomes:
+            if error:
+                log.info("a webhook delivery failed: %s", error)
+            else:
+                self.delivered += 1
 
 
 def replay(engine: Engine, merchant_id: str, event_id: str) -> bool:
     """Send an event again now (delivered or given up); False if it is not this merchant's."""
-    with engine.begin() as conn:
+    with write(engine) as conn:
         done = conn.execute(
             update(m.outbox)
             .where(

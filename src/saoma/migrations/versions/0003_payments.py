@@ -111,6 +111,7 @@ def upgrade() -> None:
             "ix_outbox_due", ["delivered_at_us", "next_attempt_at_us"], unique=False
         )
         batch_op.create_index("ix_outbox_merchant", ["merchant_id", "seq"], unique=False)
+        batch_op.create_index("ix_outbox_subject", ["subject", "seq"], unique=False)
 
     op.create_table(
         "request_nonces",
@@ -345,6 +346,7 @@ def downgrade() -> None:
 
     op.drop_table("request_nonces")
     with op.batch_alter_table("outbox", schema=None) as batch_op:
+        batch_op.drop_index("ix_outbox_subject")
         batch_op.drop_index("ix_outbox_merchant")
         batch_op.drop_index("ix_outbox_due")
 

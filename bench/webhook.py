@@ -1,0 +1,242 @@
+"""How soon a merchant's webhook hears "paid" after the payer confirms, under load.
+
+Starts a real `saoma serve` process (SQLite, then PostgreSQL), a webhook receiver in this process,
+merchants and consumers; then payer threads pay dynamic orders over HTTP as fast as they can.
+Prints payments per second and the latency from the payer's confirmation (the POST starting) to
+the webhook's arrival, p50/p95/p99, beside a baseline from the same run: the plain HTTP round trip
+(GET /healthz) at the same concurrency.
+
+    .venv/bin/python bench/webhook.py [--db sqlite|postgres|both] [--payers 16] [--seconds 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import os
+import secrets
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import httpx
+from sqlalchemy import create_engine, text
+
+from saoma import signing
+from saoma.client import ConsumerClient, MerchantClient
+
+PG_SERVER = os.environ.get(
+    "SAOMA_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+PIN = "246810"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def pct(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+class Receiver:
+    def __init__(self) -> None:
+        self.arrived: dict[str, float] = {}
+        self.lock = threading.Lock()
+        port = free_port()
+        self.url = f"http://127.0.0.1:{port}/hook"
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("content-length", "0")))
+                at = time.perf_counter()
+                event = json.loads(body)
+                if event["type"] == "payment.succeeded":
+                    with receiver.lock:
+                        receiver.arrived[event["data"]["order_id"]] = at
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *_: object) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+
+def start_server(database_url: str, log: Path) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    env = dict(os.environ, SAOMA_DATABASE_URL=database_url, SAOMA_SANDBOX_BANK_DELAY_S="0.01")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "saoma.cli", "serve", "--port", str(port)],
+        env=env,
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(300):
+        try:
+            if httpx.get(url + "/healthz", timeout=1).status_code == 200:
+                return proc, url
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    raise RuntimeError(log.read_text()[-2000:])
+
+
+def setup(
+    url: str, receiver: Receiver, payers: int
+) -> tuple[list[MerchantClient], list[ConsumerClient]]:
+    shops = []
+    for n in range(4):
+        key = signing.new_private_key()
+        r = httpx.post(
+            url + "/v1/merchants",
+            json={
+                "login": f"bench-{n}-{secrets.token_hex(3)}@example.cn",
+                "password": "bench-password",
+                "name": f"Bench Shop {n}",
+                "city": "Shenzhen",
+                "webhook_url": receiver.url,
+                "public_key": base64.b64encode(signing.public_key_bytes(key)).decode(),
+            },
+        )
+        r.raise_for_status()
+        shops.append(MerchantClient(url, key_id=r.json()["key_id"], private_key=key))
+    consumers = []
+    for _ in range(payers):
+        c = ConsumerClient(url)
+        c.sign_up(f"+86137{secrets.randbelow(10**8):08d}", "bench-password")
+        c.set_pin(PIN, password="bench-password")
+        c.top_up(1_000_000)
+        consumers.append(c)
+    for c in consumers:
+        while c.me()["balance"] < 1_000_000:
+            time.sleep(0.05)
+    return shops, consumers
+
+
+def run_payments(
+    shops: list[MerchantClient], consumers: list[ConsumerClient], receiver: Receiver, seconds: float
+) -> tuple[int, float, list[float], list[float]]:
+    started: dict[str, float] = {}
+    confirm: list[float] = []
+    lock = threading.Lock()
+    stop = time.perf_counter() + seconds
+
+    def payer(n: int, c: ConsumerClient) -> None:
+        shop = shops[n % len(shops)]
+        k = 0
+        while time.perf_counter() < stop:
+            order = shop.create_order(f"B-{n}-{k}-{uuid.uuid4().hex[:6]}", 100 + k % 50)
+            k += 1
+            t0 = time.perf_counter()
+            with lock:
+                started[order["id"]] = t0
+            c.pay_order(order["id"], PIN)
+            with lock:
+                confirm.append(time.perf_counter() - t0)
+
+    t_begin = time.perf_counter()
+    threads = [threading.Thread(target=payer, args=(n, c)) for n, c in enumerate(consumers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.perf_counter() - t_begin
+    deadline = time.perf_counter() + 30
+    while time.perf_counter() < deadline and len(receiver.arrived) < len(started):
+        time.sleep(0.05)
+    hooks = [receiver.arrived[o] - t for o, t in started.items() if o in receiver.arrived]
+    return len(confirm), elapsed, confirm, hooks
+
+
+def baseline(url: str, threads_n: int, seconds: float) -> tuple[float, list[float]]:
+    lat: list[float] = []
+    lock = threading.Lock()
+    stop = time.perf_counter() + seconds
+
+    def worker() -> None:
+        with httpx.Client(base_url=url) as http:
+            while time.perf_counter() < stop:
+                t0 = time.perf_counter()
+                http.get("/healthz")
+                with lock:
+                    lat.append(time.perf_counter() - t0)
+
+    t_begin = time.perf_counter()
+    threads = [threading.Thread(target=worker) for _ in range(threads_n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return len(lat) / (time.perf_counter() - t_begin), lat
+
+
+def bench(kind: str, args: argparse.Namespace) -> None:
+    tmp = Path(tempfile.mkdtemp(prefix="saoma-bench-"))
+    admin = None
+    name = ""
+    if kind == "sqlite":
+        database_url = f"sqlite:///{tmp / 'bench.db'}"
+    else:
+        name = f"saoma_bench_{uuid.uuid4().hex[:8]}"
+        admin = create_engine(PG_SERVER, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        database_url = PG_SERVER.rsplit("/", 1)[0] + f"/{name}"
+    proc, url = start_server(database_url, tmp / "server.log")
+    receiver = Receiver()
+    try:
+        shops, consumers = setup(url, receiver, args.payers)
+        base_rps, base_lat = baseline(url, args.payers, 3)
+        n, elapsed, confirm, hooks = run_payments(shops, consumers, receiver, args.seconds)
+        ms = 1000
+        print(f"\n{kind}: {args.payers} payers, {elapsed:.1f} s")
+        print(f"  payments acknowledged      {n:>8}   {n / elapsed:8.0f}/s")
+        print(f"  webhooks received          {len(hooks):>8}")
+        print(
+            f"  confirm → response   p50 {pct(confirm, 0.5) * ms:6.1f} ms  p95 {pct(confirm, 0.95) * ms:6.1f} ms  p99 {pct(confirm, 0.99) * ms:6.1f} ms"
+        )
+        print(
+            f"  confirm → webhook    p50 {pct(hooks, 0.5) * ms:6.1f} ms  p95 {pct(hooks, 0.95) * ms:6.1f} ms  p99 {pct(hooks, 0.99) * ms:6.1f} ms"
+        )
+        print(
+            f"  baseline GET /healthz p50 {statistics.median(base_lat) * ms:6.1f} ms  p99 {pct(base_lat, 0.99) * ms:6.1f} ms  ({base_rps:.0f} req/s)"
+        )
+        print(f"  webhook p99 target 100 ms: {'met' if pct(hooks, 0.99) < 0.1 else 'missed'}")
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        receiver.httpd.shutdown()
+        if admin is not None:
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            admin.dispose()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--db", choices=["sqlite", "postgres", "both"], default="both")
+    parser.add_argument("--payers", type=int, default=16)
+    parser.add_argument("--seconds", type=float, default=10)
+    args = parser.parse_args()
+    for kind in ("sqlite", "postgres") if args.db == "both" else (args.db,):
+        bench(kind, args)
+
+
+if __name__ == "__main__":
+    main()
