@@ -99,7 +99,13 @@ PortOption = typer.Option(8000, "--port", envvar="SAOMA_PORT", help="Port to lis
 
 
 def _serve(url: str, host: str, port: int, *, demo: bool) -> None:
+    import sys
+
     import uvicorn
+
+    # Every database call gives up the GIL and must win it back; at the default 5 ms switch
+    # interval a thread holding a row lock (or SQLite's write lock) waits behind busy threads.
+    sys.setswitchinterval(0.0005)
 
     from saoma.api.app import create_app
     from saoma.platform import Platform

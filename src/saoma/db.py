@@ -95,7 +95,9 @@ def make_engine(url: str, *, pool_size: int = 8) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
         return engine
-    return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+    # No pre-ping (a round trip on every checkout); a connection PostgreSQL dropped is replaced
+    # when it fails, and callers that move money retry.
+    return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_recycle=3600)
 
 
 def alembic_config(url: str) -> Any:

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from saoma.platform import Platform
 from saoma.problems import Problem
@@ -31,6 +32,28 @@ def problem_response(problem: Problem, request: Request) -> JSONResponse:
 def _field_of(loc: tuple[Any, ...]) -> str:
     parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
     return ".".join(parts) or "body"
+
+
+class BodyLimit:
+    """Refuse a body larger than ``BODY_BYTES_MAX`` before reading it (plain ASGI: no overhead)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            headers = dict(scope["headers"])
+            length = headers.get(b"content-length", b"0")
+            if not length.isdigit() or int(length) > BODY_BYTES_MAX:
+                problem = Problem(
+                    "body-too-large", 413, f"a request body is {BODY_BYTES_MAX} bytes at most"
+                )
+                response = JSONResponse(
+                    problem.document(instance=scope["path"]), 413, media_type=PROBLEM_JSON
+                )
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
 
 
 def create_app(platform: Platform, *, start: bool = True) -> FastAPI:
@@ -56,6 +79,7 @@ def create_app(platform: Platform, *, start: bool = True) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.platform = platform
+    app.add_middleware(BodyLimit)
 
     @app.exception_handler(Problem)
     async def _problem(request: Request, exc: Problem) -> JSONResponse:
@@ -84,18 +108,6 @@ def create_app(platform: Platform, *, start: bool = True) -> FastAPI:
             Problem("internal-error", 500, "something went wrong on our side; nothing was lost"),
             request,
         )
-
-    @app.middleware("http")
-    async def _limit_body(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        length = request.headers.get("content-length", "0")
-        if not length.isdigit() or int(length) > BODY_BYTES_MAX:
-            return problem_response(
-                Problem("body-too-large", 413, f"a request body is {BODY_BYTES_MAX} bytes at most"),
-                request,
-            )
-        return await call_next(request)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:

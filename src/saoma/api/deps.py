@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Any
 
@@ -10,7 +9,6 @@ from fastapi import Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
-from saoma.db import write
 from saoma.merchants.service import Merchant
 from saoma.payments import idempotency
 from saoma.platform import Platform
@@ -65,12 +63,11 @@ async def idempotent(
     work: Callable[[idempotency.Claim | None], Any],
     *,
     status_code: int = 201,
-    store_response: bool = False,
 ) -> Any:
     """Run ``work`` once per Idempotency-Key: replays get the first response back.
 
-    Money-moving work stores its response in its own transaction; other work (``store_response``)
-    has it stored right after.
+    Money-moving work stores its response in its own transaction; for other work it is stored
+    right after.
     """
     key = request.headers.get("idempotency-key")
     if key is None:
@@ -88,28 +85,6 @@ async def idempotent(
     except Exception:
         await run_in_threadpool(idempotency.release, platform.engine, claim)
         raise
-    if store_response:
+    if not claim.stored:  # no money moved this time (a replay of the business key, say)
         await run_in_threadpool(idempotency.finish, platform.engine, claim, status_code, result)
-    else:
-        # If the work stored nothing (no money moved this time), keep the response now.
-        await run_in_threadpool(_finish_if_running, platform, claim, status_code, result)
-    return JSONResponse(json.loads(json.dumps(result)), status_code=status_code)
-
-
-def _finish_if_running(
-    platform: Platform, claim: idempotency.Claim, status_code: int, body: Any
-) -> None:
-    from sqlalchemy import update
-
-    from saoma.payments import models as m
-
-    with write(platform.engine) as conn:
-        conn.execute(
-            update(m.idempotency_keys)
-            .where(
-                m.idempotency_keys.c.scope == claim.scope,
-                m.idempotency_keys.c.key == claim.key,
-                m.idempotency_keys.c.state == "running",
-            )
-            .values(state="done", status_code=status_code, response=json.dumps(body))
-        )
+    return JSONResponse(result, status_code=status_code)

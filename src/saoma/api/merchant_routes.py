@@ -124,7 +124,7 @@ async def create_order(body: CreateOrder, shop: Shop, request: Request) -> Any:
         )
         return order
 
-    return await deps.idempotent(request, shop.id, work, store_response=True)
+    return await deps.idempotent(request, shop.id, work)
 
 
 @router.get("/orders", responses=problems(401, 404, 422))
@@ -239,7 +239,6 @@ async def create_hold(body: CreateHold, shop: Shop, request: Request) -> Any:
             expires_in_s=body.expires_in_s,
             description=body.description,
         ),
-        store_response=True,
     )
 
 

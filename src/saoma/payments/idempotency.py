@@ -31,10 +31,11 @@ STALE_US = 60 * 1_000_000
 KEEP_US = 48 * 3600 * 1_000_000  # honoured for at least 24 hours; kept for 48
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Claim:
     scope: str
     key: str
+    stored: bool = False  # set once the response was stored with the money movement
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +137,7 @@ def finish_in(tx: Tx, claim: Claim | None, status_code: int, body: Any) -> None:
     """Store the response inside the money movement's own transaction."""
     if claim is None:
         return
+    claim.stored = True
     tx.execute(
         "UPDATE idempotency_keys SET state = 'done', status_code = :status, response = :body"
         " WHERE scope = :scope AND key = :key",
