@@ -124,7 +124,12 @@ def load_models() -> None:
     """Import every package that defines tables, so ``metadata`` is complete."""
     import importlib
 
-    for name in ("saoma.ledger.models", "saoma.paycode.models", "saoma.payments.models"):
+    for name in (
+        "saoma.ledger.models",
+        "saoma.paycode.models",
+        "saoma.payments.models",
+        "saoma.promotions.models",
+    ):
         try:
             importlib.import_module(name)
         except ModuleNotFoundError as exc:

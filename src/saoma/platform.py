@@ -15,6 +15,7 @@ from saoma.ledger import Ledger
 from saoma.merchants.service import Merchants
 from saoma.payments.funding import Funding
 from saoma.payments.service import Payments
+from saoma.promotions.service import Promotions
 from saoma.wallets.service import Wallets
 from saoma.webhooks.dispatcher import Dispatcher
 from saoma.webhooks.live import LiveFeed
@@ -34,6 +35,7 @@ class Platform:
     dispatcher: Dispatcher
     live: LiveFeed
     bank: SandboxBank
+    promotions: Promotions
     demo: bool = False
     _stop: threading.Event = field(default_factory=threading.Event)
     _maintenance: threading.Thread | None = None
@@ -64,6 +66,8 @@ class Platform:
             live.wake()
 
         payments = Payments(engine, ledger, wallets, merchants, on_events=committed)
+        promotions = Promotions(engine, payments)
+        payments.promotions = promotions
         funding = Funding(engine, payments)
         bank = SandboxBank(funding.settled, delay_s=settings.sandbox_bank_delay_s)
         funding.bank = bank
@@ -78,6 +82,7 @@ class Platform:
             dispatcher,
             live,
             bank,
+            promotions,
             settings.demo,
         )
 

@@ -123,7 +123,7 @@ async def withdraw(body: Withdraw, me: Me, request: Request) -> Any:
 @router.post("/codes/preview", responses=problems(401, 404, 409, 422))
 def preview(body: Preview, me: Me, request: Request) -> dict[str, Any]:
     """What a scanned code asks for: merchant, amount (none: the payer types it), expiry."""
-    return codes.preview(deps.platform_of(request), me, body.payload)
+    return codes.preview(deps.platform_of(request), me, body.payload, body.amount)
 
 
 @router.post(
@@ -135,7 +135,9 @@ async def pay_order(order_id: str, body: PayOrder, me: Me, request: Request) -> 
     return await deps.idempotent(
         request,
         me.id,
-        lambda claim: platform.payments.pay_order(me, order_id, pin=body.pin, claim=claim),
+        lambda claim: platform.payments.pay_order(
+            me, order_id, pin=body.pin, offer_id=body.offer_id, claim=claim
+        ),
     )
 
 
@@ -152,7 +154,13 @@ async def pay_static(merchant_id: str, body: PayStatic, me: Me, request: Request
         request,
         me.id,
         lambda claim: platform.payments.pay_static(
-            me, merchant_id, amount=body.amount, pin=body.pin, note=body.note, claim=claim
+            me,
+            merchant_id,
+            amount=body.amount,
+            pin=body.pin,
+            note=body.note,
+            offer_id=body.offer_id,
+            claim=claim,
         ),
     )
 

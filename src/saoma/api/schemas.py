@@ -58,10 +58,16 @@ class Withdraw(Body):
 
 class Preview(Body):
     payload: StrictStr = Field(max_length=512, description="The scanned EMVCo payload.")
+    amount: StrictInt | None = Field(
+        default=None, description="For a static code: the amount typed, to see any discount."
+    )
 
 
 class PayOrder(Body):
     pin: StrictStr | None = None
+    offer_id: StrictStr | None = Field(
+        default=None, description="The offer from the preview: its discount applies or nothing."
+    )
 
 
 class PayStatic(Body):
@@ -69,6 +75,28 @@ class PayStatic(Body):
     currency: StrictStr = Field(default="CNY")
     note: StrictStr = Field(default="", max_length=128)
     pin: StrictStr | None = None
+    offer_id: StrictStr | None = None
+
+
+class CreateCampaign(Body):
+    name: StrictStr = Field(max_length=64, examples=["Lunch ¥5 off"])
+    kind: StrictStr = Field(
+        examples=["amount_off"], description="amount_off | percent_off | spend_get | random"
+    )
+    budget: StrictInt = Field(examples=[50_000], description="Minor units, from your balance.")
+    amount_off: StrictInt = 0
+    percent_ppm: StrictInt = 0
+    cap: StrictInt = 0
+    min_spend: StrictInt = 0
+    random_min: StrictInt = 0
+    random_max: StrictInt = 0
+    first_payment_only: StrictBool = False
+    window_start_min: StrictInt = Field(default=0, description="Minutes after midnight, UTC+8.")
+    window_end_min: StrictInt = 1440
+    per_consumer_per_day: StrictInt = 0
+    per_consumer_total: StrictInt = 0
+    total_count: StrictInt = 0
+    needs_coupon: StrictBool = False
 
 
 class MerchantSignUp(Body):

@@ -134,8 +134,11 @@ def svg(payload: str) -> bytes:
     return qr.svg_inline(scale=6, border=4).encode()
 
 
-def preview(platform: Platform, consumer: Consumer, payload: str) -> dict[str, Any]:
-    """What the payer sees after the scan, before confirming: who, how much, until when."""
+def preview(
+    platform: Platform, consumer: Consumer, payload: str, amount: int | None = None
+) -> dict[str, Any]:
+    """What the payer sees after the scan, before confirming: who, how much, until when, and
+    the discount that applies (``offer``), if any, with the price it leaves to pay."""
     try:
         merchant_id, reference = read_saoma_payload(payload)
     except ValueError as exc:
@@ -167,7 +170,11 @@ def preview(platform: Platform, consumer: Consumer, payload: str) -> dict[str, A
     if order is None or order.merchant_id != merchant.id:
         raise not_found("order", reference)
     view = payments.order_view(order, merchant)
+    offer = None
+    if view["state"] == "created":
+        offer = platform.promotions.quote(consumer, merchant.id, order.amount, order.id)
     return base | {
+        "offer": offer,
         "kind": "order",
         "order_id": order.id,
         "amount": order.amount,

@@ -131,6 +131,9 @@ payments = Table(
     Column("note", String(128), nullable=False, server_default=""),
     Column("authorisation", String(64), nullable=False),  # pin | no_pin_limit:<code> | hold:<id>
     Column("transfer_id", String(64), nullable=False),
+    Column("subsidy", BigInteger, nullable=False, server_default="0"),  # paid by a campaign
+    Column("campaign_id", String(32), nullable=True),
+    Column("subsidy_refunded", BigInteger, nullable=False, server_default="0"),
     Column("created_at_us", BigInteger, nullable=False),
 )
 Index("ix_payments_merchant", payments.c.merchant_id, payments.c.seq)
@@ -145,6 +148,7 @@ refunds = Table(
     Column("merchant_refund_no", String(64), nullable=False),
     Column("amount", BigInteger, nullable=False),
     Column("fee_returned", BigInteger, nullable=False),
+    Column("subsidy_returned", BigInteger, nullable=False, server_default="0"),
     Column("reason", String(128), nullable=False, server_default=""),
     Column("created_at_us", BigInteger, nullable=False),
     UniqueConstraint("merchant_id", "merchant_refund_no"),

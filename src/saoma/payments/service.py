@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select, update
 from sqlalchemy.engine import Engine
@@ -29,6 +29,9 @@ from saoma.payments import models as m
 from saoma.payments.ids import new_id, now_us
 from saoma.problems import Problem, from_ledger_error, invalid, not_found
 from saoma.wallets.service import Consumer, Wallets
+
+if TYPE_CHECKING:
+    from saoma.promotions.service import Promotions
 from saoma.webhooks.outbox import emit_in, rfc3339
 
 ORDER_TTL_S_DEFAULT = 15 * 60
@@ -109,6 +112,7 @@ class Payments:
         self.fees_account = system_account_id(self.currency, AccountKind.PLATFORM_FEES)
         self.bank_account = system_account_id(self.currency, AccountKind.BANK_CLEARING)
         self._on_events = on_events or (lambda _ids: None)
+        self.promotions: Promotions | None = None
 
     def ensure_system_accounts(self) -> None:
         self.ledger.create_accounts(
@@ -325,6 +329,7 @@ class Payments:
         order_id: str,
         *,
         pin: str | None,
+        offer_id: str | None = None,
         claim: idempotency.Claim | None = None,
     ) -> dict[str, Any]:
         row = self._order_row(order_id)
@@ -343,6 +348,7 @@ class Payments:
             raise Problem("order-expired", 409, "this order has expired: ask for a new code")
         if row.currency != consumer.currency:
             raise Problem("currency-mismatch", 422, "the order is in another currency")
+        offer = self._offer(consumer, offer_id, merchant.id, row.amount, row.id)
         authorisation = self._authorise(consumer, row.amount, pin)
         return self._settle(
             consumer,
@@ -354,7 +360,17 @@ class Payments:
             authorisation=authorisation,
             transfer_id=derived_id("ord", row.id),
             claim=claim,
+            offer=offer,
         )
+
+    def _offer(
+        self, consumer: Consumer, offer_id: str | None, merchant_id: str, amount: int, subject: str
+    ) -> Any:
+        if offer_id is None:
+            return None
+        if self.promotions is None:
+            raise invalid("offer_id", "promotions are not running here")
+        return self.promotions.take(consumer, offer_id, merchant_id, amount, subject)
 
     def pay_static(
         self,
@@ -364,6 +380,7 @@ class Payments:
         amount: int,
         pin: str | None,
         note: str = "",
+        offer_id: str | None = None,
         claim: idempotency.Claim | None = None,
     ) -> dict[str, Any]:
         amount = check_amount(amount)
@@ -371,6 +388,7 @@ class Payments:
         merchant = self.merchants.get(merchant_id)
         if merchant.currency != consumer.currency:
             raise Problem("currency-mismatch", 422, "this merchant is paid in another currency")
+        offer = self._offer(consumer, offer_id, merchant.id, amount, f"static:{amount}")
         authorisation = self._authorise(consumer, amount, pin)
         # A retry with the same Idempotency-Key maps to the same transfer id.
         seed = f"{claim.scope}\x1f{claim.key}" if claim else new_id("p")
@@ -384,6 +402,7 @@ class Payments:
             authorisation=authorisation,
             transfer_id=derived_id("pay", seed),
             claim=claim,
+            offer=offer,
         )
 
     def _settle(
@@ -398,14 +417,24 @@ class Payments:
         authorisation: str,
         transfer_id: str,
         claim: idempotency.Claim | None,
+        offer: Any = None,
     ) -> dict[str, Any]:
         fee = rate_of(amount, merchant.fee_ppm)
         now = now_us()
         payment_id = new_id("pay")
         ref = order.id if order is not None else transfer_id
+        subsidy = offer.discount if offer is not None else 0
         transfers = self._payment_transfers(
-            transfer_id, "fee" + transfer_id[3:], consumer, merchant, amount, fee, ref
+            transfer_id, "fee" + transfer_id[3:], consumer, merchant, amount - subsidy, fee, ref
         )
+        if offer is not None:
+            # Payer's part, the campaign's part, then the fee on the full price: all or nothing.
+            assert self.promotions is not None
+            head = replace(transfers[0], flags=transfers[0].flags | TransferFlags.LINKED)
+            sub = self.promotions.subsidy_transfer(offer, transfer_id, merchant.account_id, ref)
+            if fee:
+                sub = replace(sub, flags=TransferFlags.LINKED)
+            transfers = [head, sub, *transfers[1:]]
         row = {
             "id": payment_id,
             "merchant_id": merchant.id,
@@ -419,12 +448,18 @@ class Payments:
             "note": note,
             "authorisation": authorisation,
             "transfer_id": transfer_id,
+            "subsidy": subsidy,
+            "campaign_id": offer.campaign_id if offer is not None else None,
+            "subsidy_refunded": 0,
             "created_at_us": now,
         }
         view = self._view(row, merchant, for_merchant=False)
         events: list[str] = []
 
         def record(tx: Tx) -> None:
+            if offer is not None:
+                assert self.promotions is not None
+                self.promotions.record_use(tx, offer, consumer, now)
             if order is not None:
                 paid = tx.execute(
                     "UPDATE orders SET state = 'paid', payment_id = :pid, updated_at_us = :now"
@@ -461,6 +496,9 @@ class Payments:
                 return self.payment_view(existing, for_merchant=False)
         if order is not None and results[0] is Result.EXISTS_WITH_DIFFERENT_FIELDS:
             raise Problem("order-already-paid", 409, "this order has already been paid")
+        if offer is not None and results[1] not in (Result.OK, Result.LINKED_EVENT_FAILED):
+            assert self.promotions is not None
+            raise self.promotions.unavailable()  # the budget ran out since the preview
         self._raise_for(results, transfers)
         raise Problem("conflict", 409, "the payment could not be recorded; retry")
 
@@ -506,30 +544,46 @@ class Payments:
         fee_before = payment.fee * payment.refunded // payment.amount
         fee_after = payment.fee * (payment.refunded + amount) // payment.amount
         fee_back = fee_after - fee_before
+        # So does the campaign's part of a discounted payment, back to its budget.
+        sub_before = payment.subsidy * payment.refunded // payment.amount
+        sub_back = payment.subsidy * (payment.refunded + amount) // payment.amount - sub_before
+        to_payer = amount - sub_back
         transfer_id = derived_id("rfd", merchant.id, merchant_refund_no)
-        refund = Transfer(
-            transfer_id,
-            merchant.account_id,
-            consumer.account_id,
-            amount,
-            TransferCode.REFUND,
-            ref=payment_id,
-        )
-        # The fee comes back to the merchant first, so it can fund the refund.
-        transfers = [refund]
-        if fee_back:
-            transfers = [
+        chain: list[Transfer] = []
+        if fee_back:  # first, so the returned fee can fund the refund
+            chain.append(
                 Transfer(
                     "rff" + transfer_id[3:],
                     self.fees_account,
                     merchant.account_id,
                     fee_back,
                     TransferCode.FEE,
-                    TransferFlags.LINKED,
                     ref=payment_id,
-                ),
-                refund,
-            ]
+                )
+            )
+        if to_payer:
+            chain.append(
+                Transfer(
+                    transfer_id,
+                    merchant.account_id,
+                    consumer.account_id,
+                    to_payer,
+                    TransferCode.REFUND,
+                    ref=payment_id,
+                )
+            )
+        if sub_back:
+            chain.append(
+                Transfer(
+                    "rsb" + transfer_id[3:],
+                    merchant.account_id,
+                    self._subsidy_home(payment.campaign_id),
+                    sub_back,
+                    TransferCode.SUBSIDY,
+                    ref=payment_id,
+                )
+            )
+        transfers = [replace(t, flags=TransferFlags.LINKED) for t in chain[:-1]] + chain[-1:]
         now = now_us()
         row = {
             "id": new_id("rf"),
@@ -538,6 +592,7 @@ class Payments:
             "merchant_refund_no": merchant_refund_no,
             "amount": amount,
             "fee_returned": fee_back,
+            "subsidy_returned": sub_back,
             "reason": reason,
             "created_at_us": now,
         }
@@ -546,9 +601,10 @@ class Payments:
 
         def record(tx: Tx) -> None:
             moved = tx.execute(
-                "UPDATE payments SET refunded = refunded + :amount"
+                "UPDATE payments SET refunded = refunded + :amount,"
+                " subsidy_refunded = subsidy_refunded + :sub"
                 " WHERE id = :pid AND refunded + :amount <= amount",
-                {"amount": amount, "pid": payment_id},
+                {"amount": amount, "sub": sub_back, "pid": payment_id},
             )
             if moved.rowcount != 1:
                 raise Problem(
@@ -576,12 +632,24 @@ class Payments:
         if sent.wrote:
             self._events_committed(events)
             return view
-        if results[-1] is Result.EXISTS:
+        if results[0] is Result.EXISTS:
             stored = self._refund_by_no(merchant.id, merchant_refund_no)
             if stored is not None:
                 return self.refund_view(stored)
         self._raise_for(results, transfers)
         raise Problem("conflict", 409, "the refund could not be recorded; retry")
+
+    def _subsidy_home(self, campaign_id: str) -> int:
+        """Where a refunded subsidy goes: the budget, or its funder once the campaign ended."""
+        from saoma.promotions.models import campaigns
+
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(
+                    campaigns.c.state, campaigns.c.budget_account_id, campaigns.c.funder_account_id
+                ).where(campaigns.c.id == campaign_id)
+            ).one()
+        return int(row.funder_account_id if row.state == "ended" else row.budget_account_id)
 
     def _refund_by_no(self, merchant_id: str, merchant_refund_no: str) -> Any:
         with self.engine.connect() as conn:
@@ -600,6 +668,8 @@ class Payments:
             "merchant_refund_no": row["merchant_refund_no"],
             "amount": row["amount"],
             "fee_returned": row["fee_returned"],
+            "to_payer": row["amount"] - row.get("subsidy_returned", 0),
+            "to_campaign": row.get("subsidy_returned", 0),
             "reason": row["reason"],
             "created_at": rfc3339(row["created_at_us"]),
         }
@@ -641,6 +711,8 @@ class Payments:
             "order_id": row["order_id"],
             "merchant": merchant.public(),
             "amount": row["amount"],
+            "discount": row.get("subsidy", 0),
+            "paid": row["amount"] - row.get("subsidy", 0),
             "currency": row["currency"],
             "refunded": row["refunded"],
             "note": row["note"],

@@ -1,0 +1,62 @@
+"""Routes for campaigns: merchants run them; consumers collect coupons."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+
+from saoma.api import deps
+from saoma.api.responses import problems
+from saoma.api.schemas import CreateCampaign
+from saoma.merchants.service import Merchant
+from saoma.wallets.service import Consumer
+
+router = APIRouter(prefix="/v1", tags=["promotions"])
+Shop = Annotated[Merchant, Depends(deps.merchant)]
+Me = Annotated[Consumer, Depends(deps.consumer)]
+
+
+@router.post("/campaigns", status_code=201, responses=problems(401, 402, 422))
+def create_campaign(body: CreateCampaign, shop: Shop, request: Request) -> dict[str, Any]:
+    """Start a campaign funded from the settlement balance: the budget moves to its own account."""
+    return deps.platform_of(request).promotions.create(shop, body.model_dump())
+
+
+@router.get("/campaigns", responses=problems(401))
+def list_campaigns(shop: Shop, request: Request) -> dict[str, Any]:
+    """The merchant's campaigns with their reports."""
+    return {"data": deps.platform_of(request).promotions.of_funder(shop)}
+
+
+@router.get("/campaigns/{campaign_id}", responses=problems(401, 404))
+def get_campaign(campaign_id: str, shop: Shop, request: Request) -> dict[str, Any]:
+    """Uses, subsidy paid, sales that came with a discount, budget left."""
+    return deps.platform_of(request).promotions.get(shop, campaign_id)
+
+
+@router.post("/campaigns/{campaign_id}/pause", responses=problems(401, 404, 409))
+def pause_campaign(campaign_id: str, shop: Shop, request: Request) -> dict[str, Any]:
+    return deps.platform_of(request).promotions.set_state(shop, campaign_id, "paused")
+
+
+@router.post("/campaigns/{campaign_id}/resume", responses=problems(401, 404, 409))
+def resume_campaign(campaign_id: str, shop: Shop, request: Request) -> dict[str, Any]:
+    return deps.platform_of(request).promotions.set_state(shop, campaign_id, "active")
+
+
+@router.post("/campaigns/{campaign_id}/end", responses=problems(401, 404, 409))
+def end_campaign(campaign_id: str, shop: Shop, request: Request) -> dict[str, Any]:
+    """No discount from this instant; the unused budget returns to the settlement account."""
+    return deps.platform_of(request).promotions.set_state(shop, campaign_id, "ended")
+
+
+@router.post("/campaigns/{campaign_id}/coupons", status_code=201, responses=problems(401, 404, 409))
+def collect_coupon(campaign_id: str, me: Me, request: Request) -> dict[str, Any]:
+    """Collect a coupon: it applies by itself at the best value when paying."""
+    return deps.platform_of(request).promotions.collect(me, campaign_id)
+
+
+@router.get("/me/coupons", responses=problems(401))
+def my_coupons(me: Me, request: Request) -> dict[str, Any]:
+    return {"data": deps.platform_of(request).promotions.coupons_of(me)}

@@ -1,0 +1,1 @@
+"""Promotions at the moment of the scan: campaigns, coupons and budgets that are never overspent."""

@@ -1,0 +1,535 @@
+"""Campaigns with their own budget accounts, offers quoted at preview, applied at confirmation.
+
+A campaign's budget sits in a ledger account that cannot go below zero, so the ledger itself
+refuses a subsidy the budget cannot pay: a budget is never overspent, under any concurrency.
+Counts (in total, per consumer per day, per consumer in all) are kept in rows updated with a
+condition inside the payment's own transaction, so a limit is never exceeded either.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.engine import Engine
+
+from saoma.db import write
+from saoma.ledger import Account, AccountFlags, AccountKind, Result, Transfer, TransferCode
+from saoma.ledger.domain import AccountResult
+from saoma.ledger.tx import Tx
+from saoma.merchants.service import Merchant, check_text
+from saoma.payments import models as pm
+from saoma.payments.ids import new_account_id, new_id, now_us
+from saoma.problems import Problem, invalid, not_found
+from saoma.promotions import models as m
+from saoma.promotions.rules import SHANGHAI, Campaign, Context, Kind, best_offer
+from saoma.wallets.service import Consumer
+from saoma.webhooks.outbox import rfc3339
+
+OFFER_TTL_US = 5 * 60 * 1_000_000  # a quoted price holds for five minutes
+CACHE_TTL_S = 1.0
+PLATFORM = "platform"
+UNLIMITED = 2**31 - 1
+
+
+def shenzhen_day(at_us: int) -> str:
+    return datetime.fromtimestamp(at_us / 1_000_000, SHANGHAI).strftime("%Y-%m-%d")
+
+
+def _campaign(row: Any) -> Campaign:
+    return Campaign(
+        id=row.id,
+        name=row.name,
+        kind=Kind(row.kind),
+        merchant_id=row.merchant_id,
+        amount_off=row.amount_off,
+        percent_ppm=row.percent_ppm,
+        cap=row.cap,
+        min_spend=row.min_spend,
+        random_min=row.random_min,
+        random_max=row.random_max,
+        first_payment_only=bool(row.first_payment_only),
+        window_start_min=row.window_start_min,
+        window_end_min=row.window_end_min,
+        starts_at_us=row.starts_at_us,
+        ends_at_us=row.ends_at_us,
+        per_consumer_per_day=row.per_consumer_per_day,
+        per_consumer_total=row.per_consumer_total,
+        total_count=row.total_count,
+        needs_coupon=bool(row.needs_coupon),
+        state=row.state,
+    )
+
+
+def _int(
+    spec: dict[str, Any], name: str, default: int = 0, *, low: int = 0, high: int = 10**12
+) -> int:
+    value = spec.get(name, default)
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise invalid(name, f"{name} must be an integer between {low} and {high}")
+    return value
+
+
+class Promotions:
+    def __init__(self, engine: Engine, payments: Any) -> None:
+        self.engine = engine
+        self.payments = payments
+        self.ledger = payments.ledger
+        self.currency: str = payments.currency
+        self._cache: tuple[float, dict[str | None, list[Campaign]]] = (0.0, {})
+        self._cache_lock = threading.Lock()
+
+    # --- managing campaigns ----------------------------------------------------------------------
+
+    def create(self, funder: Merchant | None, spec: dict[str, Any]) -> dict[str, Any]:
+        """A campaign funded by a merchant (its settlement account) or by the platform (fees)."""
+        name = check_text("name", str(spec.get("name", "")), 64)
+        try:
+            kind = Kind(spec.get("kind", ""))
+        except ValueError as exc:
+            kinds = ", ".join(k.value for k in Kind)
+            raise invalid("kind", f"kind must be one of {kinds}") from exc
+        budget = _int(spec, "budget", low=1)
+        now = now_us()
+        values: dict[str, Any] = {
+            "amount_off": _int(spec, "amount_off"),
+            "percent_ppm": _int(spec, "percent_ppm", high=1_000_000),
+            "cap": _int(spec, "cap"),
+            "min_spend": _int(spec, "min_spend"),
+            "random_min": _int(spec, "random_min"),
+            "random_max": _int(spec, "random_max"),
+            "window_start_min": _int(spec, "window_start_min", 0, high=1440),
+            "window_end_min": _int(spec, "window_end_min", 1440, high=1440),
+            "per_consumer_per_day": _int(spec, "per_consumer_per_day", high=UNLIMITED),
+            "per_consumer_total": _int(spec, "per_consumer_total", high=UNLIMITED),
+            "total_count": _int(spec, "total_count", high=UNLIMITED),
+            "starts_at_us": _int(spec, "starts_at_us", now, high=2**62),
+            "ends_at_us": _int(spec, "ends_at_us", 2**62, high=2**62),
+            "first_payment_only": bool(spec.get("first_payment_only", False)),
+            "needs_coupon": bool(spec.get("needs_coupon", False)),
+        }
+        if kind in (Kind.AMOUNT_OFF, Kind.SPEND_GET) and values["amount_off"] < 1:
+            raise invalid("amount_off", "amount_off must be at least 1 for this kind")
+        if kind is Kind.SPEND_GET and values["min_spend"] <= values["amount_off"]:
+            raise invalid("min_spend", "min_spend must be above amount_off")
+        if kind is Kind.PERCENT_OFF and values["percent_ppm"] < 1:
+            raise invalid("percent_ppm", "percent_ppm must be at least 1 for a percentage")
+        if kind is Kind.RANDOM and not 1 <= values["random_min"] <= values["random_max"]:
+            raise invalid("random_max", "a random reduction needs 1 <= random_min <= random_max")
+        if values["ends_at_us"] <= values["starts_at_us"]:
+            raise invalid("ends_at_us", "ends_at_us must be after starts_at_us")
+        if funder is None:
+            funder_id, funder_account = PLATFORM, self.payments.fees_account
+            merchant_id = spec.get("merchant_id")
+        else:
+            funder_id, funder_account, merchant_id = funder.id, funder.account_id, funder.id
+        budget_account = self._open_budget_account()
+        campaign_id = new_id("cmp")
+        row = {
+            "id": campaign_id,
+            "name": name,
+            "kind": kind.value,
+            "merchant_id": merchant_id,
+            "funder": funder_id,
+            "funder_account_id": funder_account,
+            "budget_account_id": budget_account,
+            "budget": budget,
+            "currency": self.currency,
+            "state": "active",
+            "used_count": 0,
+            "used_amount": 0,
+            "returned": 0,
+            "created_at_us": now,
+            "updated_at_us": now,
+            **values,
+        }
+        fund = Transfer(
+            f"fund:{campaign_id}",
+            funder_account,
+            budget_account,
+            budget,
+            TransferCode.BUDGET,
+            ref=campaign_id,
+        )
+
+        def record(tx: Tx) -> None:
+            cols = ", ".join(row)
+            names = ", ".join(f":{k}" for k in row)
+            tx.execute(f"INSERT INTO campaigns ({cols}) VALUES ({names})", row)
+
+        results, sent = self.payments._move([fund], record)
+        if not sent.wrote:
+            if results[0] is Result.EXCEEDS_CREDITS:
+                raise Problem(
+                    "insufficient-funds",
+                    402,
+                    "the settlement account cannot fund this budget",
+                    field="budget",
+                )
+            self.payments._raise_for(results, [fund])
+        self._cache = (0.0, {})
+        return self.get(funder, campaign_id)
+
+    def _open_budget_account(self) -> int:
+        for _ in range(5):
+            account_id = new_account_id()
+            (result,) = self.ledger.create_accounts(
+                [
+                    Account(
+                        account_id,
+                        self.currency,
+                        AccountKind.PROMOTION_BUDGET,
+                        AccountFlags.DEBITS_MUST_NOT_EXCEED_CREDITS,
+                    )
+                ]
+            )
+            if result is AccountResult.OK:
+                return account_id
+        raise RuntimeError("could not allocate a budget account id")
+
+    def _row(self, funder: Merchant | None, campaign_id: str) -> Any:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(m.campaigns).where(m.campaigns.c.id == campaign_id)).first()
+        owner = PLATFORM if funder is None else funder.id
+        if row is None or row.funder != owner:
+            raise not_found("campaign", campaign_id)
+        return row
+
+    def get(self, funder: Merchant | None, campaign_id: str) -> dict[str, Any]:
+        """The campaign and its report: uses, subsidy paid, sales it came with, budget left."""
+        row = self._row(funder, campaign_id)
+        account = self.ledger.account(row.budget_account_id)
+        with self.engine.connect() as conn:
+            sales = conn.execute(
+                select(func.coalesce(func.sum(pm.payments.c.amount), 0)).where(
+                    pm.payments.c.campaign_id == campaign_id
+                )
+            ).scalar_one()
+        return {
+            "id": row.id,
+            "name": row.name,
+            "kind": row.kind,
+            "state": row.state,
+            "merchant_id": row.merchant_id,
+            "funder": row.funder,
+            "budget": row.budget,
+            "budget_left": account.balance if account else 0,
+            "used_count": row.used_count,
+            "subsidy_paid": row.used_amount,
+            "sales_with_discount": int(sales),
+            "returned_to_funder": row.returned,
+            "amount_off": row.amount_off,
+            "percent_ppm": row.percent_ppm,
+            "cap": row.cap,
+            "min_spend": row.min_spend,
+            "random_min": row.random_min,
+            "random_max": row.random_max,
+            "first_payment_only": bool(row.first_payment_only),
+            "window_start_min": row.window_start_min,
+            "window_end_min": row.window_end_min,
+            "per_consumer_per_day": row.per_consumer_per_day,
+            "per_consumer_total": row.per_consumer_total,
+            "total_count": row.total_count,
+            "needs_coupon": bool(row.needs_coupon),
+            "created_at": rfc3339(row.created_at_us),
+        }
+
+    def of_funder(self, funder: Merchant | None) -> list[dict[str, Any]]:
+        owner = PLATFORM if funder is None else funder.id
+        with self.engine.connect() as conn:
+            ids = (
+                conn.execute(
+                    select(m.campaigns.c.id)
+                    .where(m.campaigns.c.funder == owner)
+                    .order_by(m.campaigns.c.created_at_us.desc())
+                )
+                .scalars()
+                .all()
+            )
+        return [self.get(funder, i) for i in ids]
+
+    def set_state(self, funder: Merchant | None, campaign_id: str, state: str) -> dict[str, Any]:
+        """Pause, resume or end: no new discount from this instant; ending returns the budget."""
+        row = self._row(funder, campaign_id)
+        allowed = {"paused": ("active",), "active": ("paused",), "ended": ("active", "paused")}
+        if row.state == state:
+            return self.get(funder, campaign_id)
+        if row.state not in allowed[state]:
+            raise Problem("campaign-ended", 409, f"the campaign is {row.state}")
+        with write(self.engine) as conn:
+            done = conn.execute(
+                update(m.campaigns)
+                .where(m.campaigns.c.id == campaign_id, m.campaigns.c.state == row.state)
+                .values(state=state, updated_at_us=now_us())
+            )
+        if done.rowcount != 1:
+            raise Problem("conflict", 409, "the campaign changed meanwhile; try again")
+        self._cache = (0.0, {})
+        if state == "ended":
+            self._return_budget(row)
+        return self.get(funder, campaign_id)
+
+    def _return_budget(self, row: Any) -> None:
+        # The state change committed first: no payment can take from the budget any more.
+        account = self.ledger.account(row.budget_account_id)
+        left = account.balance if account else 0
+        if left <= 0:
+            return
+        back = Transfer(
+            f"return:{row.id}",
+            row.budget_account_id,
+            row.funder_account_id,
+            left,
+            TransferCode.BUDGET,
+            ref=row.id,
+        )
+
+        def record(tx: Tx) -> None:
+            tx.execute(
+                "UPDATE campaigns SET returned = :left WHERE id = :id", {"left": left, "id": row.id}
+            )
+
+        results, sent = self.payments._move([back], record)
+        if not sent.wrote and results[0] is not Result.EXISTS:
+            self.payments._raise_for(results, [back])
+
+    # --- coupons ---------------------------------------------------------------------------------
+
+    def collect(self, consumer: Consumer, campaign_id: str) -> dict[str, Any]:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(m.campaigns).where(m.campaigns.c.id == campaign_id)).first()
+        if row is None or not row.needs_coupon:
+            raise not_found("coupon campaign", campaign_id)
+        if row.state != "active":
+            raise Problem("campaign-ended", 409, "this campaign is not running")
+        with write(self.engine) as conn:
+            exists = conn.execute(
+                select(m.coupons.c.state).where(
+                    m.coupons.c.campaign_id == campaign_id, m.coupons.c.consumer_id == consumer.id
+                )
+            ).first()
+            if exists is None:
+                conn.execute(
+                    m.coupons.insert().values(
+                        campaign_id=campaign_id,
+                        consumer_id=consumer.id,
+                        state="collected",
+                        collected_at_us=now_us(),
+                    )
+                )
+        return {
+            "campaign_id": campaign_id,
+            "name": row.name,
+            "state": exists.state if exists else "collected",
+        }
+
+    def coupons_of(self, consumer: Consumer) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(m.coupons.c.campaign_id, m.coupons.c.state, m.campaigns.c.name)
+                .join(m.campaigns, m.campaigns.c.id == m.coupons.c.campaign_id)
+                .where(m.coupons.c.consumer_id == consumer.id)
+            ).all()
+        return [{"campaign_id": r.campaign_id, "name": r.name, "state": r.state} for r in rows]
+
+    # --- offers ----------------------------------------------------------------------------------
+
+    def active(self) -> dict[str | None, list[Campaign]]:
+        """Active campaigns by merchant (None: platform-wide), cached for a second."""
+        loaded_at, by_merchant = self._cache
+        if time.monotonic() - loaded_at < CACHE_TTL_S:
+            return by_merchant
+        with self._cache_lock:
+            with self.engine.connect() as conn:
+                rows = conn.execute(
+                    select(m.campaigns).where(m.campaigns.c.state == "active")
+                ).all()
+            fresh: dict[str | None, list[Campaign]] = {}
+            for row in rows:
+                fresh.setdefault(row.merchant_id, []).append(_campaign(row))
+            self._cache = (time.monotonic(), fresh)
+        return fresh
+
+    def context(
+        self, consumer: Consumer, merchant_id: str, amount: int, candidates: list[Campaign]
+    ) -> Context:
+        now = now_us()
+        ids = [c.id for c in candidates]
+        if not ids:
+            return Context(consumer.id, merchant_id, amount, now)
+        day = shenzhen_day(now)
+        with self.engine.connect() as conn:
+            usage = conn.execute(
+                select(
+                    m.campaign_usage.c.campaign_id,
+                    m.campaign_usage.c.period,
+                    m.campaign_usage.c.count.label("uses"),
+                ).where(
+                    m.campaign_usage.c.consumer_id == consumer.id,
+                    m.campaign_usage.c.campaign_id.in_(ids),
+                    m.campaign_usage.c.period.in_((day, "all")),
+                )
+            ).all()
+            coupons = (
+                conn.execute(
+                    select(m.coupons.c.campaign_id).where(
+                        m.coupons.c.consumer_id == consumer.id,
+                        m.coupons.c.state == "collected",
+                        m.coupons.c.campaign_id.in_(ids),
+                    )
+                )
+                .scalars()
+                .all()
+            )
+            counts = conn.execute(
+                select(m.campaigns.c.id, m.campaigns.c.used_count).where(m.campaigns.c.id.in_(ids))
+            ).all()
+            before = conn.execute(
+                select(pm.payments.c.id)
+                .where(
+                    pm.payments.c.consumer_id == consumer.id,
+                    pm.payments.c.merchant_id == merchant_id,
+                )
+                .limit(1)
+            ).first()
+        return Context(
+            consumer.id,
+            merchant_id,
+            amount,
+            now,
+            paid_here_before=before is not None,
+            uses_today={u.campaign_id: u.uses for u in usage if u.period == day},
+            uses_total={u.campaign_id: u.uses for u in usage if u.period == "all"},
+            coupons=frozenset(coupons),
+            count_used={c.id: c.used_count for c in counts},
+        )
+
+    def quote(
+        self, consumer: Consumer, merchant_id: str, amount: int, subject: str
+    ) -> dict[str, Any] | None:
+        """The best offer for this payment, held for five minutes; None when nothing applies."""
+        active = self.active()
+        candidates = active.get(merchant_id, []) + active.get(None, [])
+        if not candidates:
+            return None
+        offer = best_offer(candidates, self.context(consumer, merchant_id, amount, candidates))
+        if offer is None:
+            return None
+        offer_id = new_id("of")
+        expires = now_us() + OFFER_TTL_US
+        with write(self.engine) as conn:
+            conn.execute(
+                m.offers.insert().values(
+                    id=offer_id,
+                    campaign_id=offer.campaign_id,
+                    consumer_id=consumer.id,
+                    merchant_id=merchant_id,
+                    subject=subject,
+                    amount=amount,
+                    discount=offer.discount,
+                    state="quoted",
+                    expires_at_us=expires,
+                )
+            )
+        return {
+            "offer_id": offer_id,
+            "campaign_id": offer.campaign_id,
+            "reason": offer.reason(),
+            "discount": offer.discount,
+            "pay_amount": amount - offer.discount,
+            "expires_at": rfc3339(expires),
+        }
+
+    def take(
+        self, consumer: Consumer, offer_id: str, merchant_id: str, amount: int, subject: str
+    ) -> Any:
+        """The quoted offer a payment uses, if it still matches this payment."""
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(
+                    m.offers,
+                    m.campaigns.c.budget_account_id,
+                    m.campaigns.c.needs_coupon,
+                    m.campaigns.c.per_consumer_per_day,
+                    m.campaigns.c.per_consumer_total,
+                )
+                .join(m.campaigns, m.campaigns.c.id == m.offers.c.campaign_id)
+                .where(m.offers.c.id == offer_id)
+            ).first()
+        if (
+            row is None
+            or row.consumer_id != consumer.id
+            or row.merchant_id != merchant_id
+            or row.subject != subject
+            or row.amount != amount
+        ):
+            raise invalid("offer_id", "this offer is not for this payment")
+        if row.state != "quoted" or row.expires_at_us <= now_us():
+            raise self.unavailable()
+        return row
+
+    @staticmethod
+    def unavailable() -> Problem:
+        return Problem(
+            "offer-unavailable",
+            409,
+            "the discount is no longer available: review the new price and confirm again",
+            field="offer_id",
+        )
+
+    def subsidy_transfer(
+        self, offer: Any, transfer_id: str, merchant_account: int, ref: str
+    ) -> Transfer:
+        return Transfer(
+            "sub" + transfer_id[3:],
+            offer.budget_account_id,
+            merchant_account,
+            offer.discount,
+            TransferCode.SUBSIDY,
+            ref=ref,
+        )
+
+    def record_use(self, tx: Tx, offer: Any, consumer: Consumer, now: int) -> None:
+        """In the payment's transaction: every count and state checked, or the payment aborts."""
+        used = tx.execute(
+            "UPDATE offers SET state = 'used' WHERE id = :id AND state = 'quoted'"
+            " AND expires_at_us > :now",
+            {"id": offer.id, "now": now},
+        )
+        counted = tx.execute(
+            "UPDATE campaigns SET used_count = used_count + 1, used_amount = used_amount + :off"
+            " WHERE id = :id AND state = 'active'"
+            " AND (total_count = 0 OR used_count < total_count)",
+            {"off": offer.discount, "id": offer.campaign_id},
+        )
+        if used.rowcount != 1 or counted.rowcount != 1:
+            raise self.unavailable()
+        for period, limit in (
+            (shenzhen_day(now), offer.per_consumer_per_day),
+            ("all", offer.per_consumer_total),
+        ):
+            upsert = tx.execute(
+                "INSERT INTO campaign_usage (campaign_id, consumer_id, period, count)"
+                " VALUES (:cid, :consumer, :period, 1)"
+                " ON CONFLICT (campaign_id, consumer_id, period) DO UPDATE"
+                " SET count = campaign_usage.count + 1 WHERE campaign_usage.count < :limit",
+                {
+                    "cid": offer.campaign_id,
+                    "consumer": consumer.id,
+                    "period": period,
+                    "limit": limit or UNLIMITED,
+                },
+            )
+            if upsert.rowcount != 1:
+                raise self.unavailable()
+        if offer.needs_coupon:
+            spent = tx.execute(
+                "UPDATE coupons SET state = 'used' WHERE campaign_id = :cid"
+                " AND consumer_id = :consumer AND state = 'collected'",
+                {"cid": offer.campaign_id, "consumer": consumer.id},
+            )
+            if spent.rowcount != 1:
+                raise self.unavailable()
