@@ -10,11 +10,12 @@ from __future__ import annotations
 from typing import Any
 
 from saoma.ledger import errors as ledger_errors
+from saoma.ledger.tx import Refusal
 
 TYPE_BASE = "https://saoma.dev/problems/"
 
 
-class Problem(Exception):
+class Problem(Refusal):
     """A refusal with a stable type, an HTTP status, a human detail and the field at fault."""
 
     def __init__(

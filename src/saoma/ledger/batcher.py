@@ -18,7 +18,7 @@ from typing import Any
 
 from saoma.ledger.domain import BATCH_TRANSFERS_MAX, Result, Transfer, TransferFlags
 from saoma.ledger.store import LedgerStore
-from saoma.ledger.tx import Hook, Tx
+from saoma.ledger.tx import Hook, Refusal, Tx
 
 log = logging.getLogger(__name__)
 
@@ -109,6 +109,9 @@ class GroupCommitter:
                 raw = self._store.engine.raw_connection()
             try:
                 self._commit(requests, raw)
+            except Refusal:
+                # A hook refused its request (rolled back): the others go through without it.
+                self._commit_one_by_one(requests)
             except Exception:
                 log.exception("ledger batch failed")
                 _discard(raw)

@@ -41,3 +41,7 @@ class Tx:
 
 
 Hook = Callable[[Tx, list[Result]], None]
+
+
+class Refusal(Exception):
+    """Raised by a hook to refuse its request (an order closed meanwhile, a limit reached)."""

@@ -572,12 +572,13 @@ class Payments:
                     ref=payment_id,
                 )
             )
-        if sub_back:
+        home = self._subsidy_home(payment.campaign_id) if sub_back else 0
+        if sub_back and home != merchant.account_id:  # a merchant's own campaign: it keeps it
             chain.append(
                 Transfer(
                     "rsb" + transfer_id[3:],
                     merchant.account_id,
-                    self._subsidy_home(payment.campaign_id),
+                    home,
                     sub_back,
                     TransferCode.SUBSIDY,
                     ref=payment_id,
