@@ -17,7 +17,6 @@ import json
 import os
 import secrets
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -50,6 +49,11 @@ def pct(values: list[float], q: float) -> float:
         return float("nan")
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def spread(values: list[float]) -> str:
+    p50, p95, p99 = (pct(values, q) * 1000 for q in (0.5, 0.95, 0.99))
+    return f"p50 {p50:6.1f} ms  p95 {p95:6.1f} ms  p99 {p99:6.1f} ms"
 
 
 class Receiver:
@@ -204,19 +208,12 @@ def bench(kind: str, args: argparse.Namespace) -> None:
         shops, consumers = setup(url, receiver, args.payers)
         base_rps, base_lat = baseline(url, args.payers, 3)
         n, elapsed, confirm, hooks = run_payments(shops, consumers, receiver, args.seconds)
-        ms = 1000
         print(f"\n{kind}: {args.payers} payers, {elapsed:.1f} s")
         print(f"  payments acknowledged      {n:>8}   {n / elapsed:8.0f}/s")
         print(f"  webhooks received          {len(hooks):>8}")
-        print(
-            f"  confirm → response   p50 {pct(confirm, 0.5) * ms:6.1f} ms  p95 {pct(confirm, 0.95) * ms:6.1f} ms  p99 {pct(confirm, 0.99) * ms:6.1f} ms"
-        )
-        print(
-            f"  confirm → webhook    p50 {pct(hooks, 0.5) * ms:6.1f} ms  p95 {pct(hooks, 0.95) * ms:6.1f} ms  p99 {pct(hooks, 0.99) * ms:6.1f} ms"
-        )
-        print(
-            f"  baseline GET /healthz p50 {statistics.median(base_lat) * ms:6.1f} ms  p99 {pct(base_lat, 0.99) * ms:6.1f} ms  ({base_rps:.0f} req/s)"
-        )
+        print(f"  confirm → response   {spread(confirm)}")
+        print(f"  confirm → webhook    {spread(hooks)}")
+        print(f"  baseline GET /healthz {spread(base_lat)}  ({base_rps:.0f} req/s)")
         print(f"  webhook p99 target 100 ms: {'met' if pct(hooks, 0.99) < 0.1 else 'missed'}")
     finally:
         proc.terminate()

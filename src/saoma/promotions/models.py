@@ -63,7 +63,7 @@ coupons = Table(
 offers = Table(
     "offers",
     metadata,
-    Column("id", String(32), primary_key=True),
+    Column("id", String(32), primary_key=True),  # the offer's nonce: recorded when used
     Column("campaign_id", String(32), ForeignKey("campaigns.id"), nullable=False),
     Column("consumer_id", String(32), nullable=False),
     Column("merchant_id", String(32), nullable=False),
@@ -72,4 +72,11 @@ offers = Table(
     Column("discount", BigInteger, nullable=False),
     Column("state", String(8), nullable=False),  # quoted | used
     Column("expires_at_us", BigInteger, nullable=False),
+)
+
+platform_secrets = Table(
+    "platform_secrets",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("value", String(128), nullable=False),  # shared by every process on this database
 )

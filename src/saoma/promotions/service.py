@@ -8,13 +8,20 @@ condition inside the payment's own transaction, so a limit is never exceeded eit
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
+import json
+import secrets
 import threading
 import time
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, literal, select, union_all, update
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
 
 from saoma.db import write
 from saoma.ledger import Account, AccountFlags, AccountKind, Result, Transfer, TransferCode
@@ -25,7 +32,7 @@ from saoma.payments import models as pm
 from saoma.payments.ids import new_account_id, new_id, now_us
 from saoma.problems import Problem, invalid, not_found
 from saoma.promotions import models as m
-from saoma.promotions.rules import SHANGHAI, Campaign, Context, Kind, best_offer
+from saoma.promotions.rules import SHANGHAI, Campaign, Context, Kind, best_offer, eligible
 from saoma.wallets.service import Consumer
 from saoma.webhooks.outbox import rfc3339
 
@@ -33,6 +40,23 @@ OFFER_TTL_US = 5 * 60 * 1_000_000  # a quoted price holds for five minutes
 CACHE_TTL_S = 1.0
 PLATFORM = "platform"
 UNLIMITED = 2**31 - 1
+
+
+@dataclass(frozen=True, slots=True)
+class TakenOffer:
+    """A verified offer on its way into a payment."""
+
+    id: str
+    campaign_id: str
+    discount: int
+    budget_account_id: int
+    needs_coupon: bool
+    per_consumer_per_day: int
+    per_consumer_total: int
+    expires_at_us: int
+    merchant_id: str
+    subject: str
+    amount: int
 
 
 def shenzhen_day(at_us: int) -> str:
@@ -81,6 +105,8 @@ class Promotions:
         self.currency: str = payments.currency
         self._cache: tuple[float, dict[str | None, list[Campaign]]] = (0.0, {})
         self._cache_lock = threading.Lock()
+        self._secret: bytes | None = None
+        self._used_counts: dict[str, int] = {}
 
     # --- managing campaigns ----------------------------------------------------------------------
 
@@ -350,92 +376,116 @@ class Promotions:
             fresh: dict[str | None, list[Campaign]] = {}
             for row in rows:
                 fresh.setdefault(row.merchant_id, []).append(_campaign(row))
+            # Totals as of the last second: a payment still checks them exactly.
+            self._used_counts = {row.id: row.used_count for row in rows}
             self._cache = (time.monotonic(), fresh)
         return fresh
 
     def context(
         self, consumer: Consumer, merchant_id: str, amount: int, candidates: list[Campaign]
     ) -> Context:
+        """The payer's history that the candidates' rules ask about, in one round trip."""
         now = now_us()
-        ids = [c.id for c in candidates]
-        if not ids:
-            return Context(consumer.id, merchant_id, amount, now)
         day = shenzhen_day(now)
-        with self.engine.connect() as conn:
-            usage = conn.execute(
+        limited = [c.id for c in candidates if c.per_consumer_per_day or c.per_consumer_total]
+        coupon_ids = [c.id for c in candidates if c.needs_coupon]
+        parts = []
+        if limited:
+            parts.append(
                 select(
-                    m.campaign_usage.c.campaign_id,
-                    m.campaign_usage.c.period,
-                    m.campaign_usage.c.count.label("uses"),
+                    literal("use").label("what"),
+                    m.campaign_usage.c.campaign_id.label("campaign_id"),
+                    m.campaign_usage.c.period.label("period"),
+                    m.campaign_usage.c.count.label("n"),
                 ).where(
                     m.campaign_usage.c.consumer_id == consumer.id,
-                    m.campaign_usage.c.campaign_id.in_(ids),
+                    m.campaign_usage.c.campaign_id.in_(limited),
                     m.campaign_usage.c.period.in_((day, "all")),
                 )
-            ).all()
-            coupons = (
-                conn.execute(
-                    select(m.coupons.c.campaign_id).where(
-                        m.coupons.c.consumer_id == consumer.id,
-                        m.coupons.c.state == "collected",
-                        m.coupons.c.campaign_id.in_(ids),
-                    )
-                )
-                .scalars()
-                .all()
             )
-            counts = conn.execute(
-                select(m.campaigns.c.id, m.campaigns.c.used_count).where(m.campaigns.c.id.in_(ids))
-            ).all()
-            before = conn.execute(
+        if coupon_ids:
+            parts.append(
+                select(literal("coupon"), m.coupons.c.campaign_id, literal(""), literal(0)).where(
+                    m.coupons.c.consumer_id == consumer.id,
+                    m.coupons.c.state == "collected",
+                    m.coupons.c.campaign_id.in_(coupon_ids),
+                )
+            )
+        if any(c.first_payment_only for c in candidates):
+            paid_here = (
                 select(pm.payments.c.id)
                 .where(
                     pm.payments.c.consumer_id == consumer.id,
                     pm.payments.c.merchant_id == merchant_id,
                 )
                 .limit(1)
-            ).first()
+                .subquery()
+            )
+            parts.append(
+                select(literal("paid"), literal(""), literal(""), func.count()).select_from(
+                    paid_here
+                )
+            )
+        rows: list[Any] = []
+        if parts:
+            with self.engine.connect() as conn:
+                rows = list(conn.execute(union_all(*parts) if len(parts) > 1 else parts[0]))
         return Context(
             consumer.id,
             merchant_id,
             amount,
             now,
-            paid_here_before=before is not None,
-            uses_today={u.campaign_id: u.uses for u in usage if u.period == day},
-            uses_total={u.campaign_id: u.uses for u in usage if u.period == "all"},
-            coupons=frozenset(coupons),
-            count_used={c.id: c.used_count for c in counts},
+            paid_here_before=any(r[0] == "paid" and r[3] for r in rows),
+            uses_today={r[1]: r[3] for r in rows if r[0] == "use" and r[2] == day},
+            uses_total={r[1]: r[3] for r in rows if r[0] == "use" and r[2] == "all"},
+            coupons=frozenset(r[1] for r in rows if r[0] == "coupon"),
+            count_used=self._used_counts,
         )
 
     def quote(
         self, consumer: Consumer, merchant_id: str, amount: int, subject: str
     ) -> dict[str, Any] | None:
-        """The best offer for this payment, held for five minutes; None when nothing applies."""
+        """The best offer for this payment, held for five minutes; None when nothing applies.
+
+        The offer is a signed token, not a row: a preview writes nothing. Its id is recorded
+        when a payment uses it, so it is used at most once.
+        """
         active = self.active()
-        candidates = active.get(merchant_id, []) + active.get(None, [])
+        now = now_us()
+        probe = Context(consumer.id, merchant_id, amount, now)
+        # Rules that need no database first; the payer's own history only for what is left.
+        candidates = [
+            c
+            for c in active.get(merchant_id, []) + active.get(None, [])
+            if eligible(
+                replace(
+                    c,
+                    per_consumer_per_day=0,
+                    per_consumer_total=0,
+                    first_payment_only=False,
+                    needs_coupon=False,
+                ),
+                probe,
+            )
+        ]
         if not candidates:
             return None
         offer = best_offer(candidates, self.context(consumer, merchant_id, amount, candidates))
         if offer is None:
             return None
-        offer_id = new_id("of")
-        expires = now_us() + OFFER_TTL_US
-        with write(self.engine) as conn:
-            conn.execute(
-                m.offers.insert().values(
-                    id=offer_id,
-                    campaign_id=offer.campaign_id,
-                    consumer_id=consumer.id,
-                    merchant_id=merchant_id,
-                    subject=subject,
-                    amount=amount,
-                    discount=offer.discount,
-                    state="quoted",
-                    expires_at_us=expires,
-                )
-            )
+        expires = now + OFFER_TTL_US
+        claims = {
+            "n": secrets.token_hex(8),
+            "c": offer.campaign_id,
+            "u": consumer.id,
+            "m": merchant_id,
+            "s": subject,
+            "a": amount,
+            "d": offer.discount,
+            "e": expires,
+        }
         return {
-            "offer_id": offer_id,
+            "offer_id": self._sign(claims),
             "campaign_id": offer.campaign_id,
             "reason": offer.reason(),
             "discount": offer.discount,
@@ -443,33 +493,90 @@ class Promotions:
             "expires_at": rfc3339(expires),
         }
 
+    def _key(self) -> bytes:
+        """The offer-signing key, made once per database and shared by all its processes."""
+        if self._secret is not None:
+            return self._secret
+        name = "offer-signing-key"
+        with self._cache_lock:
+            for _ in range(2):
+                with self.engine.connect() as conn:
+                    found = conn.execute(
+                        select(m.platform_secrets.c.value).where(m.platform_secrets.c.name == name)
+                    ).scalar()
+                if found is not None:
+                    self._secret = bytes.fromhex(found)
+                    return self._secret
+                try:
+                    with write(self.engine) as conn:
+                        conn.execute(
+                            m.platform_secrets.insert().values(
+                                name=name, value=secrets.token_hex(32)
+                            )
+                        )
+                except IntegrityError:  # another process made it first: read theirs
+                    continue
+        return self._key()
+
+    def _sign(self, claims: dict[str, Any]) -> str:
+        raw = json.dumps(claims, separators=(",", ":")).encode()
+        body = base64.urlsafe_b64encode(raw).decode().rstrip("=")
+        mac = hmac.new(self._key(), body.encode(), hashlib.sha256).digest()[:16]
+        return body + "." + base64.urlsafe_b64encode(mac).decode().rstrip("=")
+
+    def _unsign(self, token: str) -> dict[str, Any] | None:
+        body, _, mac = token.partition(".")
+        if not body or not mac or len(token) > 600:
+            return None
+        expected = hmac.new(self._key(), body.encode(), hashlib.sha256).digest()[:16]
+        try:
+            given = base64.urlsafe_b64decode(mac + "=" * (-len(mac) % 4))
+            if not hmac.compare_digest(expected, given):
+                return None
+            claims: dict[str, Any] = json.loads(
+                base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
+            )
+        except ValueError:
+            return None
+        return claims
+
     def take(
         self, consumer: Consumer, offer_id: str, merchant_id: str, amount: int, subject: str
     ) -> Any:
         """The quoted offer a payment uses, if it still matches this payment."""
+        claims = self._unsign(offer_id)
+        if (
+            claims is None
+            or claims.get("u") != consumer.id
+            or claims.get("m") != merchant_id
+            or claims.get("s") != subject
+            or claims.get("a") != amount
+        ):
+            raise invalid("offer_id", "this offer is not for this payment")
+        if claims["e"] <= now_us():
+            raise self.unavailable()
         with self.engine.connect() as conn:
             row = conn.execute(
                 select(
-                    m.offers,
                     m.campaigns.c.budget_account_id,
                     m.campaigns.c.needs_coupon,
                     m.campaigns.c.per_consumer_per_day,
                     m.campaigns.c.per_consumer_total,
-                )
-                .join(m.campaigns, m.campaigns.c.id == m.offers.c.campaign_id)
-                .where(m.offers.c.id == offer_id)
-            ).first()
-        if (
-            row is None
-            or row.consumer_id != consumer.id
-            or row.merchant_id != merchant_id
-            or row.subject != subject
-            or row.amount != amount
-        ):
-            raise invalid("offer_id", "this offer is not for this payment")
-        if row.state != "quoted" or row.expires_at_us <= now_us():
-            raise self.unavailable()
-        return row
+                ).where(m.campaigns.c.id == claims["c"])
+            ).one()
+        return TakenOffer(
+            id=claims["n"],
+            campaign_id=claims["c"],
+            discount=claims["d"],
+            budget_account_id=row.budget_account_id,
+            needs_coupon=bool(row.needs_coupon),
+            per_consumer_per_day=row.per_consumer_per_day,
+            per_consumer_total=row.per_consumer_total,
+            expires_at_us=claims["e"],
+            merchant_id=merchant_id,
+            subject=subject,
+            amount=amount,
+        )
 
     @staticmethod
     def unavailable() -> Problem:
@@ -495,10 +602,22 @@ class Promotions:
     def record_use(self, tx: Tx, offer: Any, consumer: Consumer, now: int) -> None:
         """In the payment's transaction: every count and state checked, or the payment aborts."""
         used = tx.execute(
-            "UPDATE offers SET state = 'used' WHERE id = :id AND state = 'quoted'"
-            " AND expires_at_us > :now",
-            {"id": offer.id, "now": now},
+            "INSERT INTO offers (id, campaign_id, consumer_id, merchant_id, subject, amount,"
+            " discount, state, expires_at_us) VALUES (:id, :cid, :consumer, :merchant, :subject,"
+            " :amount, :discount, 'used', :expires) ON CONFLICT (id) DO NOTHING",
+            {
+                "id": offer.id,
+                "cid": offer.campaign_id,
+                "consumer": consumer.id,
+                "merchant": offer.merchant_id,
+                "subject": offer.subject,
+                "amount": offer.amount,
+                "discount": offer.discount,
+                "expires": offer.expires_at_us,
+            },
         )
+        if offer.expires_at_us <= now:
+            raise self.unavailable()
         counted = tx.execute(
             "UPDATE campaigns SET used_count = used_count + 1, used_amount = used_amount + :off"
             " WHERE id = :id AND state = 'active'"

@@ -1,4 +1,4 @@
-"""Promotions: campaigns with budget accounts, usage counts, coupons, offers; subsidies on payments.
+"""Promotions: campaigns with budget accounts, usage counts, coupons, used offers, subsidies.
 
 Revision ID: 0004_promotions
 Revises: 0003_payments
@@ -25,6 +25,12 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint(
             "campaign_id", "consumer_id", "period", name=op.f("pk_campaign_usage")
         ),
+    )
+    op.create_table(
+        "platform_secrets",
+        sa.Column("name", sa.String(length=64), nullable=False),
+        sa.Column("value", sa.String(length=128), nullable=False),
+        sa.PrimaryKeyConstraint("name", name=op.f("pk_platform_secrets")),
     )
     op.create_table(
         "campaigns",
@@ -127,4 +133,5 @@ def downgrade() -> None:
         batch_op.drop_index("ix_campaigns_merchant")
 
     op.drop_table("campaigns")
+    op.drop_table("platform_secrets")
     op.drop_table("campaign_usage")
