@@ -147,11 +147,18 @@ def preview(
     payments = platform.payments
     base: dict[str, Any] = {"merchant": merchant.public(), "currency": merchant.currency}
     if reference is None:
-        return base | {
+        static: dict[str, Any] = base | {
             "kind": "static",
-            "amount": None,
+            "amount": amount,
             "pay_url": f"/v1/merchants/{merchant.id}/pay",
         }
+        if amount is not None:
+            from saoma.payments.service import check_amount
+
+            static["offer"] = platform.promotions.quote(
+                consumer, merchant.id, check_amount(amount), f"static:{amount}"
+            )
+        return static
     if reference.startswith(HOLD_PREFIX):
         hold_id = reference.removeprefix(HOLD_PREFIX)
         row = payments._hold_row(hold_id)

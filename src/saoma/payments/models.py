@@ -138,6 +138,7 @@ payments = Table(
 )
 Index("ix_payments_merchant", payments.c.merchant_id, payments.c.seq)
 Index("ix_payments_consumer", payments.c.consumer_id, payments.c.seq)
+Index("ix_payments_consumer_merchant", payments.c.consumer_id, payments.c.merchant_id)
 
 refunds = Table(
     "refunds",

@@ -45,8 +45,9 @@ Index("ix_campaigns_merchant", campaigns.c.merchant_id, campaigns.c.state)
 campaign_usage = Table(
     "campaign_usage",
     metadata,
-    Column("campaign_id", String(32), primary_key=True),
+    # The payer first: one consumer's counts sit together for the preview's single lookup.
     Column("consumer_id", String(32), primary_key=True),
+    Column("campaign_id", String(32), primary_key=True),
     Column("period", String(10), primary_key=True),  # a Shenzhen date "2026-11-24", or "all"
     Column("count", Integer, nullable=False),
 )
@@ -54,8 +55,8 @@ campaign_usage = Table(
 coupons = Table(
     "coupons",
     metadata,
-    Column("campaign_id", String(32), ForeignKey("campaigns.id"), primary_key=True),
     Column("consumer_id", String(32), ForeignKey("consumers.id"), primary_key=True),
+    Column("campaign_id", String(32), ForeignKey("campaigns.id"), primary_key=True),
     Column("state", String(8), nullable=False),  # collected | used
     Column("collected_at_us", BigInteger, nullable=False),
 )

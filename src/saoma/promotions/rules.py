@@ -86,22 +86,25 @@ def in_window(c: Campaign, at_us: int) -> bool:
     return minute >= c.window_start_min or minute < c.window_end_min  # across midnight
 
 
-def eligible(c: Campaign, ctx: Context) -> bool:
+def eligible(c: Campaign, ctx: Context, *, history: bool = True) -> bool:
+    """Whether ``c`` applies; ``history=False`` skips what depends on the payer's past."""
     if c.state != "active" or not in_window(c, ctx.at_us):
         return False
     if c.merchant_id is not None and c.merchant_id != ctx.merchant_id:
         return False
     if ctx.amount < max(c.min_spend, PAID_MIN + 1):
         return False
+    if c.total_count and ctx.count_used.get(c.id, 0) >= c.total_count:
+        return False
+    if not history:
+        return True
     if c.first_payment_only and ctx.paid_here_before:
         return False
     if c.needs_coupon and c.id not in ctx.coupons:
         return False
     if c.per_consumer_per_day and ctx.uses_today.get(c.id, 0) >= c.per_consumer_per_day:
         return False
-    if c.per_consumer_total and ctx.uses_total.get(c.id, 0) >= c.per_consumer_total:
-        return False
-    return not (c.total_count and ctx.count_used.get(c.id, 0) >= c.total_count)
+    return not (c.per_consumer_total and ctx.uses_total.get(c.id, 0) >= c.per_consumer_total)
 
 
 def discount_of(c: Campaign, amount: int, *, draw: int | None = None) -> int:

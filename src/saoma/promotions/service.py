@@ -15,7 +15,7 @@ import json
 import secrets
 import threading
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -452,21 +452,12 @@ class Promotions:
         """
         active = self.active()
         now = now_us()
-        probe = Context(consumer.id, merchant_id, amount, now)
+        probe = Context(consumer.id, merchant_id, amount, now, count_used=self._used_counts)
         # Rules that need no database first; the payer's own history only for what is left.
         candidates = [
             c
             for c in active.get(merchant_id, []) + active.get(None, [])
-            if eligible(
-                replace(
-                    c,
-                    per_consumer_per_day=0,
-                    per_consumer_total=0,
-                    first_payment_only=False,
-                    needs_coupon=False,
-                ),
-                probe,
-            )
+            if eligible(c, probe, history=False)
         ]
         if not candidates:
             return None
@@ -633,7 +624,7 @@ class Promotions:
             upsert = tx.execute(
                 "INSERT INTO campaign_usage (campaign_id, consumer_id, period, count)"
                 " VALUES (:cid, :consumer, :period, 1)"
-                " ON CONFLICT (campaign_id, consumer_id, period) DO UPDATE"
+                " ON CONFLICT (consumer_id, campaign_id, period) DO UPDATE"
                 " SET count = campaign_usage.count + 1 WHERE campaign_usage.count < :limit",
                 {
                     "cid": offer.campaign_id,

@@ -18,12 +18,12 @@ depends_on = None
 def upgrade() -> None:
     op.create_table(
         "campaign_usage",
-        sa.Column("campaign_id", sa.String(length=32), nullable=False),
         sa.Column("consumer_id", sa.String(length=32), nullable=False),
+        sa.Column("campaign_id", sa.String(length=32), nullable=False),
         sa.Column("period", sa.String(length=10), nullable=False),
         sa.Column("count", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint(
-            "campaign_id", "consumer_id", "period", name=op.f("pk_campaign_usage")
+            "consumer_id", "campaign_id", "period", name=op.f("pk_campaign_usage")
         ),
     )
     op.create_table(
@@ -75,8 +75,8 @@ def upgrade() -> None:
 
     op.create_table(
         "coupons",
-        sa.Column("campaign_id", sa.String(length=32), nullable=False),
         sa.Column("consumer_id", sa.String(length=32), nullable=False),
+        sa.Column("campaign_id", sa.String(length=32), nullable=False),
         sa.Column("state", sa.String(length=8), nullable=False),
         sa.Column("collected_at_us", sa.BigInteger(), nullable=False),
         sa.ForeignKeyConstraint(
@@ -85,7 +85,7 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(
             ["consumer_id"], ["consumers.id"], name=op.f("fk_coupons_consumer_id_consumers")
         ),
-        sa.PrimaryKeyConstraint("campaign_id", "consumer_id", name=op.f("pk_coupons")),
+        sa.PrimaryKeyConstraint("consumer_id", "campaign_id", name=op.f("pk_coupons")),
     )
     op.create_table(
         "offers",
@@ -111,6 +111,9 @@ def upgrade() -> None:
         batch_op.add_column(
             sa.Column("subsidy_refunded", sa.BigInteger(), server_default="0", nullable=False)
         )
+        batch_op.create_index(
+            "ix_payments_consumer_merchant", ["consumer_id", "merchant_id"], unique=False
+        )
 
     with op.batch_alter_table("refunds", schema=None) as batch_op:
         batch_op.add_column(
@@ -123,6 +126,7 @@ def downgrade() -> None:
         batch_op.drop_column("subsidy_returned")
 
     with op.batch_alter_table("payments", schema=None) as batch_op:
+        batch_op.drop_index("ix_payments_consumer_merchant")
         batch_op.drop_column("subsidy_refunded")
         batch_op.drop_column("campaign_id")
         batch_op.drop_column("subsidy")
