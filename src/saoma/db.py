@@ -129,6 +129,7 @@ def load_models() -> None:
         "saoma.paycode.models",
         "saoma.payments.models",
         "saoma.promotions.models",
+        "saoma.p2p.models",
     ):
         try:
             importlib.import_module(name)

@@ -13,6 +13,7 @@ from saoma.config import Settings, get_settings
 from saoma.db import make_engine, migrate
 from saoma.ledger import Ledger
 from saoma.merchants.service import Merchants
+from saoma.p2p.service import People
 from saoma.payments.funding import Funding
 from saoma.payments.service import Payments
 from saoma.promotions.service import Promotions
@@ -36,6 +37,7 @@ class Platform:
     live: LiveFeed
     bank: SandboxBank
     promotions: Promotions
+    people: People
     demo: bool = False
     _stop: threading.Event = field(default_factory=threading.Event)
     _maintenance: threading.Thread | None = None
@@ -68,10 +70,12 @@ class Platform:
         payments = Payments(engine, ledger, wallets, merchants, on_events=committed)
         promotions = Promotions(engine, payments)
         payments.promotions = promotions
+        people = People(engine, payments, wallets)
         funding = Funding(engine, payments)
         bank = SandboxBank(funding.settled, delay_s=settings.sandbox_bank_delay_s)
         funding.bank = bank
         payments.ensure_system_accounts()
+        people.ensure_accounts()
         return cls(
             engine,
             ledger,
@@ -83,6 +87,7 @@ class Platform:
             live,
             bank,
             promotions,
+            people,
             settings.demo,
         )
 
@@ -102,6 +107,8 @@ class Platform:
                 self.funding.time_out_stale()
                 idempotency.purge(self.engine)
                 self.merchants.purge_nonces()
+                self.people.return_unclaimed()
+                self.people.settle_packets()
             except Exception:
                 log.exception("maintenance failed")
 

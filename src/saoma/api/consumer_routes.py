@@ -48,6 +48,7 @@ def sign_up(body: SignUp, request: Request) -> dict[str, Any]:
     """Open a wallet with a phone number or e-mail and a password; returns a session token."""
     platform = deps.platform_of(request)
     c = platform.wallets.sign_up(body.login, body.password, body.display_name)
+    platform.people.claim_waiting(c)  # money friends sent before the wallet existed
     return {"consumer": consumer_view(c), "token": platform.wallets.new_session(c.id)}
 
 

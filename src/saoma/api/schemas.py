@@ -171,3 +171,22 @@ class CaptureHold(Body):
 
 def model_dump(model: BaseModel) -> dict[str, Any]:
     return model.model_dump()
+
+
+class SendMoney(Body):
+    to: StrictStr = Field(
+        max_length=254, examples=["+8613800000002"], description="Wallet id, phone or e-mail."
+    )
+    amount: StrictInt = Field(examples=[5000])
+    currency: StrictStr = Field(default="CNY")
+    note: StrictStr = Field(default="", max_length=128, examples=["dinner"])
+    pin: StrictStr | None = None
+
+
+class CreateRedPacket(Body):
+    amount: StrictInt = Field(examples=[8800])
+    shares: StrictInt = Field(examples=[10])
+    mode: StrictStr = Field(default="random", description="equal | random")
+    greeting: StrictStr = Field(default="", max_length=64, examples=["恭喜发财"])
+    currency: StrictStr = Field(default="CNY")
+    pin: StrictStr | None = None

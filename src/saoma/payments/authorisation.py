@@ -4,7 +4,8 @@ Every transfer that debits a consumer wallet must trace back to a consent by the
 
 - a payment (order, static code, payment code) recording the PIN or the no-PIN limit the payer set;
 - a hold the payer consented to (the pending transfer), and the capture posting it;
-- a withdrawal the payer confirmed with the PIN (a pending transfer, then its post).
+- a withdrawal the payer confirmed with the PIN (a pending transfer, then its post);
+- a transfer to another person or a red packet, confirmed with the PIN or the no-PIN limit.
 
 Voids and expiries give money back and need no consent.
 """
@@ -16,6 +17,7 @@ from sqlalchemy.engine import Engine
 
 from saoma.ledger.domain import AccountKind, TransferCode, TransferFlags
 from saoma.ledger.models import accounts, transfers
+from saoma.p2p import models as p2p
 from saoma.payments import models as m
 
 
@@ -50,6 +52,18 @@ def check_authorisations(engine: Engine) -> list[str]:
                 select(m.bank_transfers.c.id).where(m.bank_transfers.c.direction == "withdraw")
             ).scalars()
         )
+        sent = {
+            r.transfer_id: r.authorisation
+            for r in conn.execute(
+                select(p2p.p2p_transfers.c.transfer_id, p2p.p2p_transfers.c.authorisation)
+            )
+        }
+        sent.update(
+            (r.transfer_id, r.authorisation)
+            for r in conn.execute(
+                select(p2p.red_packets.c.transfer_id, p2p.red_packets.c.authorisation)
+            )
+        )
         wallets = {
             r.account_id: r.id
             for r in conn.execute(select(m.consumers.c.account_id, m.consumers.c.id))
@@ -66,7 +80,7 @@ def check_authorisations(engine: Engine) -> list[str]:
         elif t.flags & TransferFlags.POST_PENDING:
             if t.pending_id in authorised_pending:
                 continue
-        elif paid.get(t.id):
+        elif paid.get(t.id) or sent.get(t.id):
             continue
         owner = wallets.get(t.debit_account_id, f"account {t.debit_account_id}")
         problems.append(f"transfer {t.id!r} debits the wallet of {owner} with no authorisation")

@@ -115,6 +115,21 @@ def _emv(merchant: Merchant, *, reference: str | None, amount: int | None, curre
     )
 
 
+def personal_payload(consumer: Consumer) -> str:
+    """A consumer's own static code: friends scan it to send money (EMVCo, no amount)."""
+    name = consumer.display_name if consumer.display_name.isascii() else ""
+    return saoma_payload(
+        merchant_id=consumer.id,
+        reference=None,
+        amount_minor=None,
+        currency=consumer.currency,
+        merchant_name=(name or "Saoma wallet")[:25],
+        merchant_name_zh="" if name else consumer.display_name[:25],
+        city="CN",
+        category_code="4829",  # money transfer
+    )
+
+
 def static_payload(merchant: Merchant) -> str:
     return _emv(merchant, reference=None, amount=None, currency=merchant.currency)
 
@@ -143,6 +158,17 @@ def preview(
         merchant_id, reference = read_saoma_payload(payload)
     except ValueError as exc:
         raise Problem("code-unreadable", 422, str(exc), field="payload") from exc
+    if merchant_id.startswith("c_"):  # a person's code
+        friend = platform.wallets.get(merchant_id)
+        if friend.id == consumer.id:
+            raise Problem("self-transfer", 422, "this is your own code", field="payload")
+        return {
+            "kind": "person",
+            "person": {"id": friend.id, "display_name": friend.display_name},
+            "currency": friend.currency,
+            "amount": None,
+            "pay_url": "/v1/transfers",
+        }
     merchant = platform.merchants.get(merchant_id)
     payments = platform.payments
     base: dict[str, Any] = {"merchant": merchant.public(), "currency": merchant.currency}

@@ -1,0 +1,97 @@
+"""Routes for money between people: personal codes, transfers, red packets."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import segno
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response
+
+from saoma.api import deps
+from saoma.api.responses import problems
+from saoma.api.schemas import CreateRedPacket, SendMoney
+from saoma.payments import codes
+from saoma.payments.service import check_currency
+from saoma.wallets.service import Consumer
+
+router = APIRouter(prefix="/v1", tags=["people"])
+Me = Annotated[Consumer, Depends(deps.consumer)]
+
+
+@router.get("/me/code", responses=problems(401))
+def my_code(me: Me) -> dict[str, Any]:
+    """The consumer's personal code: friends scan it to send money."""
+    return {
+        "qr_payload": codes.personal_payload(me),
+        "qr_image_url": f"/v1/people/{me.id}/code.svg",
+    }
+
+
+@router.get("/people/{consumer_id}/code.svg", tags=["codes"], responses=problems(404))
+def person_code(consumer_id: str, request: Request) -> Response:
+    person = deps.platform_of(request).wallets.get(consumer_id)
+    return Response(codes.svg(codes.personal_payload(person)), media_type="image/svg+xml")
+
+
+@router.post("/transfers", status_code=201, responses=problems(401, 402, 404, 409, 422, 423))
+async def send_money(body: SendMoney, me: Me, request: Request) -> Any:
+    """Send money to a wallet, a phone or an e-mail; without a wallet it waits a day."""
+    platform = deps.platform_of(request)
+    check_currency(body.currency, me.currency)
+    return await deps.idempotent(
+        request,
+        me.id,
+        lambda claim: platform.people.send(
+            me, to=body.to, amount=body.amount, note=body.note, pin=body.pin, claim=claim
+        ),
+    )
+
+
+@router.get("/me/transfers", responses=problems(401))
+def my_transfers(me: Me, request: Request) -> dict[str, Any]:
+    return {"data": deps.platform_of(request).people.transfers_of(me)}
+
+
+@router.post("/red-packets", status_code=201, responses=problems(401, 402, 409, 422, 423))
+async def create_red_packet(body: CreateRedPacket, me: Me, request: Request) -> Any:
+    """Put money in a packet for N people, in equal or random shares; share its link or code."""
+    platform = deps.platform_of(request)
+    check_currency(body.currency, me.currency)
+    return await deps.idempotent(
+        request,
+        me.id,
+        lambda claim: platform.people.create_packet(
+            me,
+            amount=body.amount,
+            shares=body.shares,
+            mode=body.mode,
+            greeting=body.greeting,
+            pin=body.pin,
+            claim=claim,
+        ),
+    )
+
+
+@router.get("/red-packets/{packet_id}", responses=problems(401, 404))
+def red_packet(packet_id: str, me: Me, request: Request) -> dict[str, Any]:
+    """Who claimed how much, and the luckiest once it is all taken."""
+    return deps.platform_of(request).people.packet(packet_id, me)
+
+
+@router.get("/red-packets/{packet_id}/qr.svg", tags=["codes"], responses=problems(404))
+def red_packet_code(packet_id: str, request: Request) -> Response:
+    """A code for the packet's link, to show in a chat or on a screen."""
+    platform = deps.platform_of(request)
+    platform.people.packet(packet_id)
+    link = str(request.base_url).rstrip("/") + f"/p/{packet_id}"
+    svg = segno.make(link, error="m").svg_inline(scale=6, border=4)
+    return Response(svg.encode(), media_type="image/svg+xml")
+
+
+@router.post(
+    "/red-packets/{packet_id}/claim", status_code=201, responses=problems(401, 404, 409, 422)
+)
+def claim_red_packet(packet_id: str, me: Me, request: Request) -> dict[str, Any]:
+    """Open the packet: one share per person, paid into the wallet at once."""
+    return deps.platform_of(request).people.claim_packet(me, packet_id)

@@ -1,0 +1,1 @@
+"""Money between people: personal codes, transfers to friends, red packets."""

@@ -1,0 +1,614 @@
+"""Transfers between people and red packets, through the ledger like every other movement."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+
+from saoma.db import write
+from saoma.ledger import Account, AccountFlags, AccountKind, Result, Transfer, TransferCode
+from saoma.ledger.domain import AccountResult
+from saoma.ledger.tx import Tx
+from saoma.merchants.service import check_text
+from saoma.p2p import models as m
+from saoma.p2p.rules import equal_shares, random_shares
+from saoma.payments import idempotency
+from saoma.payments.ids import new_account_id, new_id, now_us
+from saoma.payments.service import Payments, _insert, check_amount, derived_id
+from saoma.problems import Problem, invalid, not_found
+from saoma.wallets.service import Consumer, Wallets, check_login
+from saoma.webhooks.outbox import emit_in, rfc3339
+
+WAIT_US = 24 * 3600 * 1_000_000  # unclaimed money goes back after a day
+DAILY_LIMIT = 2_000_000  # ¥20,000 a day sent to people, in transfers and packets
+PACKET_SHARES_MAX = 1_000
+PACKET_AMOUNT_MAX = 2_000_000
+DAY_US = 24 * 3600 * 1_000_000
+
+
+def escrow_account_id(payments: Payments) -> int:
+    """Where money for someone without a wallet yet waits: slot 3 of the platform's accounts."""
+    return payments.fees_account + 2
+
+
+class People:
+    def __init__(self, engine: Engine, payments: Payments, wallets: Wallets) -> None:
+        self.engine = engine
+        self.payments = payments
+        self.wallets = wallets
+        self.ledger = payments.ledger
+        self.escrow = escrow_account_id(payments)
+
+    def ensure_accounts(self) -> None:
+        self.ledger.create_accounts(
+            [
+                Account(
+                    self.escrow,
+                    self.payments.currency,
+                    AccountKind.SUSPENSE,
+                    AccountFlags.DEBITS_MUST_NOT_EXCEED_CREDITS,
+                )
+            ]
+        )
+
+    # --- limits and consent ----------------------------------------------------------------------
+
+    def _sent_today(self, sender: Consumer) -> int:
+        since = now_us() - DAY_US
+        with self.engine.connect() as conn:
+            transfers = conn.execute(
+                select(func.coalesce(func.sum(m.p2p_transfers.c.amount), 0)).where(
+                    m.p2p_transfers.c.sender_id == sender.id,
+                    m.p2p_transfers.c.created_at_us > since,
+                )
+            ).scalar_one()
+            packets = conn.execute(
+                select(func.coalesce(func.sum(m.red_packets.c.amount), 0)).where(
+                    m.red_packets.c.sender_id == sender.id,
+                    m.red_packets.c.created_at_us > since,
+                )
+            ).scalar_one()
+        return int(transfers) + int(packets)
+
+    def _consent(self, sender: Consumer, amount: int, pin: str | None) -> str:
+        left = DAILY_LIMIT - self._sent_today(sender)
+        if amount > left:
+            raise Problem(
+                "daily-limit",
+                422,
+                f"you can send {max(left, 0)} more today",
+                field="amount",
+                remaining=max(left, 0),
+            )
+        if pin is None and self.wallets.no_pin_allows(sender, amount):
+            return "no_pin_limit:p2p"
+        if pin is None:
+            raise Problem("pin-required", 401, "confirm with your PIN", field="pin")
+        self.wallets.verify_pin(sender.id, pin)
+        return "pin"
+
+    # --- transfers -------------------------------------------------------------------------------
+
+    def send(
+        self,
+        sender: Consumer,
+        *,
+        to: str,
+        amount: int,
+        note: str = "",
+        pin: str | None,
+        claim: idempotency.Claim | None = None,
+    ) -> dict[str, Any]:
+        """Pay a friend by wallet id, phone or e-mail; to someone without a wallet it waits."""
+        amount = check_amount(amount)
+        note = check_text("note", note, 128, required=False)
+        recipient: Consumer | None
+        login = ""
+        if to.startswith("c_"):
+            recipient = self.wallets.get(to)
+        else:
+            login = check_login(to) if to else ""
+            if not login:
+                raise invalid("to", "to is a wallet id, a phone number or an e-mail address")
+            recipient = self.wallets.by_login(login)
+        if recipient is not None and recipient.id == sender.id:
+            raise Problem("self-transfer", 422, "you cannot send money to yourself", field="to")
+        if recipient is not None and recipient.currency != sender.currency:
+            raise Problem(
+                "currency-mismatch", 422, "that wallet holds another currency", field="to"
+            )
+        authorisation = self._consent(sender, amount, pin)
+        now = now_us()
+        seed = f"{claim.scope}\x1f{claim.key}" if claim else new_id("x")
+        transfer_id = derived_id("p2p", seed)
+        tr_id = new_id("tr")
+        row = {
+            "id": tr_id,
+            "sender_id": sender.id,
+            "recipient_id": recipient.id if recipient else None,
+            "recipient_login": login if recipient is None else "",
+            "amount": amount,
+            "currency": sender.currency,
+            "note": note,
+            "state": "done" if recipient else "waiting",
+            "authorisation": authorisation,
+            "transfer_id": transfer_id,
+            "expires_at_us": now + WAIT_US,
+            "created_at_us": now,
+        }
+        credit = recipient.account_id if recipient else self.escrow
+        move = Transfer(
+            transfer_id, sender.account_id, credit, amount, TransferCode.TRANSFER, ref=tr_id
+        )
+        view = self.transfer_view(row, sender.id)
+        events: list[str] = []
+
+        def record(tx: Tx) -> None:
+            _insert(tx, "p2p_transfers", row)
+            data = self.transfer_view(row, None)
+            events.append(
+                emit_in(
+                    tx,
+                    "transfer.sent",
+                    subject=tr_id,
+                    data=data,
+                    at_us=now,
+                    consumer_id=sender.id,
+                )
+            )
+            if recipient is not None:
+                events.append(
+                    emit_in(
+                        tx,
+                        "transfer.received",
+                        subject=tr_id,
+                        data=data,
+                        at_us=now,
+                        consumer_id=recipient.id,
+                    )
+                )
+            idempotency.finish_in(tx, claim, 201, view)
+
+        results, sent = self.payments._move([move], record)
+        if sent.wrote:
+            self.payments._events_committed(events)
+            return view
+        if results[0] is Result.EXISTS:
+            with self.engine.connect() as conn:
+                stored = conn.execute(
+                    select(m.p2p_transfers).where(m.p2p_transfers.c.transfer_id == transfer_id)
+                ).first()
+            if stored is not None:
+                return self.transfer_view(dict(stored._mapping), sender.id)
+        self.payments._raise_for(results, [move])
+        raise Problem("conflict", 409, "the transfer could not be recorded; retry")
+
+    @staticmethod
+    def transfer_view(row: dict[str, Any], viewer: str | None) -> dict[str, Any]:
+        view = {
+            "id": row["id"],
+            "sender_id": row["sender_id"],
+            "recipient_id": row["recipient_id"],
+            "amount": row["amount"],
+            "currency": row["currency"],
+            "note": row["note"],
+            "state": row["state"],
+            "created_at": rfc3339(row["created_at_us"]),
+        }
+        if row["state"] == "waiting":
+            view["returns_at"] = rfc3339(row["expires_at_us"])
+        if viewer is not None:
+            view["direction"] = "out" if row["sender_id"] == viewer else "in"
+        return view
+
+    def transfers_of(self, consumer: Consumer) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(m.p2p_transfers)
+                .where(
+                    (m.p2p_transfers.c.sender_id == consumer.id)
+                    | (m.p2p_transfers.c.recipient_id == consumer.id)
+                )
+                .order_by(m.p2p_transfers.c.created_at_us.desc())
+                .limit(100)
+            ).all()
+        return [self.transfer_view(dict(r._mapping), consumer.id) for r in rows]
+
+    def claim_waiting(self, consumer: Consumer) -> int:
+        """Money sent to this login before the wallet existed arrives now."""
+        with self.engine.connect() as conn:
+            waiting = conn.execute(
+                select(m.p2p_transfers).where(
+                    m.p2p_transfers.c.state == "waiting",
+                    m.p2p_transfers.c.recipient_login == consumer.login,
+                    m.p2p_transfers.c.expires_at_us > now_us(),
+                )
+            ).all()
+        for row in waiting:
+            self._release(row, to=consumer, state="claimed")
+        return len(waiting)
+
+    def return_unclaimed(self) -> int:
+        with self.engine.connect() as conn:
+            due = conn.execute(
+                select(m.p2p_transfers).where(
+                    m.p2p_transfers.c.state == "waiting",
+                    m.p2p_transfers.c.expires_at_us <= now_us(),
+                )
+            ).all()
+        for row in due:
+            self._release(row, to=self.wallets.get(row.sender_id), state="returned")
+        return len(due)
+
+    def _release(self, row: Any, *, to: Consumer, state: str) -> None:
+        now = now_us()
+        move = Transfer(
+            derived_id("esc", row.id),
+            self.escrow,
+            to.account_id,
+            row.amount,
+            TransferCode.TRANSFER,
+            ref=row.id,
+        )
+        events: list[str] = []
+
+        def record(tx: Tx) -> None:
+            done = tx.execute(
+                "UPDATE p2p_transfers SET state = :state, recipient_id = :rid"
+                " WHERE id = :id AND state = 'waiting'",
+                {"state": state, "rid": to.id if state == "claimed" else None, "id": row.id},
+            )
+            if done.rowcount != 1:
+                raise Problem("conflict", 409, "the transfer was already settled")
+            data = {"id": row.id, "amount": row.amount, "state": state}
+            events.append(
+                emit_in(
+                    tx, f"transfer.{state}", subject=row.id, data=data, at_us=now, consumer_id=to.id
+                )
+            )
+
+        _results, sent = self.payments._move([move], record)
+        if sent.wrote:
+            self.payments._events_committed(events)
+
+    # --- red packets ----------------------------------------------------------------------------
+
+    def create_packet(
+        self,
+        sender: Consumer,
+        *,
+        amount: int,
+        shares: int,
+        mode: str = "random",
+        greeting: str = "",
+        pin: str | None,
+        claim: idempotency.Claim | None = None,
+    ) -> dict[str, Any]:
+        amount = check_amount(amount)
+        if amount > PACKET_AMOUNT_MAX:
+            raise invalid("amount", f"a red packet holds at most {PACKET_AMOUNT_MAX}")
+        if isinstance(shares, bool) or not 1 <= shares <= PACKET_SHARES_MAX:
+            raise invalid("shares", f"shares must be between 1 and {PACKET_SHARES_MAX}")
+        if amount < shares:
+            raise invalid("amount", "every share needs at least 0.01: raise the amount")
+        if mode not in ("equal", "random"):
+            raise invalid("mode", "mode is equal or random")
+        greeting = check_text("greeting", greeting, 64, required=False)
+        authorisation = self._consent(sender, amount, pin)
+        account_id = self._open_packet_account()
+        now = now_us()
+        packet_id = new_id("rp")
+        split = equal_shares(amount, shares) if mode == "equal" else random_shares(amount, shares)
+        seed = f"{claim.scope}\x1f{claim.key}" if claim else packet_id
+        fund_id = derived_id("rpf", seed)
+        row = {
+            "id": packet_id,
+            "sender_id": sender.id,
+            "account_id": account_id,
+            "amount": amount,
+            "currency": sender.currency,
+            "shares": shares,
+            "mode": mode,
+            "greeting": greeting,
+            "claimed": 0,
+            "state": "open",
+            "authorisation": authorisation,
+            "transfer_id": fund_id,
+            "returned": 0,
+            "expires_at_us": now + WAIT_US,
+            "created_at_us": now,
+        }
+        fund = Transfer(
+            fund_id,
+            sender.account_id,
+            account_id,
+            amount,
+            TransferCode.RED_PACKET,
+            ref=packet_id,
+        )
+
+        def record(tx: Tx) -> None:
+            _insert(tx, "red_packets", row)
+            for idx, share in enumerate(split, start=1):
+                _insert(
+                    tx,
+                    "red_packet_shares",
+                    {"packet_id": packet_id, "idx": idx, "amount": share, "state": "free"},
+                )
+            idempotency.finish_in(tx, claim, 201, {"id": packet_id})
+
+        results, sent = self.payments._move([fund], record)
+        if not sent.wrote:
+            if results[0] is Result.EXISTS:
+                with self.engine.connect() as conn:
+                    existing = conn.execute(
+                        select(m.red_packets.c.id).where(m.red_packets.c.transfer_id == fund_id)
+                    ).scalar_one()
+                return self.packet(existing, sender)
+            self.payments._raise_for(results, [fund])
+        return self.packet(packet_id, sender)
+
+    def _open_packet_account(self) -> int:
+        for _ in range(5):
+            account_id = new_account_id()
+            (result,) = self.ledger.create_accounts(
+                [
+                    Account(
+                        account_id,
+                        self.payments.currency,
+                        AccountKind.RED_PACKET,
+                        AccountFlags.DEBITS_MUST_NOT_EXCEED_CREDITS,
+                    )
+                ]
+            )
+            if result is AccountResult.OK:
+                return account_id
+        raise RuntimeError("could not allocate a red packet account id")
+
+    def packet(self, packet_id: str, viewer: Consumer | None = None) -> dict[str, Any]:
+        """The packet as anyone with its link sees it: who got how much, and the luckiest."""
+        with self.engine.connect() as conn:
+            row = conn.execute(select(m.red_packets).where(m.red_packets.c.id == packet_id)).first()
+            if row is None:
+                raise not_found("red packet", packet_id)
+            claims = conn.execute(
+                select(
+                    m.red_packet_shares.c.claimer_id,
+                    m.red_packet_shares.c.amount,
+                    m.red_packet_shares.c.claimed_at_us,
+                    m.red_packet_shares.c.state,
+                )
+                .where(
+                    m.red_packet_shares.c.packet_id == packet_id,
+                    m.red_packet_shares.c.claimer_id.is_not(None),
+                )
+                .order_by(m.red_packet_shares.c.idx)
+            ).all()
+            sender = self.wallets.get(row.sender_id)
+        from saoma.payments import models as pm
+
+        names: dict[str, str] = {}
+        if claims:
+            with self.engine.connect() as conn:
+                names = {
+                    r.id: r.display_name
+                    for r in conn.execute(
+                        select(pm.consumers.c.id, pm.consumers.c.display_name).where(
+                            pm.consumers.c.id.in_([c.claimer_id for c in claims])
+                        )
+                    )
+                }
+        state = row.state
+        if state == "open" and row.expires_at_us <= now_us():
+            state = "expired"
+        listed = [
+            {
+                "name": names.get(c.claimer_id, ""),
+                "amount": c.amount,
+                "claimed_at": rfc3339(c.claimed_at_us or 0),
+                "mine": viewer is not None and c.claimer_id == viewer.id,
+            }
+            for c in claims
+        ]
+        done = state != "open" or len(listed) == row.shares
+        luckiest = max(listed, key=lambda c: c["amount"])["name"] if done and listed else None
+        return {
+            "id": row.id,
+            "from": sender.display_name or "a friend",
+            "greeting": row.greeting,
+            "amount": row.amount,
+            "currency": row.currency,
+            "shares": row.shares,
+            "mode": row.mode,
+            "claimed": len(listed),
+            "state": state,
+            "claims": listed,
+            "luckiest": luckiest,
+            "returned": row.returned,
+            "expires_at": rfc3339(row.expires_at_us),
+            "link": f"/p/{row.id}",
+            "claim_url": f"/v1/red-packets/{row.id}/claim",
+        }
+
+    def claim_packet(self, consumer: Consumer, packet_id: str) -> dict[str, Any]:
+        """Take one share: at most one per person, exactly ``shares`` in all, under any race."""
+        with self.engine.connect() as conn:
+            row = conn.execute(select(m.red_packets).where(m.red_packets.c.id == packet_id)).first()
+            mine = conn.execute(
+                select(m.red_packet_shares).where(
+                    m.red_packet_shares.c.packet_id == packet_id,
+                    m.red_packet_shares.c.claimer_id == consumer.id,
+                )
+            ).first()
+        if row is None:
+            raise not_found("red packet", packet_id)
+        if row.currency != consumer.currency:
+            raise Problem("currency-mismatch", 422, "this packet is in another currency")
+        if mine is None:
+            if row.state == "emptied" or row.claimed >= row.shares:
+                raise Problem("packet-empty", 409, "too late: every share has been taken")
+            if row.state != "open" or row.expires_at_us <= now_us():
+                raise Problem("packet-closed", 409, "this red packet has expired")
+            mine = self._reserve(row, consumer)
+        if mine.state != "paid":
+            self._pay_share(row, mine, consumer)
+        return {
+            "packet_id": packet_id,
+            "amount": mine.amount,
+            "packet": self.packet(packet_id, consumer),
+        }
+
+    def _reserve(self, row: Any, consumer: Consumer) -> Any:
+        now = now_us()
+        try:
+            with write(self.engine) as conn:
+                taken = conn.execute(
+                    update(m.red_packets)
+                    .where(
+                        m.red_packets.c.id == row.id,
+                        m.red_packets.c.state == "open",
+                        m.red_packets.c.claimed < m.red_packets.c.shares,
+                        m.red_packets.c.expires_at_us > now,
+                    )
+                    .values(claimed=m.red_packets.c.claimed + 1)
+                )
+                if taken.rowcount != 1:
+                    raise Problem("packet-empty", 409, "too late: every share has been taken")
+                idx = conn.execute(
+                    select(m.red_packets.c.claimed).where(m.red_packets.c.id == row.id)
+                ).scalar_one()
+                conn.execute(
+                    update(m.red_packet_shares)
+                    .where(
+                        m.red_packet_shares.c.packet_id == row.id,
+                        m.red_packet_shares.c.idx == idx,
+                    )
+                    .values(claimer_id=consumer.id, state="claimed", claimed_at_us=now)
+                )
+                if idx == row.shares:
+                    conn.execute(
+                        update(m.red_packets)
+                        .where(m.red_packets.c.id == row.id)
+                        .values(state="emptied")
+                    )
+                share = conn.execute(
+                    select(m.red_packet_shares).where(
+                        m.red_packet_shares.c.packet_id == row.id,
+                        m.red_packet_shares.c.idx == idx,
+                    )
+                ).one()
+        except IntegrityError:  # the same person claiming twice at once: one claim stands
+            with self.engine.connect() as conn:
+                return conn.execute(
+                    select(m.red_packet_shares).where(
+                        m.red_packet_shares.c.packet_id == row.id,
+                        m.red_packet_shares.c.claimer_id == consumer.id,
+                    )
+                ).one()
+        return share
+
+    def _pay_share(self, row: Any, share: Any, consumer: Consumer) -> None:
+        """Move a reserved share from the packet's account; idempotent, so a retry can finish it."""
+        move = Transfer(
+            derived_id("rpc", row.id, str(share.idx)),
+            row.account_id,
+            consumer.account_id,
+            share.amount,
+            TransferCode.RED_PACKET,
+            ref=row.id,
+        )
+        now = now_us()
+        events: list[str] = []
+
+        def record(tx: Tx) -> None:
+            tx.execute(
+                "UPDATE red_packet_shares SET state = 'paid' WHERE packet_id = :p AND idx = :i",
+                {"p": row.id, "i": share.idx},
+            )
+            events.append(
+                emit_in(
+                    tx,
+                    "red_packet.claimed",
+                    subject=row.id,
+                    data={"packet_id": row.id, "amount": share.amount},
+                    at_us=now,
+                    consumer_id=consumer.id,
+                )
+            )
+
+        results, sent = self.payments._move([move], record)
+        if sent.wrote:
+            self.payments._events_committed(events)
+        elif results[0] is Result.EXISTS:
+            with write(self.engine) as conn:
+                conn.execute(
+                    update(m.red_packet_shares)
+                    .where(
+                        m.red_packet_shares.c.packet_id == row.id,
+                        m.red_packet_shares.c.idx == share.idx,
+                    )
+                    .values(state="paid")
+                )
+        else:
+            self.payments._raise_for(results, [move])
+
+    def settle_packets(self) -> int:
+        """Finish claims a crash interrupted; send back what is left of packets past their day."""
+        now = now_us()
+        with self.engine.connect() as conn:
+            stuck = conn.execute(
+                select(m.red_packet_shares, m.red_packets)
+                .join(m.red_packets, m.red_packets.c.id == m.red_packet_shares.c.packet_id)
+                .where(m.red_packet_shares.c.state == "claimed")
+            ).all()
+            due = conn.execute(
+                select(m.red_packets).where(
+                    m.red_packets.c.state == "open", m.red_packets.c.expires_at_us <= now
+                )
+            ).all()
+        for s in stuck:
+            if s.claimed_at_us is not None and s.claimed_at_us < now - 30 * 1_000_000:
+                self._pay_share(s, s, self.wallets.get(s.claimer_id))
+        for row in due:
+            self._expire_packet(row)
+        return len(due)
+
+    def _expire_packet(self, row: Any) -> None:
+        with write(self.engine) as conn:
+            done = conn.execute(
+                update(m.red_packets)
+                .where(m.red_packets.c.id == row.id, m.red_packets.c.state == "open")
+                .values(state="expired")
+            )
+        if done.rowcount != 1:
+            return
+        with self.engine.connect() as conn:
+            unpaid = conn.execute(
+                select(func.coalesce(func.sum(m.red_packet_shares.c.amount), 0)).where(
+                    m.red_packet_shares.c.packet_id == row.id,
+                    m.red_packet_shares.c.state == "claimed",
+                )
+            ).scalar_one()
+        account = self.ledger.account(row.account_id)
+        left = (account.balance if account else 0) - int(unpaid)  # claimed shares still get paid
+        if left <= 0:
+            return
+        back = Transfer(
+            derived_id("rpr", row.id),
+            row.account_id,
+            self.wallets.get(row.sender_id).account_id,
+            left,
+            TransferCode.RED_PACKET,
+            ref=row.id,
+        )
+
+        def record(tx: Tx) -> None:
+            tx.execute(
+                "UPDATE red_packets SET returned = :left WHERE id = :id",
+                {"left": left, "id": row.id},
+            )
+
+        self.payments._move([back], record)
