@@ -387,7 +387,7 @@ class People:
                 )
                 .order_by(m.red_packet_shares.c.idx)
             ).all()
-            sender = self.wallets.get(row.sender_id)
+        sender = self.wallets.get(row.sender_id)  # after the connection is back in the pool
         from saoma.payments import models as pm
 
         names: dict[str, str] = {}
@@ -458,7 +458,9 @@ class People:
         return {
             "packet_id": packet_id,
             "amount": mine.amount,
-            "packet": self.packet(packet_id, consumer),
+            "shares": row.shares,
+            "greeting": row.greeting,
+            "details_url": f"/v1/red-packets/{packet_id}",
         }
 
     def _reserve(self, row: Any, consumer: Consumer) -> Any:
