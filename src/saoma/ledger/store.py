@@ -9,7 +9,6 @@ locked once per batch, not once per payment.
 from __future__ import annotations
 
 import hashlib
-import json
 import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
@@ -57,27 +56,6 @@ _HOLD_COLS = (
     "transfer_id, debit_account_id, credit_account_id, amount, expires_at_us, state, resolved_by"
 )
 
-_SQLITE_ACCOUNTS_JSON = (
-    f"SELECT json_group_array(json_array({_ACCOUNT_COLS})) FROM accounts"
-    " WHERE id IN (SELECT value FROM json_each(?))"
-)
-_SQLITE_TRANSFERS_JSON = (
-    f"SELECT json_group_array(json_array({_TRANSFER_COLS})) FROM transfers"
-    " WHERE id IN (SELECT value FROM json_each(?))"
-)
-_SQLITE_INSERT_TRANSFERS = (
-    f"INSERT INTO transfers ({_INSERT_TRANSFER_COLS}) SELECT "
-    + ", ".join(f"json_extract(value, '$[{i}]')" for i in range(11))
-    + " FROM json_each(?) ORDER BY key"
-)
-_SQLITE_UPDATE_ACCOUNTS = (
-    "UPDATE accounts SET debits_pending = json_extract(v.value, '$[1]'),"
-    " debits_posted = json_extract(v.value, '$[2]'),"
-    " credits_pending = json_extract(v.value, '$[3]'),"
-    " credits_posted = json_extract(v.value, '$[4]')"
-    " FROM json_each(?) AS v WHERE accounts.id = json_extract(v.value, '$[0]')"
-)
-
 
 def now_us() -> int:
     return time.time_ns() // 1000
@@ -115,18 +93,6 @@ def _text_array(values: Iterable[str | None]) -> str:
         )
         + "}"
     )
-
-
-def _json(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-
-
-def _json_rows(cur: Any, sql: str, keys: list[Any]) -> list[Any]:
-    if not keys:
-        return []
-    cur.execute(sql, (_json(keys),))
-    rows: list[Any] = json.loads(cur.fetchone()[0])
-    return rows
 
 
 def _chunks(items: list[Any], size: int) -> Iterable[list[Any]]:
@@ -207,13 +173,16 @@ class LedgerStore:
             outcome = rules.apply(batch, accounts, holds, existing, now)
             if expiries:
                 outcome.results = outcome.results[len(expiries) :]
-            if before_commit is None and not self.sqlite:
-                # Writes and COMMIT in one round trip.
+            if self.sqlite:
+                self._write(cur, outcome, accounts)
+            else:
+                # The writes in one round trip, with the COMMIT when no hook has to run first.
                 with raw.pipeline():
                     self._write(cur, outcome, accounts)
-                    raw.commit()
-                return outcome
-            self._write(cur, outcome, accounts)
+                    if before_commit is None:
+                        raw.commit()
+                if before_commit is None:
+                    return outcome
             if before_commit is not None:
                 before_commit(Tx(raw, postgres=not self.sqlite), outcome.results)
             raw.commit()
@@ -226,14 +195,7 @@ class LedgerStore:
     ) -> tuple[dict[int, Account], dict[str, Transfer]]:
         """Lock the accounts and find the transfers that exist already (one round trip on PG)."""
         if self.sqlite:
-            # One row of JSON per query: a row fetched is a GIL round trip in the sqlite3 module.
-            accounts = {
-                r[0]: _account(r) for r in _json_rows(cur, _SQLITE_ACCOUNTS_JSON, account_ids)
-            }
-            existing = {
-                r[0]: _transfer(r) for r in _json_rows(cur, _SQLITE_TRANSFERS_JSON, transfer_ids)
-            }
-            return accounts, existing
+            return self._lock_accounts(cur, account_ids), self._existing(cur, transfer_ids)
         other = raw.cursor()
         try:
             with raw.pipeline():
@@ -267,17 +229,12 @@ class LedgerStore:
         return {r[0]: Hold(*r) for r in rows}
 
     def _lock_accounts(self, cur: Any, ids: list[int]) -> dict[int, Account]:
-        if not ids:
-            return {}
+        """SQLite: the accounts (the write lock taken at BEGIN IMMEDIATE covers them)."""
         rows: list[Any] = []
-        if self.sqlite:
-            for part in _chunks(ids, SQLITE_CHUNK):
-                marks = ",".join("?" * len(part))
-                cur.execute(f"SELECT {_ACCOUNT_COLS} FROM accounts WHERE id IN ({marks})", part)
-                rows.extend(cur.fetchall())
-        else:
-            self._lock_accounts_send(cur, ids)
-            rows = cur.fetchall()
+        for part in _chunks(ids, SQLITE_CHUNK):
+            marks = ",".join("?" * len(part))
+            cur.execute(f"SELECT {_ACCOUNT_COLS} FROM accounts WHERE id IN ({marks})", part)
+            rows.extend(cur.fetchall())
         return {r[0]: _account(r) for r in rows}
 
     def _lock_accounts_send(self, cur: Any, ids: list[int]) -> None:
@@ -290,18 +247,12 @@ class LedgerStore:
             )
 
     def _existing(self, cur: Any, ids: list[str]) -> dict[str, Transfer]:
+        """SQLite: the transfers of this batch that were written before (retries)."""
         rows: list[Any] = []
-        if self.sqlite:
-            for part in _chunks(ids, SQLITE_CHUNK):
-                marks = ",".join("?" * len(part))
-                cur.execute(f"SELECT {_TRANSFER_COLS} FROM transfers WHERE id IN ({marks})", part)
-                rows.extend(cur.fetchall())
-        else:
-            cur.execute(
-                f"SELECT {_TRANSFER_COLS} FROM transfers WHERE id = ANY(%s::text[])",
-                (_text_array(ids),),
-            )
-            rows = cur.fetchall()
+        for part in _chunks(ids, SQLITE_CHUNK):
+            marks = ",".join("?" * len(part))
+            cur.execute(f"SELECT {_TRANSFER_COLS} FROM transfers WHERE id IN ({marks})", part)
+            rows.extend(cur.fetchall())
         return {r[0]: _transfer(r) for r in rows}
 
     def _write(self, cur: Any, outcome: rules.Outcome, accounts: dict[int, Account]) -> None:
@@ -326,28 +277,24 @@ class LedgerStore:
         changed_holds: list[Hold],
         touched: list[Account],
     ) -> None:
-        cur.execute(
-            _SQLITE_INSERT_TRANSFERS,
-            (
-                _json(
-                    [
-                        (
-                            t.id,
-                            t.debit_account_id,
-                            t.credit_account_id,
-                            t.amount,
-                            int(t.code),
-                            int(t.flags),
-                            t.pending_id,
-                            t.timeout_s,
-                            t.ref,
-                            t.user_data,
-                            t.created_at_us,
-                        )
-                        for t in created
-                    ]
-                ),
-            ),
+        cur.executemany(
+            f"INSERT INTO transfers ({_INSERT_TRANSFER_COLS}) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            [
+                (
+                    t.id,
+                    t.debit_account_id,
+                    t.credit_account_id,
+                    t.amount,
+                    int(t.code),
+                    int(t.flags),
+                    t.pending_id,
+                    t.timeout_s,
+                    t.ref,
+                    t.user_data,
+                    t.created_at_us,
+                )
+                for t in created
+            ],
         )
         if new_holds:
             cur.executemany(
@@ -370,22 +317,13 @@ class LedgerStore:
                 "UPDATE holds SET state = ?, resolved_by = ? WHERE transfer_id = ?",
                 [(int(h.state), h.resolved_by, h.transfer_id) for h in changed_holds],
             )
-        cur.execute(
-            _SQLITE_UPDATE_ACCOUNTS,
-            (
-                _json(
-                    [
-                        (
-                            a.id,
-                            a.debits_pending,
-                            a.debits_posted,
-                            a.credits_pending,
-                            a.credits_posted,
-                        )
-                        for a in touched
-                    ]
-                ),
-            ),
+        cur.executemany(
+            "UPDATE accounts SET debits_pending = ?, debits_posted = ?, credits_pending = ?,"
+            " credits_posted = ? WHERE id = ?",
+            [
+                (a.debits_pending, a.debits_posted, a.credits_pending, a.credits_posted, a.id)
+                for a in touched
+            ],
         )
 
     def _write_postgres(
