@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test check lint typecheck unit bench clean install
+.PHONY: run test check lint typecheck security unit bench clean install
 
 install: $(STAMP)
 
@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 run: install
 	$(BIN)/saoma demo --host 127.0.0.1 --port 8000
 
-check: install lint typecheck
+check: install lint typecheck security
 
 lint:
 	$(BIN)/ruff check src tests bench
@@ -25,6 +25,9 @@ lint:
 
 typecheck:
 	$(BIN)/mypy
+
+security:
+	$(BIN)/bandit -c pyproject.toml -r src -q
 
 unit: install
 	$(BIN)/pytest -q

@@ -210,7 +210,7 @@ class MerchantClient(_Base):
 class ConsumerClient(_Base):
     """What a wallet app does, with a bearer token."""
 
-    def __init__(self, base_url: str, token: str = "", *, timeout: float = 10.0) -> None:
+    def __init__(self, base_url: str, token: str = "", *, timeout: float = 10.0) -> None:  # nosec B107
         super().__init__(base_url, timeout=timeout)
         self.token = token
 

@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from saoma.bank.connector import BankOutcome
 from saoma.platform import Platform
 
-DEMO_PASSWORD = "saoma-demo-2026"  # noqa: S105 - published on the demo start page
+# Published on the demo start page: anyone may sign in to the demo world.
+DEMO_PASSWORD = "saoma-demo-2026"  # noqa: S105  # nosec B105
 DEMO_PIN = "123456"
 
 
