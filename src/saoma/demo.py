@@ -82,7 +82,7 @@ def seed(platform: Platform) -> None:
         platform.wallets.set_pin(consumer.id, DEMO_PIN, password=DEMO_PASSWORD, old_pin=None)
         top_up = platform.funding.top_up(consumer, balance)
         platform.funding.settled(BankOutcome(top_up["id"], True, "SBXDEMO"))
-        stall, noodles, grocery, busker, _bikes = merchants
+        stall, noodles, grocery, busker, bikes = merchants
         history = [(noodles, 2_500, "Beef noodles"), (grocery, 3_860, "Vegetables and eggs")]
         for n, (merchant, amount, what) in enumerate(history):
             order, _ = platform.payments.create_order(
@@ -94,4 +94,17 @@ def seed(platform: Platform) -> None:
             )
             platform.payments.pay_order(consumer, order["id"], pin=DEMO_PIN)
         platform.payments.pay_static(consumer, busker.id, amount=1_000, pin=DEMO_PIN, note="加油!")
+        if balance < 20_000:
+            continue
+        # A shared-bike ride: a ¥99 deposit held at unlock, the fare taken at lock.
+        ride = platform.payments.create_hold(
+            bikes,
+            merchant_ref=f"RIDE-{consumer.id[-6:]}",
+            amount=9_900,
+            currency=bikes.currency,
+            expires_in_s=24 * 3600,
+            description="Bike deposit",
+        )
+        platform.payments.consent_hold(consumer, ride["id"], pin=DEMO_PIN)
+        platform.payments.capture_hold(bikes, ride["id"], amount=150)
         del stall
