@@ -121,6 +121,7 @@ def test_nobody_sees_or_touches_another_partys_objects(server: Server) -> None:
     payer_a, payer_b = new_consumer(server, balance=5_000), new_consumer(server, balance=5_000)
     order = shop_a.client.create_order("ISO-1", 1_000)
     payment = payer_a.client.pay_order(order["id"], PIN)
+    top_up_a = payer_a.client.top_up(100)
     hold = shop_a.client.create_hold("ISO-H", 500)
 
     for call in (
@@ -133,12 +134,15 @@ def test_nobody_sees_or_touches_another_partys_objects(server: Server) -> None:
         lambda: shop_b.client.void_hold(hold["id"]),
         lambda: shop_b.client.request("GET", "/v1/orders", params={"merchant_order_no": "ISO-1"}),
         lambda: payer_b.client.request("GET", f"/v1/me/payments/{payment['id']}"),
+        lambda: payer_b.client.request("GET", f"/v1/me/bank-transfers/{top_up_a['id']}"),
     ):
         with pytest.raises(SaomaError) as refused:
             call()
         assert refused.value.status == 404, refused.value.problem
     assert shop_b.client.payments()["data"] == []
     assert payer_b.client.payments()["data"] == []
+    assert payer_b.client.request("GET", "/v1/me/holds")["data"] == []
+    assert payer_b.client.request("GET", "/v1/me/transfers")["data"] == []
     assert shop_b.client.request("GET", "/v1/merchant/webhook-deliveries")["data"] == []
     # A consumer's token is not a merchant's credential, and the other way round.
     as_merchant = httpx.get(
