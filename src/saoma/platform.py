@@ -14,6 +14,7 @@ from saoma.db import make_engine, migrate
 from saoma.ledger import Ledger
 from saoma.merchants.service import Merchants
 from saoma.p2p.service import People
+from saoma.paycode.service import PaymentCodes
 from saoma.payments.funding import Funding
 from saoma.payments.service import Payments
 from saoma.promotions.service import Promotions
@@ -38,6 +39,7 @@ class Platform:
     bank: SandboxBank
     promotions: Promotions
     people: People
+    paycodes: PaymentCodes
     demo: bool = False
     _stop: threading.Event = field(default_factory=threading.Event)
     _maintenance: threading.Thread | None = None
@@ -71,6 +73,8 @@ class Platform:
         promotions = Promotions(engine, payments)
         payments.promotions = promotions
         people = People(engine, payments, wallets)
+        paycodes = PaymentCodes(engine)
+        payments.paycodes = paycodes
         funding = Funding(engine, payments)
         bank = SandboxBank(funding.settled, delay_s=settings.sandbox_bank_delay_s)
         funding.bank = bank
@@ -88,6 +92,7 @@ class Platform:
             bank,
             promotions,
             people,
+            paycodes,
             settings.demo,
         )
 

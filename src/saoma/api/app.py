@@ -113,12 +113,19 @@ def create_app(platform: Platform, *, start: bool = True) -> FastAPI:
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    from saoma.api import consumer_routes, merchant_routes, p2p_routes, promotion_routes
+    from saoma.api import (
+        consumer_routes,
+        merchant_routes,
+        p2p_routes,
+        paycode_routes,
+        promotion_routes,
+    )
 
     app.include_router(consumer_routes.router)
     app.include_router(merchant_routes.router)
     app.include_router(promotion_routes.router)
     app.include_router(p2p_routes.router)
+    app.include_router(paycode_routes.router)
     try:
         from saoma.web.routes import router as web_router
 

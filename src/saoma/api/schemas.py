@@ -190,3 +190,7 @@ class CreateRedPacket(Body):
     greeting: StrictStr = Field(default="", max_length=64, examples=["恭喜发财"])
     currency: StrictStr = Field(default="CNY")
     pin: StrictStr | None = None
+
+
+class EnrolDevice(Body):
+    label: StrictStr = Field(default="", max_length=64, examples=["Li Wei's phone"])

@@ -247,7 +247,7 @@ charges = Table(
     Column("amount", BigInteger, nullable=False),
     Column("currency", String(3), nullable=False),
     Column(
-        "state", String(16), nullable=False
+        "state", String(20), nullable=False
     ),  # waiting_for_payer | succeeded | refused | expired
     Column("payment_id", String(32), nullable=True),
     Column("expires_at_us", BigInteger, nullable=False),

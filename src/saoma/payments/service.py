@@ -31,6 +31,7 @@ from saoma.problems import Problem, from_ledger_error, invalid, not_found
 from saoma.wallets.service import Consumer, Wallets
 
 if TYPE_CHECKING:
+    from saoma.paycode.service import PaymentCodes
     from saoma.promotions.service import Promotions
 from saoma.webhooks.outbox import emit_in, rfc3339
 
@@ -38,6 +39,7 @@ ORDER_TTL_S_DEFAULT = 15 * 60
 ORDER_TTL_S_MIN = 5
 ORDER_TTL_S_MAX = 24 * 3600
 HOLD_TTL_S_MAX = 30 * 24 * 3600
+CHARGE_WAIT_US = 60 * 1_000_000  # a terminal waits a minute for the payer's PIN
 PAGE_LIMIT_MAX = 100
 
 
@@ -113,6 +115,7 @@ class Payments:
         self.bank_account = system_account_id(self.currency, AccountKind.BANK_CLEARING)
         self._on_events = on_events or (lambda _ids: None)
         self.promotions: Promotions | None = None
+        self.paycodes: PaymentCodes | None = None
 
     def ensure_system_accounts(self) -> None:
         self.ledger.create_accounts(
@@ -1101,3 +1104,224 @@ class Payments:
                     .values(state="expired")
                 )
         return len(due)
+
+    # --- payment codes: the terminal scans the payer's code ---------------------------------------
+
+    def create_charge(
+        self,
+        merchant: Merchant,
+        *,
+        code: str,
+        amount: int,
+        currency: str,
+        merchant_order_no: str,
+        terminal_id: str,
+        claim: idempotency.Claim | None = None,
+    ) -> dict[str, Any]:
+        """Charge a consumer's one-time code: under their no-PIN limit it settles at once;
+        above it the charge waits (up to a minute) for the payer to confirm with the PIN."""
+        amount = check_amount(amount)
+        currency = check_currency(currency, merchant.currency)
+        merchant_order_no = check_merchant_ref(merchant_order_no, "merchant_order_no")
+        terminal_id = check_text("terminal_id", terminal_id, 64)
+        existing = self._charge_by_no(merchant.id, merchant_order_no)
+        if existing is not None:
+            return self.charge_view(existing)
+        assert self.paycodes is not None
+        resolved = self.paycodes.resolve(code, f"{merchant.id}/{terminal_id}")
+        consumer = self.wallets.get(resolved.wallet_id)
+        now = now_us()
+        charge_id = new_id("ch")
+        row = {
+            "id": charge_id,
+            "merchant_id": merchant.id,
+            "consumer_id": consumer.id,
+            "merchant_order_no": merchant_order_no,
+            "amount": amount,
+            "currency": currency,
+            "state": "waiting_for_payer",
+            "payment_id": None,
+            "expires_at_us": now + CHARGE_WAIT_US,
+            "created_at_us": now,
+        }
+        with write(self.engine) as conn:
+            conn.execute(m.charges.insert().values(**row))
+        if self.wallets.no_pin_allows(consumer, amount):
+            return self._settle_charge(charge_id, consumer, f"no_pin_limit:{resolved.handle}")
+        events: list[str] = []
+
+        def record(tx: Tx) -> None:
+            events.append(
+                emit_in(
+                    tx,
+                    "charge.waiting",
+                    subject=charge_id,
+                    data={
+                        "id": charge_id,
+                        "merchant": merchant.public(),
+                        "amount": amount,
+                        "currency": currency,
+                    },
+                    at_us=now,
+                    consumer_id=consumer.id,
+                )
+            )
+
+        self._emit_alone(record)
+        self._events_committed(events)
+        return self.charge_view(self._charge(charge_id))
+
+    def _emit_alone(self, record: Callable[[Tx], None]) -> None:
+        """An event with no money movement: its own small transaction."""
+        with write(self.engine) as conn:
+            raw = conn.connection.driver_connection
+            record(Tx(raw, postgres=self.engine.dialect.name != "sqlite"))
+
+    def _charge(self, charge_id: str) -> Any:
+        with self.engine.connect() as conn:
+            return conn.execute(select(m.charges).where(m.charges.c.id == charge_id)).first()
+
+    def _charge_by_no(self, merchant_id: str, merchant_order_no: str) -> Any:
+        with self.engine.connect() as conn:
+            return conn.execute(
+                select(m.charges).where(
+                    m.charges.c.merchant_id == merchant_id,
+                    m.charges.c.merchant_order_no == merchant_order_no,
+                )
+            ).first()
+
+    @staticmethod
+    def charge_state(row: Any) -> str:
+        if row.state == "waiting_for_payer" and row.expires_at_us <= now_us():
+            return "expired"
+        return str(row.state)
+
+    def charge_view(self, row: Any) -> dict[str, Any]:
+        merchant = self.merchants.get(row.merchant_id)
+        return {
+            "id": row.id,
+            "merchant": merchant.public(),
+            "merchant_order_no": row.merchant_order_no,
+            "amount": row.amount,
+            "currency": row.currency,
+            "state": self.charge_state(row),
+            "payment_id": row.payment_id,
+            "expires_at": rfc3339(row.expires_at_us),
+        }
+
+    def get_charge(self, merchant: Merchant, charge_id: str) -> dict[str, Any]:
+        row = self._charge(charge_id)
+        if row is None or row.merchant_id != merchant.id:
+            raise not_found("charge", charge_id)
+        return self.charge_view(row)
+
+    def waiting_charges(self, consumer: Consumer) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(m.charges).where(
+                    m.charges.c.consumer_id == consumer.id,
+                    m.charges.c.state == "waiting_for_payer",
+                    m.charges.c.expires_at_us > now_us(),
+                )
+            ).all()
+        return [self.charge_view(r) for r in rows]
+
+    def answer_charge(
+        self, consumer: Consumer, charge_id: str, *, accept: bool, pin: str | None
+    ) -> dict[str, Any]:
+        """The payer confirms a waiting charge with the PIN, or refuses it."""
+        row = self._charge(charge_id)
+        if row is None or row.consumer_id != consumer.id:
+            raise not_found("charge", charge_id)
+        state = self.charge_state(row)
+        if state != "waiting_for_payer":
+            if state == "expired":
+                raise Problem("charge-expired", 409, "the cashier stopped waiting: pay again")
+            return self.charge_view(row)
+        if not accept:
+            with write(self.engine) as conn:
+                conn.execute(
+                    update(m.charges)
+                    .where(m.charges.c.id == charge_id, m.charges.c.state == "waiting_for_payer")
+                    .values(state="refused")
+                )
+            return self.charge_view(self._charge(charge_id))
+        authorisation = self._authorise(consumer, row.amount, pin)
+        return self._settle_charge(charge_id, consumer, authorisation)
+
+    def _settle_charge(
+        self, charge_id: str, consumer: Consumer, authorisation: str
+    ) -> dict[str, Any]:
+        row = self._charge(charge_id)
+        merchant = self.merchants.get(row.merchant_id)
+        fee = rate_of(row.amount, merchant.fee_ppm)
+        transfer_id = derived_id("chg", charge_id)
+        transfers = self._payment_transfers(
+            transfer_id,
+            "fee" + transfer_id[3:],
+            consumer,
+            merchant,
+            row.amount,
+            fee,
+            charge_id,
+            code=TransferCode.PAYMENT,
+        )
+        now = now_us()
+        payment = {
+            "id": new_id("pay"),
+            "merchant_id": merchant.id,
+            "consumer_id": consumer.id,
+            "order_id": None,
+            "kind": "paycode",
+            "amount": row.amount,
+            "fee": fee,
+            "refunded": 0,
+            "currency": row.currency,
+            "note": row.merchant_order_no,
+            "authorisation": authorisation,
+            "transfer_id": transfer_id,
+            "subsidy": 0,
+            "campaign_id": None,
+            "subsidy_refunded": 0,
+            "created_at_us": now,
+        }
+        events: list[str] = []
+
+        def record(tx: Tx) -> None:
+            done = tx.execute(
+                "UPDATE charges SET state = 'succeeded', payment_id = :pid"
+                " WHERE id = :id AND state = 'waiting_for_payer' AND expires_at_us > :now",
+                {"pid": payment["id"], "id": charge_id, "now": now},
+            )
+            if done.rowcount != 1:
+                raise Problem("charge-expired", 409, "the cashier stopped waiting: pay again")
+            _insert(tx, "payments", payment)
+            data = self._view(payment, merchant, for_merchant=True) | {
+                "charge_id": charge_id,
+                "merchant_order_no": row.merchant_order_no,
+            }
+            events.append(
+                emit_in(
+                    tx,
+                    "payment.succeeded",
+                    subject=charge_id,
+                    data=data,
+                    at_us=now,
+                    merchant_id=merchant.id,
+                    consumer_id=consumer.id,
+                    url=merchant.webhook_url,
+                )
+            )
+
+        results, sent = self._move(transfers, record)
+        if sent.wrote:
+            self._events_committed(events)
+        elif results[0] is not Result.EXISTS:
+            with write(self.engine) as conn:  # refused by the ledger: the charge failed
+                conn.execute(
+                    update(m.charges)
+                    .where(m.charges.c.id == charge_id, m.charges.c.state == "waiting_for_payer")
+                    .values(state="refused")
+                )
+            self._raise_for(results, transfers)
+        return self.charge_view(self._charge(charge_id))

@@ -1,0 +1,86 @@
+"""Routes for payment codes: the payer's devices, the terminal's charge, the payer's answer."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response
+
+from saoma.api import deps
+from saoma.api.responses import problems
+from saoma.api.schemas import ConfirmCharge, CreateCharge, EnrolDevice
+from saoma.merchants.service import Merchant
+from saoma.wallets.service import Consumer
+
+router = APIRouter(prefix="/v1", tags=["payment codes"])
+Me = Annotated[Consumer, Depends(deps.consumer)]
+Shop = Annotated[Merchant, Depends(deps.merchant)]
+
+
+@router.post("/me/devices", status_code=201, responses=problems(401, 422))
+def enrol_device(body: EnrolDevice, me: Me, request: Request) -> dict[str, Any]:
+    """Enrol this device for payment codes: its secret and one-time handles, shown once.
+
+    The device then makes codes offline: "28" + a handle + HOTP-style six digits of
+    HMAC-SHA256(secret, handle ‖ 30-second time step).
+    """
+    return deps.platform_of(request).paycodes.enrol(me.id, body.label)
+
+
+@router.get("/me/devices", responses=problems(401))
+def my_devices(me: Me, request: Request) -> dict[str, Any]:
+    return {"data": deps.platform_of(request).paycodes.devices(me.id)}
+
+
+@router.post("/me/devices/{device_id}/handles", status_code=201, responses=problems(401, 404))
+def more_handles(device_id: str, me: Me, request: Request) -> dict[str, Any]:
+    """A fresh batch of one-time handles for a device that is running low."""
+    return {"handles": deps.platform_of(request).paycodes.replenish(me.id, device_id)}
+
+
+@router.delete("/me/devices/{device_id}", status_code=204, responses=problems(401, 404))
+def revoke_device(device_id: str, me: Me, request: Request) -> Response:
+    """A lost phone: every code it could still make stops working at once."""
+    deps.platform_of(request).paycodes.revoke(me.id, device_id)
+    return Response(status_code=204)
+
+
+@router.get("/me/charges", responses=problems(401))
+def waiting_charges(me: Me, request: Request) -> dict[str, Any]:
+    """Charges at a till waiting for this payer's PIN."""
+    return {"data": deps.platform_of(request).payments.waiting_charges(me)}
+
+
+@router.post("/me/charges/{charge_id}/answer", responses=problems(401, 402, 404, 409, 422, 423))
+def answer_charge(charge_id: str, body: ConfirmCharge, me: Me, request: Request) -> dict[str, Any]:
+    """Confirm the till's charge with the PIN (`accept: true`) or refuse it."""
+    return deps.platform_of(request).payments.answer_charge(
+        me, charge_id, accept=body.accept, pin=body.pin
+    )
+
+
+@router.post("/charges", status_code=201, responses=problems(401, 402, 409, 422, 429))
+async def create_charge(body: CreateCharge, shop: Shop, request: Request) -> Any:
+    """Charge the payer's one-time code: settles at once under their no-PIN limit, otherwise
+    `waiting_for_payer` until they confirm on the phone, refuse, or a minute passes."""
+    platform = deps.platform_of(request)
+    return await deps.idempotent(
+        request,
+        shop.id,
+        lambda claim: platform.payments.create_charge(
+            shop,
+            code=body.code,
+            amount=body.amount,
+            currency=body.currency,
+            merchant_order_no=body.merchant_order_no,
+            terminal_id=body.terminal_id,
+            claim=claim,
+        ),
+    )
+
+
+@router.get("/charges/{charge_id}", responses=problems(401, 404))
+def get_charge(charge_id: str, shop: Shop, request: Request) -> dict[str, Any]:
+    """The till polls this (or listens to /v1/merchant/events) while the payer decides."""
+    return deps.platform_of(request).payments.get_charge(shop, charge_id)
