@@ -294,7 +294,7 @@ def test_wrong_currency_unknown_fields_and_huge_bodies(server: Server) -> None:
 def test_unreadable_codes_get_a_reason(server: Server) -> None:
     fan = new_consumer(server)
     for payload, reason in [
-        ("hello", "not an EMVCo"),
+        ("hello", "two-digit field ID"),
         ("00020101021126350009dev.saoma0118m_xxxxxxxxxxxxxxxx6304FFFF", "checksum"),
     ]:
         with pytest.raises(SaomaError) as refused:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import segno
 
 from saoma.problems import Problem, not_found
+from saoma.qr.emv import EmvError, Field, decode, encode
 
 if TYPE_CHECKING:
     from saoma.merchants.service import Merchant
@@ -25,24 +26,6 @@ SAOMA_GUID = "dev.saoma"
 SAOMA_TEMPLATE_ID = "26"
 
 
-class CodeError(ValueError):
-    pass
-
-
-def _tlv(tag: str, value: str) -> str:
-    return f"{tag}{len(value):02d}{value}"
-
-
-def _crc16(data: bytes) -> str:
-    crc = 0xFFFF
-    for byte in data:
-        crc ^= byte << 8
-        for _ in range(8):
-            crc = ((crc << 1) ^ 0x1021) if crc & 0x8000 else crc << 1
-            crc &= 0xFFFF
-    return f"{crc:04X}"
-
-
 def saoma_payload(
     *,
     merchant_id: str,
@@ -54,52 +37,33 @@ def saoma_payload(
     city: str,
     category_code: str,
 ) -> str:
+    """An EMVCo payload carrying Saoma's identifier, the merchant id and any order reference."""
     from saoma.money import BY_ALPHA, format_minor
 
-    account = _tlv("00", SAOMA_GUID) + _tlv("01", merchant_id)
+    account = [Field("00", SAOMA_GUID), Field("01", merchant_id)]
     if reference:
-        account += _tlv("02", reference)
-    body = _tlv("00", "01") + _tlv("01", "12" if amount_minor is not None else "11")
-    body += _tlv(SAOMA_TEMPLATE_ID, account) + _tlv("52", category_code)
-    body += _tlv("53", BY_ALPHA[currency].numeric)
+        account.append(Field("02", reference))
+    fields = [
+        Field("00", "01"),
+        Field("01", "12" if amount_minor is not None else "11"),
+        Field(SAOMA_TEMPLATE_ID, tuple(account)),
+        Field("52", category_code),
+        Field("53", BY_ALPHA[currency].numeric),
+    ]
     if amount_minor is not None:
-        body += _tlv("54", format_minor(amount_minor, currency))
-    body += _tlv("58", "CN") + _tlv("59", merchant_name) + _tlv("60", city)
+        fields.append(Field("54", format_minor(amount_minor, currency)))
+    fields += [Field("58", "CN"), Field("59", merchant_name), Field("60", city)]
     if merchant_name_zh:
-        body += _tlv("64", _tlv("00", "ZH") + _tlv("01", merchant_name_zh))
-    body += "6304"
-    return body + _crc16(body.encode())
-
-
-def _fields(text: str) -> dict[str, str]:
-    out: dict[str, str] = {}
-    i = 0
-    while i < len(text):
-        tag, size = text[i : i + 2], text[i + 2 : i + 4]
-        if not size.isdigit():
-            raise CodeError(f"length at position {i + 2} is not a number")
-        end = i + 4 + int(size)
-        if end > len(text):
-            raise CodeError(f"field {tag} runs past the end of the code")
-        out[tag] = text[i + 4 : end]
-        i = end
-    return out
+        fields.append(Field("64", (Field("00", "ZH"), Field("01", merchant_name_zh))))
+    return encode(fields)
 
 
 def read_saoma_payload(payload: str) -> tuple[str, str | None]:
     """The merchant id and reference in a Saoma code, or a reason it is not one."""
-    payload = payload.strip()
-    if len(payload) < 8 or payload[-8:-4] != "6304":
-        raise CodeError("not an EMVCo payment code: no checksum at the end")
-    if _crc16(payload[:-4].encode()) != payload[-4:].upper():
-        raise CodeError("the checksum does not match: the code is damaged")
-    fields = _fields(payload)
-    for tag in map(str, range(26, 52)):
-        if tag in fields:
-            inner = _fields(fields[tag])
-            if inner.get("00") == SAOMA_GUID and inner.get("01"):
-                return inner["01"], inner.get("02")
-    raise CodeError("this code is not a Saoma merchant code")
+    account = decode(payload.strip()).merchant_accounts().get(SAOMA_GUID)
+    if not account or not account.get("01"):
+        raise EmvError("this is a payment code of another system, not a Saoma code")
+    return account["01"], account.get("02")
 
 
 def _emv(merchant: Merchant, *, reference: str | None, amount: int | None, currency: str) -> str:
