@@ -29,16 +29,18 @@ def encode_cmd(
     name_zh: str = typer.Option("", help="The name in Chinese (alternate language template)."),
 ) -> None:
     """Print a Saoma payload (static without --amount, dynamic with it)."""
+    from saoma.money import currency as currency_of
     from saoma.money import parse_major
     from saoma.payments.codes import saoma_payload
 
     try:
-        minor = parse_major(amount, currency) if amount is not None else None
+        code = currency_of(currency).alpha  # "cny" and "156" too; an unknown one said as such
+        minor = parse_major(amount, code) if amount is not None else None
         payload = saoma_payload(
             merchant_id=merchant_id,
             reference=reference,
             amount_minor=minor,
-            currency=currency,
+            currency=code,
             merchant_name=name,
             merchant_name_zh=name_zh,
             city=city,

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from saoma.money import BY_NUMERIC
 
 TEMPLATES = {*(str(i) for i in range(26, 52)), "62", "64", *(str(i) for i in range(80, 100))}
-_AMOUNT = re.compile(r"^(?=.*\d)\d*(\.\d*)?$")
+_AMOUNT = re.compile(r"(?=.*\d)\d*(\.\d*)?", re.ASCII)  # with fullmatch: no "\n" after it
 NAMES = {
     "00": "payload format indicator",
     "01": "point of initiation method",
@@ -101,15 +101,20 @@ def crc16(data: bytes) -> str:
     return f"{crc:04X}"
 
 
+def _digits(text: str) -> bool:
+    """Only 0 to 9: ``str.isdigit`` also takes "²" and "٣", which are no EMV digits."""
+    return text.isascii() and text.isdigit()
+
+
 def parse_fields(text: str, *, base: int = 0, nested: bool = True) -> tuple[Field, ...]:
     """The fields of ``text`` in order; templates parsed when ``nested``."""
     fields = []
     i = 0
     while i < len(text):
         tag, size = text[i : i + 2], text[i + 2 : i + 4]
-        if len(tag) < 2 or not tag.isdigit():
+        if len(tag) < 2 or not _digits(tag):
             raise EmvError(f"expected a two-digit field ID, found {tag!r}", offset=base + i)
-        if len(size) < 2 or not size.isdigit():
+        if len(size) < 2 or not _digits(size):
             raise EmvError(
                 f"expected a two-digit length, found {size!r}", tag=tag, offset=base + i + 2
             )
@@ -214,6 +219,8 @@ def _check(p: Payload, payload: str) -> None:
     if len(set(tags)) != len(tags):
         twice = next(t for t in tags if tags.count(t) > 1)
         raise EmvError("a field appears twice", tag=twice)
+    if "63" in tags:
+        raise EmvError("the CRC field 63 comes once, last", tag="63")
     if p.get("01") not in (None, "11", "12"):
         raise EmvError("point of initiation is 11 (static) or 12 (dynamic)", tag="01")
     if not any("02" <= t <= "51" for t in tags):
@@ -222,14 +229,14 @@ def _check(p: Payload, payload: str) -> None:
         if p.get(tag) is None:
             raise EmvError("a mandatory field is missing", tag=tag)
     mcc = p.get("52") or ""
-    if len(mcc) != 4 or not mcc.isdigit():
+    if len(mcc) != 4 or not _digits(mcc):
         raise EmvError(f"the merchant category code is four digits, not {mcc!r}", tag="52")
     currency = p.get("53") or ""
     if currency not in BY_NUMERIC:
         raise EmvError(f"unknown currency {currency!r} (ISO 4217 numeric)", tag="53")
     amount = p.get("54")
     if amount is not None:
-        if len(amount) > 13 or not _AMOUNT.match(amount):
+        if len(amount) > 13 or not _AMOUNT.fullmatch(amount):
             raise EmvError(f"the amount is not a number: {amount!r}", tag="54")
         frac = amount.partition(".")[2]
         if len(frac) > BY_NUMERIC[currency].exponent:
