@@ -149,12 +149,32 @@ class MerchantClient(_Base):
         )
         return result
 
-    def payments(self, cursor: str | None = None, limit: int = 20) -> dict[str, Any]:
+    def payments(
+        self,
+        cursor: str | None = None,
+        limit: int = 20,
+        *,
+        kind: str | None = None,
+        q: str | None = None,
+    ) -> dict[str, Any]:
         params: dict[str, Any] = {"limit": limit}
-        if cursor:
-            params["cursor"] = cursor
+        for name, value in (("cursor", cursor), ("kind", kind), ("q", q)):
+            if value:
+                params[name] = value
         result: dict[str, Any] = self.request("GET", "/v1/merchant/payments", params=params)
         return result
+
+    def summary(self, days: int = 7) -> dict[str, Any]:
+        """Takings today, per hour today and per day for the last ``days`` days."""
+        result: dict[str, Any] = self.request("GET", "/v1/merchant/summary", params={"days": days})
+        return result
+
+    def statement(self, first: str, last: str) -> str:
+        """The CSV statement of every payment between two dates (YYYY-MM-DD), inclusive."""
+        body: bytes = self.request(
+            "GET", "/v1/merchant/statement.csv", params={"from": first, "to": last}
+        )
+        return body.decode("utf-8")
 
     def create_hold(
         self, merchant_ref: str, amount: int, *, expires_in_s: int = 3600, description: str = ""

@@ -32,6 +32,9 @@ class Settings(BaseSettings):
         default=6000, ge=0, le=100_000, description="Merchant discount rate, parts per million."
     )
     sandbox_bank_delay_s: float = Field(default=0.05, ge=0, le=60)
+    timezone: str = Field(
+        default="Asia/Shanghai", description="Merchants' local time for days and hours in reports."
+    )
     demo: bool = Field(default=False, description="Demo mode: one-click sign-in pages.")
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
@@ -44,6 +47,19 @@ class Settings(BaseSettings):
                 "SAOMA_DATABASE_URL must start with sqlite:// or postgresql:// "
                 f"(got {value.split(':', 1)[0]!r})"
             )
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(
+                f"SAOMA_TIMEZONE must be an IANA zone like Asia/Shanghai (got {value!r})"
+            ) from exc
         return value
 
     def resolved_database_url(self) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.engine import Engine
 
@@ -16,6 +17,7 @@ from saoma.merchants.service import Merchants
 from saoma.p2p.service import People
 from saoma.paycode.service import PaymentCodes
 from saoma.payments.funding import Funding
+from saoma.payments.reports import Reports
 from saoma.payments.service import Payments
 from saoma.promotions.service import Promotions
 from saoma.wallets.service import Wallets
@@ -40,6 +42,7 @@ class Platform:
     promotions: Promotions
     people: People
     paycodes: PaymentCodes
+    reports: Reports
     demo: bool = False
     _stop: threading.Event = field(default_factory=threading.Event)
     _maintenance: threading.Thread | None = None
@@ -93,6 +96,7 @@ class Platform:
             promotions,
             people,
             paycodes,
+            Reports(engine, ZoneInfo(settings.timezone)),
             settings.demo,
         )
 

@@ -22,6 +22,7 @@ from saoma.api.schemas import (
 )
 from saoma.merchants.service import Merchant
 from saoma.payments import codes
+from saoma.payments.reports import statement_range
 from saoma.problems import not_found
 from saoma.webhooks import dispatcher
 
@@ -169,10 +170,45 @@ def merchant_payments(
     request: Request,
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    kind: Annotated[str | None, Query(description="order, static, paycode or capture")] = None,
+    q: Annotated[
+        str | None, Query(max_length=64, description="payment id, order id or note")
+    ] = None,
 ) -> dict[str, Any]:
-    """Payments received, newest first: gross, fee and net."""
+    """Payments received, newest first: gross, fee and net; filter by kind, search by text."""
     return deps.platform_of(request).payments.list_payments(
-        merchant=shop, cursor=cursor, limit=limit
+        merchant=shop, cursor=cursor, limit=limit, kind=kind, search=q
+    )
+
+
+@router.get("/merchant/summary", tags=["reports"], responses=problems(401, 422))
+def merchant_summary(
+    shop: Shop, request: Request, days: Annotated[int, Query(ge=1, le=90)] = 7
+) -> dict[str, Any]:
+    """Takings today (count, gross, fees, refunded, net), today per hour, the last days per day."""
+    return deps.platform_of(request).reports.summary(shop, days=days)
+
+
+@router.get(
+    "/merchant/statement.csv",
+    tags=["reports"],
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/csv": {}}}, **problems(401, 422)},
+)
+def merchant_statement(
+    shop: Shop,
+    request: Request,
+    start: Annotated[str, Query(alias="from", description="first day, YYYY-MM-DD")],
+    end: Annotated[str, Query(alias="to", description="last day, YYYY-MM-DD")],
+) -> StreamingResponse:
+    """Every payment between two local dates inclusive, as CSV with a totals line."""
+    first, last = statement_range(start, end)
+    lines = deps.platform_of(request).reports.statement_csv(shop, first, last)
+    name = f"saoma-{shop.id}-{first}-{last}.csv"
+    return StreamingResponse(
+        lines,
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )
 
 

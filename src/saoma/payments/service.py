@@ -41,6 +41,7 @@ ORDER_TTL_S_MAX = 24 * 3600
 HOLD_TTL_S_MAX = 30 * 24 * 3600
 CHARGE_WAIT_US = 60 * 1_000_000  # a terminal waits a minute for the payer's PIN
 PAGE_LIMIT_MAX = 100
+PAYMENT_KINDS = ("order", "static", "paycode", "capture")
 
 
 def system_account_id(currency_code: str, kind: AccountKind) -> int:
@@ -756,11 +757,30 @@ class Payments:
         merchant: Merchant | None = None,
         cursor: str | None = None,
         limit: int = 20,
+        kind: str | None = None,
+        search: str | None = None,
     ) -> dict[str, Any]:
-        """A page of payments, newest first; ``next_cursor`` continues it."""
+        """A page of payments, newest first; ``next_cursor`` continues it.
+
+        ``kind`` keeps one kind (order, static, paycode, capture); ``search`` matches the start
+        of the payment id or order id, or any part of the note.
+        """
         if not 1 <= limit <= PAGE_LIMIT_MAX:
             raise invalid("limit", f"limit must be between 1 and {PAGE_LIMIT_MAX}")
         query = select(m.payments).order_by(m.payments.c.seq.desc()).limit(limit + 1)
+        if kind:
+            if kind not in PAYMENT_KINDS:
+                raise invalid("kind", f"kind must be one of {', '.join(PAYMENT_KINDS)}")
+            query = query.where(m.payments.c.kind == kind)
+        if search:
+            if len(search) > 64:
+                raise invalid("q", "a search is 64 characters at most")
+            like = search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            query = query.where(
+                m.payments.c.id.like(like + "%", escape="\\")
+                | m.payments.c.order_id.like(like + "%", escape="\\")
+                | m.payments.c.note.ilike("%" + like + "%", escape="\\")
+            )
         if consumer is not None:
             query = query.where(m.payments.c.consumer_id == consumer.id)
         if merchant is not None:

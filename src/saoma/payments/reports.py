@@ -1,0 +1,157 @@
+"""What a merchant reads: takings today, per hour and per day, and statements for any dates.
+
+Days and hours are the merchant's local ones (``SAOMA_TIMEZONE``, Shenzhen by default).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from datetime import date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+from sqlalchemy.engine import Engine
+
+from saoma.merchants.service import Merchant
+from saoma.money import format_minor
+from saoma.payments import models as m
+from saoma.payments.ids import now_us
+from saoma.problems import invalid
+
+STATEMENT_DAYS_MAX = 366
+CHART_DAYS_MAX = 90
+HEADER = [
+    *("time", "payment_id", "kind", "order_id", "note", "currency"),
+    *("gross", "fee", "refunded", "net", "discount_paid_by_campaign"),
+]
+
+
+def _us(moment: datetime) -> int:
+    return int(moment.timestamp() * 1_000_000)
+
+
+def _start_of(day: date, tz: ZoneInfo) -> int:
+    return _us(datetime.combine(day, time(), tzinfo=tz))
+
+
+def parse_day(value: str, field: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise invalid(
+            field, f"{field} must be a date like 2026-11-27 (got {value[:40]!r})"
+        ) from None
+
+
+def statement_range(start: str, end: str) -> tuple[date, date]:
+    first, last = parse_day(start, "from"), parse_day(end, "to")
+    if last < first:
+        raise invalid("to", "to must be on or after from")
+    if (last - first).days >= STATEMENT_DAYS_MAX:
+        raise invalid("to", f"a statement covers {STATEMENT_DAYS_MAX} days at most")
+    return first, last
+
+
+class Reports:
+    def __init__(self, engine: Engine, tz: ZoneInfo) -> None:
+        self.engine = engine
+        self.tz = tz
+
+    def today(self) -> date:
+        return datetime.now(self.tz).date()
+
+    def _rows(self, merchant: Merchant, since_us: int, until_us: int) -> list[Any]:
+        p = m.payments
+        query = (
+            select(p.c.id, p.c.kind, p.c.amount, p.c.fee, p.c.refunded, p.c.subsidy)
+            .add_columns(p.c.note, p.c.currency, p.c.order_id, p.c.created_at_us)
+            .where(p.c.merchant_id == merchant.id)
+            .where(p.c.created_at_us >= since_us, p.c.created_at_us < until_us)
+            .order_by(p.c.seq)
+        )
+        with self.engine.connect() as conn:
+            return list(conn.execute(query).all())
+
+    def summary(self, merchant: Merchant, *, days: int = 7) -> dict[str, Any]:
+        """Today's totals, today per hour, and the last ``days`` days per day."""
+        if not 1 <= days <= CHART_DAYS_MAX:
+            raise invalid("days", f"days must be between 1 and {CHART_DAYS_MAX}")
+        today = self.today()
+        first = today - timedelta(days=days - 1)
+        rows = self._rows(merchant, _start_of(first, self.tz), now_us() + 1)
+        per_day = {first + timedelta(days=i): [0, 0] for i in range(days)}
+        per_hour = [[0, 0] for _ in range(24)]
+        totals = {"count": 0, "gross": 0, "fees": 0, "refunded": 0, "net": 0}
+        for row in rows:
+            local = datetime.fromtimestamp(row.created_at_us / 1_000_000, self.tz)
+            bucket = per_day.get(local.date())
+            if bucket is not None:
+                bucket[0] += 1
+                bucket[1] += row.amount
+            if local.date() == today:
+                per_hour[local.hour][0] += 1
+                per_hour[local.hour][1] += row.amount
+                totals["count"] += 1
+                totals["gross"] += row.amount
+                totals["fees"] += row.fee
+                totals["refunded"] += row.refunded
+        totals["net"] = totals["gross"] - totals["fees"] - totals["refunded"]
+        return {
+            "currency": merchant.currency,
+            "timezone": str(self.tz),
+            "date": today.isoformat(),
+            "today": totals,
+            "per_hour": [{"hour": h, "count": c, "amount": a} for h, (c, a) in enumerate(per_hour)],
+            "per_day": [
+                {"date": d.isoformat(), "count": c, "amount": a} for d, (c, a) in per_day.items()
+            ],
+        }
+
+    def count(self, merchant: Merchant) -> int:
+        with self.engine.connect() as conn:
+            return int(
+                conn.execute(
+                    select(func.count()).where(m.payments.c.merchant_id == merchant.id)
+                ).scalar_one()
+            )
+
+    def statement_csv(self, merchant: Merchant, first: date, last: date) -> Iterator[str]:
+        """CSV lines, header first: every payment from ``first`` to ``last`` inclusive."""
+        rows = self._rows(
+            merchant, _start_of(first, self.tz), _start_of(last + timedelta(days=1), self.tz)
+        )
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+
+        def line(values: list[Any]) -> str:
+            buffer.seek(0)
+            buffer.truncate()
+            writer.writerow(values)
+            return buffer.getvalue()
+
+        yield line(HEADER)
+        totals = [0, 0, 0, 0]
+        for row in rows:
+            local = datetime.fromtimestamp(row.created_at_us / 1_000_000, self.tz)
+            net = row.amount - row.fee - row.refunded
+            money = [row.amount, row.fee, row.refunded, net]
+            totals = [t + v for t, v in zip(totals, money, strict=True)]
+            yield line(
+                [local.isoformat(timespec="seconds"), row.id, row.kind, row.order_id or ""]
+                + [_cell(row.note), row.currency]
+                + [format_minor(v, row.currency) for v in money]
+                + [format_minor(row.subsidy, row.currency)]
+            )
+        yield line(
+            ["total", "", "", "", "", merchant.currency]
+            + [format_minor(v, merchant.currency) for v in totals]
+            + [""]
+        )
+
+
+def _cell(text: str) -> str:
+    """Keep a spreadsheet from reading a note as a formula."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
