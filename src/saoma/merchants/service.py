@@ -328,6 +328,14 @@ class Merchants:
             )
         return token
 
+    def sign_out(self, token: str) -> None:
+        with write(self.engine) as conn:
+            conn.execute(
+                delete(m.merchant_sessions).where(
+                    m.merchant_sessions.c.token_hash == token_hash(token)
+                )
+            )
+
     def for_token(self, token: str) -> Merchant | None:
         with self.engine.connect() as conn:
             row = conn.execute(

@@ -1,0 +1,1 @@
+"""The browser side of Saoma: wallet, cashier, dashboard and demo pages over the JSON API."""

@@ -1,0 +1,355 @@
+/* The merchant cashier: a keypad, the dynamic code, the payer's code, deposits, and the sound box. */
+"use strict";
+
+(() => {
+  const { t, money, api, pay, guard, say, show, el, $, human, parseAmount } = Saoma;
+  let shop = null;
+  let typed = "";
+  let order = null;      // the order whose code is on screen
+  let hold = null;       // the deposit being asked for or held
+  let stopCamera = null;
+  let poller = null;
+  const announced = new Set();
+  let muted = localStorage.getItem("saoma.mute") === "1";
+
+  function terminalId() {
+    let id = localStorage.getItem("saoma.terminal");
+    if (!id) { id = "till-" + Saoma.newKey().slice(0, 8); localStorage.setItem("saoma.terminal", id); }
+    return id;
+  }
+  const orderNo = (prefix) => `${prefix}${Date.now()}-${Saoma.newKey().slice(0, 6)}`;
+
+  async function start() {
+    try {
+      shop = await api("GET", "/v1/merchant");
+    } catch (err) {
+      if (err.status === 401) { show("c-signin"); return; }
+      Saoma.toast(human(err), "err");
+      return;
+    }
+    if (!shop) { show("c-signin"); return; }
+    Saoma.listen("/v1/merchant/events", {
+      "payment.succeeded": (e) => onPayment(e.data || {}),
+      "hold.held": (e) => { if (hold && e.data && e.data.id === hold.id) refreshHold(); },
+      "refund.succeeded": () => recent(),
+    });
+    keypad();
+  }
+
+  $("#c-signin-form").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    guard(ev.submitter, "#cs-out", async () => {
+      await api("POST", "/web/sessions", {
+        kind: "merchant", login: $("#cs-login").value.trim(), password: $("#cs-password").value,
+      });
+      await start();
+    });
+  });
+
+  $("#c-signup-form").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    guard(ev.submitter, "#cu-out", async () => {
+      await api("POST", "/web/merchants", {
+        name: $("#cu-name").value.trim(), name_zh: $("#cu-name-zh").value.trim(),
+        category_code: $("#cu-category").value, city: $("#cu-city").value.trim() || "Shenzhen",
+        login: $("#cu-login").value.trim(), password: $("#cu-password").value,
+      });
+      await start();
+    });
+  });
+
+  // --- keypad ----------------------------------------------------------------------------------
+
+  function keypad() {
+    stopPolling();
+    order = null;
+    hold = null;
+    typed = "";
+    $("#c-code-box").replaceChildren();
+    draw();
+    $("#c-name").textContent = Saoma.merchantName(shop);
+    show("c-keypad");
+    recent();
+  }
+
+  function draw() {
+    $("#c-display").textContent = "¥" + (typed || "0");
+    $("#c-mute").textContent = muted ? t("unmute") : t("mute");
+    $("#c-mute").setAttribute("aria-pressed", String(muted));
+  }
+
+  function press(key) {
+    if (key === "back") typed = typed.slice(0, -1);
+    else if (key === ".") { if (!typed.includes(".")) typed = (typed || "0") + "."; }
+    else if (/^\d$/.test(key)) {
+      const next = typed === "0" ? key : typed + key;
+      if (/^\d{1,7}(\.\d{0,2})?$/.test(next)) typed = next;
+    }
+    say("#c-out", "", "ok");
+    draw();
+  }
+
+  document.querySelectorAll("[data-key]").forEach((b) => b.addEventListener("click", () => press(b.dataset.key)));
+  document.addEventListener("keydown", (ev) => {
+    if ($("#c-keypad").hidden || ev.target.matches("input, select, textarea")) return;
+    if (/^[\d.]$/.test(ev.key)) { press(ev.key); ev.preventDefault(); }
+    else if (ev.key === "Backspace") { press("back"); ev.preventDefault(); }
+    else if (ev.key === "Enter" && ev.target === document.body) { $("#c-show").click(); ev.preventDefault(); }
+  });
+
+  function amountTyped() {
+    const amount = parseAmount(typed);
+    if (!amount) { say("#c-out", t("enter_amount"), "err"); return null; }
+    return amount;
+  }
+
+  $("#c-mute").addEventListener("click", () => {
+    muted = !muted;
+    localStorage.setItem("saoma.mute", muted ? "1" : "0");
+    draw();
+  });
+
+  // --- the sound box ---------------------------------------------------------------------------
+
+  function announce(amount) {
+    if (muted || !window.speechSynthesis) return;
+    const text = t("received_speech", { amount: Saoma.plain(amount) });
+    const utterance = new SpeechSynthesisUtterance(text);
+    utterance.lang = Saoma.lang === "zh" ? "zh-CN" : "en-US";
+    window.speechSynthesis.cancel();
+    window.speechSynthesis.speak(utterance);
+  }
+
+  function received(paymentId, amount, details) {
+    if (announced.has(paymentId)) return;
+    announced.add(paymentId);
+    stopPolling();
+    order = null;
+    $("#c-paid-title").textContent = t("received", { amount: money(amount) });
+    $("#c-paid-details").textContent = details || "";
+    show("c-paid");
+    announce(amount);
+    recent();
+  }
+
+  function onPayment(data) {
+    if (order && data.order_id === order.id) received(data.id, data.amount, order.description);
+    else if (charge && data.id === charge.payment_id) received(data.id, data.amount, "");
+    else recent();
+  }
+
+  $("#c-next").addEventListener("click", keypad);
+
+  function stopPolling() { clearInterval(poller); poller = null; }
+  function poll(fn) { stopPolling(); poller = setInterval(fn, 1500); }
+
+  // --- dynamic code ----------------------------------------------------------------------------
+
+  $("#c-show").addEventListener("click", (ev) => {
+    const amount = amountTyped();
+    if (!amount) return;
+    guard(ev.target, "#c-out", async () => {
+      order = await pay("/v1/orders", {
+        merchant_order_no: orderNo("T"), amount, currency: shop.currency, expires_in_s: 300,
+      });
+      const svg = Saoma.qrSvg(order.qr_payload);
+      svg.setAttribute("aria-label", `${Saoma.merchantName(shop)} ${money(amount)}`);
+      svg.id = "c-order-qr";
+      $("#c-code-box").replaceChildren(svg);
+      $("#c-code-amount").textContent = money(amount);
+      $("#c-code-status").textContent = t("waiting_payment");
+      show("c-code");
+      poll(checkOrder);
+    });
+  });
+
+  async function checkOrder() {
+    if (!order) return;
+    const now = await api("GET", `/v1/orders/${order.id}`).catch(() => null);
+    if (!now || !order) return;
+    if (now.state === "paid") received(now.payment_id, now.amount, now.description);
+    else if (now.state === "expired") {
+      stopPolling();
+      $("#c-code-status").textContent = t("order_expired");
+    }
+  }
+
+  $("#c-code-cancel").addEventListener("click", (ev) => guard(ev.target, null, async () => {
+    if (order) await api("POST", `/v1/orders/${order.id}/close`).catch(() => null);
+    keypad();
+  }));
+
+  // --- the payer's payment code ------------------------------------------------------------------
+
+  let charge = null;
+
+  $("#c-scan").addEventListener("click", () => {
+    const amount = amountTyped();
+    if (!amount) return;
+    charge = null;
+    $("#c-scanner-amount").textContent = money(amount);
+    $("#c-payer-code").value = "";
+    say("#c-scanner-out", "", "ok");
+    show("c-scanner");
+    $("#c-payer-code").focus();
+  });
+
+  $("#c-scanner-back").addEventListener("click", () => { stopCam(); keypad(); });
+
+  function stopCam() {
+    if (stopCamera) { stopCamera(); stopCamera = null; }
+    $("#c-camera-box").hidden = true;
+  }
+
+  $("#c-camera-on").addEventListener("click", async () => {
+    $("#c-camera-box").hidden = false;
+    try {
+      stopCamera = await Scan.camera($("#c-camera"), (text) => {
+        stopCamera = null;
+        $("#c-camera-box").hidden = true;
+        $("#c-payer-code").value = text;
+        $("#c-scanner-form").requestSubmit();
+      });
+    } catch (err) {
+      $("#c-camera-box").hidden = true;
+      say("#c-scanner-out", t("camera_off"), "warn");
+    }
+  });
+
+  $("#c-scanner-form").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const code = $("#c-payer-code").value.replace(/\s+/g, "");
+    const amount = parseAmount(typed);
+    if (!code || !amount) return;
+    guard(ev.submitter, "#c-scanner-out", async () => {
+      charge = await pay("/v1/charges", {
+        code, amount, currency: shop.currency, merchant_order_no: orderNo("C"),
+        terminal_id: terminalId(),
+      });
+      $("#c-payer-code").value = "";
+      chargeState();
+      if (charge.state === "waiting_for_payer") poll(async () => {
+        charge = await api("GET", `/v1/charges/${charge.id}`).catch(() => charge);
+        chargeState();
+      });
+    });
+  });
+
+  function chargeState() {
+    if (!charge) return;
+    if (charge.state === "succeeded") received(charge.payment_id, charge.amount, "");
+    else if (charge.state === "waiting_for_payer") say("#c-scanner-out", t("waiting_payer"), "warn");
+    else {
+      stopPolling();
+      say("#c-scanner-out", t(charge.state === "expired" ? "charge_expired" : "charge_refused"), "err");
+    }
+  }
+
+  // --- deposits (holds) ----------------------------------------------------------------------------
+
+  $("#c-hold").addEventListener("click", (ev) => {
+    const amount = amountTyped();
+    if (!amount) return;
+    guard(ev.target, "#c-out", async () => {
+      hold = await pay("/v1/holds", {
+        merchant_ref: orderNo("D"), amount, currency: shop.currency, expires_in_s: 86400,
+      });
+      const svg = Saoma.qrSvg(hold.qr_payload);
+      svg.setAttribute("aria-label", t("deposit"));
+      $("#c-deposit-box").replaceChildren(svg);
+      $("#c-capture-form").hidden = true;
+      say("#c-deposit-out", "", "ok");
+      drawHold();
+      show("c-deposit");
+      poll(refreshHold);
+    });
+  });
+
+  function drawHold() {
+    const held = hold.state === "held";
+    $("#c-deposit-title").textContent = held
+      ? t("hold_held", { amount: money(hold.amount), time: Saoma.when(hold.expires_at) })
+      : t("hold_waiting", { amount: money(hold.amount) });
+    if (held && $("#c-capture-form").hidden) {
+      $("#c-deposit-box").replaceChildren();
+      $("#c-capture-form").hidden = false;
+      $("#c-capture-amount").value = Saoma.plain(hold.amount);
+      stopPolling();
+    }
+  }
+
+  async function refreshHold() {
+    if (!hold) return;
+    const now = await api("GET", `/v1/holds/${hold.id}`).catch(() => null);
+    if (now && hold && now.id === hold.id) { hold = now; drawHold(); }
+  }
+
+  $("#c-capture-form").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const amount = parseAmount($("#c-capture-amount").value);
+    if (!amount) { say("#c-deposit-out", t("err_bad-amount"), "err"); return; }
+    guard(ev.submitter, "#c-deposit-out", async () => {
+      hold = await pay(`/v1/holds/${hold.id}/capture`, { amount });
+      $("#c-capture-form").hidden = true;
+      say("#c-deposit-out", t("captured", { amount: money(amount) }), "ok");
+      recent();
+    });
+  });
+
+  $("#c-void").addEventListener("click", (ev) => guard(ev.target, "#c-deposit-out", async () => {
+    hold = await api("POST", `/v1/holds/${hold.id}/void`);
+    $("#c-capture-form").hidden = true;
+    say("#c-deposit-out", t("voided"), "ok");
+  }));
+
+  $("#c-deposit-back").addEventListener("click", keypad);
+
+  // --- recent payments and refunds ---------------------------------------------------------------
+
+  async function recent() {
+    let page;
+    try { page = await api("GET", "/v1/merchant/payments?limit=8"); } catch (e) { return; }
+    $("#c-recent").replaceChildren(...page.data.map((p) => el("li", {},
+      el("span", { class: "grow" }, el("strong", { text: money(p.amount) }), " ",
+        el("span", { class: "tag", text: t("kind_" + p.kind) }),
+        p.refunded ? el("span", { class: "tag", text: `${t("refunded")} ${money(p.refunded)}` }) : null,
+        el("br"), el("span", { class: "small muted", text: `${Saoma.when(p.created_at)} · ${p.id}` })),
+      p.refunded < p.amount
+        ? el("button", { type: "button", class: "secondary", text: t("refund"), onclick: () => askRefund(p) })
+        : null)));
+  }
+
+  function askRefund(p) {
+    const left = p.amount - p.refunded;
+    $("#c-refund-text").textContent = t("refund_confirm", { amount: money(left) });
+    $("#c-refund-amount").value = Saoma.plain(left);
+    say("#c-refund-out", "", "ok");
+    const dialog = $("#c-refund-dialog");
+    dialog.dataset.payment = p.id;
+    dialog.showModal();
+  }
+
+  $("#c-refund-amount").addEventListener("input", () => {
+    const amount = parseAmount($("#c-refund-amount").value);
+    if (amount) $("#c-refund-text").textContent = t("refund_confirm", { amount: money(amount) });
+  });
+
+  $("#c-refund-form").addEventListener("submit", (ev) => {
+    if (!ev.submitter || ev.submitter.value !== "confirm") return; // cancel closes the dialog
+    ev.preventDefault();
+    const dialog = $("#c-refund-dialog");
+    const amount = parseAmount($("#c-refund-amount").value);
+    if (!amount) { say("#c-refund-out", t("err_bad-amount"), "err"); return; }
+    guard(ev.submitter, "#c-refund-out", async () => {
+      await pay(`/v1/payments/${dialog.dataset.payment}/refunds`, {
+        amount, merchant_refund_no: orderNo("R"), reason: "",
+      });
+      dialog.close();
+      Saoma.toast(t("refund_done", { amount: money(amount) }));
+      recent();
+    });
+  });
+
+  document.addEventListener("saoma:lang", () => { if (shop && !$("#c-keypad").hidden) { draw(); recent(); } });
+  document.addEventListener("DOMContentLoaded", start);
+})();

@@ -1,0 +1,470 @@
+/* Saoma pages: language, money, the JSON API, human error sentences, small DOM helpers. */
+"use strict";
+
+const DICT = {
+  en: {
+    skip: "Skip to content",
+    title_start: "Open QR payments",
+    title_wallet: "Wallet",
+    title_cashier: "Cashier",
+    title_dashboard: "Dashboard",
+    demo_banner: "Demo mode: a made-up Shenzhen; anyone can sign in as anyone. No real money.",
+    sign_in: "Sign in", sign_up: "Create a wallet", sign_out: "Sign out",
+    login: "Phone number or e-mail", password: "Password", display_name: "Your name",
+    have_account: "I already have a wallet", no_account: "New here? Create a wallet",
+    balance: "Balance", reserved: "Reserved by holds",
+    scan: "Scan", pay_code: "Pay", receive: "Receive", send: "Send", red_packet: "Red packet",
+    top_up: "Top up", history: "History", settings: "Settings", back: "Back", done: "Done",
+    amount: "Amount (¥)", note: "Note (optional)", pin: "Payment PIN (6 digits)",
+    confirm_pay: "Pay", confirm_allow: "Allow the hold", cancel: "Cancel",
+    top_up_from_bank: "Top up from the bank", top_up_sent: "Asked the bank for {amount}…",
+    top_up_done: "{amount} arrived from the bank.", top_up_declined: "The bank declined the top-up.",
+    scan_hint: "Point the camera at a Saoma code.",
+    scan_photo: "Choose or take a photo", scan_paste: "Or paste a code", read_code: "Read",
+    camera_off: "The camera is not available: choose a photo or paste the code.",
+    no_code_in_photo: "No code was found in that picture. Try again closer and steadier.",
+    pay_to: "Pay {name}", allow_hold: "{name} asks to reserve",
+    expires: "Valid until {time}", you_pay: "You pay {amount}",
+    offer_line: "{name}: {discount} off — you pay {amount}",
+    hold_text: "The money stays in your wallet, reserved until {time}. {name} can take at most this amount.",
+    paid: "Paid {amount} to {name}", sent_to: "Sent {amount} to {name}",
+    hold_done: "{amount} reserved for {name}", order_gone: "This order can no longer be paid ({state}).",
+    enter_amount: "Enter the amount", person_pay: "Send money to {name}",
+    paycode_title: "Show this to the cashier", paycode_note: "Refreshes every 30 seconds. Works offline.",
+    paycode_enrol: "Turn on payment codes on this device",
+    charge_ask: "{name} asks for {amount}", approve: "Approve", decline: "Decline",
+    charge_paid: "Paid {amount} to {name}", charge_declined: "Declined.",
+    my_code: "My code: friends scan it to pay me",
+    to: "To (phone, e-mail or wallet id)", send_money: "Send money", waiting_claim: "Waiting for {to} to open a wallet: returned to you after 24 hours if unclaimed.",
+    packet_amount: "Total (¥)", packet_shares: "How many people", packet_mode: "Shares",
+    mode_random: "Random (lucky draw)", mode_equal: "Equal", greeting: "Greeting",
+    packet_default_greeting: "恭喜发财", create_packet: "Put money in the packet",
+    packet_share: "Share this link or code", packet_open: "Open the red packet",
+    packet_got: "You got {amount}!", packet_claims: "Claims", packet_luckiest: "luckiest",
+    packet_left: "{count} of {shares} shares left", packet_from: "From {name}",
+    no_history: "Nothing yet.", receipt: "Receipt", refunds: "Refunds",
+    kind_order: "Order", kind_static: "Static code", kind_paycode: "Payment code", kind_capture: "Deposit",
+    holds: "Holds", hold_until: "{amount} reserved until {time}", hold_state_held: "reserved",
+    hold_state_captured: "taken", hold_state_voided: "released", hold_state_expired: "released (expired)",
+    hold_state_requested: "asked",
+    set_pin: "Set payment PIN", new_pin: "New PIN (6 digits)", old_pin: "Current PIN",
+    pin_saved: "PIN saved.", no_pin_title: "Small payments without the PIN",
+    per_payment: "Per payment up to (¥)", per_day: "Per day up to (¥)", save: "Save", saved: "Saved.",
+    language: "Language", revoke_device: "Stop payment codes on this device",
+    transfer_in: "From {name}", transfer_out: "To {name}", red_packet_claim: "Red packet",
+    time: "Time", note_col: "Note", status: "Status", merchant: "Merchant", discount: "Discount",
+    // cashier
+    stall_sign_in: "Sign in to the till", open_stall: "Open a stall in a minute",
+    stall_name: "Stall name", stall_name_zh: "Name in Chinese (optional)", city: "City",
+    category: "Kind of business", show_code: "Show code", scan_payer: "Scan payer's code",
+    deposit: "Deposit (hold)", mute: "Mute", unmute: "Sound on", waiting_payment: "Waiting for payment…",
+    received: "Received {amount}", received_speech: "Saoma received {amount} yuan",
+    close_order: "Cancel", next_sale: "Next sale", payer_code: "Payer's payment code",
+    scanner_hint: "Scan with the camera, or with a USB scanner into this field.",
+    use_camera: "Use the camera", charge: "Charge", waiting_payer: "Waiting for the payer to confirm on the phone…",
+    charge_refused: "The payer declined.", charge_expired: "The payer did not confirm in time.",
+    hold_waiting: "Ask the customer to scan: deposit of {amount}", hold_held: "Deposit of {amount} held until {time}",
+    capture: "Take", void: "Release", captured: "Took {amount}; the rest was released.",
+    voided: "Released the deposit.", recent: "Recent payments", refund: "Refund",
+    refund_confirm: "Refund {amount} to the payer? This cannot be undone.",
+    refund_done: "Refunded {amount}.", sticker: "Printable sticker", static_code: "Static code",
+    dashboard: "Dashboard", cashier: "Cashier", order_expired: "The code expired; start again.",
+    // dashboard
+    today: "Today", takings: "Takings", payments: "Payments", fees: "Fees", net: "Net",
+    refunded: "Refunded", chart_hours: "Today per hour", chart_days: "Per day",
+    search: "Search (payment, order or note)", all_kinds: "All kinds", more: "Load more",
+    statement: "Statement (CSV)", from: "From", until: "To", download: "Download",
+    bad_range: "The first day must be on or before the last day.",
+    webhooks: "Webhook deliveries", replay: "Replay", replayed: "Queued for delivery again.",
+    webhook_url: "Webhook URL", keys: "API keys", add_key: "Add a public key (base64 Ed25519)",
+    revoke: "Revoke", campaigns: "Campaigns", used: "Used", subsidy: "Subsidy",
+    gross: "Gross", fee: "Fee", kind: "Kind", id: "ID", state: "State",
+    // start
+    start_lead: "Pay and get paid by scanning a code. Money lands in about a second.",
+    open_wallet: "Open the wallet", open_cashier: "Open the cashier", open_dashboard: "Open the dashboard",
+    demo_consumers: "Be a consumer", demo_merchants: "Be a merchant", demo_pin: "Every demo PIN is {pin}.",
+    tour: "What to try",
+    tour_1: "Open the noodle restaurant's cashier, type 25, Show code.",
+    tour_2: "In another window, open Li Wei's wallet, Scan (or paste the code) and pay with the PIN: the cashier says so aloud.",
+    tour_3: "In the wallet, Pay shows a one-time code; scan it in the grocery's cashier.",
+    tour_4: "Send a red packet, open its link as another consumer.",
+    tour_5: "See the takings and export a statement in the dashboard.",
+    // errors
+    err_generic: "Something went wrong. Nothing was charged.",
+    err_network: "No connection. Nothing was charged; try again.",
+    "err_pin-wrong": "Wrong PIN. Try again.",
+    "err_pin-locked": "Too many wrong PINs: payments are locked for a while.",
+    "err_pin-required": "Enter your payment PIN.",
+    "err_pin-not-set": "Set a payment PIN first (Settings).",
+    "err_insufficient-funds": "Not enough money in the wallet. Top up first.",
+    "err_order-expired": "This code has expired. Ask for a new one.",
+    "err_order-closed": "The merchant cancelled this order.",
+    "err_order-paid": "This order is already paid.",
+    "err_order-already-paid": "This order is already paid.",
+    "err_order-not-payable": "This order can no longer be paid.",
+    "err_code-expired": "This payment code has expired. Show a fresh one.",
+    "err_code-used": "This payment code was already used. Show a fresh one.",
+    "err_code-unreadable": "That is not a Saoma payment code.",
+    "err_sign-in-failed": "Wrong login or password.",
+    "err_login-taken": "There is already an account with this login. Sign in instead.",
+    "err_unauthenticated": "Please sign in again.",
+    "err_self-transfer": "That is your own code.",
+    "err_daily-limit": "That is above today's limit.",
+    "err_too-many-tries": "Too many wrong codes at this till: wait a minute.",
+    "err_offer-unavailable": "The discount is no longer available. Check the new amount and pay again.",
+    "err_packet-empty": "Too late: every share has been taken.",
+    "err_packet-closed": "This red packet has closed.",
+    "err_hold-expired": "The hold has expired and was released.",
+    "err_charge-expired": "The till's request has expired.",
+    "err_refund-exceeds-payment": "That is more than is left to refund.",
+    "err_amount-too-large": "That amount is too large.",
+    "err_not-found": "Not found: it may have been removed, or it is not yours.",
+    "err_bad-amount": "Enter an amount like 25 or 25.50.",
+  },
+  zh: {
+    skip: "跳到内容",
+    title_start: "开放的扫码支付", title_wallet: "钱包", title_cashier: "收银台", title_dashboard: "商户后台",
+    demo_banner: "演示模式：虚构的深圳，任何人都可以登录任何账户。不是真钱。",
+    sign_in: "登录", sign_up: "开通钱包", sign_out: "退出登录",
+    login: "手机号或邮箱", password: "密码", display_name: "你的名字",
+    have_account: "我已有钱包", no_account: "第一次用？开通钱包",
+    balance: "余额", reserved: "预授权冻结",
+    scan: "扫一扫", pay_code: "付款码", receive: "收钱", send: "转账", red_packet: "红包",
+    top_up: "充值", history: "账单", settings: "设置", back: "返回", done: "完成",
+    amount: "金额（元）", note: "备注（可选）", pin: "支付密码（6位）",
+    confirm_pay: "付款", confirm_allow: "同意预授权", cancel: "取消",
+    top_up_from_bank: "从银行充值", top_up_sent: "已向银行申请 {amount}…",
+    top_up_done: "{amount} 已从银行到账。", top_up_declined: "银行拒绝了这笔充值。",
+    scan_hint: "将摄像头对准扫码二维码。",
+    scan_photo: "选择或拍摄照片", scan_paste: "或粘贴码", read_code: "识别",
+    camera_off: "无法使用摄像头：请选择照片或粘贴码。",
+    no_code_in_photo: "图片中没有找到二维码。请靠近一点、拿稳再试。",
+    pay_to: "付款给 {name}", allow_hold: "{name} 申请预授权",
+    expires: "有效期至 {time}", you_pay: "实付 {amount}",
+    offer_line: "{name}：立减 {discount}，实付 {amount}",
+    hold_text: "钱留在你的钱包里，冻结至 {time}。{name} 最多只能扣这个金额。",
+    paid: "已付款 {amount} 给 {name}", sent_to: "已转账 {amount} 给 {name}",
+    hold_done: "已为 {name} 冻结 {amount}", order_gone: "该订单已无法支付（{state}）。",
+    enter_amount: "输入金额", person_pay: "转账给 {name}",
+    paycode_title: "向收银员出示", paycode_note: "每30秒刷新，离线可用。",
+    paycode_enrol: "在本设备开启付款码",
+    charge_ask: "{name} 请求收款 {amount}", approve: "确认付款", decline: "拒绝",
+    charge_paid: "已付款 {amount} 给 {name}", charge_declined: "已拒绝。",
+    my_code: "我的收款码：朋友扫码付给我",
+    to: "收款人（手机号、邮箱或钱包号）", send_money: "转账", waiting_claim: "等待 {to} 开通钱包：24小时内未领取将退回给你。",
+    packet_amount: "总金额（元）", packet_shares: "红包个数", packet_mode: "分配方式",
+    mode_random: "拼手气", mode_equal: "普通（平分）", greeting: "祝福语",
+    packet_default_greeting: "恭喜发财", create_packet: "塞钱进红包",
+    packet_share: "分享链接或二维码", packet_open: "拆红包",
+    packet_got: "你抢到了 {amount}！", packet_claims: "领取详情", packet_luckiest: "手气最佳",
+    packet_left: "剩余 {count}/{shares} 个", packet_from: "{name} 的红包",
+    no_history: "暂无记录。", receipt: "收据", refunds: "退款",
+    kind_order: "订单", kind_static: "收款码", kind_paycode: "付款码", kind_capture: "押金",
+    holds: "预授权", hold_until: "冻结 {amount} 至 {time}", hold_state_held: "冻结中",
+    hold_state_captured: "已扣款", hold_state_voided: "已解冻", hold_state_expired: "已过期解冻",
+    hold_state_requested: "待同意",
+    set_pin: "设置支付密码", new_pin: "新密码（6位）", old_pin: "当前密码",
+    pin_saved: "支付密码已保存。", no_pin_title: "小额免密支付",
+    per_payment: "单笔不超过（元）", per_day: "每日不超过（元）", save: "保存", saved: "已保存。",
+    language: "语言", revoke_device: "停用本设备的付款码",
+    transfer_in: "来自 {name}", transfer_out: "转给 {name}", red_packet_claim: "红包",
+    time: "时间", note_col: "备注", status: "状态", merchant: "商户", discount: "优惠",
+    stall_sign_in: "登录收银台", open_stall: "一分钟开店",
+    stall_name: "店名", stall_name_zh: "中文店名（可选）", city: "城市",
+    category: "经营类别", show_code: "出示收款码", scan_payer: "扫顾客付款码",
+    deposit: "押金（预授权）", mute: "静音", unmute: "开启声音", waiting_payment: "等待付款…",
+    received: "收款 {amount}", received_speech: "扫码收款 {amount} 元",
+    close_order: "取消", next_sale: "下一单", payer_code: "顾客付款码",
+    scanner_hint: "用摄像头扫码，或用扫码枪扫入此输入框。",
+    use_camera: "使用摄像头", charge: "收款", waiting_payer: "等待顾客在手机上确认…",
+    charge_refused: "顾客拒绝了付款。", charge_expired: "顾客未及时确认。",
+    hold_waiting: "请顾客扫码：押金 {amount}", hold_held: "押金 {amount} 已冻结至 {time}",
+    capture: "扣款", void: "解冻", captured: "已扣款 {amount}，其余已解冻。",
+    voided: "押金已解冻。", recent: "最近收款", refund: "退款",
+    refund_confirm: "确定退款 {amount} 给顾客？此操作不可撤销。",
+    refund_done: "已退款 {amount}。", sticker: "打印收款码贴纸", static_code: "收款码",
+    dashboard: "商户后台", cashier: "收银台", order_expired: "二维码已过期，请重新收款。",
+    today: "今日", takings: "收款", payments: "笔数", fees: "手续费", net: "净收入",
+    refunded: "退款", chart_hours: "今日每小时", chart_days: "每日",
+    search: "搜索（支付单号、订单号或备注）", all_kinds: "全部类型", more: "加载更多",
+    statement: "对账单（CSV）", from: "从", until: "到", download: "下载",
+    bad_range: "开始日期不能晚于结束日期。",
+    webhooks: "Webhook 推送", replay: "重新推送", replayed: "已重新排队推送。",
+    webhook_url: "Webhook 地址", keys: "API 密钥", add_key: "添加公钥（base64 Ed25519）",
+    revoke: "吊销", campaigns: "营销活动", used: "已使用", subsidy: "补贴",
+    gross: "总额", fee: "手续费", kind: "类型", id: "编号", state: "状态",
+    start_lead: "扫码付款、扫码收款，约一秒到账。",
+    open_wallet: "打开钱包", open_cashier: "打开收银台", open_dashboard: "打开商户后台",
+    demo_consumers: "作为顾客", demo_merchants: "作为商户", demo_pin: "演示账户的支付密码都是 {pin}。",
+    tour: "试试这些",
+    tour_1: "打开老陈面馆的收银台，输入 25，出示收款码。",
+    tour_2: "在另一个窗口打开李伟的钱包，扫一扫（或粘贴码），输入支付密码：收银台会语音播报。",
+    tour_3: "在钱包里打开付款码，到生鲜超市的收银台扫它。",
+    tour_4: "发一个红包，用另一位顾客打开链接抢红包。",
+    tour_5: "在商户后台查看收款并导出对账单。",
+    err_generic: "出了点问题，没有扣款。",
+    err_network: "网络连接失败，没有扣款，请重试。",
+    "err_pin-wrong": "支付密码错误，请重试。",
+    "err_pin-locked": "支付密码错误次数过多，暂时锁定。",
+    "err_pin-required": "请输入支付密码。",
+    "err_pin-not-set": "请先在设置中设置支付密码。",
+    "err_insufficient-funds": "余额不足，请先充值。",
+    "err_order-expired": "二维码已过期，请让商家重新出示。",
+    "err_order-closed": "商家已取消该订单。",
+    "err_order-paid": "该订单已支付。",
+    "err_order-already-paid": "该订单已支付。",
+    "err_order-not-payable": "该订单已无法支付。",
+    "err_code-expired": "付款码已过期，请刷新。",
+    "err_code-used": "付款码已使用，请刷新。",
+    "err_code-unreadable": "这不是扫码的付款码。",
+    "err_sign-in-failed": "账号或密码错误。",
+    "err_login-taken": "该账号已存在，请直接登录。",
+    "err_unauthenticated": "请重新登录。",
+    "err_self-transfer": "这是你自己的码。",
+    "err_daily-limit": "超出今日限额。",
+    "err_too-many-tries": "本收银台错误次数过多，请稍等一分钟。",
+    "err_offer-unavailable": "优惠已用完，请确认新金额后再付款。",
+    "err_packet-empty": "手慢了，红包已被抢完。",
+    "err_packet-closed": "红包已结束。",
+    "err_hold-expired": "预授权已过期并解冻。",
+    "err_charge-expired": "收款请求已过期。",
+    "err_refund-exceeds-payment": "超出可退金额。",
+    "err_amount-too-large": "金额太大。",
+    "err_not-found": "找不到：可能已删除，或不属于你。",
+    "err_bad-amount": "请输入金额，例如 25 或 25.50。",
+  },
+};
+
+const Saoma = (() => {
+  const stored = localStorage.getItem("saoma.lang");
+  const prefersZh = (navigator.languages || [navigator.language || "en"]).some((l) =>
+    String(l).toLowerCase().startsWith("zh"));
+  let lang = stored || (prefersZh ? "zh" : "en");
+
+  function t(key, vars) {
+    let text = (DICT[lang] && DICT[lang][key]) || DICT.en[key] || key;
+    for (const [name, value] of Object.entries(vars || {})) {
+      text = text.split("{" + name + "}").join(String(value));
+    }
+    return text;
+  }
+
+  function applyI18n(root) {
+    (root || document).querySelectorAll("[data-i18n]").forEach((el) => {
+      el.textContent = t(el.dataset.i18n);
+    });
+    (root || document).querySelectorAll("[data-i18n-placeholder]").forEach((el) => {
+      el.placeholder = t(el.dataset.i18nPlaceholder);
+    });
+    (root || document).querySelectorAll("[data-i18n-label]").forEach((el) => {
+      el.setAttribute("aria-label", t(el.dataset.i18nLabel));
+    });
+  }
+
+  function setLang(next) {
+    lang = next;
+    localStorage.setItem("saoma.lang", next);
+    document.documentElement.lang = next === "zh" ? "zh-CN" : "en";
+    const button = document.getElementById("lang");
+    if (button) {
+      button.textContent = next === "zh" ? "English" : "中文";
+      button.lang = next === "zh" ? "en" : "zh-CN";
+    }
+    applyI18n();
+    document.dispatchEvent(new CustomEvent("saoma:lang", { detail: next }));
+  }
+
+  /** Minor units to "¥25.00" (CNY has two decimals); exact, no floating point. */
+  function money(minor, currency) {
+    const n = Number(minor);
+    const sign = n < 0 ? "-" : "";
+    const abs = Math.abs(n);
+    const whole = Math.floor(abs / 100);
+    const cents = String(abs % 100).padStart(2, "0");
+    const symbol = (currency || "CNY") === "CNY" ? "¥" : (currency + " ");
+    return `${sign}${symbol}${whole}.${cents}`;
+  }
+
+  function plain(minor) {
+    return money(minor).replace("¥", "");
+  }
+
+  /** "25", "25.5", "25.50" -> 2550; anything else -> null. */
+  function parseAmount(text) {
+    const s = String(text || "").trim().replace(/^¥/, "");
+    const m = /^(\d{1,9})(?:\.(\d{1,2}))?$/.exec(s);
+    if (!m) return null;
+    return Number(m[1]) * 100 + Number((m[2] || "0").padEnd(2, "0"));
+  }
+
+  function when(iso) {
+    if (!iso) return "";
+    const d = new Date(iso);
+    return d.toLocaleString(lang === "zh" ? "zh-CN" : "en-GB", {
+      month: "short", day: "numeric", hour: "2-digit", minute: "2-digit",
+    });
+  }
+
+  class ApiError extends Error {
+    constructor(doc, status) {
+      super((doc && doc.detail) || `HTTP ${status}`);
+      this.doc = doc || {};
+      this.status = status;
+      this.slug = String(this.doc.type || "").split("/").pop() || "http-" + status;
+    }
+  }
+
+  async function api(method, path, body, headers) {
+    const init = {
+      method,
+      credentials: "same-origin",
+      headers: Object.assign({ Accept: "application/json" }, headers || {}),
+    };
+    if (body !== undefined) {
+      init.headers["Content-Type"] = "application/json";
+      init.body = JSON.stringify(body);
+    }
+    let response;
+    try {
+      response = await fetch(path, init);
+    } catch (err) {
+      const e = new ApiError({ type: "network" }, 0);
+      e.slug = "network";
+      throw e;
+    }
+    if (!response.ok) {
+      let doc = {};
+      try { doc = await response.json(); } catch (err) { doc = {}; }
+      throw new ApiError(doc, response.status);
+    }
+    if (response.status === 204) return null;
+    return response.json();
+  }
+
+  /** POST with a fresh Idempotency-Key: a retried click moves money once. */
+  function pay(path, body, key) {
+    return api("POST", path, body, { "Idempotency-Key": key || newKey() });
+  }
+
+  function newKey() {
+    if (crypto.randomUUID) return crypto.randomUUID();
+    const bytes = crypto.getRandomValues(new Uint8Array(16));
+    return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+  }
+
+  /** Any failure as a sentence a person understands, in their language. */
+  function human(err) {
+    if (err && err.slug) {
+      const key = "err_" + err.slug;
+      if ((DICT[lang] && DICT[lang][key]) || DICT.en[key]) return t(key);
+      if (err.slug === "invalid-request" && err.doc.detail) return err.doc.detail;
+      if (err.doc && err.doc.detail && err.status < 500) return err.doc.detail;
+    }
+    return t("err_generic");
+  }
+
+  function $(selector, root) { return (root || document).querySelector(selector); }
+  function $$(selector, root) { return Array.from((root || document).querySelectorAll(selector)); }
+
+  function el(tag, attrs, ...children) {
+    const node = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs || {})) {
+      if (v === null || v === undefined || v === false) continue;
+      if (k === "class") node.className = v;
+      else if (k === "text") node.textContent = v;
+      else if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
+      else if (k === "dataset") Object.assign(node.dataset, v);
+      else node.setAttribute(k, v === true ? "" : v);
+    }
+    for (const child of children.flat()) {
+      if (child === null || child === undefined) continue;
+      node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+    }
+    return node;
+  }
+
+  /** Show one `section.view`, hide the others, move focus to its heading. */
+  function show(id) {
+    $$("section.view").forEach((v) => { v.hidden = v.id !== id; });
+    const view = document.getElementById(id);
+    if (!view) return;
+    const heading = view.querySelector("h1, h2");
+    if (heading) { heading.tabIndex = -1; heading.focus({ preventScroll: false }); }
+    document.dispatchEvent(new CustomEvent("saoma:view", { detail: id }));
+  }
+
+  let toastTimer = null;
+  function toast(message, kind) {
+    const box = document.getElementById("toast");
+    box.textContent = message;
+    box.className = "toast" + (kind ? " " + kind : "");
+    box.hidden = false;
+    clearTimeout(toastTimer);
+    toastTimer = setTimeout(() => { box.hidden = true; }, 4000);
+  }
+
+  /** Put a human message into an element (role=alert for errors). */
+  function say(target, message, kind) {
+    const node = typeof target === "string" ? $(target) : target;
+    node.textContent = message;
+    node.className = "notice " + (kind || "ok");
+    node.hidden = !message;
+    node.setAttribute("role", kind === "err" ? "alert" : "status");
+  }
+
+  /** Run an async action from a form/button: disable, show errors as sentences. */
+  async function guard(button, out, action) {
+    if (button) button.disabled = true;
+    if (out) say(out, "", "ok");
+    try {
+      return await action();
+    } catch (err) {
+      if (out) say(out, human(err), "err"); else toast(human(err), "err");
+      return undefined;
+    } finally {
+      if (button) button.disabled = false;
+    }
+  }
+
+  /** Server-sent events with reconnects; falls back to nothing if unsupported. */
+  function listen(path, handlers) {
+    if (!window.EventSource) return () => {};
+    const source = new EventSource(path);
+    for (const [type, fn] of Object.entries(handlers)) {
+      source.addEventListener(type, (msg) => {
+        try { fn(JSON.parse(msg.data)); } catch (err) { /* ignore a malformed event */ }
+      });
+    }
+    return () => source.close();
+  }
+
+  function merchantName(m) {
+    if (!m) return "";
+    return lang === "zh" && m.name_zh ? m.name_zh : m.name;
+  }
+
+  function qrSvg(text) {
+    qrcode.stringToBytes = qrcode.stringToBytesFuncs["UTF-8"]; // a Chinese name is UTF-8
+    const qr = qrcode(0, "M");
+    qr.addData(text, "Byte");
+    qr.make();
+    const holder = document.createElement("div");
+    holder.innerHTML = qr.createSvgTag({ cellSize: 6, margin: 24, scalable: true });
+    const svg = holder.firstElementChild;
+    svg.classList.add("qr");
+    svg.setAttribute("role", "img");
+    return svg;
+  }
+
+  document.addEventListener("DOMContentLoaded", () => {
+    const button = document.getElementById("lang");
+    if (button) button.addEventListener("click", () => setLang(lang === "zh" ? "en" : "zh"));
+    setLang(lang);
+  });
+
+  return {
+    t, setLang, get lang() { return lang; }, money, plain, parseAmount, when, api, pay, newKey,
+    human, $, $$, el, show, toast, say, guard, listen, merchantName, qrSvg, applyI18n, ApiError,
+    demo: document.documentElement.dataset.demo === "1",
+  };
+})();

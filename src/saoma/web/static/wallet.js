@@ -1,0 +1,590 @@
+/* The consumer wallet: sign in, balance, scan and pay, payment codes, people, history. */
+"use strict";
+
+(() => {
+  const { t, money, api, pay, guard, say, show, el, $, human, parseAmount } = Saoma;
+  let me = null;
+  let current = null; // the preview being confirmed
+  let stopCamera = null;
+  let historyCursor = null;
+  let stopEvents = () => {};
+
+  // --- sign in / up ----------------------------------------------------------------------------
+
+  async function start() {
+    try {
+      me = await api("GET", "/v1/me");
+    } catch (err) {
+      if (err.status === 401) { show("v-signin"); return; }
+      Saoma.toast(human(err), "err");
+      return;
+    }
+    stopEvents();
+    stopEvents = Saoma.listen("/v1/me/events", {
+      "charge.waiting": () => refreshCharges(),
+      "payment.succeeded": (e) => onPaid(e),
+      "transfer.received": () => refreshHome(),
+      "refund.succeeded": () => refreshHome(),
+      "red_packet.claimed": () => refreshHome(),
+    });
+    const packet = /[#&]packet=([\w-]+)/.exec(location.hash);
+    if (packet) { openPacket(packet[1]); return; }
+    home();
+  }
+
+  $("#signin-form").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    guard(ev.submitter, "#signin-out", async () => {
+      await api("POST", "/web/sessions", {
+        kind: "consumer", login: $("#si-login").value.trim(), password: $("#si-password").value,
+      });
+      await start();
+    });
+  });
+
+  $("#signup-form").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const password = $("#su-password").value;
+    const pin = $("#su-pin").value.trim();
+    if (!/^\d{6}$/.test(pin)) { say("#signup-out", t("err_pin-required"), "err"); return; }
+    guard(ev.submitter, "#signup-out", async () => {
+      await api("POST", "/web/consumers", {
+        login: $("#su-login").value.trim(), password, display_name: $("#su-name").value.trim(),
+      });
+      await api("PUT", "/v1/me/pin", { pin, password });
+      await start();
+    });
+  });
+  $("#to-signup").addEventListener("click", () => show("v-signup"));
+  $("#to-signin").addEventListener("click", () => show("v-signin"));
+
+  // --- home ------------------------------------------------------------------------------------
+
+  async function refreshHome() {
+    try {
+      me = await api("GET", "/v1/me");
+    } catch (err) { return; }
+    $("#hello").textContent = me.display_name || me.login;
+    $("#balance").textContent = money(me.balance, me.currency);
+    const holds = (await api("GET", "/v1/me/holds")).data || [];
+    const held = holds.filter((h) => h.state === "held");
+    const reserved = held.reduce((sum, h) => sum + h.amount - (h.captured || 0), 0);
+    $("#reserved").hidden = reserved === 0;
+    $("#reserved").textContent = `${t("reserved")}: ${money(reserved, me.currency)}`;
+    refreshCharges();
+  }
+
+  function home() {
+    show("v-home");
+    refreshHome();
+  }
+
+  document.addEventListener("click", (ev) => {
+    const go = ev.target.closest("[data-go]");
+    if (!go) return;
+    const view = go.dataset.go;
+    if (view === "v-home") { home(); return; }
+    show(view);
+  });
+
+  document.addEventListener("saoma:view", (ev) => {
+    if (ev.detail !== "v-scan" && stopCamera) { stopCamera(); stopCamera = null; }
+    if (ev.detail === "v-scan") startScan();
+    if (ev.detail === "v-paycode") showPaycode();
+    if (ev.detail !== "v-paycode") stopPaycode();
+    if (ev.detail === "v-receive") showReceive();
+    if (ev.detail === "v-history") showHistory();
+    if (ev.detail === "v-settings") showSettings();
+  });
+  document.addEventListener("saoma:lang", () => {
+    if (me && !$("#v-home").hidden) refreshHome();
+    if (current && !$("#v-confirm").hidden) renderConfirm();
+  });
+
+  // --- top up ----------------------------------------------------------------------------------
+
+  $("#topup-form").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const amount = parseAmount($("#tu-amount").value);
+    if (!amount) { say("#topup-out", t("err_bad-amount"), "err"); return; }
+    guard(ev.submitter, "#topup-out", async () => {
+      const transfer = await pay("/v1/me/top-ups", { amount, currency: me.currency });
+      say("#topup-out", t("top_up_sent", { amount: money(amount) }), "ok");
+      for (let i = 0; i < 100; i++) {
+        const now = await api("GET", `/v1/me/bank-transfers/${transfer.id}`);
+        if (now.state === "succeeded") {
+          say("#topup-out", t("top_up_done", { amount: money(amount) }), "ok");
+          $("#tu-amount").value = "";
+          refreshHome();
+          return;
+        }
+        if (now.state !== "pending") { say("#topup-out", t("top_up_declined"), "err"); return; }
+        await new Promise((r) => setTimeout(r, 300));
+      }
+    });
+  });
+
+  // --- scan ------------------------------------------------------------------------------------
+
+  async function startScan() {
+    say("#scan-out", "", "ok");
+    $("#scan-text").value = "";
+    try {
+      stopCamera = await Scan.camera($("#camera"), (text) => { stopCamera = null; readCode(text); });
+      $("#scan-camera").hidden = true;
+    } catch (err) {
+      say("#scan-camera", t("camera_off"), "warn");
+    }
+  }
+
+  $("#scan-file").addEventListener("change", async (ev) => {
+    const file = ev.target.files[0];
+    if (!file) return;
+    const text = await Scan.fromFile(file).catch(() => null);
+    ev.target.value = "";
+    if (!text) { say("#scan-out", t("no_code_in_photo"), "err"); return; }
+    readCode(text);
+  });
+
+  $("#paste-form").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const text = $("#scan-text").value.trim();
+    if (text) readCode(text);
+  });
+
+  async function readCode(text) {
+    const packet = /\/p\/([\w-]+)\s*$/.exec(text);
+    if (packet) { openPacket(packet[1]); return; }
+    await guard(null, "#scan-out", async () => {
+      current = await api("POST", "/v1/codes/preview", { payload: text });
+      current.payload = text;
+      $("#cf-pin").value = "";
+      $("#cf-amount").value = "";
+      $("#cf-note").value = "";
+      renderConfirm();
+      show("v-confirm");
+    });
+    if (!$("#v-scan").hidden && !stopCamera) startScan();
+  }
+
+  // --- confirm ---------------------------------------------------------------------------------
+
+  function payeeName(p) {
+    return p.kind === "person" ? p.person.display_name : Saoma.merchantName(p.merchant);
+  }
+
+  function renderConfirm() {
+    const p = current;
+    const name = payeeName(p);
+    const typed = p.kind === "static" || p.kind === "person";
+    $("#confirm-title").textContent =
+      p.kind === "hold" ? t("allow_hold", { name }) :
+      p.kind === "person" ? t("person_pay", { name }) : t("pay_to", { name });
+    $("#confirm-amount-field").hidden = !typed;
+    $("#confirm-note-field").hidden = !typed;
+    $("#confirm-amount").textContent = p.amount != null ? money(p.amount, p.currency) : "";
+    $("#confirm-amount").hidden = p.amount == null;
+    const details = [];
+    if (p.description) details.push(p.description);
+    if (p.kind === "hold") details.push(t("hold_text", { name, time: Saoma.when(p.expires_at) }));
+    else if (p.expires_at) details.push(t("expires", { time: Saoma.when(p.expires_at) }));
+    $("#confirm-details").textContent = details.join(" · ");
+    const offer = p.offer;
+    $("#confirm-offer").hidden = !offer;
+    if (offer) {
+      $("#confirm-offer").textContent = t("offer_line", {
+        name: offer.reason, discount: money(offer.discount), amount: money(offer.pay_amount),
+      });
+    }
+    $("#confirm-button").textContent = p.kind === "hold" ? t("confirm_allow") : t("confirm_pay");
+    const gone = (p.kind === "order" && p.state !== "created") ||
+      (p.kind === "hold" && p.state !== "requested");
+    $("#confirm-button").disabled = gone;
+    const why = { expired: "err_order-expired", closed: "err_order-closed", paid: "err_order-paid" };
+    if (gone) say("#confirm-out", why[p.state] ? t(why[p.state]) : t("order_gone", { state: p.state }), "err");
+    else say("#confirm-out", "", "ok");
+  }
+
+  let quoteTimer = null;
+  $("#cf-amount").addEventListener("input", () => {
+    if (!current || current.kind !== "static") return;
+    clearTimeout(quoteTimer);
+    quoteTimer = setTimeout(async () => {
+      const amount = parseAmount($("#cf-amount").value);
+      if (!amount) { current.offer = null; renderConfirm(); return; }
+      try {
+        const fresh = await api("POST", "/v1/codes/preview", { payload: current.payload, amount });
+        current.offer = fresh.offer;
+        renderConfirm();
+      } catch (err) { /* the pay button will say what is wrong */ }
+    }, 250);
+  });
+
+  $("#confirm-form").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const p = current;
+    const pin = $("#cf-pin").value.trim();
+    if (!/^\d{6}$/.test(pin)) { say("#confirm-out", t("err_pin-required"), "err"); return; }
+    let amount = p.amount;
+    if (p.kind === "static" || p.kind === "person") {
+      amount = parseAmount($("#cf-amount").value);
+      if (!amount) { say("#confirm-out", t("err_bad-amount"), "err"); return; }
+    }
+    const note = $("#cf-note").value.trim();
+    const offerId = p.offer ? p.offer.offer_id : null;
+    guard($("#confirm-button"), "#confirm-out", async () => {
+      let result;
+      try {
+        if (p.kind === "order") {
+          result = await pay(p.pay_url, { pin, offer_id: offerId });
+        } else if (p.kind === "static") {
+          result = await pay(p.pay_url, { amount, note, pin, offer_id: offerId, currency: p.currency });
+        } else if (p.kind === "person") {
+          result = await pay("/v1/transfers", { to: p.person.id, amount, note, pin, currency: p.currency });
+        } else {
+          result = await pay(p.consent_url, { pin });
+        }
+      } catch (err) {
+        if (err.slug === "offer-unavailable") { // ask again, never charge another amount silently
+          const fresh = await api("POST", "/v1/codes/preview", {
+            payload: p.payload, amount: p.kind === "static" ? amount : undefined,
+          });
+          current = Object.assign(fresh, { payload: p.payload });
+          renderConfirm();
+        }
+        throw err;
+      }
+      const name = payeeName(p);
+      if (p.kind === "hold") done(t("hold_done", { amount: money(p.amount), name }), p.amount, "");
+      else if (p.kind === "person") done(t("sent_to", { amount: money(amount), name }), amount, note);
+      else done(t("paid", { amount: money(result.paid), name }), result.paid, p.description || note);
+    });
+  });
+
+  function done(title, amount, details) {
+    $("#done-title").textContent = title;
+    $("#done-amount").textContent = money(amount);
+    $("#done-details").textContent = details || "";
+    current = null;
+    show("v-done");
+    refreshHome();
+  }
+
+  function onPaid(event) {
+    refreshHome();
+    const data = event.data || {};
+    if (data.kind === "paycode" && !$("#v-paycode").hidden) {
+      say("#paycode-out", t("charge_paid", {
+        amount: money(data.paid), name: Saoma.merchantName(data.merchant),
+      }), "ok");
+      rotateHandle();
+    }
+  }
+
+  // --- payment code ----------------------------------------------------------------------------
+
+  const deviceKey = () => `saoma.device.${me.id}`;
+  let codeTimer = null;
+  let shownStep = null;
+
+  function device() {
+    try { return JSON.parse(localStorage.getItem(deviceKey()) || "null"); } catch (e) { return null; }
+  }
+  function saveDevice(d) { localStorage.setItem(deviceKey(), JSON.stringify(d)); }
+
+  async function enrol() {
+    const d = await api("POST", "/v1/me/devices", { label: navigator.platform || "browser" });
+    saveDevice({ id: d.device_id, secret: d.secret, step: d.step_s, handles: d.handles });
+  }
+
+  /** HMAC-SHA256(secret, handle ‖ step as 8 bytes), RFC 4226 truncation, six digits. */
+  async function mac(secretB64, handle, step) {
+    const raw = Uint8Array.from(atob(secretB64), (c) => c.charCodeAt(0));
+    const key = await crypto.subtle.importKey("raw", raw, { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
+    const msg = new Uint8Array(handle.length + 8);
+    msg.set(new TextEncoder().encode(handle), 0);
+    const view = new DataView(msg.buffer);
+    view.setUint32(handle.length, Math.floor(step / 2 ** 32));
+    view.setUint32(handle.length + 4, step >>> 0);
+    const digest = new Uint8Array(await crypto.subtle.sign("HMAC", key, msg));
+    const offset = digest[digest.length - 1] & 0x0f;
+    const number = ((digest[offset] & 0x7f) << 24) | (digest[offset + 1] << 16) |
+      (digest[offset + 2] << 8) | digest[offset + 3];
+    return String(number % 1000000).padStart(6, "0");
+  }
+
+  async function drawCode() {
+    const d = device();
+    if (!d || !d.handles.length) return;
+    const step = Math.floor(Date.now() / 1000 / (d.step || 30));
+    shownStep = step;
+    const code = "28" + d.handles[0] + (await mac(d.secret, d.handles[0], step));
+    const box = $("#paycode-box");
+    box.replaceChildren(
+      Saoma.qrSvg(code),
+      Code128.svg(code),
+      el("div", { class: "digits", "data-code": code, text: code.replace(/(\d{4})(?=\d)/g, "$1 ") }),
+    );
+    box.querySelector("svg.qr").setAttribute("aria-label", t("paycode_title"));
+    box.querySelector("svg.barcode").setAttribute("aria-label", code);
+    if (d.handles.length < 20 && navigator.onLine) {
+      api("POST", `/v1/me/devices/${d.id}/handles`).then((more) => {
+        const now = device();
+        if (now && now.id === d.id) { now.handles = now.handles.concat(more.handles); saveDevice(now); }
+      }).catch(() => {});
+    }
+  }
+
+  function rotateHandle() {
+    const d = device();
+    if (!d) return;
+    d.handles.shift();
+    saveDevice(d);
+    drawCode();
+  }
+
+  async function showPaycode() {
+    say("#paycode-out", "", "ok");
+    if (!device()) {
+      await guard(null, "#paycode-out", enrol);
+      if (!device()) return;
+    }
+    await drawCode();
+    clearInterval(codeTimer);
+    codeTimer = setInterval(() => {
+      const d = device();
+      if (d && Math.floor(Date.now() / 1000 / (d.step || 30)) !== shownStep) rotateHandle();
+    }, 1000);
+    refreshCharges();
+  }
+
+  function stopPaycode() { clearInterval(codeTimer); codeTimer = null; }
+
+  // --- a till's charge waiting for the PIN --------------------------------------------------------
+
+  async function refreshCharges() {
+    if (!me) return;
+    let charges = [];
+    try { charges = (await api("GET", "/v1/me/charges")).data || []; } catch (e) { return; }
+    for (const holder of [$("#charge-prompt"), $("#paycode-prompt")]) {
+      holder.replaceChildren(...charges.map((c) => chargeCard(c)));
+    }
+  }
+
+  function chargeCard(c) {
+    const id = `pin-${c.id}-${Math.random().toString(36).slice(2, 7)}`;
+    const out = el("p", { class: "notice", hidden: true });
+    const pinInput = el("input", {
+      id, class: "pin", type: "password", inputmode: "numeric", maxlength: "6", autocomplete: "off",
+    });
+    const answer = (accept) => guard(null, out, async () => {
+      const pin = pinInput.value.trim();
+      if (accept && !/^\d{6}$/.test(pin)) throw new Saoma.ApiError({ type: "/pin-required" }, 401);
+      await api("POST", `/v1/me/charges/${c.id}/answer`, { accept, pin: accept ? pin : null });
+      if (accept) {
+        say("#paycode-out", t("charge_paid", { amount: money(c.amount), name: Saoma.merchantName(c.merchant) }), "ok");
+        rotateHandle();
+      } else {
+        say("#paycode-out", t("charge_declined"), "warn");
+      }
+      refreshHome();
+    });
+    return el("form", { class: "card notice warn stack", "data-charge": c.id, onsubmit: (ev) => { ev.preventDefault(); answer(true); } },
+      el("strong", { text: t("charge_ask", { name: Saoma.merchantName(c.merchant), amount: money(c.amount) }) }),
+      el("label", { for: id, text: t("pin") }), pinInput, out,
+      el("div", { class: "row" },
+        el("button", { type: "submit", text: t("approve") }),
+        el("button", { type: "button", class: "secondary", text: t("decline"), onclick: () => answer(false) })));
+  }
+  setInterval(() => { if (me && document.visibilityState === "visible") refreshCharges(); }, 4000);
+
+  // --- receive, send, red packets ----------------------------------------------------------------
+
+  async function showReceive() {
+    const code = await api("GET", "/v1/me/code");
+    const svg = Saoma.qrSvg(code.qr_payload);
+    svg.setAttribute("aria-label", t("my_code"));
+    $("#receive-box").replaceChildren(svg, el("strong", { text: me.display_name }),
+      el("div", { class: "small muted", "data-payload": code.qr_payload, text: me.id }));
+  }
+
+  $("#send-form").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const amount = parseAmount($("#sd-amount").value);
+    if (!amount) { say("#send-out", t("err_bad-amount"), "err"); return; }
+    const to = $("#sd-to").value.trim();
+    guard(ev.submitter, "#send-out", async () => {
+      const sent = await pay("/v1/transfers", {
+        to, amount, note: $("#sd-note").value.trim(), pin: $("#sd-pin").value.trim() || null,
+        currency: me.currency,
+      });
+      $("#sd-pin").value = "";
+      if (sent.state === "waiting") say("#send-out", t("waiting_claim", { to }), "warn");
+      else done(t("sent_to", { amount: money(amount), name: to }), amount, $("#sd-note").value);
+    });
+  });
+
+  $("#packet-form").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const amount = parseAmount($("#rp-amount").value);
+    if (!amount) { say("#packet-out", t("err_bad-amount"), "err"); return; }
+    guard(ev.submitter, "#packet-out", async () => {
+      const packet = await pay("/v1/red-packets", {
+        amount, shares: Number($("#rp-shares").value), mode: $("#rp-mode").value,
+        greeting: $("#rp-greeting").value.trim() || t("packet_default_greeting"),
+        pin: $("#rp-pin").value.trim() || null, currency: me.currency,
+      });
+      $("#rp-pin").value = "";
+      openPacket(packet.id);
+    });
+  });
+
+  async function openPacket(id) {
+    let packet;
+    try {
+      packet = await api("GET", `/v1/red-packets/${encodeURIComponent(id)}`);
+    } catch (err) { Saoma.toast(human(err), "err"); home(); return; }
+    if (location.hash) history.replaceState(null, "", location.pathname);
+    $("#po-title").textContent = t("packet_from", { name: packet.from });
+    $("#po-greeting").textContent = packet.greeting || t("packet_default_greeting");
+    $("#po-left").textContent = t("packet_left", { count: packet.shares - packet.claimed, shares: packet.shares });
+    const link = location.origin + packet.link;
+    const svg = Saoma.qrSvg(link);
+    svg.setAttribute("aria-label", t("packet_share"));
+    $("#po-share").replaceChildren(el("p", { class: "small", text: t("packet_share") }), svg,
+      el("a", { href: link, class: "small", "data-link": link, text: link }));
+    const mine = packet.claims.find((c) => c.mine);
+    $("#po-claim").hidden = !!mine || packet.state !== "open" || packet.claimed >= packet.shares;
+    if (mine) say("#po-out", t("packet_got", { amount: money(mine.amount) }), "ok");
+    else say("#po-out", "", "ok");
+    $("#po-claims").replaceChildren(...packet.claims.map((c) => el("li", {},
+      el("span", { class: "grow", text: c.name }),
+      packet.luckiest === c.name ? el("span", { class: "tag", text: t("packet_luckiest") }) : null,
+      el("span", { class: "plus", text: money(c.amount) }))));
+    $("#po-claim").onclick = (ev) => guard(ev.target, "#po-out", async () => {
+      await api("POST", `/v1/red-packets/${encodeURIComponent(id)}/claim`);
+      await openPacket(id);
+      refreshHome();
+    });
+    show("v-packet-open");
+  }
+
+  // --- history and receipts --------------------------------------------------------------------
+
+  async function showHistory() {
+    historyCursor = null;
+    $("#history").replaceChildren();
+    const [holds, transfers] = await Promise.all([
+      api("GET", "/v1/me/holds"), api("GET", "/v1/me/transfers"),
+    ]);
+    $("#holds-card").hidden = !(holds.data || []).length;
+    $("#holds").replaceChildren(...(holds.data || []).map((h) => el("li", {},
+      el("span", { class: "grow" }, el("strong", { text: Saoma.merchantName(h.merchant) }), el("br"),
+        el("span", { class: "small muted", text: t("hold_until", { amount: money(h.amount), time: Saoma.when(h.expires_at) }) })),
+      el("span", { class: "tag", text: t("hold_state_" + h.state) })))); 
+    await morePayments(transfers.data || []);
+  }
+
+  async function morePayments(transfers) {
+    const page = await api("GET", "/v1/me/payments?limit=20" + (historyCursor ? `&cursor=${historyCursor}` : ""));
+    historyCursor = page.next_cursor;
+    $("#history-more").hidden = !historyCursor;
+    const items = page.data.map((p) => ({ at: p.created_at, node: paymentItem(p) }));
+    for (const tr of transfers || []) items.push({ at: tr.created_at, node: transferItem(tr) });
+    items.sort((a, b) => (a.at < b.at ? 1 : -1));
+    if (!items.length && !$("#history").children.length) {
+      $("#history").append(el("li", { class: "muted", text: t("no_history") }));
+    }
+    $("#history").append(...items.map((i) => i.node));
+  }
+  $("#history-more").addEventListener("click", () => morePayments([]));
+
+  function paymentItem(p) {
+    return el("li", {},
+      el("span", { class: "grow" },
+        el("strong", { text: Saoma.merchantName(p.merchant) }), " ",
+        el("span", { class: "tag", text: t("kind_" + p.kind) }),
+        p.refunded ? el("span", { class: "tag", text: `${t("refunded")} ${money(p.refunded)}` }) : null,
+        el("br"), el("span", { class: "small muted", text: `${Saoma.when(p.created_at)} ${p.note || ""}` })),
+      el("span", { class: "minus", text: "-" + money(p.paid) }),
+      el("button", { type: "button", class: "secondary", text: t("receipt"), onclick: () => receipt(p.id) }));
+  }
+
+  function transferItem(tr) {
+    const incoming = tr.direction === "in";
+    const other = incoming ? tr.sender_id : tr.recipient_id || tr.to || "";
+    return el("li", {},
+      el("span", { class: "grow" },
+        el("strong", { text: t(incoming ? "transfer_in" : "transfer_out", { name: other }) }),
+        tr.state === "waiting" ? el("span", { class: "tag", text: tr.state }) : null, el("br"),
+        el("span", { class: "small muted", text: `${Saoma.when(tr.created_at)} ${tr.note || ""}` })),
+      el("span", { class: incoming ? "plus" : "minus", text: (incoming ? "+" : "-") + money(tr.amount) }));
+  }
+
+  async function receipt(id) {
+    const p = await api("GET", `/v1/me/payments/${id}`);
+    const rows = [
+      [t("merchant"), Saoma.merchantName(p.merchant)], [t("amount"), money(p.amount)],
+      [t("discount"), money(p.discount)], [t("you_pay", { amount: "" }).trim(), money(p.paid)],
+      [t("kind"), t("kind_" + p.kind)], [t("time"), Saoma.when(p.created_at)], [t("id"), p.id],
+    ];
+    if (p.note) rows.push([t("note"), p.note]);
+    for (const r of p.refunds || []) rows.push([t("refunds"), `${money(r.amount)} · ${Saoma.when(r.created_at)}`]);
+    $("#receipt").replaceChildren(el("dl", {}, ...rows.map(([k, v]) => [el("dt", { text: k }), el("dd", { text: v })])));
+    show("v-receipt");
+  }
+
+  // --- settings ----------------------------------------------------------------------------------
+
+  function showSettings() {
+    $("#pin-old-field").hidden = !me.has_pin;
+    $("#pin-password-field").hidden = me.has_pin;
+    $("#lm-payment").value = me.no_pin_limit.per_payment ? Saoma.plain(me.no_pin_limit.per_payment) : "";
+    $("#lm-day").value = me.no_pin_limit.per_day ? Saoma.plain(me.no_pin_limit.per_day) : "";
+  }
+
+  $("#pin-form").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const body = { pin: $("#st-pin").value.trim() };
+    if (me.has_pin) body.old_pin = $("#st-old").value.trim(); else body.password = $("#st-password").value;
+    guard(ev.submitter, "#pin-out", async () => {
+      await api("PUT", "/v1/me/pin", body);
+      say("#pin-out", t("pin_saved"), "ok");
+      me = await api("GET", "/v1/me");
+      ["#st-pin", "#st-old", "#st-password"].forEach((s) => { $(s).value = ""; });
+      showSettings();
+    });
+  });
+
+  $("#limit-form").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const perPayment = $("#lm-payment").value.trim() ? parseAmount($("#lm-payment").value) : 0;
+    const perDay = $("#lm-day").value.trim() ? parseAmount($("#lm-day").value) : 0;
+    if (perPayment === null || perDay === null) { say("#limit-out", t("err_bad-amount"), "err"); return; }
+    guard(ev.submitter, "#limit-out", async () => {
+      await api("PUT", "/v1/me/no-pin-limit", { per_payment: perPayment, per_day: perDay, pin: $("#lm-pin").value.trim() });
+      $("#lm-pin").value = "";
+      say("#limit-out", t("saved"), "ok");
+      me = await api("GET", "/v1/me");
+    });
+  });
+
+  $("#revoke-device").addEventListener("click", (ev) => guard(ev.target, null, async () => {
+    const d = device();
+    if (d) await api("DELETE", `/v1/me/devices/${d.id}`);
+    localStorage.removeItem(deviceKey());
+    Saoma.toast(t("saved"));
+  }));
+
+  $("#sign-out").addEventListener("click", (ev) => guard(ev.target, null, async () => {
+    await api("DELETE", "/web/sessions/consumer");
+    stopEvents();
+    me = null;
+    show("v-signin");
+  }));
+
+  if ("serviceWorker" in navigator) {
+    navigator.serviceWorker.register("/wallet-sw.js", { scope: "/" }).catch(() => {});
+  }
+  document.addEventListener("DOMContentLoaded", start);
+})();

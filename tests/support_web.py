@@ -1,0 +1,125 @@
+"""What a person does in the pages, as functions the browser tests share."""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+from pathlib import Path
+from typing import Any
+
+from playwright.sync_api import BrowserContext, Page, expect
+
+from saoma.qr import images
+
+CHROMIUM = os.environ.get("SAOMA_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+PASSWORD = "correct horse battery"
+PIN = "246810"
+
+# Records what the cashier says aloud (the sound box) while still calling the real API.
+SPEECH_SPY = """
+window.__spoken = [];
+if (window.speechSynthesis) {
+  const speak = window.speechSynthesis.speak.bind(window.speechSynthesis);
+  window.speechSynthesis.speak = (u) => {
+    window.__spoken.push({ text: u.text, lang: u.lang });
+    try { speak(u); } catch (e) {}
+  };
+}
+"""
+
+
+def new_page(browser: Any, *, locale: str = "en-US", **options: Any) -> tuple[BrowserContext, Page]:
+    context = browser.new_context(locale=locale, **options)
+    context.add_init_script(SPEECH_SPY)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.errors = errors  # type: ignore[attr-defined]
+    return context, page
+
+
+def phone(size: str = "phone") -> dict[str, Any]:
+    if size == "tablet":
+        return {"viewport": {"width": 1024, "height": 768}}
+    return {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True}
+
+
+def shot(page: Page, shots: Path, name: str, *, full: bool = False) -> None:
+    page.screenshot(path=str(shots / f"{name}.png"), full_page=full)
+
+
+def sign_up_consumer(page: Page, url: str, name: str = "Li Wei") -> str:
+    login = f"+86139{secrets.randbelow(10**8):08d}"
+    page.goto(url + "/wallet")
+    page.get_by_role("button", name="New here? Create a wallet").click()
+    form = page.locator("#signup-form")
+    form.get_by_label("Your name").fill(name)
+    form.get_by_label("Phone number or e-mail").fill(login)
+    form.get_by_label("Password").fill(PASSWORD)
+    form.get_by_label("New PIN (6 digits)").fill(PIN)
+    form.get_by_role("button", name="Create a wallet").click()
+    expect(page.locator("#balance")).to_have_text("¥0.00")
+    return login
+
+
+def top_up(page: Page, yuan: str) -> None:
+    page.get_by_role("button", name="Top up").click()
+    page.locator("#topup-form").get_by_label("Amount (¥)").fill(yuan)
+    page.locator("#topup-form").get_by_role("button", name="Top up").click()
+    expect(page.locator("#topup-out")).to_contain_text("arrived from the bank")
+    page.get_by_role("button", name="Back").click()
+
+
+def open_stall(page: Page, url: str, name: str = "Old Chen Noodles") -> str:
+    login = f"stall-{secrets.token_hex(4)}@example.cn"
+    page.goto(url + "/cashier")
+    form = page.locator("#c-signup-form")
+    form.get_by_label("Stall name").fill(name)
+    form.get_by_label("Name in Chinese (optional)").fill("老陈面馆")
+    form.get_by_label("Phone number or e-mail").fill(login)
+    form.get_by_label("Password").fill(PASSWORD)
+    form.get_by_role("button", name="Open a stall").click()
+    expect(page.locator("#c-name")).to_have_text(name)
+    return login
+
+
+def type_amount(page: Page, yuan: str) -> None:
+    """Tap the amount on the cashier's keypad."""
+    for key in yuan:
+        page.locator(f"[data-key='{key}']").click()
+    expect(page.locator("#c-display")).to_have_text("¥" + yuan)
+
+
+def read_code(page: Page, selector: str) -> str:
+    """Decode the QR code shown on the page from a screenshot, as a phone camera would."""
+    found = images.read(page.locator(selector).screenshot())
+    assert found, f"no code could be read from {selector}"
+    return found[0]
+
+
+def scan_by_paste(page: Page, payload: str) -> None:
+    """The wallet's fallback to the camera: paste what a scanner app read."""
+    page.get_by_role("button", name="Scan").click()
+    page.locator("#paste-form").get_by_label("Or paste a code").fill(payload)
+    page.get_by_role("button", name="Read").click()
+
+
+def confirm_with_pin(page: Page, pin: str = PIN, *, button: str = "Pay") -> None:
+    page.locator("#cf-pin").fill(pin)
+    page.locator("#confirm-form").get_by_role("button", name=button).click()
+
+
+def balance(page: Page) -> str:
+    return page.locator("#balance").inner_text()
+
+
+def spoken(page: Page) -> list[str]:
+    return [s["text"] for s in page.evaluate("window.__spoken")]
+
+
+def money_text(text: str) -> int:
+    match = re.search(r"¥(\d+)\.(\d\d)", text)
+    assert match, text
+    return int(match.group(1)) * 100 + int(match.group(2))

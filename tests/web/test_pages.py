@@ -1,0 +1,362 @@
+"""The wallet, the cashier and the dashboard in a real Chromium, against a real server process.
+
+Each test does what a person does — taps, types, reads the screen — and asserts what they see.
+QR codes shown on one page are read from a screenshot by zxing-cpp before the wallet gets them.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from pathlib import Path
+from typing import Any
+
+import httpx
+from playwright.sync_api import expect
+
+from support import Server, new_merchant, wait_for
+from support_web import (
+    PIN,
+    confirm_with_pin,
+    new_page,
+    open_stall,
+    phone,
+    read_code,
+    scan_by_paste,
+    shot,
+    sign_up_consumer,
+    spoken,
+    top_up,
+    type_amount,
+)
+
+
+def test_sign_up_top_up_and_pay_a_dynamic_code_the_cashier_announces(
+    server: Server, browser: Any, shots: Path
+) -> None:
+    shop_ctx, till = new_page(browser, **phone("tablet"))
+    wallet_ctx, wallet = new_page(browser, **phone())
+    try:
+        open_stall(till, server.url)
+        sign_up_consumer(wallet, server.url)
+        top_up(wallet, "100")
+        expect(wallet.locator("#balance")).to_have_text("¥100.00")
+        shot(wallet, shots, "wallet-home")
+
+        type_amount(till, "25.5")
+        till.get_by_role("button", name="Show code").click()
+        expect(till.locator("#c-code-amount")).to_have_text("¥25.50")
+        expect(till.get_by_role("status")).to_have_text("Waiting for payment…")
+        shot(till, shots, "cashier-code")
+        payload = read_code(till, "#c-order-qr")
+        assert payload.startswith("000201") and "dev.saoma" in payload
+
+        scan_by_paste(wallet, payload)
+        expect(wallet.locator("#confirm-title")).to_have_text("Pay Old Chen Noodles")
+        expect(wallet.locator("#confirm-amount")).to_have_text("¥25.50")
+        shot(wallet, shots, "wallet-confirm")
+        confirm_with_pin(wallet)
+        expect(wallet.locator("#done-title")).to_have_text("Paid ¥25.50 to Old Chen Noodles")
+
+        # The cashier learns it without a reload, and says it aloud.
+        expect(till.locator("#c-paid-title")).to_have_text("Received ¥25.50")
+        shot(till, shots, "cashier-received")
+        wait_for(lambda: "Saoma received 25.50 yuan" in spoken(till), what="the announcement")
+        wallet.get_by_role("button", name="Done").click()
+        expect(wallet.locator("#balance")).to_have_text("¥74.50")
+        assert wallet.errors == [] and till.errors == []  # type: ignore[attr-defined]
+    finally:
+        shop_ctx.close()
+        wallet_ctx.close()
+
+
+def test_wrong_pin_is_refused_in_words_and_moves_nothing(server: Server, browser: Any) -> None:
+    shop_ctx, till = new_page(browser, **phone("tablet"))
+    wallet_ctx, wallet = new_page(browser, **phone())
+    try:
+        open_stall(till, server.url)
+        sign_up_consumer(wallet, server.url)
+        top_up(wallet, "30")
+        type_amount(till, "12")
+        till.get_by_role("button", name="Show code").click()
+        scan_by_paste(wallet, read_code(till, "#c-order-qr"))
+        confirm_with_pin(wallet, "000000")
+        expect(wallet.get_by_role("alert")).to_have_text("Wrong PIN. Try again.")
+        expect(till.get_by_role("status")).to_have_text("Waiting for payment…")
+        # Not enough money: a sentence, not JSON.
+        wallet.get_by_role("button", name="Cancel").click()
+        till.get_by_role("button", name="Cancel").click()
+        type_amount(till, "99")
+        till.get_by_role("button", name="Show code").click()
+        scan_by_paste(wallet, read_code(till, "#c-order-qr"))
+        confirm_with_pin(wallet)
+        expect(wallet.get_by_role("alert")).to_have_text(
+            "Not enough money in the wallet. Top up first."
+        )
+        wallet.get_by_role("button", name="Cancel").click()
+        expect(wallet.locator("#balance")).to_have_text("¥30.00")
+    finally:
+        shop_ctx.close()
+        wallet_ctx.close()
+
+
+def test_an_expired_or_cancelled_order_cannot_be_paid(server: Server, browser: Any) -> None:
+    shop = new_merchant(server, name="Nanshan Fresh Mart")
+    short = shop.client.create_order("exp-1", 800, expires_in_s=5)
+    wallet_ctx, wallet = new_page(browser, **phone())
+    till_ctx, till = new_page(browser, **phone("tablet"))
+    try:
+        sign_up_consumer(wallet, server.url)
+        top_up(wallet, "20")
+        wait_for(lambda: shop.client.get_order(short["id"])["state"] == "expired", timeout=10)
+        scan_by_paste(wallet, short["qr_payload"])
+        expect(wallet.get_by_role("alert")).to_have_text(
+            "This code has expired. Ask for a new one."
+        )
+        expect(wallet.locator("#confirm-button")).to_be_disabled()
+
+        open_stall(till, server.url)
+        type_amount(till, "8")
+        till.get_by_role("button", name="Show code").click()
+        payload = read_code(till, "#c-order-qr")
+        till.get_by_role("button", name="Cancel").click()
+        wallet.get_by_role("button", name="Cancel").click()
+        scan_by_paste(wallet, payload)
+        expect(wallet.get_by_role("alert")).to_have_text("The merchant cancelled this order.")
+        wallet.get_by_role("button", name="Cancel").click()
+        expect(wallet.locator("#balance")).to_have_text("¥20.00")
+    finally:
+        wallet_ctx.close()
+        till_ctx.close()
+
+
+def test_static_code_with_amount_and_note_shows_in_the_dashboard_and_statement(
+    server: Server, browser: Any, shots: Path
+) -> None:
+    shop_ctx, desk = new_page(browser, **phone("tablet"))
+    wallet_ctx, wallet = new_page(browser, **phone())
+    try:
+        open_stall(desk, server.url, name="Dongmen Busker")
+        desk.goto(server.url + "/dashboard")
+        payload = read_code(desk, "#d-static svg")
+        sign_up_consumer(wallet, server.url)
+        top_up(wallet, "50")
+        scan_by_paste(wallet, payload)
+        expect(wallet.locator("#confirm-title")).to_have_text("Pay Dongmen Busker")
+        form = wallet.locator("#confirm-form")
+        form.get_by_label("Amount (¥)").fill("8.8")
+        form.get_by_label("Note (optional)").fill("好听! great song")
+        confirm_with_pin(wallet)
+        expect(wallet.locator("#done-title")).to_have_text("Paid ¥8.80 to Dongmen Busker")
+
+        # The dashboard updates by itself: today's takings, the payment with its note.
+        expect(desk.locator("[data-figure=takings] .figure")).to_have_text("¥8.80")
+        expect(desk.locator("[data-figure=payments] .figure")).to_have_text("1")
+        row = desk.locator("#d-payments tr").first
+        expect(row).to_contain_text("好听! great song")
+        expect(row).to_contain_text("Static code")
+        shot(desk, shots, "dashboard", full=True)
+        desk.get_by_label("Search (payment, order or note)").fill("nothing like this")
+        expect(desk.locator("#d-payments")).to_contain_text("Nothing yet.")
+        desk.get_by_label("Search (payment, order or note)").fill("great")
+        expect(desk.locator("#d-payments tr")).to_have_count(1)
+
+        with desk.expect_download() as download:
+            desk.get_by_role("link", name="Download").click()
+        rows = list(csv.reader(io.StringIO(Path(download.value.path()).read_text("utf-8"))))
+        assert rows[0][:3] == ["time", "payment_id", "kind"]
+        assert rows[1][2] == "static" and rows[1][4] == "好听! great song"
+        assert rows[1][6] == "8.80" and rows[-1][0] == "total" and rows[-1][6] == "8.80"
+    finally:
+        shop_ctx.close()
+        wallet_ctx.close()
+
+
+def test_payment_code_at_the_till_waits_for_the_pin_then_settles(
+    server: Server, browser: Any, shots: Path
+) -> None:
+    shop_ctx, till = new_page(browser, **phone("tablet"))
+    wallet_ctx, wallet = new_page(browser, **phone())
+    try:
+        open_stall(till, server.url, name="HQB Phone Parts")
+        sign_up_consumer(wallet, server.url)
+        top_up(wallet, "200")
+        wallet.get_by_role("button", name="Pay", exact=True).click()
+        code = read_code(wallet, "#paycode-box svg.qr")
+        assert re.fullmatch(r"28\d{16}", code)
+        # The barcode under it carries the same 18 digits (read by a real decoder).
+        from saoma.qr import images
+
+        assert images.read(wallet.locator("#paycode-box svg.barcode").screenshot()) == [code]
+        shot(wallet, shots, "wallet-paycode")
+
+        type_amount(till, "120")
+        till.get_by_role("button", name="Scan payer's code").click()
+        till.get_by_label("Payer's payment code").press_sequentially(code)  # a USB scanner types
+        till.get_by_label("Payer's payment code").press("Enter")
+        expect(till.locator("#c-scanner-out")).to_have_text(
+            "Waiting for the payer to confirm on the phone…"
+        )
+        prompt = wallet.locator("#paycode-prompt [data-charge]")
+        expect(prompt).to_contain_text("HQB Phone Parts asks for ¥120.00")
+        prompt.get_by_label("Payment PIN").fill(PIN)
+        prompt.get_by_role("button", name="Approve").click()
+        expect(till.locator("#c-paid-title")).to_have_text("Received ¥120.00")
+        expect(wallet.locator("#paycode-out")).to_have_text("Paid ¥120.00 to HQB Phone Parts")
+
+        # The same code again is refused: it was used once.
+        till.get_by_role("button", name="Next sale").click()
+        type_amount(till, "1")
+        till.get_by_role("button", name="Scan payer's code").click()
+        till.get_by_label("Payer's payment code").fill(code)
+        till.get_by_label("Payer's payment code").press("Enter")
+        expect(till.get_by_role("alert")).to_have_text(
+            "This payment code was already used. Show a fresh one."
+        )
+        wallet.get_by_role("button", name="Back").click()
+        expect(wallet.locator("#balance")).to_have_text("¥80.00")
+    finally:
+        shop_ctx.close()
+        wallet_ctx.close()
+
+
+def test_small_payment_code_charge_settles_at_once_under_the_no_pin_limit(
+    server: Server, browser: Any
+) -> None:
+    shop_ctx, till = new_page(browser, **phone("tablet"))
+    wallet_ctx, wallet = new_page(browser, **phone())
+    try:
+        open_stall(till, server.url, name="Nanshan Fresh Mart")
+        sign_up_consumer(wallet, server.url)
+        top_up(wallet, "40")
+        wallet.get_by_role("button", name="Settings").click()
+        wallet.get_by_label("Per payment up to (¥)").fill("20")
+        wallet.get_by_label("Per day up to (¥)").fill("100")
+        wallet.locator("#lm-pin").fill(PIN)
+        wallet.locator("#limit-form").get_by_role("button", name="Save").click()
+        expect(wallet.locator("#limit-out")).to_have_text("Saved.")
+        wallet.get_by_role("button", name="Back").click()
+        wallet.get_by_role("button", name="Pay", exact=True).click()
+        code = read_code(wallet, "#paycode-box svg.qr")
+        type_amount(till, "18")
+        till.get_by_role("button", name="Scan payer's code").click()
+        till.get_by_label("Payer's payment code").fill(code)
+        till.get_by_label("Payer's payment code").press("Enter")
+        expect(till.locator("#c-paid-title")).to_have_text("Received ¥18.00")
+        expect(wallet.locator("#paycode-out")).to_have_text("Paid ¥18.00 to Nanshan Fresh Mart")
+    finally:
+        shop_ctx.close()
+        wallet_ctx.close()
+
+
+def test_refund_from_the_cashier_appears_on_the_payers_receipt(
+    server: Server, browser: Any
+) -> None:
+    shop_ctx, till = new_page(browser, **phone("tablet"))
+    wallet_ctx, wallet = new_page(browser, **phone())
+    try:
+        open_stall(till, server.url)
+        sign_up_consumer(wallet, server.url)
+        top_up(wallet, "60")
+        type_amount(till, "45")
+        till.get_by_role("button", name="Show code").click()
+        scan_by_paste(wallet, read_code(till, "#c-order-qr"))
+        confirm_with_pin(wallet)
+        expect(till.locator("#c-paid-title")).to_have_text("Received ¥45.00")
+        till.get_by_role("button", name="Next sale").click()
+
+        till.locator("#c-recent li").first.get_by_role("button", name="Refund").click()
+        dialog = till.get_by_role("dialog")
+        expect(dialog).to_contain_text("Refund ¥45.00 to the payer? This cannot be undone.")
+        dialog.get_by_label("Amount (¥)").fill("15")
+        dialog.get_by_role("button", name="Refund").click()
+        expect(till.locator("#toast")).to_have_text("Refunded ¥15.00.")
+        expect(till.locator("#c-recent li").first).to_contain_text("Refunded ¥15.00")
+
+        wallet.get_by_role("button", name="Done").click()
+        expect(wallet.locator("#balance")).to_have_text("¥30.00")
+        wallet.get_by_role("button", name="History").click()
+        wallet.locator("#history li").first.get_by_role("button", name="Receipt").click()
+        receipt = wallet.locator("#receipt")
+        expect(receipt).to_contain_text("Old Chen Noodles")
+        expect(receipt).to_contain_text("¥45.00")
+        expect(receipt).to_contain_text("Refunds")
+        expect(receipt).to_contain_text("¥15.00")
+    finally:
+        shop_ctx.close()
+        wallet_ctx.close()
+
+
+def test_deposit_hold_then_capture_part(server: Server, browser: Any, shots: Path) -> None:
+    shop_ctx, till = new_page(browser, **phone("tablet"))
+    wallet_ctx, wallet = new_page(browser, **phone())
+    try:
+        open_stall(till, server.url, name="Shekou Bikes")
+        sign_up_consumer(wallet, server.url)
+        top_up(wallet, "120")
+        type_amount(till, "99")
+        till.get_by_role("button", name="Deposit (hold)").click()
+        expect(till.locator("#c-deposit-title")).to_have_text(
+            "Ask the customer to scan: deposit of ¥99.00"
+        )
+        scan_by_paste(wallet, read_code(till, "#c-deposit-box svg"))
+        expect(wallet.locator("#confirm-title")).to_have_text("Shekou Bikes asks to reserve")
+        expect(wallet.locator("#confirm-details")).to_contain_text("reserved until")
+        confirm_with_pin(wallet, button="Allow the hold")
+        expect(wallet.locator("#done-title")).to_have_text("¥99.00 reserved for Shekou Bikes")
+        wallet.get_by_role("button", name="Done").click()
+        expect(wallet.locator("#reserved")).to_have_text("Reserved by holds: ¥99.00")
+
+        expect(till.locator("#c-deposit-title")).to_contain_text("Deposit of ¥99.00 held until")
+        shot(till, shots, "cashier-deposit")
+        till.locator("#c-capture-form").get_by_label("Amount (¥)").fill("3.5")
+        till.get_by_role("button", name="Take").click()
+        expect(till.locator("#c-deposit-out")).to_have_text("Took ¥3.50; the rest was released.")
+        wallet.reload()
+        expect(wallet.locator("#balance")).to_have_text("¥116.50")
+        expect(wallet.locator("#reserved")).to_be_hidden()
+        wallet.get_by_role("button", name="History").click()
+        expect(wallet.locator("#holds")).to_contain_text("taken")
+    finally:
+        shop_ctx.close()
+        wallet_ctx.close()
+
+
+def test_language_follows_the_browser_and_can_be_switched(server: Server, browser: Any) -> None:
+    ctx, page = new_page(browser, locale="zh-CN", **phone())
+    try:
+        sign_up_url = server.url + "/wallet"
+        page.goto(sign_up_url)
+        expect(page.get_by_role("heading", name="登录")).to_be_visible()
+        page.get_by_role("button", name="English").click()
+        expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+        page.reload()  # the choice is remembered
+        expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+        page.get_by_role("button", name="中文").click()
+        form = page.locator("#signin-form")
+        form.get_by_label("手机号或邮箱").fill("+8613900000000")
+        form.get_by_label("密码").fill("wrong password")
+        form.get_by_role("button", name="登录").click()
+        expect(page.get_by_role("alert")).to_have_text("账号或密码错误。")
+    finally:
+        ctx.close()
+
+
+def test_pages_use_nothing_from_the_internet(server: Server) -> None:
+    for path in ("/", "/wallet", "/cashier", "/dashboard"):
+        page = httpx.get(server.url + path)
+        assert page.status_code == 200
+        assert "default-src 'self'" in page.headers["content-security-policy"]
+        for src in re.findall(r'(?:src|href)="([^"]+)"', page.text):
+            assert src.startswith(("/", "#")), f"{path} loads {src}"
+            if src.startswith("/static/"):
+                assert httpx.get(server.url + src).status_code == 200, src
+    assert httpx.get(server.url + "/static/../pyproject.toml").status_code == 404
+    # Demo sign-in exists only in demo mode.
+    assert (
+        httpx.post(
+            server.url + "/web/demo-sessions", json={"kind": "consumer", "login": "x"}
+        ).status_code
+        == 404
+    )
