@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 from playwright.sync_api import expect
 
-from support import Server, new_merchant, wait_for
+from support import Server, new_consumer, new_merchant, wait_for
 from support_web import (
     PIN,
     confirm_with_pin,
@@ -45,6 +45,7 @@ def test_sign_up_top_up_and_pay_a_dynamic_code_the_cashier_announces(
         shot(wallet, shots, "wallet-home")
 
         type_amount(till, "25.5")
+        shot(till, shots, "cashier-keypad")
         till.get_by_role("button", name="Show code").click()
         expect(till.locator("#c-code-amount")).to_have_text("¥25.50")
         expect(till.get_by_role("status")).to_have_text("Waiting for payment…")
@@ -360,3 +361,34 @@ def test_pages_use_nothing_from_the_internet(server: Server) -> None:
         ).status_code
         == 404
     )
+
+
+def test_the_scan_shows_the_discount_and_charges_exactly_that(server: Server, browser: Any) -> None:
+    shop = new_merchant(server, name="Nanshan Fresh Mart")
+    regular = new_consumer(server, balance=50_000)
+    regular.client.pay_static(shop.id, 20_000, PIN)  # takings that fund the budget
+    shop.client.request(
+        "POST",
+        "/v1/campaigns",
+        {"name": "¥5 off lunch", "kind": "amount_off", "amount_off": 500, "budget": 500},
+    )
+    static_code = shop.client.me()["static_code"]["qr_payload"]
+    ctx, wallet = new_page(browser, **phone())
+    try:
+        sign_up_consumer(wallet, server.url)
+        top_up(wallet, "40")
+        scan_by_paste(wallet, static_code)
+        wallet.locator("#confirm-form").get_by_label("Amount (¥)").fill("30")
+        offer = wallet.locator("#confirm-offer")
+        expect(offer).to_have_text("¥5 off lunch: ¥5.00 off — you pay ¥25.00")
+        confirm_with_pin(wallet)
+        expect(wallet.locator("#done-title")).to_have_text("Paid ¥25.00 to Nanshan Fresh Mart")
+        wallet.get_by_role("button", name="Done").click()
+        expect(wallet.locator("#balance")).to_have_text("¥15.00")
+        # The budget is spent: the next scan offers nothing and charges the full price.
+        scan_by_paste(wallet, static_code)
+        wallet.locator("#confirm-form").get_by_label("Amount (¥)").fill("10")
+        wallet.wait_for_timeout(600)  # the quote after typing
+        expect(offer).to_be_hidden()
+    finally:
+        ctx.close()

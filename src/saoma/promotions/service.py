@@ -442,6 +442,14 @@ class Promotions:
             count_used=self._used_counts,
         )
 
+    def _budget_left(self, campaign_id: str) -> int:
+        with self.engine.connect() as conn:
+            account_id = conn.execute(
+                select(m.campaigns.c.budget_account_id).where(m.campaigns.c.id == campaign_id)
+            ).scalar_one()
+        account = self.ledger.account(account_id)
+        return account.balance if account is not None else 0
+
     def quote(
         self, consumer: Consumer, merchant_id: str, amount: int, subject: str
     ) -> dict[str, Any] | None:
@@ -461,9 +469,16 @@ class Promotions:
         ]
         if not candidates:
             return None
-        offer = best_offer(candidates, self.context(consumer, merchant_id, amount, candidates))
-        if offer is None:
-            return None
+        context = self.context(consumer, merchant_id, amount, candidates)
+        while True:
+            offer = best_offer(candidates, context)
+            if offer is None:
+                return None
+            # A budget already spent offers nothing (the ledger would refuse the subsidy anyway,
+            # and the payer would be asked again and again).
+            if self._budget_left(offer.campaign_id) >= offer.discount:
+                break
+            candidates = [c for c in candidates if c.id != offer.campaign_id]
         expires = now + OFFER_TTL_US
         claims = {
             "n": secrets.token_hex(8),
