@@ -155,7 +155,8 @@
       const svg = Saoma.qrSvg(order.qr_payload);
       svg.setAttribute("aria-label", `${Saoma.merchantName(shop)} ${money(amount)}`);
       svg.id = "c-order-qr";
-      $("#c-code-box").replaceChildren(svg);
+      $("#c-code-box").replaceChildren(svg, el("details", { class: "small" },
+        el("summary", { text: t("code_text") }), el("code", { class: "payload", text: order.qr_payload })));
       $("#c-code-amount").textContent = money(amount);
       $("#c-code-status").textContent = t("waiting_payment");
       show("c-code");
