@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 from playwright.sync_api import expect
 
+from saoma.qr import images
 from support import Server, new_consumer, new_merchant, wait_for
 from support_web import (
     PIN,
@@ -140,10 +141,14 @@ def test_static_code_with_amount_and_note_shows_in_the_dashboard_and_statement(
     try:
         open_stall(desk, server.url, name="Dongmen Busker")
         desk.goto(server.url + "/dashboard")
-        payload = read_code(desk, "#d-static svg")
+        photo = desk.locator("#d-static svg").screenshot()
         sign_up_consumer(wallet, server.url)
         top_up(wallet, "50")
-        scan_by_paste(wallet, payload)
+        # No camera here: the payer picks a photo of the sticker.
+        wallet.get_by_role("button", name="Scan").click()
+        wallet.get_by_label("Choose or take a photo").set_input_files(
+            files=[{"name": "sticker.png", "mimeType": "image/png", "buffer": photo}]
+        )
         expect(wallet.locator("#confirm-title")).to_have_text("Pay Dongmen Busker")
         form = wallet.locator("#confirm-form")
         form.get_by_label("Amount (¥)").fill("8.8")
@@ -162,6 +167,11 @@ def test_static_code_with_amount_and_note_shows_in_the_dashboard_and_statement(
         expect(desk.locator("#d-payments")).to_contain_text("Nothing yet.")
         desk.get_by_label("Search (payment, order or note)").fill("great")
         expect(desk.locator("#d-payments tr")).to_have_count(1)
+
+        sticker = desk.request.get(server.url + "/web/sticker.png")
+        assert sticker.headers["content-type"] == "image/png"
+        assert images.read(sticker.body()) == [read_code(desk, "#d-static svg")]
+        assert desk.request.get(server.url + "/web/sticker.pdf").body().startswith(b"%PDF")
 
         with desk.expect_download() as download:
             desk.get_by_role("link", name="Download").click()
@@ -187,8 +197,6 @@ def test_payment_code_at_the_till_waits_for_the_pin_then_settles(
         code = read_code(wallet, "#paycode-box svg.qr")
         assert re.fullmatch(r"28\d{16}", code)
         # The barcode under it carries the same 18 digits (read by a real decoder).
-        from saoma.qr import images
-
         assert images.read(wallet.locator("#paycode-box svg.barcode").screenshot()) == [code]
         shot(wallet, shots, "wallet-paycode")
 
@@ -392,3 +400,43 @@ def test_the_scan_shows_the_discount_and_charges_exactly_that(server: Server, br
         expect(offer).to_be_hidden()
     finally:
         ctx.close()
+
+
+def test_the_payment_code_works_with_the_phone_offline(server: Server, browser: Any) -> None:
+    shop_ctx, till = new_page(browser, **phone("tablet"))
+    wallet_ctx, wallet = new_page(browser, **phone())
+    try:
+        open_stall(till, server.url, name="Nanshan Fresh Mart")
+        sign_up_consumer(wallet, server.url)
+        top_up(wallet, "30")
+        wallet.get_by_role("button", name="Settings").click()
+        wallet.get_by_label("Per payment up to (¥)").fill("20")
+        wallet.get_by_label("Per day up to (¥)").fill("50")
+        wallet.locator("#lm-pin").fill(PIN)
+        wallet.locator("#limit-form").get_by_role("button", name="Save").click()
+        expect(wallet.locator("#limit-out")).to_have_text("Saved.")
+        wallet.get_by_role("button", name="Back").click()
+        wallet.get_by_role("button", name="Pay", exact=True).click()  # enrols this device
+        expect(wallet.locator("#paycode-box svg.qr")).to_be_visible()
+        assert wallet.evaluate("navigator.serviceWorker.ready.then(() => true)")
+
+        wallet_ctx.set_offline(True)
+        wallet.reload()  # the page itself comes from the service worker's cache
+        expect(wallet.locator("#offline")).to_contain_text("Offline: your payment code")
+        wallet.get_by_role("button", name="Pay", exact=True).click()
+        code = read_code(wallet, "#paycode-box svg.qr")
+
+        type_amount(till, "9")
+        till.get_by_role("button", name="Scan payer's code").click()
+        till.get_by_label("Payer's payment code").fill(code)
+        till.get_by_label("Payer's payment code").press("Enter")
+        expect(till.locator("#c-paid-title")).to_have_text("Received ¥9.00")
+
+        wallet_ctx.set_offline(False)
+        expect(wallet.locator("#paycode-box svg.qr")).to_be_visible()  # still on the code
+        wallet.get_by_role("button", name="Back").click()
+        expect(wallet.locator("#balance")).to_have_text("¥21.00")
+        expect(wallet.locator("#offline")).to_be_hidden()
+    finally:
+        shop_ctx.close()
+        wallet_ctx.close()

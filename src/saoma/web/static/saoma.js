@@ -93,6 +93,7 @@ const DICT = {
     // errors
     err_generic: "Something went wrong. Nothing was charged.",
     err_network: "No connection. Nothing was charged; try again.",
+    offline: "Offline: your payment code (Pay) still works; the balance shows when you are back online.",
     "err_pin-wrong": "Wrong PIN. Try again.",
     "err_pin-locked": "Too many wrong PINs: payments are locked for a while.",
     "err_pin-required": "Enter your payment PIN.",
@@ -206,6 +207,7 @@ const DICT = {
     tour_5: "在商户后台查看收款并导出对账单。",
     err_generic: "出了点问题，没有扣款。",
     err_network: "网络连接失败，没有扣款，请重试。",
+    offline: "离线：付款码仍可使用；联网后显示余额。",
     "err_pin-wrong": "支付密码错误，请重试。",
     "err_pin-locked": "支付密码错误次数过多，暂时锁定。",
     "err_pin-required": "请输入支付密码。",

@@ -14,11 +14,25 @@
   async function start() {
     try {
       me = await api("GET", "/v1/me");
+      localStorage.setItem("saoma.me", JSON.stringify(me));
     } catch (err) {
-      if (err.status === 401) { show("v-signin"); return; }
+      if (err.status === 401) { localStorage.removeItem("saoma.me"); show("v-signin"); return; }
+      const known = JSON.parse(localStorage.getItem("saoma.me") || "null");
+      if (err.slug === "network" && known) { // offline: the payment code still works
+        me = known;
+        offline();
+        return;
+      }
       Saoma.toast(human(err), "err");
       return;
     }
+    listen();
+    const packet = /[#&]packet=([\w-]+)/.exec(location.hash);
+    if (packet) { openPacket(packet[1]); return; }
+    home();
+  }
+
+  function listen() {
     stopEvents();
     stopEvents = Saoma.listen("/v1/me/events", {
       "charge.waiting": () => refreshCharges(),
@@ -27,9 +41,6 @@
       "refund.succeeded": () => refreshHome(),
       "red_packet.claimed": () => refreshHome(),
     });
-    const packet = /[#&]packet=([\w-]+)/.exec(location.hash);
-    if (packet) { openPacket(packet[1]); return; }
-    home();
   }
 
   $("#signin-form").addEventListener("submit", (ev) => {
@@ -60,10 +71,20 @@
 
   // --- home ------------------------------------------------------------------------------------
 
+  function offline() {
+    $("#hello").textContent = me.display_name || me.login;
+    $("#balance").textContent = "—";
+    say("#offline", t("offline"), "warn");
+    show("v-home");
+    // Back online: refresh in place, whatever screen the payer is on.
+    window.addEventListener("online", () => { listen(); refreshHome(); }, { once: true });
+  }
+
   async function refreshHome() {
     try {
       me = await api("GET", "/v1/me");
     } catch (err) { return; }
+    $("#offline").hidden = true;
     $("#hello").textContent = me.display_name || me.login;
     $("#balance").textContent = money(me.balance, me.currency);
     const holds = (await api("GET", "/v1/me/holds")).data || [];
@@ -577,6 +598,11 @@
   }));
 
   $("#sign-out").addEventListener("click", (ev) => guard(ev.target, null, async () => {
+    // A shared browser keeps no way to pay: the device is revoked and forgotten.
+    const d = device();
+    if (d) await api("DELETE", `/v1/me/devices/${d.id}`).catch(() => null);
+    localStorage.removeItem(deviceKey());
+    localStorage.removeItem("saoma.me");
     await api("DELETE", "/web/sessions/consumer");
     stopEvents();
     me = null;
