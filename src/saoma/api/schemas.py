@@ -4,11 +4,44 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    StrictStr,
+    field_validator,
+)
+
+from saoma.merchants.service import check_webhook_url
+from saoma.problems import Problem
+
+
+def storable_text(value: str) -> str:
+    """Text a database can keep and a JSON answer can carry: no NUL, no half surrogate pair."""
+    if "\x00" in value:
+        raise ValueError("must not contain the NUL character")
+    if any("\ud800" <= ch <= "\udfff" for ch in value):
+        raise ValueError("must be valid Unicode (it holds half of a surrogate pair)")
+    return value
+
+
+def _http_url(value: str) -> str:
+    try:
+        check_webhook_url(value)
+    except Problem as exc:
+        raise ValueError("must be an http(s) URL") from exc
+    return value
 
 
 class Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _storable(cls, value: Any) -> Any:
+        return storable_text(value) if isinstance(value, str) else value
 
 
 class ProblemDoc(BaseModel):
@@ -113,6 +146,8 @@ class MerchantSignUp(Body):
         default=None, description="Base64 raw Ed25519 public key for signed API requests."
     )
 
+    _webhook_url = field_validator("webhook_url")(_http_url)
+
 
 class AddKey(Body):
     public_key: StrictStr
@@ -124,6 +159,8 @@ class AddKey(Body):
 class WebhookUrl(Body):
     url: StrictStr
 
+    _url = field_validator("url")(_http_url)
+
 
 class CreateOrder(Body):
     merchant_order_no: StrictStr = Field(examples=["T20261124-0001"])
@@ -132,6 +169,8 @@ class CreateOrder(Body):
     description: StrictStr = Field(default="", max_length=128, examples=["Beef noodles"])
     expires_in_s: StrictInt = Field(default=900)
     notify_url: StrictStr = Field(default="")
+
+    _notify_url = field_validator("notify_url")(_http_url)
 
 
 class CreateRefund(Body):
