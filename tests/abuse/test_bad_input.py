@@ -587,19 +587,13 @@ def test_unicode_in_text_fields_is_kept_intact_or_refused_clearly(
         return
     problem = assert_problem(response, response.status_code)
     if response.status_code == 422 and problem["type"].endswith("/invalid-request"):
-        # A bad recipient is blamed on "login" (see test_a_bad_recipient_is_blamed_on_to).
-        blamed = {spec.field, "body"} | ({"login"} if name == "transfer.to" else set())
+        blamed = {spec.field, "body"}
         assert problem.get("field") in blamed, problem
     if spec.field == "pin":  # a wrong PIN counts as a try: pay with the right one to reset
         paid = as_consumer(scene.server, scene.payer, "POST", path, _money({"pin": PIN}))
         assert paid.status_code == 201, paid.text
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known defect in saoma.p2p.service.send: a recipient that is neither a wallet id, a "
-    "phone nor an e-mail is refused with field 'login', which the request does not have",
-)
 def test_a_bad_recipient_is_blamed_on_to(scene: Scene) -> None:
     body = {"to": "nobody", "amount": 1, "pin": PIN}
     assert_problem(send(scene, "transfer", body), 422, "to")
@@ -756,11 +750,6 @@ def test_a_reused_idempotency_key_with_another_body_is_refused_and_moves_nothing
     assert _settled(scene) == after_first
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known defect in saoma.p2p.service.create_packet: it stores {'id': …} as the "
-    "idempotent response, so a replay answers less than the first response did",
-)
 def test_a_replayed_red_packet_answers_the_first_response(scene: Scene) -> None:
     _, _, body = MONEY_ROUTES["red-packet"](scene)
     key = secrets.token_hex(12)

@@ -50,7 +50,7 @@ def test_transfer_refusals_name_the_reason(server: Server) -> None:
         ({"to": bob.id, "amount": 100, "pin": "000000"}, "pin-wrong", "pin"),
         ({"to": bob.id, "amount": 1_001, "pin": PIN}, "insufficient-funds", "amount"),
         ({"to": bob.id, "amount": 0, "pin": PIN}, "invalid-request", "amount"),
-        ({"to": "nobody", "amount": 100, "pin": PIN}, "invalid-request", "login"),
+        ({"to": "nobody", "amount": 100, "pin": PIN}, "invalid-request", "to"),
         ({"to": bob.id, "amount": 2_000_001, "pin": PIN}, "daily-limit", "amount"),
     ):
         with pytest.raises(SaomaError) as refused:

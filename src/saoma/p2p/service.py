@@ -110,7 +110,10 @@ class People:
         if to.startswith("c_"):
             recipient = self.wallets.get(to)
         else:
-            login = check_login(to) if to else ""
+            try:
+                login = check_login(to) if to else ""
+            except Problem:
+                login = ""
             if not login:
                 raise invalid("to", "to is a wallet id, a phone number or an e-mail address")
             recipient = self.wallets.by_login(login)
@@ -338,7 +341,8 @@ class People:
                     "red_packet_shares",
                     {"packet_id": packet_id, "idx": idx, "amount": share, "state": "free"},
                 )
-            idempotency.finish_in(tx, claim, 201, {"id": packet_id})
+            # A replay answers what the first request did: the packet as it was just made.
+            idempotency.finish_in(tx, claim, 201, packet_view(row, sender, "open", []))
 
         results, sent = self.payments._move([fund], record)
         if not sent.wrote:
@@ -413,25 +417,7 @@ class People:
             }
             for c in claims
         ]
-        done = state != "open" or len(listed) == row.shares
-        luckiest = max(listed, key=lambda c: c["amount"])["name"] if done and listed else None
-        return {
-            "id": row.id,
-            "from": sender.display_name or "a friend",
-            "greeting": row.greeting,
-            "amount": row.amount,
-            "currency": row.currency,
-            "shares": row.shares,
-            "mode": row.mode,
-            "claimed": len(listed),
-            "state": state,
-            "claims": listed,
-            "luckiest": luckiest,
-            "returned": row.returned,
-            "expires_at": rfc3339(row.expires_at_us),
-            "link": f"/p/{row.id}",
-            "claim_url": f"/v1/red-packets/{row.id}/claim",
-        }
+        return packet_view(dict(row._mapping), sender, state, listed)
 
     def claim_packet(self, consumer: Consumer, packet_id: str) -> dict[str, Any]:
         """Take one share: at most one per person, exactly ``shares`` in all, under any race."""
@@ -614,3 +600,27 @@ class People:
             )
 
         self.payments._move([back], record)
+
+
+def packet_view(
+    row: dict[str, Any], sender: Consumer, state: str, listed: list[dict[str, Any]]
+) -> dict[str, Any]:
+    done = state != "open" or len(listed) == row["shares"]
+    luckiest = max(listed, key=lambda c: c["amount"])["name"] if done and listed else None
+    return {
+        "id": row["id"],
+        "from": sender.display_name or "a friend",
+        "greeting": row["greeting"],
+        "amount": row["amount"],
+        "currency": row["currency"],
+        "shares": row["shares"],
+        "mode": row["mode"],
+        "claimed": len(listed),
+        "state": state,
+        "claims": listed,
+        "luckiest": luckiest,
+        "returned": row["returned"],
+        "expires_at": rfc3339(row["expires_at_us"]),
+        "link": f"/p/{row['id']}",
+        "claim_url": f"/v1/red-packets/{row['id']}/claim",
+    }
