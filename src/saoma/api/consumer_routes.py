@@ -94,7 +94,7 @@ def set_no_pin_limit(body: NoPinLimit, me: Me, request: Request) -> dict[str, An
 async def top_up(body: TopUp, me: Me, request: Request) -> Any:
     """Add money from the bank: pending until the bank confirms (then `topup.succeeded`)."""
     platform = deps.platform_of(request)
-    check_currency(body.currency, me.currency)
+    check_currency(body.currency, me.currency, whose="your wallet holds money")
     return await deps.idempotent(
         request,
         me.id,
@@ -112,7 +112,7 @@ def bank_transfer(transfer_id: str, me: Me, request: Request) -> dict[str, Any]:
 async def withdraw(body: Withdraw, me: Me, request: Request) -> Any:
     """Send money back to the bank; held in the wallet until the bank confirms."""
     platform = deps.platform_of(request)
-    check_currency(body.currency, me.currency)
+    check_currency(body.currency, me.currency, whose="your wallet holds money")
     return await deps.idempotent(
         request,
         me.id,
@@ -150,7 +150,7 @@ async def pay_order(order_id: str, body: PayOrder, me: Me, request: Request) -> 
 async def pay_static(merchant_id: str, body: PayStatic, me: Me, request: Request) -> Any:
     """Pay a merchant's static code: the payer chose the amount."""
     platform = deps.platform_of(request)
-    check_currency(body.currency, me.currency)
+    check_currency(body.currency, me.currency, whose="your wallet holds money")
     return await deps.idempotent(
         request,
         me.id,

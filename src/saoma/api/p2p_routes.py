@@ -38,7 +38,7 @@ def person_code(consumer_id: str, request: Request) -> Response:
 async def send_money(body: SendMoney, me: Me, request: Request) -> Any:
     """Send money to a wallet, a phone or an e-mail; without a wallet it waits a day."""
     platform = deps.platform_of(request)
-    check_currency(body.currency, me.currency)
+    check_currency(body.currency, me.currency, whose="your wallet holds money")
     return await deps.idempotent(
         request,
         me.id,
@@ -57,7 +57,7 @@ def my_transfers(me: Me, request: Request) -> dict[str, Any]:
 async def create_red_packet(body: CreateRedPacket, me: Me, request: Request) -> Any:
     """Put money in a packet for N people, in equal or random shares; share its link or code."""
     platform = deps.platform_of(request)
-    check_currency(body.currency, me.currency)
+    check_currency(body.currency, me.currency, whose="your wallet holds money")
     return await deps.idempotent(
         request,
         me.id,

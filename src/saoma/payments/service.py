@@ -66,13 +66,11 @@ def check_amount(amount: Any, field: str = "amount") -> int:
     return amount
 
 
-def check_currency(code: str, expected: str) -> str:
+def check_currency(code: str, expected: str, *, whose: str = "this merchant is paid") -> str:
     if code not in BY_ALPHA:
         raise invalid("currency", f"unknown currency {code!r}: use an ISO 4217 code such as CNY")
     if code != expected:
-        raise Problem(
-            "currency-mismatch", 422, f"this merchant is paid in {expected}", field="currency"
-        )
+        raise Problem("currency-mismatch", 422, f"{whose} in {expected}", field="currency")
     return code
 
 
