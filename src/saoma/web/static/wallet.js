@@ -501,7 +501,9 @@
     $("#holds-card").hidden = !(holds.data || []).length;
     $("#holds").replaceChildren(...(holds.data || []).map((h) => el("li", {},
       el("span", { class: "grow" }, el("strong", { text: Saoma.merchantName(h.merchant) }), el("br"),
-        el("span", { class: "small muted", text: t("hold_until", { amount: money(h.amount), time: Saoma.when(h.expires_at) }) })),
+        el("span", { class: "small muted", text: h.state === "held" || h.state === "requested"
+          ? t("hold_until", { amount: money(h.amount), time: Saoma.when(h.expires_at) })
+          : t("hold_taken", { amount: money(h.captured || 0), total: money(h.amount) }) })),
       el("span", { class: "tag", text: t("hold_state_" + h.state) })))); 
     await morePayments(transfers.data || []);
   }
