@@ -12,6 +12,7 @@ made (Brazil's PIX, Singapore's SGQR/PayNow).
 
 from __future__ import annotations
 
+import binascii
 import re
 from dataclasses import dataclass, field
 
@@ -91,14 +92,11 @@ class Field:
 
 
 def crc16(data: bytes) -> str:
-    """CRC-16/CCITT-FALSE (polynomial 0x1021, initial 0xFFFF), four upper-case hex digits."""
-    crc = 0xFFFF
-    for byte in data:
-        crc ^= byte << 8
-        for _ in range(8):
-            crc = ((crc << 1) ^ 0x1021) if crc & 0x8000 else crc << 1
-            crc &= 0xFFFF
-    return f"{crc:04X}"
+    """CRC-16/CCITT-FALSE (polynomial 0x1021, initial 0xFFFF), four upper-case hex digits.
+
+    ``binascii.crc_hqx`` is this CRC (no reflection, no final XOR) computed in C.
+    """
+    return f"{binascii.crc_hqx(data, 0xFFFF):04X}"
 
 
 def _digits(text: str) -> bool:
