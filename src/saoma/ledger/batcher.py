@@ -105,9 +105,9 @@ class GroupCommitter:
             requests = self._take()
             if requests is None:
                 break
-            if raw is None:
-                raw = self._store.engine.raw_connection()
             try:
+                if raw is None:
+                    raw = self._store.engine.raw_connection()
                 self._commit(requests, raw)
             except Refusal:
                 # A hook refused its request (rolled back): the others go through without it.

@@ -133,6 +133,7 @@ class Payments:
         sent = Sent()
 
         def hook(tx: Tx, results: list[Result]) -> None:
+            sent.wrote = False  # a failed batch is retried request by request: the last run counts
             if results and all(r is Result.OK for r in results):
                 write(tx)
                 sent.wrote = True

@@ -1,0 +1,38 @@
+"""The bank workload in short: money is conserved and nothing is lost or doubled through crashes.
+
+Two servers over PostgreSQL (SIGKILLs, every connection of the database dropped now and then,
+the database refusing connections for a few seconds, clients giving up after 50 ms) and one over
+SQLite (SIGKILLs, short timeouts). A full PostgreSQL restart joins in with
+SAOMA_CHAOS_PG_RESTART=1: it would also cut the connections other tests of the same session keep
+in their pools. SAOMA_CHAOS_SEED repeats a run's choices. The long form:
+``python tests/chaos/bank.py --help``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import bank
+import pytest
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("db", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_money_survives_crashes(db: str, tmp_path: Path) -> None:
+    settings = bank.ci_settings(db, tmp_path)
+    try:
+        summary = bank.run(settings)
+    except bank.Unavailable as exc:
+        if os.environ.get("SAOMA_REQUIRE_POSTGRES") == "1":
+            pytest.fail(f"PostgreSQL is required: {exc}")
+        pytest.skip(str(exc))
+    print(summary.render())
+    assert summary.violations == [], summary.render()
+    # The run did what it is for: money moved, faults hit it, and requests were retried.
+    assert summary.acknowledged >= 100, summary.render()
+    assert summary.faults["server SIGKILLs"] >= 1, summary.render()
+    assert summary.faults["client timeouts"] >= 1, summary.render()
+    assert sum(summary.resolved.values()) >= 1, summary.render()
+    if db == "postgres":
+        assert summary.faults["PostgreSQL connection drops"] >= 1, summary.render()

@@ -1,0 +1,119 @@
+"""What the bank workload found, pinned down: a batch retried request by request after a failure.
+
+The group commit applies many callers' transfers and their hooks (payment rows, the stored
+response) in one transaction. When that transaction fails after the hooks ran (a hook of another
+request refuses, or the connection is lost at COMMIT), every request is tried again alone. If,
+in between, another server spent the wallet or took the hold, the retry is refused: the caller
+must hear the refusal, not the success its first, rolled-back attempt had prepared.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from saoma.ledger import Ledger, Transfer, TransferCode
+from saoma.ledger.tx import Tx
+from saoma.payments.service import derived_id
+from saoma.platform import Platform
+from saoma.problems import Problem
+from saoma.wallets.service import Consumer
+from support import PASSWORD, PIN
+
+
+@pytest.fixture
+def platform(db_url: str) -> Iterator[Platform]:
+    opened = Platform.open(db_url, migrate_first=False)
+    try:
+        yield opened
+    finally:
+        opened.close()
+
+
+def payer(platform: Platform, balance: int) -> Consumer:
+    consumer = platform.wallets.sign_up(f"+86139{secrets.randbelow(10**8):08d}", PASSWORD)
+    platform.wallets.set_pin(consumer.id, PIN, password=PASSWORD, old_pin=None)
+    platform.ledger.create_transfers(
+        [
+            Transfer(
+                f"fund-{consumer.id}",
+                platform.payments.bank_account,
+                consumer.account_id,
+                balance,
+                TransferCode.TOP_UP,
+            )
+        ]
+    )
+    return consumer
+
+
+def lose_the_next_commit(platform: Platform, meanwhile: Callable[[], None]) -> None:
+    """The next batch runs its hooks, then its COMMIT is lost; ``meanwhile`` happens elsewhere."""
+    store = platform.ledger.store
+    original = store.apply_batch
+
+    def apply_batch(transfers: list[Transfer], raw: Any, before_commit: Any = None) -> Any:
+        store.apply_batch = original  # type: ignore[method-assign]
+
+        def hooks_then_lost(tx: Tx, results: Any) -> None:
+            if before_commit is not None:
+                before_commit(tx, results)
+            raise ConnectionError("the connection was lost at COMMIT")
+
+        try:
+            return original(transfers, raw, hooks_then_lost)
+        finally:
+            meanwhile()
+
+    store.apply_batch = apply_batch  # type: ignore[method-assign]
+
+
+def test_a_payment_refused_on_its_retry_is_not_acknowledged(platform: Platform) -> None:
+    shop = platform.merchants.sign_up(
+        login=f"shop-{secrets.token_hex(3)}@example.cn", password=PASSWORD, name="Retry", city="SZ"
+    )
+    wallet = payer(platform, 1_000)
+    with Ledger(platform.engine) as elsewhere:  # another server's ledger over the same database
+
+        def spend_it_all() -> None:
+            elsewhere.create_transfers(
+                [
+                    Transfer(
+                        "spent-elsewhere",
+                        wallet.account_id,
+                        shop.account_id,
+                        1_000,
+                        TransferCode.PAYMENT,
+                    )
+                ]
+            )
+
+        lose_the_next_commit(platform, spend_it_all)
+        with pytest.raises(Problem) as refused:
+            platform.payments.pay_static(wallet, shop.id, amount=600, pin=PIN)
+    assert refused.value.status == 402
+    assert platform.wallets.balance(wallet)["balance"] == 0
+    assert platform.payments.list_payments(consumer=wallet)["data"] == []
+
+
+def test_a_void_refused_on_its_retry_is_not_acknowledged(platform: Platform) -> None:
+    shop = platform.merchants.sign_up(
+        login=f"shop-{secrets.token_hex(3)}@example.cn", password=PASSWORD, name="Retry", city="SZ"
+    )
+    wallet = payer(platform, 1_000)
+    hold = platform.payments.create_hold(
+        shop, merchant_ref="H-1", amount=500, currency="CNY", expires_in_s=3600
+    )
+    platform.payments.consent_hold(wallet, hold["id"], pin=PIN)
+    with Ledger(platform.engine) as elsewhere:
+
+        def captured_elsewhere() -> None:
+            elsewhere.post(derived_id("cap", hold["id"]), derived_id("hold", hold["id"]), 100)
+
+        lose_the_next_commit(platform, captured_elsewhere)
+        with pytest.raises(Problem) as refused:
+            platform.payments.void_hold(shop, hold["id"])
+    assert refused.value.slug == "hold-not-open"
