@@ -7,11 +7,14 @@ same way so the payments service is written once:
 - it answers ``accepted`` at once and settles after ``delay_s`` on a timer thread;
 - an amount whose last two digits are 13 is declined ("card declined");
 - an amount whose last two digits are 44 never settles (a timeout: the service must give up);
-- everything else succeeds.
+- everything else succeeds;
+- like a real bank's notification, the outcome is sent again until Saoma takes it: a callback
+  that raises (the database away for a moment) is retried with back-off, for about 15 minutes.
 """
 
 from __future__ import annotations
 
+import logging
 import secrets
 import threading
 from collections.abc import Callable
@@ -20,6 +23,10 @@ from typing import Protocol
 
 DECLINE_SUFFIX = 13
 TIMEOUT_SUFFIX = 44
+RETRY_MAX_S = 60.0
+RETRIES = 20
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,10 +70,26 @@ class SandboxBank:
             "SBX" + secrets.token_hex(6).upper(),
             "card declined" if suffix == DECLINE_SUFFIX else "",
         )
-        timer = threading.Timer(self.delay_s, self.on_settled, args=(outcome,))
+        self._later(self.delay_s, outcome, 0)
+
+    def _later(self, delay_s: float, outcome: BankOutcome, attempt: int) -> None:
+        timer = threading.Timer(delay_s, self._notify, args=(outcome, attempt))
         timer.daemon = True
         self._timers = [t for t in self._timers if t.is_alive()] + [timer]
         timer.start()
+
+    def _notify(self, outcome: BankOutcome, attempt: int) -> None:
+        try:
+            self.on_settled(outcome)
+        except Exception:
+            if attempt >= RETRIES:
+                log.exception("the bank gave up notifying %s", outcome.instruction_id)
+                return
+            wait = min(RETRY_MAX_S, max(self.delay_s, 0.05) * 2 ** (attempt + 1))
+            log.warning(
+                "bank notification for %s failed; again in %.1f s", outcome.instruction_id, wait
+            )
+            self._later(wait, outcome, attempt + 1)
 
     def close(self) -> None:
         for timer in self._timers:

@@ -1,0 +1,40 @@
+"""The sandbox bank acts like a real one: outcomes later, declines, silence, redelivery."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from saoma.bank.connector import BankOutcome, SandboxBank
+
+
+def test_outcomes_arrive_later_and_declines_and_silence_are_kept() -> None:
+    seen: dict[str, BankOutcome] = {}
+    bank = SandboxBank(lambda o: seen.__setitem__(o.instruction_id, o), delay_s=0.01)
+    bank.collect("ok", 10_000, "CNY", "acct")
+    bank.collect("declined", 10_013, "CNY", "acct")
+    bank.pay_out("silent", 10_044, "CNY", "acct")
+    assert seen == {}  # accepted now, settled later
+    time.sleep(0.3)
+    assert seen["ok"].succeeded and seen["ok"].bank_reference.startswith("SBX")
+    assert not seen["declined"].succeeded and seen["declined"].failure == "card declined"
+    assert "silent" not in seen
+    bank.close()
+
+
+def test_a_notification_that_fails_is_sent_again_until_taken() -> None:
+    calls: list[str] = []
+    taken = threading.Event()
+
+    def settled(outcome: BankOutcome) -> None:
+        calls.append(outcome.instruction_id)
+        if len(calls) < 3:
+            raise ConnectionError("the database is away")
+        taken.set()
+
+    bank = SandboxBank(settled, delay_s=0.01)
+    bank.collect("topup-1", 5_000, "CNY", "acct")
+    assert taken.wait(5), calls
+    time.sleep(0.2)
+    assert calls == ["topup-1"] * 3  # and not again once taken
+    bank.close()
