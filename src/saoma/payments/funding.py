@@ -7,10 +7,12 @@ money cannot be spent twice while the bank works; the bank's answer posts or voi
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
 
 from saoma.bank.connector import BankConnector, BankOutcome
 from saoma.db import write
@@ -41,6 +43,15 @@ def bank_view(row: Any) -> dict[str, Any]:
     }
 
 
+def instruction_id(claim: idempotency.Claim | None) -> str:
+    """The bank instruction's id: from the Idempotency-Key when there is one, so a request run
+    twice (a retry that took over a slow first attempt) is one instruction, not two."""
+    if claim is None:
+        return new_id("bt")
+    digest = hashlib.blake2b(f"{claim.scope}\x1f{claim.key}".encode(), digest_size=12)
+    return "bt_" + digest.hexdigest()
+
+
 class Funding:
     def __init__(self, engine: Engine, payments: Payments) -> None:
         self.engine = engine
@@ -59,7 +70,7 @@ class Funding:
         assert self.bank is not None
         now = now_us()
         row = {
-            "id": new_id("bt"),
+            "id": instruction_id(claim),
             "consumer_id": consumer.id,
             "direction": "topup",
             "amount": amount,
@@ -70,8 +81,11 @@ class Funding:
             "created_at_us": now,
             "updated_at_us": now,
         }
-        with write(self.engine) as conn:
-            conn.execute(m.bank_transfers.insert().values(**row))
+        try:
+            with write(self.engine) as conn:
+                conn.execute(m.bank_transfers.insert().values(**row))
+        except IntegrityError:
+            return self._again(str(row["id"]), consumer)
         if claim is not None:
             idempotency.finish(self.engine, claim, 202, bank_view(row))
         self.bank.collect(str(row["id"]), amount, consumer.currency, consumer.id)
@@ -91,7 +105,7 @@ class Funding:
             raise Problem("pin-required", 401, "confirm the withdrawal with your PIN", field="pin")
         self.payments.wallets.verify_pin(consumer.id, pin)
         now = now_us()
-        bt_id = new_id("bt")
+        bt_id = instruction_id(claim)
         row = {
             "id": bt_id,
             "consumer_id": consumer.id,
@@ -122,9 +136,26 @@ class Funding:
 
         results, sent = self.payments._move([hold], record)
         if not sent.wrote:
+            if results[0] is Result.EXISTS:
+                return self._again(bt_id, consumer)
             self.payments._raise_for(results, [hold])
         self.bank.pay_out(bt_id, amount, consumer.currency, consumer.id)
         return view
+
+    def _again(self, bt_id: str, consumer: Consumer) -> dict[str, Any]:
+        """The same instruction once more: while pending it is sent to the bank again (a bank
+        keeps one outcome per instruction id), and the answer is the instruction as it stands."""
+        assert self.bank is not None
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(m.bank_transfers).where(m.bank_transfers.c.id == bt_id)
+            ).first()
+        if row is None or row.consumer_id != consumer.id:
+            raise Problem("conflict", 409, "this request is already being handled")
+        if row.state == "pending":
+            send = self.bank.collect if row.direction == "topup" else self.bank.pay_out
+            send(row.id, row.amount, row.currency, row.consumer_id)
+        return bank_view(row._mapping)
 
     def settled(self, outcome: BankOutcome) -> None:
         """The bank's answer to an instruction (the connector calls this)."""
