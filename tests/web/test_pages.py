@@ -393,7 +393,9 @@ def test_the_scan_shows_the_discount_and_charges_exactly_that(server: Server, br
         expect(wallet.locator("#done-title")).to_have_text("Paid ¥25.00 to Nanshan Fresh Mart")
         wallet.get_by_role("button", name="Done").click()
         expect(wallet.locator("#balance")).to_have_text("¥15.00")
-        # The budget is spent: the next scan offers nothing and charges the full price.
+        # The budget is spent: once the campaigns' totals are read again (each second), the
+        # next scan offers nothing and charges the full price.
+        wallet.wait_for_timeout(1100)
         scan_by_paste(wallet, static_code)
         wallet.locator("#confirm-form").get_by_label("Amount (¥)").fill("10")
         wallet.wait_for_timeout(600)  # the quote after typing

@@ -25,6 +25,7 @@ from sqlalchemy.exc import IntegrityError
 
 from saoma.db import write
 from saoma.ledger import Account, AccountFlags, AccountKind, Result, Transfer, TransferCode
+from saoma.ledger import models as ledger_models
 from saoma.ledger.domain import AccountResult
 from saoma.ledger.tx import Tx
 from saoma.merchants.service import Merchant, check_text
@@ -107,6 +108,7 @@ class Promotions:
         self._cache_lock = threading.Lock()
         self._secret: bytes | None = None
         self._used_counts: dict[str, int] = {}
+        self._budgets_left: dict[str, int] = {}
 
     # --- managing campaigns ----------------------------------------------------------------------
 
@@ -369,15 +371,20 @@ class Promotions:
         if time.monotonic() - loaded_at < CACHE_TTL_S:
             return by_merchant
         with self._cache_lock:
+            budget = ledger_models.accounts
+            left = budget.c.credits_posted - budget.c.debits_posted - budget.c.debits_pending
             with self.engine.connect() as conn:
                 rows = conn.execute(
-                    select(m.campaigns).where(m.campaigns.c.state == "active")
+                    select(m.campaigns, left.label("budget_left"))
+                    .join(budget, budget.c.id == m.campaigns.c.budget_account_id)
+                    .where(m.campaigns.c.state == "active")
                 ).all()
             fresh: dict[str | None, list[Campaign]] = {}
             for row in rows:
                 fresh.setdefault(row.merchant_id, []).append(_campaign(row))
             # Totals as of the last second: a payment still checks them exactly.
             self._used_counts = {row.id: row.used_count for row in rows}
+            self._budgets_left = {row.id: row.budget_left for row in rows}
             self._cache = (time.monotonic(), fresh)
         return fresh
 
@@ -397,9 +404,8 @@ class Promotions:
                     m.campaign_usage.c.campaign_id.label("campaign_id"),
                     m.campaign_usage.c.period.label("period"),
                     m.campaign_usage.c.count.label("n"),
-                ).where(
+                ).where(  # the payer's own rows: a few, where an IN list could be 1,000 ids
                     m.campaign_usage.c.consumer_id == consumer.id,
-                    m.campaign_usage.c.campaign_id.in_(limited),
                     m.campaign_usage.c.period.in_((day, "all")),
                 )
             )
@@ -408,7 +414,6 @@ class Promotions:
                 select(literal("coupon"), m.coupons.c.campaign_id, literal(""), literal(0)).where(
                     m.coupons.c.consumer_id == consumer.id,
                     m.coupons.c.state == "collected",
-                    m.coupons.c.campaign_id.in_(coupon_ids),
                 )
             )
         if any(c.first_payment_only for c in candidates):
@@ -442,14 +447,6 @@ class Promotions:
             count_used=self._used_counts,
         )
 
-    def _budget_left(self, campaign_id: str) -> int:
-        with self.engine.connect() as conn:
-            account_id = conn.execute(
-                select(m.campaigns.c.budget_account_id).where(m.campaigns.c.id == campaign_id)
-            ).scalar_one()
-        account = self.ledger.account(account_id)
-        return account.balance if account is not None else 0
-
     def quote(
         self, consumer: Consumer, merchant_id: str, amount: int, subject: str
     ) -> dict[str, Any] | None:
@@ -475,8 +472,9 @@ class Promotions:
             if offer is None:
                 return None
             # A budget already spent offers nothing (the ledger would refuse the subsidy anyway,
-            # and the payer would be asked again and again).
-            if self._budget_left(offer.campaign_id) >= offer.discount:
+            # and the payer would be asked again and again). As of the last second, like the
+            # counts: the ledger still has the last word at payment.
+            if self._budgets_left.get(offer.campaign_id, 0) >= offer.discount:
                 break
             candidates = [c for c in candidates if c.id != offer.campaign_id]
         expires = now + OFFER_TTL_US
@@ -584,8 +582,9 @@ class Promotions:
             amount=amount,
         )
 
-    @staticmethod
-    def unavailable() -> Problem:
+    def unavailable(self) -> Problem:
+        """The refusal when an offer cannot be honoured; the next quote reads fresh totals."""
+        self._cache = (0.0, self._cache[1])
         return Problem(
             "offer-unavailable",
             409,
