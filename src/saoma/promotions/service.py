@@ -17,9 +17,10 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import func, literal, select, union_all, update
+from sqlalchemy import TextClause, func, select, text, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
@@ -394,47 +395,20 @@ class Promotions:
         """The payer's history that the candidates' rules ask about, in one round trip."""
         now = now_us()
         day = shenzhen_day(now)
-        limited = [c.id for c in candidates if c.per_consumer_per_day or c.per_consumer_total]
-        coupon_ids = [c.id for c in candidates if c.needs_coupon]
-        parts = []
-        if limited:
-            parts.append(
-                select(
-                    literal("use").label("what"),
-                    m.campaign_usage.c.campaign_id.label("campaign_id"),
-                    m.campaign_usage.c.period.label("period"),
-                    m.campaign_usage.c.count.label("n"),
-                ).where(  # the payer's own rows: a few, where an IN list could be 1,000 ids
-                    m.campaign_usage.c.consumer_id == consumer.id,
-                    m.campaign_usage.c.period.in_((day, "all")),
-                )
-            )
-        if coupon_ids:
-            parts.append(
-                select(literal("coupon"), m.coupons.c.campaign_id, literal(""), literal(0)).where(
-                    m.coupons.c.consumer_id == consumer.id,
-                    m.coupons.c.state == "collected",
-                )
-            )
-        if any(c.first_payment_only for c in candidates):
-            paid_here = (
-                select(pm.payments.c.id)
-                .where(
-                    pm.payments.c.consumer_id == consumer.id,
-                    pm.payments.c.merchant_id == merchant_id,
-                )
-                .limit(1)
-                .subquery()
-            )
-            parts.append(
-                select(literal("paid"), literal(""), literal(""), func.count()).select_from(
-                    paid_here
-                )
-            )
+        key = (
+            any(c.per_consumer_per_day or c.per_consumer_total for c in candidates),
+            any(c.needs_coupon for c in candidates),
+            any(c.first_payment_only for c in candidates),
+        )
         rows: list[Any] = []
-        if parts:
+        if any(key):
             with self.engine.connect() as conn:
-                rows = list(conn.execute(union_all(*parts) if len(parts) > 1 else parts[0]))
+                rows = list(
+                    conn.execute(
+                        history_query(*key),
+                        {"consumer": consumer.id, "day": day, "merchant": merchant_id},
+                    )
+                )
         return Context(
             consumer.id,
             merchant_id,
@@ -657,3 +631,23 @@ class Promotions:
             )
             if spent.rowcount != 1:
                 raise self.unavailable()
+
+
+HISTORY_PARTS = (
+    # The payer's own rows: a few, where an IN list of the candidates could be 1,000 ids.
+    "SELECT 'use' AS what, campaign_id, period, count AS n FROM campaign_usage"
+    " WHERE consumer_id = :consumer AND period IN (:day, 'all')",
+    "SELECT 'coupon', campaign_id, '', 0 FROM coupons"
+    " WHERE consumer_id = :consumer AND state = 'collected'",
+    "SELECT 'paid', '', '', COUNT(*) FROM (SELECT id FROM payments"
+    " WHERE consumer_id = :consumer AND merchant_id = :merchant LIMIT 1) AS paid_here",
+)
+
+
+@lru_cache(maxsize=8)
+def history_query(uses: bool, coupons: bool, paid: bool) -> TextClause:
+    """One round trip for what the rules ask of the payer's past; built once per shape."""
+    parts = [
+        sql for sql, wanted in zip(HISTORY_PARTS, (uses, coupons, paid), strict=True) if wanted
+    ]
+    return text(" UNION ALL ".join(parts))
