@@ -72,6 +72,17 @@ def top_up(page: Page, yuan: str) -> None:
     page.get_by_role("button", name="Back").click()
 
 
+def set_no_pin_limit(page: Page, per_payment: str, per_day: str) -> None:
+    """Settings: let small payment-code charges go through without the PIN."""
+    page.get_by_role("button", name="Settings").click()
+    page.get_by_label("Per payment up to (¥)").fill(per_payment)
+    page.get_by_label("Per day up to (¥)").fill(per_day)
+    page.locator("#lm-pin").fill(PIN)
+    page.locator("#limit-form").get_by_role("button", name="Save").click()
+    expect(page.locator("#limit-out")).to_have_text("Saved.")
+    page.get_by_role("button", name="Back").click()
+
+
 def open_stall(page: Page, url: str, name: str = "Old Chen Noodles") -> str:
     login = f"stall-{secrets.token_hex(4)}@example.cn"
     page.goto(url + "/cashier")

@@ -25,6 +25,7 @@ from support_web import (
     phone,
     read_code,
     scan_by_paste,
+    set_no_pin_limit,
     shot,
     sign_up_consumer,
     spoken,
@@ -239,13 +240,7 @@ def test_small_payment_code_charge_settles_at_once_under_the_no_pin_limit(
         open_stall(till, server.url, name="Nanshan Fresh Mart")
         sign_up_consumer(wallet, server.url)
         top_up(wallet, "40")
-        wallet.get_by_role("button", name="Settings").click()
-        wallet.get_by_label("Per payment up to (¥)").fill("20")
-        wallet.get_by_label("Per day up to (¥)").fill("100")
-        wallet.locator("#lm-pin").fill(PIN)
-        wallet.locator("#limit-form").get_by_role("button", name="Save").click()
-        expect(wallet.locator("#limit-out")).to_have_text("Saved.")
-        wallet.get_by_role("button", name="Back").click()
+        set_no_pin_limit(wallet, "20", "100")
         wallet.get_by_role("button", name="Pay", exact=True).click()
         code = read_code(wallet, "#paycode-box svg.qr")
         type_amount(till, "18")
@@ -411,13 +406,7 @@ def test_the_payment_code_works_with_the_phone_offline(server: Server, browser: 
         open_stall(till, server.url, name="Nanshan Fresh Mart")
         sign_up_consumer(wallet, server.url)
         top_up(wallet, "30")
-        wallet.get_by_role("button", name="Settings").click()
-        wallet.get_by_label("Per payment up to (¥)").fill("20")
-        wallet.get_by_label("Per day up to (¥)").fill("50")
-        wallet.locator("#lm-pin").fill(PIN)
-        wallet.locator("#limit-form").get_by_role("button", name="Save").click()
-        expect(wallet.locator("#limit-out")).to_have_text("Saved.")
-        wallet.get_by_role("button", name="Back").click()
+        set_no_pin_limit(wallet, "20", "50")
         wallet.get_by_role("button", name="Pay", exact=True).click()  # enrols this device
         expect(wallet.locator("#paycode-box svg.qr")).to_be_visible()
         assert wallet.evaluate("navigator.serviceWorker.ready.then(() => true)")
