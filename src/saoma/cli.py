@@ -98,6 +98,9 @@ HostOption = typer.Option("127.0.0.1", "--host", envvar="SAOMA_HOST", help="Addr
 PortOption = typer.Option(8000, "--port", envvar="SAOMA_PORT", help="Port to listen on.")
 
 
+KEEP_ALIVE_S = 75
+
+
 def _serve(url: str, host: str, port: int, *, demo: bool) -> None:
     import sys
 
@@ -121,7 +124,16 @@ def _serve(url: str, host: str, port: int, *, demo: bool) -> None:
         + (" [yellow](demo mode)[/yellow]" if demo else "")
         + f" — database {url.split('@')[-1]}"
     )
-    uvicorn.run(create_app(platform), host=host, port=port, log_level="warning")
+    # Idle connections are kept longer than clients keep theirs (httpx: 5 s, browsers: more), so
+    # the client closes first: a server closing at the same moment a client reuses the
+    # connection makes the request fail with "disconnected without a response".
+    uvicorn.run(
+        create_app(platform),
+        host=host,
+        port=port,
+        log_level="warning",
+        timeout_keep_alive=KEEP_ALIVE_S,
+    )
 
 
 @app.command()
