@@ -26,6 +26,7 @@ from saoma.api.schemas import (
 )
 from saoma.payments import codes
 from saoma.payments.service import check_currency
+from saoma.platform import Platform
 from saoma.wallets.service import Consumer
 
 router = APIRouter(prefix="/v1", tags=["consumers"])
@@ -43,13 +44,20 @@ def consumer_view(c: Consumer) -> dict[str, Any]:
     }
 
 
+def open_wallet(
+    platform: Platform, login: str, password: str, display_name: str
+) -> tuple[Consumer, str]:
+    """A new wallet with the money friends sent to its login before it existed, and a session."""
+    c = platform.wallets.sign_up(login, password, display_name)
+    platform.people.claim_waiting(c)
+    return c, platform.wallets.new_session(c.id)
+
+
 @router.post("/consumers", status_code=201, responses=problems(409, 422))
 def sign_up(body: SignUp, request: Request) -> dict[str, Any]:
     """Open a wallet with a phone number or e-mail and a password; returns a session token."""
-    platform = deps.platform_of(request)
-    c = platform.wallets.sign_up(body.login, body.password, body.display_name)
-    platform.people.claim_waiting(c)  # money friends sent before the wallet existed
-    return {"consumer": consumer_view(c), "token": platform.wallets.new_session(c.id)}
+    c, token = open_wallet(deps.platform_of(request), body.login, body.password, body.display_name)
+    return {"consumer": consumer_view(c), "token": token}
 
 
 @router.post("/sessions", status_code=201, responses=problems(401, 422))

@@ -12,7 +12,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
 from saoma.merchants.service import Merchant
@@ -109,14 +109,6 @@ class Reports:
                 {"date": d.isoformat(), "count": c, "amount": a} for d, (c, a) in per_day.items()
             ],
         }
-
-    def count(self, merchant: Merchant) -> int:
-        with self.engine.connect() as conn:
-            return int(
-                conn.execute(
-                    select(func.count()).where(m.payments.c.merchant_id == merchant.id)
-                ).scalar_one()
-            )
 
     def statement_csv(self, merchant: Merchant, first: date, last: date) -> Iterator[str]:
         """CSV lines, header first: every payment from ``first`` to ``last`` inclusive."""

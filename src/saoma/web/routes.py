@@ -25,6 +25,7 @@ from fastapi.responses import (
 from pydantic import Field, StrictStr
 
 from saoma.api import deps
+from saoma.api.consumer_routes import open_wallet
 from saoma.api.responses import problems
 from saoma.api.schemas import Body
 from saoma.merchants.service import Merchant
@@ -212,10 +213,9 @@ def web_sign_in(body: WebSignIn, request: Request) -> JSONResponse:
 
 @router.post("/web/consumers", responses=problems(409, 422))
 def web_sign_up(body: WebSignUp, request: Request) -> JSONResponse:
-    platform = deps.platform_of(request)
-    c = platform.wallets.sign_up(body.login, body.password, body.display_name or body.login)
-    platform.people.claim_waiting(c)
-    token = platform.wallets.new_session(c.id)
+    c, token = open_wallet(
+        deps.platform_of(request), body.login, body.password, body.display_name or body.login
+    )
     answer = {"kind": "consumer", "id": c.id, "display_name": c.display_name}
     return _with_cookie(request, JSONResponse(answer, status_code=201), "consumer", token)
 
