@@ -15,7 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from saoma.platform import Platform
-from saoma.problems import Problem
+from saoma.problems import Problem, invalid
 
 log = logging.getLogger(__name__)
 BODY_BYTES_MAX = 64 * 1024
@@ -106,12 +106,9 @@ class PlainUrl:
                 query = scope.get("query_string", b"").decode("latin-1")
                 for name, value in parse_qsl(query, keep_blank_values=True):
                     if "\x00" in name or "\x00" in value:
-                        problem = Problem(
-                            "invalid-request",
-                            422,
+                        problem = invalid(
+                            name or "query",
                             f"{name or 'query'}: must not contain the NUL character",
-                            field=name or "query",
-                            title="Invalid request",
                         )
                         break
             if problem is not None:
@@ -201,23 +198,12 @@ def create_app(platform: Platform, *, start: bool = True) -> FastAPI:
         first = exc.errors()[0] if exc.errors() else {"loc": ("body",), "msg": "invalid request"}
         field = _field_of(tuple(first.get("loc", ())))
         detail = f"{field}: {first.get('msg', 'invalid')}"
-        return problem_response(
-            Problem("invalid-request", 422, detail, field=field, title="Invalid request"), request
-        )
+        return problem_response(invalid(field, detail), request)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         if exc.status_code == 400:  # the body is not JSON (not even UTF-8): a request to fix
-            return problem_response(
-                Problem(
-                    "invalid-request",
-                    422,
-                    "body: not a JSON document in UTF-8",
-                    field="body",
-                    title="Invalid request",
-                ),
-                request,
-            )
+            return problem_response(invalid("body", "body: not a JSON document in UTF-8"), request)
         slug = {404: "not-found", 405: "method-not-allowed", 413: "body-too-large"}.get(
             exc.status_code, "http-error"
         )
