@@ -43,9 +43,7 @@ import random
 import re
 import secrets
 import shutil
-import socket
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -60,6 +58,7 @@ import httpx
 import psycopg
 from sqlalchemy import make_url
 
+from common import free_port, pct, start_server
 from saoma import signing
 from saoma.client import ConsumerClient, MerchantClient, SaomaError
 from saoma.paycode import codes
@@ -79,19 +78,6 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 def now() -> float:
     """CLOCK_MONOTONIC: one clock for every process on the machine."""
     return time.monotonic()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def pct(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
 # --- CPU accounting from /proc -------------------------------------------------------------------
@@ -245,27 +231,7 @@ def start_servers(database_url: str, count: int, tmp: Path) -> Servers:
     """``count`` server processes on one database, one after the other (the first migrates)."""
     servers: Servers = []
     for n in range(count):
-        port = free_port()
-        env = dict(os.environ, SAOMA_DATABASE_URL=database_url, SAOMA_SANDBOX_BANK_DELAY_S="0.01")
-        log = tmp / f"server-{n}.log"
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "saoma.cli", "serve", "--port", str(port)],
-            env=env,
-            stdout=log.open("wb"),
-            stderr=subprocess.STDOUT,
-        )
-        url = f"http://127.0.0.1:{port}"
-        servers.append((proc, url))
-        for _ in range(600):
-            if proc.poll() is not None:
-                raise RuntimeError(log.read_text()[-2000:])
-            try:
-                if httpx.get(url + "/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        else:
-            raise RuntimeError(log.read_text()[-2000:])
+        servers.append(start_server(database_url, tmp / f"server-{n}.log"))
     return servers
 
 

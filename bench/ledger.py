@@ -44,6 +44,7 @@ from typing import Any
 import psycopg
 from sqlalchemy import create_engine, make_url, text
 
+from common import pct
 from saoma.db import SQLITE_BUSY_TIMEOUT_MS, make_engine, migrate
 from saoma.ledger import (
     Account,
@@ -87,13 +88,6 @@ class Row:
     p50_ms: float
     p99_ms: float
     failed: int = 0
-
-
-def pct(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
 def payment(rng: random.Random, mix: str) -> tuple[int, int, int]:

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, text
 
+from common import pct
 from saoma.bank.connector import BankOutcome
 from saoma.payments import codes
 from saoma.platform import Platform
@@ -27,11 +28,6 @@ PG_SERVER = os.environ.get(
     "SAOMA_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
 KINDS = ("amount_off", "percent_off", "spend_get", "random")
-
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
 def world(url: str, campaigns: int, merchants: int) -> tuple[Platform, list, object]:
