@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from support import receiver, server
-from support_web import CHROMIUM, CHROMIUM_ARGS
+from support_web import CHROMIUM, CHROMIUM_ARGS, new_page, phone
 
 SHOTS = Path(
     os.environ.get(
@@ -21,7 +21,7 @@ SHOTS = Path(
     )
 )
 
-__all__ = ["browser", "playwright", "receiver", "server", "shots"]
+__all__ = ["browser", "playwright", "receiver", "server", "shots", "till", "wallet"]
 
 
 @pytest.fixture(scope="session")
@@ -47,3 +47,19 @@ def browser(playwright: object) -> Iterator[object]:
 def shots() -> Path:
     SHOTS.mkdir(parents=True, exist_ok=True)
     return SHOTS
+
+
+@pytest.fixture
+def till(browser: object) -> Iterator[object]:
+    """A merchant's tablet at the till: its own browser context, closed after the test."""
+    context, page = new_page(browser, **phone("tablet"))
+    yield page
+    context.close()
+
+
+@pytest.fixture
+def wallet(browser: object) -> Iterator[object]:
+    """A consumer's phone: its own browser context, closed after the test."""
+    context, page = new_page(browser, **phone())
+    yield page
+    context.close()

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from playwright.sync_api import expect
+from playwright.sync_api import Page, expect
 
 from saoma.qr import images
 from support import Server, new_consumer, new_merchant, wait_for
@@ -35,296 +35,252 @@ from support_web import (
 
 
 def test_sign_up_top_up_and_pay_a_dynamic_code_the_cashier_announces(
-    server: Server, browser: Any, shots: Path
+    server: Server, till: Page, wallet: Page, shots: Path
 ) -> None:
-    shop_ctx, till = new_page(browser, **phone("tablet"))
-    wallet_ctx, wallet = new_page(browser, **phone())
-    try:
-        open_stall(till, server.url)
-        sign_up_consumer(wallet, server.url)
-        top_up(wallet, "100")
-        expect(wallet.locator("#balance")).to_have_text("¥100.00")
-        shot(wallet, shots, "wallet-home")
+    open_stall(till, server.url)
+    sign_up_consumer(wallet, server.url)
+    top_up(wallet, "100")
+    expect(wallet.locator("#balance")).to_have_text("¥100.00")
+    shot(wallet, shots, "wallet-home")
 
-        type_amount(till, "25.5")
-        shot(till, shots, "cashier-keypad")
-        till.get_by_role("button", name="Show code").click()
-        expect(till.locator("#c-code-amount")).to_have_text("¥25.50")
-        expect(till.get_by_role("status")).to_have_text("Waiting for payment…")
-        shot(till, shots, "cashier-code")
-        payload = read_code(till, "#c-order-qr")
-        assert payload.startswith("000201") and "dev.saoma" in payload
+    type_amount(till, "25.5")
+    shot(till, shots, "cashier-keypad")
+    till.get_by_role("button", name="Show code").click()
+    expect(till.locator("#c-code-amount")).to_have_text("¥25.50")
+    expect(till.get_by_role("status")).to_have_text("Waiting for payment…")
+    shot(till, shots, "cashier-code")
+    payload = read_code(till, "#c-order-qr")
+    assert payload.startswith("000201") and "dev.saoma" in payload
 
-        scan_by_paste(wallet, payload)
-        expect(wallet.locator("#confirm-title")).to_have_text("Pay Old Chen Noodles")
-        expect(wallet.locator("#confirm-amount")).to_have_text("¥25.50")
-        shot(wallet, shots, "wallet-confirm")
-        confirm_with_pin(wallet)
-        expect(wallet.locator("#done-title")).to_have_text("Paid ¥25.50 to Old Chen Noodles")
+    scan_by_paste(wallet, payload)
+    expect(wallet.locator("#confirm-title")).to_have_text("Pay Old Chen Noodles")
+    expect(wallet.locator("#confirm-amount")).to_have_text("¥25.50")
+    shot(wallet, shots, "wallet-confirm")
+    confirm_with_pin(wallet)
+    expect(wallet.locator("#done-title")).to_have_text("Paid ¥25.50 to Old Chen Noodles")
 
-        # The cashier learns it without a reload, and says it aloud.
-        expect(till.locator("#c-paid-title")).to_have_text("Received ¥25.50")
-        shot(till, shots, "cashier-received")
-        wait_for(lambda: "Saoma received 25.50 yuan" in spoken(till), what="the announcement")
-        wallet.get_by_role("button", name="Done").click()
-        expect(wallet.locator("#balance")).to_have_text("¥74.50")
-        assert wallet.errors == [] and till.errors == []  # type: ignore[attr-defined]
-    finally:
-        shop_ctx.close()
-        wallet_ctx.close()
+    # The cashier learns it without a reload, and says it aloud.
+    expect(till.locator("#c-paid-title")).to_have_text("Received ¥25.50")
+    shot(till, shots, "cashier-received")
+    wait_for(lambda: "Saoma received 25.50 yuan" in spoken(till), what="the announcement")
+    wallet.get_by_role("button", name="Done").click()
+    expect(wallet.locator("#balance")).to_have_text("¥74.50")
+    assert wallet.errors == [] and till.errors == []  # type: ignore[attr-defined]
 
 
-def test_wrong_pin_is_refused_in_words_and_moves_nothing(server: Server, browser: Any) -> None:
-    shop_ctx, till = new_page(browser, **phone("tablet"))
-    wallet_ctx, wallet = new_page(browser, **phone())
-    try:
-        open_stall(till, server.url)
-        sign_up_consumer(wallet, server.url)
-        top_up(wallet, "30")
-        type_amount(till, "12")
-        till.get_by_role("button", name="Show code").click()
-        scan_by_paste(wallet, read_code(till, "#c-order-qr"))
-        confirm_with_pin(wallet, "000000")
-        expect(wallet.get_by_role("alert")).to_have_text("Wrong PIN. Try again.")
-        expect(till.get_by_role("status")).to_have_text("Waiting for payment…")
-        # Not enough money: a sentence, not JSON.
-        wallet.get_by_role("button", name="Cancel").click()
-        till.get_by_role("button", name="Cancel").click()
-        type_amount(till, "99")
-        till.get_by_role("button", name="Show code").click()
-        scan_by_paste(wallet, read_code(till, "#c-order-qr"))
-        confirm_with_pin(wallet)
-        expect(wallet.get_by_role("alert")).to_have_text(
-            "Not enough money in the wallet. Top up first."
-        )
-        wallet.get_by_role("button", name="Cancel").click()
-        expect(wallet.locator("#balance")).to_have_text("¥30.00")
-    finally:
-        shop_ctx.close()
-        wallet_ctx.close()
+def test_wrong_pin_is_refused_in_words_and_moves_nothing(
+    server: Server, till: Page, wallet: Page
+) -> None:
+    open_stall(till, server.url)
+    sign_up_consumer(wallet, server.url)
+    top_up(wallet, "30")
+    type_amount(till, "12")
+    till.get_by_role("button", name="Show code").click()
+    scan_by_paste(wallet, read_code(till, "#c-order-qr"))
+    confirm_with_pin(wallet, "000000")
+    expect(wallet.get_by_role("alert")).to_have_text("Wrong PIN. Try again.")
+    expect(till.get_by_role("status")).to_have_text("Waiting for payment…")
+    # Not enough money: a sentence, not JSON.
+    wallet.get_by_role("button", name="Cancel").click()
+    till.get_by_role("button", name="Cancel").click()
+    type_amount(till, "99")
+    till.get_by_role("button", name="Show code").click()
+    scan_by_paste(wallet, read_code(till, "#c-order-qr"))
+    confirm_with_pin(wallet)
+    expect(wallet.get_by_role("alert")).to_have_text(
+        "Not enough money in the wallet. Top up first."
+    )
+    wallet.get_by_role("button", name="Cancel").click()
+    expect(wallet.locator("#balance")).to_have_text("¥30.00")
 
 
-def test_an_expired_or_cancelled_order_cannot_be_paid(server: Server, browser: Any) -> None:
+def test_an_expired_or_cancelled_order_cannot_be_paid(
+    server: Server, till: Page, wallet: Page
+) -> None:
     shop = new_merchant(server, name="Nanshan Fresh Mart")
     short = shop.client.create_order("exp-1", 800, expires_in_s=5)
-    wallet_ctx, wallet = new_page(browser, **phone())
-    till_ctx, till = new_page(browser, **phone("tablet"))
-    try:
-        sign_up_consumer(wallet, server.url)
-        top_up(wallet, "20")
-        wait_for(lambda: shop.client.get_order(short["id"])["state"] == "expired", timeout=10)
-        scan_by_paste(wallet, short["qr_payload"])
-        expect(wallet.get_by_role("alert")).to_have_text(
-            "This code has expired. Ask for a new one."
-        )
-        expect(wallet.locator("#confirm-button")).to_be_disabled()
+    sign_up_consumer(wallet, server.url)
+    top_up(wallet, "20")
+    wait_for(lambda: shop.client.get_order(short["id"])["state"] == "expired", timeout=10)
+    scan_by_paste(wallet, short["qr_payload"])
+    expect(wallet.get_by_role("alert")).to_have_text("This code has expired. Ask for a new one.")
+    expect(wallet.locator("#confirm-button")).to_be_disabled()
 
-        open_stall(till, server.url)
-        type_amount(till, "8")
-        till.get_by_role("button", name="Show code").click()
-        payload = read_code(till, "#c-order-qr")
-        till.get_by_role("button", name="Cancel").click()
-        wallet.get_by_role("button", name="Cancel").click()
-        scan_by_paste(wallet, payload)
-        expect(wallet.get_by_role("alert")).to_have_text("The merchant cancelled this order.")
-        wallet.get_by_role("button", name="Cancel").click()
-        expect(wallet.locator("#balance")).to_have_text("¥20.00")
-    finally:
-        wallet_ctx.close()
-        till_ctx.close()
+    open_stall(till, server.url)
+    type_amount(till, "8")
+    till.get_by_role("button", name="Show code").click()
+    payload = read_code(till, "#c-order-qr")
+    till.get_by_role("button", name="Cancel").click()
+    wallet.get_by_role("button", name="Cancel").click()
+    scan_by_paste(wallet, payload)
+    expect(wallet.get_by_role("alert")).to_have_text("The merchant cancelled this order.")
+    wallet.get_by_role("button", name="Cancel").click()
+    expect(wallet.locator("#balance")).to_have_text("¥20.00")
 
 
 def test_static_code_with_amount_and_note_shows_in_the_dashboard_and_statement(
-    server: Server, browser: Any, shots: Path
+    server: Server, till: Page, wallet: Page, shots: Path
 ) -> None:
-    shop_ctx, desk = new_page(browser, **phone("tablet"))
-    wallet_ctx, wallet = new_page(browser, **phone())
-    try:
-        open_stall(desk, server.url, name="Dongmen Busker")
-        desk.goto(server.url + "/dashboard")
-        photo = desk.locator("#d-static svg").screenshot()
-        sign_up_consumer(wallet, server.url)
-        top_up(wallet, "50")
-        # No camera here: the payer picks a photo of the sticker.
-        wallet.get_by_role("button", name="Scan").click()
-        wallet.get_by_label("Choose or take a photo").set_input_files(
-            files=[{"name": "sticker.png", "mimeType": "image/png", "buffer": photo}]
-        )
-        expect(wallet.locator("#confirm-title")).to_have_text("Pay Dongmen Busker")
-        form = wallet.locator("#confirm-form")
-        form.get_by_label("Amount (¥)").fill("8.8")
-        form.get_by_label("Note (optional)").fill("好听! great song")
-        confirm_with_pin(wallet)
-        expect(wallet.locator("#done-title")).to_have_text("Paid ¥8.80 to Dongmen Busker")
+    open_stall(till, server.url, name="Dongmen Busker")
+    till.goto(server.url + "/dashboard")
+    photo = till.locator("#d-static svg").screenshot()
+    sign_up_consumer(wallet, server.url)
+    top_up(wallet, "50")
+    # No camera here: the payer picks a photo of the sticker.
+    wallet.get_by_role("button", name="Scan").click()
+    wallet.get_by_label("Choose or take a photo").set_input_files(
+        files=[{"name": "sticker.png", "mimeType": "image/png", "buffer": photo}]
+    )
+    expect(wallet.locator("#confirm-title")).to_have_text("Pay Dongmen Busker")
+    form = wallet.locator("#confirm-form")
+    form.get_by_label("Amount (¥)").fill("8.8")
+    form.get_by_label("Note (optional)").fill("好听! great song")
+    confirm_with_pin(wallet)
+    expect(wallet.locator("#done-title")).to_have_text("Paid ¥8.80 to Dongmen Busker")
 
-        # The dashboard updates by itself: today's takings, the payment with its note.
-        expect(desk.locator("[data-figure=takings] .figure")).to_have_text("¥8.80")
-        expect(desk.locator("[data-figure=payments] .figure")).to_have_text("1")
-        row = desk.locator("#d-payments tr").first
-        expect(row).to_contain_text("好听! great song")
-        expect(row).to_contain_text("Static code")
-        shot(desk, shots, "dashboard", full=True)
-        desk.get_by_label("Search (payment, order or note)").fill("nothing like this")
-        expect(desk.locator("#d-payments")).to_contain_text("Nothing yet.")
-        desk.get_by_label("Search (payment, order or note)").fill("great")
-        expect(desk.locator("#d-payments tr")).to_have_count(1)
+    # The dashboard updates by itself: today's takings, the payment with its note.
+    expect(till.locator("[data-figure=takings] .figure")).to_have_text("¥8.80")
+    expect(till.locator("[data-figure=payments] .figure")).to_have_text("1")
+    row = till.locator("#d-payments tr").first
+    expect(row).to_contain_text("好听! great song")
+    expect(row).to_contain_text("Static code")
+    shot(till, shots, "dashboard", full=True)
+    till.get_by_label("Search (payment, order or note)").fill("nothing like this")
+    expect(till.locator("#d-payments")).to_contain_text("Nothing yet.")
+    till.get_by_label("Search (payment, order or note)").fill("great")
+    expect(till.locator("#d-payments tr")).to_have_count(1)
 
-        sticker = desk.request.get(server.url + "/web/sticker.png")
-        assert sticker.headers["content-type"] == "image/png"
-        assert images.read(sticker.body()) == [read_code(desk, "#d-static svg")]
-        assert desk.request.get(server.url + "/web/sticker.pdf").body().startswith(b"%PDF")
+    sticker = till.request.get(server.url + "/web/sticker.png")
+    assert sticker.headers["content-type"] == "image/png"
+    assert images.read(sticker.body()) == [read_code(till, "#d-static svg")]
+    assert till.request.get(server.url + "/web/sticker.pdf").body().startswith(b"%PDF")
 
-        with desk.expect_download() as download:
-            desk.get_by_role("link", name="Download").click()
-        rows = list(csv.reader(io.StringIO(Path(download.value.path()).read_text("utf-8"))))
-        assert rows[0][:3] == ["time", "payment_id", "kind"]
-        assert rows[1][2] == "static" and rows[1][4] == "好听! great song"
-        assert rows[1][6] == "8.80" and rows[-1][0] == "total" and rows[-1][6] == "8.80"
-    finally:
-        shop_ctx.close()
-        wallet_ctx.close()
+    with till.expect_download() as download:
+        till.get_by_role("link", name="Download").click()
+    rows = list(csv.reader(io.StringIO(Path(download.value.path()).read_text("utf-8"))))
+    assert rows[0][:3] == ["time", "payment_id", "kind"]
+    assert rows[1][2] == "static" and rows[1][4] == "好听! great song"
+    assert rows[1][6] == "8.80" and rows[-1][0] == "total" and rows[-1][6] == "8.80"
 
 
 def test_payment_code_at_the_till_waits_for_the_pin_then_settles(
-    server: Server, browser: Any, shots: Path
+    server: Server, till: Page, wallet: Page, shots: Path
 ) -> None:
-    shop_ctx, till = new_page(browser, **phone("tablet"))
-    wallet_ctx, wallet = new_page(browser, **phone())
-    try:
-        open_stall(till, server.url, name="HQB Phone Parts")
-        sign_up_consumer(wallet, server.url)
-        top_up(wallet, "200")
-        wallet.get_by_role("button", name="Pay", exact=True).click()
-        code = read_code(wallet, "#paycode-box svg.qr")
-        assert re.fullmatch(r"28\d{16}", code)
-        # The barcode under it carries the same 18 digits (read by a real decoder).
-        assert images.read(wallet.locator("#paycode-box svg.barcode").screenshot()) == [code]
-        shot(wallet, shots, "wallet-paycode")
+    open_stall(till, server.url, name="HQB Phone Parts")
+    sign_up_consumer(wallet, server.url)
+    top_up(wallet, "200")
+    wallet.get_by_role("button", name="Pay", exact=True).click()
+    code = read_code(wallet, "#paycode-box svg.qr")
+    assert re.fullmatch(r"28\d{16}", code)
+    # The barcode under it carries the same 18 digits (read by a real decoder).
+    assert images.read(wallet.locator("#paycode-box svg.barcode").screenshot()) == [code]
+    shot(wallet, shots, "wallet-paycode")
 
-        type_amount(till, "120")
-        till.get_by_role("button", name="Scan payer's code").click()
-        till.get_by_label("Payer's payment code").press_sequentially(code)  # a USB scanner types
-        till.get_by_label("Payer's payment code").press("Enter")
-        expect(till.locator("#c-scanner-out")).to_have_text(
-            "Waiting for the payer to confirm on the phone…"
-        )
-        prompt = wallet.locator("#paycode-prompt [data-charge]")
-        expect(prompt).to_contain_text("HQB Phone Parts asks for ¥120.00")
-        prompt.get_by_label("Payment PIN").fill(PIN)
-        prompt.get_by_role("button", name="Approve").click()
-        expect(till.locator("#c-paid-title")).to_have_text("Received ¥120.00")
-        expect(wallet.locator("#paycode-out")).to_have_text("Paid ¥120.00 to HQB Phone Parts")
+    type_amount(till, "120")
+    till.get_by_role("button", name="Scan payer's code").click()
+    till.get_by_label("Payer's payment code").press_sequentially(code)  # a USB scanner types
+    till.get_by_label("Payer's payment code").press("Enter")
+    expect(till.locator("#c-scanner-out")).to_have_text(
+        "Waiting for the payer to confirm on the phone…"
+    )
+    prompt = wallet.locator("#paycode-prompt [data-charge]")
+    expect(prompt).to_contain_text("HQB Phone Parts asks for ¥120.00")
+    prompt.get_by_label("Payment PIN").fill(PIN)
+    prompt.get_by_role("button", name="Approve").click()
+    expect(till.locator("#c-paid-title")).to_have_text("Received ¥120.00")
+    expect(wallet.locator("#paycode-out")).to_have_text("Paid ¥120.00 to HQB Phone Parts")
 
-        # The same code again is refused: it was used once.
-        till.get_by_role("button", name="Next sale").click()
-        type_amount(till, "1")
-        till.get_by_role("button", name="Scan payer's code").click()
-        till.get_by_label("Payer's payment code").fill(code)
-        till.get_by_label("Payer's payment code").press("Enter")
-        expect(till.get_by_role("alert")).to_have_text(
-            "This payment code was already used. Show a fresh one."
-        )
-        wallet.get_by_role("button", name="Back").click()
-        expect(wallet.locator("#balance")).to_have_text("¥80.00")
-    finally:
-        shop_ctx.close()
-        wallet_ctx.close()
+    # The same code again is refused: it was used once.
+    till.get_by_role("button", name="Next sale").click()
+    type_amount(till, "1")
+    till.get_by_role("button", name="Scan payer's code").click()
+    till.get_by_label("Payer's payment code").fill(code)
+    till.get_by_label("Payer's payment code").press("Enter")
+    expect(till.get_by_role("alert")).to_have_text(
+        "This payment code was already used. Show a fresh one."
+    )
+    wallet.get_by_role("button", name="Back").click()
+    expect(wallet.locator("#balance")).to_have_text("¥80.00")
 
 
 def test_small_payment_code_charge_settles_at_once_under_the_no_pin_limit(
-    server: Server, browser: Any
+    server: Server, till: Page, wallet: Page
 ) -> None:
-    shop_ctx, till = new_page(browser, **phone("tablet"))
-    wallet_ctx, wallet = new_page(browser, **phone())
-    try:
-        open_stall(till, server.url, name="Nanshan Fresh Mart")
-        sign_up_consumer(wallet, server.url)
-        top_up(wallet, "40")
-        set_no_pin_limit(wallet, "20", "100")
-        wallet.get_by_role("button", name="Pay", exact=True).click()
-        code = read_code(wallet, "#paycode-box svg.qr")
-        type_amount(till, "18")
-        till.get_by_role("button", name="Scan payer's code").click()
-        till.get_by_label("Payer's payment code").fill(code)
-        till.get_by_label("Payer's payment code").press("Enter")
-        expect(till.locator("#c-paid-title")).to_have_text("Received ¥18.00")
-        expect(wallet.locator("#paycode-out")).to_have_text("Paid ¥18.00 to Nanshan Fresh Mart")
-    finally:
-        shop_ctx.close()
-        wallet_ctx.close()
+    open_stall(till, server.url, name="Nanshan Fresh Mart")
+    sign_up_consumer(wallet, server.url)
+    top_up(wallet, "40")
+    set_no_pin_limit(wallet, "20", "100")
+    wallet.get_by_role("button", name="Pay", exact=True).click()
+    code = read_code(wallet, "#paycode-box svg.qr")
+    type_amount(till, "18")
+    till.get_by_role("button", name="Scan payer's code").click()
+    till.get_by_label("Payer's payment code").fill(code)
+    till.get_by_label("Payer's payment code").press("Enter")
+    expect(till.locator("#c-paid-title")).to_have_text("Received ¥18.00")
+    expect(wallet.locator("#paycode-out")).to_have_text("Paid ¥18.00 to Nanshan Fresh Mart")
 
 
 def test_refund_from_the_cashier_appears_on_the_payers_receipt(
-    server: Server, browser: Any
+    server: Server, till: Page, wallet: Page
 ) -> None:
-    shop_ctx, till = new_page(browser, **phone("tablet"))
-    wallet_ctx, wallet = new_page(browser, **phone())
-    try:
-        open_stall(till, server.url)
-        sign_up_consumer(wallet, server.url)
-        top_up(wallet, "60")
-        type_amount(till, "45")
-        till.get_by_role("button", name="Show code").click()
-        scan_by_paste(wallet, read_code(till, "#c-order-qr"))
-        confirm_with_pin(wallet)
-        expect(till.locator("#c-paid-title")).to_have_text("Received ¥45.00")
-        till.get_by_role("button", name="Next sale").click()
+    open_stall(till, server.url)
+    sign_up_consumer(wallet, server.url)
+    top_up(wallet, "60")
+    type_amount(till, "45")
+    till.get_by_role("button", name="Show code").click()
+    scan_by_paste(wallet, read_code(till, "#c-order-qr"))
+    confirm_with_pin(wallet)
+    expect(till.locator("#c-paid-title")).to_have_text("Received ¥45.00")
+    till.get_by_role("button", name="Next sale").click()
 
-        till.locator("#c-recent li").first.get_by_role("button", name="Refund").click()
-        dialog = till.get_by_role("dialog")
-        expect(dialog).to_contain_text("Refund ¥45.00 to the payer? This cannot be undone.")
-        dialog.get_by_label("Amount (¥)").fill("15")
-        dialog.get_by_role("button", name="Refund").click()
-        expect(till.locator("#toast")).to_have_text("Refunded ¥15.00.")
-        expect(till.locator("#c-recent li").first).to_contain_text("Refunded ¥15.00")
+    till.locator("#c-recent li").first.get_by_role("button", name="Refund").click()
+    dialog = till.get_by_role("dialog")
+    expect(dialog).to_contain_text("Refund ¥45.00 to the payer? This cannot be undone.")
+    dialog.get_by_label("Amount (¥)").fill("15")
+    dialog.get_by_role("button", name="Refund").click()
+    expect(till.locator("#toast")).to_have_text("Refunded ¥15.00.")
+    expect(till.locator("#c-recent li").first).to_contain_text("Refunded ¥15.00")
 
-        wallet.get_by_role("button", name="Done").click()
-        expect(wallet.locator("#balance")).to_have_text("¥30.00")
-        wallet.get_by_role("button", name="History").click()
-        wallet.locator("#history li").first.get_by_role("button", name="Receipt").click()
-        receipt = wallet.locator("#receipt")
-        expect(receipt).to_contain_text("Old Chen Noodles")
-        expect(receipt).to_contain_text("¥45.00")
-        expect(receipt).to_contain_text("Refunds")
-        expect(receipt).to_contain_text("¥15.00")
-    finally:
-        shop_ctx.close()
-        wallet_ctx.close()
+    wallet.get_by_role("button", name="Done").click()
+    expect(wallet.locator("#balance")).to_have_text("¥30.00")
+    wallet.get_by_role("button", name="History").click()
+    wallet.locator("#history li").first.get_by_role("button", name="Receipt").click()
+    receipt = wallet.locator("#receipt")
+    expect(receipt).to_contain_text("Old Chen Noodles")
+    expect(receipt).to_contain_text("¥45.00")
+    expect(receipt).to_contain_text("Refunds")
+    expect(receipt).to_contain_text("¥15.00")
 
 
-def test_deposit_hold_then_capture_part(server: Server, browser: Any, shots: Path) -> None:
-    shop_ctx, till = new_page(browser, **phone("tablet"))
-    wallet_ctx, wallet = new_page(browser, **phone())
-    try:
-        open_stall(till, server.url, name="Shekou Bikes")
-        sign_up_consumer(wallet, server.url)
-        top_up(wallet, "120")
-        type_amount(till, "99")
-        till.get_by_role("button", name="Deposit (hold)").click()
-        expect(till.locator("#c-deposit-title")).to_have_text(
-            "Ask the customer to scan: deposit of ¥99.00"
-        )
-        scan_by_paste(wallet, read_code(till, "#c-deposit-box svg"))
-        expect(wallet.locator("#confirm-title")).to_have_text("Shekou Bikes asks to reserve")
-        expect(wallet.locator("#confirm-details")).to_contain_text("reserved until")
-        confirm_with_pin(wallet, button="Allow the hold")
-        expect(wallet.locator("#done-title")).to_have_text("¥99.00 reserved for Shekou Bikes")
-        wallet.get_by_role("button", name="Done").click()
-        expect(wallet.locator("#reserved")).to_have_text("Reserved by holds: ¥99.00")
+def test_deposit_hold_then_capture_part(
+    server: Server, till: Page, wallet: Page, shots: Path
+) -> None:
+    open_stall(till, server.url, name="Shekou Bikes")
+    sign_up_consumer(wallet, server.url)
+    top_up(wallet, "120")
+    type_amount(till, "99")
+    till.get_by_role("button", name="Deposit (hold)").click()
+    expect(till.locator("#c-deposit-title")).to_have_text(
+        "Ask the customer to scan: deposit of ¥99.00"
+    )
+    scan_by_paste(wallet, read_code(till, "#c-deposit-box svg"))
+    expect(wallet.locator("#confirm-title")).to_have_text("Shekou Bikes asks to reserve")
+    expect(wallet.locator("#confirm-details")).to_contain_text("reserved until")
+    confirm_with_pin(wallet, button="Allow the hold")
+    expect(wallet.locator("#done-title")).to_have_text("¥99.00 reserved for Shekou Bikes")
+    wallet.get_by_role("button", name="Done").click()
+    expect(wallet.locator("#reserved")).to_have_text("Reserved by holds: ¥99.00")
 
-        expect(till.locator("#c-deposit-title")).to_contain_text("Deposit of ¥99.00 held until")
-        shot(till, shots, "cashier-deposit")
-        till.locator("#c-capture-form").get_by_label("Amount (¥)").fill("3.5")
-        till.get_by_role("button", name="Take").click()
-        expect(till.locator("#c-deposit-out")).to_have_text("Took ¥3.50; the rest was released.")
-        wallet.reload()
-        expect(wallet.locator("#balance")).to_have_text("¥116.50")
-        expect(wallet.locator("#reserved")).to_be_hidden()
-        wallet.get_by_role("button", name="History").click()
-        expect(wallet.locator("#holds")).to_contain_text("taken")
-    finally:
-        shop_ctx.close()
-        wallet_ctx.close()
+    expect(till.locator("#c-deposit-title")).to_contain_text("Deposit of ¥99.00 held until")
+    shot(till, shots, "cashier-deposit")
+    till.locator("#c-capture-form").get_by_label("Amount (¥)").fill("3.5")
+    till.get_by_role("button", name="Take").click()
+    expect(till.locator("#c-deposit-out")).to_have_text("Took ¥3.50; the rest was released.")
+    wallet.reload()
+    expect(wallet.locator("#balance")).to_have_text("¥116.50")
+    expect(wallet.locator("#reserved")).to_be_hidden()
+    wallet.get_by_role("button", name="History").click()
+    expect(wallet.locator("#holds")).to_contain_text("taken")
 
 
 def test_language_follows_the_browser_and_can_be_switched(server: Server, browser: Any) -> None:
@@ -366,7 +322,7 @@ def test_pages_use_nothing_from_the_internet(server: Server) -> None:
     )
 
 
-def test_the_scan_shows_the_discount_and_charges_exactly_that(server: Server, browser: Any) -> None:
+def test_the_scan_shows_the_discount_and_charges_exactly_that(server: Server, wallet: Page) -> None:
     shop = new_merchant(server, name="Nanshan Fresh Mart")
     regular = new_consumer(server, balance=50_000)
     regular.client.pay_static(shop.id, 20_000, PIN)  # takings that fund the budget
@@ -376,58 +332,50 @@ def test_the_scan_shows_the_discount_and_charges_exactly_that(server: Server, br
         {"name": "¥5 off lunch", "kind": "amount_off", "amount_off": 500, "budget": 500},
     )
     static_code = shop.client.me()["static_code"]["qr_payload"]
-    ctx, wallet = new_page(browser, **phone())
-    try:
-        sign_up_consumer(wallet, server.url)
-        top_up(wallet, "40")
-        scan_by_paste(wallet, static_code)
-        wallet.locator("#confirm-form").get_by_label("Amount (¥)").fill("30")
-        offer = wallet.locator("#confirm-offer")
-        expect(offer).to_have_text("¥5 off lunch: ¥5.00 off — you pay ¥25.00")
-        confirm_with_pin(wallet)
-        expect(wallet.locator("#done-title")).to_have_text("Paid ¥25.00 to Nanshan Fresh Mart")
-        wallet.get_by_role("button", name="Done").click()
-        expect(wallet.locator("#balance")).to_have_text("¥15.00")
-        # The budget is spent: once the campaigns' totals are read again (each second), the
-        # next scan offers nothing and charges the full price.
-        wallet.wait_for_timeout(1100)
-        scan_by_paste(wallet, static_code)
-        wallet.locator("#confirm-form").get_by_label("Amount (¥)").fill("10")
-        wallet.wait_for_timeout(600)  # the quote after typing
-        expect(offer).to_be_hidden()
-    finally:
-        ctx.close()
+    sign_up_consumer(wallet, server.url)
+    top_up(wallet, "40")
+    scan_by_paste(wallet, static_code)
+    wallet.locator("#confirm-form").get_by_label("Amount (¥)").fill("30")
+    offer = wallet.locator("#confirm-offer")
+    expect(offer).to_have_text("¥5 off lunch: ¥5.00 off — you pay ¥25.00")
+    confirm_with_pin(wallet)
+    expect(wallet.locator("#done-title")).to_have_text("Paid ¥25.00 to Nanshan Fresh Mart")
+    wallet.get_by_role("button", name="Done").click()
+    expect(wallet.locator("#balance")).to_have_text("¥15.00")
+    # The budget is spent: once the campaigns' totals are read again (each second), the
+    # next scan offers nothing and charges the full price.
+    wallet.wait_for_timeout(1100)
+    scan_by_paste(wallet, static_code)
+    wallet.locator("#confirm-form").get_by_label("Amount (¥)").fill("10")
+    wallet.wait_for_timeout(600)  # the quote after typing
+    expect(offer).to_be_hidden()
 
 
-def test_the_payment_code_works_with_the_phone_offline(server: Server, browser: Any) -> None:
-    shop_ctx, till = new_page(browser, **phone("tablet"))
-    wallet_ctx, wallet = new_page(browser, **phone())
-    try:
-        open_stall(till, server.url, name="Nanshan Fresh Mart")
-        sign_up_consumer(wallet, server.url)
-        top_up(wallet, "30")
-        set_no_pin_limit(wallet, "20", "50")
-        wallet.get_by_role("button", name="Pay", exact=True).click()  # enrols this device
-        expect(wallet.locator("#paycode-box svg.qr")).to_be_visible()
-        assert wallet.evaluate("navigator.serviceWorker.ready.then(() => true)")
+def test_the_payment_code_works_with_the_phone_offline(
+    server: Server, till: Page, wallet: Page
+) -> None:
+    open_stall(till, server.url, name="Nanshan Fresh Mart")
+    sign_up_consumer(wallet, server.url)
+    top_up(wallet, "30")
+    set_no_pin_limit(wallet, "20", "50")
+    wallet.get_by_role("button", name="Pay", exact=True).click()  # enrols this device
+    expect(wallet.locator("#paycode-box svg.qr")).to_be_visible()
+    assert wallet.evaluate("navigator.serviceWorker.ready.then(() => true)")
 
-        wallet_ctx.set_offline(True)
-        wallet.reload()  # the page itself comes from the service worker's cache
-        expect(wallet.locator("#offline")).to_contain_text("Offline: your payment code")
-        wallet.get_by_role("button", name="Pay", exact=True).click()
-        code = read_code(wallet, "#paycode-box svg.qr")
+    wallet.context.set_offline(True)
+    wallet.reload()  # the page itself comes from the service worker's cache
+    expect(wallet.locator("#offline")).to_contain_text("Offline: your payment code")
+    wallet.get_by_role("button", name="Pay", exact=True).click()
+    code = read_code(wallet, "#paycode-box svg.qr")
 
-        type_amount(till, "9")
-        till.get_by_role("button", name="Scan payer's code").click()
-        till.get_by_label("Payer's payment code").fill(code)
-        till.get_by_label("Payer's payment code").press("Enter")
-        expect(till.locator("#c-paid-title")).to_have_text("Received ¥9.00")
+    type_amount(till, "9")
+    till.get_by_role("button", name="Scan payer's code").click()
+    till.get_by_label("Payer's payment code").fill(code)
+    till.get_by_label("Payer's payment code").press("Enter")
+    expect(till.locator("#c-paid-title")).to_have_text("Received ¥9.00")
 
-        wallet_ctx.set_offline(False)
-        expect(wallet.locator("#paycode-box svg.qr")).to_be_visible()  # still on the code
-        wallet.get_by_role("button", name="Back").click()
-        expect(wallet.locator("#balance")).to_have_text("¥21.00")
-        expect(wallet.locator("#offline")).to_be_hidden()
-    finally:
-        shop_ctx.close()
-        wallet_ctx.close()
+    wallet.context.set_offline(False)
+    expect(wallet.locator("#paycode-box svg.qr")).to_be_visible()  # still on the code
+    wallet.get_by_role("button", name="Back").click()
+    expect(wallet.locator("#balance")).to_have_text("¥21.00")
+    expect(wallet.locator("#offline")).to_be_hidden()
