@@ -7,6 +7,7 @@ created only by migrations (``migrate``), never by ``create_all``.
 from __future__ import annotations
 
 import threading
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -79,6 +80,26 @@ def write(engine: Engine) -> Iterator[Connection]:
         return
     with lock, engine.connect().execution_options(saoma_write=True) as conn, conn.begin():
         yield conn
+
+
+_READERS: weakref.WeakKeyDictionary[Engine, Engine] = weakref.WeakKeyDictionary()
+
+
+def read(engine: Engine) -> Connection:
+    """A connection for reads that need no transaction around them.
+
+    On PostgreSQL each statement then runs on its own (autocommit): one round trip, where
+    ``engine.connect()`` costs BEGIN, the statement and a ROLLBACK — and that ROLLBACK also makes
+    psycopg drop the connection's prepared statements. Each statement sees the data committed
+    when it starts, as under READ COMMITTED. Not for SELECT … FOR UPDATE, nor for writes.
+    SQLite (whose driver Saoma already runs in autocommit mode) gets a plain connection.
+    """
+    if is_sqlite(engine):
+        return engine.connect()
+    reader = _READERS.get(engine)
+    if reader is None:
+        reader = _READERS.setdefault(engine, engine.execution_options(isolation_level="AUTOCOMMIT"))
+    return reader.connect()
 
 
 def make_engine(url: str, *, pool_size: int = 8) -> Engine:

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
-from saoma.db import sqlite_write_lock, write
+from saoma.db import read, sqlite_write_lock, write
 from saoma.ledger import engine as rules
 from saoma.ledger.domain import (
     Account,
@@ -442,7 +442,7 @@ class LedgerStore:
     # --- reads --------------------------------------------------------------------------------
 
     def accounts(self, ids: Sequence[int]) -> dict[int, Account]:
-        with self.engine.connect() as conn:
+        with read(self.engine) as conn:
             out: dict[int, Account] = {}
             for part in _chunks(list(ids), SQLITE_CHUNK):
                 rows = conn.execute(
@@ -455,14 +455,14 @@ class LedgerStore:
             return out
 
     def transfer(self, transfer_id: str) -> Transfer | None:
-        with self.engine.connect() as conn:
+        with read(self.engine) as conn:
             row = conn.execute(
                 text(f"SELECT {_TRANSFER_COLS} FROM transfers WHERE id = :id"), {"id": transfer_id}
             ).first()
             return _transfer(row) if row else None
 
     def hold(self, transfer_id: str) -> Hold | None:
-        with self.engine.connect() as conn:
+        with read(self.engine) as conn:
             row = conn.execute(
                 text(f"SELECT {_HOLD_COLS} FROM holds WHERE transfer_id = :id"), {"id": transfer_id}
             ).first()
@@ -477,7 +477,7 @@ class LedgerStore:
             f" SELECT {_TRANSFER_COLS} FROM transfers WHERE credit_account_id = :a AND seq > :s"
             ") AS t ORDER BY seq LIMIT :n"
         )
-        with self.engine.connect() as conn:
+        with read(self.engine) as conn:
             rows = conn.execute(sql, {"a": account_id, "s": after_seq, "n": limit + 1}).all()
         page = [_transfer(r) for r in rows[:limit]]
         cursor = str(page[-1].seq) if len(rows) > limit else None
@@ -491,7 +491,7 @@ class LedgerStore:
             where += " AND debit_account_id = :a"
             params["a"] = account_id
         sql = text(f"SELECT transfer_id FROM holds WHERE {where} ORDER BY expires_at_us LIMIT :n")
-        with self.engine.connect() as conn:
+        with read(self.engine) as conn:
             return [r[0] for r in conn.execute(sql, params)]
 
 

@@ -13,7 +13,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
 from saoma import signing
-from saoma.db import write
+from saoma.db import read, write
 from saoma.ledger import Account, AccountFlags, AccountKind, Ledger
 from saoma.ledger.domain import AccountResult
 from saoma.money import currency
@@ -177,7 +177,7 @@ class Merchants:
         raise RuntimeError("could not allocate a merchant account id")
 
     def get(self, merchant_id: str) -> Merchant:
-        with self.engine.connect() as conn:
+        with read(self.engine) as conn:
             row = conn.execute(select(m.merchants).where(m.merchants.c.id == merchant_id)).first()
         if row is None:
             raise not_found("merchant", merchant_id)
@@ -188,7 +188,7 @@ class Merchants:
             login = check_login(login)
         except Problem:
             login = ""
-        with self.engine.connect() as conn:
+        with read(self.engine) as conn:
             row = conn.execute(select(m.merchants).where(m.merchants.c.login == login)).first()
         if row is None or not _verify(row.password_hash, password):
             raise Problem("sign-in-failed", 401, "wrong login or password")
@@ -231,7 +231,7 @@ class Merchants:
         return key_id
 
     def keys(self, merchant_id: str) -> list[dict[str, Any]]:
-        with self.engine.connect() as conn:
+        with read(self.engine) as conn:
             rows = conn.execute(
                 select(m.merchant_keys)
                 .where(m.merchant_keys.c.merchant_id == merchant_id)
@@ -284,7 +284,7 @@ class Merchants:
         if not 8 <= len(nonce) <= 64:
             raise Problem("signature-invalid", 401, "Saoma-Nonce must be 8 to 64 characters")
         now = now_us()
-        with self.engine.connect() as conn:
+        with read(self.engine) as conn:
             key = conn.execute(
                 select(m.merchant_keys).where(m.merchant_keys.c.id == key_id)
             ).first()
@@ -337,7 +337,7 @@ class Merchants:
             )
 
     def for_token(self, token: str) -> Merchant | None:
-        with self.engine.connect() as conn:
+        with read(self.engine) as conn:
             row = conn.execute(
                 select(m.merchants)
                 .join(m.merchant_sessions, m.merchant_sessions.c.merchant_id == m.merchants.c.id)

@@ -8,7 +8,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
-from saoma.db import write
+from saoma.db import read, write
 from saoma.ledger import Account, AccountFlags, AccountKind, Result, Transfer, TransferCode
 from saoma.ledger.domain import AccountResult
 from saoma.ledger.tx import Tx
@@ -58,7 +58,7 @@ class People:
 
     def _sent_today(self, sender: Consumer) -> int:
         since = now_us() - DAY_US
-        with self.engine.connect() as conn:
+        with read(self.engine) as conn:
             transfers = conn.execute(
                 select(func.coalesce(func.sum(m.p2p_transfers.c.amount), 0)).where(
                     m.p2p_transfers.c.sender_id == sender.id,
@@ -180,7 +180,7 @@ class People:
             self.payments._events_committed(events)
             return view
         if results[0] is Result.EXISTS:
-            with self.engine.connect() as conn:
+            with read(self.engine) as conn:
                 stored = conn.execute(
                     select(m.p2p_transfers).where(m.p2p_transfers.c.transfer_id == transfer_id)
                 ).first()
@@ -208,7 +208,7 @@ class People:
         return view
 
     def transfers_of(self, consumer: Consumer) -> list[dict[str, Any]]:
-        with self.engine.connect() as conn:
+        with read(self.engine) as conn:
             rows = conn.execute(
                 select(m.p2p_transfers)
                 .where(
@@ -222,7 +222,7 @@ class People:
 
     def claim_waiting(self, consumer: Consumer) -> int:
         """Money sent to this login before the wallet existed arrives now."""
-        with self.engine.connect() as conn:
+        with read(self.engine) as conn:
             waiting = conn.execute(
                 select(m.p2p_transfers).where(
                     m.p2p_transfers.c.state == "waiting",
@@ -235,7 +235,7 @@ class People:
         return len(waiting)
 
     def return_unclaimed(self) -> int:
-        with self.engine.connect() as conn:
+        with read(self.engine) as conn:
             due = conn.execute(
                 select(m.p2p_transfers).where(
                     m.p2p_transfers.c.state == "waiting",
@@ -347,7 +347,7 @@ class People:
         results, sent = self.payments._move([fund], record)
         if not sent.wrote:
             if results[0] is Result.EXISTS:
-                with self.engine.connect() as conn:
+                with read(self.engine) as conn:
                     existing = conn.execute(
                         select(m.red_packets.c.id).where(m.red_packets.c.transfer_id == fund_id)
                     ).scalar_one()
@@ -374,7 +374,7 @@ class People:
 
     def packet(self, packet_id: str, viewer: Consumer | None = None) -> dict[str, Any]:
         """The packet as anyone with its link sees it: who got how much, and the luckiest."""
-        with self.engine.connect() as conn:
+        with read(self.engine) as conn:
             row = conn.execute(select(m.red_packets).where(m.red_packets.c.id == packet_id)).first()
             if row is None:
                 raise not_found("red packet", packet_id)
@@ -396,7 +396,7 @@ class People:
 
         names: dict[str, str] = {}
         if claims:
-            with self.engine.connect() as conn:
+            with read(self.engine) as conn:
                 names = {
                     r.id: r.display_name
                     for r in conn.execute(
@@ -421,7 +421,7 @@ class People:
 
     def claim_packet(self, consumer: Consumer, packet_id: str) -> dict[str, Any]:
         """Take one share: at most one per person, exactly ``shares`` in all, under any race."""
-        with self.engine.connect() as conn:
+        with read(self.engine) as conn:
             row = conn.execute(select(m.red_packets).where(m.red_packets.c.id == packet_id)).first()
             mine = conn.execute(
                 select(m.red_packet_shares).where(
@@ -489,7 +489,7 @@ class People:
                     )
                 ).one()
         except IntegrityError:  # the same person claiming twice at once: one claim stands
-            with self.engine.connect() as conn:
+            with read(self.engine) as conn:
                 return conn.execute(
                     select(m.red_packet_shares).where(
                         m.red_packet_shares.c.packet_id == row.id,
@@ -546,7 +546,7 @@ class People:
     def settle_packets(self) -> int:
         """Finish claims a crash interrupted; send back what is left of packets past their day."""
         now = now_us()
-        with self.engine.connect() as conn:
+        with read(self.engine) as conn:
             stuck = conn.execute(
                 select(m.red_packet_shares, m.red_packets)
                 .join(m.red_packets, m.red_packets.c.id == m.red_packet_shares.c.packet_id)
@@ -573,7 +573,7 @@ class People:
             )
         if done.rowcount != 1:
             return
-        with self.engine.connect() as conn:
+        with read(self.engine) as conn:
             unpaid = conn.execute(
                 select(func.coalesce(func.sum(m.red_packet_shares.c.amount), 0)).where(
                     m.red_packet_shares.c.packet_id == row.id,

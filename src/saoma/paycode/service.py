@@ -13,7 +13,7 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
-from saoma.db import write
+from saoma.db import read, write
 from saoma.paycode import codes
 from saoma.paycode import models as m
 from saoma.payments.ids import new_id, now_us
@@ -65,7 +65,7 @@ class PaymentCodes:
         return self._issue(device_id)
 
     def _device(self, wallet_id: str, device_id: str) -> Any:
-        with self.engine.connect() as conn:
+        with read(self.engine) as conn:
             row = conn.execute(
                 select(m.paycode_devices).where(m.paycode_devices.c.id == device_id)
             ).first()
@@ -105,7 +105,7 @@ class PaymentCodes:
             )
 
     def devices(self, wallet_id: str) -> list[dict[str, Any]]:
-        with self.engine.connect() as conn:
+        with read(self.engine) as conn:
             rows = conn.execute(
                 select(m.paycode_devices).where(
                     m.paycode_devices.c.wallet_id == wallet_id,
@@ -122,7 +122,7 @@ class PaymentCodes:
             self._failed(terminal)
             raise refusal("code-malformed", "a payment code is 18 digits starting with 28")
         handle, given = parts
-        with self.engine.connect() as conn:
+        with read(self.engine) as conn:
             row = conn.execute(
                 select(m.paycode_handles, m.paycode_devices)
                 .join(m.paycode_devices, m.paycode_devices.c.id == m.paycode_handles.c.device_id)
@@ -159,7 +159,7 @@ class PaymentCodes:
         return Resolved(row.wallet_id, row.device_id, handle)
 
     def _check_rate(self, terminal: str) -> None:
-        with self.engine.connect() as conn:
+        with read(self.engine) as conn:
             row = conn.execute(
                 select(m.paycode_failures).where(m.paycode_failures.c.terminal == terminal)
             ).first()

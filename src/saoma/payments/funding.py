@@ -15,7 +15,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
 from saoma.bank.connector import BankConnector, BankOutcome
-from saoma.db import write
+from saoma.db import read, write
 from saoma.ledger import Result, Transfer, TransferCode, TransferFlags
 from saoma.ledger.tx import Tx
 from saoma.payments import idempotency
@@ -146,7 +146,7 @@ class Funding:
         """The same instruction once more: while pending it is sent to the bank again (a bank
         keeps one outcome per instruction id), and the answer is the instruction as it stands."""
         assert self.bank is not None
-        with self.engine.connect() as conn:
+        with read(self.engine) as conn:
             row = conn.execute(
                 select(m.bank_transfers).where(m.bank_transfers.c.id == bt_id)
             ).first()
@@ -159,7 +159,7 @@ class Funding:
 
     def settled(self, outcome: BankOutcome) -> None:
         """The bank's answer to an instruction (the connector calls this)."""
-        with self.engine.connect() as conn:
+        with read(self.engine) as conn:
             row = conn.execute(
                 select(m.bank_transfers).where(m.bank_transfers.c.id == outcome.instruction_id)
             ).first()
@@ -232,7 +232,7 @@ class Funding:
     def time_out_stale(self) -> int:
         """Give up on instructions the bank never answered; a withdrawal's hold is released."""
         cutoff = now_us() - BANK_TIMEOUT_US
-        with self.engine.connect() as conn:
+        with read(self.engine) as conn:
             stale = (
                 conn.execute(
                     select(m.bank_transfers.c.id).where(
@@ -248,7 +248,7 @@ class Funding:
         return len(stale)
 
     def get(self, consumer: Consumer, bt_id: str) -> dict[str, Any]:
-        with self.engine.connect() as conn:
+        with read(self.engine) as conn:
             row = conn.execute(
                 select(m.bank_transfers).where(m.bank_transfers.c.id == bt_id)
             ).first()

@@ -20,7 +20,7 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
-from saoma.db import write
+from saoma.db import read, write
 from saoma.ledger.tx import Tx
 from saoma.payments import models as m
 from saoma.payments.ids import now_us
@@ -73,7 +73,7 @@ def begin(engine: Engine, scope: str, key: str, fingerprint: str) -> Claim | Rep
             return Claim(scope, key)
         except IntegrityError:
             pass
-        with engine.connect() as conn:
+        with read(engine) as conn:
             row = conn.execute(
                 select(m.idempotency_keys).where(
                     m.idempotency_keys.c.scope == scope, m.idempotency_keys.c.key == key

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
+from saoma.db import read
 from saoma.merchants.service import Merchant
 from saoma.money import format_minor
 from saoma.payments import models as m
@@ -72,7 +73,7 @@ class Reports:
             .where(p.c.created_at_us >= since_us, p.c.created_at_us < until_us)
             .order_by(p.c.seq)
         )
-        with self.engine.connect() as conn:
+        with read(self.engine) as conn:
             return list(conn.execute(query).all())
 
     def summary(self, merchant: Merchant, *, days: int = 7) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from sqlalchemy import select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
-from saoma.db import write
+from saoma.db import read, write
 from saoma.ledger import Account, AccountKind, Ledger, Result, Transfer, TransferCode, TransferFlags
 from saoma.ledger.errors import error_for
 from saoma.ledger.tx import Tx
@@ -257,7 +257,7 @@ class Payments:
         return self.get_order(merchant, order_id), True
 
     def _order_by_no(self, merchant_id: str, merchant_order_no: str) -> Any:
-        with self.engine.connect() as conn:
+        with read(self.engine) as conn:
             return conn.execute(
                 select(m.orders).where(
                     m.orders.c.merchant_id == merchant_id,
@@ -266,7 +266,7 @@ class Payments:
             ).first()
 
     def _order_row(self, order_id: str) -> Any:
-        with self.engine.connect() as conn:
+        with read(self.engine) as conn:
             return conn.execute(select(m.orders).where(m.orders.c.id == order_id)).first()
 
     @staticmethod
@@ -647,7 +647,7 @@ class Payments:
         """Where a refunded subsidy goes: the budget, or its funder once the campaign ended."""
         from saoma.promotions.models import campaigns
 
-        with self.engine.connect() as conn:
+        with read(self.engine) as conn:
             row = conn.execute(
                 select(
                     campaigns.c.state, campaigns.c.budget_account_id, campaigns.c.funder_account_id
@@ -656,7 +656,7 @@ class Payments:
         return int(row.funder_account_id if row.state == "ended" else row.budget_account_id)
 
     def _refund_by_no(self, merchant_id: str, merchant_refund_no: str) -> Any:
-        with self.engine.connect() as conn:
+        with read(self.engine) as conn:
             return conn.execute(
                 select(m.refunds).where(
                     m.refunds.c.merchant_id == merchant_id,
@@ -682,7 +682,7 @@ class Payments:
         return self._refund_view(dict(row._mapping))
 
     def refunds_of(self, payment_id: str) -> list[dict[str, Any]]:
-        with self.engine.connect() as conn:
+        with read(self.engine) as conn:
             rows = conn.execute(
                 select(m.refunds)
                 .where(m.refunds.c.payment_id == payment_id)
@@ -693,15 +693,15 @@ class Payments:
     # --- reading payments ------------------------------------------------------------------------
 
     def _payment(self, payment_id: str) -> Any:
-        with self.engine.connect() as conn:
+        with read(self.engine) as conn:
             return conn.execute(select(m.payments).where(m.payments.c.id == payment_id)).first()
 
     def _payment_of_order(self, order_id: str) -> Any:
-        with self.engine.connect() as conn:
+        with read(self.engine) as conn:
             return conn.execute(select(m.payments).where(m.payments.c.order_id == order_id)).first()
 
     def _payment_by_transfer(self, transfer_id: str) -> Any:
-        with self.engine.connect() as conn:
+        with read(self.engine) as conn:
             return conn.execute(
                 select(m.payments).where(m.payments.c.transfer_id == transfer_id)
             ).first()
@@ -788,7 +788,7 @@ class Payments:
             if not cursor.isdigit():
                 raise invalid("cursor", "cursor must be a value returned as next_cursor")
             query = query.where(m.payments.c.seq < int(cursor))
-        with self.engine.connect() as conn:
+        with read(self.engine) as conn:
             rows = conn.execute(query).all()
         more = len(rows) > limit
         rows = rows[:limit]
@@ -835,7 +835,7 @@ class Payments:
                     )
                 )
         except IntegrityError:
-            with self.engine.connect() as conn:
+            with read(self.engine) as conn:
                 row = conn.execute(
                     select(m.preauths).where(
                         m.preauths.c.merchant_id == merchant.id,
@@ -853,7 +853,7 @@ class Payments:
         return self.get_hold(merchant, preauth_id)
 
     def _hold_row(self, preauth_id: str) -> Any:
-        with self.engine.connect() as conn:
+        with read(self.engine) as conn:
             return conn.execute(select(m.preauths).where(m.preauths.c.id == preauth_id)).first()
 
     def hold_state(self, row: Any) -> str:
@@ -886,7 +886,7 @@ class Payments:
         return self.hold_view(row, merchant)
 
     def holds_of(self, consumer: Consumer) -> list[dict[str, Any]]:
-        with self.engine.connect() as conn:
+        with read(self.engine) as conn:
             rows = conn.execute(
                 select(m.preauths)
                 .where(m.preauths.c.consumer_id == consumer.id)
@@ -1107,7 +1107,7 @@ class Payments:
     def expire_holds(self) -> int:
         """Mark holds past their time as expired; the ledger releases the money by itself."""
         now = now_us()
-        with self.engine.connect() as conn:
+        with read(self.engine) as conn:
             due = conn.execute(
                 select(m.preauths).where(
                     m.preauths.c.state.in_(("requested", "held")), m.preauths.c.expires_at_us <= now
@@ -1197,11 +1197,11 @@ class Payments:
             record(Tx(raw, postgres=self.engine.dialect.name != "sqlite"))
 
     def _charge(self, charge_id: str) -> Any:
-        with self.engine.connect() as conn:
+        with read(self.engine) as conn:
             return conn.execute(select(m.charges).where(m.charges.c.id == charge_id)).first()
 
     def _charge_by_no(self, merchant_id: str, merchant_order_no: str) -> Any:
-        with self.engine.connect() as conn:
+        with read(self.engine) as conn:
             return conn.execute(
                 select(m.charges).where(
                     m.charges.c.merchant_id == merchant_id,
@@ -1235,7 +1235,7 @@ class Payments:
         return self.charge_view(row)
 
     def waiting_charges(self, consumer: Consumer) -> list[dict[str, Any]]:
-        with self.engine.connect() as conn:
+        with read(self.engine) as conn:
             rows = conn.execute(
                 select(m.charges).where(
                     m.charges.c.consumer_id == consumer.id,

@@ -24,7 +24,7 @@ from sqlalchemy import TextClause, func, select, text, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
-from saoma.db import write
+from saoma.db import read, write
 from saoma.ledger import Account, AccountFlags, AccountKind, Result, Transfer, TransferCode
 from saoma.ledger import models as ledger_models
 from saoma.ledger.domain import AccountResult
@@ -220,7 +220,7 @@ class Promotions:
         raise RuntimeError("could not allocate a budget account id")
 
     def _row(self, funder: Merchant | None, campaign_id: str) -> Any:
-        with self.engine.connect() as conn:
+        with read(self.engine) as conn:
             row = conn.execute(select(m.campaigns).where(m.campaigns.c.id == campaign_id)).first()
         owner = PLATFORM if funder is None else funder.id
         if row is None or row.funder != owner:
@@ -231,7 +231,7 @@ class Promotions:
         """The campaign and its report: uses, subsidy paid, sales it came with, budget left."""
         row = self._row(funder, campaign_id)
         account = self.ledger.account(row.budget_account_id)
-        with self.engine.connect() as conn:
+        with read(self.engine) as conn:
             sales = conn.execute(
                 select(func.coalesce(func.sum(pm.payments.c.amount), 0)).where(
                     pm.payments.c.campaign_id == campaign_id
@@ -268,7 +268,7 @@ class Promotions:
 
     def of_funder(self, funder: Merchant | None) -> list[dict[str, Any]]:
         owner = PLATFORM if funder is None else funder.id
-        with self.engine.connect() as conn:
+        with read(self.engine) as conn:
             ids = (
                 conn.execute(
                     select(m.campaigns.c.id)
@@ -328,7 +328,7 @@ class Promotions:
     # --- coupons ---------------------------------------------------------------------------------
 
     def collect(self, consumer: Consumer, campaign_id: str) -> dict[str, Any]:
-        with self.engine.connect() as conn:
+        with read(self.engine) as conn:
             row = conn.execute(select(m.campaigns).where(m.campaigns.c.id == campaign_id)).first()
         if row is None or not row.needs_coupon:
             raise not_found("coupon campaign", campaign_id)
@@ -356,7 +356,7 @@ class Promotions:
         }
 
     def coupons_of(self, consumer: Consumer) -> list[dict[str, Any]]:
-        with self.engine.connect() as conn:
+        with read(self.engine) as conn:
             rows = conn.execute(
                 select(m.coupons.c.campaign_id, m.coupons.c.state, m.campaigns.c.name)
                 .join(m.campaigns, m.campaigns.c.id == m.coupons.c.campaign_id)
@@ -374,7 +374,7 @@ class Promotions:
         with self._cache_lock:
             budget = ledger_models.accounts
             left = budget.c.credits_posted - budget.c.debits_posted - budget.c.debits_pending
-            with self.engine.connect() as conn:
+            with read(self.engine) as conn:
                 rows = conn.execute(
                     select(m.campaigns, left.label("budget_left"))
                     .join(budget, budget.c.id == m.campaigns.c.budget_account_id)
@@ -402,7 +402,7 @@ class Promotions:
         )
         rows: list[Any] = []
         if any(key):
-            with self.engine.connect() as conn:
+            with read(self.engine) as conn:
                 rows = list(
                     conn.execute(
                         history_query(*key),
@@ -478,7 +478,7 @@ class Promotions:
         name = "offer-signing-key"
         with self._cache_lock:
             for _ in range(2):
-                with self.engine.connect() as conn:
+                with read(self.engine) as conn:
                     found = conn.execute(
                         select(m.platform_secrets.c.value).where(m.platform_secrets.c.name == name)
                     ).scalar()
@@ -533,7 +533,7 @@ class Promotions:
             raise invalid("offer_id", "this offer is not for this payment")
         if claims["e"] <= now_us():
             raise self.unavailable()
-        with self.engine.connect() as conn:
+        with read(self.engine) as conn:
             row = conn.execute(
                 select(
                     m.campaigns.c.budget_account_id,

@@ -13,7 +13,7 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
-from saoma.db import write
+from saoma.db import read, write
 from saoma.ledger import Account, AccountFlags, AccountKind, Ledger
 from saoma.ledger.domain import AccountResult
 from saoma.money import AMOUNT_MINOR_MAX, currency
@@ -104,7 +104,7 @@ class Wallets:
         check_password(password)
         if len(display_name) > 64:
             raise invalid("display_name", "display_name is 64 characters at most")
-        with self.engine.connect() as conn:
+        with read(self.engine) as conn:
             if conn.execute(select(m.consumers.c.id).where(m.consumers.c.login == login)).first():
                 raise Problem("login-taken", 409, "this login already has a wallet", field="login")
         account_id = self._open_wallet_account()
@@ -151,7 +151,7 @@ class Wallets:
             login = check_login(login)
         except Problem:
             login = ""
-        with self.engine.connect() as conn:
+        with read(self.engine) as conn:
             row = conn.execute(select(m.consumers).where(m.consumers.c.login == login)).first()
         if row is None or not _verify(row.password_hash, password):
             raise Problem("sign-in-failed", 401, "wrong login or password")
@@ -176,7 +176,7 @@ class Wallets:
             conn.execute(m.sessions.delete().where(m.sessions.c.token_hash == token_hash(token)))
 
     def for_token(self, token: str) -> Consumer | None:
-        with self.engine.connect() as conn:
+        with read(self.engine) as conn:
             row = conn.execute(
                 select(m.consumers)
                 .join(m.sessions, m.sessions.c.consumer_id == m.consumers.c.id)
@@ -188,14 +188,14 @@ class Wallets:
         return Consumer.of(row) if row else None
 
     def get(self, consumer_id: str) -> Consumer:
-        with self.engine.connect() as conn:
+        with read(self.engine) as conn:
             row = conn.execute(select(m.consumers).where(m.consumers.c.id == consumer_id)).first()
         if row is None:
             raise not_found("consumer", consumer_id)
         return Consumer.of(row)
 
     def by_login(self, login: str) -> Consumer | None:
-        with self.engine.connect() as conn:
+        with read(self.engine) as conn:
             row = conn.execute(select(m.consumers).where(m.consumers.c.login == login)).first()
         return Consumer.of(row) if row else None
 
@@ -216,7 +216,7 @@ class Wallets:
     ) -> None:
         """Set the PIN the first time with the password; change it with the old PIN."""
         check_pin(pin)
-        with self.engine.connect() as conn:
+        with read(self.engine) as conn:
             row = conn.execute(select(m.consumers).where(m.consumers.c.id == consumer_id)).one()
         if row.pin_hash is None:
             if password is None or not _verify(row.password_hash, password):
@@ -235,7 +235,7 @@ class Wallets:
     def verify_pin(self, consumer_id: str, pin: str, *, field: str = "pin") -> None:
         """Pass, or raise: PIN not set, PIN locked, wrong PIN (with the tries left)."""
         now = now_us()
-        with self.engine.connect() as conn:
+        with read(self.engine) as conn:
             row = conn.execute(select(m.consumers).where(m.consumers.c.id == consumer_id)).one()
         if row.pin_hash is None:
             raise Problem("pin-not-set", 409, "set a payment PIN first", field=field)
@@ -307,7 +307,7 @@ class Wallets:
         """Whether ``amount`` may settle without the PIN under the limits the payer chose."""
         if amount <= 0 or amount > min(consumer.no_pin_limit, AMOUNT_MINOR_MAX):
             return False
-        with self.engine.connect() as conn:
+        with read(self.engine) as conn:
             spent = conn.execute(
                 select(func.coalesce(func.sum(m.payments.c.amount), 0)).where(
                     m.payments.c.consumer_id == consumer.id,

@@ -20,7 +20,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Engine
 
 from saoma import signing
-from saoma.db import write
+from saoma.db import read, write
 from saoma.payments import models as m
 from saoma.payments.ids import now_us
 
@@ -96,7 +96,7 @@ class Dispatcher:
             )
             .exists()
         )
-        with self.engine.connect() as conn:
+        with read(self.engine) as conn:
             due = (
                 conn.execute(
                     select(m.outbox.c.id)
@@ -132,7 +132,7 @@ class Dispatcher:
                 )
                 .values(next_attempt_at_us=lease)
             )
-        with self.engine.connect() as conn:
+        with read(self.engine) as conn:
             rows = conn.execute(
                 select(m.outbox, m.merchants.c.webhook_secret)
                 .join(m.merchants, m.merchants.c.id == m.outbox.c.merchant_id)
@@ -204,7 +204,7 @@ def replay(engine: Engine, merchant_id: str, event_id: str) -> bool:
 
 def deliveries(engine: Engine, merchant_id: str, limit: int = 50) -> list[dict[str, Any]]:
     """The merchant's recent webhook events with every attempt."""
-    with engine.connect() as conn:
+    with read(engine) as conn:
         events = conn.execute(
             select(m.outbox)
             .where(m.outbox.c.merchant_id == merchant_id, m.outbox.c.url != "")

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
+from saoma.db import read
 from saoma.payments import models as m
 
 log = logging.getLogger(__name__)
@@ -41,7 +42,7 @@ class LiveFeed:
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
-        with self.engine.connect() as conn:
+        with read(self.engine) as conn:
             self._last = int(
                 conn.execute(select(func.coalesce(func.max(m.outbox.c.seq), 0))).scalar_one()
             )
@@ -83,7 +84,7 @@ class LiveFeed:
     def _poll(self) -> None:
         with self._lock:
             listening = bool(self._subscribers)
-        with self.engine.connect() as conn:
+        with read(self.engine) as conn:
             rows = conn.execute(
                 select(
                     m.outbox.c.seq,
