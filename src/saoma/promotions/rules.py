@@ -64,6 +64,10 @@ class Context:
     uses_total: dict[str, int] = field(default_factory=dict)
     coupons: frozenset[str] = frozenset()  # campaign ids the payer holds a coupon for
     count_used: dict[str, int] = field(default_factory=dict)  # campaign id → uses by anyone
+    minute: int = field(init=False)  # of the day, Shenzhen time: worked out once, not per rule
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "minute", minute_of_day(self.at_us))
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,11 +80,16 @@ class Offer:
         return self.name
 
 
-def in_window(c: Campaign, at_us: int) -> bool:
+def minute_of_day(at_us: int) -> int:
+    local = datetime.fromtimestamp(at_us / 1_000_000, SHANGHAI)
+    return local.hour * 60 + local.minute
+
+
+def in_window(c: Campaign, at_us: int, minute: int | None = None) -> bool:
     if not c.starts_at_us <= at_us < c.ends_at_us:
         return False
-    local = datetime.fromtimestamp(at_us / 1_000_000, SHANGHAI)
-    minute = local.hour * 60 + local.minute
+    if minute is None:
+        minute = minute_of_day(at_us)
     if c.window_start_min <= c.window_end_min:
         return c.window_start_min <= minute < c.window_end_min
     return minute >= c.window_start_min or minute < c.window_end_min  # across midnight
@@ -88,7 +97,7 @@ def in_window(c: Campaign, at_us: int) -> bool:
 
 def eligible(c: Campaign, ctx: Context, *, history: bool = True) -> bool:
     """Whether ``c`` applies; ``history=False`` skips what depends on the payer's past."""
-    if c.state != "active" or not in_window(c, ctx.at_us):
+    if c.state != "active" or not in_window(c, ctx.at_us, ctx.minute):
         return False
     if c.merchant_id is not None and c.merchant_id != ctx.merchant_id:
         return False
