@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import secrets
+import time
 from pathlib import Path
 from typing import Any
 
@@ -104,10 +105,23 @@ def type_amount(page: Page, yuan: str) -> None:
 
 
 def read_code(page: Page, selector: str) -> str:
-    """Decode the QR code shown on the page from a screenshot, as a phone camera would."""
-    found = images.read(page.locator(selector).screenshot())
-    assert found, f"no code could be read from {selector}"
-    return found[0]
+    """Decode the QR code shown on the page from a screenshot, as a phone camera would.
+
+    Like a camera it keeps looking for a few seconds: a toast passing over the code (a payment
+    announced on the dashboard, say) hides it for a moment.
+    """
+    deadline = time.monotonic() + 5
+    while True:
+        picture = page.locator(selector).screenshot()
+        found = images.read(picture)
+        if found:
+            return found[0]
+        if time.monotonic() > deadline:
+            kept = Path("build/unreadable-code.png")
+            kept.parent.mkdir(exist_ok=True)
+            kept.write_bytes(picture)
+            raise AssertionError(f"no code could be read from {selector} (see {kept})")
+        page.wait_for_timeout(250)
 
 
 def scan_by_paste(page: Page, payload: str) -> None:
