@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
@@ -198,3 +199,39 @@ def test_refunds_unwind_the_subsidy_in_proportion(platform: Platform) -> None:
     assert sum(p["to_payer"] for p in parts) == 2_700
     assert sum(p["to_campaign"] for p in parts) == 300
     assert platform.wallets.balance(payer)["balance"] == 50_000
+
+
+def test_another_process_sees_campaigns_start_and_pause_within_seconds(
+    platform: Platform, db_url: str
+) -> None:
+    """Two servers on one database: what one changes, the other's previews show within about a
+    second — the list of campaigns is re-read in the background, previews never wait for it."""
+    other = Platform.open(db_url, migrate_first=False)
+    try:
+        shop = shop_with_takings(platform, 20_000)
+        (payer,) = funded(platform, 1, 50_000)
+        assert other.promotions.quote(payer, shop.id, 1_000, "static:1000") is None  # type: ignore[attr-defined]
+
+        def seen_by_other(expected: int | None) -> float:
+            started = time.monotonic()
+            while time.monotonic() - started < 5:
+                offer = other.promotions.quote(payer, shop.id, 1_000, "static:1000")  # type: ignore[attr-defined]
+                if (offer and offer["discount"]) == expected:
+                    return time.monotonic() - started
+                time.sleep(0.05)
+            raise AssertionError(f"the other process never showed a discount of {expected}")
+
+        campaign = platform.promotions.create(
+            shop,
+            {"name": "¥2 off", "kind": "amount_off", "amount_off": 200, "budget": 5_000},  # type: ignore[arg-type]
+        )
+        assert seen_by_other(200) < 3
+        platform.promotions.set_state(shop, campaign["id"], "paused")  # type: ignore[arg-type]
+        assert seen_by_other(None) < 3
+        platform.promotions.set_state(shop, campaign["id"], "active")  # type: ignore[arg-type]
+        assert seen_by_other(200) < 3
+        # Here, in the process that made the change, it shows at once.
+        platform.promotions.set_state(shop, campaign["id"], "ended")  # type: ignore[arg-type]
+        assert platform.promotions.quote(payer, shop.id, 1_000, "static:1000") is None  # type: ignore[attr-defined]
+    finally:
+        other.close()

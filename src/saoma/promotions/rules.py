@@ -105,8 +105,11 @@ def eligible(c: Campaign, ctx: Context, *, history: bool = True) -> bool:
         return False
     if c.total_count and ctx.count_used.get(c.id, 0) >= c.total_count:
         return False
-    if not history:
-        return True
+    return not history or allowed_by_history(c, ctx)
+
+
+def allowed_by_history(c: Campaign, ctx: Context) -> bool:
+    """The rules that depend on the payer's past: first payment, coupon, per-consumer limits."""
     if c.first_payment_only and ctx.paid_here_before:
         return False
     if c.needs_coupon and c.id not in ctx.coupons:
@@ -130,11 +133,17 @@ def discount_of(c: Campaign, amount: int, *, draw: int | None = None) -> int:
     return max(0, min(off, amount - PAID_MIN))
 
 
-def best_offer(campaigns: list[Campaign], ctx: Context) -> Offer | None:
-    """The single best offer for this payment, if any: the largest discount, earliest on ties."""
+def best_offer(
+    campaigns: list[Campaign], ctx: Context, *, prefiltered: bool = False
+) -> Offer | None:
+    """The single best offer for this payment, if any: the largest discount, earliest on ties.
+
+    ``prefiltered``: the campaigns already passed ``eligible(..., history=False)`` for ``ctx``.
+    """
     best: Offer | None = None
+    check = allowed_by_history if prefiltered else eligible
     for c in campaigns:
-        if not eligible(c, ctx):
+        if not check(c, ctx):
             continue
         off = discount_of(c, ctx.amount)
         if off > 0 and (best is None or off > best.discount):

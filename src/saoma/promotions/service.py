@@ -12,6 +12,7 @@ import base64
 import hashlib
 import hmac
 import json
+import logging
 import secrets
 import threading
 import time
@@ -38,8 +39,11 @@ from saoma.promotions.rules import SHANGHAI, Campaign, Context, Kind, best_offer
 from saoma.wallets.service import Consumer
 from saoma.webhooks.outbox import rfc3339
 
+log = logging.getLogger(__name__)
+
 OFFER_TTL_US = 5 * 60 * 1_000_000  # a quoted price holds for five minutes
 CACHE_TTL_S = 1.0
+STALE_LIMIT_S = 5.0  # past this a preview waits for the list rather than use an old one
 PLATFORM = "platform"
 UNLIMITED = 2**31 - 1
 
@@ -107,6 +111,9 @@ class Promotions:
         self.currency: str = payments.currency
         self._cache: tuple[float, dict[str | None, list[Campaign]]] = (0.0, {})
         self._cache_lock = threading.Lock()
+        self._refreshing = threading.Lock()  # held while a background thread reads the list
+        self._generation = 0  # bumped by every change made here
+        self._definitions: dict[str, tuple[int, Campaign]] = {}  # id → (updated_at_us, campaign)
         self._secret: bytes | None = None
         self._used_counts: dict[str, int] = {}
         self._budgets_left: dict[str, int] = {}
@@ -199,7 +206,7 @@ class Promotions:
                     field="budget",
                 )
             self.payments._raise_for(results, [fund])
-        self._cache = (0.0, {})
+        self._invalidate()
         return self.get(funder, campaign_id)
 
     def _open_budget_account(self) -> int:
@@ -296,7 +303,7 @@ class Promotions:
             )
         if done.rowcount != 1:
             raise Problem("conflict", 409, "the campaign changed meanwhile; try again")
-        self._cache = (0.0, {})
+        self._invalidate()
         if state == "ended":
             self._return_budget(row)
         return self.get(funder, campaign_id)
@@ -367,48 +374,107 @@ class Promotions:
     # --- offers ----------------------------------------------------------------------------------
 
     def active(self) -> dict[str | None, list[Campaign]]:
-        """Active campaigns by merchant (None: platform-wide), cached for a second."""
+        """Active campaigns by merchant (None: platform-wide), read again every second.
+
+        When the list is merely due, previews go on with the last one while a background thread
+        reads the new one (reading 1,000 campaigns takes tens of milliseconds: no preview waits
+        for it). After a change made here — a campaign created, paused or ended, an offer
+        refused — the next preview waits for the fresh list.
+        """
         loaded_at, by_merchant = self._cache
-        if time.monotonic() - loaded_at < CACHE_TTL_S:
+        age = time.monotonic() - loaded_at
+        if age < CACHE_TTL_S:
             return by_merchant
+        if loaded_at and age < STALE_LIMIT_S:
+            if self._refreshing.acquire(blocking=False):
+                threading.Thread(
+                    target=self._refresh_in_background, name="saoma-campaigns", daemon=True
+                ).start()
+            return by_merchant
+        return self._load()
+
+    def _refresh_in_background(self) -> None:
+        try:
+            self._load()
+        except Exception:  # the next preview past STALE_LIMIT_S loads it itself, or says why
+            log.exception("reading the active campaigns failed")
+        finally:
+            self._refreshing.release()
+
+    def _load(self) -> dict[str | None, list[Campaign]]:
+        """Each second: the active campaigns' ids, versions and totals (a narrow read); the full
+        definition only of a campaign not seen before or changed since (its updated_at_us)."""
+        c = m.campaigns
         with self._cache_lock:
+            generation = self._generation
             budget = ledger_models.accounts
             left = budget.c.credits_posted - budget.c.debits_posted - budget.c.debits_pending
             with read(self.engine) as conn:
-                rows = conn.execute(
-                    select(m.campaigns, left.label("budget_left"))
-                    .join(budget, budget.c.id == m.campaigns.c.budget_account_id)
-                    .where(m.campaigns.c.state == "active")
-                ).all()
+                rows = (
+                    conn.execute(
+                        select(c.c.id, c.c.updated_at_us, c.c.used_count, left.label("budget_left"))
+                        .join(budget, budget.c.id == c.c.budget_account_id)
+                        .where(c.c.state == "active")
+                    )
+                    .tuples()
+                    .all()
+                )
+                known = self._definitions
+                changed = [r[0] for r in rows if known.get(r[0], (None,))[0] != r[1]]
+                for start in range(0, len(changed), 500):
+                    for row in conn.execute(
+                        select(c).where(c.c.id.in_(changed[start : start + 500]))
+                    ):
+                        known[row.id] = (row.updated_at_us, _campaign(row))
             fresh: dict[str | None, list[Campaign]] = {}
-            for row in rows:
-                fresh.setdefault(row.merchant_id, []).append(_campaign(row))
+            definitions = {}
+            used_counts = {}
+            budgets_left = {}
+            for campaign_id, version, used, budget_left in rows:
+                definitions[campaign_id] = entry = known[campaign_id]
+                used_counts[campaign_id] = used
+                budgets_left[campaign_id] = budget_left
+                if entry[0] == version and entry[1].state == "active":
+                    fresh.setdefault(entry[1].merchant_id, []).append(entry[1])
+            self._definitions = definitions
             # Totals as of the last second: a payment still checks them exactly.
-            self._used_counts = {row.id: row.used_count for row in rows}
-            self._budgets_left = {row.id: row.budget_left for row in rows}
-            self._cache = (time.monotonic(), fresh)
+            self._used_counts = used_counts
+            self._budgets_left = budgets_left
+            if generation == self._generation:  # else a change came in meanwhile: read again
+                self._cache = (time.monotonic(), fresh)
         return fresh
 
+    def _invalidate(self) -> None:
+        """This process changed campaigns or found a budget spent: the next preview reads anew."""
+        self._generation += 1
+        self._cache = (0.0, self._cache[1])
+
+    def _history(self, consumer_id: str, merchant_id: str, key: HistoryKey) -> History:
+        day = shenzhen_day(now_us())
+        with read(self.engine) as conn:
+            rows = conn.execute(
+                history_query(*key), {"consumer": consumer_id, "day": day, "merchant": merchant_id}
+            )
+            return day, list(rows)
+
     def context(
-        self, consumer: Consumer, merchant_id: str, amount: int, candidates: list[Campaign]
+        self,
+        consumer: Consumer,
+        merchant_id: str,
+        amount: int,
+        candidates: list[Campaign],
     ) -> Context:
         """The payer's history that the candidates' rules ask about, in one round trip."""
         now = now_us()
-        day = shenzhen_day(now)
         key = (
             any(c.per_consumer_per_day or c.per_consumer_total for c in candidates),
             any(c.needs_coupon for c in candidates),
             any(c.first_payment_only for c in candidates),
         )
-        rows: list[Any] = []
         if any(key):
-            with read(self.engine) as conn:
-                rows = list(
-                    conn.execute(
-                        history_query(*key),
-                        {"consumer": consumer.id, "day": day, "merchant": merchant_id},
-                    )
-                )
+            day, rows = self._history(consumer.id, merchant_id, key)
+        else:
+            day, rows = shenzhen_day(now), []
         return Context(
             consumer.id,
             merchant_id,
@@ -422,7 +488,11 @@ class Promotions:
         )
 
     def quote(
-        self, consumer: Consumer, merchant_id: str, amount: int, subject: str
+        self,
+        consumer: Consumer,
+        merchant_id: str,
+        amount: int,
+        subject: str,
     ) -> dict[str, Any] | None:
         """The best offer for this payment, held for five minutes; None when nothing applies.
 
@@ -442,7 +512,7 @@ class Promotions:
             return None
         context = self.context(consumer, merchant_id, amount, candidates)
         while True:
-            offer = best_offer(candidates, context)
+            offer = best_offer(candidates, context, prefiltered=True)
             if offer is None:
                 return None
             # A budget already spent offers nothing (the ledger would refuse the subsidy anyway,
@@ -558,7 +628,7 @@ class Promotions:
 
     def unavailable(self) -> Problem:
         """The refusal when an offer cannot be honoured; the next quote reads fresh totals."""
-        self._cache = (0.0, self._cache[1])
+        self._invalidate()
         return Problem(
             "offer-unavailable",
             409,
@@ -642,6 +712,10 @@ HISTORY_PARTS = (
     "SELECT 'paid', '', '', COUNT(*) FROM (SELECT id FROM payments"
     " WHERE consumer_id = :consumer AND merchant_id = :merchant LIMIT 1) AS paid_here",
 )
+
+
+HistoryKey = tuple[bool, bool, bool]  # which parts: uses, coupons, paid here before
+History = tuple[str, list[Any]]  # the Shenzhen day it was read for, and its rows
 
 
 @lru_cache(maxsize=8)
