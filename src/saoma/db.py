@@ -102,6 +102,18 @@ def read(engine: Engine) -> Connection:
     return reader.connect()
 
 
+@contextmanager
+def write_one(engine: Engine) -> Iterator[Connection]:
+    """For a write that is a single statement: on PostgreSQL the statement commits on its own,
+    one round trip instead of BEGIN, the statement and COMMIT. On SQLite, exactly ``write``."""
+    if is_sqlite(engine):
+        with write(engine) as conn:
+            yield conn
+        return
+    with read(engine) as conn:
+        yield conn
+
+
 def make_engine(url: str, *, pool_size: int = 8) -> Engine:
     """An engine for ``url``; SQLite files get WAL and a busy timeout, folders are created."""
     if url.startswith("sqlite"):

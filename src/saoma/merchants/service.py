@@ -13,7 +13,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
 from saoma import signing
-from saoma.db import read, write
+from saoma.db import read, write, write_one
 from saoma.ledger import Account, AccountFlags, AccountKind, Ledger
 from saoma.ledger.domain import AccountResult
 from saoma.money import currency
@@ -284,17 +284,24 @@ class Merchants:
         if not 8 <= len(nonce) <= 64:
             raise Problem("signature-invalid", 401, "Saoma-Nonce must be 8 to 64 characters")
         now = now_us()
-        with read(self.engine) as conn:
-            key = conn.execute(
-                select(m.merchant_keys).where(m.merchant_keys.c.id == key_id)
+        keys = m.merchant_keys
+        with read(self.engine) as conn:  # the key and its merchant in one round trip
+            row = conn.execute(
+                select(
+                    m.merchants,
+                    keys.c.public_key.label("key_public"),
+                    keys.c.expires_at_us.label("key_expires_at_us"),
+                )
+                .join(keys, keys.c.merchant_id == m.merchants.c.id)
+                .where(keys.c.id == key_id)
             ).first()
-        if key is None or (key.expires_at_us is not None and key.expires_at_us <= now):
+        if row is None or (row.key_expires_at_us is not None and row.key_expires_at_us <= now):
             raise Problem("key-unknown", 401, "unknown or expired key id", field=signing.KEY_ID)
         message = signing.signing_string(method, path_qs, timestamp, nonce, body)
-        if not signing.verify_request(key.public_key, signature, message):
+        if not signing.verify_request(row.key_public, signature, message):
             raise Problem("signature-invalid", 401, "the signature does not match the request")
         try:
-            with write(self.engine) as conn:
+            with write_one(self.engine) as conn:
                 conn.execute(
                     insert(m.request_nonces).values(key_id=key_id, nonce=nonce, seen_at_us=now)
                 )
@@ -302,7 +309,7 @@ class Merchants:
             raise Problem(
                 "nonce-reused", 401, "this nonce was already used", field=signing.NONCE
             ) from exc
-        return self.get(key.merchant_id)
+        return Merchant.of(row)
 
     def purge_nonces(self) -> int:
         """Forget nonces old enough that their timestamps would be refused anyway."""

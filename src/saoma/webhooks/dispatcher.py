@@ -20,7 +20,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Engine
 
 from saoma import signing
-from saoma.db import read, write
+from saoma.db import read, write, write_one
 from saoma.payments import models as m
 from saoma.payments.ids import now_us
 
@@ -122,7 +122,7 @@ class Dispatcher:
     def _claim(self, ids: list[str], now: int) -> list[Any]:
         """Take the events for this process: one UPDATE stamps them with a lease of our own."""
         lease = now + LEASE_US + secrets.randbelow(1_000_000)  # unique enough to find ours again
-        with write(self.engine) as conn:
+        with write_one(self.engine) as conn:
             conn.execute(
                 update(m.outbox)
                 .where(

@@ -56,7 +56,9 @@ class LiveFeed:
             self._thread.join(timeout=5)
 
     def wake(self) -> None:
-        self._wake.set()
+        """Something was committed: poll now, if a page is listening (else within ``poll_s``)."""
+        if self._subscribers:
+            self._wake.set()
 
     def subscribe(
         self, *, merchant_id: str | None = None, consumer_id: str | None = None
@@ -84,6 +86,14 @@ class LiveFeed:
     def _poll(self) -> None:
         with self._lock:
             listening = bool(self._subscribers)
+        if not listening:  # only keep up with the outbox's end: no payloads read for nobody
+            with read(self.engine) as conn:
+                last = conn.execute(
+                    select(func.max(m.outbox.c.seq)).where(m.outbox.c.seq > self._last)
+                ).scalar()
+            if last is not None:
+                self._last = int(last)
+            return
         with read(self.engine) as conn:
             rows = conn.execute(
                 select(
@@ -100,8 +110,6 @@ class LiveFeed:
         if not rows:
             return
         self._last = rows[-1].seq
-        if not listening:
-            return
         with self._lock:
             subscribers = list(self._subscribers)
         for row in rows:
