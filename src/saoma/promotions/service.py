@@ -437,10 +437,10 @@ class Promotions:
                 if entry[0] == version and entry[1].state == "active":
                     fresh.setdefault(entry[1].merchant_id, []).append(entry[1])
             self._definitions = definitions
-            # Totals as of the last second: a payment still checks them exactly.
-            self._used_counts = used_counts
-            self._budgets_left = budgets_left
             if generation == self._generation:  # else a change came in meanwhile: read again
+                # Totals as of the last second: a payment still checks them exactly.
+                self._used_counts = used_counts
+                self._budgets_left = budgets_left
                 self._cache = (time.monotonic(), fresh)
         return fresh
 
@@ -675,6 +675,12 @@ class Promotions:
         )
         if used.rowcount != 1 or counted.rowcount != 1:
             raise self.unavailable()
+        # This process's next previews see the use at once; other processes within a second or
+        # two, when they read the totals again.
+        self._budgets_left[offer.campaign_id] = (
+            self._budgets_left.get(offer.campaign_id, 0) - offer.discount
+        )
+        self._used_counts[offer.campaign_id] = self._used_counts.get(offer.campaign_id, 0) + 1
         for period, limit in (
             (shenzhen_day(now), offer.per_consumer_per_day),
             ("all", offer.per_consumer_total),

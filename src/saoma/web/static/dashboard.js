@@ -15,10 +15,12 @@
       return;
     }
     $("#d-name").textContent = Saoma.merchantName(shop);
-    const today = new Date();
+    // Statement days are the merchant's days (SAOMA_TIMEZONE), not this browser's or UTC's:
+    // the server says which day today is there.
+    const { date: today } = await api("GET", "/v1/merchant/summary?days=1");
     const iso = (d) => d.toISOString().slice(0, 10);
-    $("#d-to").value = iso(today);
-    $("#d-from").value = iso(new Date(today.getTime() - 29 * 86400000));
+    $("#d-to").value = today;
+    $("#d-from").value = iso(new Date(Date.parse(today + "T00:00:00Z") - 29 * 86400000));
     statementLink();
     show("d-main");
     const svg = Saoma.qrSvg(shop.static_code.qr_payload);
