@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import os
+import secrets
 import socket
 import subprocess
 import sys
@@ -10,6 +12,9 @@ import time
 from pathlib import Path
 
 import httpx
+
+from saoma import signing
+from saoma.client import MerchantClient
 
 
 def pct(values: list[float], q: float) -> float:
@@ -47,3 +52,21 @@ def start_server(database_url: str, log: Path) -> tuple[subprocess.Popen[bytes],
             time.sleep(0.1)
     proc.kill()
     raise RuntimeError(log.read_text()[-2000:])
+
+
+def sign_up_shop(url: str, name: str, webhook_url: str = "") -> MerchantClient:
+    """A merchant signed up over the API, with a fresh key: its signing client."""
+    key = signing.new_private_key()
+    r = httpx.post(
+        url + "/v1/merchants",
+        json={
+            "login": f"bench-{secrets.token_hex(4)}@example.cn",
+            "password": "bench-password",
+            "name": name,
+            "city": "Shenzhen",
+            "webhook_url": webhook_url,
+            "public_key": base64.b64encode(signing.public_key_bytes(key)).decode(),
+        },
+    )
+    r.raise_for_status()
+    return MerchantClient(url, key_id=r.json()["key_id"], private_key=key)

@@ -12,7 +12,6 @@ the webhook's arrival, p50/p95/p99, beside a baseline from the same run: the pla
 from __future__ import annotations
 
 import argparse
-import base64
 import json
 import os
 import secrets
@@ -26,8 +25,7 @@ from pathlib import Path
 import httpx
 from sqlalchemy import create_engine, text
 
-from common import free_port, pct, start_server
-from saoma import signing
+from common import free_port, pct, sign_up_shop, start_server
 from saoma.client import ConsumerClient, MerchantClient
 
 PG_SERVER = os.environ.get(
@@ -70,22 +68,7 @@ class Receiver:
 def setup(
     url: str, receiver: Receiver, payers: int
 ) -> tuple[list[MerchantClient], list[ConsumerClient]]:
-    shops = []
-    for n in range(4):
-        key = signing.new_private_key()
-        r = httpx.post(
-            url + "/v1/merchants",
-            json={
-                "login": f"bench-{n}-{secrets.token_hex(3)}@example.cn",
-                "password": "bench-password",
-                "name": f"Bench Shop {n}",
-                "city": "Shenzhen",
-                "webhook_url": receiver.url,
-                "public_key": base64.b64encode(signing.public_key_bytes(key)).decode(),
-            },
-        )
-        r.raise_for_status()
-        shops.append(MerchantClient(url, key_id=r.json()["key_id"], private_key=key))
+    shops = [sign_up_shop(url, f"Bench Shop {n}", receiver.url) for n in range(4)]
     consumers = []
     for _ in range(payers):
         c = ConsumerClient(url)
