@@ -1,14 +1,18 @@
-"""What the benchmarks share: percentiles, a free port, a `saoma serve` process to measure."""
+"""What the benchmarks share: percentiles, a free port, a `saoma serve` process to measure, a
+merchant signed up over the API and its webhook endpoint."""
 
 from __future__ import annotations
 
 import base64
+import json
 import os
 import secrets
 import socket
 import subprocess
 import sys
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
@@ -70,3 +74,44 @@ def sign_up_shop(url: str, name: str, webhook_url: str = "") -> MerchantClient:
     )
     r.raise_for_status()
     return MerchantClient(url, key_id=r.json()["key_id"], private_key=key)
+
+
+class Receiver:
+    """A merchant's webhook endpoint: stamps each ``payment.succeeded`` on CLOCK_MONOTONIC (one
+    clock for every process on the machine) under the event's ``key`` field; keeps connections
+    alive as a merchant's web server would."""
+
+    def __init__(self, key: str = "merchant_order_no") -> None:
+        self.arrived: dict[str, float] = {}
+        self.other = 0
+        self.lock = threading.Lock()
+        port = free_port()
+        self.url = f"http://127.0.0.1:{port}/hook"
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("content-length", "0")))
+                at = time.monotonic()
+                event = json.loads(body)
+                with receiver.lock:
+                    if event["type"] == "payment.succeeded":
+                        receiver.arrived[event["data"][key]] = at
+                    else:
+                        receiver.other += 1
+                self.send_response(200)
+                self.send_header("content-length", "0")
+                self.end_headers()
+
+            def log_message(self, *_: object) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        self.httpd.daemon_threads = True
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()

@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import argparse
 import base64
-import json
 import multiprocessing as mp
 import os
 import random
@@ -50,7 +49,6 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -58,7 +56,7 @@ import httpx
 import psycopg
 from sqlalchemy import make_url
 
-from common import free_port, pct, start_server
+from common import Receiver, pct, start_server
 from saoma import signing
 from saoma.client import ConsumerClient, MerchantClient, SaomaError
 from saoma.paycode import codes
@@ -169,46 +167,6 @@ def backend_pids(dbname: str) -> Callable[[], list[int]]:
 
 
 # --- the merchant's webhook endpoint --------------------------------------------------------------
-
-
-class Receiver:
-    """Timestamps each ``payment.succeeded`` by the payment's merchant_order_no; keeps connections
-    alive as a merchant's web server would."""
-
-    def __init__(self) -> None:
-        self.arrived: dict[str, float] = {}
-        self.other = 0
-        self.lock = threading.Lock()
-        port = free_port()
-        self.url = f"http://127.0.0.1:{port}/hook"
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("content-length", "0")))
-                at = now()
-                event = json.loads(body)
-                with receiver.lock:
-                    if event["type"] == "payment.succeeded":
-                        receiver.arrived[event["data"]["merchant_order_no"]] = at
-                    else:
-                        receiver.other += 1
-                self.send_response(200)
-                self.send_header("content-length", "0")
-                self.end_headers()
-
-            def log_message(self, *_: object) -> None:
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-        self.httpd.daemon_threads = True
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
 
 
 # --- servers and databases ------------------------------------------------------------------------

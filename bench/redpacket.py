@@ -14,8 +14,6 @@ import argparse
 import multiprocessing as mp
 import os
 import secrets
-import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -24,6 +22,7 @@ from pathlib import Path
 import httpx
 from sqlalchemy import create_engine, insert, text
 
+from common import start_server
 from saoma.client import ConsumerClient
 from saoma.db import make_engine
 from saoma.ledger import Account, AccountFlags, AccountKind, Ledger
@@ -35,29 +34,6 @@ PG_SERVER = os.environ.get(
 )
 PROCESSES = 4
 THREADS = 16
-
-
-def start_server(database_url: str, log: Path) -> tuple[subprocess.Popen[bytes], str]:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = dict(os.environ, SAOMA_DATABASE_URL=database_url, SAOMA_SANDBOX_BANK_DELAY_S="0.01")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "saoma.cli", "serve", "--port", str(port)],
-        env=env,
-        stdout=log.open("wb"),
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(300):
-        try:
-            if httpx.get(url + "/healthz", timeout=1).status_code == 200:
-                return proc, url
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    raise RuntimeError(log.read_text()[-2000:])
 
 
 def crowd(database_url: str, n: int) -> list[str]:

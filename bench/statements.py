@@ -27,16 +27,14 @@ import secrets
 import shutil
 import subprocess
 import tempfile
-import threading
 import time
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from sqlalchemy import create_engine, make_url, text
 from sqlalchemy.engine import Engine
 
-from common import free_port, sign_up_shop, start_server
+from common import Receiver, sign_up_shop, start_server
 from saoma.client import ConsumerClient
 
 PG_SERVER = os.environ.get(
@@ -68,25 +66,6 @@ def cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def receiver() -> tuple[str, list[int]]:
-    heard: list[int] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            self.rfile.read(int(self.headers.get("content-length", 0)))
-            heard.append(1)
-            self.send_response(200)
-            self.end_headers()
-
-        def log_message(self, *_: object) -> None:
-            pass
-
-    port = free_port()
-    httpd = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    return f"http://127.0.0.1:{port}/hook", heard
-
-
 def saoma(admin: Engine, payments: int) -> tuple[float, float, float]:
     """(statements, server CPU ms, payments per second) per order and payment."""
     name = f"saoma_bench_{uuid.uuid4().hex[:8]}"
@@ -96,9 +75,9 @@ def saoma(admin: Engine, payments: int) -> tuple[float, float, float]:
     url = make_url(PG_SERVER).set(database=name).render_as_string(hide_password=False)
     tmp = Path(tempfile.mkdtemp(prefix="saoma-bench-"))
     proc, base = start_server(url, tmp / "server.log")
+    receiver = Receiver()
     try:
-        hook, heard = receiver()
-        shop = sign_up_shop(base, "Bench Shop", hook)
+        shop = sign_up_shop(base, "Bench Shop", receiver.url)
         payer = ConsumerClient(base)
         payer.sign_up(f"+86137{secrets.randbelow(10**8):08d}", "bench-password")
         payer.set_pin(PIN, password="bench-password")
@@ -110,9 +89,8 @@ def saoma(admin: Engine, payments: int) -> tuple[float, float, float]:
             for i in range(n):
                 order = shop.create_order(f"{label}-{i}", 100)
                 payer.pay_order(order["id"], PIN)
-            while len(heard) < n:
+            while not all(f"{label}-{i}" in receiver.arrived for i in range(n)):
                 time.sleep(0.01)
-            heard.clear()
 
         pay("warm", 20)
         # The server's own pollers (webhooks due, the live feed, expired holds) also send
@@ -128,6 +106,7 @@ def saoma(admin: Engine, payments: int) -> tuple[float, float, float]:
         statements = count1 - count0 - background * (at - t0)
         return statements / payments, (cpu1 - cpu0) * 1000 / payments, payments / elapsed
     finally:
+        receiver.close()
         proc.terminate()
         proc.wait(timeout=10)
         shutil.rmtree(tmp, ignore_errors=True)
