@@ -85,11 +85,10 @@ def minute_of_day(at_us: int) -> int:
     return local.hour * 60 + local.minute
 
 
-def in_window(c: Campaign, at_us: int, minute: int | None = None) -> bool:
+def in_window(c: Campaign, at_us: int, minute: int) -> bool:
+    """Within the campaign's dates and its daily window (``minute``: of ``at_us``'s day)."""
     if not c.starts_at_us <= at_us < c.ends_at_us:
         return False
-    if minute is None:
-        minute = minute_of_day(at_us)
     if c.window_start_min <= c.window_end_min:
         return c.window_start_min <= minute < c.window_end_min
     return minute >= c.window_start_min or minute < c.window_end_min  # across midnight

@@ -449,32 +449,26 @@ class Promotions:
         self._generation += 1
         self._cache = (0.0, self._cache[1])
 
-    def _history(self, consumer_id: str, merchant_id: str, key: HistoryKey) -> History:
-        day = shenzhen_day(now_us())
-        with read(self.engine) as conn:
-            rows = conn.execute(
-                history_query(*key), {"consumer": consumer_id, "day": day, "merchant": merchant_id}
-            )
-            return day, list(rows)
-
     def context(
-        self,
-        consumer: Consumer,
-        merchant_id: str,
-        amount: int,
-        candidates: list[Campaign],
+        self, consumer: Consumer, merchant_id: str, amount: int, candidates: list[Campaign]
     ) -> Context:
         """The payer's history that the candidates' rules ask about, in one round trip."""
         now = now_us()
+        day = shenzhen_day(now)
         key = (
             any(c.per_consumer_per_day or c.per_consumer_total for c in candidates),
             any(c.needs_coupon for c in candidates),
             any(c.first_payment_only for c in candidates),
         )
+        rows: list[Any] = []
         if any(key):
-            day, rows = self._history(consumer.id, merchant_id, key)
-        else:
-            day, rows = shenzhen_day(now), []
+            with read(self.engine) as conn:
+                rows = list(
+                    conn.execute(
+                        history_query(*key),
+                        {"consumer": consumer.id, "day": day, "merchant": merchant_id},
+                    )
+                )
         return Context(
             consumer.id,
             merchant_id,
@@ -488,11 +482,7 @@ class Promotions:
         )
 
     def quote(
-        self,
-        consumer: Consumer,
-        merchant_id: str,
-        amount: int,
-        subject: str,
+        self, consumer: Consumer, merchant_id: str, amount: int, subject: str
     ) -> dict[str, Any] | None:
         """The best offer for this payment, held for five minutes; None when nothing applies.
 
@@ -718,10 +708,6 @@ HISTORY_PARTS = (
     "SELECT 'paid', '', '', COUNT(*) FROM (SELECT id FROM payments"
     " WHERE consumer_id = :consumer AND merchant_id = :merchant LIMIT 1) AS paid_here",
 )
-
-
-HistoryKey = tuple[bool, bool, bool]  # which parts: uses, coupons, paid here before
-History = tuple[str, list[Any]]  # the Shenzhen day it was read for, and its rows
 
 
 @lru_cache(maxsize=8)
