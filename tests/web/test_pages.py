@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+import random
 import re
 from datetime import datetime
 from pathlib import Path
@@ -167,6 +168,31 @@ def test_static_code_with_amount_and_note_shows_in_the_dashboard_and_statement(
     assert rows[0][:3] == ["time", "payment_id", "kind"]
     assert rows[1][2] == "static" and rows[1][4] == "好听! great song"
     assert rows[1][6] == "8.80" and rows[-1][0] == "total" and rows[-1][6] == "8.80"
+
+
+def test_every_payment_code_barcode_reads_at_common_phone_widths(browser: Any) -> None:
+    """The wallet's own Code 128 drawing, for many codes, on phones of common widths: a bar
+    stretched to a fraction of a pixel blurs, and a scanner then reads some codes and not
+    others."""
+    script = (Path(images.__file__).parents[1] / "web" / "static" / "code128.js").read_text()
+    rng = random.Random(128)
+    for width in (360, 390, 412, 768):
+        context = browser.new_context(viewport={"width": width, "height": 800})
+        page = context.new_page()
+        page.set_content(
+            "<style>.barcode { width: min(88vw, 420px); height: 96px; }</style><div id=box></div>"
+        )
+        page.add_script_tag(content=script)
+        unread = []
+        for _ in range(25):
+            code = "".join(rng.choice("0123456789") for _ in range(18))
+            page.evaluate(
+                "code => document.getElementById('box').replaceChildren(Code128.svg(code))", code
+            )
+            if images.read(page.locator("#box svg").screenshot()) != [code]:
+                unread.append(code)
+        context.close()
+        assert unread == [], f"at {width} px wide these codes did not read: {unread}"
 
 
 def test_payment_code_at_the_till_waits_for_the_pin_then_settles(

@@ -42,6 +42,11 @@ const Code128 = (() => {
     node.setAttribute("viewBox", `0 0 ${total} 50`);
     node.setAttribute("preserveAspectRatio", "none");
     node.setAttribute("class", "barcode");
+    // Whole pixels per module: a bar drawn 2.2 pixels wide blurs into its neighbours, and a
+    // scanner at the till reads some codes and not others.
+    const room = Math.min(window.innerWidth * 0.88, 420);
+    node.style.width = `${Math.max(1, Math.floor(room / total)) * total}px`;
+    node.setAttribute("shape-rendering", "crispEdges");
     node.setAttribute("role", "img");
     const bg = document.createElementNS(ns, "rect");
     bg.setAttribute("width", total);
