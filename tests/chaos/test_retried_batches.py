@@ -55,7 +55,9 @@ def lose_the_next_commit(platform: Platform, meanwhile: Callable[[], None]) -> N
     store = platform.ledger.store
     original = store.apply_batch
 
-    def apply_batch(transfers: list[Transfer], raw: Any, before_commit: Any = None) -> Any:
+    def apply_batch(
+        transfers: list[Transfer], raw: Any, before_commit: Any = None, on_sent: Any = None
+    ) -> Any:
         store.apply_batch = original  # type: ignore[method-assign]
 
         def hooks_then_lost(tx: Tx, results: Any) -> None:
@@ -64,7 +66,7 @@ def lose_the_next_commit(platform: Platform, meanwhile: Callable[[], None]) -> N
             raise ConnectionError("the connection was lost at COMMIT")
 
         try:
-            return original(transfers, raw, hooks_then_lost)
+            return original(transfers, raw, hooks_then_lost, on_sent)
         finally:
             meanwhile()
 

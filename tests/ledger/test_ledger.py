@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -21,6 +22,7 @@ from saoma.ledger import (
     TransferCode,
     TransferFlags,
 )
+from saoma.ledger.domain import BATCH_TRANSFERS_MAX
 from saoma.ledger.errors import IdempotencyConflict, InsufficientFunds, PendingTransferExpired
 
 BANK, ALICE, NOODLES, FEES, BOB_HKD = 1, 2, 3, 4, 5
@@ -153,6 +155,41 @@ def test_concurrent_spending_never_overdraws(books: Ledger) -> None:
     assert results.count(Result.OK) == 14  # 14 x 7.00 = 98.00 of the 100.00
     assert results.count(Result.EXCEEDS_CREDITS) == 86
     assert balance(books, ALICE) == 200
+
+
+def test_every_answer_a_caller_gets_is_already_committed(books: Ledger) -> None:
+    """Under load a batch's callers are answered while the next batch is being written: what
+    each one is told must already be in the database, seen from another connection."""
+    books.create_transfers([Transfer("fund", BANK, ALICE, 90_000, TransferCode.TOP_UP)])
+
+    def pay_and_look(i: int) -> bool:
+        (result,) = books.create_transfers([Transfer(f"seen-{i}", ALICE, NOODLES, 1)])
+        return result is Result.OK and books.get_transfer(f"seen-{i}") is not None
+
+    with ThreadPoolExecutor(64) as pool:
+        seen = list(pool.map(pay_and_look, range(2_000)))
+    assert all(seen)
+    assert balance(books, NOODLES) == 2_000
+    assert books.committer.transfers >= 2_000 and books.committer.batches < 2_000
+
+
+def test_async_callers_get_their_own_results_and_errors(books: Ledger) -> None:
+    async def main() -> list[Result]:
+        paid = [
+            books.create_transfers_async([Transfer(f"async-{i}", ALICE, NOODLES, 100)])
+            for i in range(120)
+        ]
+        results = [r for (r,) in await asyncio.gather(*paid)]
+        with pytest.raises(ValueError, match="at most"):
+            await books.create_transfers_async(
+                [Transfer(f"big-{i}", ALICE, NOODLES, 1) for i in range(BATCH_TRANSFERS_MAX + 1)]
+            )
+        return results
+
+    results = asyncio.run(main())
+    assert results.count(Result.OK) == 100  # 100 x 1.00 = the 100.00 Alice has
+    assert results.count(Result.EXCEEDS_CREDITS) == 20
+    assert balance(books, ALICE) == 0 and balance(books, NOODLES) == 10_000
 
 
 def test_shared_bike_hold_capture_and_release(books: Ledger) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import deque
-from concurrent.futures import Future
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,10 +23,74 @@ from saoma.ledger.tx import Hook, Refusal, Tx
 log = logging.getLogger(__name__)
 
 
+class Reply:
+    """A caller's answer from the commit thread: the part of a Future's interface callers use.
+
+    The caller sleeps on one bare lock that the commit thread releases. A Future wakes through a
+    Condition, and with hundreds of callers that waking was half of the process's Python time.
+    """
+
+    __slots__ = ("_callbacks", "_error", "_lock", "_value")
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._lock.acquire()
+        self._value: list[Result] = []
+        self._error: BaseException | None = None
+        self._callbacks: list[Callable[[Reply], object]] | None = []
+
+    def set_result(self, value: list[Result]) -> None:
+        self._value = value
+        self._finish()
+
+    def set_exception(self, error: BaseException) -> None:
+        self._error = error
+        self._finish()
+
+    def _finish(self) -> None:
+        with _CALLBACKS:
+            callbacks, self._callbacks = self._callbacks, None
+        self._lock.release()
+        for callback in callbacks or ():
+            try:
+                callback(self)
+            except Exception:
+                log.exception("a ledger reply's callback failed")
+
+    def done(self) -> bool:
+        return self._callbacks is None
+
+    def _wait(self) -> None:
+        if self._callbacks is not None:
+            with self._lock:
+                pass
+
+    def result(self) -> list[Result]:
+        self._wait()
+        if self._error is not None:
+            raise self._error
+        return self._value
+
+    def exception(self) -> BaseException | None:
+        self._wait()
+        return self._error
+
+    def add_done_callback(self, callback: Callable[[Reply], object]) -> None:
+        """``callback(reply)`` once answered: at once if it is, else on the commit thread."""
+        with _CALLBACKS:
+            if self._callbacks is not None:
+                self._callbacks.append(callback)
+                return
+        callback(self)
+
+
+_CALLBACKS = threading.Lock()  # guards every Reply's callback list; held for an append at most
+
+
 @dataclass(slots=True)
 class _Request:
     transfers: list[Transfer]
-    future: Future[list[Result]]
+    future: Reply
     hook: Hook | None = None
 
 
@@ -50,14 +114,14 @@ class GroupCommitter:
         for thread in self._threads:
             thread.start()
 
-    def submit(self, transfers: list[Transfer], hook: Hook | None = None) -> Future[list[Result]]:
+    def submit(self, transfers: list[Transfer], hook: Hook | None = None) -> Reply:
         """Queue ``transfers`` (at most ``batch_max``); the future resolves after the commit.
 
         ``hook`` runs inside the batch's transaction with this request's results (see
         :mod:`saoma.ledger.tx`); if it raises, this request is rolled back and its future gets
         the exception, while the other requests of the batch still commit.
         """
-        future: Future[list[Result]] = Future()
+        future = Reply()
         if len(transfers) > self._batch_max:
             future.set_exception(ValueError(f"at most {self._batch_max} transfers per call"))
             return future
@@ -67,7 +131,7 @@ class GroupCommitter:
         head, open_tail = _split_open_chain(transfers)
         if open_tail:
             # A chain must close inside one call, or it would swallow the next caller's transfers.
-            inner: Future[list[Result]] = self.submit(head, hook) if head else _done([])
+            inner = self.submit(head, hook) if head else _done([])
             tail = [Result.LINKED_EVENT_CHAIN_OPEN] * open_tail
             inner.add_done_callback(lambda f: _chain(f, future, tail))
             return future
@@ -85,11 +149,14 @@ class GroupCommitter:
         for thread in self._threads:
             thread.join(timeout=30)
 
-    def _take(self) -> list[_Request] | None:
+    def _take(self, wait: bool = True) -> list[_Request] | None:
+        """The next batch; None once closed and drained; [] if not ``wait`` and nothing queued."""
         with self._cond:
             while not self._queue:
                 if self._closed:
                     return None
+                if not wait:
+                    return []
                 self._cond.wait()
             taken: list[_Request] = []
             count = 0
@@ -101,26 +168,49 @@ class GroupCommitter:
 
     def _run(self) -> None:
         raw: Any = None
+        # The callers of a committed batch are answered once the next batch's writes are made
+        # (SQLite) or sent (PostgreSQL), if a next batch is queued: their Python then runs while
+        # this thread waits for the database, not before the next batch can start. Woken before
+        # it, they held this thread back at every statement, waiting its turn for the GIL.
+        committed: list[tuple[_Request, list[Result]]] = []
+
+        def answer() -> None:
+            for request, results in committed:
+                request.future.set_result(results)
+            committed.clear()
+
         while True:
-            requests = self._take()
-            if requests is None:
-                break
+            requests = self._take(wait=not committed)
+            if not requests:
+                answer()
+                if requests is None:
+                    break
+                continue
             try:
                 if raw is None:
                     raw = self._store.engine.raw_connection()
-                self._commit(requests, raw)
+                self._commit(requests, raw, committed, answer)
             except Refusal:
                 # A hook refused its request (rolled back): the others go through without it.
+                answer()
                 self._commit_one_by_one(requests)
             except Exception:
                 log.exception("ledger batch failed")
+                answer()
                 _discard(raw)
                 raw = None
                 self._commit_one_by_one(requests)
         if raw is not None:
             raw.close()
 
-    def _commit(self, requests: list[_Request], raw: Any) -> None:
+    def _commit(
+        self,
+        requests: list[_Request],
+        raw: Any,
+        committed: list[tuple[_Request, list[Result]]],
+        on_sent: Callable[[], None],
+    ) -> None:
+        """Apply ``requests`` in one transaction; add each with its results to ``committed``."""
         batch = [t for r in requests for t in r.transfers]
         hooked = [r for r in requests if r.hook is not None]
 
@@ -133,23 +223,26 @@ class GroupCommitter:
                 offset += n
 
         outcome = self._store.apply_batch(
-            batch, raw.driver_connection, before_commit if hooked else None
+            batch, raw.driver_connection, before_commit if hooked else None, on_sent
         )
+        on_sent()  # the earlier callers are answered by now at the latest
         self.batches += 1
         self.transfers += len(batch)
         offset = 0
         for request in requests:
             n = len(request.transfers)
-            request.future.set_result(outcome.results[offset : offset + n])
+            committed.append((request, outcome.results[offset : offset + n]))
             offset += n
 
     def _commit_one_by_one(self, requests: list[_Request]) -> None:
         """After a failed batch, isolate the request at fault so the others still go through."""
         for request in requests:
             raw = None
+            committed: list[tuple[_Request, list[Result]]] = []
             try:
                 raw = self._store.engine.raw_connection()
-                self._commit([request], raw)
+                self._commit([request], raw, committed, lambda: None)
+                request.future.set_result(committed[0][1])
             except Exception as exc:
                 request.future.set_exception(exc)
             finally:
@@ -166,13 +259,13 @@ def _split_open_chain(transfers: list[Transfer]) -> tuple[list[Transfer], int]:
     return transfers[:start], len(transfers) - start
 
 
-def _done(value: list[Result]) -> Future[list[Result]]:
-    future: Future[list[Result]] = Future()
-    future.set_result(value)
-    return future
+def _done(value: list[Result]) -> Reply:
+    reply = Reply()
+    reply.set_result(value)
+    return reply
 
 
-def _chain(inner: Future[list[Result]], outer: Future[list[Result]], tail: list[Result]) -> None:
+def _chain(inner: Reply, outer: Reply, tail: list[Result]) -> None:
     exc = inner.exception()
     if exc is not None:
         outer.set_exception(exc)

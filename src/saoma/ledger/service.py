@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from concurrent.futures import Future
 
 from sqlalchemy.engine import Engine
 
 from saoma.db import make_engine
-from saoma.ledger.batcher import GroupCommitter
+from saoma.ledger.batcher import GroupCommitter, Reply
 from saoma.ledger.domain import (
     BATCH_TRANSFERS_MAX,
     Account,
@@ -56,9 +55,7 @@ class Ledger:
     def create_accounts(self, accounts: Sequence[Account]) -> list[AccountResult]:
         return self.store.create_accounts(list(accounts))
 
-    def submit(
-        self, transfers: Sequence[Transfer], hook: Hook | None = None
-    ) -> Future[list[Result]]:
+    def submit(self, transfers: Sequence[Transfer], hook: Hook | None = None) -> Reply:
         """Queue transfers for the next group commit; ``hook`` records facts in the same commit."""
         return self.committer.submit(list(transfers), hook)
 
@@ -67,7 +64,11 @@ class Ledger:
         return self.committer.submit(list(transfers)).result()
 
     async def create_transfers_async(self, transfers: Sequence[Transfer]) -> list[Result]:
-        return await asyncio.wrap_future(self.committer.submit(list(transfers)))
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[list[Result]] = loop.create_future()
+        reply = self.committer.submit(list(transfers))
+        reply.add_done_callback(lambda done: loop.call_soon_threadsafe(_settle, waiter, done))
+        return await waiter
 
     def transfer(self, transfer: Transfer) -> Result:
         """Apply one transfer; raise the matching :class:`LedgerError` if it failed."""
@@ -147,3 +148,14 @@ class Ledger:
                 raise ValueError(f"cursor {cursor!r} is not one this ledger returned")
             after = int(cursor)
         return self.store.account_transfers(account_id, after, limit)
+
+
+def _settle(waiter: asyncio.Future[list[Result]], reply: Reply) -> None:
+    """On the caller's event loop: hand it the commit thread's answer (unless it gave up)."""
+    if waiter.cancelled():
+        return
+    error = reply.exception()
+    if error is not None:
+        waiter.set_exception(error)
+    else:
+        waiter.set_result(reply.result())

@@ -111,19 +111,25 @@ class LedgerStore:
     # --- writes -------------------------------------------------------------------------------
 
     def apply_batch(
-        self, transfers: list[Transfer], raw: Any, before_commit: BeforeCommit | None = None
+        self,
+        transfers: list[Transfer],
+        raw: Any,
+        before_commit: BeforeCommit | None = None,
+        on_sent: Callable[[], None] | None = None,
     ) -> rules.Outcome:
         """Apply ``transfers`` in one transaction on the DBAPI connection ``raw``; commits.
 
         ``before_commit`` runs in that transaction with the callers' results, to record what the
         transfers are for (see :mod:`saoma.ledger.tx`); if it raises, nothing is committed.
+        ``on_sent`` runs once the batch's writes are made or on their way, before the wait for
+        the commit: Python work then (another thread's) overlaps the database's.
         """
         for attempt in range(BATCH_RETRIES_MAX):
             try:
                 if self.write_lock is None:
-                    return self._apply_once(transfers, raw, before_commit)
+                    return self._apply_once(transfers, raw, before_commit, on_sent)
                 with self.write_lock:
-                    return self._apply_once(transfers, raw, before_commit)
+                    return self._apply_once(transfers, raw, before_commit, on_sent)
             except Exception as exc:
                 raw.rollback()
                 if not _retryable(exc) or attempt == BATCH_RETRIES_MAX - 1:
@@ -132,7 +138,11 @@ class LedgerStore:
         raise RuntimeError("unreachable")
 
     def _apply_once(
-        self, transfers: list[Transfer], raw: Any, before_commit: BeforeCommit | None
+        self,
+        transfers: list[Transfer],
+        raw: Any,
+        before_commit: BeforeCommit | None,
+        on_sent: Callable[[], None] | None,
     ) -> rules.Outcome:
         cur = raw.cursor()
         try:
@@ -179,12 +189,16 @@ class LedgerStore:
                 # The writes in one round trip, with the COMMIT when no hook has to run first.
                 with raw.pipeline():
                     self._write(cur, outcome, accounts)
+                    if on_sent is not None:
+                        on_sent()
                     if before_commit is None:
                         raw.commit()
                 if before_commit is None:
                     return outcome
             if before_commit is not None:
                 before_commit(Tx(raw, postgres=not self.sqlite), outcome.results)
+            if self.sqlite and on_sent is not None:
+                on_sent()
             raw.commit()
         finally:
             cur.close()
