@@ -27,6 +27,11 @@ POSTGRES_SERVER_URL = os.environ.get(
 REQUIRE_POSTGRES = os.environ.get("SAOMA_REQUIRE_POSTGRES") == "1"
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test that may restart PostgreSQL runs last: the restart cuts every open connection."""
+    items.sort(key=lambda item: item.get_closest_marker("restarts_postgres") is not None)
+
+
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("template") / "saoma.db"
@@ -39,7 +44,8 @@ def postgres_database() -> Iterator[str]:
     """A database of its own for this test session, migrated once, dropped at the end."""
     server = make_url(POSTGRES_SERVER_URL)
     name = f"saoma_test_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
+    # pre-ping: the last test may have restarted the server under this engine's connection
+    admin = create_engine(server, isolation_level="AUTOCOMMIT", pool_pre_ping=True)
     try:
         with admin.connect() as conn:
             conn.execute(text(f'CREATE DATABASE "{name}"'))
