@@ -2,6 +2,12 @@
 
 Tailing the outbox table (rather than an in-process queue) means a page connected to one process
 sees payments committed by any other process on the same database.
+
+On PostgreSQL, sequence numbers are taken at INSERT and become visible at COMMIT, so event 11 can
+be seen before event 10. The feed keeps a frontier (every event up to it has been sent, or was
+never committed) and the events above it it has sent already; a hole below a sent event is
+looked at again on every poll for ``GAP_WAIT_S``, then given up (a rolled-back transaction leaves
+its number unused for ever).
 """
 
 from __future__ import annotations
@@ -10,16 +16,20 @@ import asyncio
 import json
 import logging
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.engine import Engine
 
 from saoma.db import read
 from saoma.payments import models as m
 
 log = logging.getLogger(__name__)
+
+GAP_WAIT_S = 10.0  # longer than any transaction that writes an event stays open
+HOLES_MAX = 500  # holes asked about per poll; those above wait for the frontier to move
 
 
 @dataclass(eq=False)
@@ -38,7 +48,9 @@ class LiveFeed:
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._stop = threading.Event()
-        self._last = 0
+        self._last = 0  # the frontier: every event up to it sent (or never committed)
+        self._sent_above: set[int] = set()  # events above the frontier sent already
+        self._gap_since: float | None = None  # when the hole just above the frontier was seen
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
@@ -93,7 +105,15 @@ class LiveFeed:
                 ).scalar()
             if last is not None:
                 self._last = int(last)
+                self._sent_above.clear()
+                self._gap_since = None
             return
+        # What is new: past the highest event sent, and the holes below it (a few, normally).
+        top = max(self._sent_above, default=self._last)
+        holes = [n for n in range(self._last + 1, top) if n not in self._sent_above][:HOLES_MAX]
+        wanted = m.outbox.c.seq > top
+        if holes:
+            wanted = or_(wanted, m.outbox.c.seq.in_(holes))
         with read(self.engine) as conn:
             rows = conn.execute(
                 select(
@@ -103,16 +123,18 @@ class LiveFeed:
                     m.outbox.c.consumer_id,
                     m.outbox.c.payload,
                 )
-                .where(m.outbox.c.seq > self._last)
+                .where(wanted)
                 .order_by(m.outbox.c.seq)
                 .limit(1000)
             ).all()
-        if not rows:
+        fresh = [row for row in rows if row.seq not in self._sent_above]
+        self._sent_above.update(row.seq for row in fresh)
+        self._advance(time.monotonic())
+        if not fresh:
             return
-        self._last = rows[-1].seq
         with self._lock:
             subscribers = list(self._subscribers)
-        for row in rows:
+        for row in fresh:
             event = json.loads(row.payload)
             event["id"] = row.id
             for sub in subscribers:
@@ -120,6 +142,23 @@ class LiveFeed:
                     sub.consumer_id and sub.consumer_id == row.consumer_id
                 ):
                     sub.loop.call_soon_threadsafe(_offer, sub.queue, event)
+
+    def _advance(self, now: float) -> None:
+        """Move the frontier over sent events; past a hole once it has waited ``GAP_WAIT_S``."""
+        while self._sent_above:
+            if self._last + 1 in self._sent_above:
+                self._last += 1
+                self._sent_above.discard(self._last)
+                self._gap_since = None
+            elif self._gap_since is None:
+                self._gap_since = now
+                return
+            elif now - self._gap_since >= GAP_WAIT_S:
+                self._last = min(self._sent_above) - 1  # the hole's numbers were never committed
+                self._gap_since = None
+            else:
+                return
+        self._gap_since = None
 
 
 def _offer(queue: asyncio.Queue[dict[str, Any]], event: dict[str, Any]) -> None:

@@ -1,0 +1,99 @@
+"""The live feed behind the cashier's "payment received": every committed event reaches the page.
+
+On PostgreSQL an event's number is taken at INSERT and seen at COMMIT, so a later number can be
+seen first; the feed must still send the earlier one when it commits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from sqlalchemy import Connection
+from sqlalchemy.engine import Engine
+
+from saoma.db import make_engine
+from saoma.ledger.tx import Tx
+from saoma.webhooks import live
+from saoma.webhooks.live import LiveFeed
+from saoma.webhooks.outbox import emit_in
+
+pytestmark = pytest.mark.postgres
+
+
+@pytest.fixture
+def pg(postgres_database: str) -> Iterator[Engine]:
+    engine = make_engine(postgres_database)
+    yield engine
+    engine.dispose()
+
+
+def emit(conn: Connection, merchant_id: str, name: str) -> None:
+    tx = Tx(conn.connection.driver_connection, postgres=True)
+    emit_in(
+        tx, "payment.succeeded", subject=name, data={"name": name}, at_us=1, merchant_id=merchant_id
+    )
+
+
+async def next_name(queue: asyncio.Queue[dict[str, Any]]) -> str:
+    event = await asyncio.wait_for(queue.get(), timeout=5)
+    return str(event["data"]["name"])
+
+
+def test_an_event_committed_after_a_later_one_still_reaches_the_page(pg: Engine) -> None:
+    shop = "mch_" + secrets.token_hex(6)
+
+    async def main() -> list[str]:
+        feed = LiveFeed(pg, poll_s=0.02)
+        feed.start()
+        page = feed.subscribe(merchant_id=shop)
+        try:
+            slow = pg.connect()
+            slow_tx = slow.begin()
+            emit(slow, shop, "first number, committed second")
+            with pg.begin() as quick:
+                emit(quick, shop, "second number, committed first")
+            seen = [await next_name(page.queue)]
+            await asyncio.sleep(0.2)  # the feed polls past the hole ten times meanwhile
+            slow_tx.commit()
+            slow.close()
+            seen.append(await next_name(page.queue))
+            return seen
+        finally:
+            feed.close()
+
+    assert asyncio.run(main()) == [
+        "second number, committed first",
+        "first number, committed second",
+    ]
+
+
+def test_a_number_never_committed_holds_nothing_up(
+    pg: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(live, "GAP_WAIT_S", 0.1)
+    shop = "mch_" + secrets.token_hex(6)
+
+    async def main() -> list[str]:
+        feed = LiveFeed(pg, poll_s=0.02)
+        feed.start()
+        page = feed.subscribe(merchant_id=shop)
+        try:
+            with pg.connect() as lost:
+                lost_tx = lost.begin()
+                emit(lost, shop, "rolled back")
+                lost_tx.rollback()
+            seen = []
+            for n in range(3):
+                with pg.begin() as conn:
+                    emit(conn, shop, f"after the hole {n}")
+                seen.append(await next_name(page.queue))
+                await asyncio.sleep(0.15)  # past GAP_WAIT_S: the hole is given up
+            return seen
+        finally:
+            feed.close()
+
+    assert asyncio.run(main()) == [f"after the hole {n}" for n in range(3)]
