@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -43,27 +44,33 @@ async def next_name(queue: asyncio.Queue[dict[str, Any]]) -> str:
     return str(event["data"]["name"])
 
 
+@contextmanager
+def page_of(engine: Engine, shop: str) -> Iterator[asyncio.Queue[dict[str, Any]]]:
+    """A cashier page listening to ``shop``'s events, as the events route sets one up."""
+    feed = LiveFeed(engine, poll_s=0.02)
+    feed.start()
+    try:
+        yield feed.subscribe(merchant_id=shop).queue
+    finally:
+        feed.close()
+
+
 def test_an_event_committed_after_a_later_one_still_reaches_the_page(pg: Engine) -> None:
     shop = "mch_" + secrets.token_hex(6)
 
     async def main() -> list[str]:
-        feed = LiveFeed(pg, poll_s=0.02)
-        feed.start()
-        page = feed.subscribe(merchant_id=shop)
-        try:
+        with page_of(pg, shop) as page:
             slow = pg.connect()
             slow_tx = slow.begin()
             emit(slow, shop, "first number, committed second")
             with pg.begin() as quick:
                 emit(quick, shop, "second number, committed first")
-            seen = [await next_name(page.queue)]
+            seen = [await next_name(page)]
             await asyncio.sleep(0.2)  # the feed polls past the hole ten times meanwhile
             slow_tx.commit()
             slow.close()
-            seen.append(await next_name(page.queue))
+            seen.append(await next_name(page))
             return seen
-        finally:
-            feed.close()
 
     assert asyncio.run(main()) == [
         "second number, committed first",
@@ -78,10 +85,7 @@ def test_a_number_never_committed_holds_nothing_up(
     shop = "mch_" + secrets.token_hex(6)
 
     async def main() -> list[str]:
-        feed = LiveFeed(pg, poll_s=0.02)
-        feed.start()
-        page = feed.subscribe(merchant_id=shop)
-        try:
+        with page_of(pg, shop) as page:
             with pg.connect() as lost:
                 lost_tx = lost.begin()
                 emit(lost, shop, "rolled back")
@@ -90,10 +94,8 @@ def test_a_number_never_committed_holds_nothing_up(
             for n in range(3):
                 with pg.begin() as conn:
                     emit(conn, shop, f"after the hole {n}")
-                seen.append(await next_name(page.queue))
+                seen.append(await next_name(page))
                 await asyncio.sleep(0.15)  # past GAP_WAIT_S: the hole is given up
             return seen
-        finally:
-            feed.close()
 
     assert asyncio.run(main()) == [f"after the hole {n}" for n in range(3)]
