@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
-from sqlalchemy import insert, select, update
+from sqlalchemy import Integer, bindparam, insert, select, update
 from sqlalchemy.engine import Engine
 
 from saoma import signing
@@ -33,6 +33,54 @@ BACKOFF_US += [8 * 3600 * S] * 8
 GAVE_UP_US = 2**62  # next attempt "never": the event shows as failed; a replay revives it
 LEASE_US = 15 * S  # longer than a delivery can take (TIMEOUT_S)
 TIMEOUT_S = 5.0
+
+
+# Statements built once: building and keying one of these on every call cost more Python than
+# the round trip it makes.
+_EARLIER = m.outbox.alias("earlier")
+DUE = (
+    select(m.outbox.c.id)
+    .where(
+        m.outbox.c.delivered_at_us.is_(None),
+        m.outbox.c.next_attempt_at_us <= bindparam("now"),
+        ~select(_EARLIER.c.seq)
+        .where(
+            _EARLIER.c.subject == m.outbox.c.subject,
+            _EARLIER.c.seq < m.outbox.c.seq,
+            _EARLIER.c.delivered_at_us.is_(None),
+        )
+        .exists(),
+    )
+    .order_by(m.outbox.c.seq)
+    .limit(bindparam("limit", type_=Integer))
+)
+CLAIM = (
+    update(m.outbox)
+    .where(
+        m.outbox.c.id.in_(bindparam("ids", expanding=True)),
+        m.outbox.c.delivered_at_us.is_(None),
+        m.outbox.c.next_attempt_at_us <= bindparam("now"),
+    )
+    .values(next_attempt_at_us=bindparam("lease"))
+)
+CLAIMED = (
+    select(m.outbox, m.merchants.c.webhook_secret)
+    .join(m.merchants, m.merchants.c.id == m.outbox.c.merchant_id)
+    .where(
+        m.outbox.c.id.in_(bindparam("ids", expanding=True)),
+        m.outbox.c.next_attempt_at_us == bindparam("lease"),
+    )
+    .order_by(m.outbox.c.seq)
+)
+ATTEMPTED = (
+    update(m.outbox)
+    .where(m.outbox.c.id == bindparam("event_id"))
+    .values(
+        attempts=bindparam("tries"),
+        delivered_at_us=bindparam("delivered"),
+        next_attempt_at_us=bindparam("next_at"),
+    )
+)
 
 
 def backoff_us(attempts: int) -> int:
@@ -86,31 +134,8 @@ class Dispatcher:
     def run_once(self, limit: int = 200) -> bool:
         """Deliver what is due now; True if there may be more."""
         now = now_us()
-        earlier = m.outbox.alias("earlier")
-        blocked = (
-            select(earlier.c.seq)
-            .where(
-                earlier.c.subject == m.outbox.c.subject,
-                earlier.c.seq < m.outbox.c.seq,
-                earlier.c.delivered_at_us.is_(None),
-            )
-            .exists()
-        )
         with read(self.engine) as conn:
-            due = (
-                conn.execute(
-                    select(m.outbox.c.id)
-                    .where(
-                        m.outbox.c.delivered_at_us.is_(None),
-                        m.outbox.c.next_attempt_at_us <= now,
-                        ~blocked,
-                    )
-                    .order_by(m.outbox.c.seq)
-                    .limit(limit)
-                )
-                .scalars()
-                .all()
-            )
+            due = conn.execute(DUE, {"now": now, "limit": limit}).scalars().all()
         if not due:
             return False
         claimed = self._claim(list(due), now)
@@ -123,22 +148,9 @@ class Dispatcher:
         """Take the events for this process: one UPDATE stamps them with a lease of our own."""
         lease = now + LEASE_US + secrets.randbelow(1_000_000)  # unique enough to find ours again
         with write_one(self.engine) as conn:
-            conn.execute(
-                update(m.outbox)
-                .where(
-                    m.outbox.c.id.in_(ids),
-                    m.outbox.c.delivered_at_us.is_(None),
-                    m.outbox.c.next_attempt_at_us <= now,
-                )
-                .values(next_attempt_at_us=lease)
-            )
+            conn.execute(CLAIM, {"ids": ids, "now": now, "lease": lease})
         with read(self.engine) as conn:
-            rows = conn.execute(
-                select(m.outbox, m.merchants.c.webhook_secret)
-                .join(m.merchants, m.merchants.c.id == m.outbox.c.merchant_id)
-                .where(m.outbox.c.id.in_(ids), m.outbox.c.next_attempt_at_us == lease)
-                .order_by(m.outbox.c.seq)
-            ).all()
+            rows = conn.execute(CLAIMED, {"ids": ids, "lease": lease}).all()
         return list(rows)
 
     def _deliver(self, row: Any) -> tuple[int, str, int, int]:
@@ -170,16 +182,18 @@ class Dispatcher:
                     "attempted_at_us": at,
                 }
             )
+        changes = []
+        for row, (_status, error, _ms, at) in zip(rows, outcomes, strict=True):
+            tries = row.attempts + 1
+            delivered, next_at = (None, at + backoff_us(tries)) if error else (at, at)
+            if error and tries > len(BACKOFF_US):
+                next_at = GAVE_UP_US
+            changes.append(
+                {"event_id": row.id, "tries": tries, "delivered": delivered, "next_at": next_at}
+            )
         with write(self.engine) as conn:
             conn.execute(insert(m.webhook_attempts), attempts)
-            for row, (_status, error, _ms, at) in zip(rows, outcomes, strict=True):
-                tries = row.attempts + 1
-                if error:
-                    later = at + backoff_us(tries) if tries <= len(BACKOFF_US) else GAVE_UP_US
-                    values: dict[str, Any] = {"attempts": tries, "next_attempt_at_us": later}
-                else:
-                    values = {"attempts": tries, "delivered_at_us": at, "next_attempt_at_us": at}
-                conn.execute(update(m.outbox).where(m.outbox.c.id == row.id).values(**values))
+            conn.execute(ATTEMPTED, changes)
         for _status, error, _ms, _at in outcomes:
             if error:
                 log.info("a webhook delivery failed: %s", error)
