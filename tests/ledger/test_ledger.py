@@ -24,6 +24,7 @@ from saoma.ledger import (
 )
 from saoma.ledger.domain import BATCH_TRANSFERS_MAX
 from saoma.ledger.errors import IdempotencyConflict, InsufficientFunds, PendingTransferExpired
+from support import run_async
 
 BANK, ALICE, NOODLES, FEES, BOB_HKD = 1, 2, 3, 4, 5
 
@@ -186,7 +187,7 @@ def test_async_callers_get_their_own_results_and_errors(books: Ledger) -> None:
             )
         return results
 
-    results = asyncio.run(main())
+    results = run_async(main())
     assert results.count(Result.OK) == 100  # 100 x 1.00 = the 100.00 Alice has
     assert results.count(Result.EXCEEDS_CREDITS) == 20
     assert balance(books, ALICE) == 0 and balance(books, NOODLES) == 10_000

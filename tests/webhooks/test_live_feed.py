@@ -21,6 +21,7 @@ from saoma.ledger.tx import Tx
 from saoma.webhooks import live
 from saoma.webhooks.live import LiveFeed
 from saoma.webhooks.outbox import emit_in
+from support import run_async
 
 pytestmark = pytest.mark.postgres
 
@@ -72,7 +73,7 @@ def test_an_event_committed_after_a_later_one_still_reaches_the_page(pg: Engine)
             seen.append(await next_name(page))
             return seen
 
-    assert asyncio.run(main()) == [
+    assert run_async(main()) == [
         "second number, committed first",
         "first number, committed second",
     ]
@@ -98,4 +99,4 @@ def test_a_number_never_committed_holds_nothing_up(
                 await asyncio.sleep(0.15)  # past GAP_WAIT_S: the hole is given up
             return seen
 
-    assert asyncio.run(main()) == [f"after the hole {n}" for n in range(3)]
+    assert run_async(main()) == [f"after the hole {n}" for n in range(3)]
