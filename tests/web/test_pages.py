@@ -6,6 +6,7 @@ QR codes shown on one page are read from a screenshot by zxing-cpp before the wa
 
 from __future__ import annotations
 
+import base64
 import csv
 import io
 import random
@@ -16,10 +17,13 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
+import pytest
 from playwright.sync_api import Page, expect
 
+from saoma import signing
+from saoma.client import MerchantClient, SaomaError
 from saoma.qr import images
-from support import Server, new_consumer, new_merchant, wait_for
+from support import Receiver, Server, new_consumer, new_merchant, wait_for
 from support_web import (
     PIN,
     confirm_with_pin,
@@ -168,6 +172,51 @@ def test_static_code_with_amount_and_note_shows_in_the_dashboard_and_statement(
     assert rows[0][:3] == ["time", "payment_id", "kind"]
     assert rows[1][2] == "static" and rows[1][4] == "好听! great song"
     assert rows[1][6] == "8.80" and rows[-1][0] == "total" and rows[-1][6] == "8.80"
+
+
+def test_dashboard_adds_and_revokes_an_api_key_and_replays_a_webhook(
+    server: Server, receiver: Receiver, till: Page
+) -> None:
+    """A stall owner's developer: a key pasted in the dashboard signs API calls until it is
+    revoked there; the webhook URL set there gets the payment, and Replay sends it again."""
+    open_stall(till, server.url, name="Key Test Stall")
+    till.goto(server.url + "/dashboard")
+    key = signing.new_private_key()
+    till.get_by_label("Add a public key").fill(
+        base64.b64encode(signing.public_key_bytes(key)).decode()
+    )
+    till.locator("#d-key-form").get_by_role("button", name="Save").click()
+    expect(till.locator("#d-key-out")).to_have_text("Saved.")
+    listed = till.locator("#d-keys li")
+    expect(listed).to_have_count(1)  # a stall opened in the browser starts with none
+    key_id = listed.first.locator("strong").inner_text()
+    till.get_by_label("Webhook URL").fill(receiver.url)
+    till.locator("#d-webhook-form").get_by_role("button", name="Save").click()
+    expect(till.locator("#d-webhook-out")).to_have_text("Saved.")
+
+    shop = MerchantClient(server.url, key_id=key_id, private_key=key)
+    order = shop.create_order("KEY-1", 1_200)
+    payer = new_consumer(server, balance=5_000)
+    payer.client.pay_order(order["id"], PIN)
+    wait_for(lambda: len(receiver.bodies("payment.succeeded")) == 1, what="the webhook")
+
+    till.reload()
+    delivery = till.locator("#d-deliveries li").first
+    expect(delivery).to_contain_text("payment.succeeded")
+    expect(delivery).to_contain_text("delivered")
+    delivery.get_by_role("button", name="Replay").click()
+    expect(till.locator("#d-webhook-out")).to_have_text("Queued for delivery again.")
+    wait_for(lambda: len(receiver.bodies("payment.succeeded")) == 2, what="the replayed webhook")
+    first, again = receiver.bodies("payment.succeeded")
+    assert first == again and first["data"]["merchant_order_no"] == "KEY-1"
+
+    listed.first.get_by_role("button", name="Revoke").click()
+    expect(listed.first).to_contain_text("Revoked")  # kept on record, signing nothing more
+    expect(listed.first.get_by_role("button", name="Revoke")).to_have_count(0)
+    with pytest.raises(SaomaError) as refused:
+        shop.create_order("KEY-2", 1_200)
+    assert refused.value.slug == "key-unknown"
+    shop.close()
 
 
 def test_every_payment_code_barcode_reads_at_common_phone_widths(browser: Any) -> None:

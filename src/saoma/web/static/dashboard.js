@@ -178,12 +178,23 @@
 
   async function keys() {
     const list = (await api("GET", "/v1/merchant/keys")).data || [];
-    $("#d-keys").replaceChildren(...list.map((k) => el("li", {},
-      el("span", { class: "grow" }, el("strong", { text: k.id }), el("br"), el("code", { class: "small", text: k.public_key })),
-      el("button", { type: "button", class: "secondary", text: t("revoke"), onclick: (ev) => guard(ev.target, "#d-key-out", async () => {
-        await api("DELETE", `/v1/merchant/keys/${k.id}`);
-        keys();
-      }) }))));
+    const nowUs = Date.now() * 1000;
+    // A revoked key stays listed (requests it signed are on record) but signs nothing more;
+    // a key being rotated out shows until when it still works.
+    $("#d-keys").replaceChildren(...list.map((k) => {
+      const revoked = k.expires_at_us !== null && k.expires_at_us <= nowUs;
+      const until = k.expires_at_us !== null && !revoked
+        ? el("span", { class: "small muted", text: " " + t("expires", { time: Saoma.when(new Date(k.expires_at_us / 1000).toISOString()) }) })
+        : "";
+      return el("li", { class: revoked ? "muted" : "" },
+        el("span", { class: "grow" }, el("strong", { text: k.id }), " ",
+          revoked ? el("span", { class: "tag", text: t("revoked") }) : until,
+          el("br"), el("code", { class: "small", text: k.public_key })),
+        revoked ? "" : el("button", { type: "button", class: "secondary", text: t("revoke"), onclick: (ev) => guard(ev.target, "#d-key-out", async () => {
+          await api("DELETE", `/v1/merchant/keys/${k.id}`);
+          keys();
+        }) }));
+    }));
   }
 
   $("#d-key-form").addEventListener("submit", (ev) => {

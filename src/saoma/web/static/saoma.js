@@ -78,7 +78,7 @@ const DICT = {
     bad_range: "The first day must be on or before the last day.",
     webhooks: "Webhook deliveries", replay: "Replay", replayed: "Queued for delivery again.",
     webhook_url: "Webhook URL", keys: "API keys", add_key: "Add a public key (base64 Ed25519)",
-    revoke: "Revoke", campaigns: "Campaigns", used: "Used", subsidy: "Subsidy",
+    revoke: "Revoke", revoked: "Revoked", campaigns: "Campaigns", used: "Used", subsidy: "Subsidy",
     gross: "Gross", fee: "Fee", kind: "Kind", id: "ID", state: "State",
     // start
     start_lead: "Pay and get paid by scanning a code. Money lands in about a second.",
@@ -194,7 +194,7 @@ const DICT = {
     bad_range: "开始日期不能晚于结束日期。",
     webhooks: "Webhook 推送", replay: "重新推送", replayed: "已重新排队推送。",
     webhook_url: "Webhook 地址", keys: "API 密钥", add_key: "添加公钥（base64 Ed25519）",
-    revoke: "吊销", campaigns: "营销活动", used: "已使用", subsidy: "补贴",
+    revoke: "吊销", revoked: "已吊销", campaigns: "营销活动", used: "已使用", subsidy: "补贴",
     gross: "总额", fee: "手续费", kind: "类型", id: "编号", state: "状态",
     start_lead: "扫码付款、扫码收款，约一秒到账。",
     open_wallet: "打开钱包", open_cashier: "打开收银台", open_dashboard: "打开商户后台",
