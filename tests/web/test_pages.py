@@ -75,6 +75,35 @@ def test_sign_up_top_up_and_pay_a_dynamic_code_the_cashier_announces(
     assert wallet.errors == [] and till.errors == []  # type: ignore[attr-defined]
 
 
+def test_a_muted_cashier_shows_the_payment_but_says_nothing_until_unmuted(
+    server: Server, till: Page
+) -> None:
+    open_stall(till, server.url)
+    payer = new_consumer(server, balance=10_000)
+    mute = till.locator("#c-mute")
+    mute.click()
+    expect(mute).to_have_attribute("aria-pressed", "true")
+    till.reload()  # a noisy market: the stall keeps it muted from one day to the next
+    expect(mute).to_have_attribute("aria-pressed", "true")
+    expect(mute).to_have_text("Sound on")
+
+    def sell(yuan: str) -> None:
+        type_amount(till, yuan)
+        till.get_by_role("button", name="Show code").click()
+        order = payer.client.preview(read_code(till, "#c-order-qr"))
+        payer.client.pay_order(order["order_id"], PIN)
+        expect(till.locator("#c-paid-title")).to_have_text(f"Received ¥{yuan}")
+
+    sell("3.00")
+    till.wait_for_timeout(500)
+    assert spoken(till) == []
+    till.get_by_role("button", name="Next sale").click()
+    mute.click()
+    expect(mute).to_have_attribute("aria-pressed", "false")
+    sell("4.00")
+    wait_for(lambda: spoken(till) == ["Saoma received 4.00 yuan"], what="the announcement")
+
+
 def test_wrong_pin_is_refused_in_words_and_moves_nothing(
     server: Server, till: Page, wallet: Page
 ) -> None:
