@@ -23,7 +23,7 @@ from playwright.sync_api import Page, expect
 from saoma import signing
 from saoma.client import MerchantClient, SaomaError
 from saoma.qr import images
-from support import Receiver, Server, new_consumer, new_merchant, wait_for
+from support import PASSWORD, Receiver, Server, new_consumer, new_merchant, wait_for
 from support_web import (
     PIN,
     confirm_with_pin,
@@ -411,6 +411,31 @@ def test_language_follows_the_browser_and_can_be_switched(server: Server, browse
         expect(page.get_by_role("alert")).to_have_text("账号或密码错误。")
     finally:
         ctx.close()
+
+
+def test_each_page_signs_in_its_own_kind_of_user(server: Server, browser: Any) -> None:
+    """The wallet signs in a payer; the cashier and the dashboard sign in the stall owner."""
+    shop = new_merchant(server, name="Sign-in Noodles")
+    payer = new_consumer(server)
+    for path, login, prefix, shown in (
+        ("/wallet", payer.login, "#si", "#balance"),
+        ("/cashier", shop.login, "#cs", "#c-display"),
+        ("/dashboard", shop.login, "#ds", "#d-name"),
+    ):
+        ctx, page = new_page(browser, **phone())
+        try:
+            page.goto(server.url + path)
+            page.locator(f"{prefix}-login").fill(login)
+            page.locator(f"{prefix}-password").fill("not the password")
+            page.locator(f"{prefix}-password").press("Enter")
+            expect(page.get_by_role("alert").first).to_be_visible()
+            expect(page.locator(shown)).to_be_hidden()
+            page.locator(f"{prefix}-password").fill(PASSWORD)
+            page.locator(f"{prefix}-password").press("Enter")
+            expect(page.locator(shown)).to_be_visible()
+            assert page.errors == []  # type: ignore[attr-defined]
+        finally:
+            ctx.close()
 
 
 def test_pages_use_nothing_from_the_internet(server: Server) -> None:

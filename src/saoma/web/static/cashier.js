@@ -36,15 +36,7 @@
     keypad();
   }
 
-  $("#c-signin-form").addEventListener("submit", (ev) => {
-    ev.preventDefault();
-    guard(ev.submitter, "#cs-out", async () => {
-      await api("POST", "/web/sessions", {
-        kind: "merchant", login: $("#cs-login").value.trim(), password: $("#cs-password").value,
-      });
-      await start();
-    });
-  });
+  Saoma.signInForm("#c-signin-form", "merchant", "#cs-login", "#cs-password", "#cs-out", start);
 
   $("#c-signup-form").addEventListener("submit", (ev) => {
     ev.preventDefault();

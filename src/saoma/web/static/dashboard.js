@@ -36,15 +36,7 @@
     keys();
   }
 
-  $("#d-signin-form").addEventListener("submit", (ev) => {
-    ev.preventDefault();
-    guard(ev.submitter, "#ds-out", async () => {
-      await api("POST", "/web/sessions", {
-        kind: "merchant", login: $("#ds-login").value.trim(), password: $("#ds-password").value,
-      });
-      await start();
-    });
-  });
+  Saoma.signInForm("#d-signin-form", "merchant", "#ds-login", "#ds-password", "#ds-out", start);
 
   $("#d-sign-out").addEventListener("click", (ev) => guard(ev.target, null, async () => {
     await api("DELETE", "/web/sessions/merchant");

@@ -430,6 +430,17 @@ const Saoma = (() => {
     }
   }
 
+  /** A sign-in form: its login and password open a session of ``kind``, then ``then()`` runs. */
+  function signInForm(form, kind, login, password, out, then) {
+    $(form).addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      guard(ev.submitter, out, async () => {
+        await api("POST", "/web/sessions", { kind, login: $(login).value.trim(), password: $(password).value });
+        await then();
+      });
+    });
+  }
+
   /** Server-sent events with reconnects; falls back to nothing if unsupported. */
   function listen(path, handlers) {
     if (!window.EventSource) return () => {};
@@ -468,7 +479,7 @@ const Saoma = (() => {
 
   return {
     t, setLang, get lang() { return lang; }, money, plain, parseAmount, when, api, pay, newKey,
-    human, $, $$, el, show, toast, say, guard, listen, merchantName, qrSvg, applyI18n, ApiError,
+    human, $, $$, el, show, toast, say, guard, signInForm, listen, merchantName, qrSvg, applyI18n, ApiError,
     demo: document.documentElement.dataset.demo === "1",
   };
 })();

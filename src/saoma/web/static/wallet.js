@@ -43,15 +43,7 @@
     });
   }
 
-  $("#signin-form").addEventListener("submit", (ev) => {
-    ev.preventDefault();
-    guard(ev.submitter, "#signin-out", async () => {
-      await api("POST", "/web/sessions", {
-        kind: "consumer", login: $("#si-login").value.trim(), password: $("#si-password").value,
-      });
-      await start();
-    });
-  });
+  Saoma.signInForm("#signin-form", "consumer", "#si-login", "#si-password", "#signin-out", start);
 
   $("#signup-form").addEventListener("submit", (ev) => {
     ev.preventDefault();
