@@ -101,6 +101,11 @@ class Platform:
         )
 
     def start(self) -> None:
+        # What a process before this one sent the bank may have been answered to it as it died.
+        try:
+            self.funding.resend_pending(older_than_us=0)
+        except Exception:
+            log.exception("sending pending bank instructions again failed")
         self.dispatcher.start()
         self.live.start()
         self._maintenance = threading.Thread(target=self._maintain, name="maintenance", daemon=True)
@@ -113,6 +118,7 @@ class Platform:
             try:
                 self.ledger.expire_due()
                 self.payments.expire_holds()
+                self.funding.resend_pending()
                 self.funding.time_out_stale()
                 idempotency.purge(self.engine)
                 self.merchants.purge_nonces()

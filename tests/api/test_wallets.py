@@ -78,6 +78,40 @@ def test_withdrawal_holds_then_settles_or_comes_back(server: Server) -> None:
     assert no_pin.value.slug == "pin-wrong"
 
 
+def test_bank_answers_lost_with_a_killed_server_arrive_after_the_restart(server: Server) -> None:
+    """The bank answers a few seconds later; the server is killed before it does. The next
+    server sends the bank the instructions still pending, and they settle, each once."""
+    payer = new_consumer(server, balance=10_000)
+    slow = dict(server.env, SAOMA_SANDBOX_BANK_DELAY_S="30")
+    normal = server.env
+    server.stop()
+    server.env = slow
+    server.start()
+    try:
+        top_up = payer.client.top_up(2_000)
+        withdrawal = payer.client.request(
+            "POST", "/v1/me/withdrawals", {"amount": 3_000, "pin": PIN}, idempotency_key="lost-w"
+        )
+        assert (top_up["state"], withdrawal["state"]) == ("pending", "pending")
+        me = payer.client.me()
+        assert (me["balance"], me["held"]) == (10_000, 3_000)
+        server.kill()  # the bank's answers die with it
+    finally:
+        server.env = normal
+        server.start()
+
+    def state(bt_id: str) -> str:
+        return str(payer.client.request("GET", f"/v1/me/bank-transfers/{bt_id}")["state"])
+
+    wait_for(
+        lambda: state(top_up["id"]) == state(withdrawal["id"]) == "succeeded",
+        timeout=15,
+        what="both to settle after the restart",
+    )
+    me = payer.client.me()
+    assert (me["balance"], me["available"], me["held"]) == (9_000, 9_000, 0)
+
+
 def test_top_up_replays_by_idempotency_key(server: Server) -> None:
     payer = new_consumer(server)
     first = payer.client.top_up(2_000, idempotency_key="top-1")

@@ -38,3 +38,13 @@ def test_a_notification_that_fails_is_sent_again_until_taken() -> None:
     time.sleep(0.2)
     assert calls == ["topup-1"] * 3  # and not again once taken
     bank.close()
+
+
+def test_an_instruction_sent_again_is_the_same_instruction() -> None:
+    seen: list[BankOutcome] = []
+    bank = SandboxBank(seen.append, delay_s=0.01)
+    bank.collect("topup-2", 5_000, "CNY", "acct")
+    bank.collect("topup-2", 5_000, "CNY", "acct")  # Saoma did not hear back, and asks again
+    time.sleep(0.3)
+    assert len(seen) == 2 and seen[0] == seen[1]  # one outcome, one bank reference
+    bank.close()

@@ -9,7 +9,9 @@ same way so the payments service is written once:
 - an amount whose last two digits are 44 never settles (a timeout: the service must give up);
 - everything else succeeds;
 - like a real bank's notification, the outcome is sent again until Saoma takes it: a callback
-  that raises (the database away for a moment) is retried with back-off, for about 15 minutes.
+  that raises (the database away for a moment) is retried with back-off, for about 15 minutes;
+- like a real bank, it takes an instruction once per id: the same id sent again is answered with
+  the same outcome (Saoma sends again what was not answered, after a crash for instance).
 """
 
 from __future__ import annotations
@@ -53,6 +55,7 @@ class SandboxBank:
         self.on_settled = on_settled
         self.delay_s = delay_s
         self._timers: list[threading.Timer] = []
+        self._outcomes: dict[str, BankOutcome] = {}
 
     def collect(self, instruction_id: str, amount: int, currency: str, account: str) -> None:
         self._schedule(instruction_id, amount)
@@ -64,11 +67,14 @@ class SandboxBank:
         suffix = amount % 100
         if suffix == TIMEOUT_SUFFIX:
             return
-        outcome = BankOutcome(
+        outcome = self._outcomes.setdefault(
             instruction_id,
-            suffix != DECLINE_SUFFIX,
-            "SBX" + secrets.token_hex(6).upper(),
-            "card declined" if suffix == DECLINE_SUFFIX else "",
+            BankOutcome(
+                instruction_id,
+                suffix != DECLINE_SUFFIX,
+                "SBX" + secrets.token_hex(6).upper(),
+                "card declined" if suffix == DECLINE_SUFFIX else "",
+            ),
         )
         self._later(self.delay_s, outcome, 0)
 

@@ -28,6 +28,7 @@ from saoma.webhooks.outbox import emit_in, rfc3339
 
 TOP_UP_MAX = 5_000_000  # ¥50,000 per top-up
 BANK_TIMEOUT_US = 10 * 60 * 1_000_000  # the bank has 10 minutes to answer
+RESEND_AFTER_US = 60 * 1_000_000  # an instruction unanswered this long is sent to the bank again
 WITHDRAW_HOLD_S = 24 * 3600
 
 
@@ -228,6 +229,33 @@ class Funding:
             self.payments._events_committed(events)
         elif not all(r is Result.EXISTS for r in results):
             self.payments._raise_for(results, transfers)
+
+    def resend_pending(self, older_than_us: int = RESEND_AFTER_US) -> int:
+        """Send the bank again every instruction it has not answered for ``older_than_us``.
+
+        A bank takes an instruction once per id, so sending it again moves nothing twice; it is
+        how an instruction outlives a crash between being recorded and being sent, or a server
+        killed before the bank's answer reached it (at start every pending one goes again).
+        """
+        assert self.bank is not None
+        now = now_us()
+        with read(self.engine) as conn:
+            rows = conn.execute(
+                select(m.bank_transfers).where(
+                    m.bank_transfers.c.state == "pending",
+                    m.bank_transfers.c.updated_at_us <= now - older_than_us,
+                )
+            ).all()
+        for row in rows:
+            with write(self.engine) as conn:  # the next re-send waits its turn again
+                conn.execute(
+                    update(m.bank_transfers)
+                    .where(m.bank_transfers.c.id == row.id, m.bank_transfers.c.state == "pending")
+                    .values(updated_at_us=now)
+                )
+            send = self.bank.collect if row.direction == "topup" else self.bank.pay_out
+            send(row.id, row.amount, row.currency, row.consumer_id)
+        return len(rows)
 
     def time_out_stale(self) -> int:
         """Give up on instructions the bank never answered; a withdrawal's hold is released."""
