@@ -8,6 +8,8 @@ money cannot be spent twice while the bank works; the bank's answer posts or voi
 from __future__ import annotations
 
 import hashlib
+import logging
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import select, update
@@ -26,8 +28,20 @@ from saoma.problems import Problem, not_found
 from saoma.wallets.service import Consumer
 from saoma.webhooks.outbox import emit_in, rfc3339
 
+log = logging.getLogger(__name__)
+
 TOP_UP_MAX = 5_000_000  # ¥50,000 per top-up
 BANK_TIMEOUT_US = 10 * 60 * 1_000_000  # the bank has 10 minutes to answer
+GAVE_UP = "the bank did not answer in time"
+PAID_LATE_SHORT = "the bank paid after the give-up; the wallet could not cover it"
+SETTLED_SQL = (
+    "UPDATE bank_transfers SET state = :state, bank_reference = :ref, failure = :failure,"
+    " updated_at_us = :now WHERE id = :id AND state = 'pending'"
+)
+SETTLED_LATE_SQL = (
+    "UPDATE bank_transfers SET state = 'succeeded', bank_reference = :ref, failure = '',"
+    " updated_at_us = :now WHERE id = :id AND state = 'failed' AND failure = :gave_up"
+)
 RESEND_AFTER_US = 60 * 1_000_000  # an instruction unanswered this long is sent to the bank again
 WITHDRAW_HOLD_S = 24 * 3600
 
@@ -154,9 +168,13 @@ class Funding:
         if row is None or row.consumer_id != consumer.id:
             raise Problem("conflict", 409, "this request is already being handled")
         if row.state == "pending":
-            send = self.bank.collect if row.direction == "topup" else self.bank.pay_out
-            send(row.id, row.amount, row.currency, row.consumer_id)
+            self._send(row)
         return bank_view(row._mapping)
+
+    def _send(self, row: Any) -> None:
+        assert self.bank is not None
+        send = self.bank.collect if row.direction == "topup" else self.bank.pay_out
+        send(row.id, row.amount, row.currency, row.consumer_id)
 
     def settled(self, outcome: BankOutcome) -> None:
         """The bank's answer to an instruction (the connector calls this)."""
@@ -164,39 +182,19 @@ class Funding:
             row = conn.execute(
                 select(m.bank_transfers).where(m.bank_transfers.c.id == outcome.instruction_id)
             ).first()
-        if row is None or row.state != "pending":
+        if row is None:
+            return
+        if row.state != "pending":
+            if row.state == "failed" and row.failure == GAVE_UP and outcome.succeeded:
+                self._late_success(row, outcome)
             return
         consumer = self.payments.wallets.get(row.consumer_id)
         now = now_us()
         state = "succeeded" if outcome.succeeded else "failed"
         data = bank_view({**row._mapping, "state": state, "failure": outcome.failure})
         events: list[str] = []
-
-        def record(tx: Tx) -> None:
-            changed = tx.execute(
-                "UPDATE bank_transfers SET state = :state, bank_reference = :ref,"
-                " failure = :failure,"
-                " updated_at_us = :now WHERE id = :id AND state = 'pending'",
-                {
-                    "state": state,
-                    "ref": outcome.bank_reference,
-                    "failure": outcome.failure,
-                    "now": now,
-                    "id": row.id,
-                },
-            )
-            if changed.rowcount != 1:
-                raise Problem("conflict", 409, "the bank transfer was already settled")
-            events.append(
-                emit_in(
-                    tx,
-                    f"{row.direction}.{state}",
-                    subject=row.id,
-                    data=data,
-                    at_us=now,
-                    consumer_id=consumer.id,
-                )
-            )
+        answer = {"state": state, "ref": outcome.bank_reference, "failure": outcome.failure}
+        record = self._recorder(row, consumer, data, now, events, SETTLED_SQL, answer)
 
         pending_id = derived_id("wd", row.id)
         if row.direction == "topup" and outcome.succeeded:
@@ -253,9 +251,36 @@ class Funding:
                     .where(m.bank_transfers.c.id == row.id, m.bank_transfers.c.state == "pending")
                     .values(updated_at_us=now)
                 )
-            send = self.bank.collect if row.direction == "topup" else self.bank.pay_out
-            send(row.id, row.amount, row.currency, row.consumer_id)
+            self._send(row)
         return len(rows)
+
+    @staticmethod
+    def _recorder(
+        row: Any,
+        consumer: Consumer,
+        data: dict[str, Any],
+        now: int,
+        events: list[str],
+        sql: str,
+        params: dict[str, Any],
+    ) -> Callable[[Tx], None]:
+        """In the ledger's commit: the instruction's new state (``sql``, once) and its event."""
+
+        def record(tx: Tx) -> None:
+            if tx.execute(sql, {**params, "now": now, "id": row.id}).rowcount != 1:
+                raise Problem("conflict", 409, "the bank transfer was already settled")
+            events.append(
+                emit_in(
+                    tx,
+                    f"{row.direction}.{data['state']}",
+                    subject=row.id,
+                    data=data,
+                    at_us=now,
+                    consumer_id=consumer.id,
+                )
+            )
+
+        return record
 
     def time_out_stale(self) -> int:
         """Give up on instructions the bank never answered; a withdrawal's hold is released."""
@@ -272,8 +297,45 @@ class Funding:
                 .all()
             )
         for bt_id in stale:
-            self.settled(BankOutcome(bt_id, False, "", "the bank did not answer in time"))
+            self.settled(BankOutcome(bt_id, False, "", GAVE_UP))
         return len(stale)
+
+    def _late_success(self, row: Any, outcome: BankOutcome) -> None:
+        """The bank moved the money after Saoma gave up: the wallet is put right.
+
+        A top-up is credited now. A withdrawal, whose hold was released at the give-up, is
+        debited now; if the wallet no longer holds enough, the instruction keeps its failed state
+        with a failure saying so, for an operator to settle with the consumer.
+        """
+        consumer = self.payments.wallets.get(row.consumer_id)
+        now = now_us()
+        if row.direction == "topup":
+            debit, credit, tid = self.payments.bank_account, consumer.account_id, "top"
+            code = TransferCode.TOP_UP
+        else:
+            debit, credit, tid = consumer.account_id, self.payments.bank_account, "wdl"
+            code = TransferCode.WITHDRAWAL
+        transfer = Transfer(derived_id(tid, row.id), debit, credit, row.amount, code, ref=row.id)
+        data = bank_view({**row._mapping, "state": "succeeded", "failure": ""})
+        events: list[str] = []
+        answer = {"ref": outcome.bank_reference, "gave_up": GAVE_UP}
+        record = self._recorder(row, consumer, data, now, events, SETTLED_LATE_SQL, answer)
+        results, sent = self.payments._move([transfer], record)
+        if sent.wrote:
+            self.payments._events_committed(events)
+        elif results[0] is not Result.EXISTS:
+            log.error(
+                "the bank paid out %s after the give-up and wallet %s cannot cover it (%s)",
+                row.id,
+                consumer.id,
+                results[0].name,
+            )
+            with write(self.engine) as conn:
+                conn.execute(
+                    update(m.bank_transfers)
+                    .where(m.bank_transfers.c.id == row.id, m.bank_transfers.c.state == "failed")
+                    .values(failure=PAID_LATE_SHORT, updated_at_us=now)
+                )
 
     def get(self, consumer: Consumer, bt_id: str) -> dict[str, Any]:
         with read(self.engine) as conn:

@@ -1,0 +1,101 @@
+"""The bank answers after Saoma gave up (10 minutes without a word): the wallet is put right.
+
+A top-up the bank collected late is credited; a withdrawal it paid late, whose hold was released
+at the give-up, is debited; if the wallet can no longer cover it, nothing goes negative and the
+instruction says so for an operator. The same late answer twice moves money once.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+
+import pytest
+
+from saoma.bank.connector import TIMEOUT_SUFFIX, BankOutcome
+from saoma.ledger.check import check_ledger
+from saoma.payments import funding
+from saoma.platform import Platform
+from saoma.wallets.service import Consumer
+from support import PASSWORD, PIN
+
+
+@pytest.fixture
+def platform(db_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Platform]:
+    monkeypatch.setattr(funding, "BANK_TIMEOUT_US", 0)  # "10 minutes" pass at once
+    opened = Platform.open(db_url, migrate_first=False)
+    try:
+        yield opened
+        report = check_ledger(opened.engine)
+        assert report.ok, report.problems
+    finally:
+        opened.close()
+
+
+def wallet(platform: Platform, balance: int) -> Consumer:
+    consumer = platform.wallets.sign_up(f"+86139{secrets.randbelow(10**8):08d}", PASSWORD)
+    platform.wallets.set_pin(consumer.id, PIN, password=PASSWORD, old_pin=None)
+    if balance:
+        top = platform.funding.top_up(consumer, balance)
+        platform.funding.settled(BankOutcome(top["id"], True, "SBXFUND"))
+    return consumer
+
+
+def money(platform: Platform, consumer: Consumer) -> tuple[int, int]:
+    b = platform.wallets.balance(consumer)
+    return b["balance"], b["held"]
+
+
+def silent(amount: int) -> int:
+    """An amount the sandbox bank never answers."""
+    return amount - amount % 100 + TIMEOUT_SUFFIX
+
+
+def test_a_top_up_collected_after_the_give_up_is_credited_once(platform: Platform) -> None:
+    consumer = wallet(platform, 0)
+    top = platform.funding.top_up(consumer, silent(5_000))
+    assert platform.funding.time_out_stale() == 1
+    assert platform.funding.get(consumer, top["id"])["state"] == "failed"
+    assert money(platform, consumer) == (0, 0)
+    late = BankOutcome(top["id"], True, "SBXLATE")
+    platform.funding.settled(late)
+    platform.funding.settled(late)  # the bank says it again
+    assert platform.funding.get(consumer, top["id"])["state"] == "succeeded"
+    assert money(platform, consumer) == (silent(5_000), 0)
+
+
+def test_a_withdrawal_paid_after_the_give_up_is_debited_once(platform: Platform) -> None:
+    consumer = wallet(platform, 10_000)
+    out = platform.funding.withdraw(consumer, silent(3_000), pin=PIN)
+    assert money(platform, consumer) == (10_000, silent(3_000))
+    platform.funding.time_out_stale()
+    assert money(platform, consumer) == (10_000, 0)  # the hold released at the give-up
+    late = BankOutcome(out["id"], True, "SBXLATE")
+    platform.funding.settled(late)
+    platform.funding.settled(late)
+    assert platform.funding.get(consumer, out["id"])["state"] == "succeeded"
+    assert money(platform, consumer) == (10_000 - silent(3_000), 0)
+
+
+def test_a_late_payout_the_wallet_cannot_cover_is_left_for_an_operator(
+    platform: Platform,
+) -> None:
+    consumer = wallet(platform, 10_000)
+    out = platform.funding.withdraw(consumer, silent(6_000), pin=PIN)
+    platform.funding.time_out_stale()
+    spent = platform.funding.withdraw(consumer, 9_000, pin=PIN)  # spent meanwhile
+    platform.funding.settled(BankOutcome(spent["id"], True, "SBXSPENT"))
+    platform.funding.settled(BankOutcome(out["id"], True, "SBXLATE"))
+    view = platform.funding.get(consumer, out["id"])
+    assert view["state"] == "failed" and view["failure"] == funding.PAID_LATE_SHORT
+    assert money(platform, consumer) == (1_000, 0)  # nothing negative, nothing invented
+
+
+def test_a_late_decline_changes_nothing(platform: Platform) -> None:
+    consumer = wallet(platform, 0)
+    top = platform.funding.top_up(consumer, silent(2_000))
+    platform.funding.time_out_stale()
+    platform.funding.settled(BankOutcome(top["id"], False, "SBXNO", "card declined"))
+    view = platform.funding.get(consumer, top["id"])
+    assert view["state"] == "failed" and view["failure"] == funding.GAVE_UP
+    assert money(platform, consumer) == (0, 0)
