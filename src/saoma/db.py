@@ -169,3 +169,9 @@ def load_models() -> None:
         except ModuleNotFoundError as exc:
             if exc.name is None or not name.startswith(exc.name):
                 raise
+
+
+def chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
+    """``items`` in lists of at most ``size``: bound parameters per statement have limits."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]

@@ -100,3 +100,61 @@ def test_a_number_never_committed_holds_nothing_up(
             return seen
 
     assert run_async(main()) == [f"after the hole {n}" for n in range(3)]
+
+
+def test_hundreds_of_holes_lose_no_event_that_commits_in_time(
+    pg: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A rolled-back batch of 600 events leaves 600 numbers that never fill; an event still open
+    behind them must reach the page when it commits, and later ones must not wait."""
+    monkeypatch.setattr(live, "GAP_WAIT_S", 1.5)
+    shop = "mch_" + secrets.token_hex(6)
+
+    async def main() -> list[str]:
+        with page_of(pg, shop) as page:
+            with pg.connect() as lost:
+                lost_tx = lost.begin()
+                for n in range(600):
+                    emit(lost, shop, f"rolled back {n}")
+                lost_tx.rollback()
+            slow = pg.connect()
+            slow_tx = slow.begin()
+            emit(slow, shop, "slow")
+            with pg.begin() as conn:
+                for n in range(300):
+                    emit(conn, shop, f"quick {n}")
+            seen = [await next_name(page) for _ in range(300)]
+            await asyncio.sleep(0.3)
+            slow_tx.commit()
+            slow.close()
+            seen.append(await next_name(page))
+            await asyncio.sleep(1.7)  # every hole left is given up, all at once
+            with pg.begin() as conn:
+                emit(conn, shop, "after")
+            seen.append(await next_name(page))
+            return seen
+
+    assert run_async(main()) == [f"quick {n}" for n in range(300)] + ["slow", "after"]
+
+
+def test_a_page_that_connects_late_still_gets_an_event_open_before_it_came(pg: Engine) -> None:
+    shop = "mch_" + secrets.token_hex(6)
+
+    async def main() -> str:
+        feed = LiveFeed(pg, poll_s=0.02)
+        feed.start()
+        try:
+            slow = pg.connect()
+            slow_tx = slow.begin()
+            emit(slow, shop, "open while nobody listened")
+            with pg.begin() as conn:
+                emit(conn, shop, "committed while nobody listened")
+            await asyncio.sleep(0.2)  # the feed polls with no page listening
+            page = feed.subscribe(merchant_id=shop).queue
+            slow_tx.commit()
+            slow.close()
+            return await next_name(page)
+        finally:
+            feed.close()
+
+    assert run_async(main()) == "open while nobody listened"

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
-from saoma.db import read, sqlite_write_lock, write
+from saoma.db import chunks, read, sqlite_write_lock, write
 from saoma.ledger import engine as rules
 from saoma.ledger.domain import (
     Account,
@@ -93,11 +93,6 @@ def _text_array(values: Iterable[str | None]) -> str:
         )
         + "}"
     )
-
-
-def _chunks(items: list[Any], size: int) -> Iterable[list[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
 
 
 class LedgerStore:
@@ -229,7 +224,7 @@ class LedgerStore:
             return {}
         rows: list[Any] = []
         if self.sqlite:
-            for part in _chunks(ids, SQLITE_CHUNK):
+            for part in chunks(ids, SQLITE_CHUNK):
                 marks = ",".join("?" * len(part))
                 cur.execute(f"SELECT {_HOLD_COLS} FROM holds WHERE transfer_id IN ({marks})", part)
                 rows.extend(cur.fetchall())
@@ -245,7 +240,7 @@ class LedgerStore:
     def _lock_accounts(self, cur: Any, ids: list[int]) -> dict[int, Account]:
         """SQLite: the accounts (the write lock taken at BEGIN IMMEDIATE covers them)."""
         rows: list[Any] = []
-        for part in _chunks(ids, SQLITE_CHUNK):
+        for part in chunks(ids, SQLITE_CHUNK):
             marks = ",".join("?" * len(part))
             cur.execute(f"SELECT {_ACCOUNT_COLS} FROM accounts WHERE id IN ({marks})", part)
             rows.extend(cur.fetchall())
@@ -263,7 +258,7 @@ class LedgerStore:
     def _existing(self, cur: Any, ids: list[str]) -> dict[str, Transfer]:
         """SQLite: the transfers of this batch that were written before (retries)."""
         rows: list[Any] = []
-        for part in _chunks(ids, SQLITE_CHUNK):
+        for part in chunks(ids, SQLITE_CHUNK):
             marks = ",".join("?" * len(part))
             cur.execute(f"SELECT {_TRANSFER_COLS} FROM transfers WHERE id IN ({marks})", part)
             rows.extend(cur.fetchall())
@@ -418,7 +413,7 @@ class LedgerStore:
             ids = [a.id for a in new]
             found = {
                 r[0]: _account(r)
-                for part in _chunks(ids, SQLITE_CHUNK)
+                for part in chunks(ids, SQLITE_CHUNK)
                 for r in conn.execute(
                     text(f"SELECT {_ACCOUNT_COLS} FROM accounts WHERE id IN :ids").bindparams(
                         _expanding("ids")
@@ -458,7 +453,7 @@ class LedgerStore:
     def accounts(self, ids: Sequence[int]) -> dict[int, Account]:
         with read(self.engine) as conn:
             out: dict[int, Account] = {}
-            for part in _chunks(list(ids), SQLITE_CHUNK):
+            for part in chunks(list(ids), SQLITE_CHUNK):
                 rows = conn.execute(
                     text(f"SELECT {_ACCOUNT_COLS} FROM accounts WHERE id IN :ids").bindparams(
                         _expanding("ids")

@@ -5,9 +5,9 @@ sees payments committed by any other process on the same database.
 
 On PostgreSQL, sequence numbers are taken at INSERT and become visible at COMMIT, so event 11 can
 be seen before event 10. The feed keeps a frontier (every event up to it has been sent, or was
-never committed) and the events above it it has sent already; a hole below a sent event is
-looked at again on every poll for ``GAP_WAIT_S``, then given up (a rolled-back transaction leaves
-its number unused for ever).
+never committed), the events above it it has sent already, and the holes between them with the
+time each was first seen; every poll asks which holes have committed since, and a hole older than
+``GAP_WAIT_S`` is given up (a rolled-back transaction leaves its number unused for ever).
 """
 
 from __future__ import annotations
@@ -20,16 +20,15 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
-from saoma.db import read
+from saoma.db import chunks, read
 from saoma.payments import models as m
 
 log = logging.getLogger(__name__)
 
 GAP_WAIT_S = 10.0  # longer than any transaction that writes an event stays open
-HOLES_MAX = 500  # holes asked about per poll; those above wait for the frontier to move
 
 
 @dataclass(eq=False)
@@ -50,7 +49,7 @@ class LiveFeed:
         self._stop = threading.Event()
         self._last = 0  # the frontier: every event up to it sent (or never committed)
         self._sent_above: set[int] = set()  # events above the frontier sent already
-        self._gap_since: float | None = None  # when the hole just above the frontier was seen
+        self._holes: dict[int, float] = {}  # numbers below the highest seen, and since when
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
@@ -98,43 +97,45 @@ class LiveFeed:
     def _poll(self) -> None:
         with self._lock:
             listening = bool(self._subscribers)
-        if not listening:  # only keep up with the outbox's end: no payloads read for nobody
-            with read(self.engine) as conn:
-                last = conn.execute(
-                    select(func.max(m.outbox.c.seq)).where(m.outbox.c.seq > self._last)
-                ).scalar()
-            if last is not None:
-                self._last = int(last)
-                self._sent_above.clear()
-                self._gap_since = None
-            return
-        # What is new: past the highest event sent, and the holes below it (a few, normally).
+        # With nobody listening only the numbers are read, so that the frontier and its holes
+        # stay right for the first page that connects.
+        cols = _EVENT_COLUMNS if listening else (m.outbox.c.seq,)
+        seq = m.outbox.c.seq
         top = max(self._sent_above, default=self._last)
-        holes = [n for n in range(self._last + 1, top) if n not in self._sent_above][:HOLES_MAX]
-        wanted = m.outbox.c.seq > top
-        if holes:
-            wanted = or_(wanted, m.outbox.c.seq.in_(holes))
+        late: list[Any] = []
         with read(self.engine) as conn:
-            rows = conn.execute(
-                select(
-                    m.outbox.c.seq,
-                    m.outbox.c.id,
-                    m.outbox.c.merchant_id,
-                    m.outbox.c.consumer_id,
-                    m.outbox.c.payload,
+            new = list(conn.execute(select(*cols).where(seq > top).order_by(seq).limit(1000)))
+            if self._holes:  # any number below the highest seen that has committed since
+                present = set(
+                    conn.execute(select(seq).where(seq > self._last, seq < top)).scalars()
                 )
-                .where(wanted)
-                .order_by(m.outbox.c.seq)
-                .limit(1000)
-            ).all()
-        fresh = [row for row in rows if row.seq not in self._sent_above]
-        self._sent_above.update(row.seq for row in fresh)
-        self._advance(time.monotonic())
-        if not fresh:
-            return
+                filled = sorted(n for n in self._holes if n in present)
+                for part in chunks(filled, 500):
+                    late += conn.execute(select(*cols).where(seq.in_(part))).all()
+        now = time.monotonic()
+        previous = top
+        for row in new:
+            for n in range(previous + 1, row.seq):
+                self._holes.setdefault(n, now)
+            previous = row.seq
+        for row in late:
+            del self._holes[row.seq]
+        self._sent_above.update(row.seq for row in new)
+        self._sent_above.update(row.seq for row in late)
+        for n, since in list(self._holes.items()):
+            if now - since >= GAP_WAIT_S:  # never committed (rolled back): given up
+                del self._holes[n]
+                self._sent_above.add(n)
+        while self._last + 1 in self._sent_above:
+            self._last += 1
+            self._sent_above.discard(self._last)
+        if listening and (late or new):
+            self._send(late + new)
+
+    def _send(self, rows: list[Any]) -> None:
         with self._lock:
             subscribers = list(self._subscribers)
-        for row in fresh:
+        for row in rows:
             event = json.loads(row.payload)
             event["id"] = row.id
             for sub in subscribers:
@@ -143,22 +144,14 @@ class LiveFeed:
                 ):
                     sub.loop.call_soon_threadsafe(_offer, sub.queue, event)
 
-    def _advance(self, now: float) -> None:
-        """Move the frontier over sent events; past a hole once it has waited ``GAP_WAIT_S``."""
-        while self._sent_above:
-            if self._last + 1 in self._sent_above:
-                self._last += 1
-                self._sent_above.discard(self._last)
-                self._gap_since = None
-            elif self._gap_since is None:
-                self._gap_since = now
-                return
-            elif now - self._gap_since >= GAP_WAIT_S:
-                self._last = min(self._sent_above) - 1  # the hole's numbers were never committed
-                self._gap_since = None
-            else:
-                return
-        self._gap_since = None
+
+_EVENT_COLUMNS = (
+    m.outbox.c.seq,
+    m.outbox.c.id,
+    m.outbox.c.merchant_id,
+    m.outbox.c.consumer_id,
+    m.outbox.c.payload,
+)
 
 
 def _offer(queue: asyncio.Queue[dict[str, Any]], event: dict[str, Any]) -> None:
