@@ -40,6 +40,15 @@ def emit(conn: Connection, merchant_id: str, name: str) -> None:
     )
 
 
+def roll_back(engine: Engine, shop: str, count: int) -> None:
+    """``count`` events written and rolled back: numbers taken that will never commit."""
+    with engine.connect() as lost:
+        lost_tx = lost.begin()
+        for n in range(count):
+            emit(lost, shop, f"rolled back {n}")
+        lost_tx.rollback()
+
+
 async def next_name(queue: asyncio.Queue[dict[str, Any]]) -> str:
     event = await asyncio.wait_for(queue.get(), timeout=5)
     return str(event["data"]["name"])
@@ -87,10 +96,7 @@ def test_a_number_never_committed_holds_nothing_up(
 
     async def main() -> list[str]:
         with page_of(pg, shop) as page:
-            with pg.connect() as lost:
-                lost_tx = lost.begin()
-                emit(lost, shop, "rolled back")
-                lost_tx.rollback()
+            roll_back(pg, shop, 1)
             seen = []
             for n in range(3):
                 with pg.begin() as conn:
@@ -112,11 +118,7 @@ def test_hundreds_of_holes_lose_no_event_that_commits_in_time(
 
     async def main() -> list[str]:
         with page_of(pg, shop) as page:
-            with pg.connect() as lost:
-                lost_tx = lost.begin()
-                for n in range(600):
-                    emit(lost, shop, f"rolled back {n}")
-                lost_tx.rollback()
+            roll_back(pg, shop, 600)
             slow = pg.connect()
             slow_tx = slow.begin()
             emit(slow, shop, "slow")
