@@ -118,8 +118,8 @@ class Platform:
             try:
                 self.ledger.expire_due()
                 self.payments.expire_holds()
+                self.funding.time_out_stale()  # first: what is given up is not sent again
                 self.funding.resend_pending()
-                self.funding.time_out_stale()
                 idempotency.purge(self.engine)
                 self.merchants.purge_nonces()
                 self.people.return_unclaimed()

@@ -17,7 +17,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
 from saoma.bank.connector import BankConnector, BankOutcome
-from saoma.db import read, write
+from saoma.db import read, write, write_one
 from saoma.ledger import Result, Transfer, TransferCode, TransferFlags
 from saoma.ledger.tx import Tx
 from saoma.payments import idempotency
@@ -43,6 +43,7 @@ SETTLED_LATE_SQL = (
     " updated_at_us = :now WHERE id = :id AND state = 'failed' AND failure = :gave_up"
 )
 RESEND_AFTER_US = 60 * 1_000_000  # an instruction unanswered this long is sent to the bank again
+RESEND_CUTOFF_US = 2 * 60 * 1_000_000  # ... unless it is within this of the give-up
 WITHDRAW_HOLD_S = 24 * 3600
 
 
@@ -234,25 +235,38 @@ class Funding:
         A bank takes an instruction once per id, so sending it again moves nothing twice; it is
         how an instruction outlives a crash between being recorded and being sent, or a server
         killed before the bank's answer reached it (at start every pending one goes again).
+        Nothing is sent in the last ``RESEND_CUTOFF_US`` before the give-up: the bank would act
+        on it just as Saoma stops waiting. Returns how many were sent.
         """
-        assert self.bank is not None
         now = now_us()
         with read(self.engine) as conn:
             rows = conn.execute(
                 select(m.bank_transfers).where(
                     m.bank_transfers.c.state == "pending",
                     m.bank_transfers.c.updated_at_us <= now - older_than_us,
+                    m.bank_transfers.c.created_at_us > now - BANK_TIMEOUT_US + RESEND_CUTOFF_US,
                 )
             ).all()
+        sent = 0
         for row in rows:
-            with write(self.engine) as conn:  # the next re-send waits its turn again
-                conn.execute(
+            with write_one(self.engine) as conn:  # one process sends it; the next waits its turn
+                taken = conn.execute(
                     update(m.bank_transfers)
-                    .where(m.bank_transfers.c.id == row.id, m.bank_transfers.c.state == "pending")
+                    .where(
+                        m.bank_transfers.c.id == row.id,
+                        m.bank_transfers.c.state == "pending",
+                        m.bank_transfers.c.updated_at_us == row.updated_at_us,
+                    )
                     .values(updated_at_us=now)
                 )
-            self._send(row)
-        return len(rows)
+            if taken.rowcount != 1:
+                continue
+            try:
+                self._send(row)
+                sent += 1
+            except Exception:  # the bank unreachable: the next pass tries again
+                log.exception("could not send bank instruction %s again", row.id)
+        return sent
 
     @staticmethod
     def _recorder(
