@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import pytest
 from sqlalchemy import text
@@ -172,6 +174,33 @@ def test_every_answer_a_caller_gets_is_already_committed(books: Ledger) -> None:
     assert all(seen)
     assert balance(books, NOODLES) == 2_000
     assert books.committer.transfers >= 2_000 and books.committer.batches < 2_000
+
+
+def test_a_committed_caller_is_answered_while_the_next_batch_waits_for_a_lock(
+    books: Ledger, engine: Engine
+) -> None:
+    """Answers are held until the next batch sends its writes; if that batch waits on a lock
+    another process holds, the committed callers are answered anyway, within moments."""
+    if books.store.sqlite:
+        pytest.skip("SQLite: the next batch cannot begin while another writer holds the file")
+    blocker = engine.connect()
+    blocking = blocker.begin()
+    blocker.execute(text("SELECT id FROM accounts WHERE id = :id FOR UPDATE"), {"id": FEES})
+    waiting: list[Any] = []
+
+    def queue_the_next(_tx: Any, _results: list[Result]) -> None:  # while this batch commits
+        waiting.append(books.submit([Transfer("waits-for-fees", ALICE, FEES, 100)]))
+
+    first = books.submit([Transfer("first", ALICE, NOODLES, 100)], hook=queue_the_next)
+    answered = threading.Event()
+    threading.Thread(target=lambda: (first.result(), answered.set()), daemon=True).start()
+    try:
+        assert answered.wait(2), "the committed caller waited for another process's lock"
+        assert first.result() == [Result.OK] and not waiting[0].done()
+    finally:
+        blocking.rollback()
+        blocker.close()
+    assert waiting[0].result() == [Result.OK]
 
 
 def test_async_callers_get_their_own_results_and_errors(books: Ledger) -> None:

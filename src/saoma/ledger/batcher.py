@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,6 +22,8 @@ from saoma.ledger.store import LedgerStore
 from saoma.ledger.tx import Hook, Refusal, Tx
 
 log = logging.getLogger(__name__)
+
+HELD_MAX_S = 0.02  # longest a committed caller waits for the next batch to send its writes
 
 
 class Reply:
@@ -107,10 +110,19 @@ class GroupCommitter:
         self._closed = False
         self.batches = 0  # counters for metrics and benchmarks
         self.transfers = 0
+        # Committed requests whose callers are not answered yet (see _run), since when, and a
+        # watchdog that answers them if the next batch is slow to send its writes.
+        self._held: list[tuple[_Request, list[Result]]] = []
+        self._held_since = 0.0
+        self._held_lock = threading.Lock()
+        self._holding = threading.Event()
         self._threads = [
             threading.Thread(target=self._run, name=f"ledger-commit-{i}", daemon=True)
             for i in range(workers)
         ]
+        self._threads.append(
+            threading.Thread(target=self._watch_held, name="ledger-answers", daemon=True)
+        )
         for thread in self._threads:
             thread.start()
 
@@ -146,6 +158,7 @@ class GroupCommitter:
         with self._cond:
             self._closed = True
             self._cond.notify_all()
+        self._holding.set()
         for thread in self._threads:
             thread.join(timeout=30)
 
@@ -171,46 +184,66 @@ class GroupCommitter:
         # The callers of a committed batch are answered once the next batch's writes are made
         # (SQLite) or sent (PostgreSQL), if a next batch is queued: their Python then runs while
         # this thread waits for the database, not before the next batch can start. Woken before
-        # it, they held this thread back at every statement, waiting its turn for the GIL.
-        committed: list[tuple[_Request, list[Result]]] = []
-
-        def answer() -> None:
-            for request, results in committed:
-                request.future.set_result(results)
-            committed.clear()
-
+        # it, they held this thread back at every statement, waiting its turn for the GIL. If
+        # the next batch waits (on another process's locks, say), the watchdog answers them
+        # after HELD_MAX_S.
         while True:
-            requests = self._take(wait=not committed)
+            requests = self._take(wait=not self._held)
             if not requests:
-                answer()
+                self._answer_held()
                 if requests is None:
                     break
                 continue
             try:
                 if raw is None:
                     raw = self._store.engine.raw_connection()
-                self._commit(requests, raw, committed, answer)
+                self._hold(self._commit(requests, raw, self._answer_held))
             except Refusal:
                 # A hook refused its request (rolled back): the others go through without it.
-                answer()
+                self._answer_held()
                 self._commit_one_by_one(requests)
             except Exception:
                 log.exception("ledger batch failed")
-                answer()
+                self._answer_held()
                 _discard(raw)
                 raw = None
                 self._commit_one_by_one(requests)
         if raw is not None:
             raw.close()
 
+    def _hold(self, done: list[tuple[_Request, list[Result]]]) -> None:
+        with self._held_lock:
+            if not self._held:
+                self._held_since = time.monotonic()
+            self._held.extend(done)
+        self._holding.set()
+
+    def _answer_held(self) -> None:
+        with self._held_lock:
+            taken, self._held = self._held, []
+        for request, results in taken:
+            request.future.set_result(results)
+
+    def _watch_held(self) -> None:
+        while True:
+            self._holding.wait()
+            with self._cond:
+                if self._closed and not self._held:
+                    return
+            time.sleep(HELD_MAX_S / 2)
+            with self._held_lock:
+                overdue = bool(self._held) and time.monotonic() - self._held_since >= HELD_MAX_S
+                if not self._held:
+                    with self._cond:  # close() sets the event after marking closed, under _cond
+                        if not self._closed:
+                            self._holding.clear()
+            if overdue:
+                self._answer_held()
+
     def _commit(
-        self,
-        requests: list[_Request],
-        raw: Any,
-        committed: list[tuple[_Request, list[Result]]],
-        on_sent: Callable[[], None],
-    ) -> None:
-        """Apply ``requests`` in one transaction; add each with its results to ``committed``."""
+        self, requests: list[_Request], raw: Any, on_sent: Callable[[], None]
+    ) -> list[tuple[_Request, list[Result]]]:
+        """Apply ``requests`` in one transaction: each with its results, committed."""
         batch = [t for r in requests for t in r.transfers]
         hooked = [r for r in requests if r.hook is not None]
 
@@ -228,21 +261,22 @@ class GroupCommitter:
         on_sent()  # the earlier callers are answered by now at the latest
         self.batches += 1
         self.transfers += len(batch)
+        done = []
         offset = 0
         for request in requests:
             n = len(request.transfers)
-            committed.append((request, outcome.results[offset : offset + n]))
+            done.append((request, outcome.results[offset : offset + n]))
             offset += n
+        return done
 
     def _commit_one_by_one(self, requests: list[_Request]) -> None:
         """After a failed batch, isolate the request at fault so the others still go through."""
         for request in requests:
             raw = None
-            committed: list[tuple[_Request, list[Result]]] = []
             try:
                 raw = self._store.engine.raw_connection()
-                self._commit([request], raw, committed, lambda: None)
-                request.future.set_result(committed[0][1])
+                ((_, results),) = self._commit([request], raw, lambda: None)
+                request.future.set_result(results)
             except Exception as exc:
                 request.future.set_exception(exc)
             finally:
