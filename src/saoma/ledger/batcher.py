@@ -258,7 +258,6 @@ class GroupCommitter:
         outcome = self._store.apply_batch(
             batch, raw.driver_connection, before_commit if hooked else None, on_sent
         )
-        on_sent()  # the earlier callers are answered by now at the latest
         self.batches += 1
         self.transfers += len(batch)
         done = []

@@ -199,16 +199,7 @@ class Funding:
 
         pending_id = derived_id("wd", row.id)
         if row.direction == "topup" and outcome.succeeded:
-            transfers = [
-                Transfer(
-                    derived_id("top", row.id),
-                    self.payments.bank_account,
-                    consumer.account_id,
-                    row.amount,
-                    TransferCode.TOP_UP,
-                    ref=row.id,
-                )
-            ]
+            transfers = [self._credit(row, consumer)]
         elif row.direction == "withdraw":
             flags = TransferFlags.POST_PENDING if outcome.succeeded else TransferFlags.VOID_PENDING
             code = TransferCode.WITHDRAWAL if outcome.succeeded else TransferCode.RELEASE
@@ -314,6 +305,17 @@ class Funding:
             self.settled(BankOutcome(bt_id, False, "", GAVE_UP))
         return len(stale)
 
+    def _credit(self, row: Any, consumer: Consumer) -> Transfer:
+        """A top-up's credit: one id per instruction, so it lands once however it is answered."""
+        return Transfer(
+            derived_id("top", row.id),
+            self.payments.bank_account,
+            consumer.account_id,
+            row.amount,
+            TransferCode.TOP_UP,
+            ref=row.id,
+        )
+
     def _late_success(self, row: Any, outcome: BankOutcome) -> None:
         """The bank moved the money after Saoma gave up: the wallet is put right.
 
@@ -324,12 +326,16 @@ class Funding:
         consumer = self.payments.wallets.get(row.consumer_id)
         now = now_us()
         if row.direction == "topup":
-            debit, credit, tid = self.payments.bank_account, consumer.account_id, "top"
-            code = TransferCode.TOP_UP
+            transfer = self._credit(row, consumer)  # the very transfer a timely answer makes
         else:
-            debit, credit, tid = consumer.account_id, self.payments.bank_account, "wdl"
-            code = TransferCode.WITHDRAWAL
-        transfer = Transfer(derived_id(tid, row.id), debit, credit, row.amount, code, ref=row.id)
+            transfer = Transfer(
+                derived_id("wdl", row.id),
+                consumer.account_id,
+                self.payments.bank_account,
+                row.amount,
+                TransferCode.WITHDRAWAL,
+                ref=row.id,
+            )
         data = bank_view({**row._mapping, "state": "succeeded", "failure": ""})
         events: list[str] = []
         answer = {"ref": outcome.bank_reference, "gave_up": GAVE_UP}

@@ -102,6 +102,7 @@ class LiveFeed:
         cols = _EVENT_COLUMNS if listening else (m.outbox.c.seq,)
         seq = m.outbox.c.seq
         top = max(self._sent_above, default=self._last)
+        filled: list[int] = []
         late: list[Any] = []
         with read(self.engine) as conn:
             new = list(conn.execute(select(*cols).where(seq > top).order_by(seq).limit(1000)))
@@ -110,18 +111,19 @@ class LiveFeed:
                     conn.execute(select(seq).where(seq > self._last, seq < top)).scalars()
                 )
                 filled = sorted(n for n in self._holes if n in present)
-                for part in chunks(filled, 500):
-                    late += conn.execute(select(*cols).where(seq.in_(part))).all()
+                if listening:  # the payloads of those; the numbers alone do otherwise
+                    for part in chunks(filled, 500):
+                        late += conn.execute(select(*cols).where(seq.in_(part))).all()
         now = time.monotonic()
         previous = top
         for row in new:
             for n in range(previous + 1, row.seq):
                 self._holes.setdefault(n, now)
             previous = row.seq
-        for row in late:
-            del self._holes[row.seq]
+        for n in filled:
+            del self._holes[n]
         self._sent_above.update(row.seq for row in new)
-        self._sent_above.update(row.seq for row in late)
+        self._sent_above.update(filled)
         for n, since in list(self._holes.items()):
             if now - since >= GAP_WAIT_S:  # never committed (rolled back): given up
                 del self._holes[n]
