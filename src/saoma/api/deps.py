@@ -75,16 +75,25 @@ async def idempotent(
     platform = platform_of(request)
     body = await request.body()
     fingerprint = idempotency.request_hash(request.method, request.url.path, body)
-    claim = await run_in_threadpool(idempotency.begin, platform.engine, scope, key, fingerprint)
-    if isinstance(claim, idempotency.Replay):
+
+    def once() -> idempotency.Replay | Any:
+        # One trip to the thread pool for the claim, the work and the stored response: each
+        # trip costs a thread hand-over both ways.
+        claim = idempotency.begin(platform.engine, scope, key, fingerprint)
+        if isinstance(claim, idempotency.Replay):
+            return claim
+        try:
+            result = work(claim)
+        except Exception:
+            idempotency.release(platform.engine, claim)
+            raise
+        if not claim.stored:  # no money moved this time (a replay of the business key, say)
+            idempotency.finish(platform.engine, claim, status_code, result)
+        return result
+
+    result = await run_in_threadpool(once)
+    if isinstance(result, idempotency.Replay):
         return JSONResponse(
-            claim.body, status_code=claim.status_code, headers={REPLAY_HEADER: "true"}
+            result.body, status_code=result.status_code, headers={REPLAY_HEADER: "true"}
         )
-    try:
-        result = await run_in_threadpool(work, claim)
-    except Exception:
-        await run_in_threadpool(idempotency.release, platform.engine, claim)
-        raise
-    if not claim.stored:  # no money moved this time (a replay of the business key, say)
-        await run_in_threadpool(idempotency.finish, platform.engine, claim, status_code, result)
     return JSONResponse(result, status_code=status_code)

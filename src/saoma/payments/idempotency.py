@@ -48,6 +48,9 @@ def request_hash(method: str, path: str, body: bytes) -> str:
     return hashlib.sha256(f"{method} {path}\n".encode() + body).hexdigest()
 
 
+_INSERT_KEY = insert(m.idempotency_keys)  # built once; values bound per call
+
+
 def begin(engine: Engine, scope: str, key: str, fingerprint: str) -> Claim | Replay:
     if not 1 <= len(key) <= KEY_LENGTH_MAX or not key.isprintable():
         raise Problem(
@@ -61,14 +64,15 @@ def begin(engine: Engine, scope: str, key: str, fingerprint: str) -> Claim | Rep
         try:
             with write(engine) as conn:
                 conn.execute(
-                    insert(m.idempotency_keys).values(
-                        scope=scope,
-                        key=key,
-                        request_hash=fingerprint,
-                        state="running",
-                        locked_at_us=now,
-                        created_at_us=now,
-                    )
+                    _INSERT_KEY,
+                    {
+                        "scope": scope,
+                        "key": key,
+                        "request_hash": fingerprint,
+                        "state": "running",
+                        "locked_at_us": now,
+                        "created_at_us": now,
+                    },
                 )
             return Claim(scope, key)
         except IntegrityError:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select, update
@@ -42,6 +43,7 @@ HOLD_TTL_S_MAX = 30 * 24 * 3600
 CHARGE_WAIT_US = 60 * 1_000_000  # a terminal waits a minute for the payer's PIN
 PAGE_LIMIT_MAX = 100
 PAYMENT_KINDS = ("order", "static", "paycode", "capture")
+INSERT_ORDER = m.orders.insert()  # built once; the row's values are bound per call
 
 
 def system_account_id(currency_code: str, kind: AccountKind) -> int:
@@ -220,24 +222,22 @@ class Payments:
             )
         notify_url = check_webhook_url(notify_url)
         now = now_us()
-        order_id = new_id("ord")
+        row = {
+            "id": new_id("ord"),
+            "merchant_id": merchant.id,
+            "merchant_order_no": merchant_order_no,
+            "amount": amount,
+            "currency": currency,
+            "description": description,
+            "state": "created",
+            "expires_at_us": now + expires_in_s * 1_000_000,
+            "notify_url": notify_url,
+            "created_at_us": now,
+            "updated_at_us": now,
+        }
         try:
             with write(self.engine) as conn:
-                conn.execute(
-                    m.orders.insert().values(
-                        id=order_id,
-                        merchant_id=merchant.id,
-                        merchant_order_no=merchant_order_no,
-                        amount=amount,
-                        currency=currency,
-                        description=description,
-                        state="created",
-                        expires_at_us=now + expires_in_s * 1_000_000,
-                        notify_url=notify_url,
-                        created_at_us=now,
-                        updated_at_us=now,
-                    )
-                )
+                conn.execute(INSERT_ORDER, row)
         except IntegrityError:
             existing = self._order_by_no(merchant.id, merchant_order_no)
             if existing is None:  # pragma: no cover - the conflicting row vanished
@@ -254,7 +254,8 @@ class Payments:
                     field="merchant_order_no",
                 ) from None
             return self.order_view(existing, merchant), False
-        return self.get_order(merchant, order_id), True
+        # The view of the row as written: reading it back would only repeat it.
+        return self.order_view(SimpleNamespace(payment_id=None, **row), merchant), True
 
     def _order_by_no(self, merchant_id: str, merchant_order_no: str) -> Any:
         with read(self.engine) as conn:

@@ -9,7 +9,6 @@ compare-and-set, so an event is sent by one process at a time. Every attempt is 
 from __future__ import annotations
 
 import logging
-import secrets
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -54,6 +53,7 @@ DUE = (
     .order_by(m.outbox.c.seq)
     .limit(bindparam("limit", type_=Integer))
 )
+# One statement claims the due events and returns them with their merchant's webhook secret.
 CLAIM = (
     update(m.outbox)
     .where(
@@ -62,16 +62,15 @@ CLAIM = (
         m.outbox.c.next_attempt_at_us <= bindparam("now"),
     )
     .values(next_attempt_at_us=bindparam("lease"))
-)
-CLAIMED = (
-    select(m.outbox, m.merchants.c.webhook_secret)
-    .join(m.merchants, m.merchants.c.id == m.outbox.c.merchant_id)
-    .where(
-        m.outbox.c.id.in_(bindparam("ids", expanding=True)),
-        m.outbox.c.next_attempt_at_us == bindparam("lease"),
+    .returning(
+        *m.outbox.c,
+        select(m.merchants.c.webhook_secret)
+        .where(m.merchants.c.id == m.outbox.c.merchant_id)
+        .scalar_subquery()
+        .label("webhook_secret"),
     )
-    .order_by(m.outbox.c.seq)
 )
+INSERT_ATTEMPT = insert(m.webhook_attempts)
 ATTEMPTED = (
     update(m.outbox)
     .where(m.outbox.c.id == bindparam("event_id"))
@@ -146,12 +145,10 @@ class Dispatcher:
 
     def _claim(self, ids: list[str], now: int) -> list[Any]:
         """Take the events for this process: one UPDATE stamps them with a lease of our own."""
-        lease = now + LEASE_US + secrets.randbelow(1_000_000)  # unique enough to find ours again
+        lease = now + LEASE_US
         with write_one(self.engine) as conn:
-            conn.execute(CLAIM, {"ids": ids, "now": now, "lease": lease})
-        with read(self.engine) as conn:
-            rows = conn.execute(CLAIMED, {"ids": ids, "lease": lease}).all()
-        return list(rows)
+            rows = conn.execute(CLAIM, {"ids": ids, "now": now, "lease": lease}).all()
+        return sorted(rows, key=lambda row: row.seq)  # a subject's events in the order written
 
     def _deliver(self, row: Any) -> tuple[int, str, int, int]:
         body = row.payload.encode()
@@ -192,7 +189,7 @@ class Dispatcher:
                 {"event_id": row.id, "tries": tries, "delivered": delivered, "next_at": next_at}
             )
         with write(self.engine) as conn:
-            conn.execute(insert(m.webhook_attempts), attempts)
+            conn.execute(INSERT_ATTEMPT, attempts)
             conn.execute(ATTEMPTED, changes)
         for _status, error, _ms, _at in outcomes:
             if error:
