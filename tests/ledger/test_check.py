@@ -10,7 +10,15 @@ from sqlalchemy.engine import Engine
 from typer.testing import CliRunner
 
 from saoma.cli import app
-from saoma.ledger import Account, AccountFlags, Ledger, Transfer, TransferCode, TransferFlags
+from saoma.ledger import (
+    Account,
+    AccountFlags,
+    Ledger,
+    Result,
+    Transfer,
+    TransferCode,
+    TransferFlags,
+)
 from saoma.ledger.check import check_ledger
 
 runner = CliRunner()
@@ -76,6 +84,27 @@ def test_a_lost_hold_is_found(busy: Ledger, engine: Engine) -> None:
     report = check_ledger(engine)
     assert any("hold2" in p and "without its hold" in p for p in report.problems)
     assert any("account 2" in p and "pending" in p for p in report.problems)
+
+
+def test_a_transfer_to_a_missing_account_is_named(busy: Ledger, engine: Engine) -> None:
+    """The tables have no foreign keys: the check is what proves every account exists."""
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE transfers SET credit_account_id = 99 WHERE id = 'pay'"))
+        conn.execute(text("UPDATE holds SET debit_account_id = 98 WHERE transfer_id = 'hold2'"))
+    report = check_ledger(engine)
+    assert "transfer pay: account 99 does not exist" in report.problems
+    assert "hold hold2: account 98 does not exist" in report.problems
+
+
+def test_a_missing_account_is_refused_not_written(busy: Ledger, engine: Engine) -> None:
+    ledger = Ledger(engine)
+    try:
+        (result,) = ledger.create_transfers([Transfer("ghost", 2, 77, 100, TransferCode.PAYMENT)])
+    finally:
+        ledger.close()
+    assert result is Result.CREDIT_ACCOUNT_NOT_FOUND
+    assert ledger.get_transfer("ghost") is None
+    assert check_ledger(engine).ok
 
 
 def test_human_output_says_the_ledger_balances(busy: Ledger, db_url: str) -> None:

@@ -32,12 +32,33 @@ def check_ledger(engine: Engine) -> CheckReport:
     with engine.connect() as conn:
         if conn.dialect.name == "postgresql":
             conn.execute(text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ"))
+        _accounts_exist(conn, report)
         _zero_sum(conn, report)
         _balances_match_transfers(conn, report)
         _flags_hold(conn, report)
         _currencies_match(conn, report)
         _holds_consistent(conn, report)
     return report
+
+
+def _accounts_exist(conn: Connection, report: CheckReport) -> None:
+    """Every transfer and hold names accounts that exist (the tables have no foreign keys)."""
+    for table, key in (("transfers", "id"), ("holds", "transfer_id")):
+        sql = text(
+            f"SELECT t.{key}, t.debit_account_id, t.credit_account_id, d.id, c.id FROM {table} t"
+            " LEFT JOIN accounts d ON d.id = t.debit_account_id"
+            " LEFT JOIN accounts c ON c.id = t.credit_account_id"
+            " WHERE d.id IS NULL OR c.id IS NULL LIMIT 100"
+        )
+        for tid, debit, credit, found_debit, found_credit in conn.execute(sql):
+            missing = [
+                str(account)
+                for account, found in ((debit, found_debit), (credit, found_credit))
+                if found is None
+            ]
+            report.problems.append(
+                f"{table[:-1]} {tid}: account {' and '.join(missing)} does not exist"
+            )
 
 
 def _zero_sum(conn: Connection, report: CheckReport) -> None:
