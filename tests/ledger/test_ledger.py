@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import threading
 import time
+import weakref
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -220,6 +222,36 @@ def test_async_callers_get_their_own_results_and_errors(books: Ledger) -> None:
     assert results.count(Result.OK) == 100  # 100 x 1.00 = the 100.00 Alice has
     assert results.count(Result.EXCEEDS_CREDITS) == 20
     assert balance(books, ALICE) == 0 and balance(books, NOODLES) == 10_000
+
+
+def test_two_event_loops_share_the_ledger_and_are_not_kept(books: Ledger) -> None:
+    """Answers go to the loop that asked; a finished loop is not kept alive by the ledger."""
+    loops: list[weakref.ref[asyncio.AbstractEventLoop]] = []
+
+    async def pay(prefix: str) -> list[Result]:
+        loops.append(weakref.ref(asyncio.get_running_loop()))
+        paid = [
+            books.create_transfers_async([Transfer(f"{prefix}-{i}", ALICE, NOODLES, 10)])
+            for i in range(200)
+        ]
+        return [r for (r,) in await asyncio.gather(*paid)]
+
+    results: dict[str, list[Result]] = {}
+    threads = [
+        threading.Thread(target=lambda p=p: results.__setitem__(p, asyncio.run(pay(p))))
+        for p in ("east", "west")
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert sorted(results) == ["east", "west"]
+    assert all(len(r) == 200 for r in results.values())
+    # 400 payments of 0.10 from Alice's 100.00: all go through, each answered once.
+    assert results["east"].count(Result.OK) + results["west"].count(Result.OK) == 400
+    assert balance(books, ALICE) == 10_000 - 4_000
+    gc.collect()
+    assert [ref() for ref in loops] == [None, None]
 
 
 def test_shared_bike_hold_capture_and_release(books: Ledger) -> None:

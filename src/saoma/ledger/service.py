@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import threading
+import weakref
 from collections.abc import Sequence
 
 from sqlalchemy.engine import Engine
@@ -36,6 +38,9 @@ class Ledger:
         self.engine = engine
         self.store = LedgerStore(engine)
         self.committer = GroupCommitter(self.store, batch_max=batch_max, workers=workers)
+        self._inboxes: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Inbox] = (
+            weakref.WeakKeyDictionary()
+        )
 
     @classmethod
     def from_url(cls, url: str, **kwargs: int) -> Ledger:
@@ -67,7 +72,10 @@ class Ledger:
         loop = asyncio.get_running_loop()
         waiter: asyncio.Future[list[Result]] = loop.create_future()
         reply = self.committer.submit(list(transfers))
-        reply.add_done_callback(lambda done: loop.call_soon_threadsafe(_settle, waiter, done))
+        inbox = self._inboxes.get(loop)
+        if inbox is None:
+            inbox = self._inboxes[loop] = _Inbox(loop)
+        reply.add_done_callback(lambda done: inbox.put(waiter, done))
         return await waiter
 
     def transfer(self, transfer: Transfer) -> Result:
@@ -148,6 +156,35 @@ class Ledger:
                 raise ValueError(f"cursor {cursor!r} is not one this ledger returned")
             after = int(cursor)
         return self.store.account_transfers(account_id, after, limit)
+
+
+class _Inbox:
+    """Answers for one event loop's callers: one wake-up of the loop per batch, not per caller."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = weakref.ref(loop)  # the ledger's map of inboxes must not keep loops alive
+        self._lock = threading.Lock()
+        self._items: list[tuple[asyncio.Future[list[Result]], Reply]] = []
+
+    def put(self, waiter: asyncio.Future[list[Result]], reply: Reply) -> None:
+        with self._lock:
+            self._items.append((waiter, reply))
+            first = len(self._items) == 1
+        if first:
+            loop = self._loop()
+            try:
+                if loop is None:
+                    raise RuntimeError("the event loop is gone")
+                loop.call_soon_threadsafe(self._drain)
+            except RuntimeError:  # the loop is closed: nobody waits for these answers
+                with self._lock:
+                    self._items.clear()
+
+    def _drain(self) -> None:
+        with self._lock:
+            items, self._items = self._items, []
+        for waiter, reply in items:
+            _settle(waiter, reply)
 
 
 def _settle(waiter: asyncio.Future[list[Result]], reply: Reply) -> None:
