@@ -24,6 +24,7 @@ from support_web import (
     phone,
     read_code,
     scan_by_paste,
+    set_no_pin_limit,
     shot,
     sign_up_consumer,
     spoken,
@@ -89,6 +90,47 @@ def test_the_wallet_reads_the_cashiers_code_with_the_camera(
         assert "Saoma received 36.00 yuan" in spoken(till)
     finally:
         till_ctx.close()
+
+
+def test_the_cashier_reads_the_payers_code_with_the_camera(
+    server: Server, browser: Any, playwright: Any, tmp_path: Path
+) -> None:
+    """The other way round: the till's camera reads the code on the payer's phone."""
+    wallet_ctx, wallet = new_page(browser, **phone())
+    try:
+        sign_up_consumer(wallet, server.url)
+        top_up(wallet, "40")
+        set_no_pin_limit(wallet, "20", "100")
+        wallet.get_by_role("button", name="Pay", exact=True).click()
+        video = tmp_path / "till-camera.y4m"
+        write_y4m(wallet.locator("#paycode-box svg.qr").screenshot(), video)
+
+        camera = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                *CHROMIUM_ARGS,
+                "--use-fake-ui-for-media-stream",
+                "--use-fake-device-for-media-stream",
+                f"--use-file-for-fake-video-capture={video}",
+            ],
+        )
+        try:
+            ctx, till = new_page(camera, permissions=["camera"], **phone("tablet"))
+            open_stall(till, server.url, name="Nanshan Fresh Mart")
+            type_amount(till, "18")
+            till.get_by_role("button", name="Scan payer's code").click()
+            till.get_by_role("button", name="Use the camera").click()
+            # Read from the live camera and charged under the payer's no-PIN limit: nothing
+            # was typed, so only the camera can have brought the payer's code to the till.
+            expect(till.locator("#c-paid-title")).to_have_text("Received ¥18.00", timeout=8000)
+            ctx.close()
+        finally:
+            camera.close()
+        expect(wallet.locator("#paycode-out")).to_have_text("Paid ¥18.00 to Nanshan Fresh Mart")
+        wallet.get_by_role("button", name="Back").click()
+        expect(wallet.locator("#balance")).to_have_text("¥22.00")
+    finally:
+        wallet_ctx.close()
 
 
 def test_red_packet_link_claims_and_the_luckiest(server: Server, browser: Any, shots: Path) -> None:
