@@ -181,12 +181,14 @@ class GroupCommitter:
 
     def _run(self) -> None:
         raw: Any = None
-        # The callers of a committed batch are answered once the next batch's writes are made
-        # (SQLite) or sent (PostgreSQL), if a next batch is queued: their Python then runs while
-        # this thread waits for the database, not before the next batch can start. Woken before
-        # it, they held this thread back at every statement, waiting its turn for the GIL. If
-        # the next batch waits (on another process's locks, say), the watchdog answers them
-        # after HELD_MAX_S.
+        # The callers of a committed batch are answered while the next batch is in the
+        # database, if a next batch is queued: a third once its reads are sent, the rest once
+        # its writes are sent (PostgreSQL; on SQLite all once its writes are made). Their Python
+        # then runs while this thread waits for the database, in proportion to the two waits
+        # (the reads take about a third of them). Woken before the next batch, or all at one
+        # point, they held this thread back, each waiting its turn for the GIL. If the next
+        # batch waits (on another process's locks, say), the watchdog answers them after
+        # HELD_MAX_S.
         while True:
             requests = self._take(wait=not self._held)
             if not requests:
@@ -197,7 +199,7 @@ class GroupCommitter:
             try:
                 if raw is None:
                     raw = self._store.engine.raw_connection()
-                self._hold(self._commit(requests, raw, self._answer_held))
+                self._hold(self._commit(requests, raw, self._answer_held, self._answer_some))
             except Refusal:
                 # A hook refused its request (rolled back): the others go through without it.
                 self._answer_held()
@@ -217,6 +219,14 @@ class GroupCommitter:
                 self._held_since = time.monotonic()
             self._held.extend(done)
         self._holding.set()
+
+    def _answer_some(self) -> None:
+        """A third of the held callers, while the next batch's reads are in the database."""
+        with self._held_lock:
+            n = (len(self._held) + 2) // 3
+            taken, self._held = self._held[:n], self._held[n:]
+        for request, results in taken:
+            request.future.set_result(results)
 
     def _answer_held(self) -> None:
         with self._held_lock:
@@ -241,7 +251,11 @@ class GroupCommitter:
                 self._answer_held()
 
     def _commit(
-        self, requests: list[_Request], raw: Any, on_sent: Callable[[], None]
+        self,
+        requests: list[_Request],
+        raw: Any,
+        on_sent: Callable[[], None],
+        on_read: Callable[[], None] | None = None,
     ) -> list[tuple[_Request, list[Result]]]:
         """Apply ``requests`` in one transaction: each with its results, committed."""
         batch = [t for r in requests for t in r.transfers]
@@ -256,7 +270,7 @@ class GroupCommitter:
                 offset += n
 
         outcome = self._store.apply_batch(
-            batch, raw.driver_connection, before_commit if hooked else None, on_sent
+            batch, raw.driver_connection, before_commit if hooked else None, on_sent, on_read
         )
         self.batches += 1
         self.transfers += len(batch)

@@ -111,20 +111,22 @@ class LedgerStore:
         raw: Any,
         before_commit: BeforeCommit | None = None,
         on_sent: Callable[[], None] | None = None,
+        on_read: Callable[[], None] | None = None,
     ) -> rules.Outcome:
         """Apply ``transfers`` in one transaction on the DBAPI connection ``raw``; commits.
 
         ``before_commit`` runs in that transaction with the callers' results, to record what the
         transfers are for (see :mod:`saoma.ledger.tx`); if it raises, nothing is committed.
         ``on_sent`` runs once the batch's writes are made or on their way, before the wait for
-        the commit: Python work then (another thread's) overlaps the database's.
+        the commit: Python work then (another thread's) overlaps the database's. ``on_read``
+        runs in the same way once the batch's reads are sent (PostgreSQL only).
         """
         for attempt in range(BATCH_RETRIES_MAX):
             try:
                 if self.write_lock is None:
-                    return self._apply_once(transfers, raw, before_commit, on_sent)
+                    return self._apply_once(transfers, raw, before_commit, on_sent, on_read)
                 with self.write_lock:
-                    return self._apply_once(transfers, raw, before_commit, on_sent)
+                    return self._apply_once(transfers, raw, before_commit, on_sent, on_read)
             except Exception as exc:
                 raw.rollback()
                 if not _retryable(exc) or attempt == BATCH_RETRIES_MAX - 1:
@@ -138,6 +140,7 @@ class LedgerStore:
         raw: Any,
         before_commit: BeforeCommit | None,
         on_sent: Callable[[], None] | None,
+        on_read: Callable[[], None] | None = None,
     ) -> rules.Outcome:
         cur = raw.cursor()
         try:
@@ -174,7 +177,9 @@ class LedgerStore:
                 account_ids.add(h.debit_account_id)
                 account_ids.add(h.credit_account_id)
             account_ids.discard(0)
-            accounts, existing = self._read(raw, cur, sorted(account_ids), [t.id for t in batch])
+            accounts, existing = self._read(
+                raw, cur, sorted(account_ids), [t.id for t in batch], on_read
+            )
             outcome = rules.apply(batch, accounts, holds, existing, now)
             if expiries:
                 outcome.results = outcome.results[len(expiries) :]
@@ -200,7 +205,12 @@ class LedgerStore:
         return outcome
 
     def _read(
-        self, raw: Any, cur: Any, account_ids: list[int], transfer_ids: list[str]
+        self,
+        raw: Any,
+        cur: Any,
+        account_ids: list[int],
+        transfer_ids: list[str],
+        on_sent: Callable[[], None] | None = None,
     ) -> tuple[dict[int, Account], dict[str, Transfer]]:
         """Lock the accounts and find the transfers that exist already (one round trip on PG)."""
         if self.sqlite:
@@ -213,6 +223,8 @@ class LedgerStore:
                     f"SELECT {_TRANSFER_COLS} FROM transfers WHERE id = ANY(%s::text[])",
                     (_text_array(transfer_ids),),
                 )
+                if on_sent is not None:
+                    on_sent()
                 accounts = {r[0]: _account(r) for r in cur.fetchall()} if account_ids else {}
                 existing = {r[0]: _transfer(r) for r in other.fetchall()}
         finally:
