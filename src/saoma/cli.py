@@ -16,8 +16,10 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="The database: migrations.", no_args_is_help=True)
 ledger_app = typer.Typer(help="The ledger: reconciliation and maintenance.", no_args_is_help=True)
+bank_app = typer.Typer(help="Money to and from banks: what needs a person.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(ledger_app, name="ledger")
+app.add_typer(bank_app, name="bank")
 console = Console()
 
 try:  # the QR commands live with the QR package
@@ -82,6 +84,42 @@ def ledger_check(
         if report.ok:
             console.print("[green]✓ the ledger balances[/green]")
     raise typer.Exit(0 if report.ok else 1)
+
+
+@bank_app.command("attention")
+def bank_attention(
+    database_url: str | None = DatabaseOption,
+    as_json: bool = typer.Option(False, "--json", help="Print the list as JSON."),
+) -> None:
+    """List bank instructions only a person can settle; exits 1 if there is any."""
+    from saoma.money import format_minor
+    from saoma.platform import Platform
+
+    platform = Platform.open(_url(database_url), migrate_first=False)
+    try:
+        rows = platform.funding.needing_attention()
+    finally:
+        platform.close()
+    if as_json:
+        typer.echo(json.dumps(rows, ensure_ascii=False))
+    elif rows:
+        table = Table()
+        for column in ("instruction", "consumer", "amount", "bank reference"):
+            table.add_column(column, no_wrap=True)
+        table.add_column("why")
+        for row in rows:
+            table.add_row(
+                row["id"],
+                row["login"],
+                f"{row['direction']} {row['currency']} "
+                + format_minor(row["amount"], row["currency"]),
+                row["bank_reference"],
+                f"{row['why']} (since {row['updated_at']})",
+            )
+        console.print(table)
+    else:
+        console.print("[green]✓ no bank instruction needs a person[/green]")
+    raise typer.Exit(1 if rows else 0)
 
 
 @ledger_app.command("sweep")

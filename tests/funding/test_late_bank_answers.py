@@ -7,17 +7,23 @@ instruction says so for an operator. The same late answer twice moves money once
 
 from __future__ import annotations
 
+import json
 import secrets
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
+from typer.testing import CliRunner
 
 from saoma.bank.connector import TIMEOUT_SUFFIX, BankOutcome
+from saoma.cli import app
 from saoma.ledger.check import check_ledger
 from saoma.payments import funding
 from saoma.platform import Platform
 from saoma.wallets.service import Consumer
 from support import PASSWORD, PIN
+
+runner = CliRunner()
 
 
 @pytest.fixture
@@ -44,6 +50,12 @@ def wallet(platform: Platform, balance: int) -> Consumer:
 def money(platform: Platform, consumer: Consumer) -> tuple[int, int]:
     b = platform.wallets.balance(consumer)
     return b["balance"], b["held"]
+
+
+def attention(db_url: str) -> tuple[int, list[dict[str, Any]]]:
+    """``saoma bank attention --json``: its exit status and the instructions it lists."""
+    result = runner.invoke(app, ["bank", "attention", "--json", "--database-url", db_url])
+    return result.exit_code, json.loads(result.stdout)
 
 
 def silent(amount: int) -> int:
@@ -78,7 +90,7 @@ def test_a_withdrawal_paid_after_the_give_up_is_debited_once(platform: Platform)
 
 
 def test_a_late_payout_the_wallet_cannot_cover_is_left_for_an_operator(
-    platform: Platform,
+    platform: Platform, db_url: str
 ) -> None:
     consumer = wallet(platform, 10_000)
     out = platform.funding.withdraw(consumer, silent(6_000), pin=PIN)
@@ -89,6 +101,32 @@ def test_a_late_payout_the_wallet_cannot_cover_is_left_for_an_operator(
     view = platform.funding.get(consumer, out["id"])
     assert view["state"] == "failed" and view["failure"] == funding.PAID_LATE_SHORT
     assert money(platform, consumer) == (1_000, 0)  # nothing negative, nothing invented
+    # The operator's list shows it, with whom to settle, and says so in the exit status.
+    code, rows = attention(db_url)
+    assert code == 1
+    assert [(r["id"], r["login"], r["direction"], r["amount"], r["why"]) for r in rows] == [
+        (out["id"], consumer.login, "withdraw", silent(6_000), funding.PAID_LATE_SHORT)
+    ]
+    assert rows[0]["bank_reference"] == "SBXLATE"
+
+
+def test_the_operator_list_shows_what_the_give_up_has_not_reached(
+    platform: Platform, db_url: str
+) -> None:
+    assert attention(db_url) == (0, [])
+    result = runner.invoke(app, ["bank", "attention", "--database-url", db_url])
+    assert result.exit_code == 0 and "no bank instruction needs a person" in result.stdout
+    consumer = wallet(platform, 10_000)
+    out = platform.funding.withdraw(consumer, silent(2_000), pin=PIN)
+    code, rows = attention(db_url)  # past the give-up, and nothing gave up: maintenance is off
+    assert code == 1 and [(r["id"], r["state"], r["why"]) for r in rows] == [
+        (out["id"], "pending", funding.STUCK)
+    ]
+    result = runner.invoke(app, ["bank", "attention", "--database-url", db_url])
+    assert result.exit_code == 1 and out["id"] in result.stdout
+    platform.funding.time_out_stale()  # a give-up settles itself: the hold is released
+    assert attention(db_url) == (0, [])
+    assert money(platform, consumer) == (10_000, 0)
 
 
 def test_a_late_decline_changes_nothing(platform: Platform) -> None:

@@ -34,6 +34,7 @@ TOP_UP_MAX = 5_000_000  # ¥50,000 per top-up
 BANK_TIMEOUT_US = 10 * 60 * 1_000_000  # the bank has 10 minutes to answer
 GAVE_UP = "the bank did not answer in time"
 PAID_LATE_SHORT = "the bank paid after the give-up; the wallet could not cover it"
+STUCK = "still pending after the give-up: is the maintenance pass running?"
 SETTLED_SQL = (
     "UPDATE bank_transfers SET state = :state, bank_reference = :ref, failure = :failure,"
     " updated_at_us = :now WHERE id = :id AND state = 'pending'"
@@ -287,6 +288,42 @@ class Funding:
 
         return record
 
+    def needing_attention(self, now: int | None = None) -> list[dict[str, Any]]:
+        """Instructions only a person can settle, oldest first.
+
+        A payout the bank made after the give-up that the wallet could no longer cover (the
+        consumer has the money from the bank; the wallet was not debited), and an instruction
+        still pending past the give-up (the maintenance pass that gives up is not running).
+        """
+        now = now_us() if now is None else now
+        bt = m.bank_transfers
+        with read(self.engine) as conn:
+            rows = conn.execute(
+                select(bt, m.consumers.c.login)
+                .join(m.consumers, m.consumers.c.id == bt.c.consumer_id)
+                .where(
+                    ((bt.c.state == "failed") & (bt.c.failure == PAID_LATE_SHORT))
+                    | ((bt.c.state == "pending") & (bt.c.created_at_us < now - BANK_TIMEOUT_US))
+                )
+                .order_by(bt.c.created_at_us, bt.c.id)
+            ).all()
+        return [
+            {
+                "id": row.id,
+                "consumer_id": row.consumer_id,
+                "login": row.login,
+                "direction": row.direction,
+                "amount": row.amount,
+                "currency": row.currency,
+                "state": row.state,
+                "bank_reference": row.bank_reference,
+                "why": row.failure if row.state == "failed" else STUCK,
+                "created_at": rfc3339(row.created_at_us),
+                "updated_at": rfc3339(row.updated_at_us),
+            }
+            for row in rows
+        ]
+
     def time_out_stale(self) -> int:
         """Give up on instructions the bank never answered; a withdrawal's hold is released."""
         cutoff = now_us() - BANK_TIMEOUT_US
@@ -354,7 +391,11 @@ class Funding:
                 conn.execute(
                     update(m.bank_transfers)
                     .where(m.bank_transfers.c.id == row.id, m.bank_transfers.c.state == "failed")
-                    .values(failure=PAID_LATE_SHORT, updated_at_us=now)
+                    .values(
+                        failure=PAID_LATE_SHORT,
+                        bank_reference=outcome.bank_reference,  # what to settle it by
+                        updated_at_us=now,
+                    )
                 )
 
     def get(self, consumer: Consumer, bt_id: str) -> dict[str, Any]:
