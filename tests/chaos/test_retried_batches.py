@@ -56,7 +56,7 @@ def lose_the_next_commit(platform: Platform, meanwhile: Callable[[], None]) -> N
     original = store.apply_batch
 
     def apply_batch(
-        transfers: list[Transfer], raw: Any, before_commit: Any = None, on_sent: Any = None
+        transfers: list[Transfer], raw: Any, before_commit: Any = None, *rest: Any
     ) -> Any:
         store.apply_batch = original  # type: ignore[method-assign]
 
@@ -66,7 +66,7 @@ def lose_the_next_commit(platform: Platform, meanwhile: Callable[[], None]) -> N
             raise ConnectionError("the connection was lost at COMMIT")
 
         try:
-            return original(transfers, raw, hooks_then_lost, on_sent)
+            return original(transfers, raw, hooks_then_lost, *rest)
         finally:
             meanwhile()
 
