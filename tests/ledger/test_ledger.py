@@ -61,6 +61,12 @@ def books(ledger: Ledger) -> Ledger:
     return ledger
 
 
+def run_in_thread(fn: Any) -> Any:
+    """Run ``fn`` on a thread of its own (the browser tests keep a loop on the main thread)."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(fn).result()
+
+
 def balance(ledger: Ledger, account_id: int) -> int:
     account = ledger.account(account_id)
     assert account is not None
@@ -252,6 +258,29 @@ def test_two_event_loops_share_the_ledger_and_are_not_kept(books: Ledger) -> Non
     assert balance(books, ALICE) == 10_000 - 4_000
     gc.collect()
     assert [ref() for ref in loops] == [None, None]
+
+
+def test_an_answer_for_a_loop_closed_meanwhile_keeps_nothing_alive(books: Ledger) -> None:
+    """The answer arrives while the loop is stopped, then the loop is closed: both are freed."""
+
+    def run() -> weakref.ref[asyncio.AbstractEventLoop]:
+        loop = asyncio.new_event_loop()
+        task = loop.create_task(
+            books.create_transfers_async([Transfer("orphan", ALICE, NOODLES, 100)])
+        )
+        loop.run_until_complete(asyncio.sleep(0))  # the call is queued; the loop stops
+        deadline = time.monotonic() + 5
+        while books.get_transfer("orphan") is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(0.05)  # committed: its answer goes to the stopped loop
+        task.cancel()
+        loop.close()
+        return weakref.ref(loop)
+
+    gone = run_in_thread(run)
+    gc.collect()
+    assert gone() is None
+    assert balance(books, NOODLES) == 100  # the payment itself stands
 
 
 def test_shared_bike_hold_capture_and_release(books: Ledger) -> None:

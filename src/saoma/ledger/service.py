@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import weakref
 from collections.abc import Sequence
@@ -159,32 +160,45 @@ class Ledger:
 
 
 class _Inbox:
-    """Answers for one event loop's callers: one wake-up of the loop per batch, not per caller."""
+    """Answers for one event loop's callers: one wake-up of the loop per batch, not per caller.
+
+    The answers gathered for one wake-up are held only by the call scheduled on the loop (the
+    inbox keeps weak references): if the loop closes first, they go with it, and so does the
+    loop.
+    """
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self._loop = weakref.ref(loop)  # the ledger's map of inboxes must not keep loops alive
+        self._loop = weakref.ref(loop)
         self._lock = threading.Lock()
-        self._items: list[tuple[asyncio.Future[list[Result]], Reply]] = []
+        self._open: weakref.ref[_Answers] | None = None  # the batch still taking answers
 
     def put(self, waiter: asyncio.Future[list[Result]], reply: Reply) -> None:
         with self._lock:
-            self._items.append((waiter, reply))
-            first = len(self._items) == 1
-        if first:
-            loop = self._loop()
-            try:
-                if loop is None:
-                    raise RuntimeError("the event loop is gone")
-                loop.call_soon_threadsafe(self._drain)
-            except RuntimeError:  # the loop is closed: nobody waits for these answers
-                with self._lock:
-                    self._items.clear()
+            answers = self._open() if self._open is not None else None
+            if answers is not None and not answers.taken:
+                answers.items.append((waiter, reply))
+                return
+            answers = _Answers([(waiter, reply)])
+            self._open = weakref.ref(answers)
+        loop = self._loop()
+        if loop is None:
+            return  # the loop is gone: nobody waits for this answer
+        with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits
+            loop.call_soon_threadsafe(self._drain, answers)
 
-    def _drain(self) -> None:
+    def _drain(self, answers: _Answers) -> None:
         with self._lock:
-            items, self._items = self._items, []
-        for waiter, reply in items:
+            answers.taken = True
+        for waiter, reply in answers.items:
             _settle(waiter, reply)
+
+
+class _Answers:
+    __slots__ = ("__weakref__", "items", "taken")
+
+    def __init__(self, items: list[tuple[asyncio.Future[list[Result]], Reply]]) -> None:
+        self.items = items
+        self.taken = False
 
 
 def _settle(waiter: asyncio.Future[list[Result]], reply: Reply) -> None:

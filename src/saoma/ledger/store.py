@@ -260,7 +260,7 @@ class LedgerStore:
 
     def _lock_accounts_send(self, cur: Any, ids: list[int]) -> None:
         if ids:
-            # NO KEY UPDATE: the foreign keys of new transfers may still take KEY SHARE locks.
+            # NO KEY UPDATE: the lock the balance UPDATE takes anyway (it changes no key).
             cur.execute(
                 f"SELECT {_ACCOUNT_COLS} FROM accounts WHERE id = ANY(%s::int8[])"
                 " ORDER BY id FOR NO KEY UPDATE",
