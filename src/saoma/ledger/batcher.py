@@ -199,7 +199,7 @@ class GroupCommitter:
             try:
                 if raw is None:
                     raw = self._store.engine.raw_connection()
-                self._hold(self._commit(requests, raw, self._answer_held, self._answer_some))
+                self._hold(self._commit(requests, raw, self._answer_held, self._answer_third))
             except Refusal:
                 # A hook refused its request (rolled back): the others go through without it.
                 self._answer_held()
@@ -220,17 +220,14 @@ class GroupCommitter:
             self._held.extend(done)
         self._holding.set()
 
-    def _answer_some(self) -> None:
+    def _answer_third(self) -> None:
         """A third of the held callers, while the next batch's reads are in the database."""
-        with self._held_lock:
-            n = (len(self._held) + 2) // 3
-            taken, self._held = self._held[:n], self._held[n:]
-        for request, results in taken:
-            request.future.set_result(results)
+        self._answer_held(thirds=1)
 
-    def _answer_held(self) -> None:
+    def _answer_held(self, thirds: int = 3) -> None:
         with self._held_lock:
-            taken, self._held = self._held, []
+            n = (len(self._held) * thirds + 2) // 3  # rounded up
+            taken, self._held = self._held[:n], self._held[n:]
         for request, results in taken:
             request.future.set_result(results)
 

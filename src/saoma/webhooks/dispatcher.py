@@ -167,6 +167,7 @@ class Dispatcher:
     def _record(self, rows: list[Any], outcomes: list[tuple[int, str, int, int]]) -> None:
         """Every attempt logged and every event rescheduled or marked delivered, in one commit."""
         attempts = []
+        changes = []
         for row, (status, error, duration_ms, at) in zip(rows, outcomes, strict=True):
             attempts.append(
                 {
@@ -179,8 +180,6 @@ class Dispatcher:
                     "attempted_at_us": at,
                 }
             )
-        changes = []
-        for row, (_status, error, _ms, at) in zip(rows, outcomes, strict=True):
             tries = row.attempts + 1
             delivered, next_at = (None, at + backoff_us(tries)) if error else (at, at)
             if error and tries > len(BACKOFF_US):
