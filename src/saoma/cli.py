@@ -93,13 +93,13 @@ def bank_attention(
 ) -> None:
     """List bank instructions only a person can settle; exits 1 if there is any."""
     from saoma.money import format_minor
-    from saoma.platform import Platform
+    from saoma.payments.funding import needing_attention
 
-    platform = Platform.open(_url(database_url), migrate_first=False)
+    engine = make_engine(_url(database_url))
     try:
-        rows = platform.funding.needing_attention()
+        rows = needing_attention(engine)
     finally:
-        platform.close()
+        engine.dispose()
     if as_json:
         typer.echo(json.dumps(rows, ensure_ascii=False))
     elif rows:

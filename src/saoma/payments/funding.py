@@ -60,6 +60,38 @@ def bank_view(row: Any) -> dict[str, Any]:
     }
 
 
+def needing_attention(engine: Engine, now: int | None = None) -> list[dict[str, Any]]:
+    """Instructions only a person can settle, oldest first.
+
+    A payout the bank made after the give-up that the wallet could no longer cover (the consumer
+    has the money from the bank; the wallet was not debited), and an instruction still pending
+    past the give-up (the maintenance pass that gives up is not running).
+    """
+    now = now_us() if now is None else now
+    bt = m.bank_transfers
+    with read(engine) as conn:
+        rows = conn.execute(
+            select(bt, m.consumers.c.login)
+            .join(m.consumers, m.consumers.c.id == bt.c.consumer_id)
+            .where(
+                ((bt.c.state == "failed") & (bt.c.failure == PAID_LATE_SHORT))
+                | ((bt.c.state == "pending") & (bt.c.created_at_us < now - BANK_TIMEOUT_US))
+            )
+            .order_by(bt.c.created_at_us, bt.c.id)
+        ).all()
+    return [
+        {
+            **bank_view(row._mapping),
+            "consumer_id": row.consumer_id,
+            "login": row.login,
+            "bank_reference": row.bank_reference,
+            "why": row.failure if row.state == "failed" else STUCK,
+            "updated_at": rfc3339(row.updated_at_us),
+        }
+        for row in rows
+    ]
+
+
 def instruction_id(claim: idempotency.Claim | None) -> str:
     """The bank instruction's id: from the Idempotency-Key when there is one, so a request run
     twice (a retry that took over a slow first attempt) is one instruction, not two."""
@@ -287,42 +319,6 @@ class Funding:
             )
 
         return record
-
-    def needing_attention(self, now: int | None = None) -> list[dict[str, Any]]:
-        """Instructions only a person can settle, oldest first.
-
-        A payout the bank made after the give-up that the wallet could no longer cover (the
-        consumer has the money from the bank; the wallet was not debited), and an instruction
-        still pending past the give-up (the maintenance pass that gives up is not running).
-        """
-        now = now_us() if now is None else now
-        bt = m.bank_transfers
-        with read(self.engine) as conn:
-            rows = conn.execute(
-                select(bt, m.consumers.c.login)
-                .join(m.consumers, m.consumers.c.id == bt.c.consumer_id)
-                .where(
-                    ((bt.c.state == "failed") & (bt.c.failure == PAID_LATE_SHORT))
-                    | ((bt.c.state == "pending") & (bt.c.created_at_us < now - BANK_TIMEOUT_US))
-                )
-                .order_by(bt.c.created_at_us, bt.c.id)
-            ).all()
-        return [
-            {
-                "id": row.id,
-                "consumer_id": row.consumer_id,
-                "login": row.login,
-                "direction": row.direction,
-                "amount": row.amount,
-                "currency": row.currency,
-                "state": row.state,
-                "bank_reference": row.bank_reference,
-                "why": row.failure if row.state == "failed" else STUCK,
-                "created_at": rfc3339(row.created_at_us),
-                "updated_at": rfc3339(row.updated_at_us),
-            }
-            for row in rows
-        ]
 
     def time_out_stale(self) -> int:
         """Give up on instructions the bank never answered; a withdrawal's hold is released."""
