@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import io
 import os
+import secrets
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
 from PIL import Image
-from playwright.sync_api import expect
+from playwright.sync_api import Page, expect
 
 from saoma.demo import CONSUMERS, DEMO_PIN
 from support import Server, free_port
@@ -48,6 +50,28 @@ def write_y4m(png: bytes, path: Path, *, size: tuple[int, int] = (640, 480)) -> 
             out.write(b"FRAME\n" + luma + chroma + chroma)
 
 
+@contextmanager
+def camera_on(playwright: Any, code_png: bytes, folder: Path, **page: Any) -> Iterator[Page]:
+    """A page in a browser of its own whose camera sees ``code_png`` (Chromium's fake camera)."""
+    video = folder / f"camera-{secrets.token_hex(4)}.y4m"
+    write_y4m(code_png, video)
+    camera = playwright.chromium.launch(
+        executable_path=CHROMIUM,
+        args=[
+            *CHROMIUM_ARGS,
+            "--use-fake-ui-for-media-stream",
+            "--use-fake-device-for-media-stream",
+            f"--use-file-for-fake-video-capture={video}",
+        ],
+    )
+    try:
+        ctx, opened = new_page(camera, permissions=["camera"], **page)
+        yield opened
+        ctx.close()
+    finally:
+        camera.close()
+
+
 def test_the_wallet_reads_the_cashiers_code_with_the_camera(
     server: Server, browser: Any, playwright: Any, shots: Path, tmp_path: Path
 ) -> None:
@@ -57,20 +81,8 @@ def test_the_wallet_reads_the_cashiers_code_with_the_camera(
         type_amount(till, "36")
         till.get_by_role("button", name="Show code").click()
         expect(till.locator("#c-code-amount")).to_have_text("¥36.00")
-        video = tmp_path / "camera.y4m"
-        write_y4m(till.locator("#c-order-qr").screenshot(), video)
-
-        camera = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                *CHROMIUM_ARGS,
-                "--use-fake-ui-for-media-stream",
-                "--use-fake-device-for-media-stream",
-                f"--use-file-for-fake-video-capture={video}",
-            ],
-        )
-        try:
-            ctx, wallet = new_page(camera, permissions=["camera"], **phone())
+        code = till.locator("#c-order-qr").screenshot()
+        with camera_on(playwright, code, tmp_path, **phone()) as wallet:
             sign_up_consumer(wallet, server.url)
             top_up(wallet, "50")
             wallet.get_by_role("button", name="Scan").click()
@@ -82,9 +94,6 @@ def test_the_wallet_reads_the_cashiers_code_with_the_camera(
             confirm_with_pin(wallet)
             expect(wallet.locator("#done-title")).to_have_text("Paid ¥36.00 to Old Chen Noodles")
             shot(wallet, shots, "wallet-paid")
-            ctx.close()
-        finally:
-            camera.close()
         # The cashier, in another browser, shows it without a reload and says it.
         expect(till.locator("#c-paid-title")).to_have_text("Received ¥36.00")
         assert "Saoma received 36.00 yuan" in spoken(till)
@@ -102,20 +111,8 @@ def test_the_cashier_reads_the_payers_code_with_the_camera(
         top_up(wallet, "40")
         set_no_pin_limit(wallet, "20", "100")
         wallet.get_by_role("button", name="Pay", exact=True).click()
-        video = tmp_path / "till-camera.y4m"
-        write_y4m(wallet.locator("#paycode-box svg.qr").screenshot(), video)
-
-        camera = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                *CHROMIUM_ARGS,
-                "--use-fake-ui-for-media-stream",
-                "--use-fake-device-for-media-stream",
-                f"--use-file-for-fake-video-capture={video}",
-            ],
-        )
-        try:
-            ctx, till = new_page(camera, permissions=["camera"], **phone("tablet"))
+        code = wallet.locator("#paycode-box svg.qr").screenshot()
+        with camera_on(playwright, code, tmp_path, **phone("tablet")) as till:
             open_stall(till, server.url, name="Nanshan Fresh Mart")
             type_amount(till, "18")
             till.get_by_role("button", name="Scan payer's code").click()
@@ -123,9 +120,6 @@ def test_the_cashier_reads_the_payers_code_with_the_camera(
             # Read from the live camera and charged under the payer's no-PIN limit: nothing
             # was typed, so only the camera can have brought the payer's code to the till.
             expect(till.locator("#c-paid-title")).to_have_text("Received ¥18.00", timeout=8000)
-            ctx.close()
-        finally:
-            camera.close()
         expect(wallet.locator("#paycode-out")).to_have_text("Paid ¥18.00 to Nanshan Fresh Mart")
         wallet.get_by_role("button", name="Back").click()
         expect(wallet.locator("#balance")).to_have_text("¥22.00")
