@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from saoma.ledger.domain import BATCH_TRANSFERS_MAX, Result, Transfer, TransferFlags
-from saoma.ledger.store import LedgerStore
+from saoma.ledger.pipeline import Pipeline
+from saoma.ledger.store import LedgerStore, Prepared
 from saoma.ledger.tx import Hook, Refusal, Tx
 
 log = logging.getLogger(__name__)
@@ -95,6 +96,7 @@ class _Request:
     transfers: list[Transfer]
     future: Reply
     hook: Hook | None = None
+    locked: bool = False  # apply reading under lock (a pipelined attempt did not commit)
 
 
 class GroupCommitter:
@@ -123,6 +125,11 @@ class GroupCommitter:
         self._threads.append(
             threading.Thread(target=self._watch_held, name="ledger-answers", daemon=True)
         )
+        # PostgreSQL, one commit thread: batches worked out from remembered rows go on a
+        # pipelined connection of their own (see saoma.ledger.pipeline).
+        self._pipeline: Pipeline | None = None
+        if not store.sqlite and workers == 1:
+            self._pipeline = Pipeline(self._connect_detached, self._pipelined)
         for thread in self._threads:
             thread.start()
 
@@ -194,11 +201,16 @@ class GroupCommitter:
             if not requests:
                 self._answer_held()
                 if requests is None:
+                    if self._pipeline is not None and self._pipeline.busy():
+                        self._pipeline.wait_idle()  # what did not commit comes back queued
+                        continue
                     break
                 continue
             try:
                 if raw is None:
                     raw = self._store.engine.raw_connection()
+                if self._pipeline is not None and self._send_prepared(requests, raw):
+                    continue
                 self._hold(self._commit(requests, raw, self._answer_held, self._answer_third))
             except Refusal:
                 # A hook refused its request (rolled back): the others go through without it.
@@ -212,6 +224,54 @@ class GroupCommitter:
                 self._commit_one_by_one(requests)
         if raw is not None:
             raw.close()
+        if self._pipeline is not None:
+            self._pipeline.close()
+
+    def _send_prepared(self, requests: list[_Request], raw: Any) -> bool:
+        """Send ``requests`` on the pipeline if they can be worked out from remembered rows.
+
+        Otherwise (a hook to run, a hold, a refusal, a request that already failed there) they
+        are applied reading under lock, once the pipeline has nothing on its way, so that the
+        locked reads see its batches committed.
+        """
+        assert self._pipeline is not None
+        prepared = None
+        if not any(r.hook is not None or r.locked for r in requests):
+            batch = [t for r in requests for t in r.transfers]
+            prepared = self._store.prepare(batch, raw.driver_connection)
+        if prepared is None:
+            self._pipeline.wait_idle()
+            return False
+        self._answer_held()
+        self._pipeline.send(prepared.statements, (requests, prepared))
+        return True
+
+    def _pipelined(self, job: tuple[list[_Request], Prepared], committed: bool) -> None:
+        """From the pipeline's reader: answer a committed batch's callers, or queue it again."""
+        requests, prepared = job
+        if not committed:
+            # Another writer moved an account, a transfer was written before, or the
+            # connection broke: forget the remembered rows; the batch goes again, reading.
+            self._store.rows.clear()
+            with self._cond:
+                for request in reversed(requests):
+                    request.locked = True
+                    self._queue.appendleft(request)
+                self._cond.notify()
+            return
+        self.batches += 1
+        offset = 0
+        for request in requests:
+            n = len(request.transfers)
+            self.transfers += n
+            request.future.set_result(prepared.results[offset : offset + n])
+            offset += n
+
+    def _connect_detached(self) -> Any:
+        raw = self._store.engine.raw_connection()
+        raw.rollback()  # idle: each batch is then a transaction of its own
+        raw.detach()
+        return raw
 
     def _hold(self, done: list[tuple[_Request, list[Result]]]) -> None:
         with self._held_lock:

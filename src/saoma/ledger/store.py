@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import text
@@ -39,6 +40,7 @@ BeforeCommit = Callable[[Tx, list[Result]], None]
 BATCH_RETRIES_MAX = 20
 PAGE_LIMIT_MAX = 1000
 SQLITE_CHUNK = 900  # bound parameters per IN (...) list
+ROWS_KEPT_MAX = 100_000  # PostgreSQL: accounts whose rows a store remembers
 
 _ACCOUNT_COLS = (
     "id, currency, kind, flags, debits_pending, debits_posted, credits_pending, credits_posted,"
@@ -55,6 +57,48 @@ _INSERT_TRANSFER_COLS = (
 _HOLD_COLS = (
     "transfer_id, debit_account_id, credit_account_id, amount, expires_at_us, state, resolved_by"
 )
+
+
+_NOT_PLAIN = (TransferFlags.PENDING | TransferFlags.POST_PENDING | TransferFlags.VOID_PENDING).value
+_SET_BALANCES = (
+    "UPDATE accounts AS a SET debits_pending = v.dp, debits_posted = v.dpo,"
+    " credits_pending = v.cp, credits_posted = v.cpo FROM unnest(%s::int8[], %s::int8[],"
+    " %s::int8[], %s::int8[], %s::int8[]"
+)
+# ``id = ANY`` lets the planner walk the primary key instead of hashing the whole table.
+_UPDATE_BALANCES = (
+    _SET_BALANCES + ") AS v(id, dp, dpo, cp, cpo) WHERE a.id = ANY(%s::int8[]) AND a.id = v.id"
+)
+_INSERT_TRANSFERS = (
+    f"INSERT INTO transfers ({_INSERT_TRANSFER_COLS}) SELECT * FROM unnest("
+    "%s::text[], %s::int8[], %s::int8[], %s::int8[], %s::int2[], %s::int4[], %s::text[],"
+    " %s::int4[], %s::text[], %s::text[], %s::int8[])"
+)
+
+
+def _numbered(sql: str) -> bytes:
+    """``sql`` with its ``%s`` placeholders as PostgreSQL's ``$1``, ``$2``, ..."""
+    parts = sql.split("%s")
+    return "".join(p + (f"${i}" if i < len(parts) else "") for i, p in enumerate(parts, 1)).encode()
+
+
+_INSERT_TRANSFERS_NUMBERED = _numbered(_INSERT_TRANSFERS)
+_UPDATE_EXPECTED_BALANCES = _numbered(
+    "WITH u AS ("
+    + _SET_BALANCES
+    + ", %s::int8[], %s::int8[], %s::int8[], %s::int8[]) AS v(id, dp, dpo, cp, cpo, odp, odpo,"
+    " ocp, ocpo) WHERE a.id = ANY(%s::int8[]) AND a.id = v.id AND a.debits_pending = v.odp"
+    " AND a.debits_posted = v.odpo AND a.credits_pending = v.ocp AND a.credits_posted = v.ocpo"
+    " RETURNING 1) SELECT 1 / (count(*) = %s)::int FROM u"
+)
+
+
+@dataclass(slots=True)
+class Prepared:
+    """A batch worked out from remembered rows (see :meth:`LedgerStore.prepare`)."""
+
+    results: list[Result]
+    statements: list[tuple[bytes, list[bytes | None]]]  # numbered SQL, text parameters
 
 
 def now_us() -> int:
@@ -102,6 +146,9 @@ class LedgerStore:
         self.engine = engine
         self.sqlite = engine.dialect.name == "sqlite"
         self.write_lock = sqlite_write_lock(engine)
+        # PostgreSQL: each account's row as the batches this store committed or sent leave it.
+        # See prepare().
+        self.rows: dict[int, Account] = {}
 
     # --- writes -------------------------------------------------------------------------------
 
@@ -194,15 +241,96 @@ class LedgerStore:
                     if before_commit is None:
                         raw.commit()
                 if before_commit is None:
+                    self._remember(accounts)
                     return outcome
             if before_commit is not None:
                 before_commit(Tx(raw, postgres=not self.sqlite), outcome.results)
             if self.sqlite and on_sent is not None:
                 on_sent()
             raw.commit()
+            if not self.sqlite:
+                self._remember(accounts)
         finally:
             cur.close()
         return outcome
+
+    def prepare(self, transfers: list[Transfer], raw: Any) -> Prepared | None:
+        """Work ``transfers`` out from the remembered rows, without locking (PostgreSQL).
+
+        Accounts not remembered are read (not locked) on the DBAPI connection ``raw``. Only if
+        every account exists, no transfer has to do with a hold, and every transfer goes
+        through (a refusal must come from rows read under lock), the accounts are left as the
+        batch leaves them, so that the next batch can be worked out while this one is still on
+        its way (see :mod:`saoma.ledger.pipeline`). The batch's balances UPDATE changes the
+        rows only if each still holds what the batch was worked out from; if one does not
+        (another writer moved it), the division by zero aborts the transaction and the batch
+        is applied again with :meth:`apply_batch`, which reads under lock. A transfer written
+        before makes the INSERT fail (its id is unique), with the same remedy.
+        """
+        if self.sqlite:
+            return None
+        rows = self.rows
+        accounts: dict[int, Account] = {}
+        missing = []
+        for t in transfers:
+            if t.flags & _NOT_PLAIN:
+                return None
+            for i in (t.debit_account_id, t.credit_account_id):
+                account = rows.get(i)
+                if account is None:
+                    missing.append(i)
+                else:
+                    accounts[i] = account
+        if missing:
+            cur = raw.cursor()
+            try:
+                cur.execute(
+                    f"SELECT {_ACCOUNT_COLS} FROM accounts WHERE id = ANY(%s::int8[])",
+                    (_int_array(missing),),
+                )
+                read = {r[0]: _account(r) for r in cur.fetchall()}
+            finally:
+                cur.close()
+                raw.rollback()
+            self._remember(read)
+            accounts.update(read)
+        # The remembered accounts themselves are worked on, so that they are left as this batch
+        # leaves them; if it cannot go this way, they are put back.
+        expected = {
+            i: (a.debits_pending, a.debits_posted, a.credits_pending, a.credits_posted)
+            for i, a in accounts.items()
+        }
+        outcome = rules.apply(transfers, accounts, {}, {}, now_us())  # a missing one refuses
+        if outcome.accounts_touched != expected.keys() or any(
+            r is not Result.OK for r in outcome.results
+        ):
+            for i, (dp, dpo, cp, cpo) in expected.items():
+                a = accounts[i]
+                a.debits_pending, a.debits_posted, a.credits_pending, a.credits_posted = (
+                    dp,
+                    dpo,
+                    cp,
+                    cpo,
+                )
+            return None
+        touched = [accounts[i] for i in sorted(expected)]
+        ids, *balances, _ = _balance_arrays(touched)
+        olds = [expected[a.id] for a in touched]
+        checked = [ids, *balances, *(_int_array([r[k] for r in olds]) for k in range(4)), ids]
+        checked.append(str(len(touched)))
+        inserted = _transfer_arrays(outcome.created)
+        return Prepared(
+            outcome.results,
+            [
+                (_UPDATE_EXPECTED_BALANCES, [v.encode() for v in checked]),
+                (_INSERT_TRANSFERS_NUMBERED, [v.encode() for v in inserted]),
+            ],
+        )
+
+    def _remember(self, accounts: dict[int, Account]) -> None:
+        if len(self.rows) > ROWS_KEPT_MAX:
+            self.rows.clear()
+        self.rows.update(accounts)
 
     def _read(
         self,
@@ -355,26 +483,8 @@ class LedgerStore:
         changed_holds: list[Hold],
         touched: list[Account],
     ) -> None:
-        # Arrays go as text literals built in C (str.join): psycopg's list dumper runs a Python
-        # call per element, which was a third of the commit thread's time.
-        cur.execute(
-            f"INSERT INTO transfers ({_INSERT_TRANSFER_COLS}) SELECT * FROM unnest("
-            "%s::text[], %s::int8[], %s::int8[], %s::int8[], %s::int2[], %s::int4[], %s::text[],"
-            " %s::int4[], %s::text[], %s::text[], %s::int8[])",
-            (
-                _text_array([t.id for t in created]),
-                _int_array([t.debit_account_id for t in created]),
-                _int_array([t.credit_account_id for t in created]),
-                _int_array([t.amount for t in created]),
-                _int_array([int(t.code) for t in created]),
-                _int_array([int(t.flags) for t in created]),
-                _text_array([t.pending_id for t in created]),
-                _int_array([t.timeout_s for t in created]),
-                _text_array([t.ref for t in created]),
-                _text_array([t.user_data for t in created]),
-                _int_array([t.created_at_us for t in created]),
-            ),
-        )
+        cur.execute(_UPDATE_BALANCES, _balance_arrays(touched))
+        cur.execute(_INSERT_TRANSFERS, _transfer_arrays(created))
         if new_holds:
             cur.execute(
                 f"INSERT INTO holds ({_HOLD_COLS}) SELECT * FROM unnest(%s::text[], %s::int8[],"
@@ -400,22 +510,6 @@ class LedgerStore:
                     _text_array([h.resolved_by for h in changed_holds]),
                 ),
             )
-        ids = _int_array([a.id for a in touched])
-        # ``id = ANY`` lets the planner walk the primary key instead of hashing the whole table.
-        cur.execute(
-            "UPDATE accounts AS a SET debits_pending = v.dp, debits_posted = v.dpo,"
-            " credits_pending = v.cp, credits_posted = v.cpo"
-            " FROM unnest(%s::int8[], %s::int8[], %s::int8[], %s::int8[], %s::int8[])"
-            " AS v(id, dp, dpo, cp, cpo) WHERE a.id = ANY(%s::int8[]) AND a.id = v.id",
-            (
-                ids,
-                _int_array([a.debits_pending for a in touched]),
-                _int_array([a.debits_posted for a in touched]),
-                _int_array([a.credits_pending for a in touched]),
-                _int_array([a.credits_posted for a in touched]),
-                ids,
-            ),
-        )
 
     def create_accounts(self, new: list[Account]) -> list[AccountResult]:
         """Create accounts; an id that exists with the same fields is ``EXISTS`` (idempotent)."""
@@ -543,6 +637,36 @@ def _check_account(account: Account, stored: Account | None) -> AccountResult:
         account.user_data,
     )
     return AccountResult.EXISTS if same else AccountResult.EXISTS_WITH_DIFFERENT_FIELDS
+
+
+def _balance_arrays(touched: list[Account]) -> tuple[str, ...]:
+    # Arrays go as text literals built in C (str.join): psycopg's list dumper runs a Python
+    # call per element, which was a third of the commit thread's time.
+    ids = _int_array([a.id for a in touched])
+    return (
+        ids,
+        _int_array([a.debits_pending for a in touched]),
+        _int_array([a.debits_posted for a in touched]),
+        _int_array([a.credits_pending for a in touched]),
+        _int_array([a.credits_posted for a in touched]),
+        ids,
+    )
+
+
+def _transfer_arrays(created: list[Transfer]) -> tuple[str, ...]:
+    return (
+        _text_array([t.id for t in created]),
+        _int_array([t.debit_account_id for t in created]),
+        _int_array([t.credit_account_id for t in created]),
+        _int_array([t.amount for t in created]),
+        _int_array([int(t.code) for t in created]),
+        _int_array([int(t.flags) for t in created]),
+        _text_array([t.pending_id for t in created]),
+        _int_array([t.timeout_s for t in created]),
+        _text_array([t.ref for t in created]),
+        _text_array([t.user_data for t in created]),
+        _int_array([t.created_at_us for t in created]),
+    )
 
 
 def _retryable(exc: Exception) -> bool:
