@@ -19,7 +19,7 @@ from typing import Any
 
 from saoma.ledger.domain import BATCH_TRANSFERS_MAX, Result, Transfer, TransferFlags
 from saoma.ledger.pipeline import Pipeline
-from saoma.ledger.store import LedgerStore, Prepared
+from saoma.ledger.store import PIPELINED, LedgerStore, Prepared
 from saoma.ledger.tx import Hook, Refusal, Tx
 
 log = logging.getLogger(__name__)
@@ -130,7 +130,7 @@ class GroupCommitter:
         # pipelined connection of their own (see saoma.ledger.pipeline).
         self._pipeline: Pipeline | None = None
         if not store.sqlite and workers == 1:
-            self._pipeline = Pipeline(self._connect_detached, self._pipelined)
+            self._pipeline = Pipeline(self._connect_detached, PIPELINED, self._pipelined)
         for thread in self._threads:
             thread.start()
 

@@ -30,18 +30,24 @@ DEPTH = 3  # batches on their way at once
 _SYNC = pq.ExecStatus.PIPELINE_SYNC
 _FAILED = (pq.ExecStatus.FATAL_ERROR, pq.ExecStatus.PIPELINE_ABORTED)
 
-Statements = list[tuple[bytes, list[bytes | None]]]
+Statements = list[tuple[bytes, list[bytes | None]]]  # (prepared statement's name, parameters)
 
 
 class Pipeline:
     def __init__(
         self,
         connect: Callable[[], Any],
+        prepare: dict[bytes, bytes],
         done: Callable[[Any, bool], None],
         depth: int = DEPTH,
     ) -> None:
-        """``connect()`` gives a pool connection to psycopg, detached: this pipeline owns it."""
+        """``connect()`` gives a pool connection to psycopg, detached: this pipeline owns it.
+
+        ``prepare`` names the statements batches are made of (numbered parameters): each
+        connection prepares them once, so PostgreSQL parses them once, not per batch.
+        """
         self._connect = connect
+        self._prepare = prepare
         self._done = done
         self._slots = threading.Semaphore(depth)
         self._lock = threading.Condition()  # guards the connection and what is on its way
@@ -60,8 +66,8 @@ class Pipeline:
                 if self._conn is None:
                     self._open()
                 pg = self._conn.dbapi_connection.pgconn
-                for sql, params in statements:
-                    pg.send_query_params(sql, params)
+                for name, params in statements:
+                    pg.send_query_prepared(name, params)
                 pg.pipeline_sync()
                 pg.flush()
             except Exception:
@@ -89,7 +95,16 @@ class Pipeline:
 
     def _open(self) -> None:
         conn = self._connect()
-        conn.dbapi_connection.pgconn.enter_pipeline_mode()
+        pg = conn.dbapi_connection.pgconn
+        try:
+            for name, sql in self._prepare.items():
+                result = pg.prepare(name, sql)
+                if result.status != pq.ExecStatus.COMMAND_OK:
+                    raise RuntimeError(result.get_error_message())
+            pg.enter_pipeline_mode()
+        except Exception:
+            conn.close()
+            raise
         self._conn = conn
         threading.Thread(
             target=self._read, args=(conn,), name="ledger-pipeline", daemon=True

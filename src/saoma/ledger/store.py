@@ -82,7 +82,6 @@ def _numbered(sql: str) -> bytes:
     return "".join(p + (f"${i}" if i < len(parts) else "") for i, p in enumerate(parts, 1)).encode()
 
 
-_INSERT_TRANSFERS_NUMBERED = _numbered(_INSERT_TRANSFERS)
 _UPDATE_EXPECTED_BALANCES = _numbered(
     "WITH u AS ("
     + _SET_BALANCES
@@ -91,6 +90,11 @@ _UPDATE_EXPECTED_BALANCES = _numbered(
     " AND a.debits_posted = v.odpo AND a.credits_pending = v.ocp AND a.credits_posted = v.ocpo"
     " RETURNING 1) SELECT 1 / (count(*) = %s)::int FROM u"
 )
+# The statements of a batch worked out from remembered rows (see LedgerStore.prepare).
+PIPELINED = {
+    b"ledger_balances": _UPDATE_EXPECTED_BALANCES,
+    b"ledger_transfers": _numbered(_INSERT_TRANSFERS),
+}
 
 
 @dataclass(slots=True)
@@ -98,7 +102,7 @@ class Prepared:
     """A batch worked out from remembered rows (see :meth:`LedgerStore.prepare`)."""
 
     results: list[Result]
-    statements: list[tuple[bytes, list[bytes | None]]]  # numbered SQL, text parameters
+    statements: list[tuple[bytes, list[bytes | None]]]  # a PIPELINED name, text parameters
 
 
 def now_us() -> int:
@@ -322,8 +326,8 @@ class LedgerStore:
         return Prepared(
             outcome.results,
             [
-                (_UPDATE_EXPECTED_BALANCES, [v.encode() for v in checked]),
-                (_INSERT_TRANSFERS_NUMBERED, [v.encode() for v in inserted]),
+                (b"ledger_balances", [v.encode() for v in checked]),
+                (b"ledger_transfers", [v.encode() for v in inserted]),
             ],
         )
 
