@@ -68,12 +68,25 @@ def test_a_wallet_spent_elsewhere_is_not_overdrawn_from_what_this_ledger_remembe
     assert pay(here, "lunch", WALLET, SHOP, 10) is Result.OK  # here remembers 90 left
     assert pay(elsewhere, "dinner", WALLET, OTHER_SHOP, 80) is Result.OK  # 10 left in truth
 
+    sent_again = here.committer.pipelined_again
     assert pay(here, "groceries", WALLET, SHOP, 50) is Result.EXCEEDS_CREDITS
+    assert here.committer.pipelined_again == sent_again + 1  # it went out, and came back
     assert balances(here) == {BANK: -100, WALLET: 10, SHOP: 10, OTHER_SHOP: 80}
     # and what it remembers now is the truth: the last 10 can be spent, not 11
     assert pay(here, "snack", WALLET, SHOP, 11) is Result.EXCEEDS_CREDITS
     assert pay(here, "tea", WALLET, SHOP, 10) is Result.OK
     assert balances(here)[WALLET] == 0
+
+
+def test_a_wallet_topped_up_elsewhere_can_spend_what_this_ledger_does_not_know_of(
+    here: Ledger, elsewhere: Ledger
+) -> None:
+    assert pay(here, "top-up", BANK, WALLET, 30) is Result.OK
+    assert pay(here, "lunch", WALLET, SHOP, 20) is Result.OK  # here remembers 10 left
+    assert pay(elsewhere, "top-up-2", BANK, WALLET, 100) is Result.OK  # 110 in truth
+
+    assert pay(here, "groceries", WALLET, SHOP, 50) is Result.OK  # refused only by a locked read
+    assert balances(here) == {BANK: -130, WALLET: 60, SHOP: 70, OTHER_SHOP: 0}
 
 
 def test_a_merchant_credited_elsewhere_keeps_every_credit(here: Ledger, elsewhere: Ledger) -> None:
@@ -94,6 +107,44 @@ def test_a_transfer_written_elsewhere_is_answered_exists_and_moves_money_once(
     assert pay(here, "order-7", WALLET, SHOP, 30) is Result.EXISTS
     assert pay(here, "order-7", WALLET, SHOP, 31) is Result.EXISTS_WITH_DIFFERENT_FIELDS
     assert balances(here) == {BANK: -100, WALLET: 69, SHOP: 31, OTHER_SHOP: 0}
+
+
+def test_a_retry_of_a_payment_this_ledger_wrote_is_answered_exists(here: Ledger) -> None:
+    assert pay(here, "top-up", BANK, WALLET, 100) is Result.OK
+    assert pay(here, "order-8", WALLET, SHOP, 30) is Result.OK
+    pipelined, sent_again = here.committer.pipelined, here.committer.pipelined_again
+    assert pipelined >= 2  # both went the pipelined way
+
+    # What it remembers is up to date, so the retry is sent, and its INSERT meets the id.
+    assert pay(here, "order-8", WALLET, SHOP, 30) is Result.EXISTS
+    assert here.committer.pipelined_again == sent_again + 1
+    assert balances(here) == {BANK: -100, WALLET: 70, SHOP: 30, OTHER_SHOP: 0}
+
+
+def test_closing_answers_every_caller_of_a_batch_that_goes_again(
+    db_url: str, here: Ledger, elsewhere: Ledger
+) -> None:
+    assert pay(here, "top-up", BANK, WALLET, 1_000) is Result.OK
+    engine = make_engine(db_url)
+    closing = Ledger(engine)
+    try:
+        assert pay(closing, "warm", WALLET, SHOP, 1) is Result.OK
+        assert pay(elsewhere, "moved", WALLET, OTHER_SHOP, 1) is Result.OK  # now it is stale
+        replies = [
+            closing.submit([Transfer(f"late-{i}", WALLET, SHOP, 1, TransferCode.PAYMENT)])
+            for i in range(40)
+        ]
+    finally:
+        closing.close()
+    answers: list[list[Result]] = []
+    waiter = threading.Thread(target=lambda: answers.extend(r.result() for r in replies))
+    waiter.start()
+    waiter.join(30)
+    engine.dispose()
+    assert not waiter.is_alive(), "a caller was never answered"
+    assert answers == [[Result.OK]] * 40
+    assert closing.committer.pipelined_again >= 1
+    assert balances(here) == {BANK: -1_000, WALLET: 1_000 - 42, SHOP: 41, OTHER_SHOP: 1}
 
 
 def pipeline_backend(ledger: Ledger) -> int | None:
@@ -152,6 +203,7 @@ def test_payments_survive_the_pipelined_connection_dying_under_load(
             thread.join()
         admin.dispose()
     assert killed == 5
+    assert here.committer.pipelined > 0 and here.committer.pipelined_again >= 1
 
     assert not errors, errors
     with engine.connect() as conn:

@@ -109,10 +109,13 @@ class GroupCommitter:
         self._store = store
         self._batch_max = batch_max
         self._queue: deque[_Request] = deque()
+        self._again: deque[_Request] = deque()  # from pipelined batches that did not commit
         self._cond = threading.Condition()
         self._closed = False
         self.batches = 0  # counters for metrics and benchmarks
         self.transfers = 0
+        self.pipelined = 0  # batches committed through the pipeline
+        self.pipelined_again = 0  # pipelined batches that did not commit and went again
         # Committed requests whose callers are not answered yet (see _run), since when, and a
         # watchdog that answers them if the next batch is slow to send its writes.
         self._held: list[tuple[_Request, list[Result]]] = []
@@ -171,18 +174,22 @@ class GroupCommitter:
             thread.join(timeout=30)
 
     def _take(self, wait: bool = True) -> list[_Request] | None:
-        """The next batch; None once closed and drained; [] if not ``wait`` and nothing queued."""
+        """The next batch; None once closed and drained; [] if not ``wait`` and nothing queued.
+
+        Requests whose pipelined batch did not commit come first, on their own.
+        """
         with self._cond:
-            while not self._queue:
+            while not self._queue and not self._again:
                 if self._closed:
                     return None
                 if not wait or self._held:
                     return []
                 self._cond.wait()
+            source = self._again or self._queue
             taken: list[_Request] = []
             count = 0
-            while self._queue and count + len(self._queue[0].transfers) <= self._batch_max:
-                request = self._queue.popleft()
+            while source and count + len(source[0].transfers) <= self._batch_max:
+                request = source.popleft()
                 taken.append(request)
                 count += len(request.transfers)
             return taken
@@ -242,6 +249,11 @@ class GroupCommitter:
             prepared = self._store.prepare(batch, raw.driver_connection)
         if prepared is None:
             self._pipeline.wait_idle()
+            if self._again and not requests[0].locked:
+                # A batch sent before these did not commit: it goes first, as it was queued.
+                with self._cond:
+                    self._queue.extendleft(reversed(requests))
+                return True
             return False
         self._answer_held()
         self._pipeline.send(prepared.statements, (requests, prepared))
@@ -261,11 +273,13 @@ class GroupCommitter:
             # connection broke: forget the remembered rows; the batch goes again, reading.
             self._store.rows.clear()
             with self._cond:
-                for request in reversed(requests):
+                self.pipelined_again += 1
+                for request in requests:
                     request.locked = True
-                    self._queue.appendleft(request)
+                self._again.extend(requests)  # in the order the batches were sent
                 self._cond.notify()
             return
+        self.pipelined += 1
         self.batches += 1
         self.transfers += len(prepared.results)
         done = []

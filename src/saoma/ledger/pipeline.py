@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 DEPTH = 3  # batches on their way at once
 
 _SYNC = pq.ExecStatus.PIPELINE_SYNC
-_FAILED = (pq.ExecStatus.FATAL_ERROR, pq.ExecStatus.PIPELINE_ABORTED)
+_DONE = (pq.ExecStatus.TUPLES_OK, pq.ExecStatus.COMMAND_OK)  # anything else fails the batch
 
 Statements = list[tuple[bytes, list[bytes | None]]]  # (prepared statement's name, parameters)
 
@@ -53,7 +53,7 @@ class Pipeline:
         self._lock = threading.Condition()  # guards the connection and what is on its way
         self._conn: Any = None
         self._on_way: deque[list[Any]] = deque()  # [job, committed so far], in the order sent
-        self._closed = False
+        self._reporting = 0  # batches taken off the way whose done() has not returned
 
     def send(self, statements: Statements, job: Any) -> None:
         """Send one batch; blocks while ``depth`` batches are on their way."""
@@ -69,26 +69,30 @@ class Pipeline:
                 for name, params in statements:
                     pg.send_query_prepared(name, params)
                 pg.pipeline_sync()
-                pg.flush()
+                # The connection does not block: send what libpq could not yet, reading
+                # results meanwhile so that the server is never stuck writing them.
+                while pg.flush():
+                    _wait(pg.socket, select.POLLIN | select.POLLOUT)
+                    pg.consume_input()
             except Exception:
                 log.warning("the ledger's pipelined connection failed", exc_info=True)
                 failed = self._break()
         self._report(failed)
 
     def busy(self) -> bool:
+        """Whether a batch sent is not reported yet."""
         with self._lock:
-            return bool(self._on_way)
+            return bool(self._on_way or self._reporting)
 
     def wait_idle(self) -> None:
-        """Until every batch sent is reported."""
+        """Until every batch sent is reported (its done() returned)."""
         with self._lock:
-            while self._on_way:
+            while self._on_way or self._reporting:
                 self._lock.wait()
 
     def close(self) -> None:
         self.wait_idle()
         with self._lock:
-            self._closed = True
             conn, self._conn = self._conn, None
         if conn is not None:
             conn.close()
@@ -122,7 +126,7 @@ class Pipeline:
         for entry in failed:
             entry[1] = False
         self._on_way.clear()
-        self._lock.notify_all()
+        self._reporting += len(failed)
         return failed
 
     def _report(self, finished: list[list[Any]]) -> None:
@@ -132,23 +136,31 @@ class Pipeline:
                 self._done(job, committed)
             except Exception:
                 log.exception("reporting a pipelined batch failed")
+            finally:
+                with self._lock:
+                    self._reporting -= 1
+                    self._lock.notify_all()
 
     def _read(self, conn: Any) -> None:
+        try:
+            self._read_results(conn)
+        except Exception:
+            log.warning("the ledger's pipeline reader failed", exc_info=True)
+            with self._lock:
+                failed = self._break() if self._conn is conn else []
+            self._report(failed)
+
+    def _read_results(self, conn: Any) -> None:
         pg = conn.dbapi_connection.pgconn
-        readable = select.poll()
-        readable.register(pg.socket, select.POLLIN)
+        socket = pg.socket
         while True:
+            finished: list[list[Any]] = []
             with self._lock:
                 if self._conn is not conn:
                     return
                 if not self._on_way:
                     self._lock.wait(0.1)
                     continue
-            readable.poll(100)
-            finished: list[list[Any]] = []
-            with self._lock:
-                if self._conn is not conn:
-                    return
                 try:
                     pg.consume_input()
                     while self._on_way and not pg.is_busy():
@@ -157,11 +169,19 @@ class Pipeline:
                             continue  # the end of one statement's results
                         if result.status == _SYNC:
                             finished.append(self._on_way.popleft())
-                        elif result.status in _FAILED:
+                            self._reporting += 1
+                        elif result.status not in _DONE:
                             self._on_way[0][1] = False
-                    if not self._on_way:
-                        self._lock.notify_all()
                 except Exception:
                     log.warning("the ledger's pipelined connection failed", exc_info=True)
                     finished += self._break()
-            self._report(finished)
+            if finished:
+                self._report(finished)
+            else:
+                _wait(socket, select.POLLIN)
+
+
+def _wait(socket: int, events: int) -> None:
+    poller = select.poll()
+    poller.register(socket, events)
+    poller.poll(100)
