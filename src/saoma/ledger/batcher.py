@@ -282,13 +282,7 @@ class GroupCommitter:
         self.pipelined += 1
         self.batches += 1
         self.transfers += len(prepared.results)
-        done = []
-        offset = 0
-        for request in requests:
-            n = len(request.transfers)
-            done.append((request, prepared.results[offset : offset + n]))
-            offset += n
-        self._hold(done)
+        self._hold(_per_request(requests, prepared.results))
         with self._cond:
             self._cond.notify()
 
@@ -344,25 +338,16 @@ class GroupCommitter:
         hooked = [r for r in requests if r.hook is not None]
 
         def before_commit(tx: Tx, results: list[Result]) -> None:
-            offset = 0
-            for request in requests:
-                n = len(request.transfers)
+            for request, own in _per_request(requests, results):
                 if request.hook is not None:
-                    request.hook(tx, results[offset : offset + n])
-                offset += n
+                    request.hook(tx, own)
 
         outcome = self._store.apply_batch(
             batch, raw.driver_connection, before_commit if hooked else None, on_sent, on_read
         )
         self.batches += 1
         self.transfers += len(batch)
-        done = []
-        offset = 0
-        for request in requests:
-            n = len(request.transfers)
-            done.append((request, outcome.results[offset : offset + n]))
-            offset += n
-        return done
+        return _per_request(requests, outcome.results)
 
     def _commit_one_by_one(self, requests: list[_Request]) -> None:
         """After a failed batch, isolate the request at fault so the others still go through."""
@@ -377,6 +362,19 @@ class GroupCommitter:
             finally:
                 if raw is not None:
                     raw.close()
+
+
+def _per_request(
+    requests: list[_Request], results: list[Result]
+) -> list[tuple[_Request, list[Result]]]:
+    """Each request with its own part of a batch's ``results``."""
+    done = []
+    offset = 0
+    for request in requests:
+        n = len(request.transfers)
+        done.append((request, results[offset : offset + n]))
+        offset += n
+    return done
 
 
 def _split_open_chain(transfers: list[Transfer]) -> tuple[list[Transfer], int]:

@@ -308,14 +308,9 @@ class LedgerStore:
         if outcome.accounts_touched != expected.keys() or any(
             r is not Result.OK for r in outcome.results
         ):
-            for i, (dp, dpo, cp, cpo) in expected.items():
+            for i, before in expected.items():
                 a = accounts[i]
-                a.debits_pending, a.debits_posted, a.credits_pending, a.credits_posted = (
-                    dp,
-                    dpo,
-                    cp,
-                    cpo,
-                )
+                a.debits_pending, a.debits_posted, a.credits_pending, a.credits_posted = before
             return None
         touched = [accounts[i] for i in sorted(expected)]
         ids, *balances, _ = _balance_arrays(touched)
