@@ -25,6 +25,7 @@ from saoma.ledger.errors import error_for
 from saoma.ledger.tx import Tx
 from saoma.merchants.service import Merchant, Merchants, check_text, check_webhook_url
 from saoma.money import AMOUNT_MINOR_MAX, BY_ALPHA, rate_of
+from saoma.pagination import parse_cursor
 from saoma.payments import idempotency
 from saoma.payments import models as m
 from saoma.payments.ids import new_id, now_us
@@ -785,10 +786,9 @@ class Payments:
             query = query.where(m.payments.c.consumer_id == consumer.id)
         if merchant is not None:
             query = query.where(m.payments.c.merchant_id == merchant.id)
-        if cursor:
-            if not cursor.isdigit():
-                raise invalid("cursor", "cursor must be a value returned as next_cursor")
-            query = query.where(m.payments.c.seq < int(cursor))
+        after = parse_cursor(cursor)
+        if after is not None:
+            query = query.where(m.payments.c.seq < after)
         with read(self.engine) as conn:
             rows = conn.execute(query).all()
         more = len(rows) > limit
