@@ -20,6 +20,8 @@ PIX = (
 # PIX's code with currency 999 and a checksum that matches: the currency is what is wrong
 BAD_CURRENCY = PIX.replace("5303986", "5303999")[:-4]
 BAD_CURRENCY += crc16(BAD_CURRENCY.encode())
+# PromptPay to a phone number, as the open-source promptpay-qr generator's tests publish it.
+PROMPTPAY = "00020101021129370016A000000677010111011300668012345675802TH530376463046197"
 MERCHANT = ["--merchant-id", "m_01J9ZQ4W4B7C2X5N8R3T6V9Y1A", "--name", "Lucky Noodles"]
 
 
@@ -143,8 +145,8 @@ def test_render_writes_a_png_that_reads_back(tmp_path: Path) -> None:
     assert f"wrote {out}" in said(result)
     assert out.read_bytes().startswith(b"\x89PNG")
     assert images.read(out) == [payload]
-    # and decode takes the image's path as well as the text
-    result = run("decode", str(out), "--json")
+    # and decode reads the image with --file
+    result = run("decode", "--file", str(out), "--json")
     assert result.exit_code == 0, result.output
     assert json.loads(result.output)["fields"]["54 transaction amount"] == "25.50"
 
@@ -178,6 +180,41 @@ def test_render_refuses_a_bad_payload_or_format(tmp_path: Path) -> None:
 def test_decode_an_image_without_a_code(tmp_path: Path) -> None:
     blank = tmp_path / "blank.png"
     Image.new("RGB", (200, 200), "white").save(blank)
-    result = run("decode", str(blank))
+    result = run("decode", "--file", str(blank))
     assert result.exit_code == 1
     assert "no code found in the image" in said(result)
+
+
+def test_decode_takes_the_payload_as_text_whatever_its_length(tmp_path: Path) -> None:
+    """A payload longer than a file name may be ("File name too long" before), and one that
+    happens to name a file, are both read as text."""
+    long = PIX[:-4] + "0" * 300
+    result = run("decode", long)
+    assert result.exit_code == 1, result.output
+    assert "invalid:" in said(result) and "File name" not in said(result)
+    image = tmp_path / "code.png"
+    image.write_bytes(images.png(PIX))
+    result = run("decode", str(image))  # a path given as the payload is text, not a file
+    assert result.exit_code == 1 and "expected a two-digit field ID" in said(result)
+    assert run("decode", "--file", str(image)).exit_code == 0
+    assert run("decode").exit_code == 2  # nothing to read
+    assert run("decode", PIX, "--file", str(image)).exit_code == 2  # two things to read
+    missing = run("decode", "--file", str(tmp_path / "none.png"))
+    assert missing.exit_code == 2 and "no such file" in said(missing)
+
+
+def test_decode_a_promptpay_code_with_its_warnings() -> None:
+    """Thailand's PromptPay leaves out fields 52, 59 and 60; wallets read it, so does decode."""
+    result = run("decode", PROMPTPAY)
+    assert result.exit_code == 0, result.output
+    out = said(result)
+    assert "A000000677010111" in out
+    assert "warning: field 52 (merchant category code) is missing" in out
+    out_json = json.loads(run("decode", PROMPTPAY, "--json").output)
+    assert out_json["valid"] is True
+    assert out_json["fields"]["53 transaction currency"] == "764"
+    missing = [("52", "merchant category code"), ("59", "merchant name"), ("60", "merchant city")]
+    assert out_json["warnings"] == [
+        f"field {tag} ({name}) is missing, which EMVCo makes mandatory" for tag, name in missing
+    ]
+    assert json.loads(run("decode", PIX, "--json").output)["warnings"] == []

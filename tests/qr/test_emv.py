@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from saoma.money import BY_ALPHA, BY_NUMERIC
 from saoma.payments import codes
 from saoma.qr import EmvError, Field, Payload, crc16, decode, encode
+from saoma.qr.emv import NAMES, conformant
 
 # The static example of "Manual de Padrões para Iniciação do Pix" (Banco Central do Brasil):
 # a PIX key in template 26 under GUID br.gov.bcb.pix, no amount, reference label "***".
@@ -141,12 +142,53 @@ def test_the_crc_is_four_characters_and_comes_once_at_the_end() -> None:
     assert error.tag == "63" and "once, last" in str(error)
 
 
-@pytest.mark.parametrize("tag", ["52", "53", "58", "59", "60"])
+@pytest.mark.parametrize("tag", ["53", "58"])
 def test_a_missing_mandatory_field_is_named(tag: str) -> None:
     error = error_of(encode(saoma_fields(**{f"f{tag}": None})))
     assert error.tag == tag
     assert "mandatory field is missing" in str(error)
     assert f"field {tag} (" in str(error)
+
+
+# Published by the open-source promptpay-qr generator's tests: a phone number, static; and an
+# amount of 4.22 baht, dynamic. Neither has a category code, a name or a city.
+PROMPTPAY = "00020101021129370016A000000677010111011300668012345675802TH530376463046197"
+PROMPTPAY_AMOUNT = (
+    "00020101021229370016A000000677010111011300660000000005802TH530376454044.226304E469"
+)
+
+
+def test_a_promptpay_code_decodes_with_a_warning_for_each_missing_field() -> None:
+    p = decode(PROMPTPAY)
+    assert p.merchant_accounts()["A000000677010111"]["01"] == "0066801234567"
+    assert p.currency == "THB" and p.amount_minor is None and not p.dynamic
+    assert p.warnings == (
+        "field 52 (merchant category code) is missing, which EMVCo makes mandatory",
+        "field 59 (merchant name) is missing, which EMVCo makes mandatory",
+        "field 60 (merchant city) is missing, which EMVCo makes mandatory",
+    )
+    paid = decode(PROMPTPAY_AMOUNT)
+    assert paid.dynamic and paid.amount_minor == 422 and len(paid.warnings) == 3
+    assert encode(p.fields) == PROMPTPAY  # read as it is, field order kept
+    assert decode(PIX).warnings == decode(PAYNOW_DYNAMIC).warnings == ()
+
+
+@pytest.mark.parametrize("tag", ["52", "59", "60"])
+def test_a_tolerated_missing_field_is_a_warning_and_never_conformant(tag: str) -> None:
+    payload = encode(saoma_fields(**{f"f{tag}": None}))
+    assert decode(payload).warnings == (
+        f"field {tag} ({NAMES[tag]}) is missing, which EMVCo makes mandatory",
+    )
+    with pytest.raises(EmvError, match=f"not conformant: field {tag} "):
+        conformant(payload)
+
+
+def test_a_category_code_present_but_wrong_is_still_an_error() -> None:
+    assert "four digits" in str(error_of(encode(saoma_fields(f52=""))))
+
+
+def test_a_promptpay_code_with_a_bad_crc_is_still_refused() -> None:
+    assert "checksum mismatch" in str(error_of(PROMPTPAY[:-4] + "0000"))
 
 
 def test_the_payload_starts_with_the_format_indicator() -> None:
@@ -480,3 +522,28 @@ def test_any_text_decodes_or_fails_with_an_emv_error(text: str) -> None:
         decode(text)
     except EmvError as error:
         assert error.offset is None or 0 <= error.offset <= len(text)
+
+
+@given(
+    st.sampled_from(sorted(BY_ALPHA)),
+    st.one_of(st.none(), st.integers(0, 10**9)),
+    st.one_of(st.none(), values(20)),
+    values(25),
+    values(15),
+    st.integers(0, 9999).map(lambda n: f"{n:04d}"),
+)
+@settings(max_examples=200)
+def test_saoma_emits_conformant_payloads_only(
+    currency: str, amount: int | None, reference: str | None, name: str, city: str, mcc: str
+) -> None:
+    payload = codes.saoma_payload(
+        merchant_id="m_01J9ZQ4W4B7C2X5N8R3T6V9Y1A",
+        reference=reference,
+        amount_minor=amount,
+        currency=currency,
+        merchant_name=name,
+        merchant_name_zh="",
+        city=city,
+        category_code=mcc,
+    )
+    assert conformant(payload).get("52") == mcc

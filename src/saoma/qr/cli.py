@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from saoma.qr import images
-from saoma.qr.emv import ADDITIONAL, EmvError, decode, name_of
+from saoma.qr.emv import ADDITIONAL, EmvError, conformant, decode, name_of
 
 app = typer.Typer(help="EMVCo QR payment codes: encode, decode, render.", no_args_is_help=True)
 console = Console()
@@ -46,7 +46,7 @@ def encode_cmd(
             city=city,
             category_code=mcc,
         )
-        decode(payload)
+        conformant(payload)
     except (ValueError, KeyError) as exc:
         console.print(f"[red]cannot encode:[/red] {exc}")
         raise typer.Exit(2) from exc
@@ -55,13 +55,26 @@ def encode_cmd(
 
 @app.command("decode")
 def decode_cmd(
-    source: str = typer.Argument(..., help="A payload, or the path of an image holding one."),
+    payload_text: str | None = typer.Argument(
+        None, metavar="PAYLOAD", help="The payload, as text (any length)."
+    ),
+    file: Annotated[
+        Path | None,
+        typer.Option("--file", "-f", help="Read the payload from this image (PNG, JPEG…) instead."),
+    ] = None,
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
-    """Show a payload's fields; exits non-zero with the reason when it is not valid."""
-    texts = [source]
-    if Path(source).is_file():
-        texts = images.read(Path(source))
+    """Show a payload's fields and any tolerated deviation from EMVCo (warnings); exits non-zero
+    with the reason when it is not valid."""
+    if (payload_text is None) == (file is None):
+        console.print("[red]give a payload, or --file with an image, not both[/red]")
+        raise typer.Exit(2)
+    texts = [payload_text or ""]
+    if file is not None:
+        if not file.is_file():
+            console.print(f"[red]no such file:[/red] {file}")
+            raise typer.Exit(2)
+        texts = images.read(file)
         if not texts:
             console.print("[red]no code found in the image[/red]")
             raise typer.Exit(1)
@@ -74,7 +87,8 @@ def decode_cmd(
             console.print(f"[red]invalid:[/red] {exc}")
         raise typer.Exit(1) from exc
     if as_json:
-        typer.echo(json.dumps({"valid": True, "fields": payload.as_dict()}, ensure_ascii=False))
+        out = {"valid": True, "fields": payload.as_dict(), "warnings": list(payload.warnings)}
+        typer.echo(json.dumps(out, ensure_ascii=False))
         return
     table = Table("ID", "field", "value")
     for f in payload.fields:
@@ -88,6 +102,8 @@ def decode_cmd(
     console.print(table)
     if payload.get("54") is not None:
         console.print(f"amount: {payload.amount_minor} minor units of {payload.currency}")
+    for warning in payload.warnings:
+        console.print(f"[yellow]warning:[/yellow] {warning}")
 
 
 @app.command("render")

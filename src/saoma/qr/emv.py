@@ -8,6 +8,12 @@ The last field, ID 63, is a CRC-16/CCITT-FALSE over everything before its value.
 Decoding keeps every field in order, templates as nested fields, and fields it does not know as
 raw values, so ``encode(decode(p)) == p`` for any canonical payload, including ones other systems
 made (Brazil's PIX, Singapore's SGQR/PayNow).
+
+Decoding is strict about form (IDs, lengths, the CRC, each value's format) and tolerant of what
+wallets in the field tolerate: a payload without the merchant category code, name or city (fields
+EMVCo makes mandatory; Thailand's PromptPay codes carry none of them) decodes, with a warning
+naming each missing field in :attr:`Payload.warnings`. Saoma's own codes must be conformant:
+:func:`conformant` refuses a payload with any warning.
 """
 
 from __future__ import annotations
@@ -18,6 +24,8 @@ from dataclasses import dataclass, field
 
 from saoma.money import BY_NUMERIC
 
+# Mandatory in EMVCo's specification, yet absent from codes wallets accept: a warning, not an error.
+TOLERATED_MISSING = ("52", "59", "60")
 TEMPLATES = {*(str(i) for i in range(26, 52)), "62", "64", *(str(i) for i in range(80, 100))}
 _AMOUNT = re.compile(r"(?=.*\d)\d*(\.\d*)?", re.ASCII)  # with fullmatch: no "\n" after it
 NAMES = {
@@ -136,6 +144,7 @@ class Payload:
 
     fields: tuple[Field, ...]
     _index: dict[str, Field] = field(default_factory=dict, compare=False, repr=False)
+    warnings: tuple[str, ...] = ()  # each deviation from EMVCo decoding tolerated, in words
 
     def __post_init__(self) -> None:
         self._index.update({f.tag: f for f in self.fields})
@@ -206,11 +215,21 @@ def decode(payload: str) -> Payload:
             offset=len(payload) - 4,
         )
     body = Payload(fields[:-1])
-    _check(body, payload)
-    return body
+    warnings = _check(body, payload)
+    return Payload(body.fields, warnings=tuple(warnings)) if warnings else body
 
 
-def _check(p: Payload, payload: str) -> None:
+def conformant(payload: str) -> Payload:
+    """:func:`decode`, refusing what it only tolerates: Saoma emits conformant payloads only."""
+    decoded = decode(payload)
+    if decoded.warnings:
+        raise EmvError(f"not conformant: {decoded.warnings[0]}")
+    return decoded
+
+
+def _check(p: Payload, payload: str) -> list[str]:
+    """Refuse what is invalid; return what is only tolerated (see :data:`TOLERATED_MISSING`)."""
+    warnings: list[str] = []
     tags = [f.tag for f in p.fields]
     if not tags or tags[0] != "00" or p.get("00") != "01":
         raise EmvError("the payload must start with field 00 = 01", tag="00", offset=0)
@@ -224,10 +243,12 @@ def _check(p: Payload, payload: str) -> None:
     if not any("02" <= t <= "51" for t in tags):
         raise EmvError("no merchant account information (fields 02 to 51)")
     for tag in ("52", "53", "58", "59", "60"):
-        if p.get(tag) is None:
+        if p.get(tag) is None and tag in TOLERATED_MISSING:
+            warnings.append(f"field {tag} ({name_of(tag)}) is missing, which EMVCo makes mandatory")
+        elif p.get(tag) is None:
             raise EmvError("a mandatory field is missing", tag=tag)
-    mcc = p.get("52") or ""
-    if len(mcc) != 4 or not _digits(mcc):
+    mcc = p.get("52")
+    if mcc is not None and (len(mcc) != 4 or not _digits(mcc)):
         raise EmvError(f"the merchant category code is four digits, not {mcc!r}", tag="52")
     currency = p.get("53") or ""
     if currency not in BY_NUMERIC:
@@ -255,9 +276,14 @@ def _check(p: Payload, payload: str) -> None:
         raise EmvError("the merchant name is 25 characters at most", tag="59")
     if len(p.get("60") or "") > 15:
         raise EmvError("the merchant city is 15 characters at most", tag="60")
+    return warnings
 
 
 def encode(fields: list[Field] | tuple[Field, ...]) -> str:
-    """The canonical payload for ``fields`` (without field 63), with its CRC appended."""
+    """The canonical payload for ``fields`` (without field 63), with its CRC appended.
+
+    It serialises any fields (tests build invalid payloads with it); what Saoma shows a payer is
+    checked with :func:`conformant`.
+    """
     body = "".join(f.encoded() for f in fields) + "6304"
     return body + crc16(body.encode())
