@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import secrets
 
+import pytest
+
 from saoma.paycode import codes
 
 
@@ -29,3 +31,12 @@ def test_the_mac_is_spread_over_a_million_values() -> None:
     key = secrets.token_bytes(32)
     macs = {codes.mac(key, "0000000001", step) for step in range(20_000)}
     assert len(macs) > 19_000  # close to no collisions: 20,000 draws from 10^6
+
+
+def test_a_code_is_ascii_digits_only() -> None:
+    """``str.isdigit`` takes "١" (Arabic-Indic one) and "²": such a code reached the MAC
+    comparison, where ``hmac.compare_digest`` raises on non-ASCII text (a 500 at the till)."""
+    for mac in ("١٢٣٤٥٦", "12345²", "１２３４５６"):
+        assert codes.split("28" + "0123456789" + mac) is None
+    with pytest.raises(ValueError, match="ten digits"):
+        codes.generate(secrets.token_bytes(32), "012345678٩", 1_800_000_000)

@@ -2,24 +2,35 @@
 
 from __future__ import annotations
 
+import email.message
+import json
 import logging
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 from urllib.parse import parse_qsl
 
 from fastapi import FastAPI, Request
+from fastapi.dependencies.models import Dependant
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute, iter_route_contexts
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from saoma import signing
+from saoma.pagination import CURSOR_DIGITS_MAX
 from saoma.platform import Platform
 from saoma.problems import Problem, invalid
 
 log = logging.getLogger(__name__)
 BODY_BYTES_MAX = 64 * 1024
+CONTENT_LENGTH_DIGITS_MAX = 12
 PROBLEM_JSON = "application/problem+json"
+IDEMPOTENCY_KEY = "Idempotency-Key"
+IDEMPOTENCY_KEY_PATTERN = r"^[ -~]{1,255}$"  # printable ASCII, as Stripe's keys
+_IDEMPOTENCY_KEY = re.compile(IDEMPOTENCY_KEY_PATTERN.strip("^$"))
 
 
 def problem_response(problem: Problem, request: Request) -> JSONResponse:
@@ -43,13 +54,66 @@ def _too_large(scope: Scope) -> JSONResponse:
     return JSONResponse(problem.document(instance=scope["path"]), 413, media_type=PROBLEM_JSON)
 
 
-class BodyLimit:
-    """Refuse a body larger than ``BODY_BYTES_MAX`` (plain ASGI: no overhead).
+def _respond(scope: Scope, problem: Problem) -> JSONResponse:
+    document = problem.document(instance=scope["path"].replace("\x00", ""))
+    return JSONResponse(document, problem.status, media_type=PROBLEM_JSON)
 
-    A declared Content-Length above the limit is refused before reading anything. Otherwise the
-    bytes are counted as they arrive, so a chunked body (no Content-Length) or one that runs past
-    its declared length is refused as soon as it crosses the limit; a body within the limit is
-    handed on to the application whole.
+
+class _DuplicateKey(ValueError):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in found:
+            raise _DuplicateKey(key)
+        found[key] = value
+    return found
+
+
+def _parsed_as_json(headers: list[tuple[bytes, bytes]]) -> bool:
+    """Whether FastAPI reads this body as JSON (``application/json`` or ``application/*+json``)."""
+    content_type = dict(headers).get(b"content-type")
+    if not content_type:
+        return False
+    message = email.message.Message()
+    message["content-type"] = content_type.decode("latin-1")
+    subtype = message.get_content_subtype()
+    return message.get_content_maintype() == "application" and (
+        subtype == "json" or subtype.endswith("+json")
+    )
+
+
+def json_body_problem(body: bytes) -> Problem | None:
+    """Why a JSON body is refused, or None: UTF-8, one JSON document, no key twice in an object.
+
+    Python's parser keeps the last of two equal keys, so ``{"amount": 1, "amount": 2}`` would be
+    read as 2 where another reader (a proxy that checked the amount, a log) sees 1.
+    """
+    try:
+        json.loads(body.decode("utf-8"), object_pairs_hook=_no_duplicates)
+    except _DuplicateKey as exc:
+        return invalid(exc.key, f"{exc.key} appears twice in the JSON body")
+    except UnicodeDecodeError:
+        return invalid("body", "body: not UTF-8")
+    except RecursionError:
+        return invalid("body", "body: nested too deep")
+    except ValueError:
+        return invalid("body", "body: not a JSON document")
+    return None
+
+
+class BodyLimit:
+    """Refuse a body larger than ``BODY_BYTES_MAX``, or JSON that is not strict (plain ASGI).
+
+    A declared Content-Length above the limit (or not 1 to 12 ASCII digits) is refused before
+    reading anything. Otherwise the bytes are counted as they arrive, so a chunked body (no
+    Content-Length) or one that runs past its declared length is refused as soon as it crosses
+    the limit; a body within the limit is handed on to the application whole, once a body that
+    FastAPI would read as JSON was checked by :func:`json_body_problem`: one place for every route.
     """
 
     def __init__(self, app: ASGIApp) -> None:
@@ -60,7 +124,11 @@ class BodyLimit:
             await self.app(scope, receive, send)
             return
         length = dict(scope["headers"]).get(b"content-length")
-        if length is not None and (not length.isdigit() or int(length) > BODY_BYTES_MAX):
+        if length is not None and (
+            len(length) > CONTENT_LENGTH_DIGITS_MAX
+            or not length.isdigit()  # bytes: ASCII digits only
+            or int(length) > BODY_BYTES_MAX
+        ):
             await _too_large(scope)(scope, receive, send)
             return
         chunks: list[bytes] = []
@@ -79,7 +147,13 @@ class BodyLimit:
             chunks.append(chunk)
             if not message.get("more_body", False):
                 break
-        pending.insert(0, {"type": "http.request", "body": b"".join(chunks), "more_body": False})
+        body = b"".join(chunks)
+        if body and _parsed_as_json(scope["headers"]):
+            problem = json_body_problem(body)
+            if problem is not None:
+                await _respond(scope, problem)(scope, receive, send)
+                return
+        pending.insert(0, {"type": "http.request", "body": body, "more_body": False})
 
         async def replay() -> Message:
             return pending.pop(0) if pending else await receive()
@@ -88,10 +162,12 @@ class BodyLimit:
 
 
 class PlainUrl:
-    """Refuse a NUL character in the URL before any route sees it (plain ASGI).
+    """Refuse, before any route sees them, a URL or header no valid request holds (plain ASGI).
 
-    No id holds one and PostgreSQL cannot even compare a text column with one: a NUL in the
-    path is a resource that does not exist (404), in the query string an invalid request (422).
+    No id holds a NUL and PostgreSQL cannot even compare a text column with one: a NUL in the
+    path is a resource that does not exist (404). In the query string a NUL, or bytes that are not
+    UTF-8 once percent-decoded, are an invalid request (422) naming the parameter. An
+    Idempotency-Key that is not 1 to 255 printable ASCII characters is refused (422) on any route.
     """
 
     def __init__(self, app: ASGIApp) -> None:
@@ -99,24 +175,71 @@ class PlainUrl:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            problem: Problem | None = None
-            if "\x00" in scope["path"]:
-                problem = Problem("not-found", 404, "no such resource", title="Not found")
-            else:
-                query = scope.get("query_string", b"").decode("latin-1")
-                for name, value in parse_qsl(query, keep_blank_values=True):
-                    if "\x00" in name or "\x00" in value:
-                        problem = invalid(
-                            name or "query",
-                            f"{name or 'query'}: must not contain the NUL character",
-                        )
-                        break
+            problem = _url_problem(scope) or _header_problem(scope)
             if problem is not None:
-                document = problem.document(instance=scope["path"].replace("\x00", ""))
-                response = JSONResponse(document, problem.status, media_type=PROBLEM_JSON)
-                await response(scope, receive, send)
+                await _respond(scope, problem)(scope, receive, send)
                 return
         await self.app(scope, receive, send)
+
+
+def _url_problem(scope: Scope) -> Problem | None:
+    if "\x00" in scope["path"]:
+        return Problem("not-found", 404, "no such resource", title="Not found")
+    query = scope.get("query_string", b"").decode("latin-1")
+    for name, value in parse_qsl(query, keep_blank_values=True, encoding="latin-1"):
+        field = name.encode("latin-1").decode("utf-8", "replace") or "query"
+        if "\x00" in name or "\x00" in value:
+            return invalid(field, f"{field}: must not contain the NUL character")
+        try:
+            name.encode("latin-1").decode("utf-8")
+            value.encode("latin-1").decode("utf-8")
+        except UnicodeDecodeError:
+            return invalid(field, f"{field}: percent-encoded bytes that are not UTF-8")
+    return None
+
+
+def _header_problem(scope: Scope) -> Problem | None:
+    for name, value in scope["headers"]:
+        if name == b"idempotency-key" and not _IDEMPOTENCY_KEY.fullmatch(value.decode("latin-1")):
+            detail = "must be 1 to 255 printable ASCII characters"
+            return invalid(IDEMPOTENCY_KEY, f"{IDEMPOTENCY_KEY} {detail}")
+    return None
+
+
+class Contained:
+    """Answer an unexpected error with a 500 problem and keep the connection (plain ASGI).
+
+    Starlette answers it too but raises it again, and uvicorn then closes the connection: a
+    client's next request on it was reset. Outermost, so an error in any layer is contained; one
+    raised after the response started cannot be answered and goes on to the server.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def watched(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watched)
+        except Exception:
+            if started:
+                raise
+            log.exception("unhandled error on %s %s", scope.get("method"), scope.get("path"))
+            await _respond(scope, _INTERNAL_ERROR)(scope, receive, send)
+
+
+_INTERNAL_ERROR = Problem(
+    "internal-error", 500, "something went wrong on our side; nothing was lost"
+)
 
 
 # What a path that names a file type, or a live stream, answers instead of JSON.
@@ -124,13 +247,18 @@ _MEDIA_BY_SUFFIX = {".svg": "image/svg+xml", ".csv": "text/csv", "/events": "tex
 _PROBLEM_SCHEMA = {"$ref": "#/components/schemas/ProblemDoc"}
 
 
-def describe_responses(document: dict[str, Any]) -> dict[str, Any]:
-    """Make the OpenAPI document say what the server really sends.
+def describe_responses(
+    document: dict[str, Any], signed: frozenset[tuple[str, str]] = frozenset()
+) -> dict[str, Any]:
+    """Make the OpenAPI document say what the server really sends and reads.
 
     Every error is a problem document served as ``application/problem+json`` (FastAPI's own
     422 ``HTTPValidationError`` never leaves this app: the handlers below rewrite it); any
     operation may be refused with 422 (:class:`PlainUrl`), any with a body with 413
-    (:class:`BodyLimit`); images, CSV files and event streams are not JSON.
+    (:class:`BodyLimit`); images, CSV files and event streams are not JSON. The headers read
+    outside FastAPI's parameters are described too, in the format they are parsed with: the
+    signature headers on the ``signed`` operations ((path, method) pairs), Idempotency-Key on
+    every POST; and a cursor is its digits (:func:`saoma.pagination.parse_cursor`).
     """
     from saoma.api.schemas import ProblemDoc
 
@@ -138,7 +266,8 @@ def describe_responses(document: dict[str, Any]) -> dict[str, Any]:
     schemas.setdefault("ProblemDoc", ProblemDoc.model_json_schema())
     for path, operations in document.get("paths", {}).items():
         media = next((t for s, t in _MEDIA_BY_SUFFIX.items() if path.endswith(s)), None)
-        for operation in operations.values():
+        for method, operation in operations.items():
+            _describe_parameters(operation, signed=(path, method) in signed, post=method == "post")
             responses = operation.setdefault("responses", {})
             if "requestBody" in operation and "413" not in responses:
                 responses["413"] = {"description": "Body too large"}
@@ -154,6 +283,60 @@ def describe_responses(document: dict[str, Any]) -> dict[str, Any]:
                 elif media is not None and status.startswith("2") and "content" in response:
                     response["content"] = {media: {"schema": {"type": "string"}}}
     return document
+
+
+_SIGNATURE_HEADERS = [
+    {
+        "name": name,
+        "in": "header",
+        "required": False,
+        "description": (
+            f"{signing.HEADER_DETAILS[name]}. A merchant's server signs every request (see the "
+            "API's description); the dashboard's session token may stand in for all four."
+        ),
+        "schema": {"type": "string", "pattern": pattern},
+    }
+    for name, pattern in signing.HEADER_PATTERNS.items()
+]
+_IDEMPOTENCY_HEADER = {
+    "name": IDEMPOTENCY_KEY,
+    "in": "header",
+    "required": False,
+    "description": "Printable ASCII, 1 to 255 characters: a retry with the same key and body "
+    "gets the first response back; the money moves once.",
+    "schema": {"type": "string", "pattern": IDEMPOTENCY_KEY_PATTERN},
+}
+_CURSOR_SCHEMA = {"type": "string", "pattern": f"^[0-9]{{1,{CURSOR_DIGITS_MAX}}}$"}
+
+
+def _describe_parameters(operation: dict[str, Any], *, signed: bool, post: bool) -> None:
+    parameters = operation.setdefault("parameters", [])
+    known = {(p["in"], p["name"].lower()) for p in parameters}
+    extra = (_SIGNATURE_HEADERS if signed else []) + ([_IDEMPOTENCY_HEADER] if post else [])
+    parameters += [dict(p) for p in extra if ("header", str(p["name"]).lower()) not in known]
+    for parameter in parameters:
+        if parameter["in"] == "query" and parameter["name"] == "cursor":
+            parameter["schema"] = dict(_CURSOR_SCHEMA)
+            parameter.setdefault("description", "The `next_cursor` of the page before.")
+    if not parameters:
+        del operation["parameters"]
+
+
+def _depends_on(dependant: Dependant, call: Any) -> bool:
+    return any(d.call is call or _depends_on(d, call) for d in dependant.dependencies)
+
+
+def signed_operations(app: FastAPI) -> frozenset[tuple[str, str]]:
+    """(path, method) of every operation a merchant's signed request may call."""
+    from saoma.api.deps import merchant
+
+    routes = [context.original_route for context in iter_route_contexts(app.routes)]
+    return frozenset(
+        (route.path_format, method.lower())
+        for route in routes
+        if isinstance(route, APIRoute) and _depends_on(route.dependant, merchant)
+        for method in route.methods or ()
+    )
 
 
 def create_app(platform: Platform, *, start: bool = True) -> FastAPI:
@@ -181,10 +364,12 @@ def create_app(platform: Platform, *, start: bool = True) -> FastAPI:
     app.state.platform = platform
     app.add_middleware(PlainUrl)
     app.add_middleware(BodyLimit)
+    app.add_middleware(Contained)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            app.openapi_schema = describe_responses(FastAPI.openapi(app))
+            document = FastAPI.openapi(app)
+            app.openapi_schema = describe_responses(document, signed_operations(app))
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import struct
 
 PREFIX = "28"
@@ -20,6 +21,7 @@ LENGTH = 18
 HANDLE_DIGITS = 10
 MAC_DIGITS = 6
 STEP_S = 30
+_DIGITS = re.compile(r"[0-9]+")  # only 0 to 9: str.isdigit also takes "²" and "١"
 
 
 def time_step(at_s: float) -> int:
@@ -36,14 +38,14 @@ def mac(secret: bytes, handle: str, step: int) -> str:
 
 def generate(secret: bytes, handle: str, at_s: float) -> str:
     """The code the device shows for ``handle`` at time ``at_s`` (seconds since the epoch)."""
-    if len(handle) != HANDLE_DIGITS or not handle.isdigit():
+    if len(handle) != HANDLE_DIGITS or not _DIGITS.fullmatch(handle):
         raise ValueError("a handle is ten digits")
     return PREFIX + handle + mac(secret, handle, time_step(at_s))
 
 
 def split(code: str) -> tuple[str, str] | None:
-    """(handle, mac) of a well-formed code, or None."""
+    """(handle, mac) of a well-formed code (18 ASCII digits, spaces aside), or None."""
     code = code.strip().replace(" ", "")
-    if len(code) != LENGTH or not code.isdigit() or not code.startswith(PREFIX):
+    if len(code) != LENGTH or not _DIGITS.fullmatch(code) or not code.startswith(PREFIX):
         return None
     return code[2 : 2 + HANDLE_DIGITS], code[2 + HANDLE_DIGITS :]
