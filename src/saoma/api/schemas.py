@@ -68,7 +68,9 @@ class SignIn(Body):
 
 class SetPin(Body):
     pin: StrictStr = Field(examples=["246810"], description="Six digits.")
-    password: StrictStr | None = Field(default=None, description="To set the first PIN.")
+    password: StrictStr | None = Field(
+        default=None, max_length=256, description="To set the first PIN."
+    )
     old_pin: StrictStr | None = Field(default=None, description="To change the PIN.")
 
 
