@@ -10,6 +10,7 @@ import secrets
 import socket
 import time
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -302,3 +303,35 @@ def test_a_content_length_not_in_ascii_digits_is_refused(server: Server, length:
         conn.sendall(request)
         answer = conn.recv(4096)
     assert answer.startswith(b"HTTP/1.1 4"), answer[:200]
+
+
+# --- formats matched to the end -----------------------------------------------------------------
+
+
+def test_a_trailing_newline_is_no_part_of_a_format(server: Server, shop: Shop) -> None:
+    """``$`` in a pattern also matches before a final newline: "5814\\n" passed as a category
+    code and "135790\\n" was set as a PIN nobody could type."""
+    response = httpx.post(
+        server.url + "/v1/merchants",
+        json={
+            "login": f"{secrets.token_hex(4)}@example.cn",
+            "password": "correct horse battery",
+            "name": "Noodles",
+            "city": "Shenzhen",
+            "category_code": "5814\n",
+        },
+        timeout=15,
+    )
+    problem_of(response, 422, "category_code")
+    payer = new_consumer(server)
+    response = httpx.put(
+        server.url + "/v1/me/pin",
+        json={"pin": "135790\n", "old_pin": PIN},
+        headers={"authorization": f"Bearer {payer.client.token}"},
+        timeout=15,
+    )
+    problem_of(response, 422, "pin")
+    for day in ("20261101", "2026-W44-7", "2026-11-0١"):
+        path = f"/v1/merchant/statement.csv?from={quote(day)}&to=2026-11-30"
+        response = httpx.get(server.url + path, headers=signed(shop, "GET", path), timeout=15)
+        problem_of(response, 422, "from")

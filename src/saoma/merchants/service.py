@@ -24,8 +24,8 @@ from saoma.wallets.service import _hasher, _verify, check_login, check_password
 
 KEY_OVERLAP_US_DEFAULT = 24 * 3600 * 1_000_000  # a rotated-out key stays valid for a day
 FEE_PPM_DEFAULT = 6000  # 0.6 %
-_MCC = re.compile(r"^[0-9]{4}$")
-_HTTP_URL = re.compile(r"^https?://[^\s]+$")
+_MCC = re.compile(r"^[0-9]{4}\Z")
+_HTTP_URL = re.compile(r"^https?://[^\s]+\Z")
 
 # Statements of every signed request, built once: building one costs more than its round trip.
 _SIGNER = (

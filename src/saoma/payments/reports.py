@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterator
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -38,8 +39,13 @@ def _start_of(day: date, tz: ZoneInfo) -> int:
     return _us(datetime.combine(day, time(), tzinfo=tz))
 
 
+_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
 def parse_day(value: str, field: str) -> date:
     try:
+        if not _DAY.fullmatch(value):  # fromisoformat takes 20261127 and 2026-W48-5 too
+            raise ValueError(value)
         return date.fromisoformat(value)
     except ValueError:
         raise invalid(

@@ -28,9 +28,9 @@ PASSWORD_LENGTH_MIN = 8
 NO_PIN_LIMIT_MAX = 200_000  # ¥2,000: the most a consumer may allow without the PIN
 DAY_US = 24 * 3600 * 1_000_000
 
-_PHONE = re.compile(r"^\+[1-9][0-9]{6,14}$")
-_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
-_PIN = re.compile(r"^[0-9]{6}$")
+_PHONE = re.compile(r"^\+[1-9][0-9]{6,14}\Z")
+_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+\Z")
+_PIN = re.compile(r"^[0-9]{6}\Z")
 
 # Passwords: Argon2id with the library's defaults (about 100 ms here).
 _hasher = PasswordHasher()
