@@ -6,6 +6,7 @@ a float: a split uses the largest-remainder method so the parts always add up to
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
@@ -67,9 +68,14 @@ def format_minor(amount_minor: int, code: str) -> str:
     return f"{sign}{whole}.{frac:0{exponent}d}" if exponent else f"{sign}{whole}"
 
 
+_MAJOR = re.compile(r"[0-9]{1,15}(\.[0-9]{1,15})?")
+
+
 def parse_major(text: str, code: str) -> int:
     """``"25.5", "CNY"`` -> ``2550``. Refuses more decimals than the currency has."""
     exponent = currency(code).exponent
+    if not _MAJOR.fullmatch(text):  # Decimal also takes "١٢", "1_000", "1e400" and " 12 "
+        raise ValueError(f"amount {text!r} is not a decimal number")
     try:
         value = Decimal(text)
     except InvalidOperation as exc:

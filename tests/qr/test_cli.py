@@ -126,6 +126,9 @@ def test_a_bad_payload_as_json() -> None:
         (["--currency", "XYZ"], "unknown currency 'XYZ'"),
         (["--amount", "1.234"], "more than 2 decimals"),
         (["--amount", "lots"], "not a decimal number"),
+        (["--amount", "١٢"], "not a decimal number"),  # Decimal reads Arabic-Indic digits
+        (["--amount", "1_000"], "not a decimal number"),
+        (["--amount", "1e2"], "not a decimal number"),
         (["--name", "The Longest Noodle House In Town"], "25 characters at most"),
         (["--mcc", "58"], "four digits"),
     ],
