@@ -153,7 +153,7 @@ class Ledger:
         """An account's transfers, oldest first; pass ``next_cursor`` back for the next page."""
         after = 0
         if cursor:
-            if not cursor.isdigit():
+            if len(cursor) > 19 or not (cursor.isascii() and cursor.isdigit()):  # not "²"
                 raise ValueError(f"cursor {cursor!r} is not one this ledger returned")
             after = int(cursor)
         return self.store.account_transfers(account_id, after, limit)
