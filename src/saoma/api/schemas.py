@@ -31,7 +31,7 @@ def _http_url(value: str) -> str:
     try:
         check_webhook_url(value)
     except Problem as exc:
-        raise ValueError("must be an http(s) URL") from exc
+        raise ValueError(exc.detail.split(" ", 1)[1]) from exc  # without the field's name
     return value
 
 

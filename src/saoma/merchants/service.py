@@ -7,6 +7,7 @@ import re
 import secrets
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.engine import Engine
@@ -21,6 +22,7 @@ from saoma.payments import models as m
 from saoma.payments.ids import new_account_id, new_id, now_us, token_hash
 from saoma.problems import Problem, invalid, not_found
 from saoma.wallets.service import _hasher, _verify, check_login, check_password
+from saoma.webhooks import targets
 
 KEY_OVERLAP_US_DEFAULT = 24 * 3600 * 1_000_000  # a rotated-out key stays valid for a day
 FEE_PPM_DEFAULT = 6000  # 0.6 %
@@ -92,10 +94,27 @@ def check_text(field: str, value: str, limit: int, *, required: bool = True) -> 
     return value
 
 
-def check_webhook_url(url: str) -> str:
+def check_webhook_url(url: str, field: str = "webhook_url") -> str:
+    """An http(s) URL that does not name a loopback, private or other internal address.
+
+    A name is checked when each delivery resolves it (see ``saoma.webhooks.targets``).
+    """
     url = url.strip()
-    if url and (len(url) > 2048 or not _HTTP_URL.match(url)):
-        raise invalid("webhook_url", "webhook_url must be an http(s) URL")
+    if not url:
+        return url
+    if len(url) > 2048 or not _HTTP_URL.match(url):
+        raise invalid(field, f"{field} must be an http(s) URL")
+    try:
+        host = urlsplit(url).hostname or ""
+    except ValueError as exc:
+        raise invalid(field, f"{field} must be an http(s) URL") from exc
+    if not host:
+        raise invalid(field, f"{field} must name a host")
+    ip = targets.literal_address(host)
+    if ip is not None and not targets.private_allowed():
+        reason = targets.why_not_public(ip)
+        if reason:
+            raise invalid(field, f"{field} must be a public internet address, not {ip} ({reason})")
     return url
 
 

@@ -22,6 +22,7 @@ from saoma import signing
 from saoma.db import read, write, write_one
 from saoma.payments import models as m
 from saoma.payments.ids import now_us
+from saoma.webhooks import targets
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +98,7 @@ class Dispatcher:
     ) -> None:
         self.engine = engine
         self.poll_s = poll_s
-        self._client = client or httpx.Client(timeout=TIMEOUT_S, follow_redirects=False)
+        self._client = client or targets.client(TIMEOUT_S)
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="webhook")
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -160,6 +161,8 @@ class Dispatcher:
             status = response.status_code
             if not 200 <= status < 300:
                 error = f"HTTP {status}"
+        except targets.TargetRefused as exc:  # nothing was sent
+            error = str(exc)[:256]
         except httpx.HTTPError as exc:
             error = f"{type(exc).__name__}: {exc}"[:256]
         return status, error, int((time.perf_counter() - started) * 1000), now_us()
