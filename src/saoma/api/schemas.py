@@ -177,6 +177,9 @@ class CreateRefund(Body):
     amount: StrictInt = Field(examples=[500])
     merchant_refund_no: StrictStr = Field(examples=["R-0001"])
     reason: StrictStr = Field(default="", max_length=128)
+    manager_pin: StrictStr | None = Field(
+        default=None, description="Six digits: required from a signed-in session, not when signed."
+    )
 
 
 class CreateCharge(Body):
