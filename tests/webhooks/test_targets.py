@@ -14,6 +14,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from saoma.config import Settings
 from saoma.merchants.service import check_webhook_url
 from saoma.problems import Problem
 from saoma.webhooks import targets
@@ -187,3 +188,10 @@ def test_one_internal_address_among_public_ones_is_refused(
     monkeypatch.setattr(targets, "resolve", lambda host, port: answers)
     with pytest.raises(targets.TargetRefused, match=r"10\.0\.0\.7 \(private\)"):
         targets.checked_addresses("shop.example", 443, allow_private=False)
+
+
+def test_demo_mode_and_the_setting_allow_internal_targets(monkeypatch: pytest.MonkeyPatch) -> None:
+    for demo, allow, allowed in ((False, False, False), (True, False, True), (False, True, True)):
+        settings = Settings(demo=demo, allow_private_webhooks=allow)
+        monkeypatch.setattr(targets, "get_settings", lambda s=settings: s)
+        assert targets.private_allowed() is allowed

@@ -30,7 +30,9 @@ class TargetRefused(Exception):
 
 
 def private_allowed() -> bool:
-    return get_settings().allow_private_webhooks
+    """Whether internal addresses may be webhook targets: demo mode, or the operator says so."""
+    settings = get_settings()
+    return settings.allow_private_webhooks or settings.demo
 
 
 def why_not_public(ip: IPAddress) -> str:
