@@ -38,7 +38,13 @@ def free_port() -> int:
 def start_server(database_url: str, log: Path) -> tuple[subprocess.Popen[bytes], str]:
     """``saoma serve`` on a free port over ``database_url``, once it answers /healthz."""
     port = free_port()
-    env = dict(os.environ, SAOMA_DATABASE_URL=database_url, SAOMA_SANDBOX_BANK_DELAY_S="0.01")
+    # The bench's webhook receivers listen on 127.0.0.1.
+    env = dict(
+        os.environ,
+        SAOMA_DATABASE_URL=database_url,
+        SAOMA_SANDBOX_BANK_DELAY_S="0.01",
+        SAOMA_ALLOW_PRIVATE_WEBHOOKS="1",
+    )
     proc = subprocess.Popen(
         [sys.executable, "-m", "saoma.cli", "serve", "--port", str(port)],
         env=env,

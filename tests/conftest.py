@@ -25,6 +25,8 @@ POSTGRES_SERVER_URL = os.environ.get(
     "SAOMA_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
 REQUIRE_POSTGRES = os.environ.get("SAOMA_REQUIRE_POSTGRES") == "1"
+# The tests' webhook receivers listen on 127.0.0.1; tests of the target rule turn this off.
+os.environ.setdefault("SAOMA_ALLOW_PRIVATE_WEBHOOKS", "1")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

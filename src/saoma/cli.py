@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import typer
 from rich.console import Console
@@ -187,6 +188,9 @@ def demo(
     host: str = HostOption, port: int = PortOption, database_url: str | None = DatabaseOption
 ) -> None:
     """Seed a small Shenzhen world of merchants and consumers, then serve it in demo mode."""
+    # The demo's webhooks go to the machine it runs on.
+    os.environ.setdefault("SAOMA_ALLOW_PRIVATE_WEBHOOKS", "1")
+    get_settings.cache_clear()
     _serve(_url(database_url), host, port, demo=True)
 
 

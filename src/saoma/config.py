@@ -36,6 +36,13 @@ class Settings(BaseSettings):
         default="Asia/Shanghai", description="Merchants' local time for days and hours in reports."
     )
     demo: bool = Field(default=False, description="Demo mode: one-click sign-in pages.")
+    allow_private_webhooks: bool = Field(
+        default=False,
+        description="Deliver webhooks to loopback and private addresses (demo and tests only).",
+    )
+    paycode_merchant_failures_max: int = Field(
+        default=20, ge=1, le=10_000, description="Invalid payment codes per merchant per minute."
+    )
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
 

@@ -75,6 +75,10 @@ def seed(platform: Platform) -> None:
                     category_code=spec.category_code,
                 )
             )
+            # Refunds at the demo's cashiers take the manager PIN: the same demo PIN.
+            platform.merchants.set_manager_pin(
+                merchants[-1].id, DEMO_PIN, password=DEMO_PASSWORD, old_pin=None
+            )
     for login, display_name, balance in CONSUMERS:
         if platform.wallets.by_login(login) is not None:
             continue

@@ -76,7 +76,9 @@ class Platform:
         promotions = Promotions(engine, payments)
         payments.promotions = promotions
         people = People(engine, payments, wallets)
-        paycodes = PaymentCodes(engine)
+        paycodes = PaymentCodes(
+            engine, merchant_failures_max=settings.paycode_merchant_failures_max
+        )
         payments.paycodes = paycodes
         funding = Funding(engine, payments)
         bank = SandboxBank(funding.settled, delay_s=settings.sandbox_bank_delay_s)

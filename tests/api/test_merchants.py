@@ -7,17 +7,24 @@ import json
 import secrets
 import threading
 import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import text
+from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from saoma import signing
 from saoma.client import MerchantClient, SaomaError
+from saoma.db import make_engine
 from support import (
     PASSWORD,
     PIN,
     Receiver,
     Server,
+    Shop,
     new_consumer,
     new_merchant,
     wait_for,
@@ -319,3 +326,173 @@ def test_a_killed_server_loses_no_webhook(server: Server, receiver: Receiver) ->
         timeout=30,
         what="every webhook after the restart",
     )
+
+
+# --- the webhook secret -------------------------------------------------------------------------
+
+DAY_US = 24 * 3600 * 1_000_000
+
+
+def paid_delivery(shop: Shop, payer: Any, receiver: Receiver, n: int) -> dict[str, Any]:
+    """Pay an order of the shop's and return the webhook it received for it."""
+    order = shop.client.create_order(f"ROT-{n}", 100 + n)
+    paid = payer.client.pay_order(order["id"], PIN, idempotency_key=secrets.token_hex(8))
+
+    def received() -> dict[str, Any] | None:
+        with receiver.lock:
+            for d in receiver.deliveries:
+                body = json.loads(d["body"])
+                if body["type"] == "payment.succeeded" and body["data"]["id"] == paid["id"]:
+                    return d
+        return None
+
+    wait_for(lambda: received() is not None, what="the payment's webhook")
+    delivery = received()
+    assert delivery is not None
+    return delivery
+
+
+def verifies(secret: str, delivery: dict[str, Any]) -> bool:
+    """What the merchant's server runs: the Standard Webhooks reference library."""
+    try:
+        Webhook(secret).verify(delivery["body"], delivery["headers"])
+    except WebhookVerificationError:
+        return False
+    return True
+
+
+def test_the_webhook_secret_can_be_read_and_rotated_with_a_day_of_overlap(
+    server: Server, receiver: Receiver
+) -> None:
+    shop = new_merchant(server, webhook_url=receiver.url)
+    payer = new_consumer(server, balance=1_000)
+    shown = shop.client.request("GET", "/v1/merchant/webhook-secret")
+    assert shown["secret"] == shop.webhook_secret and shown["previous_secret"] is None
+    old = shop.webhook_secret
+    before = paid_delivery(shop, payer, receiver, 1)
+    assert verifies(old, before)
+
+    session = {"authorization": f"Bearer {shop.token}"}
+    rotated = httpx.post(server.url + "/v1/merchant/webhook-secret", headers=session)
+    assert rotated.status_code == 200, rotated.text
+    new = rotated.json()["secret"]
+    assert new.startswith("whsec_") and new != old
+    assert rotated.json()["previous_secret"] == old
+    read_back = httpx.get(server.url + "/v1/merchant/webhook-secret", headers=session).json()
+    assert read_back == rotated.json()
+
+    during = paid_delivery(shop, payer, receiver, 2)
+    assert len(during["headers"]["webhook-signature"].split(" ")) == 2
+    assert verifies(new, during) and verifies(old, during)
+
+    # A day later (the rotation's time is moved back in the row), only the new secret signs.
+    engine = make_engine(server.database_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                text(
+                    "UPDATE merchants SET webhook_secret_rotated_at_us ="
+                    " webhook_secret_rotated_at_us - :day WHERE id = :id"
+                ),
+                {"day": DAY_US, "id": shop.id},
+            )
+    finally:
+        engine.dispose()
+    after = paid_delivery(shop, payer, receiver, 3)
+    assert verifies(new, after) and not verifies(old, after)
+    assert shop.client.request("GET", "/v1/merchant/webhook-secret")["previous_secret"] is None
+
+
+# --- the manager PIN ----------------------------------------------------------------------------
+
+MANAGER_PIN = "135790"
+
+
+def session_refund(
+    server: Server, shop: Shop, payment_id: str, amount: int, **extra: Any
+) -> httpx.Response:
+    body = {"amount": amount, "merchant_refund_no": "R-" + secrets.token_hex(4), **extra}
+    return httpx.post(
+        server.url + f"/v1/payments/{payment_id}/refunds",
+        json=body,
+        headers={"authorization": f"Bearer {shop.token}", "idempotency-key": secrets.token_hex(8)},
+        timeout=30,
+    )
+
+
+def paid_payment(server: Server, shop: Shop, amount: int) -> tuple[Any, str]:
+    payer = new_consumer(server, balance=amount)
+    order = shop.client.create_order("MP-" + secrets.token_hex(4), amount)
+    paid = payer.client.pay_order(order["id"], PIN, idempotency_key=secrets.token_hex(8))
+    return payer, paid["id"]
+
+
+def set_manager_pin(server: Server, shop: Shop, body: dict[str, str]) -> httpx.Response:
+    return httpx.put(
+        server.url + "/v1/merchant/manager-pin",
+        json=body,
+        headers={"authorization": f"Bearer {shop.token}"},
+    )
+
+
+def test_refunds_from_a_password_session_need_the_manager_pin(server: Server) -> None:
+    shop = new_merchant(server)
+    payer, payment_id = paid_payment(server, shop, 1_000)
+
+    missing = session_refund(server, shop, payment_id, 100)
+    assert missing.status_code == 422 and missing.json()["field"] == "manager_pin"
+    not_set = session_refund(server, shop, payment_id, 100, manager_pin=MANAGER_PIN)
+    assert not_set.status_code == 409 and not_set.json()["field"] == "manager_pin"
+
+    no_password = set_manager_pin(server, shop, {"pin": MANAGER_PIN})
+    assert no_password.status_code == 401 and no_password.json()["field"] == "password"
+    assert set_manager_pin(server, shop, {"pin": MANAGER_PIN, "password": PASSWORD}).is_success
+    assert shop.client.me()["has_manager_pin"] is True
+
+    wrong = session_refund(server, shop, payment_id, 100, manager_pin="000000")
+    assert wrong.status_code == 401 and wrong.json()["field"] == "manager_pin"
+    assert wrong.json()["tries_left"] == 4
+    cookie = httpx.post(
+        server.url + f"/v1/payments/{payment_id}/refunds",
+        json={"amount": 100, "merchant_refund_no": "R-cookie"},
+        cookies={"saoma_merchant": shop.token},
+        headers={"idempotency-key": secrets.token_hex(8)},
+    )
+    assert cookie.status_code == 422 and cookie.json()["field"] == "manager_pin"
+    assert payer.client.me()["balance"] == 0  # nothing refunded
+
+    right = session_refund(server, shop, payment_id, 100, manager_pin=MANAGER_PIN)
+    assert right.status_code == 201, right.text
+    assert payer.client.me()["balance"] == 100
+    # A signed request (the merchant's server, its private key) needs no PIN.
+    shop.client.refund(payment_id, 200, "R-signed", idempotency_key=secrets.token_hex(8))
+    assert payer.client.me()["balance"] == 300
+
+    # Changing the PIN takes the old one, not the password.
+    changed = set_manager_pin(server, shop, {"pin": "975310", "password": PASSWORD})
+    assert changed.status_code == 422 and changed.json()["field"] == "old_pin"
+    wrong_old = set_manager_pin(server, shop, {"pin": "975310", "old_pin": "000000"})
+    assert wrong_old.status_code == 401 and wrong_old.json()["field"] == "old_pin"
+    assert set_manager_pin(server, shop, {"pin": "975310", "old_pin": MANAGER_PIN}).is_success
+    assert session_refund(server, shop, payment_id, 100, manager_pin="975310").status_code == 201
+
+
+def test_fifty_concurrent_wrong_manager_pins_check_only_five(server: Server) -> None:
+    shop = new_merchant(server)
+    payer, payment_id = paid_payment(server, shop, 1_000)
+    assert set_manager_pin(server, shop, {"pin": MANAGER_PIN, "password": PASSWORD}).is_success
+    guesses = [f"{n:06d}" for n in range(50)]
+    with ThreadPoolExecutor(50) as pool:
+        answers = list(
+            pool.map(
+                lambda pin: session_refund(server, shop, payment_id, 10, manager_pin=pin), guesses
+            )
+        )
+    statuses = Counter(a.status_code for a in answers)
+    assert statuses == {401: 5, 423: 45}, [
+        a.text for a in answers if a.status_code not in (401, 423)
+    ]
+    # Locked: the right PIN is refused too, and nothing was refunded.
+    locked = session_refund(server, shop, payment_id, 10, manager_pin=MANAGER_PIN)
+    assert locked.status_code == 423 and locked.json()["field"] == "manager_pin"
+    assert payer.client.me()["balance"] == 0

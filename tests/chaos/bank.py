@@ -281,6 +281,7 @@ class Cluster:
                 SAOMA_DATABASE_URL=self.url,
                 SAOMA_SANDBOX_BANK_DELAY_S="0.01",
                 SAOMA_POOL_SIZE="4",
+                SAOMA_ALLOW_PRIVATE_WEBHOOKS="1",  # the receiver is on 127.0.0.1
             )
             log = self.workdir / f"server-{n}.log"
             server = Server(f"http://127.0.0.1:{port}", self.url, log, env, port)

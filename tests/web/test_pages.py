@@ -330,10 +330,42 @@ def test_small_payment_code_charge_settles_at_once_under_the_no_pin_limit(
     expect(wallet.locator("#paycode-out")).to_have_text("Paid ¥18.00 to Nanshan Fresh Mart")
 
 
+MANAGER_PIN = "135790"
+
+
+def set_manager_pin(till: Page, url: str, pin: str) -> None:
+    """In the dashboard: the first manager PIN takes the password."""
+    till.goto(url + "/dashboard")
+    form = till.locator("#d-pin-form")
+    form.get_by_label("Password").fill(PASSWORD)
+    form.get_by_label("Manager PIN (6 digits)").fill(pin)
+    form.get_by_role("button", name="Save").click()
+    expect(till.locator("#d-pin-out")).to_have_text("Manager PIN saved.")
+    expect(form.get_by_label("Current manager PIN")).to_be_visible()  # changed with the old one
+    till.goto(url + "/cashier")
+
+
+def test_the_dashboard_shows_and_rotates_the_webhook_secret(server: Server, till: Page) -> None:
+    open_stall(till, server.url, name="Secret Stall")
+    till.goto(server.url + "/dashboard")
+    secret = till.locator("#d-secret")
+    expect(secret).to_have_text("whsec_••••••••")
+    till.get_by_role("button", name="Show").click()
+    expect(secret).to_have_text(re.compile(r"^whsec_[A-Za-z0-9+/=]{32}$"))
+    first = secret.inner_text()
+    till.get_by_role("button", name="Rotate").click()
+    expect(till.locator("#d-secret-out")).to_contain_text(
+        "The previous secret also signs deliveries until"
+    )
+    expect(secret).not_to_have_text(first)
+    expect(secret).to_have_text(re.compile(r"^whsec_"))
+
+
 def test_refund_from_the_cashier_appears_on_the_payers_receipt(
     server: Server, till: Page, wallet: Page
 ) -> None:
     open_stall(till, server.url)
+    set_manager_pin(till, server.url, MANAGER_PIN)
     sign_up_consumer(wallet, server.url)
     top_up(wallet, "60")
     type_amount(till, "45")
@@ -347,6 +379,14 @@ def test_refund_from_the_cashier_appears_on_the_payers_receipt(
     dialog = till.get_by_role("dialog")
     expect(dialog).to_contain_text("Refund ¥45.00 to the payer? This cannot be undone.")
     dialog.get_by_label("Amount (¥)").fill("15")
+    # The till is signed in with the password: a refund takes the manager PIN too.
+    dialog.get_by_role("button", name="Refund").click()
+    expect(dialog.locator("#c-refund-out")).to_have_text("Enter the 6-digit manager PIN.")
+    dialog.get_by_label("Manager PIN (6 digits)").fill("000000")
+    dialog.get_by_role("button", name="Refund").click()
+    expect(dialog.locator("#c-refund-out")).to_have_text("Wrong manager PIN. Try again.")
+    expect(till.locator("#c-recent li").first).not_to_contain_text("Refunded")
+    dialog.get_by_label("Manager PIN (6 digits)").fill(MANAGER_PIN)
     dialog.get_by_role("button", name="Refund").click()
     expect(till.locator("#toast")).to_have_text("Refunded ¥15.00.")
     expect(till.locator("#c-recent li").first).to_contain_text("Refunded ¥15.00")

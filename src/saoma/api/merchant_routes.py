@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response, StreamingResponse
 
 from saoma.api import deps
@@ -17,13 +18,14 @@ from saoma.api.schemas import (
     CreateOrder,
     CreateRefund,
     MerchantSignUp,
+    SetPin,
     SignIn,
     WebhookUrl,
 )
 from saoma.merchants.service import Merchant
 from saoma.payments import codes
 from saoma.payments.reports import statement_range
-from saoma.problems import not_found
+from saoma.problems import invalid, not_found
 from saoma.webhooks import dispatcher
 
 router = APIRouter(prefix="/v1", tags=["merchants"])
@@ -36,6 +38,7 @@ def merchant_view(platform: Any, merchant: Merchant) -> dict[str, Any]:
         "login": merchant.login,
         "fee_ppm": merchant.fee_ppm,
         "webhook_url": merchant.webhook_url,
+        "has_manager_pin": merchant.has_manager_pin,
         "balance": platform.merchants.balance(merchant),
         "static_code": {
             "qr_payload": codes.static_payload(merchant),
@@ -86,6 +89,39 @@ def merchant_me(shop: Shop, request: Request) -> dict[str, Any]:
 def set_webhook(body: WebhookUrl, shop: Shop, request: Request) -> dict[str, Any]:
     platform = deps.platform_of(request)
     return merchant_view(platform, platform.merchants.set_webhook_url(shop.id, body.url))
+
+
+@router.get("/merchant/webhook-secret", responses=problems(401))
+def webhook_secret(shop: Shop, request: Request) -> dict[str, Any]:
+    """The secret webhooks are signed with; during a rotation also the previous one."""
+    return deps.platform_of(request).merchants.webhook_secret(shop.id)
+
+
+@router.post("/merchant/webhook-secret", responses=problems(401))
+def rotate_webhook_secret(shop: Shop, request: Request) -> dict[str, Any]:
+    """A new secret now; for 24 hours deliveries carry signatures by both, new and previous."""
+    return deps.platform_of(request).merchants.rotate_webhook_secret(shop.id)
+
+
+@router.put("/merchant/manager-pin", status_code=204, responses=problems(401, 409, 422, 423))
+def set_manager_pin(body: SetPin, shop: Shop, request: Request) -> Response:
+    """Set the six-digit manager PIN (first time: with the password; later: with the old PIN).
+
+    Refunds asked for from a signed-in session (the dashboard) need it.
+    """
+    deps.platform_of(request).merchants.set_manager_pin(
+        shop.id, body.pin, password=body.password, old_pin=body.old_pin
+    )
+    return Response(status_code=204)
+
+
+def password_session(request: Request) -> bool:
+    """Whether the merchant was recognised by a session token rather than a signed request
+    (the same test ``deps.merchant`` makes)."""
+    auth = request.headers.get("authorization", "")
+    scheme, _, token = auth.partition(" ")
+    token = token.strip() if scheme.lower() == "bearer" else ""
+    return (token or request.cookies.get(deps.MERCHANT_COOKIE, "")).startswith("mt_")
 
 
 @router.get("/merchant/keys", responses=problems(401))
@@ -218,11 +254,21 @@ def merchant_payment(payment_id: str, shop: Shop, request: Request) -> dict[str,
 
 
 @router.post(
-    "/payments/{payment_id}/refunds", status_code=201, responses=problems(401, 402, 404, 409, 422)
+    "/payments/{payment_id}/refunds",
+    status_code=201,
+    responses=problems(401, 402, 404, 409, 422, 423),
 )
 async def refund(payment_id: str, body: CreateRefund, shop: Shop, request: Request) -> Any:
-    """Refund all or part of a payment to the payer's wallet; idempotent by refund number."""
+    """Refund all or part of a payment to the payer's wallet; idempotent by refund number.
+
+    From a signed-in session (dashboard, `mt_` token) the merchant's manager PIN is required;
+    a signed request needs none.
+    """
     platform = deps.platform_of(request)
+    if password_session(request):
+        if body.manager_pin is None:
+            raise invalid("manager_pin", "a refund from a signed-in session needs the manager PIN")
+        await run_in_threadpool(platform.merchants.verify_manager_pin, shop.id, body.manager_pin)
     return await deps.idempotent(
         request,
         shop.id,

@@ -31,7 +31,7 @@ def _http_url(value: str) -> str:
     try:
         check_webhook_url(value)
     except Problem as exc:
-        raise ValueError("must be an http(s) URL") from exc
+        raise ValueError(exc.detail.split(" ", 1)[1]) from exc  # without the field's name
     return value
 
 
@@ -179,6 +179,9 @@ class CreateRefund(Body):
     amount: StrictInt = Field(examples=[500])
     merchant_refund_no: StrictStr = Field(examples=["R-0001"])
     reason: StrictStr = Field(default="", max_length=128)
+    manager_pin: StrictStr | None = Field(
+        default=None, description="Six digits: required from a signed-in session, not when signed."
+    )
 
 
 class CreateCharge(Body):

@@ -6,9 +6,11 @@ import base64
 import re
 import secrets
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
+from urllib.parse import urlsplit
 
-from sqlalchemy import bindparam, delete, insert, select, update
+from argon2 import PasswordHasher
+from sqlalchemy import bindparam, case, delete, insert, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
@@ -20,12 +22,17 @@ from saoma.money import currency
 from saoma.payments import models as m
 from saoma.payments.ids import new_account_id, new_id, now_us, token_hash
 from saoma.problems import Problem, invalid, not_found
-from saoma.wallets.service import _hasher, _verify, check_login, check_password
+from saoma.wallets.service import _hasher, _verify, check_login, check_password, check_pin
+from saoma.webhooks import targets
+from saoma.webhooks.dispatcher import WEBHOOK_SECRET_OVERLAP_US
 
 KEY_OVERLAP_US_DEFAULT = 24 * 3600 * 1_000_000  # a rotated-out key stays valid for a day
+MANAGER_PIN_TRIES_MAX = 5
+MANAGER_PIN_LOCK_US = 15 * 60 * 1_000_000  # locked for 15 minutes after 5 wrong tries
 FEE_PPM_DEFAULT = 6000  # 0.6 %
 _MCC = re.compile(r"^[0-9]{4}\Z")
 _HTTP_URL = re.compile(r"^https?://[^\s]+\Z")
+_PIN = re.compile(r"[0-9]{6}")  # ASCII digits only, whole string (fullmatch)
 
 # Statements of every signed request, built once: building one costs more than its round trip.
 _SIGNER = (
@@ -38,6 +45,8 @@ _SIGNER = (
     .where(m.merchant_keys.c.id == bindparam("key_id"))
 )
 _INSERT_NONCE = insert(m.request_nonces)
+# Manager PINs: cheap Argon2id, as the consumers' PINs (the lock after five tries protects them).
+_pin_hasher = PasswordHasher(time_cost=1, memory_cost=4096, parallelism=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +62,7 @@ class Merchant:
     fee_ppm: int
     webhook_url: str
     webhook_secret: str
+    has_manager_pin: bool = False
 
     @classmethod
     def of(cls, row: Any) -> Merchant:
@@ -68,6 +78,7 @@ class Merchant:
             row.fee_ppm,
             row.webhook_url,
             row.webhook_secret,
+            row.manager_pin_hash is not None,
         )
 
     def public(self) -> dict[str, Any]:
@@ -92,11 +103,43 @@ def check_text(field: str, value: str, limit: int, *, required: bool = True) -> 
     return value
 
 
-def check_webhook_url(url: str) -> str:
+def check_webhook_url(url: str, field: str = "webhook_url") -> str:
+    """An http(s) URL that does not name a loopback, private or other internal address.
+
+    A name is checked when each delivery resolves it (see ``saoma.webhooks.targets``).
+    """
     url = url.strip()
-    if url and (len(url) > 2048 or not _HTTP_URL.match(url)):
-        raise invalid("webhook_url", "webhook_url must be an http(s) URL")
+    if not url:
+        return url
+    if len(url) > 2048 or not _HTTP_URL.match(url):
+        raise invalid(field, f"{field} must be an http(s) URL")
+    try:
+        host = urlsplit(url).hostname or ""
+    except ValueError as exc:
+        raise invalid(field, f"{field} must be an http(s) URL") from exc
+    if not host:
+        raise invalid(field, f"{field} must name a host")
+    ip = targets.literal_address(host)
+    if ip is not None and not targets.private_allowed():
+        reason = targets.why_not_public(ip)
+        if reason:
+            raise invalid(field, f"{field} must be a public internet address, not {ip} ({reason})")
     return url
+
+
+def secret_view(row: Any, now: int) -> dict[str, Any]:
+    rotated = row.webhook_secret_rotated_at_us
+    overlap = (
+        rotated is not None
+        and row.webhook_secret_previous
+        and (now < rotated + WEBHOOK_SECRET_OVERLAP_US)
+    )
+    return {
+        "secret": row.webhook_secret,
+        "previous_secret": row.webhook_secret_previous if overlap else None,
+        "previous_valid_until_us": rotated + WEBHOOK_SECRET_OVERLAP_US if overlap else None,
+        "rotated_at_us": rotated,
+    }
 
 
 def decode_public_key(text: str) -> bytes:
@@ -213,6 +256,136 @@ class Merchants:
                 update(m.merchants).where(m.merchants.c.id == merchant_id).values(webhook_url=url)
             )
         return self.get(merchant_id)
+
+    # --- the webhook secret -------------------------------------------------------------------
+
+    def webhook_secret(self, merchant_id: str) -> dict[str, Any]:
+        """The secret deliveries are signed with and, during a rotation, the previous one."""
+        with read(self.engine) as conn:
+            row = conn.execute(select(m.merchants).where(m.merchants.c.id == merchant_id)).first()
+        if row is None:
+            raise not_found("merchant", merchant_id)
+        return secret_view(row, now_us())
+
+    def rotate_webhook_secret(self, merchant_id: str) -> dict[str, Any]:
+        """A new secret at once; the current one also signs deliveries for the next 24 hours.
+
+        A second rotation within the day ends the overlap of the first: only the last two
+        secrets sign.
+        """
+        with write(self.engine) as conn:
+            conn.execute(
+                update(m.merchants)
+                .where(m.merchants.c.id == merchant_id)
+                .values(
+                    webhook_secret_previous=m.merchants.c.webhook_secret,
+                    webhook_secret=signing.new_webhook_secret(),
+                    webhook_secret_rotated_at_us=now_us(),
+                )
+            )
+        return self.webhook_secret(merchant_id)
+
+    # --- the manager PIN ------------------------------------------------------------------------
+
+    def set_manager_pin(
+        self, merchant_id: str, pin: str, *, password: str | None, old_pin: str | None
+    ) -> None:
+        """Set the manager PIN the first time with the password; change it with the old PIN."""
+        check_pin(pin, "manager_pin")
+        with read(self.engine) as conn:
+            row = conn.execute(select(m.merchants).where(m.merchants.c.id == merchant_id)).first()
+        if row is None:
+            raise not_found("merchant", merchant_id)
+        if row.manager_pin_hash is None:
+            if password is None or not _verify(row.password_hash, password):
+                raise Problem(
+                    "password-wrong",
+                    401,
+                    "setting the manager PIN needs the password",
+                    field="password",
+                )
+        else:
+            if old_pin is None:
+                raise invalid("old_pin", "changing the manager PIN needs the current one")
+            self.verify_manager_pin(merchant_id, old_pin, field="old_pin")
+        with write(self.engine) as conn:
+            conn.execute(
+                update(m.merchants)
+                .where(m.merchants.c.id == merchant_id)
+                .values(
+                    manager_pin_hash=_pin_hasher.hash(pin),
+                    manager_pin_failures=0,
+                    manager_pin_locked_until_us=0,
+                )
+            )
+
+    def verify_manager_pin(self, merchant_id: str, pin: str, *, field: str = "manager_pin") -> None:
+        """Pass, or raise: not set, locked, or wrong (with the tries left).
+
+        Each check first claims a try with one conditional UPDATE, so concurrent guesses can
+        never check more than five PINs before the lock; a right PIN gives the tries back.
+        """
+        now = now_us()
+        failures = m.merchants.c.manager_pin_failures
+        with write_one(self.engine) as conn:
+            claimed = conn.execute(
+                update(m.merchants)
+                .where(
+                    m.merchants.c.id == merchant_id,
+                    m.merchants.c.manager_pin_hash.is_not(None),
+                    m.merchants.c.manager_pin_locked_until_us <= now,
+                )
+                .values(
+                    # A lock that has run out starts a fresh count.
+                    manager_pin_failures=case(
+                        (failures >= MANAGER_PIN_TRIES_MAX, 1), else_=failures + 1
+                    ),
+                    manager_pin_locked_until_us=case(
+                        (failures == MANAGER_PIN_TRIES_MAX - 1, now + MANAGER_PIN_LOCK_US),
+                        else_=m.merchants.c.manager_pin_locked_until_us,
+                    ),
+                )
+                .returning(m.merchants.c.manager_pin_hash, failures)
+            ).first()
+        if claimed is None:
+            self._manager_pin_refusal(merchant_id, now, field)
+        if isinstance(pin, str) and _PIN.fullmatch(pin) and _verify(claimed.manager_pin_hash, pin):
+            with write_one(self.engine) as conn:
+                conn.execute(
+                    update(m.merchants)
+                    .where(m.merchants.c.id == merchant_id)
+                    .values(manager_pin_failures=0, manager_pin_locked_until_us=0)
+                )
+            return
+        left = MANAGER_PIN_TRIES_MAX - claimed.manager_pin_failures
+        raise Problem(
+            "manager-pin-wrong",
+            401,
+            f"wrong manager PIN: {left} tries left"
+            if left
+            else "wrong manager PIN: locked for 15 minutes",
+            field=field,
+            tries_left=left,
+        )
+
+    def _manager_pin_refusal(self, merchant_id: str, now: int, field: str) -> NoReturn:
+        """Why no try could be claimed: no PIN set, or locked."""
+        with read(self.engine) as conn:
+            row = conn.execute(select(m.merchants).where(m.merchants.c.id == merchant_id)).first()
+        if row is None:
+            raise not_found("merchant", merchant_id)
+        if row.manager_pin_hash is None:
+            raise Problem(
+                "manager-pin-not-set", 409, "set a manager PIN in the dashboard first", field=field
+            )
+        minutes = max(1, (row.manager_pin_locked_until_us - now) // 60_000_000)
+        raise Problem(
+            "manager-pin-locked",
+            423,
+            f"too many wrong manager PINs: try again in {minutes} minute(s)",
+            field=field,
+            locked_until_us=row.manager_pin_locked_until_us,
+        )
 
     def balance(self, merchant: Merchant) -> int:
         account = self.ledger.account(merchant.account_id)

@@ -9,11 +9,13 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
-from sqlalchemy.engine import Engine
+from sqlalchemy import case, delete, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
-from saoma.db import read, write
+from saoma.db import is_sqlite, read, write
 from saoma.paycode import codes
 from saoma.paycode import models as m
 from saoma.payments.ids import new_id, now_us
@@ -21,6 +23,7 @@ from saoma.problems import Problem, not_found
 
 HANDLES_PER_DEVICE = 100
 FAILURES_MAX = 5  # per terminal per minute; then the terminal waits
+MERCHANT_FAILURES_MAX = 20  # per merchant per minute, whatever terminal ids it sends
 FAILURE_WINDOW_US = 60 * 1_000_000
 
 
@@ -36,8 +39,11 @@ def refusal(slug: str, detail: str, status: int = 422) -> Problem:
 
 
 class PaymentCodes:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(
+        self, engine: Engine, *, merchant_failures_max: int = MERCHANT_FAILURES_MAX
+    ) -> None:
         self.engine = engine
+        self.merchant_failures_max = merchant_failures_max
 
     def enrol(self, wallet_id: str, label: str = "") -> dict[str, Any]:
         """A new device: its secret and a first batch of handles, shown to the device once."""
@@ -114,12 +120,17 @@ class PaymentCodes:
             ).all()
         return [{"id": r.id, "label": r.label} for r in rows]
 
-    def resolve(self, code: str, terminal: str, *, at_s: float | None = None) -> Resolved:
-        """The wallet behind a scanned code, consuming it; or why not."""
-        self._check_rate(terminal)
+    def resolve(
+        self, code: str, terminal: str, *, at_s: float | None = None, merchant: str | None = None
+    ) -> Resolved:
+        """The wallet behind a scanned code, consuming it; or why not.
+
+        ``terminal`` is "<merchant id>/<terminal id>"; guesses are limited per terminal and per
+        merchant, a try being claimed from both before the code is checked (see ``_claim``).
+        """
+        claims = self._claim(terminal.partition("/")[0] if merchant is None else merchant, terminal)
         parts = codes.split(code)
         if parts is None:
-            self._failed(terminal)
             raise refusal("code-malformed", "a payment code is 18 digits starting with 28")
         handle, given = parts
         with read(self.engine) as conn:
@@ -129,14 +140,12 @@ class PaymentCodes:
                 .where(m.paycode_handles.c.handle == handle)
             ).first()
         if row is None or row.revoked_at_us is not None:
-            self._failed(terminal)
             raise refusal("code-unknown", "this payment code is not valid")
         step = codes.time_step(time.time() if at_s is None else at_s)
         fresh = any(
             hmac.compare_digest(codes.mac(row.secret, handle, s), given) for s in (step, step - 1)
         )
         if not fresh:
-            self._failed(terminal)
             old = any(
                 hmac.compare_digest(codes.mac(row.secret, handle, s), given)
                 for s in range(step - 20, step - 1)
@@ -144,8 +153,7 @@ class PaymentCodes:
             if old:
                 raise refusal("code-expired", "this payment code has expired: refresh it")
             raise refusal("code-unknown", "this payment code is not valid")
-        if row.used_at_us is not None:
-            raise refusal("code-used", "this payment code was already used: refresh it", 409)
+        # A real code, used or not, was no guess: its tries are given back.
         with write(self.engine) as conn:
             taken = conn.execute(
                 update(m.paycode_handles)
@@ -154,48 +162,63 @@ class PaymentCodes:
                 )
                 .values(used_at_us=now_us())
             )
-        if taken.rowcount != 1:  # the same code at two terminals at once: one wins
+            self._give_back(conn, claims)
+        if taken.rowcount != 1:  # used before, or the same code at two terminals at once
             raise refusal("code-used", "this payment code was already used: refresh it", 409)
         return Resolved(row.wallet_id, row.device_id, handle)
 
-    def _check_rate(self, terminal: str) -> None:
-        with read(self.engine) as conn:
-            row = conn.execute(
-                select(m.paycode_failures).where(m.paycode_failures.c.terminal == terminal)
-            ).first()
-        if (
-            row is not None
-            and row.failures >= FAILURES_MAX
-            and row.window_start_us > now_us() - FAILURE_WINDOW_US
-        ):
-            raise Problem(
-                "too-many-tries",
-                429,
-                "too many invalid codes at this terminal: wait a minute",
-                field="terminal_id",
-            )
+    def _claim(self, merchant: str, terminal: str) -> list[tuple[str, int]]:
+        """Claim one try from the terminal's and the merchant's allowance before a code is
+        checked, or refuse with 429; what a check claims stays counted unless given back.
 
-    def _failed(self, terminal: str) -> None:
+        Each claim is one conditional upsert, so concurrent requests can never check more codes
+        than the limits allow. Both claims commit together or not at all; the terminal's row is
+        taken first, the merchant's (shared by all its terminals) last and held only until the
+        commit that follows.
+        """
         now = now_us()
+        claims = []
         with write(self.engine) as conn:
-            row = conn.execute(
-                select(m.paycode_failures).where(m.paycode_failures.c.terminal == terminal)
-            ).first()
-            if row is None:
-                conn.execute(
-                    insert(m.paycode_failures).values(
-                        terminal=terminal, window_start_us=now, failures=1
+            for key, limit, field, who in (
+                (terminal, FAILURES_MAX, "terminal_id", "this terminal"),
+                (merchant, self.merchant_failures_max, "code", "this merchant's terminals"),
+            ):
+                window = conn.execute(self._claim_statement(key, limit, now)).scalar()
+                if window is None:
+                    raise Problem(
+                        "too-many-tries",
+                        429,
+                        f"too many invalid codes at {who}: wait a minute",
+                        field=field,
                     )
+                claims.append((key, int(window)))
+        return claims
+
+    def _claim_statement(self, key: str, limit: int, now: int) -> Any:
+        table = m.paycode_failures
+        upsert = (sqlite_insert if is_sqlite(self.engine) else pg_insert)(table).values(
+            terminal=key, window_start_us=now, failures=1
+        )
+        expired = table.c.window_start_us <= now - FAILURE_WINDOW_US
+        return upsert.on_conflict_do_update(
+            index_elements=[table.c.terminal],
+            set_={
+                "failures": case((expired, 1), else_=table.c.failures + 1),
+                "window_start_us": case((expired, now), else_=table.c.window_start_us),
+            },
+            where=expired | (table.c.failures < limit),
+        ).returning(table.c.window_start_us)
+
+    @staticmethod
+    def _give_back(conn: Connection, claims: list[tuple[str, int]]) -> None:
+        table = m.paycode_failures
+        for key, window in claims:
+            conn.execute(
+                update(table)
+                .where(
+                    table.c.terminal == key,
+                    table.c.window_start_us == window,  # not into a window started since
+                    table.c.failures > 0,
                 )
-            elif row.window_start_us <= now - FAILURE_WINDOW_US:
-                conn.execute(
-                    update(m.paycode_failures)
-                    .where(m.paycode_failures.c.terminal == terminal)
-                    .values(window_start_us=now, failures=1)
-                )
-            else:
-                conn.execute(
-                    update(m.paycode_failures)
-                    .where(m.paycode_failures.c.terminal == terminal)
-                    .values(failures=m.paycode_failures.c.failures + 1)
-                )
+                .values(failures=table.c.failures - 1)
+            )

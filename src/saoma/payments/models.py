@@ -64,6 +64,13 @@ merchants = Table(
     Column("fee_ppm", Integer, nullable=False),
     Column("webhook_url", String(2048), nullable=False, server_default=""),
     Column("webhook_secret", String(64), nullable=False),  # whsec_… (Standard Webhooks)
+    # After a rotation the previous secret also signs deliveries for a day (migration 0008).
+    Column("webhook_secret_previous", String(64), nullable=True),
+    Column("webhook_secret_rotated_at_us", BigInteger, nullable=True),
+    # The manager PIN: refunds from a password session need it (migration 0008).
+    Column("manager_pin_hash", String(255), nullable=True),
+    Column("manager_pin_failures", Integer, nullable=False, server_default="0"),
+    Column("manager_pin_locked_until_us", BigInteger, nullable=False, server_default="0"),
     Column("created_at_us", BigInteger, nullable=False),
 )
 

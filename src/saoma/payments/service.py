@@ -221,7 +221,7 @@ class Payments:
                 "expires_in_s",
                 f"expires_in_s must be between {ORDER_TTL_S_MIN} and {ORDER_TTL_S_MAX}",
             )
-        notify_url = check_webhook_url(notify_url)
+        notify_url = check_webhook_url(notify_url, "notify_url")
         now = now_us()
         row = {
             "id": new_id("ord"),

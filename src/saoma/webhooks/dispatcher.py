@@ -22,6 +22,7 @@ from saoma import signing
 from saoma.db import read, write, write_one
 from saoma.payments import models as m
 from saoma.payments.ids import now_us
+from saoma.webhooks import targets
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +33,8 @@ BACKOFF_US += [8 * 3600 * S] * 8
 GAVE_UP_US = 2**62  # next attempt "never": the event shows as failed; a replay revives it
 LEASE_US = 15 * S  # longer than a delivery can take (TIMEOUT_S)
 TIMEOUT_S = 5.0
+# After a rotation, deliveries are signed with the new secret and the previous one for a day.
+WEBHOOK_SECRET_OVERLAP_US = 24 * 3600 * S
 
 
 # Statements built once: building and keying one of these on every call cost more Python than
@@ -53,7 +56,8 @@ DUE = (
     .order_by(m.outbox.c.seq)
     .limit(bindparam("limit", type_=Integer))
 )
-# One statement claims the due events and returns them with their merchant's webhook secret.
+# One statement claims the due events and returns them with their merchant's webhook secrets.
+_MERCHANT = m.merchants.c
 CLAIM = (
     update(m.outbox)
     .where(
@@ -64,10 +68,17 @@ CLAIM = (
     .values(next_attempt_at_us=bindparam("lease"))
     .returning(
         *m.outbox.c,
-        select(m.merchants.c.webhook_secret)
-        .where(m.merchants.c.id == m.outbox.c.merchant_id)
+        select(_MERCHANT.webhook_secret)
+        .where(_MERCHANT.id == m.outbox.c.merchant_id)
         .scalar_subquery()
         .label("webhook_secret"),
+        select(_MERCHANT.webhook_secret_previous)
+        .where(
+            _MERCHANT.id == m.outbox.c.merchant_id,
+            _MERCHANT.webhook_secret_rotated_at_us > bindparam("now") - WEBHOOK_SECRET_OVERLAP_US,
+        )
+        .scalar_subquery()
+        .label("webhook_secret_previous"),
     )
 )
 INSERT_ATTEMPT = insert(m.webhook_attempts)
@@ -80,6 +91,16 @@ ATTEMPTED = (
         next_attempt_at_us=bindparam("next_at"),
     )
 )
+
+
+def signed_headers(row: Any, timestamp: int, body: bytes) -> dict[str, str]:
+    """Standard Webhooks headers; during a rotation the signature list has both secrets'
+    signatures, new first, so a receiver with either secret accepts the delivery."""
+    headers = signing.webhook_headers(row.webhook_secret, row.id, timestamp, body)
+    if row.webhook_secret_previous:
+        previous = signing.webhook_signature(row.webhook_secret_previous, row.id, timestamp, body)
+        headers["webhook-signature"] += " " + previous
+    return headers
 
 
 def backoff_us(attempts: int) -> int:
@@ -97,7 +118,7 @@ class Dispatcher:
     ) -> None:
         self.engine = engine
         self.poll_s = poll_s
-        self._client = client or httpx.Client(timeout=TIMEOUT_S, follow_redirects=False)
+        self._client = client or targets.client(TIMEOUT_S)
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="webhook")
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -152,7 +173,7 @@ class Dispatcher:
 
     def _deliver(self, row: Any) -> tuple[int, str, int, int]:
         body = row.payload.encode()
-        headers = signing.webhook_headers(row.webhook_secret, row.id, now_us() // S, body)
+        headers = signed_headers(row, now_us() // S, body)
         started = time.perf_counter()
         status, error = 0, ""
         try:
@@ -160,6 +181,8 @@ class Dispatcher:
             status = response.status_code
             if not 200 <= status < 300:
                 error = f"HTTP {status}"
+        except targets.TargetRefused as exc:  # nothing was sent
+            error = str(exc)[:256]
         except httpx.HTTPError as exc:
             error = f"{type(exc).__name__}: {exc}"[:256]
         return status, error, int((time.perf_counter() - started) * 1000), now_us()

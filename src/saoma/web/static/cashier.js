@@ -316,6 +316,7 @@
     const left = p.amount - p.refunded;
     $("#c-refund-text").textContent = t("refund_confirm", { amount: money(left) });
     $("#c-refund-amount").value = Saoma.plain(left);
+    $("#c-refund-pin").value = "";
     say("#c-refund-out", "", "ok");
     const dialog = $("#c-refund-dialog");
     dialog.dataset.payment = p.id;
@@ -333,9 +334,11 @@
     const dialog = $("#c-refund-dialog");
     const amount = parseAmount($("#c-refund-amount").value);
     if (!amount) { say("#c-refund-out", t("err_bad-amount"), "err"); return; }
+    const managerPin = $("#c-refund-pin").value.trim();  // a signed-in session refunds with it
+    if (!/^[0-9]{6}$/.test(managerPin)) { say("#c-refund-out", t("manager_pin_needed"), "err"); return; }
     guard(ev.submitter, "#c-refund-out", async () => {
       await pay(`/v1/payments/${dialog.dataset.payment}/refunds`, {
-        amount, merchant_refund_no: orderNo("R"), reason: "",
+        amount, merchant_refund_no: orderNo("R"), reason: "", manager_pin: managerPin,
       });
       dialog.close();
       Saoma.toast(t("refund_done", { amount: money(amount) }));

@@ -33,6 +33,8 @@
     payments(true);
     campaigns();
     deliveries();
+    webhookSecret();
+    pinForm();
     keys();
   }
 
@@ -165,6 +167,48 @@
     guard(ev.submitter, "#d-webhook-out", async () => {
       await api("PUT", "/v1/merchant/webhook", { url: $("#d-webhook").value.trim() });
       say("#d-webhook-out", t("saved"), "ok");
+    });
+  });
+
+  // The secret stays masked until asked for; after a rotation the previous one still signs
+  // deliveries for a day, and the page says until when.
+  let secretShown = false;
+  async function webhookSecret() {
+    const s = await api("GET", "/v1/merchant/webhook-secret");
+    $("#d-secret").textContent = secretShown ? s.secret : "whsec_••••••••";
+    $("#d-secret-show").hidden = secretShown;
+    const until = s.previous_valid_until_us && Saoma.when(new Date(s.previous_valid_until_us / 1000).toISOString());
+    say("#d-secret-out", until ? t("secret_previous", { time: until }) : "", "ok");
+  }
+
+  $("#d-secret-show").addEventListener("click", (ev) => guard(ev.target, "#d-secret-out", async () => {
+    secretShown = true;
+    await webhookSecret();
+  }));
+
+  $("#d-secret-rotate").addEventListener("click", (ev) => guard(ev.target, "#d-secret-out", async () => {
+    await api("POST", "/v1/merchant/webhook-secret");
+    secretShown = true;
+    await webhookSecret();
+  }));
+
+  // The manager PIN: set the first time with the password, changed with the current PIN.
+  function pinForm() {
+    $("#d-pin-first").hidden = shop.has_manager_pin;
+    $("#d-pin-change").hidden = !shop.has_manager_pin;
+  }
+
+  $("#d-pin-form").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    guard(ev.submitter, "#d-pin-out", async () => {
+      const body = { pin: $("#d-pin-new").value.trim() };
+      if (shop.has_manager_pin) body.old_pin = $("#d-pin-old").value.trim();
+      else body.password = $("#d-pin-password").value;
+      await api("PUT", "/v1/merchant/manager-pin", body);
+      shop.has_manager_pin = true;
+      ["#d-pin-new", "#d-pin-old", "#d-pin-password"].forEach((id) => { $(id).value = ""; });
+      pinForm();
+      say("#d-pin-out", t("manager_pin_saved"), "ok");
     });
   });
 

@@ -1,0 +1,69 @@
+"""Guessing payment codes: limited per terminal and per merchant, under concurrency too.
+
+The terminal id is whatever the merchant's server sends, so a limit per terminal alone lets a
+caller guess as often as it invents terminal ids. Each check claims a try from both allowances
+with one conditional write before the code is looked at.
+"""
+
+from __future__ import annotations
+
+import base64
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+
+from sqlalchemy.engine import Engine
+
+from saoma.paycode import codes
+from saoma.paycode.service import FAILURES_MAX, PaymentCodes
+from saoma.problems import Problem
+
+MERCHANT_MAX = 20
+
+
+def wrong_code(n: int) -> str:
+    return f"28{n:010d}123456"  # well formed, no such handle
+
+
+def outcome(paycodes: PaymentCodes, code: str, terminal: str) -> str:
+    try:
+        paycodes.resolve(code, terminal)
+    except Problem as exc:
+        return exc.slug
+    return "resolved"
+
+
+def test_fifty_terminal_ids_at_once_check_only_the_merchants_limit(engine: Engine) -> None:
+    paycodes = PaymentCodes(engine, merchant_failures_max=MERCHANT_MAX)
+    with ThreadPoolExecutor(50) as pool:
+        slugs = list(
+            pool.map(lambda n: outcome(paycodes, wrong_code(n), f"m_shop/till-{n}"), range(50))
+        )
+    assert Counter(slugs) == {"code-unknown": MERCHANT_MAX, "too-many-tries": 50 - MERCHANT_MAX}
+    # Another merchant is not held back by it.
+    assert outcome(paycodes, wrong_code(99), "m_other/till-1") == "code-unknown"
+
+
+def test_one_terminal_at_once_checks_only_the_terminals_limit(engine: Engine) -> None:
+    paycodes = PaymentCodes(engine, merchant_failures_max=MERCHANT_MAX)
+    with ThreadPoolExecutor(50) as pool:
+        slugs = list(pool.map(lambda n: outcome(paycodes, wrong_code(n), "m_shop/till"), range(50)))
+    assert Counter(slugs) == {"code-unknown": FAILURES_MAX, "too-many-tries": 50 - FAILURES_MAX}
+    # The terminal's refusals did not use up the merchant's allowance.
+    assert outcome(paycodes, wrong_code(0), "m_shop/till-2") == "code-unknown"
+
+
+def test_real_codes_do_not_count_as_guesses(engine: Engine) -> None:
+    paycodes = PaymentCodes(engine, merchant_failures_max=MERCHANT_MAX)
+    device = paycodes.enrol("c_payer")
+    secret = base64.b64decode(device["secret"])
+    for n in range(MERCHANT_MAX - 1):
+        assert outcome(paycodes, wrong_code(n), f"m_shop/till-{n}") == "code-unknown"
+    for handle in device["handles"][:10]:  # a busy lunch hour at one till
+        code = codes.generate(secret, handle, time.time())
+        assert outcome(paycodes, code, "m_shop/till-0") == "resolved"
+        assert outcome(paycodes, code, "m_shop/till-1") == "code-used"  # scanned twice
+    assert outcome(paycodes, wrong_code(98), "m_shop/till-x") == "code-unknown"  # the 20th
+    assert outcome(paycodes, wrong_code(99), "m_shop/till-y") == "too-many-tries"
+    code = codes.generate(secret, device["handles"][10], time.time())
+    assert outcome(paycodes, code, "m_shop/till-0") == "too-many-tries"  # until the minute ends

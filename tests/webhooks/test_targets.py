@@ -1,0 +1,197 @@
+"""Webhook targets: public addresses only, at registration and again when each delivery connects.
+
+These tests run a server with SAOMA_ALLOW_PRIVATE_WEBHOOKS off (the other tests turn it on so
+their receivers on 127.0.0.1 are reached). No traffic goes to any address but the loopback.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import secrets
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from saoma.config import Settings
+from saoma.merchants.service import check_webhook_url
+from saoma.problems import Problem
+from saoma.webhooks import targets
+from support import (
+    PASSWORD,
+    PIN,
+    Receiver,
+    Server,
+    _database,
+    free_port,
+    new_consumer,
+    new_merchant,
+    receiver,
+    wait_for,
+)
+
+__all__ = ["receiver"]
+
+INTERNAL = [
+    "http://127.0.0.1/",
+    "http://10.0.0.1/hooks",
+    "http://[::1]/",
+    "http://169.254.169.254/latest/meta-data/",
+    "https://192.168.1.20:8443/",
+    "http://172.16.0.1/",
+    "http://[fd00::1]/",
+    "http://[fe80::1]/",
+    "http://224.0.0.1/",
+    "http://0.0.0.0/",
+    "http://[::ffff:127.0.0.1]/",
+    "http://100.64.0.1/",
+]
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def strict_server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Server]:
+    """A server that refuses internal webhook targets, as in production."""
+    tmp = tmp_path_factory.mktemp(f"strict-{request.param}")
+    for database_url in _database(request.param, tmp):
+        port = free_port()
+        env = dict(os.environ)
+        env.update(
+            SAOMA_DATABASE_URL=database_url,
+            SAOMA_SANDBOX_BANK_DELAY_S="0.01",
+            SAOMA_POOL_SIZE="4",
+            SAOMA_ALLOW_PRIVATE_WEBHOOKS="0",
+        )
+        srv = Server(f"http://127.0.0.1:{port}", database_url, tmp / "server.log", env, port)
+        srv.start()
+        try:
+            yield srv
+        finally:
+            srv.stop()
+
+
+def test_the_address_rule() -> None:
+    internal = "127.0.0.1 10.1.2.3 ::1 169.254.169.254 fc00::1 fe80::1 ff02::1 224.0.0.251"
+    for text in (internal + " 0.0.0.0 :: ::ffff:10.0.0.1 100.64.0.1").split():
+        assert targets.why_not_public(ipaddress.ip_address(text)), text
+    for text in ("93.184.216.34", "2606:4700::1111", "8.8.8.8"):
+        assert targets.why_not_public(ipaddress.ip_address(text)) == "", text
+
+
+def test_registration_refuses_internal_addresses(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(targets, "private_allowed", lambda: False)
+    for url in INTERNAL:
+        with pytest.raises(Problem) as refused:
+            check_webhook_url(url, "notify_url")
+        assert refused.value.field == "notify_url", url
+    assert check_webhook_url("https://shop.example.cn/hooks") == "https://shop.example.cn/hooks"
+    monkeypatch.setattr(targets, "private_allowed", lambda: True)
+    assert check_webhook_url("http://127.0.0.1:9/") == "http://127.0.0.1:9/"
+
+
+def test_every_way_to_register_a_url_refuses_internal_ones(strict_server: Server) -> None:
+    shop = new_merchant(strict_server)
+    for url in INTERNAL:
+        signed_up = httpx.post(
+            strict_server.url + "/v1/merchants",
+            json={
+                "login": f"shop-{secrets.token_hex(4)}@example.cn",
+                "password": PASSWORD,
+                "name": "Old Chen Noodles",
+                "city": "Shenzhen",
+                "webhook_url": url,
+            },
+        )
+        assert signed_up.status_code == 422, (url, signed_up.text)
+        assert signed_up.json()["field"] == "webhook_url"
+        assert "public" in signed_up.json()["detail"]
+        for method, path, body, field in (
+            ("PUT", "/v1/merchant/webhook", {"url": url}, "url"),
+            (
+                "POST",
+                "/v1/orders",
+                {"merchant_order_no": "N-1", "amount": 100, "notify_url": url},
+                "notify_url",
+            ),
+        ):
+            response = shop.client.http.request(
+                method,
+                path,
+                json=body,
+                headers={
+                    "authorization": f"Bearer {shop.token}",
+                    "idempotency-key": secrets.token_hex(8),
+                },
+            )
+            assert response.status_code == 422, (url, path, response.text)
+            assert response.json()["field"] == field
+    assert shop.client.me()["webhook_url"] == ""  # nothing changed
+    # A public name is accepted (it is checked again when a delivery resolves it).
+    shop.client.request("PUT", "/v1/merchant/webhook", {"url": "https://hooks.example.cn/in"})
+    assert shop.client.me()["webhook_url"] == "https://hooks.example.cn/in"
+
+
+def test_a_name_resolving_to_loopback_is_refused_at_delivery(
+    strict_server: Server, receiver: Receiver
+) -> None:
+    port = receiver.url.split(":")[2].split("/")[0]
+    shop = new_merchant(strict_server, webhook_url=f"http://localhost:{port}/hooks")
+    payer = new_consumer(strict_server, balance=1_000)
+    order = shop.client.create_order("DNS-1", 100)
+    payer.client.pay_order(order["id"], PIN, idempotency_key=secrets.token_hex(8))
+
+    def refused_attempt() -> bool:
+        events = shop.client.request("GET", "/v1/merchant/webhook-deliveries")["data"]
+        return bool(events and events[0]["attempts"])
+
+    wait_for(refused_attempt, what="the delivery attempt")
+    (event,) = shop.client.request("GET", "/v1/merchant/webhook-deliveries")["data"]
+    attempt = event["attempts"][0]
+    assert attempt["status_code"] == 0 and event["state"] == "pending"
+    assert attempt["error"].startswith("refused: localhost resolves to ")
+    assert "loopback" in attempt["error"]
+    assert receiver.deliveries == []  # nothing was sent
+
+
+def test_the_connection_goes_to_the_address_checked(
+    receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The name is resolved once per connection; that answer is checked and connected to, with
+    the URL's name kept in the Host header (and for TLS, the SNI and certificate check)."""
+    port = int(receiver.url.split(":")[2].split("/")[0])
+    asked: list[str] = []
+
+    def rebinding(host: str, port: int) -> list[targets.IPAddress]:
+        asked.append(host)
+        return [ipaddress.ip_address("127.0.0.1")]
+
+    monkeypatch.setattr(targets, "resolve", rebinding)
+    url = f"http://hooks.shop.example:{port}/hooks"
+    with (
+        httpx.Client(transport=targets.GuardedTransport(allow_private=False)) as strict,
+        pytest.raises(targets.TargetRefused, match=r"127\.0\.0\.1 \(loopback\)"),
+    ):
+        strict.post(url, content=b"{}")
+    assert receiver.deliveries == []
+    with httpx.Client(transport=targets.GuardedTransport(allow_private=True)) as lenient:
+        assert lenient.post(url, content=b"{}").status_code == 200
+    assert asked == ["hooks.shop.example", "hooks.shop.example"]
+    assert receiver.deliveries[0]["headers"]["host"] == f"hooks.shop.example:{port}"
+
+
+def test_one_internal_address_among_public_ones_is_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    answers = [ipaddress.ip_address("93.184.216.34"), ipaddress.ip_address("10.0.0.7")]
+    monkeypatch.setattr(targets, "resolve", lambda host, port: answers)
+    with pytest.raises(targets.TargetRefused, match=r"10\.0\.0\.7 \(private\)"):
+        targets.checked_addresses("shop.example", 443, allow_private=False)
+
+
+def test_demo_mode_and_the_setting_allow_internal_targets(monkeypatch: pytest.MonkeyPatch) -> None:
+    for demo, allow, allowed in ((False, False, False), (True, False, True), (False, True, True)):
+        settings = Settings(demo=demo, allow_private_webhooks=allow)
+        monkeypatch.setattr(targets, "get_settings", lambda s=settings: s)
+        assert targets.private_allowed() is allowed
