@@ -106,6 +106,8 @@ def test_a_merchant_finds_each_refund_by_its_number_or_payment(server: Server) -
     assert shop.client.find_refund("R-never-sent") is None
     by_no = shop.client.request("GET", f"/v1/merchant/refunds/by-no/{numbers[2]}")
     assert by_no["amount"] == 102 and by_no["payment_id"] == second["id"]
+    shop.client.refund(first["id"], 7, "退款 7")  # signed over its percent-escaped path
+    assert shop.client.request("GET", "/v1/merchant/refunds/by-no/退款 7")["amount"] == 7
     with pytest.raises(SaomaError) as missing:
         shop.client.request("GET", "/v1/merchant/refunds/by-no/R-never-sent")
     assert missing.value.status == 404
