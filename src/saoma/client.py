@@ -226,6 +226,62 @@ class MerchantClient(_Base):
         result: dict[str, Any] = self.request("GET", f"/v1/charges/{charge_id}")
         return result
 
+    def holds(
+        self,
+        cursor: str | None = None,
+        limit: int = 20,
+        *,
+        state: str | None = None,
+        merchant_ref: str | None = None,
+    ) -> dict[str, Any]:
+        """A page of holds, newest first: ``{"data": [...], "next_cursor": ...}``."""
+        return _page(
+            self, "/v1/merchant/holds", cursor, limit, state=state, merchant_ref=merchant_ref
+        )
+
+    def refunds(
+        self,
+        cursor: str | None = None,
+        limit: int = 20,
+        *,
+        payment_id: str | None = None,
+        merchant_refund_no: str | None = None,
+    ) -> dict[str, Any]:
+        """A page of refunds, newest first."""
+        return _page(
+            self,
+            "/v1/merchant/refunds",
+            cursor,
+            limit,
+            payment_id=payment_id,
+            merchant_refund_no=merchant_refund_no,
+        )
+
+    def find_refund(self, merchant_refund_no: str) -> dict[str, Any] | None:
+        """The refund sent with this number, or None if none was made: after a lost answer."""
+        page = self.refunds(limit=1, merchant_refund_no=merchant_refund_no)
+        return page["data"][0] if page["data"] else None
+
+    def webhook_deliveries(
+        self,
+        cursor: str | None = None,
+        limit: int = 50,
+        *,
+        payment_id: str | None = None,
+        subject: str | None = None,
+        event_type: str | None = None,
+    ) -> dict[str, Any]:
+        """A page of webhook events with their delivery attempts, newest first."""
+        return _page(
+            self,
+            "/v1/merchant/webhook-deliveries",
+            cursor,
+            limit,
+            payment_id=payment_id,
+            subject=subject,
+            type=event_type,
+        )
+
 
 class ConsumerClient(_Base):
     """What a wallet app does, with a bearer token."""
@@ -309,3 +365,43 @@ class ConsumerClient(_Base):
             params["cursor"] = cursor
         result: dict[str, Any] = self.request("GET", "/v1/me/payments", params=params)
         return result
+
+    def holds(
+        self, cursor: str | None = None, limit: int = 100, *, state: str | None = None
+    ) -> dict[str, Any]:
+        """A page of the holds on the wallet, newest first."""
+        return _page(self, "/v1/me/holds", cursor, limit, state=state)
+
+    def transfers(
+        self,
+        cursor: str | None = None,
+        limit: int = 100,
+        *,
+        direction: str | None = None,
+        state: str | None = None,
+    ) -> dict[str, Any]:
+        """A page of money sent to people (``out``) and received (``in``), newest first."""
+        return _page(self, "/v1/me/transfers", cursor, limit, direction=direction, state=state)
+
+    def bank_transfers(
+        self,
+        cursor: str | None = None,
+        limit: int = 20,
+        *,
+        direction: str | None = None,
+        state: str | None = None,
+    ) -> dict[str, Any]:
+        """A page of top-ups (``topup``) and withdrawals (``withdraw``), newest first."""
+        return _page(self, "/v1/me/bank-transfers", cursor, limit, direction=direction, state=state)
+
+
+def _page(
+    client: _Base, path: str, cursor: str | None, limit: int, **filters: str | None
+) -> dict[str, Any]:
+    """GET one page of a list; filters left as None are not sent."""
+    params: dict[str, Any] = {"limit": limit}
+    if cursor:
+        params["cursor"] = cursor
+    params.update((name, value) for name, value in filters.items() if value is not None)
+    result: dict[str, Any] = client.request("GET", path, params=params)
+    return result

@@ -9,7 +9,11 @@ value past 2^63 - 1).
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from typing import Any
+
+from sqlalchemy import ColumnElement, Select
 
 from saoma.problems import invalid
 
@@ -44,3 +48,62 @@ def page_of(rows: list[Any], limit: int, key: str = "seq") -> tuple[list[Any], s
     more = len(rows) > limit
     rows = rows[:limit]
     return rows, (str(getattr(rows[-1], key)) if more and rows else None)
+
+
+# Tables without a sequence column page on (created_at_us, id), newest first: the cursor is
+# ``<created_at_us>.<id>`` of the last row shown, so rows sharing a microsecond are neither
+# skipped nor repeated, and rows added while a client pages arrive in front of its cursor.
+_TIME_CURSOR = re.compile(rf"([0-9]{{1,{CURSOR_DIGITS_MAX}}})\.([a-z0-9_]{{1,32}})")
+FILTER_CHARS_MAX = 64
+
+
+def parse_time_cursor(value: str | None, field: str = "cursor") -> tuple[int, str] | None:
+    """The (created_at_us, id) a ``next_cursor`` of a time-ordered list carried."""
+    if value is None or value == "":
+        return None
+    found = _TIME_CURSOR.fullmatch(value) if value.isascii() else None
+    if found is None or int(found.group(1)) > CURSOR_MAX:
+        raise invalid(field, f"{field} must be a value returned as next_cursor")
+    return int(found.group(1)), found.group(2)
+
+
+def time_page_of(rows: Sequence[Any], limit: int) -> tuple[list[Any], str | None]:
+    """Like :func:`page_of` for rows read newest first by (created_at_us, id)."""
+    page = list(rows[:limit])
+    more = len(rows) > limit
+    return page, (f"{page[-1].created_at_us}.{page[-1].id}" if more and page else None)
+
+
+def newest_first(
+    query: Select[Any],
+    created: ColumnElement[int],
+    ident: ColumnElement[str],
+    after: tuple[int, str] | None,
+    limit: int,
+) -> Select[Any]:
+    """``query`` ordered by (created, id) descending, after the cursor, one row over a page."""
+    query = query.order_by(created.desc(), ident.desc()).limit(limit + 1)
+    if after is not None:
+        at, last = after
+        query = query.where((created < at) | ((created == at) & (ident < last)))
+    return query
+
+
+def choice(value: str | None, field: str, allowed: tuple[str, ...]) -> str | None:
+    """A filter that takes one of a few words, or None when it is not given."""
+    if value is None or value == "":
+        return None
+    if value not in allowed:
+        raise invalid(field, f"{field} must be one of {', '.join(allowed)}")
+    return value
+
+
+def text_filter(value: str | None, field: str, *, most: int = FILTER_CHARS_MAX) -> str | None:
+    """A filter compared with stored text: bounded, printable, nothing a database refuses."""
+    if value is None or value == "":
+        return None
+    if len(value) > most:
+        raise invalid(field, f"{field} is {most} characters at most")
+    if not value.isprintable():  # control characters, NUL, half surrogate pairs
+        raise invalid(field, f"{field} must be printable text")
+    return value

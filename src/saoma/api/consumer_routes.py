@@ -190,10 +190,41 @@ async def consent_hold(hold_id: str, body: ConsentHold, me: Me, request: Request
     )
 
 
-@router.get("/me/holds", tags=["holds"], responses=problems(401))
-def my_holds(me: Me, request: Request) -> dict[str, Any]:
-    """Holds on the wallet: what is reserved, for whom, until when."""
-    return {"data": deps.platform_of(request).payments.holds_of(me)}
+Cursor = Annotated[
+    str | None, Query(max_length=64, description="The `next_cursor` of the page before.")
+]
+Limit = Annotated[int, Query(ge=1, le=100, description="Rows per page, 1 to 100.")]
+
+
+@router.get("/me/holds", tags=["holds"], responses=problems(401, 422))
+def my_holds(
+    me: Me,
+    request: Request,
+    cursor: Cursor = None,
+    limit: Limit = 100,
+    state: Annotated[
+        str | None, Query(max_length=16, description="requested, held, captured, voided, expired")
+    ] = None,
+) -> dict[str, Any]:
+    """Holds on the wallet, newest first: what is reserved, for whom, until when."""
+    return deps.platform_of(request).payments.holds_of(me, cursor=cursor, limit=limit, state=state)
+
+
+@router.get("/me/bank-transfers", responses=problems(401, 422))
+def my_bank_transfers(
+    me: Me,
+    request: Request,
+    cursor: Cursor = None,
+    limit: Limit = 20,
+    direction: Annotated[str | None, Query(max_length=16, description="topup or withdraw")] = None,
+    state: Annotated[
+        str | None, Query(max_length=16, description="pending, succeeded or failed")
+    ] = None,
+) -> dict[str, Any]:
+    """Top-ups and withdrawals, newest first, with what the bank answered."""
+    return deps.platform_of(request).funding.bank_transfers_of(
+        me, cursor=cursor, limit=limit, direction=direction, state=state
+    )
 
 
 @router.get("/me/payments", responses=problems(401, 422))

@@ -50,7 +50,9 @@ async def merchant(request: Request) -> Merchant:
             raise Problem("unauthenticated", 401, "the session has expired: sign in again")
         return found
     body = await request.body()
-    path_qs = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    # The path as sent, percent-escapes and all: what the client signed (``url.path`` is decoded).
+    path = request.scope.get("raw_path", b"").decode("latin-1") or request.url.path
+    path_qs = path + (f"?{request.url.query}" if request.url.query else "")
     headers = {k.lower(): v for k, v in request.headers.items()}
     return await run_in_threadpool(
         platform.merchants.authenticate, headers, request.method, path_qs, body

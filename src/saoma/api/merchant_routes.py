@@ -9,7 +9,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response, StreamingResponse
 
 from saoma.api import deps
-from saoma.api.consumer_routes import stream
+from saoma.api.consumer_routes import Cursor, Limit, stream
 from saoma.api.responses import problems
 from saoma.api.schemas import (
     AddKey,
@@ -283,10 +283,32 @@ async def refund(payment_id: str, body: CreateRefund, shop: Shop, request: Reque
     )
 
 
-@router.get("/merchant/webhook-deliveries", responses=problems(401))
-def webhook_deliveries(shop: Shop, request: Request) -> dict[str, Any]:
-    """Recent webhook events with every delivery attempt."""
-    return {"data": dispatcher.deliveries(deps.platform_of(request).engine, shop.id)}
+@router.get("/merchant/webhook-deliveries", responses=problems(401, 422))
+def webhook_deliveries(
+    shop: Shop,
+    request: Request,
+    cursor: Cursor = None,
+    limit: Limit = 50,
+    payment_id: Annotated[
+        str | None, Query(max_length=64, description="Events about this payment.")
+    ] = None,
+    subject: Annotated[
+        str | None, Query(max_length=64, description="An order, payment, charge or hold id.")
+    ] = None,
+    event_type: Annotated[
+        str | None, Query(alias="type", max_length=48, description="e.g. payment.succeeded")
+    ] = None,
+) -> dict[str, Any]:
+    """Webhook events, newest first, with every delivery attempt."""
+    return dispatcher.deliveries(
+        deps.platform_of(request).engine,
+        shop.id,
+        cursor=cursor,
+        limit=limit,
+        payment_id=payment_id,
+        subject=subject,
+        event_type=event_type,
+    )
 
 
 @router.post(
@@ -349,3 +371,51 @@ async def capture_hold(hold_id: str, body: CaptureHold, shop: Shop, request: Req
 def void_hold(hold_id: str, shop: Shop, request: Request) -> dict[str, Any]:
     """Release the whole hold back to the payer."""
     return deps.platform_of(request).payments.void_hold(shop, hold_id)
+
+
+@router.get("/merchant/holds", tags=["holds"], responses=problems(401, 422))
+def merchant_holds(
+    shop: Shop,
+    request: Request,
+    cursor: Cursor = None,
+    limit: Limit = 20,
+    state: Annotated[
+        str | None, Query(max_length=16, description="requested, held, captured, voided, expired")
+    ] = None,
+    merchant_ref: Annotated[
+        str | None, Query(max_length=64, description="Your own reference of the hold.")
+    ] = None,
+) -> dict[str, Any]:
+    """The merchant's holds, newest first."""
+    return deps.platform_of(request).payments.merchant_holds(
+        shop, cursor=cursor, limit=limit, state=state, merchant_ref=merchant_ref
+    )
+
+
+@router.get("/merchant/refunds", responses=problems(401, 422))
+def merchant_refunds(
+    shop: Shop,
+    request: Request,
+    cursor: Cursor = None,
+    limit: Limit = 20,
+    payment_id: Annotated[
+        str | None, Query(max_length=64, description="Refunds of this payment.")
+    ] = None,
+    merchant_refund_no: Annotated[
+        str | None, Query(max_length=64, description="Your own refund number.")
+    ] = None,
+) -> dict[str, Any]:
+    """The merchant's refunds, newest first."""
+    return deps.platform_of(request).payments.merchant_refunds(
+        shop,
+        cursor=cursor,
+        limit=limit,
+        payment_id=payment_id,
+        merchant_refund_no=merchant_refund_no,
+    )
+
+
+@router.get("/merchant/refunds/by-no/{merchant_refund_no}", responses=problems(401, 404, 422))
+def merchant_refund_by_no(merchant_refund_no: str, shop: Shop, request: Request) -> dict[str, Any]:
+    """The refund sent with this refund number: what became of a request whose answer was lost."""
+    return deps.platform_of(request).payments.refund_by_no(shop, merchant_refund_no)

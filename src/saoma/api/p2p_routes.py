@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import segno
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
 from saoma.api import deps
+from saoma.api.consumer_routes import Cursor, Limit
 from saoma.api.responses import problems
 from saoma.api.schemas import CreateRedPacket, SendMoney
 from saoma.payments import codes
@@ -48,9 +49,21 @@ async def send_money(body: SendMoney, me: Me, request: Request) -> Any:
     )
 
 
-@router.get("/me/transfers", responses=problems(401))
-def my_transfers(me: Me, request: Request) -> dict[str, Any]:
-    return {"data": deps.platform_of(request).people.transfers_of(me)}
+@router.get("/me/transfers", responses=problems(401, 422))
+def my_transfers(
+    me: Me,
+    request: Request,
+    cursor: Cursor = None,
+    limit: Limit = 100,
+    direction: Annotated[str | None, Query(max_length=16, description="in or out")] = None,
+    state: Annotated[
+        str | None, Query(max_length=16, description="done, waiting, claimed or returned")
+    ] = None,
+) -> dict[str, Any]:
+    """Money sent to people and received from them, newest first."""
+    return deps.platform_of(request).people.transfers_of(
+        me, cursor=cursor, limit=limit, direction=direction, state=state
+    )
 
 
 @router.post("/red-packets", status_code=201, responses=problems(401, 402, 409, 422, 423))

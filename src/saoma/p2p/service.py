@@ -15,6 +15,14 @@ from saoma.ledger.tx import Tx
 from saoma.merchants.service import check_text
 from saoma.p2p import models as m
 from saoma.p2p.rules import equal_shares, random_shares
+from saoma.pagination import (
+    PAGE_LIMIT_MAX,
+    check_limit,
+    choice,
+    newest_first,
+    parse_time_cursor,
+    time_page_of,
+)
 from saoma.payments import idempotency
 from saoma.payments.ids import new_account_id, new_id, now_us
 from saoma.payments.service import Payments, _insert, check_amount, derived_id
@@ -27,6 +35,7 @@ DAILY_LIMIT = 2_000_000  # ¥20,000 a day sent to people, in transfers and packe
 PACKET_SHARES_MAX = 1_000
 PACKET_AMOUNT_MAX = 2_000_000
 DAY_US = 24 * 3600 * 1_000_000
+TRANSFER_STATES = ("done", "waiting", "claimed", "returned")
 
 
 def escrow_account_id(payments: Payments) -> int:
@@ -207,18 +216,39 @@ class People:
             view["direction"] = "out" if row["sender_id"] == viewer else "in"
         return view
 
-    def transfers_of(self, consumer: Consumer) -> list[dict[str, Any]]:
+    def transfers_of(
+        self,
+        consumer: Consumer,
+        *,
+        cursor: str | None = None,
+        limit: int = PAGE_LIMIT_MAX,
+        direction: str | None = None,
+        state: str | None = None,
+    ) -> dict[str, Any]:
+        """A page of the money the consumer sent to people and received from them, newest first.
+
+        Sent and received are read apart, each along its own index, and merged.
+        """
+        limit = check_limit(limit)
+        after = parse_time_cursor(cursor)
+        direction = choice(direction, "direction", ("in", "out"))
+        state = choice(state, "state", TRANSFER_STATES)
+        t = m.p2p_transfers.c
+        sides = {"out": t.sender_id, "in": t.recipient_id}
+        rows: dict[str, Any] = {}
         with read(self.engine) as conn:
-            rows = conn.execute(
-                select(m.p2p_transfers)
-                .where(
-                    (m.p2p_transfers.c.sender_id == consumer.id)
-                    | (m.p2p_transfers.c.recipient_id == consumer.id)
-                )
-                .order_by(m.p2p_transfers.c.created_at_us.desc())
-                .limit(100)
-            ).all()
-        return [self.transfer_view(dict(r._mapping), consumer.id) for r in rows]
+            for side, column in sides.items():
+                if direction not in (None, side):
+                    continue
+                query = select(m.p2p_transfers).where(column == consumer.id)
+                if state is not None:
+                    query = query.where(t.state == state)
+                query = newest_first(query, t.created_at_us, t.id, after, limit)
+                rows.update((r.id, r) for r in conn.execute(query))
+        merged = sorted(rows.values(), key=lambda r: (r.created_at_us, r.id), reverse=True)
+        page, next_cursor = time_page_of(merged[: limit + 1], limit)
+        data = [self.transfer_view(dict(r._mapping), consumer.id) for r in page]
+        return {"data": data, "next_cursor": next_cursor}
 
     def claim_waiting(self, consumer: Consumer) -> int:
         """Money sent to this login before the wallet existed arrives now."""

@@ -20,6 +20,7 @@ from saoma.bank.connector import BankConnector, BankOutcome
 from saoma.db import read, write, write_one
 from saoma.ledger import Result, Transfer, TransferCode, TransferFlags
 from saoma.ledger.tx import Tx
+from saoma.pagination import check_limit, choice, newest_first, parse_time_cursor, time_page_of
 from saoma.payments import idempotency
 from saoma.payments import models as m
 from saoma.payments.ids import new_id, now_us
@@ -393,6 +394,31 @@ class Funding:
                         updated_at_us=now,
                     )
                 )
+
+    def bank_transfers_of(
+        self,
+        consumer: Consumer,
+        *,
+        cursor: str | None = None,
+        limit: int = 20,
+        direction: str | None = None,
+        state: str | None = None,
+    ) -> dict[str, Any]:
+        """A page of the consumer's top-ups and withdrawals, newest first."""
+        limit = check_limit(limit)
+        after = parse_time_cursor(cursor)
+        direction = choice(direction, "direction", ("topup", "withdraw"))
+        state = choice(state, "state", ("pending", "succeeded", "failed"))
+        bt = m.bank_transfers.c
+        query = select(m.bank_transfers).where(bt.consumer_id == consumer.id)
+        if direction is not None:
+            query = query.where(bt.direction == direction)
+        if state is not None:
+            query = query.where(bt.state == state)
+        query = newest_first(query, bt.created_at_us, bt.id, after, limit)
+        with read(self.engine) as conn:
+            rows, next_cursor = time_page_of(conn.execute(query).all(), limit)
+        return {"data": [bank_view(r._mapping) for r in rows], "next_cursor": next_cursor}
 
     def get(self, consumer: Consumer, bt_id: str) -> dict[str, Any]:
         with read(self.engine) as conn:

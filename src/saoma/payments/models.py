@@ -161,6 +161,8 @@ refunds = Table(
     Column("created_at_us", BigInteger, nullable=False),
     UniqueConstraint("merchant_id", "merchant_refund_no"),
 )
+Index("ix_refunds_merchant", refunds.c.merchant_id, refunds.c.created_at_us, refunds.c.id)
+Index("ix_refunds_payment", refunds.c.payment_id, refunds.c.created_at_us)
 
 idempotency_keys = Table(
     "idempotency_keys",
@@ -243,6 +245,8 @@ preauths = Table(
     Column("created_at_us", BigInteger, nullable=False),
     UniqueConstraint("merchant_id", "merchant_ref"),
 )
+Index("ix_preauths_consumer", preauths.c.consumer_id, preauths.c.created_at_us, preauths.c.id)
+Index("ix_preauths_merchant", preauths.c.merchant_id, preauths.c.created_at_us, preauths.c.id)
 
 charges = Table(
     "charges",

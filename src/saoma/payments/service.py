@@ -25,7 +25,15 @@ from saoma.ledger.errors import error_for
 from saoma.ledger.tx import Tx
 from saoma.merchants.service import Merchant, Merchants, check_text, check_webhook_url
 from saoma.money import AMOUNT_MINOR_MAX, BY_ALPHA, rate_of
-from saoma.pagination import parse_cursor
+from saoma.pagination import (
+    check_limit,
+    choice,
+    newest_first,
+    parse_cursor,
+    parse_time_cursor,
+    text_filter,
+    time_page_of,
+)
 from saoma.payments import idempotency
 from saoma.payments import models as m
 from saoma.payments.ids import new_id, now_us
@@ -44,6 +52,7 @@ HOLD_TTL_S_MAX = 30 * 24 * 3600
 CHARGE_WAIT_US = 60 * 1_000_000  # a terminal waits a minute for the payer's PIN
 PAGE_LIMIT_MAX = 100
 PAYMENT_KINDS = ("order", "static", "paycode", "capture")
+HOLD_STATES = ("requested", "held", "captured", "voided", "expired")
 INSERT_ORDER = m.orders.insert()  # built once; the row's values are bound per call
 
 
@@ -683,6 +692,39 @@ class Payments:
     def refund_view(self, row: Any) -> dict[str, Any]:
         return self._refund_view(dict(row._mapping))
 
+    def merchant_refunds(
+        self,
+        merchant: Merchant,
+        *,
+        cursor: str | None = None,
+        limit: int = 20,
+        payment_id: str | None = None,
+        merchant_refund_no: str | None = None,
+    ) -> dict[str, Any]:
+        """A page of the merchant's refunds, newest first, of one payment or one refund number."""
+        limit = check_limit(limit)
+        after = parse_time_cursor(cursor)
+        r = m.refunds.c
+        query = select(m.refunds).where(r.merchant_id == merchant.id)
+        pid = text_filter(payment_id, "payment_id")
+        if pid is not None:
+            query = query.where(r.payment_id == pid)
+        number = text_filter(merchant_refund_no, "merchant_refund_no")
+        if number is not None:
+            query = query.where(r.merchant_refund_no == number)
+        query = newest_first(query, r.created_at_us, r.id, after, limit)
+        with read(self.engine) as conn:
+            rows, next_cursor = time_page_of(conn.execute(query).all(), limit)
+        return {"data": [self.refund_view(row) for row in rows], "next_cursor": next_cursor}
+
+    def refund_by_no(self, merchant: Merchant, merchant_refund_no: str) -> dict[str, Any]:
+        """The refund the merchant sent with this number: the outcome of a request it lost."""
+        number = text_filter(merchant_refund_no, "merchant_refund_no") or ""
+        row = self._refund_by_no(merchant.id, number) if number else None
+        if row is None:
+            raise not_found("refund", merchant_refund_no)
+        return self.refund_view(row)
+
     def refunds_of(self, payment_id: str) -> list[dict[str, Any]]:
         with read(self.engine) as conn:
             rows = conn.execute(
@@ -886,15 +928,65 @@ class Payments:
             raise not_found("hold", preauth_id)
         return self.hold_view(row, merchant)
 
-    def holds_of(self, consumer: Consumer) -> list[dict[str, Any]]:
+    def holds_of(
+        self,
+        consumer: Consumer,
+        *,
+        cursor: str | None = None,
+        limit: int = PAGE_LIMIT_MAX,
+        state: str | None = None,
+    ) -> dict[str, Any]:
+        """A page of the holds the consumer consented to, newest first."""
+        query = select(m.preauths).where(m.preauths.c.consumer_id == consumer.id)
+        return self._hold_page(query, cursor, limit, state)
+
+    def merchant_holds(
+        self,
+        merchant: Merchant,
+        *,
+        cursor: str | None = None,
+        limit: int = 20,
+        state: str | None = None,
+        merchant_ref: str | None = None,
+    ) -> dict[str, Any]:
+        """A page of the merchant's holds, newest first; ``merchant_ref`` finds one by its ref."""
+        query = select(m.preauths).where(m.preauths.c.merchant_id == merchant.id)
+        ref = text_filter(merchant_ref, "merchant_ref")
+        if ref is not None:
+            query = query.where(m.preauths.c.merchant_ref == ref)
+        return self._hold_page(query, cursor, limit, state)
+
+    def _hold_page(
+        self, query: Any, cursor: str | None, limit: int, state: str | None
+    ) -> dict[str, Any]:
+        limit = check_limit(limit)
+        after = parse_time_cursor(cursor)
+        state = choice(state, "state", HOLD_STATES)
+        if state is not None:
+            query = query.where(self._hold_in_state(state))
+        query = newest_first(query, m.preauths.c.created_at_us, m.preauths.c.id, after, limit)
         with read(self.engine) as conn:
-            rows = conn.execute(
-                select(m.preauths)
-                .where(m.preauths.c.consumer_id == consumer.id)
-                .order_by(m.preauths.c.created_at_us.desc())
-                .limit(100)
-            ).all()
-        return [self.hold_view(r, self.merchants.get(r.merchant_id)) for r in rows]
+            rows, next_cursor = time_page_of(conn.execute(query).all(), limit)
+        merchants: dict[str, Merchant] = {}
+        data = []
+        for r in rows:
+            if r.merchant_id not in merchants:
+                merchants[r.merchant_id] = self.merchants.get(r.merchant_id)
+            data.append(self.hold_view(r, merchants[r.merchant_id]))
+        return {"data": data, "next_cursor": next_cursor}
+
+    @staticmethod
+    def _hold_in_state(state: str) -> Any:
+        """The state a hold shows (see :meth:`hold_state`): an open hold past its time expired."""
+        h = m.preauths.c
+        now = now_us()
+        if state in ("requested", "held"):
+            return (h.state == state) & (h.expires_at_us > now)
+        if state == "expired":
+            return (h.state == "expired") | (
+                h.state.in_(("requested", "held")) & (h.expires_at_us <= now)
+            )
+        return h.state == state
 
     def consent_hold(
         self,

@@ -20,6 +20,7 @@ from sqlalchemy.engine import Engine
 
 from saoma import signing
 from saoma.db import read, write, write_one
+from saoma.pagination import check_limit, page_of, parse_cursor, text_filter
 from saoma.payments import models as m
 from saoma.payments.ids import now_us
 from saoma.webhooks import targets
@@ -235,15 +236,40 @@ def replay(engine: Engine, merchant_id: str, event_id: str) -> bool:
     return done.rowcount == 1
 
 
-def deliveries(engine: Engine, merchant_id: str, limit: int = 50) -> list[dict[str, Any]]:
-    """The merchant's recent webhook events with every attempt."""
+def deliveries(
+    engine: Engine,
+    merchant_id: str,
+    *,
+    cursor: str | None = None,
+    limit: int = 50,
+    payment_id: str | None = None,
+    subject: str | None = None,
+    event_type: str | None = None,
+) -> dict[str, Any]:
+    """A page of the merchant's webhook events with every attempt, newest first.
+
+    ``payment_id`` keeps the events about one payment, whatever their subject (its order, the
+    charge or hold it came from, or the payment itself); ``subject`` keeps one subject.
+    """
+    limit = check_limit(limit)
+    after = parse_cursor(cursor)
+    subject = text_filter(subject, "subject")
+    event_type = text_filter(event_type, "type", most=48)
+    payment_id = text_filter(payment_id, "payment_id")
+    o = m.outbox.c
+    query = select(m.outbox).where(o.merchant_id == merchant_id, o.url != "")
+    if subject is not None:
+        query = query.where(o.subject == subject)
+    if event_type is not None:
+        query = query.where(o.type == event_type)
+    if after is not None:
+        query = query.where(o.seq < after)
     with read(engine) as conn:
-        events = conn.execute(
-            select(m.outbox)
-            .where(m.outbox.c.merchant_id == merchant_id, m.outbox.c.url != "")
-            .order_by(m.outbox.c.seq.desc())
-            .limit(limit)
-        ).all()
+        if payment_id is not None:
+            query = query.where(o.subject.in_(_subjects_of(conn, merchant_id, payment_id)))
+        events, next_cursor = page_of(
+            list(conn.execute(query.order_by(o.seq.desc()).limit(limit + 1))), limit
+        )
         ids = [e.id for e in events]
         attempts = (
             conn.execute(
@@ -264,15 +290,37 @@ def deliveries(engine: Engine, merchant_id: str, limit: int = 50) -> list[dict[s
                 "attempted_at_us": a.attempted_at_us,
             }
         )
-    return [
+    data = [
         {
             "id": e.id,
             "type": e.type,
+            "subject": e.subject,
             "url": e.url,
             "state": "delivered"
             if e.delivered_at_us is not None
             else ("failed" if e.next_attempt_at_us >= GAVE_UP_US else "pending"),
+            "created_at_us": e.created_at_us,
             "attempts": by_event.get(e.id, []),
         }
         for e in events
     ]
+    return {"data": data, "next_cursor": next_cursor}
+
+
+def _subjects_of(conn: Any, merchant_id: str, payment_id: str) -> list[str]:
+    """What the events about a payment are filed under: the payment, its order, charge or hold."""
+    payment = conn.execute(
+        select(m.payments.c.order_id).where(
+            m.payments.c.id == payment_id, m.payments.c.merchant_id == merchant_id
+        )
+    ).first()
+    if payment is None:
+        return []  # not this merchant's: nothing to show
+    subjects = [payment_id] + ([payment.order_id] if payment.order_id else [])
+    for table in (m.charges, m.preauths):
+        subjects += conn.execute(
+            select(table.c.id).where(
+                table.c.payment_id == payment_id, table.c.merchant_id == merchant_id
+            )
+        ).scalars()
+    return subjects
