@@ -4,7 +4,7 @@ A consumer's holds, a merchant's holds and refunds, and a payment's refunds had 
 their owner: each page was a scan of the whole table.
 
 Revision ID: 0008_lists
-Revises: 0007_ledger_keys
+Revises: 0008_hooks
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 from alembic import op
 
 revision = "0008_lists"
-down_revision = "0007_ledger_keys"
+down_revision = "0008_hooks"
 branch_labels = None
 depends_on = None
 
