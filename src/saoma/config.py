@@ -36,6 +36,10 @@ class Settings(BaseSettings):
         default="Asia/Shanghai", description="Merchants' local time for days and hours in reports."
     )
     demo: bool = Field(default=False, description="Demo mode: one-click sign-in pages.")
+    sandbox_messages_visible: bool = Field(
+        default=False,
+        description="Show the sandbox messenger's codes at GET /v1/sandbox/messages (on in demo).",
+    )
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
 
