@@ -66,7 +66,7 @@ def test_an_attacker_signing_up_with_the_victims_phone_gets_none_of_their_money(
         attacker.request(
             "POST", "/v1/me/identifiers/verify", {"identifier": victim_phone, "code": "000000"}
         )
-    assert guessed.value.slug in ("code-wrong", "code-locked")
+    assert guessed.value.slug in ("verification-code-wrong", "verification-code-locked")
 
     victim = ConsumerClient(server.url)
     victim.sign_up(victim_phone, PASSWORD)  # the attacker's unproven claim does not block it
@@ -138,7 +138,11 @@ def test_code_refusals_are_problems_naming_the_field(server: Server) -> None:
         return response.status_code, problem["type"].rsplit("/", 1)[-1], problem.get("field")
 
     verify = "/v1/me/identifiers/verify"
-    assert refusal(verify, {"identifier": phone, "code": wrong}) == (422, "code-wrong", "code")
+    assert refusal(verify, {"identifier": phone, "code": wrong}) == (
+        422,
+        "verification-code-wrong",
+        "code",
+    )
     assert refusal(verify, {"identifier": a_phone(), "code": right}) == (
         404,
         "identifier-unknown",
@@ -146,7 +150,7 @@ def test_code_refusals_are_problems_naming_the_field(server: Server) -> None:
     )
     assert refusal("/v1/me/identifiers/code", {"identifier": phone}) == (
         429,
-        "code-resend-too-soon",
+        "verification-code-too-soon",
         "identifier",
     )
     for hostile in ("١٢٣٤٥٦", "12345\x00", "²²²²²²", "", "1" * 7, "-12345"):
@@ -164,14 +168,22 @@ def test_code_refusals_are_problems_naming_the_field(server: Server) -> None:
         past=now_us() - 1,
         v=phone,
     )
-    assert refusal(verify, {"identifier": phone, "code": right}) == (410, "code-expired", "code")
+    assert refusal(verify, {"identifier": phone, "code": right}) == (
+        410,
+        "verification-code-expired",
+        "code",
+    )
     sql(
         server,
         "UPDATE identifiers SET code_expires_at_us = :later, code_attempts = 5 WHERE value = :v",
         later=now_us() + 600_000_000,
         v=phone,
     )
-    assert refusal(verify, {"identifier": phone, "code": right}) == (423, "code-locked", "code")
+    assert refusal(verify, {"identifier": phone, "code": right}) == (
+        423,
+        "verification-code-locked",
+        "code",
+    )
     assert client.request("GET", "/v1/me/identifiers")["data"][0]["verified"] is False
 
 

@@ -102,10 +102,13 @@ def test_fifty_concurrent_wrong_codes_are_checked_at_most_five_times(world: Worl
 
     with ThreadPoolExecutor(50) as pool:
         slugs = Counter(pool.map(guess, wrong))
-    assert slugs == {"code-wrong": CODE_CHECKS_MAX, "code-locked": 50 - CODE_CHECKS_MAX}
+    assert slugs == {
+        "verification-code-wrong": CODE_CHECKS_MAX,
+        "verification-code-locked": 50 - CODE_CHECKS_MAX,
+    }
     assert world.row(c.id, PHONE).code_attempts == CODE_CHECKS_MAX  # type: ignore[attr-defined]
     locked = refused(world.identifiers.verify, c.id, PHONE, right)  # even the right code
-    assert (locked.slug, locked.status, locked.field) == ("code-locked", 423, "code")
+    assert (locked.slug, locked.status, locked.field) == ("verification-code-locked", 423, "code")
     assert world.identifiers.owner_of(PHONE) is None
 
 
@@ -115,7 +118,11 @@ def test_an_expired_code_is_refused_and_a_new_one_works(world: World) -> None:
     old = world.code("mei@example.cn")
     world.set(c.id, "mei@example.cn", code_expires_at_us=now_us() - 1)
     expired = refused(world.identifiers.verify, c.id, "mei@example.cn", old)
-    assert (expired.slug, expired.status, expired.field) == ("code-expired", 410, "code")
+    assert (expired.slug, expired.status, expired.field) == (
+        "verification-code-expired",
+        410,
+        "code",
+    )
     world.set(c.id, "mei@example.cn", code_sent_at_us=now_us() - 61_000_000)
     world.identifiers.send_code(c.id, "MEI@example.cn")  # the same address, however typed
     assert world.identifiers.verify(c.id, "mei@example.cn", world.code("mei@example.cn")).newly
@@ -126,16 +133,18 @@ def test_codes_are_resent_once_a_minute_and_ten_times_a_day(world: World) -> Non
     world.identifiers.send_code(c.id, PHONE)
     first = world.code(PHONE)
     soon = refused(world.identifiers.send_code, c.id, PHONE)
-    assert (soon.slug, soon.status, soon.field) == ("code-resend-too-soon", 429, "identifier")
+    assert (soon.slug, soon.status, soon.field) == ("verification-code-too-soon", 429, "identifier")
     assert len(world.messenger.recent(to=PHONE)) == 1
     world.set(c.id, PHONE, code_sent_at_us=now_us() - 61_000_000)
     world.identifiers.send_code(c.id, PHONE)
     second = world.code(PHONE)
     if first != second:  # only the last code counts
-        assert refused(world.identifiers.verify, c.id, PHONE, first).slug == "code-wrong"
+        assert (
+            refused(world.identifiers.verify, c.id, PHONE, first).slug == "verification-code-wrong"
+        )
     world.set(c.id, PHONE, code_sent_at_us=now_us() - 61_000_000, sends=10)
     spent = refused(world.identifiers.send_code, c.id, PHONE)
-    assert (spent.slug, spent.status) == ("code-sends-exhausted", 429)
+    assert (spent.slug, spent.status) == ("verification-codes-exhausted", 429)
     world.set(c.id, PHONE, sends_since_us=now_us() - 25 * 3600 * 1_000_000)
     world.identifiers.send_code(c.id, PHONE)  # a new day
     assert world.identifiers.verify(c.id, PHONE, world.code(PHONE)).newly
@@ -145,7 +154,7 @@ def test_refusals_name_the_field(world: World) -> None:
     c = world.wallets.sign_up(PHONE, PASSWORD)
     for args, slug, status, field in (
         (("+8613900000000", "123456"), "identifier-unknown", 404, "identifier"),
-        ((PHONE, "123456"), "code-expired", 410, "code"),  # no code sent yet
+        ((PHONE, "123456"), "verification-code-expired", 410, "code"),  # no code sent yet
         ((PHONE, "١٢٣٤٥٦"), "invalid-request", 422, "code"),
         ((PHONE, "12345"), "invalid-request", 422, "code"),
         ((PHONE, 123456), "invalid-request", 422, "code"),

@@ -220,14 +220,14 @@ class Identifiers:
         wait_s = max(1, (row.code_sent_at_us + RESEND_US - now + 999_999) // 1_000_000)
         if row.code_sent_at_us > now - RESEND_US:
             return Problem(
-                "code-resend-too-soon",
+                "verification-code-too-soon",
                 429,
                 f"a code was sent just now: ask again in {wait_s} s",
                 field="identifier",
                 retry_after_s=wait_s,
             )
         return Problem(
-            "code-sends-exhausted",
+            "verification-codes-exhausted",
             429,
             f"{SENDS_PER_DAY_MAX} codes were sent today: try again tomorrow",
             field="identifier",
@@ -264,7 +264,7 @@ class Identifiers:
         if not hmac.compare_digest(_hash(row.code_salt, code), row.code_hash):
             left = CODE_CHECKS_MAX - row.code_attempts
             raise Problem(
-                "code-wrong",
+                "verification-code-wrong",
                 422,
                 f"wrong code: {left} tries left" if left else "wrong code: ask for a new one",
                 field="code",
@@ -338,9 +338,14 @@ class Identifiers:
             )
         if row.code_hash and row.code_attempts >= CODE_CHECKS_MAX:
             return Problem(
-                "code-locked",
+                "verification-code-locked",
                 423,
                 f"{CODE_CHECKS_MAX} wrong codes: ask for a new one",
                 field="code",
             )
-        return Problem("code-expired", 410, "the code has expired: ask for a new one", field="code")
+        return Problem(
+            "verification-code-expired",
+            410,
+            "the code has expired: ask for a new one",
+            field="code",
+        )
