@@ -10,17 +10,17 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Engine
 
 from saoma.ledger import Ledger
 from saoma.messaging.connector import SandboxMessenger
 from saoma.payments import models as pm
-from saoma.payments.ids import now_us
+from saoma.payments.ids import new_account_id, new_id, now_us
 from saoma.problems import Problem
 from saoma.wallets import models as wm
-from saoma.wallets.identifiers import CODE_CHECKS_MAX, Identifiers
-from saoma.wallets.service import Wallets
+from saoma.wallets.identifiers import CODE_CHECKS_MAX, Identifiers, placeholder_login
+from saoma.wallets.service import Consumer, Wallets
 
 PASSWORD = "correct horse battery"
 PHONE = "+8613912345678"
@@ -60,6 +60,33 @@ class World:
 def world(engine: Engine, ledger: Ledger) -> Iterator[World]:
     messenger = SandboxMessenger(engine)
     yield World(engine, Wallets(engine, ledger), Identifiers(engine, messenger), messenger)
+
+
+def claimants(world: World, value: str, n: int) -> list[Consumer]:
+    """``n`` wallets that signed up with ``value`` after someone else, written straight to the
+    database (a sign-up hashes a password for about 100 ms; the race is what is under test)."""
+    now = now_us()
+    ids = [new_id("c") for _ in range(n)]
+    with world.engine.begin() as conn:
+        conn.execute(
+            insert(pm.consumers),
+            [
+                {
+                    "id": cid,
+                    "login": placeholder_login(cid),
+                    "password_hash": "!",
+                    "account_id": new_account_id(),
+                    "currency": "CNY",
+                    "created_at_us": now,
+                }
+                for cid in ids
+            ],
+        )
+        conn.execute(
+            insert(wm.identifiers),
+            [{"consumer_id": cid, "value": value, "created_at_us": now} for cid in ids],
+        )
+    return [world.wallets.get(cid) for cid in ids]
 
 
 def refused(call: object, *args: object) -> Problem:
@@ -202,3 +229,35 @@ def test_an_added_email_is_verified_and_signs_in(world: World) -> None:
     with world.engine.connect() as conn:
         login = conn.execute(select(pm.consumers.c.login).where(pm.consumers.c.id == c.id))
         assert login.scalar_one() == PHONE  # the sign-up login stays the login
+
+
+def test_fifty_wallets_verifying_one_phone_at_once_leave_one_owner(world: World) -> None:
+    """Whoever holds the phone could type every code sent to it: one wallet ends up owning it."""
+    first = world.wallets.sign_up(PHONE, PASSWORD)
+    wallets = [first, *claimants(world, PHONE, 49)]
+    codes = []
+    for w in wallets:
+        world.identifiers.send_code(w.id, PHONE)
+        codes.append(world.code(PHONE))
+    start = threading.Barrier(50)
+
+    def verify(n: int) -> str:
+        start.wait()
+        try:
+            world.identifiers.verify(wallets[n].id, PHONE, codes[n])
+        except Problem as exc:
+            return exc.slug
+        return "verified"
+
+    with ThreadPoolExecutor(50) as pool:
+        outcomes = list(pool.map(verify, range(50)))
+    assert outcomes.count("verified") == 1
+    assert set(outcomes) - {"verified"} <= {"identifier-taken", "identifier-unknown"}
+    winner = wallets[outcomes.index("verified")]
+    assert world.identifiers.owner_of(PHONE) == winner.id
+    assert world.wallets.get(winner.id).login == PHONE
+    with world.engine.connect() as conn:
+        claims = conn.execute(select(wm.identifiers).where(wm.identifiers.c.value == PHONE)).all()
+        logins = conn.execute(select(pm.consumers.c.login)).scalars().all()
+    assert [c.consumer_id for c in claims] == [winner.id]
+    assert logins.count(PHONE) == 1

@@ -288,6 +288,15 @@ class Identifiers:
         consumers = pm.consumers
         try:
             with write(self.engine) as conn:
+                # Every claim of this identifier, locked in one order first: two wallets
+                # verifying it at once then queue here instead of deadlocking on each other's
+                # rows (PostgreSQL; SQLite's writers take turns anyway).
+                conn.execute(
+                    select(c.consumer_id)
+                    .where(c.value == value)
+                    .order_by(c.consumer_id)
+                    .with_for_update()
+                ).all()
                 done = conn.execute(
                     update(m.identifiers)
                     .where(
