@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import pytest
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.engine import Engine
 
 from saoma.ledger import Ledger
@@ -19,7 +19,12 @@ from saoma.payments import models as pm
 from saoma.payments.ids import new_account_id, new_id, now_us
 from saoma.problems import Problem
 from saoma.wallets import models as wm
-from saoma.wallets.identifiers import CODE_CHECKS_MAX, Identifiers, placeholder_login
+from saoma.wallets.identifiers import (
+    CODE_CHECKS_MAX,
+    IDENTIFIER_SENDS_PER_DAY_MAX,
+    Identifiers,
+    placeholder_login,
+)
 from saoma.wallets.service import Consumer, Wallets
 
 PASSWORD = "correct horse battery"
@@ -237,6 +242,8 @@ def test_fifty_wallets_verifying_one_phone_at_once_leave_one_owner(world: World)
     wallets = [first, *claimants(world, PHONE, 49)]
     codes = []
     for w in wallets:
+        with world.engine.begin() as conn:  # past the daily codes to one phone: not under test
+            conn.execute(update(wm.identifier_sends).values(sends=0))
         world.identifiers.send_code(w.id, PHONE)
         codes.append(world.code(PHONE))
     start = threading.Barrier(50)
@@ -261,3 +268,30 @@ def test_fifty_wallets_verifying_one_phone_at_once_leave_one_owner(world: World)
         logins = conn.execute(select(pm.consumers.c.login)).scalars().all()
     assert [c.consumer_id for c in claims] == [winner.id]
     assert logins.count(PHONE) == 1
+
+
+def test_fifty_wallets_asking_codes_for_one_phone_at_once_send_twenty(world: World) -> None:
+    """A number anyone can type cannot be flooded: 20 codes a day, whichever wallets ask."""
+    wallets = claimants(world, PHONE, 50)
+    start = threading.Barrier(50)
+
+    def ask(n: int) -> str:
+        start.wait()
+        try:
+            world.identifiers.send_code(wallets[n].id, PHONE)
+        except Problem as exc:
+            return exc.slug
+        return "sent"
+
+    with ThreadPoolExecutor(50) as pool:
+        outcomes = Counter(pool.map(ask, range(50)))
+    limit = IDENTIFIER_SENDS_PER_DAY_MAX
+    assert outcomes == {"sent": limit, "verification-codes-exhausted": 50 - limit}
+    assert len(world.messenger.recent(to=PHONE, limit=100)) == limit
+    with world.engine.connect() as conn:
+        codes_out = conn.execute(
+            select(func.count()).where(
+                wm.identifiers.c.value == PHONE, wm.identifiers.c.code_hash != ""
+            )
+        ).scalar_one()
+    assert codes_out == limit  # a refused request left no code behind

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import case, delete, func, insert, literal, or_, select, update
+from sqlalchemy import case, delete, func, insert, literal, or_, select, text, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
@@ -38,7 +38,8 @@ log = logging.getLogger(__name__)
 CODE_TTL_US = 10 * 60 * 1_000_000
 CODE_CHECKS_MAX = 5
 RESEND_US = 60 * 1_000_000
-SENDS_PER_DAY_MAX = 10
+SENDS_PER_DAY_MAX = 10  # per wallet and identifier
+IDENTIFIER_SENDS_PER_DAY_MAX = 20  # to one identifier, whichever wallets ask
 DAY_US = 24 * 3600 * 1_000_000
 IDENTIFIERS_MAX = 5  # phones and e-mail addresses one wallet may claim
 PLACEHOLDER = "~"  # a login that is not one: a wallet whose claimed login someone else proved
@@ -197,12 +198,42 @@ class Identifiers:
                     sends_since_us=case((new_day, now), else_=c.sends_since_us),
                 )
             )
+            if sent.rowcount == 1 and not self._count_send(conn, value, now):
+                raise Problem(  # rolls back the new code too
+                    "verification-codes-exhausted",
+                    429,
+                    f"{IDENTIFIER_SENDS_PER_DAY_MAX} codes went to {value} today: "
+                    "try again tomorrow",
+                    field="identifier",
+                )
         if sent.rowcount != 1:
             raise self._not_sent(self._row(consumer_id, value), now)
         # After the commit, once: a connector that fails leaves a code nobody received; the
         # person asks again in a minute.
         self.messenger.send_code(value, code, expires_in_s=CODE_TTL_US // 1_000_000)
         return self.view(self._row(consumer_id, value))
+
+    @staticmethod
+    def _count_send(conn: Connection, value: str, now: int) -> bool:
+        """One more code to ``value`` today, if fewer than the most: one conditional UPDATE."""
+        conn.execute(
+            text(
+                "INSERT INTO identifier_sends (value, sends, since_us) VALUES (:v, 0, :now)"
+                " ON CONFLICT (value) DO NOTHING"
+            ),
+            {"v": value, "now": now},
+        )
+        s = m.identifier_sends.c
+        new_day = s.since_us <= now - DAY_US
+        counted = conn.execute(
+            update(m.identifier_sends)
+            .where(s.value == value, or_(new_day, s.sends < IDENTIFIER_SENDS_PER_DAY_MAX))
+            .values(
+                sends=case((new_day, 1), else_=s.sends + 1),
+                since_us=case((new_day, now), else_=s.since_us),
+            )
+        )
+        return bool(counted.rowcount == 1)
 
     @staticmethod
     def _not_sent(row: Any, now: int) -> Problem:

@@ -33,3 +33,13 @@ Index(
     postgresql_where=text("verified_at_us > 0"),
 )
 Index("ix_identifiers_value", identifiers.c.value)
+
+# Codes sent to one phone or e-mail address, whichever wallets asked: a number anyone can type
+# must not become a way to flood its owner with messages.
+identifier_sends = Table(
+    "identifier_sends",
+    metadata,
+    Column("value", String(254), primary_key=True),
+    Column("sends", Integer, nullable=False, server_default="0"),  # since since_us
+    Column("since_us", BigInteger, nullable=False, server_default="0"),
+)

@@ -51,6 +51,13 @@ def upgrade() -> None:
         " SELECT id, login, created_at_us FROM consumers"
     )
     op.create_table(
+        "identifier_sends",
+        sa.Column("value", sa.String(length=254), nullable=False),
+        sa.Column("sends", sa.Integer(), server_default="0", nullable=False),
+        sa.Column("since_us", sa.BigInteger(), server_default="0", nullable=False),
+        sa.PrimaryKeyConstraint("value", name=op.f("pk_identifier_sends")),
+    )
+    op.create_table(
         "sandbox_messages",
         sa.Column("id", sa.String(length=32), nullable=False),
         sa.Column("channel", sa.String(length=8), nullable=False),
@@ -74,6 +81,7 @@ def downgrade() -> None:
     op.drop_index("ix_sandbox_messages_created", table_name="sandbox_messages")
     op.drop_index("ix_sandbox_messages_recipient", table_name="sandbox_messages")
     op.drop_table("sandbox_messages")
+    op.drop_table("identifier_sends")
     op.drop_index("uq_identifiers_verified_value", table_name="identifiers")
     op.drop_index("ix_identifiers_value", table_name="identifiers")
     op.drop_table("identifiers")
