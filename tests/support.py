@@ -6,6 +6,7 @@ import asyncio
 import base64
 import json
 import os
+import re
 import secrets
 import socket
 import subprocess
@@ -183,6 +184,34 @@ def new_consumer(server: Server, *, balance: int = 0, pin: str | None = PIN) -> 
         client.top_up(balance)
         wait_for(lambda: client.me()["balance"] == balance, what="the top-up to settle")
     return Payer(client, body["consumer"]["id"], login)
+
+
+def code_sent_to(database_url: str, to: str) -> str:
+    """The last one-time code the sandbox messenger sent to ``to``, as its owner reads it."""
+    engine = make_engine(database_url)
+    try:
+        with engine.connect() as conn:
+            body = conn.execute(
+                text(
+                    "SELECT body FROM sandbox_messages WHERE recipient = :to"
+                    " ORDER BY created_at_us DESC LIMIT 1"
+                ),
+                {"to": to},
+            ).scalar_one()
+    finally:
+        engine.dispose()
+    found = re.search(r"\b(\d{6})\b", body)
+    assert found, body
+    return found.group(1)
+
+
+def verify_login(server: Server, client: ConsumerClient, login: str) -> dict[str, Any]:
+    """Type the code the sandbox sent to ``login`` into the wallet signed in with ``client``."""
+    code = code_sent_to(server.database_url, login)
+    result: dict[str, Any] = client.request(
+        "POST", "/v1/me/identifiers/verify", {"identifier": login, "code": code}
+    )
+    return result
 
 
 def wait_for(check: Any, *, timeout: float = 10.0, what: str = "a condition") -> None:

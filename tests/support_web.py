@@ -12,6 +12,7 @@ from typing import Any
 from playwright.sync_api import BrowserContext, Page, expect
 
 from saoma.qr import images
+from support import code_sent_to
 
 CHROMIUM = os.environ.get("SAOMA_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
@@ -51,7 +52,11 @@ def shot(page: Page, shots: Path, name: str, *, full: bool = False) -> None:
     page.screenshot(path=str(shots / f"{name}.png"), full_page=full)
 
 
-def sign_up_consumer(page: Page, url: str, name: str = "Li Wei") -> str:
+def sign_up_consumer(
+    page: Page, url: str, name: str = "Li Wei", *, database_url: str | None = None
+) -> str:
+    """Create a wallet; with ``database_url``, confirm the phone with the code the sandbox sent
+    (as its owner would read it on the phone), otherwise put that off ("Later")."""
     login = f"+86139{secrets.randbelow(10**8):08d}"
     page.goto(url + "/wallet")
     page.get_by_role("button", name="New here? Create a wallet").click()
@@ -61,8 +66,21 @@ def sign_up_consumer(page: Page, url: str, name: str = "Li Wei") -> str:
     form.get_by_label("Password").fill(PASSWORD)
     form.get_by_label("New PIN (6 digits)").fill(PIN)
     form.get_by_role("button", name="Create a wallet").click()
+    expect(page.locator("#vf-sent")).to_contain_text(login)
+    if database_url is None:
+        page.locator("#verify-form").get_by_role("button", name="Later").click()
+        expect(page.locator("#unverified")).to_contain_text(login)
+    else:
+        confirm_phone(page, login, code_sent_to(database_url, login))
     expect(page.locator("#balance")).to_have_text("¥0.00")
     return login
+
+
+def confirm_phone(page: Page, login: str, code: str) -> None:
+    page.locator("#verify-form").get_by_label("Code (6 digits)").fill(code)
+    page.locator("#verify-form").get_by_role("button", name="Confirm").click()
+    expect(page.locator("#v-home")).to_be_visible()
+    expect(page.locator("#unverified")).to_be_hidden()
 
 
 def top_up(page: Page, yuan: str) -> None:

@@ -25,6 +25,9 @@ def test_seed_is_idempotent_and_consistent(db_url: str) -> None:
         assert first == again
         # Li Wei: ¥500 in, noodles 25.00, groceries 38.60, a ¥10 tip, a bike fare of 1.50.
         assert first["+8613800000001"] == 50_000 - 2_500 - 3_860 - 1_000 - 150
+        for login, _, _ in CONSUMERS:  # seeded people proved their phone or e-mail
+            owner = platform.wallets.verified_owner(login)
+            assert owner is not None and owner.login == login
         for spec in MERCHANTS:
             merchant = platform.merchants.sign_in(spec.login, DEMO_PASSWORD)
             assert merchant.name == spec.name and merchant.has_manager_pin  # cashier refunds

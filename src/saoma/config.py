@@ -43,6 +43,10 @@ class Settings(BaseSettings):
     paycode_merchant_failures_max: int = Field(
         default=20, ge=1, le=10_000, description="Invalid payment codes per merchant per minute."
     )
+    sandbox_messages_visible: bool = Field(
+        default=False,
+        description="Show the sandbox messenger's codes at GET /v1/sandbox/messages (on in demo).",
+    )
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
 

@@ -163,6 +163,8 @@ def load_models() -> None:
         "saoma.payments.models",
         "saoma.promotions.models",
         "saoma.p2p.models",
+        "saoma.wallets.models",
+        "saoma.messaging.models",
     ):
         try:
             importlib.import_module(name)

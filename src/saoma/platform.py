@@ -14,12 +14,14 @@ from saoma.config import Settings, get_settings
 from saoma.db import make_engine, migrate
 from saoma.ledger import Ledger
 from saoma.merchants.service import Merchants
+from saoma.messaging.connector import SandboxMessenger
 from saoma.p2p.service import People
 from saoma.paycode.service import PaymentCodes
 from saoma.payments.funding import Funding
 from saoma.payments.reports import Reports
 from saoma.payments.service import Payments
 from saoma.promotions.service import Promotions
+from saoma.wallets.identifiers import Identifiers
 from saoma.wallets.service import Wallets
 from saoma.webhooks.dispatcher import Dispatcher
 from saoma.webhooks.live import LiveFeed
@@ -43,7 +45,10 @@ class Platform:
     people: People
     paycodes: PaymentCodes
     reports: Reports
+    messenger: SandboxMessenger
+    identifiers: Identifiers
     demo: bool = False
+    sandbox_messages_visible: bool = False  # GET /v1/sandbox/messages answers (demo mode)
     _stop: threading.Event = field(default_factory=threading.Event)
     _maintenance: threading.Thread | None = None
 
@@ -83,6 +88,13 @@ class Platform:
         funding = Funding(engine, payments)
         bank = SandboxBank(funding.settled, delay_s=settings.sandbox_bank_delay_s)
         funding.bank = bank
+        messenger = SandboxMessenger(engine)  # no real SMS or mail connector yet
+        identifiers = Identifiers(engine, messenger)
+
+        def deliver(consumer_id: str, value: str) -> None:  # money waiting for a proven login
+            people.claim_waiting(wallets.get(consumer_id), value)
+
+        identifiers.on_verified = deliver
         payments.ensure_system_accounts()
         people.ensure_accounts()
         return cls(
@@ -99,7 +111,10 @@ class Platform:
             people,
             paycodes,
             Reports(engine, ZoneInfo(settings.timezone)),
+            messenger,
+            identifiers,
             settings.demo,
+            settings.demo or settings.sandbox_messages_visible,
         )
 
     def start(self) -> None:
@@ -124,6 +139,7 @@ class Platform:
                 self.funding.resend_pending()
                 idempotency.purge(self.engine)
                 self.merchants.purge_nonces()
+                self.people.deliver_verified()  # first: what its owner proved is not returned
                 self.people.return_unclaimed()
                 self.people.settle_packets()
             except Exception:

@@ -27,6 +27,7 @@ from support import (
     Shop,
     new_consumer,
     new_merchant,
+    verify_login,
     wait_for,
 )
 
@@ -283,6 +284,7 @@ def test_merchant_and_consumer_sessions(server: Server) -> None:
     assert bye.status_code == 204
     after = httpx.get(server.url + "/v1/me", headers={"authorization": f"Bearer {token}"})
     assert after.status_code == 401
+    verify_login(server, payer.client, payer.login)  # an unproven login blocks nobody
     taken = httpx.post(
         server.url + "/v1/consumers", json={"login": payer.login, "password": PASSWORD}
     )

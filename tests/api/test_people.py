@@ -15,7 +15,7 @@ from saoma.db import make_engine
 from saoma.ledger import Account, AccountFlags, AccountKind, Ledger
 from saoma.payments import models as pm
 from saoma.payments.ids import new_account_id, new_id, now_us, token_hash
-from support import PASSWORD, PIN, Server, new_consumer
+from support import PASSWORD, PIN, Server, new_consumer, verify_login
 
 
 def test_pay_a_friend_by_scanning_their_code(server: Server) -> None:
@@ -74,6 +74,8 @@ def test_money_to_someone_without_a_wallet_waits_for_them(server: Server) -> Non
     assert alice.client.me()["balance"] == 3_800
     newcomer = ConsumerClient(server.url)
     newcomer.sign_up(phone, PASSWORD)
+    assert newcomer.me()["balance"] == 0  # until the phone is proven theirs
+    verify_login(server, newcomer, phone)
     assert newcomer.me()["balance"] == 1_200
     assert alice.client.request("GET", "/v1/me/transfers")["data"][0]["state"] == "claimed"
 

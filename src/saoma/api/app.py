@@ -408,6 +408,7 @@ def create_app(platform: Platform, *, start: bool = True) -> FastAPI:
 
     from saoma.api import (
         consumer_routes,
+        identity_routes,
         merchant_routes,
         p2p_routes,
         paycode_routes,
@@ -419,6 +420,7 @@ def create_app(platform: Platform, *, start: bool = True) -> FastAPI:
     app.include_router(promotion_routes.router)
     app.include_router(p2p_routes.router)
     app.include_router(paycode_routes.router)
+    app.include_router(identity_routes.router)
     try:
         from saoma.web.routes import router as web_router
 

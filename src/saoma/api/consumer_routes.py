@@ -27,6 +27,7 @@ from saoma.api.schemas import (
 from saoma.payments import codes
 from saoma.payments.service import check_currency
 from saoma.platform import Platform
+from saoma.problems import Problem
 from saoma.wallets.service import Consumer
 
 router = APIRouter(prefix="/v1", tags=["consumers"])
@@ -36,7 +37,7 @@ Me = Annotated[Consumer, Depends(deps.consumer)]
 def consumer_view(c: Consumer) -> dict[str, Any]:
     return {
         "id": c.id,
-        "login": c.login,
+        "login": "" if c.login.startswith("~") else c.login,  # "~": its claim is unproven
         "display_name": c.display_name,
         "currency": c.currency,
         "has_pin": c.has_pin,
@@ -46,18 +47,32 @@ def consumer_view(c: Consumer) -> dict[str, Any]:
 
 def open_wallet(
     platform: Platform, login: str, password: str, display_name: str
-) -> tuple[Consumer, str]:
-    """A new wallet with the money friends sent to its login before it existed, and a session."""
+) -> tuple[Consumer, str, dict[str, Any]]:
+    """A new wallet, a session, and a one-time code sent to the login (see docs/verification.md).
+
+    Money friends sent to the login waits until the code is typed back (``/me/identifiers/verify``).
+    """
     c = platform.wallets.sign_up(login, password, display_name)
-    platform.people.claim_waiting(c)
-    return c, platform.wallets.new_session(c.id)
+    token = platform.wallets.new_session(c.id)
+    claimed = next(i for i in platform.identifiers.of(c.id) if not i["verified"])
+    try:
+        sent = platform.identifiers.send_code(c.id, claimed["identifier"])
+    except Problem as exc:  # too many codes to that phone today: the wallet is open anyway
+        if exc.status != 429:
+            raise
+        return c, token, {**claimed, "code_sent": False, "detail": exc.detail}
+    return c, token, {**sent, "code_sent": True}
 
 
 @router.post("/consumers", status_code=201, responses=problems(409, 422))
 def sign_up(body: SignUp, request: Request) -> dict[str, Any]:
-    """Open a wallet with a phone number or e-mail and a password; returns a session token."""
-    c, token = open_wallet(deps.platform_of(request), body.login, body.password, body.display_name)
-    return {"consumer": consumer_view(c), "token": token}
+    """Open a wallet with a phone number or e-mail and a password; returns a session token.
+
+    A six-digit code is sent to the login: until it is typed back, money sent there waits."""
+    c, token, verification = open_wallet(
+        deps.platform_of(request), body.login, body.password, body.display_name
+    )
+    return {"consumer": consumer_view(c), "token": token, "verification": verification}
 
 
 @router.post("/sessions", status_code=201, responses=problems(401, 422))

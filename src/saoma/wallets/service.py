@@ -20,6 +20,8 @@ from saoma.money import AMOUNT_MINOR_MAX, currency
 from saoma.payments import models as m
 from saoma.payments.ids import new_account_id, new_id, now_us, token_hash
 from saoma.problems import Problem, invalid, not_found
+from saoma.wallets.identifiers import claim_in, placeholder_login
+from saoma.wallets.models import identifiers
 
 PIN_TRIES_MAX = 5
 PIN_LOCK_US = 15 * 60 * 1_000_000  # locked for 15 minutes after 5 wrong tries
@@ -100,13 +102,27 @@ class Wallets:
     # --- sign-up and sessions -------------------------------------------------------------------
 
     def sign_up(self, login: str, password: str, display_name: str = "") -> Consumer:
+        """A wallet whose login is claimed, not yet proven: a code is sent to it next.
+
+        A login another wallet claimed but never verified does not block the sign-up: the new
+        wallet claims it too (its own login stays a placeholder until then), and whichever
+        wallet's owner types the code sent to it gets it.
+        """
         login = check_login(login)
         check_password(password)
         if len(display_name) > 64:
             raise invalid("display_name", "display_name is 64 characters at most")
         with read(self.engine) as conn:
-            if conn.execute(select(m.consumers.c.id).where(m.consumers.c.login == login)).first():
-                raise Problem("login-taken", 409, "this login already has a wallet", field="login")
+            holder = conn.execute(
+                select(m.consumers.c.id).where(m.consumers.c.login == login)
+            ).first()
+            proven = conn.execute(
+                select(identifiers.c.consumer_id).where(
+                    identifiers.c.value == login, identifiers.c.verified_at_us > 0
+                )
+            ).first()
+        if proven is not None or (holder is not None and not self._claimed(holder.id, login)):
+            raise Problem("login-taken", 409, "this login already has a wallet", field="login")
         account_id = self._open_wallet_account()
         consumer_id = new_id("c")
         try:
@@ -114,7 +130,7 @@ class Wallets:
                 conn.execute(
                     insert(m.consumers).values(
                         id=consumer_id,
-                        login=login,
+                        login=login if holder is None else placeholder_login(consumer_id),
                         display_name=display_name.strip(),
                         password_hash=_hasher.hash(password),
                         account_id=account_id,
@@ -122,11 +138,24 @@ class Wallets:
                         created_at_us=now_us(),
                     )
                 )
+                claim_in(conn, consumer_id, login)
         except IntegrityError as exc:  # the same login signed up at the same moment
             raise Problem(
                 "login-taken", 409, "this login already has a wallet", field="login"
             ) from exc
         return self.get(consumer_id)
+
+    def _claimed(self, consumer_id: str, login: str) -> bool:
+        """Whether a wallet's login is one of its claims (wallets from before 0008 all are)."""
+        with read(self.engine) as conn:
+            return (
+                conn.execute(
+                    select(identifiers.c.value).where(
+                        identifiers.c.consumer_id == consumer_id, identifiers.c.value == login
+                    )
+                ).first()
+                is not None
+            )
 
     def _open_wallet_account(self) -> int:
         for _ in range(5):
@@ -153,6 +182,12 @@ class Wallets:
             login = ""
         with read(self.engine) as conn:
             row = conn.execute(select(m.consumers).where(m.consumers.c.login == login)).first()
+            if row is None:  # a phone or e-mail added to a wallet and verified
+                row = conn.execute(
+                    select(m.consumers)
+                    .join(identifiers, identifiers.c.consumer_id == m.consumers.c.id)
+                    .where(identifiers.c.value == login, identifiers.c.verified_at_us > 0)
+                ).first()
         if row is None or not _verify(row.password_hash, password):
             raise Problem("sign-in-failed", 401, "wrong login or password")
         return self.new_session(row.id), Consumer.of(row)
@@ -197,6 +232,17 @@ class Wallets:
     def by_login(self, login: str) -> Consumer | None:
         with read(self.engine) as conn:
             row = conn.execute(select(m.consumers).where(m.consumers.c.login == login)).first()
+        return Consumer.of(row) if row else None
+
+    def verified_owner(self, identifier: str) -> Consumer | None:
+        """The wallet that proved it owns this phone or e-mail: the only one money sent to it
+        reaches."""
+        with read(self.engine) as conn:
+            row = conn.execute(
+                select(m.consumers)
+                .join(identifiers, identifiers.c.consumer_id == m.consumers.c.id)
+                .where(identifiers.c.value == identifier, identifiers.c.verified_at_us > 0)
+            ).first()
         return Consumer.of(row) if row else None
 
     def balance(self, consumer: Consumer) -> dict[str, int]:

@@ -213,10 +213,15 @@ def web_sign_in(body: WebSignIn, request: Request) -> JSONResponse:
 
 @router.post("/web/consumers", responses=problems(409, 422))
 def web_sign_up(body: WebSignUp, request: Request) -> JSONResponse:
-    c, token = open_wallet(
+    c, token, verification = open_wallet(
         deps.platform_of(request), body.login, body.password, body.display_name or body.login
     )
-    answer = {"kind": "consumer", "id": c.id, "display_name": c.display_name}
+    answer = {
+        "kind": "consumer",
+        "id": c.id,
+        "display_name": c.display_name,
+        "verification": verification,
+    }
     return _with_cookie(request, JSONResponse(answer, status_code=201), "consumer", token)
 
 

@@ -27,9 +27,20 @@
       demoButton("merchant", m.login, t("dashboard"), "/dashboard"))));
   }
 
-  document.addEventListener("saoma:lang", draw);
+  /** No SMS or e-mail leaves a demo: the codes the sandbox messenger "sent", newest first. */
+  async function drawMessages() {
+    const sent = await api("GET", "/v1/sandbox/messages?limit=10").catch(() => ({ data: [] }));
+    $("#s-messages").replaceChildren(...(sent.data.length ? sent.data.map((m) => el("li", {},
+      el("span", { class: "grow" }, el("strong", { text: m.to }), el("br"),
+        el("span", { class: "small", text: m.body })),
+      el("span", { class: "small muted", text: Saoma.when(m.sent_at) })))
+      : [el("li", { class: "muted", text: t("demo_messages_none") })]));
+  }
+
+  document.addEventListener("saoma:lang", () => { draw(); if (config && config.demo) drawMessages(); });
   document.addEventListener("DOMContentLoaded", async () => {
     config = await api("GET", "/web/config").catch(() => null);
     draw();
+    if (config && config.demo) drawMessages();
   });
 })();

@@ -51,11 +51,79 @@
     const pin = $("#su-pin").value.trim();
     if (!/^\d{6}$/.test(pin)) { say("#signup-out", t("err_pin-required"), "err"); return; }
     guard(ev.submitter, "#signup-out", async () => {
-      await api("POST", "/web/consumers", {
+      const opened = await api("POST", "/web/consumers", {
         login: $("#su-login").value.trim(), password, display_name: $("#su-name").value.trim(),
       });
       await api("PUT", "/v1/me/pin", { pin, password });
       await start();
+      openVerify(opened.verification.identifier);
+    });
+  });
+
+  // --- owning the phone or e-mail: the one-time code -------------------------------------------
+
+  let verifying = null; // the phone or e-mail whose code is being typed
+
+  function openVerify(identifier) {
+    verifying = identifier;
+    $("#vf-sent").textContent = t("verify_sent", { to: identifier });
+    $("#vf-code").value = "";
+    say("#verify-out", "", "ok");
+    show("v-verify");
+    showSandboxMessage();
+  }
+
+  /** Demo mode: what the sandbox "sent", since no SMS or e-mail leaves the installation. */
+  async function showSandboxMessage() {
+    const box = $("#vf-sandbox");
+    box.hidden = true;
+    if (!Saoma.demo) return;
+    const sent = await api("GET", `/v1/sandbox/messages?to=${encodeURIComponent(verifying)}&limit=1`)
+      .catch(() => null);
+    if (sent && sent.data.length) {
+      box.textContent = t("verify_sandbox", { text: sent.data[0].body });
+      box.hidden = false;
+    }
+  }
+
+  $("#verify-form").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const code = $("#vf-code").value.trim();
+    guard(ev.submitter, "#verify-out", async () => {
+      await api("POST", "/v1/me/identifiers/verify", { identifier: verifying, code });
+      Saoma.toast(t("verify_done", { to: verifying }), "ok");
+      verifying = null;
+      home();
+    });
+  });
+  $("#vf-resend").addEventListener("click", (ev) => guard(ev.target, "#verify-out", async () => {
+    await api("POST", "/v1/me/identifiers/code", { identifier: verifying });
+    say("#verify-out", t("verify_resent"), "ok");
+    showSandboxMessage();
+  }));
+  $("#unverified-go").addEventListener("click", () => openVerify($("#unverified").dataset.identifier));
+
+  async function refreshIdentifiers() {
+    const claims = (await api("GET", "/v1/me/identifiers").catch(() => ({ data: [] }))).data;
+    const waiting = claims.find((i) => !i.verified);
+    $("#unverified").hidden = !waiting;
+    if (waiting) {
+      $("#unverified").dataset.identifier = waiting.identifier;
+      $("#unverified-text").textContent = t("unverified", { to: waiting.identifier });
+    }
+    $("#ids-list").replaceChildren(...claims.map((i) => el("li", {},
+      el("span", { class: "grow", text: i.identifier }),
+      el("span", { class: "small muted", text: t(i.verified ? "id_verified" : "id_unverified") }),
+      i.verified ? null : el("button", { type: "button", class: "secondary", text: t("verify"),
+        onclick: () => openVerify(i.identifier) }))));
+  }
+
+  $("#add-id-form").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    guard(ev.submitter, "#ids-out", async () => {
+      const added = await api("POST", "/v1/me/identifiers", { identifier: $("#ai-value").value.trim() });
+      $("#ai-value").value = "";
+      openVerify(added.identifier);
     });
   });
   $("#to-signup").addEventListener("click", () => show("v-signup"));
@@ -85,6 +153,7 @@
     $("#reserved").hidden = reserved === 0;
     $("#reserved").textContent = `${t("reserved")}: ${money(reserved, me.currency)}`;
     refreshCharges();
+    refreshIdentifiers();
   }
 
   function home() {
@@ -552,6 +621,7 @@
   // --- settings ----------------------------------------------------------------------------------
 
   function showSettings() {
+    refreshIdentifiers();
     $("#pin-old-field").hidden = !me.has_pin;
     $("#pin-password-field").hidden = me.has_pin;
     $("#lm-payment").value = me.no_pin_limit.per_payment ? Saoma.plain(me.no_pin_limit.per_payment) : "";

@@ -1,0 +1,45 @@
+"""The phones and e-mail addresses consumers claim, and the one-time codes that prove them.
+
+Created by migration 0008_verify. Many wallets may claim one identifier; at most one holds it
+verified (a unique index over the verified rows), and only that one receives money sent to it.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, Column, ForeignKey, Index, Integer, String, Table, text
+
+from saoma.db import metadata
+
+identifiers = Table(
+    "identifiers",
+    metadata,
+    Column("consumer_id", String(32), ForeignKey("consumers.id"), primary_key=True),
+    Column("value", String(254), primary_key=True),  # a phone (E.164) or an e-mail address
+    Column("verified_at_us", BigInteger, nullable=False, server_default="0"),  # 0: not yet
+    Column("code_hash", String(64), nullable=False, server_default=""),  # "" when no code is out
+    Column("code_salt", String(32), nullable=False, server_default=""),
+    Column("code_expires_at_us", BigInteger, nullable=False, server_default="0"),
+    Column("code_attempts", Integer, nullable=False, server_default="0"),  # checks of this code
+    Column("code_sent_at_us", BigInteger, nullable=False, server_default="0"),
+    Column("sends", Integer, nullable=False, server_default="0"),  # codes sent since sends_since
+    Column("sends_since_us", BigInteger, nullable=False, server_default="0"),
+    Column("created_at_us", BigInteger, nullable=False),
+)
+Index(
+    "uq_identifiers_verified_value",
+    identifiers.c.value,
+    unique=True,
+    sqlite_where=text("verified_at_us > 0"),
+    postgresql_where=text("verified_at_us > 0"),
+)
+Index("ix_identifiers_value", identifiers.c.value)
+
+# Codes sent to one phone or e-mail address, whichever wallets asked: a number anyone can type
+# must not become a way to flood its owner with messages.
+identifier_sends = Table(
+    "identifier_sends",
+    metadata,
+    Column("value", String(254), primary_key=True),
+    Column("sends", Integer, nullable=False, server_default="0"),  # since since_us
+    Column("since_us", BigInteger, nullable=False, server_default="0"),
+)
