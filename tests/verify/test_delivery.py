@@ -67,7 +67,7 @@ def test_waiting_money_is_delivered_once_however_often_delivery_runs(platform: P
             run.result()
     platform.people.return_unclaimed()
     assert (balance(platform, owner), balance(platform, alice)) == (1_234, 5_000 - 1_234)
-    states = [t["state"] for t in platform.people.transfers_of(alice)]
+    states = [t["state"] for t in platform.people.transfers_of(alice)["data"]]
     assert states == ["claimed", "claimed"]
     assert check_authorisations(platform.engine) == []
 
