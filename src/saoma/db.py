@@ -163,6 +163,7 @@ def load_models() -> None:
         "saoma.payments.models",
         "saoma.promotions.models",
         "saoma.p2p.models",
+        "saoma.wallets.models",
     ):
         try:
             importlib.import_module(name)

@@ -83,12 +83,11 @@ class People:
                 field="amount",
                 remaining=max(left, 0),
             )
-        if pin is None and self.wallets.no_pin_allows(sender, amount):
-            return "no_pin_limit:p2p"
+        # Money to people always needs the PIN, whatever the no-PIN limit (as Alipay and
+        # WeChat Pay do): that limit is for paying merchants at a till.
         if pin is None:
             raise Problem("pin-required", 401, "confirm with your PIN", field="pin")
-        self.wallets.verify_pin(sender.id, pin)
-        return "pin"
+        return "pin:" + self.wallets.verify_pin(sender.id, pin)
 
     # --- transfers -------------------------------------------------------------------------------
 

@@ -5,28 +5,32 @@ from __future__ import annotations
 import re
 import secrets
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import Table, case, insert, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
 from saoma.db import read, write
 from saoma.ledger import Account, AccountFlags, AccountKind, Ledger
 from saoma.ledger.domain import AccountResult
+from saoma.ledger.tx import Tx
 from saoma.money import AMOUNT_MINOR_MAX, currency
 from saoma.payments import models as m
 from saoma.payments.ids import new_account_id, new_id, now_us, token_hash
 from saoma.problems import Problem, invalid, not_found
+from saoma.wallets import models as wm
 
 PIN_TRIES_MAX = 5
-PIN_LOCK_US = 15 * 60 * 1_000_000  # locked for 15 minutes after 5 wrong tries
+PIN_LOCK_US = 15 * 60 * 1_000_000  # locked for 15 minutes once 5 tries are used up
 SESSION_US = 30 * 24 * 3600 * 1_000_000
 PASSWORD_LENGTH_MIN = 8
 NO_PIN_LIMIT_MAX = 200_000  # ¥2,000: the most a consumer may allow without the PIN
-DAY_US = 24 * 3600 * 1_000_000
+NO_PIN_ZONE_DEFAULT = "Asia/Shanghai"  # SAOMA_TIMEZONE's default: the day resets at midnight
 
 _PHONE = re.compile(r"^\+[1-9][0-9]{6,14}$")
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
@@ -66,6 +70,78 @@ def _verify(hashed: str, secret: str) -> bool:
         return False
 
 
+def _pin_matches(hashed: str, pin: str) -> bool:
+    """One Argon2 check of a PIN: only ever after a try was claimed (see ``claim_pin_try``)."""
+    try:
+        return _pin_hasher.verify(hashed, pin)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+class OverNoPinLimit(Problem):
+    """Raised inside a debit's transaction when the no-PIN allowance cannot cover it."""
+
+    def __init__(self) -> None:
+        super().__init__("pin-required", 401, "above your no-PIN limit: confirm with your PIN")
+
+
+def day_of(at_us: int, tz: ZoneInfo) -> int:
+    """The calendar day of ``at_us`` in ``tz`` as YYYYMMDD: the no-PIN allowance's day."""
+    d = datetime.fromtimestamp(at_us / 1_000_000, UTC).astimezone(tz).date()
+    return d.year * 10_000 + d.month * 100 + d.day
+
+
+def pin_locked(until_us: int, now: int, field: str) -> Problem:
+    minutes = max(1, -(-(until_us - now) // 60_000_000))
+    return Problem(
+        "pin-locked",
+        423,
+        f"too many wrong PINs: try again in {minutes} minute(s)",
+        field=field,
+        locked_until_us=until_us,
+    )
+
+
+def claim_pin_try(engine: Engine, table: Table, row_id: str, now: int) -> tuple[bool, Any]:
+    """Claim one PIN try with ONE conditional UPDATE, before the PIN is checked.
+
+    The tries a row (a wallet, a merchant's manager) has left are counted in ``pin_failures``;
+    the claim that uses up the last one also locks the row until ``now + PIN_LOCK_US``, and a
+    locked row claims nothing, so however many guesses arrive together at most ``PIN_TRIES_MAX``
+    are ever checked, and the right PIN is refused too until the lock expires. Once it has, the
+    next claim starts the count again. Returns whether the try was claimed and the row as the
+    claim left it (read in the same transaction, so under the claim's own lock).
+    """
+    c = table.c
+    with write(engine) as conn:
+        claimed = conn.execute(
+            update(table)
+            .where(c.id == row_id, c.pin_hash.is_not(None), c.pin_locked_until_us <= now)
+            .values(
+                pin_failures=case((c.pin_failures >= PIN_TRIES_MAX, 1), else_=c.pin_failures + 1),
+                pin_locked_until_us=case(
+                    (c.pin_failures == PIN_TRIES_MAX - 1, now + PIN_LOCK_US),
+                    else_=c.pin_locked_until_us,
+                ),
+            )
+        ).rowcount
+        row = conn.execute(
+            select(c.pin_hash, c.pin_failures, c.pin_locked_until_us).where(c.id == row_id)
+        ).one()
+    return claimed == 1, row
+
+
+def release_pin_tries(conn: Any, table: Table, row_id: str, claimed: int) -> None:
+    """After the right PIN: the count starts again, unless other tries were claimed meanwhile
+    (then they all stay counted, so a burst of guesses cannot win tries back)."""
+    c = table.c
+    conn.execute(
+        update(table)
+        .where(c.id == row_id, c.pin_failures == claimed)
+        .values(pin_failures=0, pin_locked_until_us=0)
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class Consumer:
     id: str
@@ -92,10 +168,18 @@ class Consumer:
 
 
 class Wallets:
-    def __init__(self, engine: Engine, ledger: Ledger, *, currency_code: str = "CNY") -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        ledger: Ledger,
+        *,
+        currency_code: str = "CNY",
+        tz: ZoneInfo | None = None,
+    ) -> None:
         self.engine = engine
         self.ledger = ledger
         self.currency = currency(currency_code).alpha
+        self.tz = tz or ZoneInfo(NO_PIN_ZONE_DEFAULT)  # whose midnight starts a no-PIN day
 
     # --- sign-up and sessions -------------------------------------------------------------------
 
@@ -109,6 +193,7 @@ class Wallets:
                 raise Problem("login-taken", 409, "this login already has a wallet", field="login")
         account_id = self._open_wallet_account()
         consumer_id = new_id("c")
+        now = now_us()
         try:
             with write(self.engine) as conn:
                 conn.execute(
@@ -119,7 +204,12 @@ class Wallets:
                         password_hash=_hasher.hash(password),
                         account_id=account_id,
                         currency=self.currency,
-                        created_at_us=now_us(),
+                        created_at_us=now,
+                    )
+                )
+                conn.execute(  # the initial limits (none), in force from sign-up
+                    insert(wm.no_pin_limit_changes).values(
+                        consumer_id=consumer_id, per_payment=0, per_day=0, changed_at_us=now
                     )
                 )
         except IntegrityError as exc:  # the same login signed up at the same moment
@@ -232,57 +322,34 @@ class Wallets:
                 .values(pin_hash=_pin_hasher.hash(pin), pin_failures=0, pin_locked_until_us=0)
             )
 
-    def verify_pin(self, consumer_id: str, pin: str, *, field: str = "pin") -> None:
-        """Pass, or raise: PIN not set, PIN locked, wrong PIN (with the tries left)."""
+    def verify_pin(self, consumer_id: str, pin: str, *, field: str = "pin") -> str:
+        """The id of a recorded successful PIN check, or raise: PIN not set, PIN locked, wrong
+        PIN (with the tries left). A try is claimed before the PIN is checked."""
         now = now_us()
-        with read(self.engine) as conn:
-            row = conn.execute(select(m.consumers).where(m.consumers.c.id == consumer_id)).one()
-        if row.pin_hash is None:
-            raise Problem("pin-not-set", 409, "set a payment PIN first", field=field)
-        if row.pin_locked_until_us > now:
-            minutes = max(1, (row.pin_locked_until_us - now) // 60_000_000)
-            raise Problem(
-                "pin-locked",
-                423,
-                f"too many wrong PINs: try again in {minutes} minute(s)",
-                field=field,
-                locked_until_us=row.pin_locked_until_us,
-            )
-        if not isinstance(pin, str) or not _PIN.match(pin) or not _verify(row.pin_hash, pin):
-            # Counted in one UPDATE so concurrent guesses cannot slip past the limit.
+        claimed, row = claim_pin_try(self.engine, m.consumers, consumer_id, now)
+        if not claimed:
+            if row.pin_hash is None:
+                raise Problem("pin-not-set", 409, "set a payment PIN first", field=field)
+            raise pin_locked(row.pin_locked_until_us, now, field)
+        if isinstance(pin, str) and _PIN.match(pin) and _pin_matches(row.pin_hash, pin):
+            check_id = new_id("pc")
             with write(self.engine) as conn:
+                release_pin_tries(conn, m.consumers, consumer_id, row.pin_failures)
                 conn.execute(
-                    update(m.consumers)
-                    .where(m.consumers.c.id == consumer_id)
-                    .values(pin_failures=m.consumers.c.pin_failures + 1)
-                )
-                failures = conn.execute(
-                    select(m.consumers.c.pin_failures).where(m.consumers.c.id == consumer_id)
-                ).scalar_one()
-                if failures >= PIN_TRIES_MAX:
-                    conn.execute(
-                        update(m.consumers)
-                        .where(m.consumers.c.id == consumer_id)
-                        .values(pin_failures=0, pin_locked_until_us=now + PIN_LOCK_US)
+                    insert(wm.pin_checks).values(
+                        id=check_id, consumer_id=consumer_id, checked_at_us=now_us()
                     )
-            if failures >= PIN_TRIES_MAX:
-                raise Problem(
-                    "pin-locked", 423, "too many wrong PINs: locked for 15 minutes", field=field
                 )
-            raise Problem(
-                "pin-wrong",
-                401,
-                f"wrong PIN: {PIN_TRIES_MAX - failures} tries left",
-                field=field,
-                tries_left=PIN_TRIES_MAX - failures,
-            )
-        if row.pin_failures:
-            with write(self.engine) as conn:
-                conn.execute(
-                    update(m.consumers)
-                    .where(m.consumers.c.id == consumer_id)
-                    .values(pin_failures=0)
-                )
+            return check_id
+        if row.pin_failures >= PIN_TRIES_MAX:
+            raise pin_locked(row.pin_locked_until_us, now, field)
+        raise Problem(
+            "pin-wrong",
+            401,
+            f"wrong PIN: {PIN_TRIES_MAX - row.pin_failures} tries left",
+            field=field,
+            tries_left=PIN_TRIES_MAX - row.pin_failures,
+        )
 
     def set_no_pin_limit(
         self, consumer_id: str, per_payment: int, per_day: int, pin: str
@@ -301,18 +368,56 @@ class Wallets:
                 .where(m.consumers.c.id == consumer_id)
                 .values(no_pin_limit=per_payment, no_pin_daily_limit=per_day)
             )
+            # Timed after the row is locked, so no-PIN debits timed after it used these limits.
+            conn.execute(
+                insert(wm.no_pin_limit_changes).values(
+                    consumer_id=consumer_id,
+                    per_payment=per_payment,
+                    per_day=per_day,
+                    changed_at_us=now_us(),
+                )
+            )
         return self.get(consumer_id)
 
     def no_pin_allows(self, consumer: Consumer, amount: int) -> bool:
-        """Whether ``amount`` may settle without the PIN under the limits the payer chose."""
+        """Whether ``amount`` looks payable without the PIN now: a first look that spares a
+        waiting charge's round trip. What decides is ``reserve_no_pin``, inside the debit."""
         if amount <= 0 or amount > min(consumer.no_pin_limit, AMOUNT_MINOR_MAX):
             return False
+        c = m.consumers.c
         with read(self.engine) as conn:
-            spent = conn.execute(
-                select(func.coalesce(func.sum(m.payments.c.amount), 0)).where(
-                    m.payments.c.consumer_id == consumer.id,
-                    m.payments.c.authorisation.like("no_pin%"),
-                    m.payments.c.created_at_us > now_us() - DAY_US,
+            row = conn.execute(
+                select(c.no_pin_day, c.no_pin_spent, c.no_pin_daily_limit).where(
+                    c.id == consumer.id
                 )
-            ).scalar_one()
-        return int(spent) + amount <= consumer.no_pin_daily_limit
+            ).one()
+        spent = row.no_pin_spent if row.no_pin_day == day_of(now_us(), self.tz) else 0
+        return int(spent) + amount <= int(row.no_pin_daily_limit)
+
+    def reserve_no_pin(self, tx: Tx, consumer_id: str, amount: int) -> int:
+        """Take ``amount`` from today's no-PIN allowance inside the debit's own transaction.
+
+        EVERY debit that goes without the PIN calls this in the hook that records it (a
+        payment-code charge today; any kind added later must too), so the allowance commits or
+        rolls back with the money and ONE conditional UPDATE decides, however many debits race.
+        Returns the time the debit is recorded at (taken with the wallet's row locked, so a
+        change of the limits is before or after it, as ``saoma check-authorisations`` sees
+        it); raises ``OverNoPinLimit`` when the limits do not allow it.
+        """
+        if tx.postgres:  # lock first, then read the clock (SQLite's writer holds the file)
+            tx.execute("SELECT id FROM consumers WHERE id = :id FOR UPDATE", {"id": consumer_id})
+        at = now_us()
+        day = day_of(at, self.tz)
+        taken = tx.execute(
+            "UPDATE consumers SET"
+            " no_pin_spent = CASE WHEN no_pin_day = :day THEN no_pin_spent + :amount"
+            " ELSE :amount END,"
+            " no_pin_day = :day"
+            " WHERE id = :id AND :amount <= no_pin_limit"
+            " AND CASE WHEN no_pin_day = :day THEN no_pin_spent ELSE 0 END + :amount"
+            " <= no_pin_daily_limit",
+            {"id": consumer_id, "amount": amount, "day": day},
+        )
+        if taken.rowcount != 1:
+            raise OverNoPinLimit()
+        return at
