@@ -14,6 +14,9 @@ from saoma.ledger.check import check_ledger
 from saoma.merchants.service import Merchant
 from saoma.platform import Platform
 from saoma.wallets.service import Consumer
+from support import server
+
+__all__ = ["platform", "server"]
 
 PIN = "246810"
 PASSWORD = "correct horse battery"
