@@ -9,6 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from argon2 import PasswordHasher
+from argon2.exceptions import VerificationError
 from sqlalchemy import update
 
 from consent.conftest import PIN, shop, wallet
@@ -21,27 +22,34 @@ GUESSES = 50
 
 
 @pytest.fixture
-def argon2_checks(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
-    """How many times Argon2 verified a secret (nothing but PINs is verified in these races)."""
-    counted = [0]
+def argon2_checks(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[bool]]:
+    """Each Argon2 verification's outcome, in the order they ended (only PINs are verified in
+    these races)."""
+    outcomes: list[bool] = []
     lock = threading.Lock()
     verify = PasswordHasher.verify
 
     def counting(self: PasswordHasher, hashed: str | bytes, secret: str | bytes) -> bool:
-        with lock:
-            counted[0] += 1
-        return verify(self, hashed, secret)
+        try:
+            matched = verify(self, hashed, secret)
+        except VerificationError:
+            matched = False
+            raise
+        finally:
+            with lock:
+                outcomes.append(matched)
+        return matched
 
     monkeypatch.setattr(PasswordHasher, "verify", counting)
-    yield counted
+    yield outcomes
 
 
-def _race(p: Platform, pins: list[str], checks: list[int]) -> tuple[Consumer, list[str]]:
+def _race(p: Platform, pins: list[str], checks: list[bool]) -> tuple[Consumer, list[str]]:
     """Pay a stall once per PIN, all at once: the payer, and each outcome's slug ("paid" when it
     went through)."""
     payer = wallet(p, 10_000)
     stall = shop(p)
-    checks[0] = 0  # setting the PIN up verified the password: count from here
+    checks.clear()  # setting the PIN up verified the password: count from here
     start = threading.Barrier(len(pins))
 
     def pay(pin: str) -> str:
@@ -61,10 +69,10 @@ def _wrong(n: int) -> list[str]:
 
 
 def test_fifty_wrong_pins_at_once_check_at_most_five(
-    platform: Platform, argon2_checks: list[int]
+    platform: Platform, argon2_checks: list[bool]
 ) -> None:
     payer, outcomes = _race(platform, _wrong(GUESSES), argon2_checks)
-    assert argon2_checks[0] <= PIN_TRIES_MAX, argon2_checks[0]
+    assert len(argon2_checks) == PIN_TRIES_MAX, argon2_checks
     assert outcomes.count("pin-wrong") == PIN_TRIES_MAX - 1
     assert outcomes.count("pin-locked") == GUESSES - (PIN_TRIES_MAX - 1)
     assert platform.payments.list_payments()["data"] == []  # nothing was paid
@@ -74,16 +82,35 @@ def test_fifty_wrong_pins_at_once_check_at_most_five(
 
 
 def test_the_right_pin_among_49_wrong_ones_gets_no_more_tries(
-    platform: Platform, argon2_checks: list[int]
+    platform: Platform, argon2_checks: list[bool]
 ) -> None:
     payer, outcomes = _race(platform, [*_wrong(GUESSES - 1), PIN], argon2_checks)
-    assert argon2_checks[0] <= PIN_TRIES_MAX, argon2_checks[0]
-    assert outcomes.count("paid") <= 1
-    assert outcomes.count("pin-wrong") + outcomes.count("paid") <= PIN_TRIES_MAX
+    # The right PIN pays only if it is among the five tries; until it has, at most four wrong
+    # ones are checked. Once it has passed, the count starts again as for anyone who types it
+    # (then at most five more), so without it, five is all a burst of guesses ever gets.
+    if True in argon2_checks:
+        assert argon2_checks.index(True) <= PIN_TRIES_MAX - 1, argon2_checks
+        assert argon2_checks.count(False) <= 2 * PIN_TRIES_MAX - 1
+        assert outcomes.count("paid") == 1
+    else:
+        assert len(argon2_checks) == PIN_TRIES_MAX, argon2_checks
+        assert outcomes.count("paid") == 0
     assert set(outcomes) <= {"paid", "pin-wrong", "pin-locked"}
     paid = platform.payments.list_payments(consumer=payer)["data"]
     assert len(paid) == outcomes.count("paid")
     assert platform.wallets.balance(payer)["balance"] == 10_000 - 100 * len(paid)
+
+
+def test_twenty_right_pins_at_once_all_pass_and_lock_nothing(
+    platform: Platform, argon2_checks: list[bool]
+) -> None:
+    payer, outcomes = _race(platform, [PIN] * 20, argon2_checks)
+    assert outcomes == ["paid"] * 20
+    assert argon2_checks == [True] * 20
+    platform.wallets.verify_pin(payer.id, PIN)  # not locked, and nothing left counted
+    with pytest.raises(Problem) as wrong:
+        platform.wallets.verify_pin(payer.id, "000000")
+    assert wrong.value.extra["tries_left"] == PIN_TRIES_MAX - 1
 
 
 def test_the_right_pin_starts_the_count_again_and_a_lock_ends(platform: Platform) -> None:

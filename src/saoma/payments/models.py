@@ -33,6 +33,8 @@ consumers = Table(
     Column("pin_hash", String(255), nullable=True),
     Column("pin_failures", Integer, nullable=False, server_default="0"),
     Column("pin_locked_until_us", BigInteger, nullable=False, server_default="0"),
+    Column("pin_pending", Integer, nullable=False, server_default="0"),  # tries being checked
+    Column("pin_pending_since_us", BigInteger, nullable=False, server_default="0"),
     Column("no_pin_limit", BigInteger, nullable=False, server_default="0"),  # per payment
     Column("no_pin_daily_limit", BigInteger, nullable=False, server_default="0"),
     # Today's no-PIN spending: the day (YYYYMMDD, local) and what went without the PIN on it.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import secrets
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -12,7 +13,7 @@ from zoneinfo import ZoneInfo
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import Table, case, insert, select, update
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
 from saoma.db import read, write
@@ -26,7 +27,9 @@ from saoma.problems import Problem, invalid, not_found
 from saoma.wallets import models as wm
 
 PIN_TRIES_MAX = 5
-PIN_LOCK_US = 15 * 60 * 1_000_000  # locked for 15 minutes once 5 tries are used up
+PIN_LOCK_US = 15 * 60 * 1_000_000  # locked for 15 minutes after 5 wrong PINs
+PIN_WAIT_S = 5.0  # how long a PIN check waits while every try is being checked
+PIN_PENDING_STALE_US = 10 * 1_000_000  # a try claimed this long ago was lost with its process
 SESSION_US = 30 * 24 * 3600 * 1_000_000
 PASSWORD_LENGTH_MIN = 8
 NO_PIN_LIMIT_MAX = 200_000  # ¥2,000: the most a consumer may allow without the PIN
@@ -102,43 +105,98 @@ def pin_locked(until_us: int, now: int, field: str) -> Problem:
     )
 
 
-def claim_pin_try(engine: Engine, table: Table, row_id: str, now: int) -> tuple[bool, Any]:
+@dataclass(frozen=True, slots=True)
+class PinTry:
+    """A try claimed: the row's hash, and the failures counted when it was claimed."""
+
+    pin_hash: str
+    failures_before: int
+
+
+def claim_pin_try(engine: Engine, table: Table, row_id: str, *, field: str = "pin") -> PinTry:
     """Claim one PIN try with ONE conditional UPDATE, before the PIN is checked.
 
-    The tries a row (a wallet, a merchant's manager) has left are counted in ``pin_failures``;
-    the claim that uses up the last one also locks the row until ``now + PIN_LOCK_US``, and a
-    locked row claims nothing, so however many guesses arrive together at most ``PIN_TRIES_MAX``
-    are ever checked, and the right PIN is refused too until the lock expires. Once it has, the
-    next claim starts the count again. Returns whether the try was claimed and the row as the
-    claim left it (read in the same transaction, so under the claim's own lock).
+    A row (a wallet; a merchant's manager PIN too, given the same columns) counts its wrong PINs
+    since the last right one (``pin_failures``) and the tries being checked right now
+    (``pin_pending``). A try is claimed only while the two together are below
+    ``PIN_TRIES_MAX`` and the row is not locked, so however many guesses arrive at once, no more
+    than the tries left are ever checked. The fifth wrong PIN locks the row until
+    ``PIN_LOCK_US`` later, and a locked row claims nothing: the right PIN is refused too. While
+    every try is taken by checks under way (many right PINs at once), a claim waits for them,
+    up to ``PIN_WAIT_S``. A try left pending by a process that died is forgotten after
+    ``PIN_PENDING_STALE_US``; once a lock has expired, the count starts again.
     """
     c = table.c
+    deadline = time.monotonic() + PIN_WAIT_S
+    while True:
+        now = now_us()
+        pending = case(
+            (c.pin_pending_since_us < now - PIN_PENDING_STALE_US, 0), else_=c.pin_pending
+        )
+        failures = case((c.pin_failures >= PIN_TRIES_MAX, 0), else_=c.pin_failures)
+        with write(engine) as conn:
+            claimed = conn.execute(
+                update(table)
+                .where(
+                    c.id == row_id,
+                    c.pin_hash.is_not(None),
+                    c.pin_locked_until_us <= now,
+                    failures + pending < PIN_TRIES_MAX,
+                )
+                .values(pin_failures=failures, pin_pending=pending + 1, pin_pending_since_us=now)
+            ).rowcount
+            row = conn.execute(
+                select(c.pin_hash, c.pin_failures, c.pin_locked_until_us).where(c.id == row_id)
+            ).one()
+        if claimed == 1:
+            return PinTry(row.pin_hash, row.pin_failures)
+        if row.pin_hash is None:
+            raise Problem("pin-not-set", 409, "set a payment PIN first", field=field)
+        if row.pin_locked_until_us > now:
+            raise pin_locked(row.pin_locked_until_us, now, field)
+        if time.monotonic() > deadline:
+            raise Problem("pin-busy", 409, "other PIN checks are under way: try again", field=field)
+        time.sleep(0.005)
+
+
+def pin_try_failed(engine: Engine, table: Table, row_id: str, *, field: str = "pin") -> Problem:
+    """Count a wrong PIN (locking the row with the fifth): the refusal to answer with."""
+    c = table.c
+    now = now_us()
     with write(engine) as conn:
-        claimed = conn.execute(
+        conn.execute(
             update(table)
-            .where(c.id == row_id, c.pin_hash.is_not(None), c.pin_locked_until_us <= now)
+            .where(c.id == row_id)
             .values(
-                pin_failures=case((c.pin_failures >= PIN_TRIES_MAX, 1), else_=c.pin_failures + 1),
+                pin_failures=c.pin_failures + 1,
+                pin_pending=case((c.pin_pending > 0, c.pin_pending - 1), else_=0),
                 pin_locked_until_us=case(
-                    (c.pin_failures == PIN_TRIES_MAX - 1, now + PIN_LOCK_US),
+                    (c.pin_failures + 1 >= PIN_TRIES_MAX, now + PIN_LOCK_US),
                     else_=c.pin_locked_until_us,
                 ),
             )
-        ).rowcount
+        )
         row = conn.execute(
-            select(c.pin_hash, c.pin_failures, c.pin_locked_until_us).where(c.id == row_id)
+            select(c.pin_failures, c.pin_locked_until_us).where(c.id == row_id)
         ).one()
-    return claimed == 1, row
+    if row.pin_failures >= PIN_TRIES_MAX:
+        return pin_locked(row.pin_locked_until_us, now, field)
+    left = PIN_TRIES_MAX - row.pin_failures
+    return Problem("pin-wrong", 401, f"wrong PIN: {left} tries left", field=field, tries_left=left)
 
 
-def release_pin_tries(conn: Any, table: Table, row_id: str, claimed: int) -> None:
-    """After the right PIN: the count starts again, unless other tries were claimed meanwhile
-    (then they all stay counted, so a burst of guesses cannot win tries back)."""
+def pin_try_passed(conn: Connection, table: Table, row_id: str, claimed: PinTry) -> None:
+    """The right PIN gives its try back, and starts the count again if it was the only check
+    under way and no wrong PIN was counted meanwhile: a burst of guesses gets no tries back."""
     c = table.c
+    alone = (c.pin_pending <= 1) & (c.pin_failures == claimed.failures_before)
     conn.execute(
         update(table)
-        .where(c.id == row_id, c.pin_failures == claimed)
-        .values(pin_failures=0, pin_locked_until_us=0)
+        .where(c.id == row_id)
+        .values(
+            pin_pending=case((c.pin_pending > 0, c.pin_pending - 1), else_=0),
+            pin_failures=case((alone, 0), else_=c.pin_failures),
+        )
     )
 
 
@@ -325,31 +383,18 @@ class Wallets:
     def verify_pin(self, consumer_id: str, pin: str, *, field: str = "pin") -> str:
         """The id of a recorded successful PIN check, or raise: PIN not set, PIN locked, wrong
         PIN (with the tries left). A try is claimed before the PIN is checked."""
-        now = now_us()
-        claimed, row = claim_pin_try(self.engine, m.consumers, consumer_id, now)
-        if not claimed:
-            if row.pin_hash is None:
-                raise Problem("pin-not-set", 409, "set a payment PIN first", field=field)
-            raise pin_locked(row.pin_locked_until_us, now, field)
-        if isinstance(pin, str) and _PIN.match(pin) and _pin_matches(row.pin_hash, pin):
-            check_id = new_id("pc")
-            with write(self.engine) as conn:
-                release_pin_tries(conn, m.consumers, consumer_id, row.pin_failures)
-                conn.execute(
-                    insert(wm.pin_checks).values(
-                        id=check_id, consumer_id=consumer_id, checked_at_us=now_us()
-                    )
+        claimed = claim_pin_try(self.engine, m.consumers, consumer_id, field=field)
+        if not (isinstance(pin, str) and _PIN.match(pin) and _pin_matches(claimed.pin_hash, pin)):
+            raise pin_try_failed(self.engine, m.consumers, consumer_id, field=field)
+        check_id = new_id("pc")
+        with write(self.engine) as conn:
+            pin_try_passed(conn, m.consumers, consumer_id, claimed)
+            conn.execute(
+                insert(wm.pin_checks).values(
+                    id=check_id, consumer_id=consumer_id, checked_at_us=now_us()
                 )
-            return check_id
-        if row.pin_failures >= PIN_TRIES_MAX:
-            raise pin_locked(row.pin_locked_until_us, now, field)
-        raise Problem(
-            "pin-wrong",
-            401,
-            f"wrong PIN: {PIN_TRIES_MAX - row.pin_failures} tries left",
-            field=field,
-            tries_left=PIN_TRIES_MAX - row.pin_failures,
-        )
+            )
+        return check_id
 
     def set_no_pin_limit(
         self, consumer_id: str, per_payment: int, per_day: int, pin: str

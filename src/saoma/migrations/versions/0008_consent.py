@@ -1,5 +1,5 @@
-"""Consent enforced by the database: today's no-PIN spending on the wallet, PIN checks recorded,
-every change of the no-PIN limits recorded with its time.
+"""Consent enforced by the database: the PIN tries being checked and today's no-PIN spending on
+the wallet, PIN checks recorded, every change of the no-PIN limits recorded with its time.
 
 Wallets that exist already get their current limits recorded as held since sign-up (their
 history before this migration is not known). ``consent_rules`` records when these rules came into
@@ -27,6 +27,12 @@ BigIntPK = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 def upgrade() -> None:
     with op.batch_alter_table("consumers", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column("pin_pending", sa.Integer(), server_default="0", nullable=False)
+        )
+        batch_op.add_column(
+            sa.Column("pin_pending_since_us", sa.BigInteger(), server_default="0", nullable=False)
+        )
         batch_op.add_column(
             sa.Column("no_pin_day", sa.Integer(), server_default="0", nullable=False)
         )
@@ -84,3 +90,5 @@ def downgrade() -> None:
     with op.batch_alter_table("consumers", schema=None) as batch_op:
         batch_op.drop_column("no_pin_spent")
         batch_op.drop_column("no_pin_day")
+        batch_op.drop_column("pin_pending_since_us")
+        batch_op.drop_column("pin_pending")
