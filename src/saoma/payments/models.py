@@ -40,6 +40,9 @@ consumers = Table(
     # Today's no-PIN spending: the day (YYYYMMDD, local) and what went without the PIN on it.
     Column("no_pin_day", Integer, nullable=False, server_default="0"),
     Column("no_pin_spent", BigInteger, nullable=False, server_default="0"),
+    # Today's money sent to people (transfers, red packets): the day and the amount.
+    Column("p2p_day", Integer, nullable=False, server_default="0"),
+    Column("p2p_sent", BigInteger, nullable=False, server_default="0"),
     Column("account_id", BigInteger, nullable=False, unique=True),  # the wallet in the ledger
     Column("currency", String(3), nullable=False),
     Column("created_at_us", BigInteger, nullable=False),

@@ -1,5 +1,6 @@
-"""Consent enforced by the database: the PIN tries being checked and today's no-PIN spending on
-the wallet, PIN checks recorded, every change of the no-PIN limits recorded with its time.
+"""Consent enforced by the database: on the wallet, the PIN tries being checked, today's no-PIN
+spending and today's money sent to people; PIN checks recorded; every change of the no-PIN limits
+recorded with its time.
 
 Wallets that exist already get their current limits recorded as held since sign-up (their
 history before this migration is not known). ``consent_rules`` records when these rules came into
@@ -38,6 +39,10 @@ def upgrade() -> None:
         )
         batch_op.add_column(
             sa.Column("no_pin_spent", sa.BigInteger(), server_default="0", nullable=False)
+        )
+        batch_op.add_column(sa.Column("p2p_day", sa.Integer(), server_default="0", nullable=False))
+        batch_op.add_column(
+            sa.Column("p2p_sent", sa.BigInteger(), server_default="0", nullable=False)
         )
     op.create_table(
         "pin_checks",
@@ -88,6 +93,8 @@ def downgrade() -> None:
     op.drop_table("no_pin_limit_changes")
     op.drop_table("pin_checks")
     with op.batch_alter_table("consumers", schema=None) as batch_op:
+        batch_op.drop_column("p2p_sent")
+        batch_op.drop_column("p2p_day")
         batch_op.drop_column("no_pin_spent")
         batch_op.drop_column("no_pin_day")
         batch_op.drop_column("pin_pending_since_us")
