@@ -196,11 +196,15 @@ def demo(
 
 @app.command("check-authorisations")
 def check_authorisations_cmd(database_url: str | None = DatabaseOption) -> None:
-    """Prove no consumer wallet was debited without its owner's authorisation."""
+    """Prove every consumer wallet debit rests on a consent the rules allowed: a recorded PIN
+    check used once, a consented hold, or the no-PIN limits in force at the time (per wallet and
+    day, in SAOMA_TIMEZONE). Exits 1 naming each debit that breaks them."""
+    from zoneinfo import ZoneInfo
+
     from saoma.payments.authorisation import check_authorisations
 
     engine = make_engine(_url(database_url))
-    problems = check_authorisations(engine)
+    problems = check_authorisations(engine, tz=ZoneInfo(get_settings().timezone))
     for problem in problems:
         console.print(f"[red]✗[/red] {problem}")
     if not problems:

@@ -359,6 +359,50 @@ class ConsumerClient(_Base):
         )
         return result
 
+    def send_money(
+        self,
+        to: str,
+        amount: int,
+        pin: str,
+        *,
+        note: str = "",
+        idempotency_key: str | None = None,
+    ) -> dict[str, Any]:
+        """A transfer to a person (wallet id, phone or e-mail): always confirmed with the PIN."""
+        result: dict[str, Any] = self.request(
+            "POST",
+            "/v1/transfers",
+            {"to": to, "amount": amount, "currency": "CNY", "note": note, "pin": pin},
+            idempotency_key=idempotency_key or secrets.token_hex(8),
+        )
+        return result
+
+    def create_red_packet(
+        self,
+        amount: int,
+        shares: int,
+        pin: str,
+        *,
+        mode: str = "random",
+        greeting: str = "",
+        idempotency_key: str | None = None,
+    ) -> dict[str, Any]:
+        """A red packet of ``amount`` in ``shares``: always confirmed with the PIN."""
+        result: dict[str, Any] = self.request(
+            "POST",
+            "/v1/red-packets",
+            {
+                "amount": amount,
+                "shares": shares,
+                "mode": mode,
+                "greeting": greeting,
+                "currency": "CNY",
+                "pin": pin,
+            },
+            idempotency_key=idempotency_key or secrets.token_hex(8),
+        )
+        return result
+
     def payments(self, cursor: str | None = None, limit: int = 20) -> dict[str, Any]:
         params: dict[str, Any] = {"limit": limit}
         if cursor:

@@ -66,7 +66,9 @@ class Platform:
             migrate(url)
         engine = make_engine(url, pool_size=settings.pool_size)
         ledger = Ledger(engine, batch_max=min(settings.ledger_batch_max, 8190))
-        wallets = Wallets(engine, ledger, currency_code=settings.currency)
+        wallets = Wallets(
+            engine, ledger, currency_code=settings.currency, tz=ZoneInfo(settings.timezone)
+        )
         merchants = Merchants(
             engine, ledger, currency_code=settings.currency, fee_ppm=settings.fee_ppm
         )

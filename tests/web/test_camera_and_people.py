@@ -222,6 +222,39 @@ def test_send_to_a_phone_and_pay_a_friends_code(server: Server, browser: Any) ->
         b_ctx.close()
 
 
+def test_money_to_people_asks_for_the_pin_even_under_the_no_pin_limit(
+    server: Server, browser: Any
+) -> None:
+    a_ctx, alice = new_page(browser, **phone())
+    b_ctx, bob = new_page(browser, **phone())
+    try:
+        sign_up_consumer(alice, server.url, name="Alice")
+        bob_login = sign_up_consumer(bob, server.url, name="Bob")
+        top_up(alice, "80")
+        set_no_pin_limit(alice, "20", "100")  # small payments at a till go without the PIN
+        alice.get_by_role("button", name="Send").click()
+        form = alice.locator("#send-form")
+        form.get_by_label("To (phone, e-mail or wallet id)").fill(bob_login)
+        form.get_by_label("Amount (¥)").fill("5")
+        form.get_by_role("button", name="Send").click()
+        expect(alice.locator("#send-out")).to_have_text("Enter your payment PIN.")
+        form.get_by_label("Payment PIN").fill(PIN)
+        form.get_by_role("button", name="Send").click()
+        expect(alice.locator("#done-title")).to_have_text(f"Sent ¥5.00 to {bob_login}")
+        alice.get_by_role("button", name="Done").click()
+        alice.get_by_role("button", name="Red packet").click()
+        packet = alice.locator("#packet-form")
+        packet.get_by_label("Total (¥)").fill("2")
+        packet.get_by_label("How many people").fill("2")
+        packet.get_by_role("button", name="Put money in the packet").click()
+        expect(alice.locator("#packet-out")).to_have_text("Enter your payment PIN.")
+        alice.goto(server.url + "/wallet")
+        expect(alice.locator("#balance")).to_have_text("¥75.00")  # only the transfer, with its PIN
+    finally:
+        a_ctx.close()
+        b_ctx.close()
+
+
 @pytest.fixture(scope="module")
 def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """``saoma serve`` in demo mode over a fresh embedded database (seeded on start)."""

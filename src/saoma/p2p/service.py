@@ -24,14 +24,15 @@ from saoma.pagination import (
     time_page_of,
 )
 from saoma.payments import idempotency
+from saoma.payments import models as pm
 from saoma.payments.ids import new_account_id, new_id, now_us
 from saoma.payments.service import Payments, _insert, check_amount, derived_id
 from saoma.problems import Problem, invalid, not_found
-from saoma.wallets.service import Consumer, Wallets, check_login
+from saoma.wallets.service import Consumer, Wallets, check_login, day_of
 from saoma.webhooks.outbox import emit_in, rfc3339
 
 WAIT_US = 24 * 3600 * 1_000_000  # unclaimed money goes back after a day
-DAILY_LIMIT = 2_000_000  # ¥20,000 a day sent to people, in transfers and packets
+DAILY_LIMIT = 2_000_000  # ¥20,000 a day (in SAOMA_TIMEZONE) sent to people, transfers and packets
 PACKET_SHARES_MAX = 1_000
 PACKET_AMOUNT_MAX = 2_000_000
 DAY_US = 24 * 3600 * 1_000_000
@@ -66,21 +67,32 @@ class People:
     # --- limits and consent ----------------------------------------------------------------------
 
     def _sent_today(self, sender: Consumer) -> int:
-        since = now_us() - DAY_US
+        """What the sender has sent to people today (a first look; ``_take_from_daily_limit``
+        decides, inside the transfer's transaction)."""
+        c = pm.consumers.c
         with read(self.engine) as conn:
-            transfers = conn.execute(
-                select(func.coalesce(func.sum(m.p2p_transfers.c.amount), 0)).where(
-                    m.p2p_transfers.c.sender_id == sender.id,
-                    m.p2p_transfers.c.created_at_us > since,
-                )
-            ).scalar_one()
-            packets = conn.execute(
-                select(func.coalesce(func.sum(m.red_packets.c.amount), 0)).where(
-                    m.red_packets.c.sender_id == sender.id,
-                    m.red_packets.c.created_at_us > since,
-                )
-            ).scalar_one()
-        return int(transfers) + int(packets)
+            row = conn.execute(select(c.p2p_day, c.p2p_sent).where(c.id == sender.id)).one()
+        return int(row.p2p_sent) if row.p2p_day == day_of(now_us(), self.wallets.tz) else 0
+
+    def _take_from_daily_limit(self, tx: Tx, sender: Consumer, amount: int) -> None:
+        """Count ``amount`` against today's limit for money sent to people, with ONE conditional
+        UPDATE in the transaction that moves it: racing transfers never send more than it."""
+        day = day_of(now_us(), self.wallets.tz)
+        taken = tx.execute(
+            "UPDATE consumers SET"
+            " p2p_sent = CASE WHEN p2p_day = :day THEN p2p_sent + :amount ELSE :amount END,"
+            " p2p_day = :day"
+            " WHERE id = :id"
+            " AND CASE WHEN p2p_day = :day THEN p2p_sent ELSE 0 END + :amount <= :limit",
+            {"id": sender.id, "amount": amount, "day": day, "limit": DAILY_LIMIT},
+        )
+        if taken.rowcount != 1:
+            raise Problem(
+                "daily-limit",
+                422,
+                "that would go past today's limit for sending money",
+                field="amount",
+            )
 
     def _consent(self, sender: Consumer, amount: int, pin: str | None) -> str:
         left = DAILY_LIMIT - self._sent_today(sender)
@@ -92,12 +104,11 @@ class People:
                 field="amount",
                 remaining=max(left, 0),
             )
-        if pin is None and self.wallets.no_pin_allows(sender, amount):
-            return "no_pin_limit:p2p"
+        # Money to people always needs the PIN, whatever the no-PIN limit (as Alipay and
+        # WeChat Pay do): that limit is for paying merchants at a till.
         if pin is None:
             raise Problem("pin-required", 401, "confirm with your PIN", field="pin")
-        self.wallets.verify_pin(sender.id, pin)
-        return "pin"
+        return "pin:" + self.wallets.verify_pin(sender.id, pin)
 
     # --- transfers -------------------------------------------------------------------------------
 
@@ -161,6 +172,7 @@ class People:
         events: list[str] = []
 
         def record(tx: Tx) -> None:
+            self._take_from_daily_limit(tx, sender, amount)
             _insert(tx, "p2p_transfers", row)
             data = self.transfer_view(row, None)
             events.append(
@@ -394,6 +406,7 @@ class People:
         )
 
         def record(tx: Tx) -> None:
+            self._take_from_daily_limit(tx, sender, amount)
             _insert(tx, "red_packets", row)
             for idx, share in enumerate(split, start=1):
                 _insert(

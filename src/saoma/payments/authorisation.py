@@ -1,28 +1,160 @@
 """Proof that no consumer wallet was debited without its owner's authorisation.
 
-Every transfer that debits a consumer wallet must trace back to a consent by the payer:
+Every transfer that debits a consumer wallet must trace back to a consent by the payer, and the
+consent must be one the rules in force allowed:
 
-- a payment (order, static code, payment code) recording the PIN or the no-PIN limit the payer set;
-- a hold the payer consented to (the pending transfer), and the capture posting it;
-- a withdrawal the payer confirmed with the PIN (a pending transfer, then its post);
-- a transfer to another person or a red packet, confirmed with the PIN or the no-PIN limit.
+- a debit confirmed with the PIN says ``pin:<check id>``: that check is recorded (``pin_checks``),
+  for the same wallet, no later than the debit, and no other debit rests on it. A bare ``pin``
+  (written before migration 0008) is accepted only for debits made before that migration;
+- a debit without the PIN (``no_pin_limit:...``, a payment-code charge) is within the limits the
+  payer had set at that moment (``no_pin_limit_changes``; none recorded means none allowed): at
+  most the per-payment limit, and, counted per wallet and calendar day (in the zone the server
+  runs the allowance in, SAOMA_TIMEZONE), never beyond the daily one;
+- transfers to people and red packets always rest on the PIN (before migration 0008 they could go
+  under the no-PIN limit: they are then counted in its daily allowance);
+- a hold the payer consented to (the pending transfer, itself resting on a PIN check), and the
+  capture posting it; a withdrawal (a pending transfer, then its post).
 
 Voids and expiries give money back and need no consent.
 """
 
 from __future__ import annotations
 
+import bisect
+from collections import defaultdict
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
 from sqlalchemy import select
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from saoma.ledger.domain import AccountKind, TransferCode, TransferFlags
 from saoma.ledger.models import accounts, transfers
 from saoma.p2p import models as p2p
 from saoma.payments import models as m
+from saoma.wallets import models as wm
+from saoma.wallets.service import NO_PIN_ZONE_DEFAULT, day_of
 
 
-def check_authorisations(engine: Engine) -> list[str]:
-    """Every wallet debit that lacks its authorisation, as a sentence naming the transfer."""
+@dataclass(frozen=True, slots=True)
+class Consent:
+    """What a debit's own record says about it."""
+
+    what: str  # "payment pay_…", "transfer tr_…", "red packet rp_…", "hold ha_…"
+    consumer_id: str
+    amount: int
+    authorisation: str
+    at_us: int
+    to_person: bool = False
+
+
+@dataclass
+class _Limits:
+    """A wallet's no-PIN limits over time: (since, per payment, per day), oldest first."""
+
+    since: list[int]
+    values: list[tuple[int, int]]
+
+    def at(self, at_us: int) -> tuple[int, int]:
+        i = bisect.bisect_right(self.since, at_us)
+        return self.values[i - 1] if i else (0, 0)
+
+
+def _consents(conn: Connection) -> tuple[dict[str, Consent], dict[str, Consent]]:
+    """Debit records by ledger transfer id: the plain debits, and the consented holds."""
+    records: dict[str, Consent] = {}
+    p = m.payments.c
+    for r in conn.execute(
+        select(
+            p.id,
+            p.transfer_id,
+            p.consumer_id,
+            p.amount,
+            p.subsidy,
+            p.authorisation,
+            p.created_at_us,
+        )
+    ):
+        paid = r.amount - (r.subsidy or 0)  # what left the wallet; a campaign paid the rest
+        records[r.transfer_id] = Consent(
+            f"payment {r.id}", r.consumer_id, paid, r.authorisation, r.created_at_us
+        )
+    for table, name in ((p2p.p2p_transfers, "transfer"), (p2p.red_packets, "red packet")):
+        c = table.c
+        for r in conn.execute(
+            select(c.id, c.transfer_id, c.sender_id, c.amount, c.authorisation, c.created_at_us)
+        ):
+            records[r.transfer_id] = Consent(
+                f"{name} {r.id}",
+                r.sender_id,
+                r.amount,
+                r.authorisation,
+                r.created_at_us,
+                to_person=True,
+            )
+    h = m.hold_consents.c
+    holds = {
+        r.transfer_id: Consent(
+            f"hold {r.preauth_id}", r.consumer_id, 0, r.authorisation, r.created_at_us
+        )
+        for r in conn.execute(
+            select(h.preauth_id, h.transfer_id, h.consumer_id, h.authorisation, h.created_at_us)
+        )
+    }
+    return records, holds
+
+
+def _limits(conn: Connection) -> dict[str, _Limits]:
+    c = wm.no_pin_limit_changes.c
+    out: dict[str, _Limits] = defaultdict(lambda: _Limits([], []))
+    for r in conn.execute(
+        select(c.consumer_id, c.per_payment, c.per_day, c.changed_at_us).order_by(
+            c.consumer_id, c.changed_at_us, c.seq
+        )
+    ):
+        limits = out[r.consumer_id]
+        limits.since.append(r.changed_at_us)
+        limits.values.append((r.per_payment, r.per_day))
+    return out
+
+
+class _Proof:
+    def __init__(self, conn: Connection) -> None:
+        c = wm.pin_checks.c
+        self.checks = {
+            r.id: (r.consumer_id, r.checked_at_us)
+            for r in conn.execute(select(c.id, c.consumer_id, c.checked_at_us))
+        }
+        since = conn.execute(
+            select(wm.consent_rules.c.since_us).where(wm.consent_rules.c.rule == "pin-checks")
+        ).scalar()
+        self.rules_since_us = int(since) if since is not None else 0
+        self.used: dict[str, str] = {}
+
+    def pin(self, transfer_id: str, record: Consent) -> str | None:
+        """Why a PIN authorisation is not proven, or None when it is."""
+        auth = record.authorisation
+        if auth == "pin":
+            if record.at_us < self.rules_since_us:
+                return None
+            return "says it was confirmed with the PIN, but no PIN check is recorded"
+        check_id = auth.removeprefix("pin:")
+        check = self.checks.get(check_id)
+        if check is None:
+            return f"rests on PIN check {check_id!r}, which is not recorded"
+        if check[0] != record.consumer_id:
+            return f"rests on PIN check {check_id!r}, made by another wallet"
+        if check[1] > record.at_us:
+            return f"rests on PIN check {check_id!r}, made after the debit"
+        first = self.used.setdefault(check_id, transfer_id)
+        if first != transfer_id:
+            return f"rests on PIN check {check_id!r}, already used by transfer {first!r}"
+        return None
+
+
+def check_authorisations(engine: Engine, *, tz: ZoneInfo | None = None) -> list[str]:
+    """Every wallet debit the rules did not allow, as a sentence naming the transfer."""
+    tz = tz or ZoneInfo(NO_PIN_ZONE_DEFAULT)
     with engine.connect() as conn:
         debits = conn.execute(
             select(
@@ -37,51 +169,83 @@ def check_authorisations(engine: Engine) -> list[str]:
             .where(accounts.c.kind == AccountKind.CONSUMER_WALLET.value)
             .order_by(transfers.c.seq)
         ).all()
-        paid = {
-            r.transfer_id: r.authorisation
-            for r in conn.execute(select(m.payments.c.transfer_id, m.payments.c.authorisation))
-        }
-        consented = {
-            r.transfer_id: r.authorisation
-            for r in conn.execute(
-                select(m.hold_consents.c.transfer_id, m.hold_consents.c.authorisation)
-            )
-        }
+        records, holds = _consents(conn)
         withdrawals = set(
             conn.execute(
                 select(m.bank_transfers.c.id).where(m.bank_transfers.c.direction == "withdraw")
             ).scalars()
         )
-        sent = {
-            r.transfer_id: r.authorisation
-            for r in conn.execute(
-                select(p2p.p2p_transfers.c.transfer_id, p2p.p2p_transfers.c.authorisation)
-            )
-        }
-        sent.update(
-            (r.transfer_id, r.authorisation)
-            for r in conn.execute(
-                select(p2p.red_packets.c.transfer_id, p2p.red_packets.c.authorisation)
-            )
-        )
         wallets = {
             r.account_id: r.id
             for r in conn.execute(select(m.consumers.c.account_id, m.consumers.c.id))
         }
+        limits = _limits(conn)
+        proof = _Proof(conn)
     problems: list[str] = []
     authorised_pending: set[str] = set()
+    no_pin: list[tuple[str, Consent]] = []
     for t in debits:
+        owner = wallets.get(t.debit_account_id, f"account {t.debit_account_id}")
         if t.flags & TransferFlags.VOID_PENDING:
             continue
-        if t.flags & TransferFlags.PENDING:
-            if consented.get(t.id) or (t.code == TransferCode.WITHDRAWAL and t.ref in withdrawals):
-                authorised_pending.add(t.id)
-                continue
-        elif t.flags & TransferFlags.POST_PENDING:
-            if t.pending_id in authorised_pending:
-                continue
-        elif paid.get(t.id) or sent.get(t.id):
+        if t.flags & TransferFlags.POST_PENDING:
+            if t.pending_id not in authorised_pending:
+                problems.append(
+                    f"transfer {t.id!r} posts a hold on the wallet of {owner} that was not "
+                    "authorised"
+                )
             continue
-        owner = wallets.get(t.debit_account_id, f"account {t.debit_account_id}")
-        problems.append(f"transfer {t.id!r} debits the wallet of {owner} with no authorisation")
+        pending = bool(t.flags & TransferFlags.PENDING)
+        if pending and t.code == TransferCode.WITHDRAWAL and t.ref in withdrawals:
+            authorised_pending.add(t.id)
+            continue
+        record = holds.get(t.id) if pending else records.get(t.id)
+        if record is None:
+            problems.append(f"transfer {t.id!r} debits the wallet of {owner} with no authorisation")
+            continue
+        if record.consumer_id != owner:
+            why: str | None = f"is recorded for {record.consumer_id} but debits {owner}'s wallet"
+        else:
+            why = _why_not(t.id, record, owner, proof, no_pin)
+        if why is not None:
+            problems.append(f"transfer {t.id!r} ({record.what}) {why}")
+        elif pending:
+            authorised_pending.add(t.id)
+    problems.extend(_over_allowance(no_pin, limits, tz))
+    return problems
+
+
+def _why_not(
+    transfer_id: str, record: Consent, owner: str, proof: _Proof, no_pin: list[tuple[str, Consent]]
+) -> str | None:
+    """Why this debit's consent is not proven (None when it is); no-PIN debits are set aside
+    in ``no_pin`` to be summed per day."""
+    auth = record.authorisation
+    if auth == "pin" or auth.startswith("pin:"):
+        return proof.pin(transfer_id, record)
+    if auth.startswith("no_pin_limit") and not record.what.startswith("hold"):
+        if record.to_person and record.at_us >= proof.rules_since_us:
+            return f"sent money from the wallet of {owner} to a person without the PIN"
+        no_pin.append((transfer_id, record))
+        return None
+    return f"debits the wallet of {owner} on an authorisation it cannot rest on ({auth!r})"
+
+
+def _over_allowance(
+    no_pin: list[tuple[str, Consent]], limits: dict[str, _Limits], tz: ZoneInfo
+) -> list[str]:
+    """Per wallet and day, the no-PIN debits beyond the limits in force when each was made."""
+    problems = []
+    spent: dict[tuple[str, int], int] = defaultdict(int)
+    for transfer_id, record in sorted(no_pin, key=lambda item: item[1].at_us):
+        day = day_of(record.at_us, tz)
+        spent[record.consumer_id, day] += record.amount
+        per_payment, per_day = limits[record.consumer_id].at(record.at_us)
+        total = spent[record.consumer_id, day]
+        if record.amount > per_payment or total > per_day:
+            problems.append(
+                f"transfer {transfer_id!r} ({record.what}) took {record.amount} from the wallet "
+                f"of {record.consumer_id} without the PIN beyond its allowance: {total} without "
+                f"the PIN on {day}, where {per_payment} a payment and {per_day} a day were allowed"
+            )
     return problems

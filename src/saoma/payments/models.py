@@ -33,8 +33,16 @@ consumers = Table(
     Column("pin_hash", String(255), nullable=True),
     Column("pin_failures", Integer, nullable=False, server_default="0"),
     Column("pin_locked_until_us", BigInteger, nullable=False, server_default="0"),
+    Column("pin_pending", Integer, nullable=False, server_default="0"),  # tries being checked
+    Column("pin_pending_since_us", BigInteger, nullable=False, server_default="0"),
     Column("no_pin_limit", BigInteger, nullable=False, server_default="0"),  # per payment
     Column("no_pin_daily_limit", BigInteger, nullable=False, server_default="0"),
+    # Today's no-PIN spending: the day (YYYYMMDD, local) and what went without the PIN on it.
+    Column("no_pin_day", Integer, nullable=False, server_default="0"),
+    Column("no_pin_spent", BigInteger, nullable=False, server_default="0"),
+    # Today's money sent to people (transfers, red packets): the day and the amount.
+    Column("p2p_day", Integer, nullable=False, server_default="0"),
+    Column("p2p_sent", BigInteger, nullable=False, server_default="0"),
     Column("account_id", BigInteger, nullable=False, unique=True),  # the wallet in the ledger
     Column("currency", String(3), nullable=False),
     Column("created_at_us", BigInteger, nullable=False),
@@ -136,7 +144,8 @@ payments = Table(
     Column("refunded", BigInteger, nullable=False, server_default="0"),
     Column("currency", String(3), nullable=False),
     Column("note", String(128), nullable=False, server_default=""),
-    Column("authorisation", String(64), nullable=False),  # pin | no_pin_limit:<code> | hold:<id>
+    # pin:<check id> | no_pin_limit:<code> | hold:<id>
+    Column("authorisation", String(64), nullable=False),
     Column("transfer_id", String(64), nullable=False),
     Column("subsidy", BigInteger, nullable=False, server_default="0"),  # paid by a campaign
     Column("campaign_id", String(32), nullable=True),
@@ -272,7 +281,7 @@ hold_consents = Table(
     metadata,
     Column("preauth_id", String(32), ForeignKey("preauths.id"), primary_key=True),
     Column("consumer_id", String(32), ForeignKey("consumers.id"), nullable=False),
-    Column("authorisation", String(64), nullable=False),  # pin | no_pin_limit:<code>
+    Column("authorisation", String(64), nullable=False),  # pin:<check>
     Column("transfer_id", String(64), nullable=False, unique=True),
     Column("created_at_us", BigInteger, nullable=False),
 )

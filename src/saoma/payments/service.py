@@ -38,7 +38,7 @@ from saoma.payments import idempotency
 from saoma.payments import models as m
 from saoma.payments.ids import new_id, now_us
 from saoma.problems import Problem, from_ledger_error, invalid, not_found
-from saoma.wallets.service import Consumer, Wallets
+from saoma.wallets.service import Consumer, OverNoPinLimit, Wallets
 
 if TYPE_CHECKING:
     from saoma.paycode.service import PaymentCodes
@@ -197,10 +197,14 @@ class Payments:
         ]
 
     def _authorise(self, consumer: Consumer, amount: int, pin: str | None) -> str:
-        """The authorisation a wallet debit rests on: the payer's PIN, or the no-PIN limit."""
+        """The authorisation a wallet debit rests on: ``pin:<check id>``, the recorded check.
+
+        Debits without the PIN (payment-code charges under the payer's limits) do not come here:
+        they say ``no_pin_limit:...`` and take their share of the day's allowance with
+        ``Wallets.reserve_no_pin`` inside the transaction that records them.
+        """
         if pin is not None:
-            self.wallets.verify_pin(consumer.id, pin)
-            return "pin"
+            return "pin:" + self.wallets.verify_pin(consumer.id, pin)
         raise Problem("pin-required", 401, "confirm the payment with your PIN", field="pin")
 
     # --- orders ----------------------------------------------------------------------------------
@@ -1259,7 +1263,10 @@ class Payments:
         with write(self.engine) as conn:
             conn.execute(m.charges.insert().values(**row))
         if self.wallets.no_pin_allows(consumer, amount):
-            return self._settle_charge(charge_id, consumer, f"no_pin_limit:{resolved.handle}")
+            try:
+                return self._settle_charge(charge_id, consumer, f"no_pin_limit:{resolved.handle}")
+            except OverNoPinLimit:
+                pass  # the allowance went to another debit meanwhile: wait for the PIN instead
         events: list[str] = []
 
         def record(tx: Tx) -> None:
@@ -1400,6 +1407,8 @@ class Payments:
         events: list[str] = []
 
         def record(tx: Tx) -> None:
+            if authorisation.startswith("no_pin"):  # the allowance, with the money or not at all
+                payment["created_at_us"] = self.wallets.reserve_no_pin(tx, consumer.id, row.amount)
             done = tx.execute(
                 "UPDATE charges SET state = 'succeeded', payment_id = :pid"
                 " WHERE id = :id AND state = 'waiting_for_payer' AND expires_at_us > :now",

@@ -1,7 +1,10 @@
-"""The phones and e-mail addresses consumers claim, and the one-time codes that prove them.
+"""The wallets service's own records: the phones and e-mail addresses consumers claim and the
+one-time codes that prove them (migration 0008_verify), and the records of consent -- PIN checks,
+no-PIN limit changes, rule dates (migration 0008_consent).
 
-Created by migration 0008_verify. Many wallets may claim one identifier; at most one holds it
-verified (a unique index over the verified rows), and only that one receives money sent to it.
+Many wallets may claim one identifier; at most one holds it verified (a unique index over the
+verified rows), and only that one receives money sent to it. Times are microseconds since the
+epoch (UTC). ``saoma check-authorisations`` reads the consent records to prove each debit.
 """
 
 from __future__ import annotations
@@ -9,6 +12,8 @@ from __future__ import annotations
 from sqlalchemy import BigInteger, Column, ForeignKey, Index, Integer, String, Table, text
 
 from saoma.db import metadata
+
+BigIntPK = BigInteger().with_variant(Integer(), "sqlite")
 
 identifiers = Table(
     "identifiers",
@@ -42,4 +47,33 @@ identifier_sends = Table(
     Column("value", String(254), primary_key=True),
     Column("sends", Integer, nullable=False, server_default="0"),  # since since_us
     Column("since_us", BigInteger, nullable=False, server_default="0"),
+)
+
+# One row per successful PIN check; a debit confirmed with the PIN says ``pin:<id>``.
+pin_checks = Table(
+    "pin_checks",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("consumer_id", String(32), ForeignKey("consumers.id"), nullable=False),
+    Column("checked_at_us", BigInteger, nullable=False),
+)
+
+# Every no-PIN limit a wallet has had, from sign-up on: the limits in force at any moment.
+no_pin_limit_changes = Table(
+    "no_pin_limit_changes",
+    metadata,
+    Column("seq", BigIntPK, primary_key=True, autoincrement=True),
+    Column("consumer_id", String(32), ForeignKey("consumers.id"), nullable=False),
+    Column("per_payment", BigInteger, nullable=False),
+    Column("per_day", BigInteger, nullable=False),
+    Column("changed_at_us", BigInteger, nullable=False),
+    Index("ix_no_pin_limit_changes_consumer", "consumer_id", "changed_at_us"),
+)
+
+# When each consent rule came into force (written by the migration that brought it).
+consent_rules = Table(
+    "consent_rules",
+    metadata,
+    Column("rule", String(32), primary_key=True),
+    Column("since_us", BigInteger, nullable=False),
 )

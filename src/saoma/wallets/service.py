@@ -4,31 +4,38 @@ from __future__ import annotations
 
 import re
 import secrets
+import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import func, insert, select, update
-from sqlalchemy.engine import Engine
+from sqlalchemy import Table, case, insert, select, update
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
 from saoma.db import read, write
 from saoma.ledger import Account, AccountFlags, AccountKind, Ledger
 from saoma.ledger.domain import AccountResult
+from saoma.ledger.tx import Tx
 from saoma.money import AMOUNT_MINOR_MAX, currency
 from saoma.payments import models as m
 from saoma.payments.ids import new_account_id, new_id, now_us, token_hash
 from saoma.problems import Problem, invalid, not_found
+from saoma.wallets import models as wm
 from saoma.wallets.identifiers import claim_in, placeholder_login
 from saoma.wallets.models import identifiers
 
 PIN_TRIES_MAX = 5
-PIN_LOCK_US = 15 * 60 * 1_000_000  # locked for 15 minutes after 5 wrong tries
+PIN_LOCK_US = 15 * 60 * 1_000_000  # locked for 15 minutes after 5 wrong PINs
+PIN_WAIT_S = 5.0  # how long a PIN check waits while every try is being checked
+PIN_PENDING_STALE_US = 10 * 1_000_000  # a try claimed this long ago was lost with its process
 SESSION_US = 30 * 24 * 3600 * 1_000_000
 PASSWORD_LENGTH_MIN = 8
 NO_PIN_LIMIT_MAX = 200_000  # ¥2,000: the most a consumer may allow without the PIN
-DAY_US = 24 * 3600 * 1_000_000
+NO_PIN_ZONE_DEFAULT = "Asia/Shanghai"  # SAOMA_TIMEZONE's default: the day resets at midnight
 
 _PHONE = re.compile(r"^\+[1-9][0-9]{6,14}\Z")
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+\Z")
@@ -68,6 +75,133 @@ def _verify(hashed: str, secret: str) -> bool:
         return False
 
 
+def _pin_matches(hashed: str, pin: str) -> bool:
+    """One Argon2 check of a PIN: only ever after a try was claimed (see ``claim_pin_try``)."""
+    try:
+        return _pin_hasher.verify(hashed, pin)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+class OverNoPinLimit(Problem):
+    """Raised inside a debit's transaction when the no-PIN allowance cannot cover it."""
+
+    def __init__(self) -> None:
+        super().__init__("pin-required", 401, "above your no-PIN limit: confirm with your PIN")
+
+
+def day_of(at_us: int, tz: ZoneInfo) -> int:
+    """The calendar day of ``at_us`` in ``tz`` as YYYYMMDD: the no-PIN allowance's day."""
+    d = datetime.fromtimestamp(at_us / 1_000_000, UTC).astimezone(tz).date()
+    return d.year * 10_000 + d.month * 100 + d.day
+
+
+def pin_locked(until_us: int, now: int, field: str) -> Problem:
+    minutes = max(1, -(-(until_us - now) // 60_000_000))
+    return Problem(
+        "pin-locked",
+        423,
+        f"too many wrong PINs: try again in {minutes} minute(s)",
+        field=field,
+        locked_until_us=until_us,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class PinTry:
+    """A try claimed: the row's hash, and the failures counted when it was claimed."""
+
+    pin_hash: str
+    failures_before: int
+
+
+def claim_pin_try(engine: Engine, table: Table, row_id: str, *, field: str = "pin") -> PinTry:
+    """Claim one PIN try with ONE conditional UPDATE, before the PIN is checked.
+
+    A row (a wallet; a merchant's manager PIN too, given the same columns) counts its wrong PINs
+    since the last right one (``pin_failures``) and the tries being checked right now
+    (``pin_pending``). A try is claimed only while the two together are below
+    ``PIN_TRIES_MAX`` and the row is not locked, so however many guesses arrive at once, no more
+    than the tries left are ever checked. The fifth wrong PIN locks the row until
+    ``PIN_LOCK_US`` later, and a locked row claims nothing: the right PIN is refused too. While
+    every try is taken by checks under way (many right PINs at once), a claim waits for them,
+    up to ``PIN_WAIT_S``. A try left pending by a process that died is forgotten after
+    ``PIN_PENDING_STALE_US``; once a lock has expired, the count starts again.
+    """
+    c = table.c
+    deadline = time.monotonic() + PIN_WAIT_S
+    while True:
+        now = now_us()
+        pending = case(
+            (c.pin_pending_since_us < now - PIN_PENDING_STALE_US, 0), else_=c.pin_pending
+        )
+        failures = case((c.pin_failures >= PIN_TRIES_MAX, 0), else_=c.pin_failures)
+        with write(engine) as conn:
+            claimed = conn.execute(
+                update(table)
+                .where(
+                    c.id == row_id,
+                    c.pin_hash.is_not(None),
+                    c.pin_locked_until_us <= now,
+                    failures + pending < PIN_TRIES_MAX,
+                )
+                .values(pin_failures=failures, pin_pending=pending + 1, pin_pending_since_us=now)
+            ).rowcount
+            row = conn.execute(
+                select(c.pin_hash, c.pin_failures, c.pin_locked_until_us).where(c.id == row_id)
+            ).one()
+        if claimed == 1:
+            return PinTry(row.pin_hash, row.pin_failures)
+        if row.pin_hash is None:
+            raise Problem("pin-not-set", 409, "set a payment PIN first", field=field)
+        if row.pin_locked_until_us > now:
+            raise pin_locked(row.pin_locked_until_us, now, field)
+        if time.monotonic() > deadline:
+            raise Problem("pin-busy", 409, "other PIN checks are under way: try again", field=field)
+        time.sleep(0.005)
+
+
+def pin_try_failed(engine: Engine, table: Table, row_id: str, *, field: str = "pin") -> Problem:
+    """Count a wrong PIN (locking the row with the fifth): the refusal to answer with."""
+    c = table.c
+    now = now_us()
+    with write(engine) as conn:
+        conn.execute(
+            update(table)
+            .where(c.id == row_id)
+            .values(
+                pin_failures=c.pin_failures + 1,
+                pin_pending=case((c.pin_pending > 0, c.pin_pending - 1), else_=0),
+                pin_locked_until_us=case(
+                    (c.pin_failures + 1 >= PIN_TRIES_MAX, now + PIN_LOCK_US),
+                    else_=c.pin_locked_until_us,
+                ),
+            )
+        )
+        row = conn.execute(
+            select(c.pin_failures, c.pin_locked_until_us).where(c.id == row_id)
+        ).one()
+    if row.pin_failures >= PIN_TRIES_MAX:
+        return pin_locked(row.pin_locked_until_us, now, field)
+    left = PIN_TRIES_MAX - row.pin_failures
+    return Problem("pin-wrong", 401, f"wrong PIN: {left} tries left", field=field, tries_left=left)
+
+
+def pin_try_passed(conn: Connection, table: Table, row_id: str, claimed: PinTry) -> None:
+    """The right PIN gives its try back, and starts the count again if it was the only check
+    under way and no wrong PIN was counted meanwhile: a burst of guesses gets no tries back."""
+    c = table.c
+    alone = (c.pin_pending <= 1) & (c.pin_failures == claimed.failures_before)
+    conn.execute(
+        update(table)
+        .where(c.id == row_id)
+        .values(
+            pin_pending=case((c.pin_pending > 0, c.pin_pending - 1), else_=0),
+            pin_failures=case((alone, 0), else_=c.pin_failures),
+        )
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class Consumer:
     id: str
@@ -94,10 +228,18 @@ class Consumer:
 
 
 class Wallets:
-    def __init__(self, engine: Engine, ledger: Ledger, *, currency_code: str = "CNY") -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        ledger: Ledger,
+        *,
+        currency_code: str = "CNY",
+        tz: ZoneInfo | None = None,
+    ) -> None:
         self.engine = engine
         self.ledger = ledger
         self.currency = currency(currency_code).alpha
+        self.tz = tz or ZoneInfo(NO_PIN_ZONE_DEFAULT)  # whose midnight starts a no-PIN day
 
     # --- sign-up and sessions -------------------------------------------------------------------
 
@@ -125,6 +267,7 @@ class Wallets:
             raise Problem("login-taken", 409, "this login already has a wallet", field="login")
         account_id = self._open_wallet_account()
         consumer_id = new_id("c")
+        now = now_us()
         try:
             with write(self.engine) as conn:
                 conn.execute(
@@ -135,7 +278,12 @@ class Wallets:
                         password_hash=_hasher.hash(password),
                         account_id=account_id,
                         currency=self.currency,
-                        created_at_us=now_us(),
+                        created_at_us=now,
+                    )
+                )
+                conn.execute(  # the initial limits (none), in force from sign-up
+                    insert(wm.no_pin_limit_changes).values(
+                        consumer_id=consumer_id, per_payment=0, per_day=0, changed_at_us=now
                     )
                 )
                 claim_in(conn, consumer_id, login)
@@ -278,57 +426,21 @@ class Wallets:
                 .values(pin_hash=_pin_hasher.hash(pin), pin_failures=0, pin_locked_until_us=0)
             )
 
-    def verify_pin(self, consumer_id: str, pin: str, *, field: str = "pin") -> None:
-        """Pass, or raise: PIN not set, PIN locked, wrong PIN (with the tries left)."""
-        now = now_us()
-        with read(self.engine) as conn:
-            row = conn.execute(select(m.consumers).where(m.consumers.c.id == consumer_id)).one()
-        if row.pin_hash is None:
-            raise Problem("pin-not-set", 409, "set a payment PIN first", field=field)
-        if row.pin_locked_until_us > now:
-            minutes = max(1, (row.pin_locked_until_us - now) // 60_000_000)
-            raise Problem(
-                "pin-locked",
-                423,
-                f"too many wrong PINs: try again in {minutes} minute(s)",
-                field=field,
-                locked_until_us=row.pin_locked_until_us,
+    def verify_pin(self, consumer_id: str, pin: str, *, field: str = "pin") -> str:
+        """The id of a recorded successful PIN check, or raise: PIN not set, PIN locked, wrong
+        PIN (with the tries left). A try is claimed before the PIN is checked."""
+        claimed = claim_pin_try(self.engine, m.consumers, consumer_id, field=field)
+        if not (isinstance(pin, str) and _PIN.match(pin) and _pin_matches(claimed.pin_hash, pin)):
+            raise pin_try_failed(self.engine, m.consumers, consumer_id, field=field)
+        check_id = new_id("pc")
+        with write(self.engine) as conn:
+            pin_try_passed(conn, m.consumers, consumer_id, claimed)
+            conn.execute(
+                insert(wm.pin_checks).values(
+                    id=check_id, consumer_id=consumer_id, checked_at_us=now_us()
+                )
             )
-        if not isinstance(pin, str) or not _PIN.match(pin) or not _verify(row.pin_hash, pin):
-            # Counted in one UPDATE so concurrent guesses cannot slip past the limit.
-            with write(self.engine) as conn:
-                conn.execute(
-                    update(m.consumers)
-                    .where(m.consumers.c.id == consumer_id)
-                    .values(pin_failures=m.consumers.c.pin_failures + 1)
-                )
-                failures = conn.execute(
-                    select(m.consumers.c.pin_failures).where(m.consumers.c.id == consumer_id)
-                ).scalar_one()
-                if failures >= PIN_TRIES_MAX:
-                    conn.execute(
-                        update(m.consumers)
-                        .where(m.consumers.c.id == consumer_id)
-                        .values(pin_failures=0, pin_locked_until_us=now + PIN_LOCK_US)
-                    )
-            if failures >= PIN_TRIES_MAX:
-                raise Problem(
-                    "pin-locked", 423, "too many wrong PINs: locked for 15 minutes", field=field
-                )
-            raise Problem(
-                "pin-wrong",
-                401,
-                f"wrong PIN: {PIN_TRIES_MAX - failures} tries left",
-                field=field,
-                tries_left=PIN_TRIES_MAX - failures,
-            )
-        if row.pin_failures:
-            with write(self.engine) as conn:
-                conn.execute(
-                    update(m.consumers)
-                    .where(m.consumers.c.id == consumer_id)
-                    .values(pin_failures=0)
-                )
+        return check_id
 
     def set_no_pin_limit(
         self, consumer_id: str, per_payment: int, per_day: int, pin: str
@@ -347,18 +459,56 @@ class Wallets:
                 .where(m.consumers.c.id == consumer_id)
                 .values(no_pin_limit=per_payment, no_pin_daily_limit=per_day)
             )
+            # Timed after the row is locked, so no-PIN debits timed after it used these limits.
+            conn.execute(
+                insert(wm.no_pin_limit_changes).values(
+                    consumer_id=consumer_id,
+                    per_payment=per_payment,
+                    per_day=per_day,
+                    changed_at_us=now_us(),
+                )
+            )
         return self.get(consumer_id)
 
     def no_pin_allows(self, consumer: Consumer, amount: int) -> bool:
-        """Whether ``amount`` may settle without the PIN under the limits the payer chose."""
+        """Whether ``amount`` looks payable without the PIN now: a first look that spares a
+        waiting charge's round trip. What decides is ``reserve_no_pin``, inside the debit."""
         if amount <= 0 or amount > min(consumer.no_pin_limit, AMOUNT_MINOR_MAX):
             return False
+        c = m.consumers.c
         with read(self.engine) as conn:
-            spent = conn.execute(
-                select(func.coalesce(func.sum(m.payments.c.amount), 0)).where(
-                    m.payments.c.consumer_id == consumer.id,
-                    m.payments.c.authorisation.like("no_pin%"),
-                    m.payments.c.created_at_us > now_us() - DAY_US,
+            row = conn.execute(
+                select(c.no_pin_day, c.no_pin_spent, c.no_pin_daily_limit).where(
+                    c.id == consumer.id
                 )
-            ).scalar_one()
-        return int(spent) + amount <= consumer.no_pin_daily_limit
+            ).one()
+        spent = row.no_pin_spent if row.no_pin_day == day_of(now_us(), self.tz) else 0
+        return int(spent) + amount <= int(row.no_pin_daily_limit)
+
+    def reserve_no_pin(self, tx: Tx, consumer_id: str, amount: int) -> int:
+        """Take ``amount`` from today's no-PIN allowance inside the debit's own transaction.
+
+        EVERY debit that goes without the PIN calls this in the hook that records it (a
+        payment-code charge today; any kind added later must too), so the allowance commits or
+        rolls back with the money and ONE conditional UPDATE decides, however many debits race.
+        Returns the time the debit is recorded at (taken with the wallet's row locked, so a
+        change of the limits is before or after it, as ``saoma check-authorisations`` sees
+        it); raises ``OverNoPinLimit`` when the limits do not allow it.
+        """
+        if tx.postgres:  # lock first, then read the clock (SQLite's writer holds the file)
+            tx.execute("SELECT id FROM consumers WHERE id = :id FOR UPDATE", {"id": consumer_id})
+        at = now_us()
+        day = day_of(at, self.tz)
+        taken = tx.execute(
+            "UPDATE consumers SET"
+            " no_pin_spent = CASE WHEN no_pin_day = :day THEN no_pin_spent + :amount"
+            " ELSE :amount END,"
+            " no_pin_day = :day"
+            " WHERE id = :id AND :amount <= no_pin_limit"
+            " AND CASE WHEN no_pin_day = :day THEN no_pin_spent ELSE 0 END + :amount"
+            " <= no_pin_daily_limit",
+            {"id": consumer_id, "amount": amount, "day": day},
+        )
+        if taken.rowcount != 1:
+            raise OverNoPinLimit()
+        return at

@@ -495,10 +495,12 @@
     const amount = parseAmount($("#sd-amount").value);
     if (!amount) { say("#send-out", t("err_bad-amount"), "err"); return; }
     const to = $("#sd-to").value.trim();
+    // Money to people always needs the PIN, whatever the no-PIN limit.
+    const pin = $("#sd-pin").value.trim();
+    if (!/^\d{6}$/.test(pin)) { say("#send-out", t("err_pin-required"), "err"); return; }
     guard(ev.submitter, "#send-out", async () => {
       const sent = await pay("/v1/transfers", {
-        to, amount, note: $("#sd-note").value.trim(), pin: $("#sd-pin").value.trim() || null,
-        currency: me.currency,
+        to, amount, note: $("#sd-note").value.trim(), pin, currency: me.currency,
       });
       $("#sd-pin").value = "";
       if (sent.state === "waiting") say("#send-out", t("waiting_claim", { to }), "warn");
@@ -510,11 +512,13 @@
     ev.preventDefault();
     const amount = parseAmount($("#rp-amount").value);
     if (!amount) { say("#packet-out", t("err_bad-amount"), "err"); return; }
+    const pin = $("#rp-pin").value.trim();
+    if (!/^\d{6}$/.test(pin)) { say("#packet-out", t("err_pin-required"), "err"); return; }
     guard(ev.submitter, "#packet-out", async () => {
       const packet = await pay("/v1/red-packets", {
         amount, shares: Number($("#rp-shares").value), mode: $("#rp-mode").value,
         greeting: $("#rp-greeting").value.trim() || t("packet_default_greeting"),
-        pin: $("#rp-pin").value.trim() || null, currency: me.currency,
+        pin, currency: me.currency,
       });
       $("#rp-pin").value = "";
       openPacket(packet.id);

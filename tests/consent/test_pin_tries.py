@@ -1,0 +1,143 @@
+"""The PIN's five tries hold under a burst of guesses: each try is claimed in the database before
+the PIN is checked, so 50 guesses at once check at most five, and then the wallet is locked."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from argon2 import PasswordHasher
+from argon2.exceptions import VerificationError
+from sqlalchemy import update
+
+from consent.conftest import PIN, shop, wallet
+from saoma.payments import models as m
+from saoma.platform import Platform
+from saoma.problems import Problem
+from saoma.wallets.service import PIN_TRIES_MAX, Consumer
+
+GUESSES = 50
+
+
+@pytest.fixture
+def argon2_checks(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[bool]]:
+    """Each Argon2 verification's outcome, in the order they ended (only PINs are verified in
+    these races)."""
+    outcomes: list[bool] = []
+    lock = threading.Lock()
+    verify = PasswordHasher.verify
+
+    def counting(self: PasswordHasher, hashed: str | bytes, secret: str | bytes) -> bool:
+        try:
+            matched = verify(self, hashed, secret)
+        except VerificationError:
+            matched = False
+            raise
+        finally:
+            with lock:
+                outcomes.append(matched)
+        return matched
+
+    monkeypatch.setattr(PasswordHasher, "verify", counting)
+    yield outcomes
+
+
+def _race(p: Platform, pins: list[str], checks: list[bool]) -> tuple[Consumer, list[str]]:
+    """Pay a stall once per PIN, all at once: the payer, and each outcome's slug ("paid" when it
+    went through)."""
+    payer = wallet(p, 10_000)
+    stall = shop(p)
+    checks.clear()  # setting the PIN up verified the password: count from here
+    start = threading.Barrier(len(pins))
+
+    def pay(pin: str) -> str:
+        start.wait()
+        try:
+            p.payments.pay_static(payer, stall.id, amount=100, pin=pin)
+        except Problem as refused:
+            return refused.slug
+        return "paid"
+
+    with ThreadPoolExecutor(len(pins)) as pool:
+        return payer, list(pool.map(pay, pins))
+
+
+def _wrong(n: int) -> list[str]:
+    return [f"{i:06d}" for i in range(1, n + 1)]
+
+
+def test_fifty_wrong_pins_at_once_check_at_most_five(
+    platform: Platform, argon2_checks: list[bool]
+) -> None:
+    payer, outcomes = _race(platform, _wrong(GUESSES), argon2_checks)
+    assert len(argon2_checks) == PIN_TRIES_MAX, argon2_checks
+    assert outcomes.count("pin-wrong") == PIN_TRIES_MAX - 1
+    assert outcomes.count("pin-locked") == GUESSES - (PIN_TRIES_MAX - 1)
+    assert platform.payments.list_payments()["data"] == []  # nothing was paid
+    with pytest.raises(Problem) as still:  # locked: the right PIN is refused too
+        platform.wallets.verify_pin(payer.id, PIN)
+    assert (still.value.slug, still.value.status) == ("pin-locked", 423)
+
+
+def test_the_right_pin_among_49_wrong_ones_gets_no_more_tries(
+    platform: Platform, argon2_checks: list[bool]
+) -> None:
+    payer, outcomes = _race(platform, [*_wrong(GUESSES - 1), PIN], argon2_checks)
+    # The right PIN pays only if it is among the five tries; until it has, at most four wrong
+    # ones are checked. Once it has passed, the count starts again as for anyone who types it
+    # (then at most five more), so without it, five is all a burst of guesses ever gets.
+    if True in argon2_checks:
+        assert argon2_checks.index(True) <= PIN_TRIES_MAX - 1, argon2_checks
+        assert argon2_checks.count(False) <= 2 * PIN_TRIES_MAX - 1
+        assert outcomes.count("paid") == 1
+    else:
+        assert len(argon2_checks) == PIN_TRIES_MAX, argon2_checks
+        assert outcomes.count("paid") == 0
+    assert set(outcomes) <= {"paid", "pin-wrong", "pin-locked"}
+    paid = platform.payments.list_payments(consumer=payer)["data"]
+    assert len(paid) == outcomes.count("paid")
+    assert platform.wallets.balance(payer)["balance"] == 10_000 - 100 * len(paid)
+
+
+def test_twenty_right_pins_at_once_all_pass_and_lock_nothing(
+    platform: Platform, argon2_checks: list[bool]
+) -> None:
+    payer, outcomes = _race(platform, [PIN] * 20, argon2_checks)
+    assert outcomes == ["paid"] * 20
+    assert argon2_checks == [True] * 20
+    platform.wallets.verify_pin(payer.id, PIN)  # not locked, and nothing left counted
+    with pytest.raises(Problem) as wrong:
+        platform.wallets.verify_pin(payer.id, "000000")
+    assert wrong.value.extra["tries_left"] == PIN_TRIES_MAX - 1
+
+
+def test_the_right_pin_starts_the_count_again_and_a_lock_ends(platform: Platform) -> None:
+    payer = wallet(platform, 0)
+    for tries_left in (4, 3, 2, 1):
+        with pytest.raises(Problem) as wrong:
+            platform.wallets.verify_pin(payer.id, "000000")
+        assert wrong.value.slug == "pin-wrong" and wrong.value.extra["tries_left"] == tries_left
+    check = platform.wallets.verify_pin(payer.id, PIN)  # the fifth try, and the right one
+    assert check.startswith("pc_")
+    for _ in range(PIN_TRIES_MAX - 1):  # four more wrong ones: not locked, the count restarted
+        with pytest.raises(Problem) as wrong:
+            platform.wallets.verify_pin(payer.id, "000000")
+        assert wrong.value.slug == "pin-wrong"
+    with pytest.raises(Problem) as locked:
+        platform.wallets.verify_pin(payer.id, "000000")
+    assert locked.value.slug == "pin-locked"
+    with pytest.raises(Problem) as right_but_locked:
+        platform.wallets.verify_pin(payer.id, PIN)
+    assert right_but_locked.value.slug == "pin-locked"
+    with platform.engine.begin() as conn:  # fifteen minutes later
+        conn.execute(
+            update(m.consumers)
+            .where(m.consumers.c.id == payer.id)
+            .values(pin_locked_until_us=m.consumers.c.pin_locked_until_us - 16 * 60 * 1_000_000)
+        )
+    with pytest.raises(Problem) as again:
+        platform.wallets.verify_pin(payer.id, "000000")
+    assert again.value.slug == "pin-wrong" and again.value.extra["tries_left"] == 4
+    assert platform.wallets.verify_pin(payer.id, PIN)
