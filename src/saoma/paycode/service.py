@@ -25,6 +25,8 @@ HANDLES_PER_DEVICE = 100
 FAILURES_MAX = 5  # per terminal per minute; then the terminal waits
 MERCHANT_FAILURES_MAX = 20  # per merchant per minute, whatever terminal ids it sends
 FAILURE_WINDOW_US = 60 * 1_000_000
+CLAIM_WAIT_S = 5.0  # how long a check waits for a try while every try is taken
+CLAIM_RETRY_S = 0.02
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,6 +178,18 @@ class PaymentCodes:
         taken first, the merchant's (shared by all its terminals) last and held only until the
         commit that follows.
         """
+        deadline = time.monotonic() + CLAIM_WAIT_S
+        while True:
+            try:
+                return self._claim_once(merchant, terminal)
+            except Problem:
+                # A try is also held by every real code being checked right now, and given back
+                # within milliseconds: a busy till waits for one rather than being refused.
+                if time.monotonic() >= deadline:
+                    raise
+                time.sleep(CLAIM_RETRY_S)
+
+    def _claim_once(self, merchant: str, terminal: str) -> list[tuple[str, int]]:
         now = now_us()
         claims = []
         with write(self.engine) as conn:
