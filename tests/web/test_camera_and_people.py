@@ -229,7 +229,7 @@ def test_money_to_people_asks_for_the_pin_even_under_the_no_pin_limit(
     b_ctx, bob = new_page(browser, **phone())
     try:
         sign_up_consumer(alice, server.url, name="Alice")
-        bob_login = sign_up_consumer(bob, server.url, name="Bob")
+        bob_login = sign_up_consumer(bob, server.url, name="Bob", database_url=server.database_url)
         top_up(alice, "80")
         set_no_pin_limit(alice, "20", "100")  # small payments at a till go without the PIN
         alice.get_by_role("button", name="Send").click()
