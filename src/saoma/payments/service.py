@@ -22,7 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from saoma.db import read, write
 from saoma.ledger import Account, AccountKind, Ledger, Result, Transfer, TransferCode, TransferFlags
 from saoma.ledger.errors import error_for
-from saoma.ledger.tx import Tx
+from saoma.ledger.tx import Refusal, Tx
 from saoma.merchants.service import Merchant, Merchants, check_text, check_webhook_url
 from saoma.money import AMOUNT_MINOR_MAX, BY_ALPHA, rate_of
 from saoma.pagination import parse_cursor
@@ -44,6 +44,9 @@ HOLD_TTL_S_MAX = 30 * 24 * 3600
 CHARGE_WAIT_US = 60 * 1_000_000  # a terminal waits a minute for the payer's PIN
 PAGE_LIMIT_MAX = 100
 PAYMENT_KINDS = ("order", "static", "paycode", "capture")
+# A refund works its fee and subsidy shares out again when another refund of the same payment
+# committed first; each lost try means another refund went through, so this bounds the waiting.
+REFUND_RACE_MAX = 64
 INSERT_ORDER = m.orders.insert()  # built once; the row's values are bound per call
 
 
@@ -90,6 +93,18 @@ class Sent:
 
     events: list[str] = field(default_factory=list)
     wrote: bool = False
+
+
+def refund_share(part: int, refunded: int, amount: int) -> int:
+    """What of ``part`` (a payment's fee or subsidy) goes back once ``refunded`` of ``amount`` has:
+    rounded down, so the refunds' shares always sum to exactly this, and to all of it at the end.
+    """
+    return part * refunded // amount
+
+
+class RefundRaced(Refusal):
+    """Raised in a refund's hook when another refund of the payment committed since its shares
+    were worked out: the refund is rolled back and worked out again."""
 
 
 def _insert(tx: Tx, table: str, values: dict[str, Any]) -> None:
@@ -522,20 +537,42 @@ class Payments:
         amount = check_amount(amount)
         merchant_refund_no = check_merchant_ref(merchant_refund_no, "merchant_refund_no")
         reason = check_text("reason", reason, 128, required=False)
-        payment = self._payment(payment_id)
-        if payment is None or payment.merchant_id != merchant.id:
-            raise not_found("payment", payment_id)
-        existing = self._refund_by_no(merchant.id, merchant_refund_no)
-        if existing is not None:
-            if (existing.payment_id, existing.amount) == (payment_id, amount):
-                return self.refund_view(existing)
-            raise Problem(
-                "refund-number-reused",
-                409,
-                f"refund number {merchant_refund_no!r} was used for another refund",
-                field="merchant_refund_no",
-            )
-        left = payment.amount - payment.refunded
+        for _ in range(REFUND_RACE_MAX):
+            payment = self._payment(payment_id)
+            if payment is None or payment.merchant_id != merchant.id:
+                raise not_found("payment", payment_id)
+            existing = self._refund_by_no(merchant.id, merchant_refund_no)
+            if existing is not None:
+                return self._same_refund(existing, payment_id, amount)
+            done = self._refund_from(payment, merchant, amount, merchant_refund_no, reason, claim)
+            if done is not None:
+                return done
+        raise Problem("conflict", 409, "other refunds of this payment kept committing first; retry")
+
+    def _same_refund(self, existing: Any, payment_id: str, amount: int) -> dict[str, Any]:
+        if (existing.payment_id, existing.amount) == (payment_id, amount):
+            return self.refund_view(existing)
+        raise Problem(
+            "refund-number-reused",
+            409,
+            f"refund number {existing.merchant_refund_no!r} was used for another refund",
+            field="merchant_refund_no",
+        )
+
+    def _refund_from(
+        self,
+        payment: Any,
+        merchant: Merchant,
+        amount: int,
+        merchant_refund_no: str,
+        reason: str,
+        claim: idempotency.Claim | None,
+    ) -> dict[str, Any] | None:
+        """One try at a refund worked out from ``payment`` as read; None if another refund of
+        the payment committed since (the caller reads it again and works the shares out anew)."""
+        payment_id = payment.id
+        seen = payment.refunded
+        left = payment.amount - seen
         if amount > left:
             raise Problem(
                 "refund-exceeds-payment",
@@ -545,13 +582,16 @@ class Payments:
                 refundable=left,
             )
         consumer = self.wallets.get(payment.consumer_id)
-        # The fee goes back in proportion, so a full refund returns the whole fee.
-        fee_before = payment.fee * payment.refunded // payment.amount
-        fee_after = payment.fee * (payment.refunded + amount) // payment.amount
-        fee_back = fee_after - fee_before
-        # So does the campaign's part of a discounted payment, back to its budget.
-        sub_before = payment.subsidy * payment.refunded // payment.amount
-        sub_back = payment.subsidy * (payment.refunded + amount) // payment.amount - sub_before
+        # The fee goes back in proportion, so a full refund returns the whole fee; so does the
+        # campaign's part of a discounted payment, back to its budget. Each refund returns the
+        # share of the refunded total minus what earlier refunds returned: the hook below
+        # commits it only if no other refund moved the total meanwhile.
+        fee_back = refund_share(payment.fee, seen + amount, payment.amount) - refund_share(
+            payment.fee, seen, payment.amount
+        )
+        sub_back = refund_share(payment.subsidy, seen + amount, payment.amount) - refund_share(
+            payment.subsidy, seen, payment.amount
+        )
         to_payer = amount - sub_back
         transfer_id = derived_id("rfd", merchant.id, merchant_refund_no)
         chain: list[Transfer] = []
@@ -606,19 +646,15 @@ class Payments:
         events: list[str] = []
 
         def record(tx: Tx) -> None:
+            # Compare-and-set on the total the shares were worked out from.
             moved = tx.execute(
                 "UPDATE payments SET refunded = refunded + :amount,"
                 " subsidy_refunded = subsidy_refunded + :sub"
-                " WHERE id = :pid AND refunded + :amount <= amount",
-                {"amount": amount, "sub": sub_back, "pid": payment_id},
+                " WHERE id = :pid AND refunded = :seen AND refunded + :amount <= amount",
+                {"amount": amount, "sub": sub_back, "pid": payment_id, "seen": seen},
             )
             if moved.rowcount != 1:
-                raise Problem(
-                    "refund-exceeds-payment",
-                    422,
-                    "the refunds would exceed the payment",
-                    field="amount",
-                )
+                raise RefundRaced(payment_id)
             _insert(tx, "refunds", row)
             events.append(
                 emit_in(
@@ -634,14 +670,19 @@ class Payments:
             )
             idempotency.finish_in(tx, claim, 201, view)
 
-        results, sent = self._move(transfers, record)
+        try:
+            results, sent = self._move(transfers, record)
+        except RefundRaced:
+            return None
         if sent.wrote:
             self._events_committed(events)
             return view
-        if results[0] is Result.EXISTS:
-            stored = self._refund_by_no(merchant.id, merchant_refund_no)
-            if stored is not None:
-                return self.refund_view(stored)
+        stored = self._refund_by_no(merchant.id, merchant_refund_no)
+        if stored is not None:  # the same refund number, committed by a request sent with it
+            return self._same_refund(stored, payment_id, amount)
+        now_row = self._payment(payment_id)
+        if now_row is not None and now_row.refunded != seen:
+            return None  # refused on amounts another refund made stale (a fen short, say)
         self._raise_for(results, transfers)
         raise Problem("conflict", 409, "the refund could not be recorded; retry")
 
