@@ -107,6 +107,11 @@ class RefundRaced(Refusal):
     were worked out: the refund is rolled back and worked out again."""
 
 
+def code_hash(code: str) -> str:
+    """What a charge keeps of the payer's one-time code: enough to recognise it, not to use it."""
+    return hashlib.sha256(code.encode("utf-8", "surrogatepass")).hexdigest()
+
+
 def _insert(tx: Tx, table: str, values: dict[str, Any]) -> None:
     cols = ", ".join(values)
     names = ", ".join(f":{k}" for k in values)
@@ -1001,13 +1006,18 @@ class Payments:
                     url=merchant.webhook_url,
                 )
             )
-            idempotency.finish_in(tx, claim, 201, {"id": row.id, "state": "held"})
+            idempotency.finish_in(tx, claim, 201, view)
 
+        # The answer, stored with the consent so that a replay returns the very same body.
+        view = self.hold_view(
+            SimpleNamespace(**(row._asdict() | {"state": "held", "consumer_id": consumer.id})),
+            merchant,
+        )
         results, sent = self._move([pending], record)
         if not sent.wrote:
             self._raise_for(results, [pending])
         self._events_committed(events)
-        return self.get_hold(merchant, row.id) | {"merchant": merchant.public()}
+        return view
 
     def capture_hold(
         self,
@@ -1023,7 +1033,7 @@ class Payments:
         if row is None or row.merchant_id != merchant.id:
             raise not_found("hold", preauth_id)
         if row.state == "captured":
-            return self.hold_view(row, merchant)
+            return self._captured(row, merchant, amount)
         state = self.hold_state(row)
         if state != "held":
             raise Problem("hold-not-open", 409, f"this hold is {state}")
@@ -1097,13 +1107,37 @@ class Payments:
                     url=merchant.webhook_url,
                 )
             )
-            idempotency.finish_in(tx, claim, 200, {"id": row.id, "state": "captured"})
+            idempotency.finish_in(tx, claim, 200, view)
 
+        view = self.hold_view(
+            SimpleNamespace(
+                **(
+                    row._asdict()
+                    | {"state": "captured", "captured": amount, "payment_id": payment["id"]}
+                )
+            ),
+            merchant,
+        )
         results, sent = self._move(transfers, record)
         if not sent.wrote:
+            now_row = self._hold_row(row.id)
+            if now_row.state == "captured":  # captured meanwhile by a request sent with it
+                return self._captured(now_row, merchant, amount)
             self._raise_for(results, transfers)
         self._events_committed(events)
-        return self.get_hold(merchant, row.id)
+        return view
+
+    def _captured(self, row: Any, merchant: Merchant, amount: int) -> dict[str, Any]:
+        """A capture of a captured hold: the same amount replays it, another is a conflict."""
+        if row.captured != amount:
+            raise Problem(
+                "hold-already-captured",
+                409,
+                f"this hold was already captured for {row.captured}",
+                field="amount",
+                captured=row.captured,
+            )
+        return self.hold_view(row, merchant)
 
     def void_hold(self, merchant: Merchant, preauth_id: str) -> dict[str, Any]:
         row = self._hold_row(preauth_id)
@@ -1187,7 +1221,7 @@ class Payments:
         terminal_id = check_text("terminal_id", terminal_id, 64)
         existing = self._charge_by_no(merchant.id, merchant_order_no)
         if existing is not None:
-            return self.charge_view(existing)
+            return self._same_charge(existing, code, amount)
         assert self.paycodes is not None
         resolved = self.paycodes.resolve(code, f"{merchant.id}/{terminal_id}")
         consumer = self.wallets.get(resolved.wallet_id)
@@ -1204,6 +1238,7 @@ class Payments:
             "payment_id": None,
             "expires_at_us": now + CHARGE_WAIT_US,
             "created_at_us": now,
+            "code_hash": code_hash(code),
         }
         with write(self.engine) as conn:
             conn.execute(m.charges.insert().values(**row))
@@ -1231,6 +1266,19 @@ class Payments:
         self._emit_alone(record)
         self._events_committed(events)
         return self.charge_view(self._charge(charge_id))
+
+    def _same_charge(self, existing: Any, code: str, amount: int) -> dict[str, Any]:
+        """A till's order number sent again: the same code and amount is a retry, anything
+        else is another charge under a number already used."""
+        same_code = existing.code_hash is None or existing.code_hash == code_hash(code)
+        if same_code and existing.amount == amount:
+            return self.charge_view(existing)
+        raise Problem(
+            "order-number-reused",
+            409,
+            f"order number {existing.merchant_order_no!r} was used for another charge",
+            field="merchant_order_no",
+        )
 
     def _emit_alone(self, record: Callable[[Tx], None]) -> None:
         """An event with no money movement: its own small transaction."""
