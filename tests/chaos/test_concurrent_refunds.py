@@ -114,6 +114,29 @@ def test_two_halves_sent_together_return_the_whole_fee(platform: Platform) -> No
         assert platform.merchants.balance(shop) == 0
 
 
+def test_fifty_refunds_of_one_payment_at_once_all_go_through_and_return_the_whole_fee(
+    platform: Platform,
+) -> None:
+    shop, paid = shop_paid(platform, 4_999)
+    assert platform.payments._payment(paid["id"]).fee == 30
+    parts = [100] * 49 + [99]
+    with ThreadPoolExecutor(50) as pool:
+        futures = [
+            pool.submit(
+                platform.payments.refund,
+                shop,
+                paid["id"],
+                amount=part,
+                merchant_refund_no=f"F-{n}",
+            )
+            for n, part in enumerate(parts)
+        ]
+        done = [f.result() for f in futures]  # none refused: the merchant is owed every fen
+    assert len(done) == 50 and len({r["id"] for r in done}) == 50
+    assert returned(platform, paid["id"]) == (4_999, 30, 0)
+    assert platform.merchants.balance(shop) == 0
+
+
 def test_a_refund_worked_out_from_a_stale_total_is_worked_out_again(
     platform: Platform, monkeypatch: pytest.MonkeyPatch
 ) -> None:
