@@ -10,8 +10,10 @@ from __future__ import annotations
 import base64
 import json
 import secrets
+import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -299,3 +301,55 @@ def test_capturing_a_captured_hold_for_another_amount_is_a_conflict(server: Serv
     assert (other.value.status, other.value.slug) == (409, "hold-already-captured")
     assert shop.client.capture_hold(hold["id"], 1_500) == captured  # a retry with a new key
     wait_for(lambda: payer.client.me()["balance"] == 3_500, what="the capture")
+
+
+def _race(calls: list[Callable[[], Any]]) -> list[Any]:
+    start = threading.Barrier(len(calls))
+
+    def run(call: Callable[[], Any]) -> Any:
+        start.wait()
+        try:
+            return call()
+        except SaomaError as exc:
+            return exc
+
+    with ThreadPoolExecutor(len(calls)) as pool:
+        return list(pool.map(run, calls))
+
+
+def test_fifty_captures_of_one_hold_for_different_amounts_capture_once(server: Server) -> None:
+    shop, payer = new_merchant(server), new_consumer(server, balance=5_000)
+    hold = shop.client.create_hold("bike-4", 2_000)
+    payer.client.consent_hold(hold["id"], PIN)
+    outcomes = _race(
+        [lambda a=amount: shop.client.capture_hold(hold["id"], a) for amount in range(951, 1_001)]
+    )
+    won = [o for o in outcomes if isinstance(o, dict)]
+    assert len(won) == 1, outcomes
+    refused = [o for o in outcomes if isinstance(o, SaomaError)]
+    assert len(refused) == 49
+    assert {(e.status, e.slug) for e in refused} <= {
+        (409, "hold-already-captured"),
+        (409, "hold-not-open"),
+    }
+    wait_for(lambda: payer.client.me()["balance"] == 5_000 - won[0]["captured"], what="the capture")
+
+
+def test_fifty_charges_under_one_order_number_charge_once(server: Server) -> None:
+    shop = new_merchant(server)
+    payer = new_consumer(server, balance=100_000)
+    secret, handles = _device(server, payer, 2_000)
+    now = time.time()
+    outcomes = _race(
+        [
+            lambda h=handle, n=n: shop.client.create_charge(
+                codes.generate(secret, h, now), 100 + n, "TILL-RACE"
+            )
+            for n, handle in enumerate(handles[:50])
+        ]
+    )
+    won = [o for o in outcomes if isinstance(o, dict)]
+    assert len(won) == 1, outcomes
+    refused = [o for o in outcomes if isinstance(o, SaomaError)]
+    assert [(e.status, e.slug) for e in refused] == [(409, "order-number-reused")] * 49
+    assert payer.client.me()["balance"] == 100_000 - won[0]["amount"]

@@ -1240,8 +1240,12 @@ class Payments:
             "created_at_us": now,
             "code_hash": code_hash(code),
         }
-        with write(self.engine) as conn:
-            conn.execute(m.charges.insert().values(**row))
+        try:
+            with write(self.engine) as conn:
+                conn.execute(m.charges.insert().values(**row))
+        except IntegrityError:  # the same order number, taken a moment ago by another request
+            taken = self._charge_by_no(merchant.id, merchant_order_no)
+            return self._same_charge(taken, code, amount)
         if self.wallets.no_pin_allows(consumer, amount):
             return self._settle_charge(charge_id, consumer, f"no_pin_limit:{resolved.handle}")
         events: list[str] = []
