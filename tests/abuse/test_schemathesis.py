@@ -36,7 +36,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from support import PASSWORD, PIN, Server, new_consumer, new_merchant
+from support import PASSWORD, PIN, Server, fresh_key, new_consumer, new_merchant
 
 MAX_EXAMPLES = int(os.environ.get("SAOMA_FUZZ_EXAMPLES", "25"))
 SEED = int(os.environ.get("SAOMA_FUZZ_SEED", "20261124"))
@@ -146,9 +146,10 @@ def _fuzz(operation: Any, server: Server, callers: Callers) -> None:
         if path == "/v1/sessions/current":  # signing out must not end the shared session
             token = _fresh_session(server, callers.consumer_login)
         _keep_urls_local(case.body)
-        case.call_and_validate(
-            headers={"Authorization": f"Bearer {token}"}, checks=CHECKS, timeout=15
-        )
+        headers = {"Authorization": f"Bearer {token}"}
+        if operation.method.upper() == "POST":  # past the key check, into the code behind it
+            headers |= fresh_key()
+        case.call_and_validate(headers=headers, checks=CHECKS, timeout=15)
 
     run()
 
