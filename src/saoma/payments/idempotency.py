@@ -19,6 +19,7 @@ import hashlib
 import json
 import logging
 import threading
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -196,7 +197,7 @@ class _Renewer:
     """
 
     def __init__(self, engine: Engine) -> None:
-        self.engine = engine
+        self.engine = weakref.ref(engine)  # the renewer does not keep a closed platform's engine
         self.held: dict[tuple[str, str], int] = {}
         self.lock = threading.Lock()
         self.thread: threading.Thread | None = None
@@ -224,13 +225,16 @@ class _Renewer:
                 if not keys:
                     self.thread = None
                     return
+            engine = self.engine()
+            if engine is None:  # pragma: no cover - whoever holds a claim holds the engine
+                return
             try:
-                renew(self.engine, keys)
+                renew(engine, keys)
             except Exception:  # the database is busy or away: the next round tries again
                 log.warning("could not renew %d idempotency leases", len(keys), exc_info=True)
 
 
-_renewers: dict[int, _Renewer] = {}
+_renewers: weakref.WeakKeyDictionary[Engine, _Renewer] = weakref.WeakKeyDictionary()
 _renewers_lock = threading.Lock()
 
 
@@ -253,9 +257,9 @@ def renew(engine: Engine, keys: list[tuple[str, str]]) -> None:
 def leased(engine: Engine, claim: Claim) -> Iterator[None]:
     """Keep ``claim`` this process's while the block runs."""
     with _renewers_lock:
-        renewer = _renewers.get(id(engine))
-        if renewer is None or renewer.engine is not engine:
-            renewer = _renewers[id(engine)] = _Renewer(engine)
+        renewer = _renewers.get(engine)
+        if renewer is None:
+            renewer = _renewers[engine] = _Renewer(engine)
     renewer.hold(claim)
     try:
         yield
