@@ -45,6 +45,15 @@ def platform(db_url: str) -> Iterator[Platform]:
     engine.dispose()
 
 
+@pytest.fixture
+def other(db_url: str, platform: Platform) -> Iterator[Platform]:
+    """A second server's services on the same database: refunds through each of the two race in
+    the database (through one, they also go one at a time per payment)."""
+    p = Platform.open(db_url, migrate_first=False)
+    yield p
+    p.close()
+
+
 def payer(p: Platform, balance: int) -> Consumer:
     c = p.wallets.sign_up(f"+86137{next(_numbers):08d}", PASSWORD)
     p.wallets.set_pin(c.id, PIN, password=PASSWORD, old_pin=None)
@@ -92,21 +101,22 @@ def assert_in_proportion(p: Platform, payment_id: str, fee: int, subsidy: int, a
     assert sub_back == subsidy * refunded // amount
 
 
-def test_two_halves_sent_together_return_the_whole_fee(platform: Platform) -> None:
-    """The issue's case, 20 times: 2,227 fen (fee 13) refunded by 1,113 and 1,114 at once."""
+def test_two_halves_sent_together_return_the_whole_fee(platform: Platform, other: Platform) -> None:
+    """The issue's case, 20 times: 2,227 fen (fee 13) refunded by 1,113 and 1,114 at once, each
+    through another server."""
     for n in range(20):
         shop, paid = shop_paid(platform, 2_227)
         assert platform.payments._payment(paid["id"]).fee == 13
         with ThreadPoolExecutor(2) as pool:
             futures = [
                 pool.submit(
-                    platform.payments.refund,
+                    via.payments.refund,
                     shop,
                     paid["id"],
                     amount=part,
                     merchant_refund_no=f"H{n}-{part}",
                 )
-                for part in (1_113, 1_114)
+                for via, part in ((platform, 1_113), (other, 1_114))
             ]
             done = [f.result() for f in futures]
         assert sum(r["amount"] for r in done) == 2_227
@@ -115,7 +125,7 @@ def test_two_halves_sent_together_return_the_whole_fee(platform: Platform) -> No
 
 
 def test_fifty_refunds_of_one_payment_at_once_all_go_through_and_return_the_whole_fee(
-    platform: Platform,
+    platform: Platform, other: Platform
 ) -> None:
     shop, paid = shop_paid(platform, 4_999)
     assert platform.payments._payment(paid["id"]).fee == 30
@@ -123,7 +133,7 @@ def test_fifty_refunds_of_one_payment_at_once_all_go_through_and_return_the_whol
     with ThreadPoolExecutor(50) as pool:
         futures = [
             pool.submit(
-                platform.payments.refund,
+                (platform, other)[n % 2].payments.refund,
                 shop,
                 paid["id"],
                 amount=part,
@@ -188,7 +198,7 @@ def refund_plans(draw: st.DrawFn) -> tuple[int, bool, list[list[int]]]:
 )
 @given(plan=refund_plans())
 def test_returned_fee_and_subsidy_are_always_the_cumulative_share(
-    platform: Platform, plan: tuple[int, bool, list[list[int]]]
+    platform: Platform, other: Platform, plan: tuple[int, bool, list[list[int]]]
 ) -> None:
     amount, discounted, rounds = plan
     shop, paid = shop_paid(platform, amount, discounted=discounted)
@@ -199,10 +209,10 @@ def test_returned_fee_and_subsidy_are_always_the_cumulative_share(
         with ThreadPoolExecutor(len(parts)) as pool:
             list(  # any refusal (a merchant short of a fen it is owed, say) raises here
                 pool.map(
-                    lambda part: platform.payments.refund(
-                        shop, paid["id"], amount=part, merchant_refund_no=f"P{next(numbers)}"
+                    lambda n_part: (platform, other)[n_part[0] % 2].payments.refund(
+                        shop, paid["id"], amount=n_part[1], merchant_refund_no=f"P{next(numbers)}"
                     ),
-                    parts,
+                    enumerate(parts),
                 )
             )
         assert_in_proportion(platform, paid["id"], fee, subsidy, amount)

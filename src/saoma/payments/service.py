@@ -10,6 +10,7 @@ takeover after a crash or a concurrent double click moves money at most once.
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from types import SimpleNamespace
@@ -47,6 +48,7 @@ PAYMENT_KINDS = ("order", "static", "paycode", "capture")
 # A refund works its fee and subsidy shares out again when another refund of the same payment
 # committed first; each lost try means another refund went through, so this bounds the waiting.
 REFUND_RACE_MAX = 64
+REFUND_LOCK_STRIPES = 256
 INSERT_ORDER = m.orders.insert()  # built once; the row's values are bound per call
 
 
@@ -138,6 +140,7 @@ class Payments:
         self._on_events = on_events or (lambda _ids: None)
         self.promotions: Promotions | None = None
         self.paycodes: PaymentCodes | None = None
+        self._refund_locks = [threading.Lock() for _ in range(REFUND_LOCK_STRIPES)]
 
     def ensure_system_accounts(self) -> None:
         self.ledger.create_accounts(
@@ -542,14 +545,21 @@ class Payments:
         amount = check_amount(amount)
         merchant_refund_no = check_merchant_ref(merchant_refund_no, "merchant_refund_no")
         reason = check_text("reason", reason, 128, required=False)
+        # Refunds of one payment through this service go one at a time (striped by payment): sent
+        # together they would all work their shares out from the same total and all but one go
+        # again. Between processes the compare-and-set in the refund's hook decides.
+        lock = self._refund_locks[hash(payment_id) % REFUND_LOCK_STRIPES]
         for _ in range(REFUND_RACE_MAX):
-            payment = self._payment(payment_id)
-            if payment is None or payment.merchant_id != merchant.id:
-                raise not_found("payment", payment_id)
-            existing = self._refund_by_no(merchant.id, merchant_refund_no)
-            if existing is not None:
-                return self._same_refund(existing, payment_id, amount)
-            done = self._refund_from(payment, merchant, amount, merchant_refund_no, reason, claim)
+            with lock:
+                payment = self._payment(payment_id)
+                if payment is None or payment.merchant_id != merchant.id:
+                    raise not_found("payment", payment_id)
+                existing = self._refund_by_no(merchant.id, merchant_refund_no)
+                if existing is not None:
+                    return self._same_refund(existing, payment_id, amount)
+                done = self._refund_from(
+                    payment, merchant, amount, merchant_refund_no, reason, claim
+                )
             if done is not None:
                 return done
         raise Problem("conflict", 409, "other refunds of this payment kept committing first; retry")
