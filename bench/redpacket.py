@@ -94,11 +94,10 @@ def worker(url: str, path: str, tokens: list[str], out: mp.Queue) -> None:  # ty
         with httpx.Client(base_url=url, timeout=60) as http:
             for token in chunk:
                 t0 = time.perf_counter()
-                r = http.request(
-                    "POST" if "claim" in path else "GET",
-                    path,
-                    headers={"authorization": f"Bearer {token}"},
-                )
+                headers = {"authorization": f"Bearer {token}"}
+                if "claim" in path:  # a claim moves money: it needs an Idempotency-Key
+                    headers["idempotency-key"] = secrets.token_hex(16)
+                r = http.request("POST" if "claim" in path else "GET", path, headers=headers)
                 with lock:
                     results.append((r.status_code, time.perf_counter() - t0))
 

@@ -41,6 +41,12 @@ PASSWORD = "correct horse battery"
 PIN = "246810"
 
 
+def fresh_key() -> dict[str, str]:
+    """An Idempotency-Key header with a new key: every request that moves or reserves money needs
+    one (tests that are not about idempotency send a fresh one per request)."""
+    return {"idempotency-key": secrets.token_hex(16)}
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

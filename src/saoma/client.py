@@ -5,7 +5,9 @@
     order = shop.create_order("T-0001", 2500, description="Beef noodles")
     order["qr_payload"]          # show it as a QR code; Saoma calls your webhook when paid
 
-Every refusal raises :class:`SaomaError` carrying the RFC 9457 problem document.
+Every refusal raises :class:`SaomaError` carrying the RFC 9457 problem document. Every call that
+moves or reserves money sends an Idempotency-Key: a new one per call, or the one you pass as
+``idempotency_key`` to retry an operation whose outcome you did not learn.
 """
 
 from __future__ import annotations
@@ -19,6 +21,12 @@ import httpx
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from saoma import signing
+
+
+def new_key() -> str:
+    """A fresh Idempotency-Key. Every request that moves or reserves money needs one: the client
+    makes one per call unless given one (give the same one to retry an operation safely)."""
+    return secrets.token_hex(16)
 
 
 class SaomaError(Exception):
@@ -64,6 +72,8 @@ class _Base:
         headers = self._headers(method, path_qs, content)
         if body is not None:
             headers["content-type"] = "application/json"
+        if idempotency_key is None and method == "POST":
+            idempotency_key = new_key()  # harmless where the server needs none
         if idempotency_key is not None:
             headers["idempotency-key"] = idempotency_key
         response = self.http.request(method, path_qs, content=content, headers=headers)
@@ -145,7 +155,7 @@ class MerchantClient(_Base):
             "POST",
             f"/v1/payments/{payment_id}/refunds",
             {"amount": amount, "merchant_refund_no": merchant_refund_no, "reason": reason},
-            idempotency_key=idempotency_key or secrets.token_hex(8),
+            idempotency_key=idempotency_key or new_key(),
         )
         return result
 
@@ -192,12 +202,14 @@ class MerchantClient(_Base):
         )
         return result
 
-    def capture_hold(self, hold_id: str, amount: int) -> dict[str, Any]:
+    def capture_hold(
+        self, hold_id: str, amount: int, *, idempotency_key: str | None = None
+    ) -> dict[str, Any]:
         result: dict[str, Any] = self.request(
             "POST",
             f"/v1/holds/{hold_id}/capture",
             {"amount": amount},
-            idempotency_key=secrets.token_hex(8),
+            idempotency_key=idempotency_key or new_key(),
         )
         return result
 
@@ -206,7 +218,13 @@ class MerchantClient(_Base):
         return result
 
     def create_charge(
-        self, code: str, amount: int, merchant_order_no: str, *, terminal_id: str = "till-1"
+        self,
+        code: str,
+        amount: int,
+        merchant_order_no: str,
+        *,
+        terminal_id: str = "till-1",
+        idempotency_key: str | None = None,
     ) -> dict[str, Any]:
         result: dict[str, Any] = self.request(
             "POST",
@@ -218,7 +236,7 @@ class MerchantClient(_Base):
                 "merchant_order_no": merchant_order_no,
                 "terminal_id": terminal_id,
             },
-            idempotency_key=secrets.token_hex(8),
+            idempotency_key=idempotency_key or new_key(),
         )
         return result
 
@@ -314,7 +332,7 @@ class ConsumerClient(_Base):
             "POST",
             "/v1/me/top-ups",
             {"amount": amount, "currency": "CNY"},
-            idempotency_key=idempotency_key or secrets.token_hex(8),
+            idempotency_key=idempotency_key or new_key(),
         )
         return result
 
@@ -329,7 +347,7 @@ class ConsumerClient(_Base):
             "POST",
             f"/v1/orders/{order_id}/pay",
             {"pin": pin},
-            idempotency_key=idempotency_key or secrets.token_hex(8),
+            idempotency_key=idempotency_key or new_key(),
         )
         return result
 
@@ -346,16 +364,18 @@ class ConsumerClient(_Base):
             "POST",
             f"/v1/merchants/{merchant_id}/pay",
             {"amount": amount, "currency": "CNY", "note": note, "pin": pin},
-            idempotency_key=idempotency_key or secrets.token_hex(8),
+            idempotency_key=idempotency_key or new_key(),
         )
         return result
 
-    def consent_hold(self, hold_id: str, pin: str) -> dict[str, Any]:
+    def consent_hold(
+        self, hold_id: str, pin: str, *, idempotency_key: str | None = None
+    ) -> dict[str, Any]:
         result: dict[str, Any] = self.request(
             "POST",
             f"/v1/holds/{hold_id}/consent",
             {"pin": pin},
-            idempotency_key=secrets.token_hex(8),
+            idempotency_key=idempotency_key or new_key(),
         )
         return result
 

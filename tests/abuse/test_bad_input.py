@@ -27,7 +27,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from saoma import signing
 from saoma.money import rate_of
-from support import PIN, Payer, Server, Shop, new_consumer, new_merchant
+from support import PIN, Payer, Server, Shop, fresh_key, new_consumer, new_merchant
 
 TYPE_BASE = "https://saoma.dev/problems/"
 BODY_MAX = 64 * 1024
@@ -809,7 +809,7 @@ def _refund_body() -> bytes:
 
 
 def _post_signed(scene: Scene, path: str, content: bytes, headers: dict[str, str]) -> Any:
-    headers = {**headers, "content-type": "application/json"}
+    headers = {"content-type": "application/json", **fresh_key(), **headers}
     return httpx.post(scene.server.url + path, content=content, headers=headers, timeout=15)
 
 

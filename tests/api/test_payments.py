@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from saoma.client import SaomaError
-from support import PIN, Receiver, Server, new_consumer, new_merchant, wait_for
+from support import PIN, Receiver, Server, fresh_key, new_consumer, new_merchant, wait_for
 
 
 def verify_standard_webhook(secret: str, headers: dict[str, str], body: bytes) -> bool:
@@ -266,7 +266,7 @@ def test_bad_amounts_are_refused_with_the_field(
     response = httpx.post(
         f"{server.url}/v1/merchants/{busker.id}/pay",
         json={"amount": amount, "currency": "CNY", "pin": PIN},
-        headers={"authorization": f"Bearer {fan.client.token}"},
+        headers={"authorization": f"Bearer {fan.client.token}"} | fresh_key(),
     )
     assert response.status_code == 422
     assert response.headers["content-type"].startswith("application/problem+json")
@@ -278,7 +278,7 @@ def test_bad_amounts_are_refused_with_the_field(
 def test_wrong_currency_unknown_fields_and_huge_bodies(server: Server) -> None:
     busker = new_merchant(server)
     fan = new_consumer(server, balance=1_000)
-    auth = {"authorization": f"Bearer {fan.client.token}"}
+    auth = {"authorization": f"Bearer {fan.client.token}"} | fresh_key()
     url = f"{server.url}/v1/merchants/{busker.id}/pay"
     usd = httpx.post(url, json={"amount": 100, "currency": "USD", "pin": PIN}, headers=auth)
     assert usd.status_code == 422 and usd.json()["field"] == "currency"

@@ -15,7 +15,7 @@ from saoma.db import make_engine
 from saoma.ledger import Account, AccountFlags, AccountKind, Ledger
 from saoma.payments import models as pm
 from saoma.payments.ids import new_account_id, new_id, now_us, token_hash
-from support import PASSWORD, PIN, Server, new_consumer, verify_login
+from support import PASSWORD, PIN, Server, fresh_key, new_consumer, verify_login
 
 
 def test_pay_a_friend_by_scanning_their_code(server: Server) -> None:
@@ -191,7 +191,7 @@ def test_a_thousand_racing_for_a_packet_for_ten(server: Server) -> None:
             for token in chunk:
                 r = http.post(
                     f"/v1/red-packets/{packet['id']}/claim",
-                    headers={"authorization": f"Bearer {token}"},
+                    headers={"authorization": f"Bearer {token}"} | fresh_key(),
                 )
                 with lock:
                     outcomes.append((token, r.status_code, r.json().get("amount", 0)))  # type: ignore[arg-type]

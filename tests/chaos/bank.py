@@ -56,7 +56,7 @@ from saoma import signing  # noqa: E402
 from saoma.db import make_engine  # noqa: E402
 from saoma.ledger.check import check_ledger  # noqa: E402
 from saoma.payments.authorisation import check_authorisations  # noqa: E402
-from saoma.payments.idempotency import STALE_US  # noqa: E402
+from saoma.payments.idempotency import LEASE_US  # noqa: E402
 from saoma.payments.service import derived_id  # noqa: E402
 from support import PASSWORD, PIN, POSTGRES_SERVER_URL, Receiver, Server, free_port  # noqa: E402
 
@@ -64,7 +64,7 @@ CURRENCY = "CNY"
 TOO_MUCH = 10**12  # more than all the money there is: always refused
 KINDS = ("order", "static", "refund", "hold", "p2p")
 WEIGHTS = (30, 24, 14, 14, 18)
-STALE_S = STALE_US / 1_000_000 + 2  # after this an abandoned Idempotency-Key can be taken over
+STALE_S = LEASE_US / 1_000_000 + 2  # after this an abandoned Idempotency-Key can be taken over
 BUSY_PATIENCE_S = 3.0  # "request in progress" for longer: its first attempt probably died
 OP_BUDGET_S = 20.0  # how long one operation keeps retrying before it is parked as unknown
 QUIET_S = 4.0  # no fault in the last seconds of the run, so the operations in flight finish

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import time
 from collections.abc import Callable
 from typing import Any
 
 from fastapi import Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from saoma.merchants.service import Merchant
 from saoma.payments import idempotency
@@ -18,6 +20,9 @@ from saoma.wallets.service import Consumer
 CONSUMER_COOKIE = "saoma_session"
 MERCHANT_COOKIE = "saoma_merchant"
 REPLAY_HEADER = "Idempotent-Replayed"
+# Tests only: hold every claimed request this long before its work, so a test can kill the
+# server while the request is in flight. Never set in production.
+_PAUSE_AFTER_CLAIM_S = float(os.environ.get("SAOMA_TEST_PAUSE_AFTER_CLAIM_S", "0") or 0)
 
 
 def platform_of(request: Request) -> Platform:
@@ -65,14 +70,19 @@ async def idempotent(
     work: Callable[[idempotency.Claim | None], Any],
     *,
     status_code: int = 201,
+    required: bool = True,
 ) -> Any:
-    """Run ``work`` once per Idempotency-Key: replays get the first response back.
+    """Run ``work`` once per Idempotency-Key: replays get the first response back, byte for byte.
 
-    Money-moving work stores its response in its own transaction; for other work it is stored
-    right after.
+    The key is ``required`` on every request that moves or reserves money (422
+    ``idempotency-key-required`` without it). Money-moving work stores its response in its own
+    transaction; for other work it is stored right after. The claim's lease is renewed while the
+    work runs, so a retry can take it over within seconds of this process dying, not sooner.
     """
     key = request.headers.get("idempotency-key")
     if key is None:
+        if required:
+            raise idempotency.required()
         return JSONResponse(await run_in_threadpool(work, None), status_code=status_code)
     platform = platform_of(request)
     body = await request.body()
@@ -84,18 +94,26 @@ async def idempotent(
         claim = idempotency.begin(platform.engine, scope, key, fingerprint)
         if isinstance(claim, idempotency.Replay):
             return claim
-        try:
-            result = work(claim)
-        except Exception:
-            idempotency.release(platform.engine, claim)
-            raise
-        if not claim.stored:  # no money moved this time (a replay of the business key, say)
-            idempotency.finish(platform.engine, claim, status_code, result)
+        with idempotency.leased(platform.engine, claim):
+            if _PAUSE_AFTER_CLAIM_S:
+                time.sleep(_PAUSE_AFTER_CLAIM_S)
+            try:
+                result = work(claim)
+            except Exception:
+                idempotency.release(platform.engine, claim)
+                raise
+            if not claim.stored:  # no money moved this time (a replay of the business key, say)
+                idempotency.finish(platform.engine, claim, status_code, result)
         return result
 
     result = await run_in_threadpool(once)
     if isinstance(result, idempotency.Replay):
-        return JSONResponse(
-            result.body, status_code=result.status_code, headers={REPLAY_HEADER: "true"}
+        return Response(
+            result.body,
+            status_code=result.status_code,
+            media_type="application/json",
+            headers={REPLAY_HEADER: "true"},
         )
-    return JSONResponse(result, status_code=status_code)
+    return Response(
+        idempotency.render(result), status_code=status_code, media_type="application/json"
+    )

@@ -161,7 +161,7 @@ async def create_order(body: CreateOrder, shop: Shop, request: Request) -> Any:
         )
         return order
 
-    return await deps.idempotent(request, shop.id, work)
+    return await deps.idempotent(request, shop.id, work, required=False)
 
 
 @router.get("/orders", responses=problems(401, 404, 422))
@@ -343,6 +343,7 @@ async def create_hold(body: CreateHold, shop: Shop, request: Request) -> Any:
             expires_in_s=body.expires_in_s,
             description=body.description,
         ),
+        required=False,  # reserves nothing until the payer consents
     )
 
 

@@ -105,6 +105,9 @@ def red_packet_code(packet_id: str, request: Request) -> Response:
 @router.post(
     "/red-packets/{packet_id}/claim", status_code=201, responses=problems(401, 404, 409, 422)
 )
-def claim_red_packet(packet_id: str, me: Me, request: Request) -> dict[str, Any]:
+async def claim_red_packet(packet_id: str, me: Me, request: Request) -> Any:
     """Open the packet: one share per person, paid into the wallet at once."""
-    return deps.platform_of(request).people.claim_packet(me, packet_id)
+    platform = deps.platform_of(request)
+    return await deps.idempotent(
+        request, me.id, lambda _claim: platform.people.claim_packet(me, packet_id)
+    )

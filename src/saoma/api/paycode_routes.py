@@ -53,10 +53,16 @@ def waiting_charges(me: Me, request: Request) -> dict[str, Any]:
 
 
 @router.post("/me/charges/{charge_id}/answer", responses=problems(401, 402, 404, 409, 422, 423))
-def answer_charge(charge_id: str, body: ConfirmCharge, me: Me, request: Request) -> dict[str, Any]:
+async def answer_charge(charge_id: str, body: ConfirmCharge, me: Me, request: Request) -> Any:
     """Confirm the till's charge with the PIN (`accept: true`) or refuse it."""
-    return deps.platform_of(request).payments.answer_charge(
-        me, charge_id, accept=body.accept, pin=body.pin
+    platform = deps.platform_of(request)
+    return await deps.idempotent(
+        request,
+        me.id,
+        lambda _claim: platform.payments.answer_charge(
+            me, charge_id, accept=body.accept, pin=body.pin
+        ),
+        status_code=200,
     )
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sqlalchemy import text
+from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection, Engine
 
 # Posted movements are single-phase transfers and posts; holds and voids move nothing posted.
@@ -38,6 +38,8 @@ def check_ledger(engine: Engine) -> CheckReport:
         _flags_hold(conn, report)
         _currencies_match(conn, report)
         _holds_consistent(conn, report)
+        if inspect(conn).has_table("payments"):
+            _refund_shares(conn, report)
     return report
 
 
@@ -152,3 +154,48 @@ def _holds_consistent(conn: Connection, report: CheckReport) -> None:
     )
     for (hid,) in conn.execute(sql):
         report.problems.append(f"hold {hid}: resolved with no post, void or expiry transfer")
+
+
+def _refund_shares(conn: Connection, report: CheckReport) -> None:
+    """A refunded payment gave back exactly its share of the fee and of the campaign's subsidy.
+
+    After refunds totalling R of a payment of A, the refunds returned floor(fee * R / A) of the fee
+    and floor(subsidy * R / A) of the subsidy, and R is the payment's ``refunded``. The products
+    can pass 2^63, so the rounding is done here rather than in SQL; only refunded payments are read.
+    """
+    sql = text(
+        "SELECT p.id, p.amount, p.fee, p.subsidy, p.refunded, p.subsidy_refunded,"
+        " COALESCE(SUM(r.amount), 0), COALESCE(SUM(r.fee_returned), 0),"
+        " COALESCE(SUM(r.subsidy_returned), 0)"
+        " FROM payments p LEFT JOIN refunds r ON r.payment_id = p.id"
+        " WHERE p.refunded <> 0 OR r.id IS NOT NULL"
+        " GROUP BY p.id, p.amount, p.fee, p.subsidy, p.refunded, p.subsidy_refunded"
+    )
+    for (
+        pid,
+        amount,
+        fee,
+        subsidy,
+        refunded,
+        sub_refunded,
+        total,
+        fee_back,
+        sub_back,
+    ) in conn.execution_options(stream_results=True).execute(sql):
+        if len(report.problems) >= 100:
+            return
+        if total != refunded:
+            report.problems.append(
+                f"payment {pid}: refunded {refunded} != sum of its refunds {total}"
+            )
+        if fee_back != fee * refunded // amount:
+            report.problems.append(
+                f"payment {pid}: refunds returned {fee_back} of the fee, not its share"
+                f" {fee * refunded // amount} ({fee} x {refunded} / {amount})"
+            )
+        if sub_back != subsidy * refunded // amount or sub_refunded != sub_back:
+            report.problems.append(
+                f"payment {pid}: refunds returned {sub_back} of the subsidy (payment says"
+                f" {sub_refunded}), not its share {subsidy * refunded // amount}"
+                f" ({subsidy} x {refunded} / {amount})"
+            )

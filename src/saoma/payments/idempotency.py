@@ -4,19 +4,28 @@
 done and stores the response (see :func:`done_sql`), so a replay can never disagree with what
 happened. Same key and body → the stored response, marked as a replay; same key, other body →
 422; the first request still running → 409. A request that was refused moved nothing: its key is
-released so the caller may fix the cause (top up, say) and retry with it. A key whose first
-request died with its process (claimed more than ``STALE_US`` ago, never done) can be taken over:
-the money movement's transfer ids derive from the request, so a takeover cannot move money twice.
+released so the caller may fix the cause (top up, say) and retry with it.
+
+A claim is a lease: the process working on it renews it every ``RENEW_EVERY_S`` while the work
+runs (:func:`leased`), so a key whose first request died with its process (not renewed for
+``LEASE_US``, never done) can be taken over within seconds, while one whose request is merely slow
+stays its own. The money movement's transfer ids derive from the request, so even a takeover of a
+request that was still alive (a process stalled past its lease) cannot move money twice.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
+import threading
+import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
@@ -26,8 +35,11 @@ from saoma.payments import models as m
 from saoma.payments.ids import now_us
 from saoma.problems import Problem
 
+log = logging.getLogger(__name__)
+
 KEY_LENGTH_MAX = 255
-STALE_US = 60 * 1_000_000
+LEASE_US = 3 * 1_000_000  # a claim not renewed for this long belongs to a process that is gone
+RENEW_EVERY_S = 0.5  # well inside the lease, so a renewal delayed by a busy database still counts
 KEEP_US = 48 * 3600 * 1_000_000  # honoured for at least 24 hours; kept for 48
 
 
@@ -41,7 +53,14 @@ class Claim:
 @dataclass(frozen=True, slots=True)
 class Replay:
     status_code: int
-    body: Any
+    body: bytes  # exactly the bytes of the first response's body
+
+
+def render(body: Any) -> bytes:
+    """A response body's bytes, as the API sends them (Starlette's JSONResponse rendering)."""
+    return json.dumps(
+        body, ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":")
+    ).encode()
 
 
 def request_hash(method: str, path: str, body: bytes) -> str:
@@ -49,6 +68,16 @@ def request_hash(method: str, path: str, body: bytes) -> str:
 
 
 _INSERT_KEY = insert(m.idempotency_keys)  # built once; values bound per call
+
+
+def required() -> Problem:
+    return Problem(
+        "idempotency-key-required",
+        422,
+        "this request moves or reserves money: send an Idempotency-Key header (a new random"
+        " value per operation, the same one when retrying it)",
+        field="Idempotency-Key",
+    )
 
 
 def begin(engine: Engine, scope: str, key: str, fingerprint: str) -> Claim | Replay:
@@ -93,8 +122,9 @@ def begin(engine: Engine, scope: str, key: str, fingerprint: str) -> Claim | Rep
                 field="Idempotency-Key",
             )
         if row.state == "done":
-            return Replay(row.status_code, json.loads(row.response))
-        if row.locked_at_us <= now - STALE_US:  # its first request died: take it over
+            # Rendered as the first response was: the same body, byte for byte.
+            return Replay(row.status_code, render(json.loads(row.response)))
+        if row.locked_at_us <= now - LEASE_US:  # its first request died: take it over
             with write(engine) as conn:
                 taken = conn.execute(
                     update(m.idempotency_keys)
@@ -157,3 +187,81 @@ def purge(engine: Engine) -> int:
             )
         )
     return int(gone.rowcount or 0)
+
+
+class _Renewer:
+    """Renews the leases of one process's running claims on one database, while there are any.
+
+    One thread per engine, started with the first claim and ending with the last, so a process
+    that holds no claim runs nothing; one statement per claim every ``RENEW_EVERY_S``.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = weakref.ref(engine)  # the renewer does not keep a closed platform's engine
+        self.held: dict[tuple[str, str], int] = {}
+        self.lock = threading.Lock()
+        self.thread: threading.Thread | None = None
+
+    def hold(self, claim: Claim) -> None:
+        with self.lock:
+            k = (claim.scope, claim.key)
+            self.held[k] = self.held.get(k, 0) + 1
+            if self.thread is None:
+                self.thread = threading.Thread(target=self._run, name="lease-renewer", daemon=True)
+                self.thread.start()
+
+    def drop(self, claim: Claim) -> None:
+        with self.lock:
+            k = (claim.scope, claim.key)
+            self.held[k] -= 1
+            if not self.held[k]:
+                del self.held[k]
+
+    def _run(self) -> None:
+        stop = threading.Event()
+        while not stop.wait(RENEW_EVERY_S):
+            with self.lock:
+                keys = list(self.held)
+                if not keys:
+                    self.thread = None
+                    return
+            engine = self.engine()
+            if engine is None:  # pragma: no cover - whoever holds a claim holds the engine
+                return
+            try:
+                renew(engine, keys)
+            except Exception:  # the database is busy or away: the next round tries again
+                log.warning("could not renew %d idempotency leases", len(keys), exc_info=True)
+
+
+_renewers: weakref.WeakKeyDictionary[Engine, _Renewer] = weakref.WeakKeyDictionary()
+_renewers_lock = threading.Lock()
+
+
+def renew(engine: Engine, keys: list[tuple[str, str]]) -> None:
+    now = now_us()
+    with write(engine) as conn:
+        conn.execute(
+            update(m.idempotency_keys)
+            .where(
+                m.idempotency_keys.c.scope == bindparam("s"),
+                m.idempotency_keys.c.key == bindparam("k"),
+                m.idempotency_keys.c.state == "running",
+            )
+            .values(locked_at_us=now),
+            [{"s": scope, "k": key} for scope, key in keys],
+        )
+
+
+@contextmanager
+def leased(engine: Engine, claim: Claim) -> Iterator[None]:
+    """Keep ``claim`` this process's while the block runs."""
+    with _renewers_lock:
+        renewer = _renewers.get(engine)
+        if renewer is None:
+            renewer = _renewers[engine] = _Renewer(engine)
+    renewer.hold(claim)
+    try:
+        yield
+    finally:
+        renewer.drop(claim)

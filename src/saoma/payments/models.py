@@ -272,6 +272,8 @@ charges = Table(
     Column("payment_id", String(32), nullable=True),
     Column("expires_at_us", BigInteger, nullable=False),
     Column("created_at_us", BigInteger, nullable=False),
+    # sha256 of the payer's code, to tell a retry of the order number from a reuse
+    Column("code_hash", String(64), nullable=True),
     UniqueConstraint("merchant_id", "merchant_order_no"),
 )
 Index("ix_charges_consumer", charges.c.consumer_id, charges.c.state)

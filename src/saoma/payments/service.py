@@ -10,6 +10,7 @@ takeover after a crash or a concurrent double click moves money at most once.
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from types import SimpleNamespace
@@ -22,7 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from saoma.db import read, write
 from saoma.ledger import Account, AccountKind, Ledger, Result, Transfer, TransferCode, TransferFlags
 from saoma.ledger.errors import error_for
-from saoma.ledger.tx import Tx
+from saoma.ledger.tx import Refusal, Tx
 from saoma.merchants.service import Merchant, Merchants, check_text, check_webhook_url
 from saoma.money import AMOUNT_MINOR_MAX, BY_ALPHA, rate_of
 from saoma.pagination import (
@@ -53,6 +54,10 @@ CHARGE_WAIT_US = 60 * 1_000_000  # a terminal waits a minute for the payer's PIN
 PAGE_LIMIT_MAX = 100
 PAYMENT_KINDS = ("order", "static", "paycode", "capture")
 HOLD_STATES = ("requested", "held", "captured", "voided", "expired")
+# A refund works its fee and subsidy shares out again when another refund of the same payment
+# committed first; each lost try means another refund went through, so this bounds the waiting.
+REFUND_RACE_MAX = 64
+REFUND_LOCK_STRIPES = 256
 INSERT_ORDER = m.orders.insert()  # built once; the row's values are bound per call
 
 
@@ -101,6 +106,23 @@ class Sent:
     wrote: bool = False
 
 
+def refund_share(part: int, refunded: int, amount: int) -> int:
+    """What of ``part`` (a payment's fee or subsidy) goes back once ``refunded`` of ``amount`` has:
+    rounded down, so the refunds' shares always sum to exactly this, and to all of it at the end.
+    """
+    return part * refunded // amount
+
+
+class RefundRaced(Refusal):
+    """Raised in a refund's hook when another refund of the payment committed since its shares
+    were worked out: the refund is rolled back and worked out again."""
+
+
+def code_hash(code: str) -> str:
+    """What a charge keeps of the payer's one-time code: enough to recognise it, not to use it."""
+    return hashlib.sha256(code.encode("utf-8", "surrogatepass")).hexdigest()
+
+
 def _insert(tx: Tx, table: str, values: dict[str, Any]) -> None:
     cols = ", ".join(values)
     names = ", ".join(f":{k}" for k in values)
@@ -127,6 +149,7 @@ class Payments:
         self._on_events = on_events or (lambda _ids: None)
         self.promotions: Promotions | None = None
         self.paycodes: PaymentCodes | None = None
+        self._refund_locks = [threading.Lock() for _ in range(REFUND_LOCK_STRIPES)]
 
     def ensure_system_accounts(self) -> None:
         self.ledger.create_accounts(
@@ -535,20 +558,49 @@ class Payments:
         amount = check_amount(amount)
         merchant_refund_no = check_merchant_ref(merchant_refund_no, "merchant_refund_no")
         reason = check_text("reason", reason, 128, required=False)
-        payment = self._payment(payment_id)
-        if payment is None or payment.merchant_id != merchant.id:
-            raise not_found("payment", payment_id)
-        existing = self._refund_by_no(merchant.id, merchant_refund_no)
-        if existing is not None:
-            if (existing.payment_id, existing.amount) == (payment_id, amount):
-                return self.refund_view(existing)
-            raise Problem(
-                "refund-number-reused",
-                409,
-                f"refund number {merchant_refund_no!r} was used for another refund",
-                field="merchant_refund_no",
-            )
-        left = payment.amount - payment.refunded
+        # Refunds of one payment through this service go one at a time (striped by payment): sent
+        # together they would all work their shares out from the same total and all but one go
+        # again. Between processes the compare-and-set in the refund's hook decides.
+        lock = self._refund_locks[hash(payment_id) % REFUND_LOCK_STRIPES]
+        for _ in range(REFUND_RACE_MAX):
+            with lock:
+                payment = self._payment(payment_id)
+                if payment is None or payment.merchant_id != merchant.id:
+                    raise not_found("payment", payment_id)
+                existing = self._refund_by_no(merchant.id, merchant_refund_no)
+                if existing is not None:
+                    return self._same_refund(existing, payment_id, amount)
+                done = self._refund_from(
+                    payment, merchant, amount, merchant_refund_no, reason, claim
+                )
+            if done is not None:
+                return done
+        raise Problem("conflict", 409, "other refunds of this payment kept committing first; retry")
+
+    def _same_refund(self, existing: Any, payment_id: str, amount: int) -> dict[str, Any]:
+        if (existing.payment_id, existing.amount) == (payment_id, amount):
+            return self.refund_view(existing)
+        raise Problem(
+            "refund-number-reused",
+            409,
+            f"refund number {existing.merchant_refund_no!r} was used for another refund",
+            field="merchant_refund_no",
+        )
+
+    def _refund_from(
+        self,
+        payment: Any,
+        merchant: Merchant,
+        amount: int,
+        merchant_refund_no: str,
+        reason: str,
+        claim: idempotency.Claim | None,
+    ) -> dict[str, Any] | None:
+        """One try at a refund worked out from ``payment`` as read; None if another refund of
+        the payment committed since (the caller reads it again and works the shares out anew)."""
+        payment_id = payment.id
+        seen = payment.refunded
+        left = payment.amount - seen
         if amount > left:
             raise Problem(
                 "refund-exceeds-payment",
@@ -558,13 +610,16 @@ class Payments:
                 refundable=left,
             )
         consumer = self.wallets.get(payment.consumer_id)
-        # The fee goes back in proportion, so a full refund returns the whole fee.
-        fee_before = payment.fee * payment.refunded // payment.amount
-        fee_after = payment.fee * (payment.refunded + amount) // payment.amount
-        fee_back = fee_after - fee_before
-        # So does the campaign's part of a discounted payment, back to its budget.
-        sub_before = payment.subsidy * payment.refunded // payment.amount
-        sub_back = payment.subsidy * (payment.refunded + amount) // payment.amount - sub_before
+        # The fee goes back in proportion, so a full refund returns the whole fee; so does the
+        # campaign's part of a discounted payment, back to its budget. Each refund returns the
+        # share of the refunded total minus what earlier refunds returned: the hook below
+        # commits it only if no other refund moved the total meanwhile.
+        fee_back = refund_share(payment.fee, seen + amount, payment.amount) - refund_share(
+            payment.fee, seen, payment.amount
+        )
+        sub_back = refund_share(payment.subsidy, seen + amount, payment.amount) - refund_share(
+            payment.subsidy, seen, payment.amount
+        )
         to_payer = amount - sub_back
         transfer_id = derived_id("rfd", merchant.id, merchant_refund_no)
         chain: list[Transfer] = []
@@ -619,19 +674,15 @@ class Payments:
         events: list[str] = []
 
         def record(tx: Tx) -> None:
+            # Compare-and-set on the total the shares were worked out from.
             moved = tx.execute(
                 "UPDATE payments SET refunded = refunded + :amount,"
                 " subsidy_refunded = subsidy_refunded + :sub"
-                " WHERE id = :pid AND refunded + :amount <= amount",
-                {"amount": amount, "sub": sub_back, "pid": payment_id},
+                " WHERE id = :pid AND refunded = :seen AND refunded + :amount <= amount",
+                {"amount": amount, "sub": sub_back, "pid": payment_id, "seen": seen},
             )
             if moved.rowcount != 1:
-                raise Problem(
-                    "refund-exceeds-payment",
-                    422,
-                    "the refunds would exceed the payment",
-                    field="amount",
-                )
+                raise RefundRaced(payment_id)
             _insert(tx, "refunds", row)
             events.append(
                 emit_in(
@@ -647,14 +698,19 @@ class Payments:
             )
             idempotency.finish_in(tx, claim, 201, view)
 
-        results, sent = self._move(transfers, record)
+        try:
+            results, sent = self._move(transfers, record)
+        except RefundRaced:
+            return None
         if sent.wrote:
             self._events_committed(events)
             return view
-        if results[0] is Result.EXISTS:
-            stored = self._refund_by_no(merchant.id, merchant_refund_no)
-            if stored is not None:
-                return self.refund_view(stored)
+        stored = self._refund_by_no(merchant.id, merchant_refund_no)
+        if stored is not None:  # the same refund number, committed by a request sent with it
+            return self._same_refund(stored, payment_id, amount)
+        now_row = self._payment(payment_id)
+        if now_row is not None and now_row.refunded != seen:
+            return None  # refused on amounts another refund made stale (a fen short, say)
         self._raise_for(results, transfers)
         raise Problem("conflict", 409, "the refund could not be recorded; retry")
 
@@ -1056,13 +1112,18 @@ class Payments:
                     url=merchant.webhook_url,
                 )
             )
-            idempotency.finish_in(tx, claim, 201, {"id": row.id, "state": "held"})
+            idempotency.finish_in(tx, claim, 201, view)
 
+        # The answer, stored with the consent so that a replay returns the very same body.
+        view = self.hold_view(
+            SimpleNamespace(**(row._asdict() | {"state": "held", "consumer_id": consumer.id})),
+            merchant,
+        )
         results, sent = self._move([pending], record)
         if not sent.wrote:
             self._raise_for(results, [pending])
         self._events_committed(events)
-        return self.get_hold(merchant, row.id) | {"merchant": merchant.public()}
+        return view
 
     def capture_hold(
         self,
@@ -1078,7 +1139,7 @@ class Payments:
         if row is None or row.merchant_id != merchant.id:
             raise not_found("hold", preauth_id)
         if row.state == "captured":
-            return self.hold_view(row, merchant)
+            return self._captured(row, merchant, amount)
         state = self.hold_state(row)
         if state != "held":
             raise Problem("hold-not-open", 409, f"this hold is {state}")
@@ -1152,13 +1213,37 @@ class Payments:
                     url=merchant.webhook_url,
                 )
             )
-            idempotency.finish_in(tx, claim, 200, {"id": row.id, "state": "captured"})
+            idempotency.finish_in(tx, claim, 200, view)
 
+        view = self.hold_view(
+            SimpleNamespace(
+                **(
+                    row._asdict()
+                    | {"state": "captured", "captured": amount, "payment_id": payment["id"]}
+                )
+            ),
+            merchant,
+        )
         results, sent = self._move(transfers, record)
         if not sent.wrote:
+            now_row = self._hold_row(row.id)
+            if now_row.state == "captured":  # captured meanwhile by a request sent with it
+                return self._captured(now_row, merchant, amount)
             self._raise_for(results, transfers)
         self._events_committed(events)
-        return self.get_hold(merchant, row.id)
+        return view
+
+    def _captured(self, row: Any, merchant: Merchant, amount: int) -> dict[str, Any]:
+        """A capture of a captured hold: the same amount replays it, another is a conflict."""
+        if row.captured != amount:
+            raise Problem(
+                "hold-already-captured",
+                409,
+                f"this hold was already captured for {row.captured}",
+                field="amount",
+                captured=row.captured,
+            )
+        return self.hold_view(row, merchant)
 
     def void_hold(self, merchant: Merchant, preauth_id: str) -> dict[str, Any]:
         row = self._hold_row(preauth_id)
@@ -1242,7 +1327,7 @@ class Payments:
         terminal_id = check_text("terminal_id", terminal_id, 64)
         existing = self._charge_by_no(merchant.id, merchant_order_no)
         if existing is not None:
-            return self.charge_view(existing)
+            return self._same_charge(existing, code, amount)
         assert self.paycodes is not None
         resolved = self.paycodes.resolve(code, f"{merchant.id}/{terminal_id}")
         consumer = self.wallets.get(resolved.wallet_id)
@@ -1259,9 +1344,14 @@ class Payments:
             "payment_id": None,
             "expires_at_us": now + CHARGE_WAIT_US,
             "created_at_us": now,
+            "code_hash": code_hash(code),
         }
-        with write(self.engine) as conn:
-            conn.execute(m.charges.insert().values(**row))
+        try:
+            with write(self.engine) as conn:
+                conn.execute(m.charges.insert().values(**row))
+        except IntegrityError:  # the same order number, taken a moment ago by another request
+            taken = self._charge_by_no(merchant.id, merchant_order_no)
+            return self._same_charge(taken, code, amount)
         if self.wallets.no_pin_allows(consumer, amount):
             try:
                 return self._settle_charge(charge_id, consumer, f"no_pin_limit:{resolved.handle}")
@@ -1289,6 +1379,19 @@ class Payments:
         self._emit_alone(record)
         self._events_committed(events)
         return self.charge_view(self._charge(charge_id))
+
+    def _same_charge(self, existing: Any, code: str, amount: int) -> dict[str, Any]:
+        """A till's order number sent again: the same code and amount is a retry, anything
+        else is another charge under a number already used."""
+        same_code = existing.code_hash is None or existing.code_hash == code_hash(code)
+        if same_code and existing.amount == amount:
+            return self.charge_view(existing)
+        raise Problem(
+            "order-number-reused",
+            409,
+            f"order number {existing.merchant_order_no!r} was used for another charge",
+            field="merchant_order_no",
+        )
 
     def _emit_alone(self, record: Callable[[Tx], None]) -> None:
         """An event with no money movement: its own small transaction."""

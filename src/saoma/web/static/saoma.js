@@ -395,9 +395,27 @@ const Saoma = (() => {
     return response.json();
   }
 
-  /** POST with a fresh Idempotency-Key: a retried click moves money once. */
+  /**
+   * POST with an Idempotency-Key per user action: the key is made when the action is first sent
+   * and sent again when the same action (the same request) is retried after a lost answer, so a
+   * retried click moves money once. Once the server has answered, the next action gets a new key
+   * (paying the same shop the same amount twice on purpose is two payments).
+   */
+  const actionKeys = new Map();
+
   function pay(path, body, key) {
-    return api("POST", path, body, { "Idempotency-Key": key || newKey() });
+    const action = path + "\n" + JSON.stringify(body === undefined ? null : body);
+    const sent = key || actionKeys.get(action) || newKey();
+    actionKeys.set(action, sent);
+    return api("POST", path, body, { "Idempotency-Key": sent }).then(
+      (result) => { actionKeys.delete(action); return result; },
+      (err) => {
+        // Unknown outcome (no answer, a server error, still in progress): keep the key to retry.
+        const unknown = err.slug === "network" || err.status >= 500 || err.slug === "request-in-progress";
+        if (!unknown) actionKeys.delete(action);
+        throw err;
+      },
+    );
   }
 
   function newKey() {

@@ -462,7 +462,7 @@
     const answer = (accept) => guard(null, out, async () => {
       const pin = pinInput.value.trim();
       if (accept && !/^\d{6}$/.test(pin)) throw new Saoma.ApiError({ type: "/pin-required" }, 401);
-      await api("POST", `/v1/me/charges/${c.id}/answer`, { accept, pin: accept ? pin : null });
+      await pay(`/v1/me/charges/${c.id}/answer`, { accept, pin: accept ? pin : null });
       if (accept) {
         say("#paycode-out", t("charge_paid", { amount: money(c.amount), name: Saoma.merchantName(c.merchant) }), "ok");
         rotateHandle();
@@ -548,7 +548,7 @@
       packet.luckiest === c.name ? el("span", { class: "tag", text: t("packet_luckiest") }) : null,
       el("span", { class: "plus", text: money(c.amount) }))));
     $("#po-claim").onclick = (ev) => guard(ev.target, "#po-out", async () => {
-      await api("POST", `/v1/red-packets/${encodeURIComponent(id)}/claim`);
+      await pay(`/v1/red-packets/${encodeURIComponent(id)}/claim`);
       await openPacket(id);
       refreshHome();
     });

@@ -1,0 +1,355 @@
+"""Idempotency-Key on every request that moves or reserves money, over real HTTP on both databases.
+
+Without a key such a request is refused (422 naming the header) and moves nothing; with one, a
+replay gets exactly the first response back, status and body bytes; a till's order number or a
+captured hold asked again for something else is a conflict, not the first answer.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import secrets
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+
+from saoma.client import SaomaError
+from saoma.paycode import codes
+from support import PIN, Payer, Server, Shop, new_consumer, new_merchant, wait_for
+
+TYPE_BASE = "https://saoma.dev/problems/"
+
+
+@dataclass
+class Call:
+    """One request that moves or reserves money, ready to send; ``moved`` reads what it moves."""
+
+    send: Callable[[str | None], httpx.Response]
+    status: int
+    moved: Callable[[], Any]
+
+
+def as_consumer(server: Server, payer: Payer, path: str, body: dict[str, Any] | None) -> Callable:
+    def send(key: str | None) -> httpx.Response:
+        headers = {"authorization": f"Bearer {payer.client.token}"}
+        if key is not None:
+            headers["idempotency-key"] = key
+        return httpx.post(server.url + path, json=body, headers=headers, timeout=30)
+
+    return send
+
+
+def as_shop(server: Server, shop: Shop, path: str, body: dict[str, Any]) -> Callable:
+    def send(key: str | None) -> httpx.Response:
+        content = json.dumps(body).encode()
+        headers = shop.client._headers("POST", path, content)
+        headers["content-type"] = "application/json"
+        if key is not None:
+            headers["idempotency-key"] = key
+        return httpx.post(server.url + path, content=content, headers=headers, timeout=30)
+
+    return send
+
+
+def _wallets(*people: Payer) -> Callable[[], Any]:
+    # What can be spent: a withdrawal takes it at once, a top-up once the bank has paid.
+    return lambda: [p.client.me()["available"] for p in people]
+
+
+def _with_shop(shop: Shop, *people: Payer) -> Callable[[], Any]:
+    return lambda: ([shop.client.me()["balance"]], _wallets(*people)())
+
+
+def _device(server: Server, payer: Payer, no_pin: int) -> tuple[bytes, list[str]]:
+    payer.client.request(
+        "PUT", "/v1/me/no-pin-limit", {"per_payment": no_pin, "per_day": no_pin * 3, "pin": PIN}
+    )
+    device = payer.client.request("POST", "/v1/me/devices", {"label": "phone"})
+    return base64.b64decode(device["secret"]), device["handles"]
+
+
+def pay_order(server: Server) -> Call:
+    shop, payer = new_merchant(server), new_consumer(server, balance=5_000)
+    order = shop.client.create_order(f"T-{secrets.token_hex(4)}", 1_200)
+    send = as_consumer(server, payer, f"/v1/orders/{order['id']}/pay", {"pin": PIN})
+    return Call(send, 201, _with_shop(shop, payer))
+
+
+def pay_static(server: Server) -> Call:
+    shop, payer = new_merchant(server), new_consumer(server, balance=5_000)
+    body = {"amount": 800, "currency": "CNY", "pin": PIN, "note": "茶"}
+    return Call(
+        as_consumer(server, payer, f"/v1/merchants/{shop.id}/pay", body),
+        201,
+        _with_shop(shop, payer),
+    )
+
+
+def charge(server: Server) -> Call:
+    shop, payer = new_merchant(server), new_consumer(server, balance=5_000)
+    secret, handles = _device(server, payer, 2_000)
+    body = {
+        "code": codes.generate(secret, handles[0], time.time()),
+        "amount": 1_500,
+        "currency": "CNY",
+        "merchant_order_no": "TILL-1",
+        "terminal_id": "till-1",
+    }
+    return Call(as_shop(server, shop, "/v1/charges", body), 201, _with_shop(shop, payer))
+
+
+def answer_charge(server: Server) -> Call:
+    shop, payer = new_merchant(server), new_consumer(server, balance=5_000)
+    secret, handles = _device(server, payer, 100)
+    waiting = shop.client.create_charge(
+        codes.generate(secret, handles[0], time.time()), 1_500, "TILL-2"
+    )
+    assert waiting["state"] == "waiting_for_payer"
+    path = f"/v1/me/charges/{waiting['id']}/answer"
+    return Call(as_consumer(server, payer, path, {"pin": PIN}), 200, _with_shop(shop, payer))
+
+
+def refund(server: Server) -> Call:
+    shop, payer = new_merchant(server), new_consumer(server, balance=5_000)
+    paid = payer.client.pay_static(shop.id, 2_227, PIN)
+    body = {"amount": 1_113, "merchant_refund_no": "R-1", "reason": "cold"}
+    path = f"/v1/payments/{paid['id']}/refunds"
+    return Call(as_shop(server, shop, path, body), 201, _with_shop(shop, payer))
+
+
+def transfer(server: Server) -> Call:
+    alice, bob = new_consumer(server, balance=5_000), new_consumer(server)
+    body = {"to": bob.id, "amount": 700, "note": "dinner", "pin": PIN}
+    return Call(as_consumer(server, alice, "/v1/transfers", body), 201, _wallets(alice, bob))
+
+
+def red_packet(server: Server) -> Call:
+    sender = new_consumer(server, balance=5_000)
+    body = {"amount": 888, "shares": 2, "mode": "equal", "greeting": "恭喜发财", "pin": PIN}
+    return Call(as_consumer(server, sender, "/v1/red-packets", body), 201, _wallets(sender))
+
+
+def red_packet_claim(server: Server) -> Call:
+    sender, friend = new_consumer(server, balance=5_000), new_consumer(server)
+    packet = sender.client.request(
+        "POST", "/v1/red-packets", {"amount": 888, "shares": 2, "mode": "equal", "pin": PIN}
+    )
+    path = f"/v1/red-packets/{packet['id']}/claim"
+    return Call(as_consumer(server, friend, path, None), 201, _wallets(friend))
+
+
+def top_up(server: Server) -> Call:
+    payer = new_consumer(server)
+    body = {"amount": 3_000, "currency": "CNY"}
+
+    return Call(as_consumer(server, payer, "/v1/me/top-ups", body), 202, _wallets(payer))
+
+
+def withdraw(server: Server) -> Call:
+    payer = new_consumer(server, balance=5_000)
+    body = {"amount": 1_000, "currency": "CNY", "pin": PIN}
+    return Call(as_consumer(server, payer, "/v1/me/withdrawals", body), 202, _wallets(payer))
+
+
+def consent(server: Server) -> Call:
+    shop, payer = new_merchant(server), new_consumer(server, balance=5_000)
+    hold = shop.client.create_hold("bike-1", 2_000)
+    path = f"/v1/holds/{hold['id']}/consent"
+
+    def moved() -> Any:
+        state = shop.client.request("GET", f"/v1/holds/{hold['id']}")["state"]
+        return payer.client.me()["available"], state
+
+    return Call(as_consumer(server, payer, path, {"pin": PIN}), 201, moved)
+
+
+def capture(server: Server) -> Call:
+    shop, payer = new_merchant(server), new_consumer(server, balance=5_000)
+    hold = shop.client.create_hold("bike-2", 2_000)
+    payer.client.consent_hold(hold["id"], PIN)
+    path = f"/v1/holds/{hold['id']}/capture"
+    return Call(as_shop(server, shop, path, {"amount": 1_500}), 200, _with_shop(shop, payer))
+
+
+CALLS = {
+    f.__name__: f
+    for f in (
+        pay_order,
+        pay_static,
+        charge,
+        answer_charge,
+        refund,
+        transfer,
+        red_packet,
+        red_packet_claim,
+        top_up,
+        withdraw,
+        consent,
+        capture,
+    )
+}
+# The other POST routes move and reserve no money: signing up and in, keys, devices, orders (paid
+# later, with a key), holds (reserved at consent, with a key), closing and voiding, campaigns,
+# previews, webhook replays.
+KEYLESS = {
+    "/v1/consumers",
+    "/v1/sessions",
+    "/v1/merchants",
+    "/v1/merchant-sessions",
+    "/v1/merchant/keys",
+    "/v1/me/devices",
+    "/v1/me/devices/{device_id}/handles",
+    "/v1/orders",
+    "/v1/orders/{order_id}/close",
+    "/v1/holds",
+    "/v1/holds/{hold_id}/void",
+    "/v1/codes/preview",
+    "/v1/merchant/webhook-deliveries/{event_id}/replay",
+    "/v1/campaigns",
+    "/v1/campaigns/{campaign_id}/pause",
+    "/v1/campaigns/{campaign_id}/resume",
+    "/v1/campaigns/{campaign_id}/end",
+    "/v1/campaigns/{campaign_id}/coupons",
+}
+
+
+def test_every_post_route_is_either_keyed_here_or_moves_no_money(server: Server) -> None:
+    spec = httpx.get(server.url + "/openapi.json").json()
+    posts = {path for path, ops in spec["paths"].items() if "post" in ops}
+    assert len(CALLS) == 12
+    assert posts - KEYLESS == {
+        "/v1/orders/{order_id}/pay",
+        "/v1/merchants/{merchant_id}/pay",
+        "/v1/charges",
+        "/v1/me/charges/{charge_id}/answer",
+        "/v1/payments/{payment_id}/refunds",
+        "/v1/transfers",
+        "/v1/red-packets",
+        "/v1/red-packets/{packet_id}/claim",
+        "/v1/me/top-ups",
+        "/v1/me/withdrawals",
+        "/v1/holds/{hold_id}/consent",
+        "/v1/holds/{hold_id}/capture",
+    }
+
+
+@pytest.mark.parametrize("name", list(CALLS))
+def test_without_a_key_nothing_moves_and_a_replay_is_the_first_response_byte_for_byte(
+    server: Server, name: str
+) -> None:
+    call = CALLS[name](server)
+    before = call.moved()
+    refused = call.send(None)
+    assert refused.status_code == 422, refused.text
+    assert refused.headers["content-type"].startswith("application/problem+json")
+    problem = refused.json()
+    assert problem["type"] == TYPE_BASE + "idempotency-key-required"
+    assert problem["field"] == "Idempotency-Key" and "Idempotency-Key" in problem["detail"]
+    assert call.moved() == before
+
+    key = secrets.token_hex(16)
+    first = call.send(key)
+    assert first.status_code == call.status, first.text
+    wait_for(lambda: call.moved() != before, what=f"{name} to move money")
+    after = call.moved()
+    for _ in range(2):
+        again = call.send(key)
+        assert (again.status_code, again.content) == (first.status_code, first.content)
+        assert again.headers["idempotent-replayed"] == "true"
+    assert call.moved() == after
+
+
+def test_a_tills_order_number_reused_for_another_code_or_amount_is_a_conflict(
+    server: Server,
+) -> None:
+    shop = new_merchant(server)
+    payer, other = new_consumer(server, balance=9_000), new_consumer(server, balance=9_000)
+    secret, handles = _device(server, payer, 2_000)
+    other_secret, other_handles = _device(server, other, 2_000)
+    code = codes.generate(secret, handles[0], time.time())
+    first = shop.client.create_charge(code, 1_000, "TILL-9")
+    assert first["state"] == "succeeded"
+    for reused_code, amount in (
+        (codes.generate(other_secret, other_handles[0], time.time()), 1_000),
+        (code, 1_001),
+        (codes.generate(other_secret, other_handles[1], time.time()), 1_700),
+    ):
+        with pytest.raises(SaomaError) as reused:
+            shop.client.create_charge(reused_code, amount, "TILL-9")
+        assert (reused.value.status, reused.value.slug) == (409, "order-number-reused")
+        assert reused.value.problem["field"] == "merchant_order_no"
+    again = shop.client.create_charge(code, 1_000, "TILL-9")  # a retry with a new key
+    assert again == first
+    assert (payer.client.me()["balance"], other.client.me()["balance"]) == (8_000, 9_000)
+
+
+def test_capturing_a_captured_hold_for_another_amount_is_a_conflict(server: Server) -> None:
+    shop, payer = new_merchant(server), new_consumer(server, balance=5_000)
+    hold = shop.client.create_hold("bike-3", 2_000)
+    payer.client.consent_hold(hold["id"], PIN)
+    captured = shop.client.capture_hold(hold["id"], 1_500)
+    assert (captured["state"], captured["captured"]) == ("captured", 1_500)
+    with pytest.raises(SaomaError) as other:
+        shop.client.capture_hold(hold["id"], 1_600)
+    assert (other.value.status, other.value.slug) == (409, "hold-already-captured")
+    assert shop.client.capture_hold(hold["id"], 1_500) == captured  # a retry with a new key
+    wait_for(lambda: payer.client.me()["balance"] == 3_500, what="the capture")
+
+
+def _race(calls: list[Callable[[], Any]]) -> list[Any]:
+    start = threading.Barrier(len(calls))
+
+    def run(call: Callable[[], Any]) -> Any:
+        start.wait()
+        try:
+            return call()
+        except SaomaError as exc:
+            return exc
+
+    with ThreadPoolExecutor(len(calls)) as pool:
+        return list(pool.map(run, calls))
+
+
+def test_fifty_captures_of_one_hold_for_different_amounts_capture_once(server: Server) -> None:
+    shop, payer = new_merchant(server), new_consumer(server, balance=5_000)
+    hold = shop.client.create_hold("bike-4", 2_000)
+    payer.client.consent_hold(hold["id"], PIN)
+    outcomes = _race(
+        [lambda a=amount: shop.client.capture_hold(hold["id"], a) for amount in range(951, 1_001)]
+    )
+    won = [o for o in outcomes if isinstance(o, dict)]
+    assert len(won) == 1, outcomes
+    refused = [o for o in outcomes if isinstance(o, SaomaError)]
+    assert len(refused) == 49
+    assert {(e.status, e.slug) for e in refused} <= {
+        (409, "hold-already-captured"),
+        (409, "hold-not-open"),
+    }
+    wait_for(lambda: payer.client.me()["balance"] == 5_000 - won[0]["captured"], what="the capture")
+
+
+def test_fifty_charges_under_one_order_number_charge_once(server: Server) -> None:
+    shop = new_merchant(server)
+    payer = new_consumer(server, balance=100_000)
+    secret, handles = _device(server, payer, 2_000)
+    now = time.time()
+    outcomes = _race(
+        [
+            lambda h=handle, n=n: shop.client.create_charge(
+                codes.generate(secret, h, now), 100 + n, "TILL-RACE"
+            )
+            for n, handle in enumerate(handles[:50])
+        ]
+    )
+    won = [o for o in outcomes if isinstance(o, dict)]
+    assert len(won) == 1, outcomes
+    refused = [o for o in outcomes if isinstance(o, SaomaError)]
+    assert [(e.status, e.slug) for e in refused] == [(409, "order-number-reused")] * 49
+    assert payer.client.me()["balance"] == 100_000 - won[0]["amount"]
