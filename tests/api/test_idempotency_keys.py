@@ -217,6 +217,10 @@ KEYLESS = {
     "/v1/campaigns/{campaign_id}/resume",
     "/v1/campaigns/{campaign_id}/end",
     "/v1/campaigns/{campaign_id}/coupons",
+    "/v1/merchant/webhook-secret",
+    "/v1/me/identifiers",
+    "/v1/me/identifiers/code",
+    "/v1/me/identifiers/verify",
 }
 
 

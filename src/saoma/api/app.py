@@ -306,7 +306,11 @@ _IDEMPOTENCY_HEADER = {
     "gets the first response back; the money moves once.",
     "schema": {"type": "string", "pattern": IDEMPOTENCY_KEY_PATTERN},
 }
-_CURSOR_SCHEMA = {"type": "string", "pattern": f"^[0-9]{{1,{CURSOR_DIGITS_MAX}}}$"}
+# Empty is the first page; a list ordered by time adds ".<id>" to the digits.
+_CURSOR_SCHEMA = {
+    "type": "string",
+    "pattern": f"^([0-9]{{1,{CURSOR_DIGITS_MAX}}}(\\.[a-z0-9_]{{1,32}})?)?$",
+}
 
 
 def _describe_parameters(operation: dict[str, Any], *, signed: bool, post: bool) -> None:

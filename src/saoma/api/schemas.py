@@ -35,6 +35,12 @@ def _http_url(value: str) -> str:
     return value
 
 
+def _six_digits(value: str | None) -> str | None:
+    if value is not None and not (len(value) == 6 and value.isascii() and value.isdigit()):
+        raise ValueError("must be six digits")
+    return value
+
+
 class Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -182,6 +188,8 @@ class CreateRefund(Body):
     manager_pin: StrictStr | None = Field(
         default=None, description="Six digits: required from a signed-in session, not when signed."
     )
+
+    _manager_pin = field_validator("manager_pin")(_six_digits)
 
 
 class CreateCharge(Body):
