@@ -113,6 +113,30 @@ def _database(kind: str, tmp: Path) -> Iterator[str]:
     admin.dispose()
 
 
+def start_server(database_url: str, tmp: Path, name: str = "server", **env: str) -> Server:
+    """A `saoma serve` process over ``database_url``, with settings in ``env`` over the tests'."""
+    port = free_port()
+    environ = dict(os.environ)
+    environ.update(
+        SAOMA_DATABASE_URL=database_url, SAOMA_SANDBOX_BANK_DELAY_S="0.01", SAOMA_POOL_SIZE="4"
+    )
+    environ.update(env)
+    srv = Server(f"http://127.0.0.1:{port}", database_url, tmp / f"{name}.log", environ, port)
+    srv.start()
+    return srv
+
+
+def assert_books_hold(database_url: str) -> None:
+    """The books add up and every wallet debit rests on the payer's authorisation."""
+    engine = make_engine(database_url)
+    try:
+        report = check_ledger(engine)
+        assert report.ok, report.problems
+        assert check_authorisations(engine) == []
+    finally:
+        engine.dispose()
+
+
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
 def server(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
@@ -120,26 +144,12 @@ def server(
     """A server process over a fresh database; books and authorisations are checked at the end."""
     tmp = tmp_path_factory.mktemp(f"server-{request.param}")
     for database_url in _database(request.param, tmp):
-        port = free_port()
-        env = dict(os.environ)
-        env.update(
-            SAOMA_DATABASE_URL=database_url,
-            SAOMA_SANDBOX_BANK_DELAY_S="0.01",
-            SAOMA_POOL_SIZE="4",
-        )
-        srv = Server(f"http://127.0.0.1:{port}", database_url, tmp / "server.log", env, port)
-        srv.start()
+        srv = start_server(database_url, tmp)
         try:
             yield srv
         finally:
             srv.stop()
-        engine = make_engine(database_url)
-        try:
-            report = check_ledger(engine)
-            assert report.ok, report.problems
-            assert check_authorisations(engine) == []
-        finally:
-            engine.dispose()
+        assert_books_hold(database_url)
 
 
 @dataclass

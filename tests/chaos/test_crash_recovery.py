@@ -8,37 +8,30 @@ the retry takes it over and gets the outcome, and the money moves exactly once.
 from __future__ import annotations
 
 import contextlib
-import os
 import secrets
 import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 from sqlalchemy import select
 
 from saoma.db import make_engine
-from saoma.ledger.check import check_ledger
 from saoma.payments import models as m
-from saoma.payments.authorisation import check_authorisations
 from saoma.payments.idempotency import LEASE_US
-from support import PIN, Server, _database, free_port, new_consumer, new_merchant, wait_for
+from support import (
+    PIN,
+    Server,
+    _database,
+    assert_books_hold,
+    new_consumer,
+    new_merchant,
+    start_server,
+    wait_for,
+)
 
 TAKEOVER_MAX_S = 5.0  # what the issue allows a dead server's key to block its retry
-
-
-def _server(database_url: str, tmp: Path, name: str, **env: str) -> Server:
-    port = free_port()
-    environ = dict(os.environ)
-    environ.update(
-        SAOMA_DATABASE_URL=database_url, SAOMA_SANDBOX_BANK_DELAY_S="0.01", SAOMA_POOL_SIZE="4"
-    )
-    environ.update(env)
-    server = Server(f"http://127.0.0.1:{port}", database_url, tmp / f"{name}.log", environ, port)
-    server.start()
-    return server
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -49,20 +42,14 @@ def servers(
     key (a test hook), so it is certainly killed mid-request."""
     tmp = tmp_path_factory.mktemp(f"crash-{request.param}")
     for database_url in _database(request.param, tmp):
-        doomed = _server(database_url, tmp, "doomed", SAOMA_TEST_PAUSE_AFTER_CLAIM_S="60")
-        survivor = _server(database_url, tmp, "survivor")
+        doomed = start_server(database_url, tmp, "doomed", SAOMA_TEST_PAUSE_AFTER_CLAIM_S="60")
+        survivor = start_server(database_url, tmp, "survivor")
         try:
             yield doomed, survivor
         finally:
             doomed.stop()
             survivor.stop()
-        engine = make_engine(database_url)
-        try:
-            report = check_ledger(engine)
-            assert report.ok, report.problems
-            assert check_authorisations(engine) == []
-        finally:
-            engine.dispose()
+        assert_books_hold(database_url)
 
 
 def _key_state(database_url: str, scope: str, key: str) -> str | None:

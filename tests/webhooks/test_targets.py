@@ -7,7 +7,6 @@ their receivers on 127.0.0.1 are reached). No traffic goes to any address but th
 from __future__ import annotations
 
 import ipaddress
-import os
 import secrets
 from collections.abc import Iterator
 
@@ -24,10 +23,10 @@ from support import (
     Receiver,
     Server,
     _database,
-    free_port,
     new_consumer,
     new_merchant,
     receiver,
+    start_server,
     wait_for,
 )
 
@@ -56,16 +55,7 @@ def strict_server(
     """A server that refuses internal webhook targets, as in production."""
     tmp = tmp_path_factory.mktemp(f"strict-{request.param}")
     for database_url in _database(request.param, tmp):
-        port = free_port()
-        env = dict(os.environ)
-        env.update(
-            SAOMA_DATABASE_URL=database_url,
-            SAOMA_SANDBOX_BANK_DELAY_S="0.01",
-            SAOMA_POOL_SIZE="4",
-            SAOMA_ALLOW_PRIVATE_WEBHOOKS="0",
-        )
-        srv = Server(f"http://127.0.0.1:{port}", database_url, tmp / "server.log", env, port)
-        srv.start()
+        srv = start_server(database_url, tmp, SAOMA_ALLOW_PRIVATE_WEBHOOKS="0")
         try:
             yield srv
         finally:
