@@ -235,3 +235,16 @@ def test_another_process_sees_campaigns_start_and_pause_within_seconds(
         assert platform.promotions.quote(payer, shop.id, 1_000, "static:1000") is None  # type: ignore[attr-defined]
     finally:
         other.close()
+
+
+def test_a_campaign_created_again_under_its_key_is_funded_once(platform: Platform) -> None:
+    """The request died after the budget moved; its retry takes the key over and runs again."""
+    from saoma.payments.idempotency import Claim
+
+    shop = shop_with_takings(platform, 20_000)
+    spec = {"name": "¥1 off", "kind": "amount_off", "amount_off": 100, "budget": 5_000}
+    first = platform.promotions.create(shop, spec, claim=Claim(shop.id, "k-1"))  # type: ignore[arg-type]
+    again = platform.promotions.create(shop, spec, claim=Claim(shop.id, "k-1"))  # type: ignore[arg-type]
+    other = platform.promotions.create(shop, spec, claim=Claim(shop.id, "k-2"))  # type: ignore[arg-type]
+    assert again["id"] == first["id"] != other["id"]
+    assert platform.merchants.balance(shop) == 20_000 - 120 - 2 * 5_000  # type: ignore[arg-type]

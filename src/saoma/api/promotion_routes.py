@@ -17,10 +17,16 @@ Shop = Annotated[Merchant, Depends(deps.merchant)]
 Me = Annotated[Consumer, Depends(deps.consumer)]
 
 
-@router.post("/campaigns", status_code=201, responses=problems(401, 402, 422))
-def create_campaign(body: CreateCampaign, shop: Shop, request: Request) -> dict[str, Any]:
-    """Start a campaign funded from the settlement balance: the budget moves to its own account."""
-    return deps.platform_of(request).promotions.create(shop, body.model_dump())
+@router.post("/campaigns", status_code=201, responses=problems(401, 402, 409, 422))
+async def create_campaign(body: CreateCampaign, shop: Shop, request: Request) -> Any:
+    """Start a campaign funded from the settlement balance: the budget moves to its own account.
+
+    It moves money, so it takes an Idempotency-Key: a retry replays the first answer."""
+    promotions = deps.platform_of(request).promotions
+    spec = body.model_dump()
+    return await deps.idempotent(
+        request, shop.id, lambda claim: promotions.create(shop, spec, claim=claim)
+    )
 
 
 @router.get("/campaigns", responses=problems(401))

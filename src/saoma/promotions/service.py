@@ -32,6 +32,7 @@ from saoma.ledger.domain import AccountResult
 from saoma.ledger.tx import Tx
 from saoma.merchants.service import Merchant, check_text
 from saoma.payments import models as pm
+from saoma.payments.idempotency import Claim
 from saoma.payments.ids import new_account_id, new_id, now_us
 from saoma.problems import Problem, invalid, not_found
 from saoma.promotions import models as m
@@ -120,8 +121,15 @@ class Promotions:
 
     # --- managing campaigns ----------------------------------------------------------------------
 
-    def create(self, funder: Merchant | None, spec: dict[str, Any]) -> dict[str, Any]:
-        """A campaign funded by a merchant (its settlement account) or by the platform (fees)."""
+    def create(
+        self, funder: Merchant | None, spec: dict[str, Any], *, claim: Claim | None = None
+    ) -> dict[str, Any]:
+        """A campaign funded by a merchant (its settlement account) or by the platform (fees).
+
+        With an Idempotency-Key ``claim`` the campaign's id derives from the key, so a request
+        taken over after its process died finds the budget already moved instead of moving it
+        again.
+        """
         name = check_text("name", str(spec.get("name", "")), 64)
         try:
             kind = Kind(spec.get("kind", ""))
@@ -162,8 +170,10 @@ class Promotions:
             merchant_id = spec.get("merchant_id")
         else:
             funder_id, funder_account, merchant_id = funder.id, funder.account_id, funder.id
+        campaign_id = new_id("cmp") if claim is None else _campaign_id_of(claim)
+        if claim is not None and self._exists(campaign_id):  # a first try funded it, then died
+            return self.get(funder, campaign_id)
         budget_account = self._open_budget_account()
-        campaign_id = new_id("cmp")
         row = {
             "id": campaign_id,
             "name": name,
@@ -208,6 +218,11 @@ class Promotions:
             self.payments._raise_for(results, [fund])
         self._invalidate()
         return self.get(funder, campaign_id)
+
+    def _exists(self, campaign_id: str) -> bool:
+        with read(self.engine) as conn:
+            found = conn.execute(select(m.campaigns.c.id).where(m.campaigns.c.id == campaign_id))
+            return found.first() is not None
 
     def _open_budget_account(self) -> int:
         for _ in range(5):
@@ -717,3 +732,8 @@ def history_query(uses: bool, coupons: bool, paid: bool) -> TextClause:
         sql for sql, wanted in zip(HISTORY_PARTS, (uses, coupons, paid), strict=True) if wanted
     ]
     return text(" UNION ALL ".join(parts))
+
+
+def _campaign_id_of(claim: Claim) -> str:
+    digest = hashlib.blake2b(f"{claim.scope}\x1f{claim.key}".encode(), digest_size=10).digest()
+    return f"cmp_{base64.b32encode(digest).decode().lower()}"
