@@ -5,7 +5,6 @@ from __future__ import annotations
 import email.message
 import json
 import logging
-import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -21,6 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from saoma import signing
 from saoma.pagination import CURSOR_DIGITS_MAX
+from saoma.payments import idempotency
 from saoma.platform import Platform
 from saoma.problems import Problem, invalid
 
@@ -29,8 +29,6 @@ BODY_BYTES_MAX = 64 * 1024
 CONTENT_LENGTH_DIGITS_MAX = 12
 PROBLEM_JSON = "application/problem+json"
 IDEMPOTENCY_KEY = "Idempotency-Key"
-IDEMPOTENCY_KEY_PATTERN = r"^[ -~]{1,255}$"  # printable ASCII, as Stripe's keys
-_IDEMPOTENCY_KEY = re.compile(IDEMPOTENCY_KEY_PATTERN.strip("^$"))
 
 
 def problem_response(problem: Problem, request: Request) -> JSONResponse:
@@ -200,9 +198,8 @@ def _url_problem(scope: Scope) -> Problem | None:
 
 def _header_problem(scope: Scope) -> Problem | None:
     for name, value in scope["headers"]:
-        if name == b"idempotency-key" and not _IDEMPOTENCY_KEY.fullmatch(value.decode("latin-1")):
-            detail = "must be 1 to 255 printable ASCII characters"
-            return invalid(IDEMPOTENCY_KEY, f"{IDEMPOTENCY_KEY} {detail}")
+        if name == b"idempotency-key" and not idempotency.key_is_valid(value.decode("latin-1")):
+            return invalid(IDEMPOTENCY_KEY, f"{IDEMPOTENCY_KEY} {idempotency.KEY_RULE}")
     return None
 
 
@@ -304,7 +301,7 @@ _IDEMPOTENCY_HEADER = {
     "required": False,
     "description": "Printable ASCII, 1 to 255 characters: a retry with the same key and body "
     "gets the first response back; the money moves once.",
-    "schema": {"type": "string", "pattern": IDEMPOTENCY_KEY_PATTERN},
+    "schema": {"type": "string", "pattern": idempotency.KEY_PATTERN},
 }
 # Empty is the first page; a list ordered by time adds ".<id>" to the digits.
 _CURSOR_SCHEMA = {

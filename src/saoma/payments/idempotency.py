@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 import threading
 import weakref
 from collections.abc import Iterator
@@ -38,9 +39,18 @@ from saoma.problems import Problem
 log = logging.getLogger(__name__)
 
 KEY_LENGTH_MAX = 255
+KEY_PATTERN = rf"^[ -~]{{1,{KEY_LENGTH_MAX}}}$"  # printable ASCII, as Stripe's keys
+_KEY = re.compile(KEY_PATTERN.strip("^$"))
+KEY_RULE = f"must be 1 to {KEY_LENGTH_MAX} printable ASCII characters"
+
 LEASE_US = 3 * 1_000_000  # a claim not renewed for this long belongs to a process that is gone
 RENEW_EVERY_S = 0.5  # well inside the lease, so a renewal delayed by a busy database still counts
 KEEP_US = 48 * 3600 * 1_000_000  # honoured for at least 24 hours; kept for 48
+
+
+def key_is_valid(key: str) -> bool:
+    """The one rule for an Idempotency-Key, checked at the edge and again where it is claimed."""
+    return _KEY.fullmatch(key) is not None
 
 
 @dataclass(slots=True)
@@ -81,12 +91,9 @@ def required() -> Problem:
 
 
 def begin(engine: Engine, scope: str, key: str, fingerprint: str) -> Claim | Replay:
-    if not 1 <= len(key) <= KEY_LENGTH_MAX or not key.isprintable():
+    if not key_is_valid(key):
         raise Problem(
-            "invalid-request",
-            422,
-            "Idempotency-Key must be 1 to 255 printable characters",
-            field="Idempotency-Key",
+            "invalid-request", 422, f"Idempotency-Key {KEY_RULE}", field="Idempotency-Key"
         )
     for _ in range(3):
         now = now_us()

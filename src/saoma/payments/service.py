@@ -27,6 +27,7 @@ from saoma.ledger.tx import Refusal, Tx
 from saoma.merchants.service import Merchant, Merchants, check_text, check_webhook_url
 from saoma.money import AMOUNT_MINOR_MAX, BY_ALPHA, rate_of
 from saoma.pagination import (
+    PAGE_LIMIT_MAX,
     check_limit,
     choice,
     newest_first,
@@ -51,7 +52,6 @@ ORDER_TTL_S_MIN = 5
 ORDER_TTL_S_MAX = 24 * 3600
 HOLD_TTL_S_MAX = 30 * 24 * 3600
 CHARGE_WAIT_US = 60 * 1_000_000  # a terminal waits a minute for the payer's PIN
-PAGE_LIMIT_MAX = 100
 PAYMENT_KINDS = ("order", "static", "paycode", "capture")
 HOLD_STATES = ("requested", "held", "captured", "voided", "expired")
 # A refund works its fee and subsidy shares out again when another refund of the same payment
@@ -868,8 +868,7 @@ class Payments:
         ``kind`` keeps one kind (order, static, paycode, capture); ``search`` matches the start
         of the payment id or order id, or any part of the note.
         """
-        if not 1 <= limit <= PAGE_LIMIT_MAX:
-            raise invalid("limit", f"limit must be between 1 and {PAGE_LIMIT_MAX}")
+        limit = check_limit(limit)
         query = select(m.payments).order_by(m.payments.c.seq.desc()).limit(limit + 1)
         if kind:
             if kind not in PAYMENT_KINDS:
