@@ -26,6 +26,7 @@ from saoma.ledger.errors import error_for
 from saoma.ledger.tx import Refusal, Tx
 from saoma.merchants.service import Merchant, Merchants, check_text, check_webhook_url
 from saoma.money import AMOUNT_MINOR_MAX, BY_ALPHA, rate_of
+from saoma.movements import Movements
 from saoma.pagination import (
     PAGE_LIMIT_MAX,
     check_limit,
@@ -147,6 +148,7 @@ class Payments:
         self.fees_account = system_account_id(self.currency, AccountKind.PLATFORM_FEES)
         self.bank_account = system_account_id(self.currency, AccountKind.BANK_CLEARING)
         self._on_events = on_events or (lambda _ids: None)
+        self.movements = Movements(ledger, on_events=self._on_events)
         self.promotions: Promotions | None = None
         self.paycodes: PaymentCodes | None = None
         self._refund_locks = [threading.Lock() for _ in range(REFUND_LOCK_STRIPES)]

@@ -1,0 +1,164 @@
+"""The unit of work: move money and record the facts about it in one commit.
+
+Every service that moves money calls :meth:`Movements.move` with its transfers and a ``record``
+function. ``record`` runs inside the ledger's batch transaction, only when every transfer was
+applied, and writes the business facts through the :class:`Unit` it is handed: rows, outbox
+events, the stored idempotent response. Money and facts commit together or not at all.
+
+The ledger may run ``record`` more than once: a batch that fails is rolled back and retried
+request by request. So ``record`` must not touch anything outside the transaction. What has to
+happen outside (waking the webhook dispatcher, adjusting an in-memory cache) is registered with
+:meth:`Unit.after` or :meth:`Unit.emit`; it runs after the commit, exactly once, from the run that
+committed, never from a run that was rolled back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from sqlalchemy import Table
+
+from saoma.db import write
+from saoma.ledger import Ledger, Result, Transfer
+from saoma.ledger.errors import error_for
+from saoma.ledger.tx import Tx
+from saoma.problems import Problem, from_ledger_error
+from saoma.webhooks.outbox import emit_in
+
+_INSERTS: dict[tuple[str, tuple[str, ...]], str] = {}
+
+
+def insert_sql(table: Table, columns: Sequence[str]) -> str:
+    """``INSERT INTO table (...) VALUES (:...)`` for these columns, built once per shape."""
+    key = (table.name, tuple(columns))
+    sql = _INSERTS.get(key)
+    if sql is None:
+        unknown = [c for c in columns if c not in table.c]
+        if unknown:
+            raise KeyError(f"{table.name} has no column {unknown[0]!r}")
+        names = ", ".join(columns)
+        params = ", ".join(f":{c}" for c in columns)
+        sql = _INSERTS[key] = f"INSERT INTO {table.name} ({names}) VALUES ({params})"
+    return sql
+
+
+class Unit:
+    """One run of a ``record`` function: the transaction, and what to do once it commits."""
+
+    __slots__ = ("_after", "events", "tx")
+
+    def __init__(self, tx: Tx) -> None:
+        self.tx = tx
+        self.events: list[str] = []
+        self._after: list[Callable[[], None]] = []
+
+    def execute(self, sql: str, params: Mapping[str, Any] | None = None) -> Any:
+        return self.tx.execute(sql, params)
+
+    def insert(self, table: Table, values: Mapping[str, Any]) -> None:
+        """Insert one row into ``table`` (a SQLAlchemy table: the columns are checked)."""
+        self.tx.execute(insert_sql(table, list(values)), values)
+
+    def emit(self, event_type: str, **kwargs: Any) -> str:
+        """Record an outbox event (see :func:`saoma.webhooks.outbox.emit_in`); its delivery is
+        woken after the commit."""
+        event_id = emit_in(self.tx, event_type, **kwargs)
+        self.events.append(event_id)
+        return event_id
+
+    def after(self, effect: Callable[[], None]) -> None:
+        """Run ``effect`` after the commit, once, and only if this run is the one committed."""
+        self._after.append(effect)
+
+
+class Record(Protocol):
+    def __call__(self, unit: Unit, /) -> None: ...
+
+
+@dataclass(frozen=True)
+class Moved:
+    """Every transfer was applied and the facts committed with them."""
+
+    results: list[Result]
+    events: list[str] = field(default_factory=list)
+
+    ok = True
+
+
+@dataclass(frozen=True)
+class Refused:
+    """At least one transfer was not applied: nothing was recorded."""
+
+    results: list[Result]
+    transfers: list[Transfer]
+
+    ok = False
+
+    def problem(self, *, field: str = "amount") -> Problem:
+        """The refusal in the words a payer or merchant understands: the transfer that caused
+        it, not one that failed only because it was linked to it."""
+        pairs = list(zip(self.results, self.transfers, strict=True))
+        for result, transfer in pairs:
+            if not result.ok and result is not Result.LINKED_EVENT_FAILED:
+                return from_ledger_error(error_for(result, transfer.id), field=field)
+        for result, transfer in pairs:
+            if not result.ok:
+                return from_ledger_error(error_for(result, transfer.id), field=field)
+        return Problem("conflict", 409, "the money movement could not be recorded; retry")
+
+    def raise_problem(self, *, field: str = "amount") -> None:
+        raise self.problem(field=field)
+
+
+class Movements:
+    """Applies transfers through the ledger with a ``record`` function in the same commit."""
+
+    def __init__(
+        self, ledger: Ledger, *, on_events: Callable[[list[str]], None] | None = None
+    ) -> None:
+        self.ledger = ledger
+        self._on_events = on_events or (lambda _ids: None)
+
+    def move(self, transfers: Sequence[Transfer], record: Record | None = None) -> Moved | Refused:
+        """Apply ``transfers``; when all are applied, ``record`` writes the facts in the commit.
+
+        A refusal raised by ``record`` (:class:`saoma.ledger.tx.Refusal`, such as a
+        :class:`~saoma.problems.Problem`) rolls back this movement and is raised here.
+        """
+        transfers = list(transfers)
+        committed: list[Unit | None] = [None]
+
+        def hook(tx: Tx, results: list[Result]) -> None:
+            committed[0] = None  # a retried batch runs the hook again: the last run counts
+            if results and all(r is Result.OK for r in results):
+                unit = Unit(tx)
+                if record is not None:
+                    record(unit)
+                committed[0] = unit
+
+        results = self.ledger.submit(transfers, hook=hook).result()
+        unit = committed[0]
+        if unit is None:
+            return Refused(results, transfers)
+        for effect in unit._after:
+            effect()
+        if unit.events:
+            self._on_events(unit.events)
+        return Moved(results, unit.events)
+
+    def record_alone(self, record: Record) -> list[str]:
+        """Record facts that move no money (an event, a state change) in a transaction of their
+        own; effects run after its commit, as for a movement."""
+        engine = self.ledger.engine
+        with write(engine) as conn:
+            unit = Unit(
+                Tx(conn.connection.driver_connection, postgres=engine.dialect.name != "sqlite")
+            )
+            record(unit)
+        for effect in unit._after:
+            effect()
+        if unit.events:
+            self._on_events(unit.events)
+        return unit.events
