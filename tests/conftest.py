@@ -1,8 +1,10 @@
-"""Fixtures shared by every test: real databases, SQLite and PostgreSQL.
+"""Fixtures shared by every test: real databases, SQLite and PostgreSQL, and the platform.
 
 ``db_url`` runs a test once on a fresh SQLite file and once on a PostgreSQL database created
 for this test session (emptied before each test). With SAOMA_REQUIRE_POSTGRES=1 (CI) a missing
-PostgreSQL fails the run instead of skipping its half.
+PostgreSQL fails the run instead of skipping its half. ``platform`` is every service over that
+database in this process; a module gives it another bank, messenger or settings by overriding
+``wiring``.
 """
 
 from __future__ import annotations
@@ -17,14 +19,12 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine, make_url
 
+from saoma.bootstrap import Platform
 from saoma.db import make_engine, migrate
 from saoma.ledger import Ledger
 from saoma.ledger.check import check_ledger
+from support import POSTGRES_SERVER_URL, REQUIRE_POSTGRES, Wiring, assert_books_hold, open_platform
 
-POSTGRES_SERVER_URL = os.environ.get(
-    "SAOMA_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
-REQUIRE_POSTGRES = os.environ.get("SAOMA_REQUIRE_POSTGRES") == "1"
 # The tests' webhook receivers listen on 127.0.0.1; tests of the target rule turn this off.
 os.environ.setdefault("SAOMA_ALLOW_PRIVATE_WEBHOOKS", "1")
 
@@ -108,3 +108,22 @@ def ledger(engine: Engine) -> Iterator[Ledger]:
         yield led
     report = check_ledger(engine)
     assert report.ok, report.problems
+
+
+@pytest.fixture
+def wiring() -> Wiring:
+    """What ``platform`` is built with besides the database: the sandboxes and the settings.
+    Override it in a test module for a bank, a messenger or settings of the module's own."""
+    return Wiring()
+
+
+@pytest.fixture
+def platform(db_url: str, wiring: Wiring) -> Iterator[Platform]:
+    """Every service over the test's database, in this process; when the test has passed, its
+    books must add up and every wallet debit must rest on the payer's authorisation."""
+    opened = open_platform(db_url, wiring)
+    try:
+        yield opened
+    finally:
+        opened.close()
+    assert_books_hold(db_url, authorisations=wiring.check_authorisations)

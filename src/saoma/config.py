@@ -25,7 +25,6 @@ class Settings(BaseSettings):
         description="SQLAlchemy URL; empty means a SQLite file under data_dir.",
     )
     ledger_batch_max: int = Field(default=8190, ge=1, le=100_000)
-    ledger_batch_linger_us: int = Field(default=0, ge=0, le=100_000)
     pool_size: int = Field(default=10, ge=1, le=64, description="Database connections per process.")
     currency: str = Field(default="CNY", description="The currency wallets and merchants use.")
     fee_ppm: int = Field(

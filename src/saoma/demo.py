@@ -9,7 +9,7 @@ import re
 from dataclasses import dataclass
 
 from saoma.bank.connector import BankOutcome
-from saoma.platform import Platform
+from saoma.bootstrap import Platform
 from saoma.problems import Problem
 
 # Published on the demo start page: anyone may sign in to the demo world.

@@ -24,10 +24,21 @@ from urllib.parse import quote
 import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from sqlalchemy import text
 
 from saoma import signing
+from saoma.db import make_engine
 from saoma.money import rate_of
-from support import PIN, Payer, Server, Shop, fresh_key, new_consumer, new_merchant
+from support import (
+    PIN,
+    Payer,
+    Server,
+    Shop,
+    fresh_key,
+    new_consumer,
+    new_merchant,
+    wait_until,
+)
 
 TYPE_BASE = "https://saoma.dev/problems/"
 BODY_MAX = 64 * 1024
@@ -710,15 +721,21 @@ def test_a_content_length_that_is_not_a_number_is_refused(scene: Scene) -> None:
 
 
 def _settled(scene: Scene) -> tuple[int, int, int]:
-    """Balances once every pending top-up has had time to settle with the sandbox bank."""
-    previous = scene.balances()
-    for _ in range(20):
-        time.sleep(0.05)
-        now = scene.balances()
-        if now == previous:
-            return now
-        previous = now
-    return previous
+    """Balances once the sandbox bank has answered every instruction of the payer's."""
+    engine = make_engine(scene.server.database_url)
+
+    def answered() -> bool:
+        with engine.connect() as conn:
+            return not conn.execute(
+                text("SELECT 1 FROM bank_transfers WHERE consumer_id = :c AND state = 'pending'"),
+                {"c": scene.payer.id},
+            ).first()
+
+    try:
+        wait_until(answered, timeout_s=10, what="the bank to answer the payer's instructions")
+    finally:
+        engine.dispose()
+    return scene.balances()
 
 
 @pytest.mark.parametrize(

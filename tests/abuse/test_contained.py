@@ -8,7 +8,6 @@ fails, on a fresh SQLite database.
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,7 +18,7 @@ import uvicorn
 from saoma.api.app import create_app
 from saoma.db import migrate
 from saoma.platform import Platform
-from support import free_port
+from support import free_port, wait_until
 
 
 @pytest.fixture
@@ -37,9 +36,7 @@ def failing_server(tmp_path: Path) -> Iterator[str]:
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="critical"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.02)
+    wait_until(lambda: server.started, timeout_s=10, what="the server to start")
     yield f"http://127.0.0.1:{port}"
     server.should_exit = True
     thread.join(10)

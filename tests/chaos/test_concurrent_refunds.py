@@ -19,12 +19,11 @@ from hypothesis import strategies as st
 from sqlalchemy import text
 
 from saoma.bank.connector import BankOutcome
+from saoma.bootstrap import Platform
 from saoma.db import make_engine
-from saoma.ledger.check import check_ledger
-from saoma.payments.authorisation import check_authorisations
 from saoma.payments.service import Payments
-from saoma.platform import Platform
 from saoma.wallets.service import Consumer
+from support import open_platform
 
 PIN = "246810"
 PASSWORD = "correct horse battery"
@@ -32,24 +31,10 @@ _numbers = itertools.count()
 
 
 @pytest.fixture
-def platform(db_url: str) -> Iterator[Platform]:
-    p = Platform.open(db_url, migrate_first=False)
-    yield p
-    p.close()
-    engine = make_engine(db_url)
-    report = check_ledger(engine)
-    engine.dispose()
-    assert report.ok, report.problems
-    engine = make_engine(db_url)
-    assert check_authorisations(engine) == []
-    engine.dispose()
-
-
-@pytest.fixture
 def other(db_url: str, platform: Platform) -> Iterator[Platform]:
     """A second server's services on the same database: refunds through each of the two race in
     the database (through one, they also go one at a time per payment)."""
-    p = Platform.open(db_url, migrate_first=False)
+    p = open_platform(db_url)
     yield p
     p.close()
 

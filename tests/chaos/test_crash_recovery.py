@@ -146,7 +146,7 @@ def test_a_slow_request_keeps_its_key_while_its_server_lives(
         retry = httpx.post(survivor.url + path, json=body, headers=headers, timeout=30)
         assert retry.status_code == 409, retry.text
         assert retry.json()["type"].endswith("/request-in-progress")
-        time.sleep(0.2)
+        time.sleep(0.2)  # retries spread over the leases: the time passing is what is tested
     doomed.kill()
     sender.join(timeout=30)
     assert payer.client.me()["balance"] == 5_000

@@ -10,27 +10,18 @@ must hear the refusal, not the success its first, rolled-back attempt had prepar
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
+from saoma.bootstrap import Platform
 from saoma.ledger import Ledger, Transfer, TransferCode
 from saoma.ledger.tx import Tx
 from saoma.payments.service import derived_id
-from saoma.platform import Platform
 from saoma.problems import Problem
 from saoma.wallets.service import Consumer
 from support import PASSWORD, PIN
-
-
-@pytest.fixture
-def platform(db_url: str) -> Iterator[Platform]:
-    opened = Platform.open(db_url, migrate_first=False)
-    try:
-        yield opened
-    finally:
-        opened.close()
 
 
 def payer(platform: Platform, balance: int) -> Consumer:

@@ -1,22 +1,20 @@
-"""Fixtures for the consent rules: a platform in this process over each database, so a test can
-count what happens inside it (the PIN checks) while many threads race its services."""
+"""Helpers for the consent rules, which use the shared ``platform`` fixture (in this process over
+each database) so a test can count what happens inside it (the PIN checks) while many threads
+race its services."""
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
 
 import pytest
 
 from saoma.bank.connector import BankOutcome
-from saoma.db import make_engine
-from saoma.ledger.check import check_ledger
+from saoma.bootstrap import Platform
 from saoma.merchants.service import Merchant
-from saoma.platform import Platform
 from saoma.wallets.service import Consumer
-from support import server
+from support import Wiring, server
 
-__all__ = ["platform", "server"]
+__all__ = ["server"]
 
 PIN = "246810"
 PASSWORD = "correct horse battery"
@@ -25,16 +23,10 @@ _shops = itertools.count()
 
 
 @pytest.fixture
-def platform(db_url: str) -> Iterator[Platform]:
-    p = Platform.open(db_url, migrate_first=False)
-    yield p
-    p.close()
-    engine = make_engine(db_url)
-    try:
-        report = check_ledger(engine)
-        assert report.ok, report.problems
-    finally:
-        engine.dispose()
+def wiring() -> Wiring:
+    """The shared platform, checking the books only at the end: these tests write debits that
+    break the authorisation rules on purpose, to see that the checks find them."""
+    return Wiring(check_authorisations=False)
 
 
 def wallet(p: Platform, balance: int, *, pin: str | None = PIN) -> Consumer:

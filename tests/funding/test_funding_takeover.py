@@ -7,35 +7,27 @@ reach the bank. The instruction's id comes from the key, so the second is the sa
 from __future__ import annotations
 
 import secrets
-import time
-from collections.abc import Iterator
 
 import pytest
 
+from saoma.bank.connector import SandboxBank
+from saoma.bootstrap import Platform
 from saoma.payments import idempotency
-from saoma.platform import Platform
-from support import PASSWORD, PIN
+from support import PASSWORD, PIN, Wiring, wait_until
 
 
 @pytest.fixture
-def platform(db_url: str) -> Iterator[Platform]:
-    opened = Platform.open(db_url, migrate_first=False)
-    opened.bank.delay_s = 0.01
-    try:
-        yield opened
-    finally:
-        opened.close()
+def wiring() -> Wiring:
+    return Wiring(settings={"sandbox_bank_delay_s": 0.01})
 
 
 def settled(platform: Platform, consumer_id: str, balance: int) -> None:
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline:
-        if platform.wallets.balance(platform.wallets.get(consumer_id))["balance"] == balance:
-            time.sleep(0.1)  # and nothing more arrives
-            assert platform.wallets.balance(platform.wallets.get(consumer_id))["balance"] == balance
-            return
-        time.sleep(0.02)
-    raise AssertionError("the bank's outcome did not arrive")
+    """Once the bank has sent every answer it will send (the same one twice, for an instruction
+    sent twice), the wallet holds ``balance``."""
+    bank = platform.bank
+    assert isinstance(bank, SandboxBank)
+    wait_until(bank.quiet, timeout_s=5, what="the bank's answers")
+    assert platform.wallets.balance(platform.wallets.get(consumer_id))["balance"] == balance
 
 
 def test_a_top_up_and_a_withdrawal_run_twice_move_money_once(platform: Platform) -> None:

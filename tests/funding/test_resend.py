@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Iterator
 
 import pytest
 
 from saoma.bank.connector import TIMEOUT_SUFFIX
+from saoma.bootstrap import Platform
 from saoma.payments import funding
-from saoma.platform import Platform
-from support import PASSWORD
+from support import PASSWORD, Wiring
 
 
 class CountingBank:
@@ -34,15 +33,11 @@ class CountingBank:
 
 
 @pytest.fixture
-def platform(db_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Platform]:
+def wiring(monkeypatch: pytest.MonkeyPatch) -> Wiring:
+    # Funding reads its give-up times from module constants (no constructor parameter yet).
     monkeypatch.setattr(funding, "BANK_TIMEOUT_US", 3_000_000)
     monkeypatch.setattr(funding, "RESEND_CUTOFF_US", 2_000_000)
-    opened = Platform.open(db_url, migrate_first=False)
-    opened.funding.bank = CountingBank()
-    try:
-        yield opened
-    finally:
-        opened.close()
+    return Wiring(bank=CountingBank())
 
 
 def test_unanswered_instructions_go_again_until_the_give_up_is_near(platform: Platform) -> None:
@@ -57,6 +52,7 @@ def test_unanswered_instructions_go_again_until_the_give_up_is_near(platform: Pl
     bank.down = True
     assert platform.funding.resend_pending(older_than_us=0) == 0  # logged, nothing raised
     bank.down = False
+    # The sleeps are the test: the give-up and the cut-off before it are times that must pass.
     time.sleep(1.1)  # within 2 s of the 3 s give-up: the bank would act as Saoma stops waiting
     assert platform.funding.resend_pending(older_than_us=0) == 0
     time.sleep(2)

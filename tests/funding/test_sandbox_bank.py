@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import threading
-import time
 
 from saoma.bank.connector import BankOutcome, SandboxBank
+from support import wait_until
 
 
 def test_outcomes_arrive_later_and_declines_and_silence_are_kept() -> None:
@@ -15,7 +15,7 @@ def test_outcomes_arrive_later_and_declines_and_silence_are_kept() -> None:
     bank.collect("declined", 10_013, "CNY", "acct")
     bank.pay_out("silent", 10_044, "CNY", "acct")
     assert seen == {}  # accepted now, settled later
-    time.sleep(0.3)
+    wait_until(bank.quiet, timeout_s=5, what="the bank's answers")
     assert seen["ok"].succeeded and seen["ok"].bank_reference.startswith("SBX")
     assert not seen["declined"].succeeded and seen["declined"].failure == "card declined"
     assert "silent" not in seen
@@ -35,7 +35,7 @@ def test_a_notification_that_fails_is_sent_again_until_taken() -> None:
     bank = SandboxBank(settled, delay_s=0.01)
     bank.collect("topup-1", 5_000, "CNY", "acct")
     assert taken.wait(5), calls
-    time.sleep(0.2)
+    wait_until(bank.quiet, timeout_s=5, what="the bank to stop sending")
     assert calls == ["topup-1"] * 3  # and not again once taken
     bank.close()
 
@@ -45,6 +45,6 @@ def test_an_instruction_sent_again_is_the_same_instruction() -> None:
     bank = SandboxBank(seen.append, delay_s=0.01)
     bank.collect("topup-2", 5_000, "CNY", "acct")
     bank.collect("topup-2", 5_000, "CNY", "acct")  # Saoma did not hear back, and asks again
-    time.sleep(0.3)
+    wait_until(bank.quiet, timeout_s=5, what="the bank's answers")
     assert len(seen) == 2 and seen[0] == seen[1]  # one outcome, one bank reference
     bank.close()

@@ -6,7 +6,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 from sqlalchemy import func, select
@@ -15,6 +14,7 @@ from sqlalchemy.engine import Engine
 from saoma.ledger import Account, AccountFlags, AccountKind, Ledger, Result, Transfer, TransferCode
 from saoma.ledger.check import check_ledger
 from saoma.ledger.models import accounts, transfers
+from support import wait_until
 
 WORKER = Path(__file__).with_name("ledger_worker.py")
 WALLETS = range(1_000, 1_020)
@@ -112,13 +112,13 @@ def test_a_killed_writer_loses_nothing_it_acknowledged(
     out = tmp_path / "acks.txt"
     for attempt in range(3):
         proc = worker(db_url, f"crash{attempt}", 100_000, out)
-        deadline = time.monotonic() + 30
         lines = len(out.read_text().splitlines()) if out.exists() else 0
-        while time.monotonic() < deadline:
-            now = len(out.read_text().splitlines()) if out.exists() else 0
-            if now >= lines + 150:
-                break
-            time.sleep(0.02)
+        wanted = lines + 150
+        wait_until(
+            lambda wanted=wanted: out.exists() and len(out.read_text().splitlines()) >= wanted,
+            timeout_s=30,
+            what="150 more acknowledged transfers",
+        )
         proc.send_signal(signal.SIGKILL)  # in the middle of the load: no chance to clean up
         proc.wait(timeout=10)
     acks = acknowledged([out])

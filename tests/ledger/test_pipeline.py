@@ -188,7 +188,7 @@ def test_payments_survive_the_pipelined_connection_dying_under_load(
     try:
         deadline = time.monotonic() + 20
         while killed < 5 and time.monotonic() < deadline:
-            time.sleep(0.2)
+            time.sleep(0.2)  # the pace of the kills, under load: the thing tested
             pid = pipeline_backend(here)
             if pid is not None:
                 with admin.connect() as conn:
@@ -196,7 +196,7 @@ def test_payments_survive_the_pipelined_connection_dying_under_load(
                         text("SELECT count(*) FROM pg_stat_activity WHERE pid = :p"), {"p": pid}
                     ).scalar_one()
                     conn.execute(text("SELECT pg_terminate_backend(:p)"), {"p": pid})
-        time.sleep(0.3)
+        time.sleep(0.3)  # the load goes on a moment after the last kill
     finally:
         stop.set()
         for thread in threads:

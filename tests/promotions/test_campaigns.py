@@ -3,35 +3,19 @@
 from __future__ import annotations
 
 import itertools
-import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 from saoma.bank.connector import BankOutcome
-from saoma.ledger.check import check_ledger
-from saoma.payments.authorisation import check_authorisations
-from saoma.platform import Platform
+from saoma.bootstrap import Platform
 from saoma.problems import Problem
 from saoma.wallets.service import Consumer
+from support import open_platform, wait_until
 
 PIN = "246810"
 PASSWORD = "correct horse battery"
 _phones = itertools.count()
-
-
-@pytest.fixture
-def platform(db_url: str) -> Iterator[Platform]:
-    p = Platform.open(db_url, migrate_first=False)
-    yield p
-    p.close()
-    from saoma.db import make_engine
-
-    engine = make_engine(db_url)
-    assert check_ledger(engine).ok
-    assert check_authorisations(engine) == []
-    engine.dispose()
 
 
 def funded(p: Platform, n: int, balance: int) -> list[Consumer]:
@@ -206,20 +190,18 @@ def test_another_process_sees_campaigns_start_and_pause_within_seconds(
 ) -> None:
     """Two servers on one database: what one changes, the other's previews show within about a
     second — the list of campaigns is re-read in the background, previews never wait for it."""
-    other = Platform.open(db_url, migrate_first=False)
+    other = open_platform(db_url)
     try:
         shop = shop_with_takings(platform, 20_000)
         (payer,) = funded(platform, 1, 50_000)
         assert other.promotions.quote(payer, shop.id, 1_000, "static:1000") is None  # type: ignore[attr-defined]
 
         def seen_by_other(expected: int | None) -> float:
-            started = time.monotonic()
-            while time.monotonic() - started < 5:
+            def shown() -> bool:
                 offer = other.promotions.quote(payer, shop.id, 1_000, "static:1000")  # type: ignore[attr-defined]
-                if (offer and offer["discount"]) == expected:
-                    return time.monotonic() - started
-                time.sleep(0.05)
-            raise AssertionError(f"the other process never showed a discount of {expected}")
+                return (offer and offer["discount"]) == expected
+
+            return wait_until(shown, timeout_s=5, what=f"the other process to show {expected}")
 
         campaign = platform.promotions.create(
             shop,

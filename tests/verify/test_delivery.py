@@ -3,31 +3,19 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
-import pytest
 from sqlalchemy import text
 
 from saoma.bank.connector import BankOutcome
-from saoma.ledger.check import check_ledger
+from saoma.bootstrap import Platform
 from saoma.payments.authorisation import check_authorisations
 from saoma.payments.ids import now_us
-from saoma.platform import Platform
 from saoma.wallets.service import Consumer
 
 PASSWORD = "correct horse battery"
 PIN = "246810"
 PHONE = "+8613911112222"
-
-
-@pytest.fixture
-def platform(db_url: str) -> Iterator[Platform]:
-    p = Platform.open(db_url, migrate_first=False)
-    yield p
-    p.close()
-    report = check_ledger(p.engine)
-    assert report.ok, report.problems
 
 
 def sender(platform: Platform, balance: int) -> Consumer:

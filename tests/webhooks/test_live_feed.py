@@ -21,7 +21,7 @@ from saoma.ledger.tx import Tx
 from saoma.webhooks import live
 from saoma.webhooks.live import LiveFeed
 from saoma.webhooks.outbox import emit_in
-from support import run_async
+from support import run_async, wait_until
 
 pytestmark = pytest.mark.postgres
 
@@ -54,13 +54,31 @@ async def next_name(queue: asyncio.Queue[dict[str, Any]]) -> str:
     return str(event["data"]["name"])
 
 
+class CountedFeed(LiveFeed):
+    """The feed, counting its polls: a test waits for polls, not for time to pass."""
+
+    polls = 0
+
+    def _poll(self) -> None:
+        super()._poll()
+        self.polls += 1
+
+    async def polled(self, times: int) -> None:
+        """Until ``times`` whole polls have begun after this call (the one under way when it
+        is made may have read the table before what the caller just committed)."""
+        done = self.polls + 1 + times
+        await asyncio.to_thread(
+            wait_until, lambda: self.polls >= done, timeout_s=10, what=f"{times} polls"
+        )
+
+
 @contextmanager
-def page_of(engine: Engine, shop: str) -> Iterator[asyncio.Queue[dict[str, Any]]]:
+def page_of(engine: Engine, shop: str) -> Iterator[tuple[CountedFeed, asyncio.Queue[Any]]]:
     """A cashier page listening to ``shop``'s events, as the events route sets one up."""
-    feed = LiveFeed(engine, poll_s=0.02)
+    feed = CountedFeed(engine, poll_s=0.02)
     feed.start()
     try:
-        yield feed.subscribe(merchant_id=shop).queue
+        yield feed, feed.subscribe(merchant_id=shop).queue
     finally:
         feed.close()
 
@@ -69,14 +87,14 @@ def test_an_event_committed_after_a_later_one_still_reaches_the_page(pg: Engine)
     shop = "mch_" + secrets.token_hex(6)
 
     async def main() -> list[str]:
-        with page_of(pg, shop) as page:
+        with page_of(pg, shop) as (feed, page):
             slow = pg.connect()
             slow_tx = slow.begin()
             emit(slow, shop, "first number, committed second")
             with pg.begin() as quick:
                 emit(quick, shop, "second number, committed first")
             seen = [await next_name(page)]
-            await asyncio.sleep(0.2)  # the feed polls past the hole ten times meanwhile
+            await feed.polled(10)  # the feed polls past the hole ten times meanwhile
             slow_tx.commit()
             slow.close()
             seen.append(await next_name(page))
@@ -95,13 +113,14 @@ def test_a_number_never_committed_holds_nothing_up(
     shop = "mch_" + secrets.token_hex(6)
 
     async def main() -> list[str]:
-        with page_of(pg, shop) as page:
+        with page_of(pg, shop) as (_feed, page):
             roll_back(pg, shop, 1)
             seen = []
             for n in range(3):
                 with pg.begin() as conn:
                     emit(conn, shop, f"after the hole {n}")
                 seen.append(await next_name(page))
+                # The give-up after GAP_WAIT_S is what is tested: time has to pass.
                 await asyncio.sleep(0.15)  # past GAP_WAIT_S: the hole is given up
             return seen
 
@@ -117,7 +136,7 @@ def test_hundreds_of_holes_lose_no_event_that_commits_in_time(
     shop = "mch_" + secrets.token_hex(6)
 
     async def main() -> list[str]:
-        with page_of(pg, shop) as page:
+        with page_of(pg, shop) as (feed, page):
             roll_back(pg, shop, 600)
             slow = pg.connect()
             slow_tx = slow.begin()
@@ -126,10 +145,11 @@ def test_hundreds_of_holes_lose_no_event_that_commits_in_time(
                 for n in range(300):
                     emit(conn, shop, f"quick {n}")
             seen = [await next_name(page) for _ in range(300)]
-            await asyncio.sleep(0.3)
+            await feed.polled(2)  # the feed looks past the slow one's open number
             slow_tx.commit()
             slow.close()
             seen.append(await next_name(page))
+            # The give-up after GAP_WAIT_S is what is tested: time has to pass.
             await asyncio.sleep(1.7)  # every hole left is given up, all at once
             with pg.begin() as conn:
                 emit(conn, shop, "after")
@@ -143,7 +163,7 @@ def test_a_page_that_connects_late_still_gets_an_event_open_before_it_came(pg: E
     shop = "mch_" + secrets.token_hex(6)
 
     async def main() -> str:
-        feed = LiveFeed(pg, poll_s=0.02)
+        feed = CountedFeed(pg, poll_s=0.02)
         feed.start()
         try:
             slow = pg.connect()
@@ -151,7 +171,9 @@ def test_a_page_that_connects_late_still_gets_an_event_open_before_it_came(pg: E
             emit(slow, shop, "open while nobody listened")
             with pg.begin() as conn:
                 emit(conn, shop, "committed while nobody listened")
-            await asyncio.sleep(0.2)  # the feed polls with no page listening
+            # The feed must have read the committed one (and the hole below it) with no page
+            # listening; a fixed pause here missed that on a loaded machine.
+            await feed.polled(1)
             page = feed.subscribe(merchant_id=shop).queue
             slow_tx.commit()
             slow.close()

@@ -49,6 +49,9 @@ class BankConnector(Protocol):
     def pay_out(self, instruction_id: str, amount: int, currency: str, account: str) -> None:
         """Push ``amount`` to the consumer's bank account (a withdrawal); outcome via callback."""
 
+    def close(self) -> None:
+        """Stop answering what is still unanswered (a real connector closes its client)."""
+
 
 class SandboxBank:
     def __init__(self, on_settled: Settled, *, delay_s: float = 0.05) -> None:
@@ -96,6 +99,10 @@ class SandboxBank:
                 "bank notification for %s failed; again in %.1f s", outcome.instruction_id, wait
             )
             self._later(wait, outcome, attempt + 1)
+
+    def quiet(self) -> bool:
+        """Nothing more is coming: every answer scheduled has been given (or given up)."""
+        return not any(timer.is_alive() for timer in self._timers)
 
     def close(self) -> None:
         for timer in self._timers:
