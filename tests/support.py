@@ -74,14 +74,17 @@ class Server:
             stdout=self.log.open("ab"),
             stderr=subprocess.STDOUT,
         )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
+
+        def healthy() -> bool:
             try:
-                if httpx.get(self.url + "/healthz", timeout=1).status_code == 200:
-                    return
+                return httpx.get(self.url + "/healthz", timeout=1).status_code == 200
             except httpx.HTTPError:
-                time.sleep(0.1)
-        raise RuntimeError(f"server did not start: {self.log.read_text()[-2000:]}")
+                return False
+
+        try:
+            wait_until(healthy, timeout_s=30, what="the server to start")
+        except AssertionError:
+            raise RuntimeError(f"server did not start: {self.log.read_text()[-2000:]}") from None
 
     def kill(self) -> None:
         assert self.process is not None
