@@ -261,12 +261,10 @@ def test_two_event_loops_share_the_ledger_and_are_not_kept(books: Ledger) -> Non
 
 
 def answered(books: Ledger, loop: asyncio.AbstractEventLoop) -> bool:
-    """The ledger has handed ``loop`` an answer it has not taken yet (read from the ledger's
-    private inbox: nothing public tells a stopped loop's pending answer apart)."""
+    """The ledger has handed ``loop`` its answer (taken already, or waiting for the loop to run).
+    Read from the ledger's private inbox: nothing public says so for a stopped loop."""
     inbox = books._inboxes.get(loop)
-    opened = inbox._open if inbox is not None else None
-    answers = opened() if opened is not None else None
-    return answers is not None and not answers.taken
+    return inbox is not None and inbox._open is not None
 
 
 def test_an_answer_for_a_loop_closed_meanwhile_keeps_nothing_alive(books: Ledger) -> None:
@@ -278,7 +276,7 @@ def test_an_answer_for_a_loop_closed_meanwhile_keeps_nothing_alive(books: Ledger
             books.create_transfers_async([Transfer("orphan", ALICE, NOODLES, 100)])
         )
         loop.run_until_complete(asyncio.sleep(0))  # the call is queued; the loop stops
-        # Committed, and its answer handed to the stopped loop (which holds it until it runs).
+        # Committed, and its answer handed to the loop (held until it runs, if it has stopped).
         wait_until(lambda: answered(books, loop), timeout_s=5, what="the answer to be handed over")
         task.cancel()
         loop.close()
