@@ -216,3 +216,6 @@ def test_the_catalogue_is_served(client: TestClient) -> None:
     served = client.get("/v1/problems")
     assert served.status_code == 200
     assert served.json() == problems.catalogue()
+    openapi = client.get("/openapi.json").json()
+    assert openapi["x-problem-types"] == problems.catalogue()
+    assert "Problem" in openapi["components"]["schemas"]

@@ -221,8 +221,20 @@ def _field_of(loc: tuple[Any, ...]) -> str:
 
 
 def install(app: FastAPI) -> None:
-    """Answer every error raised in a route as a problem document, and serve the catalogue."""
+    """Answer every error raised in a route as a problem document, and serve the catalogue.
+
+    The OpenAPI document, however it is assembled, gets the catalogue (see :func:`describe`).
+    """
     app.include_router(router)
+    assemble = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        document = assemble()
+        if "x-problem-types" not in document:
+            describe(document)
+        return document
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
     @app.exception_handler(e.SaomaError)
     async def _refused(request: Request, exc: e.SaomaError) -> JSONResponse:
