@@ -11,6 +11,7 @@ from rich.table import Table
 
 from saoma.config import get_settings
 from saoma.db import make_engine, migrate
+from saoma.qr.cli import app as qr_app
 
 app = typer.Typer(
     help="Saoma: open QR-code payments.", no_args_is_help=True, pretty_exceptions_enable=False
@@ -23,12 +24,7 @@ app.add_typer(ledger_app, name="ledger")
 app.add_typer(bank_app, name="bank")
 console = Console()
 
-try:  # the QR commands live with the QR package
-    from saoma.qr.cli import app as qr_app
-
-    app.add_typer(qr_app, name="qr")
-except ImportError:  # pragma: no cover - only while the package is absent
-    pass
+app.add_typer(qr_app, name="qr")  # the QR commands live with the QR package
 
 DatabaseOption = typer.Option(
     None, "--database-url", envvar="SAOMA_DATABASE_URL", help="Defaults to the embedded SQLite."
@@ -41,6 +37,14 @@ def _url(database_url: str | None) -> str:
 
         return normalise_database_url(database_url)
     return get_settings().resolved_database_url()
+
+
+@app.command("errors")
+def errors_catalogue() -> None:
+    """Print every problem type the API returns (slug, title, status, doc, type URI) as JSON."""
+    from saoma.api.problems import catalogue
+
+    print(json.dumps(catalogue(), indent=2, ensure_ascii=False))
 
 
 @db_app.command("migrate")

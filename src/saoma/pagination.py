@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Select
 
-from saoma.problems import invalid
+from saoma.errors import InvalidRequest
 
 PAGE_LIMIT_MAX = 100
 CURSOR_MAX = 2**63 - 1  # the largest value a BIGINT (and SQLite's INTEGER) holds
@@ -32,14 +32,14 @@ def parse_cursor(value: str | None, field: str = "cursor") -> int | None:
         or not value.isdigit()
         or int(value) > CURSOR_MAX
     ):
-        raise invalid(field, f"{field} must be a value returned as next_cursor")
+        raise InvalidRequest(f"{field} must be a value returned as next_cursor", field=field)
     return int(value)
 
 
 def check_limit(limit: Any, field: str = "limit", *, most: int = PAGE_LIMIT_MAX) -> int:
     """A page size from 1 to ``most`` rows."""
     if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= most:
-        raise invalid(field, f"{field} must be between 1 and {most}")
+        raise InvalidRequest(f"{field} must be between 1 and {most}", field=field)
     return limit
 
 
@@ -63,7 +63,7 @@ def parse_time_cursor(value: str | None, field: str = "cursor") -> tuple[int, st
         return None
     found = _TIME_CURSOR.fullmatch(value) if value.isascii() else None
     if found is None or int(found.group(1)) > CURSOR_MAX:
-        raise invalid(field, f"{field} must be a value returned as next_cursor")
+        raise InvalidRequest(f"{field} must be a value returned as next_cursor", field=field)
     return int(found.group(1)), found.group(2)
 
 
@@ -94,7 +94,7 @@ def choice(value: str | None, field: str, allowed: tuple[str, ...]) -> str | Non
     if value is None or value == "":
         return None
     if value not in allowed:
-        raise invalid(field, f"{field} must be one of {', '.join(allowed)}")
+        raise InvalidRequest(f"{field} must be one of {', '.join(allowed)}", field=field)
     return value
 
 
@@ -103,7 +103,7 @@ def text_filter(value: str | None, field: str, *, most: int = FILTER_CHARS_MAX) 
     if value is None or value == "":
         return None
     if len(value) > most:
-        raise invalid(field, f"{field} is {most} characters at most")
+        raise InvalidRequest(f"{field} is {most} characters at most", field=field)
     if not value.isprintable():  # control characters, NUL, half surrogate pairs
-        raise invalid(field, f"{field} must be printable text")
+        raise InvalidRequest(f"{field} must be printable text", field=field)
     return value

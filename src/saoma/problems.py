@@ -1,83 +1,54 @@
-"""Every refusal Saoma gives, as one exception type that maps to an RFC 9457 problem document.
+"""The forms raise sites used before the error catalogue (:mod:`saoma.errors`), kept working.
 
-Services raise :class:`Problem` (or a ledger error, translated by :func:`from_ledger_error`); the
-HTTP layer turns it into ``application/problem+json`` in one place. ``type`` is stable: clients
-branch on it, never on the human ``detail``.
+``Problem(slug, status, detail, field=...)`` builds the catalogue class for ``slug`` (the
+status passed must be the one :mod:`saoma.api.problems` holds: tests/test_errors.py checks
+every call); ``except Problem`` catches every catalogue error. New code raises the catalogue
+classes directly; once every site does, this module goes.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
+from saoma import errors
+from saoma.errors import TYPE_BASE, SaomaError
 from saoma.ledger import errors as ledger_errors
-from saoma.ledger.tx import Refusal
 
-TYPE_BASE = "https://saoma.dev/problems/"
+__all__ = ["TYPE_BASE", "Problem", "from_ledger_error", "invalid", "not_found"]
+
+if TYPE_CHECKING:
+
+    class Problem(SaomaError):
+        """What type checkers see: the root of the catalogue, with the old constructor."""
+
+        def __init__(
+            self,
+            slug: str,
+            status: int,
+            detail: str,
+            *,
+            field: str | None = None,
+            title: str | None = None,
+            **extra: Any,
+        ) -> None: ...
+
+else:
+    Problem = SaomaError
 
 
-class Problem(Refusal):
-    """A refusal with a stable type, an HTTP status, a human detail and the field at fault."""
-
-    def __init__(
-        self,
-        slug: str,
-        status: int,
-        detail: str,
-        *,
-        field: str | None = None,
-        title: str | None = None,
-        **extra: Any,
-    ) -> None:
-        super().__init__(detail)
-        self.slug = slug
-        self.status = status
-        self.detail = detail
-        self.field = field
-        self.title = title or slug.replace("-", " ").capitalize()
-        self.extra = extra
-
-    @property
-    def type(self) -> str:
-        return TYPE_BASE + self.slug
-
-    def document(self, instance: str = "") -> dict[str, Any]:
-        doc: dict[str, Any] = {
-            "type": self.type,
-            "title": self.title,
-            "status": self.status,
-            "detail": self.detail,
-        }
-        if instance:
-            doc["instance"] = instance
-        if self.field:
-            doc["field"] = self.field
-        doc.update(self.extra)
-        return doc
+def _problem(error: SaomaError) -> Problem:
+    return cast("Problem", error)
 
 
 def invalid(field: str, detail: str) -> Problem:
-    return Problem("invalid-request", 422, detail, field=field, title="Invalid request")
+    return _problem(errors.InvalidRequest(detail, field=field))
 
 
 def not_found(what: str, ident: str) -> Problem:
     # The same answer whether the object does not exist or belongs to someone else.
-    return Problem("not-found", 404, f"no {what} {ident!r}", title="Not found")
+    return _problem(errors.NotFound(f"no {what} {ident!r}"))
 
 
 def from_ledger_error(exc: ledger_errors.LedgerError, *, field: str = "amount") -> Problem:
     """The ledger's typed refusals, in the words a payer or merchant understands."""
-    if isinstance(exc, ledger_errors.InsufficientFunds):
-        return Problem(
-            "insufficient-funds", 402, "the wallet does not hold enough money", field=field
-        )
-    if isinstance(exc, ledger_errors.CurrencyMismatch):
-        return Problem("currency-mismatch", 422, "the currencies do not match", field="currency")
-    if isinstance(exc, ledger_errors.ExceedsLimit):
-        return Problem("amount-too-large", 422, "the amount is above the limit", field=field)
-    if isinstance(exc, ledger_errors.PendingTransferExpired):
-        return Problem("hold-expired", 409, "the hold has expired and was released")
-    if isinstance(exc, ledger_errors.PendingTransferError):
-        return Problem("hold-not-open", 409, f"the hold cannot be changed: {exc.result.value}")
-    if isinstance(exc, ledger_errors.IdempotencyConflict):
-        return Problem("conflict", 409, "this operation was already done with other details")
-    return Problem("ledger-refused", 422, f"the ledger refused the transfer: {exc.result.value}")
+    return _problem(errors.from_ledger(exc, field=field))

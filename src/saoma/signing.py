@@ -29,7 +29,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from saoma.problems import Problem
+from saoma.errors import SignatureHeaderMalformed, SignatureMissing
 
 KEY_ID = "Saoma-Key-Id"
 TIMESTAMP = "Saoma-Timestamp"
@@ -71,16 +71,12 @@ def read_signed_headers(headers: Mapping[str, str]) -> SignedHeaders:
     """
     values = {name: headers.get(name.lower(), "") for name in HEADER_PATTERNS}
     if not all(values.values()):
-        raise Problem(
-            "signature-missing",
-            401,
-            "sign the request: Saoma-Key-Id, Saoma-Timestamp, Saoma-Nonce, Saoma-Signature",
+        raise SignatureMissing(
+            "sign the request: Saoma-Key-Id, Saoma-Timestamp, Saoma-Nonce, Saoma-Signature"
         )
     for name, value in values.items():
         if _FORMATS[name].fullmatch(value) is None:
-            raise Problem(
-                "signature-invalid", 401, f"{name} must be {HEADER_DETAILS[name]}", field=name
-            )
+            raise SignatureHeaderMalformed(f"{name} must be {HEADER_DETAILS[name]}", field=name)
     return SignedHeaders(
         values[KEY_ID], int(values[TIMESTAMP]), values[TIMESTAMP], values[NONCE], values[SIGNATURE]
     )

@@ -10,51 +10,32 @@ from contextlib import asynccontextmanager
 from typing import Any
 from urllib.parse import parse_qsl
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
 from fastapi.dependencies.models import Dependant
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute, iter_route_contexts
-from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from saoma import signing
+from saoma.api import problems
+from saoma.errors import BodyTooLarge, InvalidRequest, NotFound, SaomaError
 from saoma.pagination import CURSOR_DIGITS_MAX
 from saoma.payments import idempotency
 from saoma.platform import Platform
-from saoma.problems import Problem, invalid
 
 log = logging.getLogger(__name__)
 BODY_BYTES_MAX = 64 * 1024
 CONTENT_LENGTH_DIGITS_MAX = 12
-PROBLEM_JSON = "application/problem+json"
+PROBLEM_JSON = problems.PROBLEM_JSON
 IDEMPOTENCY_KEY = "Idempotency-Key"
 
 
-def problem_response(problem: Problem, request: Request) -> JSONResponse:
-    document = problem.document(instance=request.url.path)
-    if problem.field and problem.field.lower() not in problem.detail.lower():
-        document["detail"] = f"{problem.field}: {problem.detail}"  # the detail names the field
-    return JSONResponse(
-        document,
-        status_code=problem.status,
-        media_type=PROBLEM_JSON,
-    )
-
-
-def _field_of(loc: tuple[Any, ...]) -> str:
-    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
-    return ".".join(parts) or "body"
-
-
 def _too_large(scope: Scope) -> JSONResponse:
-    problem = Problem("body-too-large", 413, f"a request body is {BODY_BYTES_MAX} bytes at most")
-    return JSONResponse(problem.document(instance=scope["path"]), 413, media_type=PROBLEM_JSON)
+    return _respond(scope, BodyTooLarge(f"a request body is {BODY_BYTES_MAX} bytes at most"))
 
 
-def _respond(scope: Scope, problem: Problem) -> JSONResponse:
-    document = problem.document(instance=scope["path"].replace("\x00", ""))
-    return JSONResponse(document, problem.status, media_type=PROBLEM_JSON)
+def _respond(scope: Scope, problem: SaomaError) -> JSONResponse:
+    return problems.response(problem, scope["path"])
 
 
 class _DuplicateKey(ValueError):
@@ -85,7 +66,7 @@ def _parsed_as_json(headers: list[tuple[bytes, bytes]]) -> bool:
     )
 
 
-def json_body_problem(body: bytes) -> Problem | None:
+def json_body_problem(body: bytes) -> InvalidRequest | None:
     """Why a JSON body is refused, or None: UTF-8, one JSON document, no key twice in an object.
 
     Python's parser keeps the last of two equal keys, so ``{"amount": 1, "amount": 2}`` would be
@@ -94,13 +75,13 @@ def json_body_problem(body: bytes) -> Problem | None:
     try:
         json.loads(body.decode("utf-8"), object_pairs_hook=_no_duplicates)
     except _DuplicateKey as exc:
-        return invalid(exc.key, f"{exc.key} appears twice in the JSON body")
+        return InvalidRequest(f"{exc.key} appears twice in the JSON body", field=exc.key)
     except UnicodeDecodeError:
-        return invalid("body", "body: not UTF-8")
+        return InvalidRequest("body: not UTF-8", field="body")
     except RecursionError:
-        return invalid("body", "body: nested too deep")
+        return InvalidRequest("body: nested too deep", field="body")
     except ValueError:
-        return invalid("body", "body: not a JSON document")
+        return InvalidRequest("body: not a JSON document", field="body")
     return None
 
 
@@ -180,26 +161,27 @@ class PlainUrl:
         await self.app(scope, receive, send)
 
 
-def _url_problem(scope: Scope) -> Problem | None:
+def _url_problem(scope: Scope) -> SaomaError | None:
     if "\x00" in scope["path"]:
-        return Problem("not-found", 404, "no such resource", title="Not found")
+        return NotFound("no such resource")
     query = scope.get("query_string", b"").decode("latin-1")
     for name, value in parse_qsl(query, keep_blank_values=True, encoding="latin-1"):
         field = name.encode("latin-1").decode("utf-8", "replace") or "query"
         if "\x00" in name or "\x00" in value:
-            return invalid(field, f"{field}: must not contain the NUL character")
+            return InvalidRequest(f"{field}: must not contain the NUL character", field=field)
         try:
             name.encode("latin-1").decode("utf-8")
             value.encode("latin-1").decode("utf-8")
         except UnicodeDecodeError:
-            return invalid(field, f"{field}: percent-encoded bytes that are not UTF-8")
+            return InvalidRequest(f"{field}: percent-encoded bytes that are not UTF-8", field=field)
     return None
 
 
-def _header_problem(scope: Scope) -> Problem | None:
+def _header_problem(scope: Scope) -> SaomaError | None:
     for name, value in scope["headers"]:
         if name == b"idempotency-key" and not idempotency.key_is_valid(value.decode("latin-1")):
-            return invalid(IDEMPOTENCY_KEY, f"{IDEMPOTENCY_KEY} {idempotency.KEY_RULE}")
+            detail = f"{IDEMPOTENCY_KEY} {idempotency.KEY_RULE}"
+            return InvalidRequest(detail, field=IDEMPOTENCY_KEY)
     return None
 
 
@@ -231,12 +213,7 @@ class Contained:
             if started:
                 raise
             log.exception("unhandled error on %s %s", scope.get("method"), scope.get("path"))
-            await _respond(scope, _INTERNAL_ERROR)(scope, receive, send)
-
-
-_INTERNAL_ERROR = Problem(
-    "internal-error", 500, "something went wrong on our side; nothing was lost"
-)
+            await _respond(scope, problems.internal_error())(scope, receive, send)
 
 
 # What a path that names a file type, or a live stream, answers instead of JSON.
@@ -375,33 +352,7 @@ def create_app(platform: Platform, *, start: bool = True) -> FastAPI:
 
     app.openapi = openapi  # type: ignore[method-assign]
 
-    @app.exception_handler(Problem)
-    async def _problem(request: Request, exc: Problem) -> JSONResponse:
-        return problem_response(exc, request)
-
-    @app.exception_handler(RequestValidationError)
-    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        first = exc.errors()[0] if exc.errors() else {"loc": ("body",), "msg": "invalid request"}
-        field = _field_of(tuple(first.get("loc", ())))
-        detail = f"{field}: {first.get('msg', 'invalid')}"
-        return problem_response(invalid(field, detail), request)
-
-    @app.exception_handler(StarletteHTTPException)
-    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        if exc.status_code == 400:  # the body is not JSON (not even UTF-8): a request to fix
-            return problem_response(invalid("body", "body: not a JSON document in UTF-8"), request)
-        slug = {404: "not-found", 405: "method-not-allowed", 413: "body-too-large"}.get(
-            exc.status_code, "http-error"
-        )
-        return problem_response(Problem(slug, exc.status_code, str(exc.detail)), request)
-
-    @app.exception_handler(Exception)
-    async def _crash(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return problem_response(
-            Problem("internal-error", 500, "something went wrong on our side; nothing was lost"),
-            request,
-        )
+    problems.install(app)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:
@@ -422,10 +373,7 @@ def create_app(platform: Platform, *, start: bool = True) -> FastAPI:
     app.include_router(p2p_routes.router)
     app.include_router(paycode_routes.router)
     app.include_router(identity_routes.router)
-    try:
-        from saoma.web.routes import router as web_router
+    from saoma.web.routes import router as web_router
 
-        app.include_router(web_router)
-    except ImportError:
-        pass
+    app.include_router(web_router)
     return app

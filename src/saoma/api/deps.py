@@ -11,10 +11,10 @@ from fastapi import Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 
+from saoma.errors import Unauthenticated
 from saoma.merchants.service import Merchant
 from saoma.payments import idempotency
 from saoma.platform import Platform
-from saoma.problems import Problem
 from saoma.wallets.service import Consumer
 
 CONSUMER_COOKIE = "saoma_session"
@@ -39,10 +39,10 @@ def _bearer(request: Request) -> str:
 async def consumer(request: Request) -> Consumer:
     token = _bearer(request) or request.cookies.get(CONSUMER_COOKIE, "")
     if not token.startswith("st_"):
-        raise Problem("unauthenticated", 401, "sign in first: send Authorization: Bearer <token>")
+        raise Unauthenticated("sign in first: send Authorization: Bearer <token>")
     found = await run_in_threadpool(platform_of(request).wallets.for_token, token)
     if found is None:
-        raise Problem("unauthenticated", 401, "the session has expired: sign in again")
+        raise Unauthenticated("the session has expired: sign in again")
     return found
 
 
@@ -52,7 +52,7 @@ async def merchant(request: Request) -> Merchant:
     if token.startswith("mt_"):
         found = await run_in_threadpool(platform.merchants.for_token, token)
         if found is None:
-            raise Problem("unauthenticated", 401, "the session has expired: sign in again")
+            raise Unauthenticated("the session has expired: sign in again")
         return found
     body = await request.body()
     # The path as sent, percent-escapes and all: what the client signed (``url.path`` is decoded).

@@ -16,12 +16,25 @@ from sqlalchemy.exc import IntegrityError
 
 from saoma import signing
 from saoma.db import read, write, write_one
+from saoma.errors import (
+    InvalidRequest,
+    KeyUnknown,
+    LoginTaken,
+    ManagerPinLocked,
+    ManagerPinNotSet,
+    ManagerPinWrong,
+    NonceReused,
+    NotFound,
+    PasswordWrong,
+    SignatureInvalid,
+    SignInFailed,
+    TimestampOutOfRange,
+)
 from saoma.ledger import Account, AccountFlags, AccountKind, Ledger
 from saoma.ledger.domain import AccountResult
 from saoma.money import currency
 from saoma.payments import models as m
 from saoma.payments.ids import new_account_id, new_id, now_us, token_hash
-from saoma.problems import Problem, invalid, not_found
 from saoma.wallets.service import _hasher, _verify, check_login, check_password, check_pin
 from saoma.webhooks import targets
 from saoma.webhooks.dispatcher import WEBHOOK_SECRET_OVERLAP_US
@@ -95,11 +108,11 @@ class Merchant:
 def check_text(field: str, value: str, limit: int, *, required: bool = True) -> str:
     value = value.strip()
     if required and not value:
-        raise invalid(field, f"{field} is required")
+        raise InvalidRequest(f"{field} is required", field=field)
     if len(value) > limit:
-        raise invalid(field, f"{field} is {limit} characters at most")
+        raise InvalidRequest(f"{field} is {limit} characters at most", field=field)
     if any(ord(ch) < 32 for ch in value):
-        raise invalid(field, f"{field} must not contain control characters")
+        raise InvalidRequest(f"{field} must not contain control characters", field=field)
     return value
 
 
@@ -112,18 +125,20 @@ def check_webhook_url(url: str, field: str = "webhook_url") -> str:
     if not url:
         return url
     if len(url) > 2048 or not _HTTP_URL.match(url):
-        raise invalid(field, f"{field} must be an http(s) URL")
+        raise InvalidRequest(f"{field} must be an http(s) URL", field=field)
     try:
         host = urlsplit(url).hostname or ""
     except ValueError as exc:
-        raise invalid(field, f"{field} must be an http(s) URL") from exc
+        raise InvalidRequest(f"{field} must be an http(s) URL", field=field) from exc
     if not host:
-        raise invalid(field, f"{field} must name a host")
+        raise InvalidRequest(f"{field} must name a host", field=field)
     ip = targets.literal_address(host)
     if ip is not None and not targets.private_allowed():
         reason = targets.why_not_public(ip)
         if reason:
-            raise invalid(field, f"{field} must be a public internet address, not {ip} ({reason})")
+            raise InvalidRequest(
+                f"{field} must be a public internet address, not {ip} ({reason})", field=field
+            )
     return url
 
 
@@ -146,9 +161,11 @@ def decode_public_key(text: str) -> bytes:
     try:
         raw = base64.b64decode(text, validate=True)
     except ValueError as exc:
-        raise invalid("public_key", "public_key must be base64") from exc
+        raise InvalidRequest("public_key must be base64", field="public_key") from exc
     if len(raw) != 32:
-        raise invalid("public_key", "public_key must be a raw 32-byte Ed25519 key in base64")
+        raise InvalidRequest(
+            "public_key must be a raw 32-byte Ed25519 key in base64", field="public_key"
+        )
     return raw
 
 
@@ -185,7 +202,9 @@ class Merchants:
         name_zh = check_text("name_zh", name_zh, 25, required=False)
         city = check_text("city", city, 15)
         if not _MCC.match(category_code):
-            raise invalid("category_code", "category_code is a four-digit ISO 18245 code")
+            raise InvalidRequest(
+                "category_code is a four-digit ISO 18245 code", field="category_code"
+            )
         webhook_url = check_webhook_url(webhook_url)
         account_id = self._open_settlement_account()
         merchant_id = new_id("m")
@@ -209,9 +228,7 @@ class Merchants:
                     )
                 )
         except IntegrityError as exc:
-            raise Problem(
-                "login-taken", 409, "this login already has a merchant", field="login"
-            ) from exc
+            raise LoginTaken("this login already has a merchant", field="login") from exc
         return self.get(merchant_id)
 
     def _open_settlement_account(self) -> int:
@@ -235,18 +252,18 @@ class Merchants:
         with read(self.engine) as conn:
             row = conn.execute(select(m.merchants).where(m.merchants.c.id == merchant_id)).first()
         if row is None:
-            raise not_found("merchant", merchant_id)
+            raise NotFound.named("merchant", merchant_id)
         return Merchant.of(row)
 
     def sign_in(self, login: str, password: str) -> Merchant:
         try:
             login = check_login(login)
-        except Problem:
+        except InvalidRequest:
             login = ""
         with read(self.engine) as conn:
             row = conn.execute(select(m.merchants).where(m.merchants.c.login == login)).first()
         if row is None or not _verify(row.password_hash, password):
-            raise Problem("sign-in-failed", 401, "wrong login or password")
+            raise SignInFailed("wrong login or password")
         return Merchant.of(row)
 
     def set_webhook_url(self, merchant_id: str, url: str) -> Merchant:
@@ -264,7 +281,7 @@ class Merchants:
         with read(self.engine) as conn:
             row = conn.execute(select(m.merchants).where(m.merchants.c.id == merchant_id)).first()
         if row is None:
-            raise not_found("merchant", merchant_id)
+            raise NotFound.named("merchant", merchant_id)
         return secret_view(row, now_us())
 
     def rotate_webhook_secret(self, merchant_id: str) -> dict[str, Any]:
@@ -295,18 +312,15 @@ class Merchants:
         with read(self.engine) as conn:
             row = conn.execute(select(m.merchants).where(m.merchants.c.id == merchant_id)).first()
         if row is None:
-            raise not_found("merchant", merchant_id)
+            raise NotFound.named("merchant", merchant_id)
         if row.manager_pin_hash is None:
             if password is None or not _verify(row.password_hash, password):
-                raise Problem(
-                    "password-wrong",
-                    401,
-                    "setting the manager PIN needs the password",
-                    field="password",
-                )
+                raise PasswordWrong("setting the manager PIN needs the password", field="password")
         else:
             if old_pin is None:
-                raise invalid("old_pin", "changing the manager PIN needs the current one")
+                raise InvalidRequest(
+                    "changing the manager PIN needs the current one", field="old_pin"
+                )
             self.verify_manager_pin(merchant_id, old_pin, field="old_pin")
         with write(self.engine) as conn:
             conn.execute(
@@ -358,9 +372,7 @@ class Merchants:
                 )
             return
         left = MANAGER_PIN_TRIES_MAX - claimed.manager_pin_failures
-        raise Problem(
-            "manager-pin-wrong",
-            401,
+        raise ManagerPinWrong(
             f"wrong manager PIN: {left} tries left"
             if left
             else "wrong manager PIN: locked for 15 minutes",
@@ -373,15 +385,11 @@ class Merchants:
         with read(self.engine) as conn:
             row = conn.execute(select(m.merchants).where(m.merchants.c.id == merchant_id)).first()
         if row is None:
-            raise not_found("merchant", merchant_id)
+            raise NotFound.named("merchant", merchant_id)
         if row.manager_pin_hash is None:
-            raise Problem(
-                "manager-pin-not-set", 409, "set a manager PIN in the dashboard first", field=field
-            )
+            raise ManagerPinNotSet("set a manager PIN in the dashboard first", field=field)
         minutes = max(1, (row.manager_pin_locked_until_us - now) // 60_000_000)
-        raise Problem(
-            "manager-pin-locked",
-            423,
+        raise ManagerPinLocked(
             f"too many wrong manager PINs: try again in {minutes} minute(s)",
             field=field,
             locked_until_us=row.manager_pin_locked_until_us,
@@ -440,7 +448,7 @@ class Merchants:
                 .values(expires_at_us=now_us())
             )
         if done.rowcount != 1:
-            raise not_found("key", key_id)
+            raise NotFound.named("key", key_id)
 
     def authenticate(
         self, headers: dict[str, str], method: str, path_qs: str, body: bytes
@@ -449,9 +457,7 @@ class Merchants:
         signed = signing.read_signed_headers(headers)  # each header in its format, or 401
         key_id, nonce, signature = signed.key_id, signed.nonce, signed.signature
         if abs(signed.timestamp - now_us() // 1_000_000) > signing.CLOCK_SKEW_S:
-            raise Problem(
-                "timestamp-out-of-range",
-                401,
+            raise TimestampOutOfRange(
                 "Saoma-Timestamp is more than 5 minutes away from the server's clock",
                 field=signing.TIMESTAMP,
             )
@@ -459,17 +465,15 @@ class Merchants:
         with read(self.engine) as conn:  # the key and its merchant in one round trip
             row = conn.execute(_SIGNER, {"key_id": key_id}).first()
         if row is None or (row.key_expires_at_us is not None and row.key_expires_at_us <= now):
-            raise Problem("key-unknown", 401, "unknown or expired key id", field=signing.KEY_ID)
+            raise KeyUnknown("unknown or expired key id", field=signing.KEY_ID)
         message = signing.signing_string(method, path_qs, signed.timestamp_text, nonce, body)
         if not signing.verify_request(row.key_public, signature, message):
-            raise Problem("signature-invalid", 401, "the signature does not match the request")
+            raise SignatureInvalid("the signature does not match the request")
         try:
             with write_one(self.engine) as conn:
                 conn.execute(_INSERT_NONCE, {"key_id": key_id, "nonce": nonce, "seen_at_us": now})
         except IntegrityError as exc:
-            raise Problem(
-                "nonce-reused", 401, "this nonce was already used", field=signing.NONCE
-            ) from exc
+            raise NonceReused("this nonce was already used", field=signing.NONCE) from exc
         return Merchant.of(row)
 
     def purge_nonces(self) -> int:

@@ -16,10 +16,17 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
 from saoma.db import is_sqlite, read, write
+from saoma.errors import (
+    CodeExpired,
+    CodeMalformed,
+    CodeUnknown,
+    CodeUsed,
+    NotFound,
+    TooManyTries,
+)
 from saoma.paycode import codes
 from saoma.paycode import models as m
 from saoma.payments.ids import new_id, now_us
-from saoma.problems import Problem, not_found
 
 HANDLES_PER_DEVICE = 100
 FAILURES_MAX = 5  # per terminal per minute; then the terminal waits
@@ -34,10 +41,6 @@ class Resolved:
     wallet_id: str
     device_id: str
     handle: str
-
-
-def refusal(slug: str, detail: str, status: int = 422) -> Problem:
-    return Problem(slug, status, detail, field="code")
 
 
 class PaymentCodes:
@@ -78,7 +81,7 @@ class PaymentCodes:
                 select(m.paycode_devices).where(m.paycode_devices.c.id == device_id)
             ).first()
         if row is None or row.wallet_id != wallet_id or row.revoked_at_us is not None:
-            raise not_found("device", device_id)
+            raise NotFound.named("device", device_id)
         return row
 
     def _issue(self, device_id: str) -> list[str]:
@@ -133,7 +136,7 @@ class PaymentCodes:
         claims = self._claim(terminal.partition("/")[0] if merchant is None else merchant, terminal)
         parts = codes.split(code)
         if parts is None:
-            raise refusal("code-malformed", "a payment code is 18 digits starting with 28")
+            raise CodeMalformed("a payment code is 18 digits starting with 28", field="code")
         handle, given = parts
         with read(self.engine) as conn:
             row = conn.execute(
@@ -142,7 +145,7 @@ class PaymentCodes:
                 .where(m.paycode_handles.c.handle == handle)
             ).first()
         if row is None or row.revoked_at_us is not None:
-            raise refusal("code-unknown", "this payment code is not valid")
+            raise CodeUnknown("this payment code is not valid", field="code")
         step = codes.time_step(time.time() if at_s is None else at_s)
         fresh = any(
             hmac.compare_digest(codes.mac(row.secret, handle, s), given) for s in (step, step - 1)
@@ -153,8 +156,8 @@ class PaymentCodes:
                 for s in range(step - 20, step - 1)
             )
             if old:
-                raise refusal("code-expired", "this payment code has expired: refresh it")
-            raise refusal("code-unknown", "this payment code is not valid")
+                raise CodeExpired("this payment code has expired: refresh it", field="code")
+            raise CodeUnknown("this payment code is not valid", field="code")
         # A real code, used or not, was no guess: its tries are given back.
         with write(self.engine) as conn:
             taken = conn.execute(
@@ -166,7 +169,7 @@ class PaymentCodes:
             )
             self._give_back(conn, claims)
         if taken.rowcount != 1:  # used before, or the same code at two terminals at once
-            raise refusal("code-used", "this payment code was already used: refresh it", 409)
+            raise CodeUsed("this payment code was already used: refresh it", field="code")
         return Resolved(row.wallet_id, row.device_id, handle)
 
     def _claim(self, merchant: str, terminal: str) -> list[tuple[str, int]]:
@@ -182,7 +185,7 @@ class PaymentCodes:
         while True:
             try:
                 return self._claim_once(merchant, terminal)
-            except Problem:
+            except TooManyTries:
                 # A try is also held by every real code being checked right now, and given back
                 # within milliseconds: a busy till waits for one rather than being refused.
                 if time.monotonic() >= deadline:
@@ -199,11 +202,8 @@ class PaymentCodes:
             ):
                 window = conn.execute(self._claim_statement(key, limit, now)).scalar()
                 if window is None:
-                    raise Problem(
-                        "too-many-tries",
-                        429,
-                        f"too many invalid codes at {who}: wait a minute",
-                        field=field,
+                    raise TooManyTries(
+                        f"too many invalid codes at {who}: wait a minute", field=field
                     )
                 claims.append((key, int(window)))
         return claims

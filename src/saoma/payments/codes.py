@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import segno
 
-from saoma.problems import Problem, not_found
+from saoma.errors import CodeUnreadable, NotFound, SelfTransfer
 from saoma.qr.emv import EmvError, Field, decode, encode
 
 if TYPE_CHECKING:
@@ -121,11 +121,11 @@ def preview(
     try:
         merchant_id, reference = read_saoma_payload(payload)
     except ValueError as exc:
-        raise Problem("code-unreadable", 422, str(exc), field="payload") from exc
+        raise CodeUnreadable(str(exc), field="payload") from exc
     if merchant_id.startswith("c_"):  # a person's code
         friend = platform.wallets.get(merchant_id)
         if friend.id == consumer.id:
-            raise Problem("self-transfer", 422, "this is your own code", field="payload")
+            raise SelfTransfer("this is your own code", field="payload")
         return {
             "kind": "person",
             "person": {"id": friend.id, "display_name": friend.display_name},
@@ -153,7 +153,7 @@ def preview(
         hold_id = reference.removeprefix(HOLD_PREFIX)
         row = payments._hold_row(hold_id)
         if row is None or row.merchant_id != merchant.id:
-            raise not_found("hold", hold_id)
+            raise NotFound.named("hold", hold_id)
         return base | {
             "kind": "hold",
             "hold_id": row.id,
@@ -165,7 +165,7 @@ def preview(
         }
     order = payments._order_row(reference)
     if order is None or order.merchant_id != merchant.id:
-        raise not_found("order", reference)
+        raise NotFound.named("order", reference)
     view = payments.order_view(order, merchant)
     offer = None
     if view["state"] == "created":

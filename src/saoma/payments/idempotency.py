@@ -31,10 +31,15 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
 from saoma.db import read, write
+from saoma.errors import (
+    IdempotencyKeyRequired,
+    IdempotencyKeyReused,
+    InvalidRequest,
+    RequestInProgress,
+)
 from saoma.ledger.tx import Tx
 from saoma.payments import models as m
 from saoma.payments.ids import now_us
-from saoma.problems import Problem
 
 log = logging.getLogger(__name__)
 
@@ -80,10 +85,8 @@ def request_hash(method: str, path: str, body: bytes) -> str:
 _INSERT_KEY = insert(m.idempotency_keys)  # built once; values bound per call
 
 
-def required() -> Problem:
-    return Problem(
-        "idempotency-key-required",
-        422,
+def required() -> IdempotencyKeyRequired:
+    return IdempotencyKeyRequired(
         "this request moves or reserves money: send an Idempotency-Key header (a new random"
         " value per operation, the same one when retrying it)",
         field="Idempotency-Key",
@@ -92,9 +95,7 @@ def required() -> Problem:
 
 def begin(engine: Engine, scope: str, key: str, fingerprint: str) -> Claim | Replay:
     if not key_is_valid(key):
-        raise Problem(
-            "invalid-request", 422, f"Idempotency-Key {KEY_RULE}", field="Idempotency-Key"
-        )
+        raise InvalidRequest(f"Idempotency-Key {KEY_RULE}", field="Idempotency-Key")
     for _ in range(3):
         now = now_us()
         try:
@@ -122,11 +123,8 @@ def begin(engine: Engine, scope: str, key: str, fingerprint: str) -> Claim | Rep
         if row is None:  # released in between: claim it again
             continue
         if row.request_hash != fingerprint:
-            raise Problem(
-                "idempotency-key-reused",
-                422,
-                "this Idempotency-Key was used with a different request",
-                field="Idempotency-Key",
+            raise IdempotencyKeyReused(
+                "this Idempotency-Key was used with a different request", field="Idempotency-Key"
             )
         if row.state == "done":
             # Rendered as the first response was: the same body, byte for byte.
@@ -145,11 +143,8 @@ def begin(engine: Engine, scope: str, key: str, fingerprint: str) -> Claim | Rep
             if taken.rowcount == 1:
                 return Claim(scope, key)
         break
-    raise Problem(
-        "request-in-progress",
-        409,
-        "a request with this Idempotency-Key is still in progress",
-        field="Idempotency-Key",
+    raise RequestInProgress(
+        "a request with this Idempotency-Key is still in progress", field="Idempotency-Key"
     )
 
 

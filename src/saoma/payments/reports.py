@@ -17,11 +17,11 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
 from saoma.db import read
+from saoma.errors import InvalidRequest
 from saoma.merchants.service import Merchant
 from saoma.money import format_minor
 from saoma.payments import models as m
 from saoma.payments.ids import now_us
-from saoma.problems import invalid
 
 STATEMENT_DAYS_MAX = 366
 CHART_DAYS_MAX = 90
@@ -48,17 +48,17 @@ def parse_day(value: str, field: str) -> date:
             raise ValueError(value)
         return date.fromisoformat(value)
     except ValueError:
-        raise invalid(
-            field, f"{field} must be a date like 2026-11-27 (got {value[:40]!r})"
+        raise InvalidRequest(
+            f"{field} must be a date like 2026-11-27 (got {value[:40]!r})", field=field
         ) from None
 
 
 def statement_range(start: str, end: str) -> tuple[date, date]:
     first, last = parse_day(start, "from"), parse_day(end, "to")
     if last < first:
-        raise invalid("to", "to must be on or after from")
+        raise InvalidRequest("to must be on or after from", field="to")
     if (last - first).days >= STATEMENT_DAYS_MAX:
-        raise invalid("to", f"a statement covers {STATEMENT_DAYS_MAX} days at most")
+        raise InvalidRequest(f"a statement covers {STATEMENT_DAYS_MAX} days at most", field="to")
     return first, last
 
 
@@ -85,7 +85,7 @@ class Reports:
     def summary(self, merchant: Merchant, *, days: int = 7) -> dict[str, Any]:
         """Today's totals, today per hour, and the last ``days`` days per day."""
         if not 1 <= days <= CHART_DAYS_MAX:
-            raise invalid("days", f"days must be between 1 and {CHART_DAYS_MAX}")
+            raise InvalidRequest(f"days must be between 1 and {CHART_DAYS_MAX}", field="days")
         today = self.today()
         first = today - timedelta(days=days - 1)
         rows = self._rows(merchant, _start_of(first, self.tz), now_us() + 1)

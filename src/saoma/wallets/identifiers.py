@@ -26,10 +26,21 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
 from saoma.db import read, write
+from saoma.errors import (
+    IdentifierTaken,
+    IdentifierUnknown,
+    IdentifierVerified,
+    InvalidRequest,
+    SaomaError,
+    VerificationCodeExpired,
+    VerificationCodeLocked,
+    VerificationCodesExhausted,
+    VerificationCodeTooSoon,
+    VerificationCodeWrong,
+)
 from saoma.messaging.connector import Messenger
 from saoma.payments import models as pm
 from saoma.payments.ids import now_us
-from saoma.problems import Problem, invalid
 from saoma.wallets import models as m
 from saoma.webhooks.outbox import rfc3339
 
@@ -57,15 +68,17 @@ def check_identifier(value: Any, field: str = "identifier") -> str:
     if isinstance(value, str) and len(value) <= 254:
         try:
             return check_login(value)
-        except Problem:
+        except InvalidRequest:
             pass
-    raise invalid(field, f"{field} is a phone number like +8613800138000 or an e-mail address")
+    raise InvalidRequest(
+        f"{field} is a phone number like +8613800138000 or an e-mail address", field=field
+    )
 
 
 def check_code(code: Any) -> str:
     if isinstance(code, str) and len(code) == 6 and all(c in "0123456789" for c in code):
         return code
-    raise invalid("code", "the code is the six digits we sent")
+    raise InvalidRequest("the code is the six digits we sent", field="code")
 
 
 def _hash(salt: str, code: str) -> str:
@@ -144,15 +157,10 @@ class Identifiers:
         value = check_identifier(value)
         owner = self.owner_of(value)
         if owner == consumer_id:
-            raise Problem(
-                "identifier-verified", 409, "this is already yours, verified", field="identifier"
-            )
+            raise IdentifierVerified("this is already yours, verified", field="identifier")
         if owner is not None:
-            raise Problem(
-                "identifier-taken",
-                409,
-                "another wallet has verified this phone or e-mail",
-                field="identifier",
+            raise IdentifierTaken(
+                "another wallet has verified this phone or e-mail", field="identifier"
             )
         if self._row(consumer_id, value) is None:
             with read(self.engine) as conn:
@@ -160,8 +168,8 @@ class Identifiers:
                     select(func.count()).where(m.identifiers.c.consumer_id == consumer_id)
                 ).scalar_one()
             if claimed >= IDENTIFIERS_MAX:
-                raise invalid(
-                    "identifier", f"a wallet has {IDENTIFIERS_MAX} phones and e-mails at most"
+                raise InvalidRequest(
+                    f"a wallet has {IDENTIFIERS_MAX} phones and e-mails at most", field="identifier"
                 )
             try:
                 with write(self.engine) as conn:
@@ -199,9 +207,7 @@ class Identifiers:
                 )
             )
             if sent.rowcount == 1 and not self._count_send(conn, value, now):
-                raise Problem(  # rolls back the new code too
-                    "verification-codes-exhausted",
-                    429,
+                raise VerificationCodesExhausted(
                     f"{IDENTIFIER_SENDS_PER_DAY_MAX} codes went to {value} today: "
                     "try again tomorrow",
                     field="identifier",
@@ -236,32 +242,22 @@ class Identifiers:
         return bool(counted.rowcount == 1)
 
     @staticmethod
-    def _not_sent(row: Any, now: int) -> Problem:
+    def _not_sent(row: Any, now: int) -> SaomaError:
         if row is None:
-            return Problem(
-                "identifier-unknown",
-                404,
-                "this wallet has not claimed that phone or e-mail: add it first",
-                field="identifier",
+            return IdentifierUnknown(
+                "this wallet has not claimed that phone or e-mail: add it first", field="identifier"
             )
         if row.verified_at_us > 0:
-            return Problem(
-                "identifier-verified", 409, "this is already yours, verified", field="identifier"
-            )
+            return IdentifierVerified("this is already yours, verified", field="identifier")
         wait_s = max(1, (row.code_sent_at_us + RESEND_US - now + 999_999) // 1_000_000)
         if row.code_sent_at_us > now - RESEND_US:
-            return Problem(
-                "verification-code-too-soon",
-                429,
+            return VerificationCodeTooSoon(
                 f"a code was sent just now: ask again in {wait_s} s",
                 field="identifier",
                 retry_after_s=wait_s,
             )
-        return Problem(
-            "verification-codes-exhausted",
-            429,
-            f"{SENDS_PER_DAY_MAX} codes were sent today: try again tomorrow",
-            field="identifier",
+        return VerificationCodesExhausted(
+            f"{SENDS_PER_DAY_MAX} codes were sent today: try again tomorrow", field="identifier"
         )
 
     # --- verifying --------------------------------------------------------------------------------
@@ -294,9 +290,7 @@ class Identifiers:
             raise self._not_checked(row, now)
         if not hmac.compare_digest(_hash(row.code_salt, code), row.code_hash):
             left = CODE_CHECKS_MAX - row.code_attempts
-            raise Problem(
-                "verification-code-wrong",
-                422,
+            raise VerificationCodeWrong(
                 f"wrong code: {left} tries left" if left else "wrong code: ask for a new one",
                 field="code",
                 tries_left=left,
@@ -359,33 +353,20 @@ class Identifiers:
                     .values(login=value)
                 )
         except IntegrityError as exc:  # another wallet verified it a moment before
-            raise Problem(
-                "identifier-taken",
-                409,
-                "another wallet has verified this phone or e-mail",
-                field="identifier",
+            raise IdentifierTaken(
+                "another wallet has verified this phone or e-mail", field="identifier"
             ) from exc
         return True
 
     @staticmethod
-    def _not_checked(row: Any, now: int) -> Problem:
+    def _not_checked(row: Any, now: int) -> SaomaError:
         if row is None:
-            return Problem(
-                "identifier-unknown",
-                404,
+            return IdentifierUnknown(
                 "this wallet has not claimed that phone or e-mail (or another wallet verified it)",
                 field="identifier",
             )
         if row.code_hash and row.code_attempts >= CODE_CHECKS_MAX:
-            return Problem(
-                "verification-code-locked",
-                423,
-                f"{CODE_CHECKS_MAX} wrong codes: ask for a new one",
-                field="code",
+            return VerificationCodeLocked(
+                f"{CODE_CHECKS_MAX} wrong codes: ask for a new one", field="code"
             )
-        return Problem(
-            "verification-code-expired",
-            410,
-            "the code has expired: ask for a new one",
-            field="code",
-        )
+        return VerificationCodeExpired("the code has expired: ask for a new one", field="code")

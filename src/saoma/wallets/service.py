@@ -17,13 +17,25 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
 from saoma.db import read, write
+from saoma.errors import (
+    InvalidRequest,
+    LoginTaken,
+    NotFound,
+    PinBusy,
+    PinLocked,
+    PinNotSet,
+    PinWrong,
+    SignInFailed,
+)
+
+# OverNoPinLimit is raised here; payments imports it from here.
+from saoma.errors import OverNoPinLimit as OverNoPinLimit
 from saoma.ledger import Account, AccountFlags, AccountKind, Ledger
 from saoma.ledger.domain import AccountResult
 from saoma.ledger.tx import Tx
 from saoma.money import AMOUNT_MINOR_MAX, currency
 from saoma.payments import models as m
 from saoma.payments.ids import new_account_id, new_id, now_us, token_hash
-from saoma.problems import Problem, invalid, not_found
 from saoma.wallets import models as wm
 from saoma.wallets.identifiers import claim_in, placeholder_login
 from saoma.wallets.models import identifiers
@@ -55,17 +67,21 @@ def check_login(login: str) -> str:
         return login
     if len(login) <= 254 and _EMAIL.match(login):
         return login.lower()
-    raise invalid("login", "login must be a phone number like +8613800138000 or an e-mail address")
+    raise InvalidRequest(
+        "login must be a phone number like +8613800138000 or an e-mail address", field="login"
+    )
 
 
 def check_password(password: str) -> None:
     if not PASSWORD_LENGTH_MIN <= len(password) <= 256:
-        raise invalid("password", f"password must be {PASSWORD_LENGTH_MIN} to 256 characters")
+        raise InvalidRequest(
+            f"password must be {PASSWORD_LENGTH_MIN} to 256 characters", field="password"
+        )
 
 
 def check_pin(pin: str, field: str = "pin") -> None:
     if not _PIN.match(pin):
-        raise invalid(field, "the PIN is six digits")
+        raise InvalidRequest("the PIN is six digits", field=field)
 
 
 def _verify(hashed: str, secret: str) -> bool:
@@ -83,24 +99,15 @@ def _pin_matches(hashed: str, pin: str) -> bool:
         return False
 
 
-class OverNoPinLimit(Problem):
-    """Raised inside a debit's transaction when the no-PIN allowance cannot cover it."""
-
-    def __init__(self) -> None:
-        super().__init__("pin-required", 401, "above your no-PIN limit: confirm with your PIN")
-
-
 def day_of(at_us: int, tz: ZoneInfo) -> int:
     """The calendar day of ``at_us`` in ``tz`` as YYYYMMDD: the no-PIN allowance's day."""
     d = datetime.fromtimestamp(at_us / 1_000_000, UTC).astimezone(tz).date()
     return d.year * 10_000 + d.month * 100 + d.day
 
 
-def pin_locked(until_us: int, now: int, field: str) -> Problem:
+def pin_locked(until_us: int, now: int, field: str) -> PinLocked:
     minutes = max(1, -(-(until_us - now) // 60_000_000))
-    return Problem(
-        "pin-locked",
-        423,
+    return PinLocked(
         f"too many wrong PINs: try again in {minutes} minute(s)",
         field=field,
         locked_until_us=until_us,
@@ -153,15 +160,17 @@ def claim_pin_try(engine: Engine, table: Table, row_id: str, *, field: str = "pi
         if claimed == 1:
             return PinTry(row.pin_hash, row.pin_failures)
         if row.pin_hash is None:
-            raise Problem("pin-not-set", 409, "set a payment PIN first", field=field)
+            raise PinNotSet("set a payment PIN first", field=field)
         if row.pin_locked_until_us > now:
             raise pin_locked(row.pin_locked_until_us, now, field)
         if time.monotonic() > deadline:
-            raise Problem("pin-busy", 409, "other PIN checks are under way: try again", field=field)
+            raise PinBusy("other PIN checks are under way: try again", field=field)
         time.sleep(0.005)
 
 
-def pin_try_failed(engine: Engine, table: Table, row_id: str, *, field: str = "pin") -> Problem:
+def pin_try_failed(
+    engine: Engine, table: Table, row_id: str, *, field: str = "pin"
+) -> PinWrong | PinLocked:
     """Count a wrong PIN (locking the row with the fifth): the refusal to answer with."""
     c = table.c
     now = now_us()
@@ -184,7 +193,7 @@ def pin_try_failed(engine: Engine, table: Table, row_id: str, *, field: str = "p
     if row.pin_failures >= PIN_TRIES_MAX:
         return pin_locked(row.pin_locked_until_us, now, field)
     left = PIN_TRIES_MAX - row.pin_failures
-    return Problem("pin-wrong", 401, f"wrong PIN: {left} tries left", field=field, tries_left=left)
+    return PinWrong(f"wrong PIN: {left} tries left", field=field, tries_left=left)
 
 
 def pin_try_passed(conn: Connection, table: Table, row_id: str, claimed: PinTry) -> None:
@@ -253,7 +262,7 @@ class Wallets:
         login = check_login(login)
         check_password(password)
         if len(display_name) > 64:
-            raise invalid("display_name", "display_name is 64 characters at most")
+            raise InvalidRequest("display_name is 64 characters at most", field="display_name")
         with read(self.engine) as conn:
             holder = conn.execute(
                 select(m.consumers.c.id).where(m.consumers.c.login == login)
@@ -264,7 +273,7 @@ class Wallets:
                 )
             ).first()
         if proven is not None or (holder is not None and not self._claimed(holder.id, login)):
-            raise Problem("login-taken", 409, "this login already has a wallet", field="login")
+            raise LoginTaken("this login already has a wallet", field="login")
         account_id = self._open_wallet_account()
         consumer_id = new_id("c")
         now = now_us()
@@ -288,9 +297,7 @@ class Wallets:
                 )
                 claim_in(conn, consumer_id, login)
         except IntegrityError as exc:  # the same login signed up at the same moment
-            raise Problem(
-                "login-taken", 409, "this login already has a wallet", field="login"
-            ) from exc
+            raise LoginTaken("this login already has a wallet", field="login") from exc
         return self.get(consumer_id)
 
     def _claimed(self, consumer_id: str, login: str) -> bool:
@@ -326,7 +333,7 @@ class Wallets:
         """A new bearer token (shown once; only its hash is stored) and the consumer."""
         try:
             login = check_login(login)
-        except Problem:
+        except InvalidRequest:
             login = ""
         with read(self.engine) as conn:
             row = conn.execute(select(m.consumers).where(m.consumers.c.login == login)).first()
@@ -337,7 +344,7 @@ class Wallets:
                     .where(identifiers.c.value == login, identifiers.c.verified_at_us > 0)
                 ).first()
         if row is None or not _verify(row.password_hash, password):
-            raise Problem("sign-in-failed", 401, "wrong login or password")
+            raise SignInFailed("wrong login or password")
         return self.new_session(row.id), Consumer.of(row)
 
     def new_session(self, consumer_id: str) -> str:
@@ -374,7 +381,7 @@ class Wallets:
         with read(self.engine) as conn:
             row = conn.execute(select(m.consumers).where(m.consumers.c.id == consumer_id)).first()
         if row is None:
-            raise not_found("consumer", consumer_id)
+            raise NotFound.named("consumer", consumer_id)
         return Consumer.of(row)
 
     def by_login(self, login: str) -> Consumer | None:
@@ -396,7 +403,7 @@ class Wallets:
     def balance(self, consumer: Consumer) -> dict[str, int]:
         account = self.ledger.account(consumer.account_id)
         if account is None:  # pragma: no cover - a consumer row always has its account
-            raise not_found("wallet", consumer.id)
+            raise NotFound.named("wallet", consumer.id)
         return {
             "balance": account.balance,
             "available": account.available,
@@ -414,10 +421,10 @@ class Wallets:
             row = conn.execute(select(m.consumers).where(m.consumers.c.id == consumer_id)).one()
         if row.pin_hash is None:
             if password is None or not _verify(row.password_hash, password):
-                raise Problem("sign-in-failed", 401, "the password is wrong", field="password")
+                raise SignInFailed("the password is wrong", field="password")
         else:
             if old_pin is None:
-                raise invalid("old_pin", "changing the PIN needs the current one")
+                raise InvalidRequest("changing the PIN needs the current one", field="old_pin")
             self.verify_pin(consumer_id, old_pin, field="old_pin")
         with write(self.engine) as conn:
             conn.execute(
@@ -447,11 +454,11 @@ class Wallets:
     ) -> Consumer:
         for field, value in (("per_payment", per_payment), ("per_day", per_day)):
             if not 0 <= value <= NO_PIN_LIMIT_MAX:
-                raise invalid(
-                    field, f"{field} must be between 0 and {NO_PIN_LIMIT_MAX} (minor units)"
+                raise InvalidRequest(
+                    f"{field} must be between 0 and {NO_PIN_LIMIT_MAX} (minor units)", field=field
                 )
         if per_day < per_payment:
-            raise invalid("per_day", "per_day cannot be below per_payment")
+            raise InvalidRequest("per_day cannot be below per_payment", field="per_day")
         self.verify_pin(consumer_id, pin)
         with write(self.engine) as conn:
             conn.execute(

@@ -28,9 +28,9 @@ from saoma.api import deps
 from saoma.api.consumer_routes import open_wallet
 from saoma.api.responses import problems
 from saoma.api.schemas import Body
+from saoma.errors import DemoOnly, NotFound
 from saoma.merchants.service import Merchant
 from saoma.payments import codes
-from saoma.problems import Problem, not_found
 from saoma.qr import images
 
 HERE = Path(__file__).parent
@@ -155,7 +155,7 @@ def dashboard_page(request: Request) -> HTMLResponse:
 def static_file(name: str) -> FileResponse:
     path = (STATIC / name).resolve()
     if not path.is_relative_to(STATIC.resolve()) or not path.is_file():
-        raise not_found("file", name)
+        raise NotFound.named("file", name)
     media = TYPES.get(path.suffix, "application/octet-stream")
     return FileResponse(path, media_type=media, headers={"Cache-Control": "no-cache"})
 
@@ -247,7 +247,7 @@ def demo_sign_in(body: DemoSignIn, request: Request) -> JSONResponse:
     """Demo mode only: sign in as a demo consumer or merchant in one click."""
     platform = deps.platform_of(request)
     if not platform.demo:
-        raise Problem("not-found", 404, "demo sign-in exists only in demo mode")
+        raise DemoOnly("demo sign-in exists only in demo mode")
     from saoma.demo import DEMO_PASSWORD
 
     return web_sign_in(WebSignIn(kind=body.kind, login=body.login, password=DEMO_PASSWORD), request)
@@ -271,7 +271,7 @@ def web_sign_out(kind: Literal["consumer", "merchant"], request: Request) -> Res
 def sticker(fmt: str, shop: Shop) -> Response:
     """The stall's static code as a printable A6 sticker (PNG or PDF, 300 dpi)."""
     if fmt not in ("png", "pdf"):
-        raise not_found("sticker format", fmt)
+        raise NotFound.named("sticker format", fmt)
     image = images.sticker(codes.static_payload(shop), shop.name, name_zh=shop.name_zh)
     out = io.BytesIO()
     image.save(out, format=fmt.upper(), dpi=(300, 300), resolution=300.0)

@@ -147,6 +147,34 @@ const DICT = {
     "err_amount-too-large": "That amount is too large.",
     "err_not-found": "Not found: it may have been removed, or it is not yours.",
     "err_bad-amount": "Enter an amount like 25 or 25.50.",
+    "err_invalid-request": "Please check what you entered.",
+    "err_body-too-large": "That is too much to send at once. Try again with less.",
+    "err_method-not-allowed": "This action is not available here.",
+    "err_http-error": "The request could not be handled. Please try again.",
+    "err_internal-error": "Something went wrong on our side. Nothing was charged.",
+    "err_idempotency-key-required": "This request could not be sent safely. Reload the page and try again.",
+    "err_idempotency-key-reused": "This request was already sent with other details. Reload the page and try again.",
+    "err_request-in-progress": "Still working on it. Please wait a moment.",
+    "err_password-wrong": "Wrong password.",
+    "err_signature-missing": "The request is not signed.",
+    "err_signature-invalid": "The request's signature is not valid.",
+    "err_timestamp-out-of-range": "The clock on this device is wrong. Set the right time and try again.",
+    "err_key-unknown": "The signing key is unknown or has expired.",
+    "err_nonce-reused": "This request was already sent once.",
+    "err_pin-busy": "Your PIN is being checked elsewhere. Try again in a moment.",
+    "err_identifier-unknown": "Add this phone number or e-mail to your wallet first.",
+    "err_currency-mismatch": "The currencies do not match, so this cannot be paid.",
+    "err_ledger-refused": "The payment could not be made. Nothing was charged.",
+    "err_order-number-reused": "This order number was already used for another order.",
+    "err_refund-number-reused": "This refund number was already used for another refund.",
+    "err_hold-not-open": "This pre-authorisation is no longer open.",
+    "err_hold-reference-reused": "This pre-authorisation reference was already used.",
+    "err_hold-already-captured": "This pre-authorisation was already charged.",
+    "err_capture-exceeds-hold": "That is more than the amount held.",
+    "err_code-malformed": "That is not a valid payment code. Scan it again.",
+    "err_code-unknown": "This payment code is not valid. Ask the customer to refresh it.",
+    "err_campaign-ended": "This promotion has ended.",
+    "err_conflict": "Something changed at the same moment. Please try again.",
   },
   zh: {
     skip: "跳到内容",
@@ -170,7 +198,7 @@ const DICT = {
     "err_verification-code-too-soon": "验证码刚刚发送，请一分钟后再试。",
     "err_verification-codes-exhausted": "今天发送的验证码太多，请明天再试。",
     "err_identifier-taken": "该手机号或邮箱已被其他钱包验证。",
-    "err_identifier-verified": "它已经是你的，并已验证。",
+    "err_identifier-verified": "该手机号或邮箱已验证，无需重复操作。",
     balance: "余额", reserved: "预授权冻结",
     scan: "扫一扫", pay_code: "付款码", receive: "收钱", send: "转账", red_packet: "红包",
     top_up: "充值", history: "账单", settings: "设置", back: "返回", done: "完成",
@@ -286,6 +314,34 @@ const DICT = {
     "err_amount-too-large": "金额太大。",
     "err_not-found": "找不到：可能已删除，或不属于你。",
     "err_bad-amount": "请输入金额，例如 25 或 25.50。",
+    "err_invalid-request": "请检查填写的内容。",
+    "err_body-too-large": "提交的内容过多，请精简后重试。",
+    "err_method-not-allowed": "暂不支持该操作。",
+    "err_http-error": "请求无法处理，请重试。",
+    "err_internal-error": "系统繁忙，没有扣款，请稍后重试。",
+    "err_idempotency-key-required": "请求无法安全提交，请刷新页面后重试。",
+    "err_idempotency-key-reused": "该请求已用不同内容提交过，请刷新页面后重试。",
+    "err_request-in-progress": "正在处理中，请稍候。",
+    "err_password-wrong": "登录密码错误。",
+    "err_signature-missing": "请求缺少签名。",
+    "err_signature-invalid": "请求签名无效。",
+    "err_timestamp-out-of-range": "设备时间不准确，请校准后重试。",
+    "err_key-unknown": "签名密钥不存在或已过期。",
+    "err_nonce-reused": "该请求已提交过，请勿重复提交。",
+    "err_pin-busy": "支付密码正在验证中，请稍后重试。",
+    "err_identifier-unknown": "请先将该手机号或邮箱添加到钱包。",
+    "err_currency-mismatch": "币种不一致，无法支付。",
+    "err_ledger-refused": "交易未能完成，没有扣款。",
+    "err_order-number-reused": "该商户订单号已被其他订单使用。",
+    "err_refund-number-reused": "该退款单号已被其他退款使用。",
+    "err_hold-not-open": "该预授权已完成或已撤销。",
+    "err_hold-reference-reused": "该预授权单号已被使用。",
+    "err_hold-already-captured": "该预授权已完成扣款。",
+    "err_capture-exceeds-hold": "扣款金额超过预授权金额。",
+    "err_code-malformed": "付款码格式不正确，请重新扫描。",
+    "err_code-unknown": "付款码无效，请让顾客刷新付款码。",
+    "err_campaign-ended": "该活动已结束。",
+    "err_conflict": "操作冲突，请稍后重试。",
   },
 };
 
@@ -427,9 +483,10 @@ const Saoma = (() => {
   /** Any failure as a sentence a person understands, in their language. */
   function human(err) {
     if (err && err.slug) {
+      // An invalid request's detail names the field to fix: more use than a general sentence.
+      if (err.slug === "invalid-request" && err.doc && err.doc.detail) return err.doc.detail;
       const key = "err_" + err.slug;
       if ((DICT[lang] && DICT[lang][key]) || DICT.en[key]) return t(key);
-      if (err.slug === "invalid-request" && err.doc.detail) return err.doc.detail;
       if (err.doc && err.doc.detail && err.status < 500) return err.doc.detail;
     }
     return t("err_generic");
