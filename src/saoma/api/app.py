@@ -266,10 +266,12 @@ def describe_responses(
     signature headers on the ``signed`` operations ((path, method) pairs), Idempotency-Key on
     every POST; and a cursor is its digits (:func:`saoma.pagination.parse_cursor`).
     """
+    from saoma.api.responses import restore_examples
     from saoma.api.schemas import ProblemDoc
 
     schemas = document.setdefault("components", {}).setdefault("schemas", {})
     schemas.setdefault("ProblemDoc", ProblemDoc.model_json_schema())
+    restore_examples(schemas)
     for path, operations in document.get("paths", {}).items():
         media = next((t for s, t in _MEDIA_BY_SUFFIX.items() if path.endswith(s)), None)
         for method, operation in operations.items():

@@ -87,3 +87,19 @@ class Listing(Out, Generic[T]):
     """A short list, whole."""
 
     data: list[T]
+
+
+def _models(root: type[BaseModel]) -> list[type[BaseModel]]:
+    found = [root]
+    for sub in root.__subclasses__():
+        found += _models(sub)
+    return found
+
+
+def restore_examples(schemas: dict[str, Any]) -> None:
+    """Put the models' examples back as written: FastAPI drops every null from the document it
+    builds, those of the examples too (an order's ``"payment_id": null``, say)."""
+    for model in [ProblemDoc, *_models(Out)]:
+        extra = model.model_config.get("json_schema_extra")
+        if isinstance(extra, dict) and "examples" in extra and model.__name__ in schemas:
+            schemas[model.__name__]["examples"] = extra["examples"]
