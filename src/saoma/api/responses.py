@@ -99,7 +99,8 @@ def _models(root: type[BaseModel]) -> list[type[BaseModel]]:
 def restore_examples(schemas: dict[str, Any]) -> None:
     """Put the models' examples back as written: FastAPI drops every null from the document it
     builds, those of the examples too (an order's ``"payment_id": null``, say)."""
-    for model in [ProblemDoc, *_models(Out)]:
+    models: list[type[BaseModel]] = [ProblemDoc, *_models(Out)]
+    for model in models:
         extra = model.model_config.get("json_schema_extra")
         if isinstance(extra, dict) and "examples" in extra and model.__name__ in schemas:
             schemas[model.__name__]["examples"] = extra["examples"]
