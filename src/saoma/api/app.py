@@ -219,6 +219,14 @@ class Contained:
 # What a path that names a file type, or a live stream, answers instead of JSON.
 _MEDIA_BY_SUFFIX = {".svg": "image/svg+xml", ".csv": "text/csv", "/events": "text/event-stream"}
 _PROBLEM_SCHEMA = {"$ref": "#/components/schemas/ProblemDoc"}
+_MEDIA_EXAMPLES = {
+    "image/svg+xml": '<svg xmlns="http://www.w3.org/2000/svg" width="290" height="290">…</svg>',
+    "text/csv": "time,payment_id,kind,order_id,note,currency,gross,fee,refunded,net,"
+    "discount_paid_by_campaign\r\n2026-11-24T12:13:40+08:00,pay_0c4d5e6f7a8b,order,"
+    "ord_5b1e0c2f7a9d,Beef noodles,CNY,25.00,0.15,0.00,24.85,0.00\r\n",
+    "text/event-stream": 'id: evt_5e4d3c2b1a09\nevent: payment.succeeded\ndata: {"id": '
+    '"evt_5e4d3c2b1a09", "type": "payment.succeeded", "data": {"id": "pay_0c4d5e6f7a8b"}}\n\n',
+}
 
 
 def describe_responses(
@@ -229,15 +237,18 @@ def describe_responses(
     Every error is a problem document served as ``application/problem+json`` (FastAPI's own
     422 ``HTTPValidationError`` never leaves this app: the handlers below rewrite it); any
     operation may be refused with 422 (:class:`PlainUrl`), any with a body with 413
-    (:class:`BodyLimit`); images, CSV files and event streams are not JSON. The headers read
+    (:class:`BodyLimit`), and any with 500 (:class:`Contained`); images, CSV files and event
+    streams are not JSON, and each has an example. The headers read
     outside FastAPI's parameters are described too, in the format they are parsed with: the
     signature headers on the ``signed`` operations ((path, method) pairs), Idempotency-Key on
     every POST; and a cursor is its digits (:func:`saoma.pagination.parse_cursor`).
     """
+    from saoma.api.responses import restore_examples
     from saoma.api.schemas import ProblemDoc
 
     schemas = document.setdefault("components", {}).setdefault("schemas", {})
     schemas.setdefault("ProblemDoc", ProblemDoc.model_json_schema())
+    restore_examples(schemas)
     for path, operations in document.get("paths", {}).items():
         media = next((t for s, t in _MEDIA_BY_SUFFIX.items() if path.endswith(s)), None)
         for method, operation in operations.items():
@@ -247,6 +258,7 @@ def describe_responses(
                 responses["413"] = {"description": "Body too large"}
             if "422" not in responses:  # a NUL in the query string, say (see PlainUrl)
                 responses["422"] = {"description": ""}
+            responses.setdefault("500", {"description": "Something went wrong on our side"})
             for status, response in responses.items():
                 if status[0] in "45":
                     response["content"] = {PROBLEM_JSON: {"schema": _PROBLEM_SCHEMA}}
@@ -255,7 +267,9 @@ def describe_responses(
                             "Invalid request: the `field` member names what is wrong"
                         )
                 elif media is not None and status.startswith("2") and "content" in response:
-                    response["content"] = {media: {"schema": {"type": "string"}}}
+                    response["content"] = {
+                        media: {"schema": {"type": "string"}, "example": _MEDIA_EXAMPLES[media]}
+                    }
     return document
 
 

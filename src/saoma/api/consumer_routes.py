@@ -11,19 +11,35 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from saoma.api import deps
-from saoma.api.responses import problems
+from saoma.api.accounts_out import (
+    BankTransferOut,
+    BankTransferPage,
+    ConsumerOut,
+    MeOut,
+    SignedInOut,
+    SignedUpOut,
+)
+from saoma.api.payments_out import (
+    HoldOut,
+    HoldPage,
+    PaymentDetailOut,
+    PaymentOut,
+    PaymentPage,
+    Preview,
+)
+from saoma.api.responses import answer, problems
 from saoma.api.schemas import (
     ConsentHold,
     NoPinLimit,
     PayOrder,
     PayStatic,
-    Preview,
     SetPin,
     SignIn,
     SignUp,
     TopUp,
     Withdraw,
 )
+from saoma.api.schemas import Preview as ScanPreview
 from saoma.payments import codes
 from saoma.payments.service import check_currency
 from saoma.platform import Platform
@@ -64,21 +80,23 @@ def open_wallet(
     return c, token, {**sent, "code_sent": True}
 
 
-@router.post("/consumers", status_code=201, responses=problems(409, 422))
-def sign_up(body: SignUp, request: Request) -> dict[str, Any]:
+@router.post(
+    "/consumers", status_code=201, response_model=SignedUpOut, responses=problems(409, 422)
+)
+def sign_up(body: SignUp, request: Request) -> Response:
     """Open a wallet with a phone number or e-mail and a password; returns a session token.
 
     A six-digit code is sent to the login: until it is typed back, money sent there waits."""
     c, token, verification = open_wallet(
         deps.platform_of(request), body.login, body.password, body.display_name
     )
-    return {"consumer": consumer_view(c), "token": token, "verification": verification}
+    return answer({"consumer": consumer_view(c), "token": token, "verification": verification}, 201)
 
 
-@router.post("/sessions", status_code=201, responses=problems(401, 422))
-def sign_in(body: SignIn, request: Request) -> dict[str, Any]:
+@router.post("/sessions", status_code=201, response_model=SignedInOut, responses=problems(401, 422))
+def sign_in(body: SignIn, request: Request) -> Response:
     token, c = deps.platform_of(request).wallets.sign_in(body.login, body.password)
-    return {"consumer": consumer_view(c), "token": token}
+    return answer({"consumer": consumer_view(c), "token": token}, 201)
 
 
 @router.delete("/sessions/current", status_code=204, responses=problems(401))
@@ -88,11 +106,11 @@ def sign_out(me: Me, request: Request) -> Response:
     return Response(status_code=204)
 
 
-@router.get("/me", responses=problems(401))
-def me_view(me: Me, request: Request) -> dict[str, Any]:
+@router.get("/me", response_model=MeOut, responses=problems(401))
+def me_view(me: Me, request: Request) -> Response:
     """The signed-in consumer and the wallet's balance (minor units)."""
     platform = deps.platform_of(request)
-    return {**consumer_view(me), **platform.wallets.balance(me)}
+    return answer({**consumer_view(me), **platform.wallets.balance(me)})
 
 
 @router.put("/me/pin", status_code=204, responses=problems(401, 409, 422, 423))
@@ -104,16 +122,21 @@ def set_pin(body: SetPin, me: Me, request: Request) -> Response:
     return Response(status_code=204)
 
 
-@router.put("/me/no-pin-limit", responses=problems(401, 422, 423))
-def set_no_pin_limit(body: NoPinLimit, me: Me, request: Request) -> dict[str, Any]:
+@router.put("/me/no-pin-limit", response_model=ConsumerOut, responses=problems(401, 422, 423))
+def set_no_pin_limit(body: NoPinLimit, me: Me, request: Request) -> Response:
     """Let small payment-code charges settle without the PIN, per payment and per day."""
     c = deps.platform_of(request).wallets.set_no_pin_limit(
         me.id, body.per_payment, body.per_day, body.pin
     )
-    return consumer_view(c)
+    return answer(consumer_view(c))
 
 
-@router.post("/me/top-ups", status_code=202, responses=problems(401, 409, 422))
+@router.post(
+    "/me/top-ups",
+    status_code=202,
+    response_model=BankTransferOut,
+    responses=problems(401, 409, 422),
+)
 async def top_up(body: TopUp, me: Me, request: Request) -> Any:
     """Add money from the bank: pending until the bank confirms (then `topup.succeeded`)."""
     platform = deps.platform_of(request)
@@ -126,12 +149,19 @@ async def top_up(body: TopUp, me: Me, request: Request) -> Any:
     )
 
 
-@router.get("/me/bank-transfers/{transfer_id}", responses=problems(401, 404))
-def bank_transfer(transfer_id: str, me: Me, request: Request) -> dict[str, Any]:
-    return deps.platform_of(request).funding.get(me, transfer_id)
+@router.get(
+    "/me/bank-transfers/{transfer_id}", response_model=BankTransferOut, responses=problems(401, 404)
+)
+def bank_transfer(transfer_id: str, me: Me, request: Request) -> Response:
+    return answer(deps.platform_of(request).funding.get(me, transfer_id))
 
 
-@router.post("/me/withdrawals", status_code=202, responses=problems(401, 402, 409, 422, 423))
+@router.post(
+    "/me/withdrawals",
+    status_code=202,
+    response_model=BankTransferOut,
+    responses=problems(401, 402, 409, 422, 423),
+)
 async def withdraw(body: Withdraw, me: Me, request: Request) -> Any:
     """Send money back to the bank; held in the wallet until the bank confirms."""
     platform = deps.platform_of(request)
@@ -144,14 +174,17 @@ async def withdraw(body: Withdraw, me: Me, request: Request) -> Any:
     )
 
 
-@router.post("/codes/preview", responses=problems(401, 404, 409, 422))
-def preview(body: Preview, me: Me, request: Request) -> dict[str, Any]:
+@router.post("/codes/preview", response_model=Preview, responses=problems(401, 404, 409, 422))
+def preview(body: ScanPreview, me: Me, request: Request) -> Response:
     """What a scanned code asks for: merchant, amount (none: the payer types it), expiry."""
-    return codes.preview(deps.platform_of(request), me, body.payload, body.amount)
+    return answer(codes.preview(deps.platform_of(request), me, body.payload, body.amount))
 
 
 @router.post(
-    "/orders/{order_id}/pay", status_code=201, responses=problems(401, 402, 404, 409, 422, 423)
+    "/orders/{order_id}/pay",
+    status_code=201,
+    response_model=PaymentOut,
+    responses=problems(401, 402, 404, 409, 422, 423),
 )
 async def pay_order(order_id: str, body: PayOrder, me: Me, request: Request) -> Any:
     """Pay a merchant's dynamic order with the PIN."""
@@ -168,6 +201,7 @@ async def pay_order(order_id: str, body: PayOrder, me: Me, request: Request) -> 
 @router.post(
     "/merchants/{merchant_id}/pay",
     status_code=201,
+    response_model=PaymentOut,
     responses=problems(401, 402, 404, 409, 422, 423),
 )
 async def pay_static(merchant_id: str, body: PayStatic, me: Me, request: Request) -> Any:
@@ -193,6 +227,7 @@ async def pay_static(merchant_id: str, body: PayStatic, me: Me, request: Request
     "/holds/{hold_id}/consent",
     status_code=201,
     tags=["holds"],
+    response_model=HoldOut,
     responses=problems(401, 402, 404, 409, 422, 423),
 )
 async def consent_hold(hold_id: str, body: ConsentHold, me: Me, request: Request) -> Any:
@@ -211,7 +246,7 @@ Cursor = Annotated[
 Limit = Annotated[int, Query(ge=1, le=100, description="Rows per page, 1 to 100.")]
 
 
-@router.get("/me/holds", tags=["holds"], responses=problems(401, 422))
+@router.get("/me/holds", tags=["holds"], response_model=HoldPage, responses=problems(401, 422))
 def my_holds(
     me: Me,
     request: Request,
@@ -220,12 +255,13 @@ def my_holds(
     state: Annotated[
         str | None, Query(max_length=16, description="requested, held, captured, voided, expired")
     ] = None,
-) -> dict[str, Any]:
+) -> Response:
     """Holds on the wallet, newest first: what is reserved, for whom, until when."""
-    return deps.platform_of(request).payments.holds_of(me, cursor=cursor, limit=limit, state=state)
+    payments = deps.platform_of(request).payments
+    return answer(payments.holds_of(me, cursor=cursor, limit=limit, state=state))
 
 
-@router.get("/me/bank-transfers", responses=problems(401, 422))
+@router.get("/me/bank-transfers", response_model=BankTransferPage, responses=problems(401, 422))
 def my_bank_transfers(
     me: Me,
     request: Request,
@@ -235,27 +271,32 @@ def my_bank_transfers(
     state: Annotated[
         str | None, Query(max_length=16, description="pending, succeeded or failed")
     ] = None,
-) -> dict[str, Any]:
+) -> Response:
     """Top-ups and withdrawals, newest first, with what the bank answered."""
-    return deps.platform_of(request).funding.bank_transfers_of(
-        me, cursor=cursor, limit=limit, direction=direction, state=state
+    return answer(
+        deps.platform_of(request).funding.bank_transfers_of(
+            me, cursor=cursor, limit=limit, direction=direction, state=state
+        )
     )
 
 
-@router.get("/me/payments", responses=problems(401, 422))
+@router.get("/me/payments", response_model=PaymentPage, responses=problems(401, 422))
 def my_payments(
     me: Me,
     request: Request,
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
-) -> dict[str, Any]:
+) -> Response:
     """The consumer's payments, newest first, with cursor pagination."""
-    return deps.platform_of(request).payments.list_payments(consumer=me, cursor=cursor, limit=limit)
+    payments = deps.platform_of(request).payments
+    return answer(payments.list_payments(consumer=me, cursor=cursor, limit=limit))
 
 
-@router.get("/me/payments/{payment_id}", responses=problems(401, 404))
-def my_payment(payment_id: str, me: Me, request: Request) -> dict[str, Any]:
-    return deps.platform_of(request).payments.payment_for_consumer(me, payment_id)
+@router.get(
+    "/me/payments/{payment_id}", response_model=PaymentDetailOut, responses=problems(401, 404)
+)
+def my_payment(payment_id: str, me: Me, request: Request) -> Response:
+    return answer(deps.platform_of(request).payments.payment_for_consumer(me, payment_id))
 
 
 @router.get("/me/events", responses=problems(401))

@@ -9,8 +9,28 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response, StreamingResponse
 
 from saoma.api import deps
+from saoma.api.accounts_out import (
+    DeliveryPage,
+    KeyIdOut,
+    KeyList,
+    MerchantOut,
+    MerchantSignedInOut,
+    MerchantSignedUpOut,
+    ReplayOut,
+    SummaryOut,
+    WebhookSecretOut,
+)
 from saoma.api.consumer_routes import Cursor, Limit, stream
-from saoma.api.responses import problems
+from saoma.api.payments_out import (
+    HoldOut,
+    HoldPage,
+    MerchantPaymentDetailOut,
+    MerchantPaymentPage,
+    OrderOut,
+    RefundOut,
+    RefundPage,
+)
+from saoma.api.responses import answer, problems
 from saoma.api.schemas import (
     AddKey,
     CaptureHold,
@@ -47,8 +67,10 @@ def merchant_view(platform: Any, merchant: Merchant) -> dict[str, Any]:
     }
 
 
-@router.post("/merchants", status_code=201, responses=problems(409, 422))
-def merchant_sign_up(body: MerchantSignUp, request: Request) -> dict[str, Any]:
+@router.post(
+    "/merchants", status_code=201, response_model=MerchantSignedUpOut, responses=problems(409, 422)
+)
+def merchant_sign_up(body: MerchantSignUp, request: Request) -> Response:
     """Become a merchant: a merchant id and a static code at once; optionally register a key."""
     platform = deps.platform_of(request)
     merchant = platform.merchants.sign_up(
@@ -61,46 +83,57 @@ def merchant_sign_up(body: MerchantSignUp, request: Request) -> dict[str, Any]:
         webhook_url=body.webhook_url,
     )
     key_id = platform.merchants.add_key(merchant.id, body.public_key) if body.public_key else None
-    return {
-        "merchant": merchant_view(platform, merchant),
-        "key_id": key_id,
-        "webhook_secret": merchant.webhook_secret,
-        "token": platform.merchants.session_token(merchant.id),
-    }
+    return answer(
+        {
+            "merchant": merchant_view(platform, merchant),
+            "key_id": key_id,
+            "webhook_secret": merchant.webhook_secret,
+            "token": platform.merchants.session_token(merchant.id),
+        },
+        201,
+    )
 
 
-@router.post("/merchant-sessions", status_code=201, responses=problems(401, 422))
-def merchant_sign_in(body: SignIn, request: Request) -> dict[str, Any]:
+@router.post(
+    "/merchant-sessions",
+    status_code=201,
+    response_model=MerchantSignedInOut,
+    responses=problems(401, 422),
+)
+def merchant_sign_in(body: SignIn, request: Request) -> Response:
     platform = deps.platform_of(request)
     merchant = platform.merchants.sign_in(body.login, body.password)
-    return {
-        "merchant": merchant_view(platform, merchant),
-        "token": platform.merchants.session_token(merchant.id),
-    }
+    return answer(
+        {
+            "merchant": merchant_view(platform, merchant),
+            "token": platform.merchants.session_token(merchant.id),
+        },
+        201,
+    )
 
 
-@router.get("/merchant", responses=problems(401))
-def merchant_me(shop: Shop, request: Request) -> dict[str, Any]:
+@router.get("/merchant", response_model=MerchantOut, responses=problems(401))
+def merchant_me(shop: Shop, request: Request) -> Response:
     """The merchant's profile, settlement balance and static code."""
-    return merchant_view(deps.platform_of(request), shop)
+    return answer(merchant_view(deps.platform_of(request), shop))
 
 
-@router.put("/merchant/webhook", responses=problems(401, 422))
-def set_webhook(body: WebhookUrl, shop: Shop, request: Request) -> dict[str, Any]:
+@router.put("/merchant/webhook", response_model=MerchantOut, responses=problems(401, 422))
+def set_webhook(body: WebhookUrl, shop: Shop, request: Request) -> Response:
     platform = deps.platform_of(request)
-    return merchant_view(platform, platform.merchants.set_webhook_url(shop.id, body.url))
+    return answer(merchant_view(platform, platform.merchants.set_webhook_url(shop.id, body.url)))
 
 
-@router.get("/merchant/webhook-secret", responses=problems(401))
-def webhook_secret(shop: Shop, request: Request) -> dict[str, Any]:
+@router.get("/merchant/webhook-secret", response_model=WebhookSecretOut, responses=problems(401))
+def webhook_secret(shop: Shop, request: Request) -> Response:
     """The secret webhooks are signed with; during a rotation also the previous one."""
-    return deps.platform_of(request).merchants.webhook_secret(shop.id)
+    return answer(deps.platform_of(request).merchants.webhook_secret(shop.id))
 
 
-@router.post("/merchant/webhook-secret", responses=problems(401))
-def rotate_webhook_secret(shop: Shop, request: Request) -> dict[str, Any]:
+@router.post("/merchant/webhook-secret", response_model=WebhookSecretOut, responses=problems(401))
+def rotate_webhook_secret(shop: Shop, request: Request) -> Response:
     """A new secret now; for 24 hours deliveries carry signatures by both, new and previous."""
-    return deps.platform_of(request).merchants.rotate_webhook_secret(shop.id)
+    return answer(deps.platform_of(request).merchants.rotate_webhook_secret(shop.id))
 
 
 @router.put("/merchant/manager-pin", status_code=204, responses=problems(401, 409, 422, 423))
@@ -124,18 +157,20 @@ def password_session(request: Request) -> bool:
     return (token or request.cookies.get(deps.MERCHANT_COOKIE, "")).startswith("mt_")
 
 
-@router.get("/merchant/keys", responses=problems(401))
-def list_keys(shop: Shop, request: Request) -> dict[str, Any]:
-    return {"data": deps.platform_of(request).merchants.keys(shop.id)}
+@router.get("/merchant/keys", response_model=KeyList, responses=problems(401))
+def list_keys(shop: Shop, request: Request) -> Response:
+    return answer({"data": deps.platform_of(request).merchants.keys(shop.id)})
 
 
-@router.post("/merchant/keys", status_code=201, responses=problems(401, 422))
-def add_key(body: AddKey, shop: Shop, request: Request) -> dict[str, Any]:
+@router.post(
+    "/merchant/keys", status_code=201, response_model=KeyIdOut, responses=problems(401, 422)
+)
+def add_key(body: AddKey, shop: Shop, request: Request) -> Response:
     """Register an Ed25519 public key; `rotate` retires the older keys after the overlap."""
     key_id = deps.platform_of(request).merchants.add_key(
         shop.id, body.public_key, rotate=body.rotate
     )
-    return {"id": key_id}
+    return answer({"id": key_id}, 201)
 
 
 @router.delete("/merchant/keys/{key_id}", status_code=204, responses=problems(401, 404))
@@ -144,7 +179,7 @@ def revoke_key(key_id: str, shop: Shop, request: Request) -> Response:
     return Response(status_code=204)
 
 
-@router.post("/orders", status_code=201, responses=problems(401, 409, 422))
+@router.post("/orders", status_code=201, response_model=OrderOut, responses=problems(401, 409, 422))
 async def create_order(body: CreateOrder, shop: Shop, request: Request) -> Any:
     """A dynamic order: its EMVCo payload and image. The order number makes it idempotent."""
     platform = deps.platform_of(request)
@@ -164,23 +199,23 @@ async def create_order(body: CreateOrder, shop: Shop, request: Request) -> Any:
     return await deps.idempotent(request, shop.id, work, required=False)
 
 
-@router.get("/orders", responses=problems(401, 404, 422))
+@router.get("/orders", response_model=OrderOut, responses=problems(401, 404, 422))
 def find_order(
     shop: Shop, request: Request, merchant_order_no: Annotated[str, Query(max_length=64)]
-) -> dict[str, Any]:
+) -> Response:
     """Find an order by the merchant's own order number."""
-    return deps.platform_of(request).payments.find_order(shop, merchant_order_no)
+    return answer(deps.platform_of(request).payments.find_order(shop, merchant_order_no))
 
 
-@router.get("/orders/{order_id}", responses=problems(401, 404))
-def get_order(order_id: str, shop: Shop, request: Request) -> dict[str, Any]:
-    return deps.platform_of(request).payments.get_order(shop, order_id)
+@router.get("/orders/{order_id}", response_model=OrderOut, responses=problems(401, 404))
+def get_order(order_id: str, shop: Shop, request: Request) -> Response:
+    return answer(deps.platform_of(request).payments.get_order(shop, order_id))
 
 
-@router.post("/orders/{order_id}/close", responses=problems(401, 404, 409))
-def close_order(order_id: str, shop: Shop, request: Request) -> dict[str, Any]:
+@router.post("/orders/{order_id}/close", response_model=OrderOut, responses=problems(401, 404, 409))
+def close_order(order_id: str, shop: Shop, request: Request) -> Response:
     """Close an unpaid order so nobody can pay it any more."""
-    return deps.platform_of(request).payments.close_order(shop, order_id)
+    return answer(deps.platform_of(request).payments.close_order(shop, order_id))
 
 
 @router.get("/orders/{order_id}/qr.svg", tags=["codes"], responses=problems(404))
@@ -200,7 +235,7 @@ def static_qr(merchant_id: str, request: Request) -> Response:
     return Response(codes.svg(codes.static_payload(merchant)), media_type="image/svg+xml")
 
 
-@router.get("/merchant/payments", responses=problems(401, 422))
+@router.get("/merchant/payments", response_model=MerchantPaymentPage, responses=problems(401, 422))
 def merchant_payments(
     shop: Shop,
     request: Request,
@@ -210,19 +245,23 @@ def merchant_payments(
     q: Annotated[
         str | None, Query(max_length=64, description="payment id, order id or note")
     ] = None,
-) -> dict[str, Any]:
+) -> Response:
     """Payments received, newest first: gross, fee and net; filter by kind, search by text."""
-    return deps.platform_of(request).payments.list_payments(
-        merchant=shop, cursor=cursor, limit=limit, kind=kind, search=q
+    return answer(
+        deps.platform_of(request).payments.list_payments(
+            merchant=shop, cursor=cursor, limit=limit, kind=kind, search=q
+        )
     )
 
 
-@router.get("/merchant/summary", tags=["reports"], responses=problems(401, 422))
+@router.get(
+    "/merchant/summary", tags=["reports"], response_model=SummaryOut, responses=problems(401, 422)
+)
 def merchant_summary(
     shop: Shop, request: Request, days: Annotated[int, Query(ge=1, le=90)] = 7
-) -> dict[str, Any]:
+) -> Response:
     """Takings today (count, gross, fees, refunded, net), today per hour, the last days per day."""
-    return deps.platform_of(request).reports.summary(shop, days=days)
+    return answer(deps.platform_of(request).reports.summary(shop, days=days))
 
 
 @router.get(
@@ -248,14 +287,19 @@ def merchant_statement(
     )
 
 
-@router.get("/merchant/payments/{payment_id}", responses=problems(401, 404))
-def merchant_payment(payment_id: str, shop: Shop, request: Request) -> dict[str, Any]:
-    return deps.platform_of(request).payments.payment_for_merchant(shop, payment_id)
+@router.get(
+    "/merchant/payments/{payment_id}",
+    response_model=MerchantPaymentDetailOut,
+    responses=problems(401, 404),
+)
+def merchant_payment(payment_id: str, shop: Shop, request: Request) -> Response:
+    return answer(deps.platform_of(request).payments.payment_for_merchant(shop, payment_id))
 
 
 @router.post(
     "/payments/{payment_id}/refunds",
     status_code=201,
+    response_model=RefundOut,
     responses=problems(401, 402, 404, 409, 422, 423),
 )
 async def refund(payment_id: str, body: CreateRefund, shop: Shop, request: Request) -> Any:
@@ -283,7 +327,9 @@ async def refund(payment_id: str, body: CreateRefund, shop: Shop, request: Reque
     )
 
 
-@router.get("/merchant/webhook-deliveries", responses=problems(401, 422))
+@router.get(
+    "/merchant/webhook-deliveries", response_model=DeliveryPage, responses=problems(401, 422)
+)
 def webhook_deliveries(
     shop: Shop,
     request: Request,
@@ -298,9 +344,9 @@ def webhook_deliveries(
     event_type: Annotated[
         str | None, Query(alias="type", max_length=48, description="e.g. payment.succeeded")
     ] = None,
-) -> dict[str, Any]:
+) -> Response:
     """Webhook events, newest first, with every delivery attempt."""
-    return dispatcher.deliveries(
+    found = dispatcher.deliveries(
         deps.platform_of(request).engine,
         shop.id,
         cursor=cursor,
@@ -309,17 +355,21 @@ def webhook_deliveries(
         subject=subject,
         event_type=event_type,
     )
+    return answer(found)
 
 
 @router.post(
-    "/merchant/webhook-deliveries/{event_id}/replay", status_code=202, responses=problems(401, 404)
+    "/merchant/webhook-deliveries/{event_id}/replay",
+    status_code=202,
+    response_model=ReplayOut,
+    responses=problems(401, 404),
 )
-def replay_webhook(event_id: str, shop: Shop, request: Request) -> dict[str, Any]:
+def replay_webhook(event_id: str, shop: Shop, request: Request) -> Response:
     platform = deps.platform_of(request)
     if not dispatcher.replay(platform.engine, shop.id, event_id):
         raise not_found("webhook event", event_id)
     platform.dispatcher.wake()
-    return {"id": event_id, "state": "pending"}
+    return answer({"id": event_id, "state": "pending"}, 202)
 
 
 @router.get("/merchant/events", responses=problems(401))
@@ -328,7 +378,13 @@ async def merchant_events(shop: Shop, request: Request) -> StreamingResponse:
     return stream(request, merchant_id=shop.id)
 
 
-@router.post("/holds", status_code=201, tags=["holds"], responses=problems(401, 409, 422))
+@router.post(
+    "/holds",
+    status_code=201,
+    tags=["holds"],
+    response_model=HoldOut,
+    responses=problems(401, 409, 422),
+)
 async def create_hold(body: CreateHold, shop: Shop, request: Request) -> Any:
     """Ask for a pre-authorisation (a deposit): the payer consents by scanning its code."""
     platform = deps.platform_of(request)
@@ -347,13 +403,18 @@ async def create_hold(body: CreateHold, shop: Shop, request: Request) -> Any:
     )
 
 
-@router.get("/holds/{hold_id}", tags=["holds"], responses=problems(401, 404))
-def get_hold(hold_id: str, shop: Shop, request: Request) -> dict[str, Any]:
-    return deps.platform_of(request).payments.get_hold(shop, hold_id)
+@router.get(
+    "/holds/{hold_id}", tags=["holds"], response_model=HoldOut, responses=problems(401, 404)
+)
+def get_hold(hold_id: str, shop: Shop, request: Request) -> Response:
+    return answer(deps.platform_of(request).payments.get_hold(shop, hold_id))
 
 
 @router.post(
-    "/holds/{hold_id}/capture", tags=["holds"], responses=problems(401, 402, 404, 409, 422)
+    "/holds/{hold_id}/capture",
+    tags=["holds"],
+    response_model=HoldOut,
+    responses=problems(401, 402, 404, 409, 422),
 )
 async def capture_hold(hold_id: str, body: CaptureHold, shop: Shop, request: Request) -> Any:
     """Take part or all of a held amount as a payment; the rest is released to the payer."""
@@ -368,13 +429,20 @@ async def capture_hold(hold_id: str, body: CaptureHold, shop: Shop, request: Req
     )
 
 
-@router.post("/holds/{hold_id}/void", tags=["holds"], responses=problems(401, 404, 409))
-def void_hold(hold_id: str, shop: Shop, request: Request) -> dict[str, Any]:
+@router.post(
+    "/holds/{hold_id}/void",
+    tags=["holds"],
+    response_model=HoldOut,
+    responses=problems(401, 404, 409),
+)
+def void_hold(hold_id: str, shop: Shop, request: Request) -> Response:
     """Release the whole hold back to the payer."""
-    return deps.platform_of(request).payments.void_hold(shop, hold_id)
+    return answer(deps.platform_of(request).payments.void_hold(shop, hold_id))
 
 
-@router.get("/merchant/holds", tags=["holds"], responses=problems(401, 422))
+@router.get(
+    "/merchant/holds", tags=["holds"], response_model=HoldPage, responses=problems(401, 422)
+)
 def merchant_holds(
     shop: Shop,
     request: Request,
@@ -386,14 +454,16 @@ def merchant_holds(
     merchant_ref: Annotated[
         str | None, Query(max_length=64, description="Your own reference of the hold.")
     ] = None,
-) -> dict[str, Any]:
+) -> Response:
     """The merchant's holds, newest first."""
-    return deps.platform_of(request).payments.merchant_holds(
-        shop, cursor=cursor, limit=limit, state=state, merchant_ref=merchant_ref
+    return answer(
+        deps.platform_of(request).payments.merchant_holds(
+            shop, cursor=cursor, limit=limit, state=state, merchant_ref=merchant_ref
+        )
     )
 
 
-@router.get("/merchant/refunds", responses=problems(401, 422))
+@router.get("/merchant/refunds", response_model=RefundPage, responses=problems(401, 422))
 def merchant_refunds(
     shop: Shop,
     request: Request,
@@ -405,18 +475,24 @@ def merchant_refunds(
     merchant_refund_no: Annotated[
         str | None, Query(max_length=64, description="Your own refund number.")
     ] = None,
-) -> dict[str, Any]:
+) -> Response:
     """The merchant's refunds, newest first."""
-    return deps.platform_of(request).payments.merchant_refunds(
-        shop,
-        cursor=cursor,
-        limit=limit,
-        payment_id=payment_id,
-        merchant_refund_no=merchant_refund_no,
+    return answer(
+        deps.platform_of(request).payments.merchant_refunds(
+            shop,
+            cursor=cursor,
+            limit=limit,
+            payment_id=payment_id,
+            merchant_refund_no=merchant_refund_no,
+        )
     )
 
 
-@router.get("/merchant/refunds/by-no/{merchant_refund_no}", responses=problems(401, 404, 422))
-def merchant_refund_by_no(merchant_refund_no: str, shop: Shop, request: Request) -> dict[str, Any]:
+@router.get(
+    "/merchant/refunds/by-no/{merchant_refund_no}",
+    response_model=RefundOut,
+    responses=problems(401, 404, 422),
+)
+def merchant_refund_by_no(merchant_refund_no: str, shop: Shop, request: Request) -> Response:
     """The refund sent with this refund number: what became of a request whose answer was lost."""
-    return deps.platform_of(request).payments.refund_by_no(shop, merchant_refund_no)
+    return answer(deps.platform_of(request).payments.refund_by_no(shop, merchant_refund_no))

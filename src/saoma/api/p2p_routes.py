@@ -9,8 +9,10 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
 from saoma.api import deps
+from saoma.api.accounts_out import CodeOut
 from saoma.api.consumer_routes import Cursor, Limit
-from saoma.api.responses import problems
+from saoma.api.people_out import ClaimedOut, RedPacketOut, TransferOut, TransferPage
+from saoma.api.responses import answer, problems
 from saoma.api.schemas import CreateRedPacket, SendMoney
 from saoma.payments import codes
 from saoma.payments.service import check_currency
@@ -20,13 +22,15 @@ router = APIRouter(prefix="/v1", tags=["people"])
 Me = Annotated[Consumer, Depends(deps.consumer)]
 
 
-@router.get("/me/code", responses=problems(401))
-def my_code(me: Me) -> dict[str, Any]:
+@router.get("/me/code", response_model=CodeOut, responses=problems(401))
+def my_code(me: Me) -> Response:
     """The consumer's personal code: friends scan it to send money."""
-    return {
-        "qr_payload": codes.personal_payload(me),
-        "qr_image_url": f"/v1/people/{me.id}/code.svg",
-    }
+    return answer(
+        {
+            "qr_payload": codes.personal_payload(me),
+            "qr_image_url": f"/v1/people/{me.id}/code.svg",
+        }
+    )
 
 
 @router.get("/people/{consumer_id}/code.svg", tags=["codes"], responses=problems(404))
@@ -35,7 +39,12 @@ def person_code(consumer_id: str, request: Request) -> Response:
     return Response(codes.svg(codes.personal_payload(person)), media_type="image/svg+xml")
 
 
-@router.post("/transfers", status_code=201, responses=problems(401, 402, 404, 409, 422, 423))
+@router.post(
+    "/transfers",
+    status_code=201,
+    response_model=TransferOut,
+    responses=problems(401, 402, 404, 409, 422, 423),
+)
 async def send_money(body: SendMoney, me: Me, request: Request) -> Any:
     """Send money to a wallet, a phone or an e-mail; without a wallet it waits a day."""
     platform = deps.platform_of(request)
@@ -49,7 +58,7 @@ async def send_money(body: SendMoney, me: Me, request: Request) -> Any:
     )
 
 
-@router.get("/me/transfers", responses=problems(401, 422))
+@router.get("/me/transfers", response_model=TransferPage, responses=problems(401, 422))
 def my_transfers(
     me: Me,
     request: Request,
@@ -59,14 +68,21 @@ def my_transfers(
     state: Annotated[
         str | None, Query(max_length=16, description="done, waiting, claimed or returned")
     ] = None,
-) -> dict[str, Any]:
+) -> Response:
     """Money sent to people and received from them, newest first."""
-    return deps.platform_of(request).people.transfers_of(
-        me, cursor=cursor, limit=limit, direction=direction, state=state
+    return answer(
+        deps.platform_of(request).people.transfers_of(
+            me, cursor=cursor, limit=limit, direction=direction, state=state
+        )
     )
 
 
-@router.post("/red-packets", status_code=201, responses=problems(401, 402, 409, 422, 423))
+@router.post(
+    "/red-packets",
+    status_code=201,
+    response_model=RedPacketOut,
+    responses=problems(401, 402, 409, 422, 423),
+)
 async def create_red_packet(body: CreateRedPacket, me: Me, request: Request) -> Any:
     """Put money in a packet for N people, in equal or random shares; share its link or code."""
     platform = deps.platform_of(request)
@@ -86,10 +102,10 @@ async def create_red_packet(body: CreateRedPacket, me: Me, request: Request) -> 
     )
 
 
-@router.get("/red-packets/{packet_id}", responses=problems(401, 404))
-def red_packet(packet_id: str, me: Me, request: Request) -> dict[str, Any]:
+@router.get("/red-packets/{packet_id}", response_model=RedPacketOut, responses=problems(401, 404))
+def red_packet(packet_id: str, me: Me, request: Request) -> Response:
     """Who claimed how much, and the luckiest once it is all taken."""
-    return deps.platform_of(request).people.packet(packet_id, me)
+    return answer(deps.platform_of(request).people.packet(packet_id, me))
 
 
 @router.get("/red-packets/{packet_id}/qr.svg", tags=["codes"], responses=problems(404))
@@ -103,7 +119,10 @@ def red_packet_code(packet_id: str, request: Request) -> Response:
 
 
 @router.post(
-    "/red-packets/{packet_id}/claim", status_code=201, responses=problems(401, 404, 409, 422)
+    "/red-packets/{packet_id}/claim",
+    status_code=201,
+    response_model=ClaimedOut,
+    responses=problems(401, 404, 409, 422),
 )
 async def claim_red_packet(packet_id: str, me: Me, request: Request) -> Any:
     """Open the packet: one share per person, paid into the wallet at once."""

@@ -8,7 +8,9 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
 from saoma.api import deps
-from saoma.api.responses import problems
+from saoma.api.accounts_out import DeviceList, EnrolledOut, HandlesOut
+from saoma.api.payments_out import ChargeList, ChargeOut
+from saoma.api.responses import answer, problems
 from saoma.api.schemas import ConfirmCharge, CreateCharge, EnrolDevice
 from saoma.merchants.service import Merchant
 from saoma.wallets.service import Consumer
@@ -18,25 +20,33 @@ Me = Annotated[Consumer, Depends(deps.consumer)]
 Shop = Annotated[Merchant, Depends(deps.merchant)]
 
 
-@router.post("/me/devices", status_code=201, responses=problems(401, 422))
-def enrol_device(body: EnrolDevice, me: Me, request: Request) -> dict[str, Any]:
+@router.post(
+    "/me/devices", status_code=201, response_model=EnrolledOut, responses=problems(401, 422)
+)
+def enrol_device(body: EnrolDevice, me: Me, request: Request) -> Response:
     """Enrol this device for payment codes: its secret and one-time handles, shown once.
 
     The device then makes codes offline: "28" + a handle + HOTP-style six digits of
     HMAC-SHA256(secret, handle ‖ 30-second time step).
     """
-    return deps.platform_of(request).paycodes.enrol(me.id, body.label)
+    return answer(deps.platform_of(request).paycodes.enrol(me.id, body.label), 201)
 
 
-@router.get("/me/devices", responses=problems(401))
-def my_devices(me: Me, request: Request) -> dict[str, Any]:
-    return {"data": deps.platform_of(request).paycodes.devices(me.id)}
+@router.get("/me/devices", response_model=DeviceList, responses=problems(401))
+def my_devices(me: Me, request: Request) -> Response:
+    return answer({"data": deps.platform_of(request).paycodes.devices(me.id)})
 
 
-@router.post("/me/devices/{device_id}/handles", status_code=201, responses=problems(401, 404))
-def more_handles(device_id: str, me: Me, request: Request) -> dict[str, Any]:
+@router.post(
+    "/me/devices/{device_id}/handles",
+    status_code=201,
+    response_model=HandlesOut,
+    responses=problems(401, 404),
+)
+def more_handles(device_id: str, me: Me, request: Request) -> Response:
     """A fresh batch of one-time handles for a device that is running low."""
-    return {"handles": deps.platform_of(request).paycodes.replenish(me.id, device_id)}
+    handles = deps.platform_of(request).paycodes.replenish(me.id, device_id)
+    return answer({"handles": handles}, 201)
 
 
 @router.delete("/me/devices/{device_id}", status_code=204, responses=problems(401, 404))
@@ -46,13 +56,17 @@ def revoke_device(device_id: str, me: Me, request: Request) -> Response:
     return Response(status_code=204)
 
 
-@router.get("/me/charges", responses=problems(401))
-def waiting_charges(me: Me, request: Request) -> dict[str, Any]:
+@router.get("/me/charges", response_model=ChargeList, responses=problems(401))
+def waiting_charges(me: Me, request: Request) -> Response:
     """Charges at a till waiting for this payer's PIN."""
-    return {"data": deps.platform_of(request).payments.waiting_charges(me)}
+    return answer({"data": deps.platform_of(request).payments.waiting_charges(me)})
 
 
-@router.post("/me/charges/{charge_id}/answer", responses=problems(401, 402, 404, 409, 422, 423))
+@router.post(
+    "/me/charges/{charge_id}/answer",
+    response_model=ChargeOut,
+    responses=problems(401, 402, 404, 409, 422, 423),
+)
 async def answer_charge(charge_id: str, body: ConfirmCharge, me: Me, request: Request) -> Any:
     """Confirm the till's charge with the PIN (`accept: true`) or refuse it."""
     platform = deps.platform_of(request)
@@ -66,7 +80,12 @@ async def answer_charge(charge_id: str, body: ConfirmCharge, me: Me, request: Re
     )
 
 
-@router.post("/charges", status_code=201, responses=problems(401, 402, 409, 422, 429))
+@router.post(
+    "/charges",
+    status_code=201,
+    response_model=ChargeOut,
+    responses=problems(401, 402, 409, 422, 429),
+)
 async def create_charge(body: CreateCharge, shop: Shop, request: Request) -> Any:
     """Charge the payer's one-time code: settles at once under their no-PIN limit, otherwise
     `waiting_for_payer` until they confirm on the phone, refuse, or a minute passes."""
@@ -86,7 +105,7 @@ async def create_charge(body: CreateCharge, shop: Shop, request: Request) -> Any
     )
 
 
-@router.get("/charges/{charge_id}", responses=problems(401, 404))
-def get_charge(charge_id: str, shop: Shop, request: Request) -> dict[str, Any]:
+@router.get("/charges/{charge_id}", response_model=ChargeOut, responses=problems(401, 404))
+def get_charge(charge_id: str, shop: Shop, request: Request) -> Response:
     """The till polls this (or listens to /v1/merchant/events) while the payer decides."""
-    return deps.platform_of(request).payments.get_charge(shop, charge_id)
+    return answer(deps.platform_of(request).payments.get_charge(shop, charge_id))

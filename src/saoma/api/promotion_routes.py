@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response
 
 from saoma.api import deps
-from saoma.api.responses import problems
+from saoma.api.people_out import CampaignList, CampaignOut, CouponList, CouponOut
+from saoma.api.responses import answer, problems
 from saoma.api.schemas import CreateCampaign
 from saoma.merchants.service import Merchant
 from saoma.wallets.service import Consumer
@@ -17,7 +19,12 @@ Shop = Annotated[Merchant, Depends(deps.merchant)]
 Me = Annotated[Consumer, Depends(deps.consumer)]
 
 
-@router.post("/campaigns", status_code=201, responses=problems(401, 402, 409, 422))
+@router.post(
+    "/campaigns",
+    status_code=201,
+    response_model=CampaignOut,
+    responses=problems(401, 402, 409, 422),
+)
 async def create_campaign(body: CreateCampaign, shop: Shop, request: Request) -> Any:
     """Start a campaign funded from the settlement balance: the budget moves to its own account.
 
@@ -29,40 +36,51 @@ async def create_campaign(body: CreateCampaign, shop: Shop, request: Request) ->
     )
 
 
-@router.get("/campaigns", responses=problems(401))
-def list_campaigns(shop: Shop, request: Request) -> dict[str, Any]:
+@router.get("/campaigns", response_model=CampaignList, responses=problems(401))
+def list_campaigns(shop: Shop, request: Request) -> Response:
     """The merchant's campaigns with their reports."""
-    return {"data": deps.platform_of(request).promotions.of_funder(shop)}
+    return answer({"data": deps.platform_of(request).promotions.of_funder(shop)})
 
 
-@router.get("/campaigns/{campaign_id}", responses=problems(401, 404))
-def get_campaign(campaign_id: str, shop: Shop, request: Request) -> dict[str, Any]:
+@router.get("/campaigns/{campaign_id}", response_model=CampaignOut, responses=problems(401, 404))
+def get_campaign(campaign_id: str, shop: Shop, request: Request) -> Response:
     """Uses, subsidy paid, sales that came with a discount, budget left."""
-    return deps.platform_of(request).promotions.get(shop, campaign_id)
+    return answer(deps.platform_of(request).promotions.get(shop, campaign_id))
 
 
-@router.post("/campaigns/{campaign_id}/pause", responses=problems(401, 404, 409))
-def pause_campaign(campaign_id: str, shop: Shop, request: Request) -> dict[str, Any]:
-    return deps.platform_of(request).promotions.set_state(shop, campaign_id, "paused")
+@router.post(
+    "/campaigns/{campaign_id}/pause", response_model=CampaignOut, responses=problems(401, 404, 409)
+)
+def pause_campaign(campaign_id: str, shop: Shop, request: Request) -> Response:
+    return answer(deps.platform_of(request).promotions.set_state(shop, campaign_id, "paused"))
 
 
-@router.post("/campaigns/{campaign_id}/resume", responses=problems(401, 404, 409))
-def resume_campaign(campaign_id: str, shop: Shop, request: Request) -> dict[str, Any]:
-    return deps.platform_of(request).promotions.set_state(shop, campaign_id, "active")
+@router.post(
+    "/campaigns/{campaign_id}/resume", response_model=CampaignOut, responses=problems(401, 404, 409)
+)
+def resume_campaign(campaign_id: str, shop: Shop, request: Request) -> Response:
+    return answer(deps.platform_of(request).promotions.set_state(shop, campaign_id, "active"))
 
 
-@router.post("/campaigns/{campaign_id}/end", responses=problems(401, 404, 409))
-def end_campaign(campaign_id: str, shop: Shop, request: Request) -> dict[str, Any]:
+@router.post(
+    "/campaigns/{campaign_id}/end", response_model=CampaignOut, responses=problems(401, 404, 409)
+)
+def end_campaign(campaign_id: str, shop: Shop, request: Request) -> Response:
     """No discount from this instant; the unused budget returns to the settlement account."""
-    return deps.platform_of(request).promotions.set_state(shop, campaign_id, "ended")
+    return answer(deps.platform_of(request).promotions.set_state(shop, campaign_id, "ended"))
 
 
-@router.post("/campaigns/{campaign_id}/coupons", status_code=201, responses=problems(401, 404, 409))
-def collect_coupon(campaign_id: str, me: Me, request: Request) -> dict[str, Any]:
+@router.post(
+    "/campaigns/{campaign_id}/coupons",
+    status_code=201,
+    response_model=CouponOut,
+    responses=problems(401, 404, 409),
+)
+def collect_coupon(campaign_id: str, me: Me, request: Request) -> Response:
     """Collect a coupon: it applies by itself at the best value when paying."""
-    return deps.platform_of(request).promotions.collect(me, campaign_id)
+    return answer(deps.platform_of(request).promotions.collect(me, campaign_id), 201)
 
 
-@router.get("/me/coupons", responses=problems(401))
-def my_coupons(me: Me, request: Request) -> dict[str, Any]:
-    return {"data": deps.platform_of(request).promotions.coupons_of(me)}
+@router.get("/me/coupons", response_model=CouponList, responses=problems(401))
+def my_coupons(me: Me, request: Request) -> Response:
+    return answer({"data": deps.platform_of(request).promotions.coupons_of(me)})

@@ -51,7 +51,22 @@ class Body(BaseModel):
 
 
 class ProblemDoc(BaseModel):
-    """An RFC 9457 problem document."""
+    """An RFC 9457 problem document; some problems carry members of their own (extensions)."""
+
+    model_config = ConfigDict(
+        extra="allow",
+        json_schema_extra={
+            "examples": [
+                {
+                    "type": "https://saoma.dev/problems/insufficient-funds",
+                    "title": "Insufficient funds",
+                    "status": 402,
+                    "detail": "the wallet does not hold enough money",
+                    "instance": "/v1/orders/ord_5b1e0c2f7a9d/pay",
+                }
+            ]
+        },
+    )
 
     type: str = Field(examples=["https://saoma.dev/problems/insufficient-funds"])
     title: str = Field(examples=["Insufficient funds"])
