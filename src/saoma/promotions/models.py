@@ -57,7 +57,7 @@ coupons = Table(
     metadata,
     Column("consumer_id", String(32), ForeignKey("consumers.id"), primary_key=True),
     Column("campaign_id", String(32), ForeignKey("campaigns.id"), primary_key=True),
-    Column("state", String(8), nullable=False),  # collected | used
+    Column("state", String(16), nullable=False),  # collected | used
     Column("collected_at_us", BigInteger, nullable=False),
 )
 
