@@ -1,0 +1,100 @@
+"""A platform in this process over each database, for the services of people and promotions:
+wallets and shops to use them, a batch whose commit is lost once, and the events reported."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from saoma.bank.connector import BankOutcome
+from saoma.db import make_engine, read
+from saoma.ledger import Transfer
+from saoma.ledger.check import check_ledger
+from saoma.ledger.tx import Tx
+from saoma.merchants.service import Merchant
+from saoma.movements import Movements
+from saoma.payments import models as pm
+from saoma.platform import Platform
+from saoma.wallets.service import Consumer
+
+PIN = "246810"
+PASSWORD = "correct horse battery"
+_phones = itertools.count()
+_shops = itertools.count()
+
+
+@pytest.fixture
+def platform(db_url: str) -> Iterator[Platform]:
+    p = Platform.open(db_url, migrate_first=False)
+    yield p
+    p.close()
+    engine = make_engine(db_url)
+    try:
+        report = check_ledger(engine)
+        assert report.ok, report.problems
+    finally:
+        engine.dispose()
+
+
+def wallet(p: Platform, balance: int = 0, *, pin: str | None = PIN) -> Consumer:
+    c = p.wallets.sign_up(f"+86136{next(_phones):08d}", PASSWORD, "Li Wei")
+    if pin:
+        p.wallets.set_pin(c.id, pin, password=PASSWORD, old_pin=None)
+    if balance:
+        top = p.funding.top_up(c, balance)
+        p.funding.settled(BankOutcome(top["id"], True, "T"))
+    return p.wallets.get(c.id)
+
+
+def shop(p: Platform, name: str = "Old Chen Noodles") -> Merchant:
+    return p.merchants.sign_up(
+        login=f"shop-{next(_shops)}@example.cn", password=PASSWORD, name=name, city="Shenzhen"
+    )
+
+
+def balance(p: Platform, consumer: Consumer) -> int:
+    return int(p.wallets.balance(consumer)["balance"])
+
+
+def lose_the_next_commit(p: Platform) -> list[int]:
+    """The next batch runs its hooks, then its COMMIT is lost: the ledger retries each request
+    of it alone. Returns a list that counts the lost commits (one once it happened)."""
+    store = p.ledger.store
+    original = store.apply_batch
+    lost: list[int] = []
+
+    def apply_batch(
+        transfers: list[Transfer], raw: Any, before_commit: Any = None, *rest: Any
+    ) -> Any:
+        store.apply_batch = original  # type: ignore[method-assign]
+
+        def hooks_then_lost(tx: Tx, results: Any) -> None:
+            if before_commit is not None:
+                before_commit(tx, results)
+            lost.append(1)
+            raise ConnectionError("the connection was lost at COMMIT")
+
+        return original(transfers, raw, hooks_then_lost, *rest)
+
+    store.apply_batch = apply_batch  # type: ignore[method-assign]
+    return lost
+
+
+def report_events(p: Platform) -> list[str]:
+    """The ids of the events the services report as committed, from now on."""
+    reported: list[str] = []
+    p.payments.movements = Movements(p.ledger, on_events=reported.extend)
+    return reported
+
+
+def outbox_ids(p: Platform, subject: str | None = None) -> list[str]:
+    o = pm.outbox.c
+    query = select(o.id).order_by(o.id)
+    if subject is not None:
+        query = query.where(o.subject == subject)
+    with read(p.engine) as conn:
+        return list(conn.execute(query).scalars())

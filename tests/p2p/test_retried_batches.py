@@ -1,0 +1,39 @@
+"""A transfer, a red packet and a claim in a batch the ledger retries request by request: each
+is recorded once, and its events are reported once — exactly the rows in the outbox."""
+
+from __future__ import annotations
+
+from p2p.conftest import PIN, balance, lose_the_next_commit, outbox_ids, report_events, wallet
+from saoma.platform import Platform
+
+
+def test_a_transfer_in_a_retried_batch_reports_its_events_once(platform: Platform) -> None:
+    p = platform
+    sender, friend = wallet(p, 10_000), wallet(p)
+    reported = report_events(p)
+    lost = lose_the_next_commit(p)
+    sent = p.people.send(sender, to=friend.id, amount=1_000, pin=PIN)
+    assert lost == [1]  # the first run's hook ran, its commit was lost, the retry committed
+    assert sent["state"] == "done"
+    assert (balance(p, sender), balance(p, friend)) == (9_000, 1_000)
+    assert sorted(reported) == outbox_ids(p, sent["id"]) and len(reported) == 2
+    listed = p.people.transfers_of(friend)["data"]
+    assert [t["id"] for t in listed] == [sent["id"]]
+
+
+def test_a_red_packet_and_its_claim_in_retried_batches_are_recorded_once(
+    platform: Platform,
+) -> None:
+    p = platform
+    sender, friend = wallet(p, 10_000), wallet(p)
+    reported = report_events(p)
+    lost = lose_the_next_commit(p)
+    packet = p.people.create_packet(sender, amount=600, shares=3, mode="equal", pin=PIN)
+    assert lost == [1]
+    assert balance(p, sender) == 9_400
+    lost = lose_the_next_commit(p)
+    claimed = p.people.claim_packet(friend, packet["id"])
+    assert lost == [1]
+    assert claimed["amount"] == 200 and balance(p, friend) == 200
+    assert sorted(reported) == outbox_ids(p, packet["id"]) and len(reported) == 1
+    assert p.people.packet(packet["id"], friend)["claimed"] == 1
