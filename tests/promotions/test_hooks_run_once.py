@@ -32,7 +32,8 @@ def discounted_campaign(p: Platform) -> tuple[Merchant, dict[str, Any]]:
 
 def cached(p: Platform, campaign_id: str) -> tuple[int, int]:
     """This process's budget left and uses, as the next preview sees them."""
-    return p.promotions._budgets_left[campaign_id], p.promotions._used_counts[campaign_id]
+    catalogue = p.promotions.catalogue
+    return catalogue.budgets_left[campaign_id], catalogue.used_counts[campaign_id]
 
 
 def stored(p: Platform, noodles: Merchant, campaign_id: str) -> tuple[int, int]:
