@@ -7,19 +7,10 @@ from typing import Any
 
 import pytest
 
-from p2p.conftest import PIN, shop, wallet
-from saoma.merchants.service import Merchant
+from p2p.conftest import PIN, wallet
+from promotions.conftest import OFF, with_takings
 from saoma.platform import Platform
 from saoma.problems import Problem
-
-OFF = {"name": "¥1 off", "kind": "amount_off", "amount_off": 100, "budget": 1_000}
-
-
-def with_takings(p: Platform, takings: int = 20_000) -> Merchant:
-    noodles = shop(p)
-    p.payments.pay_static(wallet(p, takings * 2), noodles.id, amount=takings, pin=PIN)
-    return noodles
-
 
 BAD_SPECS: list[tuple[dict[str, Any], str]] = [
     ({"name": ""}, "name"),

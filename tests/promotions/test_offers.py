@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from p2p.conftest import PIN, wallet
-from promotions.test_campaign_service import OFF, with_takings
+from promotions.conftest import OFF, with_takings
 from saoma.platform import Platform
 from saoma.problems import Problem
 from saoma.promotions import offers
