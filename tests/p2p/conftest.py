@@ -4,27 +4,33 @@ wallets and shops to use them, a batch whose commit is lost once, and the events
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
-from typing import Any
+import secrets
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
 import pytest
 from sqlalchemy import select
 
 from saoma.bank.connector import BankOutcome
 from saoma.db import make_engine, read
-from saoma.ledger import Transfer
+from saoma.ledger import Transfer, TransferCode
 from saoma.ledger.check import check_ledger
 from saoma.ledger.tx import Tx
 from saoma.merchants.service import Merchant
-from saoma.movements import Movements
+from saoma.movements import Movements, Unit
 from saoma.payments import models as pm
 from saoma.platform import Platform
+from saoma.problems import Problem
 from saoma.wallets.service import Consumer
 
 PIN = "246810"
 PASSWORD = "correct horse battery"
 _phones = itertools.count()
 _shops = itertools.count()
+T = TypeVar("T")
+WAIT_S = 10.0
 
 
 @pytest.fixture
@@ -98,3 +104,70 @@ def outbox_ids(p: Platform, subject: str | None = None) -> list[str]:
         query = query.where(o.subject == subject)
     with read(p.engine) as conn:
         return list(conn.execute(query).scalars())
+
+
+def beside_a_refusal(p: Platform, work: Callable[[], T]) -> T:
+    """Run ``work`` so that its money movement shares a batch with a request whose hook refuses:
+    the ledger rolls the batch back and retries each request alone. The ledger is held on a
+    first batch until both requests are queued behind it, so they are taken together."""
+    store, submit = p.ledger.store, p.ledger.submit
+    original = store.apply_batch
+    started, go, queued = threading.Event(), threading.Event(), threading.Semaphore(0)
+
+    def held_apply_batch(*args: Any) -> Any:
+        store.apply_batch = original  # type: ignore[method-assign]
+        started.set()
+        assert go.wait(WAIT_S)
+        return original(*args)
+
+    def counted_submit(*args: Any, **kwargs: Any) -> Any:
+        reply = submit(*args, **kwargs)
+        queued.release()
+        return reply
+
+    def refused(unit: Unit) -> None:
+        raise Problem("conflict", 409, "refused beside the work, to make the batch fail")
+
+    def refusing() -> None:
+        move = Transfer(
+            f"refused-{secrets.token_hex(6)}",
+            p.payments.bank_account,
+            p.payments.fees_account,
+            1,
+            TransferCode.TOP_UP,
+        )
+        try:
+            p.payments.movements.move([move], refused)
+        except Problem:
+            return
+        raise AssertionError("the refusing request went through")
+
+    store.apply_batch = held_apply_batch  # type: ignore[method-assign]
+    p.ledger.submit = counted_submit  # type: ignore[method-assign]
+    try:
+        # With a hook, so it is applied by the batch, not sent ahead on a pipeline.
+        first = p.ledger.submit([_nothing_much(p)], hook=lambda tx, results: None)
+        assert started.wait(WAIT_S)
+        with ThreadPoolExecutor(2) as pool:
+            refusal = pool.submit(refusing)
+            result = pool.submit(work)
+            for _ in range(3):  # the first batch's request, the refusal and the work's
+                assert queued.acquire(timeout=WAIT_S)
+            go.set()
+            first.result()
+            refusal.result()
+            return result.result()
+    finally:
+        go.set()
+        store.apply_batch = original  # type: ignore[method-assign]
+        del p.ledger.submit
+
+
+def _nothing_much(p: Platform) -> Transfer:
+    return Transfer(
+        f"first-{secrets.token_hex(6)}",
+        p.payments.bank_account,
+        p.payments.fees_account,
+        1,
+        TransferCode.TOP_UP,
+    )

@@ -1,19 +1,46 @@
-"""A transfer, a red packet and a claim in a batch the ledger retries request by request: each
-is recorded once, and its events are reported once — exactly the rows in the outbox."""
+"""A transfer, a red packet and a claim in a batch the ledger retries request by request (its
+commit lost, or another request of the batch refused): each is recorded once, and its events are
+reported once — exactly the rows in the outbox."""
 
 from __future__ import annotations
 
-from p2p.conftest import PIN, balance, lose_the_next_commit, outbox_ids, report_events, wallet
+from collections.abc import Callable
+from typing import TypeVar
+
+import pytest
+
+from p2p.conftest import (
+    PIN,
+    balance,
+    beside_a_refusal,
+    lose_the_next_commit,
+    outbox_ids,
+    report_events,
+    wallet,
+)
 from saoma.platform import Platform
 
+T = TypeVar("T")
+WAYS = ["commit-lost", "refusal-beside"]
 
-def test_a_transfer_in_a_retried_batch_reports_its_events_once(platform: Platform) -> None:
+
+def retried(p: Platform, way: str, work: Callable[[], T]) -> T:
+    if way == "refusal-beside":
+        return beside_a_refusal(p, work)
+    lost = lose_the_next_commit(p)
+    result = work()
+    assert lost == [1]  # the first run's hook ran, its commit was lost, the retry committed
+    return result
+
+
+@pytest.mark.parametrize("way", WAYS)
+def test_a_transfer_in_a_retried_batch_reports_its_events_once(
+    platform: Platform, way: str
+) -> None:
     p = platform
     sender, friend = wallet(p, 10_000), wallet(p)
     reported = report_events(p)
-    lost = lose_the_next_commit(p)
-    sent = p.people.send(sender, to=friend.id, amount=1_000, pin=PIN)
-    assert lost == [1]  # the first run's hook ran, its commit was lost, the retry committed
+    sent = retried(p, way, lambda: p.people.send(sender, to=friend.id, amount=1_000, pin=PIN))
     assert sent["state"] == "done"
     assert (balance(p, sender), balance(p, friend)) == (9_000, 1_000)
     assert sorted(reported) == outbox_ids(p, sent["id"]) and len(reported) == 2
@@ -21,19 +48,18 @@ def test_a_transfer_in_a_retried_batch_reports_its_events_once(platform: Platfor
     assert [t["id"] for t in listed] == [sent["id"]]
 
 
+@pytest.mark.parametrize("way", WAYS)
 def test_a_red_packet_and_its_claim_in_retried_batches_are_recorded_once(
-    platform: Platform,
+    platform: Platform, way: str
 ) -> None:
     p = platform
     sender, friend = wallet(p, 10_000), wallet(p)
     reported = report_events(p)
-    lost = lose_the_next_commit(p)
-    packet = p.people.create_packet(sender, amount=600, shares=3, mode="equal", pin=PIN)
-    assert lost == [1]
+    packet = retried(
+        p, way, lambda: p.people.create_packet(sender, amount=600, shares=3, mode="equal", pin=PIN)
+    )
     assert balance(p, sender) == 9_400
-    lost = lose_the_next_commit(p)
-    claimed = p.people.claim_packet(friend, packet["id"])
-    assert lost == [1]
+    claimed = retried(p, way, lambda: p.people.claim_packet(friend, packet["id"]))
     assert claimed["amount"] == 200 and balance(p, friend) == 200
     assert sorted(reported) == outbox_ids(p, packet["id"]) and len(reported) == 1
     assert p.people.packet(packet["id"], friend)["claimed"] == 1
