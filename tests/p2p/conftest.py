@@ -108,8 +108,8 @@ def outbox_ids(p: Platform, subject: str | None = None) -> list[str]:
 
 def beside_a_refusal(p: Platform, work: Callable[[], T]) -> T:
     """Run ``work`` so that its money movement shares a batch with a request whose hook refuses:
-    the ledger rolls the batch back and retries each request alone. The ledger is held on a
-    first batch until both requests are queued behind it, so they are taken together."""
+    the work's hook runs, the ledger rolls the batch back and retries each request alone. The
+    ledger is held on a first batch until both are queued behind it, so they are taken together."""
     store, submit = p.ledger.store, p.ledger.submit
     original = store.apply_batch
     started, go, queued = threading.Event(), threading.Event(), threading.Semaphore(0)
@@ -149,10 +149,12 @@ def beside_a_refusal(p: Platform, work: Callable[[], T]) -> T:
         first = p.ledger.submit([_nothing_much(p)], hook=lambda tx, results: None)
         assert started.wait(WAIT_S)
         with ThreadPoolExecutor(2) as pool:
-            refusal = pool.submit(refusing)
+            # The work first, then the refusal: the work's hook runs before the batch fails.
             result = pool.submit(work)
-            for _ in range(3):  # the first batch's request, the refusal and the work's
+            for _ in range(2):  # the first batch's request and the work's
                 assert queued.acquire(timeout=WAIT_S)
+            refusal = pool.submit(refusing)
+            assert queued.acquire(timeout=WAIT_S)
             go.set()
             first.result()
             refusal.result()
@@ -171,3 +173,17 @@ def _nothing_much(p: Platform) -> Transfer:
         1,
         TransferCode.TOP_UP,
     )
+
+
+RETRIES = ["commit-lost", "refusal-beside"]
+
+
+def retried(p: Platform, way: str, work: Callable[[], T]) -> T:
+    """``work`` with its movement in a batch the ledger retries request by request, ``way``
+    being one of :data:`RETRIES`."""
+    if way == "refusal-beside":
+        return beside_a_refusal(p, work)
+    lost = lose_the_next_commit(p)
+    result = work()
+    assert lost == [1]  # the first run's hook ran, its commit was lost, the retry committed
+    return result

@@ -4,36 +4,21 @@ reported once — exactly the rows in the outbox."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TypeVar
-
 import pytest
 
 from p2p.conftest import (
     PIN,
+    RETRIES,
     balance,
-    beside_a_refusal,
-    lose_the_next_commit,
     outbox_ids,
     report_events,
+    retried,
     wallet,
 )
 from saoma.platform import Platform
 
-T = TypeVar("T")
-WAYS = ["commit-lost", "refusal-beside"]
 
-
-def retried(p: Platform, way: str, work: Callable[[], T]) -> T:
-    if way == "refusal-beside":
-        return beside_a_refusal(p, work)
-    lost = lose_the_next_commit(p)
-    result = work()
-    assert lost == [1]  # the first run's hook ran, its commit was lost, the retry committed
-    return result
-
-
-@pytest.mark.parametrize("way", WAYS)
+@pytest.mark.parametrize("way", RETRIES)
 def test_a_transfer_in_a_retried_batch_reports_its_events_once(
     platform: Platform, way: str
 ) -> None:
@@ -48,7 +33,7 @@ def test_a_transfer_in_a_retried_batch_reports_its_events_once(
     assert [t["id"] for t in listed] == [sent["id"]]
 
 
-@pytest.mark.parametrize("way", WAYS)
+@pytest.mark.parametrize("way", RETRIES)
 def test_a_red_packet_and_its_claim_in_retried_batches_are_recorded_once(
     platform: Platform, way: str
 ) -> None:
