@@ -121,9 +121,9 @@ class Transfers:
             "expires_at_us": now + WAIT_US,
             "created_at_us": now,
         }
-        return self._move(sender, recipient, row, claim)
+        return self._send_row(sender, recipient, row, claim)
 
-    def _move(
+    def _send_row(
         self,
         sender: Consumer,
         recipient: Consumer | None,
