@@ -1,0 +1,189 @@
+"""A platform in this process over each database, for the services of people and promotions:
+wallets and shops to use them, a batch whose commit is lost once, and the events reported."""
+
+from __future__ import annotations
+
+import itertools
+import secrets
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+import pytest
+from sqlalchemy import select
+
+from saoma.bank.connector import BankOutcome
+from saoma.db import make_engine, read
+from saoma.ledger import Transfer, TransferCode
+from saoma.ledger.check import check_ledger
+from saoma.ledger.tx import Tx
+from saoma.merchants.service import Merchant
+from saoma.movements import Movements, Unit
+from saoma.payments import models as pm
+from saoma.platform import Platform
+from saoma.problems import Problem
+from saoma.wallets.service import Consumer
+
+PIN = "246810"
+PASSWORD = "correct horse battery"
+_phones = itertools.count()
+_shops = itertools.count()
+T = TypeVar("T")
+WAIT_S = 10.0
+
+
+@pytest.fixture
+def platform(db_url: str) -> Iterator[Platform]:
+    p = Platform.open(db_url, migrate_first=False)
+    yield p
+    p.close()
+    engine = make_engine(db_url)
+    try:
+        report = check_ledger(engine)
+        assert report.ok, report.problems
+    finally:
+        engine.dispose()
+
+
+def wallet(p: Platform, balance: int = 0, *, pin: str | None = PIN) -> Consumer:
+    c = p.wallets.sign_up(f"+86136{next(_phones):08d}", PASSWORD, "Li Wei")
+    if pin:
+        p.wallets.set_pin(c.id, pin, password=PASSWORD, old_pin=None)
+    if balance:
+        top = p.funding.top_up(c, balance)
+        p.funding.settled(BankOutcome(top["id"], True, "T"))
+    return p.wallets.get(c.id)
+
+
+def shop(p: Platform, name: str = "Old Chen Noodles") -> Merchant:
+    return p.merchants.sign_up(
+        login=f"shop-{next(_shops)}@example.cn", password=PASSWORD, name=name, city="Shenzhen"
+    )
+
+
+def balance(p: Platform, consumer: Consumer) -> int:
+    return int(p.wallets.balance(consumer)["balance"])
+
+
+def lose_the_next_commit(p: Platform) -> list[int]:
+    """The next batch runs its hooks, then its COMMIT is lost: the ledger retries each request
+    of it alone. Returns a list that counts the lost commits (one once it happened)."""
+    store = p.ledger.store
+    original = store.apply_batch
+    lost: list[int] = []
+
+    def apply_batch(
+        transfers: list[Transfer], raw: Any, before_commit: Any = None, *rest: Any
+    ) -> Any:
+        store.apply_batch = original  # type: ignore[method-assign]
+
+        def hooks_then_lost(tx: Tx, results: Any) -> None:
+            if before_commit is not None:
+                before_commit(tx, results)
+            lost.append(1)
+            raise ConnectionError("the connection was lost at COMMIT")
+
+        return original(transfers, raw, hooks_then_lost, *rest)
+
+    store.apply_batch = apply_batch  # type: ignore[method-assign]
+    return lost
+
+
+def report_events(p: Platform) -> list[str]:
+    """The ids of the events the services report as committed, from now on."""
+    reported: list[str] = []
+    p.payments.movements = Movements(p.ledger, on_events=reported.extend)
+    return reported
+
+
+def outbox_ids(p: Platform, subject: str | None = None) -> list[str]:
+    o = pm.outbox.c
+    query = select(o.id).order_by(o.id)
+    if subject is not None:
+        query = query.where(o.subject == subject)
+    with read(p.engine) as conn:
+        return list(conn.execute(query).scalars())
+
+
+def beside_a_refusal(p: Platform, work: Callable[[], T]) -> T:
+    """Run ``work`` so that its money movement shares a batch with a request whose hook refuses:
+    the work's hook runs, the ledger rolls the batch back and retries each request alone. The
+    ledger is held on a first batch until both are queued behind it, so they are taken together."""
+    store, submit = p.ledger.store, p.ledger.submit
+    original = store.apply_batch
+    started, go, queued = threading.Event(), threading.Event(), threading.Semaphore(0)
+
+    def held_apply_batch(*args: Any) -> Any:
+        store.apply_batch = original  # type: ignore[method-assign]
+        started.set()
+        assert go.wait(WAIT_S)
+        return original(*args)
+
+    def counted_submit(*args: Any, **kwargs: Any) -> Any:
+        reply = submit(*args, **kwargs)
+        queued.release()
+        return reply
+
+    def refused(unit: Unit) -> None:
+        raise Problem("conflict", 409, "refused beside the work, to make the batch fail")
+
+    def refusing() -> None:
+        move = Transfer(
+            f"refused-{secrets.token_hex(6)}",
+            p.payments.bank_account,
+            p.payments.fees_account,
+            1,
+            TransferCode.TOP_UP,
+        )
+        try:
+            p.payments.movements.move([move], refused)
+        except Problem:
+            return
+        raise AssertionError("the refusing request went through")
+
+    store.apply_batch = held_apply_batch  # type: ignore[method-assign]
+    p.ledger.submit = counted_submit  # type: ignore[method-assign]
+    try:
+        # With a hook, so it is applied by the batch, not sent ahead on a pipeline.
+        first = p.ledger.submit([_nothing_much(p)], hook=lambda tx, results: None)
+        assert started.wait(WAIT_S)
+        with ThreadPoolExecutor(2) as pool:
+            # The work first, then the refusal: the work's hook runs before the batch fails.
+            result = pool.submit(work)
+            for _ in range(2):  # the first batch's request and the work's
+                assert queued.acquire(timeout=WAIT_S)
+            refusal = pool.submit(refusing)
+            assert queued.acquire(timeout=WAIT_S)
+            go.set()
+            first.result()
+            refusal.result()
+            return result.result()
+    finally:
+        go.set()
+        store.apply_batch = original  # type: ignore[method-assign]
+        del p.ledger.submit
+
+
+def _nothing_much(p: Platform) -> Transfer:
+    return Transfer(
+        f"first-{secrets.token_hex(6)}",
+        p.payments.bank_account,
+        p.payments.fees_account,
+        1,
+        TransferCode.TOP_UP,
+    )
+
+
+RETRIES = ["commit-lost", "refusal-beside"]
+
+
+def retried(p: Platform, way: str, work: Callable[[], T]) -> T:
+    """``work`` with its movement in a batch the ledger retries request by request, ``way``
+    being one of :data:`RETRIES`."""
+    if way == "refusal-beside":
+        return beside_a_refusal(p, work)
+    lost = lose_the_next_commit(p)
+    result = work()
+    assert lost == [1]  # the first run's hook ran, its commit was lost, the retry committed
+    return result

@@ -1,0 +1,75 @@
+"""Money sent to a phone nobody has proven: it waits in escrow, reaches the owner who proves the
+phone, or goes back to the sender after a day — once, whichever comes first."""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import update
+
+from p2p.conftest import PASSWORD, PIN, balance, outbox_ids, wallet
+from saoma.db import write
+from saoma.p2p import models as m
+from saoma.payments.ids import now_us
+from saoma.platform import Platform
+
+PHONE = "+8613977778888"
+
+
+def verify(p: Platform, consumer_id: str, phone: str) -> None:
+    p.identifiers.send_code(consumer_id, phone)
+    (message,) = p.messenger.recent(to=phone, limit=1)
+    found = re.search(r"\b(\d{6})\b", message.body)
+    assert found
+    p.identifiers.verify(consumer_id, phone, found.group(1))
+
+
+def escrow(p: Platform) -> int:
+    account = p.ledger.account(p.people.escrow)
+    return account.balance if account else 0
+
+
+def test_money_for_an_unproven_phone_waits_then_reaches_its_owner(platform: Platform) -> None:
+    p = platform
+    alice = wallet(p, 5_000)
+    owner = p.wallets.sign_up(PHONE, PASSWORD)  # claims the phone, has not proven it
+    sent = p.people.send(alice, to=PHONE, amount=1_500, pin=PIN)
+    assert (sent["state"], sent["recipient_id"]) == ("waiting", None) and "returns_at" in sent
+    assert (balance(p, alice), escrow(p)) == (3_500, 1_500)
+    assert p.people.claim_waiting(owner, PHONE) == 0  # not proven yet: nothing arrives
+    verify(p, owner.id, PHONE)  # the platform delivers on verification
+    assert (balance(p, owner), escrow(p)) == (1_500, 0)
+    assert p.people.claim_waiting(owner, PHONE) == 0 and p.people.deliver_verified() == 0
+    (seen,) = p.people.transfers_of(alice)["data"]
+    assert seen["state"] == "claimed"
+    assert len(outbox_ids(p, sent["id"])) == 2  # transfer.sent, transfer.claimed
+
+
+def test_money_nobody_claims_goes_back_after_its_day(platform: Platform) -> None:
+    p = platform
+    alice = wallet(p, 5_000)
+    sent = p.people.send(alice, to=PHONE, amount=800, pin=PIN)
+    assert p.people.return_unclaimed() == 0  # not due yet
+    with write(p.engine) as conn:
+        conn.execute(
+            update(m.p2p_transfers)
+            .where(m.p2p_transfers.c.id == sent["id"])
+            .values(expires_at_us=now_us() - 1)
+        )
+    assert p.people.return_unclaimed() == 1
+    assert p.people.return_unclaimed() == 0
+    assert (balance(p, alice), escrow(p)) == (5_000, 0)
+    (seen,) = p.people.transfers_of(alice, state="returned")["data"]
+    assert seen["id"] == sent["id"]
+    late = p.wallets.sign_up(PHONE, PASSWORD)
+    verify(p, late.id, PHONE)  # proven after the money went back: nothing arrives
+    assert balance(p, late) == 0
+
+
+def test_money_for_a_proven_phone_arrives_at_once(platform: Platform) -> None:
+    p = platform
+    alice, owner = wallet(p, 5_000), wallet(p)
+    verify(p, owner.id, owner.login)
+    sent = p.people.send(alice, to=owner.login, amount=300, pin=PIN)
+    assert (sent["state"], sent["recipient_id"]) == ("done", owner.id)
+    assert balance(p, owner) == 300

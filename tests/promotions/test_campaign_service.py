@@ -1,0 +1,100 @@
+"""Campaigns through the Promotions service, in process: what a spec must hold, who may see and
+change a campaign, the states it moves through, and a platform-funded campaign."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from p2p.conftest import PIN, wallet
+from promotions.conftest import OFF, with_takings
+from saoma.platform import Platform
+from saoma.problems import Problem
+
+BAD_SPECS: list[tuple[dict[str, Any], str]] = [
+    ({"name": ""}, "name"),
+    ({"kind": "free_lunch"}, "kind"),
+    ({"budget": 0}, "budget"),
+    ({"budget": True}, "budget"),
+    ({"amount_off": 0}, "amount_off"),
+    ({"kind": "spend_get", "min_spend": 100}, "min_spend"),
+    ({"kind": "percent_off", "amount_off": 0, "percent_ppm": 0}, "percent_ppm"),
+    ({"kind": "percent_off", "percent_ppm": 1_000_001}, "percent_ppm"),
+    ({"kind": "random", "random_min": 5, "random_max": 4}, "random_max"),
+    ({"window_end_min": 1441}, "window_end_min"),
+    ({"starts_at_us": 2_000, "ends_at_us": 1_000}, "ends_at_us"),
+]
+
+
+def test_a_spec_that_does_not_hold_names_its_field_and_moves_nothing(platform: Platform) -> None:
+    p = platform
+    noodles = with_takings(p)
+    before = p.merchants.balance(noodles)
+    for change, field in BAD_SPECS:
+        with pytest.raises(Problem) as refused:
+            p.promotions.create(noodles, {**OFF, **change})
+        assert (refused.value.slug, refused.value.field) == ("invalid-request", field), change
+    with pytest.raises(Problem) as refused:
+        p.promotions.create(noodles, {**OFF, "budget": before + 1})
+    assert (refused.value.slug, refused.value.field) == ("insufficient-funds", "budget")
+    assert p.merchants.balance(noodles) == before
+    assert p.promotions.of_funder(noodles) == []
+
+
+def test_a_campaign_is_its_funders_own(platform: Platform) -> None:
+    p = platform
+    noodles, tea = with_takings(p), with_takings(p)
+    made = p.promotions.create(noodles, OFF)
+    assert (made["state"], made["budget_left"], made["used_count"]) == ("active", 1_000, 0)
+    assert [c["id"] for c in p.promotions.of_funder(noodles)] == [made["id"]]
+    assert p.promotions.of_funder(tea) == []
+    for attempt in (
+        lambda: p.promotions.get(tea, made["id"]),
+        lambda: p.promotions.set_state(tea, made["id"], "paused"),
+        lambda: p.promotions.get(None, made["id"]),
+        lambda: p.promotions.get(noodles, "cmp_nothing"),
+    ):
+        with pytest.raises(Problem) as refused:
+            attempt()
+        assert refused.value.slug == "not-found"
+
+
+def test_a_campaign_pauses_resumes_and_once_ended_stays_ended(platform: Platform) -> None:
+    p = platform
+    noodles = with_takings(p)
+    before = p.merchants.balance(noodles)
+    made = p.promotions.create(noodles, OFF)
+    payer = wallet(p, 5_000)
+    assert p.promotions.quote(payer, noodles.id, 1_000, "static:1000") is not None
+    assert p.promotions.set_state(noodles, made["id"], "paused")["state"] == "paused"
+    assert p.promotions.set_state(noodles, made["id"], "paused")["state"] == "paused"
+    assert p.promotions.quote(payer, noodles.id, 1_000, "static:1000") is None
+    assert p.promotions.set_state(noodles, made["id"], "active")["state"] == "active"
+    ended = p.promotions.set_state(noodles, made["id"], "ended")
+    assert (ended["state"], ended["returned_to_funder"]) == ("ended", 1_000)
+    assert ended["budget_left"] == 0
+    assert p.merchants.balance(noodles) == before
+    for state in ("active", "paused"):
+        with pytest.raises(Problem) as refused:
+            p.promotions.set_state(noodles, made["id"], state)
+        assert refused.value.slug == "campaign-ended"
+
+
+def test_the_platform_funds_a_campaign_at_one_merchant_from_its_fees(platform: Platform) -> None:
+    p = platform
+    noodles = with_takings(p)  # the platform earned its fee on these takings
+    made = p.promotions.create(None, {**OFF, "budget": 100, "merchant_id": noodles.id})
+    assert (made["funder"], made["merchant_id"]) == ("platform", noodles.id)
+    assert [c["id"] for c in p.promotions.of_funder(None)] == [made["id"]]
+    payer = wallet(p, 5_000)
+    offer = p.promotions.quote(payer, noodles.id, 1_000, "static:1000")
+    assert offer is not None and offer["campaign_id"] == made["id"]
+    paid = p.payments.pay_static(
+        payer, noodles.id, amount=1_000, pin=PIN, offer_id=offer["offer_id"]
+    )
+    assert (paid["discount"], paid["paid"]) == (100, 900)
+    report = p.promotions.get(None, made["id"])
+    assert (report["used_count"], report["subsidy_paid"], report["budget_left"]) == (1, 100, 0)
+    assert report["sales_with_discount"] == 1_000
+    assert p.promotions.quote(payer, noodles.id, 1_000, "static:1000") is None  # spent
