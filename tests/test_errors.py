@@ -111,12 +111,12 @@ def test_every_slug_has_an_english_and_a_chinese_sentence() -> None:
 
 def test_the_old_forms_build_catalogue_classes() -> None:
     made = Problem("order-expired", 409, "this order has expired: ask for a new code")
-    assert type(made) is errors.OrderExpired and made.status == 409
+    assert type(made) is errors.OrderExpired and problems.status_of(made) == 409
     assert made.detail == "this order has expired: ask for a new code"
     with pytest.raises(Problem):  # ``except Problem`` catches every catalogue error
         raise errors.PinWrong("wrong PIN: 4 tries left", field="pin", tries_left=4)
     refused = Problem("pin-locked", 423, "locked", field="pin", locked_until_us=7)
-    assert refused.document("/v1/x") == {
+    assert problems.document(refused, "/v1/x") == {
         "type": "https://saoma.dev/problems/pin-locked",
         "title": "Pin locked",
         "status": 423,

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from saoma.bank.connector import BankOutcome
 from saoma.bootstrap import Platform
+from saoma.errors import CODE_HELD_BACK
 from saoma.problems import Problem
 
 # Published on the demo start page: anyone may sign in to the demo world.
@@ -69,7 +70,7 @@ def prove(platform: Platform, consumer_id: str, login: str) -> None:
     try:
         platform.identifiers.send_code(consumer_id, login)
     except Problem as exc:
-        if exc.status != 429:  # a code sent within the minute is still good
+        if not isinstance(exc, CODE_HELD_BACK):  # a code sent within the minute is still good
             raise
     (message,) = platform.messenger.recent(to=login, limit=1)
     found = re.search(r"\b(\d{6})\b", message.body)

@@ -78,19 +78,6 @@ class SaomaError(Refusal, metaclass=_Catalogued):
     def type(self) -> str:
         return TYPE_BASE + self.slug
 
-    @property
-    def status(self) -> int:
-        """The HTTP status, read from the API's table (for callers from before the catalogue)."""
-        from saoma.api.problems import status_of
-
-        return status_of(self)
-
-    def document(self, instance: str = "") -> dict[str, Any]:
-        """The RFC 9457 problem document (built by :mod:`saoma.api.problems`)."""
-        from saoma.api.problems import document
-
-        return document(self, instance)
-
 
 class PassedOn(SaomaError):
     """A refusal whose HTTP status is not the catalogue's: it came with its own."""
@@ -366,6 +353,10 @@ class VerificationCodesExhausted(SaomaError):
     """Today's allowance of verification codes (per wallet or per address) is used up."""
 
     slug = "verification-codes-exhausted"
+
+
+# No code was sent now, but one may arrive later: sign-up and the demo go on without it.
+CODE_HELD_BACK = (VerificationCodeTooSoon, VerificationCodesExhausted)
 
 
 # Money -------------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from saoma.api.problems import status_of
 from saoma.bootstrap import Platform
 from saoma.ledger import Ledger, Transfer, TransferCode
 from saoma.ledger.tx import Tx
@@ -94,7 +95,7 @@ def test_a_payment_refused_on_its_retry_is_not_acknowledged(platform: Platform) 
         lose_the_next_commit(platform, spend_it_all)
         with pytest.raises(Problem) as refused:
             platform.payments.pay_static(wallet, shop.id, amount=600, pin=PIN)
-    assert refused.value.status == 402
+    assert status_of(refused.value) == 402
     assert platform.wallets.balance(wallet)["balance"] == 0
     assert platform.payments.list_payments(consumer=wallet)["data"] == []
 

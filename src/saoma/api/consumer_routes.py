@@ -40,6 +40,7 @@ from saoma.api.schemas import (
     Withdraw,
 )
 from saoma.api.schemas import Preview as ScanPreview
+from saoma.errors import CODE_HELD_BACK
 from saoma.payments import codes
 from saoma.payments.service import check_currency
 from saoma.platform import Platform
@@ -74,7 +75,7 @@ def open_wallet(
     try:
         sent = platform.identifiers.send_code(c.id, claimed["identifier"])
     except Problem as exc:  # too many codes to that phone today: the wallet is open anyway
-        if exc.status != 429:
+        if not isinstance(exc, CODE_HELD_BACK):
             raise
         return c, token, {**claimed, "code_sent": False, "detail": exc.detail}
     return c, token, {**sent, "code_sent": True}
