@@ -23,7 +23,7 @@ from saoma.ledger import Transfer, TransferCode, TransferFlags
 from saoma.merchants.service import Merchant
 from saoma.movements import Moved, Unit
 from saoma.payments.ids import now_us
-from saoma.payments.service import Payments, derived_id
+from saoma.payments.service import derived_id
 from saoma.platform import Platform
 from saoma.promotions import models as m
 
@@ -85,9 +85,6 @@ def test_a_use_recorded_in_a_retried_batch_is_counted_once(platform: Platform, w
     assert cached(p, campaign["id"]) == (900, 1)
 
 
-@pytest.mark.skipif(
-    hasattr(Payments, "_move"), reason="checkout still hands record_use a bare transaction"
-)
 @pytest.mark.parametrize("way", RETRIES)
 def test_a_discounted_payment_in_a_retried_batch_is_counted_and_reported_once(
     platform: Platform, way: str
