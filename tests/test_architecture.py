@@ -36,7 +36,6 @@ KNOWN_BACK_EDGES: dict[tuple[str, str], str] = {
     ("saoma.promotions", "saoma.payments"): "payments tables and idempotency, moves via Payments",
     ("saoma.payments", "saoma.p2p"): "payments.authorisation reads the transfer tables",
     ("saoma.qr", "saoma.payments"): "qr.cli prints a payment code's payload",
-    ("saoma.api", "saoma.web"): "api.app.create_app mounts the pages' router",
 }
 
 # Modules over MODULE_LINES_MAX lines without a reason: the payments, p2p and promotions services

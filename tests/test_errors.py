@@ -19,11 +19,11 @@ from typer.testing import CliRunner
 
 from saoma import errors
 from saoma.api import problems
-from saoma.api.app import create_app
 from saoma.cli import app as cli
 from saoma.db import migrate
 from saoma.platform import Platform
 from saoma.problems import Problem, from_ledger_error, invalid, not_found
+from saoma.server import create_app
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "saoma"
 PAGES_JS = SRC / "web" / "static" / "saoma.js"

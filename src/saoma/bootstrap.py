@@ -3,7 +3,7 @@
 The order of ``build`` is the order of the packages: the database and the ledger, then wallets
 and merchants, then what moves money between them (payments, promotions, people, payment codes,
 funding), then what tells the world (the webhook dispatcher, the live feed). The HTTP API and the
-pages sit on top: they take a built ``Platform`` (``saoma.api.app.create_app``) and nothing here
+pages sit on top: they take a built ``Platform`` (``saoma.server.create_app``) and nothing here
 imports them. The bank and the messenger are the two adapters to the outside: a test or an
 installation passes its own, and the sandboxes stand in otherwise.
 """

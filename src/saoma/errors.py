@@ -9,7 +9,7 @@ Where one slug covers several causes (``conflict``, say), each cause is a subcla
 the slug the API returns today and names its own precise slug in ``cause``, ready for the day
 the API switches to it.
 
-Module over 500 lines: the catalogue reads best as one list, one short class per entry.
+Longer than usual: the catalogue reads best as one list, one short class per entry.
 """
 
 from __future__ import annotations

@@ -15,9 +15,9 @@ import httpx
 import pytest
 import uvicorn
 
-from saoma.api.app import create_app
 from saoma.db import migrate
 from saoma.platform import Platform
+from saoma.server import create_app
 from support import free_port, wait_until
 
 

@@ -20,8 +20,8 @@ from types import ModuleType
 import httpx
 import pytest
 
-from saoma.api.app import create_app
 from saoma.platform import Platform
+from saoma.server import create_app
 from support import PIN, Server, new_consumer, new_merchant
 
 PROGRAM = '''"""A merchant's server, typed by the models generated from Saoma's OpenAPI document."""

@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 
 from api.openapi_strict import StrictDocument
-from saoma.api.app import create_app
 from saoma.platform import Platform
+from saoma.server import create_app
 
 PROBLEM_REF = "#/components/schemas/ProblemDoc"
 

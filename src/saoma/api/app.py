@@ -387,7 +387,4 @@ def create_app(platform: Platform, *, start: bool = True) -> FastAPI:
     app.include_router(p2p_routes.router)
     app.include_router(paycode_routes.router)
     app.include_router(identity_routes.router)
-    from saoma.web.routes import router as web_router
-
-    app.include_router(web_router)
     return app

@@ -40,12 +40,10 @@ from saoma.api.schemas import (
     Withdraw,
 )
 from saoma.api.schemas import Preview as ScanPreview
-from saoma.errors import CODE_HELD_BACK
 from saoma.payments import codes
 from saoma.payments.service import check_currency
-from saoma.platform import Platform
-from saoma.problems import Problem
 from saoma.wallets.service import Consumer
+from saoma.wallets.signup import open_wallet
 
 router = APIRouter(prefix="/v1", tags=["consumers"])
 Me = Annotated[Consumer, Depends(deps.consumer)]
@@ -62,25 +60,6 @@ def consumer_view(c: Consumer) -> dict[str, Any]:
     }
 
 
-def open_wallet(
-    platform: Platform, login: str, password: str, display_name: str
-) -> tuple[Consumer, str, dict[str, Any]]:
-    """A new wallet, a session, and a one-time code sent to the login (see docs/verification.md).
-
-    Money friends sent to the login waits until the code is typed back (``/me/identifiers/verify``).
-    """
-    c = platform.wallets.sign_up(login, password, display_name)
-    token = platform.wallets.new_session(c.id)
-    claimed = next(i for i in platform.identifiers.of(c.id) if not i["verified"])
-    try:
-        sent = platform.identifiers.send_code(c.id, claimed["identifier"])
-    except Problem as exc:  # too many codes to that phone today: the wallet is open anyway
-        if not isinstance(exc, CODE_HELD_BACK):
-            raise
-        return c, token, {**claimed, "code_sent": False, "detail": exc.detail}
-    return c, token, {**sent, "code_sent": True}
-
-
 @router.post(
     "/consumers", status_code=201, response_model=SignedUpOut, responses=problems(409, 422)
 )
@@ -88,8 +67,9 @@ def sign_up(body: SignUp, request: Request) -> Response:
     """Open a wallet with a phone number or e-mail and a password; returns a session token.
 
     A six-digit code is sent to the login: until it is typed back, money sent there waits."""
+    platform = deps.platform_of(request)
     c, token, verification = open_wallet(
-        deps.platform_of(request), body.login, body.password, body.display_name
+        platform.wallets, platform.identifiers, body.login, body.password, body.display_name
     )
     return answer({"consumer": consumer_view(c), "token": token, "verification": verification}, 201)
 

@@ -25,13 +25,13 @@ from fastapi.responses import (
 from pydantic import Field, StrictStr
 
 from saoma.api import deps
-from saoma.api.consumer_routes import open_wallet
 from saoma.api.responses import problems
 from saoma.api.schemas import Body
 from saoma.errors import DemoOnly, NotFound
 from saoma.merchants.service import Merchant
 from saoma.payments import codes
 from saoma.qr import images
+from saoma.wallets.signup import open_wallet
 
 HERE = Path(__file__).parent
 STATIC = HERE / "static"
@@ -213,8 +213,13 @@ def web_sign_in(body: WebSignIn, request: Request) -> JSONResponse:
 
 @router.post("/web/consumers", responses=problems(409, 422))
 def web_sign_up(body: WebSignUp, request: Request) -> JSONResponse:
+    platform = deps.platform_of(request)
     c, token, verification = open_wallet(
-        deps.platform_of(request), body.login, body.password, body.display_name or body.login
+        platform.wallets,
+        platform.identifiers,
+        body.login,
+        body.password,
+        body.display_name or body.login,
     )
     answer = {
         "kind": "consumer",
