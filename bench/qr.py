@@ -24,8 +24,8 @@ import qrcode
 from PIL import Image, ImageFilter
 from qrcode.constants import ERROR_CORRECT_M
 
-from saoma.payments.codes import saoma_payload
 from saoma.qr import crc16, decode, images
+from saoma.qr.saoma import saoma_payload
 
 PAYLOADS = {
     "saoma order": saoma_payload(

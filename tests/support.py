@@ -28,6 +28,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from saoma import signing
+from saoma.authorisations import check_authorisations
 from saoma.bank.connector import BankConnector
 from saoma.bootstrap import Platform, build
 from saoma.client import ConsumerClient, MerchantClient
@@ -35,7 +36,6 @@ from saoma.config import get_settings
 from saoma.db import make_engine
 from saoma.ledger.check import check_ledger
 from saoma.messaging.connector import SandboxMessenger
-from saoma.payments.authorisation import check_authorisations
 
 POSTGRES_SERVER_URL = os.environ.get(
     "SAOMA_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"

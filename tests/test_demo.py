@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from saoma.authorisations import check_authorisations
 from saoma.db import make_engine
 from saoma.demo import CONSUMERS, DEMO_PASSWORD, MERCHANTS, seed
 from saoma.ledger.check import check_ledger
-from saoma.payments.authorisation import check_authorisations
 from saoma.platform import Platform
 
 

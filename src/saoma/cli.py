@@ -205,7 +205,7 @@ def check_authorisations_cmd(database_url: str | None = DatabaseOption) -> None:
     day, in SAOMA_TIMEZONE). Exits 1 naming each debit that breaks them."""
     from zoneinfo import ZoneInfo
 
-    from saoma.payments.authorisation import check_authorisations
+    from saoma.authorisations import check_authorisations
 
     engine = make_engine(_url(database_url))
     problems = check_authorisations(engine, tz=ZoneInfo(get_settings().timezone))

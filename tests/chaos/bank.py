@@ -53,9 +53,9 @@ if TESTS not in sys.path:  # run on its own: ``support`` lives one folder up
     sys.path.insert(0, TESTS)
 
 from saoma import signing  # noqa: E402
+from saoma.authorisations import check_authorisations  # noqa: E402
 from saoma.db import make_engine  # noqa: E402
 from saoma.ledger.check import check_ledger  # noqa: E402
-from saoma.payments.authorisation import check_authorisations  # noqa: E402
 from saoma.payments.idempotency import LEASE_US  # noqa: E402
 from saoma.payments.service import derived_id  # noqa: E402
 from support import PASSWORD, PIN, POSTGRES_SERVER_URL, Receiver, Server, free_port  # noqa: E402

@@ -10,8 +10,9 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 from consent.conftest import PIN, shop, wallet
+from saoma.api.problems import status_of
+from saoma.authorisations import check_authorisations
 from saoma.paycode import codes
-from saoma.payments.authorisation import check_authorisations
 from saoma.platform import Platform
 from saoma.problems import Problem
 from saoma.wallets.service import Consumer
@@ -91,7 +92,7 @@ def test_money_to_people_never_spends_the_allowance_nor_goes_without_the_pin(
         try:
             p.people.send(payer, to=friend.id, amount=1_000, pin=None)
         except Problem as refused:
-            assert refused.slug == "pin-required" and refused.status == 401
+            assert refused.slug == "pin-required" and status_of(refused) == 401
     try:
         p.people.create_packet(payer, amount=1_000, shares=1, pin=None)
     except Problem as refused:

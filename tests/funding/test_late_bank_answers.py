@@ -29,9 +29,8 @@ def wiring(monkeypatch: pytest.MonkeyPatch) -> Wiring:
     # Funding reads its give-up time from a module constant (no constructor parameter yet).
     monkeypatch.setattr(funding, "BANK_TIMEOUT_US", 0)  # "10 minutes" pass at once
     # A withdrawal paid after the give-up is debited by a plain transfer resting on the
-    # withdrawal's consent; check_authorisations knows only the hold-then-post form of a
-    # withdrawal and would call that debit unauthorised, so this module checks the books only.
-    return Wiring(check_authorisations=False)
+    # withdrawal's own request: the check of every debit's authorisation accepts it.
+    return Wiring()
 
 
 def wallet(platform: Platform, balance: int) -> Consumer:

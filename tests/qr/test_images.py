@@ -14,8 +14,8 @@ import pytest
 from PIL import Image, ImageDraw, ImageFilter
 
 from saoma.paycode import codes as paycodes
-from saoma.payments.codes import saoma_payload
 from saoma.qr import decode, images
+from saoma.qr.saoma import saoma_payload
 
 # A dynamic Saoma code with the longest ids Saoma makes and a Chinese name: a large symbol.
 ORDER = saoma_payload(

@@ -7,9 +7,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 from sqlalchemy import text
 
+from saoma.authorisations import check_authorisations
 from saoma.bank.connector import BankOutcome
 from saoma.bootstrap import Platform
-from saoma.payments.authorisation import check_authorisations
 from saoma.payments.ids import now_us
 from saoma.wallets.service import Consumer
 

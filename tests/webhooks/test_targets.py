@@ -13,10 +13,10 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from saoma import targets
 from saoma.config import Settings
 from saoma.merchants.service import check_webhook_url
 from saoma.problems import Problem
-from saoma.webhooks import targets
 from support import (
     PASSWORD,
     PIN,

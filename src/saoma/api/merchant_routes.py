@@ -45,6 +45,7 @@ from saoma.api.schemas import (
 from saoma.merchants.service import Merchant
 from saoma.payments import codes
 from saoma.payments.reports import statement_range
+from saoma.payments.subjects import event_subjects
 from saoma.problems import invalid, not_found
 from saoma.webhooks import dispatcher
 
@@ -346,12 +347,13 @@ def webhook_deliveries(
     ] = None,
 ) -> Response:
     """Webhook events, newest first, with every delivery attempt."""
+    engine = deps.platform_of(request).engine
     found = dispatcher.deliveries(
-        deps.platform_of(request).engine,
+        engine,
         shop.id,
         cursor=cursor,
         limit=limit,
-        payment_id=payment_id,
+        subjects=event_subjects(engine, shop.id, payment_id),
         subject=subject,
         event_type=event_type,
     )

@@ -14,7 +14,7 @@ from sqlalchemy import bindparam, case, delete, insert, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
-from saoma import signing
+from saoma import signing, targets
 from saoma.db import read, write, write_one
 from saoma.errors import (
     InvalidRequest,
@@ -36,13 +36,13 @@ from saoma.money import currency
 from saoma.payments import models as m
 from saoma.payments.ids import new_account_id, new_id, now_us, token_hash
 from saoma.wallets.service import _hasher, _verify, check_login, check_password, check_pin
-from saoma.webhooks import targets
-from saoma.webhooks.dispatcher import WEBHOOK_SECRET_OVERLAP_US
 
 KEY_OVERLAP_US_DEFAULT = 24 * 3600 * 1_000_000  # a rotated-out key stays valid for a day
 MANAGER_PIN_TRIES_MAX = 5
 MANAGER_PIN_LOCK_US = 15 * 60 * 1_000_000  # locked for 15 minutes after 5 wrong tries
 FEE_PPM_DEFAULT = 6000  # 0.6 %
+# After a rotation, deliveries are signed with both secrets for a day: receivers switch meanwhile.
+WEBHOOK_SECRET_OVERLAP_US = 24 * 3600 * 1_000_000
 _MCC = re.compile(r"^[0-9]{4}\Z")
 _HTTP_URL = re.compile(r"^https?://[^\s]+\Z")
 _PIN = re.compile(r"[0-9]{6}")  # ASCII digits only, whole string (fullmatch)
@@ -119,7 +119,7 @@ def check_text(field: str, value: str, limit: int, *, required: bool = True) -> 
 def check_webhook_url(url: str, field: str = "webhook_url") -> str:
     """An http(s) URL that does not name a loopback, private or other internal address.
 
-    A name is checked when each delivery resolves it (see ``saoma.webhooks.targets``).
+    A name is checked when each delivery resolves it (see ``saoma.targets``).
     """
     url = url.strip()
     if not url:

@@ -31,7 +31,7 @@ def encode_cmd(
     """Print a Saoma payload (static without --amount, dynamic with it)."""
     from saoma.money import currency as currency_of
     from saoma.money import parse_major
-    from saoma.payments.codes import saoma_payload
+    from saoma.qr.saoma import saoma_payload
 
     try:
         code = currency_of(currency).alpha  # "cny" and "156" too; an unknown one said as such

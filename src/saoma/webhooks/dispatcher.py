@@ -18,12 +18,12 @@ import httpx
 from sqlalchemy import Integer, bindparam, insert, select, update
 from sqlalchemy.engine import Engine
 
-from saoma import signing
+from saoma import signing, targets
 from saoma.db import read, write, write_one
+from saoma.merchants.service import WEBHOOK_SECRET_OVERLAP_US
 from saoma.pagination import check_limit, page_of, parse_cursor, text_filter
 from saoma.payments import models as m
 from saoma.payments.ids import now_us
-from saoma.webhooks import targets
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +35,6 @@ GAVE_UP_US = 2**62  # next attempt "never": the event shows as failed; a replay 
 LEASE_US = 15 * S  # longer than a delivery can take (TIMEOUT_S)
 TIMEOUT_S = 5.0
 # After a rotation, deliveries are signed with the new secret and the previous one for a day.
-WEBHOOK_SECRET_OVERLAP_US = 24 * 3600 * S
 
 
 # Statements built once: building and keying one of these on every call cost more Python than
@@ -242,20 +241,19 @@ def deliveries(
     *,
     cursor: str | None = None,
     limit: int = 50,
-    payment_id: str | None = None,
+    subjects: list[str] | None = None,
     subject: str | None = None,
     event_type: str | None = None,
 ) -> dict[str, Any]:
     """A page of the merchant's webhook events with every attempt, newest first.
 
-    ``payment_id`` keeps the events about one payment, whatever their subject (its order, the
-    charge or hold it came from, or the payment itself); ``subject`` keeps one subject.
+    ``subjects`` keeps the events filed under any of them (the events about one payment: see
+    :func:`saoma.payments.subjects.event_subjects`); ``subject`` keeps one subject.
     """
     limit = check_limit(limit)
     after = parse_cursor(cursor)
     subject = text_filter(subject, "subject")
     event_type = text_filter(event_type, "type", most=48)
-    payment_id = text_filter(payment_id, "payment_id")
     o = m.outbox.c
     query = select(m.outbox).where(o.merchant_id == merchant_id, o.url != "")
     if subject is not None:
@@ -265,8 +263,8 @@ def deliveries(
     if after is not None:
         query = query.where(o.seq < after)
     with read(engine) as conn:
-        if payment_id is not None:
-            query = query.where(o.subject.in_(_subjects_of(conn, merchant_id, payment_id)))
+        if subjects is not None:
+            query = query.where(o.subject.in_(subjects))
         events, next_cursor = page_of(
             list(conn.execute(query.order_by(o.seq.desc()).limit(limit + 1))), limit
         )
@@ -305,22 +303,3 @@ def deliveries(
         for e in events
     ]
     return {"data": data, "next_cursor": next_cursor}
-
-
-def _subjects_of(conn: Any, merchant_id: str, payment_id: str) -> list[str]:
-    """What the events about a payment are filed under: the payment, its order, charge or hold."""
-    payment = conn.execute(
-        select(m.payments.c.order_id).where(
-            m.payments.c.id == payment_id, m.payments.c.merchant_id == merchant_id
-        )
-    ).first()
-    if payment is None:
-        return []  # not this merchant's: nothing to show
-    subjects = [payment_id] + ([payment.order_id] if payment.order_id else [])
-    for table in (m.charges, m.preauths):
-        subjects += conn.execute(
-            select(table.c.id).where(
-                table.c.payment_id == payment_id, table.c.merchant_id == merchant_id
-            )
-        ).scalars()
-    return subjects

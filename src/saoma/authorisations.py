@@ -196,8 +196,11 @@ def check_authorisations(engine: Engine, *, tz: ZoneInfo | None = None) -> list[
                 )
             continue
         pending = bool(t.flags & TransferFlags.PENDING)
-        if pending and t.code == TransferCode.WITHDRAWAL and t.ref in withdrawals:
-            authorised_pending.add(t.id)
+        if t.code == TransferCode.WITHDRAWAL and t.ref in withdrawals:
+            # The consumer asked for this withdrawal: its hold, or, when the bank paid it after
+            # Saoma had given up and released the hold, the debit booked on that late answer.
+            if pending:
+                authorised_pending.add(t.id)
             continue
         record = holds.get(t.id) if pending else records.get(t.id)
         if record is None:
