@@ -12,14 +12,26 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import pytest
+from argon2 import PasswordHasher
 
 from saoma.ledger import Transfer, TransferCode
+from saoma.merchants import service as merchants_service
 from saoma.merchants.service import Merchant
 from saoma.platform import Platform
+from saoma.wallets import service as wallets_service
 from saoma.wallets.service import Consumer
 from support import PASSWORD, PIN, assert_books_hold
 
 _phones = itertools.count()
+
+
+@pytest.fixture(autouse=True)
+def cheap_passwords(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Passwords hashed at Argon2's lowest cost: signing up and setting a PIN check the password
+    at full cost (half a second on a busy machine), and these tests are about money."""
+    cheap = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+    monkeypatch.setattr(wallets_service, "_hasher", cheap)
+    monkeypatch.setattr(merchants_service, "_hasher", cheap)
 
 
 @pytest.fixture
