@@ -27,6 +27,7 @@ from saoma.payments.ids import new_id, now_us
 from saoma.payments.queries import Queries
 from saoma.payments.rows import derived_id, first
 from saoma.problems import Problem, not_found
+from saoma.wallets.service import Consumer
 
 # A refund works its fee and subsidy shares out again when another refund of the same payment
 # committed first; each lost try means another refund went through, so this bounds the waiting.
@@ -148,16 +149,6 @@ class Refunds:
             - refund_share(part, seen, payment.amount)
             for part in (payment.fee, payment.subsidy)
         )
-        transfer_id = derived_id("rfd", merchant.id, merchant_refund_no)
-        transfers = self._transfers(
-            payment,
-            merchant.account_id,
-            consumer.account_id,
-            transfer_id,
-            amount,
-            fee_back,
-            sub_back,
-        )
         now = now_us()
         row = {
             "id": new_id("rf"),
@@ -170,6 +161,7 @@ class Refunds:
             "reason": reason,
             "created_at_us": now,
         }
+        transfers = self._transfers(payment, merchant, consumer, row)
         view = views.refund(row)
 
         def record(unit: Unit) -> None:
@@ -210,17 +202,14 @@ class Refunds:
         raise refused.problem()
 
     def _transfers(
-        self,
-        payment: Any,
-        merchant_account: int,
-        payer_account: int,
-        transfer_id: str,
-        amount: int,
-        fee_back: int,
-        sub_back: int,
+        self, payment: Any, merchant: Merchant, payer: Consumer, refund: dict[str, Any]
     ) -> list[Transfer]:
         """The returned fee first (it can fund the refund), the payer's part, then the
         campaign's part back to where it came from; linked, all or nothing."""
+        transfer_id = derived_id("rfd", merchant.id, refund["merchant_refund_no"])
+        merchant_account = merchant.account_id
+        fee_back, sub_back = refund["fee_returned"], refund["subsidy_returned"]
+        to_payer = refund["amount"] - sub_back
         chain: list[Transfer] = []
         if fee_back:
             chain.append(
@@ -233,13 +222,13 @@ class Refunds:
                     ref=payment.id,
                 )
             )
-        if amount - sub_back:
+        if to_payer:
             chain.append(
                 Transfer(
                     transfer_id,
                     merchant_account,
-                    payer_account,
-                    amount - sub_back,
+                    payer.account_id,
+                    to_payer,
                     TransferCode.REFUND,
                     ref=payment.id,
                 )

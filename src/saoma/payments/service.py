@@ -189,15 +189,9 @@ class Payments:
 
     order_state = staticmethod(views.order_state)
     order_view = staticmethod(views.order)
+    hold_state = staticmethod(views.hold_state)
+    hold_view = staticmethod(views.hold)
     charge_state = staticmethod(views.charge_state)
-
-    @staticmethod
-    def hold_state(row: Any) -> str:
-        return views.hold_state(row)
-
-    @staticmethod
-    def hold_view(row: Any, merchant: Any) -> dict[str, Any]:
-        return views.hold(row, merchant)
 
     # --- the unit of work as p2p and promotions still call it ----------------------------------
     # Payments itself moves money only through ``self.movements``; these go once p2p and
