@@ -97,13 +97,12 @@ class Payments:
         self.fees_account = system_account_id(self.currency, AccountKind.PLATFORM_FEES)
         self.bank_account = system_account_id(self.currency, AccountKind.BANK_CLEARING)
         self._on_events = on_events or (lambda _ids: None)
-        self.movements = Movements(ledger, on_events=self._on_events)
         self.ctx = Context(
             engine,
             ledger,
             wallets,
             merchants,
-            self.movements,
+            Movements(ledger, on_events=self._on_events),
             self.currency,
             self.fees_account,
             self.bank_account,
@@ -111,7 +110,8 @@ class Payments:
         self.queries = queries = Queries(self.ctx)
         self.orders = Orders(self.ctx, queries)
         self.checkout = Checkout(self.ctx, queries)
-        # Through this object's own read, so that a reading of the payment can be staged.
+        # A refund reads the payment through ``_payment``, looked up at each call, so that a
+        # test can stage a stale read there (tests/chaos/test_concurrent_refunds.py).
         self.refunds = Refunds(self.ctx, queries, lambda payment_id: self._payment(payment_id))
         self.holds = Holds(self.ctx, queries)
         self.charges = Charges(self.ctx, queries)
@@ -149,6 +149,16 @@ class Payments:
         self.charge_view = queries.charge_view
         self.get_charge = queries.get_charge
         self.waiting_charges = queries.waiting_charges
+
+    # The features read these from the context at each call: set here, they take effect at once.
+
+    @property
+    def movements(self) -> Movements:
+        return self.ctx.movements
+
+    @movements.setter
+    def movements(self, movements: Movements) -> None:
+        self.ctx.movements = movements
 
     # Promotions and payment codes are built over this service, then wired in.
 
