@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import select, update
@@ -19,15 +18,15 @@ from sqlalchemy.exc import IntegrityError
 from saoma.bank.connector import BankConnector, BankOutcome
 from saoma.db import read, write, write_one
 from saoma.ledger import Result, Transfer, TransferCode, TransferFlags
-from saoma.ledger.tx import Tx
+from saoma.movements import Record, Refused, Unit
 from saoma.pagination import check_limit, choice, newest_first, parse_time_cursor, time_page_of
 from saoma.payments import idempotency
 from saoma.payments import models as m
 from saoma.payments.ids import new_id, now_us
-from saoma.payments.service import Payments, _insert, check_amount, derived_id
+from saoma.payments.service import Payments, check_amount, derived_id
 from saoma.problems import Problem, not_found
 from saoma.wallets.service import Consumer
-from saoma.webhooks.outbox import emit_in, rfc3339
+from saoma.webhooks.outbox import rfc3339
 
 log = logging.getLogger(__name__)
 
@@ -180,15 +179,15 @@ class Funding:
         )
         view = bank_view(row)
 
-        def record(tx: Tx) -> None:
-            _insert(tx, "bank_transfers", row)
-            idempotency.finish_in(tx, claim, 202, view)
+        def record(unit: Unit) -> None:
+            unit.insert(m.bank_transfers, row)
+            idempotency.finish_in(unit.tx, claim, 202, view)
 
-        results, sent = self.payments._move([hold], record)
-        if not sent.wrote:
-            if results[0] is Result.EXISTS:
+        moved = self.payments.movements.move([hold], record)
+        if isinstance(moved, Refused):
+            if moved.results[0] is Result.EXISTS:
                 return self._again(bt_id, consumer)
-            self.payments._raise_for(results, [hold])
+            raise moved.problem()
         self.bank.pay_out(bt_id, amount, consumer.currency, consumer.id)
         return view
 
@@ -227,9 +226,8 @@ class Funding:
         now = now_us()
         state = "succeeded" if outcome.succeeded else "failed"
         data = bank_view({**row._mapping, "state": state, "failure": outcome.failure})
-        events: list[str] = []
         answer = {"state": state, "ref": outcome.bank_reference, "failure": outcome.failure}
-        record = self._recorder(row, consumer, data, now, events, SETTLED_SQL, answer)
+        record = self._recorder(row, consumer, data, now, SETTLED_SQL, answer)
 
         pending_id = derived_id("wd", row.id)
         if row.direction == "topup" and outcome.succeeded:
@@ -248,11 +246,9 @@ class Funding:
                     .values(state="failed", failure=outcome.failure, updated_at_us=now)
                 )
             return
-        results, sent = self.payments._move(transfers, record)
-        if sent.wrote:
-            self.payments._events_committed(events)
-        elif not all(r is Result.EXISTS for r in results):
-            self.payments._raise_for(results, transfers)
+        moved = self.payments.movements.move(transfers, record)
+        if isinstance(moved, Refused) and not all(r is Result.EXISTS for r in moved.results):
+            raise moved.problem()
 
     def resend_pending(self, older_than_us: int = RESEND_AFTER_US) -> int:
         """Send the bank again every instruction it has not answered for ``older_than_us``.
@@ -299,24 +295,20 @@ class Funding:
         consumer: Consumer,
         data: dict[str, Any],
         now: int,
-        events: list[str],
         sql: str,
         params: dict[str, Any],
-    ) -> Callable[[Tx], None]:
+    ) -> Record:
         """In the ledger's commit: the instruction's new state (``sql``, once) and its event."""
 
-        def record(tx: Tx) -> None:
-            if tx.execute(sql, {**params, "now": now, "id": row.id}).rowcount != 1:
+        def record(unit: Unit) -> None:
+            if unit.execute(sql, {**params, "now": now, "id": row.id}).rowcount != 1:
                 raise Problem("conflict", 409, "the bank transfer was already settled")
-            events.append(
-                emit_in(
-                    tx,
-                    f"{row.direction}.{data['state']}",
-                    subject=row.id,
-                    data=data,
-                    at_us=now,
-                    consumer_id=consumer.id,
-                )
+            unit.emit(
+                f"{row.direction}.{data['state']}",
+                subject=row.id,
+                data=data,
+                at_us=now,
+                consumer_id=consumer.id,
             )
 
         return record
@@ -371,18 +363,15 @@ class Funding:
                 ref=row.id,
             )
         data = bank_view({**row._mapping, "state": "succeeded", "failure": ""})
-        events: list[str] = []
         answer = {"ref": outcome.bank_reference, "gave_up": GAVE_UP}
-        record = self._recorder(row, consumer, data, now, events, SETTLED_LATE_SQL, answer)
-        results, sent = self.payments._move([transfer], record)
-        if sent.wrote:
-            self.payments._events_committed(events)
-        elif results[0] is not Result.EXISTS:
+        record = self._recorder(row, consumer, data, now, SETTLED_LATE_SQL, answer)
+        moved = self.payments.movements.move([transfer], record)
+        if isinstance(moved, Refused) and moved.results[0] is not Result.EXISTS:
             log.error(
                 "the bank paid out %s after the give-up and wallet %s cannot cover it (%s)",
                 row.id,
                 consumer.id,
-                results[0].name,
+                moved.results[0].name,
             )
             with write(self.engine) as conn:
                 conn.execute(

@@ -1,0 +1,204 @@
+"""Payment-code charges: the merchant's terminal scans the payer's one-time code.
+
+Under the payer's no-PIN limit the charge settles at once; above it the charge waits (up to a
+minute) for the payer to confirm it on the phone with the PIN, or to refuse it. The till's order
+number is the charge's key: sent again with the same code and amount it replays the charge.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
+
+from saoma.db import write
+from saoma.ledger import Result
+from saoma.merchants.service import Merchant, check_text
+from saoma.money import rate_of
+from saoma.movements import Refused, Unit
+from saoma.payments import idempotency, views
+from saoma.payments import models as m
+from saoma.payments.checks import authorise, check_amount, check_currency, check_merchant_ref
+from saoma.payments.context import Context
+from saoma.payments.ids import new_id, now_us
+from saoma.payments.queries import Queries
+from saoma.payments.rows import code_hash, derived_id, first, payment_row, payment_transfers
+from saoma.problems import Problem, not_found
+from saoma.wallets.service import Consumer, OverNoPinLimit
+
+CHARGE_WAIT_US = 60 * 1_000_000  # a terminal waits a minute for the payer's PIN
+SUCCEEDED_SQL = (
+    "UPDATE charges SET state = 'succeeded', payment_id = :pid"
+    " WHERE id = :id AND state = 'waiting_for_payer' AND expires_at_us > :now"
+)
+
+
+class Charges:
+    def __init__(self, ctx: Context, queries: Queries) -> None:
+        self.ctx = ctx
+        self.engine = ctx.engine
+        self.queries = queries
+
+    def _row(self, charge_id: str) -> Any:
+        return first(self.engine, m.charges, id=charge_id)
+
+    def _by_no(self, merchant_id: str, merchant_order_no: str) -> Any:
+        return first(
+            self.engine, m.charges, merchant_id=merchant_id, merchant_order_no=merchant_order_no
+        )
+
+    def create_charge(
+        self,
+        merchant: Merchant,
+        *,
+        code: str,
+        amount: int,
+        currency: str,
+        merchant_order_no: str,
+        terminal_id: str,
+        claim: idempotency.Claim | None = None,
+    ) -> dict[str, Any]:
+        """Charge a consumer's one-time code: under their no-PIN limit it settles at once;
+        above it the charge waits (up to a minute) for the payer to confirm with the PIN."""
+        amount = check_amount(amount)
+        currency = check_currency(currency, merchant.currency)
+        merchant_order_no = check_merchant_ref(merchant_order_no, "merchant_order_no")
+        terminal_id = check_text("terminal_id", terminal_id, 64)
+        existing = self._by_no(merchant.id, merchant_order_no)
+        if existing is not None:
+            return self._same_charge(existing, code, amount)
+        assert self.ctx.paycodes is not None
+        resolved = self.ctx.paycodes.resolve(code, f"{merchant.id}/{terminal_id}")
+        consumer = self.ctx.wallets.get(resolved.wallet_id)
+        now = now_us()
+        charge_id = new_id("ch")
+        row = {
+            "id": charge_id,
+            "merchant_id": merchant.id,
+            "consumer_id": consumer.id,
+            "merchant_order_no": merchant_order_no,
+            "amount": amount,
+            "currency": currency,
+            "state": "waiting_for_payer",
+            "payment_id": None,
+            "expires_at_us": now + CHARGE_WAIT_US,
+            "created_at_us": now,
+            "code_hash": code_hash(code),
+        }
+        try:
+            with write(self.engine) as conn:
+                conn.execute(m.charges.insert().values(**row))
+        except IntegrityError:  # the same order number, taken a moment ago by another request
+            taken = self._by_no(merchant.id, merchant_order_no)
+            return self._same_charge(taken, code, amount)
+        if self.ctx.wallets.no_pin_allows(consumer, amount):
+            try:
+                return self._settle_charge(charge_id, consumer, f"no_pin_limit:{resolved.handle}")
+            except OverNoPinLimit:
+                pass  # the allowance went to another debit meanwhile: wait for the PIN instead
+        data = {
+            "id": charge_id,
+            "merchant": merchant.public(),
+            "amount": amount,
+            "currency": currency,
+        }
+        self.ctx.movements.record_alone(  # the payer's phone is told: an event, no money
+            lambda unit: unit.emit(
+                "charge.waiting", subject=charge_id, data=data, at_us=now, consumer_id=consumer.id
+            )
+        )
+        return self.queries.charge_view(self._row(charge_id))
+
+    def _same_charge(self, existing: Any, code: str, amount: int) -> dict[str, Any]:
+        """A till's order number sent again: the same code and amount is a retry, anything
+        else is another charge under a number already used."""
+        same_code = existing.code_hash is None or existing.code_hash == code_hash(code)
+        if same_code and existing.amount == amount:
+            return self.queries.charge_view(existing)
+        raise Problem(
+            "order-number-reused",
+            409,
+            f"order number {existing.merchant_order_no!r} was used for another charge",
+            field="merchant_order_no",
+        )
+
+    def answer_charge(
+        self, consumer: Consumer, charge_id: str, *, accept: bool, pin: str | None
+    ) -> dict[str, Any]:
+        """The payer confirms a waiting charge with the PIN, or refuses it."""
+        row = self._row(charge_id)
+        if row is None or row.consumer_id != consumer.id:
+            raise not_found("charge", charge_id)
+        state = views.charge_state(row)
+        if state != "waiting_for_payer":
+            if state == "expired":
+                raise Problem("charge-expired", 409, "the cashier stopped waiting: pay again")
+            return self.queries.charge_view(row)
+        if not accept:
+            self._refused(charge_id)
+            return self.queries.charge_view(self._row(charge_id))
+        authorisation = authorise(self.ctx.wallets, consumer, pin)
+        return self._settle_charge(charge_id, consumer, authorisation)
+
+    def _refused(self, charge_id: str) -> None:
+        with write(self.engine) as conn:
+            conn.execute(
+                update(m.charges)
+                .where(m.charges.c.id == charge_id, m.charges.c.state == "waiting_for_payer")
+                .values(state="refused")
+            )
+
+    def _settle_charge(
+        self, charge_id: str, consumer: Consumer, authorisation: str
+    ) -> dict[str, Any]:
+        row = self._row(charge_id)
+        merchant = self.ctx.merchants.get(row.merchant_id)
+        now = now_us()
+        payment = payment_row(
+            kind="paycode",
+            merchant_id=merchant.id,
+            consumer_id=consumer.id,
+            amount=row.amount,
+            fee=rate_of(row.amount, merchant.fee_ppm),
+            currency=row.currency,
+            note=row.merchant_order_no,
+            authorisation=authorisation,
+            transfer_id=derived_id("chg", charge_id),
+            now=now,
+        )
+        transfers = payment_transfers(
+            payment["transfer_id"],
+            consumer.account_id,
+            merchant.account_id,
+            self.ctx.fees_account,
+            row.amount,
+            payment["fee"],
+            charge_id,
+        )
+
+        def record(unit: Unit) -> None:
+            paid = payment
+            if authorisation.startswith("no_pin"):  # the allowance, with the money or not at all
+                at = self.ctx.wallets.reserve_no_pin(unit.tx, consumer.id, row.amount)
+                paid = payment | {"created_at_us": at}
+            done = unit.execute(SUCCEEDED_SQL, {"pid": paid["id"], "id": charge_id, "now": now})
+            if done.rowcount != 1:
+                raise Problem("charge-expired", 409, "the cashier stopped waiting: pay again")
+            unit.insert(m.payments, paid)
+            unit.emit(
+                "payment.succeeded",
+                subject=charge_id,
+                data=views.payment(paid, merchant, for_merchant=True)
+                | {"charge_id": charge_id, "merchant_order_no": row.merchant_order_no},
+                at_us=now,
+                merchant_id=merchant.id,
+                consumer_id=consumer.id,
+                url=merchant.webhook_url,
+            )
+
+        moved = self.ctx.movements.move(transfers, record)
+        if isinstance(moved, Refused) and moved.results[0] is not Result.EXISTS:
+            self._refused(charge_id)  # refused by the ledger: the charge failed
+            raise moved.problem()
+        return self.queries.charge_view(self._row(charge_id))

@@ -1,0 +1,221 @@
+"""Checkout: a payer pays a merchant's order or static code, with the PIN.
+
+A payment is one linked set of transfers (the payer's part, a campaign's part when an offer
+applies, the merchant's fee on the full price) applied with the facts it makes (the order paid,
+the payment row, the ``payment.succeeded`` event, the stored idempotent response) in one commit.
+Its transfer id derives from what is paid (the order, or the static payment's Idempotency-Key),
+so a retry, a takeover after a crash or a double click moves money at most once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from saoma.ledger import Result, Transfer, TransferFlags
+from saoma.merchants.service import Merchant, check_text
+from saoma.money import rate_of
+from saoma.movements import Refused, Unit
+from saoma.payments import idempotency, views
+from saoma.payments import models as m
+from saoma.payments.checks import authorise, check_amount
+from saoma.payments.context import Context
+from saoma.payments.ids import new_id, now_us
+from saoma.payments.queries import Queries
+from saoma.payments.rows import derived_id, first, payment_row, payment_transfers
+from saoma.problems import Problem, invalid, not_found
+from saoma.wallets.service import Consumer
+
+PAID_SQL = (
+    "UPDATE orders SET state = 'paid', payment_id = :pid, updated_at_us = :now"
+    " WHERE id = :oid AND state = 'created' AND expires_at_us > :now"
+)
+
+
+class Checkout:
+    def __init__(self, ctx: Context, queries: Queries) -> None:
+        self.ctx = ctx
+        self.queries = queries
+
+    def pay_order(
+        self,
+        consumer: Consumer,
+        order_id: str,
+        *,
+        pin: str | None,
+        offer_id: str | None = None,
+        claim: idempotency.Claim | None = None,
+    ) -> dict[str, Any]:
+        row = first(self.ctx.engine, m.orders, id=order_id)
+        if row is None:
+            raise not_found("order", order_id)
+        merchant = self.ctx.merchants.get(row.merchant_id)
+        state = views.order_state(row)
+        if state == "paid":
+            mine = first(self.ctx.engine, m.payments, order_id=order_id)
+            if mine is not None and mine.consumer_id == consumer.id:
+                return self.queries.payment_view(mine, for_merchant=False)
+            raise Problem("order-already-paid", 409, "this order has already been paid")
+        if state == "closed":
+            raise Problem("order-closed", 409, "the merchant closed this order")
+        if state == "expired":
+            raise Problem("order-expired", 409, "this order has expired: ask for a new code")
+        if row.currency != consumer.currency:
+            raise Problem("currency-mismatch", 422, "the order is in another currency")
+        offer = self._offer(consumer, offer_id, merchant.id, row.amount, row.id)
+        authorisation = authorise(self.ctx.wallets, consumer, pin)
+        return self._settle(
+            consumer,
+            merchant,
+            amount=row.amount,
+            kind="order",
+            order=row,
+            note=row.description,
+            authorisation=authorisation,
+            transfer_id=derived_id("ord", row.id),
+            claim=claim,
+            offer=offer,
+        )
+
+    def pay_static(
+        self,
+        consumer: Consumer,
+        merchant_id: str,
+        *,
+        amount: int,
+        pin: str | None,
+        note: str = "",
+        offer_id: str | None = None,
+        claim: idempotency.Claim | None = None,
+    ) -> dict[str, Any]:
+        amount = check_amount(amount)
+        note = check_text("note", note, 128, required=False)
+        merchant = self.ctx.merchants.get(merchant_id)
+        if merchant.currency != consumer.currency:
+            raise Problem("currency-mismatch", 422, "this merchant is paid in another currency")
+        offer = self._offer(consumer, offer_id, merchant.id, amount, f"static:{amount}")
+        authorisation = authorise(self.ctx.wallets, consumer, pin)
+        # A retry with the same Idempotency-Key maps to the same transfer id.
+        seed = f"{claim.scope}\x1f{claim.key}" if claim else new_id("p")
+        return self._settle(
+            consumer,
+            merchant,
+            amount=amount,
+            kind="static",
+            order=None,
+            note=note,
+            authorisation=authorisation,
+            transfer_id=derived_id("pay", seed),
+            claim=claim,
+            offer=offer,
+        )
+
+    def _offer(
+        self, consumer: Consumer, offer_id: str | None, merchant_id: str, amount: int, subject: str
+    ) -> Any:
+        if offer_id is None:
+            return None
+        if self.ctx.promotions is None:
+            raise invalid("offer_id", "promotions are not running here")
+        return self.ctx.promotions.take(consumer, offer_id, merchant_id, amount, subject)
+
+    def _transfers(
+        self, consumer: Consumer, merchant: Merchant, row: dict[str, Any], ref: str, offer: Any
+    ) -> list[Transfer]:
+        """Payer's part, the campaign's part, then the fee on the full price: all or nothing."""
+        transfer_id = row["transfer_id"]
+        transfers = payment_transfers(
+            transfer_id,
+            consumer.account_id,
+            merchant.account_id,
+            self.ctx.fees_account,
+            row["amount"] - row["subsidy"],
+            row["fee"],
+            ref,
+        )
+        if offer is None:
+            return transfers
+        assert self.ctx.promotions is not None
+        head = replace(transfers[0], flags=transfers[0].flags | TransferFlags.LINKED)
+        sub = self.ctx.promotions.subsidy_transfer(offer, transfer_id, merchant.account_id, ref)
+        if row["fee"]:
+            sub = replace(sub, flags=TransferFlags.LINKED)
+        return [head, sub, *transfers[1:]]
+
+    def _settle(
+        self,
+        consumer: Consumer,
+        merchant: Merchant,
+        *,
+        amount: int,
+        kind: str,
+        order: Any,
+        note: str,
+        authorisation: str,
+        transfer_id: str,
+        claim: idempotency.Claim | None,
+        offer: Any = None,
+    ) -> dict[str, Any]:
+        now = now_us()
+        row = payment_row(
+            kind=kind,
+            merchant_id=merchant.id,
+            consumer_id=consumer.id,
+            amount=amount,
+            fee=rate_of(amount, merchant.fee_ppm),
+            currency=consumer.currency,
+            note=note,
+            authorisation=authorisation,
+            transfer_id=transfer_id,
+            now=now,
+            order_id=order.id if order is not None else None,
+            subsidy=offer.discount if offer is not None else 0,
+            campaign_id=offer.campaign_id if offer is not None else None,
+        )
+        transfers = self._transfers(consumer, merchant, row, row["order_id"] or transfer_id, offer)
+        view = views.payment(row, merchant, for_merchant=False)
+        # Typed loosely: record_use writes through ``execute``, which a Unit offers as a Tx does.
+        promotions: Any = self.ctx.promotions
+
+        def record(unit: Unit) -> None:
+            if offer is not None:
+                promotions.record_use(unit, offer, consumer, now)
+            if order is not None:
+                paid = unit.execute(PAID_SQL, {"pid": row["id"], "now": now, "oid": order.id})
+                if paid.rowcount != 1:
+                    raise Problem("order-not-payable", 409, "the order was closed or expired")
+            unit.insert(m.payments, row)
+            data = views.payment(row, merchant, for_merchant=True)
+            if order is not None:
+                data["merchant_order_no"] = order.merchant_order_no
+            unit.emit(
+                "payment.succeeded",
+                subject=order.id if order is not None else row["id"],
+                data=data,
+                at_us=now,
+                merchant_id=merchant.id,
+                consumer_id=consumer.id,
+                url=(order.notify_url if order is not None else "") or merchant.webhook_url,
+            )
+            idempotency.finish_in(unit.tx, claim, 201, view)
+
+        moved = self.ctx.movements.move(transfers, record)
+        if isinstance(moved, Refused):
+            return self._not_moved(moved, transfer_id, order, offer)
+        return view
+
+    def _not_moved(
+        self, refused: Refused, transfer_id: str, order: Any, offer: Any
+    ) -> dict[str, Any]:
+        """The payment made already (a retry), or why the ledger refused it."""
+        results = refused.results
+        if results[0] is Result.EXISTS:  # the same payment, already made
+            existing = first(self.ctx.engine, m.payments, transfer_id=transfer_id)
+            if existing is not None:
+                return self.queries.payment_view(existing, for_merchant=False)
+        if order is not None and results[0] is Result.EXISTS_WITH_DIFFERENT_FIELDS:
+            raise Problem("order-already-paid", 409, "this order has already been paid")
+        if offer is not None and results[1] not in (Result.OK, Result.LINKED_EVENT_FAILED):
+            assert self.ctx.promotions is not None
+            raise self.ctx.promotions.unavailable()  # the budget ran out since the preview
+        raise refused.problem()

@@ -1,0 +1,56 @@
+"""The checks every payment input passes at the edge of the payments service.
+
+Each names the field at fault; bad input changes nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from saoma.money import AMOUNT_MINOR_MAX, BY_ALPHA
+from saoma.problems import Problem, invalid
+from saoma.wallets.service import Consumer, Wallets
+
+
+def check_amount(amount: Any, field: str = "amount") -> int:
+    if isinstance(amount, bool) or not isinstance(amount, int):
+        raise invalid(field, f"{field} must be an integer number of minor units (fen)")
+    if amount <= 0:
+        raise invalid(field, f"{field} must be positive")
+    if amount > AMOUNT_MINOR_MAX:
+        raise invalid(field, f"{field} must be at most {AMOUNT_MINOR_MAX}")
+    return amount
+
+
+def check_currency(code: str, expected: str, *, whose: str = "this merchant is paid") -> str:
+    if code not in BY_ALPHA:
+        raise invalid("currency", f"unknown currency {code!r}: use an ISO 4217 code such as CNY")
+    if code != expected:
+        raise Problem("currency-mismatch", 422, f"{whose} in {expected}", field="currency")
+    return code
+
+
+def check_merchant_ref(value: str, field: str) -> str:
+    value = value.strip()
+    if not 1 <= len(value) <= 64 or not value.isprintable():
+        raise invalid(field, f"{field} must be 1 to 64 printable characters")
+    return value
+
+
+def check_seconds(value: Any, field: str, low: int, high: int) -> int:
+    """A lifetime in whole seconds between ``low`` and ``high``."""
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise invalid(field, f"{field} must be between {low} and {high}")
+    return value
+
+
+def authorise(wallets: Wallets, consumer: Consumer, pin: str | None) -> str:
+    """The authorisation a wallet debit rests on: ``pin:<check id>``, the recorded check.
+
+    Debits without the PIN (payment-code charges under the payer's limits) do not come here:
+    they say ``no_pin_limit:...`` and take their share of the day's allowance with
+    ``Wallets.reserve_no_pin`` inside the transaction that records them.
+    """
+    if pin is not None:
+        return "pin:" + wallets.verify_pin(consumer.id, pin)
+    raise Problem("pin-required", 401, "confirm the payment with your PIN", field="pin")

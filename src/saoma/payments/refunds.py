@@ -1,0 +1,260 @@
+"""Refunds: a merchant gives back part or all of a payment, under its own refund number.
+
+The fee goes back in proportion, so a full refund returns the whole fee; so does the campaign's
+part of a discounted payment, back to its budget. The refund number is the merchant's: the same
+number refunds once, however often it is sent.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+
+from sqlalchemy import select
+
+from saoma.db import read
+from saoma.ledger import Transfer, TransferCode, TransferFlags
+from saoma.ledger.tx import Refusal
+from saoma.merchants.service import Merchant, check_text
+from saoma.movements import Refused, Unit
+from saoma.payments import idempotency, views
+from saoma.payments import models as m
+from saoma.payments.checks import check_amount, check_merchant_ref
+from saoma.payments.context import Context
+from saoma.payments.ids import new_id, now_us
+from saoma.payments.queries import Queries
+from saoma.payments.rows import derived_id, first
+from saoma.problems import Problem, not_found
+from saoma.wallets.service import Consumer
+
+# A refund works its fee and subsidy shares out again when another refund of the same payment
+# committed first; each lost try means another refund went through, so this bounds the waiting.
+REFUND_RACE_MAX = 64
+REFUND_LOCK_STRIPES = 256
+# Compare-and-set on the refunded total the shares were worked out from.
+REFUNDED_SQL = (
+    "UPDATE payments SET refunded = refunded + :amount,"
+    " subsidy_refunded = subsidy_refunded + :sub"
+    " WHERE id = :pid AND refunded = :seen AND refunded + :amount <= amount"
+)
+
+
+def refund_share(part: int, refunded: int, amount: int) -> int:
+    """What of ``part`` (a payment's fee or subsidy) goes back once ``refunded`` of ``amount`` has:
+    rounded down, so the refunds' shares always sum to exactly this, and to all of it at the end.
+
+    A refund returns ``refund_share(part, seen + its amount) - refund_share(part, seen)``. That is
+    never negative and never more than is left of ``part``, and the refunds' returns add up to
+    the share of their total, whatever their sizes and order: all of ``part`` once the payment is
+    refunded in full. ``money.split`` (largest remainder) is not used: it divides a total among
+    parts known at once, while refunds come one at a time. Splitting what is left between each
+    refund and the rest would also sum exactly, but what had gone back would then depend on how
+    the refunds were cut (a fee of 1 on 4 refunded as 1 + 1 returns 0, as 2 at once 1), where
+    here it depends on the refunded total alone: the compare-and-set on that total and the books
+    check (``saoma.ledger.check``) rest on it.
+    """
+    return part * refunded // amount
+
+
+class RefundRaced(Refusal):
+    """Raised in a refund's hook when another refund of the payment committed since its shares
+    were worked out: the refund is rolled back and worked out again."""
+
+
+class Refunds:
+    def __init__(self, ctx: Context, queries: Queries, read_payment: Callable[[str], Any]) -> None:
+        self.ctx = ctx
+        self.queries = queries
+        self._read_payment = read_payment
+        self._locks = [threading.Lock() for _ in range(REFUND_LOCK_STRIPES)]
+
+    def refund(
+        self,
+        merchant: Merchant,
+        payment_id: str,
+        *,
+        amount: int,
+        merchant_refund_no: str,
+        reason: str = "",
+        claim: idempotency.Claim | None = None,
+    ) -> dict[str, Any]:
+        amount = check_amount(amount)
+        merchant_refund_no = check_merchant_ref(merchant_refund_no, "merchant_refund_no")
+        reason = check_text("reason", reason, 128, required=False)
+        # Refunds of one payment through this service go one at a time (striped by payment): sent
+        # together they would all work their shares out from the same total and all but one go
+        # again. Between processes the compare-and-set in the refund's hook decides.
+        lock = self._locks[hash(payment_id) % REFUND_LOCK_STRIPES]
+        for _ in range(REFUND_RACE_MAX):
+            with lock:
+                payment = self._read_payment(payment_id)
+                if payment is None or payment.merchant_id != merchant.id:
+                    raise not_found("payment", payment_id)
+                existing = self._refund_by_no(merchant.id, merchant_refund_no)
+                if existing is not None:
+                    return self._same_refund(existing, payment_id, amount)
+                done = self._refund_from(
+                    payment, merchant, amount, merchant_refund_no, reason, claim
+                )
+            if done is not None:
+                return done
+        raise Problem("conflict", 409, "other refunds of this payment kept committing first; retry")
+
+    def _refund_by_no(self, merchant_id: str, merchant_refund_no: str) -> Any:
+        return first(
+            self.ctx.engine,
+            m.refunds,
+            merchant_id=merchant_id,
+            merchant_refund_no=merchant_refund_no,
+        )
+
+    def _same_refund(self, existing: Any, payment_id: str, amount: int) -> dict[str, Any]:
+        if (existing.payment_id, existing.amount) == (payment_id, amount):
+            return self.queries.refund_view(existing)
+        raise Problem(
+            "refund-number-reused",
+            409,
+            f"refund number {existing.merchant_refund_no!r} was used for another refund",
+            field="merchant_refund_no",
+        )
+
+    def _refund_from(
+        self,
+        payment: Any,
+        merchant: Merchant,
+        amount: int,
+        merchant_refund_no: str,
+        reason: str,
+        claim: idempotency.Claim | None,
+    ) -> dict[str, Any] | None:
+        """One try at a refund worked out from ``payment`` as read; None if another refund of
+        the payment committed since (the caller reads it again and works the shares out anew)."""
+        seen = payment.refunded
+        left = payment.amount - seen
+        if amount > left:
+            raise Problem(
+                "refund-exceeds-payment",
+                422,
+                f"only {left} of this payment is left to refund",
+                field="amount",
+                refundable=left,
+            )
+        consumer = self.ctx.wallets.get(payment.consumer_id)
+        # Each refund returns the share of the refunded total minus what earlier refunds
+        # returned: the hook below commits it only if no other refund moved the total meanwhile.
+        fee_back, sub_back = (
+            refund_share(part, seen + amount, payment.amount)
+            - refund_share(part, seen, payment.amount)
+            for part in (payment.fee, payment.subsidy)
+        )
+        now = now_us()
+        row = {
+            "id": new_id("rf"),
+            "payment_id": payment.id,
+            "merchant_id": merchant.id,
+            "merchant_refund_no": merchant_refund_no,
+            "amount": amount,
+            "fee_returned": fee_back,
+            "subsidy_returned": sub_back,
+            "reason": reason,
+            "created_at_us": now,
+        }
+        transfers = self._transfers(payment, merchant, consumer, row)
+        view = views.refund(row)
+
+        def record(unit: Unit) -> None:
+            params = {"amount": amount, "sub": sub_back, "pid": payment.id, "seen": seen}
+            if unit.execute(REFUNDED_SQL, params).rowcount != 1:
+                raise RefundRaced(payment.id)
+            unit.insert(m.refunds, row)
+            unit.emit(
+                "refund.succeeded",
+                subject=payment.order_id or payment.id,
+                data=view,
+                at_us=now,
+                merchant_id=merchant.id,
+                consumer_id=consumer.id,
+                url=merchant.webhook_url,
+            )
+            idempotency.finish_in(unit.tx, claim, 201, view)
+
+        try:
+            moved = self.ctx.movements.move(transfers, record)
+        except RefundRaced:
+            return None
+        if isinstance(moved, Refused):
+            return self._not_moved(moved, payment, merchant, amount, merchant_refund_no)
+        return view
+
+    def _not_moved(
+        self, refused: Refused, payment: Any, merchant: Merchant, amount: int, number: str
+    ) -> dict[str, Any] | None:
+        """The same refund number, committed by a request sent with this one; None if another
+        refund made the amounts stale (a fen short, say); else why the ledger refused it."""
+        stored = self._refund_by_no(merchant.id, number)
+        if stored is not None:
+            return self._same_refund(stored, payment.id, amount)
+        now_row = self._read_payment(payment.id)
+        if now_row is not None and now_row.refunded != payment.refunded:
+            return None
+        raise refused.problem()
+
+    def _transfers(
+        self, payment: Any, merchant: Merchant, payer: Consumer, refund: dict[str, Any]
+    ) -> list[Transfer]:
+        """The returned fee first (it can fund the refund), the payer's part, then the
+        campaign's part back to where it came from; linked, all or nothing."""
+        transfer_id = derived_id("rfd", merchant.id, refund["merchant_refund_no"])
+        merchant_account = merchant.account_id
+        fee_back, sub_back = refund["fee_returned"], refund["subsidy_returned"]
+        to_payer = refund["amount"] - sub_back
+        chain: list[Transfer] = []
+        if fee_back:
+            chain.append(
+                Transfer(
+                    "rff" + transfer_id[3:],
+                    self.ctx.fees_account,
+                    merchant_account,
+                    fee_back,
+                    TransferCode.FEE,
+                    ref=payment.id,
+                )
+            )
+        if to_payer:
+            chain.append(
+                Transfer(
+                    transfer_id,
+                    merchant_account,
+                    payer.account_id,
+                    to_payer,
+                    TransferCode.REFUND,
+                    ref=payment.id,
+                )
+            )
+        home = self._subsidy_home(payment.campaign_id) if sub_back else 0
+        if sub_back and home != merchant_account:  # a merchant's own campaign: it keeps it
+            chain.append(
+                Transfer(
+                    "rsb" + transfer_id[3:],
+                    merchant_account,
+                    home,
+                    sub_back,
+                    TransferCode.SUBSIDY,
+                    ref=payment.id,
+                )
+            )
+        return [replace(t, flags=TransferFlags.LINKED) for t in chain[:-1]] + chain[-1:]
+
+    def _subsidy_home(self, campaign_id: str) -> int:
+        """Where a refunded subsidy goes: the budget, or its funder once the campaign ended."""
+        from saoma.promotions.models import campaigns
+
+        with read(self.ctx.engine) as conn:
+            row = conn.execute(
+                select(
+                    campaigns.c.state, campaigns.c.budget_account_id, campaigns.c.funder_account_id
+                ).where(campaigns.c.id == campaign_id)
+            ).one()
+        return int(row.funder_account_id if row.state == "ended" else row.budget_account_id)

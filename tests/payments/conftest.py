@@ -1,0 +1,109 @@
+"""In-process payments tests: one Platform over the test's database, no HTTP server.
+
+Each test gets a fresh database of each kind (see ``db_url``); when it ends the books must
+balance and every wallet debit must rest on its payer's authorisation.
+"""
+
+from __future__ import annotations
+
+import itertools
+import secrets
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import pytest
+from argon2 import PasswordHasher
+
+from saoma.ledger import Transfer, TransferCode
+from saoma.merchants import service as merchants_service
+from saoma.merchants.service import Merchant
+from saoma.platform import Platform
+from saoma.wallets import service as wallets_service
+from saoma.wallets.service import Consumer
+from support import PASSWORD, PIN, assert_books_hold
+
+_phones = itertools.count()
+
+
+@pytest.fixture(autouse=True)
+def cheap_passwords(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Passwords hashed at Argon2's lowest cost: signing up and setting a PIN check the password
+    at full cost (half a second on a busy machine), and these tests are about money."""
+    cheap = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+    monkeypatch.setattr(wallets_service, "_hasher", cheap)
+    monkeypatch.setattr(merchants_service, "_hasher", cheap)
+
+
+@pytest.fixture
+def platform(db_url: str) -> Iterator[Platform]:
+    opened = Platform.open(db_url, migrate_first=False)
+    try:
+        yield opened
+    finally:
+        opened.close()
+    assert_books_hold(db_url)
+
+
+def _payer(platform: Platform, balance: int) -> Consumer:
+    """A consumer with a PIN and ``balance`` fen in the wallet, from the bank."""
+    consumer = platform.wallets.sign_up(f"+86137{next(_phones):08d}", PASSWORD)
+    platform.wallets.set_pin(consumer.id, PIN, password=PASSWORD, old_pin=None)
+    if balance:
+        platform.ledger.create_transfers(
+            [
+                Transfer(
+                    f"fund-{consumer.id}",
+                    platform.payments.bank_account,
+                    consumer.account_id,
+                    balance,
+                    TransferCode.TOP_UP,
+                )
+            ]
+        )
+    return consumer
+
+
+@pytest.fixture
+def payer(platform: Platform) -> Callable[[int], Consumer]:
+    """``payer(balance)``: a consumer with a PIN and ``balance`` fen in the wallet."""
+    return lambda balance: _payer(platform, balance)
+
+
+@pytest.fixture
+def shop(platform: Platform) -> Callable[..., Merchant]:
+    """``shop(name=...)``: a merchant at the platform's fee rate."""
+
+    def sign_up(name: str = "Old Chen Noodles") -> Merchant:
+        return platform.merchants.sign_up(
+            login=f"shop-{secrets.token_hex(4)}@example.cn",
+            password=PASSWORD,
+            name=name,
+            city="SZ",
+        )
+
+    return sign_up
+
+
+@dataclass
+class Balances:
+    """The balances a user would look at, in fen."""
+
+    platform: Platform
+
+    def wallet(self, consumer: Consumer) -> int:
+        return int(self.platform.wallets.balance(consumer)["balance"])
+
+    def merchant(self, merchant: Merchant) -> int:
+        account = self.platform.ledger.account(merchant.account_id)
+        assert account is not None
+        return account.balance
+
+    def fees(self) -> int:
+        account = self.platform.ledger.account(self.platform.payments.fees_account)
+        assert account is not None
+        return account.balance
+
+
+@pytest.fixture
+def balances(platform: Platform) -> Balances:
+    return Balances(platform)

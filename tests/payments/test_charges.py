@@ -1,0 +1,104 @@
+"""Payment-code charges in process: the till scans the payer's one-time code."""
+
+from __future__ import annotations
+
+import base64
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from saoma.merchants.service import Merchant
+from saoma.paycode import codes
+from saoma.platform import Platform
+from saoma.problems import Problem
+from saoma.wallets.service import Consumer
+from support import PIN
+
+Payer = Callable[[int], Consumer]
+Shop = Callable[..., Merchant]
+
+
+def phone(platform: Platform, consumer: Consumer, *, no_pin: int = 0) -> Iterator[str]:
+    """The payer's phone: one fresh code after another, under a no-PIN limit of ``no_pin``."""
+    if no_pin:
+        platform.wallets.set_no_pin_limit(consumer.id, no_pin, no_pin * 2, PIN)
+    device = platform.paycodes.enrol(consumer.id)
+    secret = base64.b64decode(device["secret"])
+    for handle in device["handles"]:
+        yield codes.generate(secret, handle, time.time())
+
+
+def test_under_the_no_pin_limit_a_charge_settles_at_once(
+    platform: Platform, payer: Payer, shop: Shop, balances: Any
+) -> None:
+    market, alice = shop("Wet Market"), payer(10_000)
+    code = next(phone(platform, alice, no_pin=5_000))
+    charge = platform.payments.create_charge(
+        market, code=code, amount=1_800, currency="CNY", merchant_order_no="T-1", terminal_id="t1"
+    )
+    assert charge["state"] == "succeeded"
+    assert balances.wallet(alice) == 8_200
+    assert balances.merchant(market) == 1_800 - 11
+    payment = platform.payments.payment_for_consumer(alice, charge["payment_id"])
+    assert (payment["kind"], payment["authorisation"]) == ("paycode", "no_pin_limit")
+    again = platform.payments.create_charge(  # the till sends it again: the same charge
+        market, code=code, amount=1_800, currency="CNY", merchant_order_no="T-1", terminal_id="t1"
+    )
+    assert again == charge
+    assert balances.wallet(alice) == 8_200
+
+
+def test_above_the_limit_the_payer_confirms_with_the_pin(
+    platform: Platform, payer: Payer, shop: Shop, balances: Any
+) -> None:
+    market, alice = shop("Wet Market"), payer(10_000)
+    codes_ = phone(platform, alice, no_pin=1_000)
+    charge = platform.payments.create_charge(
+        market,
+        code=next(codes_),
+        amount=3_000,
+        currency="CNY",
+        merchant_order_no="T-2",
+        terminal_id="t1",
+    )
+    assert charge["state"] == "waiting_for_payer"
+    assert [c["id"] for c in platform.payments.waiting_charges(alice)] == [charge["id"]]
+    assert balances.wallet(alice) == 10_000
+    paid = platform.payments.answer_charge(alice, charge["id"], accept=True, pin=PIN)
+    assert paid["state"] == "succeeded"
+    assert platform.payments.get_charge(market, charge["id"])["payment_id"] == paid["payment_id"]
+    assert balances.wallet(alice) == 7_000
+    assert platform.payments.waiting_charges(alice) == []
+
+
+def test_a_charge_refused_by_the_payer_or_the_wallet_moves_nothing(
+    platform: Platform, payer: Payer, shop: Shop, balances: Any
+) -> None:
+    market, alice = shop("Wet Market"), payer(2_000)
+    codes_ = phone(platform, alice)
+
+    def charge(amount: int, number: str) -> dict[str, Any]:
+        return platform.payments.create_charge(
+            market,
+            code=next(codes_),
+            amount=amount,
+            currency="CNY",
+            merchant_order_no=number,
+            terminal_id="t1",
+        )
+
+    declined = charge(500, "T-3")
+    answer = platform.payments.answer_charge(alice, declined["id"], accept=False, pin=None)
+    assert answer["state"] == "refused"
+    too_much = charge(2_500, "T-4")
+    with pytest.raises(Problem) as short:
+        platform.payments.answer_charge(alice, too_much["id"], accept=True, pin=PIN)
+    assert (short.value.slug, short.value.status) == ("insufficient-funds", 402)
+    assert platform.payments.get_charge(market, too_much["id"])["state"] == "refused"
+    with pytest.raises(Problem) as reused:  # the same till number for another amount
+        charge(900, "T-3")
+    assert reused.value.slug == "order-number-reused"
+    assert (balances.wallet(alice), balances.merchant(market)) == (2_000, 0)
+    assert platform.payments.list_payments(consumer=alice)["data"] == []
