@@ -148,7 +148,7 @@ class RedPackets:
                     {"packet_id": row["id"], "idx": idx, "amount": share, "state": "free"},
                 )
             # A replay answers what the first request did: the packet as it was just made.
-            idempotency.finish_in(unit.tx, claim, 201, packet_view(row, sender, "open", []))
+            idempotency.finish_in(unit, claim, 201, packet_view(row, sender, "open", []))
 
         moved = self.payments.movements.move([fund], record)
         if isinstance(moved, Moved):

@@ -157,7 +157,7 @@ class Transfers:
                     at_us=at,
                     consumer_id=recipient.id,
                 )
-            idempotency.finish_in(unit.tx, claim, 201, view)
+            idempotency.finish_in(unit, claim, 201, view)
 
         moved = self.payments.movements.move([move], record)
         if isinstance(moved, Moved):

@@ -174,11 +174,11 @@ class Checkout:
         )
         transfers = self._transfers(consumer, merchant, row, row["order_id"] or transfer_id, offer)
         view = views.payment(row, merchant, for_merchant=False)
-        # Typed loosely: record_use writes through ``execute``, which a Unit offers as a Tx does.
-        promotions: Any = self.ctx.promotions
+        promotions = self.ctx.promotions
 
         def record(unit: Unit) -> None:
             if offer is not None:
+                assert promotions is not None  # an offer comes from the promotions
                 promotions.record_use(unit, offer, consumer, now)
             if order is not None:
                 paid = unit.execute(PAID_SQL, {"pid": row["id"], "now": now, "oid": order.id})
@@ -197,7 +197,7 @@ class Checkout:
                 consumer_id=consumer.id,
                 url=(order.notify_url if order is not None else "") or merchant.webhook_url,
             )
-            idempotency.finish_in(unit.tx, claim, 201, view)
+            idempotency.finish_in(unit, claim, 201, view)
 
         moved = self.ctx.movements.move(transfers, record)
         if isinstance(moved, Refused):

@@ -181,7 +181,7 @@ class Funding:
 
         def record(unit: Unit) -> None:
             unit.insert(m.bank_transfers, row)
-            idempotency.finish_in(unit.tx, claim, 202, view)
+            idempotency.finish_in(unit, claim, 202, view)
 
         moved = self.payments.movements.move([hold], record)
         if isinstance(moved, Refused):

@@ -169,7 +169,7 @@ class Holds:
                 consumer_id=consumer.id,
                 url=merchant.webhook_url,
             )
-            idempotency.finish_in(unit.tx, claim, 201, view)
+            idempotency.finish_in(unit, claim, 201, view)
 
         moved = self.ctx.movements.move([pending], record)
         if isinstance(moved, Refused):
@@ -231,7 +231,7 @@ class Holds:
                 consumer_id=row.consumer_id,
                 url=merchant.webhook_url,
             )
-            idempotency.finish_in(unit.tx, claim, 200, view)
+            idempotency.finish_in(unit, claim, 200, view)
 
         moved = self.ctx.movements.move(self._capture_transfers(row, merchant, payment), record)
         if isinstance(moved, Refused):

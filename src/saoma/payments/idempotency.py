@@ -37,7 +37,7 @@ from saoma.errors import (
     InvalidRequest,
     RequestInProgress,
 )
-from saoma.ledger.tx import Tx
+from saoma.movements import Unit
 from saoma.payments import models as m
 from saoma.payments.ids import now_us
 
@@ -169,12 +169,20 @@ def finish(engine: Engine, claim: Claim, status_code: int, body: Any) -> None:
         )
 
 
-def finish_in(tx: Tx, claim: Claim | None, status_code: int, body: Any) -> None:
-    """Store the response inside the money movement's own transaction."""
+def finish_in(unit: Unit, claim: Claim | None, status_code: int, body: Any) -> None:
+    """Store the response inside the money movement's own transaction.
+
+    The claim learns it was stored only once that transaction commits: a run the ledger rolls
+    back and retries must not leave the request believing its answer is kept.
+    """
     if claim is None:
         return
-    claim.stored = True
-    tx.execute(
+
+    def stored() -> None:
+        claim.stored = True
+
+    unit.after(stored)
+    unit.execute(
         "UPDATE idempotency_keys SET state = 'done', status_code = :status, response = :body"
         " WHERE scope = :scope AND key = :key",
         {"status": status_code, "body": json.dumps(body), "scope": claim.scope, "key": claim.key},

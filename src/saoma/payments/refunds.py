@@ -178,7 +178,7 @@ class Refunds:
                 consumer_id=consumer.id,
                 url=merchant.webhook_url,
             )
-            idempotency.finish_in(unit.tx, claim, 201, view)
+            idempotency.finish_in(unit, claim, 201, view)
 
         try:
             moved = self.ctx.movements.move(transfers, record)

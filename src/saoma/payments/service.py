@@ -18,15 +18,13 @@ moves money at most once.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.engine import Engine
 
-from saoma.ledger import Account, AccountKind, Ledger, Result, Transfer
-from saoma.ledger.tx import Tx
+from saoma.ledger import Account, AccountKind, Ledger
 from saoma.merchants.service import Merchants
-from saoma.movements import Moved, Movements, Refused
+from saoma.movements import Movements
 from saoma.payments import models as m
 from saoma.payments import views
 from saoma.payments.charges import CHARGE_WAIT_US, Charges
@@ -202,35 +200,3 @@ class Payments:
     hold_state = staticmethod(views.hold_state)
     hold_view = staticmethod(views.hold)
     charge_state = staticmethod(views.charge_state)
-
-    # --- the unit of work as p2p and promotions still call it ----------------------------------
-    # Payments itself moves money only through ``self.movements``; these go once p2p and
-    # promotions do too (see saoma.movements).
-
-    def _move(
-        self, transfers: list[Transfer], write: Callable[[Tx], None]
-    ) -> tuple[list[Result], Sent]:
-        moved = self.movements.move(transfers, lambda unit: write(unit.tx))
-        return moved.results, Sent(wrote=isinstance(moved, Moved))
-
-    def _events_committed(self, tx_events: list[str]) -> None:
-        if tx_events:
-            self._on_events(tx_events)
-
-    @staticmethod
-    def _raise_for(results: list[Result], transfers: list[Transfer]) -> None:
-        Refused(results, transfers).raise_problem()
-
-
-@dataclass
-class Sent:
-    """What ``Payments._move`` tells its caller: whether the facts were written."""
-
-    events: list[str] = field(default_factory=list)
-    wrote: bool = False
-
-
-def _insert(tx: Tx, table: str, values: dict[str, Any]) -> None:
-    cols = ", ".join(values)
-    names = ", ".join(f":{k}" for k in values)
-    tx.execute(f"INSERT INTO {table} ({cols}) VALUES ({names})", values)

@@ -14,7 +14,6 @@ from typing import Any
 from sqlalchemy.engine import Engine
 
 from saoma.ledger import Transfer
-from saoma.ledger.tx import Tx
 from saoma.merchants.service import Merchant
 from saoma.movements import Unit
 from saoma.payments.idempotency import Claim
@@ -114,7 +113,7 @@ class Promotions:
     ) -> Transfer:
         return self.usage.subsidy_transfer(offer, transfer_id, merchant_account, ref)
 
-    def record_use(self, unit: Unit | Tx, offer: Any, consumer: Consumer, now: int) -> None:
+    def record_use(self, unit: Unit, offer: Any, consumer: Consumer, now: int) -> None:
         """In the payment's unit of work: every count and state checked, or the payment aborts;
         this process's totals learn of the use once it commits."""
         self.usage.record_use(unit, offer, consumer, now)

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from saoma.ledger import Transfer, TransferCode
-from saoma.ledger.tx import Tx
 from saoma.movements import Unit
 from saoma.problems import Problem
 from saoma.promotions.campaigns import UNLIMITED
@@ -90,12 +89,11 @@ class Usage:
             ref=ref,
         )
 
-    def record_use(self, unit: Unit | Tx, offer: TakenOffer, consumer: Consumer, now: int) -> None:
+    def record_use(self, unit: Unit, offer: TakenOffer, consumer: Consumer, now: int) -> None:
         """In the payment's unit: every count and state checked, or the payment aborts.
 
         The cache of totals learns of the use after the commit (:meth:`Unit.after`): the ledger
-        may run this more than once for one payment. Given a bare transaction, which has no
-        after-commit, the cache is adjusted at once.
+        may run this more than once for one payment.
         """
         used = unit.execute(
             RECORD_OFFER,
@@ -120,13 +118,10 @@ class Usage:
             spent = unit.execute(SPEND_COUPON, {"cid": offer.campaign_id, "consumer": consumer.id})
             if spent.rowcount != 1:
                 raise self.unavailable()
-        if isinstance(unit, Unit):
-            unit.after(lambda: self.catalogue.note_use(offer.campaign_id, offer.discount))
-        else:
-            self.catalogue.note_use(offer.campaign_id, offer.discount)
+        unit.after(lambda: self.catalogue.note_use(offer.campaign_id, offer.discount))
 
     def _count_consumer_use(
-        self, unit: Unit | Tx, offer: TakenOffer, consumer: Consumer, now: int
+        self, unit: Unit, offer: TakenOffer, consumer: Consumer, now: int
     ) -> None:
         for period, limit in (
             (shenzhen_day(now), offer.per_consumer_per_day),
