@@ -23,7 +23,7 @@ from sqlalchemy.engine import Engine
 
 from saoma.db import migrate
 from saoma.pagination import newest_first
-from saoma.payments import models as m
+from saoma.payments import tables as m
 
 PG_SERVER = os.environ.get(
     "SAOMA_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"

@@ -21,7 +21,7 @@ from pathlib import Path
 from sqlalchemy import create_engine, text
 
 from common import pct
-from saoma.bank.connector import BankOutcome
+from saoma.funding.bank import BankOutcome
 from saoma.payments import codes
 from saoma.platform import Platform
 

@@ -24,10 +24,10 @@ from sqlalchemy import create_engine, insert, text
 
 from common import start_server
 from saoma.client import ConsumerClient
+from saoma.core.ids import new_account_id, new_id, now_us, token_hash
 from saoma.db import make_engine
 from saoma.ledger import Account, AccountFlags, AccountKind, Ledger
-from saoma.payments import models as pm
-from saoma.payments.ids import new_account_id, new_id, now_us, token_hash
+from saoma.wallets import tables as pm
 
 PG_SERVER = os.environ.get(
     "SAOMA_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"

@@ -29,11 +29,11 @@ from sqlalchemy.engine import make_url
 
 from saoma import signing
 from saoma.authorisations import check_authorisations
-from saoma.bank.connector import BankConnector
 from saoma.bootstrap import Platform, build
 from saoma.client import ConsumerClient, MerchantClient
 from saoma.config import get_settings
 from saoma.db import make_engine
+from saoma.funding.bank import BankConnector
 from saoma.ledger.check import check_ledger
 from saoma.messaging.connector import SandboxMessenger
 

@@ -28,11 +28,12 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.engine import Connection, Engine
 
+from saoma.funding import tables as funding_tables
 from saoma.ledger.domain import AccountKind, TransferCode, TransferFlags
-from saoma.ledger.models import accounts, transfers
-from saoma.p2p import models as p2p
-from saoma.payments import models as m
-from saoma.wallets import models as wm
+from saoma.ledger.tables import accounts, transfers
+from saoma.p2p import tables as p2p
+from saoma.payments import tables as payment_tables
+from saoma.wallets import tables as wm
 from saoma.wallets.service import NO_PIN_ZONE_DEFAULT, day_of
 
 
@@ -63,7 +64,7 @@ class _Limits:
 def _consents(conn: Connection) -> tuple[dict[str, Consent], dict[str, Consent]]:
     """Debit records by ledger transfer id: the plain debits, and the consented holds."""
     records: dict[str, Consent] = {}
-    p = m.payments.c
+    p = payment_tables.payments.c
     for r in conn.execute(
         select(
             p.id,
@@ -92,7 +93,7 @@ def _consents(conn: Connection) -> tuple[dict[str, Consent], dict[str, Consent]]
                 r.created_at_us,
                 to_person=True,
             )
-    h = m.hold_consents.c
+    h = payment_tables.hold_consents.c
     holds = {
         r.transfer_id: Consent(
             f"hold {r.preauth_id}", r.consumer_id, 0, r.authorisation, r.created_at_us
@@ -170,14 +171,13 @@ def check_authorisations(engine: Engine, *, tz: ZoneInfo | None = None) -> list[
             .order_by(transfers.c.seq)
         ).all()
         records, holds = _consents(conn)
+        bank = funding_tables.bank_transfers
         withdrawals = set(
-            conn.execute(
-                select(m.bank_transfers.c.id).where(m.bank_transfers.c.direction == "withdraw")
-            ).scalars()
+            conn.execute(select(bank.c.id).where(bank.c.direction == "withdraw")).scalars()
         )
         wallets = {
             r.account_id: r.id
-            for r in conn.execute(select(m.consumers.c.account_id, m.consumers.c.id))
+            for r in conn.execute(select(wm.consumers.c.account_id, wm.consumers.c.id))
         }
         limits = _limits(conn)
         proof = _Proof(conn)

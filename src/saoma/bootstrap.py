@@ -18,15 +18,15 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.engine import Engine
 
-from saoma.bank.connector import BankConnector, SandboxBank
 from saoma.config import Settings, get_settings
 from saoma.db import make_engine, migrate
+from saoma.funding.bank import BankConnector, SandboxBank
+from saoma.funding.service import Funding
 from saoma.ledger import Ledger
 from saoma.merchants.service import Merchants
 from saoma.messaging.connector import SandboxMessenger
 from saoma.p2p.service import People
 from saoma.paycode.service import PaymentCodes
-from saoma.payments.funding import Funding
 from saoma.payments.reports import Reports
 from saoma.payments.service import Payments
 from saoma.promotions.service import Promotions

@@ -97,8 +97,8 @@ def bank_attention(
     as_json: bool = typer.Option(False, "--json", help="Print the list as JSON."),
 ) -> None:
     """List bank instructions only a person can settle; exits 1 if there is any."""
-    from saoma.money import format_minor
-    from saoma.payments.funding import needing_attention
+    from saoma.core.money import format_minor
+    from saoma.funding.service import needing_attention
 
     engine = make_engine(_url(database_url))
     try:

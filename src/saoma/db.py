@@ -158,13 +158,16 @@ def load_models() -> None:
     import importlib
 
     for name in (
-        "saoma.ledger.models",
-        "saoma.paycode.models",
-        "saoma.payments.models",
-        "saoma.promotions.models",
-        "saoma.p2p.models",
-        "saoma.wallets.models",
-        "saoma.messaging.models",
+        "saoma.ledger.tables",
+        "saoma.paycode.tables",
+        "saoma.payments.tables",
+        "saoma.funding.tables",
+        "saoma.webhooks.tables",
+        "saoma.merchants.tables",
+        "saoma.promotions.tables",
+        "saoma.p2p.tables",
+        "saoma.wallets.tables",
+        "saoma.messaging.tables",
     ):
         try:
             importlib.import_module(name)

@@ -8,9 +8,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from saoma.bank.connector import BankOutcome
 from saoma.bootstrap import Platform
 from saoma.errors import CODE_HELD_BACK
+from saoma.funding.bank import BankOutcome
 from saoma.problems import Problem
 
 # Published on the demo start page: anyone may sign in to the demo world.

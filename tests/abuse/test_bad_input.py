@@ -27,8 +27,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import text
 
 from saoma import signing
+from saoma.core.money import rate_of
 from saoma.db import make_engine
-from saoma.money import rate_of
 from support import (
     PIN,
     Payer,

@@ -15,9 +15,9 @@ import pytest
 from sqlalchemy import insert
 
 from saoma.client import ConsumerClient, MerchantClient, SaomaError
+from saoma.core.ids import new_id, now_us
 from saoma.db import make_engine
-from saoma.payments import models as m
-from saoma.payments.ids import new_id, now_us
+from saoma.funding import tables as m
 from support import PIN, Receiver, Server, new_consumer, new_merchant, wait_for
 
 

@@ -11,10 +11,10 @@ import pytest
 from sqlalchemy import insert
 
 from saoma.client import ConsumerClient, SaomaError
+from saoma.core.ids import new_account_id, new_id, now_us, token_hash
 from saoma.db import make_engine
 from saoma.ledger import Account, AccountFlags, AccountKind, Ledger
-from saoma.payments import models as pm
-from saoma.payments.ids import new_account_id, new_id, now_us, token_hash
+from saoma.wallets import tables as pm
 from support import PASSWORD, PIN, Server, fresh_key, new_consumer, verify_login
 
 

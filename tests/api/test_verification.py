@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import text
 
 from saoma.client import ConsumerClient, SaomaError
+from saoma.core.ids import now_us
 from saoma.db import make_engine
-from saoma.payments.ids import now_us
 from support import PASSWORD, PIN, Server, code_sent_to, new_consumer, verify_login, wait_for
 
 

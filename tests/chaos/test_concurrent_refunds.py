@@ -18,9 +18,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import text
 
-from saoma.bank.connector import BankOutcome
 from saoma.bootstrap import Platform
 from saoma.db import make_engine
+from saoma.funding.bank import BankOutcome
 from saoma.payments.service import Payments
 from saoma.wallets.service import Consumer
 from support import open_platform

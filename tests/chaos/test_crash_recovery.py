@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import select
 
 from saoma.db import make_engine
-from saoma.payments import models as m
+from saoma.payments import tables as m
 from saoma.payments.idempotency import LEASE_US
 from support import (
     PIN,

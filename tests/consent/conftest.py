@@ -8,8 +8,8 @@ import itertools
 
 import pytest
 
-from saoma.bank.connector import BankOutcome
 from saoma.bootstrap import Platform
+from saoma.funding.bank import BankOutcome
 from saoma.merchants.service import Merchant
 from saoma.wallets.service import Consumer
 from support import Wiring, server

@@ -14,9 +14,9 @@ from sqlalchemy import update
 
 from consent.conftest import PIN, shop, wallet
 from saoma.api.problems import status_of
-from saoma.payments import models as m
 from saoma.platform import Platform
 from saoma.problems import Problem
+from saoma.wallets import tables as m
 from saoma.wallets.service import PIN_TRIES_MAX, Consumer
 
 GUESSES = 50

@@ -10,8 +10,8 @@ import secrets
 
 import pytest
 
-from saoma.bank.connector import SandboxBank
 from saoma.bootstrap import Platform
+from saoma.funding.bank import SandboxBank
 from saoma.payments import idempotency
 from support import PASSWORD, PIN, Wiring, wait_until
 

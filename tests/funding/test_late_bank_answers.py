@@ -14,10 +14,10 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from saoma.bank.connector import TIMEOUT_SUFFIX, BankOutcome
 from saoma.bootstrap import Platform
 from saoma.cli import app
-from saoma.payments import funding
+from saoma.funding import service as funding
+from saoma.funding.bank import TIMEOUT_SUFFIX, BankOutcome
 from saoma.wallets.service import Consumer
 from support import PASSWORD, PIN, Wiring
 

@@ -8,9 +8,9 @@ import time
 
 import pytest
 
-from saoma.bank.connector import TIMEOUT_SUFFIX
 from saoma.bootstrap import Platform
-from saoma.payments import funding
+from saoma.funding import service as funding
+from saoma.funding.bank import TIMEOUT_SUFFIX
 from support import PASSWORD, Wiring
 
 

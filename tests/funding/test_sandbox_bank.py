@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 
-from saoma.bank.connector import BankOutcome, SandboxBank
+from saoma.funding.bank import BankOutcome, SandboxBank
 from support import wait_until
 
 

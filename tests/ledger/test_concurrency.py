@@ -13,7 +13,7 @@ from sqlalchemy.engine import Engine
 
 from saoma.ledger import Account, AccountFlags, AccountKind, Ledger, Result, Transfer, TransferCode
 from saoma.ledger.check import check_ledger
-from saoma.ledger.models import accounts, transfers
+from saoma.ledger.tables import accounts, transfers
 from support import wait_until
 
 WORKER = Path(__file__).with_name("ledger_worker.py")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from saoma.core.money import AMOUNT_MINOR_MAX
 from saoma.ledger.domain import (
     Account,
     AccountFlags,
@@ -15,7 +16,6 @@ from saoma.ledger.domain import (
     TransferFlags,
 )
 from saoma.ledger.engine import apply
-from saoma.money import AMOUNT_MINOR_MAX
 
 WALLET = AccountFlags.DEBITS_MUST_NOT_EXCEED_CREDITS
 BANK = AccountFlags.CREDITS_MUST_NOT_EXCEED_DEBITS

@@ -13,17 +13,17 @@ from typing import Any, TypeVar
 import pytest
 from sqlalchemy import select
 
-from saoma.bank.connector import BankOutcome
 from saoma.db import make_engine, read
+from saoma.funding.bank import BankOutcome
 from saoma.ledger import Transfer, TransferCode
 from saoma.ledger.check import check_ledger
 from saoma.ledger.tx import Tx
 from saoma.merchants.service import Merchant
 from saoma.movements import Movements, Unit
-from saoma.payments import models as pm
 from saoma.platform import Platform
 from saoma.problems import Problem
 from saoma.wallets.service import Consumer
+from saoma.webhooks import tables as pm
 
 PIN = "246810"
 PASSWORD = "correct horse battery"

@@ -7,9 +7,9 @@ import pytest
 from sqlalchemy import update
 
 from p2p.conftest import PIN, balance, outbox_ids, wallet
+from saoma.core.ids import now_us
 from saoma.db import write
-from saoma.p2p import models as m
-from saoma.payments.ids import now_us
+from saoma.p2p import tables as m
 from saoma.platform import Platform
 from saoma.problems import Problem
 

@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 from sqlalchemy import select, text
 
+from saoma.core.ids import now_us
 from saoma.merchants.service import Merchant
-from saoma.payments import models as m
-from saoma.payments.ids import now_us
+from saoma.payments import tables as m
 from saoma.platform import Platform
 from saoma.problems import Problem
 from saoma.wallets.service import Consumer

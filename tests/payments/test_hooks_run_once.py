@@ -23,10 +23,10 @@ from saoma.db import read
 from saoma.ledger import Result, Transfer, TransferCode
 from saoma.ledger.tx import Refusal, Tx
 from saoma.merchants.service import Merchant
-from saoma.payments import models as m
 from saoma.payments.service import Payments
 from saoma.platform import Platform
 from saoma.wallets.service import Consumer
+from saoma.webhooks import tables as m
 from support import PIN
 
 WAIT_S = 30.0

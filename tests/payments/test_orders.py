@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
+from saoma.core.ids import now_us
 from saoma.merchants.service import Merchant
-from saoma.payments.ids import now_us
 from saoma.platform import Platform
 from saoma.problems import Problem
 from saoma.wallets.service import Consumer

@@ -7,8 +7,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from saoma.bank.connector import BankOutcome
 from saoma.bootstrap import Platform
+from saoma.funding.bank import BankOutcome
 from saoma.problems import Problem
 from saoma.wallets.service import Consumer
 from support import open_platform, wait_until

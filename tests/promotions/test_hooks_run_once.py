@@ -18,14 +18,14 @@ from p2p.conftest import (
     shop,
     wallet,
 )
+from saoma.core.ids import now_us
 from saoma.db import read
 from saoma.ledger import Transfer, TransferCode, TransferFlags
 from saoma.merchants.service import Merchant
 from saoma.movements import Moved, Unit
-from saoma.payments.ids import now_us
 from saoma.payments.service import derived_id
 from saoma.platform import Platform
-from saoma.promotions import models as m
+from saoma.promotions import tables as m
 
 
 def discounted_campaign(p: Platform) -> tuple[Merchant, dict[str, Any]]:

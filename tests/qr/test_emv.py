@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from saoma.money import BY_ALPHA, BY_NUMERIC
+from saoma.core.money import BY_ALPHA, BY_NUMERIC
 from saoma.payments import codes
 from saoma.qr import EmvError, Field, Payload, crc16, decode, encode
 from saoma.qr.emv import NAMES, conformant

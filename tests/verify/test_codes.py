@@ -14,12 +14,11 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.engine import Engine
 
 from saoma.api.problems import status_of
+from saoma.core.ids import new_account_id, new_id, now_us
 from saoma.ledger import Ledger
 from saoma.messaging.connector import SandboxMessenger
-from saoma.payments import models as pm
-from saoma.payments.ids import new_account_id, new_id, now_us
 from saoma.problems import Problem
-from saoma.wallets import models as wm
+from saoma.wallets import tables as wm
 from saoma.wallets.identifiers import (
     CODE_CHECKS_MAX,
     IDENTIFIER_SENDS_PER_DAY_MAX,
@@ -75,7 +74,7 @@ def claimants(world: World, value: str, n: int) -> list[Consumer]:
     ids = [new_id("c") for _ in range(n)]
     with world.engine.begin() as conn:
         conn.execute(
-            insert(pm.consumers),
+            insert(wm.consumers),
             [
                 {
                     "id": cid,
@@ -241,7 +240,7 @@ def test_an_added_email_is_verified_and_signs_in(world: World) -> None:
     world.identifiers.verify(c.id, "li@example.cn", world.code("li@example.cn"))
     assert world.wallets.sign_in("li@example.cn", PASSWORD)[1].id == c.id
     with world.engine.connect() as conn:
-        login = conn.execute(select(pm.consumers.c.login).where(pm.consumers.c.id == c.id))
+        login = conn.execute(select(wm.consumers.c.login).where(wm.consumers.c.id == c.id))
         assert login.scalar_one() == PHONE  # the sign-up login stays the login
 
 
@@ -274,7 +273,7 @@ def test_fifty_wallets_verifying_one_phone_at_once_leave_one_owner(world: World)
     assert world.wallets.get(winner.id).login == PHONE
     with world.engine.connect() as conn:
         claims = conn.execute(select(wm.identifiers).where(wm.identifiers.c.value == PHONE)).all()
-        logins = conn.execute(select(pm.consumers.c.login)).scalars().all()
+        logins = conn.execute(select(wm.consumers.c.login)).scalars().all()
     assert [c.consumer_id for c in claims] == [winner.id]
     assert logins.count(PHONE) == 1
 

@@ -8,9 +8,9 @@ from concurrent.futures import ThreadPoolExecutor
 from sqlalchemy import text
 
 from saoma.authorisations import check_authorisations
-from saoma.bank.connector import BankOutcome
 from saoma.bootstrap import Platform
-from saoma.payments.ids import now_us
+from saoma.core.ids import now_us
+from saoma.funding.bank import BankOutcome
 from saoma.wallets.service import Consumer
 
 PASSWORD = "correct horse battery"

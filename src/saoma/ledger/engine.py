@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from saoma.core.money import AMOUNT_MINOR_MAX
 from saoma.ledger.domain import (
     BALANCE_MAX,
     HOLD_TIMEOUT_S_MAX,
@@ -24,7 +25,6 @@ from saoma.ledger.domain import (
     TransferCode,
     TransferFlags,
 )
-from saoma.money import AMOUNT_MINOR_MAX
 
 _LINKED = TransferFlags.LINKED.value
 _PENDING = TransferFlags.PENDING.value

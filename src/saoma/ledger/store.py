@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
+from saoma.core.money import BY_ALPHA
 from saoma.db import chunks, read, sqlite_write_lock, write
 from saoma.ledger import engine as rules
 from saoma.ledger.domain import (
@@ -33,7 +34,6 @@ from saoma.ledger.domain import (
     TransferFlags,
 )
 from saoma.ledger.tx import Tx
-from saoma.money import BY_ALPHA
 
 BeforeCommit = Callable[[Tx, list[Result]], None]
 

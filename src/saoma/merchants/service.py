@@ -15,6 +15,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
 from saoma import signing, targets
+from saoma.core.ids import new_account_id, new_id, now_us, token_hash
+from saoma.core.money import currency
 from saoma.db import read, write, write_one
 from saoma.errors import (
     InvalidRequest,
@@ -32,9 +34,7 @@ from saoma.errors import (
 )
 from saoma.ledger import Account, AccountFlags, AccountKind, Ledger
 from saoma.ledger.domain import AccountResult
-from saoma.money import currency
-from saoma.payments import models as m
-from saoma.payments.ids import new_account_id, new_id, now_us, token_hash
+from saoma.merchants import tables as m
 from saoma.wallets.service import _hasher, _verify, check_login, check_password, check_pin
 
 KEY_OVERLAP_US_DEFAULT = 24 * 3600 * 1_000_000  # a rotated-out key stays valid for a day

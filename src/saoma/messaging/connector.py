@@ -16,10 +16,9 @@ from typing import Literal, Protocol
 from sqlalchemy import insert, select
 from sqlalchemy.engine import Engine
 
+from saoma.core.ids import new_id, now_us, rfc3339
 from saoma.db import read, write
-from saoma.messaging import models as m
-from saoma.payments.ids import new_id, now_us
-from saoma.webhooks.outbox import rfc3339
+from saoma.messaging import tables as m
 
 Channel = Literal["sms", "email"]
 RECENT_MAX = 100

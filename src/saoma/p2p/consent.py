@@ -7,11 +7,11 @@ from collections.abc import Callable
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
+from saoma.core.ids import now_us
 from saoma.db import read
 from saoma.movements import Unit
-from saoma.payments import models as pm
-from saoma.payments.ids import now_us
 from saoma.problems import Problem
+from saoma.wallets import tables as pm
 from saoma.wallets.service import Consumer, Wallets, day_of
 
 

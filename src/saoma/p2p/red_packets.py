@@ -14,22 +14,21 @@ from sqlalchemy import func, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
+from saoma.core.ids import new_account_id, new_id, now_us, rfc3339
 from saoma.db import read, write
 from saoma.ledger import Account, AccountFlags, AccountKind, Result, Transfer, TransferCode
 from saoma.ledger.domain import AccountResult
 from saoma.merchants.service import check_text
 from saoma.movements import Moved, Unit
-from saoma.p2p import models as m
+from saoma.p2p import tables as m
 from saoma.p2p.consent import SendingLimit
 from saoma.p2p.rules import equal_shares, random_shares
 from saoma.p2p.transfers import WAIT_US
 from saoma.payments import idempotency
-from saoma.payments import models as pm
-from saoma.payments.ids import new_account_id, new_id, now_us
 from saoma.payments.service import Payments, check_amount, derived_id
 from saoma.problems import Problem, invalid, not_found
+from saoma.wallets import tables as pm
 from saoma.wallets.service import Consumer, Wallets
-from saoma.webhooks.outbox import rfc3339
 
 PACKET_SHARES_MAX = 1_000
 PACKET_AMOUNT_MAX = 2_000_000

@@ -7,11 +7,12 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
+from saoma.core.ids import new_id, now_us, rfc3339
 from saoma.db import read
 from saoma.ledger import Result, Transfer, TransferCode
 from saoma.merchants.service import check_text
 from saoma.movements import Moved, Unit
-from saoma.p2p import models as m
+from saoma.p2p import tables as m
 from saoma.p2p.consent import SendingLimit
 from saoma.pagination import (
     PAGE_LIMIT_MAX,
@@ -22,11 +23,9 @@ from saoma.pagination import (
     time_page_of,
 )
 from saoma.payments import idempotency
-from saoma.payments.ids import new_id, now_us
 from saoma.payments.service import Payments, check_amount, derived_id
 from saoma.problems import Problem, invalid
 from saoma.wallets.service import Consumer, Wallets, check_login
-from saoma.webhooks.outbox import rfc3339
 
 WAIT_US = 24 * 3600 * 1_000_000  # unclaimed money goes back after a day
 TRANSFER_STATES = ("done", "waiting", "claimed", "returned")

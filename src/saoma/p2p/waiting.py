@@ -11,14 +11,14 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
+from saoma.core.ids import now_us
 from saoma.db import read
 from saoma.ledger import Transfer, TransferCode
 from saoma.movements import Unit
-from saoma.p2p import models as m
-from saoma.payments.ids import now_us
+from saoma.p2p import tables as m
 from saoma.payments.service import Payments, derived_id
 from saoma.problems import Problem
-from saoma.wallets import models as wm
+from saoma.wallets import tables as wm
 from saoma.wallets.service import Consumer, Wallets
 
 

@@ -15,6 +15,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
+from saoma.core.ids import new_id, now_us
 from saoma.db import is_sqlite, read, write
 from saoma.errors import (
     CodeExpired,
@@ -25,8 +26,7 @@ from saoma.errors import (
     TooManyTries,
 )
 from saoma.paycode import codes
-from saoma.paycode import models as m
-from saoma.payments.ids import new_id, now_us
+from saoma.paycode import tables as m
 
 HANDLES_PER_DEVICE = 100
 FAILURES_MAX = 5  # per terminal per minute; then the terminal waits

@@ -12,16 +12,16 @@ from typing import Any
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 
+from saoma.core.ids import new_id, now_us
+from saoma.core.money import rate_of
 from saoma.db import write
 from saoma.ledger import Result
 from saoma.merchants.service import Merchant, check_text
-from saoma.money import rate_of
 from saoma.movements import Refused, Unit
 from saoma.payments import idempotency, views
-from saoma.payments import models as m
+from saoma.payments import tables as m
 from saoma.payments.checks import authorise, check_amount, check_currency, check_merchant_ref
 from saoma.payments.context import Context
-from saoma.payments.ids import new_id, now_us
 from saoma.payments.queries import Queries
 from saoma.payments.rows import code_hash, derived_id, first, payment_row, payment_transfers
 from saoma.problems import Problem, not_found

@@ -12,15 +12,15 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
+from saoma.core.ids import new_id, now_us
+from saoma.core.money import rate_of
 from saoma.ledger import Result, Transfer, TransferFlags
 from saoma.merchants.service import Merchant, check_text
-from saoma.money import rate_of
 from saoma.movements import Refused, Unit
 from saoma.payments import idempotency, views
-from saoma.payments import models as m
+from saoma.payments import tables as m
 from saoma.payments.checks import authorise, check_amount
 from saoma.payments.context import Context
-from saoma.payments.ids import new_id, now_us
 from saoma.payments.queries import Queries
 from saoma.payments.rows import derived_id, first, payment_row, payment_transfers
 from saoma.problems import Problem, invalid, not_found

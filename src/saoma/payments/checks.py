@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from saoma.money import AMOUNT_MINOR_MAX, BY_ALPHA
+from saoma.core.money import AMOUNT_MINOR_MAX, BY_ALPHA
 from saoma.problems import Problem, invalid
 from saoma.wallets.service import Consumer, Wallets
 

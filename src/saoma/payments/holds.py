@@ -14,13 +14,14 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
+from saoma.core.ids import new_id, now_us
+from saoma.core.money import rate_of
 from saoma.db import read, write
 from saoma.ledger import Result, Transfer, TransferCode, TransferFlags
 from saoma.merchants.service import Merchant, check_text
-from saoma.money import rate_of
 from saoma.movements import Refused, Unit
 from saoma.payments import idempotency, views
-from saoma.payments import models as m
+from saoma.payments import tables as m
 from saoma.payments.checks import (
     authorise,
     check_amount,
@@ -29,7 +30,6 @@ from saoma.payments.checks import (
     check_seconds,
 )
 from saoma.payments.context import Context
-from saoma.payments.ids import new_id, now_us
 from saoma.payments.queries import Queries
 from saoma.payments.rows import derived_id, first, payment_row
 from saoma.problems import Problem, not_found

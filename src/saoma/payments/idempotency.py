@@ -30,6 +30,7 @@ from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
+from saoma.core.ids import now_us
 from saoma.db import read, write
 from saoma.errors import (
     IdempotencyKeyRequired,
@@ -38,8 +39,7 @@ from saoma.errors import (
     RequestInProgress,
 )
 from saoma.movements import Unit
-from saoma.payments import models as m
-from saoma.payments.ids import now_us
+from saoma.payments import tables as m
 
 log = logging.getLogger(__name__)
 

@@ -13,13 +13,13 @@ from typing import Any
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 
+from saoma.core.ids import new_id, now_us
 from saoma.db import write
 from saoma.merchants.service import Merchant, check_text, check_webhook_url
-from saoma.payments import models as m
+from saoma.payments import tables as m
 from saoma.payments import views
 from saoma.payments.checks import check_amount, check_currency, check_merchant_ref, check_seconds
 from saoma.payments.context import Context
-from saoma.payments.ids import new_id, now_us
 from saoma.payments.queries import Queries
 from saoma.payments.rows import first
 from saoma.problems import Problem, not_found

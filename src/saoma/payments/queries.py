@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import Select, select
 
+from saoma.core.ids import now_us
 from saoma.db import read
 from saoma.merchants.service import Merchant
 from saoma.pagination import (
@@ -22,10 +23,9 @@ from saoma.pagination import (
     text_filter,
     time_page_of,
 )
-from saoma.payments import models as m
+from saoma.payments import tables as m
 from saoma.payments import views
 from saoma.payments.context import Context
-from saoma.payments.ids import now_us
 from saoma.payments.rows import first
 from saoma.problems import invalid, not_found
 from saoma.wallets.service import Consumer

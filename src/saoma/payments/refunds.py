@@ -12,18 +12,15 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
-from sqlalchemy import select
-
-from saoma.db import read
+from saoma.core.ids import new_id, now_us
 from saoma.ledger import Transfer, TransferCode, TransferFlags
 from saoma.ledger.tx import Refusal
 from saoma.merchants.service import Merchant, check_text
 from saoma.movements import Refused, Unit
 from saoma.payments import idempotency, views
-from saoma.payments import models as m
+from saoma.payments import tables as m
 from saoma.payments.checks import check_amount, check_merchant_ref
 from saoma.payments.context import Context
-from saoma.payments.ids import new_id, now_us
 from saoma.payments.queries import Queries
 from saoma.payments.rows import derived_id, first
 from saoma.problems import Problem, not_found
@@ -248,13 +245,6 @@ class Refunds:
         return [replace(t, flags=TransferFlags.LINKED) for t in chain[:-1]] + chain[-1:]
 
     def _subsidy_home(self, campaign_id: str) -> int:
-        """Where a refunded subsidy goes: the budget, or its funder once the campaign ended."""
-        from saoma.promotions.models import campaigns
-
-        with read(self.ctx.engine) as conn:
-            row = conn.execute(
-                select(
-                    campaigns.c.state, campaigns.c.budget_account_id, campaigns.c.funder_account_id
-                ).where(campaigns.c.id == campaign_id)
-            ).one()
-        return int(row.funder_account_id if row.state == "ended" else row.budget_account_id)
+        promotions = self.ctx.promotions
+        assert promotions is not None  # a payment with a subsidy came through the promotions
+        return promotions.subsidy_home(campaign_id)

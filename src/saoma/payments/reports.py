@@ -16,12 +16,12 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
+from saoma.core.ids import now_us
+from saoma.core.money import format_minor
 from saoma.db import read
 from saoma.errors import InvalidRequest
 from saoma.merchants.service import Merchant
-from saoma.money import format_minor
-from saoma.payments import models as m
-from saoma.payments.ids import now_us
+from saoma.payments import tables as m
 
 STATEMENT_DAYS_MAX = 366
 CHART_DAYS_MAX = 90

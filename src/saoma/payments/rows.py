@@ -14,10 +14,10 @@ from typing import Any
 from sqlalchemy import Table, select
 from sqlalchemy.engine import Engine
 
+from saoma.core.ids import new_id
+from saoma.core.money import BY_ALPHA
 from saoma.db import read
 from saoma.ledger import AccountKind, Transfer, TransferCode, TransferFlags
-from saoma.money import BY_ALPHA
-from saoma.payments.ids import new_id
 
 
 def system_account_id(currency_code: str, kind: AccountKind) -> int:

@@ -25,7 +25,7 @@ from sqlalchemy.engine import Engine
 from saoma.ledger import Account, AccountKind, Ledger
 from saoma.merchants.service import Merchants
 from saoma.movements import Movements
-from saoma.payments import models as m
+from saoma.payments import tables as m
 from saoma.payments import views
 from saoma.payments.charges import CHARGE_WAIT_US, Charges
 from saoma.payments.checkout import Checkout

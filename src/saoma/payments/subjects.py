@@ -7,7 +7,7 @@ from sqlalchemy.engine import Engine
 
 from saoma.db import read
 from saoma.pagination import text_filter
-from saoma.payments import models as m
+from saoma.payments import tables as m
 
 
 def event_subjects(engine: Engine, merchant_id: str, payment_id: str | None) -> list[str] | None:

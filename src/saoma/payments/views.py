@@ -11,10 +11,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from saoma.core.ids import now_us, rfc3339
 from saoma.merchants.service import Merchant
 from saoma.payments import codes
-from saoma.payments.ids import now_us
-from saoma.webhooks.outbox import rfc3339
 
 
 def payment(row: Mapping[str, Any], merchant: Merchant, *, for_merchant: bool) -> dict[str, Any]:

@@ -13,19 +13,18 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.engine import Engine
 
+from saoma.core.ids import new_account_id, new_id, now_us, rfc3339
 from saoma.db import read, write
 from saoma.ledger import Account, AccountFlags, AccountKind, Result, Transfer, TransferCode
 from saoma.ledger.domain import AccountResult
 from saoma.merchants.service import Merchant, check_text
 from saoma.movements import Moved, Unit
-from saoma.payments import models as pm
+from saoma.payments import tables as pm
 from saoma.payments.idempotency import Claim
-from saoma.payments.ids import new_account_id, new_id, now_us
 from saoma.problems import Problem, invalid, not_found
-from saoma.promotions import models as m
+from saoma.promotions import tables as m
 from saoma.promotions.catalogue import Catalogue
 from saoma.promotions.rules import Kind
-from saoma.webhooks.outbox import rfc3339
 
 PLATFORM = "platform"
 UNLIMITED = 2**31 - 1

@@ -17,8 +17,8 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
 from saoma.db import read
-from saoma.ledger import models as ledger_models
-from saoma.promotions import models as m
+from saoma.ledger import tables as ledger_models
+from saoma.promotions import tables as m
 from saoma.promotions.rules import Campaign, Kind
 
 log = logging.getLogger(__name__)

@@ -7,10 +7,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
+from saoma.core.ids import now_us
 from saoma.db import read, write
-from saoma.payments.ids import now_us
 from saoma.problems import Problem, not_found
-from saoma.promotions import models as m
+from saoma.promotions import tables as m
 from saoma.wallets.service import Consumer
 
 

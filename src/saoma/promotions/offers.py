@@ -19,15 +19,14 @@ from sqlalchemy import TextClause, select, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
+from saoma.core.ids import now_us, rfc3339
 from saoma.db import read, write
-from saoma.payments.ids import now_us
 from saoma.problems import invalid
-from saoma.promotions import models as m
+from saoma.promotions import tables as m
 from saoma.promotions.catalogue import Catalogue
 from saoma.promotions.rules import Campaign, Context, Offer, best_offer, eligible
 from saoma.promotions.usage import TakenOffer, Usage, shenzhen_day
 from saoma.wallets.service import Consumer
-from saoma.webhooks.outbox import rfc3339
 
 OFFER_TTL_US = 5 * 60 * 1_000_000  # a quoted price holds for five minutes
 OFFER_TOKEN_CHARS_MAX = 600

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from enum import StrEnum
 
-from saoma.money import rate_of
+from saoma.core.money import rate_of
 
 SHANGHAI = timezone(timedelta(hours=8))  # lunch hours are Shenzhen's lunch hours
 PAID_MIN = 1  # a discounted payment still costs at least one fen

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
+from saoma.db import read
 from saoma.ledger import Transfer
 from saoma.merchants.service import Merchant
 from saoma.movements import Unit
@@ -23,6 +25,7 @@ from saoma.promotions.catalogue import CACHE_TTL_S, STALE_LIMIT_S, Catalogue
 from saoma.promotions.coupons import Coupons
 from saoma.promotions.offers import OFFER_TTL_US, Offers, history_query
 from saoma.promotions.rules import Campaign, Context
+from saoma.promotions.tables import campaigns
 from saoma.promotions.usage import TakenOffer, Usage, shenzhen_day
 from saoma.wallets.service import Consumer
 
@@ -107,6 +110,16 @@ class Promotions:
         return self.usage.unavailable()
 
     # --- a payment's use -------------------------------------------------------------------------
+
+    def subsidy_home(self, campaign_id: str) -> int:
+        """Where a refunded subsidy goes: the campaign's budget, or its funder once it ended."""
+        with read(self.engine) as conn:
+            row = conn.execute(
+                select(
+                    campaigns.c.state, campaigns.c.budget_account_id, campaigns.c.funder_account_id
+                ).where(campaigns.c.id == campaign_id)
+            ).one()
+        return int(row.funder_account_id if row.state == "ended" else row.budget_account_id)
 
     def subsidy_transfer(
         self, offer: Any, transfer_id: str, merchant_account: int, ref: str

@@ -29,8 +29,8 @@ def encode_cmd(
     name_zh: str = typer.Option("", help="The name in Chinese (alternate language template)."),
 ) -> None:
     """Print a Saoma payload (static without --amount, dynamic with it)."""
-    from saoma.money import currency as currency_of
-    from saoma.money import parse_major
+    from saoma.core.money import currency as currency_of
+    from saoma.core.money import parse_major
     from saoma.qr.saoma import saoma_payload
 
     try:

@@ -22,7 +22,7 @@ import binascii
 import re
 from dataclasses import dataclass, field
 
-from saoma.money import BY_NUMERIC
+from saoma.core.money import BY_NUMERIC
 
 # Mandatory in EMVCo's specification, yet absent from codes wallets accept: a warning, not an error.
 TOLERATED_MISSING = ("52", "59", "60")

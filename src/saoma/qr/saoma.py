@@ -22,7 +22,7 @@ def saoma_payload(
     category_code: str,
 ) -> str:
     """An EMVCo payload carrying Saoma's identifier, the merchant id and any order reference."""
-    from saoma.money import BY_ALPHA, format_minor
+    from saoma.core.money import BY_ALPHA, format_minor
 
     account = [Field("00", SAOMA_GUID), Field("01", merchant_id)]
     if reference:

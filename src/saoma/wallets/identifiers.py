@@ -25,6 +25,7 @@ from sqlalchemy import case, delete, func, insert, literal, or_, select, text, u
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
+from saoma.core.ids import now_us, rfc3339
 from saoma.db import read, write
 from saoma.errors import (
     IdentifierTaken,
@@ -39,10 +40,7 @@ from saoma.errors import (
     VerificationCodeWrong,
 )
 from saoma.messaging.connector import Messenger
-from saoma.payments import models as pm
-from saoma.payments.ids import now_us
-from saoma.wallets import models as m
-from saoma.webhooks.outbox import rfc3339
+from saoma.wallets import tables as m
 
 log = logging.getLogger(__name__)
 
@@ -310,7 +308,7 @@ class Identifiers:
     def _take(self, consumer_id: str, value: str, code_hash: str, now: int) -> bool:
         """Mark the identifier verified, drop others' unverified claims and free the login."""
         c = m.identifiers.c
-        consumers = pm.consumers
+        consumers = m.consumers
         try:
             with write(self.engine) as conn:
                 # Every claim of this identifier, locked in one order first: two wallets

@@ -16,6 +16,8 @@ from sqlalchemy import Table, case, insert, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
+from saoma.core.ids import new_account_id, new_id, now_us, token_hash
+from saoma.core.money import AMOUNT_MINOR_MAX, currency
 from saoma.db import read, write
 from saoma.errors import (
     InvalidRequest,
@@ -33,12 +35,9 @@ from saoma.errors import OverNoPinLimit as OverNoPinLimit
 from saoma.ledger import Account, AccountFlags, AccountKind, Ledger
 from saoma.ledger.domain import AccountResult
 from saoma.ledger.tx import Tx
-from saoma.money import AMOUNT_MINOR_MAX, currency
-from saoma.payments import models as m
-from saoma.payments.ids import new_account_id, new_id, now_us, token_hash
-from saoma.wallets import models as wm
+from saoma.wallets import tables as wm
 from saoma.wallets.identifiers import claim_in, placeholder_login
-from saoma.wallets.models import identifiers
+from saoma.wallets.tables import identifiers
 
 PIN_TRIES_MAX = 5
 PIN_LOCK_US = 15 * 60 * 1_000_000  # locked for 15 minutes after 5 wrong PINs
@@ -265,7 +264,7 @@ class Wallets:
             raise InvalidRequest("display_name is 64 characters at most", field="display_name")
         with read(self.engine) as conn:
             holder = conn.execute(
-                select(m.consumers.c.id).where(m.consumers.c.login == login)
+                select(wm.consumers.c.id).where(wm.consumers.c.login == login)
             ).first()
             proven = conn.execute(
                 select(identifiers.c.consumer_id).where(
@@ -280,7 +279,7 @@ class Wallets:
         try:
             with write(self.engine) as conn:
                 conn.execute(
-                    insert(m.consumers).values(
+                    insert(wm.consumers).values(
                         id=consumer_id,
                         login=login if holder is None else placeholder_login(consumer_id),
                         display_name=display_name.strip(),
@@ -336,11 +335,11 @@ class Wallets:
         except InvalidRequest:
             login = ""
         with read(self.engine) as conn:
-            row = conn.execute(select(m.consumers).where(m.consumers.c.login == login)).first()
+            row = conn.execute(select(wm.consumers).where(wm.consumers.c.login == login)).first()
             if row is None:  # a phone or e-mail added to a wallet and verified
                 row = conn.execute(
-                    select(m.consumers)
-                    .join(identifiers, identifiers.c.consumer_id == m.consumers.c.id)
+                    select(wm.consumers)
+                    .join(identifiers, identifiers.c.consumer_id == wm.consumers.c.id)
                     .where(identifiers.c.value == login, identifiers.c.verified_at_us > 0)
                 ).first()
         if row is None or not _verify(row.password_hash, password):
@@ -352,7 +351,7 @@ class Wallets:
         now = now_us()
         with write(self.engine) as conn:
             conn.execute(
-                insert(m.sessions).values(
+                insert(wm.sessions).values(
                     token_hash=token_hash(token),
                     consumer_id=consumer_id,
                     created_at_us=now,
@@ -363,30 +362,30 @@ class Wallets:
 
     def sign_out(self, token: str) -> None:
         with write(self.engine) as conn:
-            conn.execute(m.sessions.delete().where(m.sessions.c.token_hash == token_hash(token)))
+            conn.execute(wm.sessions.delete().where(wm.sessions.c.token_hash == token_hash(token)))
 
     def for_token(self, token: str) -> Consumer | None:
         with read(self.engine) as conn:
             row = conn.execute(
-                select(m.consumers)
-                .join(m.sessions, m.sessions.c.consumer_id == m.consumers.c.id)
+                select(wm.consumers)
+                .join(wm.sessions, wm.sessions.c.consumer_id == wm.consumers.c.id)
                 .where(
-                    m.sessions.c.token_hash == token_hash(token),
-                    m.sessions.c.expires_at_us > now_us(),
+                    wm.sessions.c.token_hash == token_hash(token),
+                    wm.sessions.c.expires_at_us > now_us(),
                 )
             ).first()
         return Consumer.of(row) if row else None
 
     def get(self, consumer_id: str) -> Consumer:
         with read(self.engine) as conn:
-            row = conn.execute(select(m.consumers).where(m.consumers.c.id == consumer_id)).first()
+            row = conn.execute(select(wm.consumers).where(wm.consumers.c.id == consumer_id)).first()
         if row is None:
             raise NotFound.named("consumer", consumer_id)
         return Consumer.of(row)
 
     def by_login(self, login: str) -> Consumer | None:
         with read(self.engine) as conn:
-            row = conn.execute(select(m.consumers).where(m.consumers.c.login == login)).first()
+            row = conn.execute(select(wm.consumers).where(wm.consumers.c.login == login)).first()
         return Consumer.of(row) if row else None
 
     def verified_owner(self, identifier: str) -> Consumer | None:
@@ -394,8 +393,8 @@ class Wallets:
         reaches."""
         with read(self.engine) as conn:
             row = conn.execute(
-                select(m.consumers)
-                .join(identifiers, identifiers.c.consumer_id == m.consumers.c.id)
+                select(wm.consumers)
+                .join(identifiers, identifiers.c.consumer_id == wm.consumers.c.id)
                 .where(identifiers.c.value == identifier, identifiers.c.verified_at_us > 0)
             ).first()
         return Consumer.of(row) if row else None
@@ -418,7 +417,7 @@ class Wallets:
         """Set the PIN the first time with the password; change it with the old PIN."""
         check_pin(pin)
         with read(self.engine) as conn:
-            row = conn.execute(select(m.consumers).where(m.consumers.c.id == consumer_id)).one()
+            row = conn.execute(select(wm.consumers).where(wm.consumers.c.id == consumer_id)).one()
         if row.pin_hash is None:
             if password is None or not _verify(row.password_hash, password):
                 raise SignInFailed("the password is wrong", field="password")
@@ -428,20 +427,20 @@ class Wallets:
             self.verify_pin(consumer_id, old_pin, field="old_pin")
         with write(self.engine) as conn:
             conn.execute(
-                update(m.consumers)
-                .where(m.consumers.c.id == consumer_id)
+                update(wm.consumers)
+                .where(wm.consumers.c.id == consumer_id)
                 .values(pin_hash=_pin_hasher.hash(pin), pin_failures=0, pin_locked_until_us=0)
             )
 
     def verify_pin(self, consumer_id: str, pin: str, *, field: str = "pin") -> str:
         """The id of a recorded successful PIN check, or raise: PIN not set, PIN locked, wrong
         PIN (with the tries left). A try is claimed before the PIN is checked."""
-        claimed = claim_pin_try(self.engine, m.consumers, consumer_id, field=field)
+        claimed = claim_pin_try(self.engine, wm.consumers, consumer_id, field=field)
         if not (isinstance(pin, str) and _PIN.match(pin) and _pin_matches(claimed.pin_hash, pin)):
-            raise pin_try_failed(self.engine, m.consumers, consumer_id, field=field)
+            raise pin_try_failed(self.engine, wm.consumers, consumer_id, field=field)
         check_id = new_id("pc")
         with write(self.engine) as conn:
-            pin_try_passed(conn, m.consumers, consumer_id, claimed)
+            pin_try_passed(conn, wm.consumers, consumer_id, claimed)
             conn.execute(
                 insert(wm.pin_checks).values(
                     id=check_id, consumer_id=consumer_id, checked_at_us=now_us()
@@ -462,8 +461,8 @@ class Wallets:
         self.verify_pin(consumer_id, pin)
         with write(self.engine) as conn:
             conn.execute(
-                update(m.consumers)
-                .where(m.consumers.c.id == consumer_id)
+                update(wm.consumers)
+                .where(wm.consumers.c.id == consumer_id)
                 .values(no_pin_limit=per_payment, no_pin_daily_limit=per_day)
             )
             # Timed after the row is locked, so no-PIN debits timed after it used these limits.
@@ -482,7 +481,7 @@ class Wallets:
         waiting charge's round trip. What decides is ``reserve_no_pin``, inside the debit."""
         if amount <= 0 or amount > min(consumer.no_pin_limit, AMOUNT_MINOR_MAX):
             return False
-        c = m.consumers.c
+        c = wm.consumers.c
         with read(self.engine) as conn:
             row = conn.execute(
                 select(c.no_pin_day, c.no_pin_spent, c.no_pin_daily_limit).where(

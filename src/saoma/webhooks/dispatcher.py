@@ -19,11 +19,12 @@ from sqlalchemy import Integer, bindparam, insert, select, update
 from sqlalchemy.engine import Engine
 
 from saoma import signing, targets
+from saoma.core.ids import now_us
 from saoma.db import read, write, write_one
+from saoma.merchants import tables as merchant_tables
 from saoma.merchants.service import WEBHOOK_SECRET_OVERLAP_US
 from saoma.pagination import check_limit, page_of, parse_cursor, text_filter
-from saoma.payments import models as m
-from saoma.payments.ids import now_us
+from saoma.webhooks import tables as m
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +58,7 @@ DUE = (
     .limit(bindparam("limit", type_=Integer))
 )
 # One statement claims the due events and returns them with their merchant's webhook secrets.
-_MERCHANT = m.merchants.c
+_MERCHANT = merchant_tables.merchants.c
 CLAIM = (
     update(m.outbox)
     .where(

@@ -24,7 +24,7 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
 from saoma.db import chunks, read
-from saoma.payments import models as m
+from saoma.webhooks import tables as m
 
 log = logging.getLogger(__name__)
 

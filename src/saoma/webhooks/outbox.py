@@ -3,19 +3,10 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from typing import Any
 
+from saoma.core.ids import new_id, rfc3339
 from saoma.ledger.tx import Tx
-from saoma.payments.ids import new_id
-
-
-def rfc3339(us: int) -> str:
-    return (
-        datetime.fromtimestamp(us / 1_000_000, UTC)
-        .isoformat(timespec="milliseconds")
-        .replace("+00:00", "Z")
-    )
 
 
 def emit_in(

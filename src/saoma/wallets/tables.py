@@ -77,3 +77,39 @@ consent_rules = Table(
     Column("rule", String(32), primary_key=True),
     Column("since_us", BigInteger, nullable=False),
 )
+
+
+consumers = Table(
+    "consumers",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("login", String(254), nullable=False, unique=True),  # phone (E.164) or e-mail
+    Column("display_name", String(64), nullable=False, server_default=""),
+    Column("password_hash", String(255), nullable=False),
+    Column("pin_hash", String(255), nullable=True),
+    Column("pin_failures", Integer, nullable=False, server_default="0"),
+    Column("pin_locked_until_us", BigInteger, nullable=False, server_default="0"),
+    Column("pin_pending", Integer, nullable=False, server_default="0"),  # tries being checked
+    Column("pin_pending_since_us", BigInteger, nullable=False, server_default="0"),
+    Column("no_pin_limit", BigInteger, nullable=False, server_default="0"),  # per payment
+    Column("no_pin_daily_limit", BigInteger, nullable=False, server_default="0"),
+    # Today's no-PIN spending: the day (YYYYMMDD, local) and what went without the PIN on it.
+    Column("no_pin_day", Integer, nullable=False, server_default="0"),
+    Column("no_pin_spent", BigInteger, nullable=False, server_default="0"),
+    # Today's money sent to people (transfers, red packets): the day and the amount.
+    Column("p2p_day", Integer, nullable=False, server_default="0"),
+    Column("p2p_sent", BigInteger, nullable=False, server_default="0"),
+    Column("account_id", BigInteger, nullable=False, unique=True),  # the wallet in the ledger
+    Column("currency", String(3), nullable=False),
+    Column("created_at_us", BigInteger, nullable=False),
+)
+
+
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),  # sha256 of the bearer token
+    Column("consumer_id", String(32), ForeignKey("consumers.id"), nullable=False),
+    Column("created_at_us", BigInteger, nullable=False),
+    Column("expires_at_us", BigInteger, nullable=False),
+)

@@ -1,4 +1,5 @@
-"""Identifiers: a short type prefix and 80 random bits, : unguessable, self-describing."""
+"""Identifiers (a short type prefix and 80 random bits: unguessable, self-describing) and the
+clock's microseconds since the epoch, with their RFC 3339 form."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import base64
 import hashlib
 import secrets
 import time
+from datetime import UTC, datetime
 
 
 def new_id(prefix: str) -> str:
@@ -23,3 +25,12 @@ def token_hash(token: str) -> str:
 
 def now_us() -> int:
     return time.time_ns() // 1000
+
+
+def rfc3339(us: int) -> str:
+    """``us`` microseconds since the epoch as RFC 3339 in UTC, to the millisecond."""
+    return (
+        datetime.fromtimestamp(us / 1_000_000, UTC)
+        .isoformat(timespec="milliseconds")
+        .replace("+00:00", "Z")
+    )

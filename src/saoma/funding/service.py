@@ -15,18 +15,18 @@ from sqlalchemy import select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
-from saoma.bank.connector import BankConnector, BankOutcome
+from saoma.core.ids import new_id, now_us, rfc3339
 from saoma.db import read, write, write_one
+from saoma.funding import tables as m
+from saoma.funding.bank import BankConnector, BankOutcome
 from saoma.ledger import Result, Transfer, TransferCode, TransferFlags
 from saoma.movements import Record, Refused, Unit
 from saoma.pagination import check_limit, choice, newest_first, parse_time_cursor, time_page_of
 from saoma.payments import idempotency
-from saoma.payments import models as m
-from saoma.payments.ids import new_id, now_us
 from saoma.payments.service import Payments, check_amount, derived_id
 from saoma.problems import Problem, not_found
+from saoma.wallets import tables as wallet_tables
 from saoma.wallets.service import Consumer
-from saoma.webhooks.outbox import rfc3339
 
 log = logging.getLogger(__name__)
 
@@ -71,8 +71,8 @@ def needing_attention(engine: Engine, now: int | None = None) -> list[dict[str, 
     bt = m.bank_transfers
     with read(engine) as conn:
         rows = conn.execute(
-            select(bt, m.consumers.c.login)
-            .join(m.consumers, m.consumers.c.id == bt.c.consumer_id)
+            select(bt, wallet_tables.consumers.c.login)
+            .join(wallet_tables.consumers, wallet_tables.consumers.c.id == bt.c.consumer_id)
             .where(
                 ((bt.c.state == "failed") & (bt.c.failure == PAID_LATE_SHORT))
                 | ((bt.c.state == "pending") & (bt.c.created_at_us < now - BANK_TIMEOUT_US))

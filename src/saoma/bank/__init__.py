@@ -1,1 +1,0 @@
-"""Bank connectors: how money enters and leaves Saoma (top-ups and withdrawals)."""
