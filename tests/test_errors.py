@@ -22,27 +22,28 @@ from saoma.api import problems
 from saoma.cli import app as cli
 from saoma.db import migrate
 from saoma.platform import Platform
-from saoma.problems import Problem, from_ledger_error, invalid, not_found
 from saoma.server import create_app
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "saoma"
 PAGES_JS = SRC / "web" / "static" / "saoma.js"
 
 
-def _literal_raises() -> Iterator[tuple[str, int, str, int | None]]:
-    """Every ``Problem("slug", status, ...)`` in src: (file, line, slug, status or None)."""
+def _raised_names() -> Iterator[tuple[str, int, str]]:
+    """Every ``raise Name(...)`` in src whose name comes from saoma.errors: (file, line, name)."""
     for path in sorted(SRC.rglob("*.py")):
-        for node in ast.walk(ast.parse(path.read_text())):
-            if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)):
+        tree = ast.parse(path.read_text())
+        imported = {
+            alias.asname or alias.name
+            for node in ast.walk(tree)
+            if isinstance(node, ast.ImportFrom) and node.module == "saoma.errors"
+            for alias in node.names
+        }
+        for node in ast.walk(tree):
+            if not (isinstance(node, ast.Raise) and isinstance(node.exc, ast.Call)):
                 continue
-            if node.func.id != "Problem" or not node.args:
-                continue
-            slug = node.args[0]
-            if not (isinstance(slug, ast.Constant) and isinstance(slug.value, str)):
-                continue
-            status = node.args[1] if len(node.args) > 1 else None
-            code = status.value if isinstance(status, ast.Constant) else None
-            yield str(path.relative_to(SRC)), node.lineno, slug.value, code
+            func = node.exc.func
+            if isinstance(func, ast.Name) and func.id in imported:
+                yield str(path.relative_to(SRC)), node.lineno, func.id
 
 
 def _dictionary(lang: str) -> dict[str, str]:
@@ -54,18 +55,26 @@ def _dictionary(lang: str) -> dict[str, str]:
     return dict(re.findall(r'"err_([a-z0-9-]+)":\s*"((?:[^"\\]|\\.)*)"', block))
 
 
-def test_every_slug_raised_in_src_is_in_the_catalogue_with_its_status() -> None:
-    wrong = []
-    for where, line, slug, status in _literal_raises():
-        klass = errors.by_slug.get(slug)
-        if klass is None or klass not in errors.catalogue:
-            wrong.append(f"{where}:{line}: {slug!r} is not in saoma.errors")
-        elif status is not None and problems.STATUS.get(klass) != status:
-            wrong.append(
-                f"{where}:{line}: {slug!r} raised with {status}, the table says "
-                f"{problems.STATUS.get(klass)}"
-            )
+def test_raise_sites_name_a_catalogue_class_and_no_status() -> None:
+    helpers = {"not_found", "from_ledger"}  # build catalogue classes themselves
+    raised = list(_raised_names())
+    assert len(raised) > 100  # the walk sees the raise sites
+    wrong = [
+        f"{where}:{line}: {name} is not in the catalogue"
+        for where, line, name in raised
+        if name not in helpers and getattr(errors, name, None) not in errors.catalogue
+    ]
     assert not wrong, "\n".join(wrong)
+    # No raise site carries an HTTP status: the old ``Problem(slug, status, ...)`` form is gone.
+    calls = [
+        f"{path.relative_to(SRC)}:{node.lineno}"
+        for path in SRC.rglob("*.py")
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Name)
+        and node.func.id == "Problem"
+    ]
+    assert calls == []
 
 
 def test_every_class_is_documented_and_has_a_status() -> None:
@@ -109,13 +118,9 @@ def test_every_slug_has_an_english_and_a_chinese_sentence() -> None:
     assert all(not han.search(english[slug]) for slug in slugs)
 
 
-def test_the_old_forms_build_catalogue_classes() -> None:
-    made = Problem("order-expired", 409, "this order has expired: ask for a new code")
-    assert type(made) is errors.OrderExpired and problems.status_of(made) == 409
-    assert made.detail == "this order has expired: ask for a new code"
-    with pytest.raises(Problem):  # ``except Problem`` catches every catalogue error
-        raise errors.PinWrong("wrong PIN: 4 tries left", field="pin", tries_left=4)
-    refused = Problem("pin-locked", 423, "locked", field="pin", locked_until_us=7)
+def test_a_catalogue_error_becomes_its_problem_document() -> None:
+    refused = errors.PinLocked("locked", field="pin", locked_until_us=7)
+    assert isinstance(refused, errors.SaomaError)  # ``except SaomaError`` catches every one
     assert problems.document(refused, "/v1/x") == {
         "type": "https://saoma.dev/problems/pin-locked",
         "title": "Pin locked",
@@ -125,22 +130,18 @@ def test_the_old_forms_build_catalogue_classes() -> None:
         "field": "pin",
         "locked_until_us": 7,
     }
-    assert type(invalid("amount", "amount must be positive")) is errors.InvalidRequest
-    assert not_found("order", "o_1").detail == "no order 'o_1'"
-    unlisted = Problem("not-listed-yet", 418, "a slug added meanwhile")
-    assert (unlisted.slug, problems.status_of(unlisted)) == ("not-listed-yet", 418)
-    assert unlisted.type == "https://saoma.dev/problems/not-listed-yet"
-    assert (
-        problems.status_of(Problem("conflict", 409, "x"))
-        == problems.status_of(errors.RefundRaced("y"))
-        == 409
-    )
+    assert errors.not_found("order", "o_1").detail == "no order 'o_1'"
+    assert errors.OrderExpired().detail == errors.OrderExpired.doc()  # no detail: the doc
+    # A cause under a shared slug answers as its slug does, and names its own precise slug.
+    raced = errors.RefundRaced("y")
+    assert (raced.slug, raced.cause) == ("conflict", "refund-raced")
+    assert problems.status_of(raced) == problems.status_of(errors.Conflict("x")) == 409
 
 
 def test_ledger_refusals_translate_to_catalogue_classes() -> None:
     from saoma.ledger import errors as ledger_errors
 
-    short = from_ledger_error(ledger_errors.InsufficientFunds("short"))
+    short = errors.from_ledger(ledger_errors.InsufficientFunds("short"))
     assert (type(short), problems.status_of(short), short.field) == (
         errors.InsufficientFunds,
         402,

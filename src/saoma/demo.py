@@ -9,9 +9,8 @@ import re
 from dataclasses import dataclass
 
 from saoma.bootstrap import Platform
-from saoma.errors import CODE_HELD_BACK
+from saoma.errors import CODE_HELD_BACK, SaomaError
 from saoma.funding.bank import BankOutcome
-from saoma.problems import Problem
 
 # Published on the demo start page: anyone may sign in to the demo world.
 DEMO_PASSWORD = "saoma-demo-2026"  # noqa: S105  # nosec B105
@@ -69,7 +68,7 @@ def prove(platform: Platform, consumer_id: str, login: str) -> None:
         return
     try:
         platform.identifiers.send_code(consumer_id, login)
-    except Problem as exc:
+    except SaomaError as exc:
         if not isinstance(exc, CODE_HELD_BACK):  # a code sent within the minute is still good
             raise
     (message,) = platform.messenger.recent(to=login, limit=1)

@@ -14,35 +14,20 @@ Longer than usual: the catalogue reads best as one list, one short class per ent
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 from saoma.ledger import errors as ledger_errors
 from saoma.ledger.tx import Refusal
 
 TYPE_BASE = "https://saoma.dev/problems/"
 
-# The class that first declared each slug: what ``Problem(slug, ...)`` builds (see _from_slug).
+# The class that first declared each slug (a cause under a shared slug is its subclass).
 by_slug: dict[str, type[SaomaError]] = {}
 # Every listed class, in the order declared: the catalogue that is exported.
 catalogue: list[type[SaomaError]] = []
 
 
-class _Catalogued(type):
-    """Calling the root itself with ``(slug, status, detail)`` builds the catalogue class.
-
-    That is the form raise sites used before the catalogue (``Problem(slug, status, ...)``);
-    it is kept until they are converted, then this metaclass goes.
-    """
-
-    if not TYPE_CHECKING:
-
-        def __call__(cls, *args, **kwargs):
-            if cls is SaomaError and len(args) == 3 and isinstance(args[1], int):
-                return _from_slug(*args, **kwargs)
-            return super().__call__(*args, **kwargs)
-
-
-class SaomaError(Refusal, metaclass=_Catalogued):
+class SaomaError(Refusal):
     """Any refusal Saoma gives."""
 
     slug: ClassVar[str] = ""
@@ -87,29 +72,6 @@ class PassedOn(SaomaError):
     def __init__(self, detail: str, *, http_status: int, **kwargs: Any) -> None:
         super().__init__(detail, **kwargs)
         self.http_status = http_status
-
-
-def _from_slug(
-    slug: str,
-    status: int,
-    detail: str,
-    *,
-    field: str | None = None,
-    title: str | None = None,
-    **extra: Any,
-) -> SaomaError:
-    """``Problem(slug, status, detail, ...)``: the catalogue class for the slug.
-
-    A slug not in the catalogue (one added meanwhile) still answers as it was asked to, with
-    its own status; tests/test_errors.py fails until it is listed.
-    """
-    del title  # the catalogue's title: every title passed so far was the slug's own
-    known = by_slug.get(slug)
-    if known is None:
-        known = type(f"Unlisted_{slug}", (PassedOn,), {"slug": slug, "__doc__": detail})
-    if issubclass(known, PassedOn):
-        return known(detail, http_status=status, field=field, **extra)
-    return known(detail, field=field, **extra)
 
 
 # The request itself ------------------------------------------------------------------------
@@ -600,6 +562,11 @@ class TransferIdReused(Conflict):
     """The transfer was already made with the same id and other details."""
 
     cause = "transfer-id-reused"
+
+
+def not_found(what: str, ident: str) -> NotFound:
+    """The same answer whether the object does not exist or belongs to someone else."""
+    return NotFound(f"no {what} {ident!r}")
 
 
 def from_ledger(exc: ledger_errors.LedgerError, *, field: str = "amount") -> SaomaError:

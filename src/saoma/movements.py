@@ -21,10 +21,10 @@ from typing import Any, Protocol
 from sqlalchemy import Table
 
 from saoma.db import write
+from saoma.errors import NotRecorded, SaomaError, from_ledger
 from saoma.ledger import Ledger, Result, Transfer
 from saoma.ledger.errors import error_for
 from saoma.ledger.tx import Tx
-from saoma.problems import Problem, from_ledger_error
 from saoma.webhooks.outbox import emit_in
 
 _INSERTS: dict[tuple[str, tuple[str, ...]], str] = {}
@@ -96,17 +96,17 @@ class Refused:
 
     ok = False
 
-    def problem(self, *, field: str = "amount") -> Problem:
+    def problem(self, *, field: str = "amount") -> SaomaError:
         """The refusal in the words a payer or merchant understands: the transfer that caused
         it, not one that failed only because it was linked to it."""
         pairs = list(zip(self.results, self.transfers, strict=True))
         for result, transfer in pairs:
             if not result.ok and result is not Result.LINKED_EVENT_FAILED:
-                return from_ledger_error(error_for(result, transfer.id), field=field)
+                return from_ledger(error_for(result, transfer.id), field=field)
         for result, transfer in pairs:
             if not result.ok:
-                return from_ledger_error(error_for(result, transfer.id), field=field)
-        return Problem("conflict", 409, "the money movement could not be recorded; retry")
+                return from_ledger(error_for(result, transfer.id), field=field)
+        return NotRecorded("the money movement could not be recorded; retry")
 
     def raise_problem(self, *, field: str = "amount") -> None:
         raise self.problem(field=field)
@@ -125,7 +125,7 @@ class Movements:
         """Apply ``transfers``; when all are applied, ``record`` writes the facts in the commit.
 
         A refusal raised by ``record`` (:class:`saoma.ledger.tx.Refusal`, such as a
-        :class:`~saoma.problems.Problem`) rolls back this movement and is raised here.
+        :class:`~saoma.errors.SaomaError`) rolls back this movement and is raised here.
         """
         transfers = list(transfers)
         committed: list[Unit | None] = [None]

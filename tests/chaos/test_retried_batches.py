@@ -17,10 +17,10 @@ import pytest
 
 from saoma.api.problems import status_of
 from saoma.bootstrap import Platform
+from saoma.errors import SaomaError
 from saoma.ledger import Ledger, Transfer, TransferCode
 from saoma.ledger.tx import Tx
 from saoma.payments.service import derived_id
-from saoma.problems import Problem
 from saoma.wallets.service import Consumer
 from support import PASSWORD, PIN, Wiring
 
@@ -93,7 +93,7 @@ def test_a_payment_refused_on_its_retry_is_not_acknowledged(platform: Platform) 
             )
 
         lose_the_next_commit(platform, spend_it_all)
-        with pytest.raises(Problem) as refused:
+        with pytest.raises(SaomaError) as refused:
             platform.payments.pay_static(wallet, shop.id, amount=600, pin=PIN)
     assert status_of(refused.value) == 402
     assert platform.wallets.balance(wallet)["balance"] == 0
@@ -115,6 +115,6 @@ def test_a_void_refused_on_its_retry_is_not_acknowledged(platform: Platform) -> 
             elsewhere.post(derived_id("cap", hold["id"]), derived_id("hold", hold["id"]), 100)
 
         lose_the_next_commit(platform, captured_elsewhere)
-        with pytest.raises(Problem) as refused:
+        with pytest.raises(SaomaError) as refused:
             platform.payments.void_hold(shop, hold["id"])
     assert refused.value.slug == "hold-not-open"

@@ -9,9 +9,9 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from consent.conftest import PIN, wallet
+from saoma.errors import SaomaError
 from saoma.p2p import service as p2p
 from saoma.platform import Platform
-from saoma.problems import Problem
 
 RACERS = 50
 
@@ -32,7 +32,7 @@ def test_fifty_transfers_and_packets_at_once_send_exactly_the_daily_limit(
                 p.people.send(sender, to=friend.id, amount=1_000, pin=PIN)
             else:
                 p.people.create_packet(sender, amount=1_000, shares=1, pin=PIN)
-        except Problem as refused:
+        except SaomaError as refused:
             return refused.slug
         return "sent"
 
@@ -41,6 +41,6 @@ def test_fifty_transfers_and_packets_at_once_send_exactly_the_daily_limit(
     assert outcomes.count("sent") == 12, outcomes
     assert outcomes.count("daily-limit") == RACERS - 12
     assert p.wallets.balance(sender)["balance"] == 100_000 - 12_000
-    with pytest.raises(Problem) as over:
+    with pytest.raises(SaomaError) as over:
         p.people.send(sender, to=friend.id, amount=1, pin=PIN)
     assert (over.value.slug, over.value.field) == ("daily-limit", "amount")

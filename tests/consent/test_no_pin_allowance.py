@@ -12,9 +12,9 @@ from concurrent.futures import ThreadPoolExecutor
 from consent.conftest import PIN, shop, wallet
 from saoma.api.problems import status_of
 from saoma.authorisations import check_authorisations
+from saoma.errors import SaomaError
 from saoma.paycode import codes
 from saoma.platform import Platform
-from saoma.problems import Problem
 from saoma.wallets.service import Consumer
 
 RACERS = 50
@@ -62,7 +62,7 @@ def test_fifty_racing_debits_without_the_pin_take_exactly_the_allowance(
                 p.people.send(payer, to=friend.id, amount=1_000, pin=None)
             else:
                 p.people.create_packet(payer, amount=1_000, shares=2, pin=None)
-        except Problem as refused:
+        except SaomaError as refused:
             return refused.slug
         return "sent"
 
@@ -91,11 +91,11 @@ def test_money_to_people_never_spends_the_allowance_nor_goes_without_the_pin(
     for _ in range(3):
         try:
             p.people.send(payer, to=friend.id, amount=1_000, pin=None)
-        except Problem as refused:
+        except SaomaError as refused:
             assert refused.slug == "pin-required" and status_of(refused) == 401
     try:
         p.people.create_packet(payer, amount=1_000, shares=1, pin=None)
-    except Problem as refused:
+    except SaomaError as refused:
         assert refused.slug == "pin-required"
     first, second = _codes(p, payer, 2)
     paid = p.payments.create_charge(

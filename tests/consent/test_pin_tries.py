@@ -14,8 +14,8 @@ from sqlalchemy import update
 
 from consent.conftest import PIN, shop, wallet
 from saoma.api.problems import status_of
+from saoma.errors import SaomaError
 from saoma.platform import Platform
-from saoma.problems import Problem
 from saoma.wallets import tables as m
 from saoma.wallets.service import PIN_TRIES_MAX, Consumer
 
@@ -57,7 +57,7 @@ def _race(p: Platform, pins: list[str], checks: list[bool]) -> tuple[Consumer, l
         start.wait()
         try:
             p.payments.pay_static(payer, stall.id, amount=100, pin=pin)
-        except Problem as refused:
+        except SaomaError as refused:
             return refused.slug
         return "paid"
 
@@ -77,7 +77,7 @@ def test_fifty_wrong_pins_at_once_check_at_most_five(
     assert outcomes.count("pin-wrong") == PIN_TRIES_MAX - 1
     assert outcomes.count("pin-locked") == GUESSES - (PIN_TRIES_MAX - 1)
     assert platform.payments.list_payments()["data"] == []  # nothing was paid
-    with pytest.raises(Problem) as still:  # locked: the right PIN is refused too
+    with pytest.raises(SaomaError) as still:  # locked: the right PIN is refused too
         platform.wallets.verify_pin(payer.id, PIN)
     assert (still.value.slug, status_of(still.value)) == ("pin-locked", 423)
 
@@ -109,7 +109,7 @@ def test_twenty_right_pins_at_once_all_pass_and_lock_nothing(
     assert outcomes == ["paid"] * 20
     assert argon2_checks == [True] * 20
     platform.wallets.verify_pin(payer.id, PIN)  # not locked, and nothing left counted
-    with pytest.raises(Problem) as wrong:
+    with pytest.raises(SaomaError) as wrong:
         platform.wallets.verify_pin(payer.id, "000000")
     assert wrong.value.extra["tries_left"] == PIN_TRIES_MAX - 1
 
@@ -117,19 +117,19 @@ def test_twenty_right_pins_at_once_all_pass_and_lock_nothing(
 def test_the_right_pin_starts_the_count_again_and_a_lock_ends(platform: Platform) -> None:
     payer = wallet(platform, 0)
     for tries_left in (4, 3, 2, 1):
-        with pytest.raises(Problem) as wrong:
+        with pytest.raises(SaomaError) as wrong:
             platform.wallets.verify_pin(payer.id, "000000")
         assert wrong.value.slug == "pin-wrong" and wrong.value.extra["tries_left"] == tries_left
     check = platform.wallets.verify_pin(payer.id, PIN)  # the fifth try, and the right one
     assert check.startswith("pc_")
     for _ in range(PIN_TRIES_MAX - 1):  # four more wrong ones: not locked, the count restarted
-        with pytest.raises(Problem) as wrong:
+        with pytest.raises(SaomaError) as wrong:
             platform.wallets.verify_pin(payer.id, "000000")
         assert wrong.value.slug == "pin-wrong"
-    with pytest.raises(Problem) as locked:
+    with pytest.raises(SaomaError) as locked:
         platform.wallets.verify_pin(payer.id, "000000")
     assert locked.value.slug == "pin-locked"
-    with pytest.raises(Problem) as right_but_locked:
+    with pytest.raises(SaomaError) as right_but_locked:
         platform.wallets.verify_pin(payer.id, PIN)
     assert right_but_locked.value.slug == "pin-locked"
     with platform.engine.begin() as conn:  # fifteen minutes later
@@ -138,7 +138,7 @@ def test_the_right_pin_starts_the_count_again_and_a_lock_ends(platform: Platform
             .where(m.consumers.c.id == payer.id)
             .values(pin_locked_until_us=m.consumers.c.pin_locked_until_us - 16 * 60 * 1_000_000)
         )
-    with pytest.raises(Problem) as again:
+    with pytest.raises(SaomaError) as again:
         platform.wallets.verify_pin(payer.id, "000000")
     assert again.value.slug == "pin-wrong" and again.value.extra["tries_left"] == 4
     assert platform.wallets.verify_pin(payer.id, PIN)

@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import select
 
 from saoma.db import make_engine, read
+from saoma.errors import Conflict, SaomaError
 from saoma.funding.bank import BankOutcome
 from saoma.ledger import Transfer, TransferCode
 from saoma.ledger.check import check_ledger
@@ -21,7 +22,6 @@ from saoma.ledger.tx import Tx
 from saoma.merchants.service import Merchant
 from saoma.movements import Movements, Unit
 from saoma.platform import Platform
-from saoma.problems import Problem
 from saoma.wallets.service import Consumer
 from saoma.webhooks import tables as pm
 
@@ -126,7 +126,7 @@ def beside_a_refusal(p: Platform, work: Callable[[], T]) -> T:
         return reply
 
     def refused(unit: Unit) -> None:
-        raise Problem("conflict", 409, "refused beside the work, to make the batch fail")
+        raise Conflict("refused beside the work, to make the batch fail")
 
     def refusing() -> None:
         move = Transfer(
@@ -138,7 +138,7 @@ def beside_a_refusal(p: Platform, work: Callable[[], T]) -> T:
         )
         try:
             p.payments.movements.move([move], refused)
-        except Problem:
+        except SaomaError:
             return
         raise AssertionError("the refusing request went through")
 

@@ -9,9 +9,9 @@ from sqlalchemy import update
 from p2p.conftest import PIN, balance, outbox_ids, wallet
 from saoma.core.ids import now_us
 from saoma.db import write
+from saoma.errors import SaomaError
 from saoma.p2p import tables as m
 from saoma.platform import Platform
-from saoma.problems import Problem
 
 
 def age(p: Platform, packet_id: str, **values: int) -> None:
@@ -38,7 +38,7 @@ def test_shares_add_up_each_person_claims_once_and_the_luckiest_is_named(
     assert [c["mine"] for c in seen["claims"]] == [False, True, False]
     assert seen["luckiest"] == "Li Wei"
     late = wallet(p)
-    with pytest.raises(Problem) as refused:
+    with pytest.raises(SaomaError) as refused:
         p.people.claim_packet(late, packet["id"])
     assert refused.value.slug == "packet-empty"
     assert len(outbox_ids(p, packet["id"])) == 3  # one red_packet.claimed per share
@@ -52,7 +52,7 @@ def test_what_is_left_of_an_expired_packet_goes_back_once(platform: Platform) ->
     assert p.people.settle_packets() == 0  # not due yet
     age(p, packet["id"], expires_at_us=now_us() - 1)
     assert p.people.packet(packet["id"])["state"] == "expired"
-    with pytest.raises(Problem) as refused:
+    with pytest.raises(SaomaError) as refused:
         p.people.claim_packet(wallet(p), packet["id"])
     assert refused.value.slug == "packet-closed"
     assert p.people.settle_packets() == 1
@@ -99,13 +99,13 @@ def test_packet_refusals_name_the_field_and_move_nothing(platform: Platform) -> 
         ({"amount": 100, "shares": 2, "pin": None}, "pin-required", "pin"),
         ({"amount": 10_001, "shares": 2}, "insufficient-funds", "amount"),
     ):
-        with pytest.raises(Problem) as refused:
+        with pytest.raises(SaomaError) as refused:
             p.people.create_packet(sender, **{"pin": PIN, **kwargs})  # type: ignore[arg-type]
         assert (refused.value.slug, refused.value.field) == (slug, field), kwargs
     assert balance(p, sender) == 10_000
-    with pytest.raises(Problem) as refused:
+    with pytest.raises(SaomaError) as refused:
         p.people.packet("rp_nothing")
     assert refused.value.slug == "not-found"
-    with pytest.raises(Problem) as refused:
+    with pytest.raises(SaomaError) as refused:
         p.people.claim_packet(sender, "rp_nothing")
     assert refused.value.slug == "not-found"

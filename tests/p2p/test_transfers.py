@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from p2p.conftest import PIN, balance, outbox_ids, wallet
+from saoma.errors import SaomaError
 from saoma.platform import Platform
-from saoma.problems import Problem
 
 
 def test_a_transfer_moves_the_money_and_tells_both_sides(platform: Platform) -> None:
@@ -35,7 +35,7 @@ def test_the_pages_filter_by_direction_and_state_newest_first(platform: Platform
     assert [t["id"] for t in first["data"]] == [waiting, back]
     rest = p.people.transfers_of(alice, limit=2, cursor=first["next_cursor"])
     assert [t["id"] for t in rest["data"]] == [ids[2], ids[1]]
-    with pytest.raises(Problem) as refused:
+    with pytest.raises(SaomaError) as refused:
         p.people.transfers_of(alice, direction="sideways")
     assert refused.value.slug == "invalid-request"
 
@@ -60,7 +60,7 @@ def test_refusals_name_the_reason_and_move_nothing(platform: Platform) -> None:
     alice, bob = wallet(p, 5_000), wallet(p)
     for to, amount, pin, note, slug in REFUSALS:
         target = {"self": alice.id, "bob": bob.id}.get(to, to)
-        with pytest.raises(Problem) as refused:
+        with pytest.raises(SaomaError) as refused:
             p.people.send(alice, to=target, amount=amount, note=note, pin=pin)  # type: ignore[arg-type]
         assert refused.value.slug == slug, (to, amount, pin, note)
     assert (balance(p, alice), balance(p, bob)) == (5_000, 0)
@@ -71,7 +71,7 @@ def test_the_daily_limit_counts_what_was_sent_today(platform: Platform) -> None:
     p = platform
     alice, bob = wallet(p, 3_000_000), wallet(p)
     p.people.send(alice, to=bob.id, amount=1_500_000, pin=PIN)
-    with pytest.raises(Problem) as refused:
+    with pytest.raises(SaomaError) as refused:
         p.people.send(alice, to=bob.id, amount=600_000, pin=PIN)
     assert refused.value.slug == "daily-limit"
     p.people.send(alice, to=bob.id, amount=500_000, pin=PIN)

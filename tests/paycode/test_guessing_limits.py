@@ -14,9 +14,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 from sqlalchemy.engine import Engine
 
+from saoma.errors import SaomaError
 from saoma.paycode import codes
 from saoma.paycode.service import FAILURES_MAX, PaymentCodes
-from saoma.problems import Problem
 
 MERCHANT_MAX = 20
 
@@ -28,7 +28,7 @@ def wrong_code(n: int) -> str:
 def outcome(paycodes: PaymentCodes, code: str, terminal: str) -> str:
     try:
         paycodes.resolve(code, terminal)
-    except Problem as exc:
+    except SaomaError as exc:
         return exc.slug
     return "resolved"
 

@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
+from saoma.errors import SaomaError
 from saoma.merchants.service import Merchant
 from saoma.paycode import codes
 from saoma.platform import Platform
-from saoma.problems import Problem
 from saoma.wallets.service import Consumer
 from support import PIN
 
@@ -93,11 +93,11 @@ def test_a_charge_refused_by_the_payer_or_the_wallet_moves_nothing(
     answer = platform.payments.answer_charge(alice, declined["id"], accept=False, pin=None)
     assert answer["state"] == "refused"
     too_much = charge(2_500, "T-4")
-    with pytest.raises(Problem) as short:
+    with pytest.raises(SaomaError) as short:
         platform.payments.answer_charge(alice, too_much["id"], accept=True, pin=PIN)
     assert (short.value.slug, short.value.status) == ("insufficient-funds", 402)
     assert platform.payments.get_charge(market, too_much["id"])["state"] == "refused"
-    with pytest.raises(Problem) as reused:  # the same till number for another amount
+    with pytest.raises(SaomaError) as reused:  # the same till number for another amount
         charge(900, "T-3")
     assert reused.value.slug == "order-number-reused"
     assert (balances.wallet(alice), balances.merchant(market)) == (2_000, 0)

@@ -9,10 +9,10 @@ import pytest
 from sqlalchemy import select, text
 
 from saoma.core.ids import now_us
+from saoma.errors import SaomaError
 from saoma.merchants.service import Merchant
 from saoma.payments import tables as m
 from saoma.platform import Platform
-from saoma.problems import Problem
 from saoma.wallets.service import Consumer
 from support import PIN
 
@@ -52,7 +52,7 @@ def test_a_hold_reserves_and_a_capture_takes_part(
     assert (row.subsidy, row.campaign_id, row.subsidy_refunded) == (0, None, 0)
     again = platform.payments.capture_hold(bikes, hold["id"], amount=1_500)
     assert again["payment_id"] == captured["payment_id"]
-    with pytest.raises(Problem) as other:
+    with pytest.raises(SaomaError) as other:
         platform.payments.capture_hold(bikes, hold["id"], amount=1_600)
     assert other.value.slug == "hold-already-captured"
 
@@ -62,7 +62,7 @@ def test_a_capture_cannot_take_more_than_is_held(
 ) -> None:
     bikes, rider = shop("Green Bikes"), payer(20_000)
     hold = held(platform, bikes, rider, "ride-2")
-    with pytest.raises(Problem) as refused:
+    with pytest.raises(SaomaError) as refused:
         platform.payments.capture_hold(bikes, hold["id"], amount=9_901)
     assert refused.value.slug == "capture-exceeds-hold"
     assert platform.wallets.balance(rider)["held"] == 9_900
@@ -78,14 +78,14 @@ def test_a_void_releases_the_hold(
     assert platform.payments.void_hold(bikes, hold["id"])["state"] == "voided"  # again: no-op
     assert platform.wallets.balance(rider) == {"balance": 20_000, "available": 20_000, "held": 0}
     assert balances.merchant(bikes) == 0
-    with pytest.raises(Problem) as closed:
+    with pytest.raises(SaomaError) as closed:
         platform.payments.capture_hold(bikes, hold["id"], amount=100)
     assert closed.value.slug == "hold-not-open"
     asked = platform.payments.create_hold(
         bikes, merchant_ref="ride-4", amount=500, currency="CNY", expires_in_s=60
     )
     assert platform.payments.void_hold(bikes, asked["id"])["state"] == "voided"
-    with pytest.raises(Problem) as gone:
+    with pytest.raises(SaomaError) as gone:
         platform.payments.consent_hold(rider, asked["id"], pin=PIN)
     assert gone.value.slug == "hold-not-open"
 
@@ -106,7 +106,7 @@ def test_a_hold_past_its_time_expires_and_releases(
             {"past": past, "id": platform.payments._hold_row(hold["id"]).transfer_id},
         )
     assert platform.payments.get_hold(bikes, hold["id"])["state"] == "expired"
-    with pytest.raises(Problem) as late:
+    with pytest.raises(SaomaError) as late:
         platform.payments.capture_hold(bikes, hold["id"], amount=100)
     assert late.value.slug == "hold-not-open"
     assert platform.payments.expire_holds() == 1
@@ -121,9 +121,9 @@ def test_a_hold_reference_is_the_merchants_key(platform: Platform, shop: Shop) -
     first = make(bikes, merchant_ref="ride-6", amount=500, currency="CNY", expires_in_s=60)
     again = make(bikes, merchant_ref="ride-6", amount=500, currency="CNY", expires_in_s=60)
     assert again["id"] == first["id"]
-    with pytest.raises(Problem) as reused:
+    with pytest.raises(SaomaError) as reused:
         make(bikes, merchant_ref="ride-6", amount=600, currency="CNY", expires_in_s=60)
     assert reused.value.slug == "hold-reference-reused"
-    with pytest.raises(Problem) as short:
+    with pytest.raises(SaomaError) as short:
         make(bikes, merchant_ref="ride-7", amount=600, currency="CNY", expires_in_s=59)
     assert (short.value.slug, short.value.field) == ("invalid-request", "expires_in_s")

@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy import text
 
 from saoma.core.ids import now_us
+from saoma.errors import SaomaError
 from saoma.merchants.service import Merchant
 from saoma.platform import Platform
-from saoma.problems import Problem
 from saoma.wallets.service import Consumer
 from support import PIN
 
@@ -20,7 +20,7 @@ Shop = Callable[..., Merchant]
 
 
 def slug_of(call: Callable[[], object]) -> str:
-    with pytest.raises(Problem) as refused:
+    with pytest.raises(SaomaError) as refused:
         call()
     return refused.value.slug
 

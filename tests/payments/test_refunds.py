@@ -10,10 +10,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from saoma.errors import SaomaError
 from saoma.merchants.service import Merchant
 from saoma.payments.refunds import refund_share
 from saoma.platform import Platform
-from saoma.problems import Problem
 from saoma.wallets.service import Consumer
 from support import PIN
 
@@ -53,7 +53,7 @@ def test_a_refund_number_refunds_once(
     again = platform.payments.refund(noodles, paid["id"], amount=400, merchant_refund_no="R-1")
     assert again == first
     assert balances.wallet(alice) == 9_400
-    with pytest.raises(Problem) as reused:
+    with pytest.raises(SaomaError) as reused:
         platform.payments.refund(noodles, paid["id"], amount=300, merchant_refund_no="R-1")
     assert reused.value.slug == "refund-number-reused"
     assert platform.payments.refund_by_no(noodles, "R-1") == first
@@ -65,13 +65,13 @@ def test_more_than_is_left_is_refused_and_moves_nothing(
     noodles, alice = shop(), payer(10_000)
     paid = paid_at(platform, noodles, alice, 1_000)
     platform.payments.refund(noodles, paid["id"], amount=600, merchant_refund_no="R-1")
-    with pytest.raises(Problem) as refused:
+    with pytest.raises(SaomaError) as refused:
         platform.payments.refund(noodles, paid["id"], amount=401, merchant_refund_no="R-2")
     assert (refused.value.slug, refused.value.status) == ("refund-exceeds-payment", 422)
     assert balances.wallet(alice) == 9_600
     assert platform.payments.merchant_refunds(noodles)["data"][0]["merchant_refund_no"] == "R-1"
     other = shop("Tea House")
-    with pytest.raises(Problem) as hidden:  # another merchant's payment is not there for it
+    with pytest.raises(SaomaError) as hidden:  # another merchant's payment is not there for it
         platform.payments.refund(other, paid["id"], amount=1, merchant_refund_no="X")
     assert hidden.value.slug == "not-found"
 

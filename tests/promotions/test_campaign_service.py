@@ -9,8 +9,8 @@ import pytest
 
 from p2p.conftest import PIN, wallet
 from promotions.conftest import OFF, with_takings
+from saoma.errors import SaomaError
 from saoma.platform import Platform
-from saoma.problems import Problem
 
 BAD_SPECS: list[tuple[dict[str, Any], str]] = [
     ({"name": ""}, "name"),
@@ -32,10 +32,10 @@ def test_a_spec_that_does_not_hold_names_its_field_and_moves_nothing(platform: P
     noodles = with_takings(p)
     before = p.merchants.balance(noodles)
     for change, field in BAD_SPECS:
-        with pytest.raises(Problem) as refused:
+        with pytest.raises(SaomaError) as refused:
             p.promotions.create(noodles, {**OFF, **change})
         assert (refused.value.slug, refused.value.field) == ("invalid-request", field), change
-    with pytest.raises(Problem) as refused:
+    with pytest.raises(SaomaError) as refused:
         p.promotions.create(noodles, {**OFF, "budget": before + 1})
     assert (refused.value.slug, refused.value.field) == ("insufficient-funds", "budget")
     assert p.merchants.balance(noodles) == before
@@ -55,7 +55,7 @@ def test_a_campaign_is_its_funders_own(platform: Platform) -> None:
         lambda: p.promotions.get(None, made["id"]),
         lambda: p.promotions.get(noodles, "cmp_nothing"),
     ):
-        with pytest.raises(Problem) as refused:
+        with pytest.raises(SaomaError) as refused:
             attempt()
         assert refused.value.slug == "not-found"
 
@@ -76,7 +76,7 @@ def test_a_campaign_pauses_resumes_and_once_ended_stays_ended(platform: Platform
     assert ended["budget_left"] == 0
     assert p.merchants.balance(noodles) == before
     for state in ("active", "paused"):
-        with pytest.raises(Problem) as refused:
+        with pytest.raises(SaomaError) as refused:
             p.promotions.set_state(noodles, made["id"], state)
         assert refused.value.slug == "campaign-ended"
 

@@ -8,8 +8,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from saoma.bootstrap import Platform
+from saoma.errors import SaomaError
 from saoma.funding.bank import BankOutcome
-from saoma.problems import Problem
 from saoma.wallets.service import Consumer
 from support import open_platform, wait_until
 
@@ -48,7 +48,7 @@ def pay_with_best_offer(p: Platform, consumer: Consumer, shop_id: str, amount: i
             pin=PIN,
             offer_id=offer["offer_id"] if offer else None,
         )
-    except Problem as exc:
+    except SaomaError as exc:
         if exc.slug != "offer-unavailable":
             raise
         # The payer is shown the new price and confirms again: never charged silently.
@@ -99,7 +99,7 @@ def test_per_consumer_daily_limit_holds_under_concurrency(platform: Platform) ->
                 pin=PIN,
                 offer_id=offer["offer_id"],  # type: ignore[attr-defined]
             )["discount"]
-        except Problem as exc:
+        except SaomaError as exc:
             assert exc.slug == "offer-unavailable"
             return -1
 
@@ -117,7 +117,7 @@ def test_an_offer_is_used_once_and_only_for_its_payment(platform: Platform) -> N
     (payer,) = funded(platform, 1, 50_000)
     offer = platform.promotions.quote(payer, shop.id, 2_000, "static:2000")  # type: ignore[attr-defined]
     assert offer is not None and offer["pay_amount"] == 1_700
-    with pytest.raises(Problem) as other_amount:
+    with pytest.raises(SaomaError) as other_amount:
         platform.payments.pay_static(
             payer, shop.id, amount=2_500, pin=PIN, offer_id=offer["offer_id"]
         )  # type: ignore[attr-defined]
@@ -126,7 +126,7 @@ def test_an_offer_is_used_once_and_only_for_its_payment(platform: Platform) -> N
         payer, shop.id, amount=2_000, pin=PIN, offer_id=offer["offer_id"]
     )  # type: ignore[attr-defined]
     assert (first["amount"], first["discount"], first["paid"]) == (2_000, 300, 1_700)
-    with pytest.raises(Problem) as again:
+    with pytest.raises(SaomaError) as again:
         platform.payments.pay_static(
             payer, shop.id, amount=2_000, pin=PIN, offer_id=offer["offer_id"]
         )  # type: ignore[attr-defined]
@@ -144,7 +144,7 @@ def test_pause_stops_discounts_and_end_returns_the_budget(platform: Platform) ->
     (payer,) = funded(platform, 1, 50_000)
     offer = platform.promotions.quote(payer, shop.id, 1_000, "static:1000")  # type: ignore[attr-defined]
     platform.promotions.set_state(shop, campaign["id"], "paused")  # type: ignore[arg-type]
-    with pytest.raises(Problem) as paused:
+    with pytest.raises(SaomaError) as paused:
         platform.payments.pay_static(
             payer, shop.id, amount=1_000, pin=PIN, offer_id=offer["offer_id"]
         )  # type: ignore[attr-defined,index]

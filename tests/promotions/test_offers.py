@@ -10,8 +10,8 @@ import pytest
 
 from p2p.conftest import PIN, wallet
 from promotions.conftest import OFF, with_takings
+from saoma.errors import SaomaError
 from saoma.platform import Platform
-from saoma.problems import Problem
 from saoma.promotions import offers
 from saoma.wallets.service import Consumer
 
@@ -86,13 +86,13 @@ def test_an_offer_is_taken_only_for_its_payment_and_in_time(
         (payer, token[:-2] + ("AA" if not token.endswith("AA") else "BB"), 1_000),  # tampered
         (payer, "not-a-token", 1_000),
     ):
-        with pytest.raises(Problem) as refused:
+        with pytest.raises(SaomaError) as refused:
             p.promotions.take(who, token_, noodles.id, amount, f"static:{amount}")
         assert (refused.value.slug, refused.value.field) == ("invalid-request", "offer_id")
     monkeypatch.setattr(offers, "OFFER_TTL_US", -1)  # quoted already past its five minutes
     stale = quote(p, payer, noodles.id, 1_000)
     assert stale is not None
-    with pytest.raises(Problem) as refused:
+    with pytest.raises(SaomaError) as refused:
         p.promotions.take(payer, stale["offer_id"], noodles.id, 1_000, "static:1000")
     assert refused.value.slug == "offer-unavailable"
 
@@ -126,11 +126,11 @@ def test_a_coupon_is_only_for_a_running_coupon_campaign(platform: Platform) -> N
     made = p.promotions.create(noodles, {**OFF, "needs_coupon": True})
     payer = wallet(p)
     for campaign_id in (plain["id"], "cmp_nothing"):
-        with pytest.raises(Problem) as refused:
+        with pytest.raises(SaomaError) as refused:
             p.promotions.collect(payer, campaign_id)
         assert refused.value.slug == "not-found"
     p.promotions.set_state(noodles, made["id"], "paused")
-    with pytest.raises(Problem) as refused:
+    with pytest.raises(SaomaError) as refused:
         p.promotions.collect(payer, made["id"])
     assert refused.value.slug == "campaign-ended"
     assert p.promotions.coupons_of(payer) == []

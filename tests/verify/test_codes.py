@@ -15,9 +15,9 @@ from sqlalchemy.engine import Engine
 
 from saoma.api.problems import status_of
 from saoma.core.ids import new_account_id, new_id, now_us
+from saoma.errors import SaomaError
 from saoma.ledger import Ledger
 from saoma.messaging.connector import SandboxMessenger
-from saoma.problems import Problem
 from saoma.wallets import tables as wm
 from saoma.wallets.identifiers import (
     CODE_CHECKS_MAX,
@@ -94,8 +94,8 @@ def claimants(world: World, value: str, n: int) -> list[Consumer]:
     return [world.wallets.get(cid) for cid in ids]
 
 
-def refused(call: object, *args: object) -> Problem:
-    with pytest.raises(Problem) as caught:
+def refused(call: object, *args: object) -> SaomaError:
+    with pytest.raises(SaomaError) as caught:
         call(*args)  # type: ignore[operator]
     return caught.value
 
@@ -128,7 +128,7 @@ def test_fifty_concurrent_wrong_codes_are_checked_at_most_five_times(world: Worl
         start.wait()
         try:
             world.identifiers.verify(c.id, PHONE, code)
-        except Problem as exc:
+        except SaomaError as exc:
             return exc.slug
         return "verified"
 
@@ -260,7 +260,7 @@ def test_fifty_wallets_verifying_one_phone_at_once_leave_one_owner(world: World)
         start.wait()
         try:
             world.identifiers.verify(wallets[n].id, PHONE, codes[n])
-        except Problem as exc:
+        except SaomaError as exc:
             return exc.slug
         return "verified"
 
@@ -287,7 +287,7 @@ def test_fifty_wallets_asking_codes_for_one_phone_at_once_send_twenty(world: Wor
         start.wait()
         try:
             world.identifiers.send_code(wallets[n].id, PHONE)
-        except Problem as exc:
+        except SaomaError as exc:
             return exc.slug
         return "sent"
 

@@ -15,8 +15,8 @@ import pytest
 
 from saoma import targets
 from saoma.config import Settings
+from saoma.errors import SaomaError
 from saoma.merchants.service import check_webhook_url
-from saoma.problems import Problem
 from support import (
     PASSWORD,
     PIN,
@@ -73,7 +73,7 @@ def test_the_address_rule() -> None:
 def test_registration_refuses_internal_addresses(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(targets, "private_allowed", lambda: False)
     for url in INTERNAL:
-        with pytest.raises(Problem) as refused:
+        with pytest.raises(SaomaError) as refused:
             check_webhook_url(url, "notify_url")
         assert refused.value.field == "notify_url", url
     assert check_webhook_url("https://shop.example.cn/hooks") == "https://shop.example.cn/hooks"

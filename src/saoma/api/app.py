@@ -374,6 +374,7 @@ def create_app(platform: Platform, *, start: bool = True) -> FastAPI:
 
     from saoma.api import (
         consumer_routes,
+        hold_routes,
         identity_routes,
         merchant_routes,
         p2p_routes,
@@ -383,6 +384,7 @@ def create_app(platform: Platform, *, start: bool = True) -> FastAPI:
 
     app.include_router(consumer_routes.router)
     app.include_router(merchant_routes.router)
+    app.include_router(hold_routes.router)
     app.include_router(promotion_routes.router)
     app.include_router(p2p_routes.router)
     app.include_router(paycode_routes.router)

@@ -16,8 +16,8 @@ from saoma.api import deps
 from saoma.api.accounts_out import IdentifierList, IdentifierOut, MessageList, VerifiedOut
 from saoma.api.responses import answer, problems
 from saoma.api.schemas import Body
+from saoma.errors import InvalidRequest, NotFound
 from saoma.pagination import PAGE_LIMIT_MAX
-from saoma.problems import Problem, invalid
 from saoma.wallets.identifiers import check_identifier
 from saoma.wallets.service import Consumer
 
@@ -85,7 +85,7 @@ def _limit(value: str | None) -> int:
     if not (value.isascii() and value.isdigit() and len(value) <= 3) or not (
         1 <= int(value) <= PAGE_LIMIT_MAX
     ):
-        raise invalid("limit", f"limit must be between 1 and {PAGE_LIMIT_MAX}")
+        raise InvalidRequest(f"limit must be between 1 and {PAGE_LIMIT_MAX}", field="limit")
     return int(value)
 
 
@@ -96,7 +96,7 @@ def sandbox_messages(request: Request, to: str | None = None, limit: str | None 
     """Demo mode only: what the sandbox messenger would have sent, newest first."""
     platform = deps.platform_of(request)
     if not platform.sandbox_messages_visible:
-        raise Problem("not-found", 404, "sandbox messages are shown only in demo mode")
+        raise NotFound("sandbox messages are shown only in demo mode")
     recipient = check_identifier(to, "to") if to is not None else None
     messages = platform.messenger.recent(to=recipient, limit=_limit(limit))
     return answer({"data": [message.view() for message in messages]})

@@ -22,8 +22,6 @@ from saoma.api.accounts_out import (
 )
 from saoma.api.consumer_routes import Cursor, Limit, stream
 from saoma.api.payments_out import (
-    HoldOut,
-    HoldPage,
     MerchantPaymentDetailOut,
     MerchantPaymentPage,
     OrderOut,
@@ -33,8 +31,6 @@ from saoma.api.payments_out import (
 from saoma.api.responses import answer, problems
 from saoma.api.schemas import (
     AddKey,
-    CaptureHold,
-    CreateHold,
     CreateOrder,
     CreateRefund,
     MerchantSignUp,
@@ -42,11 +38,11 @@ from saoma.api.schemas import (
     SignIn,
     WebhookUrl,
 )
+from saoma.errors import InvalidRequest, not_found
 from saoma.merchants.service import Merchant
 from saoma.payments import codes
 from saoma.payments.reports import statement_range
 from saoma.payments.subjects import event_subjects
-from saoma.problems import invalid, not_found
 from saoma.webhooks import dispatcher
 
 router = APIRouter(prefix="/v1", tags=["merchants"])
@@ -312,7 +308,9 @@ async def refund(payment_id: str, body: CreateRefund, shop: Shop, request: Reque
     platform = deps.platform_of(request)
     if password_session(request):
         if body.manager_pin is None:
-            raise invalid("manager_pin", "a refund from a signed-in session needs the manager PIN")
+            raise InvalidRequest(
+                "a refund from a signed-in session needs the manager PIN", field="manager_pin"
+            )
         await run_in_threadpool(platform.merchants.verify_manager_pin, shop.id, body.manager_pin)
     return await deps.idempotent(
         request,
@@ -378,91 +376,6 @@ def replay_webhook(event_id: str, shop: Shop, request: Request) -> Response:
 async def merchant_events(shop: Shop, request: Request) -> StreamingResponse:
     """Server-sent events for the cashier: `payment.succeeded` the moment it commits."""
     return stream(request, merchant_id=shop.id)
-
-
-@router.post(
-    "/holds",
-    status_code=201,
-    tags=["holds"],
-    response_model=HoldOut,
-    responses=problems(401, 409, 422),
-)
-async def create_hold(body: CreateHold, shop: Shop, request: Request) -> Any:
-    """Ask for a pre-authorisation (a deposit): the payer consents by scanning its code."""
-    platform = deps.platform_of(request)
-    return await deps.idempotent(
-        request,
-        shop.id,
-        lambda _claim: platform.payments.create_hold(
-            shop,
-            merchant_ref=body.merchant_ref,
-            amount=body.amount,
-            currency=body.currency,
-            expires_in_s=body.expires_in_s,
-            description=body.description,
-        ),
-        required=False,  # reserves nothing until the payer consents
-    )
-
-
-@router.get(
-    "/holds/{hold_id}", tags=["holds"], response_model=HoldOut, responses=problems(401, 404)
-)
-def get_hold(hold_id: str, shop: Shop, request: Request) -> Response:
-    return answer(deps.platform_of(request).payments.get_hold(shop, hold_id))
-
-
-@router.post(
-    "/holds/{hold_id}/capture",
-    tags=["holds"],
-    response_model=HoldOut,
-    responses=problems(401, 402, 404, 409, 422),
-)
-async def capture_hold(hold_id: str, body: CaptureHold, shop: Shop, request: Request) -> Any:
-    """Take part or all of a held amount as a payment; the rest is released to the payer."""
-    platform = deps.platform_of(request)
-    return await deps.idempotent(
-        request,
-        shop.id,
-        lambda claim: platform.payments.capture_hold(
-            shop, hold_id, amount=body.amount, claim=claim
-        ),
-        status_code=200,
-    )
-
-
-@router.post(
-    "/holds/{hold_id}/void",
-    tags=["holds"],
-    response_model=HoldOut,
-    responses=problems(401, 404, 409),
-)
-def void_hold(hold_id: str, shop: Shop, request: Request) -> Response:
-    """Release the whole hold back to the payer."""
-    return answer(deps.platform_of(request).payments.void_hold(shop, hold_id))
-
-
-@router.get(
-    "/merchant/holds", tags=["holds"], response_model=HoldPage, responses=problems(401, 422)
-)
-def merchant_holds(
-    shop: Shop,
-    request: Request,
-    cursor: Cursor = None,
-    limit: Limit = 20,
-    state: Annotated[
-        str | None, Query(max_length=16, description="requested, held, captured, voided, expired")
-    ] = None,
-    merchant_ref: Annotated[
-        str | None, Query(max_length=64, description="Your own reference of the hold.")
-    ] = None,
-) -> Response:
-    """The merchant's holds, newest first."""
-    return answer(
-        deps.platform_of(request).payments.merchant_holds(
-            shop, cursor=cursor, limit=limit, state=state, merchant_ref=merchant_ref
-        )
-    )
 
 
 @router.get("/merchant/refunds", response_model=RefundPage, responses=problems(401, 422))

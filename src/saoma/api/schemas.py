@@ -14,8 +14,8 @@ from pydantic import (
     field_validator,
 )
 
+from saoma.errors import SaomaError
 from saoma.merchants.service import check_webhook_url
-from saoma.problems import Problem
 
 
 def storable_text(value: str) -> str:
@@ -30,7 +30,7 @@ def storable_text(value: str) -> str:
 def _http_url(value: str) -> str:
     try:
         check_webhook_url(value)
-    except Problem as exc:
+    except SaomaError as exc:
         raise ValueError(exc.detail.split(" ", 1)[1]) from exc  # without the field's name
     return value
 

@@ -17,6 +17,13 @@ from sqlalchemy.exc import IntegrityError
 
 from saoma.core.ids import new_id, now_us, rfc3339
 from saoma.db import read, write, write_one
+from saoma.errors import (
+    AlreadySettled,
+    AmountTooLarge,
+    InstructionInProgress,
+    PinRequired,
+    not_found,
+)
 from saoma.funding import tables as m
 from saoma.funding.bank import BankConnector, BankOutcome
 from saoma.ledger import Result, Transfer, TransferCode, TransferFlags
@@ -24,7 +31,6 @@ from saoma.movements import Record, Refused, Unit
 from saoma.pagination import check_limit, choice, newest_first, parse_time_cursor, time_page_of
 from saoma.payments import idempotency
 from saoma.payments.service import Payments, check_amount, derived_id
-from saoma.problems import Problem, not_found
 from saoma.wallets import tables as wallet_tables
 from saoma.wallets.service import Consumer
 
@@ -113,9 +119,7 @@ class Funding:
     ) -> dict[str, Any]:
         amount = check_amount(amount)
         if amount > TOP_UP_MAX:
-            raise Problem(
-                "amount-too-large", 422, f"a top-up is at most {TOP_UP_MAX}", field="amount"
-            )
+            raise AmountTooLarge(f"a top-up is at most {TOP_UP_MAX}", field="amount")
         assert self.bank is not None
         now = now_us()
         row = {
@@ -151,7 +155,7 @@ class Funding:
         amount = check_amount(amount)
         assert self.bank is not None
         if pin is None:
-            raise Problem("pin-required", 401, "confirm the withdrawal with your PIN", field="pin")
+            raise PinRequired("confirm the withdrawal with your PIN", field="pin")
         self.payments.wallets.verify_pin(consumer.id, pin)
         now = now_us()
         bt_id = instruction_id(claim)
@@ -200,7 +204,7 @@ class Funding:
                 select(m.bank_transfers).where(m.bank_transfers.c.id == bt_id)
             ).first()
         if row is None or row.consumer_id != consumer.id:
-            raise Problem("conflict", 409, "this request is already being handled")
+            raise InstructionInProgress("this request is already being handled")
         if row.state == "pending":
             self._send(row)
         return bank_view(row._mapping)
@@ -302,7 +306,7 @@ class Funding:
 
         def record(unit: Unit) -> None:
             if unit.execute(sql, {**params, "now": now, "id": row.id}).rowcount != 1:
-                raise Problem("conflict", 409, "the bank transfer was already settled")
+                raise AlreadySettled("the bank transfer was already settled")
             unit.emit(
                 f"{row.direction}.{data['state']}",
                 subject=row.id,

@@ -9,8 +9,8 @@ from sqlalchemy.engine import Engine
 
 from saoma.core.ids import now_us
 from saoma.db import read
+from saoma.errors import DailyLimit, PinRequired
 from saoma.movements import Unit
-from saoma.problems import Problem
 from saoma.wallets import tables as pm
 from saoma.wallets.service import Consumer, Wallets, day_of
 
@@ -47,26 +47,17 @@ class SendingLimit:
             {"id": sender.id, "amount": amount, "day": day, "limit": self.daily_limit()},
         )
         if taken.rowcount != 1:
-            raise Problem(
-                "daily-limit",
-                422,
-                "that would go past today's limit for sending money",
-                field="amount",
-            )
+            raise DailyLimit("that would go past today's limit for sending money", field="amount")
 
     def consent(self, sender: Consumer, amount: int, pin: str | None) -> str:
         """The sender's authorisation for ``amount``: within today's limit, with the PIN."""
         left = self.daily_limit() - self.sent_today(sender)
         if amount > left:
-            raise Problem(
-                "daily-limit",
-                422,
-                f"you can send {max(left, 0)} more today",
-                field="amount",
-                remaining=max(left, 0),
+            raise DailyLimit(
+                f"you can send {max(left, 0)} more today", field="amount", remaining=max(left, 0)
             )
         # Money to people always needs the PIN, whatever the no-PIN limit (as Alipay and
         # WeChat Pay do): that limit is for paying merchants at a till.
         if pin is None:
-            raise Problem("pin-required", 401, "confirm with your PIN", field="pin")
+            raise PinRequired("confirm with your PIN", field="pin")
         return "pin:" + self.wallets.verify_pin(sender.id, pin)

@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 
 from saoma.core.ids import new_account_id, new_id, now_us, rfc3339
 from saoma.db import read, write
+from saoma.errors import CurrencyMismatch, InvalidRequest, PacketClosed, PacketEmpty, not_found
 from saoma.ledger import Account, AccountFlags, AccountKind, Result, Transfer, TransferCode
 from saoma.ledger.domain import AccountResult
 from saoma.merchants.service import check_text
@@ -26,7 +27,6 @@ from saoma.p2p.rules import equal_shares, random_shares
 from saoma.p2p.transfers import WAIT_US
 from saoma.payments import idempotency
 from saoma.payments.service import Payments, check_amount, derived_id
-from saoma.problems import Problem, invalid, not_found
 from saoma.wallets import tables as pm
 from saoma.wallets.service import Consumer, Wallets
 
@@ -62,13 +62,13 @@ def packet_view(
 def check_packet(amount: int, shares: int, mode: str) -> int:
     amount = check_amount(amount)
     if amount > PACKET_AMOUNT_MAX:
-        raise invalid("amount", f"a red packet holds at most {PACKET_AMOUNT_MAX}")
+        raise InvalidRequest(f"a red packet holds at most {PACKET_AMOUNT_MAX}", field="amount")
     if isinstance(shares, bool) or not 1 <= shares <= PACKET_SHARES_MAX:
-        raise invalid("shares", f"shares must be between 1 and {PACKET_SHARES_MAX}")
+        raise InvalidRequest(f"shares must be between 1 and {PACKET_SHARES_MAX}", field="shares")
     if amount < shares:
-        raise invalid("amount", "every share needs at least 0.01: raise the amount")
+        raise InvalidRequest("every share needs at least 0.01: raise the amount", field="amount")
     if mode not in ("equal", "random"):
-        raise invalid("mode", "mode is equal or random")
+        raise InvalidRequest("mode is equal or random", field="mode")
     return amount
 
 
@@ -232,12 +232,12 @@ class RedPackets:
         if row is None:
             raise not_found("red packet", packet_id)
         if row.currency != consumer.currency:
-            raise Problem("currency-mismatch", 422, "this packet is in another currency")
+            raise CurrencyMismatch("this packet is in another currency")
         if mine is None:
             if row.state == "emptied" or row.claimed >= row.shares:
-                raise Problem("packet-empty", 409, "too late: every share has been taken")
+                raise PacketEmpty("too late: every share has been taken")
             if row.state != "open" or row.expires_at_us <= now_us():
-                raise Problem("packet-closed", 409, "this red packet has expired")
+                raise PacketClosed("this red packet has expired")
             mine = self._reserve(row, consumer)
         if mine.state != "paid":
             self._pay_share(row, mine, consumer)
@@ -265,7 +265,7 @@ class RedPackets:
                     .values(claimed=p.c.claimed + 1)
                 )
                 if taken.rowcount != 1:
-                    raise Problem("packet-empty", 409, "too late: every share has been taken")
+                    raise PacketEmpty("too late: every share has been taken")
                 idx = conn.execute(select(p.c.claimed).where(p.c.id == row.id)).scalar_one()
                 share = (s.c.packet_id == row.id) & (s.c.idx == idx)
                 conn.execute(

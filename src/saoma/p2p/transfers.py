@@ -9,6 +9,7 @@ from sqlalchemy.engine import Engine
 
 from saoma.core.ids import new_id, now_us, rfc3339
 from saoma.db import read
+from saoma.errors import CurrencyMismatch, InvalidRequest, SaomaError, SelfTransfer
 from saoma.ledger import Result, Transfer, TransferCode
 from saoma.merchants.service import check_text
 from saoma.movements import Moved, Unit
@@ -24,7 +25,6 @@ from saoma.pagination import (
 )
 from saoma.payments import idempotency
 from saoma.payments.service import Payments, check_amount, derived_id
-from saoma.problems import Problem, invalid
 from saoma.wallets.service import Consumer, Wallets, check_login
 
 WAIT_US = 24 * 3600 * 1_000_000  # unclaimed money goes back after a day
@@ -74,19 +74,19 @@ class Transfers:
         else:
             try:
                 login = check_login(to) if to else ""
-            except Problem:
+            except SaomaError:
                 login = ""
             if not login:
-                raise invalid("to", "to is a wallet id, a phone number or an e-mail address")
+                raise InvalidRequest(
+                    "to is a wallet id, a phone number or an e-mail address", field="to"
+                )
             # Only a wallet that proved it owns the phone or e-mail receives at once; for
             # anyone else the money waits until the owner verifies it, or goes back in a day.
             recipient = self.wallets.verified_owner(login)
         if recipient is not None and recipient.id == sender.id:
-            raise Problem("self-transfer", 422, "you cannot send money to yourself", field="to")
+            raise SelfTransfer("you cannot send money to yourself", field="to")
         if recipient is not None and recipient.currency != sender.currency:
-            raise Problem(
-                "currency-mismatch", 422, "that wallet holds another currency", field="to"
-            )
+            raise CurrencyMismatch("that wallet holds another currency", field="to")
         return recipient, login
 
     def send(

@@ -13,11 +13,11 @@ from sqlalchemy.engine import Engine
 
 from saoma.core.ids import now_us
 from saoma.db import read
+from saoma.errors import AlreadySettled
 from saoma.ledger import Transfer, TransferCode
 from saoma.movements import Unit
 from saoma.p2p import tables as m
 from saoma.payments.service import Payments, derived_id
-from saoma.problems import Problem
 from saoma.wallets import tables as wm
 from saoma.wallets.service import Consumer, Wallets
 
@@ -100,7 +100,7 @@ class Waiting:
                 {"state": state, "rid": to.id if state == "claimed" else None, "id": row.id},
             )
             if done.rowcount != 1:
-                raise Problem("conflict", 409, "the transfer was already settled")
+                raise AlreadySettled("the transfer was already settled")
             data = {"id": row.id, "amount": row.amount, "state": state}
             unit.emit(f"transfer.{state}", subject=row.id, data=data, at_us=now, consumer_id=to.id)
 

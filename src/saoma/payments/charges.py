@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from saoma.core.ids import new_id, now_us
 from saoma.core.money import rate_of
 from saoma.db import write
+from saoma.errors import ChargeExpired, OrderNumberReused, not_found
 from saoma.ledger import Result
 from saoma.merchants.service import Merchant, check_text
 from saoma.movements import Refused, Unit
@@ -24,7 +25,6 @@ from saoma.payments.checks import authorise, check_amount, check_currency, check
 from saoma.payments.context import Context
 from saoma.payments.queries import Queries
 from saoma.payments.rows import code_hash, derived_id, first, payment_row, payment_transfers
-from saoma.problems import Problem, not_found
 from saoma.wallets.service import Consumer, OverNoPinLimit
 
 CHARGE_WAIT_US = 60 * 1_000_000  # a terminal waits a minute for the payer's PIN
@@ -116,9 +116,7 @@ class Charges:
         same_code = existing.code_hash is None or existing.code_hash == code_hash(code)
         if same_code and existing.amount == amount:
             return self.queries.charge_view(existing)
-        raise Problem(
-            "order-number-reused",
-            409,
+        raise OrderNumberReused(
             f"order number {existing.merchant_order_no!r} was used for another charge",
             field="merchant_order_no",
         )
@@ -133,7 +131,7 @@ class Charges:
         state = views.charge_state(row)
         if state != "waiting_for_payer":
             if state == "expired":
-                raise Problem("charge-expired", 409, "the cashier stopped waiting: pay again")
+                raise ChargeExpired("the cashier stopped waiting: pay again")
             return self.queries.charge_view(row)
         if not accept:
             self._refused(charge_id)
@@ -184,7 +182,7 @@ class Charges:
                 paid = payment | {"created_at_us": at}
             done = unit.execute(SUCCEEDED_SQL, {"pid": paid["id"], "id": charge_id, "now": now})
             if done.rowcount != 1:
-                raise Problem("charge-expired", 409, "the cashier stopped waiting: pay again")
+                raise ChargeExpired("the cashier stopped waiting: pay again")
             unit.insert(m.payments, paid)
             unit.emit(
                 "payment.succeeded",

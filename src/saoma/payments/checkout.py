@@ -14,6 +14,15 @@ from typing import Any
 
 from saoma.core.ids import new_id, now_us
 from saoma.core.money import rate_of
+from saoma.errors import (
+    CurrencyMismatch,
+    InvalidRequest,
+    OrderAlreadyPaid,
+    OrderClosed,
+    OrderExpired,
+    OrderNotPayable,
+    not_found,
+)
 from saoma.ledger import Result, Transfer, TransferFlags
 from saoma.merchants.service import Merchant, check_text
 from saoma.movements import Refused, Unit
@@ -23,7 +32,6 @@ from saoma.payments.checks import authorise, check_amount
 from saoma.payments.context import Context
 from saoma.payments.queries import Queries
 from saoma.payments.rows import derived_id, first, payment_row, payment_transfers
-from saoma.problems import Problem, invalid, not_found
 from saoma.wallets.service import Consumer
 
 PAID_SQL = (
@@ -55,13 +63,13 @@ class Checkout:
             mine = first(self.ctx.engine, m.payments, order_id=order_id)
             if mine is not None and mine.consumer_id == consumer.id:
                 return self.queries.payment_view(mine, for_merchant=False)
-            raise Problem("order-already-paid", 409, "this order has already been paid")
+            raise OrderAlreadyPaid("this order has already been paid")
         if state == "closed":
-            raise Problem("order-closed", 409, "the merchant closed this order")
+            raise OrderClosed("the merchant closed this order")
         if state == "expired":
-            raise Problem("order-expired", 409, "this order has expired: ask for a new code")
+            raise OrderExpired("this order has expired: ask for a new code")
         if row.currency != consumer.currency:
-            raise Problem("currency-mismatch", 422, "the order is in another currency")
+            raise CurrencyMismatch("the order is in another currency")
         offer = self._offer(consumer, offer_id, merchant.id, row.amount, row.id)
         authorisation = authorise(self.ctx.wallets, consumer, pin)
         return self._settle(
@@ -92,7 +100,7 @@ class Checkout:
         note = check_text("note", note, 128, required=False)
         merchant = self.ctx.merchants.get(merchant_id)
         if merchant.currency != consumer.currency:
-            raise Problem("currency-mismatch", 422, "this merchant is paid in another currency")
+            raise CurrencyMismatch("this merchant is paid in another currency")
         offer = self._offer(consumer, offer_id, merchant.id, amount, f"static:{amount}")
         authorisation = authorise(self.ctx.wallets, consumer, pin)
         # A retry with the same Idempotency-Key maps to the same transfer id.
@@ -116,7 +124,7 @@ class Checkout:
         if offer_id is None:
             return None
         if self.ctx.promotions is None:
-            raise invalid("offer_id", "promotions are not running here")
+            raise InvalidRequest("promotions are not running here", field="offer_id")
         return self.ctx.promotions.take(consumer, offer_id, merchant_id, amount, subject)
 
     def _transfers(
@@ -183,7 +191,7 @@ class Checkout:
             if order is not None:
                 paid = unit.execute(PAID_SQL, {"pid": row["id"], "now": now, "oid": order.id})
                 if paid.rowcount != 1:
-                    raise Problem("order-not-payable", 409, "the order was closed or expired")
+                    raise OrderNotPayable("the order was closed or expired")
             unit.insert(m.payments, row)
             data = views.payment(row, merchant, for_merchant=True)
             if order is not None:
@@ -214,7 +222,7 @@ class Checkout:
             if existing is not None:
                 return self.queries.payment_view(existing, for_merchant=False)
         if order is not None and results[0] is Result.EXISTS_WITH_DIFFERENT_FIELDS:
-            raise Problem("order-already-paid", 409, "this order has already been paid")
+            raise OrderAlreadyPaid("this order has already been paid")
         if offer is not None and results[1] not in (Result.OK, Result.LINKED_EVENT_FAILED):
             assert self.ctx.promotions is not None
             raise self.ctx.promotions.unavailable()  # the budget ran out since the preview

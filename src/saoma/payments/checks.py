@@ -8,39 +8,41 @@ from __future__ import annotations
 from typing import Any
 
 from saoma.core.money import AMOUNT_MINOR_MAX, BY_ALPHA
-from saoma.problems import Problem, invalid
+from saoma.errors import CurrencyMismatch, InvalidRequest, PinRequired
 from saoma.wallets.service import Consumer, Wallets
 
 
 def check_amount(amount: Any, field: str = "amount") -> int:
     if isinstance(amount, bool) or not isinstance(amount, int):
-        raise invalid(field, f"{field} must be an integer number of minor units (fen)")
+        raise InvalidRequest(f"{field} must be an integer number of minor units (fen)", field=field)
     if amount <= 0:
-        raise invalid(field, f"{field} must be positive")
+        raise InvalidRequest(f"{field} must be positive", field=field)
     if amount > AMOUNT_MINOR_MAX:
-        raise invalid(field, f"{field} must be at most {AMOUNT_MINOR_MAX}")
+        raise InvalidRequest(f"{field} must be at most {AMOUNT_MINOR_MAX}", field=field)
     return amount
 
 
 def check_currency(code: str, expected: str, *, whose: str = "this merchant is paid") -> str:
     if code not in BY_ALPHA:
-        raise invalid("currency", f"unknown currency {code!r}: use an ISO 4217 code such as CNY")
+        raise InvalidRequest(
+            f"unknown currency {code!r}: use an ISO 4217 code such as CNY", field="currency"
+        )
     if code != expected:
-        raise Problem("currency-mismatch", 422, f"{whose} in {expected}", field="currency")
+        raise CurrencyMismatch(f"{whose} in {expected}", field="currency")
     return code
 
 
 def check_merchant_ref(value: str, field: str) -> str:
     value = value.strip()
     if not 1 <= len(value) <= 64 or not value.isprintable():
-        raise invalid(field, f"{field} must be 1 to 64 printable characters")
+        raise InvalidRequest(f"{field} must be 1 to 64 printable characters", field=field)
     return value
 
 
 def check_seconds(value: Any, field: str, low: int, high: int) -> int:
     """A lifetime in whole seconds between ``low`` and ``high``."""
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise invalid(field, f"{field} must be between {low} and {high}")
+        raise InvalidRequest(f"{field} must be between {low} and {high}", field=field)
     return value
 
 
@@ -53,4 +55,4 @@ def authorise(wallets: Wallets, consumer: Consumer, pin: str | None) -> str:
     """
     if pin is not None:
         return "pin:" + wallets.verify_pin(consumer.id, pin)
-    raise Problem("pin-required", 401, "confirm the payment with your PIN", field="pin")
+    raise PinRequired("confirm the payment with your PIN", field="pin")

@@ -17,6 +17,14 @@ from sqlalchemy.exc import IntegrityError
 from saoma.core.ids import new_id, now_us
 from saoma.core.money import rate_of
 from saoma.db import read, write
+from saoma.errors import (
+    CaptureExceedsHold,
+    HoldAlreadyCaptured,
+    HoldExpired,
+    HoldNotOpen,
+    HoldReferenceReused,
+    not_found,
+)
 from saoma.ledger import Result, Transfer, TransferCode, TransferFlags
 from saoma.merchants.service import Merchant, check_text
 from saoma.movements import Refused, Unit
@@ -32,7 +40,6 @@ from saoma.payments.checks import (
 from saoma.payments.context import Context
 from saoma.payments.queries import Queries
 from saoma.payments.rows import derived_id, first, payment_row
-from saoma.problems import Problem, not_found
 from saoma.wallets.service import Consumer
 
 HOLD_TTL_S_MIN = 60
@@ -102,9 +109,7 @@ class Holds:
         else:
             return self.queries.get_hold(merchant, preauth_id)
         if (row.amount, row.description) != (amount, description):
-            raise Problem(
-                "hold-reference-reused",
-                409,
+            raise HoldReferenceReused(
                 f"hold reference {merchant_ref!r} already exists with other details",
                 field="merchant_ref",
             )
@@ -127,7 +132,7 @@ class Holds:
         if state == "held" and row.consumer_id == consumer.id:
             return views.hold(row, merchant)
         if state != "requested":
-            raise Problem("hold-not-open", 409, f"this hold is {state}")
+            raise HoldNotOpen(f"this hold is {state}")
         authorisation = authorise(self.ctx.wallets, consumer, pin)
         now = now_us()
         pending = Transfer(
@@ -149,7 +154,7 @@ class Holds:
         def record(unit: Unit) -> None:
             taken = unit.execute(HELD_SQL, {"cid": consumer.id, "id": row.id, "now": now})
             if taken.rowcount != 1:
-                raise Problem("hold-not-open", 409, "this hold was taken or has expired")
+                raise HoldNotOpen("this hold was taken or has expired")
             unit.insert(
                 m.hold_consents,
                 {
@@ -193,11 +198,9 @@ class Holds:
             return self._captured(row, merchant, amount)
         state = views.hold_state(row)
         if state != "held":
-            raise Problem("hold-not-open", 409, f"this hold is {state}")
+            raise HoldNotOpen(f"this hold is {state}")
         if amount > row.amount:
-            raise Problem(
-                "capture-exceeds-hold", 422, f"at most {row.amount} can be captured", field="amount"
-            )
+            raise CaptureExceedsHold(f"at most {row.amount} can be captured", field="amount")
         now = now_us()
         payment = payment_row(
             kind="capture",
@@ -219,7 +222,7 @@ class Holds:
                 CAPTURED_SQL, {"amount": amount, "pid": payment["id"], "id": row.id}
             )
             if done.rowcount != 1:
-                raise Problem("hold-not-open", 409, "this hold is no longer open")
+                raise HoldNotOpen("this hold is no longer open")
             unit.insert(m.payments, payment)
             unit.emit(
                 "hold.captured",
@@ -267,9 +270,7 @@ class Holds:
     def _captured(self, row: Any, merchant: Merchant, amount: int) -> dict[str, Any]:
         """A capture of a captured hold: the same amount replays it, another is a conflict."""
         if row.captured != amount:
-            raise Problem(
-                "hold-already-captured",
-                409,
+            raise HoldAlreadyCaptured(
                 f"this hold was already captured for {row.captured}",
                 field="amount",
                 captured=row.captured,
@@ -292,7 +293,7 @@ class Holds:
         if row.state == "voided":
             return views.hold(row, merchant)
         if row.state != "held":
-            raise Problem("hold-not-open", 409, f"this hold is {row.state}")
+            raise HoldNotOpen(f"this hold is {row.state}")
         void = Transfer(
             derived_id("void", row.id),
             0,
@@ -309,7 +310,7 @@ class Holds:
         if isinstance(moved, Refused) and moved.results[0] is not Result.EXISTS:
             if moved.results[0] is Result.PENDING_TRANSFER_EXPIRED:
                 self.expire_holds()
-                raise Problem("hold-expired", 409, "the hold has expired and was released")
+                raise HoldExpired("the hold has expired and was released")
             raise moved.problem()
         return self.queries.get_hold(merchant, row.id)
 

@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 
 from saoma.core.ids import new_id, now_us
 from saoma.db import write
+from saoma.errors import OrderNumberReused, OrderPaid, not_found
 from saoma.merchants.service import Merchant, check_text, check_webhook_url
 from saoma.payments import tables as m
 from saoma.payments import views
@@ -22,7 +23,6 @@ from saoma.payments.checks import check_amount, check_currency, check_merchant_r
 from saoma.payments.context import Context
 from saoma.payments.queries import Queries
 from saoma.payments.rows import first
-from saoma.problems import Problem, not_found
 
 ORDER_TTL_S_DEFAULT = 15 * 60
 ORDER_TTL_S_MIN = 5
@@ -87,9 +87,7 @@ class Orders:
         number = wanted["merchant_order_no"]
         details = (existing.amount, existing.currency, existing.description)
         if details != (wanted["amount"], wanted["currency"], wanted["description"]):
-            raise Problem(
-                "order-number-reused",
-                409,
+            raise OrderNumberReused(
                 f"order number {number!r} already exists with other details",
                 field="merchant_order_no",
             )
@@ -104,7 +102,7 @@ class Orders:
         if state in ("closed", "expired"):
             return views.order(row, merchant)
         if state == "paid":
-            raise Problem("order-paid", 409, "the order is paid: refund it instead of closing it")
+            raise OrderPaid("the order is paid: refund it instead of closing it")
         with write(self.engine) as conn:  # paid in the meantime: the order says so
             conn.execute(
                 update(m.orders)

@@ -12,6 +12,7 @@ from sqlalchemy import Select, select
 
 from saoma.core.ids import now_us
 from saoma.db import read
+from saoma.errors import InvalidRequest, not_found
 from saoma.merchants.service import Merchant
 from saoma.pagination import (
     PAGE_LIMIT_MAX,
@@ -27,7 +28,6 @@ from saoma.payments import tables as m
 from saoma.payments import views
 from saoma.payments.context import Context
 from saoma.payments.rows import first
-from saoma.problems import invalid, not_found
 from saoma.wallets.service import Consumer
 
 PAYMENT_KINDS = ("order", "static", "paycode", "capture")
@@ -78,7 +78,9 @@ class Queries:
         query = select(m.payments).order_by(p.seq.desc()).limit(limit + 1)
         if kind:
             if kind not in PAYMENT_KINDS:
-                raise invalid("kind", f"kind must be one of {', '.join(PAYMENT_KINDS)}")
+                raise InvalidRequest(
+                    f"kind must be one of {', '.join(PAYMENT_KINDS)}", field="kind"
+                )
             query = query.where(p.kind == kind)
         if search:
             query = query.where(_matching(search))
@@ -242,7 +244,7 @@ class Queries:
 def _matching(search: str) -> Any:
     """Payments whose id or order id starts with ``search``, or whose note contains it."""
     if len(search) > SEARCH_CHARS_MAX:
-        raise invalid("q", f"a search is {SEARCH_CHARS_MAX} characters at most")
+        raise InvalidRequest(f"a search is {SEARCH_CHARS_MAX} characters at most", field="q")
     like = search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     p = m.payments.c
     return (

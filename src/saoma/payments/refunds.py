@@ -13,6 +13,7 @@ from dataclasses import replace
 from typing import Any
 
 from saoma.core.ids import new_id, now_us
+from saoma.errors import RefundExceedsPayment, RefundNumberReused, RefundRaced, not_found
 from saoma.ledger import Transfer, TransferCode, TransferFlags
 from saoma.ledger.tx import Refusal
 from saoma.merchants.service import Merchant, check_text
@@ -23,7 +24,6 @@ from saoma.payments.checks import check_amount, check_merchant_ref
 from saoma.payments.context import Context
 from saoma.payments.queries import Queries
 from saoma.payments.rows import derived_id, first
-from saoma.problems import Problem, not_found
 from saoma.wallets.service import Consumer
 
 # A refund works its fee and subsidy shares out again when another refund of the same payment
@@ -55,7 +55,7 @@ def refund_share(part: int, refunded: int, amount: int) -> int:
     return part * refunded // amount
 
 
-class RefundRaced(Refusal):
+class SharesStale(Refusal):
     """Raised in a refund's hook when another refund of the payment committed since its shares
     were worked out: the refund is rolled back and worked out again."""
 
@@ -97,7 +97,7 @@ class Refunds:
                 )
             if done is not None:
                 return done
-        raise Problem("conflict", 409, "other refunds of this payment kept committing first; retry")
+        raise RefundRaced("other refunds of this payment kept committing first; retry")
 
     def _refund_by_no(self, merchant_id: str, merchant_refund_no: str) -> Any:
         return first(
@@ -110,9 +110,7 @@ class Refunds:
     def _same_refund(self, existing: Any, payment_id: str, amount: int) -> dict[str, Any]:
         if (existing.payment_id, existing.amount) == (payment_id, amount):
             return self.queries.refund_view(existing)
-        raise Problem(
-            "refund-number-reused",
-            409,
+        raise RefundNumberReused(
             f"refund number {existing.merchant_refund_no!r} was used for another refund",
             field="merchant_refund_no",
         )
@@ -131,12 +129,8 @@ class Refunds:
         seen = payment.refunded
         left = payment.amount - seen
         if amount > left:
-            raise Problem(
-                "refund-exceeds-payment",
-                422,
-                f"only {left} of this payment is left to refund",
-                field="amount",
-                refundable=left,
+            raise RefundExceedsPayment(
+                f"only {left} of this payment is left to refund", field="amount", refundable=left
             )
         consumer = self.ctx.wallets.get(payment.consumer_id)
         # Each refund returns the share of the refunded total minus what earlier refunds
@@ -164,7 +158,7 @@ class Refunds:
         def record(unit: Unit) -> None:
             params = {"amount": amount, "sub": sub_back, "pid": payment.id, "seen": seen}
             if unit.execute(REFUNDED_SQL, params).rowcount != 1:
-                raise RefundRaced(payment.id)
+                raise SharesStale(payment.id)
             unit.insert(m.refunds, row)
             unit.emit(
                 "refund.succeeded",
@@ -179,7 +173,7 @@ class Refunds:
 
         try:
             moved = self.ctx.movements.move(transfers, record)
-        except RefundRaced:
+        except SharesStale:
             return None
         if isinstance(moved, Refused):
             return self._not_moved(moved, payment, merchant, amount, merchant_refund_no)

@@ -43,7 +43,6 @@ from saoma.payments.queries import HOLD_STATES, PAYMENT_KINDS, Queries
 from saoma.payments.refunds import (
     REFUND_LOCK_STRIPES,
     REFUND_RACE_MAX,
-    RefundRaced,
     Refunds,
     refund_share,
 )
@@ -66,7 +65,6 @@ __all__ = [
     "REFUND_LOCK_STRIPES",
     "REFUND_RACE_MAX",
     "Payments",
-    "RefundRaced",
     "check_amount",
     "check_currency",
     "check_merchant_ref",

@@ -15,13 +15,19 @@ from sqlalchemy.engine import Engine
 
 from saoma.core.ids import new_account_id, new_id, now_us, rfc3339
 from saoma.db import read, write
+from saoma.errors import (
+    CampaignChanged,
+    CampaignEnded,
+    InsufficientFunds,
+    InvalidRequest,
+    not_found,
+)
 from saoma.ledger import Account, AccountFlags, AccountKind, Result, Transfer, TransferCode
 from saoma.ledger.domain import AccountResult
 from saoma.merchants.service import Merchant, check_text
 from saoma.movements import Moved, Unit
 from saoma.payments import tables as pm
 from saoma.payments.idempotency import Claim
-from saoma.problems import Problem, invalid, not_found
 from saoma.promotions import tables as m
 from saoma.promotions.catalogue import Catalogue
 from saoma.promotions.rules import Kind
@@ -36,7 +42,7 @@ def _int(
 ) -> int:
     value = spec.get(name, default)
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise invalid(name, f"{name} must be an integer between {low} and {high}")
+        raise InvalidRequest(f"{name} must be an integer between {low} and {high}", field=name)
     return value
 
 
@@ -53,7 +59,7 @@ def check_spec(spec: dict[str, Any], now: int) -> tuple[str, Kind, int, dict[str
         kind = Kind(spec.get("kind", ""))
     except ValueError as exc:
         kinds = ", ".join(k.value for k in Kind)
-        raise invalid("kind", f"kind must be one of {kinds}") from exc
+        raise InvalidRequest(f"kind must be one of {kinds}", field="kind") from exc
     budget = _int(spec, "budget", low=1)
     values: dict[str, Any] = {
         "amount_off": _int(spec, "amount_off"),
@@ -73,15 +79,17 @@ def check_spec(spec: dict[str, Any], now: int) -> tuple[str, Kind, int, dict[str
         "needs_coupon": bool(spec.get("needs_coupon", False)),
     }
     if kind in (Kind.AMOUNT_OFF, Kind.SPEND_GET) and values["amount_off"] < 1:
-        raise invalid("amount_off", "amount_off must be at least 1 for this kind")
+        raise InvalidRequest("amount_off must be at least 1 for this kind", field="amount_off")
     if kind is Kind.SPEND_GET and values["min_spend"] <= values["amount_off"]:
-        raise invalid("min_spend", "min_spend must be above amount_off")
+        raise InvalidRequest("min_spend must be above amount_off", field="min_spend")
     if kind is Kind.PERCENT_OFF and values["percent_ppm"] < 1:
-        raise invalid("percent_ppm", "percent_ppm must be at least 1 for a percentage")
+        raise InvalidRequest("percent_ppm must be at least 1 for a percentage", field="percent_ppm")
     if kind is Kind.RANDOM and not 1 <= values["random_min"] <= values["random_max"]:
-        raise invalid("random_max", "a random reduction needs 1 <= random_min <= random_max")
+        raise InvalidRequest(
+            "a random reduction needs 1 <= random_min <= random_max", field="random_max"
+        )
     if values["ends_at_us"] <= values["starts_at_us"]:
-        raise invalid("ends_at_us", "ends_at_us must be after starts_at_us")
+        raise InvalidRequest("ends_at_us must be after starts_at_us", field="ends_at_us")
     return name, kind, budget, values
 
 
@@ -182,11 +190,8 @@ class Campaigns:
         if isinstance(moved, Moved):
             return
         if moved.results[0] is Result.EXCEEDS_CREDITS:
-            raise Problem(
-                "insufficient-funds",
-                402,
-                "the settlement account cannot fund this budget",
-                field="budget",
+            raise InsufficientFunds(
+                "the settlement account cannot fund this budget", field="budget"
             )
         raise moved.problem()
 
@@ -252,7 +257,7 @@ class Campaigns:
         if row.state == state:
             return self.get(funder, campaign_id)
         if row.state not in NEXT_STATES[state]:
-            raise Problem("campaign-ended", 409, f"the campaign is {row.state}")
+            raise CampaignEnded(f"the campaign is {row.state}")
         with write(self.engine) as conn:
             done = conn.execute(
                 update(m.campaigns)
@@ -260,7 +265,7 @@ class Campaigns:
                 .values(state=state, updated_at_us=now_us())
             )
         if done.rowcount != 1:
-            raise Problem("conflict", 409, "the campaign changed meanwhile; try again")
+            raise CampaignChanged("the campaign changed meanwhile; try again")
         self.catalogue.invalidate()
         if state == "ended":
             self._return_budget(row)

@@ -9,7 +9,7 @@ from sqlalchemy.engine import Engine
 
 from saoma.core.ids import now_us
 from saoma.db import read, write
-from saoma.problems import Problem, not_found
+from saoma.errors import CampaignEnded, not_found
 from saoma.promotions import tables as m
 from saoma.wallets.service import Consumer
 
@@ -25,7 +25,7 @@ class Coupons:
         if row is None or not row.needs_coupon:
             raise not_found("coupon campaign", campaign_id)
         if row.state != "active":
-            raise Problem("campaign-ended", 409, "this campaign is not running")
+            raise CampaignEnded("this campaign is not running")
         with write(self.engine) as conn:
             exists = conn.execute(
                 select(m.coupons.c.state).where(

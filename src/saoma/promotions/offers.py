@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 
 from saoma.core.ids import now_us, rfc3339
 from saoma.db import read, write
-from saoma.problems import invalid
+from saoma.errors import InvalidRequest
 from saoma.promotions import tables as m
 from saoma.promotions.catalogue import Catalogue
 from saoma.promotions.rules import Campaign, Context, Offer, best_offer, eligible
@@ -165,7 +165,7 @@ class Offers:
             or claims.get("s") != subject
             or claims.get("a") != amount
         ):
-            raise invalid("offer_id", "this offer is not for this payment")
+            raise InvalidRequest("this offer is not for this payment", field="offer_id")
         if claims["e"] <= now_us():
             raise self.usage.unavailable()
         c = m.campaigns.c

@@ -15,11 +15,11 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
 from saoma.db import read
+from saoma.errors import SaomaError
 from saoma.ledger import Transfer
 from saoma.merchants.service import Merchant
 from saoma.movements import Unit
 from saoma.payments.idempotency import Claim
-from saoma.problems import Problem
 from saoma.promotions.campaigns import PLATFORM, UNLIMITED, Campaigns
 from saoma.promotions.catalogue import CACHE_TTL_S, STALE_LIMIT_S, Catalogue
 from saoma.promotions.coupons import Coupons
@@ -105,7 +105,7 @@ class Promotions:
         """The quoted offer a payment uses, if it still matches this payment."""
         return self.offers.take(consumer, offer_id, merchant_id, amount, subject)
 
-    def unavailable(self) -> Problem:
+    def unavailable(self) -> SaomaError:
         """The refusal when an offer cannot be honoured; the next quote reads fresh totals."""
         return self.usage.unavailable()
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from saoma.errors import OfferUnavailable, SaomaError
 from saoma.ledger import Transfer, TransferCode
 from saoma.movements import Unit
-from saoma.problems import Problem
 from saoma.promotions.campaigns import UNLIMITED
 from saoma.promotions.catalogue import Catalogue
 from saoma.promotions.rules import SHANGHAI
@@ -65,12 +65,10 @@ class Usage:
     def __init__(self, catalogue: Catalogue) -> None:
         self.catalogue = catalogue
 
-    def unavailable(self) -> Problem:
+    def unavailable(self) -> SaomaError:
         """The refusal when an offer cannot be honoured; the next quote reads fresh totals."""
         self.catalogue.invalidate()
-        return Problem(
-            "offer-unavailable",
-            409,
+        return OfferUnavailable(
             "the discount is no longer available: review the new price and confirm again",
             field="offer_id",
         )
