@@ -21,9 +21,9 @@ from pathlib import Path
 from sqlalchemy import create_engine, text
 
 from common import pct
+from saoma.bootstrap import Platform
 from saoma.funding.bank import BankOutcome
 from saoma.payments import codes
-from saoma.platform import Platform
 
 PG_SERVER = os.environ.get(
     "SAOMA_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"

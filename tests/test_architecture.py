@@ -29,16 +29,10 @@ LONGER_MARKER = "Longer than usual:"
 KNOWN_BACK_EDGES: dict[tuple[str, str], str] = {}
 
 # Modules over MODULE_LINES_MAX lines without a reason.
-KNOWN_LONG_MODULES: set[str] = {
-    "saoma.ledger.store",  # 680
-    "saoma.merchants.service",  # 521
-    "saoma.wallets.service",  # 520
-}
+KNOWN_LONG_MODULES: set[str] = set()
 
 # Functions over FUNCTION_LINES_MAX lines (decorators and docstring included).
-KNOWN_LONG_FUNCTIONS: set[str] = {
-    "saoma.ledger.store:LedgerStore._apply_once",  # 72
-}
+KNOWN_LONG_FUNCTIONS: set[str] = set()
 
 
 @dataclass(frozen=True)

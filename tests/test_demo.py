@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from saoma.authorisations import check_authorisations
+from saoma.bootstrap import Platform
 from saoma.db import make_engine
 from saoma.demo import CONSUMERS, DEMO_PASSWORD, MERCHANTS, seed
 from saoma.ledger.check import check_ledger
-from saoma.platform import Platform
 
 
 def test_seed_is_idempotent_and_consistent(db_url: str) -> None:

@@ -19,9 +19,9 @@ from typer.testing import CliRunner
 
 from saoma import errors
 from saoma.api import problems
+from saoma.bootstrap import Platform
 from saoma.cli import app as cli
 from saoma.db import migrate
-from saoma.platform import Platform
 from saoma.server import create_app
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "saoma"

@@ -153,7 +153,7 @@ def _serve(url: str, host: str, port: int, *, demo: bool) -> None:
     # interval a thread holding a row lock (or SQLite's write lock) waits behind busy threads.
     sys.setswitchinterval(0.0005)
 
-    from saoma.platform import Platform
+    from saoma.bootstrap import Platform
     from saoma.server import create_app
 
     platform = Platform.open(url)

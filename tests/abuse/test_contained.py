@@ -15,8 +15,8 @@ import httpx
 import pytest
 import uvicorn
 
+from saoma.bootstrap import Platform
 from saoma.db import migrate
-from saoma.platform import Platform
 from saoma.server import create_app
 from support import free_port, wait_until
 

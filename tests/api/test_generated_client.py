@@ -20,7 +20,7 @@ from types import ModuleType
 import httpx
 import pytest
 
-from saoma.platform import Platform
+from saoma.bootstrap import Platform
 from saoma.server import create_app
 from support import PIN, Server, new_consumer, new_merchant
 

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from api.openapi_strict import StrictDocument
-from saoma.platform import Platform
+from saoma.bootstrap import Platform
 from saoma.server import create_app
 
 PROBLEM_REF = "#/components/schemas/ProblemDoc"

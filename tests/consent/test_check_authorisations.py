@@ -16,8 +16,8 @@ import pytest
 from sqlalchemy import text
 
 from consent.conftest import PIN, shop, wallet
+from saoma.bootstrap import Platform
 from saoma.paycode import codes
-from saoma.platform import Platform
 
 
 @dataclass

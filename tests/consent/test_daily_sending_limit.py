@@ -9,9 +9,9 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from consent.conftest import PIN, wallet
+from saoma.bootstrap import Platform
 from saoma.errors import SaomaError
 from saoma.p2p import service as p2p
-from saoma.platform import Platform
 
 RACERS = 50
 

@@ -12,9 +12,9 @@ from concurrent.futures import ThreadPoolExecutor
 from consent.conftest import PIN, shop, wallet
 from saoma.api.problems import status_of
 from saoma.authorisations import check_authorisations
+from saoma.bootstrap import Platform
 from saoma.errors import SaomaError
 from saoma.paycode import codes
-from saoma.platform import Platform
 from saoma.wallets.service import Consumer
 
 RACERS = 50

@@ -14,10 +14,11 @@ from sqlalchemy import update
 
 from consent.conftest import PIN, shop, wallet
 from saoma.api.problems import status_of
+from saoma.bootstrap import Platform
 from saoma.errors import SaomaError
-from saoma.platform import Platform
 from saoma.wallets import tables as m
-from saoma.wallets.service import PIN_TRIES_MAX, Consumer
+from saoma.wallets.pins import PIN_TRIES_MAX
+from saoma.wallets.service import Consumer
 
 GUESSES = 50
 

@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 import pytest
 from sqlalchemy import select
 
+from saoma.bootstrap import Platform
 from saoma.db import make_engine, read
 from saoma.errors import Conflict, SaomaError
 from saoma.funding.bank import BankOutcome
@@ -21,7 +22,6 @@ from saoma.ledger.check import check_ledger
 from saoma.ledger.tx import Tx
 from saoma.merchants.service import Merchant
 from saoma.movements import Movements, Unit
-from saoma.platform import Platform
 from saoma.wallets.service import Consumer
 from saoma.webhooks import tables as pm
 

@@ -15,7 +15,7 @@ from p2p.conftest import (
     retried,
     wallet,
 )
-from saoma.platform import Platform
+from saoma.bootstrap import Platform
 
 
 @pytest.mark.parametrize("way", RETRIES)

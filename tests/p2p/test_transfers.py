@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from p2p.conftest import PIN, balance, outbox_ids, wallet
+from saoma.bootstrap import Platform
 from saoma.errors import SaomaError
-from saoma.platform import Platform
 
 
 def test_a_transfer_moves_the_money_and_tells_both_sides(platform: Platform) -> None:

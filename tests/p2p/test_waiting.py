@@ -8,10 +8,10 @@ import re
 from sqlalchemy import update
 
 from p2p.conftest import PASSWORD, PIN, balance, outbox_ids, wallet
+from saoma.bootstrap import Platform
 from saoma.core.ids import now_us
 from saoma.db import write
 from saoma.p2p import tables as m
-from saoma.platform import Platform
 
 PHONE = "+8613977778888"
 

@@ -14,11 +14,10 @@ from dataclasses import dataclass
 import pytest
 from argon2 import PasswordHasher
 
+from saoma.bootstrap import Platform
 from saoma.ledger import Transfer, TransferCode
-from saoma.merchants import service as merchants_service
 from saoma.merchants.service import Merchant
-from saoma.platform import Platform
-from saoma.wallets import service as wallets_service
+from saoma.wallets import credentials
 from saoma.wallets.service import Consumer
 from support import PASSWORD, PIN, assert_books_hold
 
@@ -30,8 +29,7 @@ def cheap_passwords(monkeypatch: pytest.MonkeyPatch) -> None:
     """Passwords hashed at Argon2's lowest cost: signing up and setting a PIN check the password
     at full cost (half a second on a busy machine), and these tests are about money."""
     cheap = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
-    monkeypatch.setattr(wallets_service, "_hasher", cheap)
-    monkeypatch.setattr(merchants_service, "_hasher", cheap)
+    monkeypatch.setattr(credentials, "password_hasher", cheap)
 
 
 @pytest.fixture

@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
+from saoma.bootstrap import Platform
 from saoma.errors import SaomaError
 from saoma.merchants.service import Merchant
 from saoma.paycode import codes
-from saoma.platform import Platform
 from saoma.wallets.service import Consumer
 from support import PIN
 

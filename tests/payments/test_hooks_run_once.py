@@ -19,12 +19,12 @@ from typing import Any
 
 from sqlalchemy import select
 
+from saoma.bootstrap import Platform
 from saoma.db import read
 from saoma.ledger import Result, Transfer, TransferCode
 from saoma.ledger.tx import Refusal, Tx
 from saoma.merchants.service import Merchant
 from saoma.payments.service import Payments
-from saoma.platform import Platform
 from saoma.wallets.service import Consumer
 from saoma.webhooks import tables as m
 from support import PIN

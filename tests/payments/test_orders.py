@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
+from saoma.bootstrap import Platform
 from saoma.core.ids import now_us
 from saoma.errors import SaomaError
 from saoma.merchants.service import Merchant
-from saoma.platform import Platform
 from saoma.wallets.service import Consumer
 from support import PIN
 

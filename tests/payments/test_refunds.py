@@ -10,10 +10,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from saoma.bootstrap import Platform
 from saoma.errors import SaomaError
 from saoma.merchants.service import Merchant
 from saoma.payments.refunds import refund_share
-from saoma.platform import Platform
 from saoma.wallets.service import Consumer
 from support import PIN
 

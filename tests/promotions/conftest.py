@@ -4,8 +4,8 @@ shop with takings to fund its campaigns."""
 from __future__ import annotations
 
 from p2p.conftest import PIN, platform, shop, wallet
+from saoma.bootstrap import Platform
 from saoma.merchants.service import Merchant
-from saoma.platform import Platform
 
 __all__ = ["OFF", "platform", "with_takings"]
 

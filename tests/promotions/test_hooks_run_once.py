@@ -18,13 +18,13 @@ from p2p.conftest import (
     shop,
     wallet,
 )
+from saoma.bootstrap import Platform
 from saoma.core.ids import now_us
 from saoma.db import read
 from saoma.ledger import Transfer, TransferCode, TransferFlags
 from saoma.merchants.service import Merchant
 from saoma.movements import Moved, Unit
 from saoma.payments.service import derived_id
-from saoma.platform import Platform
 from saoma.promotions import tables as m
 
 

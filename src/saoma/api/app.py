@@ -18,10 +18,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from saoma import signing
 from saoma.api import problems
+from saoma.bootstrap import Platform
 from saoma.errors import BodyTooLarge, InvalidRequest, NotFound, SaomaError
 from saoma.pagination import CURSOR_DIGITS_MAX
 from saoma.payments import idempotency
-from saoma.platform import Platform
 
 log = logging.getLogger(__name__)
 BODY_BYTES_MAX = 64 * 1024

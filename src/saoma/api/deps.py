@@ -11,10 +11,10 @@ from fastapi import Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 
+from saoma.bootstrap import Platform
 from saoma.errors import Unauthenticated
 from saoma.merchants.service import Merchant
 from saoma.payments import idempotency
-from saoma.platform import Platform
 from saoma.wallets.service import Consumer
 
 CONSUMER_COOKIE = "saoma_session"

@@ -4,6 +4,9 @@ A batch locks what it touches once (holds, then accounts, each in id order so tw
 can never deadlock each other), runs the pure rules in :mod:`saoma.ledger.engine`, and writes the
 new transfers, holds and balances with a handful of set-based statements. A hot merchant's row is
 locked once per batch, not once per payment.
+
+Longer than usual: the batch's statements for SQLite and PostgreSQL read best side by side, and
+``_apply_once`` is the one transaction, step by step, in the order the database sees it.
 """
 
 from __future__ import annotations

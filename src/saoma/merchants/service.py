@@ -1,4 +1,8 @@
-"""Merchants, from a busker with a phone to a chain with a POS, and their servers' keys."""
+"""Merchants, from a busker with a phone to a chain with a POS, and their servers' keys.
+
+Longer than usual: sign-up, sessions, the webhook secret, the manager PIN and the API keys all
+read and write the one merchant row, and read best beside the ``Merchant`` they return.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,6 @@ from dataclasses import dataclass
 from typing import Any, NoReturn
 from urllib.parse import urlsplit
 
-from argon2 import PasswordHasher
 from sqlalchemy import bindparam, case, delete, insert, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
@@ -35,7 +38,15 @@ from saoma.errors import (
 from saoma.ledger import Account, AccountFlags, AccountKind, Ledger
 from saoma.ledger.domain import AccountResult
 from saoma.merchants import tables as m
-from saoma.wallets.service import _hasher, _verify, check_login, check_password, check_pin
+from saoma.wallets.credentials import (
+    PIN_FORMAT,
+    check_login,
+    check_password,
+    check_pin,
+    hash_password,
+    password_matches,
+    pin_hasher,
+)
 
 KEY_OVERLAP_US_DEFAULT = 24 * 3600 * 1_000_000  # a rotated-out key stays valid for a day
 MANAGER_PIN_TRIES_MAX = 5
@@ -45,7 +56,6 @@ FEE_PPM_DEFAULT = 6000  # 0.6 %
 WEBHOOK_SECRET_OVERLAP_US = 24 * 3600 * 1_000_000
 _MCC = re.compile(r"^[0-9]{4}\Z")
 _HTTP_URL = re.compile(r"^https?://[^\s]+\Z")
-_PIN = re.compile(r"[0-9]{6}")  # ASCII digits only, whole string (fullmatch)
 
 # Statements of every signed request, built once: building one costs more than its round trip.
 _SIGNER = (
@@ -58,8 +68,6 @@ _SIGNER = (
     .where(m.merchant_keys.c.id == bindparam("key_id"))
 )
 _INSERT_NONCE = insert(m.request_nonces)
-# Manager PINs: cheap Argon2id, as the consumers' PINs (the lock after five tries protects them).
-_pin_hasher = PasswordHasher(time_cost=1, memory_cost=4096, parallelism=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,7 +222,7 @@ class Merchants:
                     insert(m.merchants).values(
                         id=merchant_id,
                         login=login,
-                        password_hash=_hasher.hash(password),
+                        password_hash=hash_password(password),
                         name=name,
                         name_zh=name_zh,
                         city=city,
@@ -262,7 +270,7 @@ class Merchants:
             login = ""
         with read(self.engine) as conn:
             row = conn.execute(select(m.merchants).where(m.merchants.c.login == login)).first()
-        if row is None or not _verify(row.password_hash, password):
+        if row is None or not password_matches(row.password_hash, password):
             raise SignInFailed("wrong login or password")
         return Merchant.of(row)
 
@@ -314,7 +322,7 @@ class Merchants:
         if row is None:
             raise NotFound.named("merchant", merchant_id)
         if row.manager_pin_hash is None:
-            if password is None or not _verify(row.password_hash, password):
+            if password is None or not password_matches(row.password_hash, password):
                 raise PasswordWrong("setting the manager PIN needs the password", field="password")
         else:
             if old_pin is None:
@@ -327,7 +335,7 @@ class Merchants:
                 update(m.merchants)
                 .where(m.merchants.c.id == merchant_id)
                 .values(
-                    manager_pin_hash=_pin_hasher.hash(pin),
+                    manager_pin_hash=pin_hasher.hash(pin),
                     manager_pin_failures=0,
                     manager_pin_locked_until_us=0,
                 )
@@ -363,7 +371,11 @@ class Merchants:
             ).first()
         if claimed is None:
             self._manager_pin_refusal(merchant_id, now, field)
-        if isinstance(pin, str) and _PIN.fullmatch(pin) and _verify(claimed.manager_pin_hash, pin):
+        if (
+            isinstance(pin, str)
+            and PIN_FORMAT.fullmatch(pin)
+            and password_matches(claimed.manager_pin_hash, pin)
+        ):
             with write_one(self.engine) as conn:
                 conn.execute(
                     update(m.merchants)

@@ -25,7 +25,8 @@ from saoma.pagination import (
 )
 from saoma.payments import idempotency
 from saoma.payments.service import Payments, check_amount, derived_id
-from saoma.wallets.service import Consumer, Wallets, check_login
+from saoma.wallets.credentials import check_login
+from saoma.wallets.service import Consumer, Wallets
 
 WAIT_US = 24 * 3600 * 1_000_000  # unclaimed money goes back after a day
 TRANSFER_STATES = ("done", "waiting", "claimed", "returned")

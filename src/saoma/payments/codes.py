@@ -15,8 +15,8 @@ from saoma.errors import CodeUnreadable, NotFound, SelfTransfer
 from saoma.qr.saoma import read_saoma_payload, saoma_payload
 
 if TYPE_CHECKING:
+    from saoma.bootstrap import Platform
     from saoma.merchants.service import Merchant
-    from saoma.platform import Platform
     from saoma.wallets.service import Consumer
 
 HOLD_PREFIX = "hold:"

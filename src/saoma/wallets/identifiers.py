@@ -61,7 +61,7 @@ def placeholder_login(consumer_id: str) -> str:
 
 
 def check_identifier(value: Any, field: str = "identifier") -> str:
-    from saoma.wallets.service import check_login
+    from saoma.wallets.credentials import check_login
 
     if isinstance(value, str) and len(value) <= 254:
         try:

@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import re
 import secrets
-import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import Table, case, insert, select, update
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy import insert, select, update
+from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
 from saoma.core.ids import new_account_id, new_id, now_us, token_hash
@@ -23,10 +19,6 @@ from saoma.errors import (
     InvalidRequest,
     LoginTaken,
     NotFound,
-    PinBusy,
-    PinLocked,
-    PinNotSet,
-    PinWrong,
     SignInFailed,
 )
 
@@ -36,178 +28,33 @@ from saoma.ledger import Account, AccountFlags, AccountKind, Ledger
 from saoma.ledger.domain import AccountResult
 from saoma.ledger.tx import Tx
 from saoma.wallets import tables as wm
+from saoma.wallets.credentials import (
+    PIN_FORMAT,
+    check_login,
+    check_password,
+    check_pin,
+    hash_password,
+    password_matches,
+    pin_hasher,
+    pin_matches,
+)
 from saoma.wallets.identifiers import claim_in, placeholder_login
+from saoma.wallets.pins import (
+    claim_pin_try,
+    pin_try_failed,
+    pin_try_passed,
+)
 from saoma.wallets.tables import identifiers
 
-PIN_TRIES_MAX = 5
-PIN_LOCK_US = 15 * 60 * 1_000_000  # locked for 15 minutes after 5 wrong PINs
-PIN_WAIT_S = 5.0  # how long a PIN check waits while every try is being checked
-PIN_PENDING_STALE_US = 10 * 1_000_000  # a try claimed this long ago was lost with its process
 SESSION_US = 30 * 24 * 3600 * 1_000_000
-PASSWORD_LENGTH_MIN = 8
 NO_PIN_LIMIT_MAX = 200_000  # ¥2,000: the most a consumer may allow without the PIN
 NO_PIN_ZONE_DEFAULT = "Asia/Shanghai"  # SAOMA_TIMEZONE's default: the day resets at midnight
-
-_PHONE = re.compile(r"^\+[1-9][0-9]{6,14}\Z")
-_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+\Z")
-_PIN = re.compile(r"^[0-9]{6}\Z")
-
-# Passwords: Argon2id with the library's defaults (about 100 ms here).
-_hasher = PasswordHasher()
-# PINs: Argon2id too, but cheap (about 2 ms): a six-digit PIN has only 10^6 values, so no hash cost
-# could stop an offline search of a stolen database; what protects a PIN is the lock after five
-# wrong tries. A costly hash would only add its cost to every payment.
-_pin_hasher = PasswordHasher(time_cost=1, memory_cost=4096, parallelism=1)
-
-
-def check_login(login: str) -> str:
-    login = login.strip()
-    if _PHONE.match(login):
-        return login
-    if len(login) <= 254 and _EMAIL.match(login):
-        return login.lower()
-    raise InvalidRequest(
-        "login must be a phone number like +8613800138000 or an e-mail address", field="login"
-    )
-
-
-def check_password(password: str) -> None:
-    if not PASSWORD_LENGTH_MIN <= len(password) <= 256:
-        raise InvalidRequest(
-            f"password must be {PASSWORD_LENGTH_MIN} to 256 characters", field="password"
-        )
-
-
-def check_pin(pin: str, field: str = "pin") -> None:
-    if not _PIN.match(pin):
-        raise InvalidRequest("the PIN is six digits", field=field)
-
-
-def _verify(hashed: str, secret: str) -> bool:
-    try:
-        return _hasher.verify(hashed, secret)
-    except (VerificationError, InvalidHashError):
-        return False
-
-
-def _pin_matches(hashed: str, pin: str) -> bool:
-    """One Argon2 check of a PIN: only ever after a try was claimed (see ``claim_pin_try``)."""
-    try:
-        return _pin_hasher.verify(hashed, pin)
-    except (VerificationError, InvalidHashError):
-        return False
 
 
 def day_of(at_us: int, tz: ZoneInfo) -> int:
     """The calendar day of ``at_us`` in ``tz`` as YYYYMMDD: the no-PIN allowance's day."""
     d = datetime.fromtimestamp(at_us / 1_000_000, UTC).astimezone(tz).date()
     return d.year * 10_000 + d.month * 100 + d.day
-
-
-def pin_locked(until_us: int, now: int, field: str) -> PinLocked:
-    minutes = max(1, -(-(until_us - now) // 60_000_000))
-    return PinLocked(
-        f"too many wrong PINs: try again in {minutes} minute(s)",
-        field=field,
-        locked_until_us=until_us,
-    )
-
-
-@dataclass(frozen=True, slots=True)
-class PinTry:
-    """A try claimed: the row's hash, and the failures counted when it was claimed."""
-
-    pin_hash: str
-    failures_before: int
-
-
-def claim_pin_try(engine: Engine, table: Table, row_id: str, *, field: str = "pin") -> PinTry:
-    """Claim one PIN try with ONE conditional UPDATE, before the PIN is checked.
-
-    A row (a wallet; a merchant's manager PIN too, given the same columns) counts its wrong PINs
-    since the last right one (``pin_failures``) and the tries being checked right now
-    (``pin_pending``). A try is claimed only while the two together are below
-    ``PIN_TRIES_MAX`` and the row is not locked, so however many guesses arrive at once, no more
-    than the tries left are ever checked. The fifth wrong PIN locks the row until
-    ``PIN_LOCK_US`` later, and a locked row claims nothing: the right PIN is refused too. While
-    every try is taken by checks under way (many right PINs at once), a claim waits for them,
-    up to ``PIN_WAIT_S``. A try left pending by a process that died is forgotten after
-    ``PIN_PENDING_STALE_US``; once a lock has expired, the count starts again.
-    """
-    c = table.c
-    deadline = time.monotonic() + PIN_WAIT_S
-    while True:
-        now = now_us()
-        pending = case(
-            (c.pin_pending_since_us < now - PIN_PENDING_STALE_US, 0), else_=c.pin_pending
-        )
-        failures = case((c.pin_failures >= PIN_TRIES_MAX, 0), else_=c.pin_failures)
-        with write(engine) as conn:
-            claimed = conn.execute(
-                update(table)
-                .where(
-                    c.id == row_id,
-                    c.pin_hash.is_not(None),
-                    c.pin_locked_until_us <= now,
-                    failures + pending < PIN_TRIES_MAX,
-                )
-                .values(pin_failures=failures, pin_pending=pending + 1, pin_pending_since_us=now)
-            ).rowcount
-            row = conn.execute(
-                select(c.pin_hash, c.pin_failures, c.pin_locked_until_us).where(c.id == row_id)
-            ).one()
-        if claimed == 1:
-            return PinTry(row.pin_hash, row.pin_failures)
-        if row.pin_hash is None:
-            raise PinNotSet("set a payment PIN first", field=field)
-        if row.pin_locked_until_us > now:
-            raise pin_locked(row.pin_locked_until_us, now, field)
-        if time.monotonic() > deadline:
-            raise PinBusy("other PIN checks are under way: try again", field=field)
-        time.sleep(0.005)
-
-
-def pin_try_failed(
-    engine: Engine, table: Table, row_id: str, *, field: str = "pin"
-) -> PinWrong | PinLocked:
-    """Count a wrong PIN (locking the row with the fifth): the refusal to answer with."""
-    c = table.c
-    now = now_us()
-    with write(engine) as conn:
-        conn.execute(
-            update(table)
-            .where(c.id == row_id)
-            .values(
-                pin_failures=c.pin_failures + 1,
-                pin_pending=case((c.pin_pending > 0, c.pin_pending - 1), else_=0),
-                pin_locked_until_us=case(
-                    (c.pin_failures + 1 >= PIN_TRIES_MAX, now + PIN_LOCK_US),
-                    else_=c.pin_locked_until_us,
-                ),
-            )
-        )
-        row = conn.execute(
-            select(c.pin_failures, c.pin_locked_until_us).where(c.id == row_id)
-        ).one()
-    if row.pin_failures >= PIN_TRIES_MAX:
-        return pin_locked(row.pin_locked_until_us, now, field)
-    left = PIN_TRIES_MAX - row.pin_failures
-    return PinWrong(f"wrong PIN: {left} tries left", field=field, tries_left=left)
-
-
-def pin_try_passed(conn: Connection, table: Table, row_id: str, claimed: PinTry) -> None:
-    """The right PIN gives its try back, and starts the count again if it was the only check
-    under way and no wrong PIN was counted meanwhile: a burst of guesses gets no tries back."""
-    c = table.c
-    alone = (c.pin_pending <= 1) & (c.pin_failures == claimed.failures_before)
-    conn.execute(
-        update(table)
-        .where(c.id == row_id)
-        .values(
-            pin_pending=case((c.pin_pending > 0, c.pin_pending - 1), else_=0),
-            pin_failures=case((alone, 0), else_=c.pin_failures),
-        )
-    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -283,7 +130,7 @@ class Wallets:
                         id=consumer_id,
                         login=login if holder is None else placeholder_login(consumer_id),
                         display_name=display_name.strip(),
-                        password_hash=_hasher.hash(password),
+                        password_hash=hash_password(password),
                         account_id=account_id,
                         currency=self.currency,
                         created_at_us=now,
@@ -342,7 +189,7 @@ class Wallets:
                     .join(identifiers, identifiers.c.consumer_id == wm.consumers.c.id)
                     .where(identifiers.c.value == login, identifiers.c.verified_at_us > 0)
                 ).first()
-        if row is None or not _verify(row.password_hash, password):
+        if row is None or not password_matches(row.password_hash, password):
             raise SignInFailed("wrong login or password")
         return self.new_session(row.id), Consumer.of(row)
 
@@ -419,7 +266,7 @@ class Wallets:
         with read(self.engine) as conn:
             row = conn.execute(select(wm.consumers).where(wm.consumers.c.id == consumer_id)).one()
         if row.pin_hash is None:
-            if password is None or not _verify(row.password_hash, password):
+            if password is None or not password_matches(row.password_hash, password):
                 raise SignInFailed("the password is wrong", field="password")
         else:
             if old_pin is None:
@@ -429,14 +276,16 @@ class Wallets:
             conn.execute(
                 update(wm.consumers)
                 .where(wm.consumers.c.id == consumer_id)
-                .values(pin_hash=_pin_hasher.hash(pin), pin_failures=0, pin_locked_until_us=0)
+                .values(pin_hash=pin_hasher.hash(pin), pin_failures=0, pin_locked_until_us=0)
             )
 
     def verify_pin(self, consumer_id: str, pin: str, *, field: str = "pin") -> str:
         """The id of a recorded successful PIN check, or raise: PIN not set, PIN locked, wrong
         PIN (with the tries left). A try is claimed before the PIN is checked."""
         claimed = claim_pin_try(self.engine, wm.consumers, consumer_id, field=field)
-        if not (isinstance(pin, str) and _PIN.match(pin) and _pin_matches(claimed.pin_hash, pin)):
+        if not (
+            isinstance(pin, str) and PIN_FORMAT.match(pin) and pin_matches(claimed.pin_hash, pin)
+        ):
             raise pin_try_failed(self.engine, wm.consumers, consumer_id, field=field)
         check_id = new_id("pc")
         with write(self.engine) as conn:

@@ -1,0 +1,81 @@
+"""What a person types to prove who they are: the login, the password, the payment PIN.
+
+Shared by consumers and merchants (a merchant's password and manager PIN follow the same rules).
+"""
+
+from __future__ import annotations
+
+import re
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from saoma.errors import (
+    InvalidRequest,
+)
+
+# OverNoPinLimit is raised here; payments imports it from here.
+from saoma.errors import OverNoPinLimit as OverNoPinLimit
+
+PASSWORD_LENGTH_MIN = 8
+
+
+_PHONE = re.compile(r"^\+[1-9][0-9]{6,14}\Z")
+
+
+_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+\Z")
+
+
+PIN_FORMAT = re.compile(r"^[0-9]{6}\Z")
+
+
+# Passwords: Argon2id with the library's defaults (about 100 ms here).
+password_hasher = PasswordHasher()
+
+
+# PINs: Argon2id too, but cheap (about 2 ms): a six-digit PIN has only 10^6 values, so no hash cost
+# could stop an offline search of a stolen database; what protects a PIN is the lock after five
+# wrong tries. A costly hash would only add its cost to every payment.
+pin_hasher = PasswordHasher(time_cost=1, memory_cost=4096, parallelism=1)
+
+
+def check_login(login: str) -> str:
+    login = login.strip()
+    if _PHONE.match(login):
+        return login
+    if len(login) <= 254 and _EMAIL.match(login):
+        return login.lower()
+    raise InvalidRequest(
+        "login must be a phone number like +8613800138000 or an e-mail address", field="login"
+    )
+
+
+def check_password(password: str) -> None:
+    if not PASSWORD_LENGTH_MIN <= len(password) <= 256:
+        raise InvalidRequest(
+            f"password must be {PASSWORD_LENGTH_MIN} to 256 characters", field="password"
+        )
+
+
+def check_pin(pin: str, field: str = "pin") -> None:
+    if not PIN_FORMAT.match(pin):
+        raise InvalidRequest("the PIN is six digits", field=field)
+
+
+def hash_password(password: str) -> str:
+    return password_hasher.hash(password)
+
+
+def password_matches(hashed: str, secret: str) -> bool:
+    try:
+        return password_hasher.verify(hashed, secret)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def pin_matches(hashed: str, pin: str) -> bool:
+    """One Argon2 check of a PIN: only ever after a try was claimed (see ``claim_pin_try``)."""
+    try:
+        return pin_hasher.verify(hashed, pin)
+    except (VerificationError, InvalidHashError):
+        return False

@@ -1,0 +1,139 @@
+"""PIN tries: each claimed by one atomic statement before the PIN is checked, locked after five
+wrong ones, for a consumer's payment PIN and a merchant's manager PIN alike."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from sqlalchemy import Table, case, select, update
+from sqlalchemy.engine import Connection, Engine
+
+from saoma.core.ids import now_us
+from saoma.db import write
+
+# OverNoPinLimit is raised here; payments imports it from here.
+from saoma.errors import OverNoPinLimit as OverNoPinLimit
+from saoma.errors import (
+    PinBusy,
+    PinLocked,
+    PinNotSet,
+    PinWrong,
+)
+
+PIN_TRIES_MAX = 5
+
+
+PIN_LOCK_US = 15 * 60 * 1_000_000  # locked for 15 minutes after 5 wrong PINs
+
+
+PIN_WAIT_S = 5.0  # how long a PIN check waits while every try is being checked
+
+
+PIN_PENDING_STALE_US = 10 * 1_000_000  # a try claimed this long ago was lost with its process
+
+
+def pin_locked(until_us: int, now: int, field: str) -> PinLocked:
+    minutes = max(1, -(-(until_us - now) // 60_000_000))
+    return PinLocked(
+        f"too many wrong PINs: try again in {minutes} minute(s)",
+        field=field,
+        locked_until_us=until_us,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class PinTry:
+    """A try claimed: the row's hash, and the failures counted when it was claimed."""
+
+    pin_hash: str
+    failures_before: int
+
+
+def claim_pin_try(engine: Engine, table: Table, row_id: str, *, field: str = "pin") -> PinTry:
+    """Claim one PIN try with ONE conditional UPDATE, before the PIN is checked.
+
+    A row (a wallet; a merchant's manager PIN too, given the same columns) counts its wrong PINs
+    since the last right one (``pin_failures``) and the tries being checked right now
+    (``pin_pending``). A try is claimed only while the two together are below
+    ``PIN_TRIES_MAX`` and the row is not locked, so however many guesses arrive at once, no more
+    than the tries left are ever checked. The fifth wrong PIN locks the row until
+    ``PIN_LOCK_US`` later, and a locked row claims nothing: the right PIN is refused too. While
+    every try is taken by checks under way (many right PINs at once), a claim waits for them,
+    up to ``PIN_WAIT_S``. A try left pending by a process that died is forgotten after
+    ``PIN_PENDING_STALE_US``; once a lock has expired, the count starts again.
+    """
+    c = table.c
+    deadline = time.monotonic() + PIN_WAIT_S
+    while True:
+        now = now_us()
+        pending = case(
+            (c.pin_pending_since_us < now - PIN_PENDING_STALE_US, 0), else_=c.pin_pending
+        )
+        failures = case((c.pin_failures >= PIN_TRIES_MAX, 0), else_=c.pin_failures)
+        with write(engine) as conn:
+            claimed = conn.execute(
+                update(table)
+                .where(
+                    c.id == row_id,
+                    c.pin_hash.is_not(None),
+                    c.pin_locked_until_us <= now,
+                    failures + pending < PIN_TRIES_MAX,
+                )
+                .values(pin_failures=failures, pin_pending=pending + 1, pin_pending_since_us=now)
+            ).rowcount
+            row = conn.execute(
+                select(c.pin_hash, c.pin_failures, c.pin_locked_until_us).where(c.id == row_id)
+            ).one()
+        if claimed == 1:
+            return PinTry(row.pin_hash, row.pin_failures)
+        if row.pin_hash is None:
+            raise PinNotSet("set a payment PIN first", field=field)
+        if row.pin_locked_until_us > now:
+            raise pin_locked(row.pin_locked_until_us, now, field)
+        if time.monotonic() > deadline:
+            raise PinBusy("other PIN checks are under way: try again", field=field)
+        time.sleep(0.005)
+
+
+def pin_try_failed(
+    engine: Engine, table: Table, row_id: str, *, field: str = "pin"
+) -> PinWrong | PinLocked:
+    """Count a wrong PIN (locking the row with the fifth): the refusal to answer with."""
+    c = table.c
+    now = now_us()
+    with write(engine) as conn:
+        conn.execute(
+            update(table)
+            .where(c.id == row_id)
+            .values(
+                pin_failures=c.pin_failures + 1,
+                pin_pending=case((c.pin_pending > 0, c.pin_pending - 1), else_=0),
+                pin_locked_until_us=case(
+                    (c.pin_failures + 1 >= PIN_TRIES_MAX, now + PIN_LOCK_US),
+                    else_=c.pin_locked_until_us,
+                ),
+            )
+        )
+        row = conn.execute(
+            select(c.pin_failures, c.pin_locked_until_us).where(c.id == row_id)
+        ).one()
+    if row.pin_failures >= PIN_TRIES_MAX:
+        return pin_locked(row.pin_locked_until_us, now, field)
+    left = PIN_TRIES_MAX - row.pin_failures
+    return PinWrong(f"wrong PIN: {left} tries left", field=field, tries_left=left)
+
+
+def pin_try_passed(conn: Connection, table: Table, row_id: str, claimed: PinTry) -> None:
+    """The right PIN gives its try back, and starts the count again if it was the only check
+    under way and no wrong PIN was counted meanwhile: a burst of guesses gets no tries back."""
+    c = table.c
+    alone = (c.pin_pending <= 1) & (c.pin_failures == claimed.failures_before)
+    conn.execute(
+        update(table)
+        .where(c.id == row_id)
+        .values(
+            pin_pending=case((c.pin_pending > 0, c.pin_pending - 1), else_=0),
+            pin_failures=case((alone, 0), else_=c.pin_failures),
+        )
+    )
