@@ -1,8 +1,8 @@
 """The error catalogue: every slug raised is listed, documented, mapped to a status and translated.
 
-The catalogue (:mod:`saoma.errors`) and the status table (:mod:`saoma.api.problems`) are read as
-a client would read them: the JSON export, ``GET /v1/problems``, ``saoma errors``, and problem
-responses of a few routes whose type, status and field must not change.
+The catalogue (:mod:`saoma.core.errors`) and the status table (:mod:`saoma.api.problems`) are
+read as a client would read them: the JSON export, ``GET /v1/problems``, ``saoma errors``, and
+problem responses of a few routes whose type, status and field must not change.
 """
 
 from __future__ import annotations
@@ -17,11 +17,12 @@ import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from saoma import errors
 from saoma.api import problems
 from saoma.bootstrap import Platform
 from saoma.cli import app as cli
+from saoma.core import errors
 from saoma.db import migrate
+from saoma.movements import from_ledger
 from saoma.server import create_app
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "saoma"
@@ -29,13 +30,13 @@ PAGES_JS = SRC / "web" / "static" / "saoma.js"
 
 
 def _raised_names() -> Iterator[tuple[str, int, str]]:
-    """Every ``raise Name(...)`` in src whose name comes from saoma.errors: (file, line, name)."""
+    """Every ``raise Name(...)`` in src of a name from saoma.core.errors: (file, line, name)."""
     for path in sorted(SRC.rglob("*.py")):
         tree = ast.parse(path.read_text())
         imported = {
             alias.asname or alias.name
             for node in ast.walk(tree)
-            if isinstance(node, ast.ImportFrom) and node.module == "saoma.errors"
+            if isinstance(node, ast.ImportFrom) and node.module == "saoma.core.errors"
             for alias in node.names
         }
         for node in ast.walk(tree):
@@ -141,7 +142,7 @@ def test_a_catalogue_error_becomes_its_problem_document() -> None:
 def test_ledger_refusals_translate_to_catalogue_classes() -> None:
     from saoma.ledger import errors as ledger_errors
 
-    short = errors.from_ledger(ledger_errors.InsufficientFunds("short"))
+    short = from_ledger(ledger_errors.InsufficientFunds("short"))
     assert (type(short), problems.status_of(short), short.field) == (
         errors.InsufficientFunds,
         402,

@@ -9,7 +9,7 @@ import re
 from dataclasses import dataclass
 
 from saoma.bootstrap import Platform
-from saoma.errors import CODE_HELD_BACK, SaomaError
+from saoma.core.errors import CODE_HELD_BACK, SaomaError
 from saoma.funding.bank import BankOutcome
 
 # Published on the demo start page: anyone may sign in to the demo world.

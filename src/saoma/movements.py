@@ -20,9 +20,11 @@ from typing import Any, Protocol
 
 from sqlalchemy import Table
 
+from saoma.core import errors
+from saoma.core.errors import NotRecorded, SaomaError
 from saoma.db import write
-from saoma.errors import NotRecorded, SaomaError, from_ledger
 from saoma.ledger import Ledger, Result, Transfer
+from saoma.ledger import errors as ledger_errors
 from saoma.ledger.errors import error_for
 from saoma.ledger.tx import Tx
 from saoma.webhooks.outbox import emit_in
@@ -125,7 +127,7 @@ class Movements:
         """Apply ``transfers``; when all are applied, ``record`` writes the facts in the commit.
 
         A refusal raised by ``record`` (:class:`saoma.ledger.tx.Refusal`, such as a
-        :class:`~saoma.errors.SaomaError`) rolls back this movement and is raised here.
+        :class:`~saoma.core.errors.SaomaError`) rolls back this movement and is raised here.
         """
         transfers = list(transfers)
         committed: list[Unit | None] = [None]
@@ -162,3 +164,20 @@ class Movements:
         if unit.events:
             self._on_events(unit.events)
         return unit.events
+
+
+def from_ledger(exc: ledger_errors.LedgerError, *, field: str = "amount") -> errors.SaomaError:
+    """The ledger's typed refusals, in the words a payer or merchant understands."""
+    if isinstance(exc, ledger_errors.InsufficientFunds):
+        return errors.InsufficientFunds("the wallet does not hold enough money", field=field)
+    if isinstance(exc, ledger_errors.CurrencyMismatch):
+        return errors.CurrencyMismatch("the currencies do not match", field="currency")
+    if isinstance(exc, ledger_errors.ExceedsLimit):
+        return errors.AmountTooLarge("the amount is above the limit", field=field)
+    if isinstance(exc, ledger_errors.PendingTransferExpired):
+        return errors.HoldExpired("the hold has expired and was released")
+    if isinstance(exc, ledger_errors.PendingTransferError):
+        return errors.HoldNotOpen(f"the hold cannot be changed: {exc.result.value}")
+    if isinstance(exc, ledger_errors.IdempotencyConflict):
+        return errors.TransferIdReused("this operation was already done with other details")
+    return errors.LedgerRefused(f"the ledger refused the transfer: {exc.result.value}")

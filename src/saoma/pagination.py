@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Select
 
-from saoma.errors import InvalidRequest
+from saoma.core.errors import InvalidRequest
 
 PAGE_LIMIT_MAX = 100
 CURSOR_MAX = 2**63 - 1  # the largest value a BIGINT (and SQLite's INTEGER) holds

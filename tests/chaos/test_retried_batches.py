@@ -17,7 +17,7 @@ import pytest
 
 from saoma.api.problems import status_of
 from saoma.bootstrap import Platform
-from saoma.errors import SaomaError
+from saoma.core.errors import SaomaError
 from saoma.ledger import Ledger, Transfer, TransferCode
 from saoma.ledger.tx import Tx
 from saoma.payments.service import derived_id

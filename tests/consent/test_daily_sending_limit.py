@@ -10,7 +10,7 @@ import pytest
 
 from consent.conftest import PIN, wallet
 from saoma.bootstrap import Platform
-from saoma.errors import SaomaError
+from saoma.core.errors import SaomaError
 from saoma.p2p import service as p2p
 
 RACERS = 50

@@ -13,7 +13,7 @@ from consent.conftest import PIN, shop, wallet
 from saoma.api.problems import status_of
 from saoma.authorisations import check_authorisations
 from saoma.bootstrap import Platform
-from saoma.errors import SaomaError
+from saoma.core.errors import SaomaError
 from saoma.paycode import codes
 from saoma.wallets.service import Consumer
 

@@ -15,7 +15,7 @@ from sqlalchemy import update
 from consent.conftest import PIN, shop, wallet
 from saoma.api.problems import status_of
 from saoma.bootstrap import Platform
-from saoma.errors import SaomaError
+from saoma.core.errors import SaomaError
 from saoma.wallets import tables as m
 from saoma.wallets.pins import PIN_TRIES_MAX
 from saoma.wallets.service import Consumer

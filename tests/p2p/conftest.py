@@ -14,8 +14,8 @@ import pytest
 from sqlalchemy import select
 
 from saoma.bootstrap import Platform
+from saoma.core.errors import Conflict, SaomaError
 from saoma.db import make_engine, read
-from saoma.errors import Conflict, SaomaError
 from saoma.funding.bank import BankOutcome
 from saoma.ledger import Transfer, TransferCode
 from saoma.ledger.check import check_ledger

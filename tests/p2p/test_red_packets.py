@@ -8,9 +8,9 @@ from sqlalchemy import update
 
 from p2p.conftest import PIN, balance, outbox_ids, wallet
 from saoma.bootstrap import Platform
+from saoma.core.errors import SaomaError
 from saoma.core.ids import now_us
 from saoma.db import write
-from saoma.errors import SaomaError
 from saoma.p2p import tables as m
 
 

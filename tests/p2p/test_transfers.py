@@ -7,7 +7,7 @@ import pytest
 
 from p2p.conftest import PIN, balance, outbox_ids, wallet
 from saoma.bootstrap import Platform
-from saoma.errors import SaomaError
+from saoma.core.errors import SaomaError
 
 
 def test_a_transfer_moves_the_money_and_tells_both_sides(platform: Platform) -> None:

@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from sqlalchemy.engine import Engine
 
-from saoma.errors import SaomaError
+from saoma.core.errors import SaomaError
 from saoma.paycode import codes
 from saoma.paycode.service import FAILURES_MAX, PaymentCodes
 

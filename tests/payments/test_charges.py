@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from saoma.bootstrap import Platform
-from saoma.errors import SaomaError
+from saoma.core.errors import SaomaError
 from saoma.merchants.service import Merchant
 from saoma.paycode import codes
 from saoma.wallets.service import Consumer

@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import text
 
 from saoma.bootstrap import Platform
+from saoma.core.errors import SaomaError
 from saoma.core.ids import now_us
-from saoma.errors import SaomaError
 from saoma.merchants.service import Merchant
 from saoma.wallets.service import Consumer
 from support import PIN

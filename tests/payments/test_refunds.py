@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from saoma.bootstrap import Platform
-from saoma.errors import SaomaError
+from saoma.core.errors import SaomaError
 from saoma.merchants.service import Merchant
 from saoma.payments.refunds import refund_share
 from saoma.wallets.service import Consumer

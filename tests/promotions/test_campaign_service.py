@@ -10,7 +10,7 @@ import pytest
 from p2p.conftest import PIN, wallet
 from promotions.conftest import OFF, with_takings
 from saoma.bootstrap import Platform
-from saoma.errors import SaomaError
+from saoma.core.errors import SaomaError
 
 BAD_SPECS: list[tuple[dict[str, Any], str]] = [
     ({"name": ""}, "name"),

@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from saoma.bootstrap import Platform
-from saoma.errors import SaomaError
+from saoma.core.errors import SaomaError
 from saoma.funding.bank import BankOutcome
 from saoma.wallets.service import Consumer
 from support import open_platform, wait_until

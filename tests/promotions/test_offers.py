@@ -11,7 +11,7 @@ import pytest
 from p2p.conftest import PIN, wallet
 from promotions.conftest import OFF, with_takings
 from saoma.bootstrap import Platform
-from saoma.errors import SaomaError
+from saoma.core.errors import SaomaError
 from saoma.promotions import offers
 from saoma.wallets.service import Consumer
 

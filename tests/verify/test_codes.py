@@ -14,8 +14,8 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.engine import Engine
 
 from saoma.api.problems import status_of
+from saoma.core.errors import SaomaError
 from saoma.core.ids import new_account_id, new_id, now_us
-from saoma.errors import SaomaError
 from saoma.ledger import Ledger
 from saoma.messaging.connector import SandboxMessenger
 from saoma.wallets import tables as wm

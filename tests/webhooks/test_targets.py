@@ -15,7 +15,7 @@ import pytest
 
 from saoma import targets
 from saoma.config import Settings
-from saoma.errors import SaomaError
+from saoma.core.errors import SaomaError
 from saoma.merchants.service import check_webhook_url
 from support import (
     PASSWORD,

@@ -19,7 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from saoma import signing
 from saoma.api import problems
 from saoma.bootstrap import Platform
-from saoma.errors import BodyTooLarge, InvalidRequest, NotFound, SaomaError
+from saoma.core.errors import BodyTooLarge, InvalidRequest, NotFound, SaomaError
 from saoma.pagination import CURSOR_DIGITS_MAX
 from saoma.payments import idempotency
 

@@ -12,7 +12,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 
 from saoma.bootstrap import Platform
-from saoma.errors import Unauthenticated
+from saoma.core.errors import Unauthenticated
 from saoma.merchants.service import Merchant
 from saoma.payments import idempotency
 from saoma.wallets.service import Consumer

@@ -16,7 +16,7 @@ from saoma.api import deps
 from saoma.api.accounts_out import IdentifierList, IdentifierOut, MessageList, VerifiedOut
 from saoma.api.responses import answer, problems
 from saoma.api.schemas import Body
-from saoma.errors import InvalidRequest, NotFound
+from saoma.core.errors import InvalidRequest, NotFound
 from saoma.pagination import PAGE_LIMIT_MAX
 from saoma.wallets.identifiers import check_identifier
 from saoma.wallets.service import Consumer

@@ -38,7 +38,7 @@ from saoma.api.schemas import (
     SignIn,
     WebhookUrl,
 )
-from saoma.errors import InvalidRequest, not_found
+from saoma.core.errors import InvalidRequest, not_found
 from saoma.merchants.service import Merchant
 from saoma.payments import codes
 from saoma.payments.reports import statement_range

@@ -17,7 +17,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from saoma import errors as e
+from saoma.core import errors as e
 
 log = logging.getLogger(__name__)
 PROBLEM_JSON = "application/problem+json"

@@ -14,7 +14,7 @@ from pydantic import (
     field_validator,
 )
 
-from saoma.errors import SaomaError
+from saoma.core.errors import SaomaError
 from saoma.merchants.service import check_webhook_url
 
 

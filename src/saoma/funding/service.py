@@ -15,15 +15,15 @@ from sqlalchemy import select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
-from saoma.core.ids import new_id, now_us, rfc3339
-from saoma.db import read, write, write_one
-from saoma.errors import (
+from saoma.core.errors import (
     AlreadySettled,
     AmountTooLarge,
     InstructionInProgress,
     PinRequired,
     not_found,
 )
+from saoma.core.ids import new_id, now_us, rfc3339
+from saoma.db import read, write, write_one
 from saoma.funding import tables as m
 from saoma.funding.bank import BankConnector, BankOutcome
 from saoma.ledger import Result, Transfer, TransferCode, TransferFlags

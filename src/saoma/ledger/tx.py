@@ -16,6 +16,7 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from saoma.core.errors import Refusal as Refusal  # what a hook raises to refuse its request
 from saoma.ledger.domain import Result
 
 _NAMED = re.compile(r"(?<!:):([A-Za-z_][A-Za-z0-9_]*)")
@@ -41,7 +42,3 @@ class Tx:
 
 
 Hook = Callable[[Tx, list[Result]], None]
-
-
-class Refusal(Exception):
-    """Raised by a hook to refuse its request (an order closed meanwhile, a limit reached)."""

@@ -18,10 +18,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
 from saoma import signing, targets
-from saoma.core.ids import new_account_id, new_id, now_us, token_hash
-from saoma.core.money import currency
-from saoma.db import read, write, write_one
-from saoma.errors import (
+from saoma.core.errors import (
     InvalidRequest,
     KeyUnknown,
     LoginTaken,
@@ -35,6 +32,9 @@ from saoma.errors import (
     SignInFailed,
     TimestampOutOfRange,
 )
+from saoma.core.ids import new_account_id, new_id, now_us, token_hash
+from saoma.core.money import currency
+from saoma.db import read, write, write_one
 from saoma.ledger import Account, AccountFlags, AccountKind, Ledger
 from saoma.ledger.domain import AccountResult
 from saoma.merchants import tables as m

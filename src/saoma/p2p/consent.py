@@ -7,9 +7,9 @@ from collections.abc import Callable
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
+from saoma.core.errors import DailyLimit, PinRequired
 from saoma.core.ids import now_us
 from saoma.db import read
-from saoma.errors import DailyLimit, PinRequired
 from saoma.movements import Unit
 from saoma.wallets import tables as pm
 from saoma.wallets.service import Consumer, Wallets, day_of

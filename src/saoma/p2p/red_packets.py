@@ -14,9 +14,9 @@ from sqlalchemy import func, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
+from saoma.core.errors import CurrencyMismatch, InvalidRequest, PacketClosed, PacketEmpty, not_found
 from saoma.core.ids import new_account_id, new_id, now_us, rfc3339
 from saoma.db import read, write
-from saoma.errors import CurrencyMismatch, InvalidRequest, PacketClosed, PacketEmpty, not_found
 from saoma.ledger import Account, AccountFlags, AccountKind, Result, Transfer, TransferCode
 from saoma.ledger.domain import AccountResult
 from saoma.merchants.service import check_text

@@ -7,9 +7,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
+from saoma.core.errors import CurrencyMismatch, InvalidRequest, SaomaError, SelfTransfer
 from saoma.core.ids import new_id, now_us, rfc3339
 from saoma.db import read
-from saoma.errors import CurrencyMismatch, InvalidRequest, SaomaError, SelfTransfer
 from saoma.ledger import Result, Transfer, TransferCode
 from saoma.merchants.service import check_text
 from saoma.movements import Moved, Unit

@@ -11,9 +11,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
+from saoma.core.errors import AlreadySettled
 from saoma.core.ids import now_us
 from saoma.db import read
-from saoma.errors import AlreadySettled
 from saoma.ledger import Transfer, TransferCode
 from saoma.movements import Unit
 from saoma.p2p import tables as m

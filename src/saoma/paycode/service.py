@@ -15,9 +15,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
-from saoma.core.ids import new_id, now_us
-from saoma.db import is_sqlite, read, write
-from saoma.errors import (
+from saoma.core.errors import (
     CodeExpired,
     CodeMalformed,
     CodeUnknown,
@@ -25,6 +23,8 @@ from saoma.errors import (
     NotFound,
     TooManyTries,
 )
+from saoma.core.ids import new_id, now_us
+from saoma.db import is_sqlite, read, write
 from saoma.paycode import codes
 from saoma.paycode import tables as m
 

@@ -12,10 +12,10 @@ from typing import Any
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 
+from saoma.core.errors import ChargeExpired, OrderNumberReused, not_found
 from saoma.core.ids import new_id, now_us
 from saoma.core.money import rate_of
 from saoma.db import write
-from saoma.errors import ChargeExpired, OrderNumberReused, not_found
 from saoma.ledger import Result
 from saoma.merchants.service import Merchant, check_text
 from saoma.movements import Refused, Unit

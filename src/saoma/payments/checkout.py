@@ -12,9 +12,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from saoma.core.ids import new_id, now_us
-from saoma.core.money import rate_of
-from saoma.errors import (
+from saoma.core.errors import (
     CurrencyMismatch,
     InvalidRequest,
     OrderAlreadyPaid,
@@ -23,6 +21,8 @@ from saoma.errors import (
     OrderNotPayable,
     not_found,
 )
+from saoma.core.ids import new_id, now_us
+from saoma.core.money import rate_of
 from saoma.ledger import Result, Transfer, TransferFlags
 from saoma.merchants.service import Merchant, check_text
 from saoma.movements import Refused, Unit

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from saoma.core.errors import CurrencyMismatch, InvalidRequest, PinRequired
 from saoma.core.money import AMOUNT_MINOR_MAX, BY_ALPHA
-from saoma.errors import CurrencyMismatch, InvalidRequest, PinRequired
 from saoma.wallets.service import Consumer, Wallets
 
 

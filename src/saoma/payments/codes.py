@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import segno
 
-from saoma.errors import CodeUnreadable, NotFound, SelfTransfer
+from saoma.core.errors import CodeUnreadable, NotFound, SelfTransfer
 from saoma.qr.saoma import read_saoma_payload, saoma_payload
 
 if TYPE_CHECKING:

@@ -14,10 +14,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from saoma.core.ids import new_id, now_us
-from saoma.core.money import rate_of
-from saoma.db import read, write
-from saoma.errors import (
+from saoma.core.errors import (
     CaptureExceedsHold,
     HoldAlreadyCaptured,
     HoldExpired,
@@ -25,6 +22,9 @@ from saoma.errors import (
     HoldReferenceReused,
     not_found,
 )
+from saoma.core.ids import new_id, now_us
+from saoma.core.money import rate_of
+from saoma.db import read, write
 from saoma.ledger import Result, Transfer, TransferCode, TransferFlags
 from saoma.merchants.service import Merchant, check_text
 from saoma.movements import Refused, Unit

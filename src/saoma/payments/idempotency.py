@@ -30,14 +30,14 @@ from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
-from saoma.core.ids import now_us
-from saoma.db import read, write
-from saoma.errors import (
+from saoma.core.errors import (
     IdempotencyKeyRequired,
     IdempotencyKeyReused,
     InvalidRequest,
     RequestInProgress,
 )
+from saoma.core.ids import now_us
+from saoma.db import read, write
 from saoma.movements import Unit
 from saoma.payments import tables as m
 

@@ -13,9 +13,9 @@ from typing import Any
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 
+from saoma.core.errors import OrderNumberReused, OrderPaid, not_found
 from saoma.core.ids import new_id, now_us
 from saoma.db import write
-from saoma.errors import OrderNumberReused, OrderPaid, not_found
 from saoma.merchants.service import Merchant, check_text, check_webhook_url
 from saoma.payments import tables as m
 from saoma.payments import views

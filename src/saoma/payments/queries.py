@@ -10,9 +10,9 @@ from typing import Any
 
 from sqlalchemy import Select, select
 
+from saoma.core.errors import InvalidRequest, not_found
 from saoma.core.ids import now_us
 from saoma.db import read
-from saoma.errors import InvalidRequest, not_found
 from saoma.merchants.service import Merchant
 from saoma.pagination import (
     PAGE_LIMIT_MAX,

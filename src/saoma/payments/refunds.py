@@ -12,8 +12,8 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
+from saoma.core.errors import RefundExceedsPayment, RefundNumberReused, RefundRaced, not_found
 from saoma.core.ids import new_id, now_us
-from saoma.errors import RefundExceedsPayment, RefundNumberReused, RefundRaced, not_found
 from saoma.ledger import Transfer, TransferCode, TransferFlags
 from saoma.ledger.tx import Refusal
 from saoma.merchants.service import Merchant, check_text

@@ -16,10 +16,10 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
+from saoma.core.errors import InvalidRequest
 from saoma.core.ids import now_us
 from saoma.core.money import format_minor
 from saoma.db import read
-from saoma.errors import InvalidRequest
 from saoma.merchants.service import Merchant
 from saoma.payments import tables as m
 

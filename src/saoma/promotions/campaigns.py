@@ -13,15 +13,15 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.engine import Engine
 
-from saoma.core.ids import new_account_id, new_id, now_us, rfc3339
-from saoma.db import read, write
-from saoma.errors import (
+from saoma.core.errors import (
     CampaignChanged,
     CampaignEnded,
     InsufficientFunds,
     InvalidRequest,
     not_found,
 )
+from saoma.core.ids import new_account_id, new_id, now_us, rfc3339
+from saoma.db import read, write
 from saoma.ledger import Account, AccountFlags, AccountKind, Result, Transfer, TransferCode
 from saoma.ledger.domain import AccountResult
 from saoma.merchants.service import Merchant, check_text

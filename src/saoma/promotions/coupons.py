@@ -7,9 +7,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
+from saoma.core.errors import CampaignEnded, not_found
 from saoma.core.ids import now_us
 from saoma.db import read, write
-from saoma.errors import CampaignEnded, not_found
 from saoma.promotions import tables as m
 from saoma.wallets.service import Consumer
 

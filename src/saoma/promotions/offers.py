@@ -19,9 +19,9 @@ from sqlalchemy import TextClause, select, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
+from saoma.core.errors import InvalidRequest
 from saoma.core.ids import now_us, rfc3339
 from saoma.db import read, write
-from saoma.errors import InvalidRequest
 from saoma.promotions import tables as m
 from saoma.promotions.catalogue import Catalogue
 from saoma.promotions.rules import Campaign, Context, Offer, best_offer, eligible

@@ -14,8 +14,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
+from saoma.core.errors import SaomaError
 from saoma.db import read
-from saoma.errors import SaomaError
 from saoma.ledger import Transfer
 from saoma.merchants.service import Merchant
 from saoma.movements import Unit

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from saoma.errors import OfferUnavailable, SaomaError
+from saoma.core.errors import OfferUnavailable, SaomaError
 from saoma.ledger import Transfer, TransferCode
 from saoma.movements import Unit
 from saoma.promotions.campaigns import UNLIMITED

@@ -10,12 +10,12 @@ import re
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from saoma.errors import (
+from saoma.core.errors import (
     InvalidRequest,
 )
 
 # OverNoPinLimit is raised here; payments imports it from here.
-from saoma.errors import OverNoPinLimit as OverNoPinLimit
+from saoma.core.errors import OverNoPinLimit as OverNoPinLimit
 
 PASSWORD_LENGTH_MIN = 8
 

@@ -25,9 +25,7 @@ from sqlalchemy import case, delete, func, insert, literal, or_, select, text, u
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
-from saoma.core.ids import now_us, rfc3339
-from saoma.db import read, write
-from saoma.errors import (
+from saoma.core.errors import (
     IdentifierTaken,
     IdentifierUnknown,
     IdentifierVerified,
@@ -39,6 +37,8 @@ from saoma.errors import (
     VerificationCodeTooSoon,
     VerificationCodeWrong,
 )
+from saoma.core.ids import now_us, rfc3339
+from saoma.db import read, write
 from saoma.messaging.connector import Messenger
 from saoma.wallets import tables as m
 

@@ -9,17 +9,16 @@ from dataclasses import dataclass
 from sqlalchemy import Table, case, select, update
 from sqlalchemy.engine import Connection, Engine
 
-from saoma.core.ids import now_us
-from saoma.db import write
-
 # OverNoPinLimit is raised here; payments imports it from here.
-from saoma.errors import OverNoPinLimit as OverNoPinLimit
-from saoma.errors import (
+from saoma.core.errors import OverNoPinLimit as OverNoPinLimit
+from saoma.core.errors import (
     PinBusy,
     PinLocked,
     PinNotSet,
     PinWrong,
 )
+from saoma.core.ids import now_us
+from saoma.db import write
 
 PIN_TRIES_MAX = 5
 

@@ -12,10 +12,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
-from saoma.core.ids import new_account_id, new_id, now_us, token_hash
-from saoma.core.money import AMOUNT_MINOR_MAX, currency
-from saoma.db import read, write
-from saoma.errors import (
+from saoma.core.errors import (
     InvalidRequest,
     LoginTaken,
     NotFound,
@@ -23,7 +20,10 @@ from saoma.errors import (
 )
 
 # OverNoPinLimit is raised here; payments imports it from here.
-from saoma.errors import OverNoPinLimit as OverNoPinLimit
+from saoma.core.errors import OverNoPinLimit as OverNoPinLimit
+from saoma.core.ids import new_account_id, new_id, now_us, token_hash
+from saoma.core.money import AMOUNT_MINOR_MAX, currency
+from saoma.db import read, write
 from saoma.ledger import Account, AccountFlags, AccountKind, Ledger
 from saoma.ledger.domain import AccountResult
 from saoma.ledger.tx import Tx

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from saoma.errors import CODE_HELD_BACK, SaomaError
+from saoma.core.errors import CODE_HELD_BACK, SaomaError
 from saoma.wallets.identifiers import Identifiers
 from saoma.wallets.service import Consumer, Wallets
 

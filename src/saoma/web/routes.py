@@ -27,7 +27,7 @@ from pydantic import Field, StrictStr
 from saoma.api import deps
 from saoma.api.responses import problems
 from saoma.api.schemas import Body
-from saoma.errors import DemoOnly, NotFound
+from saoma.core.errors import DemoOnly, NotFound
 from saoma.merchants.service import Merchant
 from saoma.payments import codes
 from saoma.qr import images

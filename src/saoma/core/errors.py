@@ -16,15 +16,17 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from saoma.ledger import errors as ledger_errors
-from saoma.ledger.tx import Refusal
-
 TYPE_BASE = "https://saoma.dev/problems/"
 
 # The class that first declared each slug (a cause under a shared slug is its subclass).
 by_slug: dict[str, type[SaomaError]] = {}
 # Every listed class, in the order declared: the catalogue that is exported.
 catalogue: list[type[SaomaError]] = []
+
+
+class Refusal(Exception):
+    """Raised by a ledger hook to refuse its request (an order closed meanwhile, a limit
+    reached): the request is rolled back, the rest of its batch goes through."""
 
 
 class SaomaError(Refusal):
@@ -567,20 +569,3 @@ class TransferIdReused(Conflict):
 def not_found(what: str, ident: str) -> NotFound:
     """The same answer whether the object does not exist or belongs to someone else."""
     return NotFound(f"no {what} {ident!r}")
-
-
-def from_ledger(exc: ledger_errors.LedgerError, *, field: str = "amount") -> SaomaError:
-    """The ledger's typed refusals, in the words a payer or merchant understands."""
-    if isinstance(exc, ledger_errors.InsufficientFunds):
-        return InsufficientFunds("the wallet does not hold enough money", field=field)
-    if isinstance(exc, ledger_errors.CurrencyMismatch):
-        return CurrencyMismatch("the currencies do not match", field="currency")
-    if isinstance(exc, ledger_errors.ExceedsLimit):
-        return AmountTooLarge("the amount is above the limit", field=field)
-    if isinstance(exc, ledger_errors.PendingTransferExpired):
-        return HoldExpired("the hold has expired and was released")
-    if isinstance(exc, ledger_errors.PendingTransferError):
-        return HoldNotOpen(f"the hold cannot be changed: {exc.result.value}")
-    if isinstance(exc, ledger_errors.IdempotencyConflict):
-        return TransferIdReused("this operation was already done with other details")
-    return LedgerRefused(f"the ledger refused the transfer: {exc.result.value}")
