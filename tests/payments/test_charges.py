@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from saoma.api.problems import status_of
 from saoma.bootstrap import Platform
 from saoma.core.errors import SaomaError
 from saoma.merchants.service import Merchant
@@ -95,7 +96,7 @@ def test_a_charge_refused_by_the_payer_or_the_wallet_moves_nothing(
     too_much = charge(2_500, "T-4")
     with pytest.raises(SaomaError) as short:
         platform.payments.answer_charge(alice, too_much["id"], accept=True, pin=PIN)
-    assert (short.value.slug, short.value.status) == ("insufficient-funds", 402)
+    assert (short.value.slug, status_of(short.value)) == ("insufficient-funds", 402)
     assert platform.payments.get_charge(market, too_much["id"])["state"] == "refused"
     with pytest.raises(SaomaError) as reused:  # the same till number for another amount
         charge(900, "T-3")
