@@ -10,11 +10,14 @@ from collections.abc import Sequence
 
 from sqlalchemy.engine import Engine
 
+from saoma.core.ids import new_account_id
 from saoma.db import make_engine
 from saoma.ledger.batcher import GroupCommitter, Reply
 from saoma.ledger.domain import (
     BATCH_TRANSFERS_MAX,
     Account,
+    AccountFlags,
+    AccountKind,
     AccountResult,
     Hold,
     Page,
@@ -28,6 +31,7 @@ from saoma.ledger.store import LedgerStore, expiry_id, now_us
 from saoma.ledger.tx import Hook
 
 SWEEP_LIMIT_MAX = 5000
+ACCOUNT_ID_TRIES_MAX = 5
 
 
 class Ledger:
@@ -60,6 +64,21 @@ class Ledger:
 
     def create_accounts(self, accounts: Sequence[Account]) -> list[AccountResult]:
         return self.store.create_accounts(list(accounts))
+
+    def open_account(
+        self,
+        currency: str,
+        kind: AccountKind,
+        flags: AccountFlags = AccountFlags.DEBITS_MUST_NOT_EXCEED_CREDITS,
+    ) -> int:
+        """A new account under a random id (random 52 bits: a collision is retried, five times
+        at most; with 2^52 ids even one is unheard of)."""
+        for _ in range(ACCOUNT_ID_TRIES_MAX):
+            account_id = new_account_id()
+            (result,) = self.create_accounts([Account(account_id, currency, kind, flags)])
+            if result is AccountResult.OK:
+                return account_id
+        raise RuntimeError(f"could not allocate a {kind.name.lower()} account id")
 
     def submit(self, transfers: Sequence[Transfer], hook: Hook | None = None) -> Reply:
         """Queue transfers for the next group commit; ``hook`` records facts in the same commit."""

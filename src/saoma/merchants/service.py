@@ -32,11 +32,10 @@ from saoma.core.errors import (
     SignInFailed,
     TimestampOutOfRange,
 )
-from saoma.core.ids import new_account_id, new_id, now_us, token_hash
+from saoma.core.ids import new_id, now_us, token_hash
 from saoma.core.money import currency
 from saoma.db import read, write, write_one
-from saoma.ledger import Account, AccountFlags, AccountKind, Ledger
-from saoma.ledger.domain import AccountResult
+from saoma.ledger import AccountKind, Ledger
 from saoma.merchants import tables as m
 from saoma.wallets.credentials import (
     PIN_FORMAT,
@@ -240,21 +239,7 @@ class Merchants:
         return self.get(merchant_id)
 
     def _open_settlement_account(self) -> int:
-        for _ in range(5):
-            account_id = new_account_id()
-            (result,) = self.ledger.create_accounts(
-                [
-                    Account(
-                        account_id,
-                        self.currency,
-                        AccountKind.MERCHANT,
-                        AccountFlags.DEBITS_MUST_NOT_EXCEED_CREDITS,
-                    )
-                ]
-            )
-            if result is AccountResult.OK:
-                return account_id
-        raise RuntimeError("could not allocate a merchant account id")
+        return self.ledger.open_account(self.currency, AccountKind.MERCHANT)
 
     def get(self, merchant_id: str) -> Merchant:
         with read(self.engine) as conn:

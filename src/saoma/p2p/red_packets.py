@@ -15,10 +15,9 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
 from saoma.core.errors import CurrencyMismatch, InvalidRequest, PacketClosed, PacketEmpty, not_found
-from saoma.core.ids import new_account_id, new_id, now_us, rfc3339
+from saoma.core.ids import new_id, now_us, rfc3339
 from saoma.db import read, write
-from saoma.ledger import Account, AccountFlags, AccountKind, Result, Transfer, TransferCode
-from saoma.ledger.domain import AccountResult
+from saoma.ledger import AccountKind, Result, Transfer, TransferCode
 from saoma.merchants.service import check_text
 from saoma.movements import Moved, Unit
 from saoma.p2p import tables as m
@@ -163,21 +162,7 @@ class RedPackets:
         raise moved.problem()
 
     def _open_packet_account(self) -> int:
-        for _ in range(5):
-            account_id = new_account_id()
-            (result,) = self.ledger.create_accounts(
-                [
-                    Account(
-                        account_id,
-                        self.payments.currency,
-                        AccountKind.RED_PACKET,
-                        AccountFlags.DEBITS_MUST_NOT_EXCEED_CREDITS,
-                    )
-                ]
-            )
-            if result is AccountResult.OK:
-                return account_id
-        raise RuntimeError("could not allocate a red packet account id")
+        return self.payments.ledger.open_account(self.payments.currency, AccountKind.RED_PACKET)
 
     # --- reading one -----------------------------------------------------------------------------
 

@@ -20,10 +20,9 @@ from saoma.core.errors import (
     InvalidRequest,
     not_found,
 )
-from saoma.core.ids import new_account_id, new_id, now_us, rfc3339
+from saoma.core.ids import new_id, now_us, rfc3339
 from saoma.db import read, write
-from saoma.ledger import Account, AccountFlags, AccountKind, Result, Transfer, TransferCode
-from saoma.ledger.domain import AccountResult
+from saoma.ledger import AccountKind, Ledger, Result, Transfer, TransferCode
 from saoma.merchants.service import Merchant, check_text
 from saoma.movements import Moved, Unit
 from saoma.payments import tables as pm
@@ -128,7 +127,7 @@ class Campaigns:
     def __init__(self, engine: Engine, payments: Any, catalogue: Catalogue) -> None:
         self.engine = engine
         self.payments = payments
-        self.ledger = payments.ledger
+        self.ledger: Ledger = payments.ledger
         self.currency: str = payments.currency
         self.catalogue = catalogue
 
@@ -201,21 +200,7 @@ class Campaigns:
             return found.first() is not None
 
     def _open_budget_account(self) -> int:
-        for _ in range(5):
-            account_id = new_account_id()
-            (result,) = self.ledger.create_accounts(
-                [
-                    Account(
-                        account_id,
-                        self.currency,
-                        AccountKind.PROMOTION_BUDGET,
-                        AccountFlags.DEBITS_MUST_NOT_EXCEED_CREDITS,
-                    )
-                ]
-            )
-            if result is AccountResult.OK:
-                return account_id
-        raise RuntimeError("could not allocate a budget account id")
+        return self.ledger.open_account(self.currency, AccountKind.PROMOTION_BUDGET)
 
     def _row(self, funder: Merchant | None, campaign_id: str) -> Any:
         with read(self.engine) as conn:

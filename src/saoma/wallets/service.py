@@ -21,11 +21,10 @@ from saoma.core.errors import (
 
 # OverNoPinLimit is raised here; payments imports it from here.
 from saoma.core.errors import OverNoPinLimit as OverNoPinLimit
-from saoma.core.ids import new_account_id, new_id, now_us, token_hash
+from saoma.core.ids import new_id, now_us, token_hash
 from saoma.core.money import AMOUNT_MINOR_MAX, currency
 from saoma.db import read, write
-from saoma.ledger import Account, AccountFlags, AccountKind, Ledger
-from saoma.ledger.domain import AccountResult
+from saoma.ledger import AccountKind, Ledger
 from saoma.ledger.tx import Tx
 from saoma.wallets import tables as wm
 from saoma.wallets.credentials import (
@@ -159,21 +158,7 @@ class Wallets:
             )
 
     def _open_wallet_account(self) -> int:
-        for _ in range(5):
-            account_id = new_account_id()
-            (result,) = self.ledger.create_accounts(
-                [
-                    Account(
-                        account_id,
-                        self.currency,
-                        AccountKind.CONSUMER_WALLET,
-                        AccountFlags.DEBITS_MUST_NOT_EXCEED_CREDITS,
-                    )
-                ]
-            )
-            if result is AccountResult.OK:
-                return account_id
-        raise RuntimeError("could not allocate a wallet account id")
+        return self.ledger.open_account(self.currency, AccountKind.CONSUMER_WALLET)
 
     def sign_in(self, login: str, password: str) -> tuple[str, Consumer]:
         """A new bearer token (shown once; only its hash is stored) and the consumer."""
