@@ -6,19 +6,17 @@ from __future__ import annotations
 import itertools
 import secrets
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
-import pytest
 from sqlalchemy import select
 
 from saoma.bootstrap import Platform
 from saoma.core.errors import Conflict, SaomaError
-from saoma.db import make_engine, read
+from saoma.db import read
 from saoma.funding.bank import BankOutcome
 from saoma.ledger import Transfer, TransferCode
-from saoma.ledger.check import check_ledger
 from saoma.ledger.tx import Tx
 from saoma.merchants.service import Merchant
 from saoma.movements import Movements, Unit
@@ -31,19 +29,6 @@ _phones = itertools.count()
 _shops = itertools.count()
 T = TypeVar("T")
 WAIT_S = 10.0
-
-
-@pytest.fixture
-def platform(db_url: str) -> Iterator[Platform]:
-    p = Platform.open(db_url, migrate_first=False)
-    yield p
-    p.close()
-    engine = make_engine(db_url)
-    try:
-        report = check_ledger(engine)
-        assert report.ok, report.problems
-    finally:
-        engine.dispose()
 
 
 def wallet(p: Platform, balance: int = 0, *, pin: str | None = PIN) -> Consumer:

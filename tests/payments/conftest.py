@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import itertools
 import secrets
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import pytest
@@ -19,7 +19,7 @@ from saoma.ledger import Transfer, TransferCode
 from saoma.merchants.service import Merchant
 from saoma.wallets import credentials
 from saoma.wallets.service import Consumer
-from support import PASSWORD, PIN, assert_books_hold
+from support import PASSWORD, PIN
 
 _phones = itertools.count()
 
@@ -30,16 +30,6 @@ def cheap_passwords(monkeypatch: pytest.MonkeyPatch) -> None:
     at full cost (half a second on a busy machine), and these tests are about money."""
     cheap = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
     monkeypatch.setattr(credentials, "password_hasher", cheap)
-
-
-@pytest.fixture
-def platform(db_url: str) -> Iterator[Platform]:
-    opened = Platform.open(db_url, migrate_first=False)
-    try:
-        yield opened
-    finally:
-        opened.close()
-    assert_books_hold(db_url)
 
 
 def _payer(platform: Platform, balance: int) -> Consumer:

@@ -26,6 +26,15 @@ from saoma.merchants.service import Merchant
 from saoma.movements import Moved, Unit
 from saoma.payments.service import derived_id
 from saoma.promotions import tables as m
+from support import Wiring
+
+
+@pytest.fixture
+def wiring() -> Wiring:
+    # The first test pays with a bare ledger transfer, as checkout would build it, to record the
+    # use in a unit of its own: no PIN check stands behind that debit, so the books are checked
+    # without the authorisations (the second test pays through checkout, PIN and all).
+    return Wiring(check_authorisations=False)
 
 
 def discounted_campaign(p: Platform) -> tuple[Merchant, dict[str, Any]]:
