@@ -225,7 +225,7 @@ def test_problem_responses_keep_their_type_status_and_field(client: TestClient) 
 def test_the_catalogue_is_served(client: TestClient) -> None:
     served = client.get("/v1/problems")
     assert served.status_code == 200
-    assert served.json() == problems.catalogue()
+    assert served.json() == {"data": problems.catalogue()}
     openapi = client.get("/openapi.json").json()
     assert openapi["x-problem-types"] == problems.catalogue()
     assert "Problem" in openapi["components"]["schemas"]

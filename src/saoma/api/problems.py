@@ -13,10 +13,11 @@ from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from saoma.api.responses import answer, example
 from saoma.core import errors as e
 
 log = logging.getLogger(__name__)
@@ -195,8 +196,21 @@ def describe(openapi: dict[str, Any]) -> dict[str, Any]:
     return openapi
 
 
+_EXAMPLE = {
+    "name": "InsufficientFunds",
+    "slug": "insufficient-funds",
+    "cause": "insufficient-funds",
+    "title": "Insufficient funds",
+    "status": 402,
+    "doc": "The account that would pay does not hold enough money.",
+    "type": e.TYPE_BASE + "insufficient-funds",
+}
+
+
 class ProblemType(BaseModel):
     """One entry of the catalogue of problem types."""
+
+    model_config = example(_EXAMPLE)
 
     name: str
     slug: str
@@ -207,12 +221,25 @@ class ProblemType(BaseModel):
     type: str
 
 
+class ProblemCatalogue(BaseModel):
+    """Every problem type the API returns, with its HTTP status and when it is given."""
+
+    model_config = example({"data": [_EXAMPLE]})
+
+    data: list[ProblemType]
+
+
 router = APIRouter()
 
 
-@router.get("/v1/problems", tags=["problems"], summary="Every problem type the API returns")
-def problem_types() -> list[ProblemType]:
-    return [ProblemType(**row) for row in catalogue()]
+@router.get(
+    "/v1/problems",
+    tags=["problems"],
+    summary="Every problem type the API returns",
+    response_model=ProblemCatalogue,
+)
+def problem_types() -> Response:
+    return answer({"data": catalogue()})
 
 
 def _field_of(loc: tuple[Any, ...]) -> str:
