@@ -86,8 +86,6 @@ class Moved:
     results: list[Result]
     events: list[str] = field(default_factory=list)
 
-    ok = True
-
 
 @dataclass(frozen=True)
 class Refused:
@@ -95,8 +93,6 @@ class Refused:
 
     results: list[Result]
     transfers: list[Transfer]
-
-    ok = False
 
     def problem(self, *, field: str = "amount") -> SaomaError:
         """The refusal in the words a payer or merchant understands: the transfer that caused
@@ -109,9 +105,6 @@ class Refused:
             if not result.ok:
                 return from_ledger(error_for(result, transfer.id), field=field)
         return NotRecorded("the money movement could not be recorded; retry")
-
-    def raise_problem(self, *, field: str = "amount") -> None:
-        raise self.problem(field=field)
 
 
 class Movements:
@@ -144,10 +137,7 @@ class Movements:
         unit = committed[0]
         if unit is None:
             return Refused(results, transfers)
-        for effect in unit._after:
-            effect()
-        if unit.events:
-            self._on_events(unit.events)
+        self._committed(unit)
         return Moved(results, unit.events)
 
     def record_alone(self, record: Record) -> list[str]:
@@ -159,11 +149,15 @@ class Movements:
                 Tx(conn.connection.driver_connection, postgres=engine.dialect.name != "sqlite")
             )
             record(unit)
+        self._committed(unit)
+        return unit.events
+
+    def _committed(self, unit: Unit) -> None:
+        """What ``unit`` left for after its commit: its effects, then the wake-up of delivery."""
         for effect in unit._after:
             effect()
         if unit.events:
             self._on_events(unit.events)
-        return unit.events
 
 
 def from_ledger(exc: ledger_errors.LedgerError, *, field: str = "amount") -> errors.SaomaError:

@@ -108,11 +108,7 @@ def status_of(error: e.SaomaError) -> int:
     """The HTTP status of ``error``: the table's entry for its nearest listed class."""
     if isinstance(error, e.PassedOn):
         return error.http_status
-    for klass in type(error).__mro__:
-        status = STATUS.get(klass)
-        if status is not None:
-            return status
-    raise LookupError(f"{type(error).__name__} has no HTTP status in saoma.api.problems.STATUS")
+    return _class_status(type(error))
 
 
 def document(error: e.SaomaError, instance: str = "") -> dict[str, Any]:

@@ -92,13 +92,12 @@ class Payments:
         self.currency = wallets.currency
         self.fees_account = system_account_id(self.currency, AccountKind.PLATFORM_FEES)
         self.bank_account = system_account_id(self.currency, AccountKind.BANK_CLEARING)
-        self._on_events = on_events or (lambda _ids: None)
         self.ctx = Context(
             engine,
             ledger,
             wallets,
             merchants,
-            Movements(ledger, on_events=self._on_events),
+            Movements(ledger, on_events=on_events),
             self.currency,
             self.fees_account,
             self.bank_account,
