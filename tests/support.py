@@ -34,8 +34,11 @@ from saoma.client import ConsumerClient, MerchantClient
 from saoma.config import get_settings
 from saoma.db import make_engine
 from saoma.funding.bank import BankConnector
+from saoma.ledger import Transfer, TransferCode
 from saoma.ledger.check import check_ledger
+from saoma.ledger.tx import Tx
 from saoma.messaging.connector import SandboxMessenger
+from saoma.wallets.service import Consumer
 
 POSTGRES_SERVER_URL = os.environ.get(
     "SAOMA_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -261,6 +264,54 @@ def wait_for(
 ) -> None:
     """:func:`wait_until` under the name the HTTP tests call it by."""
     wait_until(check, timeout_s=timeout, what=what)
+
+
+def funded_payer(platform: Platform, balance: int) -> Consumer:
+    """A consumer with the PIN set and ``balance`` fen in the wallet, straight from the bank
+    clearing account (no top-up instruction: the tests are about what the money does next)."""
+    consumer = platform.wallets.sign_up(f"+86139{secrets.randbelow(10**8):08d}", PASSWORD)
+    platform.wallets.set_pin(consumer.id, PIN, password=PASSWORD, old_pin=None)
+    if balance:
+        top_up = Transfer(
+            f"fund-{consumer.id}",
+            platform.payments.bank_account,
+            consumer.account_id,
+            balance,
+            TransferCode.TOP_UP,
+        )
+        platform.ledger.create_transfers([top_up])
+    return consumer
+
+
+def lose_the_next_commit(
+    platform: Platform, meanwhile: Callable[[], None] | None = None
+) -> list[int]:
+    """The next batch runs its hooks, then its COMMIT is lost (``meanwhile`` happens elsewhere
+    before the ledger learns it): the ledger retries each request of it alone. Returns a list
+    that counts the lost commits (one once it happened)."""
+    store = platform.ledger.store
+    original = store.apply_batch
+    lost: list[int] = []
+
+    def apply_batch(
+        transfers: list[Transfer], raw: Any, before_commit: Any = None, *rest: Any
+    ) -> Any:
+        store.apply_batch = original  # type: ignore[method-assign]
+
+        def hooks_then_lost(tx: Tx, results: Any) -> None:
+            if before_commit is not None:
+                before_commit(tx, results)
+            lost.append(1)
+            raise ConnectionError("the connection was lost at COMMIT")
+
+        try:
+            return original(transfers, raw, hooks_then_lost, *rest)
+        finally:
+            if meanwhile is not None:
+                meanwhile()
+
+    store.apply_batch = apply_batch  # type: ignore[method-assign]
+    return lost
 
 
 @dataclass

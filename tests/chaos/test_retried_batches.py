@@ -10,8 +10,6 @@ must hear the refusal, not the success its first, rolled-back attempt had prepar
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
-from typing import Any
 
 import pytest
 
@@ -19,10 +17,8 @@ from saoma.api.problems import status_of
 from saoma.bootstrap import Platform
 from saoma.core.errors import SaomaError
 from saoma.ledger import Ledger, Transfer, TransferCode
-from saoma.ledger.tx import Tx
 from saoma.payments.service import derived_id
-from saoma.wallets.service import Consumer
-from support import PASSWORD, PIN, Wiring
+from support import PASSWORD, PIN, Wiring, funded_payer, lose_the_next_commit
 
 
 @pytest.fixture
@@ -32,51 +28,11 @@ def wiring() -> Wiring:
     return Wiring(check_authorisations=False)
 
 
-def payer(platform: Platform, balance: int) -> Consumer:
-    consumer = platform.wallets.sign_up(f"+86139{secrets.randbelow(10**8):08d}", PASSWORD)
-    platform.wallets.set_pin(consumer.id, PIN, password=PASSWORD, old_pin=None)
-    platform.ledger.create_transfers(
-        [
-            Transfer(
-                f"fund-{consumer.id}",
-                platform.payments.bank_account,
-                consumer.account_id,
-                balance,
-                TransferCode.TOP_UP,
-            )
-        ]
-    )
-    return consumer
-
-
-def lose_the_next_commit(platform: Platform, meanwhile: Callable[[], None]) -> None:
-    """The next batch runs its hooks, then its COMMIT is lost; ``meanwhile`` happens elsewhere."""
-    store = platform.ledger.store
-    original = store.apply_batch
-
-    def apply_batch(
-        transfers: list[Transfer], raw: Any, before_commit: Any = None, *rest: Any
-    ) -> Any:
-        store.apply_batch = original  # type: ignore[method-assign]
-
-        def hooks_then_lost(tx: Tx, results: Any) -> None:
-            if before_commit is not None:
-                before_commit(tx, results)
-            raise ConnectionError("the connection was lost at COMMIT")
-
-        try:
-            return original(transfers, raw, hooks_then_lost, *rest)
-        finally:
-            meanwhile()
-
-    store.apply_batch = apply_batch  # type: ignore[method-assign]
-
-
 def test_a_payment_refused_on_its_retry_is_not_acknowledged(platform: Platform) -> None:
     shop = platform.merchants.sign_up(
         login=f"shop-{secrets.token_hex(3)}@example.cn", password=PASSWORD, name="Retry", city="SZ"
     )
-    wallet = payer(platform, 1_000)
+    wallet = funded_payer(platform, 1_000)
     with Ledger(platform.engine) as elsewhere:  # another server's ledger over the same database
 
         def spend_it_all() -> None:
@@ -104,7 +60,7 @@ def test_a_void_refused_on_its_retry_is_not_acknowledged(platform: Platform) -> 
     shop = platform.merchants.sign_up(
         login=f"shop-{secrets.token_hex(3)}@example.cn", password=PASSWORD, name="Retry", city="SZ"
     )
-    wallet = payer(platform, 1_000)
+    wallet = funded_payer(platform, 1_000)
     hold = platform.payments.create_hold(
         shop, merchant_ref="H-1", amount=500, currency="CNY", expires_in_s=3600
     )

@@ -17,11 +17,11 @@ from saoma.core.errors import Conflict, SaomaError
 from saoma.db import read
 from saoma.funding.bank import BankOutcome
 from saoma.ledger import Transfer, TransferCode
-from saoma.ledger.tx import Tx
 from saoma.merchants.service import Merchant
 from saoma.movements import Movements, Unit
 from saoma.wallets.service import Consumer
 from saoma.webhooks import tables as pm
+from support import lose_the_next_commit
 
 PIN = "246810"
 PASSWORD = "correct horse battery"
@@ -49,30 +49,6 @@ def shop(p: Platform, name: str = "Old Chen Noodles") -> Merchant:
 
 def balance(p: Platform, consumer: Consumer) -> int:
     return int(p.wallets.balance(consumer)["balance"])
-
-
-def lose_the_next_commit(p: Platform) -> list[int]:
-    """The next batch runs its hooks, then its COMMIT is lost: the ledger retries each request
-    of it alone. Returns a list that counts the lost commits (one once it happened)."""
-    store = p.ledger.store
-    original = store.apply_batch
-    lost: list[int] = []
-
-    def apply_batch(
-        transfers: list[Transfer], raw: Any, before_commit: Any = None, *rest: Any
-    ) -> Any:
-        store.apply_batch = original  # type: ignore[method-assign]
-
-        def hooks_then_lost(tx: Tx, results: Any) -> None:
-            if before_commit is not None:
-                before_commit(tx, results)
-            lost.append(1)
-            raise ConnectionError("the connection was lost at COMMIT")
-
-        return original(transfers, raw, hooks_then_lost, *rest)
-
-    store.apply_batch = apply_batch  # type: ignore[method-assign]
-    return lost
 
 
 def report_events(p: Platform) -> list[str]:

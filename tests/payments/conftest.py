@@ -15,11 +15,10 @@ import pytest
 from argon2 import PasswordHasher
 
 from saoma.bootstrap import Platform
-from saoma.ledger import Transfer, TransferCode
 from saoma.merchants.service import Merchant
 from saoma.wallets import credentials
 from saoma.wallets.service import Consumer
-from support import PASSWORD, PIN
+from support import PASSWORD, funded_payer
 
 _phones = itertools.count()
 
@@ -32,29 +31,10 @@ def cheap_passwords(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(credentials, "password_hasher", cheap)
 
 
-def _payer(platform: Platform, balance: int) -> Consumer:
-    """A consumer with a PIN and ``balance`` fen in the wallet, from the bank."""
-    consumer = platform.wallets.sign_up(f"+86137{next(_phones):08d}", PASSWORD)
-    platform.wallets.set_pin(consumer.id, PIN, password=PASSWORD, old_pin=None)
-    if balance:
-        platform.ledger.create_transfers(
-            [
-                Transfer(
-                    f"fund-{consumer.id}",
-                    platform.payments.bank_account,
-                    consumer.account_id,
-                    balance,
-                    TransferCode.TOP_UP,
-                )
-            ]
-        )
-    return consumer
-
-
 @pytest.fixture
 def payer(platform: Platform) -> Callable[[int], Consumer]:
     """``payer(balance)``: a consumer with a PIN and ``balance`` fen in the wallet."""
-    return lambda balance: _payer(platform, balance)
+    return lambda balance: funded_payer(platform, balance)
 
 
 @pytest.fixture

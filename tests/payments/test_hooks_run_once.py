@@ -12,7 +12,6 @@ would wait for an event that never comes.
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
@@ -27,21 +26,13 @@ from saoma.merchants.service import Merchant
 from saoma.payments.service import Payments
 from saoma.wallets.service import Consumer
 from saoma.webhooks import tables as m
-from support import PIN
+from support import PIN, wait_until
 
 WAIT_S = 30.0
 
 
 class Refused(Refusal):
     """The hook of the batch's last request refuses: the whole batch goes again, one by one."""
-
-
-def wait_for(condition: Callable[[], bool], what: str) -> None:
-    deadline = time.monotonic() + WAIT_S
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.005)
 
 
 def hold_the_next_batch(platform: Platform) -> tuple[threading.Event, threading.Event]:
@@ -109,7 +100,7 @@ def test_a_retried_batch_reports_each_checkout_event_once(
             pool.submit(payments.pay_order, alice, order["id"], pin=PIN),
             pool.submit(payments.pay_static, bob, tea.id, amount=800, pin=PIN),
         ]
-        wait_for(lambda: queued(platform) == 2, "both checkouts to queue")
+        wait_until(lambda: queued(platform) == 2, timeout_s=WAIT_S, what="both checkouts to queue")
         refused = platform.ledger.submit(
             [
                 Transfer(
