@@ -162,6 +162,7 @@ def load_models() -> None:
         "saoma.paycode.tables",
         "saoma.payments.tables",
         "saoma.funding.tables",
+        "saoma.settlement.tables",
         "saoma.webhooks.tables",
         "saoma.merchants.tables",
         "saoma.promotions.tables",

@@ -8,6 +8,10 @@ same way so the payments service is written once:
 - an amount whose last two digits are 13 is declined ("card declined");
 - an amount whose last two digits are 44 never settles (a timeout: the service must give up);
 - everything else succeeds;
+- merchants' bank accounts (all digits) follow their number instead of the amount: one ending
+  in 13 does not exist (verification fails), one ending in 66 is frozen (payouts to it are
+  rejected), one ending in 44 never answers a payout; verification sends one cent and takes it
+  back, so it moves no money;
 - like a real bank's notification, the outcome is sent again until Saoma takes it: a callback
   that raises (the database away for a moment) is retried with back-off, for about 15 minutes;
 - like a real bank, it takes an instruction once per id: the same id sent again is answered with
@@ -25,6 +29,7 @@ from typing import Protocol
 
 DECLINE_SUFFIX = 13
 TIMEOUT_SUFFIX = 44
+ACCOUNT_FROZEN = 66
 RETRY_MAX_S = 60.0
 RETRIES = 20
 
@@ -49,6 +54,10 @@ class BankConnector(Protocol):
     def pay_out(self, instruction_id: str, amount: int, currency: str, account: str) -> None:
         """Push ``amount`` to the consumer's bank account (a withdrawal); outcome via callback."""
 
+    def verify_account(self, instruction_id: str, account: str, holder_name: str) -> None:
+        """Check that ``account`` exists and is ``holder_name``'s (a one-cent test credit);
+        outcome via callback."""
+
     def close(self) -> None:
         """Stop answering what is still unanswered (a real connector closes its client)."""
 
@@ -64,19 +73,27 @@ class SandboxBank:
         self._schedule(instruction_id, amount)
 
     def pay_out(self, instruction_id: str, amount: int, currency: str, account: str) -> None:
-        self._schedule(instruction_id, amount)
+        if account.isdigit():  # a merchant's bank account
+            self._answer(instruction_id, int(account[-2:]), ACCOUNT_FROZEN, "account frozen")
+        else:
+            self._schedule(instruction_id, amount)
+
+    def verify_account(self, instruction_id: str, account: str, holder_name: str) -> None:
+        self._answer(instruction_id, int(account[-2:]), DECLINE_SUFFIX, "no such account")
 
     def _schedule(self, instruction_id: str, amount: int) -> None:
-        suffix = amount % 100
+        self._answer(instruction_id, amount % 100, DECLINE_SUFFIX, "card declined")
+
+    def _answer(self, instruction_id: str, suffix: int, refused: int, failure: str) -> None:
         if suffix == TIMEOUT_SUFFIX:
             return
         outcome = self._outcomes.setdefault(
             instruction_id,
             BankOutcome(
                 instruction_id,
-                suffix != DECLINE_SUFFIX,
+                suffix != refused,
                 "SBX" + secrets.token_hex(6).upper(),
-                "card declined" if suffix == DECLINE_SUFFIX else "",
+                failure if suffix == refused else "",
             ),
         )
         self._later(self.delay_s, outcome, 0)

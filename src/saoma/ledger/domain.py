@@ -26,6 +26,9 @@ class AccountKind(StrEnum):
     RED_PACKET = "red_packet"
     SUSPENSE = "suspense"
     OPERATING = "operating"
+    SETTLEMENT_CLEARING = "settlement_clearing"  # settled money on its way to merchants' banks
+    RESERVE = "reserve"  # merchants' rolling reserves
+    OVERDRAFT = "overdraft"  # the platform's side of merchants' overdraft allowances
 
 
 class AccountFlags(IntFlag):
@@ -63,6 +66,11 @@ class TransferCode(IntEnum):
     EXPIRY = 11  # written by the ledger itself when a hold times out
     RED_PACKET = 12
     BUDGET = 13
+    SETTLEMENT = 14  # a merchant's settled net to settlement clearing (and back if unpaid)
+    PAYOUT = 15  # settlement clearing to the bank: a hold until the bank answers
+    ALLOWANCE = 16  # an overdraft allowance granted to (or taken back from) a merchant
+    RESERVE = 17  # a rolling reserve held back from a settlement, or released
+    SPLIT = 18  # a merchant's share of a payment to another merchant (or back, on a refund)
 
 
 class HoldState(IntEnum):

@@ -21,8 +21,15 @@ from saoma.ledger import AccountKind, Transfer, TransferCode, TransferFlags
 
 
 def system_account_id(currency_code: str, kind: AccountKind) -> int:
-    """The platform's own accounts per currency: fees 1561, bank clearing 1562 for CNY."""
-    slot = {AccountKind.PLATFORM_FEES: 1, AccountKind.BANK_CLEARING: 2}[kind]
+    """The platform's own accounts per currency: fees 1561, bank clearing 1562 for CNY; slot 3
+    is p2p's escrow; settlement clearing 1564, reserves 1565, overdraft allowances 1566."""
+    slot = {
+        AccountKind.PLATFORM_FEES: 1,
+        AccountKind.BANK_CLEARING: 2,
+        AccountKind.SETTLEMENT_CLEARING: 4,
+        AccountKind.RESERVE: 5,
+        AccountKind.OVERDRAFT: 6,
+    }[kind]
     return int(BY_ALPHA[currency_code].numeric) * 10 + slot
 
 

@@ -1,0 +1,1 @@
+"""Money out to merchants: bank accounts, settlements and payouts, splits, reconciliation."""
