@@ -20,7 +20,7 @@ from sqlalchemy.engine import Engine
 
 from saoma.config import Settings, get_settings
 from saoma.db import make_engine, migrate
-from saoma.funding.bank import BankConnector, SandboxBank
+from saoma.funding.bank import BankConnector, BankOutcome, SandboxBank
 from saoma.funding.service import Funding
 from saoma.ledger import Ledger
 from saoma.merchants.service import Merchants
@@ -30,6 +30,8 @@ from saoma.paycode.service import PaymentCodes
 from saoma.payments.reports import Reports
 from saoma.payments.service import Payments
 from saoma.promotions.service import Promotions
+from saoma.settlement.desk import SettlementDesk
+from saoma.settlement.service import Policy
 from saoma.wallets.identifiers import Identifiers
 from saoma.wallets.service import Wallets
 from saoma.webhooks.dispatcher import Dispatcher
@@ -57,6 +59,7 @@ class Platform:
     reports: Reports
     messenger: SandboxMessenger
     identifiers: Identifiers
+    settlement: SettlementDesk
     demo: bool = False
     sandbox_messages_visible: bool = False  # GET /v1/sandbox/messages answers (demo mode)
     _stop: threading.Event = field(default_factory=threading.Event)
@@ -81,6 +84,7 @@ class Platform:
         # What a process before this one sent the bank may have been answered to it as it died.
         try:
             self.funding.resend_pending(older_than_us=0)
+            self.settlement.start()
         except Exception:
             log.exception("sending pending bank instructions again failed")
         self.dispatcher.start()
@@ -102,6 +106,7 @@ class Platform:
                 self.people.deliver_verified()  # first: what its owner proved is not returned
                 self.people.return_unclaimed()
                 self.people.settle_packets()
+                self.settlement.maintain()
             except Exception:
                 log.exception("maintenance failed")
 
@@ -114,6 +119,43 @@ class Platform:
         self.live.close()
         self.ledger.close()
         self.engine.dispose()
+
+
+def _settlement_desk(
+    settings: Settings, engine: Engine, merchants: Merchants, payments: Payments, tz: ZoneInfo
+) -> SettlementDesk:
+    policy = Policy(
+        instant_max=settings.instant_payout_max,
+        instant_fee_ppm=settings.instant_payout_fee_ppm,
+        default_overdraft=settings.merchant_overdraft,
+    )
+    return SettlementDesk(
+        engine, merchants, payments.movements, currency=settings.currency, tz=tz, policy=policy
+    )
+
+
+def _connect_bank(
+    settings: Settings,
+    bank: BankConnector | None,
+    funding: Funding,
+    settlement: SettlementDesk,
+) -> BankConnector:
+    """One bank for top-ups and withdrawals, payouts and account checks; its answers go to the
+    service that sent the instruction."""
+
+    def answered(outcome: BankOutcome) -> None:
+        if settlement.answers(outcome.instruction_id):
+            settlement.answered(outcome)
+        else:
+            funding.settled(outcome)
+
+    if bank is None:
+        bank = SandboxBank(answered, delay_s=settings.sandbox_bank_delay_s)
+    # The sandbox bank answers through the services, so they exist first: removed once
+    # Funding(..., bank=) takes the connector and the sandbox is given the callback after.
+    funding.bank = bank
+    settlement.connect(bank)
+    return bank
 
 
 def build(
@@ -150,11 +192,9 @@ def build(
     # Payments charges payment codes: removed once Payments(..., paycodes=) takes them.
     payments.paycodes = paycodes
     funding = Funding(engine, payments)
-    if bank is None:
-        bank = SandboxBank(funding.settled, delay_s=settings.sandbox_bank_delay_s)
-    # The sandbox bank answers through funding.settled, so Funding exists first: removed once
-    # Funding(..., bank=) takes the connector and the sandbox is given the callback after.
-    funding.bank = bank
+    settlement = _settlement_desk(settings, engine, merchants, payments, tz)
+
+    bank = _connect_bank(settings, bank, funding, settlement)
     messenger = messenger or SandboxMessenger(engine)  # no real SMS or mail connector yet
     identifiers = Identifiers(engine, messenger)
 
@@ -165,6 +205,7 @@ def build(
     # removed once Identifiers(..., on_verified=) takes it (or emits an event p2p listens to).
     identifiers.on_verified = deliver
     payments.ensure_system_accounts()
+    settlement.ensure_accounts()
     people.ensure_accounts()
     return Platform(
         engine,
@@ -182,6 +223,7 @@ def build(
         Reports(engine, tz),
         messenger,
         identifiers,
+        settlement,
         settings.demo,
         settings.demo or settings.sandbox_messages_visible,
     )

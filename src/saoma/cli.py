@@ -12,6 +12,7 @@ from rich.table import Table
 from saoma.config import get_settings
 from saoma.db import make_engine, migrate
 from saoma.qr.cli import app as qr_app
+from saoma.settle_cli import app as settle_app
 
 app = typer.Typer(
     help="Saoma: open QR-code payments.", no_args_is_help=True, pretty_exceptions_enable=False
@@ -25,6 +26,7 @@ app.add_typer(bank_app, name="bank")
 console = Console()
 
 app.add_typer(qr_app, name="qr")  # the QR commands live with the QR package
+app.add_typer(settle_app, name="settle")  # and settlement's with settlement
 
 DatabaseOption = typer.Option(
     None, "--database-url", envvar="SAOMA_DATABASE_URL", help="Defaults to the embedded SQLite."

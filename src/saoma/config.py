@@ -30,6 +30,18 @@ class Settings(BaseSettings):
     fee_ppm: int = Field(
         default=6000, ge=0, le=100_000, description="Merchant discount rate, parts per million."
     )
+    instant_payout_max: int = Field(
+        default=500_000, ge=0, le=10**12, description="An instant payout pays at most this."
+    )
+    instant_payout_fee_ppm: int = Field(
+        default=1_000, ge=0, le=100_000, description="An instant payout's fee, parts per million."
+    )
+    merchant_overdraft: int = Field(
+        default=50_000,
+        ge=0,
+        le=10**12,
+        description="How far refunds may take a merchant below zero after a payout (default).",
+    )
     sandbox_bank_delay_s: float = Field(default=0.05, ge=0, le=60)
     timezone: str = Field(
         default="Asia/Shanghai", description="Merchants' local time for days and hours in reports."

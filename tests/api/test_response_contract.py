@@ -136,6 +136,28 @@ def merchant(contract: Contract, server: Server) -> tuple[MerchantClient, dict[s
     return shop, body
 
 
+def tour_settlement(shop: MerchantClient) -> None:
+    """A bank account verified by the sandbox bank, the schedule, an instant payout of the
+    tour's takings, and its statement."""
+    body = {
+        "holder_name": "Chen Jianguo",
+        "account_number": "6222 0210 0111 8812",
+        "manager_pin": "135790",
+    }
+    shop.request("POST", "/v1/settlement/bank-accounts", body)
+    wait_for(
+        lambda: shop.request("GET", "/v1/settlement/bank-accounts")["current"] is not None,
+        what="the bank's verification",
+    )
+    shop.request("GET", "/v1/settlement/terms")
+    shop.request("PUT", "/v1/settlement/terms", {"schedule": "weekly", "weekday": "friday"})
+    paid = shop.request("POST", "/v1/settlements/instant")
+    shop.request("GET", "/v1/settlements")
+    shop.request("GET", f"/v1/settlements/{paid['id']}")
+    lines = shop.request("GET", f"/v1/settlements/{paid['id']}/lines", params={"limit": 2})
+    assert lines["data"]
+
+
 def test_every_json_answer_matches_its_documented_schema(
     server: Server, contract: Contract
 ) -> None:
@@ -148,6 +170,7 @@ def test_every_json_answer_matches_its_documented_schema(
     tour_people(server, payer, friend)
     tour_promotions(server, shop, payer)
     tour_identifiers(server, payer)
+    tour_settlement(shop)
     payer.request("GET", "/v1/problems")  # the error catalogue, for clients and the pages
     payer.request("DELETE", "/v1/sessions/current")
     missing = contract.json_operations() - contract.succeeded

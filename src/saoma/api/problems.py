@@ -67,6 +67,8 @@ STATUS: dict[type[object], int] = {
     e.AmountTooLarge: 422,
     e.LedgerRefused: 422,
     e.DailyLimit: 422,
+    e.BankAccountMissing: 409,
+    e.NothingToSettle: 409,
     e.SelfTransfer: 422,
     # Orders and refunds
     e.OrderNumberReused: 409,

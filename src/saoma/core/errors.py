@@ -362,6 +362,21 @@ class SelfTransfer(SaomaError):
     slug = "self-transfer"
 
 
+# Settlement ----------------------------------------------------------------------------------
+
+
+class BankAccountMissing(SaomaError):
+    """The merchant has no verified bank account to be paid to."""
+
+    slug = "bank-account-missing"
+
+
+class NothingToSettle(SaomaError):
+    """There is nothing the merchant can be paid now (no settled money, or it is all needed)."""
+
+    slug = "nothing-to-settle"
+
+
 # Orders and refunds ------------------------------------------------------------------------
 
 

@@ -40,6 +40,10 @@ def check_ledger(engine: Engine) -> CheckReport:
         _holds_consistent(conn, report)
         if inspect(conn).has_table("payments"):
             _refund_shares(conn, report)
+        if inspect(conn).has_table("settlements"):
+            from saoma.ledger.settlement_check import check_settlements
+
+            check_settlements(conn, report.problems)
     return report
 
 

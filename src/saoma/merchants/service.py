@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any, NoReturn
 from urllib.parse import urlsplit
 
-from sqlalchemy import bindparam, case, delete, insert, select, update
+from sqlalchemy import bindparam, case, delete, insert, select, text, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
@@ -393,8 +393,15 @@ class Merchants:
         )
 
     def balance(self, merchant: Merchant) -> int:
+        """The merchant's own money: its account less the overdraft allowance the platform put
+        there (negative when refunds after a payout used some of it)."""
         account = self.ledger.account(merchant.account_id)
-        return account.balance if account else 0
+        with read(self.engine) as conn:  # settlement's table, named in SQL only (it sits above)
+            granted = conn.execute(
+                text("SELECT overdraft_granted FROM settlement_terms WHERE merchant_id = :m"),
+                {"m": merchant.id},
+            ).scalar()
+        return (account.balance if account else 0) - int(granted or 0)
 
     # --- keys -----------------------------------------------------------------------------------
 

@@ -66,6 +66,8 @@ payments = Table(
 Index("ix_payments_merchant", payments.c.merchant_id, payments.c.seq)
 Index("ix_payments_consumer", payments.c.consumer_id, payments.c.seq)
 Index("ix_payments_consumer_merchant", payments.c.consumer_id, payments.c.merchant_id)
+# A settlement statement finds each line's payment by its ledger transfer (migration 0010).
+Index("ix_payments_transfer", payments.c.transfer_id)
 
 refunds = Table(
     "refunds",

@@ -43,6 +43,7 @@ settlement_terms = Table(
     # How far below zero refunds may take the merchant's own money (granted = moved in the ledger).
     Column("overdraft_limit", BigInteger, nullable=False, server_default="0"),
     Column("overdraft_granted", BigInteger, nullable=False, server_default="0"),
+    Column("settled_through_us", BigInteger, nullable=False, server_default="0"),  # last cut-off
     Column("updated_at_us", BigInteger, nullable=False),
 )
 
@@ -52,7 +53,7 @@ settlements = Table(
     metadata,
     Column("id", String(32), primary_key=True),
     Column("merchant_id", String(32), nullable=False),
-    Column("kind", String(8), nullable=False),  # scheduled | instant
+    Column("kind", String(12), nullable=False),  # scheduled | instant
     Column("currency", String(3), nullable=False),
     Column("business_date", String(10), nullable=False),  # YYYY-MM-DD, merchant's local time
     Column("period_start_us", BigInteger, nullable=False),

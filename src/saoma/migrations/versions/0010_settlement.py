@@ -17,6 +17,8 @@ depends_on = None
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("payments", schema=None) as batch_op:
+        batch_op.create_index("ix_payments_transfer", ["transfer_id"], unique=False)
     op.create_table(
         "bank_statements",
         sa.Column("id", sa.String(length=64), nullable=False),
@@ -140,6 +142,7 @@ def upgrade() -> None:
         sa.Column("reserve_days", sa.Integer(), server_default="0", nullable=False),
         sa.Column("overdraft_limit", sa.BigInteger(), server_default="0", nullable=False),
         sa.Column("overdraft_granted", sa.BigInteger(), server_default="0", nullable=False),
+        sa.Column("settled_through_us", sa.BigInteger(), server_default="0", nullable=False),
         sa.Column("updated_at_us", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint("merchant_id", name=op.f("pk_settlement_terms")),
     )
@@ -147,7 +150,7 @@ def upgrade() -> None:
         "settlements",
         sa.Column("id", sa.String(length=32), nullable=False),
         sa.Column("merchant_id", sa.String(length=32), nullable=False),
-        sa.Column("kind", sa.String(length=8), nullable=False),
+        sa.Column("kind", sa.String(length=12), nullable=False),
         sa.Column("currency", sa.String(length=3), nullable=False),
         sa.Column("business_date", sa.String(length=10), nullable=False),
         sa.Column("period_start_us", sa.BigInteger(), nullable=False),
@@ -202,6 +205,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("payments", schema=None) as batch_op:
+        batch_op.drop_index("ix_payments_transfer")
     with op.batch_alter_table("split_agreements", schema=None) as batch_op:
         batch_op.drop_index("ix_split_agreements_receiver")
         batch_op.drop_index("ix_split_agreements_merchant")

@@ -175,6 +175,8 @@ const DICT = {
     "err_code-unknown": "This payment code is not valid. Ask the customer to refresh it.",
     "err_campaign-ended": "This promotion has ended.",
     "err_conflict": "Something changed at the same moment. Please try again.",
+    "err_bank-account-missing": "Add a bank account (and wait for the bank to confirm it) first.",
+    "err_nothing-to-settle": "There is nothing to pay out yet.",
   },
   zh: {
     skip: "跳到内容",
@@ -342,6 +344,8 @@ const DICT = {
     "err_code-unknown": "付款码无效，请让顾客刷新付款码。",
     "err_campaign-ended": "该活动已结束。",
     "err_conflict": "操作冲突，请稍后重试。",
+    "err_bank-account-missing": "请先添加银行账户（并等待银行确认）。",
+    "err_nothing-to-settle": "暂无可结算的金额。",
   },
 };
 

@@ -1,0 +1,88 @@
+"""The settlement services together, as the platform runs them."""
+
+from __future__ import annotations
+
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.engine import Engine
+
+from saoma.funding.bank import BankConnector, BankOutcome
+from saoma.ledger import Account, AccountFlags, AccountKind
+from saoma.merchants.service import Merchant, Merchants
+from saoma.movements import Movements
+from saoma.settlement.accounts import VERIFY_PREFIX, BankAccounts
+from saoma.settlement.payouts import PAYOUT_PREFIX, Payouts
+from saoma.settlement.service import Policy, Settlements
+from saoma.settlement.terms import terms_view
+from saoma.settlement.views import Statements
+
+
+class SettlementDesk:
+    def __init__(
+        self,
+        engine: Engine,
+        merchants: Merchants,
+        movements: Movements,
+        *,
+        currency: str,
+        tz: ZoneInfo,
+        policy: Policy | None = None,
+    ) -> None:
+        self.accounts = BankAccounts(engine, merchants, movements)
+        self.settlements = Settlements(
+            engine, merchants, movements, self.accounts, currency=currency, tz=tz, policy=policy
+        )
+        self.payouts = Payouts(engine, self.settlements)
+        self.statements = Statements(engine)
+        self.accounts.on_verified = self.payouts.retry_failed
+
+    def ensure_accounts(self) -> None:
+        """The platform's settlement clearing, reserve and overdraft accounts."""
+        s = self.settlements
+        never_negative = AccountFlags.DEBITS_MUST_NOT_EXCEED_CREDITS
+        s.movements.ledger.create_accounts(
+            [
+                Account(s.clearing, s.currency, AccountKind.SETTLEMENT_CLEARING, never_negative),
+                Account(s.reserve_account, s.currency, AccountKind.RESERVE, never_negative),
+                Account(s.terms.overdraft_account, s.currency, AccountKind.OVERDRAFT),
+            ]
+        )
+
+    def connect(self, bank: BankConnector) -> None:
+        self.accounts.bank = bank
+        self.payouts.bank = bank
+
+    @staticmethod
+    def answers(instruction_id: str) -> bool:
+        """Whether a bank answer is for settlement (a payout or an account check)."""
+        return instruction_id.startswith((PAYOUT_PREFIX, VERIFY_PREFIX))
+
+    def answered(self, outcome: BankOutcome) -> None:
+        if outcome.instruction_id.startswith(VERIFY_PREFIX):
+            self.accounts.answered(outcome)
+        else:
+            self.payouts.answered(outcome)
+
+    def run(self, now: int | None = None) -> dict[str, int]:
+        """One settlement run: every merchant whose cut-off has passed is settled and paid."""
+        return self.settlements.run(now, release=self.payouts.release_reserves)
+
+    def instant(self, merchant: Merchant) -> dict[str, Any]:
+        sid = self.settlements.instant(merchant, release=self.payouts.release_reserves)
+        return self.statements.get(merchant, sid)
+
+    def terms_of(self, merchant: Merchant) -> dict[str, Any]:
+        return terms_view(self.settlements.terms.get(merchant.id)._mapping)
+
+    def start(self) -> None:
+        """What an earlier process sent the bank may have been answered to it as it died."""
+        self.payouts.resend_pending(older_than_us=0)
+
+    def maintain(self) -> None:
+        """The background pass: give up on, and send again, what the bank has not answered;
+        then the scheduled run."""
+        self.accounts.time_out_stale()
+        self.payouts.time_out_stale()
+        self.payouts.resend_pending()
+        self.run()

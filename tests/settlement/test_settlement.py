@@ -1,0 +1,158 @@
+"""A merchant's day settled and paid: the lines, the sums, the payout, the bank's answers."""
+
+from __future__ import annotations
+
+import threading
+
+from saoma.core.money import rate_of
+from saoma.ledger.check import check_ledger
+from saoma.settlement import tables as t
+from settlement.conftest import FROZEN_ACCOUNT, GOOD_ACCOUNT, PIN, Town
+from support import PASSWORD, wait_until
+
+
+def test_a_day_is_paid_the_next_day_with_every_movement_on_its_statement(town: Town) -> None:
+    noodles, alice = town.shop(), town.payer()
+    paid = [town.pay(noodles, alice, amount) for amount in (2_500, 1_800, 3_200)]
+    refund = town.refund(noodles, paid[1]["id"], 800)
+    assert town.run(days_later=0) == {"settlements": 0, "merchants": 1, "moved": 0}
+    figures = town.run(days_later=1)
+    assert figures["settlements"] == 1
+    (settlement,) = town.settled(noodles)
+    fees = sum(rate_of(p["amount"], 6_000) for p in paid) - refund["fee_returned"]
+    assert settlement["gross"] == 7_500
+    assert (settlement["fees"], settlement["refunds"]) == (fees, 800)
+    assert settlement["net"] == settlement["payout"] == 7_500 - fees - 800
+    assert settlement["carried_out"] == 0 and settlement["bank_reference"].startswith("SBX")
+    assert town.own(noodles) == 0  # all of it went to the bank
+    kinds = sorted(line.kind for line in town.lines(settlement["id"]))
+    assert kinds == ["fee", "fee", "fee", "fee", "payment", "payment", "payment", "refund"]
+    statement = town.platform.settlement.statements.lines(noodles, settlement["id"])["data"]
+    assert {line["payment_id"] for line in statement} == {p["id"] for p in paid}, statement
+    assert [line["refund_id"] for line in statement if line["kind"] == "refund"] == [refund["id"]]
+    csv = "".join(town.platform.settlement.statements.csv(noodles, settlement["id"]))
+    assert csv.count("\n") == 9 and refund["id"] in csv
+    assert town.account(town.platform.settlement.settlements.clearing).balance == 0
+    assert check_ledger(town.platform.engine).ok
+    # A second run the same day finds the merchant settled: nothing new is made.
+    assert town.run(days_later=1)["settlements"] == 0
+
+
+def test_every_movement_is_in_exactly_one_settlement_when_runs_race(town: Town) -> None:
+    shops = [town.shop(f"Stall {n}") for n in range(4)]
+    alice = town.payer()
+    for n in range(20):
+        town.pay(shops[n % 4], alice, 1_000 + n)
+    made: list[int] = []
+
+    def run() -> None:
+        made.append(town.run(days_later=1)["settlements"])
+
+    runs = [threading.Thread(target=run) for _ in range(6)]
+    for thread in runs:
+        thread.start()
+    for thread in runs:
+        thread.join()
+    assert sum(made) == 4
+    for shop in shops:
+        (settlement,) = town.settled(shop)
+        assert settlement["lines"] == 10  # five payments and their fees
+    with town.platform.engine.connect() as conn:
+        lines = conn.execute(t.settlement_lines.select()).all()
+    assert len(lines) == len({line.source for line in lines}) == 40
+
+
+def test_a_refund_after_the_payout_goes_below_zero_and_is_carried(town: Town) -> None:
+    noodles, alice = town.shop(), town.payer()
+    first = town.pay(noodles, alice, 5_000)
+    town.run(days_later=1)
+    town.settled(noodles)
+    assert town.own(noodles) == 0
+    town.refund(noodles, first["id"], 2_000)  # the money is at the bank already
+    assert town.own(noodles) == -2_000 + 12  # the fee's share came back
+    town.pay(noodles, alice, 10_000)
+    town.run(days_later=2)
+    paid = town.settled(noodles)
+    assert [s["payout"] for s in paid] == [10_000 - 60 - 2_000 + 12, 5_000 - 30]
+    assert town.own(noodles) == 0
+    assert check_ledger(town.platform.engine).ok
+
+
+def test_a_rejected_payout_comes_back_and_is_paid_to_the_next_account(town: Town) -> None:
+    stall = town.shop(account=FROZEN_ACCOUNT)
+    town.platform.merchants.set_manager_pin(stall.id, PIN, password=PASSWORD, old_pin=None)
+    town.pay(stall, town.payer(), 4_000)
+    town.run()
+    (failed,) = town.settled(stall, "failed")
+    assert failed["failure"] == "account frozen"
+    assert town.own(stall) == 4_000 - 24  # back in the merchant's account
+    changed = town.bank_account(stall, GOOD_ACCOUNT, pin=PIN)
+    assert changed["state"] == "verified"
+    wait_until(lambda: town.settlements(stall)[0]["state"] == "paid", what="the retried payout")
+    (paid,) = town.settlements(stall)
+    assert (paid["id"], paid["attempt"], paid["payout"]) == (failed["id"], 2, 4_000 - 24)
+    assert town.own(stall) == 0
+    accounts = town.platform.settlement.accounts.of(town.platform.merchants.get(stall.id))
+    assert [a["state"] for a in accounts["data"]] == ["verified", "replaced"]
+    assert check_ledger(town.platform.engine).ok
+
+
+def test_without_a_bank_account_the_money_waits_and_is_carried(town: Town) -> None:
+    kiosk = town.shop(account=None)
+    town.pay(kiosk, town.payer(), 3_000)
+    town.run()
+    (carried,) = town.settlements(kiosk)
+    assert (carried["state"], carried["payout"], carried["carried_out"]) == ("carried", 0, 2_982)
+    town.bank_account(kiosk, GOOD_ACCOUNT)
+    town.run(days_later=2)
+    paid = town.settled(kiosk)
+    assert [(s["carried_in"], s["payout"]) for s in paid] == [(2_982, 2_982)]
+
+
+def test_a_rolling_reserve_is_held_then_released_into_a_later_settlement(town: Town) -> None:
+    bikes = town.shop("Shekou Bikes")
+    town.platform.settlement.settlements.terms.set(bikes.id, reserve_ppm=100_000, reserve_days=3)
+    town.pay(bikes, town.payer(), 10_000)
+    town.run()
+    (first,) = town.settled(bikes)
+    assert (first["reserve"], first["payout"]) == (-1_000, 10_000 - 60 - 1_000)
+    town.run(days_later=2)
+    assert len(town.settlements(bikes)) == 1  # not yet released: nothing to settle
+    town.run(days_later=5)
+    second = town.settled(bikes)[0]
+    assert (second["reserve"], second["payout"]) == (1_000, 1_000)
+    assert town.account(town.platform.settlement.settlements.reserve_account).balance == 0
+
+
+def test_an_instant_payout_pays_now_up_to_the_limit_for_a_fee(town: Town) -> None:
+    market = town.shop("Nanshan Fresh Mart")
+    alice = town.payer(10_000_000)
+    for _ in range(3):
+        town.pay(market, alice, 300_000)
+    merchant = town.platform.merchants.get(market.id)
+    view = town.platform.settlement.instant(merchant)
+    limit = town.platform.settlement.settlements.policy.instant_max
+    fee = limit // 1_000
+    assert (view["kind"], view["payout"]) == ("instant", limit - fee)
+    assert view["carried_out"] == 900_000 - 5_400 - limit
+    town.settled(market)
+    assert town.own(market) == 900_000 - 5_400 - limit
+    assert check_ledger(town.platform.engine).ok
+
+
+def test_the_books_check_finds_a_settlement_that_does_not_add_up(town: Town) -> None:
+    noodles = town.shop()
+    town.pay(noodles, town.payer(), 2_000)
+    town.run()
+    (settlement,) = town.settled(noodles)
+    assert check_ledger(town.platform.engine).ok
+    fee = t.settlement_lines.c.kind == "fee"
+    with town.platform.engine.begin() as conn:
+        (line,) = conn.execute(t.settlement_lines.select().where(fee)).mappings().all()
+        conn.execute(t.settlement_lines.delete().where(fee))
+    problems = check_ledger(town.platform.engine).problems
+    assert any(f"settlement {settlement['id']}: net 1988" in p for p in problems), problems
+    assert any(f"merchant {noodles.id}: account holds" in p for p in problems), problems
+    with town.platform.engine.begin() as conn:  # put right, so the test's own check passes
+        conn.execute(t.settlement_lines.insert().values(**line))
+    assert check_ledger(town.platform.engine).ok
