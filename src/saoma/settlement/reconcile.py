@@ -12,8 +12,10 @@ says): ``bank_transfers`` and ``payouts``. Every line that does not match is a b
 - ``unknown``: the bank has it, Saoma never sent it or did not record it as succeeded;
 - ``duplicate``: the bank has the reference more than once.
 
-An instruction the bank booked just before midnight and Saoma recorded just after (or the other
-way round) is on an adjacent date: found on the statement, it matches.
+An instruction the bank booked just before midnight and Saoma recorded just after is on two
+dates: on the bank's statement of one, in Saoma's records of the next. A line whose instruction
+Saoma recorded on an adjacent date matches; and an instruction of Saoma's date that the previous
+day's statement has (given as ``previous``; :func:`reconcile_day` fetches it) is not missing.
 
 A statement is stored once (``bank_statements``, by its own id): importing it again changes
 nothing and reports the breaks found the first time. A break stays open until a person resolves
@@ -25,7 +27,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 # Only the type: the parsing is defusedxml's.
@@ -199,8 +201,11 @@ def _succeeded(conn: Connection, since_us: int, until_us: int) -> dict[str, Line
     }
 
 
-def find_breaks(conn: Connection, statement: Statement) -> list[dict[str, Any]]:
-    """Every break between ``statement`` and Saoma's records of its date (not stored)."""
+def find_breaks(
+    conn: Connection, statement: Statement, booked_before: frozenset[str] = frozenset()
+) -> list[dict[str, Any]]:
+    """Every break between ``statement`` and Saoma's records of its date (not stored);
+    ``booked_before`` are the references on the previous day's statement."""
     start = _day_us(statement.day)
     expected = _succeeded(conn, start, start + DAY_US)
     nearby = _succeeded(conn, start - DAY_US, start + 2 * DAY_US)  # the adjacent dates too
@@ -230,7 +235,7 @@ def find_breaks(conn: Connection, statement: Statement) -> list[dict[str, Any]]:
         elif (ours.amount, ours.currency) != (line.amount, line.currency):
             add("amount", line.reference, ours, line)
     for reference, ours in sorted(expected.items()):
-        if reference not in seen:
+        if reference not in seen and reference not in booked_before:
             add("missing", reference, ours, None)
     return breaks
 
@@ -238,10 +243,19 @@ def find_breaks(conn: Connection, statement: Statement) -> list[dict[str, Any]]:
 # -- storing ------------------------------------------------------------------------------------
 
 
-def reconcile(engine: Engine, data: bytes, *, file_name: str = "") -> Report:
+def reconcile(
+    engine: Engine, data: bytes, *, file_name: str = "", previous: bytes | None = None
+) -> Report:
     """Read a statement file, find its breaks and store them; a statement already imported is
-    not imported again (its breaks as stored are reported). Raises :class:`StatementRefused`."""
+    not imported again (its breaks as stored are reported). ``previous``, the bank's statement
+    of the day before, if at hand, says what Saoma recorded just after midnight but the bank
+    booked before. Raises :class:`StatementRefused`."""
     statement = parse_statement(data)
+    before = (
+        frozenset(line.reference for line in parse_statement(previous).lines)
+        if previous
+        else frozenset()
+    )
     now = now_us()
     try:
         with write(engine) as conn:
@@ -254,7 +268,7 @@ def reconcile(engine: Engine, data: bytes, *, file_name: str = "") -> Report:
                     imported_at_us=now,
                 )
             )
-            found = find_breaks(conn, statement)
+            found = find_breaks(conn, statement, before)
             for brk in found:
                 row = {"id": new_id("brk"), "statement_id": statement.id, "state": "open"}
                 conn.execute(recon_breaks.insert().values(**row, **brk, created_at_us=now))
@@ -276,8 +290,13 @@ def reconcile(engine: Engine, data: bytes, *, file_name: str = "") -> Report:
 
 def reconcile_day(engine: Engine, bank: BankConnector, day: date) -> Report:
     """The scheduled run: the bank's statement of ``day`` (a UTC date; yesterday's, once the
-    bank has closed it), fetched from the connector and reconciled."""
-    return reconcile(engine, bank.statement(day), file_name=f"bank statement {day.isoformat()}")
+    bank has closed it), fetched from the connector with the day before's, and reconciled."""
+    return reconcile(
+        engine,
+        bank.statement(day),
+        file_name=f"bank statement {day.isoformat()}",
+        previous=bank.statement(day - timedelta(days=1)),
+    )
 
 
 def _view(row: Any) -> dict[str, Any]:
