@@ -218,6 +218,7 @@ def check_authorisations_cmd(database_url: str | None = DatabaseOption) -> None:
     raise typer.Exit(1 if problems else 0)
 
 
+WIDE = 140  # a table of breaks: wide enough for whole ids when the output is not a terminal
 StatementArgument = typer.Argument(
     None, help="The bank's statement (camt.053 XML) to import.", show_default=False
 )
@@ -251,7 +252,8 @@ def reconcile_cmd(
             again = "" if report.imported else " (imported before: nothing changed)"
             console.print(
                 f"statement {report.statement_id} of {report.day}: {report.lines} lines, "
-                f"{len(report.breaks)} breaks{again}"
+                f"{len(report.breaks)} breaks{again}",
+                soft_wrap=True,
             )
             _breaks_table(report.breaks)
         still_open = recon.open_breaks(engine)
@@ -277,7 +279,15 @@ def _breaks_table(breaks: list[dict[str, Any]]) -> None:
     def money(amount: int | None) -> str:
         return "" if amount is None else format_minor(amount, code)
 
-    table = Table("break", "date", "kind", "reference", "Saoma amount", "bank amount", "state")
+    table = Table()
+    for column in ("break", "date", "kind", "reference", "Saoma amount", "bank amount", "state"):
+        # an id is whole or useless: wrapped, never cut short
+        table.add_column(
+            column,
+            overflow="fold",
+            min_width=10 if column == "date" else None,
+            justify="right" if "amount" in column else "left",
+        )
     for b in breaks:
         state = b["state"] + (f": {b['note']}" if b["note"] else "")
         table.add_row(
@@ -290,7 +300,7 @@ def _breaks_table(breaks: list[dict[str, Any]]) -> None:
             state,
         )
     if breaks:
-        console.print(table)
+        (console if console.is_terminal else Console(width=WIDE)).print(table)
 
 
 if __name__ == "__main__":  # pragma: no cover
