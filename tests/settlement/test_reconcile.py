@@ -13,6 +13,7 @@ import secrets
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
+import defusedxml.ElementTree as SafeET
 import pytest
 from sqlalchemy import func, select, update
 
@@ -89,6 +90,18 @@ def a_day(platform: Platform) -> dict[str, str]:
     return ids
 
 
+def balances(document: bytes) -> dict[str, str]:
+    """The statement's opening and closing balances, as the bank wrote them."""
+    ns = {"c": "urn:iso:std:iso:20022:tech:xsd:camt.053.001.08"}
+    stmt = SafeET.fromstring(document).find("c:BkToCstmrStmt/c:Stmt", ns)
+    return {
+        bal.findtext("c:Tp/c:CdOrPrtry/c:Cd", "", ns): (
+            f"{bal.findtext('c:Amt', '', ns)} {bal.findtext('c:CdtDbtInd', '', ns)}"
+        )
+        for bal in stmt.findall("c:Bal", ns)
+    }
+
+
 def kinds(report: recon.Report) -> list[tuple[str, str, int | None, int | None]]:
     return [(b["kind"], b["reference"], b["expected"], b["reported"]) for b in report.breaks]
 
@@ -105,6 +118,7 @@ def test_a_normal_day_has_no_break(platform: Platform) -> None:
         ids["withdrawal"]: -3_000,
         ids["payout"]: -88_800,
     }
+    assert balances(document) == {"OPBD": "0.00 CRDT", "CLBD": "298.00 DBIT"}
     report = recon.reconcile(platform.engine, document, file_name="today.xml")
     assert (report.lines, report.breaks, report.imported) == (4, [], True)
     assert report.day == today()

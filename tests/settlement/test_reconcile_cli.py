@@ -85,6 +85,7 @@ def test_open_breaks_keep_the_exit_status_at_1_until_each_is_resolved(
     [
         (b"<Document><Stmt>", "not well-formed XML"),
         (b"\x00\xff not xml at all", "not well-formed XML"),
+        (b'<?xml version="1.0" encoding="klingon"?><Document/>', "not well-formed XML"),
         (PAYMENT_ORDER, "not a camt.053 bank statement"),
         (BILLION_LAUGHS, "DTD or entities, refused"),
         (EXTERNAL_ENTITY, "DTD or entities, refused"),
@@ -94,7 +95,15 @@ def test_open_breaks_keep_the_exit_status_at_1_until_each_is_resolved(
             "neither a closing balance",
         ),
     ],
-    ids=["truncated", "binary", "not-camt053", "billion-laughs", "external-entity", "no-date"],
+    ids=[
+        "truncated",
+        "binary",
+        "unknown-encoding",
+        "not-camt053",
+        "billion-laughs",
+        "external-entity",
+        "no-date",
+    ],
 )
 def test_a_file_that_is_no_statement_is_refused_with_exit_2(
     db_url: str, tmp_path: Path, content: bytes, message: str

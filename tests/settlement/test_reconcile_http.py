@@ -72,6 +72,7 @@ def test_the_statement_over_http_reconciles_and_shows_the_breaks_asked_for(
     [
         ({"date": "2026-13-01"}, "date"),
         ({"date": "yesterday"}, "date"),
+        ({"date": "0001-01-01"}, "date"),
         ({"faults": "missing,lost"}, "faults"),
         ({"faults": "missing"}, "faults"),  # a day with no line: nothing to drop
     ],

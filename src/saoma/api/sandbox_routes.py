@@ -23,6 +23,7 @@ from saoma.payments.reports import parse_day
 router = APIRouter(prefix="/v1", tags=["sandbox"])
 
 XML = "application/xml"
+EPOCH_YEAR = 1970
 EXAMPLE = (
     '<?xml version="1.0" encoding="utf-8"?>\n<Document xmlns="urn:iso:std:iso:20022:tech:xsd:'
     'camt.053.001.08"><BkToCstmrStmt><GrpHdr><MsgId>MSG-SBX-0001-20261204</MsgId><CreDtTm>'
@@ -58,6 +59,8 @@ def sandbox_bank_statement(
     if not platform.sandbox_messages_visible:
         raise DemoOnly("the sandbox bank's statements are shown only in demo mode")
     day = datetime.now(UTC).date() if date is None else parse_day(date, "date")
+    if day.year < EPOCH_YEAR:  # the opening balance is the day before's, and Saoma is younger
+        raise InvalidRequest(f"date must be {EPOCH_YEAR}-01-01 or later", field="date")
     wanted = [f.strip() for f in (faults or "").split(",") if f.strip()]
     try:
         check_faults(wanted)

@@ -93,7 +93,7 @@ def parse_statement(data: bytes) -> Statement:
         root = SafeET.fromstring(data, forbid_dtd=True)
     except DefusedXmlException as exc:
         raise StatementRefused(f"the file declares a DTD or entities, refused ({exc})") from exc
-    except SafeET.ParseError as exc:
+    except (SafeET.ParseError, LookupError, ValueError) as exc:  # LookupError: an encoding
         raise StatementRefused(f"the file is not well-formed XML ({exc})") from exc
     namespace, _, local = root.tag[1:].partition("}") if root.tag.startswith("{") else ("", "", "")
     if local != "Document" or not CAMT053.fullmatch(namespace):
