@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import secrets
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
@@ -236,3 +237,30 @@ def test_a_line_on_the_other_side_of_midnight_matches(platform: Platform) -> Non
     with platform.engine.connect() as conn:
         alone = recon.find_breaks(conn, recon.parse_statement(bank.statement(today())))
     assert [(b["kind"], b["reference"]) for b in alone] == [("missing", ids["payout"])]
+
+
+def test_fifty_at_once_import_a_statement_once_and_resolve_a_break_once(
+    platform: Platform,
+) -> None:
+    a_day(platform)
+    document = platform.bank.statement(today(), faults=["missing", "unknown"])
+    with ThreadPoolExecutor(max_workers=50) as pool:
+        reports = list(pool.map(lambda _: recon.reconcile(platform.engine, document), range(50)))
+    assert sum(report.imported for report in reports) == 1
+    assert {len(report.breaks) for report in reports} == {2}
+    assert rows(platform, recon_breaks) == 2 and rows(platform, bank_statements) == 1
+
+    break_id = reports[0].breaks[0]["id"]
+
+    def resolve(n: int) -> str:
+        try:
+            recon.resolve(platform.engine, break_id, f"settled by operator {n}")
+        except Conflict:
+            return "conflict"
+        return "resolved"
+
+    with ThreadPoolExecutor(max_workers=50) as pool:
+        outcomes = list(pool.map(resolve, range(50)))
+    assert outcomes.count("resolved") == 1 and outcomes.count("conflict") == 49
+    (resolved,) = recon.breaks_of(platform.engine, state="resolved")
+    assert resolved["id"] == break_id and resolved["note"].startswith("settled by operator ")
