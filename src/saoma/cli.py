@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -216,6 +218,91 @@ def check_authorisations_cmd(database_url: str | None = DatabaseOption) -> None:
     if not problems:
         console.print("[green]✓ every wallet debit rests on the payer's authorisation[/green]")
     raise typer.Exit(1 if problems else 0)
+
+
+WIDE = 140  # a table of breaks: wide enough for whole ids when the output is not a terminal
+StatementArgument = typer.Argument(
+    None, help="The bank's statement (camt.053 XML) to import.", show_default=False
+)
+
+
+@app.command("reconcile")
+def reconcile_cmd(
+    file: Path | None = StatementArgument,
+    show_open: bool = typer.Option(False, "--open", help="List the breaks still open."),
+    resolve: str | None = typer.Option(None, "--resolve", metavar="BREAK_ID"),
+    note: str | None = typer.Option(None, "--note", help="How the break was resolved."),
+    database_url: str | None = DatabaseOption,
+) -> None:
+    """Match the bank's statement to Saoma's payouts, top-ups and withdrawals of its date and
+    list every break; --resolve BREAK_ID --note TEXT closes one. Exits 1 while any break (of
+    any statement) is open, 2 for a file that is not a camt.053 statement."""
+    from saoma.core.errors import SaomaError
+    from saoma.settlement import reconcile as recon
+
+    asked = (file is not None) + (resolve is not None) + show_open
+    if asked != 1 or (resolve is not None and not note):
+        console.print("[red]give a FILE, --open, or --resolve BREAK_ID --note TEXT[/red]")
+        raise typer.Exit(2)
+    engine = make_engine(_url(database_url))
+    try:
+        if resolve is not None:
+            done = recon.resolve(engine, resolve, note or "")
+            console.print(f"[green]✓ resolved[/green] {done['kind']} {done['reference']}")
+        elif file is not None:
+            report = recon.reconcile(engine, file.read_bytes(), file_name=file.name)
+            again = "" if report.imported else " (imported before: nothing changed)"
+            console.print(
+                f"statement {report.statement_id} of {report.day}: {report.lines} lines, "
+                f"{len(report.breaks)} breaks{again}",
+                soft_wrap=True,
+            )
+            _breaks_table(report.breaks)
+        still_open = recon.open_breaks(engine)
+    except (OSError, recon.StatementRefused, SaomaError) as exc:
+        console.print(f"[red]✗ {exc}[/red]", highlight=False)
+        raise typer.Exit(2) from None
+    finally:
+        engine.dispose()
+    if show_open:
+        _breaks_table(still_open)
+    if still_open:
+        console.print(f"[yellow]{len(still_open)} break(s) open[/yellow]")
+    else:
+        console.print("[green]✓ no break open[/green]")
+    raise typer.Exit(1 if still_open else 0)
+
+
+def _breaks_table(breaks: list[dict[str, Any]]) -> None:
+    from saoma.core.money import format_minor
+
+    code = get_settings().currency  # a break keeps no currency: the platform has one
+
+    def money(amount: int | None) -> str:
+        return "" if amount is None else format_minor(amount, code)
+
+    table = Table()
+    for column in ("break", "date", "kind", "reference", "Saoma amount", "bank amount", "state"):
+        # an id is whole or useless: wrapped, never cut short
+        table.add_column(
+            column,
+            overflow="fold",
+            min_width=10 if column == "date" else None,
+            justify="right" if "amount" in column else "left",
+        )
+    for b in breaks:
+        state = b["state"] + (f": {b['note']}" if b["note"] else "")
+        table.add_row(
+            b["id"],
+            b["statement_date"],
+            b["kind"],
+            b["reference"],
+            money(b["expected"]),
+            money(b["reported"]),
+            state,
+        )
+    if breaks:
+        (console if console.is_terminal else Console(width=WIDE)).print(table)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -171,6 +171,7 @@ def test_every_json_answer_matches_its_documented_schema(
     tour_promotions(server, shop, payer)
     tour_identifiers(server, payer)
     tour_settlement(shop)
+    tour_bank_statement(payer)
     payer.request("GET", "/v1/problems")  # the error catalogue, for clients and the pages
     payer.request("DELETE", "/v1/sessions/current")
     missing = contract.json_operations() - contract.succeeded
@@ -351,6 +352,14 @@ def tour_identifiers(server: Server, payer: ConsumerClient) -> None:
     code = sent["data"][0]["body"].split("code is ")[1][:6]
     payer.request("POST", "/v1/me/identifiers/verify", {"identifier": email, "code": code})
     payer.request("GET", "/v1/me/identifiers")
+
+
+def tour_bank_statement(payer: ConsumerClient) -> None:
+    """Not JSON: the sandbox bank's camt.053 statement, checked for its status and media type."""
+    statement = payer.http.get("/v1/sandbox/bank-statement", params={"faults": "unknown"})
+    assert statement.status_code == 200 and b"camt.053.001.08" in statement.content
+    refused = payer.http.get("/v1/sandbox/bank-statement", params={"faults": "lost"})
+    assert refused.status_code == 422 and refused.json()["field"] == "faults"
 
 
 def collect_coupon(server: Server, payer: ConsumerClient, campaign_id: str) -> None:

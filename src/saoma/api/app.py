@@ -381,6 +381,7 @@ def create_app(platform: Platform, *, start: bool = True) -> FastAPI:
         paycode_routes,
         promotion_routes,
         settlement_routes,
+        sandbox_routes,
     )
 
     app.include_router(consumer_routes.router)
@@ -391,4 +392,5 @@ def create_app(platform: Platform, *, start: bool = True) -> FastAPI:
     app.include_router(paycode_routes.router)
     app.include_router(identity_routes.router)
     app.include_router(settlement_routes.router)
+    app.include_router(sandbox_routes.router)
     return app

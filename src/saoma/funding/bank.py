@@ -15,7 +15,10 @@ same way so the payments service is written once:
 - like a real bank's notification, the outcome is sent again until Saoma takes it: a callback
   that raises (the database away for a moment) is retried with back-off, for about 15 minutes;
 - like a real bank, it takes an instruction once per id: the same id sent again is answered with
-  the same outcome (Saoma sends again what was not answered, after a crash for instance).
+  the same outcome (Saoma sends again what was not answered, after a crash for instance);
+- like a real bank, it books every instruction that moved money (a collection is a credit to the
+  platform's account, a payout a debit) and gives the day's entries as an ISO 20022 camt.053
+  statement (:mod:`saoma.funding.statement`); the sandbox can put breaks in it on request.
 """
 
 from __future__ import annotations
@@ -23,9 +26,12 @@ from __future__ import annotations
 import logging
 import secrets
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from typing import Protocol
+
+from saoma.funding.statement import Booked, camt053
 
 DECLINE_SUFFIX = 13
 TIMEOUT_SUFFIX = 44
@@ -61,6 +67,20 @@ class BankConnector(Protocol):
     def close(self) -> None:
         """Stop answering what is still unanswered (a real connector closes its client)."""
 
+    def statement(self, day: date, *, faults: Sequence[str] = ()) -> bytes:
+        """The bank's statement of the platform's account for ``day`` (a UTC booking date), as
+        a camt.053.001.08 document; a real connector downloads it. ``faults`` is the sandbox's
+        only (see :data:`saoma.funding.statement.FAULTS`): a real bank ignores it."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Booking:
+    """What an instruction books if it succeeds: ``sign`` +1 a credit (collect), -1 a debit."""
+
+    amount: int
+    currency: str
+    sign: int
+
 
 class SandboxBank:
     def __init__(self, on_settled: Settled, *, delay_s: float = 0.05) -> None:
@@ -68,34 +88,57 @@ class SandboxBank:
         self.delay_s = delay_s
         self._timers: list[threading.Timer] = []
         self._outcomes: dict[str, BankOutcome] = {}
+        self._lock = threading.Lock()
+        self.journal: list[Booked] = []  # every entry booked, in booking order
 
     def collect(self, instruction_id: str, amount: int, currency: str, account: str) -> None:
-        self._schedule(instruction_id, amount)
+        self._schedule(instruction_id, _Booking(amount, currency, +1))
 
     def pay_out(self, instruction_id: str, amount: int, currency: str, account: str) -> None:
+        booking = _Booking(amount, currency, -1)
         if account.isdigit():  # a merchant's bank account
-            self._answer(instruction_id, int(account[-2:]), ACCOUNT_FROZEN, "account frozen")
+            suffix = int(account[-2:])
+            self._answer(instruction_id, suffix, ACCOUNT_FROZEN, "account frozen", booking)
         else:
-            self._schedule(instruction_id, amount)
+            self._schedule(instruction_id, booking)
 
     def verify_account(self, instruction_id: str, account: str, holder_name: str) -> None:
-        self._answer(instruction_id, int(account[-2:]), DECLINE_SUFFIX, "no such account")
+        self._answer(instruction_id, int(account[-2:]), DECLINE_SUFFIX, "no such account", None)
 
-    def _schedule(self, instruction_id: str, amount: int) -> None:
-        self._answer(instruction_id, amount % 100, DECLINE_SUFFIX, "card declined")
+    def statement(self, day: date, *, faults: Sequence[str] = ()) -> bytes:
+        with self._lock:
+            journal = list(self.journal)
+        return camt053(journal, day, faults=faults)
 
-    def _answer(self, instruction_id: str, suffix: int, refused: int, failure: str) -> None:
+    def _schedule(self, instruction_id: str, booking: _Booking) -> None:
+        suffix = booking.amount % 100
+        self._answer(instruction_id, suffix, DECLINE_SUFFIX, "card declined", booking)
+
+    def _answer(
+        self, instruction_id: str, suffix: int, refused: int, failure: str, booking: _Booking | None
+    ) -> None:
         if suffix == TIMEOUT_SUFFIX:
             return
-        outcome = self._outcomes.setdefault(
-            instruction_id,
-            BankOutcome(
-                instruction_id,
-                suffix != refused,
-                "SBX" + secrets.token_hex(6).upper(),
-                failure if suffix == refused else "",
-            ),
-        )
+        with self._lock:
+            outcome = self._outcomes.get(instruction_id)
+            if outcome is None:  # the first time: the bank acts, and books what moved money
+                outcome = BankOutcome(
+                    instruction_id,
+                    suffix != refused,
+                    "SBX" + secrets.token_hex(6).upper(),
+                    failure if suffix == refused else "",
+                )
+                self._outcomes[instruction_id] = outcome
+                if outcome.succeeded and booking is not None:
+                    self.journal.append(
+                        Booked(
+                            instruction_id,
+                            outcome.bank_reference,
+                            booking.amount * booking.sign,
+                            booking.currency,
+                            datetime.now(UTC),
+                        )
+                    )
         self._later(self.delay_s, outcome, 0)
 
     def _later(self, delay_s: float, outcome: BankOutcome, attempt: int) -> None:
