@@ -30,6 +30,7 @@ from saoma.paycode.service import PaymentCodes
 from saoma.payments.reports import Reports
 from saoma.payments.service import Payments
 from saoma.promotions.service import Promotions
+from saoma.settlement.splits import Splits
 from saoma.wallets.identifiers import Identifiers
 from saoma.wallets.service import Wallets
 from saoma.webhooks.dispatcher import Dispatcher
@@ -57,6 +58,7 @@ class Platform:
     reports: Reports
     messenger: SandboxMessenger
     identifiers: Identifiers
+    splits: Splits
     demo: bool = False
     sandbox_messages_visible: bool = False  # GET /v1/sandbox/messages answers (demo mode)
     _stop: threading.Event = field(default_factory=threading.Event)
@@ -102,6 +104,7 @@ class Platform:
                 self.people.deliver_verified()  # first: what its owner proved is not returned
                 self.people.return_unclaimed()
                 self.people.settle_packets()
+                self.splits.apply_standing()
             except Exception:
                 log.exception("maintenance failed")
 
@@ -182,6 +185,7 @@ def build(
         Reports(engine, tz),
         messenger,
         identifiers,
+        Splits(engine, payments, merchants),
         settings.demo,
         settings.demo or settings.sandbox_messages_visible,
     )
