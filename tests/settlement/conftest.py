@@ -18,7 +18,9 @@ from saoma.merchants.service import Merchant
 from saoma.wallets import credentials
 from saoma.wallets.service import Consumer
 from settlement.court import Court
-from support import PASSWORD, funded_payer, open_platform
+from support import PASSWORD, funded_payer, open_platform, server
+
+__all__ = ["server"]
 
 
 @pytest.fixture(autouse=True)

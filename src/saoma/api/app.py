@@ -380,6 +380,7 @@ def create_app(platform: Platform, *, start: bool = True) -> FastAPI:
         p2p_routes,
         paycode_routes,
         promotion_routes,
+        split_routes,
     )
 
     app.include_router(consumer_routes.router)
@@ -389,4 +390,5 @@ def create_app(platform: Platform, *, start: bool = True) -> FastAPI:
     app.include_router(p2p_routes.router)
     app.include_router(paycode_routes.router)
     app.include_router(identity_routes.router)
+    app.include_router(split_routes.router)
     return app
