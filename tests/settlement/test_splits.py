@@ -45,6 +45,23 @@ def test_a_standing_agreement_splits_each_later_payment_once(
     assert check_ledger(platform.engine).ok
 
 
+def test_a_payment_the_merchant_cannot_split_yet_is_split_once_it_can(
+    platform: Platform, court: MakeCourt, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(splits_module, "SCAN_LAG_US", 0)  # every payment counts as committed
+    c = court(share_ppm=0, fixed=1_000, standing=True)
+    short = c.pay(1_000)  # the stall keeps 994 of it after the fee: short of the 1000 share
+    assert platform.splits.apply_standing() == 0
+    assert platform.splits.splits_of(c.stall, short["id"])["data"] == []
+    c.pay(3_000)  # its own split is made; the first is tried again and now made too
+    assert platform.splits.apply_standing() == 2
+    assert platform.splits.apply_standing() == 0
+    later = c.pay(2_000)  # past the mark the last call left
+    assert platform.splits.apply_standing() == 1
+    assert platform.splits.splits_of(c.stall, later["id"])["data"][0]["amount"] == 1_000
+    assert c.balance(c.court) == 3_000
+
+
 def test_a_payment_made_before_acceptance_or_settled_is_left_alone(
     platform: Platform, court: MakeCourt, shop: Callable[..., Any]
 ) -> None:

@@ -19,7 +19,8 @@ from saoma.core.ids import new_id, now_us, rfc3339
 from saoma.core.money import AMOUNT_MINOR_MAX
 from saoma.db import read
 from saoma.merchants.service import Merchant, Merchants
-from saoma.movements import Movements, Unit
+from saoma.movements import Unit
+from saoma.payments.service import Payments
 from saoma.settlement import tables as t
 
 SHARE_PPM_MAX = 1_000_000
@@ -77,9 +78,9 @@ def check_terms(share_ppm: Any, fixed: Any, cap: Any) -> tuple[int, int, int]:
 
 
 class Agreements:
-    def __init__(self, engine: Engine, movements: Movements, merchants: Merchants) -> None:
+    def __init__(self, engine: Engine, payments: Payments, merchants: Merchants) -> None:
         self.engine = engine
-        self.movements = movements
+        self.payments = payments  # its movements, read at each call (a test may swap them)
         self.merchants = merchants
 
     def propose(
@@ -114,7 +115,7 @@ class Agreements:
             unit.insert(t.split_agreements, row)
             self._tell(unit, "split_agreement.proposed", view, receiver, now)
 
-        self.movements.record_alone(record)
+        self.payments.movements.record_alone(record)
         return view
 
     def _receiver(self, merchant: Merchant, receiver_id: Any) -> Merchant:
@@ -158,7 +159,7 @@ class Agreements:
                 raise Conflict(f"the split agreement is {self._state(agreement_id)}, not {state}")
             self._tell(unit, f"split_agreement.{state}", view, other, now)
 
-        self.movements.record_alone(record)
+        self.payments.movements.record_alone(record)
         return view
 
     def _state(self, agreement_id: str) -> str:

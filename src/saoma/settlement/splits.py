@@ -42,6 +42,7 @@ SPLIT_WINDOW_DAYS = 7
 SPLIT_WINDOW_US = SPLIT_WINDOW_DAYS * 86_400 * 1_000_000
 SPLIT_RACE_MAX = 16
 STANDING_BATCH = 200  # payments read per query of apply_standing
+SCAN_LAG_US = 60 * 1_000_000  # how long a payment may take to commit after its seq was given
 _UNCHANGED_SQL = "UPDATE payments SET refunded = refunded WHERE id = :pid AND refunded = :seen"
 _COUNT_SQL = "SELECT COUNT(*) FROM payment_splits WHERE payment_id = :pid"
 _ZERO_SQL = (
@@ -86,7 +87,9 @@ class Splits:
         self.engine = engine
         self.payments = payments
         self.merchants = merchants
-        self.agreements = Agreements(engine, payments.movements, merchants)
+        self.agreements = Agreements(engine, payments, merchants)
+        # Per standing agreement: every payment up to this seq has been split (apply_standing).
+        self._scanned: dict[str, int] = {}
         self.propose = self.agreements.propose
         self.agreements_of = self.agreements.of
 
@@ -200,18 +203,33 @@ class Splits:
         window, before ``before_us`` if given) that has no split under it yet; the number made.
 
         Only payments without a split row are read, a batch at a time, by the payments'
-        (merchant, seq) index; a payment already split under the agreement costs nothing."""
+        (merchant, seq) index, and from where the last call left off: below a payment's ``seq``
+        every earlier one is split once it is older than ``SCAN_LAG_US`` (a payment committed
+        late, with a lower ``seq``, is still read until then). A payment that could not be split
+        (the merchant short of money, say) holds the mark back and is tried again."""
         made = 0
         for agreement in self._standing():
-            merchant = self.merchants.get(agreement.merchant_id)
-            for payment in self._unsplit(agreement, before_us):
-                try:
-                    done = self._split(merchant, payment, agreement)
-                except SaomaError as exc:  # short of money for now, say: tried again later
-                    log.info("standing split of %s under %s: %s", payment.id, agreement.id, exc)
-                    continue
-                if done is not None and done["amount"]:
-                    made += 1
+            made += self._apply(agreement, before_us)
+        return made
+
+    def _apply(self, agreement: Any, before_us: int | None) -> int:
+        merchant = self.merchants.get(agreement.merchant_id)
+        old_enough = now_us() - SCAN_LAG_US
+        mark, held_back, made = None, False, 0
+        for payment in self._unsplit(agreement, before_us, self._scanned.get(agreement.id, 0)):
+            try:
+                done = self._split(merchant, payment, agreement)
+            except SaomaError as exc:  # short of money for now, say: tried again later
+                log.info("standing split of %s under %s: %s", payment.id, agreement.id, exc)
+                done = None
+            if done is None:
+                held_back = True
+            elif done["amount"]:
+                made += 1
+            if not held_back and payment.created_at_us < old_enough:
+                mark = payment.seq
+        if mark is not None:
+            self._scanned[agreement.id] = mark
         return made
 
     def _standing(self) -> list[Any]:
@@ -220,10 +238,9 @@ class Splits:
         with read(self.engine) as conn:
             return list(conn.execute(query).all())
 
-    def _unsplit(self, agreement: Any, before_us: int | None) -> Iterator[Any]:
+    def _unsplit(self, agreement: Any, before_us: int | None, seq: int) -> Iterator[Any]:
         pay, s, lines = p.payments, t.payment_splits, t.settlement_lines
         since = max(agreement.updated_at_us, now_us() - SPLIT_WINDOW_US)
-        seq = 0
         while True:
             query = (
                 select(pay)
