@@ -165,3 +165,22 @@ def test_fifty_splits_of_one_payment_at_once_make_one_split_and_one_transfer(
     assert len(platform.splits.splits_of(c.stall, paid["id"])["data"]) == 1
     assert transfers_of(platform, done[0]["id"]) == 1
     assert c.balance(c.court) == 200
+
+
+def test_an_agreement_ended_while_a_split_is_worked_out_stops_it(
+    platform: Platform, court: MakeCourt, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    c = court()
+    paid = c.pay(1_000)
+    checked = platform.splits._check_splittable
+
+    def then_ended(payment: Any, agreement: Any) -> None:
+        checked(payment, agreement)  # accepted when read...
+        platform.splits.end(c.court, agreement.id)  # ...ended by the court before the split
+
+    monkeypatch.setattr(platform.splits, "_check_splittable", then_ended)
+    with pytest.raises(SaomaError) as refused:
+        platform.splits.split_payment(c.stall, paid["id"], c.agreement["id"])
+    assert "ended" in refused.value.detail
+    assert platform.splits.splits_of(c.stall, paid["id"])["data"] == []
+    assert c.balance(c.court) == 0

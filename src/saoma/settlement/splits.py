@@ -45,6 +45,11 @@ STANDING_BATCH = 200  # payments read per query of apply_standing
 SCAN_LAG_US = 60 * 1_000_000  # how long a payment may take to commit after its seq was given
 _UNCHANGED_SQL = "UPDATE payments SET refunded = refunded WHERE id = :pid AND refunded = :seen"
 _COUNT_SQL = "SELECT COUNT(*) FROM payment_splits WHERE payment_id = :pid"
+# The agreement is still accepted, and stays so until the split commits (its row is taken).
+_STILL_ACCEPTED_SQL = (
+    "UPDATE split_agreements SET updated_at_us = updated_at_us"
+    " WHERE id = :id AND state = 'accepted'"
+)
 _ZERO_SQL = (
     "INSERT INTO payment_splits (id, payment_id, agreement_id, merchant_id, receiver_id,"
     " amount, returned, created_at_us) VALUES (:id, :payment_id, :agreement_id, :merchant_id,"
@@ -146,6 +151,8 @@ class Splits:
                 raise _Stale(payment.id)
             if unit.execute(_COUNT_SQL, {"pid": payment.id}).fetchone()[0] != len(splits):
                 raise _Stale(payment.id)
+            if unit.execute(_STILL_ACCEPTED_SQL, {"id": agreement.id}).rowcount != 1:
+                raise Conflict("the split agreement was ended meanwhile")
             if amount:
                 unit.insert(t.payment_splits, row)
             else:  # nothing to pass on (a share that rounds to 0): marked as done all the same
