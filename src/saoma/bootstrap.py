@@ -32,6 +32,7 @@ from saoma.payments.service import Payments
 from saoma.promotions.service import Promotions
 from saoma.settlement.desk import SettlementDesk
 from saoma.settlement.service import Policy
+from saoma.settlement.splits import Splits
 from saoma.wallets.identifiers import Identifiers
 from saoma.wallets.service import Wallets
 from saoma.webhooks.dispatcher import Dispatcher
@@ -60,6 +61,7 @@ class Platform:
     messenger: SandboxMessenger
     identifiers: Identifiers
     settlement: SettlementDesk
+    splits: Splits
     demo: bool = False
     sandbox_messages_visible: bool = False  # GET /v1/sandbox/messages answers (demo mode)
     _stop: threading.Event = field(default_factory=threading.Event)
@@ -106,6 +108,7 @@ class Platform:
                 self.people.deliver_verified()  # first: what its owner proved is not returned
                 self.people.return_unclaimed()
                 self.people.settle_packets()
+                self.splits.apply_standing()  # first: a day's splits are in its settlement
                 self.settlement.maintain()
             except Exception:
                 log.exception("maintenance failed")
@@ -224,6 +227,7 @@ def build(
         messenger,
         identifiers,
         settlement,
+        Splits(engine, payments, merchants),
         settings.demo,
         settings.demo or settings.sandbox_messages_visible,
     )

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from saoma.bootstrap import Platform
 from saoma.core.errors import CODE_HELD_BACK, SaomaError
 from saoma.funding.bank import BankOutcome
+from saoma.merchants.service import Merchant
 
 # Published on the demo start page: anyone may sign in to the demo world.
 DEMO_PASSWORD = "saoma-demo-2026"  # noqa: S105  # nosec B105
@@ -52,6 +53,33 @@ MERCHANTS = (
         "4121",
         "a shared-bike operator using holds",
     ),
+    DemoMerchant(
+        "court@futian.demo",
+        "Futian Food Court",
+        "福田美食广场",
+        "5812",
+        "a food court taking 8% of each stall's takings",
+    ),
+    DemoMerchant(
+        "dumplings@futian.demo",
+        "Auntie Wu Dumplings",
+        "吴阿姨饺子",
+        "5814",
+        "a dumpling stall in the food court",
+    ),
+    DemoMerchant(
+        "market@huaqiangbei.demo",
+        "Huaqiangbei Market",
+        "华强北市场",
+        "5399",
+        "a marketplace taking 5% (at most ¥20) from its sub-merchants",
+    ),
+)
+# Standing shares between demo merchants: (giver, receiver, share in ppm, cap in fen).
+SHARES = (
+    ("noodles@futian.demo", "court@futian.demo", 80_000, 0),
+    ("dumplings@futian.demo", "court@futian.demo", 80_000, 0),
+    ("stall@huaqiangbei.demo", "market@huaqiangbei.demo", 50_000, 2_000),
 )
 
 CONSUMERS = (
@@ -78,6 +106,19 @@ def prove(platform: Platform, consumer_id: str, login: str) -> None:
     platform.identifiers.verify(consumer_id, login, found.group(1))
 
 
+def share(platform: Platform, giver: Merchant, receiver: Merchant, ppm: int, cap: int) -> None:
+    """A standing share the receiver accepted, made once: seeded again, it is found."""
+    for agreement in platform.splits.agreements_of(giver)["data"]:
+        if agreement["receiver_id"] != receiver.id or agreement["state"] == "declined":
+            continue
+        if agreement["state"] == "proposed":
+            platform.splits.accept(receiver, agreement["id"])
+        if agreement["state"] != "ended":
+            return
+    proposed = platform.splits.propose(giver, receiver.id, share_ppm=ppm, cap=cap, standing=True)
+    platform.splits.accept(receiver, proposed["id"])
+
+
 def seed(platform: Platform) -> None:
     merchants = []
     for spec in MERCHANTS:
@@ -98,6 +139,10 @@ def seed(platform: Platform) -> None:
             platform.merchants.set_manager_pin(
                 merchants[-1].id, DEMO_PIN, password=DEMO_PASSWORD, old_pin=None
             )
+    by_login = {spec.login: m for spec, m in zip(MERCHANTS, merchants, strict=True)}
+    for giver, receiver, ppm, cap in SHARES:
+        share(platform, by_login[giver], by_login[receiver], ppm, cap)
+    stall, noodles, grocery, busker, bikes = merchants[:5]
     for login, display_name, balance in CONSUMERS:
         existing = platform.wallets.by_login(login)
         if existing is not None:
@@ -108,7 +153,6 @@ def seed(platform: Platform) -> None:
         platform.wallets.set_pin(consumer.id, DEMO_PIN, password=DEMO_PASSWORD, old_pin=None)
         top_up = platform.funding.top_up(consumer, balance)
         platform.funding.settled(BankOutcome(top_up["id"], True, "SBXDEMO"))
-        stall, noodles, grocery, busker, bikes = merchants
         history = [(noodles, 2_500, "Beef noodles"), (grocery, 3_860, "Vegetables and eggs")]
         for n, (merchant, amount, what) in enumerate(history):
             order, _ = platform.payments.create_order(
@@ -133,4 +177,5 @@ def seed(platform: Platform) -> None:
         )
         platform.payments.consent_hold(consumer, ride["id"], pin=DEMO_PIN)
         platform.payments.capture_hold(bikes, ride["id"], amount=150)
-        del stall
+    platform.splits.apply_standing()  # the court's share of the noodles sold above
+    del stall

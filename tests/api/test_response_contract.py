@@ -172,6 +172,7 @@ def test_every_json_answer_matches_its_documented_schema(
     tour_identifiers(server, payer)
     tour_settlement(shop)
     tour_bank_statement(payer)
+    tour_splits(contract, server, shop, payer)
     payer.request("GET", "/v1/problems")  # the error catalogue, for clients and the pages
     payer.request("DELETE", "/v1/sessions/current")
     missing = contract.json_operations() - contract.succeeded
@@ -365,3 +366,28 @@ def tour_bank_statement(payer: ConsumerClient) -> None:
 def collect_coupon(server: Server, payer: ConsumerClient, campaign_id: str) -> None:
     """Collecting a coupon stores the state "collected" (nine letters), on both databases."""
     payer.request("POST", f"/v1/campaigns/{campaign_id}/coupons")
+
+
+def tour_splits(
+    contract: Contract, server: Server, shop: MerchantClient, payer: ConsumerClient
+) -> None:
+    court, signed_up = merchant(contract, server)
+    court_id = signed_up["merchant"]["id"]
+    offer = {"receiver_id": court_id, "share_ppm": 80_000, "cap": 500}
+    agreement = shop.request("POST", "/v1/split-agreements", offer)
+    court.request("POST", f"/v1/split-agreements/{agreement['id']}/accept")
+    declined = shop.request("POST", "/v1/split-agreements", offer | {"standing": True})
+    court.request("POST", f"/v1/split-agreements/{declined['id']}/decline")
+    court.request("GET", "/v1/split-agreements")
+    shop_id = shop.request("GET", "/v1/merchant")["id"]
+    paid = payer.request("POST", f"/v1/merchants/{shop_id}/pay", {"amount": 2_000, "pin": PIN})
+    body = {"agreement_id": agreement["id"]}
+    shop.request("POST", f"/v1/payments/{paid['id']}/splits", body)
+    key = secrets.token_hex(8)
+    first = shop.request("POST", f"/v1/payments/{paid['id']}/splits", body, idempotency_key=key)
+    again = shop.request("POST", f"/v1/payments/{paid['id']}/splits", body, idempotency_key=key)
+    assert again == first
+    shop.request("GET", f"/v1/payments/{paid['id']}/splits")
+    with pytest.raises(SaomaError):  # a problem document is checked too
+        shop.request("POST", f"/v1/payments/{paid['id']}/splits", {"agreement_id": "sa_none"})
+    shop.request("POST", f"/v1/split-agreements/{agreement['id']}/end")

@@ -1,14 +1,16 @@
-"""Settlement tests: merchants with takings, a bank account, and settlement runs on demand.
+"""Settlement tests: merchants with takings, bank accounts, splits, and settlement runs.
 
 The runs are given the time they run at (a day after the payments, say), so a day's cut-off can
-pass inside a test; the sandbox bank answers on its own timer thread, as a real bank would.
+pass inside a test; the sandbox bank answers on its own timer thread, as a real bank would. Each
+test gets a fresh database of each kind (see ``db_url``); when it ends the books must balance and
+every wallet debit must rest on its payer's authorisation.
 """
 
 from __future__ import annotations
 
 import itertools
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,7 +23,8 @@ from saoma.merchants.service import Merchant
 from saoma.settlement import tables as t
 from saoma.wallets import credentials
 from saoma.wallets.service import Consumer
-from support import PASSWORD, PIN, funded_payer, wait_until
+from settlement.court import Court
+from support import PASSWORD, PIN, funded_payer, open_platform, server, wait_until
 
 DAY_US = 86_400_000_000
 GOOD_ACCOUNT = "6222021001118812"  # the sandbox bank verifies and pays it
@@ -119,4 +122,49 @@ def town(platform: Platform) -> Town:
 
 
 Pay = Callable[..., dict[str, Any]]
-__all__ = ["DAY_US", "FROZEN_ACCOUNT", "GOOD_ACCOUNT", "PIN", "Town"]
+__all__ = ["DAY_US", "FROZEN_ACCOUNT", "GOOD_ACCOUNT", "PIN", "Town", "server"]
+
+
+@pytest.fixture
+def payer(platform: Platform) -> Callable[[int], Consumer]:
+    """``payer(balance)``: a consumer with a PIN and ``balance`` fen in the wallet."""
+    return lambda balance: funded_payer(platform, balance)
+
+
+@pytest.fixture
+def shop(platform: Platform) -> Callable[..., Merchant]:
+    """``shop(name)``: a new merchant at the platform's fee rate."""
+
+    def sign_up(name: str = "Old Chen Noodles") -> Merchant:
+        return platform.merchants.sign_up(
+            login=f"shop-{secrets.token_hex(4)}@example.cn",
+            password=PASSWORD,
+            name=name,
+            city="Shenzhen",
+        )
+
+    return sign_up
+
+
+@pytest.fixture
+def other(db_url: str, platform: Platform) -> Iterator[Platform]:
+    """A second process's services on the same database: races decided in the database."""
+    second = open_platform(db_url)
+    yield second
+    second.close()
+
+
+@pytest.fixture
+def court(
+    platform: Platform, shop: Callable[..., Merchant], payer: Callable[[int], Consumer]
+) -> Callable[..., Court]:
+    """``court(share_ppm=80_000, ...)``: a stall that gives the court a share, accepted."""
+
+    def make(**terms: Any) -> Court:
+        court, stall = shop("Futian Food Court"), shop("Old Chen Noodles")
+        terms = {"share_ppm": 80_000} | terms
+        proposed = platform.splits.propose(stall, court.id, **terms)
+        agreement = platform.splits.accept(court, proposed["id"])
+        return Court(platform, court, stall, agreement, payer(10_000_000))
+
+    return make

@@ -380,8 +380,9 @@ def create_app(platform: Platform, *, start: bool = True) -> FastAPI:
         p2p_routes,
         paycode_routes,
         promotion_routes,
-        settlement_routes,
         sandbox_routes,
+        settlement_routes,
+        split_routes,
     )
 
     app.include_router(consumer_routes.router)
@@ -393,4 +394,5 @@ def create_app(platform: Platform, *, start: bool = True) -> FastAPI:
     app.include_router(identity_routes.router)
     app.include_router(settlement_routes.router)
     app.include_router(sandbox_routes.router)
+    app.include_router(split_routes.router)
     return app

@@ -2,7 +2,8 @@
 
 The fee goes back in proportion, so a full refund returns the whole fee; so does the campaign's
 part of a discounted payment, back to its budget. The refund number is the merchant's: the same
-number refunds once, however often it is sent.
+number refunds once, however often it is sent. A payment split with other merchants
+(:mod:`saoma.settlement.splits`) takes back from each receiver its part of the refund.
 """
 
 from __future__ import annotations
@@ -10,11 +11,21 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import replace
-from typing import Any
+from typing import Any, NamedTuple
 
-from saoma.core.errors import RefundExceedsPayment, RefundNumberReused, RefundRaced, not_found
+from sqlalchemy import text
+
+from saoma.core.errors import (
+    InsufficientFunds,
+    RefundExceedsPayment,
+    RefundNumberReused,
+    RefundRaced,
+    not_found,
+)
 from saoma.core.ids import new_id, now_us
-from saoma.ledger import Transfer, TransferCode, TransferFlags
+from saoma.core.money import split
+from saoma.db import read
+from saoma.ledger import Result, Transfer, TransferCode, TransferFlags
 from saoma.ledger.tx import Refusal
 from saoma.merchants.service import Merchant, check_text
 from saoma.movements import Refused, Unit
@@ -36,6 +47,45 @@ REFUNDED_SQL = (
     " subsidy_refunded = subsidy_refunded + :sub"
     " WHERE id = :pid AND refunded = :seen AND refunded + :amount <= amount"
 )
+# A payment's splits live in the settlement package's payment_splits table, read here by SQL:
+# the settlement package builds on payments, not the other way round.
+SPLITS_SQL = (
+    "SELECT id, receiver_id, amount, returned FROM payment_splits"
+    " WHERE payment_id = :pid ORDER BY created_at_us, id"
+)
+SPLITS_COUNT_SQL = "SELECT COUNT(*) FROM payment_splits WHERE payment_id = :pid"
+# Compare-and-set on what a split has given back, as the refund's part was worked out from.
+RETURNED_SQL = (
+    "UPDATE payment_splits SET returned = returned + :back"
+    " WHERE id = :id AND returned = :seen AND returned + :back <= amount"
+)
+
+
+class SplitBack(NamedTuple):
+    """What one split's receiver gives back of a refund: ``back`` of its ``returned`` so far."""
+
+    split_id: str
+    receiver_id: str
+    returned: int
+    back: int
+
+
+def split_backs(refund: int, left: int, splits: list[tuple[str, str, int, int]]) -> list[SplitBack]:
+    """Each split's part of a refund of ``refund`` when ``left`` of the payment is unrefunded.
+
+    The refund is divided with ``money.split`` (largest remainder) over what the merchant still
+    holds of the payment and what each split still holds (amount less returned), so the parts
+    add up to the refund, and a refund of all that is left returns every split exactly.
+    """
+    if not splits:
+        return []
+    held = [amount - returned for _, _, amount, returned in splits]
+    own = max(0, left - sum(held))
+    parts = split(refund, [own, *held])[1:]
+    return [
+        SplitBack(split_id, receiver_id, returned, back)
+        for (split_id, receiver_id, _, returned), back in zip(splits, parts, strict=True)
+    ]
 
 
 def refund_share(part: int, refunded: int, amount: int) -> int:
@@ -133,6 +183,8 @@ class Refunds:
                 f"only {left} of this payment is left to refund", field="amount", refundable=left
             )
         consumer = self.ctx.wallets.get(payment.consumer_id)
+        splits = self._splits(payment.id)
+        backs = split_backs(amount, left, splits)
         # Each refund returns the share of the refunded total minus what earlier refunds
         # returned: the hook below commits it only if no other refund moved the total meanwhile.
         fee_back, sub_back = (
@@ -152,13 +204,14 @@ class Refunds:
             "reason": reason,
             "created_at_us": now,
         }
-        transfers = self._transfers(payment, merchant, consumer, row)
+        transfers = self._transfers(payment, merchant, consumer, row, backs)
         view = views.refund(row)
 
         def record(unit: Unit) -> None:
             params = {"amount": amount, "sub": sub_back, "pid": payment.id, "seen": seen}
             if unit.execute(REFUNDED_SQL, params).rowcount != 1:
                 raise SharesStale(payment.id)
+            self._return_splits(unit, payment.id, backs)
             unit.insert(m.refunds, row)
             unit.emit(
                 "refund.succeeded",
@@ -176,11 +229,34 @@ class Refunds:
         except SharesStale:
             return None
         if isinstance(moved, Refused):
-            return self._not_moved(moved, payment, merchant, amount, merchant_refund_no)
+            return self._not_moved(moved, payment, merchant, amount, merchant_refund_no, backs)
         return view
 
+    def _splits(self, payment_id: str) -> list[tuple[str, str, int, int]]:
+        with read(self.ctx.engine) as conn:
+            rows = conn.execute(text(SPLITS_SQL), {"pid": payment_id}).all()
+        return [(r.id, r.receiver_id, r.amount, r.returned) for r in rows]
+
+    @staticmethod
+    def _return_splits(unit: Unit, payment_id: str, backs: list[SplitBack]) -> None:
+        """Advance what each split gave back, as the parts were worked out; stale if another
+        refund moved one meanwhile or a split was made since (it took the payment's row too)."""
+        for b in backs:
+            if b.back:
+                params = {"back": b.back, "id": b.split_id, "seen": b.returned}
+                if unit.execute(RETURNED_SQL, params).rowcount != 1:
+                    raise SharesStale(payment_id)
+        if unit.execute(SPLITS_COUNT_SQL, {"pid": payment_id}).fetchone()[0] != len(backs):
+            raise SharesStale(payment_id)
+
     def _not_moved(
-        self, refused: Refused, payment: Any, merchant: Merchant, amount: int, number: str
+        self,
+        refused: Refused,
+        payment: Any,
+        merchant: Merchant,
+        amount: int,
+        number: str,
+        backs: list[SplitBack],
     ) -> dict[str, Any] | None:
         """The same refund number, committed by a request sent with this one; None if another
         refund made the amounts stale (a fen short, say); else why the ledger refused it."""
@@ -190,13 +266,37 @@ class Refunds:
         now_row = self._read_payment(payment.id)
         if now_row is not None and now_row.refunded != payment.refunded:
             return None
+        left = payment.amount - payment.refunded
+        if backs != split_backs(amount, left, self._splits(payment.id)):
+            return None  # a split was made meanwhile
+        short = {
+            transfer.id: result
+            for result, transfer in zip(refused.results, refused.transfers, strict=True)
+            if result is Result.EXCEEDS_CREDITS
+        }
+        refund_id = derived_id("rfd", merchant.id, number)
+        for b in backs:
+            if derived_id("rsp", refund_id, b.split_id) in short:
+                receiver = self.ctx.merchants.get(b.receiver_id)
+                raise InsufficientFunds(
+                    f"{receiver.name} (a receiver of this payment's split) does not hold the"
+                    f" {b.back} it would give back of this refund",
+                    field="amount",
+                    receiver_id=receiver.id,
+                )
         raise refused.problem()
 
     def _transfers(
-        self, payment: Any, merchant: Merchant, payer: Consumer, refund: dict[str, Any]
+        self,
+        payment: Any,
+        merchant: Merchant,
+        payer: Consumer,
+        refund: dict[str, Any],
+        backs: list[SplitBack],
     ) -> list[Transfer]:
-        """The returned fee first (it can fund the refund), the payer's part, then the
-        campaign's part back to where it came from; linked, all or nothing."""
+        """The returned fee first (it can fund the refund), then what split receivers give
+        back, the payer's part, then the campaign's part back to where it came from; linked,
+        all or nothing."""
         transfer_id = derived_id("rfd", merchant.id, refund["merchant_refund_no"])
         merchant_account = merchant.account_id
         fee_back, sub_back = refund["fee_returned"], refund["subsidy_returned"]
@@ -213,6 +313,18 @@ class Refunds:
                     ref=payment.id,
                 )
             )
+        for b in backs:
+            if b.back:
+                chain.append(
+                    Transfer(
+                        derived_id("rsp", transfer_id, b.split_id),
+                        self.ctx.merchants.get(b.receiver_id).account_id,
+                        merchant_account,
+                        b.back,
+                        TransferCode.SPLIT,
+                        ref=payment.id,
+                    )
+                )
         if to_payer:
             chain.append(
                 Transfer(
