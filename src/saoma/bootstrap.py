@@ -108,7 +108,6 @@ class Platform:
                 self.people.deliver_verified()  # first: what its owner proved is not returned
                 self.people.return_unclaimed()
                 self.people.settle_packets()
-                self.splits.apply_standing()  # first: a day's splits are in its settlement
                 self.settlement.maintain()
             except Exception:
                 log.exception("maintenance failed")
@@ -132,9 +131,11 @@ def _settlement_desk(
         instant_fee_ppm=settings.instant_payout_fee_ppm,
         default_overdraft=settings.merchant_overdraft,
     )
-    return SettlementDesk(
+    desk = SettlementDesk(
         engine, merchants, payments.movements, currency=settings.currency, tz=tz, policy=policy
     )
+    desk.reconcile_daily = settings.reconcile_daily
+    return desk
 
 
 def _connect_bank(
@@ -196,6 +197,8 @@ def build(
     payments.paycodes = paycodes
     funding = Funding(engine, payments)
     settlement = _settlement_desk(settings, engine, merchants, payments, tz)
+    splits = Splits(engine, payments, merchants)
+    settlement.before_run = splits.apply_standing
 
     bank = _connect_bank(settings, bank, funding, settlement)
     messenger = messenger or SandboxMessenger(engine)  # no real SMS or mail connector yet
@@ -227,7 +230,7 @@ def build(
         messenger,
         identifiers,
         settlement,
-        Splits(engine, payments, merchants),
+        splits,
         settings.demo,
         settings.demo or settings.sandbox_messages_visible,
     )

@@ -42,6 +42,11 @@ class Settings(BaseSettings):
         le=10**12,
         description="How far refunds may take a merchant below zero after a payout (default).",
     )
+    reconcile_daily: bool = Field(
+        default=False,
+        description="Reconcile yesterday's bank statement in the background (one bank statement"
+        " for the installation: the sandbox bank keeps one per process, so leave it off there).",
+    )
     sandbox_bank_delay_s: float = Field(default=0.05, ge=0, le=60)
     timezone: str = Field(
         default="Asia/Shanghai", description="Merchants' local time for days and hours in reports."

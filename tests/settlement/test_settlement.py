@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from typing import Any
 
 from saoma.core.money import rate_of
 from saoma.ledger.check import check_ledger
@@ -59,7 +60,7 @@ def test_every_movement_is_in_exactly_one_settlement_when_runs_race(town: Town) 
         assert settlement["lines"] == 10  # five payments and their fees
     with town.platform.engine.connect() as conn:
         lines = conn.execute(t.settlement_lines.select()).all()
-    assert len(lines) == len({line.source for line in lines}) == 40
+    assert len(lines) == len({(line.source, line.merchant_id) for line in lines}) == 40
 
 
 def test_a_refund_after_the_payout_goes_below_zero_and_is_carried(town: Town) -> None:
@@ -155,4 +156,20 @@ def test_the_books_check_finds_a_settlement_that_does_not_add_up(town: Town) -> 
     assert any(f"merchant {noodles.id}: account holds" in p for p in problems), problems
     with town.platform.engine.begin() as conn:  # put right, so the test's own check passes
         conn.execute(t.settlement_lines.insert().values(**line))
+    assert check_ledger(town.platform.engine).ok
+
+
+def test_a_food_courts_share_is_in_both_settlements(town: Town, court: Any) -> None:
+    food = court(standing=True)
+    for shop in (food.court, food.stall):
+        town.bank_account(shop, GOOD_ACCOUNT)
+    paid = food.pay(10_000)
+    assert town.platform.splits.apply_standing() == 1  # as the background pass does
+    town.refund(food.stall, paid["id"], 2_500)  # a quarter back: the court returns its share
+    town.run()
+    (stall,) = town.settled(food.stall)
+    (court_side,) = town.settled(food.court)
+    assert stall["splits"] == -800 + 200 and court_side["splits"] == 800 - 200
+    assert stall["payout"] == 10_000 - 60 + 15 - 2_500 - 600
+    assert court_side["payout"] == 600
     assert check_ledger(town.platform.engine).ok

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -13,9 +16,12 @@ from saoma.merchants.service import Merchant, Merchants
 from saoma.movements import Movements
 from saoma.settlement.accounts import VERIFY_PREFIX, BankAccounts
 from saoma.settlement.payouts import PAYOUT_PREFIX, Payouts
+from saoma.settlement.reconcile import reconcile_day
 from saoma.settlement.service import Policy, Settlements
 from saoma.settlement.terms import terms_view
 from saoma.settlement.views import Statements
+
+log = logging.getLogger(__name__)
 
 
 class SettlementDesk:
@@ -36,6 +42,12 @@ class SettlementDesk:
         self.payouts = Payouts(engine, self.settlements)
         self.statements = Statements(engine)
         self.accounts.on_verified = self.payouts.retry_failed
+        self.engine = engine
+        self.bank: BankConnector | None = None
+        # What must land before a run takes its lines (the standing splits of the day).
+        self.before_run: Callable[[], object] = lambda: None
+        self.reconcile_daily = False  # fetch and reconcile yesterday's bank statement
+        self._reconciled: date | None = None
 
     def ensure_accounts(self) -> None:
         """The platform's settlement clearing, reserve and overdraft accounts."""
@@ -50,6 +62,7 @@ class SettlementDesk:
         )
 
     def connect(self, bank: BankConnector) -> None:
+        self.bank = bank
         self.accounts.bank = bank
         self.payouts.bank = bank
 
@@ -66,6 +79,7 @@ class SettlementDesk:
 
     def run(self, now: int | None = None) -> dict[str, int]:
         """One settlement run: every merchant whose cut-off has passed is settled and paid."""
+        self.before_run()
         return self.settlements.run(now, release=self.payouts.release_reserves)
 
     def instant(self, merchant: Merchant) -> dict[str, Any]:
@@ -86,3 +100,20 @@ class SettlementDesk:
         self.payouts.time_out_stale()
         self.payouts.resend_pending()
         self.run()
+        if self.reconcile_daily:
+            self.reconcile_yesterday()
+
+    def reconcile_yesterday(self) -> None:
+        """Once a day, in one process at a time or several (a statement is stored once): the
+        bank's statement of yesterday (UTC), matched against what Saoma recorded."""
+        yesterday = datetime.now(UTC).date() - timedelta(days=1)
+        if self._reconciled == yesterday or self.bank is None:
+            return
+        report = reconcile_day(self.engine, self.bank, yesterday)
+        self._reconciled = yesterday
+        if report.breaks:
+            log.warning(
+                "bank statement %s: %d breaks (saoma reconcile --open)",
+                report.statement_id,
+                len(report.breaks),
+            )

@@ -59,13 +59,16 @@ KINDS = {
 _KIND_SQL = "CASE t.code " + " ".join(f"WHEN {int(c)} THEN '{k}'" for c, k in KINDS.items())
 _KIND_SQL += " ELSE 'other' END"
 # The lines a settlement takes: one statement per side of the merchant's account, so each uses
-# that side's index; a transfer some settlement already took is left (its source is unique).
+# that side's index; a transfer a settlement of this merchant already took is left (its source is
+# unique per merchant).
 _TAKE_LINES = [
     "INSERT INTO settlement_lines (source, settlement_id, merchant_id, kind, ref, amount, at_us)"
-    f" SELECT t.id, :sid, :mid, {_KIND_SQL}, t.ref, {sign}t.amount, t.created_at_us"
+    f" SELECT t.id, :sid, CAST(:mid AS VARCHAR(32)), {_KIND_SQL}, t.ref, {sign}t.amount,"
+    " t.created_at_us"
     f" FROM transfers t WHERE t.{side}_account_id = :acct AND (t.flags & 10) = 0"
     f" AND t.code NOT IN {NOT_LINES} AND t.created_at_us < :cutoff"
-    " AND NOT EXISTS (SELECT 1 FROM settlement_lines l WHERE l.source = t.id)"
+    " AND NOT EXISTS (SELECT 1 FROM settlement_lines l WHERE l.source = t.id"
+    " AND l.merchant_id = :mid)"
     for side, sign in (("credit", ""), ("debit", "-"))
 ]
 _TAKE_CARRIED = (

@@ -86,13 +86,14 @@ Index("ix_settlements_merchant", settlements.c.merchant_id, settlements.c.period
 Index("ix_settlements_state", settlements.c.state, settlements.c.updated_at_us)
 
 # What a settlement is made of. ``source`` is the ledger transfer's id (or ``carry:<settlement>``
-# for what an earlier settlement carried over), unique: a movement is in one settlement only.
+# for what an earlier settlement carried over), unique per merchant: a movement is in one
+# settlement of each merchant it moved money of (a split is a line of both merchants').
 settlement_lines = Table(
     "settlement_lines",
     metadata,
     Column("source", String(64), primary_key=True),
     Column("settlement_id", String(32), nullable=False),
-    Column("merchant_id", String(32), nullable=False),
+    Column("merchant_id", String(32), primary_key=True),
     # payment | capture | fee | refund | split | reserve | subsidy | budget | carried | other
     Column("kind", String(12), nullable=False),
     Column("ref", String(128), nullable=False, server_default=""),  # payment, refund... id

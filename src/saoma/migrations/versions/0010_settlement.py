@@ -125,7 +125,7 @@ def upgrade() -> None:
         sa.Column("ref", sa.String(length=128), server_default="", nullable=False),
         sa.Column("amount", sa.BigInteger(), nullable=False),
         sa.Column("at_us", sa.BigInteger(), nullable=False),
-        sa.PrimaryKeyConstraint("source", name=op.f("pk_settlement_lines")),
+        sa.PrimaryKeyConstraint("source", "merchant_id", name=op.f("pk_settlement_lines")),
     )
     with op.batch_alter_table("settlement_lines", schema=None) as batch_op:
         batch_op.create_index(
