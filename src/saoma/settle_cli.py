@@ -44,8 +44,8 @@ def settle(
         except ValueError:
             console.print(f"[red]--at must be an ISO time like 2026-12-06T00:05+08:00 ({at!r})")
             raise typer.Exit(2) from None
-        if moment.tzinfo is None:
-            console.print("[red]--at needs a time zone, like +08:00")
+        if moment.tzinfo is None or not 2000 <= moment.year <= 2200:
+            console.print("[red]--at needs a time zone (like +08:00) and a year 2000-2200")
             raise typer.Exit(2)
         now = int(moment.timestamp() * 1_000_000)
     platform = _platform(database_url)

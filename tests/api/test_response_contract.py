@@ -361,6 +361,7 @@ def tour_bank_statement(payer: ConsumerClient) -> None:
     assert statement.status_code == 200 and b"camt.053.001.08" in statement.content
     refused = payer.http.get("/v1/sandbox/bank-statement", params={"faults": "lost"})
     assert refused.status_code == 422 and refused.json()["field"] == "faults"
+    payer.request("POST", "/v1/sandbox/settle", {"at": "2026-12-06T00:05:00+08:00"})
 
 
 def collect_coupon(server: Server, payer: ConsumerClient, campaign_id: str) -> None:

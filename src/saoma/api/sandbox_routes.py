@@ -12,10 +12,12 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
 from saoma.api import deps
-from saoma.api.responses import problems
+from saoma.api.responses import answer, problems
+from saoma.api.settlement_out import SandboxSettle, SettleRunOut
 from saoma.core.errors import DemoOnly, InvalidRequest
 from saoma.funding.statement import check_faults
 from saoma.payments.reports import parse_day
@@ -68,3 +70,26 @@ def sandbox_bank_statement(
     except ValueError as exc:
         raise InvalidRequest(str(exc), field="faults") from None
     return Response(document, media_type=XML)
+
+
+@router.post(
+    "/sandbox/settle", tags=["sandbox"], response_model=SettleRunOut, responses=problems(404, 422)
+)
+async def sandbox_settle(body: SandboxSettle, request: Request) -> Response:
+    """Demo mode only: a settlement run now, as if it were ``at`` (to see tomorrow's payouts
+    today); the payouts go to this server's sandbox bank, so its statement shows them."""
+    platform = deps.platform_of(request)
+    if not platform.sandbox_messages_visible:
+        raise DemoOnly("settling on demand is only for demo mode")
+    now = None
+    if body.at is not None:
+        try:
+            moment = datetime.fromisoformat(body.at)
+        except ValueError:
+            raise InvalidRequest("at must be an ISO 8601 time", field="at") from None
+        if moment.tzinfo is None:
+            raise InvalidRequest("at needs a time zone, like +08:00", field="at")
+        if not 2000 <= moment.year <= 2200:
+            raise InvalidRequest("at must be between the years 2000 and 2200", field="at")
+        now = int(moment.timestamp() * 1_000_000)
+    return answer(await run_in_threadpool(platform.settlement.run, now))

@@ -173,3 +173,19 @@ class SetTerms(Body):
     schedule: Literal["daily", "weekly"] | None = None
     cutoff_hour: StrictInt | None = Field(default=None, examples=[0], description="0 to 23")
     weekday: StrictStr | None = Field(default=None, max_length=10, examples=["monday"])
+
+
+class SandboxSettle(Body):
+    at: StrictStr | None = Field(
+        default=None, max_length=40, examples=["2026-12-06T00:05:00+08:00"]
+    )
+
+
+class SettleRunOut(Out):
+    """What one settlement run did."""
+
+    model_config = example({"settlements": 3, "merchants": 5, "moved": 0})
+
+    settlements: int = Field(description="Settlements made.")
+    merchants: int = Field(description="Merchants whose cut-off had passed.")
+    moved: int = Field(description="Settlements an earlier run closed, moved now.")
