@@ -31,6 +31,12 @@ def test_seed_is_idempotent_and_consistent(db_url: str) -> None:
         for spec in MERCHANTS:
             merchant = platform.merchants.sign_in(spec.login, DEMO_PASSWORD)
             assert merchant.name == spec.name and merchant.has_manager_pin  # cashier refunds
+            bank = platform.settlement.accounts.of(merchant)["current"]
+            assert bank is not None and bank["state"] == "verified"  # ready to be paid
+            paid_out = platform.settlement.statements.list(merchant)["data"]
+            assert [s["kind"] for s in paid_out] == (
+                ["instant"] if spec.login == "noodles@futian.demo" else []
+            )
     finally:
         platform.close()
     engine = make_engine(db_url)

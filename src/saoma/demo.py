@@ -5,11 +5,12 @@ Seeding is idempotent: running it again finds everyone already there and changes
 
 from __future__ import annotations
 
+import contextlib
 import re
 from dataclasses import dataclass
 
 from saoma.bootstrap import Platform
-from saoma.core.errors import CODE_HELD_BACK, SaomaError
+from saoma.core.errors import CODE_HELD_BACK, NothingToSettle, SaomaError
 from saoma.funding.bank import BankOutcome
 from saoma.merchants.service import Merchant
 
@@ -119,6 +120,20 @@ def share(platform: Platform, giver: Merchant, receiver: Merchant, ppm: int, cap
     platform.splits.accept(receiver, proposed["id"])
 
 
+def bank_account(platform: Platform, merchant: Merchant, number: str) -> None:
+    """A verified bank account to be paid to, added once (the bank's check answered here, as
+    the top-ups' are)."""
+    if platform.settlement.accounts.current(merchant.id) is not None:
+        return
+    added = platform.settlement.accounts.register(
+        platform.merchants.get(merchant.id),
+        holder_name=merchant.name,
+        account_number=number,
+        manager_pin=DEMO_PIN,
+    )
+    platform.settlement.accounts.answered(BankOutcome("bv_" + added["id"], True, "SBXDEMO"))
+
+
 def seed(platform: Platform) -> None:
     merchants = []
     for spec in MERCHANTS:
@@ -178,4 +193,10 @@ def seed(platform: Platform) -> None:
         platform.payments.consent_hold(consumer, ride["id"], pin=DEMO_PIN)
         platform.payments.capture_hold(bikes, ride["id"], amount=150)
     platform.splits.apply_standing()  # the court's share of the noodles sold above
+    for n, merchant in enumerate(merchants):
+        bank_account(platform, merchant, f"62220210011188{n + 1:02d}")
+    # The noodle shop was paid out once already, so its dashboard shows a settlement (seeded
+    # again, there is nothing new to pay).
+    with contextlib.suppress(NothingToSettle):
+        platform.settlement.instant(platform.merchants.get(noodles.id))
     del stall
