@@ -100,20 +100,22 @@ def bank_attention(
     database_url: str | None = DatabaseOption,
     as_json: bool = typer.Option(False, "--json", help="Print the list as JSON."),
 ) -> None:
-    """List bank instructions only a person can settle; exits 1 if there is any."""
+    """List bank instructions only a person can settle (top-ups, withdrawals and merchants'
+    payouts); exits 1 if there is any."""
     from saoma.core.money import format_minor
     from saoma.funding.service import needing_attention
+    from saoma.settlement import payouts
 
     engine = make_engine(_url(database_url))
     try:
-        rows = needing_attention(engine)
+        rows = needing_attention(engine) + payouts.needing_attention(engine)
     finally:
         engine.dispose()
     if as_json:
         typer.echo(json.dumps(rows, ensure_ascii=False))
     elif rows:
         table = Table()
-        for column in ("instruction", "consumer", "amount", "bank reference"):
+        for column in ("instruction", "who", "amount", "bank reference"):
             table.add_column(column, no_wrap=True)
         table.add_column("why")
         for row in rows:

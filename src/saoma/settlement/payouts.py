@@ -22,10 +22,11 @@ from sqlalchemy import select, update
 from sqlalchemy.engine import Engine
 
 from saoma.core.errors import AlreadySettled
-from saoma.core.ids import now_us
+from saoma.core.ids import now_us, rfc3339
 from saoma.db import read, write_one
 from saoma.funding.bank import BankConnector, BankOutcome
 from saoma.ledger import Result, Transfer, TransferCode, TransferFlags
+from saoma.merchants import tables as merchant_tables
 from saoma.merchants.service import Merchant
 from saoma.movements import Refused, Unit
 from saoma.payments.rows import derived_id
@@ -40,7 +41,40 @@ BANK_TIMEOUT_US = 10 * 60 * 1_000_000
 RESEND_AFTER_US = 60 * 1_000_000
 RESEND_CUTOFF_US = 2 * 60 * 1_000_000
 GAVE_UP = "the bank did not answer in time"
+STUCK = "still pending after the give-up: is the maintenance pass running?"
 PAID_LATE_SHORT = "the bank paid after the give-up; the merchant's account could not cover it"
+
+
+def needing_attention(engine: Engine, now: int | None = None) -> list[dict[str, Any]]:
+    """Payouts only a person can settle, oldest first: given up on (the bank may still pay
+    them; the settlement waits), paid after the give-up with the merchant unable to cover it,
+    or pending past the give-up (the maintenance pass is not running)."""
+    now = now_us() if now is None else now
+    po = t.payouts.c
+    with read(engine) as conn:
+        rows = conn.execute(
+            select(t.payouts, merchant_tables.merchants.c.login)
+            .join(merchant_tables.merchants, merchant_tables.merchants.c.id == po.merchant_id)
+            .where(
+                ((po.state == "failed") & po.failure.in_((GAVE_UP, PAID_LATE_SHORT)))
+                | ((po.state == "pending") & (po.created_at_us < now - BANK_TIMEOUT_US))
+            )
+            .order_by(po.created_at_us, po.id)
+        ).all()
+    return [
+        {
+            "id": row.id,
+            "direction": "payout",
+            "login": row.login,
+            "amount": row.amount,
+            "currency": row.currency,
+            "state": row.state,
+            "bank_reference": row.bank_reference,
+            "why": row.failure if row.state == "failed" else STUCK,
+            "updated_at": rfc3339(row.updated_at_us),
+        }
+        for row in rows
+    ]
 
 
 class Payouts:
