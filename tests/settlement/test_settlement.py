@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+from saoma.core.errors import SaomaError
 from saoma.core.money import rate_of
 from saoma.ledger.check import check_ledger
 from saoma.settlement import tables as t
@@ -172,4 +173,32 @@ def test_a_food_courts_share_is_in_both_settlements(town: Town, court: Any) -> N
     assert stall["splits"] == -800 + 200 and court_side["splits"] == 800 - 200
     assert stall["payout"] == 10_000 - 60 + 15 - 2_500 - 600
     assert court_side["payout"] == 600
+    assert check_ledger(town.platform.engine).ok
+
+
+def test_fifty_instant_payouts_at_once_pay_the_money_once(town: Town) -> None:
+    market = town.shop("Nanshan Fresh Mart")
+    alice = town.payer()
+    for amount in (12_000, 8_000, 20_000):
+        town.pay(market, alice, amount)
+    merchant = town.platform.merchants.get(market.id)
+    paid: list[int] = []
+    refused: list[str] = []
+
+    def ask() -> None:
+        try:
+            paid.append(town.platform.settlement.instant(merchant)["payout"])
+        except SaomaError as exc:
+            refused.append(exc.slug)
+
+    askers = [threading.Thread(target=ask) for _ in range(50)]
+    for thread in askers:
+        thread.start()
+    for thread in askers:
+        thread.join()
+    fee = rate_of(40_000 - 240, 1_000)
+    assert paid == [40_000 - 240 - fee]
+    assert refused == ["nothing-to-settle"] * 49
+    town.settled(market)
+    assert town.own(market) == 0
     assert check_ledger(town.platform.engine).ok

@@ -187,6 +187,7 @@ class Settlements:
 
     def _close(self, terms: Any, cutoff: int, kind: str, now: int) -> str | None:
         merchant = self.merchants.get(terms.merchant_id)
+        has_bank = self.accounts.current(merchant.id) is not None  # read before the write
         sid = new_id("stl")
         try:
             with write(self.engine) as conn:
@@ -200,7 +201,7 @@ class Settlements:
                 conn.execute(text(_CONSUME_CARRIED), params)
                 if not taken:
                     raise _Empty
-                self._sum_up(conn, sid, merchant, terms, kind, now)
+                self._sum_up(conn, sid, merchant, terms, kind, now, has_bank=has_bank)
         except _Empty:
             return None
         except IntegrityError:  # another process made this settlement, or took a line first
@@ -243,7 +244,15 @@ class Settlements:
         )
 
     def _sum_up(
-        self, conn: Connection, sid: str, merchant: Merchant, terms: Any, kind: str, now: int
+        self,
+        conn: Connection,
+        sid: str,
+        merchant: Merchant,
+        terms: Any,
+        kind: str,
+        now: int,
+        *,
+        has_bank: bool,
     ) -> None:
         """The settlement's figures from its lines; the reserve, the fee and what is paid."""
         sums: dict[str, int] = {}
@@ -264,7 +273,7 @@ class Settlements:
         if terms.reserve_ppm and net > 0:
             reserve = max(0, min(rate_of(gross, terms.reserve_ppm), net, own))
         payable = max(0, min(net - reserve, own - reserve))
-        if self.accounts.current(merchant.id) is None:
+        if not has_bank:
             payable = 0  # kept (and carried) until the merchant has a verified bank account
         fee = 0
         if kind == "instant" and payable:
