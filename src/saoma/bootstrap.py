@@ -125,7 +125,7 @@ class Platform:
 
 def _settlement_desk(
     settings: Settings, engine: Engine, merchants: Merchants, payments: Payments, tz: ZoneInfo
-) -> SettlementDesk:
+) -> tuple[SettlementDesk, Splits]:
     policy = Policy(
         instant_max=settings.instant_payout_max,
         instant_fee_ppm=settings.instant_payout_fee_ppm,
@@ -135,7 +135,9 @@ def _settlement_desk(
         engine, merchants, payments.movements, currency=settings.currency, tz=tz, policy=policy
     )
     desk.reconcile_daily = settings.reconcile_daily
-    return desk
+    splits = Splits(engine, payments, merchants)
+    desk.before_run = splits.apply_standing  # a day's standing splits are in its settlement
+    return desk, splits
 
 
 def _connect_bank(
@@ -196,9 +198,7 @@ def build(
     # Payments charges payment codes: removed once Payments(..., paycodes=) takes them.
     payments.paycodes = paycodes
     funding = Funding(engine, payments)
-    settlement = _settlement_desk(settings, engine, merchants, payments, tz)
-    splits = Splits(engine, payments, merchants)
-    settlement.before_run = splits.apply_standing
+    settlement, splits = _settlement_desk(settings, engine, merchants, payments, tz)
 
     bank = _connect_bank(settings, bank, funding, settlement)
     messenger = messenger or SandboxMessenger(engine)  # no real SMS or mail connector yet

@@ -97,6 +97,22 @@ class _Empty(Exception):
     """Nothing to take: the settlement is not made."""
 
 
+def _line_sums(conn: Connection, sid: str) -> tuple[dict[str, int], int]:
+    """A settlement's lines added up by kind, and how many there are."""
+    sums: dict[str, int] = {}
+    count = 0
+    for line_kind, total, n in conn.execute(
+        text(
+            "SELECT kind, SUM(amount), COUNT(*) FROM settlement_lines"
+            " WHERE settlement_id = :sid GROUP BY kind"
+        ),
+        {"sid": sid},
+    ):
+        sums[line_kind] = int(total)
+        count += int(n)
+    return sums, count
+
+
 def stl_ids(sid: str, attempt: int) -> tuple[str, str]:
     """The transfers of a payout attempt: to settlement clearing, and the bank's hold."""
     return derived_id("stl", sid, str(attempt)), derived_id("po", sid, str(attempt))
@@ -255,17 +271,7 @@ class Settlements:
         has_bank: bool,
     ) -> None:
         """The settlement's figures from its lines; the reserve, the fee and what is paid."""
-        sums: dict[str, int] = {}
-        count = 0
-        for line_kind, total, n in conn.execute(
-            text(
-                "SELECT kind, SUM(amount), COUNT(*) FROM settlement_lines"
-                " WHERE settlement_id = :sid GROUP BY kind"
-            ),
-            {"sid": sid},
-        ):
-            sums[line_kind] = int(total)
-            count += int(n)
+        sums, count = _line_sums(conn, sid)
         gross = sums.get("payment", 0) + sums.get("capture", 0)
         net = sum(sums.values())
         own = self._own_balance(conn, merchant, terms)
