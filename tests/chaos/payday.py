@@ -83,7 +83,9 @@ class Payday:
         self.lines: list[str] = []
         tz = ZoneInfo(os.environ.get("SAOMA_TIMEZONE") or "Asia/Shanghai")
         now = datetime.now(tz)
-        self.midnight = datetime(now.year, now.month, now.day, tzinfo=tz) + timedelta(days=1)
+        # The first run settles through a midnight a day away at least, so every movement of a
+        # run that crosses midnight is before the cut-off of the last run.
+        self.midnight = datetime(now.year, now.month, now.day, tzinfo=tz) + timedelta(days=2)
 
     def count(self, name: str, n: int = 1) -> None:
         with self.lock:
