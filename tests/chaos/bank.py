@@ -743,6 +743,7 @@ class Bank:
                 r.raise_for_status()
                 body = r.json()
                 self.shops.append(Shop(body["merchant"]["id"], body["key_id"], key))
+            self.payday.begin()  # the merchants' bank accounts, while the wallets are opened
 
             def open_wallet(_n: int) -> Wallet:
                 with httpx.Client(base_url=self.cluster.servers[0].url, timeout=30.0) as h:
@@ -786,7 +787,7 @@ class Bank:
         self.wallets = [replace(w, account_id=int(consumers[w.id])) for w in self.wallets]
         self.shops = [replace(s, account_id=int(merchants[s.id])) for s in self.shops]
         self.parties = {p.id: p for p in [*self.wallets, *self.shops]}
-        self.payday.setup()
+        self.payday.ready()
 
     @property
     def receiver(self) -> Receiver:

@@ -73,6 +73,7 @@ class Payday:
         self.rng = random.Random(self.settings.seed + 11)
         self.frozen: Any = None  # the shop whose first account is frozen
         self.reserved: Any = None  # the shop with a rolling reserve
+        self.terms: subprocess.Popen[bytes] | None = None  # ``saoma settle terms`` setting it
         self.figures: Counter[str] = Counter()
         self.lock = threading.Lock()
         self.threads: list[threading.Thread] = []
@@ -93,17 +94,16 @@ class Payday:
 
     # --- setting up -------------------------------------------------------------------------------
 
-    def setup(self) -> None:
+    def begin(self) -> None:
         """Bank accounts for every merchant (the last one's frozen, with a manager PIN to change
-        it later), verified before the load; a rolling reserve for the first."""
+        it later); a rolling reserve for the first."""
         shops = self.bank.shops
         if not shops:
             return
         self.frozen = shops[-1]
         self.reserved = shops[0] if len(shops) > 1 else None
-        terms = None
         if self.reserved is not None:
-            terms = self.cli(
+            self.terms = self.cli(
                 "settle",
                 "terms",
                 self.reserved.id,
@@ -129,11 +129,19 @@ class Payday:
                 frozen = shop is self.frozen
                 number = account_number(n, FROZEN_SUFFIX if frozen else "88")
                 self.register(api, shop, number, pin=PIN if frozen else None, faults=False)
-            for shop in shops:
-                self.wait_verified(api, shop, lambda acc: acc is not None, 30.0)
         finally:
             api.close()
-        if terms is not None and terms.wait(timeout=60) != 0:
+
+    def ready(self) -> None:
+        """Before the load: every account verified, the reserve set."""
+        api = self.make_api(random.Random(self.settings.seed + 15))
+        try:
+            for shop in self.bank.shops:
+                if not self.wait_verified(api, shop, lambda acc: acc is not None, 30.0):
+                    raise RuntimeError(f"the bank account of {shop.id} was not verified")
+        finally:
+            api.close()
+        if self.terms is not None and self.terms.wait(timeout=60) != 0:
             raise RuntimeError("saoma settle terms failed: see terms.log")
 
     def register(
