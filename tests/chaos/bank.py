@@ -10,13 +10,18 @@ SIGKILLs and restarts servers, drops every PostgreSQL connection of the database
 database refuse connections for a few seconds, restarts PostgreSQL; clients give up on some
 requests after 50 ms while the server carries on, send some requests twice at once with one
 key, and race each other: two payers for one order, refunds of one payment that together ask
-for too much, a capture against a void of the same hold.
+for too much, a capture against a void of the same hold. Merchants are paid out meanwhile
+(``payday.py``): ``saoma settle`` runs as its own process, some SIGKILLed mid-way, merchants ask
+for instant payouts, and one merchant's frozen bank account is replaced half-way.
 
-A reader checks every snapshot: the money in the system is what the top-ups brought in, no
+A reader checks every snapshot: the money in the system and paid out to merchants' banks is
+what the top-ups brought in, no
 wallet is below zero, and now and then the ledger's own proof (``check_ledger``). At the end:
 every acknowledged operation is in the books exactly once, no refused one at all, no operation
 more than once, every webhook is delivered, ``check_ledger`` and ``check_authorisations`` pass,
-and every account reconciles with the business records (payments, refunds, transfers).
+and every account reconciles with the business records (payments, refunds, transfers); every
+merchant movement is in exactly one settlement, no settlement is paid twice, and each merchant's
+money is paid out, in its balance, held in reserve or an instant payout's fee.
 
     .venv/bin/python tests/chaos/bank.py --seconds 600 --db postgres
 """
@@ -51,6 +56,8 @@ from sqlalchemy.engine import Engine, make_url
 TESTS = str(Path(__file__).resolve().parents[1])
 if TESTS not in sys.path:  # run on its own: ``support`` lives one folder up
     sys.path.insert(0, TESTS)
+
+from payday import Payday  # noqa: E402
 
 from saoma import signing  # noqa: E402
 from saoma.authorisations import check_authorisations  # noqa: E402
@@ -93,6 +100,9 @@ class Settings:
     short_ratio: float = 0.12
     twin_ratio: float = 0.06  # the same request, same key, sent twice at once (any server)
     settle_seconds: float = 60.0  # at most this long for webhooks after the load
+    settle_every: float = 15.0  # mean seconds between ``saoma settle`` runs (0: never)
+    settle_kill_ratio: float = 0.3  # runs SIGKILLed mid-way (0: none; else the second always)
+    instant_every: float = 4.0  # mean seconds between instant payouts asked for (0: never)
     takeover: bool = False  # finish abandoned requests by taking their key over (60 s wait)
     seed: int = 0
     workdir: Path | None = None
@@ -112,6 +122,8 @@ def ci_settings(db: str, workdir: Path) -> Settings:
             servers=1,
             kill_every=5.0,
             drop_every=0,
+            settle_every=7.0,
+            instant_every=2.5,
             seed=seed,
             workdir=workdir,
         )
@@ -124,6 +136,8 @@ def ci_settings(db: str, workdir: Path) -> Settings:
         drop_every=9.0,
         outage_every=10.0,
         pg_restarts=restarts,
+        settle_every=8.0,
+        instant_every=2.5,
         seed=seed,
         workdir=workdir,
     )
@@ -641,6 +655,8 @@ class Summary:
     webhooks: dict[str, int]
     phases: dict[str, float]
     violations: list[str]
+    payouts: list[str] = field(default_factory=list)  # the settlement lines of the report
+    settlement: Counter[str] = field(default_factory=Counter)
 
     @property
     def acknowledged(self) -> int:
@@ -674,6 +690,7 @@ class Summary:
             f"  webhooks                  {self.webhooks.get('events', 0):6} events,"
             f" {self.webhooks.get('received', 0)} deliveries received,"
             f" {self.webhooks.get('missing', 0)} missing",
+            *self.payouts,
             f"  invariant violations      {len(self.violations):6}",
         ]
         lines += [f"    ✗ {v}" for v in self.violations[:50]]
@@ -696,6 +713,7 @@ class Bank:
         self.phases: dict[str, float] = {}
         self.webhook_figures: dict[str, int] = {}
         self.api_balances: dict[str, int | None] = {}
+        self.payday = Payday(self, lambda rng: Api(self.cluster, self.history, rng))
 
     def say(self, message: str) -> None:
         if self.settings.progress is not None:
@@ -725,6 +743,7 @@ class Bank:
                 r.raise_for_status()
                 body = r.json()
                 self.shops.append(Shop(body["merchant"]["id"], body["key_id"], key))
+            self.payday.begin()  # the merchants' bank accounts, while the wallets are opened
 
             def open_wallet(_n: int) -> Wallet:
                 with httpx.Client(base_url=self.cluster.servers[0].url, timeout=30.0) as h:
@@ -768,6 +787,7 @@ class Bank:
         self.wallets = [replace(w, account_id=int(consumers[w.id])) for w in self.wallets]
         self.shops = [replace(s, account_id=int(merchants[s.id])) for s in self.shops]
         self.parties = {p.id: p for p in [*self.wallets, *self.shops]}
+        self.payday.ready()
 
     @property
     def receiver(self) -> Receiver:
@@ -1010,7 +1030,8 @@ class Bank:
             engine.dispose()
 
     def snapshot(self, engine: Engine) -> None:
-        """One statement, so one consistent snapshot: money per currency, wallets, holds."""
+        """One statement, so one consistent snapshot: money per currency, wallets, holds, and
+        what payouts took out to merchants' banks."""
         with engine.connect() as conn:
             rows = conn.execute(
                 text(
@@ -1019,13 +1040,21 @@ class Bank:
                     " COALESCE(SUM(CASE WHEN credits_posted - debits_posted - debits_pending < 0"
                     " THEN 1 ELSE 0 END), 0)"
                     " FROM accounts GROUP BY currency, kind"
+                    " UNION ALL SELECT a.currency, 'paid out', SUM(t.amount), 0, 0, 0"
+                    " FROM transfers t JOIN accounts a ON a.id = t.credit_account_id"
+                    " WHERE a.kind = 'bank_clearing' AND t.code = 15 AND (t.flags & 10) = 0"
+                    " GROUP BY a.currency"
                 )
             ).all()
         self.history.count("snapshots")
         inside: Counter[str] = Counter()
         bank: Counter[str] = Counter()
         pending: Counter[str] = Counter()
+        paid_out: Counter[str] = Counter()
         for currency, kind, balance, debits_pending, credits_pending, below in rows:
+            if kind == "paid out":
+                paid_out[currency] += int(balance)
+                continue
             if kind == "bank_clearing":
                 bank[currency] += int(balance)
             else:
@@ -1034,13 +1063,16 @@ class Bank:
             if kind == "consumer_wallet" and below:
                 self.history.violation(f"snapshot: {below} {currency} wallet(s) below zero")
         for currency in set(inside) | set(bank):
-            if inside[currency] != self.expected(currency):
+            if inside[currency] + paid_out[currency] != self.expected(currency):
                 self.history.violation(
-                    f"snapshot: {inside[currency]} {currency} in the system,"
-                    f" {self.expected(currency)} brought in by top-ups"
+                    f"snapshot: {inside[currency]} {currency} in the system and"
+                    f" {paid_out[currency]} paid out, {self.expected(currency)} brought in"
                 )
-            if bank[currency] != -self.expected(currency):
-                self.history.violation(f"snapshot: bank clearing {currency} at {bank[currency]}")
+            if bank[currency] != paid_out[currency] - self.expected(currency):
+                self.history.violation(
+                    f"snapshot: bank clearing {currency} at {bank[currency]},"
+                    f" {paid_out[currency]} paid out"
+                )
             if pending[currency]:
                 self.history.violation(
                     f"snapshot: {currency} pending debits and credits differ by {pending[currency]}"
@@ -1131,7 +1163,13 @@ class Bank:
             nemesis = threading.Thread(
                 target=self.nemesis, args=(started,), name="nemesis", daemon=True
             )
-            for t in [*threads, reader, nemesis]:
+            payday = threading.Thread(
+                target=self.payday.load,
+                args=(started, started + s.seconds - QUIET_S),
+                name="payday",
+                daemon=True,
+            )
+            for t in [*threads, reader, nemesis, payday]:
                 t.start()
             while time.monotonic() < started + s.seconds:
                 time.sleep(min(5.0, max(0.0, started + s.seconds - time.monotonic())))
@@ -1145,12 +1183,16 @@ class Bank:
             for t in threads:
                 t.join(timeout=120)
             reader.join(timeout=60)
+            payday.join(timeout=60)
             self.phases["load"] = time.monotonic() - started
             mark = time.monotonic()
             self.cluster.ensure_up()
             self.probe()
             self.finish_parked()
             self.phases["takeover"] = time.monotonic() - mark
+            mark = time.monotonic()
+            self.payday.finish()
+            self.phases["payouts"] = time.monotonic() - mark
             mark = time.monotonic()
             self.settle_webhooks()
             self.phases["webhooks"] = time.monotonic() - mark
@@ -1229,6 +1271,8 @@ class Bank:
             webhooks=self.webhook_figures,
             phases=self.phases,
             violations=self.history.violations,
+            payouts=self.payday.lines,
+            settlement=self.payday.figures,
         )
 
     # after the run: webhooks
@@ -1347,13 +1391,16 @@ class Bank:
                         " WHERE direction = 'topup' AND state = 'succeeded'",
                         "moves": "SELECT id FROM transfers WHERE id LIKE 'void:%'",
                         "outbox": "SELECT type, payload FROM outbox WHERE url <> ''",
+                        "paid": "SELECT COALESCE(SUM(t.amount), 0) FROM transfers t"
+                        " JOIN accounts a ON a.id = t.credit_account_id"
+                        " WHERE a.kind = 'bank_clearing' AND t.code = 15 AND (t.flags & 10) = 0",
                     }.items()
                 }
+            self.check_operations(tables)
+            self.check_money(tables, engine)
+            self.check_webhooks(tables)
         finally:
             engine.dispose()
-        self.check_operations(tables)
-        self.check_money(tables)
-        self.check_webhooks(tables)
 
     def check_operations(self, t: dict[str, list[Any]]) -> None:
         """Acknowledged: exactly once. Refused or never sent: never. Unknown: at most once."""
@@ -1454,16 +1501,21 @@ class Bank:
         if op.kind == "consent" and row.consumer_id != op.actor:
             v(f"hold consent {op.id} booked for {row.consumer_id}")
 
-    def check_money(self, t: dict[str, list[Any]]) -> None:
-        """Money per currency unchanged; every account equals what its records say."""
+    def check_money(self, t: dict[str, list[Any]], engine: Engine) -> None:
+        """Money per currency unchanged but for what was paid out to merchants' banks; every
+        wallet equals what its records say, every merchant's money is accounted for."""
         v = self.history.violation
         topped = Counter({r.consumer_id: int(r.amount) for r in t["topups"]})
         if sum(topped.values()) != self.total:
             v(f"top-ups add up to {sum(topped.values())}, not {self.total}")
         balance = {a.id: int(a.credits_posted) - int(a.debits_posted) for a in t["accounts"]}
         inside = sum(balance[a.id] for a in t["accounts"] if a.kind != "bank_clearing")
-        if inside != self.total:
-            v(f"{inside} {CURRENCY} in the system at the end, {self.total} brought in")
+        paid_out = int(t["paid"][0][0])
+        if inside + paid_out != self.total:
+            v(
+                f"{inside} {CURRENCY} in the system at the end and {paid_out} paid out,"
+                f" {self.total} brought in"
+            )
         for a in t["accounts"]:
             if a.kind == "consumer_wallet" and balance[a.id] - int(a.debits_pending) < 0:
                 v(f"wallet account {a.id} below zero: {balance[a.id]} less {a.debits_pending} held")
@@ -1496,15 +1548,17 @@ class Bank:
             shown = self.api_balances.get(w.id)
             if shown is not None and shown != balance[w.account_id]:
                 v(f"/v1/me shows {shown} for {w.id}, the ledger {balance[w.account_id]}")
-        for party in [*self.wallets, *self.shops]:
+        for party in self.wallets:
             if balance[party.account_id] != expected[party.account_id]:
                 v(
                     f"account of {party.id}: ledger says {balance[party.account_id]},"
                     f" its payments, refunds and transfers say {expected[party.account_id]}"
                 )
+        came_in = {shop.id: expected[shop.account_id] for shop in self.shops}
+        fees += self.payday.check(engine, came_in, balance)
         platform = sum(balance[a.id] for a in t["accounts"] if a.kind == "platform_fees")
         if platform != fees:
-            v(f"platform fees: ledger says {platform}, the payments say {fees}")
+            v(f"platform fees: ledger says {platform}, the payments and instant payouts {fees}")
         orders = {o.id: o for o in t["orders"]}
         for p in t["payments"]:
             if p.order_id is not None:
@@ -1571,6 +1625,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--drop-every", type=float, default=15.0, help="mean seconds, 0: never")
     parser.add_argument("--outage-every", type=float, default=20.0, help="mean seconds, 0: never")
     parser.add_argument(
+        "--settle-every", type=float, default=15.0, help="mean seconds between saoma settle runs"
+    )
+    parser.add_argument(
+        "--settle-kill-ratio", type=float, default=0.3, help="settle runs SIGKILLed mid-way"
+    )
+    parser.add_argument(
+        "--instant-every", type=float, default=4.0, help="mean seconds between instant payouts"
+    )
+    parser.add_argument(
         "--pg-restarts", type=int, help="PostgreSQL restarts (default: 1 if the run is long)"
     )
     parser.add_argument(
@@ -1598,6 +1661,9 @@ def main(argv: list[str] | None = None) -> int:
         drop_every=args.drop_every if args.db == "postgres" else 0,
         outage_every=args.outage_every if args.db == "postgres" else 0,
         pg_restarts=pg_restarts,
+        settle_every=args.settle_every,
+        settle_kill_ratio=args.settle_kill_ratio,
+        instant_every=args.instant_every,
         takeover=not args.no_takeover,
         seed=seed,
         workdir=args.workdir,

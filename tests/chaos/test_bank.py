@@ -1,4 +1,5 @@
-"""The bank workload in short: money is conserved and nothing is lost or doubled through crashes.
+"""The bank workload in short: money is conserved and nothing is lost or doubled through crashes,
+also the money paid out to merchants by settlement runs and instant payouts.
 
 Two servers over PostgreSQL (SIGKILLs, every connection of the database dropped now and then,
 the database refusing connections for a few seconds, clients giving up after 50 ms) and one over
@@ -41,6 +42,12 @@ def test_money_survives_crashes(db: str, tmp_path: Path) -> None:
     assert summary.faults["server SIGKILLs"] >= 1, summary.render()
     assert summary.faults["client timeouts"] >= 1, summary.render()
     assert sum(summary.resolved.values()) >= 1, summary.render()
+    # Money went out too: settlement runs (one SIGKILLed if it lasted long enough), instant
+    # payouts asked for through servers being killed, and the merchants' banks paid.
+    assert summary.settlement["settlement runs"] >= 2, summary.render()
+    assert summary.settlement["instant payouts asked"] >= 1, summary.render()
+    assert summary.settlement["payouts paid"] >= 1, summary.render()
+    assert summary.settlement["movements settled"] >= 100, summary.render()
     if db == "postgres":
         assert summary.faults["PostgreSQL connection drops"] >= 1, summary.render()
         assert summary.faults["PostgreSQL restarts"] == settings.pg_restarts, summary.render()
