@@ -202,3 +202,22 @@ def test_fifty_instant_payouts_at_once_pay_the_money_once(town: Town) -> None:
     town.settled(market)
     assert town.own(market) == 0
     assert check_ledger(town.platform.engine).ok
+
+
+def test_a_rejection_that_arrives_after_the_new_account_is_paid_again(town: Town) -> None:
+    stall = town.shop(account=FROZEN_ACCOUNT)
+    town.platform.merchants.set_manager_pin(stall.id, PIN, password=PASSWORD, old_pin=None)
+    town.pay(stall, town.payer(), 4_000)
+    desk = town.platform.settlement
+    # The new account's verification is handled before the rejection arrives: what it would
+    # have retried is not failed yet, so the background pass must find the settlement later.
+    desk.accounts.on_verified = lambda _merchant_id: None
+    assert desk.payouts.retry_rejected() == 0
+    town.run()
+    (failed,) = town.settled(stall, "failed")
+    town.bank_account(stall, GOOD_ACCOUNT, pin=PIN)
+    assert town.settlements(stall)[0]["state"] == "failed"
+    assert desk.payouts.retry_rejected() == 1
+    (paid,) = town.settled(stall)
+    assert (paid["id"], paid["attempt"]) == (failed["id"], 2)
+    assert desk.payouts.retry_rejected() == 0  # paid: never again

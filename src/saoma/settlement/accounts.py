@@ -162,6 +162,18 @@ class BankAccounts:
 
         self.movements.record_alone(record)
 
+    def resend_verifying(self) -> int:
+        """Ask the bank again about every account it has not answered for (at a server's start:
+        the process that asked may have died first). The bank answers once per id."""
+        mba = t.merchant_bank_accounts.c
+        with read(self.engine) as conn:
+            rows = conn.execute(
+                select(mba.id, mba.account_number, mba.holder_name).where(mba.state == "verifying")
+            ).all()
+        for row in rows:
+            self._verify(row.id, row.account_number, row.holder_name)
+        return len(rows)
+
     def _verified(self, merchant_id: str) -> None:
         self.on_verified(merchant_id)
 

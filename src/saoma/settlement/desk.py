@@ -92,6 +92,7 @@ class SettlementDesk:
     def start(self) -> None:
         """What an earlier process sent the bank may have been answered to it as it died."""
         self.payouts.resend_pending(older_than_us=0)
+        self.accounts.resend_verifying()
 
     def maintain(self) -> None:
         """The background pass: give up on, and send again, what the bank has not answered;
@@ -99,6 +100,7 @@ class SettlementDesk:
         self.accounts.time_out_stale()
         self.payouts.time_out_stale()
         self.payouts.resend_pending()
+        self.payouts.retry_rejected()
         self.run()
         if self.reconcile_daily:
             self.reconcile_yesterday()

@@ -349,6 +349,24 @@ class Payouts:
             sent += self._retry(row, bank)
         return sent
 
+    def retry_rejected(self) -> int:
+        """Pay again each rejected settlement whose merchant has since had another account
+        verified (the rejection may have arrived after the new account was): the sweep behind
+        :meth:`retry_failed`, for the background pass."""
+        s, a = t.settlements.c, t.merchant_bank_accounts.c
+        newer = (
+            select(a.id)
+            .where(a.merchant_id == s.merchant_id, a.state == "verified", a.id != s.bank_account_id)
+            .exists()
+        )
+        with read(self.engine) as conn:
+            merchants = set(
+                conn.execute(
+                    select(s.merchant_id).where(s.state == "failed", s.failure != GAVE_UP, newer)
+                ).scalars()
+            )
+        return sum(self.retry_failed(merchant_id) for merchant_id in sorted(merchants))
+
     def _retry(self, row: Any, bank: Any) -> int:
         merchant = self.merchants.get(row.merchant_id)
         attempt = row.attempt + 1
