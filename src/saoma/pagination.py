@@ -54,14 +54,18 @@ def page_of(rows: list[Any], limit: int, key: str = "seq") -> tuple[list[Any], s
 # ``<created_at_us>.<id>`` of the last row shown, so rows sharing a microsecond are neither
 # skipped nor repeated, and rows added while a client pages arrive in front of its cursor.
 _TIME_CURSOR = re.compile(rf"([0-9]{{1,{CURSOR_DIGITS_MAX}}})\.([a-z0-9_]{{1,32}})")
+# Rows keyed by a ledger transfer id (``pay:…``, ``carry:stl_…``): longer, with colons.
+TRANSFER_TIME_CURSOR = re.compile(rf"([0-9]{{1,{CURSOR_DIGITS_MAX}}})\.([a-z0-9_:]{{1,64}})")
 FILTER_CHARS_MAX = 64
 
 
-def parse_time_cursor(value: str | None, field: str = "cursor") -> tuple[int, str] | None:
+def parse_time_cursor(
+    value: str | None, field: str = "cursor", *, shape: re.Pattern[str] = _TIME_CURSOR
+) -> tuple[int, str] | None:
     """The (created_at_us, id) a ``next_cursor`` of a time-ordered list carried."""
     if value is None or value == "":
         return None
-    found = _TIME_CURSOR.fullmatch(value) if value.isascii() else None
+    found = shape.fullmatch(value) if value.isascii() else None
     if found is None or int(found.group(1)) > CURSOR_MAX:
         raise InvalidRequest(f"{field} must be a value returned as next_cursor", field=field)
     return int(found.group(1)), found.group(2)

@@ -32,6 +32,15 @@ def test_a_day_is_paid_the_next_day_with_every_movement_on_its_statement(town: T
     statement = town.platform.settlement.statements.lines(noodles, settlement["id"])["data"]
     assert {line["payment_id"] for line in statement} == {p["id"] for p in paid}, statement
     assert [line["refund_id"] for line in statement if line["kind"] == "refund"] == [refund["id"]]
+    paged, cursor = [], None
+    while True:  # three lines a page, each line once
+        page = town.platform.settlement.statements.lines(
+            noodles, settlement["id"], cursor=cursor, limit=3
+        )
+        paged += [line["transfer_id"] for line in page["data"]]
+        if (cursor := page["next_cursor"]) is None:
+            break
+    assert sorted(paged) == sorted(line["transfer_id"] for line in statement)
     csv = "".join(town.platform.settlement.statements.csv(noodles, settlement["id"]))
     assert csv.count("\n") == 9 and refund["id"] in csv
     assert town.account(town.platform.settlement.settlements.clearing).balance == 0

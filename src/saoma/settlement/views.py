@@ -20,7 +20,14 @@ from saoma.core.ids import rfc3339
 from saoma.core.money import format_minor
 from saoma.db import read
 from saoma.merchants.service import Merchant
-from saoma.pagination import check_limit, choice, newest_first, parse_time_cursor, time_page_of
+from saoma.pagination import (
+    TRANSFER_TIME_CURSOR,
+    check_limit,
+    choice,
+    newest_first,
+    parse_time_cursor,
+    time_page_of,
+)
 from saoma.payments import tables as pt
 from saoma.payments.rows import derived_id
 from saoma.settlement import tables as t
@@ -99,7 +106,7 @@ class Statements:
         """A page of a settlement's statement, newest line first."""
         settlement = self._row(merchant, sid)
         limit = check_limit(limit)
-        after = parse_time_cursor(cursor)
+        after = parse_time_cursor(cursor, shape=TRANSFER_TIME_CURSOR)
         sl = t.settlement_lines.c
         query = select(
             sl.at_us.label("created_at_us"), sl.source.label("id"), sl.kind, sl.ref, sl.amount
