@@ -250,6 +250,24 @@ def test_an_instant_payout_is_paid_and_its_statement_lists_every_payment(
         section_ctx.close()
 
 
+def test_the_settlements_list_pages_with_next_cursor(server: Server, till: Page) -> None:
+    shop = new_merchant(server, name="Daily Payouts Stall")
+    register_account(shop, GOOD_ACCOUNT)
+    payer = new_consumer(server, balance=21 * 500)
+    for i in range(21):  # 21 instant payouts: a page of 20 and one more
+        order = shop.client.create_order(f"PAGE-{secrets.token_hex(3)}-{i}", 500)
+        payer.client.pay_order(order["id"], PIN)
+        shop.client.request("POST", "/v1/settlements/instant")
+    section = sign_in(till, server.url, shop)
+    rows = section.locator("#d-stl-rows tr")
+    expect(rows).to_have_count(20)
+    section.get_by_role("button", name="Load more").click()
+    expect(rows).to_have_count(21)
+    expect(section.get_by_role("button", name="Load more")).to_be_hidden()
+    listed = rows.evaluate_all("rows => rows.map(r => r.dataset.settlement)")
+    assert len(set(listed)) == 21
+
+
 @pytest.mark.xfail(
     strict=True,
     reason="GET /v1/settlements/{id}/lines answers a next_cursor whose id is a transfer id"

@@ -318,6 +318,8 @@
   }
 
   function settlementsStart() {
+    Object.assign(stl, { open: null, lines: [], linesCursor: null, formOpen: null }); // signed in anew
+    $("#d-stmt").hidden = true;
     loadBank().catch((err) => tell("#d-bank-out", () => problem(err), "err"));
     loadTerms().catch((err) => tell("#d-terms-out", () => problem(err), "err"));
     settlements(true);
