@@ -1,4 +1,5 @@
-/* The merchant dashboard: takings, charts drawn locally as SVG, payments, statements, webhooks, keys. */
+/* The merchant dashboard: takings, charts drawn locally as SVG, payments, statements, settlements,
+   webhooks, keys. */
 "use strict";
 
 (() => {
@@ -28,7 +29,12 @@
     $("#d-static").replaceChildren(svg);
     $("#d-webhook").value = shop.webhook_url || "";
     const changed = () => { refresh(); payments(true); };
-    Saoma.listen("/v1/merchant/events", { "payment.succeeded": changed, "refund.succeeded": changed });
+    const bankNews = () => loadBank().catch(() => {});
+    Saoma.listen("/v1/merchant/events", {
+      "payment.succeeded": changed, "refund.succeeded": changed,
+      "settlement.paid": settlementNews, "settlement.failed": settlementNews,
+      "bank_account.verified": bankNews, "bank_account.failed": bankNews,
+    });
     refresh();
     payments(true);
     campaigns();
@@ -36,6 +42,7 @@
     webhookSecret();
     pinForm();
     keys();
+    settlementsStart();
   }
 
   Saoma.signInForm("#d-signin-form", "merchant", "#ds-login", "#ds-password", "#ds-out", start);
@@ -196,6 +203,7 @@
   function pinForm() {
     $("#d-pin-first").hidden = shop.has_manager_pin;
     $("#d-pin-change").hidden = !shop.has_manager_pin;
+    $("#d-bank-pin-row").hidden = !shop.has_manager_pin; // changing the bank account asks for it
   }
 
   $("#d-pin-form").addEventListener("submit", (ev) => {
@@ -241,6 +249,381 @@
       say("#d-key-out", t("saved"), "ok");
       keys();
     });
+  });
+
+  // --- settlements: the bank account, the schedule, instant payouts, settlements, statements ----
+
+  // The instant payout's limit and fee are the operator's policy (saoma.settlement.service.Policy:
+  // instant_max and instant_fee_ppm); the API does not tell them, so these repeat its defaults.
+  const INSTANT_MAX = 500000;
+  const INSTANT_FEE_PPM = 1000;
+  const T0_HOUR = 17; // T+0: paid the same day at this hour, unless the merchant has another one
+  const FINAL = ["paid", "failed", "carried", "nothing"];
+  const LINE_KINDS = ["payment", "capture", "fee", "refund", "split", "reserve", "subsidy", "budget", "carried"];
+  const REASONS = {
+    "no such account": "stl_fail_no_account",
+    "account frozen": "stl_fail_frozen",
+    "the bank did not answer in time": "stl_fail_timeout",
+  };
+  const stl = { bank: null, terms: null, rows: [], cursor: null, open: null, lines: [], linesCursor: null, formOpen: null };
+  const notices = ["#d-bank-out", "#d-terms-out", "#d-instant-out", "#d-stmt-out"];
+  const sleep = (ms) => new Promise((done) => setTimeout(done, ms));
+  const rate = () => `${INSTANT_FEE_PPM / 10000}%`;
+  const hour = (h) => String(h).padStart(2, "0") + ":00";
+  const reason = (failure) => t(REASONS[failure] || "stl_fail_other");
+  const accountText = (a) => [a.account_number, a.holder_name, a.bank_name].filter(Boolean).join(" · ");
+
+  /** A notice made again from ``make`` when the language changes. */
+  function tell(target, make, kind) {
+    const node = $(target);
+    node.saomaMake = make;
+    say(node, make ? make() : "", kind);
+  }
+
+  /** A problem as a sentence: a field at fault is named in words, never in the server's. */
+  function problem(err) {
+    if (err && err.slug === "invalid-request") {
+      const field = err.doc && err.doc.field;
+      if (field === "manager_pin") return t("manager_pin_needed");
+      const key = "stl_bad_" + field;
+      return t(key) !== key ? t(key) : t("err_invalid-request");
+    }
+    return human(err);
+  }
+
+  async function act(button, out, action) {
+    if (button) button.disabled = true;
+    tell(out, null, "ok");
+    try {
+      return await action();
+    } catch (err) {
+      tell(out, () => problem(err), "err");
+      return undefined;
+    } finally {
+      if (button) button.disabled = false;
+    }
+  }
+
+  /** Ask ``check`` again, less and less often, until it answers (or ten minutes pass). */
+  async function until(check) {
+    const end = Date.now() + 600000;
+    for (let wait = 250; Date.now() < end; wait = Math.min(5000, wait * 1.5)) {
+      await sleep(wait);
+      try {
+        const found = await check();
+        if (found) return found;
+      } catch (err) { /* the next try may get through */ }
+    }
+    return null;
+  }
+
+  function settlementsStart() {
+    Object.assign(stl, { open: null, lines: [], linesCursor: null, formOpen: null }); // signed in anew
+    $("#d-stmt").hidden = true;
+    loadBank().catch((err) => tell("#d-bank-out", () => problem(err), "err"));
+    loadTerms().catch((err) => tell("#d-terms-out", () => problem(err), "err"));
+    settlements(true);
+    drawStatic();
+  }
+
+  function drawStatic() {
+    $("#d-instant-note").textContent = t("stl_instant_note", { limit: money(INSTANT_MAX), rate: rate() });
+    $("#d-sched-t0-text").textContent = t("stl_t0", { hour: hour(t0Hour()) });
+    $("#d-bank-pin-row").hidden = !(shop && shop.has_manager_pin);
+  }
+
+  // The bank account.
+
+  async function loadBank() {
+    stl.bank = await api("GET", "/v1/settlement/bank-accounts");
+    drawBank();
+  }
+
+  function drawBank() {
+    const b = stl.bank;
+    if (!b) return;
+    const cur = b.current;
+    $("#d-bank-current").replaceChildren(...(cur
+      ? [t("stl_bank_in_use", { account: accountText(cur) }), " ", el("span", { class: "tag", text: t("bank_state_" + cur.state) })]
+      : [t("stl_bank_none")]));
+    const latest = b.data[0];
+    const pending = latest && (!cur || latest.id !== cur.id) && ["verifying", "failed"].includes(latest.state) ? latest : null;
+    $("#d-bank-latest").hidden = !pending;
+    $("#d-bank-latest").textContent = pending
+      ? t("stl_bank_latest_" + pending.state, { number: pending.account_number, reason: reason(pending.failure) }) : "";
+    const open = stl.formOpen === null ? !b.data.length : stl.formOpen;
+    $("#d-bank-form").hidden = !open;
+    const toggle = $("#d-bank-toggle");
+    toggle.textContent = t(b.data.length ? "stl_bank_change" : "stl_bank_add");
+    toggle.setAttribute("aria-expanded", String(open));
+  }
+
+  $("#d-bank-toggle").addEventListener("click", () => {
+    stl.formOpen = $("#d-bank-form").hidden;
+    drawBank();
+    if (stl.formOpen) $("#d-bank-holder").focus();
+  });
+
+  $("#d-bank-form").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const holder = $("#d-bank-holder").value.trim();
+    const number = $("#d-bank-number").value.replace(/\s+/g, "");
+    const pin = $("#d-bank-pin").value.trim();
+    const wrong = !holder || holder.length > 70 ? "stl_bad_holder_name"
+      : !/^[0-9]{8,34}$/.test(number) ? "stl_bad_account_number"
+        : shop.has_manager_pin && !/^[0-9]{6}$/.test(pin) ? "manager_pin_needed" : "";
+    if (wrong) { tell("#d-bank-out", () => t(wrong), "err"); return; }
+    const body = { holder_name: holder, account_number: number, bank_name: $("#d-bank-name").value.trim() };
+    if (shop.has_manager_pin) body.manager_pin = pin;
+    act(ev.submitter, "#d-bank-out", async () => {
+      const added = await api("POST", "/v1/settlement/bank-accounts", body);
+      ["#d-bank-holder", "#d-bank-number", "#d-bank-name", "#d-bank-pin"].forEach((id) => { $(id).value = ""; });
+      stl.formOpen = false;
+      tell("#d-bank-out", () => t("stl_bank_verifying", { number: added.account_number }), "ok");
+      await loadBank();
+      watchAccount(added);
+    });
+  });
+
+  /** The bank answers a verification later: ask until it has, then say how it went. */
+  async function watchAccount(added) {
+    const answered = await until(async () => {
+      await loadBank();
+      const a = stl.bank.data.find((x) => x.id === added.id);
+      return a && a.state !== "verifying" ? a : null;
+    });
+    if (!answered) { tell("#d-bank-out", () => t("stl_bank_slow"), "warn"); return; }
+    if (answered.state === "failed") {
+      tell("#d-bank-out", () => t("stl_bank_failed", { number: answered.account_number, reason: reason(answered.failure) }), "err");
+    } else {
+      tell("#d-bank-out", () => t("stl_bank_verified", { number: answered.account_number }), "ok");
+    }
+  }
+
+  // The schedule.
+
+  async function loadTerms() {
+    stl.terms = await api("GET", "/v1/settlement/terms");
+    chooseTerms();
+  }
+
+  function t0Hour() {
+    const x = stl.terms;
+    return x && x.schedule === "daily" && x.cutoff_hour ? x.cutoff_hour : T0_HOUR;
+  }
+
+  function chooseTerms() {
+    const x = stl.terms;
+    const choice = x.schedule === "weekly" ? "weekly" : x.cutoff_hour ? "t0" : "t1";
+    $(`#d-sched-${choice}`).checked = true;
+    $("#d-weekday").value = x.weekday;
+    drawStatic();
+  }
+
+  $("#d-terms-form").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const picked = $("#d-terms-form").querySelector("input[name=d-schedule]:checked");
+    const choice = picked ? picked.value : "t1";
+    const body = choice === "weekly"
+      ? { schedule: "weekly", cutoff_hour: 0, weekday: $("#d-weekday").value }
+      : { schedule: "daily", cutoff_hour: choice === "t0" ? t0Hour() : 0 };
+    act(ev.submitter, "#d-terms-out", async () => {
+      stl.terms = await api("PUT", "/v1/settlement/terms", body);
+      chooseTerms();
+      tell("#d-terms-out", () => t("stl_terms_saved"), "ok");
+    });
+  });
+
+  // Instant payouts.
+
+  $("#d-instant").addEventListener("click", () => {
+    const cur = stl.bank && stl.bank.current;
+    if (!cur) { tell("#d-instant-out", () => t("err_bank-account-missing"), "err"); return; }
+    $("#d-instant-text").textContent = t("stl_instant_text", {
+      limit: money(INSTANT_MAX), account: accountText(cur), rate: rate(),
+      fee: money(Math.round((INSTANT_MAX * INSTANT_FEE_PPM) / 1000000)),
+    });
+    $("#d-instant-dialog").showModal();
+  });
+
+  $("#d-instant-form").addEventListener("submit", (ev) => {
+    if (!ev.submitter || ev.submitter.value !== "confirm") return; // cancel closes the dialog
+    ev.preventDefault();
+    $("#d-instant-dialog").close();
+    act($("#d-instant"), "#d-instant-out", async () => {
+      const s = await Saoma.pay("/v1/settlements/instant");
+      upsert(s);
+      watchPayout(s);
+    });
+  });
+
+  /** Where a payout is, in words of the language shown when it is said. */
+  function payoutNews(s) {
+    const amount = money(s.payout);
+    if (s.state === "paid") return [() => t("stl_instant_paid", { amount }), "ok"];
+    if (s.state === "failed") return [() => t("stl_instant_failed", { amount, reason: reason(s.failure) }), "err"];
+    if (s.state === "carried" || s.state === "nothing") return [() => t("stl_instant_none"), "warn"];
+    return [() => t("stl_instant_sent", { amount }), "ok"];
+  }
+
+  /** Say where the payout is, and again once the bank has answered. */
+  async function watchPayout(s) {
+    const news = (x) => tell("#d-instant-out", ...payoutNews(x));
+    news(s);
+    if (FINAL.includes(s.state)) return;
+    const last = await until(async () => {
+      const x = await api("GET", `/v1/settlements/${s.id}`);
+      upsert(x);
+      return FINAL.includes(x.state) ? x : null;
+    });
+    if (last) news(last);
+  }
+
+  // Settlements and their statements.
+
+  function upsert(s) {
+    const at = stl.rows.findIndex((x) => x.id === s.id);
+    if (at >= 0) stl.rows[at] = s; else stl.rows.unshift(s);
+    if (stl.open && stl.open.id === s.id) { stl.open = s; drawStatement(); }
+    drawSettlements();
+  }
+
+  async function settlements(fresh) {
+    const params = new URLSearchParams({ limit: "20" });
+    if (!fresh && stl.cursor) params.set("cursor", stl.cursor);
+    let page;
+    try { page = await api("GET", `/v1/settlements?${params}`); } catch (err) { Saoma.toast(problem(err), "err"); return; }
+    stl.rows = fresh ? page.data : stl.rows.concat(page.data);
+    stl.cursor = page.next_cursor;
+    drawSettlements();
+  }
+  $("#d-stl-more").addEventListener("click", () => settlements(false));
+
+  /** A settlement event from the server: the row it names is read again, or the list. */
+  async function settlementNews(event) {
+    const id = event && event.data && event.data.id;
+    if (id && stl.rows.some((x) => x.id === id)) {
+      try { upsert(await api("GET", `/v1/settlements/${encodeURIComponent(id)}`)); } catch (err) { /* shown on the next read */ }
+    } else {
+      settlements(true);
+    }
+  }
+
+  function period(s) {
+    const end = Saoma.when(s.period_end);
+    return s.period_start ? `${Saoma.when(s.period_start)} – ${end}` : t("stl_period_until", { end });
+  }
+
+  const num = (minor) => el("td", { class: "num", text: money(minor) });
+
+  function settlementRow(s) {
+    return el("tr", { "data-settlement": s.id },
+      el("td", {}, s.business_date, s.kind === "instant" ? [" ", el("span", { class: "tag", text: t("stl_instant_tag") })] : null),
+      el("td", { text: period(s) }),
+      // Fees and refunds were taken off: shown with a minus, so the row adds up to the net.
+      num(s.gross), num(-s.fees), num(-s.refunds), num(s.splits), num(s.reserve), num(s.net), num(s.payout),
+      el("td", { class: "wrap" }, el("span", { class: "state-" + s.state, "data-state": s.state, text: t("stl_state_" + s.state) }),
+        s.state === "failed" ? [el("br"), el("span", { class: "small", text: reason(s.failure) })] : null),
+      el("td", { class: "small", text: s.bank_reference || "—" }),
+      el("td", {}, el("button", { type: "button", class: "secondary", text: t("stl_statement"), onclick: () => openStatement(s) })));
+  }
+
+  function drawSettlements() {
+    $("#d-stl-more").hidden = !stl.cursor;
+    $("#d-stl-rows").replaceChildren(...(stl.rows.length ? stl.rows.map(settlementRow)
+      : [el("tr", {}, el("td", { colspan: "12", class: "muted", text: t("stl_none") }))]));
+  }
+
+  async function openStatement(s) {
+    stl.open = s;
+    stl.lines = [];
+    stl.linesCursor = null;
+    $("#d-stmt-csv").href = `/v1/settlements/${encodeURIComponent(s.id)}/statement.csv`;
+    $("#d-stmt-csv").setAttribute("download", `saoma-${s.id}.csv`);
+    tell("#d-stmt-out", null, "ok");
+    $("#d-stmt").hidden = false;
+    drawStatement();
+    $("#d-stmt-title").focus();
+    await statementLines();
+  }
+
+  async function statementLines() {
+    const s = stl.open;
+    const params = new URLSearchParams({ limit: "50" });
+    if (stl.linesCursor) params.set("cursor", stl.linesCursor);
+    let page;
+    try { page = await api("GET", `/v1/settlements/${encodeURIComponent(s.id)}/lines?${params}`); } catch (err) {
+      tell("#d-stmt-out", () => problem(err), "err");
+      return;
+    }
+    if (stl.open !== s) return; // another statement was opened meanwhile
+    stl.lines = stl.lines.concat(page.data);
+    stl.linesCursor = page.next_cursor;
+    drawStatement();
+  }
+  $("#d-stmt-more").addEventListener("click", statementLines);
+
+  function drawStatement() {
+    const s = stl.open;
+    if (!s) return;
+    $("#d-stmt-title").textContent = t("stl_stmt_title", { date: s.business_date });
+    const figures = [
+      ["stl_period", period(s)], ["gross", money(s.gross)], ["fees", money(-s.fees)], ["refunds", money(-s.refunds)],
+      ["stl_splits", money(s.splits)], ["stl_reserve", money(s.reserve)], ["stl_other", money(s.other)],
+      ["stl_carried_in", money(s.carried_in)], ["net", money(s.net)], ["stl_carried_out", money(s.carried_out)],
+      ["stl_payout", money(s.payout)], ["state", t("stl_state_" + s.state)],
+      s.state === "failed" ? ["stl_why", reason(s.failure)] : null,
+      s.paid_at ? ["stl_paid_at", Saoma.when(s.paid_at)] : null,
+      ["stl_bank_ref", s.bank_reference || "—"], ["stl_lines", String(s.lines)],
+    ].filter(Boolean);
+    $("#d-stmt-figures").replaceChildren(...figures.flatMap(([k, v]) => [el("dt", { text: t(k) }), el("dd", { text: v })]));
+    $("#d-stmt-lines").replaceChildren(...stl.lines.map((l) => el("tr", { "data-line": l.transfer_id },
+      el("td", { text: Saoma.when(l.time) }),
+      el("td", { text: t("line_" + (LINE_KINDS.includes(l.kind) ? l.kind : "other")) }),
+      el("td", { class: "num", text: money(l.amount) }),
+      el("td", { class: "small", text: l.payment_id || "—" }),
+      el("td", { class: "small", text: l.refund_id || "—" }))));
+    $("#d-stmt-more").hidden = !stl.linesCursor;
+  }
+
+  $("#d-stmt-close").addEventListener("click", () => {
+    const id = stl.open && stl.open.id;
+    stl.open = null;
+    $("#d-stmt").hidden = true;
+    const back = id && $(`#d-stl-rows tr[data-settlement="${CSS.escape(id)}"] button`);
+    (back || $("#d-stl-title")).focus();
+  });
+
+  // JSON: every line, read page by page, in one file made here.
+  $("#d-stmt-json").addEventListener("click", (ev) => act(ev.target, "#d-stmt-out", async () => {
+    const id = stl.open.id;
+    const settlement = await api("GET", `/v1/settlements/${encodeURIComponent(id)}`);
+    const lines = [];
+    let next = null;
+    do {
+      const params = new URLSearchParams({ limit: "100" });
+      if (next) params.set("cursor", next);
+      const page = await api("GET", `/v1/settlements/${encodeURIComponent(id)}/lines?${params}`);
+      lines.push(...page.data);
+      next = page.next_cursor;
+    } while (next);
+    const blob = new Blob([JSON.stringify({ settlement, lines }, null, 2)], { type: "application/json" });
+    const url = URL.createObjectURL(blob);
+    const link = el("a", { href: url, download: `saoma-${id}.json`, hidden: true });
+    document.body.append(link);
+    link.click();
+    link.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 60000);
+    tell("#d-stmt-out", () => t("stl_json_done", { count: lines.length }), "ok");
+  }));
+
+  document.addEventListener("saoma:lang", () => {
+    if (!shop || $("#d-main").hidden) return;
+    drawStatic();
+    drawBank();
+    drawSettlements();
+    drawStatement();
+    notices.forEach((id) => { const node = $(id); if (node.saomaMake) say(node, node.saomaMake(), node.className.split(" ")[1]); });
   });
 
   document.addEventListener("saoma:lang", () => { if (shop && !$("#d-main").hidden) { refresh(); payments(true); } });
