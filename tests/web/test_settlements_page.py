@@ -15,7 +15,6 @@ import secrets
 from pathlib import Path
 from typing import Any
 
-import pytest
 from playwright.sync_api import Locator, Page, expect
 
 from support import PASSWORD, PIN, Server, Shop, new_consumer, new_merchant, wait_for
@@ -268,12 +267,6 @@ def test_the_settlements_list_pages_with_next_cursor(server: Server, till: Page)
     assert len(set(listed)) == 21
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="GET /v1/settlements/{id}/lines answers a next_cursor whose id is a transfer id"
-    " ('fee:…', 'ord:…') that parse_time_cursor refuses (422): a statement's second page"
-    " cannot be read",
-)
 def test_a_long_statement_pages_on_screen_and_downloads_whole(server: Server, till: Page) -> None:
     shop = new_merchant(server, name="Busy Noodles")
     register_account(shop, GOOD_ACCOUNT)

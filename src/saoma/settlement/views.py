@@ -35,6 +35,7 @@ from saoma.settlement import tables as t
 STATES = ("closed", "paying", "paid", "failed", "carried", "nothing")
 CSV_COLUMNS = ("time", "kind", "amount", "currency", "payment_id", "refund_id", "reference")
 CSV_CHUNK = 1000
+PAYMENT_PREFIXES = ("pay", "ord", "chg")  # payment transfer ids (saoma.payments), "fee" for fees
 
 
 def settlement_view(row: Mapping[str, Any]) -> dict[str, Any]:
@@ -191,7 +192,7 @@ class Statements:
         return self._payment_ids(merchant, rows), self._refund_ids(merchant, rows)
 
     def _payment_ids(self, merchant: Merchant, rows: Sequence[Any]) -> dict[str, str]:
-        # A payment's fee transfer is its payment transfer's id with "fee" for "pay"; a hold's
+        # A payment's fee transfer is its payment transfer's id with "fee" for its prefix; a hold's
         # capture fee names the hold, which names its payment.
         wanted: dict[str, list[str]] = {}
         holds: dict[str, str] = {}
@@ -199,7 +200,8 @@ class Statements:
             if r.kind in ("payment", "capture"):
                 wanted.setdefault(r.id, []).append(r.id)
             elif r.kind == "fee" and r.id.startswith("fee:"):
-                wanted.setdefault("pay" + r.id[3:], []).append(r.id)
+                for prefix in PAYMENT_PREFIXES:  # a static code's, an order's, a charge's
+                    wanted.setdefault(prefix + r.id[3:], []).append(r.id)
             elif r.kind == "fee" and r.id.startswith("capfee:"):
                 holds[r.ref] = r.id
         found: dict[str, str] = {}
