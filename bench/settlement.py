@@ -232,10 +232,10 @@ class Writer:
                 f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows
             )
             return
-        with self.conn.cursor() as cur:
-            with cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
+        copying = f"COPY {table} ({', '.join(columns)}) FROM STDIN"
+        with self.conn.cursor() as cur, cur.copy(copying) as copy:
+            for row in rows:
+                copy.write_row(row)
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
         if not self.sqlite:
@@ -307,7 +307,14 @@ def parties(w: Writer, day: Day) -> None:
     w.rows(
         "consumers",
         [
-            (f"c_bench{j:09d}", f"payer-{j}@bench.example.cn", "x", PAYER_BASE + j, day.currency, at)
+            (
+                f"c_bench{j:09d}",
+                f"payer-{j}@bench.example.cn",
+                "x",
+                PAYER_BASE + j,
+                day.currency,
+                at,
+            )
             for j in range(day.payers)
         ],
     )
@@ -335,8 +342,22 @@ def payments(w: Writer, day: Day) -> tuple[list[int], list[int], list[int]]:
             transfers.append((tid, PAYER_BASE + j, account, amount, 2, linked, 0, pid, "", at))
             transfers.append((f"fee:{k:032x}", account, fees_account, fee, 6, 0, 0, pid, "", at))
             rows.append(
-                (pid, merchant_id(i), f"c_bench{j:09d}", "static", amount, fee, 0)
-                + (day.currency, "", "pin:bench", tid, 0, 0, at)
+                (
+                    pid,
+                    merchant_id(i),
+                    f"c_bench{j:09d}",
+                    "static",
+                    amount,
+                    fee,
+                    0,
+                    day.currency,
+                    "",
+                    "pin:bench",
+                    tid,
+                    0,
+                    0,
+                    at,
+                )
             )
             gross[i] += amount
             fees[i] += fee
@@ -367,8 +388,18 @@ def funding(w: Writer, day: Day, gross: list[int], fees: list[int], paid: list[i
         w.rows(
             "transfers",
             [
-                (f"odl:{i:032x}", overdraft, MERCHANT_BASE + i, day.overdraft, allowance)
-                + (0, 0, merchant_id(i), "", at)
+                (
+                    f"odl:{i:032x}",
+                    overdraft,
+                    MERCHANT_BASE + i,
+                    day.overdraft,
+                    allowance,
+                    0,
+                    0,
+                    merchant_id(i),
+                    "",
+                    at,
+                )
                 for i in range(day.merchants)
             ],
         )
@@ -376,12 +407,33 @@ def funding(w: Writer, day: Day, gross: list[int], fees: list[int], paid: list[i
     w.rows(
         "accounts",
         [
-            (PAYER_BASE + j, day.currency, "consumer_wallet", wallet, 0, paid[j], 0, paid[j], "", at)
+            (
+                PAYER_BASE + j,
+                day.currency,
+                "consumer_wallet",
+                wallet,
+                0,
+                paid[j],
+                0,
+                paid[j],
+                "",
+                at,
+            )
             for j in range(day.payers)
         ]
         + [
-            (MERCHANT_BASE + i, day.currency, "merchant", 0, 0, fees[i], 0)
-            + (gross[i] + day.overdraft, "", at)
+            (
+                MERCHANT_BASE + i,
+                day.currency,
+                "merchant",
+                0,
+                0,
+                fees[i],
+                0,
+                gross[i] + day.overdraft,
+                "",
+                at,
+            )
             for i in range(day.merchants)
         ],
     )
