@@ -22,6 +22,7 @@ The bank's answers are in :mod:`saoma.settlement.payouts`.
 from __future__ import annotations
 
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -33,7 +34,7 @@ from sqlalchemy.exc import IntegrityError
 from saoma.core.errors import AlreadySettled, BankAccountMissing, NothingToSettle
 from saoma.core.ids import new_id, now_us
 from saoma.core.money import rate_of
-from saoma.db import read, write
+from saoma.db import is_sqlite, read, write
 from saoma.ledger import AccountKind, Result, Transfer, TransferCode, TransferFlags
 from saoma.merchants.service import Merchant, Merchants
 from saoma.movements import Movements, Refused, Unit
@@ -45,6 +46,7 @@ from saoma.settlement.terms import Terms, business_date, last_cutoff
 log = logging.getLogger(__name__)
 
 PAYOUT_HOLD_S = 7 * 24 * 3600  # a payout's hold outlives any give-up on the bank
+RUN_THREADS = 4  # merchants a settlement run settles at once on PostgreSQL
 NOT_LINES = (int(TransferCode.SETTLEMENT), int(TransferCode.ALLOWANCE))
 KINDS = {
     TransferCode.PAYMENT: "payment",
@@ -59,16 +61,16 @@ KINDS = {
 _KIND_SQL = "CASE t.code " + " ".join(f"WHEN {int(c)} THEN '{k}'" for c, k in KINDS.items())
 _KIND_SQL += " ELSE 'other' END"
 # The lines a settlement takes: one statement per side of the merchant's account, so each uses
-# that side's index; a transfer a settlement of this merchant already took is left (its source is
-# unique per merchant).
+# that side's index. A transfer a settlement of this merchant already took is left by the unique
+# (source, merchant) itself (ON CONFLICT, not an anti-join: that probes the same index a second
+# time, and planned while settlement_lines is still empty it scans the whole table per transfer).
 _TAKE_LINES = [
     "INSERT INTO settlement_lines (source, settlement_id, merchant_id, kind, ref, amount, at_us)"
     f" SELECT t.id, :sid, CAST(:mid AS VARCHAR(32)), {_KIND_SQL}, t.ref, {sign}t.amount,"
     " t.created_at_us"
     f" FROM transfers t WHERE t.{side}_account_id = :acct AND (t.flags & 10) = 0"
     f" AND t.code NOT IN {NOT_LINES} AND t.created_at_us < :cutoff"
-    " AND NOT EXISTS (SELECT 1 FROM settlement_lines l WHERE l.source = t.id"
-    " AND l.merchant_id = :mid)"
+    " ON CONFLICT (source, merchant_id) DO NOTHING"
     for side, sign in (("credit", ""), ("debit", "-"))
 ]
 _TAKE_CARRIED = (
@@ -157,33 +159,47 @@ class Settlements:
 
     def run(self, now: int | None = None, *, release: Any = None) -> dict[str, int]:
         """Settle every merchant whose cut-off has passed since it was last settled; move what
-        was closed but not moved. ``release`` (the reserves) runs first for each merchant."""
+        was closed but not moved. ``release`` (the reserves) runs first for each merchant.
+        On PostgreSQL a few threads settle merchants at once (each settlement is safe to make in
+        several processes at once): their round trips overlap and their payouts share commits."""
         now = now_us() if now is None else now
         self.terms.ensure(now)
         self.terms.sync_allowances()
         figures = {"settlements": 0, "merchants": 0, "moved": self.move_closed()}
-        st = t.settlement_terms.c
-        query = select(t.settlement_terms).order_by(st.merchant_id)
+        query = select(t.settlement_terms).order_by(t.settlement_terms.c.merchant_id)
         with read(self.engine) as conn:
             rows = conn.execute(query).all()
+        due = []
         for row in rows:
             cutoff = last_cutoff(now, self.tz, row.schedule, row.cutoff_hour, row.weekday)
-            if row.settled_through_us >= cutoff:
-                continue
-            figures["merchants"] += 1
-            if release is not None:
-                release(row.merchant_id, now)
-            sid = self._close(row, cutoff, "scheduled", now)
-            if sid is not None:
-                figures["settlements"] += 1
-                self.move(sid)
-            with write(self.engine) as conn:
-                conn.execute(
-                    t.settlement_terms.update()
-                    .where(st.merchant_id == row.merchant_id, st.settled_through_us < cutoff)
-                    .values(settled_through_us=cutoff)
-                )
+            if row.settled_through_us < cutoff:
+                due.append((row, cutoff))
+        figures["merchants"] = len(due)
+        threads = 1 if is_sqlite(self.engine) else RUN_THREADS  # SQLite has one writer
+        with ThreadPoolExecutor(threads, thread_name_prefix="settle") as pool:
+            made = [pool.submit(self._settle_one, row, cutoff, now, release) for row, cutoff in due]
+            try:
+                figures["settlements"] = sum(future.result() for future in made)
+            except BaseException:
+                pool.shutdown(cancel_futures=True)
+                raise
         return figures
+
+    def _settle_one(self, row: Any, cutoff: int, now: int, release: Any) -> int:
+        """One merchant's scheduled settlement, closed and moved; 1 if this call made it."""
+        if release is not None:
+            release(row.merchant_id, now)
+        sid = self._close(row, cutoff, "scheduled", now)
+        if sid is not None:
+            self.move(sid)
+        st = t.settlement_terms.c
+        with write(self.engine) as conn:
+            conn.execute(
+                t.settlement_terms.update()
+                .where(st.merchant_id == row.merchant_id, st.settled_through_us < cutoff)
+                .values(settled_through_us=cutoff)
+            )
+        return 0 if sid is None else 1
 
     def instant(self, merchant: Merchant, now: int | None = None, *, release: Any = None) -> str:
         """Pay the merchant now what it has, up to the instant limit, for the instant fee."""

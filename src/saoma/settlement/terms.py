@@ -97,11 +97,15 @@ class Terms:
             return 0
 
     def get(self, merchant_id: str) -> Any:
-        self.ensure()
+        """A merchant's terms (the defaults are given to it first if it has none yet)."""
+        query = select(t.settlement_terms).where(t.settlement_terms.c.merchant_id == merchant_id)
         with read(self.engine) as conn:
-            return conn.execute(
-                select(t.settlement_terms).where(t.settlement_terms.c.merchant_id == merchant_id)
-            ).first()
+            row = conn.execute(query).first()
+        if row is None:
+            self.ensure()
+            with read(self.engine) as conn:
+                row = conn.execute(query).first()
+        return row
 
     def granted(self, merchant_id: str) -> int:
         with read(self.engine) as conn:
