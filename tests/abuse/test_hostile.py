@@ -90,6 +90,17 @@ def world(server: Server) -> World:
     )
     device = payer.client.request("POST", "/v1/me/devices", {"label": "phone"})
     refund = shop.client.refund(payment["id"], 1, f"HR-{secrets.token_hex(4)}")
+    court = new_merchant(server, name="Futian Food Court")
+    agreement = shop.client.request(
+        "POST", "/v1/split-agreements", {"receiver_id": court.id, "share_ppm": 1_000}
+    )
+    account = {"holder_name": "Chen Jianguo", "account_number": "6222021001118812"}
+    shop.client.request("POST", "/v1/settlement/bank-accounts", account)
+    wait_for(
+        lambda: shop.client.request("GET", "/v1/settlement/bank-accounts")["current"],
+        what="the bank's verification",
+    )
+    settlement = shop.client.request("POST", "/v1/settlements/instant")
     ids = {
         "order_id": order["id"],
         "payment_id": payment["id"],
@@ -101,6 +112,8 @@ def world(server: Server) -> World:
         "packet_id": packet["id"],
         "device_id": device["device_id"],
         "merchant_refund_no": refund["merchant_refund_no"],
+        "agreement_id": agreement["id"],
+        "settlement_id": settlement["id"],
         "charge_id": DUMMY_ID,
         "event_id": DUMMY_ID,
         "key_id": DUMMY_ID,  # never a real key: revoking it would end the merchant's signing

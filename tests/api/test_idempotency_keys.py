@@ -228,6 +228,18 @@ KEYLESS = {
     "/v1/me/identifiers",
     "/v1/me/identifiers/code",
     "/v1/me/identifiers/verify",
+    # Split agreements and bank accounts move no money.
+    "/v1/split-agreements",
+    "/v1/split-agreements/{agreement_id}/accept",
+    "/v1/split-agreements/{agreement_id}/decline",
+    "/v1/split-agreements/{agreement_id}/end",
+    "/v1/settlement/bank-accounts",
+    # Money that moves once by its own key: a split once per payment and agreement (asked again,
+    # the same split is answered), an instant payout once per movement of the merchant's account
+    # (asked again, nothing is left to pay: 409), a sandbox run once per merchant and cut-off.
+    "/v1/payments/{payment_id}/splits",
+    "/v1/settlements/instant",
+    "/v1/sandbox/settle",
 }
 
 
