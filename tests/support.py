@@ -151,19 +151,34 @@ def assert_books_hold(database_url: str, *, authorisations: bool = True) -> None
         engine.dispose()
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgres"])
-def server(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Server]:
-    """A server process over a fresh database; books and authorisations are checked at the end."""
-    tmp = tmp_path_factory.mktemp(f"server-{request.param}")
+def serve_module(request: pytest.FixtureRequest, tmp: Path, **env: str) -> Iterator[Server]:
+    """A server process over a fresh database of the fixture's kind, for a module; books and
+    authorisations are checked when it stops."""
     for database_url in _database(request.param, tmp):
-        srv = start_server(database_url, tmp)
+        srv = start_server(database_url, tmp, **env)
         try:
             yield srv
         finally:
             srv.stop()
         assert_books_hold(database_url)
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Server]:
+    """A server process over a fresh database; books and authorisations are checked at the end."""
+    yield from serve_module(request, tmp_path_factory.mktemp(f"server-{request.param}"))
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def sandbox_server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Server]:
+    """A server whose sandboxes answer over the API as in demo mode (the messenger's codes, the
+    bank's statements, settling on demand)."""
+    tmp = tmp_path_factory.mktemp(f"sandbox-{request.param}")
+    yield from serve_module(request, tmp, SAOMA_SANDBOX_MESSAGES_VISIBLE="1")
 
 
 @dataclass

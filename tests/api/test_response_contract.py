@@ -14,7 +14,6 @@ from __future__ import annotations
 import base64
 import secrets
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -30,11 +29,11 @@ from support import (
     PASSWORD,
     PIN,
     Server,
-    _database,
-    assert_books_hold,
-    start_server,
+    sandbox_server,
     wait_for,
 )
+
+__all__ = ["sandbox_server"]
 
 UNREACHABLE = "http://127.0.0.1:9/hooks"  # nothing listens there: deliveries fail and are kept
 
@@ -81,19 +80,10 @@ class Contract:
         }
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgres"])
-def server(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Server]:
+@pytest.fixture(scope="module")
+def server(sandbox_server: Server) -> Server:
     """A server whose sandbox messages are readable over the API (as in demo mode)."""
-    tmp = tmp_path_factory.mktemp(f"contract-{request.param}")
-    for database_url in _database(request.param, tmp):
-        srv = start_server(database_url, tmp, SAOMA_SANDBOX_MESSAGES_VISIBLE="1")
-        try:
-            yield srv
-        finally:
-            srv.stop()
-        assert_books_hold(database_url)
+    return sandbox_server
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ import csv
 import io
 import subprocess
 import sys
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -23,32 +22,21 @@ from support import (
     Receiver,
     Server,
     Shop,
-    _database,
-    assert_books_hold,
     new_consumer,
     new_merchant,
     receiver,
-    start_server,
+    sandbox_server,
     wait_for,
 )
 
 GOOD_ACCOUNT = "6222 0210 0111 8812"
-__all__ = ["receiver"]
+__all__ = ["receiver", "sandbox_server"]
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgres"])
-def sandbox(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Server]:
+@pytest.fixture(scope="module")
+def sandbox(sandbox_server: Server) -> Server:
     """A server whose sandbox bank shows its statements and settles on demand."""
-    tmp = tmp_path_factory.mktemp(f"settle-{request.param}")
-    for database_url in _database(request.param, tmp):
-        srv = start_server(database_url, tmp, SAOMA_SANDBOX_MESSAGES_VISIBLE="1")
-        try:
-            yield srv
-        finally:
-            srv.stop()
-        assert_books_hold(database_url)
+    return sandbox_server
 
 
 def bank_account(shop: MerchantClient) -> None:
