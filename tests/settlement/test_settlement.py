@@ -143,6 +143,8 @@ def test_an_instant_payout_pays_now_up_to_the_limit_for_a_fee(town: Town) -> Non
     merchant = town.platform.merchants.get(market.id)
     view = town.platform.settlement.instant(merchant)
     limit = town.platform.settlement.settlements.policy.instant_max
+    shown = town.platform.settlement.terms_of(merchant)  # what the dashboard says before asking
+    assert (shown["instant_payout_max"], shown["instant_payout_fee_ppm"]) == (limit, 1_000)
     fee = limit // 1_000
     assert (view["kind"], view["payout"]) == ("instant", limit - fee)
     assert view["carried_out"] == 900_000 - 5_400 - limit

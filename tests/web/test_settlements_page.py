@@ -188,7 +188,7 @@ def test_an_instant_payout_is_paid_and_its_statement_lists_every_payment(
             f"{yuan(net)} was paid to your bank account."
         )
         row = section.locator("#d-stl-rows tr").first
-        expect(cell(row, 9)).to_have_text("Paid")
+        expect(cell(row, 9)).to_have_text("Paid", timeout=20_000)
         expect(cell(row, 0)).to_contain_text("instant")
         expect(cell(row, 2)).to_have_text(yuan(gross))
         expect(cell(row, 3)).to_have_text(yuan(-(gross - net)))
@@ -197,7 +197,7 @@ def test_an_instant_payout_is_paid_and_its_statement_lists_every_payment(
         expect(cell(row, 8)).to_have_text(yuan(net))
         expect(cell(row, 10)).to_have_text(re.compile(r"^SBX[0-9A-F]{12}$"))
         page.reload()  # as the server has it
-        expect(cell(row, 9)).to_have_text("Paid")
+        expect(cell(row, 9)).to_have_text("Paid", timeout=20_000)
         expect(cell(row, 7)).to_have_text(yuan(net))
 
         row.get_by_role("button", name="Statement").click()
@@ -274,7 +274,7 @@ def test_a_long_statement_pages_on_screen_and_downloads_whole(server: Server, ti
     payments = takings(server, shop, amounts)
     section = sign_in(till, server.url, shop)
     ask_instant_payout(till, section)
-    expect(cell(section.locator("#d-stl-rows tr").first, 9)).to_have_text("Paid")
+    expect(cell(section.locator("#d-stl-rows tr").first, 9)).to_have_text("Paid", timeout=20_000)
     section.locator("#d-stl-rows tr").first.get_by_role("button", name="Statement").click()
     statement = till.locator("#d-stmt")
     lines = statement.locator("#d-stmt-lines tr")

@@ -64,6 +64,8 @@ TERMS = {
     "reserve_percent": 0.0,
     "reserve_days": 0,
     "overdraft_limit": 50_000,
+    "instant_payout_max": 500_000,
+    "instant_payout_fee_ppm": 1_000,
 }
 
 
@@ -158,6 +160,8 @@ class TermsOut(Out):
     reserve_percent: float
     reserve_days: int
     overdraft_limit: int
+    instant_payout_max: int = Field(description="An instant payout pays at most this.")
+    instant_payout_fee_ppm: int = Field(description="Its fee, parts per million of what it pays.")
 
 
 class AddBankAccount(Body):

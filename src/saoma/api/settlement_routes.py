@@ -61,7 +61,7 @@ def terms(shop: Shop, request: Request) -> Response:
 def set_terms(body: SetTerms, shop: Shop, request: Request) -> Response:
     """Choose when to be paid: daily at a cut-off hour (00:00 is T+1), or weekly."""
     changes = body.model_dump(exclude_none=True)
-    return answer(deps.platform_of(request).settlement.settlements.terms.set(shop.id, **changes))
+    return answer(deps.platform_of(request).settlement.set_terms(shop, **changes))
 
 
 @router.get("/settlements", response_model=SettlementPage, responses=problems(401, 422))

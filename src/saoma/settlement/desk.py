@@ -87,7 +87,18 @@ class SettlementDesk:
         return self.statements.get(merchant, sid)
 
     def terms_of(self, merchant: Merchant) -> dict[str, Any]:
-        return terms_view(self.settlements.terms.get(merchant.id)._mapping)
+        """The merchant's terms, with the operator's instant payout limit and fee."""
+        return self._with_policy(terms_view(self.settlements.terms.get(merchant.id)._mapping))
+
+    def set_terms(self, merchant: Merchant, **changes: Any) -> dict[str, Any]:
+        return self._with_policy(self.settlements.terms.set(merchant.id, **changes))
+
+    def _with_policy(self, view: dict[str, Any]) -> dict[str, Any]:
+        policy = self.settlements.policy
+        return view | {
+            "instant_payout_max": policy.instant_max,
+            "instant_payout_fee_ppm": policy.instant_fee_ppm,
+        }
 
     def start(self) -> None:
         """What an earlier process sent the bank may have been answered to it as it died."""

@@ -253,10 +253,10 @@
 
   // --- settlements: the bank account, the schedule, instant payouts, settlements, statements ----
 
-  // The instant payout's limit and fee are the operator's policy (saoma.settlement.service.Policy:
-  // instant_max and instant_fee_ppm); the API does not tell them, so these repeat its defaults.
-  const INSTANT_MAX = 500000;
-  const INSTANT_FEE_PPM = 1000;
+  // The instant payout's limit and fee are the operator's policy: the terms tell them (until they
+  // are read, the installation's defaults are shown).
+  const instantMax = () => (stl.terms ? stl.terms.instant_payout_max : 500000);
+  const instantFeePpm = () => (stl.terms ? stl.terms.instant_payout_fee_ppm : 1000);
   const T0_HOUR = 17; // T+0: paid the same day at this hour, unless the merchant has another one
   const FINAL = ["paid", "failed", "carried", "nothing"];
   const LINE_KINDS = ["payment", "capture", "fee", "refund", "split", "reserve", "subsidy", "budget", "carried"];
@@ -268,7 +268,7 @@
   const stl = { bank: null, terms: null, rows: [], cursor: null, open: null, lines: [], linesCursor: null, formOpen: null };
   const notices = ["#d-bank-out", "#d-terms-out", "#d-instant-out", "#d-stmt-out"];
   const sleep = (ms) => new Promise((done) => setTimeout(done, ms));
-  const rate = () => `${INSTANT_FEE_PPM / 10000}%`;
+  const rate = () => `${instantFeePpm() / 10000}%`;
   const hour = (h) => String(h).padStart(2, "0") + ":00";
   const reason = (failure) => t(REASONS[failure] || "stl_fail_other");
   const accountText = (a) => [a.account_number, a.holder_name, a.bank_name].filter(Boolean).join(" · ");
@@ -327,7 +327,7 @@
   }
 
   function drawStatic() {
-    $("#d-instant-note").textContent = t("stl_instant_note", { limit: money(INSTANT_MAX), rate: rate() });
+    $("#d-instant-note").textContent = t("stl_instant_note", { limit: money(instantMax()), rate: rate() });
     $("#d-sched-t0-text").textContent = t("stl_t0", { hour: hour(t0Hour()) });
     $("#d-bank-pin-row").hidden = !(shop && shop.has_manager_pin);
   }
@@ -440,8 +440,8 @@
     const cur = stl.bank && stl.bank.current;
     if (!cur) { tell("#d-instant-out", () => t("err_bank-account-missing"), "err"); return; }
     $("#d-instant-text").textContent = t("stl_instant_text", {
-      limit: money(INSTANT_MAX), account: accountText(cur), rate: rate(),
-      fee: money(Math.round((INSTANT_MAX * INSTANT_FEE_PPM) / 1000000)),
+      limit: money(instantMax()), account: accountText(cur), rate: rate(),
+      fee: money(Math.round((instantMax() * instantFeePpm()) / 1000000)),
     });
     $("#d-instant-dialog").showModal();
   });
