@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from datetime import datetime
 
 import typer
 from rich.console import Console
@@ -37,17 +36,14 @@ def settle(
     servers run, and in several processes at once)."""
     if ctx.invoked_subcommand is not None:
         return
-    now = None
-    if at is not None:
-        try:
-            moment = datetime.fromisoformat(at)
-        except ValueError:
-            console.print(f"[red]--at must be an ISO time like 2026-12-06T00:05+08:00 ({at!r})")
-            raise typer.Exit(2) from None
-        if moment.tzinfo is None or not 2000 <= moment.year <= 2200:
-            console.print("[red]--at needs a time zone (like +08:00) and a year 2000-2200")
-            raise typer.Exit(2)
-        now = int(moment.timestamp() * 1_000_000)
+    from saoma.core.errors import SaomaError
+    from saoma.settlement.terms import run_time
+
+    try:
+        now = None if at is None else run_time(at, "--at")
+    except SaomaError as exc:
+        console.print(f"[red]{exc} (got {at!r})")
+        raise typer.Exit(2) from None
     platform = _platform(database_url)
     try:
         figures = platform.settlement.run(now)

@@ -21,6 +21,7 @@ from saoma.api.settlement_out import SandboxSettle, SettleRunOut
 from saoma.core.errors import DemoOnly, InvalidRequest
 from saoma.funding.statement import check_faults
 from saoma.payments.reports import parse_day
+from saoma.settlement.terms import run_time
 
 router = APIRouter(prefix="/v1", tags=["sandbox"])
 
@@ -81,15 +82,5 @@ async def sandbox_settle(body: SandboxSettle, request: Request) -> Response:
     platform = deps.platform_of(request)
     if not platform.sandbox_messages_visible:
         raise DemoOnly("settling on demand is only for demo mode")
-    now = None
-    if body.at is not None:
-        try:
-            moment = datetime.fromisoformat(body.at)
-        except ValueError:
-            raise InvalidRequest("at must be an ISO 8601 time", field="at") from None
-        if moment.tzinfo is None:
-            raise InvalidRequest("at needs a time zone, like +08:00", field="at")
-        if not 2000 <= moment.year <= 2200:
-            raise InvalidRequest("at must be between the years 2000 and 2200", field="at")
-        now = int(moment.timestamp() * 1_000_000)
+    now = None if body.at is None else run_time(body.at)
     return answer(await run_in_threadpool(platform.settlement.run, now))

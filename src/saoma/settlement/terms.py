@@ -34,6 +34,20 @@ SCHEDULES = ("daily", "weekly")
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
 
+def run_time(text: str, field: str = "at") -> int:
+    """The microseconds of an ISO 8601 time with a zone, between the years 2000 and 2200: the
+    moment a settlement run is made as of (``saoma settle --at``, ``POST /v1/sandbox/settle``)."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise InvalidRequest(f"{field} must be an ISO 8601 time", field=field) from None
+    if moment.tzinfo is None:
+        raise InvalidRequest(f"{field} needs a time zone, like +08:00", field=field)
+    if not 2000 <= moment.year <= 2200:
+        raise InvalidRequest(f"{field} must be between the years 2000 and 2200", field=field)
+    return int(moment.timestamp() * 1_000_000)
+
+
 def last_cutoff(now: int, tz: ZoneInfo, schedule: str, hour: int, weekday: int) -> int:
     """The newest cut-off at or before ``now`` (microseconds) for this schedule."""
     local = datetime.fromtimestamp(now / 1_000_000, tz)
