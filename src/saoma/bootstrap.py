@@ -14,6 +14,7 @@ import logging
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.engine import Engine
@@ -25,6 +26,7 @@ from saoma.funding.service import Funding
 from saoma.ledger import Ledger
 from saoma.merchants.service import Merchants
 from saoma.messaging.connector import SandboxMessenger
+from saoma.operators.service import Operators
 from saoma.p2p.service import People
 from saoma.paycode.service import PaymentCodes
 from saoma.payments.reports import Reports
@@ -62,6 +64,7 @@ class Platform:
     identifiers: Identifiers
     settlement: SettlementDesk
     splits: Splits
+    operators: Operators
     demo: bool = False
     sandbox_messages_visible: bool = False  # GET /v1/sandbox/messages answers (demo mode)
     _stop: threading.Event = field(default_factory=threading.Event)
@@ -164,6 +167,27 @@ def _connect_bank(
     return bank
 
 
+def _operations(settings: Settings, engine: Engine, payments: Payments) -> dict[str, Any]:
+    """The services that run the installation: operators, and what they act on (the fields of
+    ``Platform`` after ``splits``)."""
+    del settings, payments  # for the services that will need them
+    return {"operators": Operators(engine)}
+
+
+def _identifiers(
+    engine: Engine, messenger: SandboxMessenger, wallets: Wallets, people: People
+) -> Identifiers:
+    identifiers = Identifiers(engine, messenger)
+
+    def deliver(consumer_id: str, value: str) -> None:  # money waiting for a proven login
+        people.claim_waiting(wallets.get(consumer_id), value)
+
+    # Wallets sit below p2p, so a verified login reaches the waiting money through a callback:
+    # removed once Identifiers(..., on_verified=) takes it (or emits an event p2p listens to).
+    identifiers.on_verified = deliver
+    return identifiers
+
+
 def build(
     settings: Settings,
     *,
@@ -202,14 +226,7 @@ def build(
 
     bank = _connect_bank(settings, bank, funding, settlement)
     messenger = messenger or SandboxMessenger(engine)  # no real SMS or mail connector yet
-    identifiers = Identifiers(engine, messenger)
-
-    def deliver(consumer_id: str, value: str) -> None:  # money waiting for a proven login
-        people.claim_waiting(wallets.get(consumer_id), value)
-
-    # Wallets sit below p2p, so a verified login reaches the waiting money through a callback:
-    # removed once Identifiers(..., on_verified=) takes it (or emits an event p2p listens to).
-    identifiers.on_verified = deliver
+    identifiers = _identifiers(engine, messenger, wallets, people)
     payments.ensure_system_accounts()
     settlement.ensure_accounts()
     people.ensure_accounts()
@@ -231,6 +248,7 @@ def build(
         identifiers,
         settlement,
         splits,
-        settings.demo,
-        settings.demo or settings.sandbox_messages_visible,
+        **_operations(settings, engine, payments),
+        demo=settings.demo,
+        sandbox_messages_visible=settings.demo or settings.sandbox_messages_visible,
     )

@@ -169,6 +169,11 @@ def load_models() -> None:
         "saoma.p2p.tables",
         "saoma.wallets.tables",
         "saoma.messaging.tables",
+        "saoma.audit.tables",
+        "saoma.operators.tables",
+        "saoma.freezes.tables",
+        "saoma.kyc.tables",
+        "saoma.disputes.tables",
     ):
         try:
             importlib.import_module(name)

@@ -35,6 +35,7 @@ STATUS: dict[type[object], int] = {
     e.RequestInProgress: 409,
     # Who is calling
     e.Unauthenticated: 401,
+    e.OperatorForbidden: 403,
     e.SignInFailed: 401,
     e.PasswordWrong: 401,
     e.LoginTaken: 409,

@@ -154,6 +154,12 @@ class Unauthenticated(SaomaError):
     slug = "unauthenticated"
 
 
+class OperatorForbidden(SaomaError):
+    """The operator's role may not do this."""
+
+    slug = "operator-forbidden"
+
+
 class SignInFailed(SaomaError):
     """The login or the password is wrong."""
 
