@@ -22,7 +22,7 @@ HOUR_US = 3600 * 1_000_000
 
 
 @dataclass(frozen=True)
-class TestOperator:
+class OpsUser:
     id: str
     role: str
     token: str
@@ -34,7 +34,7 @@ class TestOperator:
         return found
 
 
-def signed_in_operator(engine: Engine, role: str, login: str | None = None) -> TestOperator:
+def signed_in_operator(engine: Engine, role: str, login: str | None = None) -> OpsUser:
     operator_id = new_id("op")
     token = "ot_" + secrets.token_urlsafe(24)
     at = now_us()
@@ -58,4 +58,4 @@ def signed_in_operator(engine: Engine, role: str, login: str | None = None) -> T
                 expires_at_us=at + 8 * HOUR_US,
             )
         )
-    return TestOperator(operator_id, role, token)
+    return OpsUser(operator_id, role, token)
