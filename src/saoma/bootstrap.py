@@ -21,6 +21,7 @@ from sqlalchemy.engine import Engine
 
 from saoma.config import Settings, get_settings
 from saoma.db import make_engine, migrate
+from saoma.disputes.service import Disputes
 from saoma.funding.bank import BankConnector, BankOutcome, SandboxBank
 from saoma.funding.service import Funding
 from saoma.ledger import Ledger
@@ -65,6 +66,7 @@ class Platform:
     settlement: SettlementDesk
     splits: Splits
     operators: Operators
+    disputes: Disputes
     demo: bool = False
     sandbox_messages_visible: bool = False  # GET /v1/sandbox/messages answers (demo mode)
     _stop: threading.Event = field(default_factory=threading.Event)
@@ -112,6 +114,7 @@ class Platform:
                 self.people.return_unclaimed()
                 self.people.settle_packets()
                 self.settlement.maintain()
+                self.disputes.escalate_due()  # unanswered in time: support decides
             except Exception:
                 log.exception("maintenance failed")
 
@@ -170,8 +173,10 @@ def _connect_bank(
 def _operations(settings: Settings, engine: Engine, payments: Payments) -> dict[str, Any]:
     """The services that run the installation: operators, and what they act on (the fields of
     ``Platform`` after ``splits``)."""
-    del settings, payments  # for the services that will need them
-    return {"operators": Operators(engine)}
+    return {
+        "operators": Operators(engine),
+        "disputes": Disputes(engine, payments, answer_s=settings.dispute_answer_s),
+    }
 
 
 def _identifiers(

@@ -59,6 +59,12 @@ class Settings(BaseSettings):
     paycode_merchant_failures_max: int = Field(
         default=20, ge=1, le=10_000, description="Invalid payment codes per merchant per minute."
     )
+    dispute_answer_s: int = Field(
+        default=3 * 86_400,
+        ge=1,
+        le=90 * 86_400,
+        description="How long a merchant has to answer a dispute before support decides.",
+    )
     sandbox_messages_visible: bool = Field(
         default=False,
         description="Show the sandbox messenger's codes at GET /v1/sandbox/messages (on in demo).",

@@ -100,6 +100,8 @@ STATUS: dict[type[object], int] = {
     # Promotions
     e.CampaignEnded: 409,
     e.OfferUnavailable: 409,
+    # Disputes, every cause
+    e.DisputeRefused: 409,
     # Conflicts, every cause
     e.Conflict: 409,
 }

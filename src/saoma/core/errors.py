@@ -587,6 +587,39 @@ class TransferIdReused(Conflict):
     cause = "transfer-id-reused"
 
 
+# Disputes -------------------------------------------------------------------------------------
+
+
+class DisputeRefused(SaomaError):
+    """The dispute (or the payment) is not in a state that allows this."""
+
+    slug = "dispute-refused"
+
+
+class DisputeExists(DisputeRefused):
+    """This payment already has a dispute: one per payment."""
+
+    cause = "dispute-exists"
+
+
+class PaymentNotDisputable(DisputeRefused):
+    """The payment cannot be disputed: too old, or already refunded in full."""
+
+    cause = "payment-not-disputable"
+
+
+class DisputeClosed(DisputeRefused):
+    """The dispute has moved on: this step is no longer open to you."""
+
+    cause = "dispute-closed"
+
+
+class AnswerTooLate(DisputeRefused):
+    """The time to answer the dispute has passed: support decides now."""
+
+    cause = "answer-too-late"
+
+
 def not_found(what: str, ident: str) -> NotFound:
     """The same answer whether the object does not exist or belongs to someone else."""
     return NotFound(f"no {what} {ident!r}")

@@ -126,7 +126,13 @@ class Refunds:
         merchant_refund_no: str,
         reason: str = "",
         claim: idempotency.Claim | None = None,
+        also: Callable[[Unit], None] | None = None,
     ) -> dict[str, Any]:
+        """Refund ``amount`` of the payment under ``merchant_refund_no``.
+
+        ``also`` writes more facts in the refund's own transaction (a dispute's state, say): a
+        refusal it raises rolls the refund back and is raised here.
+        """
         amount = check_amount(amount)
         merchant_refund_no = check_merchant_ref(merchant_refund_no, "merchant_refund_no")
         reason = check_text("reason", reason, 128, required=False)
@@ -143,7 +149,7 @@ class Refunds:
                 if existing is not None:
                     return self._same_refund(existing, payment_id, amount)
                 done = self._refund_from(
-                    payment, merchant, amount, merchant_refund_no, reason, claim
+                    payment, merchant, amount, merchant_refund_no, reason, (claim, also)
                 )
             if done is not None:
                 return done
@@ -172,7 +178,7 @@ class Refunds:
         amount: int,
         merchant_refund_no: str,
         reason: str,
-        claim: idempotency.Claim | None,
+        hooks: tuple[idempotency.Claim | None, Callable[[Unit], None] | None],
     ) -> dict[str, Any] | None:
         """One try at a refund worked out from ``payment`` as read; None if another refund of
         the payment committed since (the caller reads it again and works the shares out anew)."""
@@ -193,6 +199,7 @@ class Refunds:
             for part in (payment.fee, payment.subsidy)
         )
         now = now_us()
+        claim, also = hooks
         row = {
             "id": new_id("rf"),
             "payment_id": payment.id,
@@ -222,6 +229,8 @@ class Refunds:
                 consumer_id=consumer.id,
                 url=merchant.webhook_url,
             )
+            if also is not None:
+                also(unit)
             idempotency.finish_in(unit, claim, 201, view)
 
         try:

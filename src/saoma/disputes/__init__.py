@@ -1,0 +1,1 @@
+"""Disputes: a payer questions a payment, the merchant answers, support decides."""
