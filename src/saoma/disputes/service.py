@@ -110,6 +110,7 @@ class Disputes:
         if payment is None or payment.consumer_id != consumer.id:
             raise not_found("payment", payment_id)
         now = now_us()
+        url = self.payments.merchants.get(payment.merchant_id).webhook_url
         left = payer_left(payment)
         if now - payment.created_at_us > DISPUTABLE_FOR_US or left <= 0:
             raise PaymentNotDisputable("this payment is too old or already refunded in full")
@@ -133,7 +134,7 @@ class Disputes:
                 raise DisputeExists("this payment already has a dispute", field="payment_id")
             file_id = self._file(unit, row["id"], photo, "payer", now)
             self._event(unit, row["id"], now, "payer", "opened", body, file_id)
-            self._emit(unit, "dispute.opened", row["id"], now)
+            self._emit(unit, "dispute.opened", row["id"], now, url)
 
         self.payments.movements.record_alone(record)
         return self.reads.view(self.reads.row(row["id"]))
@@ -308,13 +309,14 @@ class Disputes:
             raise DisputeClosed(f"the dispute is {row.state}")
         now = now_us() if now is None else now
         sql, params = self._move_sql(row, states, to, body, cond, now, decided)
+        url = self.payments.merchants.get(row.merchant_id).webhook_url
 
         def record(unit: Unit) -> None:
             if unit.execute(sql, params).rowcount != 1:
                 raise DisputeClosed("the dispute has moved on meanwhile")
             file_id = self._file(unit, row.id, photo, actor, now)
             self._event(unit, row.id, now, actor, kind, body, file_id)
-            self._emit(unit, f"dispute.{kind}", row.id, now)
+            self._emit(unit, f"dispute.{kind}", row.id, now, url)
             if also is not None:
                 also(unit)
 
@@ -364,7 +366,12 @@ class Disputes:
         payment = first(self.engine, pm.payments, id=row.payment_id)
         merchant = self.payments.merchants.get(row.merchant_id)
         number = f"dispute-{row.id}"
-        gross = gross_for(payment, min(row.amount, max(payer_left(payment), 1)))
+        if payer_left(payment) <= 0:  # refunded meanwhile: by this dispute, or in full apart
+            done = self.reads.row(row.id)
+            if done.state == to:
+                return self.reads.view(done)
+            raise DisputeClosed("nothing is left to refund of this payment")
+        gross = gross_for(payment, min(row.amount, payer_left(payment)))
         extra = ", refund_id = " + REFUND_ID_SQL
         if decided:
             extra += ", decision = 'payer', decided_by_role = :role"
@@ -379,7 +386,7 @@ class Disputes:
             if unit.execute(sql, params).rowcount != 1:
                 raise DisputeClosed("the dispute has moved on meanwhile")
             self._event(unit, row.id, now, actor, kind, note, None)
-            self._emit(unit, f"dispute.{kind}", row.id, now)
+            self._emit(unit, f"dispute.{kind}", row.id, now, merchant.webhook_url)
             if also is not None:
                 also(unit)
 
@@ -433,8 +440,10 @@ class Disputes:
             },
         )
 
-    def _emit(self, unit: Unit, event_type: str, dispute_id: str, now: int) -> None:
-        """The webhook to the merchant, with the dispute as it is in this transaction."""
+    @staticmethod
+    def _emit(unit: Unit, event_type: str, dispute_id: str, now: int, url: str) -> None:
+        """The webhook to the merchant (at ``url``, read before the transaction: nothing here
+        takes a second connection), with the dispute as it is in this transaction."""
         found = unit.execute(
             "SELECT payment_id, consumer_id, merchant_id, amount, currency, reason, state,"
             " decision, refund_id, answer_by_us FROM disputes WHERE id = :id",
@@ -442,7 +451,6 @@ class Disputes:
         ).fetchone()
         payment_id, consumer_id, merchant_id, amount, currency, reason, state = found[:7]
         decision, refund_id, answer_by_us = found[7:]
-        merchant = self.payments.merchants.get(merchant_id)
         data = {
             "id": dispute_id,
             "payment_id": payment_id,
@@ -461,5 +469,5 @@ class Disputes:
             at_us=now,
             merchant_id=merchant_id,
             consumer_id=consumer_id,
-            url=merchant.webhook_url,
+            url=url,
         )
