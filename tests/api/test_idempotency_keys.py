@@ -21,8 +21,10 @@ import httpx
 import pytest
 
 from saoma.client import SaomaError
+from saoma.db import make_engine
 from saoma.paycode import codes
 from support import PIN, Payer, Server, Shop, new_consumer, new_merchant, wait_for
+from support_ops import signed_in_operator
 
 TYPE_BASE = "https://saoma.dev/problems/"
 
@@ -185,6 +187,39 @@ def campaign(server: Server) -> Call:
     return Call(as_shop(server, shop, "/v1/campaigns", body), 201, _with_shop(shop))
 
 
+def _dispute(server: Server) -> tuple[Shop, Payer, str]:
+    shop, payer = new_merchant(server), new_consumer(server, balance=5_000)
+    paid = payer.client.pay_static(shop.id, 1_800, PIN)
+    body = {"payment_id": paid["id"], "reason": "not_received", "text": "Never came"}
+    return shop, payer, payer.client.request("POST", "/v1/me/disputes", body)["id"]
+
+
+def dispute_refund(server: Server) -> Call:
+    shop, payer, dispute_id = _dispute(server)
+    path = f"/v1/merchant/disputes/{dispute_id}/refund"
+    return Call(as_shop(server, shop, path, {}), 200, _with_shop(shop, payer))
+
+
+def dispute_decide(server: Server) -> Call:
+    shop, payer, dispute_id = _dispute(server)
+    shop.client.request("POST", f"/v1/merchant/disputes/{dispute_id}/contest", {"text": "Sent"})
+    engine = make_engine(server.database_url)
+    try:
+        agent = signed_in_operator(engine, "support")
+    finally:
+        engine.dispose()
+    path = f"/v1/ops/disputes/{dispute_id}/decide"
+    body = {"for": "payer", "note": "No proof of delivery"}
+
+    def send(key: str | None) -> httpx.Response:
+        headers = agent.headers("ticket 12")
+        if key is not None:
+            headers["idempotency-key"] = key
+        return httpx.post(server.url + path, json=body, headers=headers, timeout=30)
+
+    return Call(send, 200, _with_shop(shop, payer))
+
+
 CALLS = {
     f.__name__: f
     for f in (
@@ -201,6 +236,8 @@ CALLS = {
         consent,
         capture,
         campaign,
+        dispute_refund,
+        dispute_decide,
     )
 }
 # The other POST routes move and reserve no money, or return it once by a change of state:
@@ -240,13 +277,17 @@ KEYLESS = {
     "/v1/payments/{payment_id}/splits",
     "/v1/settlements/instant",
     "/v1/sandbox/settle",
+    # A dispute's steps that move no money; its refund and support's decision are keyed.
+    "/v1/me/disputes",
+    "/v1/me/disputes/{dispute_id}/withdraw",
+    "/v1/merchant/disputes/{dispute_id}/contest",
 }
 
 
 def test_every_post_route_is_either_keyed_here_or_moves_no_money(server: Server) -> None:
     spec = httpx.get(server.url + "/openapi.json").json()
     posts = {path for path, ops in spec["paths"].items() if "post" in ops}
-    assert len(CALLS) == 13
+    assert len(CALLS) == 15
     assert posts - KEYLESS == {
         "/v1/orders/{order_id}/pay",
         "/v1/merchants/{merchant_id}/pay",
@@ -261,6 +302,8 @@ def test_every_post_route_is_either_keyed_here_or_moves_no_money(server: Server)
         "/v1/holds/{hold_id}/consent",
         "/v1/holds/{hold_id}/capture",
         "/v1/campaigns",
+        "/v1/merchant/disputes/{dispute_id}/refund",
+        "/v1/ops/disputes/{dispute_id}/decide",
     }
 
 

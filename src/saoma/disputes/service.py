@@ -358,7 +358,13 @@ class Disputes:
         decided: str = "",
     ) -> dict[str, Any]:
         """A refund of what the payer asks, from the merchant, and the change to ``to``, in one
-        commit (the refund's ``record`` hook); see the module's docstring."""
+        commit (the refund's ``record`` hook); see the module's docstring.
+
+        ``claim`` (an Idempotency-Key) is not stored with the refund: the answer is the dispute
+        as it is after the commit, stored by the caller right after. A crash in between is safe:
+        the retry finds the dispute moved on and answers it, the refund number refunds once.
+        """
+        del claim
         if row.state == to:
             return self.reads.view(row)
         if row.state not in states:
@@ -396,7 +402,6 @@ class Disputes:
             amount=gross,
             merchant_refund_no=number,
             reason=f"dispute {row.id}",
-            claim=claim,
             also=record,
         )
         done = self.reads.row(row.id)
