@@ -32,8 +32,15 @@ from support import (
     sandbox_server,
     wait_for,
 )
+from support_ops import signed_in_operator
 
 __all__ = ["sandbox_server"]
+
+# A one-pixel PNG, for a dispute's photo.
+PNG_1PX = (
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5E"
+    "rkJggg=="
+)
 
 UNREACHABLE = "http://127.0.0.1:9/hooks"  # nothing listens there: deliveries fail and are kept
 
@@ -163,6 +170,7 @@ def test_every_json_answer_matches_its_documented_schema(
     tour_settlement(shop)
     tour_bank_statement(payer)
     tour_splits(contract, server, shop, payer)
+    tour_disputes(contract, server, shop, payer)
     payer.request("GET", "/v1/problems")  # the error catalogue, for clients and the pages
     payer.request("DELETE", "/v1/sessions/current")
     missing = contract.json_operations() - contract.succeeded
@@ -382,3 +390,55 @@ def tour_splits(
     with pytest.raises(SaomaError):  # a problem document is checked too
         shop.request("POST", f"/v1/payments/{paid['id']}/splits", {"agreement_id": "sa_none"})
     shop.request("POST", f"/v1/split-agreements/{agreement['id']}/end")
+
+
+class _Operator(_Base):
+    """An operator of ``role`` (written straight into the tables), typing ``reason``."""
+
+    def __init__(self, server: Server, role: str, reason: str) -> None:
+        super().__init__(server.url)
+        engine = make_engine(server.database_url)
+        try:
+            self.headers = signed_in_operator(engine, role).headers(reason)
+        finally:
+            engine.dispose()
+
+    def _headers(self, method: str, path: str, body: bytes) -> dict[str, str]:
+        return dict(self.headers)
+
+
+def tour_disputes(
+    contract: Contract, server: Server, shop: MerchantClient, payer: ConsumerClient
+) -> None:
+    """A dispute with a photo contested and decided by support; another refunded by the merchant,
+    a third withdrawn."""
+    photo = {"content_type": "image/png", "data": PNG_1PX}
+    opened = []
+    for n in range(3):
+        paid = payer.pay_static(shop.me()["id"], 1_000 + n, PIN)
+        body = {"payment_id": paid["id"], "reason": "other", "text": f"Case {n}", "photo": photo}
+        opened.append(payer.request("POST", "/v1/me/disputes", body)["id"])
+    with pytest.raises(SaomaError):  # one dispute per payment: 409
+        payer.request("POST", "/v1/me/disputes", body)
+    first, refunded, withdrawn = opened
+    seen = payer.request("GET", f"/v1/me/disputes/{first}")
+    file_id = seen["timeline"][0]["file_id"]
+    assert payer.request("GET", f"/v1/me/disputes/{first}/files/{file_id}").startswith(b"\xff\xd8")
+    payer.request("GET", "/v1/me/disputes")
+    payer.request("POST", f"/v1/me/disputes/{withdrawn}/withdraw")
+    shop.request("GET", "/v1/merchant/disputes", params={"state": "open"})
+    shop.request("GET", f"/v1/merchant/disputes/{first}")
+    shop.request("GET", f"/v1/merchant/disputes/{first}/files/{file_id}")
+    shop.request("POST", f"/v1/merchant/disputes/{first}/contest", {"text": "Served hot"})
+    key = secrets.token_hex(8)
+    for _ in range(2):  # the replay is the stored answer
+        shop.request("POST", f"/v1/merchant/disputes/{refunded}/refund", idempotency_key=key)
+    agent = contract.watch(_Operator(server, "support", "ticket 12"))
+    agent.request("GET", "/v1/ops/disputes", params={"state": "contested"})
+    agent.request("GET", f"/v1/ops/disputes/{first}")
+    agent.request("GET", f"/v1/ops/disputes/{first}/files/{file_id}")
+    agent.request("POST", f"/v1/ops/disputes/{first}/decide", {"for": "merchant", "note": "Hot"})
+    finance = contract.watch(_Operator(server, "finance", "ticket 12"))
+    with pytest.raises(SaomaError) as forbidden:
+        finance.request("POST", f"/v1/ops/disputes/{first}/decide", {"for": "payer", "note": "x"})
+    assert forbidden.value.status == 403

@@ -31,7 +31,13 @@ Shop = Annotated[Merchant, Depends(deps.merchant)]
 Queue = Annotated[Actor, Depends(ops_deps.allowed("disputes.read"))]
 Reader = Annotated[Actor, Depends(ops_deps.allowed("disputes.read", reason=True))]
 Decider = Annotated[Actor, Depends(ops_deps.allowed("disputes.decide", reason=True))]
-IMAGE: dict[int | str, dict[str, Any]] = {200: {"content": {"image/jpeg": {}, "image/png": {}}}}
+# Every photo is stored as JPEG (see saoma.disputes.photos).
+IMAGE: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "The photo, as JPEG.",
+        "content": {"image/jpeg": {"schema": {"type": "string"}, "example": "(JPEG bytes)"}},
+    }
+}
 
 
 class PhotoIn(Body):

@@ -1,8 +1,9 @@
 """A photo sent with a dispute: base64 JPEG or PNG, checked by its bytes and re-encoded.
 
 The API takes 64 KB bodies, so a photo is at most ``PHOTO_BYTES_MAX`` once decoded. The bytes
-must start as the named type does (its magic number) and decode as an image; it is re-encoded
-(JPEG stays JPEG, PNG stays PNG) so what is stored carries no metadata of the camera or place.
+must start as the named type does (its magic number) and decode as an image; it is re-encoded as
+JPEG (a PNG's transparency on white), so what is stored carries no metadata of the camera or
+place and every photo is served as one type.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ PHOTO_BYTES_MAX = 45 * 1024
 PIXELS_MAX = 4096 * 4096
 MAGIC = {"image/jpeg": b"\xff\xd8\xff", "image/png": b"\x89PNG\r\n\x1a\n"}
 FORMATS = {"image/jpeg": "JPEG", "image/png": "PNG"}
+STORED_TYPE = "image/jpeg"
 
 
 class Photo(NamedTuple):
@@ -41,11 +43,11 @@ def check_photo(content_type: str, data_b64: str, field: str = "photo") -> Photo
         raise InvalidRequest(f"a photo is 1 to {PHOTO_BYTES_MAX} bytes", field=f"{field}.data")
     if not raw.startswith(MAGIC[content_type]):
         raise InvalidRequest(f"the photo is not {content_type}", field=f"{field}.data")
-    return Photo(content_type, _clean(raw, content_type, field))
+    return Photo(STORED_TYPE, _clean(raw, content_type, field))
 
 
 def _clean(raw: bytes, content_type: str, field: str) -> bytes:
-    """The image decoded and encoded again, without its metadata."""
+    """The image decoded and encoded again as JPEG, without its metadata."""
     try:
         with Image.open(io.BytesIO(raw)) as image:
             if image.format != FORMATS[content_type]:
@@ -53,11 +55,11 @@ def _clean(raw: bytes, content_type: str, field: str) -> bytes:
             if image.width * image.height > PIXELS_MAX:
                 raise InvalidRequest("the photo has too many pixels", field=f"{field}.data")
             image.load()
+            rgba = image.convert("RGBA")
+            flat = Image.new("RGB", rgba.size, "white")
+            flat.paste(rgba, mask=rgba.getchannel("A"))
             out = io.BytesIO()
-            if content_type == "image/jpeg":
-                image.convert("RGB").save(out, "JPEG", quality=85)
-            else:
-                image.save(out, "PNG", optimize=True)
+            flat.save(out, "JPEG", quality=85)
     except InvalidRequest:
         raise
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError, Image.DecompressionBombError):
