@@ -58,6 +58,13 @@ SAFE_URL = "http://127.0.0.1:9/hooks"
 DUMMY_ID = "x_0000000000000000"
 
 
+# A one-pixel PNG, for a dispute's photo.
+PNG_1PX = (
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5E"
+    "rkJggg=="
+)
+
+
 @dataclass
 class World:
     server: Server
@@ -101,6 +108,17 @@ def world(server: Server) -> World:
         what="the bank's verification",
     )
     settlement = shop.client.request("POST", "/v1/settlements/instant")
+    disputed = payer.client.pay_static(shop.id, 700, PIN)
+    dispute = payer.client.request(
+        "POST",
+        "/v1/me/disputes",
+        {
+            "payment_id": disputed["id"],
+            "reason": "other",
+            "text": "H",
+            "photo": {"content_type": "image/png", "data": PNG_1PX},
+        },
+    )
     ids = {
         "order_id": order["id"],
         "payment_id": payment["id"],
@@ -114,6 +132,8 @@ def world(server: Server) -> World:
         "merchant_refund_no": refund["merchant_refund_no"],
         "agreement_id": agreement["id"],
         "settlement_id": settlement["id"],
+        "dispute_id": dispute["id"],
+        "file_id": dispute["timeline"][0]["file_id"],
         "charge_id": DUMMY_ID,
         "event_id": DUMMY_ID,
         "key_id": DUMMY_ID,  # never a real key: revoking it would end the merchant's signing
