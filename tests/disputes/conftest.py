@@ -18,7 +18,7 @@ from saoma.bootstrap import Platform
 from saoma.merchants.service import Merchant
 from saoma.wallets import credentials
 from saoma.wallets.service import Consumer
-from support import PASSWORD, funded_payer
+from support import PASSWORD, funded_payer, server
 
 
 @pytest.fixture(autouse=True)
@@ -52,3 +52,6 @@ def jpeg_b64(colour: str = "red", size: tuple[int, int] = (64, 48)) -> str:
     exif[0x010F] = "Camera maker"
     Image.new("RGB", size, colour).save(out, "JPEG", exif=exif.tobytes())
     return base64.b64encode(out.getvalue()).decode()
+
+
+__all__ = ["server"]

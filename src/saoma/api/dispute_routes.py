@@ -12,14 +12,17 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
-from pydantic import Field, StrictInt, StrictStr
+from pydantic import Field, StrictInt, StrictStr, field_validator
 
 from saoma.api import deps, ops_deps
 from saoma.api.disputes_out import STATE, DisputeList, DisputeOut
+from saoma.api.merchant_routes import password_session
 from saoma.api.ops_deps import Actor
 from saoma.api.responses import answer, problems
-from saoma.api.schemas import Body
+from saoma.api.schemas import Body, _six_digits
+from saoma.core.errors import InvalidRequest
 from saoma.disputes.photos import Photo, check_photo
 from saoma.disputes.service import Deciding
 from saoma.merchants.service import Merchant
@@ -58,6 +61,14 @@ class OpenDispute(Body):
 class Contest(Body):
     text: StrictStr = Field(max_length=1000)
     photo: PhotoIn | None = None
+
+
+class RefundDispute(Body):
+    manager_pin: StrictStr | None = Field(
+        default=None, description="Six digits: required from a signed-in session, not when signed."
+    )
+
+    _manager_pin = field_validator("manager_pin")(_six_digits)
 
 
 class Decide(Body):
@@ -152,11 +163,24 @@ def merchant_dispute(dispute_id: str, shop: Shop, request: Request) -> Response:
 @router.post(
     "/merchant/disputes/{dispute_id}/refund",
     response_model=DisputeOut,
-    responses=problems(401, 402, 404, 409, 422),
+    responses=problems(401, 402, 404, 409, 422, 423),
 )
-async def refund_dispute(dispute_id: str, shop: Shop, request: Request) -> Any:
-    """Give the payer what they ask: a refund from your balance; while the dispute is open."""
-    disputes = deps.platform_of(request).disputes
+async def refund_dispute(
+    dispute_id: str, shop: Shop, request: Request, body: RefundDispute | None = None
+) -> Any:
+    """Give the payer what they ask: a refund from your balance; while the dispute is open.
+
+    From a signed-in session (the dashboard) the manager PIN is required, as for any refund.
+    """
+    platform = deps.platform_of(request)
+    if password_session(request):
+        pin = body.manager_pin if body is not None else None
+        if pin is None:
+            raise InvalidRequest(
+                "a refund from a signed-in session needs the manager PIN", field="manager_pin"
+            )
+        await run_in_threadpool(platform.merchants.verify_manager_pin, shop.id, pin)
+    disputes = platform.disputes
     return await deps.idempotent(
         request,
         shop.id,

@@ -49,9 +49,9 @@ TYPES = {
 SCANNING = ("vendor/jsQR.js", "vendor/qrcode.js", "scan.js")
 SCRIPTS = {
     "start": ("saoma.js",),
-    "wallet": (*SCANNING, "saoma.js", "code128.js"),
+    "wallet": (*SCANNING, "saoma.js", "code128.js", "disputes.js"),
     "cashier": (*SCANNING, "saoma.js"),
-    "dashboard": ("vendor/qrcode.js", "saoma.js"),
+    "dashboard": ("vendor/qrcode.js", "saoma.js", "disputes.js"),
 }
 # Pages allow only their own origin: no inline script, no third-party anything.
 CSP = (

@@ -619,6 +619,7 @@
     if (p.note) rows.push([t("note"), p.note]);
     for (const r of p.refunds || []) rows.push([t("refunds"), `${money(r.amount)} · ${Saoma.when(r.created_at)}`]);
     $("#receipt").replaceChildren(el("dl", {}, ...rows.map(([k, v]) => [el("dt", { text: k }), el("dd", { text: v })])));
+    $("#receipt").dataset.paymentId = p.id; // disputes.js offers "Report a problem" for it
     show("v-receipt");
   }
 
