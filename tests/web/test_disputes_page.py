@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import random
 from pathlib import Path
+from typing import Any
 
 import httpx
 from PIL import Image
@@ -14,7 +15,8 @@ from playwright.sync_api import Page, expect
 from saoma.db import make_engine
 from support import PASSWORD, PIN, Server, new_consumer, new_merchant, wait_for
 from support_ops import signed_in_operator
-from support_web import shot
+from support_web import new_page, phone, shot
+from web.test_accessibility import violations
 
 
 def a_photo(path: Path) -> Path:
@@ -27,8 +29,19 @@ def a_photo(path: Path) -> Path:
 
 
 def test_a_payer_disputes_the_merchant_contests_and_support_refunds(
-    server: Server, wallet: Page, till: Page, shots: Path, tmp_path: Path
+    server: Server, browser: Any, shots: Path, tmp_path: Path
 ) -> None:
+    # Contexts that let the accessibility checker's script in (the pages' CSP would not).
+    wallet_ctx, wallet = new_page(browser, bypass_csp=True, **phone())
+    till_ctx, till = new_page(browser, bypass_csp=True, **phone("tablet"))
+    try:
+        walk_through(server, wallet, till, shots, tmp_path)
+    finally:
+        wallet_ctx.close()
+        till_ctx.close()
+
+
+def walk_through(server: Server, wallet: Page, till: Page, shots: Path, tmp_path: Path) -> None:
     shop = new_merchant(server)
     payer = new_consumer(server, balance=5_000)
     paid = payer.client.pay_static(shop.id, 3_000, PIN)
@@ -61,6 +74,7 @@ def test_a_payer_disputes_the_merchant_contests_and_support_refunds(
     section.get_by_label("Your side (for contesting)").fill("Served hot at 12:10, see the till.")
     section.scroll_into_view_if_needed()
     section.screenshot(path=str(shots / "dashboard-disputes.png"))
+    assert violations(till) == []
     section.get_by_role("button", name="Contest").click()
     expect(section).to_contain_text("Contested: support decides")
 
@@ -88,6 +102,7 @@ def test_a_payer_disputes_the_merchant_contests_and_support_refunds(
     for step in ("Opened", "Contested", "Decided", "Served hot at 12:10, see the till."):
         expect(item).to_contain_text(step)
     shot(wallet, shots, "wallet-dispute", full=True)
+    assert violations(wallet) == []
     wallet.get_by_role("button", name="Back").click()
     wallet.locator("#v-history").get_by_role("button", name="Back").click()
     expect(wallet.locator("#balance")).to_have_text("¥50.00")

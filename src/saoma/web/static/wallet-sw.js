@@ -4,7 +4,7 @@
 const CACHE = "saoma-wallet-v1";
 const SHELL = [
   "/wallet", "/static/saoma.css", "/static/saoma.js", "/static/wallet.js", "/static/scan.js",
-  "/static/code128.js", "/static/vendor/jsQR.js", "/static/vendor/qrcode.js", "/static/icon.svg",
+  "/static/code128.js", "/static/disputes.js", "/static/vendor/jsQR.js", "/static/vendor/qrcode.js", "/static/icon.svg",
   "/manifest.webmanifest",
 ];
 
