@@ -236,6 +236,8 @@ class Disputes:
         moved = 0
         for (dispute_id,) in due:
             row = self.reads.row(dispute_id)
+            if row.state != "open":
+                continue  # answered meanwhile
             try:
                 self._move(
                     row,
