@@ -52,7 +52,7 @@ def audit(platform: Platform, tmp_path: Path) -> Audit:
 def test_the_triggers_refuse_an_edit_and_a_delete(audit: Audit) -> None:
     write_entries(audit, 2)
     for sql in ("UPDATE audit_log SET reason = 'x'", "DELETE FROM audit_log WHERE seq = 1"):
-        with pytest.raises(Exception, match="append-only|audit"), audit.engine.begin() as conn:
+        with pytest.raises(Exception, match=r"append-only|audit"), audit.engine.begin() as conn:
             conn.execute(text(sql))
 
 

@@ -33,6 +33,10 @@ LOCK_US = 15 * 60 * 1_000_000
 DEFAULT_SESSION_S = 8 * 3600
 
 
+def _six_digits(code: object) -> bool:
+    return isinstance(code, str) and len(code) == totp.DIGITS and code.isascii() and code.isdigit()
+
+
 @functools.cache
 def _no_hash() -> str:
     """A hash to check an unknown login's password against: its answer takes as long."""
@@ -138,6 +142,8 @@ class Operators:
     def sign_in(self, login: str, password: str, code: str, address: str = "") -> Session:
         """A new session for the operator whose password and current TOTP code these are."""
         o = t.operators.c
+        if not _six_digits(code):  # refused before any password is hashed
+            raise SignInFailed("the code is the 6 digits the authenticator app shows")
         with read(self.engine) as conn:
             row = conn.execute(
                 select(t.operators).where(
