@@ -20,6 +20,7 @@ from saoma.api.payments_out import (
 )
 from saoma.api.responses import Out, Page, example
 
+EXAMPLE_OPS_SESSION = "ot_7e6d5c4b3a2f1e0d9c8b"  # nosec B105  # an example
 Role = Literal["support", "risk", "finance", "admin"]
 OPERATOR = {"id": "op_7k2m4n6p8q", "login": "ana@ops.example", "name": "Ana", "role": "support"}
 FREEZE = {
@@ -51,7 +52,11 @@ class OpsSignedInOut(Out):
     cookie) until ``expires_at``."""
 
     model_config = example(
-        {"token": "ot_…", "operator": OPERATOR, "expires_at": "2026-11-24T20:00:00.000Z"}
+        {
+            "token": EXAMPLE_OPS_SESSION,
+            "operator": OPERATOR,
+            "expires_at": "2026-11-24T20:00:00.000Z",
+        }
     )
 
     token: str
