@@ -177,7 +177,11 @@ def _operations(settings: Settings, engine: Engine, payments: Payments) -> dict[
     ``Platform`` after ``splits``)."""
     head_file = settings.audit_head_file or settings.data_dir / "audit-head.log"
     return {
-        "operators": Operators(engine, session_s=settings.ops_session_s),
+        "operators": Operators(
+            engine,
+            session_s=settings.ops_session_s,
+            key_file=settings.ops_key_file or settings.data_dir / "ops.key",
+        ),
         "lookup": Lookup(engine, payments),
         "audit": Audit(engine, head_file),
     }

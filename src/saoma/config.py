@@ -66,6 +66,10 @@ class Settings(BaseSettings):
     ops_session_s: int = Field(
         default=8 * 3600, ge=60, le=7 * 86400, description="How long an operator stays signed in."
     )
+    ops_key_file: Path | None = Field(
+        default=None,
+        description="The key sealing operators' TOTP secrets (default: data_dir/ops.key).",
+    )
     audit_head_file: Path | None = Field(
         default=None,
         description="Where the audit log's head is copied outside the database (default:"

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
 from saoma.api.app import create_app
 from saoma.bootstrap import Platform
-from support import PASSWORD
+from support import PASSWORD, Wiring
 
 
 @dataclass(frozen=True)
@@ -20,6 +21,14 @@ class People:
     consumer_token: str
     merchant_id: str
     merchant_token: str
+
+
+@pytest.fixture
+def wiring(tmp_path: Path) -> Wiring:
+    """The operators' key and the audit head file in the test's own folder."""
+    return Wiring(
+        settings={"ops_key_file": tmp_path / "ops.key", "audit_head_file": tmp_path / "head.log"}
+    )
 
 
 @pytest.fixture

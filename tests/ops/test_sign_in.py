@@ -4,14 +4,16 @@ that end."""
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import text
 
 from saoma.bootstrap import Platform
 from saoma.core.errors import InvalidRequest, LoginTaken, SignInFailed
 from saoma.operators import totp
-from saoma.operators.service import FAILURES_MAX, LOCK_US, Added
+from saoma.operators.service import FAILURES_MAX, LOCK_US, Added, Operators
 from support import PASSWORD
 
 LOGIN = "ana@ops.example"
@@ -121,3 +123,17 @@ def test_adding_checks_the_role_and_the_login(platform: Platform) -> None:
         platform.operators.add(LOGIN.upper(), PASSWORD, "risk")
     with pytest.raises(InvalidRequest, match="role"):
         platform.operators.add("bo@ops.example", PASSWORD, "root")
+
+
+def test_the_secret_is_sealed_under_the_key_file(platform: Platform, tmp_path: Path) -> None:
+    sealed = Operators(platform.engine, key_file=tmp_path / "ops.key")
+    new = sealed.add(LOGIN, PASSWORD, "risk")
+    with platform.engine.connect() as conn:
+        stored = conn.execute(text("SELECT totp_secret FROM operators")).scalar()
+    assert stored != new.secret and new.secret not in stored and len(stored) == 64
+    assert (tmp_path / "ops.key").stat().st_mode & 0o777 == 0o600
+    code = totp.code(new.secret)
+    elsewhere = Operators(platform.engine, key_file=tmp_path / "another.key")
+    with pytest.raises(SignInFailed):  # the database without its key gives no codes
+        elsewhere.sign_in(LOGIN, PASSWORD, code)
+    assert sealed.sign_in(LOGIN, PASSWORD, code).operator == new.operator

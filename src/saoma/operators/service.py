@@ -3,8 +3,8 @@
 Sign-in claims a try first, in one conditional UPDATE (``failures < FAILURES_MAX`` or the lock
 has run out), so any number of concurrent wrong tries check at most ``FAILURES_MAX`` passwords
 before the lock; a success clears the count. A TOTP code is taken once: the UPDATE that records
-its time step only matches while ``totp_last_step`` is older. The TOTP secret is stored as the
-base32 text the authenticator app was given.
+its time step only matches while ``totp_last_step`` is older. The TOTP secret is sealed with a
+key kept outside the database (:mod:`saoma.operators.sealing`).
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import functools
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import case, insert, select, update
@@ -25,6 +26,7 @@ from saoma.db import read, write
 from saoma.operators import tables as t
 from saoma.operators import totp
 from saoma.operators.roles import ROLES
+from saoma.operators.sealing import Sealer
 from saoma.wallets.credentials import check_password, hash_password, password_matches
 
 SESSION_TOKEN_PREFIX = "ot_"  # noqa: S105  # nosec B105  # a prefix, not a secret
@@ -73,8 +75,11 @@ class Session:
 
 
 class Operators:
-    def __init__(self, engine: Engine, *, session_s: int = DEFAULT_SESSION_S) -> None:
+    def __init__(
+        self, engine: Engine, *, session_s: int = DEFAULT_SESSION_S, key_file: Path | None = None
+    ) -> None:
         self.engine = engine
+        self.sealer = Sealer(key_file)
         self.session_us = session_s * 1_000_000
         self.clock: Callable[[], int] = now_us  # microseconds; tests move it
 
@@ -100,7 +105,7 @@ class Operators:
                         name=operator.name,
                         role=role,
                         password_hash=hash_password(password),
-                        totp_secret=secret,
+                        totp_secret=self.sealer.seal(secret, operator.id),
                         created_at_us=self.clock(),
                     )
                 )
@@ -155,7 +160,8 @@ class Operators:
             raise SignInFailed("wrong login, password or code")
         if not self._claim_try(row.id):
             raise SignInFailed("too many failed sign-ins: try again in 15 minutes")
-        step = totp.matching_step(row.totp_secret, str(code), self.clock() / 1e6)
+        secret = self.sealer.open(row.totp_secret, row.id)
+        step = totp.matching_step(secret, code, self.clock() / 1e6)
         if not password_matches(row.password_hash, password) or step is None:
             raise SignInFailed("wrong login, password or code")
         with write(self.engine) as conn:
