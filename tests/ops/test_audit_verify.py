@@ -3,6 +3,7 @@ around the append-only triggers, or a tail cut off, is named; concurrent appends
 
 from __future__ import annotations
 
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -11,11 +12,13 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from typer.testing import CliRunner
 
+from saoma import bootstrap
 from saoma.audit.log import Audit
 from saoma.audit.verify import verify
 from saoma.bootstrap import Platform
 from saoma.cli import app
 from saoma.config import get_settings
+from support import wait_until
 
 
 def write_entries(audit: Audit, count: int) -> None:
@@ -129,3 +132,23 @@ def test_fifty_concurrent_looks_make_entries_one_to_fifty(audit: Audit) -> None:
         stored = conn.execute(text("SELECT seq FROM audit_log ORDER BY seq")).scalars().all()
     assert stored == list(range(1, 51))
     assert audit.verify().ok
+
+
+def test_the_maintenance_loop_copies_the_head_when_it_moves(
+    platform: Platform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(bootstrap, "MAINTENANCE_EVERY_S", 0.01)
+    write_entries(platform.audit, 2)
+    loop = threading.Thread(target=platform._maintain, daemon=True)
+    loop.start()
+    try:
+        head_file = platform.audit.head_file
+        assert head_file is not None
+        wait_until(lambda: head_file.exists() and "2 " in head_file.read_text(), what="the head")
+        write_entries(platform.audit, 1)
+        wait_until(lambda: head_file.read_text().count("\n") == 2, what="the moved head")
+    finally:
+        platform._stop.set()
+        loop.join(timeout=10)
+    assert [line.split()[0] for line in head_file.read_text().splitlines()] == ["2", "3"]
+    assert platform.audit.verify().ok
