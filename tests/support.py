@@ -131,6 +131,11 @@ def start_server(database_url: str, tmp: Path, name: str = "server", **env: str)
     environ.update(
         SAOMA_DATABASE_URL=database_url, SAOMA_SANDBOX_BANK_DELAY_S="0.01", SAOMA_POOL_SIZE="4"
     )
+    # The operators' key and the audit head file of this server's database, not the project's.
+    environ.update(
+        SAOMA_OPS_KEY_FILE=str(tmp / f"{name}-ops.key"),
+        SAOMA_AUDIT_HEAD_FILE=str(tmp / f"{name}-audit-head.log"),
+    )
     environ.update(env)
     srv = Server(f"http://127.0.0.1:{port}", database_url, tmp / f"{name}.log", environ, port)
     srv.start()

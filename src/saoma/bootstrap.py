@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.engine import Engine
 
+from saoma.audit.log import Audit
 from saoma.config import Settings, get_settings
 from saoma.db import make_engine, migrate
 from saoma.disputes.service import Disputes
@@ -27,6 +28,7 @@ from saoma.funding.service import Funding
 from saoma.ledger import Ledger
 from saoma.merchants.service import Merchants
 from saoma.messaging.connector import SandboxMessenger
+from saoma.operators.people import Lookup
 from saoma.operators.service import Operators
 from saoma.p2p.service import People
 from saoma.paycode.service import PaymentCodes
@@ -66,6 +68,8 @@ class Platform:
     settlement: SettlementDesk
     splits: Splits
     operators: Operators
+    lookup: Lookup
+    audit: Audit
     disputes: Disputes
     demo: bool = False
     sandbox_messages_visible: bool = False  # GET /v1/sandbox/messages answers (demo mode)
@@ -115,6 +119,7 @@ class Platform:
                 self.people.settle_packets()
                 self.settlement.maintain()
                 self.disputes.escalate_due()  # unanswered in time: support decides
+                self.audit.record_head()  # the head, copied outside the database when it moved
             except Exception:
                 log.exception("maintenance failed")
 
@@ -173,8 +178,15 @@ def _connect_bank(
 def _operations(settings: Settings, engine: Engine, payments: Payments) -> dict[str, Any]:
     """The services that run the installation: operators, and what they act on (the fields of
     ``Platform`` after ``splits``)."""
+    head_file = settings.audit_head_file or settings.data_dir / "audit-head.log"
     return {
-        "operators": Operators(engine),
+        "operators": Operators(
+            engine,
+            session_s=settings.ops_session_s,
+            key_file=settings.ops_key_file or settings.data_dir / "ops.key",
+        ),
+        "lookup": Lookup(engine, payments),
+        "audit": Audit(engine, head_file),
         "disputes": Disputes(engine, payments, answer_s=settings.dispute_answer_s),
     }
 

@@ -13,6 +13,7 @@ from rich.table import Table
 
 from saoma.config import get_settings
 from saoma.db import make_engine, migrate
+from saoma.ops_cli import audit_app, operators_app
 from saoma.qr.cli import app as qr_app
 from saoma.settle_cli import app as settle_app
 
@@ -29,6 +30,8 @@ console = Console()
 
 app.add_typer(qr_app, name="qr")  # the QR commands live with the QR package
 app.add_typer(settle_app, name="settle")  # and settlement's with settlement
+app.add_typer(operators_app, name="operators")  # the operators' and the audit trail's
+app.add_typer(audit_app, name="audit")
 
 DatabaseOption = typer.Option(
     None, "--database-url", envvar="SAOMA_DATABASE_URL", help="Defaults to the embedded SQLite."

@@ -69,6 +69,18 @@ class Settings(BaseSettings):
         default=False,
         description="Show the sandbox messenger's codes at GET /v1/sandbox/messages (on in demo).",
     )
+    ops_session_s: int = Field(
+        default=8 * 3600, ge=60, le=7 * 86400, description="How long an operator stays signed in."
+    )
+    ops_key_file: Path | None = Field(
+        default=None,
+        description="The key sealing operators' TOTP secrets (default: data_dir/ops.key).",
+    )
+    audit_head_file: Path | None = Field(
+        default=None,
+        description="Where the audit log's head is copied outside the database (default:"
+        " data_dir/audit-head.log).",
+    )
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
 

@@ -153,6 +153,11 @@ BASE_BODIES: dict[tuple[str, str], Callable[[World], dict[str, Any]]] = {
     # by design; thousands of them would take minutes).
     ("post", "/v1/consumers"): lambda w: {"login": w.payer.login, "password": PASSWORD},
     ("post", "/v1/sessions"): lambda w: {"login": _fresh_login(), "password": PASSWORD},
+    ("post", "/v1/ops/sessions"): lambda w: {
+        "login": f"{secrets.token_hex(4)}@ops.example",
+        "password": PASSWORD,
+        "code": "not a code",  # refused before any password is hashed
+    },
     ("post", "/v1/merchant-sessions"): lambda w: {
         "login": f"{secrets.token_hex(4)}@example.cn",
         "password": PASSWORD,

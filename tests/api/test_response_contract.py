@@ -21,6 +21,7 @@ import pytest
 from sqlalchemy import text
 
 from api.openapi_strict import JSON_MEDIA, StrictDocument
+from api.tour_ops import tour_ops
 from saoma import signing
 from saoma.client import ConsumerClient, MerchantClient, SaomaError, _Base
 from saoma.db import make_engine
@@ -171,6 +172,7 @@ def test_every_json_answer_matches_its_documented_schema(
     tour_bank_statement(payer)
     tour_splits(contract, server, shop, payer)
     tour_disputes(contract, server, shop, payer)
+    tour_ops(contract.watch, server, payer, shop)
     payer.request("GET", "/v1/problems")  # the error catalogue, for clients and the pages
     payer.request("DELETE", "/v1/sessions/current")
     missing = contract.json_operations() - contract.succeeded

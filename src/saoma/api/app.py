@@ -373,11 +373,13 @@ def create_app(platform: Platform, *, start: bool = True) -> FastAPI:
         return {"status": "ok"}
 
     from saoma.api import (
+        access_routes,
         consumer_routes,
         dispute_routes,
         hold_routes,
         identity_routes,
         merchant_routes,
+        ops_routes,
         p2p_routes,
         paycode_routes,
         promotion_routes,
@@ -397,4 +399,6 @@ def create_app(platform: Platform, *, start: bool = True) -> FastAPI:
     app.include_router(sandbox_routes.router)
     app.include_router(split_routes.router)
     app.include_router(dispute_routes.router)
+    app.include_router(ops_routes.router)
+    app.include_router(access_routes.router)
     return app

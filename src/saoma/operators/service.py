@@ -1,18 +1,48 @@
-"""Operators: who they are, and the session a signed-in operator's requests carry."""
+"""Operators: who they are, signing in (password and TOTP code), and their sessions.
+
+Sign-in claims a try first, in one conditional UPDATE (``failures < FAILURES_MAX`` or the lock
+has run out), so any number of concurrent wrong tries check at most ``FAILURES_MAX`` passwords
+before the lock; a success clears the count. A TOTP code is taken once: the UPDATE that records
+its time step only matches while ``totp_last_step`` is older. The TOTP secret is sealed with a
+key kept outside the database (:mod:`saoma.operators.sealing`).
+"""
 
 from __future__ import annotations
 
+import functools
+import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import case, insert, select, update
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
 
-from saoma.core.ids import now_us, token_hash
-from saoma.db import read
+from saoma.core.errors import InvalidRequest, LoginTaken, NotFound, SignInFailed
+from saoma.core.ids import new_id, now_us, token_hash
+from saoma.db import read, write
 from saoma.operators import tables as t
+from saoma.operators import totp
+from saoma.operators.roles import ROLES
+from saoma.operators.sealing import Sealer
+from saoma.wallets.credentials import check_password, hash_password, password_matches
 
-SESSION_TOKEN_PREFIX = "ot_"  # noqa: S105  # a prefix, not a secret
+SESSION_TOKEN_PREFIX = "ot_"  # noqa: S105  # nosec B105  # a prefix, not a secret
+FAILURES_MAX = 5
+LOCK_US = 15 * 60 * 1_000_000
+DEFAULT_SESSION_S = 8 * 3600
+
+
+def _six_digits(code: object) -> bool:
+    return isinstance(code, str) and len(code) == totp.DIGITS and code.isascii() and code.isdigit()
+
+
+@functools.cache
+def _no_hash() -> str:
+    """A hash to check an unknown login's password against: its answer takes as long."""
+    return hash_password("never a password")
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,10 +56,165 @@ class Operator:
     def of(cls, row: Any) -> Operator:
         return cls(row.id, row.login, row.name, row.role)
 
+    def view(self) -> dict[str, str]:
+        return {"id": self.id, "login": self.login, "name": self.name, "role": self.role}
+
+
+@dataclass(frozen=True, slots=True)
+class Added:
+    operator: Operator
+    secret: str  # base32, for the authenticator app (shown once)
+    uri: str  # otpauth://
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    token: str
+    operator: Operator
+    expires_at_us: int
+
 
 class Operators:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(
+        self, engine: Engine, *, session_s: int = DEFAULT_SESSION_S, key_file: Path | None = None
+    ) -> None:
         self.engine = engine
+        self.sealer = Sealer(key_file)
+        self.session_us = session_s * 1_000_000
+        self.clock: Callable[[], int] = now_us  # microseconds; tests move it
+
+    # --- who they are -------------------------------------------------------------------------
+
+    def add(self, login: str, password: str, role: str, name: str = "") -> Added:
+        login = login.strip().lower()
+        if not 3 <= len(login) <= 254 or any(ch.isspace() for ch in login):
+            raise InvalidRequest("login: 3 to 254 characters, no spaces", field="login")
+        if role not in ROLES:
+            raise InvalidRequest(f"role: one of {', '.join(ROLES)}", field="role")
+        if len(name) > 64:
+            raise InvalidRequest("name: 64 characters at most", field="name")
+        check_password(password)
+        secret = totp.new_secret()
+        operator = Operator(new_id("op"), login, name.strip(), role)
+        try:
+            with write(self.engine) as conn:
+                conn.execute(
+                    insert(t.operators).values(
+                        id=operator.id,
+                        login=login,
+                        name=operator.name,
+                        role=role,
+                        password_hash=hash_password(password),
+                        totp_secret=self.sealer.seal(secret, operator.id),
+                        created_at_us=self.clock(),
+                    )
+                )
+        except IntegrityError:
+            raise LoginTaken(f"an operator {login} exists already") from None
+        return Added(operator, secret, totp.uri(secret, login))
+
+    def listing(self) -> list[dict[str, Any]]:
+        o = t.operators.c
+        with read(self.engine) as conn:
+            rows = conn.execute(
+                select(o.id, o.login, o.name, o.role, o.disabled_at_us, o.created_at_us).order_by(
+                    o.created_at_us, o.id
+                )
+            ).all()
+        return [
+            {**Operator.of(r).view(), "disabled": r.disabled_at_us > 0, "created_at_us": r[5]}
+            for r in rows
+        ]
+
+    def disable(self, login: str) -> None:
+        """Disable the operator and end their sessions."""
+        o = t.operators.c
+        with write(self.engine) as conn:
+            row = conn.execute(select(o.id).where(o.login == login.strip().lower())).first()
+            if row is None:
+                raise NotFound(f"no operator {login}")
+            conn.execute(
+                update(t.operators)
+                .where(o.id == row.id, o.disabled_at_us == 0)
+                .values(disabled_at_us=self.clock())
+            )
+            conn.execute(
+                t.operator_sessions.delete().where(t.operator_sessions.c.operator_id == row.id)
+            )
+
+    # --- signing in ---------------------------------------------------------------------------
+
+    def sign_in(self, login: str, password: str, code: str, address: str = "") -> Session:
+        """A new session for the operator whose password and current TOTP code these are."""
+        o = t.operators.c
+        if not _six_digits(code):  # refused before any password is hashed
+            raise SignInFailed("the code is the 6 digits the authenticator app shows")
+        with read(self.engine) as conn:
+            row = conn.execute(
+                select(t.operators).where(
+                    o.login == str(login).strip().lower(), o.disabled_at_us == 0
+                )
+            ).first()
+        if row is None:
+            password_matches(_no_hash(), password)
+            raise SignInFailed("wrong login, password or code")
+        if not self._claim_try(row.id):
+            raise SignInFailed("too many failed sign-ins: try again in 15 minutes")
+        secret = self.sealer.open(row.totp_secret, row.id)
+        step = totp.matching_step(secret, code, self.clock() / 1e6)
+        if not password_matches(row.password_hash, password) or step is None:
+            raise SignInFailed("wrong login, password or code")
+        with write(self.engine) as conn:
+            taken = conn.execute(
+                update(t.operators)
+                .where(o.id == row.id, o.totp_last_step < step)
+                .values(totp_last_step=step, failures=0, locked_until_us=0)
+            ).rowcount
+        if taken != 1:
+            raise SignInFailed("that code was used already: wait for the next one")
+        return self._new_session(Operator.of(row), address)
+
+    def _claim_try(self, operator_id: str) -> bool:
+        """Count this try as a failure until it succeeds; False while the operator is locked."""
+        o = t.operators.c
+        now = self.clock()
+        unlocked = o.locked_until_us <= now
+        with write(self.engine) as conn:
+            claimed = conn.execute(
+                update(t.operators)
+                .where(o.id == operator_id, (o.failures < FAILURES_MAX) | unlocked)
+                .values(
+                    failures=case((o.failures >= FAILURES_MAX, 1), else_=o.failures + 1),
+                    locked_until_us=case(
+                        (o.failures + 1 == FAILURES_MAX, now + LOCK_US), else_=o.locked_until_us
+                    ),
+                )
+            ).rowcount
+        return claimed == 1
+
+    def _new_session(self, operator: Operator, address: str) -> Session:
+        token = SESSION_TOKEN_PREFIX + secrets.token_urlsafe(32)
+        now = self.clock()
+        expires = now + self.session_us
+        with write(self.engine) as conn:
+            conn.execute(
+                insert(t.operator_sessions).values(
+                    token_hash=token_hash(token),
+                    operator_id=operator.id,
+                    address=address[:64],
+                    created_at_us=now,
+                    expires_at_us=expires,
+                )
+            )
+        return Session(token, operator, expires)
+
+    def sign_out(self, token: str) -> None:
+        with write(self.engine) as conn:
+            conn.execute(
+                t.operator_sessions.delete().where(
+                    t.operator_sessions.c.token_hash == token_hash(token)
+                )
+            )
 
     def for_token(self, token: str) -> Operator | None:
         """The active operator whose unexpired session ``token`` is, or None."""
@@ -40,8 +225,15 @@ class Operators:
                 .join(t.operator_sessions, s.operator_id == o.id)
                 .where(
                     s.token_hash == token_hash(token),
-                    s.expires_at_us > now_us(),
+                    s.expires_at_us > self.clock(),
                     o.disabled_at_us == 0,
                 )
             ).first()
         return Operator.of(row) if row is not None else None
+
+    def failures(self, login: str) -> int:
+        with read(self.engine) as conn:
+            found = conn.execute(
+                select(t.operators.c.failures).where(t.operators.c.login == login)
+            ).scalar()
+        return int(found or 0)

@@ -24,10 +24,11 @@ from fastapi.responses import (
 )
 from pydantic import Field, StrictStr
 
-from saoma.api import deps
+from saoma.api import deps, ops_deps
 from saoma.api.responses import problems
 from saoma.api.schemas import Body
 from saoma.core.errors import DemoOnly, NotFound
+from saoma.core.ids import now_us
 from saoma.merchants.service import Merchant
 from saoma.payments import codes
 from saoma.qr import images
@@ -49,9 +50,10 @@ TYPES = {
 SCANNING = ("vendor/jsQR.js", "vendor/qrcode.js", "scan.js")
 SCRIPTS = {
     "start": ("saoma.js",),
-    "wallet": (*SCANNING, "saoma.js", "code128.js", "disputes.js"),
+    "wallet": (*SCANNING, "saoma.js", "code128.js", "disputes.js", "access.js"),
     "cashier": (*SCANNING, "saoma.js"),
-    "dashboard": ("vendor/qrcode.js", "saoma.js", "disputes.js"),
+    "dashboard": ("vendor/qrcode.js", "saoma.js", "disputes.js", "access.js"),
+    "console": ("saoma.js", "access.js"),
 }
 # Pages allow only their own origin: no inline script, no third-party anything.
 CSP = (
@@ -83,6 +85,12 @@ class WebMerchantSignUp(Body):
     name_zh: StrictStr = Field(default="", max_length=64)
     city: StrictStr = Field(default="Shenzhen", max_length=64)
     category_code: StrictStr = Field(default="5814", max_length=4)
+
+
+class ConsoleSignIn(Body):
+    login: StrictStr = Field(max_length=254)
+    password: StrictStr = Field(max_length=256)
+    code: StrictStr = Field(max_length=16)
 
 
 class DemoSignIn(Body):
@@ -149,6 +157,40 @@ def cashier_page(request: Request) -> HTMLResponse:
 @router.get("/dashboard", response_class=HTMLResponse)
 def dashboard_page(request: Request) -> HTMLResponse:
     return render(request, "dashboard", "Saoma dashboard")
+
+
+@router.get("/console", response_class=HTMLResponse)
+def console_page(request: Request) -> HTMLResponse:
+    return render(request, "console", "Saoma console")
+
+
+@router.post("/console/session", responses=problems(401, 422))
+def console_sign_in(body: ConsoleSignIn, request: Request) -> JSONResponse:
+    """An operator's sign-in from the console: the session goes in the HttpOnly cookie."""
+    session = deps.platform_of(request).operators.sign_in(
+        body.login, body.password, body.code, ops_deps.address_of(request)
+    )
+    response = JSONResponse({"operator": session.operator.view()}, status_code=201)
+    response.set_cookie(
+        ops_deps.OPS_COOKIE,
+        session.token,
+        max_age=max(1, (session.expires_at_us - now_us()) // 1_000_000),
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+        path="/",
+    )
+    return response
+
+
+@router.delete("/console/session", status_code=204)
+def console_sign_out(request: Request) -> Response:
+    token = request.cookies.get(ops_deps.OPS_COOKIE, "")
+    if token:
+        deps.platform_of(request).operators.sign_out(token)
+    response = Response(status_code=204)
+    response.delete_cookie(ops_deps.OPS_COOKIE, path="/")
+    return response
 
 
 @router.get("/static/{name:path}")

@@ -1,0 +1,139 @@
+"""Operators sign in with a password and a TOTP code: each code once, tries limited, sessions
+that end."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import text
+
+from saoma.bootstrap import Platform
+from saoma.core.errors import InvalidRequest, LoginTaken, SignInFailed
+from saoma.operators import totp
+from saoma.operators.service import FAILURES_MAX, LOCK_US, Added, Operators
+from support import PASSWORD
+
+LOGIN = "ana@ops.example"
+
+
+def added(platform: Platform, role: str = "support") -> Added:
+    return platform.operators.add(LOGIN, PASSWORD, role, "Ana")
+
+
+def now_code(platform: Platform, secret: str) -> str:
+    return totp.code(secret, platform.operators.clock() / 1e6)
+
+
+def test_a_password_and_the_current_code_open_a_session(platform: Platform) -> None:
+    new = added(platform)
+    assert new.uri.startswith("otpauth://totp/Saoma%3Aana%40ops.example?secret=")
+    session = platform.operators.sign_in(LOGIN, PASSWORD, now_code(platform, new.secret), "1.2.3.4")
+    assert session.token.startswith("ot_")
+    assert platform.operators.for_token(session.token) == new.operator
+    platform.operators.sign_out(session.token)
+    assert platform.operators.for_token(session.token) is None
+
+
+def test_wrong_password_wrong_code_and_a_replayed_code_are_refused(platform: Platform) -> None:
+    new = added(platform)
+    good = now_code(platform, new.secret)
+    wrong = f"{(int(good) + 1) % 10**6:06d}"
+    with pytest.raises(SignInFailed):
+        platform.operators.sign_in(LOGIN, "not the password", good)
+    with pytest.raises(SignInFailed):
+        platform.operators.sign_in(LOGIN, PASSWORD, wrong)
+    with pytest.raises(SignInFailed):
+        platform.operators.sign_in("nobody@ops.example", PASSWORD, good)
+    platform.operators.sign_in(LOGIN, PASSWORD, good)
+    with pytest.raises(SignInFailed, match="used already"):
+        platform.operators.sign_in(LOGIN, PASSWORD, good)
+    assert platform.operators.failures(LOGIN) == 1  # the replay; the success cleared the rest
+
+
+def test_fifty_concurrent_wrong_tries_check_five_passwords_then_lock(platform: Platform) -> None:
+    new = added(platform)
+    code = now_code(platform, new.secret)
+
+    def wrong_try(_: int) -> str:
+        try:
+            platform.operators.sign_in(LOGIN, "not the password", code)
+        except SignInFailed as exc:
+            return "locked" if "too many" in exc.detail else "wrong"
+        return "signed in"
+
+    with ThreadPoolExecutor(50) as pool:
+        outcomes = list(pool.map(wrong_try, range(50)))
+    assert outcomes.count("wrong") == FAILURES_MAX
+    assert outcomes.count("locked") == 50 - FAILURES_MAX
+    assert platform.operators.failures(LOGIN) == FAILURES_MAX
+    with pytest.raises(SignInFailed, match="too many"):  # the right password waits too
+        platform.operators.sign_in(LOGIN, PASSWORD, code)
+    later = platform.operators.clock() + LOCK_US + 1
+    platform.operators.clock = lambda: later
+    platform.operators.sign_in(LOGIN, PASSWORD, now_code(platform, new.secret))
+    assert platform.operators.failures(LOGIN) == 0
+
+
+def test_a_session_ends_when_it_expires(platform: Platform, client: TestClient) -> None:
+    new = added(platform)
+    code = now_code(platform, new.secret)
+    answer = client.post(
+        "/v1/ops/sessions", json={"login": LOGIN, "password": PASSWORD, "code": code}
+    )
+    assert answer.status_code == 201, answer.text
+    token = answer.json()["token"]
+    assert answer.json()["operator"] == {
+        "id": new.operator.id,
+        "login": LOGIN,
+        "name": "Ana",
+        "role": "support",
+    }
+    headers = {"Authorization": f"Bearer {token}"}
+    assert client.get("/v1/ops/me", headers=headers).json()["role"] == "support"
+    later = platform.operators.clock() + platform.operators.session_us + 1
+    platform.operators.clock = lambda: later
+    refused = client.get("/v1/ops/me", headers=headers)
+    assert refused.status_code == 401
+    assert "expired" in refused.json()["detail"]
+
+
+def test_a_disabled_operator_is_signed_out_and_cannot_sign_in(
+    platform: Platform, client: TestClient
+) -> None:
+    new = added(platform)
+    session = platform.operators.sign_in(LOGIN, PASSWORD, now_code(platform, new.secret))
+    platform.operators.disable(LOGIN)
+    assert (
+        client.get("/v1/ops/me", headers={"Authorization": f"Bearer {session.token}"}).status_code
+        == 401
+    )
+    later = platform.operators.clock() + 60_000_000
+    platform.operators.clock = lambda: later
+    with pytest.raises(SignInFailed):
+        platform.operators.sign_in(LOGIN, PASSWORD, now_code(platform, new.secret))
+    assert [o["disabled"] for o in platform.operators.listing()] == [True]
+
+
+def test_adding_checks_the_role_and_the_login(platform: Platform) -> None:
+    added(platform)
+    with pytest.raises(LoginTaken):
+        platform.operators.add(LOGIN.upper(), PASSWORD, "risk")
+    with pytest.raises(InvalidRequest, match="role"):
+        platform.operators.add("bo@ops.example", PASSWORD, "root")
+
+
+def test_the_secret_is_sealed_under_the_key_file(platform: Platform, tmp_path: Path) -> None:
+    sealed = Operators(platform.engine, key_file=tmp_path / "ops.key")
+    new = sealed.add(LOGIN, PASSWORD, "risk")
+    with platform.engine.connect() as conn:
+        stored = conn.execute(text("SELECT totp_secret FROM operators")).scalar()
+    assert stored != new.secret and new.secret not in stored and len(stored) == 64
+    assert (tmp_path / "ops.key").stat().st_mode & 0o777 == 0o600
+    code = totp.code(new.secret)
+    elsewhere = Operators(platform.engine, key_file=tmp_path / "another.key")
+    with pytest.raises(SignInFailed):  # the database without its key gives no codes
+        elsewhere.sign_in(LOGIN, PASSWORD, code)
+    assert sealed.sign_in(LOGIN, PASSWORD, code).operator == new.operator
