@@ -372,6 +372,11 @@ def create_app(platform: Platform, *, start: bool = True) -> FastAPI:
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
+    _include_routers(app)
+    return app
+
+
+def _include_routers(app: FastAPI) -> None:
     from saoma.api import (
         access_routes,
         consumer_routes,
@@ -388,17 +393,19 @@ def create_app(platform: Platform, *, start: bool = True) -> FastAPI:
         split_routes,
     )
 
-    app.include_router(consumer_routes.router)
-    app.include_router(merchant_routes.router)
-    app.include_router(hold_routes.router)
-    app.include_router(promotion_routes.router)
-    app.include_router(p2p_routes.router)
-    app.include_router(paycode_routes.router)
-    app.include_router(identity_routes.router)
-    app.include_router(settlement_routes.router)
-    app.include_router(sandbox_routes.router)
-    app.include_router(split_routes.router)
-    app.include_router(dispute_routes.router)
-    app.include_router(ops_routes.router)
-    app.include_router(access_routes.router)
-    return app
+    for module in (
+        consumer_routes,
+        merchant_routes,
+        hold_routes,
+        promotion_routes,
+        p2p_routes,
+        paycode_routes,
+        identity_routes,
+        settlement_routes,
+        sandbox_routes,
+        split_routes,
+        dispute_routes,
+        ops_routes,
+        access_routes,
+    ):
+        app.include_router(module.router)
