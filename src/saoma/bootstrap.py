@@ -21,6 +21,7 @@ from sqlalchemy.engine import Engine
 
 from saoma.config import Settings, get_settings
 from saoma.db import make_engine, migrate
+from saoma.freezes.service import Freezes
 from saoma.funding.bank import BankConnector, BankOutcome, SandboxBank
 from saoma.funding.service import Funding
 from saoma.ledger import Ledger
@@ -65,6 +66,7 @@ class Platform:
     settlement: SettlementDesk
     splits: Splits
     operators: Operators
+    freezes: Freezes
     demo: bool = False
     sandbox_messages_visible: bool = False  # GET /v1/sandbox/messages answers (demo mode)
     _stop: threading.Event = field(default_factory=threading.Event)
@@ -170,8 +172,12 @@ def _connect_bank(
 def _operations(settings: Settings, engine: Engine, payments: Payments) -> dict[str, Any]:
     """The services that run the installation: operators, and what they act on (the fields of
     ``Platform`` after ``splits``)."""
-    del settings, payments  # for the services that will need them
-    return {"operators": Operators(engine)}
+    del settings  # for the services that will need it
+    ctx = payments.ctx
+    return {
+        "operators": Operators(engine),
+        "freezes": Freezes(engine, ctx.movements, ctx.wallets, ctx.merchants),
+    }
 
 
 def _identifiers(

@@ -374,6 +374,7 @@ def create_app(platform: Platform, *, start: bool = True) -> FastAPI:
 
     from saoma.api import (
         consumer_routes,
+        freeze_routes,
         hold_routes,
         identity_routes,
         merchant_routes,
@@ -395,4 +396,5 @@ def create_app(platform: Platform, *, start: bool = True) -> FastAPI:
     app.include_router(settlement_routes.router)
     app.include_router(sandbox_routes.router)
     app.include_router(split_routes.router)
+    app.include_router(freeze_routes.router)
     return app
