@@ -29,7 +29,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from sqlalchemy import literal, select
+from sqlalchemy.engine import Engine
+
 from saoma.core.errors import MerchantFrozen, WalletFrozen
+from saoma.db import read
+from saoma.freezes.tables import frozen
 from saoma.ledger.domain import Transfer, TransferCode, TransferFlags
 from saoma.ledger.tx import Tx
 
@@ -121,3 +126,10 @@ def _error(kind: str) -> WalletFrozen | MerchantFrozen:
     return WalletFrozen(
         "your wallet is frozen: money cannot leave it; your account page says why and how to appeal"
     )
+
+
+def refuse_payout(engine: Engine, merchant_id: str) -> None:
+    """Raise :class:`MerchantFrozen` if the merchant is frozen now (a payout asked for)."""
+    with read(engine) as conn:
+        if conn.execute(select(frozen(literal(merchant_id)))).scalar():
+            raise MerchantFrozen("this merchant is frozen: it cannot be paid out")

@@ -17,6 +17,7 @@ through.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
@@ -40,17 +41,27 @@ DEFAULT_APPEAL = (
 )
 
 _LOCK_PG = "SELECT id FROM accounts WHERE id = :a FOR NO KEY UPDATE"
+_LAST_SEQ = "SELECT COALESCE(MAX(seq), 0) FROM transfers"
 _INSERT = (
     "INSERT INTO freezes (id, subject_kind, subject_id, account_id, reason_shown, appeal,"
-    " frozen_by, by_role, frozen_at_us, lifted_at_us, lifted_by, lift_note)"
+    " frozen_by, by_role, frozen_at_us, lifted_at_us, lifted_by, lift_note, since_seq, until_seq)"
     " VALUES (:id, :subject_kind, :subject_id, :account_id, :reason_shown, :appeal,"
-    " :frozen_by, :by_role, :frozen_at_us, 0, '', '')"
+    " :frozen_by, :by_role, :frozen_at_us, 0, '', '', :since_seq, 0)"
     " ON CONFLICT (subject_id) WHERE lifted_at_us = 0 DO NOTHING"
 )
 _LIFT = (
-    "UPDATE freezes SET lifted_at_us = :now, lifted_by = :by, lift_note = :note"
+    "UPDATE freezes SET lifted_at_us = :now, until_seq = :seq, lifted_by = :by, lift_note = :note"
     " WHERE subject_id = :s AND subject_kind = :k AND lifted_at_us = 0"
 )
+
+
+def _locked(unit: Unit, account_id: int) -> tuple[int, int]:
+    """Lock the account's ledger row (PostgreSQL; on SQLite the transaction is the one writer
+    already); then the time, and the last transfer committed: every movement of the account
+    committed before this point is numbered at most that, every later one above it."""
+    if unit.tx.postgres:
+        unit.execute(_LOCK_PG, {"a": account_id})
+    return now_us(), int(unit.execute(_LAST_SEQ).fetchone()[0])
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,11 +149,9 @@ class Freezes:
         if kind not in KINDS:
             raise ValueError(kind)
         account_id, url = self._subject(kind, subject_id)
-        now = now_us()
         appeal = appeal or self.default_appeal
-        made = Freeze(new_id("fz"), kind, subject_id, reason_shown, appeal, now, doer.role)
-        row = {
-            "id": made.id,
+        row: dict[str, Any] = {
+            "id": new_id("fz"),
             "subject_kind": kind,
             "subject_id": subject_id,
             "account_id": account_id,
@@ -150,38 +159,37 @@ class Freezes:
             "appeal": appeal,
             "frozen_by": doer.operator_id,
             "by_role": doer.role,
-            "frozen_at_us": now,
         }
 
         def record(unit: Unit) -> None:
-            if unit.tx.postgres:  # SQLite: the transaction is the one writer already
-                unit.execute(_LOCK_PG, {"a": account_id})
+            row["frozen_at_us"], row["since_seq"] = _locked(unit, account_id)
             if unit.execute(_INSERT, row).rowcount != 1:
                 raise AlreadyFrozen(f"{subject_id} is frozen already: lift that freeze first")
             self._audit(unit, doer, f"{kind}.freeze", kind, subject_id, f"freeze: {reason_shown}")
             if kind == "merchant":
+                shown = Freeze.of(SimpleNamespace(**row, lifted_at_us=0, lift_note="")).shown()
                 unit.emit(
                     "merchant.frozen",
                     subject=subject_id,
-                    data={"merchant_id": subject_id, **made.shown()},
-                    at_us=now,
+                    data={"merchant_id": subject_id, **shown},
+                    at_us=row["frozen_at_us"],
                     merchant_id=subject_id,
                     url=url,
                 )
 
         self.movements.record_alone(record)
-        return made
+        return Freeze.of(SimpleNamespace(**row, lifted_at_us=0, lift_note=""))
 
     def unfreeze(self, doer: Doer, kind: str, subject_id: str, note: str = "") -> Freeze:
         """Lift the subject's freeze: one transaction with the audit entry (409 if not frozen)."""
         if kind not in KINDS:
             raise ValueError(kind)
-        _, url = self._subject(kind, subject_id)
-        now = now_us()
+        account_id, url = self._subject(kind, subject_id)
 
         def record(unit: Unit) -> None:
-            params = {"now": now, "by": doer.operator_id, "note": note, "s": subject_id, "k": kind}
-            if unit.execute(_LIFT, params).rowcount != 1:
+            now, seq = _locked(unit, account_id)
+            params = {"now": now, "seq": seq, "by": doer.operator_id, "note": note}
+            if unit.execute(_LIFT, params | {"s": subject_id, "k": kind}).rowcount != 1:
                 raise NotFrozen(f"{subject_id} is not frozen")
             what = f"unfreeze: {note}" if note else "unfreeze"
             self._audit(unit, doer, f"{kind}.unfreeze", kind, subject_id, what)
@@ -196,8 +204,7 @@ class Freezes:
                 )
 
         self.movements.record_alone(record)
-        history = self.history(subject_id)
-        return history[0]
+        return self.history(subject_id)[0]
 
     @staticmethod
     def _audit(unit: Unit, doer: Doer, action: str, kind: str, subject_id: str, what: str) -> None:

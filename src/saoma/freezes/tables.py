@@ -9,7 +9,7 @@ the number of frozen accounts). Times are microseconds since the epoch (UTC).
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, Index, String, Table, text
+from sqlalchemy import BigInteger, Column, ColumnElement, Index, String, Table, exists, text
 
 from saoma.db import metadata
 
@@ -28,6 +28,11 @@ freezes = Table(
     Column("lifted_at_us", BigInteger, nullable=False, server_default="0"),  # 0 while active
     Column("lifted_by", String(32), nullable=False, server_default=""),
     Column("lift_note", String(200), nullable=False, server_default=""),
+    # The last ledger transfer committed when the freeze (and the lift) took the account's lock:
+    # a debit of the account numbered after since_seq and up to until_seq (or after since_seq,
+    # while active) was made during the freeze (saoma check-authorisations).
+    Column("since_seq", BigInteger, nullable=False, server_default="0"),
+    Column("until_seq", BigInteger, nullable=False, server_default="0"),
 )
 Index(
     "uq_freezes_active_subject",
@@ -43,3 +48,9 @@ Index(
     postgresql_where=text("lifted_at_us = 0"),
 )
 Index("ix_freezes_subject", freezes.c.subject_id, freezes.c.frozen_at_us)
+
+
+def frozen(subject_id: ColumnElement[str]) -> ColumnElement[bool]:
+    """A SQL condition: the subject whose id is ``subject_id`` (a column) is frozen now."""
+    c = freezes.c
+    return exists().where(c.subject_id == subject_id, c.lifted_at_us == 0)

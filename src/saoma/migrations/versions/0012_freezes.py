@@ -30,6 +30,8 @@ def upgrade() -> None:
         sa.Column("lifted_at_us", sa.BigInteger(), server_default="0", nullable=False),
         sa.Column("lifted_by", sa.String(length=32), server_default="", nullable=False),
         sa.Column("lift_note", sa.String(length=200), server_default="", nullable=False),
+        sa.Column("since_seq", sa.BigInteger(), server_default="0", nullable=False),
+        sa.Column("until_seq", sa.BigInteger(), server_default="0", nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_freezes")),
     )
     op.create_index(
