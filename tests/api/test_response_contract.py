@@ -32,6 +32,7 @@ from support import (
     sandbox_server,
     wait_for,
 )
+from support_ops import signed_in_operator
 
 __all__ = ["sandbox_server"]
 
@@ -163,6 +164,7 @@ def test_every_json_answer_matches_its_documented_schema(
     tour_settlement(shop)
     tour_bank_statement(payer)
     tour_splits(contract, server, shop, payer)
+    tour_freezes(contract, server, shop, payer)
     payer.request("GET", "/v1/problems")  # the error catalogue, for clients and the pages
     payer.request("DELETE", "/v1/sessions/current")
     missing = contract.json_operations() - contract.succeeded
@@ -382,3 +384,40 @@ def tour_splits(
     with pytest.raises(SaomaError):  # a problem document is checked too
         shop.request("POST", f"/v1/payments/{paid['id']}/splits", {"agreement_id": "sa_none"})
     shop.request("POST", f"/v1/split-agreements/{agreement['id']}/end")
+
+
+class _Operator(_Base):
+    """An operator's client: the session token and the typed reason on every request."""
+
+    def __init__(self, base_url: str, token: str) -> None:
+        super().__init__(base_url)
+        self.token = token
+
+    def _headers(self, method: str, path: str, body: bytes) -> dict[str, str]:
+        return {"authorization": f"Bearer {self.token}", "saoma-reason": "ticket%20T-1"}
+
+
+def tour_freezes(
+    contract: Contract, server: Server, shop: MerchantClient, payer: ConsumerClient
+) -> None:
+    """A support operator freezes the wallet and the merchant, each sees it, a risk officer lifts
+    both; freezing twice is a conflict."""
+    engine = make_engine(server.database_url)
+    try:
+        support = signed_in_operator(engine, "support")
+        risk = signed_in_operator(engine, "risk")
+    finally:
+        engine.dispose()
+    freezer = contract.watch(_Operator(server.url, support.token))
+    lifter = contract.watch(_Operator(server.url, risk.token))
+    me = payer.request("GET", "/v1/me")
+    shop_id = shop.request("GET", "/v1/merchant")["id"]
+    for kind, subject in (("consumers", me["id"]), ("merchants", shop_id)):
+        freezer.request("POST", f"/v1/ops/{kind}/{subject}/freeze", {"reason_shown": "Checks"})
+        with pytest.raises(SaomaError) as twice:
+            freezer.request("POST", f"/v1/ops/{kind}/{subject}/freeze", {"reason_shown": "Again"})
+        assert twice.value.status == 409
+    assert payer.request("GET", "/v1/me")["freeze"]["reason"] == "Checks"
+    assert shop.request("GET", "/v1/merchant")["freeze"]["reason"] == "Checks"
+    for kind, subject in (("consumers", me["id"]), ("merchants", shop_id)):
+        lifter.request("POST", f"/v1/ops/{kind}/{subject}/unfreeze", {"note": "cleared"})
