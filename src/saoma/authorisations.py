@@ -189,7 +189,7 @@ def check_authorisations(engine: Engine, *, tz: ZoneInfo | None = None) -> list[
         limits = _limits(conn)
         proof = _Proof(conn)
         frozen = _frozen(conn)
-    problems: list[str] = _debits_while_frozen(debits, frozen, wallets)
+    problems = _debits_while_frozen(debits, frozen, wallets, withdrawals)
     authorised_pending: set[str] = set()
     no_pin: list[tuple[str, Consent]] = []
     for t in debits:
@@ -240,12 +240,19 @@ def _frozen(conn: Connection) -> dict[int, list[tuple[int, int, str]]]:
 
 
 def _debits_while_frozen(
-    debits: Sequence[Any], frozen: dict[int, list[tuple[int, int, str]]], wallets: dict[int, str]
+    debits: Sequence[Any],
+    frozen: dict[int, list[tuple[int, int, str]]],
+    wallets: dict[int, str],
+    withdrawals: set[str],
 ) -> list[str]:
-    """The new debits (not the post or void of an earlier hold) of a wallet while it was frozen."""
-    problems = []
+    """The new debits of a wallet while it was frozen: not the post or void of an earlier hold,
+    nor the booking of a withdrawal the bank paid after Saoma gave up on it (asked before)."""
+    problems: list[str] = []
     resolves = TransferFlags.POST_PENDING | TransferFlags.VOID_PENDING
     for t in debits:
+        late = t.code == TransferCode.WITHDRAWAL and not t.flags & TransferFlags.PENDING
+        if late and t.ref in withdrawals:
+            continue
         for since, until, freeze_id in frozen.get(t.debit_account_id, ()):
             if since < t.seq <= until and not t.flags & resolves:
                 owner = wallets.get(t.debit_account_id, f"account {t.debit_account_id}")

@@ -117,17 +117,21 @@ class Movements:
         self.ledger = ledger
         self._on_events = on_events or (lambda _ids: None)
 
-    def move(self, transfers: Sequence[Transfer], record: Record | None = None) -> Moved | Refused:
+    def move(
+        self, transfers: Sequence[Transfer], record: Record | None = None, *, booked: bool = False
+    ) -> Moved | Refused:
         """Apply ``transfers``; when all are applied, ``record`` writes the facts in the commit.
 
         A refusal raised by ``record`` (:class:`saoma.ledger.tx.Refusal`, such as a
         :class:`~saoma.core.errors.SaomaError`) rolls back this movement and is raised here, as
         is :class:`~saoma.core.errors.Frozen` when it would take money out of a frozen account
-        or pay a frozen merchant (:mod:`saoma.freezes.guard`, checked before ``record``).
+        or pay a frozen merchant (:mod:`saoma.freezes.guard`, checked before ``record``) --
+        unless ``booked``: the movement books what the bank already did (a payout or withdrawal
+        it paid after Saoma gave up on it), which no freeze can undo.
         """
         transfers = list(transfers)
         committed: list[Unit | None] = [None]
-        seen = watch(transfers)
+        seen = watch([] if booked else transfers)
 
         def hook(tx: Tx, results: list[Result]) -> None:
             committed[0] = None  # a retried batch runs the hook again: the last run counts

@@ -265,7 +265,7 @@ class Payouts:
         record = self._recorder(
             payout, merchant, late, "succeeded", "paid", now, from_state="failed"
         )
-        moved = self.movements.move(chain, record)
+        moved = self.movements.move(chain, record, booked=True)  # a freeze cannot undo it
         if isinstance(moved, Refused) and not all(r is Result.EXISTS for r in moved.results):
             log.error(
                 "payout %s paid after the give-up; merchant %s cannot cover it",
