@@ -41,7 +41,7 @@ def refused(call: Any, cause: str) -> None:
     with pytest.raises(SaomaError) as caught:
         call()
     # The problem names its slug; which freeze it was (the cause) the detail says in words.
-    words = {"wallet-frozen": "your wallet is frozen", "merchant-frozen": "merchant is frozen"}
+    words = {"wallet-frozen": "this wallet is frozen", "merchant-frozen": "merchant is frozen"}
     assert (caught.value.status, caught.value.slug) == (403, "frozen")
     assert words[cause] in caught.value.problem["detail"], caught.value.problem
 

@@ -112,8 +112,8 @@ def refuse_frozen(tx: Tx, seen: Watch) -> None:
     rows = tx.execute(_sql(len(accounts), len(seen.captures)), params).fetchall()
     if not rows:
         return
-    for kind, account, _captured in rows:
-        if not _captured and int(account) in seen.debits:
+    for kind, account, captured in rows:
+        if not captured and int(account) in seen.debits:
             raise _error(str(kind))
     for kind, account, captured in rows:
         if str(kind) == "merchant" and (captured or int(account) in seen.credits):
@@ -124,7 +124,8 @@ def _error(kind: str) -> WalletFrozen | MerchantFrozen:
     if kind == "merchant":
         return MerchantFrozen("this merchant is frozen: it cannot take payments or be paid out")
     return WalletFrozen(
-        "your wallet is frozen: money cannot leave it; your account page says why and how to appeal"
+        "this wallet is frozen: money cannot leave it (its owner's account page says why and how"
+        " to appeal)"
     )
 
 
