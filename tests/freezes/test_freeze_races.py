@@ -133,6 +133,15 @@ def test_a_frozen_merchant_is_not_settled_until_the_lift(platform: Platform) -> 
     platform.freezes.unfreeze(RISK, "merchant", shop.id, "cleared")
     platform.settlement.run(later + 1)
     assert len(_settlements(platform, shop.id)) == 1
+    with read(platform.engine) as conn:  # the merchant's webhooks tell it both
+        events = conn.execute(
+            text("SELECT type FROM outbox WHERE merchant_id = :m ORDER BY created_at_us"),
+            {"m": shop.id},
+        ).scalars()
+        assert [e for e in events if e.startswith("merchant.")] == [
+            "merchant.frozen",
+            "merchant.unfrozen",
+        ]
 
 
 def _settlements(platform: Platform, merchant_id: str) -> list[object]:
