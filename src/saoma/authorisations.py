@@ -15,19 +15,25 @@ consent must be one the rules in force allowed:
 - a hold the payer consented to (the pending transfer, itself resting on a PIN check), and the
   capture posting it; a withdrawal (a pending transfer, then its post).
 
-Voids and expiries give money back and need no consent.
+Voids and expiries give money back and need no consent. And no new debit (a payment, a hold, a
+transfer, a red packet, a withdrawal) is ever made while the wallet is frozen: the movement's own
+check refuses it (:mod:`saoma.freezes.guard`), so one recorded during a freeze is a problem
+whatever its consent.
 """
 
 from __future__ import annotations
 
 import bisect
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.engine import Connection, Engine
 
+from saoma.freezes import tables as freeze_tables
 from saoma.funding import tables as funding_tables
 from saoma.ledger.domain import AccountKind, TransferCode, TransferFlags
 from saoma.ledger.tables import accounts, transfers
@@ -165,6 +171,7 @@ def check_authorisations(engine: Engine, *, tz: ZoneInfo | None = None) -> list[
                 transfers.c.pending_id,
                 transfers.c.ref,
                 transfers.c.debit_account_id,
+                transfers.c.seq,
             )
             .join(accounts, accounts.c.id == transfers.c.debit_account_id)
             .where(accounts.c.kind == AccountKind.CONSUMER_WALLET.value)
@@ -181,7 +188,8 @@ def check_authorisations(engine: Engine, *, tz: ZoneInfo | None = None) -> list[
         }
         limits = _limits(conn)
         proof = _Proof(conn)
-    problems: list[str] = []
+        frozen = _frozen(conn)
+    problems = _debits_while_frozen(debits, frozen, wallets, withdrawals)
     authorised_pending: set[str] = set()
     no_pin: list[tuple[str, Consent]] = []
     for t in debits:
@@ -215,6 +223,43 @@ def check_authorisations(engine: Engine, *, tz: ZoneInfo | None = None) -> list[
         elif pending:
             authorised_pending.add(t.id)
     problems.extend(_over_allowance(no_pin, limits, tz))
+    return problems
+
+
+def _frozen(conn: Connection) -> dict[int, list[tuple[int, int, str]]]:
+    """Each wallet's freezes: (after seq, up to seq or none, freeze id) by ledger account."""
+    c = freeze_tables.freezes.c
+    out: dict[int, list[tuple[int, int, str]]] = defaultdict(list)
+    query = select(c.account_id, c.since_seq, c.until_seq, c.lifted_at_us, c.id).where(
+        c.subject_kind == "consumer"
+    )
+    for r in conn.execute(query):
+        until = r.until_seq if r.lifted_at_us else 2**63 - 1
+        out[r.account_id].append((r.since_seq, until, r.id))
+    return out
+
+
+def _debits_while_frozen(
+    debits: Sequence[Any],
+    frozen: dict[int, list[tuple[int, int, str]]],
+    wallets: dict[int, str],
+    withdrawals: set[str],
+) -> list[str]:
+    """The new debits of a wallet while it was frozen: not the post or void of an earlier hold,
+    nor the booking of a withdrawal the bank paid after Saoma gave up on it (asked before)."""
+    problems: list[str] = []
+    resolves = TransferFlags.POST_PENDING | TransferFlags.VOID_PENDING
+    for t in debits:
+        late = t.code == TransferCode.WITHDRAWAL and not t.flags & TransferFlags.PENDING
+        if late and t.ref in withdrawals:
+            continue
+        for since, until, freeze_id in frozen.get(t.debit_account_id, ()):
+            if since < t.seq <= until and not t.flags & resolves:
+                owner = wallets.get(t.debit_account_id, f"account {t.debit_account_id}")
+                problems.append(
+                    f"transfer {t.id!r} debits the wallet of {owner} while it was frozen"
+                    f" ({freeze_id})"
+                )
     return problems
 
 

@@ -23,6 +23,7 @@ from saoma.audit.log import Audit
 from saoma.config import Settings, get_settings
 from saoma.db import make_engine, migrate
 from saoma.disputes.service import Disputes
+from saoma.freezes.service import Freezes
 from saoma.funding.bank import BankConnector, BankOutcome, SandboxBank
 from saoma.funding.service import Funding
 from saoma.ledger import Ledger
@@ -71,6 +72,7 @@ class Platform:
     lookup: Lookup
     audit: Audit
     disputes: Disputes
+    freezes: Freezes
     demo: bool = False
     sandbox_messages_visible: bool = False  # GET /v1/sandbox/messages answers (demo mode)
     _stop: threading.Event = field(default_factory=threading.Event)
@@ -188,6 +190,9 @@ def _operations(settings: Settings, engine: Engine, payments: Payments) -> dict[
         "lookup": Lookup(engine, payments),
         "audit": Audit(engine, head_file),
         "disputes": Disputes(engine, payments, answer_s=settings.dispute_answer_s),
+        "freezes": Freezes(
+            engine, payments.ctx.movements, payments.ctx.wallets, payments.ctx.merchants
+        ),
     }
 
 

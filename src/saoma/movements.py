@@ -23,6 +23,7 @@ from sqlalchemy import Table
 from saoma.core import errors
 from saoma.core.errors import NotRecorded, SaomaError
 from saoma.db import write
+from saoma.freezes.guard import refuse_frozen, watch
 from saoma.ledger import Ledger, Result, Transfer
 from saoma.ledger import errors as ledger_errors
 from saoma.ledger.errors import error_for
@@ -116,17 +117,26 @@ class Movements:
         self.ledger = ledger
         self._on_events = on_events or (lambda _ids: None)
 
-    def move(self, transfers: Sequence[Transfer], record: Record | None = None) -> Moved | Refused:
+    def move(
+        self, transfers: Sequence[Transfer], record: Record | None = None, *, booked: bool = False
+    ) -> Moved | Refused:
         """Apply ``transfers``; when all are applied, ``record`` writes the facts in the commit.
 
         A refusal raised by ``record`` (:class:`saoma.ledger.tx.Refusal`, such as a
-        :class:`~saoma.core.errors.SaomaError`) rolls back this movement and is raised here.
+        :class:`~saoma.core.errors.SaomaError`) rolls back this movement and is raised here, as
+        is :class:`~saoma.core.errors.Frozen` when it would take money out of a frozen account
+        or pay a frozen merchant (:mod:`saoma.freezes.guard`, checked before ``record``) --
+        unless ``booked``: the movement books what the bank already did (a payout or withdrawal
+        it paid after Saoma gave up on it), which no freeze can undo.
         """
         transfers = list(transfers)
         committed: list[Unit | None] = [None]
+        seen = watch([] if booked else transfers)
 
         def hook(tx: Tx, results: list[Result]) -> None:
             committed[0] = None  # a retried batch runs the hook again: the last run counts
+            if any(r is Result.OK for r in results):
+                refuse_frozen(tx, seen)
             if results and all(r is Result.OK for r in results):
                 unit = Unit(tx)
                 if record is not None:

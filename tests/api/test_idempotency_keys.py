@@ -271,6 +271,11 @@ KEYLESS = {
     "/v1/split-agreements/{agreement_id}/decline",
     "/v1/split-agreements/{agreement_id}/end",
     "/v1/settlement/bank-accounts",
+    # Freezes move no money: a freeze asked twice is a conflict, as is a lift of no freeze.
+    "/v1/ops/consumers/{consumer_id}/freeze",
+    "/v1/ops/consumers/{consumer_id}/unfreeze",
+    "/v1/ops/merchants/{merchant_id}/freeze",
+    "/v1/ops/merchants/{merchant_id}/unfreeze",
     # Money that moves once by its own key: a split once per payment and agreement (asked again,
     # the same split is answered), an instant payout once per movement of the merchant's account
     # (asked again, nothing is left to pay: 409), a sandbox run once per merchant and cut-off.

@@ -173,6 +173,7 @@ def test_every_json_answer_matches_its_documented_schema(
     tour_splits(contract, server, shop, payer)
     tour_disputes(contract, server, shop, payer)
     tour_ops(contract.watch, server, payer, shop)
+    tour_freezes(contract, server, shop, payer)
     payer.request("GET", "/v1/problems")  # the error catalogue, for clients and the pages
     payer.request("DELETE", "/v1/sessions/current")
     missing = contract.json_operations() - contract.succeeded
@@ -444,3 +445,23 @@ def tour_disputes(
     with pytest.raises(SaomaError) as forbidden:
         finance.request("POST", f"/v1/ops/disputes/{first}/decide", {"for": "payer", "note": "x"})
     assert forbidden.value.status == 403
+
+
+def tour_freezes(
+    contract: Contract, server: Server, shop: MerchantClient, payer: ConsumerClient
+) -> None:
+    """A support operator freezes the wallet and the merchant, each sees it, a risk officer lifts
+    both; freezing twice is a conflict."""
+    freezer = contract.watch(_Operator(server, "support", "ticket T-1"))
+    lifter = contract.watch(_Operator(server, "risk", "ticket T-1"))
+    me = payer.request("GET", "/v1/me")
+    shop_id = shop.request("GET", "/v1/merchant")["id"]
+    for kind, subject in (("consumers", me["id"]), ("merchants", shop_id)):
+        freezer.request("POST", f"/v1/ops/{kind}/{subject}/freeze", {"reason_shown": "Checks"})
+        with pytest.raises(SaomaError) as twice:
+            freezer.request("POST", f"/v1/ops/{kind}/{subject}/freeze", {"reason_shown": "Again"})
+        assert twice.value.status == 409
+    assert payer.request("GET", "/v1/me")["freeze"]["reason"] == "Checks"
+    assert shop.request("GET", "/v1/merchant")["freeze"]["reason"] == "Checks"
+    for kind, subject in (("consumers", me["id"]), ("merchants", shop_id)):
+        lifter.request("POST", f"/v1/ops/{kind}/{subject}/unfreeze", {"note": "cleared"})

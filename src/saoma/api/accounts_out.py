@@ -53,6 +53,12 @@ MERCHANT_VIEW = MERCHANT | {
     },
 }
 
+FREEZE_SHOWN = {
+    "reason": "Your phone was reported stolen.",
+    "since": "2026-11-24T09:00:00.000Z",
+    "appeal": "Call support on 400-000-0000 with your account id.",
+}
+
 # Examples in the API document, not credentials (named so that no checker takes them for one).
 EXAMPLE_SESSION = "st_4f3e2d1c0b9a8f7e6d5c4b3a"
 EXAMPLE_MERCHANT_SESSION = "mt_9a8b7c6d5e4f3a2b1c0d"
@@ -78,14 +84,30 @@ class ConsumerOut(Out):
     no_pin_limit: NoPinLimitOut
 
 
+class FreezeShownOut(Out):
+    """An operator froze the account: why, since when, and how to appeal."""
+
+    model_config = example(FREEZE_SHOWN)
+
+    reason: str
+    since: datetime
+    appeal: str
+
+
 class MeOut(ConsumerOut):
     """The signed-in consumer and the wallet's balance."""
 
-    model_config = example(CONSUMER | {"balance": 50_000, "available": 40_100, "held": 9900})
+    model_config = example(
+        CONSUMER | {"balance": 50_000, "available": 40_100, "held": 9900, "freeze": None}
+    )
 
     balance: int
     available: int = Field(description="The balance less what holds reserve.")
     held: int
+    freeze: FreezeShownOut | None = Field(
+        description="Null, or the freeze in force: the wallet cannot pay, transfer or withdraw"
+        " (it still receives refunds)."
+    )
 
 
 class IdentifierOut(Out):
@@ -207,6 +229,17 @@ class MerchantOut(Out):
     has_manager_pin: bool
     balance: int
     static_code: CodeOut
+
+
+class MerchantMeOut(MerchantOut):
+    """The merchant's profile, settlement balance, static code and freeze."""
+
+    model_config = example(MERCHANT_VIEW | {"freeze": None})
+
+    freeze: FreezeShownOut | None = Field(
+        description="Null, or the freeze in force: no payments are taken and nothing is paid"
+        " out (refunds still go)."
+    )
 
 
 class MerchantSignedUpOut(Out):

@@ -381,6 +381,7 @@ def _include_routers(app: FastAPI) -> None:
         access_routes,
         consumer_routes,
         dispute_routes,
+        freeze_routes,
         hold_routes,
         identity_routes,
         merchant_routes,
@@ -407,5 +408,6 @@ def _include_routers(app: FastAPI) -> None:
         dispute_routes,
         ops_routes,
         access_routes,
+        freeze_routes,
     ):
         app.include_router(module.router)

@@ -91,7 +91,9 @@ def sign_out(me: Me, request: Request) -> Response:
 def me_view(me: Me, request: Request) -> Response:
     """The signed-in consumer and the wallet's balance (minor units)."""
     platform = deps.platform_of(request)
-    return answer({**consumer_view(me), **platform.wallets.balance(me)})
+    freeze = platform.freezes.active(me.id)
+    shown = freeze.shown() if freeze is not None else None
+    return answer({**consumer_view(me), **platform.wallets.balance(me), "freeze": shown})
 
 
 @router.put("/me/pin", status_code=204, responses=problems(401, 409, 422, 423))

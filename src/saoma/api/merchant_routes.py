@@ -13,6 +13,7 @@ from saoma.api.accounts_out import (
     DeliveryPage,
     KeyIdOut,
     KeyList,
+    MerchantMeOut,
     MerchantOut,
     MerchantSignedInOut,
     MerchantSignedUpOut,
@@ -109,10 +110,13 @@ def merchant_sign_in(body: SignIn, request: Request) -> Response:
     )
 
 
-@router.get("/merchant", response_model=MerchantOut, responses=problems(401))
+@router.get("/merchant", response_model=MerchantMeOut, responses=problems(401))
 def merchant_me(shop: Shop, request: Request) -> Response:
-    """The merchant's profile, settlement balance and static code."""
-    return answer(merchant_view(deps.platform_of(request), shop))
+    """The merchant's profile, settlement balance, static code and freeze (null if none)."""
+    platform = deps.platform_of(request)
+    freeze = platform.freezes.active(shop.id)
+    shown = freeze.shown() if freeze is not None else None
+    return answer({**merchant_view(platform, shop), "freeze": shown})
 
 
 @router.put("/merchant/webhook", response_model=MerchantOut, responses=problems(401, 422))

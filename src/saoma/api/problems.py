@@ -36,6 +36,7 @@ STATUS: dict[type[object], int] = {
     # Who is calling
     e.Unauthenticated: 401,
     e.OperatorForbidden: 403,
+    e.Frozen: 403,
     e.SignInFailed: 401,
     e.PasswordWrong: 401,
     e.LoginTaken: 409,

@@ -160,6 +160,24 @@ class OperatorForbidden(SaomaError):
     slug = "operator-forbidden"
 
 
+class Frozen(SaomaError):
+    """An operator froze the wallet or the merchant: no money leaves it (refunds still go)."""
+
+    slug = "frozen"
+
+
+class WalletFrozen(Frozen):
+    """The wallet is frozen: it cannot pay, transfer or withdraw; it still receives refunds."""
+
+    cause = "wallet-frozen"
+
+
+class MerchantFrozen(Frozen):
+    """The merchant is frozen: it cannot take payments or be paid out; it can still refund."""
+
+    cause = "merchant-frozen"
+
+
 class SignInFailed(SaomaError):
     """The login or the password is wrong."""
 
@@ -618,6 +636,18 @@ class AnswerTooLate(DisputeRefused):
     """The time to answer the dispute has passed: support decides now."""
 
     cause = "answer-too-late"
+
+
+class AlreadyFrozen(Conflict):
+    """The wallet or merchant is frozen already: lift that freeze first."""
+
+    cause = "already-frozen"
+
+
+class NotFrozen(Conflict):
+    """The wallet or merchant is not frozen: there is nothing to lift."""
+
+    cause = "not-frozen"
 
 
 def not_found(what: str, ident: str) -> NotFound:

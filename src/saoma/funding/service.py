@@ -369,7 +369,7 @@ class Funding:
         data = bank_view({**row._mapping, "state": "succeeded", "failure": ""})
         answer = {"ref": outcome.bank_reference, "gave_up": GAVE_UP}
         record = self._recorder(row, consumer, data, now, SETTLED_LATE_SQL, answer)
-        moved = self.payments.movements.move([transfer], record)
+        moved = self.payments.movements.move([transfer], record, booked=True)
         if isinstance(moved, Refused) and moved.results[0] is not Result.EXISTS:
             log.error(
                 "the bank paid out %s after the give-up and wallet %s cannot cover it (%s)",

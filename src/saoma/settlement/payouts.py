@@ -21,9 +21,10 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.engine import Engine
 
-from saoma.core.errors import AlreadySettled
+from saoma.core.errors import AlreadySettled, Frozen
 from saoma.core.ids import now_us, rfc3339
 from saoma.db import read, write_one
+from saoma.freezes.tables import frozen
 from saoma.funding.bank import BankConnector, BankOutcome
 from saoma.ledger import Result, Transfer, TransferCode, TransferFlags
 from saoma.merchants import tables as merchant_tables
@@ -264,7 +265,7 @@ class Payouts:
         record = self._recorder(
             payout, merchant, late, "succeeded", "paid", now, from_state="failed"
         )
-        moved = self.movements.move(chain, record)
+        moved = self.movements.move(chain, record, booked=True)  # a freeze cannot undo it
         if isinstance(moved, Refused) and not all(r is Result.EXISTS for r in moved.results):
             log.error(
                 "payout %s paid after the give-up; merchant %s cannot cover it",
@@ -362,7 +363,9 @@ class Payouts:
         with read(self.engine) as conn:
             merchants = set(
                 conn.execute(
-                    select(s.merchant_id).where(s.state == "failed", s.failure != GAVE_UP, newer)
+                    select(s.merchant_id).where(
+                        s.state == "failed", s.failure != GAVE_UP, newer, ~frozen(s.merchant_id)
+                    )
                 ).scalars()
             )
         return sum(self.retry_failed(merchant_id) for merchant_id in sorted(merchants))
@@ -392,7 +395,10 @@ class Payouts:
                 raise AlreadySettled("the settlement was paid again by another process")
             self._instruct(unit, row, merchant, bank, attempt, now)
 
-        moved = self.movements.move(chain, record)
+        try:
+            moved = self.movements.move(chain, record)
+        except Frozen:  # paid again once the merchant's freeze is lifted
+            return 0
         return 0 if isinstance(moved, Refused) else 1
 
     def release_reserves(self, merchant_id: str | None = None, now: int | None = None) -> int:

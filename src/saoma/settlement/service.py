@@ -31,10 +31,12 @@ from sqlalchemy import select, text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
-from saoma.core.errors import AlreadySettled, BankAccountMissing, NothingToSettle
+from saoma.core.errors import AlreadySettled, BankAccountMissing, Frozen, NothingToSettle
 from saoma.core.ids import new_id, now_us
 from saoma.core.money import rate_of
 from saoma.db import is_sqlite, read, write
+from saoma.freezes.guard import refuse_payout
+from saoma.freezes.tables import frozen
 from saoma.ledger import AccountKind, Result, Transfer, TransferCode, TransferFlags
 from saoma.merchants.service import Merchant, Merchants
 from saoma.movements import Movements, Refused, Unit
@@ -166,7 +168,9 @@ class Settlements:
         self.terms.ensure(now)
         self.terms.sync_allowances()
         figures = {"settlements": 0, "merchants": 0, "moved": self.move_closed()}
-        query = select(t.settlement_terms).order_by(t.settlement_terms.c.merchant_id)
+        st = t.settlement_terms.c
+        # A frozen merchant's cut-off waits: the first run after the lift takes all since.
+        query = select(t.settlement_terms).where(~frozen(st.merchant_id)).order_by(st.merchant_id)
         with read(self.engine) as conn:
             rows = conn.execute(query).all()
         due = []
@@ -204,6 +208,7 @@ class Settlements:
     def instant(self, merchant: Merchant, now: int | None = None, *, release: Any = None) -> str:
         """Pay the merchant now what it has, up to the instant limit, for the instant fee."""
         now = now_us() if now is None else now
+        refuse_payout(self.engine, merchant.id)
         if self.accounts.current(merchant.id) is None:
             raise BankAccountMissing("add a bank account before asking for a payout")
         row = self.terms.get(merchant.id)
@@ -212,7 +217,8 @@ class Settlements:
         sid = self._close(row, now + 1, "instant", now)
         if sid is None:
             raise NothingToSettle("there is nothing to pay out yet")
-        self.move(sid)
+        if not self.move(sid):  # frozen meanwhile: kept closed, moved after the lift
+            refuse_payout(self.engine, merchant.id)
         return sid
 
     # --- step 1: close --------------------------------------------------------------------------
@@ -355,14 +361,11 @@ class Settlements:
     # --- step 2: move -----------------------------------------------------------------------------
 
     def move_closed(self) -> int:
-        """Move every settlement closed but not moved (a process stopped in between)."""
+        """Move every settlement closed but not moved (a process stopped, a merchant frozen)."""
+        s = t.settlements.c
         with read(self.engine) as conn:
-            ids = list(
-                conn.execute(
-                    select(t.settlements.c.id).where(t.settlements.c.state == "closed")
-                ).scalars()
-            )
-        return sum(1 for sid in ids if self.move(sid))
+            ids = conn.execute(select(s.id).where(s.state == "closed", ~frozen(s.merchant_id)))
+            return sum(1 for sid in list(ids.scalars()) if self.move(sid))
 
     def move(self, sid: str) -> bool:
         """Move a closed settlement's money; True if this call moved it."""
@@ -415,7 +418,10 @@ class Settlements:
         if not chain:
             self.movements.record_alone(record)
             return True
-        moved = self.movements.move(chain, record)
+        try:
+            moved = self.movements.move(chain, record)
+        except Frozen:  # kept closed, moved by the first pass after the lift
+            return False
         if isinstance(moved, Refused):
             if all(r is Result.EXISTS for r in moved.results):
                 return False
