@@ -90,7 +90,7 @@ class SearchOut(Out):
     results: list[FoundOut]
 
 
-class FreezeOut(Out):
+class FreezeInForceOut(Out):
     model_config = example(FREEZE)
 
     reason: str
@@ -136,7 +136,7 @@ class ConsumerPageOut(Out):
 
     consumer: PersonCardOut
     wallet: OpsWalletOut
-    freeze: FreezeOut | None
+    freeze: FreezeInForceOut | None
     history: list[PaymentOut]
     holds: list[HoldOut]
     devices: list[DeviceOut]
@@ -177,7 +177,7 @@ class MerchantPageOut(Out):
     merchant: ShopCardOut
     currency: str
     balance: int
-    freeze: FreezeOut | None
+    freeze: FreezeInForceOut | None
     kyc_state: str | None
     payments: list[MerchantPaymentOut]
 

@@ -59,9 +59,8 @@ def record(platform: Platform, actor: Actor, action: str, kind: str, sid: str, w
 
 
 def freeze_of(platform: Platform, subject_id: str) -> dict[str, Any] | None:
-    """The person's active freeze, when the installation has freezes."""
-    freezes = getattr(platform, "freezes", None)
-    found = freezes.active(subject_id) if freezes is not None else None
+    """The person's active freeze, if any."""
+    found = platform.freezes.active(subject_id)
     if found is None:
         return None
     return {
