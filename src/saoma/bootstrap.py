@@ -23,6 +23,8 @@ from saoma.config import Settings, get_settings
 from saoma.db import make_engine, migrate
 from saoma.funding.bank import BankConnector, BankOutcome, SandboxBank
 from saoma.funding.service import Funding
+from saoma.kyc.crypto import Sealer
+from saoma.kyc.service import Onboarding
 from saoma.ledger import Ledger
 from saoma.merchants.service import Merchants
 from saoma.messaging.connector import SandboxMessenger
@@ -65,6 +67,7 @@ class Platform:
     settlement: SettlementDesk
     splits: Splits
     operators: Operators
+    kyc: Onboarding
     demo: bool = False
     sandbox_messages_visible: bool = False  # GET /v1/sandbox/messages answers (demo mode)
     _stop: threading.Event = field(default_factory=threading.Event)
@@ -170,8 +173,17 @@ def _connect_bank(
 def _operations(settings: Settings, engine: Engine, payments: Payments) -> dict[str, Any]:
     """The services that run the installation: operators, and what they act on (the fields of
     ``Platform`` after ``splits``)."""
-    del settings, payments  # for the services that will need them
-    return {"operators": Operators(engine)}
+    kyc = Onboarding(
+        engine,
+        payments.ctx.merchants,
+        payments.movements,
+        Sealer(settings.resolved_kyc_key_file()),
+        pending_daily_limit=settings.kyc_pending_daily_limit,
+        tz=ZoneInfo(settings.timezone),
+    )
+    # Every payment into a merchant takes from its limit until its details are approved.
+    payments.ctx.admit = kyc.take_in
+    return {"operators": Operators(engine), "kyc": kyc}
 
 
 def _identifiers(

@@ -376,6 +376,7 @@ def create_app(platform: Platform, *, start: bool = True) -> FastAPI:
         consumer_routes,
         hold_routes,
         identity_routes,
+        kyc_routes,
         merchant_routes,
         p2p_routes,
         paycode_routes,
@@ -395,4 +396,5 @@ def create_app(platform: Platform, *, start: bool = True) -> FastAPI:
     app.include_router(settlement_routes.router)
     app.include_router(sandbox_routes.router)
     app.include_router(split_routes.router)
+    app.include_router(kyc_routes.router)
     return app

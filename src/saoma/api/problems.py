@@ -36,6 +36,9 @@ STATUS: dict[type[object], int] = {
     # Who is calling
     e.Unauthenticated: 401,
     e.OperatorForbidden: 403,
+    e.MerchantNotVerified: 403,
+    e.KycNotPending: 409,
+    e.KycAlreadySubmitted: 409,
     e.SignInFailed: 401,
     e.PasswordWrong: 401,
     e.LoginTaken: 409,
