@@ -240,6 +240,9 @@ KEYLESS = {
     "/v1/payments/{payment_id}/splits",
     "/v1/settlements/instant",
     "/v1/sandbox/settle",
+    # Onboarding decisions move no money; a second decision is refused (409).
+    "/v1/ops/kyc/{merchant_id}/approve",
+    "/v1/ops/kyc/{merchant_id}/reject",
 }
 
 
