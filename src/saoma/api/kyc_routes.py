@@ -75,6 +75,20 @@ class QueueItemOut(Out):
 
 
 class QueueOut(Out):
+    """Merchants in a state, oldest submission first."""
+
+    model_config = example(
+        {
+            "data": [
+                {
+                    "merchant_id": "m_01",
+                    "legal_name": "深圳市老陈餐饮有限公司",
+                    "submitted_at": "2026-12-05T02:00:00.000Z",
+                }
+            ]
+        }
+    )
+
     data: list[QueueItemOut]
 
 
@@ -119,6 +133,33 @@ class ClearingOut(Out):
 
 class BooksOut(Out):
     """The platform's books: every figure from the ledger's posted balances."""
+
+    model_config = example(
+        {
+            "currency": "CNY",
+            "fees": {"income": 12_345},
+            "campaigns": [
+                {
+                    "campaign_id": "cp_01",
+                    "name": "¥5 off",
+                    "funder": "platform",
+                    "state": "active",
+                    "budget": 100_000,
+                    "spent": 1_500,
+                    "budget_left": 98_500,
+                }
+            ],
+            "red_packets_outstanding": 800,
+            "clearing": {
+                "bank_clearing": 2_000_000,
+                "settlement_clearing": 0,
+                "reserve": 0,
+                "suspense": 0,
+                "overdraft": 0,
+            },
+            "reconciliation_breaks_open": 0,
+        }
+    )
 
     currency: str
     fees: FeesOut
