@@ -51,7 +51,7 @@ SCRIPTS = {
     "start": ("saoma.js",),
     "wallet": (*SCANNING, "saoma.js", "code128.js"),
     "cashier": (*SCANNING, "saoma.js"),
-    "dashboard": ("vendor/qrcode.js", "saoma.js"),
+    "dashboard": ("vendor/qrcode.js", "saoma.js", "onboarding.js"),
 }
 # Pages allow only their own origin: no inline script, no third-party anything.
 CSP = (

@@ -34,6 +34,7 @@
       "payment.succeeded": changed, "refund.succeeded": changed,
       "settlement.paid": settlementNews, "settlement.failed": settlementNews,
       "bank_account.verified": bankNews, "bank_account.failed": bankNews,
+      "merchant.kyc.approved": SaomaOnboarding.start, "merchant.kyc.rejected": SaomaOnboarding.start,
     });
     refresh();
     payments(true);
@@ -43,6 +44,7 @@
     pinForm();
     keys();
     settlementsStart();
+    SaomaOnboarding.start();
   }
 
   Saoma.signInForm("#d-signin-form", "merchant", "#ds-login", "#ds-password", "#ds-out", start);
