@@ -146,6 +146,13 @@ class Onboarding:
                 select(k.merchant_kyc).where(k.merchant_kyc.c.merchant_id == merchant_id)
             ).first()
 
+    def state_of(self, merchant_id: str) -> str:
+        """``unverified``, ``pending``, ``approved`` or ``rejected``."""
+        if merchant_id in self._approved:
+            return "approved"
+        row = self._row(merchant_id)
+        return "unverified" if row is None else str(row.state)
+
     def status(self, merchant: Merchant) -> dict[str, Any]:
         """What the merchant sees: the state, its details (owner ID masked), the reason of a
         rejection, and the limit while not approved."""
