@@ -23,6 +23,7 @@
     $("#d-to").value = today;
     $("#d-from").value = iso(new Date(Date.parse(today + "T00:00:00Z") - 29 * 86400000));
     statementLink();
+    await SaomaOnboarding.start();  // drawn before the page shows: nothing below it moves later
     show("d-main");
     const svg = Saoma.qrSvg(shop.static_code.qr_payload);
     svg.setAttribute("aria-label", t("static_code"));
@@ -44,7 +45,6 @@
     pinForm();
     keys();
     settlementsStart();
-    SaomaOnboarding.start();
   }
 
   Saoma.signInForm("#d-signin-form", "merchant", "#ds-login", "#ds-password", "#ds-out", start);
