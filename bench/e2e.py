@@ -56,7 +56,7 @@ import httpx
 import psycopg
 from sqlalchemy import make_url
 
-from common import Receiver, pct, start_server
+from common import DATABASES, Receiver, approve, pct, start_server
 from saoma import signing
 from saoma.client import ConsumerClient, MerchantClient, SaomaError
 from saoma.paycode import codes
@@ -219,6 +219,7 @@ def new_shop(url: str, receiver: Receiver, n: int) -> dict[str, str]:
         timeout=30,
     )
     r.raise_for_status()
+    approve(DATABASES[url], r.json()["merchant"]["id"])
     return {"key_id": r.json()["key_id"], "key": signing.private_key_to_b64(key)}
 
 

@@ -23,6 +23,7 @@ from sqlalchemy import create_engine, text
 from common import pct
 from saoma.bootstrap import Platform
 from saoma.funding.bank import BankOutcome
+from saoma.kyc.service import approve_directly
 from saoma.payments import codes
 
 PG_SERVER = os.environ.get(
@@ -39,6 +40,8 @@ def world(url: str, campaigns: int, merchants: int) -> tuple[Platform, list, obj
         )
         for i in range(merchants)
     ]
+    for shop in shops:
+        approve_directly(p.engine, shop.id, by="bench")
     payer = p.wallets.sign_up("+8613700000000", "bench-password")
     top = p.funding.top_up(payer, 5_000_000)
     p.funding.settled(BankOutcome(top["id"], True, "B"))

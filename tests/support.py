@@ -34,9 +34,11 @@ from saoma.client import ConsumerClient, MerchantClient
 from saoma.config import get_settings
 from saoma.db import make_engine
 from saoma.funding.bank import BankConnector
+from saoma.kyc.service import approve_directly
 from saoma.ledger import Transfer, TransferCode
 from saoma.ledger.check import check_ledger
 from saoma.ledger.tx import Tx
+from saoma.merchants.service import Merchant
 from saoma.messaging.connector import SandboxMessenger
 from saoma.wallets.service import Consumer
 
@@ -135,6 +137,7 @@ def start_server(database_url: str, tmp: Path, name: str = "server", **env: str)
     environ.update(
         SAOMA_OPS_KEY_FILE=str(tmp / f"{name}-ops.key"),
         SAOMA_AUDIT_HEAD_FILE=str(tmp / f"{name}-audit-head.log"),
+        SAOMA_KYC_KEY_FILE=str(tmp / f"{name}-kyc.key"),
     )
     environ.update(env)
     srv = Server(f"http://127.0.0.1:{port}", database_url, tmp / f"{name}.log", environ, port)
@@ -202,6 +205,23 @@ class Payer:
     login: str
 
 
+_ENGINES: dict[str, Any] = {}
+
+
+def engine_of(database_url: str) -> Any:
+    """One engine per database for the helpers that reach into a server's database."""
+    if database_url not in _ENGINES:
+        _ENGINES[database_url] = make_engine(database_url, pool_size=2)
+    return _ENGINES[database_url]
+
+
+def approved(platform: Platform, merchant: Merchant) -> Merchant:
+    """``merchant`` with its business details approved: the suites' shops take more than a
+    merchant may before approval."""
+    approve_directly(platform.engine, merchant.id)
+    return merchant
+
+
 def new_merchant(server: Server, *, webhook_url: str = "", name: str = "Old Chen Noodles") -> Shop:
     key = signing.new_private_key()
     login = f"shop-{secrets.token_hex(4)}@example.cn"
@@ -220,6 +240,7 @@ def new_merchant(server: Server, *, webhook_url: str = "", name: str = "Old Chen
     )
     assert response.status_code == 201, response.text
     body = response.json()
+    approve_directly(engine_of(server.database_url), body["merchant"]["id"])
     client = MerchantClient(server.url, key_id=body["key_id"], private_key=key)
     return Shop(client, body["merchant"]["id"], body["webhook_secret"], body["token"], login)
 

@@ -26,6 +26,8 @@ from saoma.disputes.service import Disputes
 from saoma.freezes.service import Freezes
 from saoma.funding.bank import BankConnector, BankOutcome, SandboxBank
 from saoma.funding.service import Funding
+from saoma.kyc.crypto import Sealer
+from saoma.kyc.service import Onboarding
 from saoma.ledger import Ledger
 from saoma.merchants.service import Merchants
 from saoma.messaging.connector import SandboxMessenger
@@ -73,6 +75,7 @@ class Platform:
     audit: Audit
     disputes: Disputes
     freezes: Freezes
+    kyc: Onboarding
     demo: bool = False
     sandbox_messages_visible: bool = False  # GET /v1/sandbox/messages answers (demo mode)
     _stop: threading.Event = field(default_factory=threading.Event)
@@ -180,8 +183,19 @@ def _connect_bank(
 def _operations(settings: Settings, engine: Engine, payments: Payments) -> dict[str, Any]:
     """The services that run the installation: operators, and what they act on (the fields of
     ``Platform`` after ``splits``)."""
+    kyc = Onboarding(
+        engine,
+        payments.ctx.merchants,
+        payments.movements,
+        Sealer(settings.resolved_kyc_key_file()),
+        pending_daily_limit=settings.kyc_pending_daily_limit,
+        tz=ZoneInfo(settings.timezone),
+    )
+    # Every payment into a merchant takes from its limit until its details are approved.
+    payments.ctx.admit = kyc.take_in
     head_file = settings.audit_head_file or settings.data_dir / "audit-head.log"
     return {
+        "kyc": kyc,
         "operators": Operators(
             engine,
             session_s=settings.ops_session_s,

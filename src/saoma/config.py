@@ -81,6 +81,17 @@ class Settings(BaseSettings):
         description="Where the audit log's head is copied outside the database (default:"
         " data_dir/audit-head.log).",
     )
+    kyc_key_file: Path | None = Field(
+        default=None,
+        description="Key file for merchants' owner ID numbers (AES-256-GCM); never in the"
+        " database. Empty means data_dir/kyc.key, created with mode 0600 on first use.",
+    )
+    kyc_pending_daily_limit: int = Field(
+        default=200_000,
+        ge=0,
+        le=10**12,
+        description="What a merchant may take per local day before its details are approved.",
+    )
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
 
@@ -106,6 +117,9 @@ class Settings(BaseSettings):
                 f"SAOMA_TIMEZONE must be an IANA zone like Asia/Shanghai (got {value!r})"
             ) from exc
         return value
+
+    def resolved_kyc_key_file(self) -> Path:
+        return self.kyc_key_file or self.data_dir / "kyc.key"
 
     def resolved_database_url(self) -> str:
         if self.database_url:

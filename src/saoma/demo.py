@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from saoma.bootstrap import Platform
 from saoma.core.errors import CODE_HELD_BACK, NothingToSettle, SaomaError
 from saoma.funding.bank import BankOutcome
+from saoma.kyc.service import approve_directly
 from saoma.merchants.service import Merchant
 
 # Published on the demo start page: anyone may sign in to the demo world.
@@ -134,6 +135,34 @@ def bank_account(platform: Platform, merchant: Merchant, number: str) -> None:
     platform.settlement.accounts.answered(BankOutcome("bv_" + added["id"], True, "SBXDEMO"))
 
 
+PENDING_LOGIN = "tea@huaqiangbei.demo"
+PENDING_DETAILS = {
+    "legal_name": "深圳市华强北茶饮有限公司",
+    "licence_number": "91440300MA5EXAMPL6",
+    "category": "5814",
+    "owner_id_number": "11010519491231002X",
+}
+
+
+def waiting_for_review(platform: Platform) -> None:
+    """A tea stall that signed up and submitted its business details: the console's queue has
+    something to approve."""
+    try:
+        platform.merchants.sign_in(PENDING_LOGIN, DEMO_PASSWORD)
+        return
+    except SaomaError:
+        pass
+    tea = platform.merchants.sign_up(
+        login=PENDING_LOGIN,
+        password=DEMO_PASSWORD,
+        name="HQB Tea Stall",
+        name_zh="华强北茶摊",
+        city="Shenzhen",
+        category_code="5814",
+    )
+    platform.kyc.submit(tea, PENDING_DETAILS)
+
+
 def seed(platform: Platform) -> None:
     merchants = []
     for spec in MERCHANTS:
@@ -154,6 +183,9 @@ def seed(platform: Platform) -> None:
             platform.merchants.set_manager_pin(
                 merchants[-1].id, DEMO_PIN, password=DEMO_PASSWORD, old_pin=None
             )
+    for merchant in merchants:  # the demo's shops trade as established, approved merchants
+        approve_directly(platform.engine, merchant.id, by="demo")
+    waiting_for_review(platform)
     by_login = {spec.login: m for spec, m in zip(MERCHANTS, merchants, strict=True)}
     for giver, receiver, ppm, cap in SHARES:
         share(platform, by_login[giver], by_login[receiver], ppm, cap)

@@ -288,6 +288,9 @@ KEYLESS = {
     "/v1/merchant/disputes/{dispute_id}/contest",
     # An operator's sign-in moves no money.
     "/v1/ops/sessions",
+    # Onboarding decisions move no money; a second decision is refused (409).
+    "/v1/ops/kyc/{merchant_id}/approve",
+    "/v1/ops/kyc/{merchant_id}/reject",
 }
 
 

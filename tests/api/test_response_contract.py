@@ -22,6 +22,7 @@ from sqlalchemy import text
 
 from api.openapi_strict import JSON_MEDIA, StrictDocument
 from api.tour_ops import tour_ops
+from kyc.ops_client import OpsClient
 from saoma import signing
 from saoma.client import ConsumerClient, MerchantClient, SaomaError, _Base
 from saoma.db import make_engine
@@ -30,6 +31,7 @@ from support import (
     PASSWORD,
     PIN,
     Server,
+    engine_of,
     sandbox_server,
     wait_for,
 )
@@ -134,6 +136,29 @@ def merchant(contract: Contract, server: Server) -> tuple[MerchantClient, dict[s
     return shop, body
 
 
+def tour_onboarding(contract: Contract, server: Server, shop: MerchantClient) -> None:
+    """The merchant's details, risk's queue, review and decisions, and finance's books."""
+    details = {
+        "legal_name": "深圳市老陈餐饮有限公司",
+        "licence_number": "91440300MA5EXAMPL6",
+        "category": "5814",
+        "owner_id_number": "11010519491231002X",
+    }
+    shop.request("GET", "/v1/merchant/kyc")
+    shop.request("PUT", "/v1/merchant/kyc", details)
+    other, _ = merchant(contract, server)
+    other.request("PUT", "/v1/merchant/kyc", details)
+    engine = engine_of(server.database_url)
+    risk = contract.watch(OpsClient(server.url, signed_in_operator(engine, "risk"), "ticket 7"))
+    queue = risk.request("GET", "/v1/ops/kyc", params={"state": "pending"})["data"]
+    first, second = (row["merchant_id"] for row in queue[:2])
+    risk.request("GET", f"/v1/ops/kyc/{first}")
+    risk.request("POST", f"/v1/ops/kyc/{first}/approve", {})
+    risk.request("POST", f"/v1/ops/kyc/{second}/reject", {"message": "Licence unreadable."})
+    finance = contract.watch(OpsClient(server.url, signed_in_operator(engine, "finance")))
+    finance.request("GET", "/v1/ops/books")
+
+
 def tour_settlement(shop: MerchantClient) -> None:
     """A bank account verified by the sandbox bank, the schedule, an instant payout of the
     tour's takings, and its statement."""
@@ -174,6 +199,7 @@ def test_every_json_answer_matches_its_documented_schema(
     tour_disputes(contract, server, shop, payer)
     tour_ops(contract.watch, server, payer, shop)
     tour_freezes(contract, server, shop, payer)
+    tour_onboarding(contract, server, shop)
     payer.request("GET", "/v1/problems")  # the error catalogue, for clients and the pages
     payer.request("DELETE", "/v1/sessions/current")
     missing = contract.json_operations() - contract.succeeded

@@ -23,7 +23,7 @@ from saoma.db import make_engine
 from saoma.funding.bank import BankOutcome
 from saoma.payments.service import Payments
 from saoma.wallets.service import Consumer
-from support import open_platform
+from support import approved, open_platform
 
 PIN = "246810"
 PASSWORD = "correct horse battery"
@@ -50,8 +50,11 @@ def payer(p: Platform, balance: int) -> Consumer:
 def shop_paid(p: Platform, amount: int, *, discounted: bool = False) -> tuple[Any, dict]:
     """A new merchant whose only money is one payment of ``amount`` (less the fee)."""
     n = next(_numbers)
-    shop = p.merchants.sign_up(
-        login=f"shop{n}@example.cn", password=PASSWORD, name="Old Chen Noodles", city="Shenzhen"
+    shop = approved(
+        p,
+        p.merchants.sign_up(
+            login=f"shop{n}@example.cn", password=PASSWORD, name="Old Chen Noodles", city="Shenzhen"
+        ),
     )
     offer_id = None
     consumer = payer(p, amount * 3)

@@ -12,7 +12,7 @@ from saoma.bootstrap import Platform
 from saoma.funding.bank import BankOutcome
 from saoma.merchants.service import Merchant
 from saoma.wallets.service import Consumer
-from support import Wiring, server
+from support import Wiring, approved, server
 
 __all__ = ["server"]
 
@@ -40,9 +40,12 @@ def wallet(p: Platform, balance: int, *, pin: str | None = PIN) -> Consumer:
 
 
 def shop(p: Platform) -> Merchant:
-    return p.merchants.sign_up(
-        login=f"shop-{next(_shops)}@example.cn",
-        password=PASSWORD,
-        name="Old Chen Noodles",
-        city="Shenzhen",
+    return approved(
+        p,
+        p.merchants.sign_up(
+            login=f"shop-{next(_shops)}@example.cn",
+            password=PASSWORD,
+            name="Old Chen Noodles",
+            city="Shenzhen",
+        ),
     )

@@ -21,7 +21,7 @@ from saoma.merchants.service import Merchant
 from saoma.movements import Movements, Unit
 from saoma.wallets.service import Consumer
 from saoma.webhooks import tables as pm
-from support import lose_the_next_commit
+from support import approved, lose_the_next_commit
 
 PIN = "246810"
 PASSWORD = "correct horse battery"
@@ -42,8 +42,11 @@ def wallet(p: Platform, balance: int = 0, *, pin: str | None = PIN) -> Consumer:
 
 
 def shop(p: Platform, name: str = "Old Chen Noodles") -> Merchant:
-    return p.merchants.sign_up(
-        login=f"shop-{next(_shops)}@example.cn", password=PASSWORD, name=name, city="Shenzhen"
+    return approved(
+        p,
+        p.merchants.sign_up(
+            login=f"shop-{next(_shops)}@example.cn", password=PASSWORD, name=name, city="Shenzhen"
+        ),
     )
 
 

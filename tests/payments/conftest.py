@@ -18,7 +18,7 @@ from saoma.bootstrap import Platform
 from saoma.merchants.service import Merchant
 from saoma.wallets import credentials
 from saoma.wallets.service import Consumer
-from support import PASSWORD, funded_payer
+from support import PASSWORD, approved, funded_payer
 
 _phones = itertools.count()
 
@@ -42,11 +42,14 @@ def shop(platform: Platform) -> Callable[..., Merchant]:
     """``shop(name=...)``: a merchant at the platform's fee rate."""
 
     def sign_up(name: str = "Old Chen Noodles") -> Merchant:
-        return platform.merchants.sign_up(
-            login=f"shop-{secrets.token_hex(4)}@example.cn",
-            password=PASSWORD,
-            name=name,
-            city="SZ",
+        return approved(
+            platform,
+            platform.merchants.sign_up(
+                login=f"shop-{secrets.token_hex(4)}@example.cn",
+                password=PASSWORD,
+                name=name,
+                city="SZ",
+            ),
         )
 
     return sign_up

@@ -11,7 +11,7 @@ from saoma.bootstrap import Platform
 from saoma.core.errors import SaomaError
 from saoma.funding.bank import BankOutcome
 from saoma.wallets.service import Consumer
-from support import open_platform, wait_until
+from support import approved, open_platform, wait_until
 
 PIN = "246810"
 PASSWORD = "correct horse battery"
@@ -33,6 +33,7 @@ def shop_with_takings(p: Platform, takings: int) -> object:
     shop = p.merchants.sign_up(
         login="noodles@example.cn", password=PASSWORD, name="Old Chen Noodles", city="Shenzhen"
     )
+    approved(p, shop)
     (regular,) = funded(p, 1, takings * 2)
     p.payments.pay_static(regular, shop.id, amount=takings, pin=PIN)
     return shop

@@ -24,7 +24,7 @@ from saoma.settlement import tables as t
 from saoma.wallets import credentials
 from saoma.wallets.service import Consumer
 from settlement.court import Court
-from support import PASSWORD, PIN, funded_payer, open_platform, server, wait_until
+from support import PASSWORD, PIN, approved, funded_payer, open_platform, server, wait_until
 
 DAY_US = 86_400_000_000
 GOOD_ACCOUNT = "6222021001118812"  # the sandbox bank verifies and pays it
@@ -51,6 +51,7 @@ class Town:
             name=name,
             city="SZ",
         )
+        approved(self.platform, merchant)
         if account is not None:
             self.bank_account(merchant, account)
         return merchant
@@ -136,11 +137,14 @@ def shop(platform: Platform) -> Callable[..., Merchant]:
     """``shop(name)``: a new merchant at the platform's fee rate."""
 
     def sign_up(name: str = "Old Chen Noodles") -> Merchant:
-        return platform.merchants.sign_up(
-            login=f"shop-{secrets.token_hex(4)}@example.cn",
-            password=PASSWORD,
-            name=name,
-            city="Shenzhen",
+        return approved(
+            platform,
+            platform.merchants.sign_up(
+                login=f"shop-{secrets.token_hex(4)}@example.cn",
+                password=PASSWORD,
+                name=name,
+                city="Shenzhen",
+            ),
         )
 
     return sign_up

@@ -47,6 +47,7 @@ MERCHANT_VIEW = MERCHANT | {
     "webhook_url": "https://noodles.example.cn/saoma",
     "has_manager_pin": False,
     "balance": 128_450,
+    "kyc_state": "approved",
     "static_code": {
         "qr_payload": "00020101021126...6304E5F6",
         "qr_image_url": "/v1/merchants/m_8f3a2c1d9e7b/static-code.svg",
@@ -228,6 +229,9 @@ class MerchantOut(Out):
     webhook_url: str
     has_manager_pin: bool
     balance: int
+    kyc_state: Literal["unverified", "pending", "approved", "rejected"] = Field(
+        description="The business details' review (GET /v1/merchant/kyc has the details)."
+    )
     static_code: CodeOut
 
 

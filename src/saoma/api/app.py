@@ -384,6 +384,7 @@ def _include_routers(app: FastAPI) -> None:
         freeze_routes,
         hold_routes,
         identity_routes,
+        kyc_routes,
         merchant_routes,
         ops_routes,
         p2p_routes,
@@ -409,5 +410,6 @@ def _include_routers(app: FastAPI) -> None:
         ops_routes,
         access_routes,
         freeze_routes,
+        kyc_routes,
     ):
         app.include_router(module.router)

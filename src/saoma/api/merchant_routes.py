@@ -58,6 +58,7 @@ def merchant_view(platform: Any, merchant: Merchant) -> dict[str, Any]:
         "webhook_url": merchant.webhook_url,
         "has_manager_pin": merchant.has_manager_pin,
         "balance": platform.merchants.balance(merchant),
+        "kyc_state": platform.kyc.state_of(merchant.id),
         "static_code": {
             "qr_payload": codes.static_payload(merchant),
             "qr_image_url": f"/v1/merchants/{merchant.id}/static-code.svg",

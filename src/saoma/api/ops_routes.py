@@ -72,10 +72,8 @@ def freeze_of(platform: Platform, subject_id: str) -> dict[str, Any] | None:
 
 
 def kyc_state_of(platform: Platform, merchant_id: str) -> str | None:
-    """The merchant's onboarding state, when the installation checks merchants."""
-    kyc = getattr(platform, "kyc", None)
-    state = getattr(kyc, "state_of", None)
-    return str(state(merchant_id)) if callable(state) else None
+    """The merchant's onboarding state."""
+    return platform.kyc.state_of(merchant_id)
 
 
 @router.post(

@@ -178,6 +178,25 @@ class MerchantFrozen(Frozen):
     cause = "merchant-frozen"
 
 
+class MerchantNotVerified(SaomaError):
+    """The merchant's business details are not approved: it has reached what it may take
+    before they are (or they were rejected)."""
+
+    slug = "merchant-not-verified"
+
+
+class KycNotPending(SaomaError):
+    """The merchant's business details are not waiting for a decision."""
+
+    slug = "kyc-not-pending"
+
+
+class KycAlreadySubmitted(SaomaError):
+    """The merchant's business details are waiting for a decision or were approved."""
+
+    slug = "kyc-already-submitted"
+
+
 class SignInFailed(SaomaError):
     """The login or the password is wrong."""
 

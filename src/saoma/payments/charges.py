@@ -177,6 +177,8 @@ class Charges:
 
         def record(unit: Unit) -> None:
             paid = payment
+            if self.ctx.admit is not None:  # the merchant's limit before approval
+                self.ctx.admit(unit.tx, merchant.id, row.amount)
             if authorisation.startswith("no_pin"):  # the allowance, with the money or not at all
                 at = self.ctx.wallets.reserve_no_pin(unit.tx, consumer.id, row.amount)
                 paid = payment | {"created_at_us": at}

@@ -185,6 +185,8 @@ class Checkout:
         promotions = self.ctx.promotions
 
         def record(unit: Unit) -> None:
+            if self.ctx.admit is not None:  # the merchant's limit before approval
+                self.ctx.admit(unit.tx, merchant.id, amount)
             if offer is not None:
                 assert promotions is not None  # an offer comes from the promotions
                 promotions.record_use(unit, offer, consumer, now)

@@ -8,12 +8,14 @@ them here when they need them rather than holding their own copy.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from sqlalchemy.engine import Engine
 
 from saoma.ledger import Ledger
+from saoma.ledger.tx import Tx
 from saoma.merchants.service import Merchants
 from saoma.movements import Movements
 from saoma.wallets.service import Wallets
@@ -35,3 +37,6 @@ class Context:
     bank_account: int  # bank clearing: where top-ups come from and withdrawals go
     promotions: Promotions | None = None
     paycodes: PaymentCodes | None = None
+    # Called in the record hook of every payment into a merchant with (tx, merchant id,
+    # amount): the onboarding's limit while the merchant's details are not approved.
+    admit: Callable[[Tx, str, int], None] | None = None

@@ -218,6 +218,8 @@ class Holds:
         view = views.hold(SimpleNamespace(**(row._asdict() | captured)), merchant)
 
         def record(unit: Unit) -> None:
+            if self.ctx.admit is not None:  # the merchant's limit before approval
+                self.ctx.admit(unit.tx, merchant.id, amount)
             done = unit.execute(
                 CAPTURED_SQL, {"amount": amount, "pid": payment["id"], "id": row.id}
             )

@@ -52,7 +52,7 @@ SCRIPTS = {
     "start": ("saoma.js",),
     "wallet": (*SCANNING, "saoma.js", "code128.js", "disputes.js", "access.js"),
     "cashier": (*SCANNING, "saoma.js"),
-    "dashboard": ("vendor/qrcode.js", "saoma.js", "disputes.js", "access.js"),
+    "dashboard": ("vendor/qrcode.js", "saoma.js", "disputes.js", "access.js", "onboarding.js"),
     "console": ("saoma.js", "access.js"),
 }
 # Pages allow only their own origin: no inline script, no third-party anything.

@@ -23,6 +23,7 @@
     $("#d-to").value = today;
     $("#d-from").value = iso(new Date(Date.parse(today + "T00:00:00Z") - 29 * 86400000));
     statementLink();
+    await SaomaOnboarding.start();  // drawn before the page shows: nothing below it moves later
     show("d-main");
     const svg = Saoma.qrSvg(shop.static_code.qr_payload);
     svg.setAttribute("aria-label", t("static_code"));
@@ -34,6 +35,7 @@
       "payment.succeeded": changed, "refund.succeeded": changed,
       "settlement.paid": settlementNews, "settlement.failed": settlementNews,
       "bank_account.verified": bankNews, "bank_account.failed": bankNews,
+      "merchant.kyc.approved": SaomaOnboarding.start, "merchant.kyc.rejected": SaomaOnboarding.start,
     });
     refresh();
     payments(true);

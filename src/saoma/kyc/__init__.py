@@ -1,0 +1,1 @@
+"""Merchant onboarding (KYC): business details, the owner's encrypted ID number, the decision."""
