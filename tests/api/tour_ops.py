@@ -56,6 +56,10 @@ def tour_ops(watch: Any, server: Server, payer: ConsumerClient, shop: MerchantCl
     ops.request("GET", f"/v1/ops/merchants/{shop_id}")
     ops.reason = ""
     ops.request("GET", "/v1/ops/audit", params={"limit": 2})
+    listed = ops.request("GET", "/v1/ops/operators")["operators"]
+    assert ("tour-admin@ops.example", "admin", False) in [
+        (o["login"], o["role"], o["disabled"]) for o in listed
+    ]
     assert payer.request("GET", "/v1/me/access-log")["entries"][0]["reason"] == "Tour ticket 1"
     shop.request("GET", "/v1/merchant/access-log")
     ops.request("DELETE", "/v1/ops/sessions/current")

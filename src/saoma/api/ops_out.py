@@ -47,6 +47,25 @@ class OperatorOut(Out):
     role: Role
 
 
+class OperatorListed(OperatorOut):
+    model_config = example(
+        {**OPERATOR, "created_at": "2026-11-20T09:00:00.000Z", "disabled": False}
+    )
+
+    created_at: datetime
+    disabled: bool
+
+
+class OperatorsOut(Out):
+    """Every operator, oldest first; a disabled one can no longer sign in."""
+
+    model_config = example(
+        {"operators": [{**OPERATOR, "created_at": "2026-11-20T09:00:00.000Z", "disabled": False}]}
+    )
+
+    operators: list[OperatorListed]
+
+
 class OpsSignedInOut(Out):
     """A console session: send the token as ``Authorization: Bearer`` (or the console's
     cookie) until ``expires_at``."""

@@ -20,6 +20,7 @@ from saoma.api.ops_out import (
     ConsumerPageOut,
     MerchantPageOut,
     OperatorOut,
+    OperatorsOut,
     OpsSignedInOut,
     SearchOut,
 )
@@ -34,6 +35,7 @@ Signed = Annotated[Operator, Depends(ops_deps.operator)]
 Finder = Annotated[Actor, Depends(ops_deps.allowed("people.read"))]
 Reader = Annotated[Actor, Depends(ops_deps.allowed("people.read", reason=True))]
 Auditor = Annotated[Actor, Depends(ops_deps.allowed("audit.read"))]
+Admin = Annotated[Actor, Depends(ops_deps.allowed("operators.read"))]
 PersonId = Annotated[str, Path(max_length=64)]
 OPS = problems(401, 403, 422)
 
@@ -162,3 +164,18 @@ def audit_log(
     platform = deps.platform_of(request)
     record(platform, actor, "audit.view", "", "", "the audit log")
     return answer(platform.audit.page(cursor=cursor, limit=limit))
+
+
+@router.get("/operators", response_model=OperatorsOut, responses=OPS)
+def operators_list(actor: Admin, request: Request) -> Response:
+    """Every operator: login, name, role, when added, whether disabled (admins)."""
+    platform = deps.platform_of(request)
+    record(platform, actor, "operators.view", "", "", "the list of operators")
+    listed = [
+        {
+            **{k: v for k, v in row.items() if k != "created_at_us"},
+            "created_at": rfc3339(row["created_at_us"]),
+        }
+        for row in platform.operators.listing()
+    ]
+    return answer({"operators": listed})
