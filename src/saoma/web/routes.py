@@ -50,9 +50,9 @@ TYPES = {
 SCANNING = ("vendor/jsQR.js", "vendor/qrcode.js", "scan.js")
 SCRIPTS = {
     "start": ("saoma.js",),
-    "wallet": (*SCANNING, "saoma.js", "code128.js", "disputes.js", "access.js"),
+    "wallet": (*SCANNING, "saoma.js", "code128.js", "disputes.js", "access.js", "frozen.js"),
     "cashier": (*SCANNING, "saoma.js"),
-    "dashboard": ("vendor/qrcode.js", "saoma.js", "disputes.js", "access.js", "onboarding.js"),
+    "dashboard": ("vendor/qrcode.js", "saoma.js", "disputes.js", "access.js", "frozen.js", "onboarding.js"),
     "console": ("saoma.js", "access.js"),
 }
 # Pages allow only their own origin: no inline script, no third-party anything.

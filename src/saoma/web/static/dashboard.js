@@ -16,6 +16,7 @@
       return;
     }
     $("#d-name").textContent = Saoma.merchantName(shop);
+    frozen();
     // Statement days are the merchant's days (SAOMA_TIMEZONE), not this browser's or UTC's:
     // the server says which day today is there.
     const { date: today } = await api("GET", "/v1/merchant/summary?days=1");
@@ -45,6 +46,12 @@
     pinForm();
     keys();
     settlementsStart();
+  }
+
+  /** The freeze in force, if any, above everything else. */
+  function frozen() {
+    const access = el("a", { href: "#d-access", text: t("frozen_access") });
+    SaomaFrozen.render($("#d-frozen"), shop.freeze || null, "shop", access);
   }
 
   Saoma.signInForm("#d-signin-form", "merchant", "#ds-login", "#ds-password", "#ds-out", start);
@@ -628,6 +635,6 @@
     notices.forEach((id) => { const node = $(id); if (node.saomaMake) say(node, node.saomaMake(), node.className.split(" ")[1]); });
   });
 
-  document.addEventListener("saoma:lang", () => { if (shop && !$("#d-main").hidden) { refresh(); payments(true); } });
+  document.addEventListener("saoma:lang", () => { if (shop && !$("#d-main").hidden) { frozen(); refresh(); payments(true); } });
   document.addEventListener("DOMContentLoaded", start);
 })();

@@ -133,6 +133,7 @@
 
   function offline() {
     $("#hello").textContent = me.display_name || me.login;
+    frozen();
     $("#balance").textContent = "—";
     say("#offline", t("offline"), "warn");
     show("v-home");
@@ -146,6 +147,7 @@
     } catch (err) { return; }
     $("#offline").hidden = true;
     $("#hello").textContent = me.display_name || me.login;
+    frozen();
     $("#balance").textContent = money(me.balance, me.currency);
     const holds = (await api("GET", "/v1/me/holds")).data || [];
     const held = holds.filter((h) => h.state === "held");
@@ -154,6 +156,17 @@
     $("#reserved").textContent = `${t("reserved")}: ${money(reserved, me.currency)}`;
     refreshCharges();
     refreshIdentifiers();
+  }
+
+  /** The freeze in force, if any: the notice, and the ways money leaves turned off. */
+  function frozen() {
+    const access = el("button", { type: "button", class: "plain", "data-go": "v-access", text: t("frozen_access") });
+    SaomaFrozen.render($("#frozen"), me.freeze || null, "wallet", access);
+    for (const tile of document.querySelectorAll("#v-home [data-frozen]")) {
+      tile.disabled = Boolean(me.freeze);
+      if (me.freeze) tile.setAttribute("aria-describedby", "frozen-rules");
+      else tile.removeAttribute("aria-describedby");
+    }
   }
 
   function home() {
