@@ -17,10 +17,10 @@ consent must be one the rules in force allowed:
 
 Voids and expiries give money back and need no consent, and so do refunds: a merchant's refund
 and a dispute refunded or decided for the payer debit the merchant and credit the wallet (a
-frozen wallet still receives them), so no wallet debit comes of them. And no new debit (a payment, a hold, a
-transfer, a red packet, a withdrawal) is ever made while the wallet is frozen: the movement's own
-check refuses it (:mod:`saoma.freezes.guard`), so one recorded during a freeze is a problem
-whatever its consent.
+frozen wallet still receives them), so no wallet debit comes of them. And no new debit (a
+payment, a hold, a transfer, a red packet, a withdrawal) is ever made while the wallet is frozen:
+the movement's own check refuses it (:mod:`saoma.freezes.guard`), so one recorded during a freeze
+is a problem whatever its consent.
 """
 
 from __future__ import annotations

@@ -52,7 +52,14 @@ SCRIPTS = {
     "start": ("saoma.js",),
     "wallet": (*SCANNING, "saoma.js", "code128.js", "disputes.js", "access.js", "frozen.js"),
     "cashier": (*SCANNING, "saoma.js"),
-    "dashboard": ("vendor/qrcode.js", "saoma.js", "disputes.js", "access.js", "frozen.js", "onboarding.js"),
+    "dashboard": (
+        "vendor/qrcode.js",
+        "saoma.js",
+        "disputes.js",
+        "access.js",
+        "frozen.js",
+        "onboarding.js",
+    ),
     "console": ("saoma.js", "access.js"),
 }
 # Pages allow only their own origin: no inline script, no third-party anything.
