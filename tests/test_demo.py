@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from urllib.parse import parse_qs, urlparse
+
 from saoma.authorisations import check_authorisations
 from saoma.bootstrap import Platform
 from saoma.db import make_engine
-from saoma.demo import CONSUMERS, DEMO_PASSWORD, MERCHANTS, seed
+from saoma.demo import CONSUMERS, DEMO_PASSWORD, MERCHANTS, demo_operators, seed
 from saoma.ledger.check import check_ledger
+from saoma.operators import totp
+from saoma.operators.roles import ROLES
 
 
 def test_seed_is_idempotent_and_consistent(db_url: str) -> None:
@@ -23,8 +27,10 @@ def test_seed_is_idempotent_and_consistent(db_url: str) -> None:
             for login, _, _ in CONSUMERS
         }  # type: ignore[arg-type]
         assert first == again
-        # Li Wei: ¥500 in, noodles 25.00, groceries 38.60, a ¥10 tip, a bike fare of 1.50.
-        assert first["+8613800000001"] == 50_000 - 2_500 - 3_860 - 1_000 - 150
+        # Li Wei: ¥500 in, noodles 25.00, groceries 38.60, a ¥10 tip, a bike fare of 1.50, and
+        # the eggs he disputes, 12.80.
+        assert first["+8613800000001"] == 50_000 - 2_500 - 3_860 - 1_000 - 150 - 1_280
+        demo_world_has_operators_and_a_dispute(platform)
         for login, _, _ in CONSUMERS:  # seeded people proved their phone or e-mail
             owner = platform.wallets.verified_owner(login)
             assert owner is not None and owner.login == login
@@ -42,3 +48,26 @@ def test_seed_is_idempotent_and_consistent(db_url: str) -> None:
     engine = make_engine(db_url)
     assert check_ledger(engine).ok and check_authorisations(engine) == []
     engine.dispose()
+
+
+def demo_world_has_operators_and_a_dispute(platform: Platform) -> None:
+    """One operator per role, able to sign in with the demo password and the code of the
+    authenticator that scanned its URI; one contested dispute for the console to decide."""
+    listed = platform.operators.listing()
+    assert sorted((o["login"], o["role"]) for o in listed) == sorted(
+        (f"{role}@demo.saoma", role) for role in ROLES
+    )
+    shown = demo_operators(platform)
+    assert [o.role for o in shown] == list(ROLES)
+    for found in shown:
+        query = parse_qs(urlparse(found.uri).query)
+        assert found.uri.startswith("otpauth://totp/") and query["issuer"]
+        session = platform.operators.sign_in(
+            found.login, DEMO_PASSWORD, totp.code(query["secret"][0])
+        )
+        assert session.operator.role == found.role
+    li_wei = platform.wallets.by_login(CONSUMERS[0][0])
+    assert li_wei is not None
+    (dispute,) = platform.disputes.reads.listed(consumer_id=li_wei.id, ops=True)["disputes"]
+    assert dispute["state"] == "contested"
+    assert dispute["merchant_name"] == "Nanshan Fresh Mart"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
@@ -16,6 +16,9 @@ from saoma.db import make_engine, migrate
 from saoma.ops_cli import audit_app, operators_app
 from saoma.qr.cli import app as qr_app
 from saoma.settle_cli import app as settle_app
+
+if TYPE_CHECKING:
+    from saoma.bootstrap import Platform
 
 app = typer.Typer(
     help="Saoma: open QR-code payments.", no_args_is_help=True, pretty_exceptions_enable=False
@@ -176,6 +179,8 @@ def _serve(url: str, host: str, port: int, *, demo: bool) -> None:
         + (" [yellow](demo mode)[/yellow]" if demo else "")
         + f" — database {url.split('@')[-1]}"
     )
+    if demo:
+        _print_demo_operators(platform, f"http://{host}:{port}")
     # Idle connections are kept longer than clients keep theirs (httpx: 5 s, browsers: more), so
     # the client closes first: a server closing at the same moment a client reuses the
     # connection makes the request fail with "disconnected without a response".
@@ -186,6 +191,16 @@ def _serve(url: str, host: str, port: int, *, demo: bool) -> None:
         log_level="warning",
         timeout_keep_alive=KEEP_ALIVE_S,
     )
+
+
+def _print_demo_operators(platform: Platform, url: str) -> None:
+    """The demo's operators: their logins, the demo password, and the otpauth:// URIs to scan
+    (also drawn as QR codes on the start page)."""
+    from saoma.demo import DEMO_PASSWORD, demo_operators
+
+    console.print(f"Operators sign in at {url}/console with password {DEMO_PASSWORD}:")
+    for found in demo_operators(platform):
+        console.print(f"  {found.role:<8} {found.login}  {found.uri}", soft_wrap=True)
 
 
 @app.command()

@@ -9,11 +9,17 @@ import contextlib
 import re
 from dataclasses import dataclass
 
+from sqlalchemy import select
+
 from saoma.bootstrap import Platform
 from saoma.core.errors import CODE_HELD_BACK, NothingToSettle, SaomaError
 from saoma.funding.bank import BankOutcome
 from saoma.kyc.service import approve_directly
 from saoma.merchants.service import Merchant
+from saoma.operators import tables as operator_tables
+from saoma.operators import totp
+from saoma.operators.roles import ROLES
+from saoma.wallets.service import Consumer
 
 # Published on the demo start page: anyone may sign in to the demo world.
 DEMO_PASSWORD = "saoma-demo-2026"  # noqa: S105  # nosec B105
@@ -163,6 +169,45 @@ def waiting_for_review(platform: Platform) -> None:
     platform.kyc.submit(tea, PENDING_DETAILS)
 
 
+@dataclass(frozen=True)
+class DemoOperator:
+    login: str
+    role: str
+    uri: str  # otpauth://: what an authenticator app scans
+
+
+OPERATOR_LOGINS = {role: f"{role}@demo.saoma" for role in ROLES}
+
+
+def demo_operators(platform: Platform, *, create: bool = False) -> list[DemoOperator]:
+    """One operator per role, with the demo's password; their TOTP secrets are made by the
+    service (sealed with the installation's key) and, in a demo only, opened again to be shown."""
+    o = operator_tables.operators.c
+    found = []
+    for role, login in OPERATOR_LOGINS.items():
+        with platform.engine.connect() as conn:
+            row = conn.execute(select(o.id, o.totp_secret).where(o.login == login)).first()
+        if row is not None:
+            secret = platform.operators.sealer.open(row.totp_secret, row.id)
+            found.append(DemoOperator(login, role, totp.uri(secret, login)))
+        elif create:
+            added = platform.operators.add(login, DEMO_PASSWORD, role, f"Demo {role}")
+            found.append(DemoOperator(login, role, added.uri))
+    return found
+
+
+def open_dispute(platform: Platform, payer: Consumer, shop: Merchant) -> None:
+    """Li Wei disputes a grocery payment and the shop contests it: the console has a dispute
+    to decide (made once)."""
+    if platform.disputes.reads.listed(consumer_id=payer.id, ops=True)["disputes"]:
+        return
+    paid = platform.payments.pay_static(payer, shop.id, amount=1_280, pin=DEMO_PIN)
+    opened = platform.disputes.open(
+        payer, paid["id"], reason="not_as_described", text_="Half the eggs were broken."
+    )
+    platform.disputes.contest(shop, opened["id"], text_="They were whole when packed.")
+
+
 def seed(platform: Platform) -> None:
     merchants = []
     for spec in MERCHANTS:
@@ -189,7 +234,7 @@ def seed(platform: Platform) -> None:
     by_login = {spec.login: m for spec, m in zip(MERCHANTS, merchants, strict=True)}
     for giver, receiver, ppm, cap in SHARES:
         share(platform, by_login[giver], by_login[receiver], ppm, cap)
-    stall, noodles, grocery, busker, bikes = merchants[:5]
+    noodles, grocery, busker, bikes = merchants[1:5]
     for login, display_name, balance in CONSUMERS:
         existing = platform.wallets.by_login(login)
         if existing is not None:
@@ -231,4 +276,7 @@ def seed(platform: Platform) -> None:
     # again, there is nothing new to pay).
     with contextlib.suppress(NothingToSettle):
         platform.settlement.instant(platform.merchants.get(noodles.id))
-    del stall
+    li_wei = platform.wallets.by_login(CONSUMERS[0][0])
+    if li_wei is not None:
+        open_dispute(platform, li_wei, grocery)
+    demo_operators(platform, create=True)

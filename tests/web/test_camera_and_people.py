@@ -281,6 +281,16 @@ def test_demo_start_page_opens_any_party_in_one_click(
         banner = "Demo mode: a made-up Shenzhen; anyone can sign in as anyone. No real money."
         expect(page.get_by_role("note")).to_have_text(banner)
         expect(page.locator("#s-pin")).to_have_text(f"Every demo PIN is {DEMO_PIN}.")
+        operators = page.locator("#s-operators li.demo-operator")
+        expect(operators).to_have_count(4)
+        for role, name in (("support", "Support"), ("admin", "Administrator")):
+            one = operators.filter(has_text=f"{role}@demo.saoma")
+            expect(one).to_contain_text(name)
+            expect(one).to_contain_text("otpauth://totp/")
+            qr = one.get_by_role("img", name=f"Authenticator code for {role}@demo.saoma")
+            expect(qr).to_be_visible()
+        printed = demo_server.log.read_text()  # where `saoma demo` prints the logins too
+        assert "risk@demo.saoma" in printed and "otpauth://totp/" in printed
         shot(page, shots, "start", full=True)
         li_wei = CONSUMERS[0][1]
         page.locator("#s-consumers li", has_text=li_wei).get_by_role("button").click()

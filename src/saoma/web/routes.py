@@ -49,7 +49,7 @@ TYPES = {
 }
 SCANNING = ("vendor/jsQR.js", "vendor/qrcode.js", "scan.js")
 SCRIPTS = {
-    "start": ("saoma.js",),
+    "start": ("vendor/qrcode.js", "saoma.js"),
     "wallet": (*SCANNING, "saoma.js", "code128.js", "disputes.js", "access.js", "frozen.js"),
     "cashier": (*SCANNING, "saoma.js"),
     "dashboard": (
@@ -236,7 +236,7 @@ def web_config(request: Request) -> dict[str, Any]:
     platform = deps.platform_of(request)
     config: dict[str, Any] = {"demo": platform.demo, "currency": platform.wallets.currency}
     if platform.demo:
-        from saoma.demo import CONSUMERS, DEMO_PIN, MERCHANTS
+        from saoma.demo import CONSUMERS, DEMO_PASSWORD, DEMO_PIN, MERCHANTS, demo_operators
 
         config["consumers"] = [{"login": c[0], "name": c[1]} for c in CONSUMERS]
         config["merchants"] = [
@@ -244,6 +244,10 @@ def web_config(request: Request) -> dict[str, Any]:
             for m in MERCHANTS
         ]
         config["pin"] = DEMO_PIN
+        config["password"] = DEMO_PASSWORD
+        config["operators"] = [
+            {"login": o.login, "role": o.role, "uri": o.uri} for o in demo_operators(platform)
+        ]
     return config
 
 
