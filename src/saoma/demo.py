@@ -19,7 +19,6 @@ from saoma.merchants.service import Merchant
 from saoma.operators import tables as operator_tables
 from saoma.operators import totp
 from saoma.operators.roles import ROLES
-from saoma.wallets.service import Consumer
 
 # Published on the demo start page: anyone may sign in to the demo world.
 DEMO_PASSWORD = "saoma-demo-2026"  # noqa: S105  # nosec B105
@@ -196,10 +195,11 @@ def demo_operators(platform: Platform, *, create: bool = False) -> list[DemoOper
     return found
 
 
-def open_dispute(platform: Platform, payer: Consumer, shop: Merchant) -> None:
+def open_dispute(platform: Platform, shop: Merchant) -> None:
     """Li Wei disputes a grocery payment and the shop contests it: the console has a dispute
     to decide (made once)."""
-    if platform.disputes.reads.listed(consumer_id=payer.id, ops=True)["disputes"]:
+    payer = platform.wallets.by_login(CONSUMERS[0][0])
+    if payer is None or platform.disputes.reads.listed(consumer_id=payer.id, ops=True)["disputes"]:
         return
     paid = platform.payments.pay_static(payer, shop.id, amount=1_280, pin=DEMO_PIN)
     opened = platform.disputes.open(
@@ -276,7 +276,5 @@ def seed(platform: Platform) -> None:
     # again, there is nothing new to pay).
     with contextlib.suppress(NothingToSettle):
         platform.settlement.instant(platform.merchants.get(noodles.id))
-    li_wei = platform.wallets.by_login(CONSUMERS[0][0])
-    if li_wei is not None:
-        open_dispute(platform, li_wei, grocery)
+    open_dispute(platform, grocery)
     demo_operators(platform, create=True)
