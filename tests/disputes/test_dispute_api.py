@@ -125,14 +125,18 @@ def test_operators_roles_reasons_and_the_audit_log(server: Server) -> None:
     seen = httpx.get(base, headers=agent.headers("ticket 9"))
     assert seen.json()["consumer_id"] == payer.id
     assert audit_actions(server, payer.id) == ["dispute.view"]
-    queue = httpx.get(
-        f"{server.url}/v1/ops/disputes", params={"merchant_id": shop.id}, headers=agent.headers()
-    )
-    assert [d["id"] for d in queue.json()["disputes"]] == [dispute["id"]]
+    queue = f"{server.url}/v1/ops/disputes"
+    # A person's disputes are their data: the reason first, and the look is on their record.
+    unexplained = httpx.get(queue, params={"merchant_id": shop.id}, headers=agent.headers())
+    assert (unexplained.status_code, unexplained.json()["field"]) == (422, "Saoma-Reason")
+    assert audit_actions(server, shop.id) == []
+    listed = httpx.get(queue, params={"merchant_id": shop.id}, headers=agent.headers("ticket 9"))
+    assert [d["id"] for d in listed.json()["disputes"]] == [dispute["id"]]
+    assert audit_actions(server, shop.id) == ["dispute.view"]
     done = httpx.post(base + "/decide", json=decide, headers=agent.headers("ticket 9") | key)
     assert (done.status_code, done.json()["state"]) == (200, "decided_for_payer")
     assert audit_actions(server, payer.id) == ["dispute.view", "dispute.decide"]
-    assert audit_actions(server, shop.id) == ["dispute.decide"]
+    assert audit_actions(server, shop.id) == ["dispute.view", "dispute.decide"]
     assert payer.client.me()["balance"] == 5_000
     with pytest.raises(SaomaError) as consumer_token:
         payer.client.request("GET", "/v1/ops/disputes")

@@ -84,7 +84,9 @@ def walk_through(server: Server, wallet: Page, till: Page, shots: Path, tmp_path
     finally:
         engine.dispose()
     disputes = httpx.get(
-        server.url + "/v1/ops/disputes", params={"consumer_id": payer.id}, headers=agent.headers()
+        server.url + "/v1/ops/disputes",
+        params={"consumer_id": payer.id},
+        headers=agent.headers("ticket 31"),
     ).json()["disputes"]
     assert [d["payment_id"] for d in disputes] == [paid["id"]]
     decided = httpx.post(

@@ -222,9 +222,25 @@ def ops_disputes(
     consumer_id: Annotated[str | None, Query(max_length=64)] = None,
     merchant_id: Annotated[str | None, Query(max_length=64)] = None,
 ) -> Response:
-    """The queue: disputes in a state, or of one payer or merchant, newest first."""
-    del actor
-    reads = deps.platform_of(request).disputes.reads
+    """The queue: disputes in a state, or of one payer or merchant, newest first. A person's
+    disputes are a person's data: they need the typed reason and are audited before the read."""
+    platform = deps.platform_of(request)
+    people = [("consumer", consumer_id), ("merchant", merchant_id)]
+    if any(subject for _kind, subject in people):
+        reason = ops_deps.reason_of(request)
+        for kind, subject in people:
+            if subject:
+                platform.audit.record(
+                    operator_id=actor.operator.id,
+                    role=actor.operator.role,
+                    action="dispute.view",
+                    subject_kind=kind,
+                    subject_id=subject,
+                    what="their disputes",
+                    reason=reason,
+                    address=actor.address,
+                )
+    reads = platform.disputes.reads
     return answer(
         reads.listed(state=state, consumer_id=consumer_id, merchant_id=merchant_id, ops=True)
     )
