@@ -53,7 +53,8 @@ SCRIPTS = {
     "wallet": (*SCANNING, "saoma.js", "code128.js", "disputes.js", "access.js"),
     "cashier": (*SCANNING, "saoma.js"),
     "dashboard": ("vendor/qrcode.js", "saoma.js", "disputes.js", "access.js", "onboarding.js"),
-    "console": ("saoma.js", "access.js"),
+    # The page's own script first here: the console's features build on it.
+    "console": ("saoma.js", "access.js", "console.js", "console-actions.js", "console-views.js"),
 }
 # Pages allow only their own origin: no inline script, no third-party anything.
 CSP = (
@@ -112,9 +113,10 @@ def render(request: Request, name: str, title: str) -> HTMLResponse:
         if demo
         else ""
     )
-    scripts = "\n".join(
-        f'<script src="/static/{src}"></script>' for src in (*SCRIPTS.get(name, ()), f"{name}.js")
-    )
+    sources = SCRIPTS.get(name, ())
+    if f"{name}.js" not in sources:
+        sources = (*sources, f"{name}.js")
+    scripts = "\n".join(f'<script src="/static/{src}"></script>' for src in sources)
     page = _template("layout").format(
         title=html.escape(title),
         page=name,

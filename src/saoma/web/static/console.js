@@ -6,7 +6,8 @@
      consumerActions(page, box) / merchantActions(page, box): freeze and unfreeze buttons;
      kyc(page, box): a merchant's business details and the approve / reject decision;
      disputes(page, box): the person's disputes (GET /v1/ops/disputes?consumer_id=…);
-     extra(operator, box): console-wide views (the books, the KYC and disputes queues). */
+     extra(operator, box): console-wide views (the books, the KYC and disputes queues).
+   They are filled in console-actions.js (a person's page, a dispute) and console-views.js. */
 "use strict";
 
 Object.assign(DICT.en, {
@@ -23,6 +24,8 @@ Object.assign(DICT.en, {
   c_wallet: "Wallet", c_balance: "Balance", c_available: "Available", c_reserved: "Reserved",
   c_created: "Since", c_ids: "Phones and e-mails", c_city: "City", c_category: "Category",
   c_frozen: "Frozen since {since}: {reason}", c_nothing: "None.", c_signed_in_as: "{name} ({role})",
+  c_frozen_by: "Frozen by: {role}. How to appeal: {appeal}",
+  c_reason_dispute: "Opening dispute {id}. The payer and the merchant will see your role and this reason.",
 });
 Object.assign(DICT.zh, {
   title_console: "运营后台",
@@ -38,13 +41,21 @@ Object.assign(DICT.zh, {
   c_wallet: "钱包", c_balance: "余额", c_available: "可用", c_reserved: "冻结中",
   c_created: "注册于", c_ids: "手机号和邮箱", c_city: "城市", c_category: "类目",
   c_frozen: "自 {since} 起冻结：{reason}", c_nothing: "无。", c_signed_in_as: "{name}（{role}）",
+  c_frozen_by: "冻结岗位：{role}。申诉方式：{appeal}",
+  c_reason_dispute: "即将打开争议 {id}。付款人和商户将看到你的岗位和此理由。",
 });
 
 const SaomaConsole = (() => {
   const { t, $, el, api, show, guard, say, money, when } = Saoma;
   let operator = null;
-  let opening = null; // {kind, id} waiting for a reason
+  let opening = null; // {kind, id, then?, back} waiting for a reason
   let current = null; // {kind, id, reason, page}
+  // What each role may do, as in saoma/operators/roles.py: only these actions are offered.
+  const PERMISSIONS = {
+    "people.read": ["support", "risk", "admin"], freeze: ["support", "risk", "admin"], unfreeze: ["risk", "admin"],
+    "kyc.read": ["risk", "admin"], "kyc.decide": ["risk", "admin"], "disputes.read": ["support", "risk", "admin"],
+    "disputes.decide": ["support", "admin"], "books.read": ["finance", "admin"], "audit.read": ["admin"],
+  };
 
   /** Filled in by the features that build on the console (see the comment at the top). */
   const hooks = {
@@ -68,6 +79,8 @@ const SaomaConsole = (() => {
       return;
     }
     $("#c-who").textContent = t("c_signed_in_as", { name: operator.name || operator.login, role: t("role_" + operator.role) });
+    const finds = may("people.read");
+    $("#c-find").hidden = !finds;
     hooks.extra(operator, $("#c-extra"));
     show("c-main");
   }
@@ -110,22 +123,26 @@ const SaomaConsole = (() => {
     }
   }
 
-  function askReason(kind, id) {
-    opening = { kind, id };
-    $("#c-reason-who").textContent = t("c_reason_for", { kind: t("c_kind_" + kind), id });
+  /** Ask why before opening ``kind`` ``id``; then ``then(reason)``, or the person's page. */
+  function askReason(kind, id, then, back) {
+    opening = { kind, id, then, back: back || "c-main" };
+    $("#c-reason-who").textContent = kind === "dispute"
+      ? t("c_reason_dispute", { id }) : t("c_reason_for", { kind: t("c_kind_" + kind), id });
     $("#c-reason-text").value = "";
     say("#c-reason-out", "", "ok");
     show("c-reason");
     $("#c-reason-text").focus();
   }
 
-  $("#c-reason-back").addEventListener("click", () => show("c-main"));
+  $("#c-reason-back").addEventListener("click", () => show(opening ? opening.back : "c-main"));
   $("#c-person-back").addEventListener("click", () => show("c-main"));
 
   $("#c-reason-form").addEventListener("submit", (ev) => {
     ev.preventDefault();
     guard(ev.submitter, "#c-reason-out", async () => {
-      current = { ...opening, reason: $("#c-reason-text").value.trim() };
+      const reason = $("#c-reason-text").value.trim();
+      if (opening.then) { await opening.then(reason); return; }
+      current = { kind: opening.kind, id: opening.id, reason };
       const path = (current.kind === "consumer" ? "/v1/ops/consumers/" : "/v1/ops/merchants/") + encodeURIComponent(current.id);
       current.page = await withReason("GET", path);
       renderPerson();
@@ -149,8 +166,9 @@ const SaomaConsole = (() => {
     $("#c-person-name").textContent = consumer ? (who.display_name || who.id) : (who.name_zh || who.name);
     $("#c-person-reason").textContent = t("c_reason_shown", { reason: current.reason });
     const freeze = page.freeze;
-    $("#c-freeze").replaceChildren(freeze
-      ? el("p", { class: "notice err", text: t("c_frozen", { since: when(freeze.since), reason: freeze.reason }) }) : "");
+    $("#c-freeze").replaceChildren(freeze ? el("div", { class: "notice err", id: "c-frozen" },
+      el("strong", { text: t("c_frozen", { since: when(freeze.since), reason: freeze.reason }) }),
+      el("div", { class: "small", text: t("c_frozen_by", { role: t("role_" + freeze.by_role), appeal: freeze.appeal }) })) : "");
     $("#c-details").replaceChildren(el("h2", { text: who.id }), facts(consumer
       ? [["c_login", who.login], ["c_ids", who.identifiers.join(", ")], ["c_created", when(who.created_at)]]
       : [["c_login", who.login], ["c_name", who.name], ["c_city", who.city], ["c_category", who.category_code],
@@ -174,12 +192,19 @@ const SaomaConsole = (() => {
     (consumer ? hooks.consumerActions : hooks.merchantActions)(current, actions);
     $("#c-kyc-card").hidden = consumer;
     if (!consumer) hooks.kyc(current, $("#c-kyc"));
-    $("#c-disputes-card").hidden = !consumer;
-    if (consumer) hooks.disputes(current, $("#c-disputes"));
+    hooks.disputes(current, $("#c-disputes"));
     show("c-person");
   }
 
   document.addEventListener("DOMContentLoaded", start);
 
-  return { hooks, withReason, get operator() { return operator; }, get current() { return current; }, renderPerson };
+  /** Whether the signed-in role may do ``permission`` (saoma/operators/roles.py; the server checks). */
+  function may(permission) {
+    return Boolean(operator) && (PERMISSIONS[permission] || []).includes(operator.role);
+  }
+
+  return {
+    hooks, withReason, askReason, may, renderPerson, facts, table,
+    get operator() { return operator; }, get current() { return current; },
+  };
 })();
