@@ -70,7 +70,9 @@ def test_support_freezes_a_wallet_and_risk_lifts_it(
     )
 
 
-def freeze_in_console(page: Page, server: Server, support: Staff, payer: Payer, shots: Path) -> None:
+def freeze_in_console(
+    page: Page, server: Server, support: Staff, payer: Payer, shots: Path
+) -> None:
     sign_in(page, server, support)
     open_person(page, payer.login, payer.id, WHY)
     expect(page.locator("#c-money")).to_contain_text("¥100.00")

@@ -45,7 +45,7 @@ const SaomaConsoleActions = (() => {
   const { t, $, el, api, show, guard, say, money, when, newKey } = Saoma;
   const C = SaomaConsole;
   const DECIDABLE = ["contested", "escalated"];
-  let dispute = null; // {id, reason, back, data, photos: [object URLs]}
+  let dispute = null; // {id, reason, back, data, photos: {file id: object URL}}
   const decideKeys = new Map(); // one Idempotency-Key per decision attempt, kept for its retry
 
   function reasoned(reason, extra) {
@@ -121,6 +121,7 @@ const SaomaConsoleActions = (() => {
     const decide = (verb, body) => (ev) => guard(ev.target, out, async () => {
       const done = await C.withReason("POST", `/v1/ops/kyc/${encodeURIComponent(person.id)}/${verb}`, body());
       person.page.kyc_state = done.state;
+      person.kyc = done;
       showKyc(person, box, done);
     });
     return el("div", {}, ...field("c-kyc-message", "c_kyc_message", message), out, el("div", { class: "row" },
@@ -135,11 +136,13 @@ const SaomaConsoleActions = (() => {
   }
 
   async function loadKyc(person, box) {
-    showKyc(person, box, await C.withReason("GET", `/v1/ops/kyc/${encodeURIComponent(person.id)}`));
+    person.kyc = await C.withReason("GET", `/v1/ops/kyc/${encodeURIComponent(person.id)}`);
+    showKyc(person, box, person.kyc);
   }
 
   function kyc(person, box) {
     const state = person.page.kyc_state || "unverified";
+    if (person.kyc && person.kyc.state === state) { showKyc(person, box, person.kyc); return; }
     box.replaceChildren(C.facts([["c_kyc_state", t("c_kyc_" + state)]]));
     if (state === "unverified" || !C.may("kyc.read")) return;
     const out = el("p", { class: "notice", hidden: true });
@@ -177,27 +180,29 @@ const SaomaConsoleActions = (() => {
   }
 
   function forget() {
-    if (dispute) dispute.photos.forEach((u) => URL.revokeObjectURL(u));
+    if (dispute) Object.values(dispute.photos).forEach((u) => URL.revokeObjectURL(u));
   }
 
   /** Open dispute ``id`` with the typed ``reason`` (audited), then ``back`` returns to a view. */
   async function openDispute(id, reason, back) {
     forget();
     const data = await api("GET", `/v1/ops/disputes/${encodeURIComponent(id)}`, undefined, reasoned(reason));
-    dispute = { id, reason, back, data, photos: [] };
+    dispute = { id, reason, back, data, photos: {} };
     renderDispute();
     show("c-dispute");
   }
 
   function photo(fileId) {
+    const image = (url) => el("img", { src: url, alt: t("dp_photo"), class: "c-dispute-photo" });
     const holder = el("div", { class: "c-photo" });
-    fetch(`/v1/ops/disputes/${encodeURIComponent(dispute.id)}/files/${encodeURIComponent(fileId)}`,
-      { credentials: "same-origin", headers: reasoned(dispute.reason) })
+    const open = dispute; // the dispute the photo belongs to, even if another is opened meanwhile
+    if (open.photos[fileId]) { holder.append(image(open.photos[fileId])); return holder; }
+    fetch(`/v1/ops/disputes/${encodeURIComponent(open.id)}/files/${encodeURIComponent(fileId)}`,
+      { credentials: "same-origin", headers: reasoned(open.reason) })
       .then((r) => (r.ok ? r.blob() : Promise.reject(new Error("HTTP " + r.status))))
       .then((blob) => {
-        const url = URL.createObjectURL(blob);
-        dispute.photos.push(url);
-        holder.append(el("img", { src: url, alt: t("dp_photo"), class: "c-dispute-photo" }));
+        open.photos[fileId] = URL.createObjectURL(blob);
+        holder.append(image(open.photos[fileId]));
       })
       .catch(() => holder.append(el("p", { class: "small muted", text: t("err_generic") })));
     return holder;
@@ -206,7 +211,7 @@ const SaomaConsoleActions = (() => {
   function side(actor, titleKey, d) {
     const said = d.timeline.filter((e) => e.actor === actor && (e.kind === "opened" || e.kind === "contested"));
     return el("div", { class: "card", id: "c-dp-" + actor }, el("h2", { text: t(titleKey) }),
-      said.length ? said.map((e) => [el("p", { text: e.text }), e.file_id ? photo(e.file_id) : null])
+      said.length ? said.flatMap((e) => [el("p", { text: e.text }), e.file_id ? photo(e.file_id) : null])
         : el("p", { class: "muted", text: t("c_not_said") }));
   }
 
@@ -268,6 +273,8 @@ const SaomaConsoleActions = (() => {
     if (dispute && dispute.back === "c-main") document.dispatchEvent(new CustomEvent("saoma:console-refresh"));
     else if (C.current) disputes(C.current, $("#c-disputes"));
   });
+
+  document.addEventListener("saoma:lang", () => { if (dispute && !$("#c-dispute").hidden) renderDispute(); });
 
   Object.assign(C.hooks, { consumerActions: actions, merchantActions: actions, kyc, disputes });
   return { openDispute, disputeTable };

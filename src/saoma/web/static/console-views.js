@@ -34,12 +34,13 @@ const SaomaConsoleViews = (() => {
   const { t, el, api, guard, money, when } = Saoma;
   const C = SaomaConsole;
   const TABS = [
-    { id: "disputes", permission: "disputes.read", load: disputesView },
-    { id: "kyc", permission: "kyc.read", load: kycView },
-    { id: "books", permission: "books.read", load: booksView },
-    { id: "audit", permission: "audit.read", load: auditView },
+    { id: "disputes", permission: "disputes.read", load: () => disputesToDecide(), draw: disputesView },
+    { id: "kyc", permission: "kyc.read", load: () => api("GET", "/v1/ops/kyc?state=pending"), draw: kycView },
+    { id: "books", permission: "books.read", load: () => api("GET", "/v1/ops/books"), draw: booksView },
+    { id: "audit", permission: "audit.read", load: auditFirst, draw: auditView },
   ];
   let active = null;
+  let shown = null; // what the active tab loaded: drawn again in the other language
   let panel = null;
 
   function label(prefix, value) {
@@ -55,15 +56,17 @@ const SaomaConsoleViews = (() => {
     return el("thead", {}, el("tr", {}, keys.map((k) => el("th", { text: k ? t(k) : "" }))));
   }
 
-  async function disputesView(box) {
+  async function disputesToDecide() {
     const [contested, escalated] = await Promise.all(["contested", "escalated"].map((s) => api("GET", "/v1/ops/disputes?state=" + s)));
-    const list = [...contested.disputes, ...escalated.disputes].sort((a, b) => (a.updated_at < b.updated_at ? -1 : 1));
+    return [...contested.disputes, ...escalated.disputes].sort((a, b) => (a.updated_at < b.updated_at ? -1 : 1));
+  }
+
+  function disputesView(box, list) {
     box.replaceChildren(SaomaConsoleActions.disputeTable(list, (d) =>
       C.askReason("dispute", d.id, (reason) => SaomaConsoleActions.openDispute(d.id, reason, "c-main"))));
   }
 
-  async function kycView(box) {
-    const { data } = await api("GET", "/v1/ops/kyc?state=pending");
+  function kycView(box, { data }) {
     if (!data.length) { box.replaceChildren(el("p", { class: "muted", text: t("c_kyc_none") })); return; }
     box.replaceChildren(el("div", { class: "scroll" }, el("table", {}, head(["id", "c_legal_name", "c_submitted", ""]),
       el("tbody", {}, data.map((m) => el("tr", {},
@@ -72,8 +75,7 @@ const SaomaConsoleViews = (() => {
           onclick: () => C.askReason("merchant", m.merchant_id) }))))))));
   }
 
-  async function booksView(box) {
-    const b = await api("GET", "/v1/ops/books");
+  function booksView(box, b) {
     const figure = (key, value, id) => el("div", { class: "card", id }, el("div", { class: "small muted", text: t(key) }),
       el("div", { class: "figure", text: value }));
     box.replaceChildren(
@@ -99,18 +101,21 @@ const SaomaConsoleViews = (() => {
       el("td", { text: e.what }), el("td", { text: e.reason }), el("td", { class: "mono", text: e.address })));
   }
 
-  async function auditView(box) {
-    const body = el("tbody", {});
-    const more = el("button", { type: "button", class: "secondary", id: "c-audit-older", text: t("c_older"), hidden: true });
-    let cursor = null;
-    const page = async () => {
-      const found = await api("GET", "/v1/ops/audit?limit=50" + (cursor ? "&cursor=" + encodeURIComponent(cursor) : ""));
+  /** The log's first page; "Older entries" adds the next ones to the same list. */
+  async function auditFirst() {
+    return api("GET", "/v1/ops/audit?limit=50");
+  }
+
+  function auditView(box, log) {
+    const body = el("tbody", {}, auditRows(log.data));
+    const more = el("button", { type: "button", class: "secondary", id: "c-audit-older", text: t("c_older"), hidden: !log.next_cursor });
+    more.addEventListener("click", () => guard(more, null, async () => {
+      const found = await api("GET", "/v1/ops/audit?limit=50&cursor=" + encodeURIComponent(log.next_cursor));
+      log.data.push(...found.data);
+      log.next_cursor = found.next_cursor;
       body.append(...auditRows(found.data));
-      cursor = found.next_cursor;
-      more.hidden = !cursor;
-    };
-    more.addEventListener("click", () => guard(more, null, page));
-    await page();
+      more.hidden = !log.next_cursor;
+    }));
     box.replaceChildren(el("div", { class: "scroll" }, el("table", { id: "c-audit" },
       head(["c_audit_at", "c_audit_operator", "c_audit_role", "c_audit_action", "c_audit_subject", "c_audit_what",
         "c_audit_reason", "c_audit_address"]), body)), more);
@@ -118,17 +123,19 @@ const SaomaConsoleViews = (() => {
 
   async function choose(tab) {
     active = tab;
+    shown = null;
     for (const b of panel.tabs.querySelectorAll("button")) b.setAttribute("aria-pressed", String(b.dataset.tab === tab.id));
     panel.title.textContent = t("c_tab_" + tab.id);
     panel.body.replaceChildren();
     try {
-      await tab.load(panel.body);
+      shown = await tab.load();
+      tab.draw(panel.body, shown);
     } catch (err) {
       panel.body.replaceChildren(failed(err));
     }
   }
 
-  function extra(operator, box) {
+  function extra(who, box) {
     const mine = TABS.filter((tab) => C.may(tab.permission));
     box.replaceChildren();
     active = null;
@@ -140,12 +147,30 @@ const SaomaConsoleViews = (() => {
     const body = el("div", { id: "c-view" });
     const refresh = el("button", { type: "button", class: "plain", id: "c-view-refresh", text: t("c_refresh"),
       onclick: (ev) => guard(ev.target, null, () => choose(active)) });
-    panel = { tabs, title, body };
+    panel = { tabs, title, body, refresh };
     box.append(tabs, el("div", { class: "card" }, el("div", { class: "row" }, title, refresh), body));
+    panel.box = box;
     choose(mine[0]);
   }
 
+  /** In the other language: the tabs and what the active one shows, without asking again. */
+  function redraw() {
+    if (!panel || !active || !panel.box.isConnected) return;
+    const tab = active;
+    const data = shown;
+    relabel(tab);
+    if (data) tab.draw(panel.body, data);
+  }
+
+  function relabel(tab) {
+    for (const b of panel.tabs.querySelectorAll("button")) b.textContent = t("c_tab_" + b.dataset.tab);
+    panel.tabs.setAttribute("aria-label", t("c_views"));
+    panel.title.textContent = t("c_tab_" + tab.id);
+    panel.refresh.textContent = t("c_refresh");
+  }
+
   document.addEventListener("saoma:console-refresh", () => { if (active) choose(active); });
+  document.addEventListener("saoma:lang", redraw);
 
   C.hooks.extra = extra;
   return { choose };

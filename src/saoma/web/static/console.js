@@ -71,6 +71,12 @@ const SaomaConsole = (() => {
     return api(method, path, body, { "Saoma-Reason": encodeURIComponent(current.reason) });
   }
 
+  let results = null; // the last search's results
+
+  function who() {
+    $("#c-who").textContent = t("c_signed_in_as", { name: operator.name || operator.login, role: t("role_" + operator.role) });
+  }
+
   async function start() {
     try {
       operator = await api("GET", "/v1/ops/me");
@@ -78,7 +84,7 @@ const SaomaConsole = (() => {
       show("c-signin");
       return;
     }
-    $("#c-who").textContent = t("c_signed_in_as", { name: operator.name || operator.login, role: t("role_" + operator.role) });
+    who();
     const finds = may("people.read");
     $("#c-find").hidden = !finds;
     hooks.extra(operator, $("#c-extra"));
@@ -98,7 +104,8 @@ const SaomaConsole = (() => {
 
   $("#c-sign-out").addEventListener("click", async () => {
     await api("DELETE", "/console/session").catch(() => null);
-    operator = null; current = null;
+    operator = null; current = null; results = null;
+    $("#c-results").replaceChildren();
     show("c-signin");
   });
 
@@ -110,7 +117,8 @@ const SaomaConsole = (() => {
     });
   });
 
-  function renderResults(results) {
+  function renderResults(found) {
+    results = found;
     const body = $("#c-results");
     body.replaceChildren();
     if (!results.length) body.append(el("tr", {}, el("td", { colspan: "5", text: t("c_none") })));
@@ -160,6 +168,11 @@ const SaomaConsole = (() => {
   }
 
   function renderPerson() {
+    drawPerson();
+    show("c-person");
+  }
+
+  function drawPerson() {
     const page = current.page;
     const consumer = current.kind === "consumer";
     const who = consumer ? page.consumer : page.merchant;
@@ -193,8 +206,15 @@ const SaomaConsole = (() => {
     $("#c-kyc-card").hidden = consumer;
     if (!consumer) hooks.kyc(current, $("#c-kyc"));
     hooks.disputes(current, $("#c-disputes"));
-    show("c-person");
   }
+
+  // In the other language, what is shown is drawn again from what was read (not read again).
+  document.addEventListener("saoma:lang", () => {
+    if (!operator) return;
+    who();
+    if (results) renderResults(results);
+    if (current && current.page && !$("#c-person").hidden) drawPerson();
+  });
 
   document.addEventListener("DOMContentLoaded", start);
 
