@@ -4,14 +4,15 @@ sees who did what and why. Each screen passes axe-core's WCAG rules."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from playwright.sync_api import Page, expect
 
 from kyc.test_kyc_http import DETAILS, unapproved_shop
 from support import PIN, Server, new_consumer, new_merchant
-from support_console import add_operator, answer_why, sign_in
-from support_web import new_page
+from support_console import Staff, add_operator, answer_why, sign_in
+from support_web import new_page, shot
 from web.test_accessibility import violations
 
 WHY = "KYC review, ticket 9001"
@@ -19,28 +20,30 @@ DESKTOP = {"viewport": {"width": 1280, "height": 900}}
 
 
 def test_risk_approves_finance_reads_the_books_admin_reads_the_log(
-    server: Server, browser: Any
+    server: Server, browser: Any, shots: Path
 ) -> None:
     shop, shop_id = unapproved_shop(server)
     shop.request("PUT", "/v1/merchant/kyc", DETAILS)
     payer = new_consumer(server, balance=2_000)
     payer.client.pay_static(new_merchant(server).id, 1_000, PIN)
+    risk = add_operator(server, "risk", "Rita")
 
     context, page = new_page(browser, bypass_csp=True, **DESKTOP)
     try:
-        approve(page, server, shop_id)
+        approve(page, server, shop_id, risk)
         assert shop.request("GET", "/v1/merchant/kyc")["state"] == "approved"
         page.locator("#c-sign-out").click()
         books(page, server)
         page.locator("#c-sign-out").click()
-        audit(page, server, shop_id)
+        audit(page, server, shop_id, risk)
+        shot(page, shots, "console-audit", full=True)
         assert page.errors == []  # type: ignore[attr-defined]
     finally:
         context.close()
 
 
-def approve(page: Page, server: Server, shop_id: str) -> None:
-    sign_in(page, server, add_operator(server, "risk", "Rita"))
+def approve(page: Page, server: Server, shop_id: str, risk: Staff) -> None:
+    sign_in(page, server, risk)
     expect(page.locator("#c-tab-disputes")).to_be_visible()
     expect(page.locator("#c-tab-audit")).to_have_count(0)
     page.locator("#c-tab-kyc").click()
@@ -80,7 +83,7 @@ def books(page: Page, server: Server) -> None:
     page.locator("#lang").click()
 
 
-def audit(page: Page, server: Server, shop_id: str) -> None:
+def audit(page: Page, server: Server, shop_id: str, risk: Staff) -> None:
     sign_in(page, server, add_operator(server, "admin", "Ada"))
     for tab in ("disputes", "kyc", "books", "audit"):
         expect(page.locator(f"#c-tab-{tab}")).to_be_visible()
@@ -90,6 +93,7 @@ def audit(page: Page, server: Server, shop_id: str) -> None:
     approved = entries.filter(has_text="kyc.approve")
     expect(approved).to_have_count(1)
     expect(approved).to_contain_text("Risk team")
+    expect(approved).to_contain_text(risk.login)
     expect(approved).to_contain_text(shop_id)
     expect(approved).to_contain_text(WHY)
     expect(approved).to_contain_text("127.0.0.1")

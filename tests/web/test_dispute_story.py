@@ -11,7 +11,7 @@ from typing import Any
 from playwright.sync_api import Page, expect
 
 from support import PASSWORD, PIN, Payer, Server, Shop, new_consumer, new_merchant, wait_for
-from support_console import add_operator, answer_why, sign_in
+from support_console import add_operator, answer_why, open_person, sign_in
 from support_web import new_page, phone
 from web.test_accessibility import violations
 from web.test_disputes_page import a_photo
@@ -38,6 +38,7 @@ def test_a_dispute_goes_from_the_wallet_through_the_dashboard_to_the_console(
         contest(till, server, shop)
         sign_in(desk, server, agent)
         decide(desk, paid["id"], shots)
+        from_the_payers_page(desk, payer)
         wait_for(lambda: payer.client.me()["balance"] == 5_000, what="the refund")
         decided_in_wallet(wallet)
         assert wallet.errors == [] and till.errors == [] and desk.errors == []  # type: ignore[attr-defined]
@@ -111,6 +112,20 @@ def decide(desk: Page, payment_id: str, shots: Path) -> None:
     expect(desk.locator("#c-dp-decide")).to_have_count(0)
     desk.locator("#c-dispute-back").click()
     expect(desk.locator("#c-view")).to_contain_text("No disputes.")
+
+
+def from_the_payers_page(desk: Page, payer: Payer) -> None:
+    """The payer's page lists their disputes; one opens with the reason typed for the page."""
+    open_person(desk, payer.login, payer.id, WHY)
+    listed = desk.locator("#c-disputes tbody tr")
+    expect(listed).to_have_count(1)
+    expect(listed).to_contain_text("Decided: refunded")
+    listed.get_by_role("button", name="Open").click()
+    expect(desk.locator("#c-dispute-body")).to_contain_text(NOTE)
+    expect(desk.locator("#c-dp-decide")).to_have_count(0)
+    assert violations(desk) == []
+    desk.locator("#c-dispute-back").click()
+    expect(desk.locator("#c-person")).to_be_visible()
 
 
 def decided_in_wallet(wallet: Page) -> None:

@@ -95,7 +95,9 @@ const SaomaConsoleViews = (() => {
 
   function auditRows(entries) {
     return entries.map((e) => el("tr", { class: "audit-entry" },
-      el("td", { text: when(e.at) }), el("td", { class: "mono", text: e.operator_id }), el("td", { text: label("role_", e.role) }),
+      el("td", { class: "nowrap", text: when(e.at) }),
+      el("td", { title: e.operator_id, text: e.operator_login || e.operator_id }),
+      el("td", { text: label("role_", e.role) }),
       el("td", { class: "mono", text: e.action }), el("td", {}, e.subject_kind ? `${e.subject_kind} ` : "",
         el("span", { class: "mono", text: e.subject_id })),
       el("td", { text: e.what }), el("td", { text: e.reason }), el("td", { class: "mono", text: e.address })));
@@ -116,9 +118,10 @@ const SaomaConsoleViews = (() => {
       body.append(...auditRows(found.data));
       more.hidden = !log.next_cursor;
     }));
-    box.replaceChildren(el("div", { class: "scroll" }, el("table", { id: "c-audit" },
-      head(["c_audit_at", "c_audit_operator", "c_audit_role", "c_audit_action", "c_audit_subject", "c_audit_what",
-        "c_audit_reason", "c_audit_address"]), body)), more);
+    // A wide table: its scrolling box takes the keyboard focus to scroll it.
+    box.replaceChildren(el("div", { class: "scroll", tabindex: "0", role: "region", "aria-label": t("c_tab_audit") },
+      el("table", { id: "c-audit" }, head(["c_audit_at", "c_audit_operator", "c_audit_role", "c_audit_action",
+        "c_audit_subject", "c_audit_what", "c_audit_reason", "c_audit_address"]), body)), more);
   }
 
   async function choose(tab) {

@@ -14,7 +14,7 @@ Object.assign(DICT.en, {
   title_console: "Console",
   c_sign_in: "Operators' sign-in", c_login: "Login", c_code: "Code from the authenticator app (6 digits)",
   c_find: "Find a person", c_search_label: "ID, phone, e-mail or name", c_kind: "Kind", c_name: "Name",
-  c_kind_consumer: "Wallet", c_kind_merchant: "Merchant", c_open: "Open", c_none: "Nobody found.",
+  c_kind_consumer: "Wallet", c_kind_merchant: "Merchant", c_open: "Open", c_none: "Nobody found.", c_search: "Search",
   c_reason_title: "Why do you need to see this?",
   c_reason_label: "Ticket number or reason (shown to the person)",
   c_reason_for: "Opening {kind} {id}. The person will see your role and this reason.",
@@ -31,7 +31,7 @@ Object.assign(DICT.zh, {
   title_console: "运营后台",
   c_sign_in: "运营人员登录", c_login: "账号", c_code: "身份验证器中的 6 位验证码",
   c_find: "查找用户", c_search_label: "ID、手机号、邮箱或姓名", c_kind: "类型", c_name: "名称",
-  c_kind_consumer: "钱包", c_kind_merchant: "商户", c_open: "打开", c_none: "没有找到。",
+  c_kind_consumer: "钱包", c_kind_merchant: "商户", c_open: "打开", c_none: "没有找到。", c_search: "搜索",
   c_reason_title: "查看的理由是什么？",
   c_reason_label: "工单号或理由（用户会看到）",
   c_reason_for: "即将打开{kind} {id}。用户将看到你的岗位和此理由。",
@@ -106,6 +106,7 @@ const SaomaConsole = (() => {
     await api("DELETE", "/console/session").catch(() => null);
     operator = null; current = null; results = null;
     $("#c-results").replaceChildren();
+    $("#c-results-card").hidden = true;
     show("c-signin");
   });
 
@@ -119,6 +120,7 @@ const SaomaConsole = (() => {
 
   function renderResults(found) {
     results = found;
+    $("#c-results-card").hidden = false;
     const body = $("#c-results");
     body.replaceChildren();
     if (!results.length) body.append(el("tr", {}, el("td", { colspan: "5", text: t("c_none") })));
