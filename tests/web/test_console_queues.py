@@ -59,6 +59,9 @@ def approve(page: Page, server: Server, shop_id: str, risk: Staff) -> None:
     expect(card).not_to_contain_text("11010519491231002X")
     expect(page.get_by_role("button", name="Freeze the merchant")).to_be_visible()
     assert violations(page) == []
+    card.get_by_role("button", name="Reject").click()  # without a message: refused, in words
+    expect(card.locator("#c-kyc-out")).to_contain_text("message")
+    expect(card).to_contain_text("Waiting for a decision")
     card.get_by_role("button", name="Approve").click()
     expect(card).to_contain_text("Approved")
     expect(card.get_by_role("button", name="Approve")).to_have_count(0)

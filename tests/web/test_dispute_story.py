@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, Route, expect
 
 from support import PASSWORD, PIN, Payer, Server, Shop, new_consumer, new_merchant, wait_for
 from support_console import add_operator, answer_why, open_person, sign_in
@@ -105,8 +105,22 @@ def decide(desk: Page, payment_id: str, shots: Path) -> None:
     desk.get_by_label("Note (the payer and the merchant read it)").fill(NOTE)
     assert violations(desk) == []
     desk.locator("#c-dispute").screenshot(path=str(shots / "console-dispute.png"))
-    desk.get_by_role("button", name="Decide for the payer (refund ¥30.00)").click()
+    keys: list[str] = []
+
+    def lose_the_first_answer(route: Route) -> Any:
+        keys.append(route.request.headers.get("idempotency-key", ""))
+        if len(keys) == 1:
+            route.fetch()  # the server decides and refunds...
+            return route.abort("connectionreset")  # ...and the console never hears back
+        return route.continue_()
+
+    desk.route("**/v1/ops/disputes/*/decide", lose_the_first_answer)
+    decide_for_payer = desk.get_by_role("button", name="Decide for the payer (refund ¥30.00)")
+    decide_for_payer.click()
+    expect(desk.locator("#c-dd-out")).to_have_text("No connection. Nothing was charged; try again.")
+    decide_for_payer.click()  # the same decision again: the same key, one refund
     expect(desk.locator("#c-dd-out")).to_have_text("Decided.")
+    assert len(keys) == 2 and keys[0] and keys[0] == keys[1]
     expect(desk.locator("#c-dispute-body")).to_contain_text("Decided: refunded")
     expect(desk.locator("#c-dp-timeline")).to_contain_text(NOTE)
     expect(desk.locator("#c-dp-decide")).to_have_count(0)
