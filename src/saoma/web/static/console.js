@@ -85,8 +85,7 @@ const SaomaConsole = (() => {
       return;
     }
     who();
-    const finds = may("people.read");
-    $("#c-find").hidden = !finds;
+    $("#c-find").hidden = !may("people.read"); // finance reads the books, not people
     hooks.extra(operator, $("#c-extra"));
     show("c-main");
   }
