@@ -50,7 +50,7 @@ def test_an_operator_looks_and_the_consumer_sees_it(
         expect(page.locator("#c-money")).to_contain_text("¥123.45")
         expect(page.locator("#c-details")).to_contain_text(payer.login)
         assert violations(page) == []
-        shot(page, shots, "console", full=True)
+        shot(page, shots, "console-look", full=True)  # docs: console.png is the freeze
         page.locator("#c-person-back").click()
         page.locator("#c-sign-out").click()
         expect(page.locator("#cs-login")).to_be_visible()

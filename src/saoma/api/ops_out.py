@@ -9,6 +9,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
+from pydantic import Field
+
 from saoma.api.accounts_out import DeviceOut
 from saoma.api.payments_out import (
     HOLD,
@@ -205,6 +207,7 @@ class AuditEntryOut(Out):
     seq: int
     at: datetime
     operator_id: str
+    operator_login: str = Field(description="The operator's login now (the log keeps the id).")
     role: str
     action: str
     subject_kind: str
@@ -224,6 +227,7 @@ class AuditPage(Page[AuditEntryOut]):
                 | {
                     "seq": 42,
                     "operator_id": "op_7k2m4n6p8q",
+                    "operator_login": "ana@ops.example",
                     "subject_kind": "consumer",
                     "subject_id": "c_2a3b4c5d6e7f",
                     "address": "10.0.0.7",

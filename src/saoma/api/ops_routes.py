@@ -160,10 +160,14 @@ def audit_log(
     cursor: Annotated[str | None, Query(max_length=18)] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
 ) -> Response:
-    """The audit log, newest first, every column (admins)."""
+    """The audit log, newest first, every column (admins), with each operator's login."""
     platform = deps.platform_of(request)
     record(platform, actor, "audit.view", "", "", "the audit log")
-    return answer(platform.audit.page(cursor=cursor, limit=limit))
+    page = platform.audit.page(cursor=cursor, limit=limit)
+    logins = {o["id"]: o["login"] for o in platform.operators.listing()}
+    for entry in page["data"]:
+        entry["operator_login"] = logins.get(entry["operator_id"], "")
+    return answer(page)
 
 
 @router.get("/operators", response_model=OperatorsOut, responses=OPS)

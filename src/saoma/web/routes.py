@@ -60,7 +60,8 @@ SCRIPTS = {
         "frozen.js",
         "onboarding.js",
     ),
-    "console": ("saoma.js", "access.js"),
+    # The page's own script first here: the console's features build on it.
+    "console": ("saoma.js", "access.js", "console.js", "console-actions.js", "console-views.js"),
 }
 # Pages allow only their own origin: no inline script, no third-party anything.
 CSP = (
@@ -119,9 +120,10 @@ def render(request: Request, name: str, title: str) -> HTMLResponse:
         if demo
         else ""
     )
-    scripts = "\n".join(
-        f'<script src="/static/{src}"></script>' for src in (*SCRIPTS.get(name, ()), f"{name}.js")
-    )
+    sources = SCRIPTS.get(name, ())
+    if f"{name}.js" not in sources:
+        sources = (*sources, f"{name}.js")
+    scripts = "\n".join(f'<script src="/static/{src}"></script>' for src in sources)
     page = _template("layout").format(
         title=html.escape(title),
         page=name,
