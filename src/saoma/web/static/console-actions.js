@@ -172,7 +172,7 @@ const SaomaConsoleActions = (() => {
     if (!C.may("disputes.read")) { box.replaceChildren(el("p", { class: "muted", text: t("c_disputes_later") })); return; }
     const who = person.kind === "consumer" ? "consumer_id" : "merchant_id";
     try {
-      const found = await api("GET", `/v1/ops/disputes?${who}=${encodeURIComponent(person.id)}`);
+      const found = await api("GET", `/v1/ops/disputes?${who}=${encodeURIComponent(person.id)}`, undefined, reasoned(person.reason));
       box.replaceChildren(disputeTable(found.disputes, (d) => openDispute(d.id, person.reason, "c-person")));
     } catch (err) {
       box.replaceChildren(el("p", { class: "notice err", role: "alert", text: Saoma.human(err) }));
