@@ -44,11 +44,12 @@ _PAYMENT_BASE = {
     "paid": 2500,
     "currency": "CNY",
     "refunded": 0,
+    "refunded_to_payer": 0,
     "note": "Beef noodles",
     "created_at": "2026-11-24T04:13:40.002Z",
 }
 PAYMENT = _PAYMENT_BASE | {"authorisation": "pin"}
-MERCHANT_PAYMENT = _PAYMENT_BASE | {"fee": 15, "net": 2485}
+MERCHANT_PAYMENT = _PAYMENT_BASE | {"fee": 15, "net": 2485, "payer": "*敏"}
 REFUND = {
     "id": "rf_9a8b7c6d5e4f",
     "payment_id": "pay_0c4d5e6f7a8b",
@@ -129,7 +130,11 @@ class _PaymentBase(Out):
     discount: int = Field(description="What a campaign paid of the price.")
     paid: int = Field(description="What the payer paid: amount - discount.")
     currency: str
-    refunded: int
+    refunded: int = Field(description="The part of the price refunded.")
+    refunded_to_payer: int = Field(
+        description="What of `refunded` went back to the payer; a campaign that paid part of "
+        "a discounted payment gets its share of each refund back."
+    )
     note: str
     created_at: datetime
 
@@ -152,6 +157,7 @@ class MerchantPaymentOut(_PaymentBase):
 
     fee: int
     net: int = Field(description="amount - fee.")
+    payer: str = Field(description="The payer's name, masked: `*敏`; empty if they gave none.")
 
 
 class RefundOut(Out):

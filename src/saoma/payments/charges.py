@@ -189,7 +189,7 @@ class Charges:
             unit.emit(
                 "payment.succeeded",
                 subject=charge_id,
-                data=views.payment(paid, merchant, for_merchant=True)
+                data=views.payment(paid, merchant, for_merchant=True, payer=consumer.display_name)
                 | {"charge_id": charge_id, "merchant_order_no": row.merchant_order_no},
                 at_us=now,
                 merchant_id=merchant.id,

@@ -195,7 +195,7 @@ class Checkout:
                 if paid.rowcount != 1:
                     raise OrderNotPayable("the order was closed or expired")
             unit.insert(m.payments, row)
-            data = views.payment(row, merchant, for_merchant=True)
+            data = views.payment(row, merchant, for_merchant=True, payer=consumer.display_name)
             if order is not None:
                 data["merchant_order_no"] = order.merchant_order_no
             unit.emit(

@@ -215,6 +215,7 @@ class Holds:
             now=now,
         )
         captured = {"state": "captured", "captured": amount, "payment_id": payment["id"]}
+        payer = self.ctx.wallets.get(row.consumer_id).display_name
         view = views.hold(SimpleNamespace(**(row._asdict() | captured)), merchant)
 
         def record(unit: Unit) -> None:
@@ -229,7 +230,7 @@ class Holds:
             unit.emit(
                 "hold.captured",
                 subject=row.id,
-                data=views.payment(payment, merchant, for_merchant=True)
+                data=views.payment(payment, merchant, for_merchant=True, payer=payer)
                 | {"hold_id": row.id, "released": row.amount - amount},
                 at_us=now,
                 merchant_id=merchant.id,

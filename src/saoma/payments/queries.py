@@ -28,6 +28,7 @@ from saoma.payments import tables as m
 from saoma.payments import views
 from saoma.payments.context import Context
 from saoma.payments.rows import first
+from saoma.wallets import tables as wt
 from saoma.wallets.service import Consumer
 
 PAYMENT_KINDS = ("order", "static", "paycode", "capture")
@@ -42,9 +43,25 @@ class Queries:
 
     # --- payments and their refunds ----------------------------------------------------------
 
-    def payment_view(self, row: Any, *, for_merchant: bool) -> dict[str, Any]:
+    def payment_view(
+        self, row: Any, *, for_merchant: bool, names: dict[str, str] | None = None
+    ) -> dict[str, Any]:
         merchant = self.ctx.merchants.get(row.merchant_id)
-        return views.payment(row._mapping, merchant, for_merchant=for_merchant)
+        payer = ""
+        if for_merchant:
+            if names is None:
+                names = self.payer_names([row.consumer_id])
+            payer = names.get(row.consumer_id, "")
+        return views.payment(row._mapping, merchant, for_merchant=for_merchant, payer=payer)
+
+    def payer_names(self, consumer_ids: list[str]) -> dict[str, str]:
+        """The display names of these payers, by id (what a merchant sees of them, masked)."""
+        c = wt.consumers.c
+        with read(self.engine) as conn:
+            rows = conn.execute(
+                select(c.id, c.display_name).where(c.id.in_(sorted(set(consumer_ids))))
+            ).all()
+        return {r.id: r.display_name for r in rows}
 
     def payment_for_consumer(self, consumer: Consumer, payment_id: str) -> dict[str, Any]:
         row = first(self.engine, m.payments, id=payment_id)
@@ -95,8 +112,11 @@ class Queries:
             rows = conn.execute(query).all()
         more = len(rows) > limit
         rows = rows[:limit]
+        names = self.payer_names([r.consumer_id for r in rows]) if merchant is not None else {}
         return {
-            "data": [self.payment_view(r, for_merchant=merchant is not None) for r in rows],
+            "data": [
+                self.payment_view(r, for_merchant=merchant is not None, names=names) for r in rows
+            ],
             "next_cursor": str(rows[-1].seq) if more else None,
         }
 

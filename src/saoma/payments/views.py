@@ -16,8 +16,24 @@ from saoma.merchants.service import Merchant
 from saoma.payments import codes
 
 
-def payment(row: Mapping[str, Any], merchant: Merchant, *, for_merchant: bool) -> dict[str, Any]:
-    """A payment: the merchant also sees its fee and net; the payer how it was authorised."""
+def masked_name(name: str) -> str:
+    """A payer's name as a merchant sees it, the way receipts and sound boxes show it: the last
+    character of a Chinese name (``*敏``), the last word of a name in Latin letters (``*Wei``)."""
+    name = name.strip()
+    if not name:
+        return ""
+    if name.isascii():
+        return "*" + name.split()[-1]
+    return "*" + name[-1]
+
+
+def payment(
+    row: Mapping[str, Any], merchant: Merchant, *, for_merchant: bool, payer: str = ""
+) -> dict[str, Any]:
+    """A payment: the merchant also sees its fee, its net and the payer's masked name (from
+    ``payer``, the payer's display name); the payer how it was authorised. ``refunded`` is the
+    price refunded, ``refunded_to_payer`` what of it went back to the payer (a campaign's share
+    of a discounted payment goes back to the campaign)."""
     view: dict[str, Any] = {
         "id": row["id"],
         "kind": row["kind"],
@@ -28,12 +44,14 @@ def payment(row: Mapping[str, Any], merchant: Merchant, *, for_merchant: bool) -
         "paid": row["amount"] - row.get("subsidy", 0),
         "currency": row["currency"],
         "refunded": row["refunded"],
+        "refunded_to_payer": row["refunded"] - row.get("subsidy_refunded", 0),
         "note": row["note"],
         "created_at": rfc3339(row["created_at_us"]),
     }
     if for_merchant:
         view["fee"] = row["fee"]
         view["net"] = row["amount"] - row["fee"]
+        view["payer"] = masked_name(payer)
     else:
         view["authorisation"] = row["authorisation"].split(":", 1)[0]
     return view

@@ -1,6 +1,64 @@
 /* The merchant cashier: a keypad, the dynamic code, the payer's code, deposits, and the sound box. */
 "use strict";
 
+Object.assign(DICT.en, {
+  paid_from: "From {payer}", speech_received: "Received {amount} yuan",
+  refund_to_payer: "Refund {amount}: the payer gets {back} back. This cannot be undone.",
+  refunded_payer: "Payer got {amount} back",
+  code_expired: "Expired — this code can no longer be paid", new_code: "New code for {amount}",
+});
+Object.assign(DICT.zh, {
+  paid_from: "付款人 {payer}", speech_received: "收款{amount}",
+  refund_to_payer: "退款 {amount}：顾客收回 {back}。此操作不可撤销。",
+  refunded_payer: "已退顾客 {amount}",
+  code_expired: "已过期——此码不能再付款", new_code: "重新生成 {amount} 的收款码",
+});
+
+/* What a sound box says for an amount in fen: "三十五元五角", "五分", "一千零二元". */
+function chineseYuan(fen) {
+  const DIGITS = "零一二三四五六七八九";
+  function section(n) {            // 1..9999
+    let out = "";
+    let zero = false;
+    [[1000, "千"], [100, "百"], [10, "十"], [1, ""]].forEach(([unit, name]) => {
+      const d = Math.floor(n / unit) % 10;
+      if (d === 0) { if (out) zero = true; return; }
+      if (zero) { out += "零"; zero = false; }
+      out += DIGITS[d] + name;
+    });
+    return out;
+  }
+  function whole(n) {
+    if (n === 0) return "零";
+    const groups = [];
+    for (let rest = n; rest > 0; rest = Math.floor(rest / 10000)) groups.push(rest % 10000);
+    let out = "";
+    let zero = false;
+    for (let i = groups.length - 1; i >= 0; i--) {
+      const g = groups[i];
+      if (g === 0) { if (out) zero = true; continue; }
+      if (out && (zero || g < 1000)) out += "零";
+      out += section(g) + ["", "万", "亿", "万亿"][i];
+      zero = false;
+    }
+    return out.startsWith("一十") ? out.slice(1) : out;
+  }
+  const yuan = Math.floor(fen / 100);
+  const jiao = Math.floor(fen / 10) % 10;
+  const cents = fen % 10;
+  let out = yuan ? whole(yuan) + "元" : "";
+  if (jiao) out += DIGITS[jiao] + "角";
+  else if (cents && yuan) out += "零";
+  if (cents) out += DIGITS[cents] + "分";
+  return out || "零元";
+}
+
+/* The same amount in English: "35", "35.50" (no ".00"). */
+function plainYuan(fen) {
+  const yuan = Math.floor(fen / 100);
+  return fen % 100 ? `${yuan}.${String(fen % 100).padStart(2, "0")}` : String(yuan);
+}
+
 (() => {
   const { t, money, api, pay, guard, say, show, el, $, human, parseAmount } = Saoma;
   let shop = null;
@@ -29,7 +87,8 @@
     }
     if (!shop) { show("c-signin"); return; }
     Saoma.listen("/v1/merchant/events", {
-      "payment.succeeded": (e) => onPayment(e.data || {}),
+      "payment.succeeded": (e) => received(e.data || {}),
+      "hold.captured": (e) => received(e.data || {}),
       "hold.held": (e) => { if (hold && e.data && e.data.id === hold.id) refreshHold(); },
       "refund.succeeded": () => recent(),
     });
@@ -101,36 +160,43 @@
     draw();
   });
 
-  // --- the sound box ---------------------------------------------------------------------------
+  // --- the sound box: one path for every payment that arrives ------------------------------------
 
   function announce(amount) {
     if (muted || !window.speechSynthesis) return;
-    const text = t("received_speech", { amount: Saoma.plain(amount) });
+    const zh = Saoma.lang === "zh";
+    const text = t("speech_received", { amount: zh ? chineseYuan(amount) : plainYuan(amount) });
     const utterance = new SpeechSynthesisUtterance(text);
-    utterance.lang = Saoma.lang === "zh" ? "zh-CN" : "en-US";
+    utterance.lang = zh ? "zh-CN" : "en-US";
     window.speechSynthesis.cancel();
     window.speechSynthesis.speak(utterance);
   }
 
-  function received(paymentId, amount, details) {
-    if (announced.has(paymentId)) return;
-    announced.add(paymentId);
-    stopPolling();
-    order = null;
-    $("#c-paid-title").textContent = t("received", { amount: money(amount) });
-    $("#c-paid-details").textContent = details || "";
+  let afterPaid = keypad;  // where "Next sale" goes: the keypad, or back to what was on screen
+
+  // A payment arrived (payment.succeeded or hold.captured on the live stream): full-screen
+  // flash with the amount and the payer, and the sound box.
+  function received(data) {
+    if (!data.id || announced.has(data.id)) return;
+    announced.add(data.id);
+    const ends = (order && data.order_id === order.id)
+      || (charge && (data.charge_id === charge.id || data.id === charge.payment_id))
+      || (hold && data.hold_id === hold.id);
+    const current = document.querySelector("section.view:not([hidden])");
+    const was = current ? current.id : "c-keypad";
+    if (ends || was === "c-paid" || was === "c-signin") afterPaid = keypad;
+    else if (was === "c-keypad") afterPaid = () => { show("c-keypad"); recent(); };
+    else afterPaid = () => show(was);
+    if (ends) { stopPolling(); order = null; charge = null; hold = null; }
+    $("#c-paid-title").textContent = t("received", { amount: money(data.amount) });
+    $("#c-paid-payer").textContent = data.payer ? t("paid_from", { payer: data.payer }) : "";
+    $("#c-paid-details").textContent = data.note || "";
     show("c-paid");
-    announce(amount);
+    announce(data.amount);
     recent();
   }
 
-  function onPayment(data) {
-    if (order && data.order_id === order.id) received(data.id, data.amount, order.description);
-    else if (charge && data.id === charge.payment_id) received(data.id, data.amount, "");
-    else recent();
-  }
-
-  $("#c-next").addEventListener("click", keypad);
+  $("#c-next").addEventListener("click", () => afterPaid());
 
   function stopPolling() { clearInterval(poller); poller = null; }
   function poll(fn) { stopPolling(); poller = setInterval(fn, 1500); }
@@ -139,33 +205,47 @@
 
   $("#c-show").addEventListener("click", (ev) => {
     const amount = amountTyped();
-    if (!amount) return;
-    guard(ev.target, "#c-out", async () => {
-      order = await pay("/v1/orders", {
-        merchant_order_no: orderNo("T"), amount, currency: shop.currency, expires_in_s: 300,
-      });
-      const svg = Saoma.qrSvg(order.qr_payload);
-      svg.setAttribute("aria-label", `${Saoma.merchantName(shop)} ${money(amount)}`);
-      svg.id = "c-order-qr";
-      $("#c-code-box").replaceChildren(svg, el("details", { class: "small" },
-        el("summary", { text: t("code_text") }), el("code", { class: "payload", text: order.qr_payload })));
-      $("#c-code-amount").textContent = money(amount);
-      $("#c-code-status").textContent = t("waiting_payment");
-      show("c-code");
-      poll(checkOrder);
-    });
+    if (amount) guard(ev.target, "#c-out", () => showCode(amount));
   });
+
+  async function showCode(amount) {
+    order = await pay("/v1/orders", {
+      merchant_order_no: orderNo("T"), amount, currency: shop.currency, expires_in_s: 300,
+    });
+    const svg = Saoma.qrSvg(order.qr_payload);
+    svg.setAttribute("aria-label", `${Saoma.merchantName(shop)} ${money(amount)}`);
+    svg.id = "c-order-qr";
+    $("#c-code-box").replaceChildren(svg, el("details", { class: "small" },
+      el("summary", { text: t("code_text") }), el("code", { class: "payload", text: order.qr_payload })));
+    $("#c-code-amount").textContent = money(amount);
+    $("#c-code-status").textContent = t("waiting_payment");
+    $("#c-code-renew").hidden = true;
+    show("c-code");
+    poll(checkOrder);  // for its expiry: the payment itself comes on the live stream
+  }
 
   async function checkOrder() {
     if (!order) return;
     const now = await api("GET", `/v1/orders/${order.id}`).catch(() => null);
-    if (!now || !order) return;
-    if (now.state === "paid") received(now.payment_id, now.amount, now.description);
-    else if (now.state === "expired") {
-      stopPolling();
-      $("#c-code-status").textContent = t("order_expired");
-    }
+    if (!now || !order || now.id !== order.id) return;
+    if (now.state === "paid") stopPolling(); // announced from the live stream
+    else if (now.state === "expired") expired(now.amount);
   }
+
+  // The code on screen can no longer be paid: it is replaced, not left to be scanned in vain.
+  function expired(amount) {
+    stopPolling();
+    $("#c-code-box").replaceChildren(el("p", { class: "code-expired", text: t("code_expired") }));
+    $("#c-code-status").textContent = t("order_expired");
+    const renew = $("#c-code-renew");
+    renew.textContent = t("new_code", { amount: money(amount) });
+    renew.dataset.amount = String(amount);
+    renew.hidden = false;
+    renew.focus();
+  }
+
+  $("#c-code-renew").addEventListener("click", (ev) =>
+    guard(ev.target, null, () => showCode(Number(ev.target.dataset.amount))));
 
   $("#c-code-cancel").addEventListener("click", (ev) => guard(ev.target, null, async () => {
     if (order) await api("POST", `/v1/orders/${order.id}/close`).catch(() => null);
@@ -230,7 +310,7 @@
 
   function chargeState() {
     if (!charge) return;
-    if (charge.state === "succeeded") received(charge.payment_id, charge.amount, "");
+    if (charge.state === "succeeded") stopPolling(); // announced from the live stream
     else if (charge.state === "waiting_for_payer") say("#c-scanner-out", t("waiting_payer"), "warn");
     else {
       stopPolling();
@@ -305,16 +385,31 @@
     $("#c-recent").replaceChildren(...page.data.map((p) => el("li", {},
       el("span", { class: "grow" }, el("strong", { text: money(p.amount) }), " ",
         el("span", { class: "tag", text: t("kind_" + p.kind) }),
-        p.refunded ? el("span", { class: "tag", text: `${t("refunded")} ${money(p.refunded)}` }) : null,
-        el("br"), el("span", { class: "small muted", text: `${Saoma.when(p.created_at)} · ${p.id}` })),
+        p.refunded ? el("span", { class: "tag", text: t("refunded_payer", { amount: money(p.refunded_to_payer) }) }) : null,
+        el("br"), el("span", { class: "small muted", text: [Saoma.when(p.created_at), p.payer, p.note].filter(Boolean).join(" · ") })),
       p.refunded < p.amount
         ? el("button", { type: "button", class: "secondary", text: t("refund"), onclick: () => askRefund(p) })
         : null)));
   }
 
+  // What the payer gets back of a refund of `amount` (of the price): a campaign that paid part of
+  // the price gets its share back (saoma.payments.refunds.refund_share), the payer the rest.
+  function backToPayer(p, amount) {
+    const share = (refunded) => Math.floor((p.discount * refunded) / p.amount);
+    return amount - (share(p.refunded + amount) - share(p.refunded));
+  }
+
+  function refundText(p, amount) {
+    $("#c-refund-text").textContent = t("refund_to_payer",
+      { amount: money(amount), back: money(backToPayer(p, amount)) });
+  }
+
+  let refunding = null;  // the payment in the refund dialog
+
   function askRefund(p) {
     const left = p.amount - p.refunded;
-    $("#c-refund-text").textContent = t("refund_confirm", { amount: money(left) });
+    refunding = p;
+    refundText(p, left);
     $("#c-refund-amount").value = Saoma.plain(left);
     $("#c-refund-pin").value = "";
     say("#c-refund-out", "", "ok");
@@ -325,7 +420,7 @@
 
   $("#c-refund-amount").addEventListener("input", () => {
     const amount = parseAmount($("#c-refund-amount").value);
-    if (amount) $("#c-refund-text").textContent = t("refund_confirm", { amount: money(amount) });
+    if (amount && refunding && amount <= refunding.amount - refunding.refunded) refundText(refunding, amount);
   });
 
   $("#c-refund-form").addEventListener("submit", (ev) => {
@@ -341,7 +436,7 @@
         amount, merchant_refund_no: orderNo("R"), reason: "", manager_pin: managerPin,
       });
       dialog.close();
-      Saoma.toast(t("refund_done", { amount: money(amount) }));
+      Saoma.toast(t("refund_done", { amount: money(backToPayer(refunding, amount)) }));
       recent();
     });
   });

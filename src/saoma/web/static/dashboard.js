@@ -2,6 +2,9 @@
    webhooks, keys. */
 "use strict";
 
+Object.assign(DICT.en, { payer_got: "(payer got {amount})" });
+Object.assign(DICT.zh, { payer_got: "（顾客收回 {amount}）" });
+
 (() => {
   const { t, money, api, guard, say, show, el, $, human } = Saoma;
   let shop = null;
@@ -131,7 +134,8 @@
       el("td", { text: Saoma.when(p.created_at) }), el("td", { text: t("kind_" + p.kind) }),
       el("td", { class: "small", text: p.id }), el("td", { text: p.note || "" }),
       el("td", { class: "num", text: money(p.amount) }), el("td", { class: "num", text: money(p.fee) }),
-      el("td", { class: "num", text: money(p.refunded) }),
+      el("td", { class: "num", text: money(p.refunded) + (p.refunded_to_payer !== p.refunded
+        ? " " + t("payer_got", { amount: money(p.refunded_to_payer) }) : "") }),
       el("td", { class: "num", text: money(p.amount - p.fee - p.refunded) }))));
   }
   let searchTimer = null;

@@ -605,7 +605,7 @@
       el("span", { class: "grow" },
         el("strong", { text: Saoma.merchantName(p.merchant) }), " ",
         el("span", { class: "tag", text: t("kind_" + p.kind) }),
-        p.refunded ? el("span", { class: "tag", text: `${t("refunded")} ${money(p.refunded)}` }) : null,
+        p.refunded ? el("span", { class: "tag", text: `${t("refunded")} ${money(p.refunded_to_payer)}` }) : null,
         el("br"), el("span", { class: "small muted", text: `${Saoma.when(p.created_at)} ${p.note || ""}` })),
       el("span", { class: "minus", text: "-" + money(p.paid) }),
       el("button", { type: "button", class: "secondary", text: t("receipt"), onclick: () => receipt(p.id) }));
