@@ -132,11 +132,11 @@ def test_operators_roles_reasons_and_the_audit_log(server: Server) -> None:
     assert audit_actions(server, shop.id) == []
     listed = httpx.get(queue, params={"merchant_id": shop.id}, headers=agent.headers("ticket 9"))
     assert [d["id"] for d in listed.json()["disputes"]] == [dispute["id"]]
-    assert audit_actions(server, shop.id) == ["dispute.view"]
+    assert audit_actions(server, shop.id) == ["disputes.view"]
     done = httpx.post(base + "/decide", json=decide, headers=agent.headers("ticket 9") | key)
     assert (done.status_code, done.json()["state"]) == (200, "decided_for_payer")
     assert audit_actions(server, payer.id) == ["dispute.view", "dispute.decide"]
-    assert audit_actions(server, shop.id) == ["dispute.view", "dispute.decide"]
+    assert audit_actions(server, shop.id) == ["disputes.view", "dispute.decide"]
     assert payer.client.me()["balance"] == 5_000
     with pytest.raises(SaomaError) as consumer_token:
         payer.client.request("GET", "/v1/ops/disputes")

@@ -103,12 +103,13 @@ def who_looked(wallet: Page, server: Server, payer: Payer) -> None:
     wallet.locator('[data-go="v-settings"]').first.click()
     wallet.locator("#to-access").click()
     entries = wallet.locator("#access-list .access-entry")
-    expect(entries).to_have_count(2)
-    froze, looked = entries.nth(0), entries.nth(1)
+    expect(entries).to_have_count(3)
+    froze, disputes, looked = entries.nth(0), entries.nth(1), entries.nth(2)
     expect(froze).to_contain_text("Froze your wallet")
     expect(froze).to_contain_text(SHOWN)
+    expect(disputes).to_contain_text("Looked at your disputes")
     expect(looked).to_contain_text("Looked at your wallet")
-    for entry in (froze, looked):
+    for entry in (froze, disputes, looked):
         expect(entry.locator(".access-role")).to_have_text("Customer support")
         expect(entry.locator(".access-reason")).to_have_text(WHY)
         expect(entry).not_to_contain_text("Sam")

@@ -233,7 +233,7 @@ def ops_disputes(
                 platform.audit.record(
                     operator_id=actor.operator.id,
                     role=actor.operator.role,
-                    action="dispute.view",
+                    action="disputes.view",
                     subject_kind=kind,
                     subject_id=subject,
                     what="their disputes",

@@ -13,7 +13,7 @@ Object.assign(DICT.en, {
   "action_consumer.freeze": "Froze your wallet", "action_consumer.unfreeze": "Unfroze your wallet",
   "action_merchant.freeze": "Froze your business", "action_merchant.unfreeze": "Unfroze your business",
   "action_kyc.view": "Looked at your business details", "action_kyc.approve": "Approved your business details",
-  "action_kyc.reject": "Rejected your business details", "action_dispute.view": "Looked at a dispute",
+  "action_kyc.reject": "Rejected your business details", "action_dispute.view": "Looked at a dispute", "action_disputes.view": "Looked at your disputes",
   "action_dispute.decide": "Decided a dispute",
 });
 Object.assign(DICT.zh, {
@@ -26,7 +26,7 @@ Object.assign(DICT.zh, {
   "action_consumer.freeze": "冻结了你的钱包", "action_consumer.unfreeze": "解冻了你的钱包",
   "action_merchant.freeze": "冻结了你的商户", "action_merchant.unfreeze": "解冻了你的商户",
   "action_kyc.view": "查看了你的商户资料", "action_kyc.approve": "通过了你的商户资料",
-  "action_kyc.reject": "驳回了你的商户资料", "action_dispute.view": "查看了一笔争议",
+  "action_kyc.reject": "驳回了你的商户资料", "action_dispute.view": "查看了一笔争议", "action_disputes.view": "查看了你的争议",
   "action_dispute.decide": "裁决了一笔争议",
 });
 

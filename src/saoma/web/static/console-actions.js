@@ -172,7 +172,11 @@ const SaomaConsoleActions = (() => {
     if (!C.may("disputes.read")) { box.replaceChildren(el("p", { class: "muted", text: t("c_disputes_later") })); return; }
     const who = person.kind === "consumer" ? "consumer_id" : "merchant_id";
     try {
-      const found = await api("GET", `/v1/ops/disputes?${who}=${encodeURIComponent(person.id)}`, undefined, reasoned(person.reason));
+      // Read once per opening of the page (each read is on the person's record), again after a decision.
+      if (!person.disputeList) {
+        person.disputeList = await api("GET", `/v1/ops/disputes?${who}=${encodeURIComponent(person.id)}`, undefined, reasoned(person.reason));
+      }
+      const found = person.disputeList;
       box.replaceChildren(disputeTable(found.disputes, (d) => openDispute(d.id, person.reason, "c-person")));
     } catch (err) {
       box.replaceChildren(el("p", { class: "notice err", role: "alert", text: Saoma.human(err) }));
@@ -236,6 +240,7 @@ const SaomaConsoleActions = (() => {
         throw err;
       }
       decideKeys.delete(attempt);
+      if (C.current) C.current.disputeList = null;
       renderDispute();
       say("#c-dd-out", t("c_decided_done"), "ok");
     });
