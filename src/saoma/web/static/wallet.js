@@ -221,20 +221,36 @@
 
   // --- scan ------------------------------------------------------------------------------------
 
-  async function startScan() {
+  let refused = null; // the last code refused: the camera keeps looking rather than read it again
+
+  /** Opening the scan screen: a clean slate, then the camera. */
+  function startScan() {
     say("#scan-out", "", "ok");
     $("#scan-text").value = "";
+    refused = null;
+    startCamera();
+  }
+
+  /** The camera only: a refusal on the screen and the typed text stay where they are. */
+  async function startCamera() {
     try {
-      stopCamera = await Scan.camera($("#camera"), (text) => { stopCamera = null; readCode(text); });
+      stopCamera = await Scan.camera($("#camera"), (text) => {
+        stopCamera = null;
+        if (text === refused) startCamera(); else readCode(text);
+      });
       $("#scan-camera").hidden = true;
     } catch (err) {
       say("#scan-camera", t("camera_off"), "warn");
     }
   }
 
+  // The refusal stays until the payer changes what they typed or scans again.
+  $("#scan-text").addEventListener("input", () => say("#scan-out", "", "ok"));
+
   $("#scan-file").addEventListener("change", async (ev) => {
     const file = ev.target.files[0];
     if (!file) return;
+    say("#scan-out", "", "ok");
     const text = await Scan.fromFile(file).catch(() => null);
     ev.target.value = "";
     if (!text) { say("#scan-out", t("no_code_in_photo"), "err"); return; }
@@ -250,16 +266,19 @@
   async function readCode(text) {
     const packet = /\/p\/([\w-]+)\s*$/.exec(text);
     if (packet) { openPacket(packet[1]); return; }
+    let read = false;
     await guard(null, "#scan-out", async () => {
       current = await api("POST", "/v1/codes/preview", { payload: text });
       current.payload = text;
+      read = true;
       $("#cf-pin").value = "";
       $("#cf-amount").value = "";
       $("#cf-note").value = "";
       renderConfirm();
       show("v-confirm");
     });
-    if (!$("#v-scan").hidden && !stopCamera) startScan();
+    if (!read) refused = text;
+    if (!$("#v-scan").hidden && !stopCamera) startCamera();
   }
 
   // --- confirm ---------------------------------------------------------------------------------
