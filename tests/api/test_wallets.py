@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from saoma.client import SaomaError
-from support import PASSWORD, PIN, Server, new_consumer, wait_for
+from support import PASSWORD, PIN, Server, new_consumer, new_merchant, wait_for
 
 
 def test_pin_is_six_digits_set_with_the_password_changed_with_the_old_pin(server: Server) -> None:
@@ -146,3 +146,39 @@ def test_the_wallet_hears_its_top_up_live(server: Server) -> None:
     payer.client.top_up(1_500)
     thread.join(10)
     assert heard and heard[0]["type"] == "topup.succeeded"
+
+
+def test_the_wallet_hears_its_holds_taken_and_released_live(server: Server) -> None:
+    """The payer's page learns at once that a deposit was taken in part or released."""
+    bikes = new_merchant(server)
+    payer = new_consumer(server, balance=5_000)
+    heard: list[str] = []
+    ready = threading.Event()
+
+    def listen() -> None:
+        with httpx.stream(
+            "GET",
+            server.url + "/v1/me/events",
+            headers={"authorization": f"Bearer {payer.client.token}"},
+            timeout=20,
+        ) as stream:
+            for line in stream.iter_lines():
+                if line.startswith(": connected"):
+                    ready.set()
+                if line.startswith("data: "):
+                    heard.append(json.loads(line[6:])["type"])
+                    if "hold.released" in heard:
+                        return
+
+    thread = threading.Thread(target=listen, daemon=True)
+    thread.start()
+    assert ready.wait(10)
+    taken = bikes.client.create_hold("ride-1", 3_000)
+    payer.client.consent_hold(taken["id"], PIN)
+    bikes.client.capture_hold(taken["id"], 200)
+    released = bikes.client.create_hold("ride-2", 1_000)
+    payer.client.consent_hold(released["id"], PIN)
+    bikes.client.void_hold(released["id"])
+    thread.join(10)
+    holds = [kind for kind in heard if kind.startswith("hold.")]
+    assert holds == ["hold.held", "hold.captured", "hold.held", "hold.released"]

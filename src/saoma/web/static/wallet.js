@@ -40,6 +40,9 @@
       "transfer.received": () => refreshHome(),
       "refund.succeeded": () => refreshHome(),
       "red_packet.claimed": () => refreshHome(),
+      "hold.held": () => refreshHome(),
+      "hold.captured": () => refreshHome(),
+      "hold.released": () => refreshHome(),
     });
   }
 
@@ -148,10 +151,9 @@
     $("#offline").hidden = true;
     $("#hello").textContent = me.display_name || me.login;
     frozen();
-    $("#balance").textContent = money(me.balance, me.currency);
-    const holds = (await api("GET", "/v1/me/holds")).data || [];
-    const held = holds.filter((h) => h.state === "held");
-    const reserved = held.reduce((sum, h) => sum + h.amount - (h.captured || 0), 0);
+    // The big figure is what the payer can spend; money reserved by holds is shown apart.
+    $("#balance").textContent = money(me.available, me.currency);
+    const reserved = me.held || 0;
     $("#reserved").hidden = reserved === 0;
     $("#reserved").textContent = `${t("reserved")}: ${money(reserved, me.currency)}`;
     refreshCharges();
