@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import pytest
 from playwright.sync_api import Page, expect
 
 from saoma.qr import images
-from support import Server
+from support import Server, new_merchant
 from support_web import (
     confirm_with_pin,
+    new_page,
     open_stall,
+    phone,
     read_code,
     scan_by_paste,
     sign_up_consumer,
@@ -19,6 +24,26 @@ from support_web import (
 )
 
 REFUSED = "That is not a Saoma payment code."
+AXE = Path(__file__).parent / "vendor" / "axe.min.js"
+
+
+def violations(page: Page) -> list[str]:
+    """axe-core's WCAG 2.1 A and AA findings on the screen as it is (as test_accessibility)."""
+    page.add_script_tag(path=str(AXE))
+    found = page.evaluate(
+        """async () => (await axe.run(document, {
+            runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"] },
+        })).violations.map(v => `${v.id} (${v.impact}): ${v.nodes.map(n => n.target).join(" ")}`)"""
+    )
+    return list(found)
+
+
+@pytest.fixture
+def wallet(browser: Any) -> Iterator[Page]:
+    """A consumer's phone whose pages axe-core can be run on."""
+    context, page = new_page(browser, bypass_csp=True, **phone())
+    yield page
+    context.close()
 
 
 def test_a_refused_code_stays_on_the_scan_screen_until_the_payer_changes_it(
@@ -35,6 +60,7 @@ def test_a_refused_code_stays_on_the_scan_screen_until_the_payer_changes_it(
     expect(out).to_have_text(REFUSED)
     expect(out).to_have_attribute("role", "alert")
     expect(typed).to_have_value("hello world")  # what the payer typed is still there to fix
+    assert violations(wallet) == []
 
     typed.press("End")
     typed.press("!")  # changing the text is what clears the refusal
@@ -65,6 +91,7 @@ def test_the_big_figure_is_what_can_be_spent_and_follows_holds_live(
     # ¥30 of the ¥100 is reserved: the payer can spend ¥70, and sees the ¥30 apart.
     expect(wallet.locator("#balance")).to_have_text("¥70.00")
     expect(wallet.locator("#reserved")).to_have_text("Reserved by holds: ¥30.00")
+    assert violations(wallet) == []
 
     till.locator("#c-capture-form").get_by_label("Amount (¥)").fill("2")
     till.get_by_role("button", name="Take").click()
@@ -73,3 +100,48 @@ def test_the_big_figure_is_what_can_be_spent_and_follows_holds_live(
     expect(wallet.locator("#balance")).to_have_text("¥98.00")
     expect(wallet.locator("#reserved")).to_be_hidden()
     assert wallet.errors == []  # type: ignore[attr-defined]
+
+
+def test_history_offline_says_so_shows_what_was_loaded_and_retries_when_back(
+    server: Server, wallet: Page
+) -> None:
+    sign_up_consumer(wallet, server.url)
+    top_up(wallet, "50")
+    console_errors: list[str] = []  # from here on: the page signed in, nothing refused
+    wallet.on("console", lambda m: console_errors.append(m.text) if m.type == "error" else None)
+    notice = wallet.locator("#history-out")
+    history = wallet.locator("#history")
+
+    # Nothing loaded yet: the page says the payer is offline, not a blank list.
+    wallet.context.set_offline(True)
+    wallet.get_by_role("button", name="History").click()
+    expect(notice).to_have_text("You are offline. Your history shows when you are back online.")
+    wallet.context.set_offline(False)  # back online: it loads by itself
+    expect(notice).to_be_hidden()
+    expect(history).to_have_text("Nothing yet.")
+    wallet.get_by_role("button", name="Back").last.click()
+
+    shop = new_merchant(server, name="Shekou Noodles")
+    order = shop.client.create_order(f"o-{shop.id[-6:]}", 1_200)
+    scan_by_paste(wallet, order["qr_payload"])
+    confirm_with_pin(wallet)
+    expect(wallet.locator("#done-title")).to_have_text("Paid ¥12.00 to Shekou Noodles")
+    wallet.get_by_role("button", name="Done").click()
+    wallet.get_by_role("button", name="History").click()
+    expect(history).to_contain_text("Shekou Noodles")
+    wallet.locator("#v-history").get_by_role("button", name="Back").click()
+
+    # Loaded before, then offline: what was loaded stays on the screen, with the notice.
+    wallet.context.set_offline(True)
+    wallet.get_by_role("button", name="History").click()
+    expect(notice).to_have_text(
+        "You are offline — showing what was loaded before. It updates when you are back online."
+    )
+    expect(history).to_contain_text("Shekou Noodles")
+    expect(history).to_contain_text("¥12.00")
+    assert violations(wallet) == []
+    wallet.context.set_offline(False)
+    expect(notice).to_be_hidden()
+    expect(history).to_contain_text("Shekou Noodles")
+    assert wallet.errors == []  # type: ignore[attr-defined]
+    assert console_errors == []

@@ -119,6 +119,8 @@ const DICT = {
     err_generic: "Something went wrong. Nothing was charged.",
     err_network: "No connection. Nothing was charged; try again.",
     offline: "Offline: your payment code (Pay) still works; the balance shows when you are back online.",
+    history_offline: "You are offline. Your history shows when you are back online.",
+    history_offline_cached: "You are offline — showing what was loaded before. It updates when you are back online.",
     "err_pin-wrong": "Wrong PIN. Try again.",
     "err_pin-locked": "Too many wrong PINs: payments are locked for a while.",
     "err_pin-required": "Enter your payment PIN.",
@@ -375,6 +377,8 @@ const DICT = {
     err_generic: "出了点问题，没有扣款。",
     err_network: "网络连接失败，没有扣款，请重试。",
     offline: "离线：付款码仍可使用；联网后显示余额。",
+    history_offline: "您已离线，联网后显示账单。",
+    history_offline_cached: "您已离线，以下是之前加载的账单，联网后自动更新。",
     "err_pin-wrong": "支付密码错误，请重试。",
     "err_pin-locked": "支付密码错误次数过多，暂时锁定。",
     "err_pin-required": "请输入支付密码。",
@@ -614,6 +618,8 @@ const Saoma = (() => {
     }
     let response;
     try {
+      // Known to be offline: fail as a lost connection does, without a request bound to fail.
+      if (navigator.onLine === false) throw new TypeError("offline");
       response = await fetch(path, init);
     } catch (err) {
       const e = new ApiError({ type: "network" }, 0);
@@ -744,16 +750,29 @@ const Saoma = (() => {
     });
   }
 
-  /** Server-sent events with reconnects; falls back to nothing if unsupported. */
+  /** Server-sent events with reconnects; closed while offline, opened again when back online;
+   * falls back to nothing if unsupported. */
   function listen(path, handlers) {
     if (!window.EventSource) return () => {};
-    const source = new EventSource(path);
-    for (const [type, fn] of Object.entries(handlers)) {
-      source.addEventListener(type, (msg) => {
-        try { fn(JSON.parse(msg.data)); } catch (err) { /* ignore a malformed event */ }
-      });
-    }
-    return () => source.close();
+    let source = null;
+    const open = () => {
+      if (source) return;
+      source = new EventSource(path);
+      for (const [type, fn] of Object.entries(handlers)) {
+        source.addEventListener(type, (msg) => {
+          try { fn(JSON.parse(msg.data)); } catch (err) { /* ignore a malformed event */ }
+        });
+      }
+    };
+    const close = () => { if (source) { source.close(); source = null; } };
+    window.addEventListener("offline", close);
+    window.addEventListener("online", open);
+    if (navigator.onLine !== false) open();
+    return () => {
+      window.removeEventListener("offline", close);
+      window.removeEventListener("online", open);
+      close();
+    };
   }
 
   function merchantName(m) {

@@ -46,6 +46,9 @@
     });
   }
 
+  // Back online: the money on the home screen may have moved meanwhile.
+  window.addEventListener("online", () => { if (me && !$("#v-home").hidden) refreshHome(); });
+
   Saoma.signInForm("#signin-form", "consumer", "#si-login", "#si-password", "#signin-out", start);
 
   $("#signup-form").addEventListener("submit", (ev) => {
@@ -591,24 +594,68 @@
 
   // --- history and receipts --------------------------------------------------------------------
 
+  const historyKey = () => "saoma.history." + (me ? me.id : "");
+  let historyRetry = false; // a retry waits for the connection to come back
+
   async function showHistory() {
     historyCursor = null;
+    say("#history-out", "", "ok");
+    let loaded = null;
+    try {
+      const [holds, transfers, payments] = await Promise.all([
+        api("GET", "/v1/me/holds"), api("GET", "/v1/me/transfers"),
+        api("GET", "/v1/me/payments?limit=20"),
+      ]);
+      loaded = { holds: holds.data || [], transfers: transfers.data || [], payments };
+      localStorage.setItem(historyKey(), JSON.stringify(loaded));
+    } catch (err) {
+      if (err.slug !== "network") { say("#history-out", human(err), "err"); return; }
+      loaded = JSON.parse(localStorage.getItem(historyKey()) || "null");
+      historyOffline(Boolean(loaded));
+      if (!loaded) {
+        $("#history").replaceChildren();
+        $("#holds-card").hidden = true;
+        $("#history-more").hidden = true;
+        return;
+      }
+      loaded.payments.next_cursor = null; // no more pages until back online
+    }
+    renderHistory(loaded);
+  }
+
+  /** Offline: say so, show what was loaded before (if anything), and retry once back online. */
+  function historyOffline(cached) {
+    say("#history-out", t(cached ? "history_offline_cached" : "history_offline"), "warn");
+    if (historyRetry) return;
+    historyRetry = true;
+    window.addEventListener("online", () => {
+      historyRetry = false;
+      if (!$("#v-history").hidden) showHistory();
+    }, { once: true });
+  }
+
+  function renderHistory(loaded) {
     $("#history").replaceChildren();
-    const [holds, transfers] = await Promise.all([
-      api("GET", "/v1/me/holds"), api("GET", "/v1/me/transfers"),
-    ]);
-    $("#holds-card").hidden = !(holds.data || []).length;
-    $("#holds").replaceChildren(...(holds.data || []).map((h) => el("li", {},
+    $("#holds-card").hidden = !loaded.holds.length;
+    $("#holds").replaceChildren(...loaded.holds.map((h) => el("li", {},
       el("span", { class: "grow" }, el("strong", { text: Saoma.merchantName(h.merchant) }), el("br"),
         el("span", { class: "small muted", text: h.state === "held" || h.state === "requested"
           ? t("hold_until", { amount: money(h.amount), time: Saoma.when(h.expires_at) })
           : t("hold_taken", { amount: money(h.captured || 0), total: money(h.amount) }) })),
-      el("span", { class: "tag", text: t("hold_state_" + h.state) })))); 
-    await morePayments(transfers.data || []);
+      el("span", { class: "tag", text: t("hold_state_" + h.state) }))));
+    addPayments(loaded.payments, loaded.transfers);
   }
 
-  async function morePayments(transfers) {
-    const page = await api("GET", "/v1/me/payments?limit=20" + (historyCursor ? `&cursor=${historyCursor}` : ""));
+  async function morePayments() {
+    try {
+      addPayments(await api("GET", `/v1/me/payments?limit=20&cursor=${historyCursor}`), []);
+    } catch (err) {
+      if (err.slug === "network") historyOffline(true);
+      else say("#history-out", human(err), "err");
+    }
+  }
+
+  function addPayments(page, transfers) {
     historyCursor = page.next_cursor;
     $("#history-more").hidden = !historyCursor;
     const items = page.data.map((p) => ({ at: p.created_at, node: paymentItem(p) }));
@@ -619,7 +666,7 @@
     }
     $("#history").append(...items.map((i) => i.node));
   }
-  $("#history-more").addEventListener("click", () => morePayments([]));
+  $("#history-more").addEventListener("click", () => morePayments());
 
   function paymentItem(p) {
     return el("li", {},
@@ -706,6 +753,7 @@
     if (d) await api("DELETE", `/v1/me/devices/${d.id}`).catch(() => null);
     localStorage.removeItem(deviceKey());
     localStorage.removeItem("saoma.me");
+    localStorage.removeItem(historyKey());
     await api("DELETE", "/web/sessions/consumer");
     stopEvents();
     me = null;
