@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import secrets
 import threading
 
 import httpx
 import pytest
 
-from saoma.client import SaomaError
+from saoma.client import ConsumerClient, SaomaError
 from support import PASSWORD, PIN, Server, new_consumer, new_merchant, wait_for
 
 
@@ -182,3 +183,26 @@ def test_the_wallet_hears_its_holds_taken_and_released_live(server: Server) -> N
     thread.join(10)
     holds = [kind for kind in heard if kind.startswith("hold.")]
     assert holds == ["hold.held", "hold.captured", "hold.held", "hold.released"]
+
+
+def test_a_mainland_number_typed_without_plus_86_is_the_same_login(server: Server) -> None:
+    """People in China type 11 digits: the wallet keeps +86… and signs them in either way."""
+    number = f"139{secrets.randbelow(10**8):08d}"
+    payer = ConsumerClient(server.url)
+    opened = payer.sign_up(number, PASSWORD, "张敏")
+    assert opened["consumer"]["login"] == "+86" + number
+    assert opened["verification"]["identifier"] == "+86" + number
+    for typed in (
+        number,
+        f"+86 {number[:3]} {number[3:7]} {number[7:]}",
+        f"{number[:3]}-{number[3:]}",
+    ):
+        signed_in = httpx.post(
+            server.url + "/v1/sessions", json={"login": typed, "password": PASSWORD}
+        )
+        assert signed_in.status_code == 201, typed
+        assert signed_in.json()["consumer"]["id"] == opened["consumer"]["id"]
+    for wrong in ("12345678901", "1392993756", "hello"):
+        with pytest.raises(SaomaError) as refused:
+            ConsumerClient(server.url).sign_up(wrong, PASSWORD)
+        assert refused.value.problem["field"] == "login"

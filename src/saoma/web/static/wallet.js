@@ -55,6 +55,7 @@
     ev.preventDefault();
     const password = $("#su-password").value;
     const pin = $("#su-pin").value.trim();
+    if (password.length < 8) { say("#signup-out", t("password_rule"), "err"); return; }
     if (!/^\d{6}$/.test(pin)) { say("#signup-out", t("err_pin-required"), "err"); return; }
     guard(ev.submitter, "#signup-out", async () => {
       const opened = await api("POST", "/web/consumers", {
