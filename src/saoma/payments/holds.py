@@ -306,6 +306,7 @@ class Holds:
             row.transfer_id,
             ref=row.id,
         )
+
         def record(unit: Unit) -> None:
             if unit.execute(VOIDED_SQL, {"id": row.id}).rowcount == 1:
                 unit.emit(  # the payer's live wallet only: the merchant asked for it
