@@ -71,6 +71,7 @@ const DICT = {
     per_payment: "Per payment up to (¥)", per_day: "Per day up to (¥)", save: "Save", saved: "Saved.",
     language: "Language", revoke_device: "Stop payment codes on this device",
     transfer_in: "From {name}", transfer_out: "To {name}", red_packet_claim: "Red packet",
+    transfer_waiting: "Waiting to be claimed",
     time: "Time", note_col: "Note", status: "Status", merchant: "Merchant", discount: "Discount",
     // cashier
     stall_sign_in: "Sign in to the till", open_stall: "Open a stall in a minute",
@@ -175,6 +176,22 @@ const DICT = {
     "err_not-found": "Not found: it may have been removed, or it is not yours.",
     "err_bad-amount": "Enter an amount like 25 or 25.50.",
     "err_invalid-request": "Please check what you entered.",
+    invalid_to: "Enter the person's mobile number, e-mail address or wallet id.",
+    invalid_login: "Enter a mobile number (11 digits, or with +country code) or an e-mail address.",
+    invalid_identifier: "Enter a mobile number (11 digits, or with +country code) or an e-mail address.",
+    invalid_password: "The password must be at least 8 characters.",
+    invalid_pin: "The payment PIN is six digits.", invalid_old_pin: "The current payment PIN is six digits.",
+    invalid_amount: "Enter an amount in yuan, such as 12.50.",
+    invalid_note: "The note is too long or has characters that cannot be sent.",
+    invalid_display_name: "The name is 64 characters at most.",
+    invalid_name: "The name is 25 characters at most.",
+    invalid_name_zh: "The Chinese name is 25 characters at most.",
+    invalid_city: "The city is 15 characters at most.",
+    invalid_url: "Enter a web address starting with https:// that is reachable from the internet.",
+    invalid_webhook_url: "Enter a web address starting with https:// that is reachable from the internet.",
+    invalid_code: "The code is the six digits we sent.",
+    invalid_per_payment: "Enter an amount in yuan for each payment.",
+    invalid_per_day: "Enter an amount in yuan for each day, at least the amount per payment.",
     "err_body-too-large": "That is too much to send at once. Try again with less.",
     "err_method-not-allowed": "This action is not available here.",
     "err_http-error": "The request could not be handled. Please try again.",
@@ -336,6 +353,7 @@ const DICT = {
     per_payment: "单笔不超过（元）", per_day: "每日不超过（元）", save: "保存", saved: "已保存。",
     language: "语言", revoke_device: "停用本设备的付款码",
     transfer_in: "来自 {name}", transfer_out: "转给 {name}", red_packet_claim: "红包",
+    transfer_waiting: "待领取",
     time: "时间", note_col: "备注", status: "状态", merchant: "商户", discount: "优惠",
     stall_sign_in: "登录收银台", open_stall: "一分钟开店",
     stall_name: "店名", stall_name_zh: "中文店名（可选）", city: "城市",
@@ -436,6 +454,22 @@ const DICT = {
     "err_not-found": "找不到：可能已删除，或不属于你。",
     "err_bad-amount": "请输入金额，例如 25 或 25.50。",
     "err_invalid-request": "请检查填写的内容。",
+    invalid_to: "请输入对方的手机号、邮箱或钱包号。",
+    invalid_login: "请输入手机号（11位，或带+国家代码）或电子邮箱。",
+    invalid_identifier: "请输入手机号（11位，或带+国家代码）或电子邮箱。",
+    invalid_password: "登录密码至少8个字符。",
+    invalid_pin: "支付密码为6位数字。", invalid_old_pin: "当前支付密码为6位数字。",
+    invalid_amount: "请输入金额（元），例如 12.50。",
+    invalid_note: "备注过长或含有无法发送的字符。",
+    invalid_display_name: "名字最多64个字符。",
+    invalid_name: "名称最多25个字符。",
+    invalid_name_zh: "中文名称最多25个字符。",
+    invalid_city: "城市名称最多15个字符。",
+    invalid_url: "请输入以 https:// 开头、可从互联网访问的网址。",
+    invalid_webhook_url: "请输入以 https:// 开头、可从互联网访问的网址。",
+    invalid_code: "验证码是我们发送的6位数字。",
+    invalid_per_payment: "请输入单笔金额（元）。",
+    invalid_per_day: "请输入每日金额（元），不低于单笔金额。",
     "err_body-too-large": "提交的内容过多，请精简后重试。",
     "err_method-not-allowed": "暂不支持该操作。",
     "err_http-error": "请求无法处理，请重试。",
@@ -673,8 +707,12 @@ const Saoma = (() => {
   /** Any failure as a sentence a person understands, in their language. */
   function human(err) {
     if (err && err.slug) {
-      // An invalid request's detail names the field to fix: more use than a general sentence.
-      if (err.slug === "invalid-request" && err.doc && err.doc.detail) return err.doc.detail;
+      // An invalid request names the field to fix: a sentence about that field, in the page's
+      // language; the server's own words are for developers, never shown.
+      if (err.slug === "invalid-request") {
+        const field = "invalid_" + String((err.doc && err.doc.field) || "").replace(/\W/g, "_");
+        return (DICT[lang] && DICT[lang][field]) || DICT.en[field] ? t(field) : t("err_invalid-request");
+      }
       const key = "err_" + err.slug;
       if ((DICT[lang] && DICT[lang][key]) || DICT.en[key]) return t(key);
       if (err.doc && err.doc.detail && err.status < 500) return err.doc.detail;

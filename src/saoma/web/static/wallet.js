@@ -686,7 +686,7 @@
     return el("li", {},
       el("span", { class: "grow" },
         el("strong", { text: t(incoming ? "transfer_in" : "transfer_out", { name: other }) }),
-        tr.state === "waiting" ? el("span", { class: "tag", text: tr.state }) : null, el("br"),
+        tr.state === "waiting" ? el("span", { class: "tag", text: t("transfer_waiting") }) : null, el("br"),
         el("span", { class: "small muted", text: `${Saoma.when(tr.created_at)} ${tr.note || ""}` })),
       el("span", { class: incoming ? "plus" : "minus", text: (incoming ? "+" : "-") + money(tr.amount) }));
   }
