@@ -707,11 +707,13 @@ const Saoma = (() => {
   /** Any failure as a sentence a person understands, in their language. */
   function human(err) {
     if (err && err.slug) {
-      // An invalid request names the field to fix: a sentence about that field, in the page's
-      // language; the server's own words are for developers, never shown.
+      // An invalid request names the field to fix: a sentence about that field in the page's
+      // language where the pages have one, else the server's detail (it names the field).
       if (err.slug === "invalid-request") {
         const field = "invalid_" + String((err.doc && err.doc.field) || "").replace(/\W/g, "_");
-        return (DICT[lang] && DICT[lang][field]) || DICT.en[field] ? t(field) : t("err_invalid-request");
+        if ((DICT[lang] && DICT[lang][field]) || DICT.en[field]) return t(field);
+        if (err.doc && err.doc.detail) return err.doc.detail;
+        return t("err_invalid-request");
       }
       const key = "err_" + err.slug;
       if ((DICT[lang] && DICT[lang][key]) || DICT.en[key]) return t(key);
