@@ -64,7 +64,7 @@ def sign_up_consumer(
     form.get_by_label("Your name").fill(name)
     form.get_by_label("Phone number or e-mail").fill(login)
     form.get_by_label("Password").fill(PASSWORD)
-    form.get_by_label("New PIN (6 digits)").fill(PIN)
+    form.get_by_label("Payment PIN (6 digits)").fill(PIN)
     form.get_by_role("button", name="Create a wallet").click()
     expect(page.locator("#vf-sent")).to_contain_text(login)
     if database_url is None:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import secrets
 import threading
 
 import httpx
 import pytest
 
-from saoma.client import SaomaError
-from support import PASSWORD, PIN, Server, new_consumer, wait_for
+from saoma.client import ConsumerClient, SaomaError
+from support import PASSWORD, PIN, Server, new_consumer, new_merchant, wait_for
 
 
 def test_pin_is_six_digits_set_with_the_password_changed_with_the_old_pin(server: Server) -> None:
@@ -146,3 +147,62 @@ def test_the_wallet_hears_its_top_up_live(server: Server) -> None:
     payer.client.top_up(1_500)
     thread.join(10)
     assert heard and heard[0]["type"] == "topup.succeeded"
+
+
+def test_the_wallet_hears_its_holds_taken_and_released_live(server: Server) -> None:
+    """The payer's page learns at once that a deposit was taken in part or released."""
+    bikes = new_merchant(server)
+    payer = new_consumer(server, balance=5_000)
+    heard: list[str] = []
+    ready = threading.Event()
+
+    def listen() -> None:
+        with httpx.stream(
+            "GET",
+            server.url + "/v1/me/events",
+            headers={"authorization": f"Bearer {payer.client.token}"},
+            timeout=20,
+        ) as stream:
+            for line in stream.iter_lines():
+                if line.startswith(": connected"):
+                    ready.set()
+                if line.startswith("data: "):
+                    heard.append(json.loads(line[6:])["type"])
+                    if "hold.released" in heard:
+                        return
+
+    thread = threading.Thread(target=listen, daemon=True)
+    thread.start()
+    assert ready.wait(10)
+    taken = bikes.client.create_hold("ride-1", 3_000)
+    payer.client.consent_hold(taken["id"], PIN)
+    bikes.client.capture_hold(taken["id"], 200)
+    released = bikes.client.create_hold("ride-2", 1_000)
+    payer.client.consent_hold(released["id"], PIN)
+    bikes.client.void_hold(released["id"])
+    thread.join(10)
+    holds = [kind for kind in heard if kind.startswith("hold.")]
+    assert holds == ["hold.held", "hold.captured", "hold.held", "hold.released"]
+
+
+def test_a_mainland_number_typed_without_plus_86_is_the_same_login(server: Server) -> None:
+    """People in China type 11 digits: the wallet keeps +86… and signs them in either way."""
+    number = f"139{secrets.randbelow(10**8):08d}"
+    payer = ConsumerClient(server.url)
+    opened = payer.sign_up(number, PASSWORD, "张敏")
+    assert opened["consumer"]["login"] == "+86" + number
+    assert opened["verification"]["identifier"] == "+86" + number
+    for typed in (
+        number,
+        f"+86 {number[:3]} {number[3:7]} {number[7:]}",
+        f"{number[:3]}-{number[3:]}",
+    ):
+        signed_in = httpx.post(
+            server.url + "/v1/sessions", json={"login": typed, "password": PASSWORD}
+        )
+        assert signed_in.status_code == 201, typed
+        assert signed_in.json()["consumer"]["id"] == opened["consumer"]["id"]
+    for wrong in ("12345678901", "1392993756", "hello"):
+        with pytest.raises(SaomaError) as refused:
+            ConsumerClient(server.url).sign_up(wrong, PASSWORD)
+        assert refused.value.problem["field"] == "login"

@@ -321,7 +321,7 @@ def test_demo_sign_up_shows_the_sandbox_code_to_type(demo_server: Server, browse
         form = page.locator("#signup-form")
         form.get_by_label("Phone number or e-mail").fill(login)
         form.get_by_label("Password").fill("correct horse battery")
-        form.get_by_label("New PIN (6 digits)").fill(DEMO_PIN)
+        form.get_by_label("Payment PIN (6 digits)").fill(DEMO_PIN)
         form.get_by_role("button", name="Create a wallet").click()
         expect(page.locator("#vf-sandbox")).to_contain_text("your code is")
         code = page.locator("#vf-sandbox").inner_text().split("your code is ")[1][:6]

@@ -158,7 +158,12 @@ class CreateCampaign(Body):
 class MerchantSignUp(Body):
     login: StrictStr = Field(examples=["noodles@example.cn"])
     password: StrictStr = Field(min_length=1, max_length=256)
-    name: StrictStr = Field(examples=["Old Chen Noodles"], description="25 characters at most.")
+    name: StrictStr = Field(
+        default="",
+        examples=["Old Chen Noodles"],
+        description="25 characters at most; may be left out when name_zh is given"
+        " (the code then carries '<city> merchant').",
+    )
     name_zh: StrictStr = Field(default="", examples=["老陈面馆"])
     city: StrictStr = Field(examples=["Shenzhen"])
     category_code: StrictStr = Field(

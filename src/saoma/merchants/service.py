@@ -205,9 +205,11 @@ class Merchants:
     ) -> Merchant:
         login = check_login(login)
         check_password(password)
-        name = check_text("name", name, 25)
         name_zh = check_text("name_zh", name_zh, 25, required=False)
         city = check_text("city", city, 15)
+        if name_zh and not name.strip():  # a Chinese name alone: the code's Latin name says where
+            name = f"{city} merchant"
+        name = check_text("name", name, 25)
         if not _MCC.match(category_code):
             raise InvalidRequest(
                 "category_code is a four-digit ISO 18245 code", field="category_code"

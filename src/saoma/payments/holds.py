@@ -307,9 +307,18 @@ class Holds:
             row.transfer_id,
             ref=row.id,
         )
-        moved = self.ctx.movements.move(
-            [void], lambda unit: unit.execute(VOIDED_SQL, {"id": row.id})
-        )
+
+        def record(unit: Unit) -> None:
+            if unit.execute(VOIDED_SQL, {"id": row.id}).rowcount == 1:
+                unit.emit(  # the payer's live wallet only: the merchant asked for it
+                    "hold.released",
+                    subject=row.id,
+                    data={"id": row.id, "hold_id": row.id, "released": row.amount},
+                    at_us=now_us(),
+                    consumer_id=row.consumer_id,
+                )
+
+        moved = self.ctx.movements.move([void], record)
         if isinstance(moved, Refused) and moved.results[0] is not Result.EXISTS:
             if moved.results[0] is Result.PENDING_TRANSFER_EXPIRED:
                 self.expire_holds()

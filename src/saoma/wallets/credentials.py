@@ -39,10 +39,22 @@ password_hasher = PasswordHasher()
 pin_hasher = PasswordHasher(time_cost=1, memory_cost=4096, parallelism=1)
 
 
+# A mainland mobile number as people type it: 11 digits starting 13 to 19, spaces or dashes allowed.
+_MAINLAND = re.compile(r"^(?:\+?86)?(1[3-9][0-9]{9})\Z")
+_SEPARATORS = re.compile(r"[\s\-()]")
+
+
 def check_login(login: str) -> str:
+    """The login in its one stored form: a phone in E.164 (a mainland number typed without +86
+    gets it), or an e-mail address in lower case."""
     login = login.strip()
-    if _PHONE.match(login):
-        return login
+    if "@" not in login:
+        digits = _SEPARATORS.sub("", login)
+        mainland = _MAINLAND.match(digits)
+        if mainland:
+            return "+86" + mainland.group(1)
+        if _PHONE.match(digits):
+            return digits
     if len(login) <= 254 and _EMAIL.match(login):
         return login.lower()
     raise InvalidRequest(

@@ -89,7 +89,7 @@ class WebSignUp(Body):
 class WebMerchantSignUp(Body):
     login: StrictStr = Field(max_length=254)
     password: StrictStr = Field(max_length=256)
-    name: StrictStr = Field(max_length=64)
+    name: StrictStr = Field(default="", max_length=64)
     name_zh: StrictStr = Field(default="", max_length=64)
     city: StrictStr = Field(default="Shenzhen", max_length=64)
     category_code: StrictStr = Field(default="5814", max_length=4)

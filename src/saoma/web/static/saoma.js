@@ -28,7 +28,7 @@ const DICT = {
     "err_verification-codes-exhausted": "Too many codes today. Try again tomorrow.",
     "err_identifier-taken": "Another wallet has confirmed this phone or e-mail.",
     "err_identifier-verified": "This is already yours and confirmed.",
-    balance: "Balance", reserved: "Reserved by holds",
+    balance: "Available balance", reserved: "Reserved by holds",
     scan: "Scan", pay_code: "Pay", receive: "Receive", send: "Send", red_packet: "Red packet",
     top_up: "Top up", history: "History", settings: "Settings", back: "Back", done: "Done",
     amount: "Amount (¥)", note: "Note (optional)", pin: "Payment PIN (6 digits)",
@@ -64,10 +64,14 @@ const DICT = {
     hold_state_captured: "taken", hold_state_voided: "released", hold_state_expired: "released (expired)",
     hold_state_requested: "asked",
     set_pin: "Set payment PIN", new_pin: "New PIN (6 digits)", old_pin: "Current PIN",
+    pay_pin: "Payment PIN (6 digits)", pin_rule: "Six digits you type to confirm each payment; not your password.",
+    password_rule: "At least 8 characters.",
+    login_rule: "A mobile number (11 digits, or with +country code) or an e-mail address.",
     pin_saved: "PIN saved.", no_pin_title: "Small payments without the PIN",
     per_payment: "Per payment up to (¥)", per_day: "Per day up to (¥)", save: "Save", saved: "Saved.",
     language: "Language", revoke_device: "Stop payment codes on this device",
     transfer_in: "From {name}", transfer_out: "To {name}", red_packet_claim: "Red packet",
+    transfer_waiting: "Waiting to be claimed",
     time: "Time", note_col: "Note", status: "Status", merchant: "Merchant", discount: "Discount",
     // cashier
     stall_sign_in: "Sign in to the till", open_stall: "Open a stall in a minute",
@@ -119,6 +123,8 @@ const DICT = {
     err_generic: "Something went wrong. Nothing was charged.",
     err_network: "No connection. Nothing was charged; try again.",
     offline: "Offline: your payment code (Pay) still works; the balance shows when you are back online.",
+    history_offline: "You are offline. Your history shows when you are back online.",
+    history_offline_cached: "You are offline — showing what was loaded before. It updates when you are back online.",
     "err_pin-wrong": "Wrong PIN. Try again.",
     "err_pin-locked": "Too many wrong PINs: payments are locked for a while.",
     "err_pin-required": "Enter your payment PIN.",
@@ -170,6 +176,22 @@ const DICT = {
     "err_not-found": "Not found: it may have been removed, or it is not yours.",
     "err_bad-amount": "Enter an amount like 25 or 25.50.",
     "err_invalid-request": "Please check what you entered.",
+    invalid_to: "Enter the person's mobile number, e-mail address or wallet id.",
+    invalid_login: "Enter a mobile number (11 digits, or with +country code) or an e-mail address.",
+    invalid_identifier: "Enter a mobile number (11 digits, or with +country code) or an e-mail address.",
+    invalid_password: "The password must be at least 8 characters.",
+    invalid_pin: "The payment PIN is six digits.", invalid_old_pin: "The current payment PIN is six digits.",
+    invalid_amount: "Enter an amount in yuan, such as 12.50.",
+    invalid_note: "The note is too long or has characters that cannot be sent.",
+    invalid_display_name: "The name is 64 characters at most.",
+    invalid_name: "The name is 25 characters at most.",
+    invalid_name_zh: "The Chinese name is 25 characters at most.",
+    invalid_city: "The city is 15 characters at most.",
+    invalid_url: "Enter a web address starting with https:// that is reachable from the internet.",
+    invalid_webhook_url: "Enter a web address starting with https:// that is reachable from the internet.",
+    invalid_code: "The code is the six digits we sent.",
+    invalid_per_payment: "Enter an amount in yuan for each payment.",
+    invalid_per_day: "Enter an amount in yuan for each day, at least the amount per payment.",
     "err_body-too-large": "That is too much to send at once. Try again with less.",
     "err_method-not-allowed": "This action is not available here.",
     "err_http-error": "The request could not be handled. Please try again.",
@@ -270,7 +292,7 @@ const DICT = {
     title_start: "开放的扫码支付", title_wallet: "钱包", title_cashier: "收银台", title_dashboard: "商户后台",
     demo_banner: "演示模式：虚构的深圳，任何人都可以登录任何账户。不是真钱。",
     sign_in: "登录", sign_up: "开通钱包", sign_out: "退出登录",
-    login: "手机号或邮箱", password: "密码", display_name: "你的名字",
+    login: "手机号或邮箱", password: "登录密码", display_name: "你的名字",
     have_account: "我已有钱包", no_account: "第一次用？开通钱包",
     demo_messages: "沙箱发出的消息", demo_messages_none: "还没有消息：注册后会收到验证码。",
     verify_title: "验证手机号或邮箱", verify_code: "验证码（6位）", verify: "验证",
@@ -288,7 +310,7 @@ const DICT = {
     "err_verification-codes-exhausted": "今天发送的验证码太多，请明天再试。",
     "err_identifier-taken": "该手机号或邮箱已被其他钱包验证。",
     "err_identifier-verified": "该手机号或邮箱已验证，无需重复操作。",
-    balance: "余额", reserved: "预授权冻结",
+    balance: "可用余额", reserved: "预授权冻结",
     scan: "扫一扫", pay_code: "付款码", receive: "收钱", send: "转账", red_packet: "红包",
     top_up: "充值", history: "账单", settings: "设置", back: "返回", done: "完成",
     amount: "金额（元）", note: "备注（可选）", pin: "支付密码（6位）",
@@ -323,11 +345,15 @@ const DICT = {
     holds: "预授权", hold_until: "冻结 {amount} 至 {time}", hold_taken: "冻结 {total}，已扣 {amount}", hold_state_held: "冻结中",
     hold_state_captured: "已扣款", hold_state_voided: "已解冻", hold_state_expired: "已过期解冻",
     hold_state_requested: "待同意",
-    set_pin: "设置支付密码", new_pin: "新密码（6位）", old_pin: "当前密码",
+    set_pin: "设置支付密码", new_pin: "新支付密码（6位数字）", old_pin: "当前支付密码",
+    pay_pin: "支付密码（6位数字）", pin_rule: "确认每笔付款时输入的6位数字，请勿与登录密码相同。",
+    password_rule: "登录密码至少8个字符。",
+    login_rule: "手机号（11位，或带+国家代码）或电子邮箱。",
     pin_saved: "支付密码已保存。", no_pin_title: "小额免密支付",
     per_payment: "单笔不超过（元）", per_day: "每日不超过（元）", save: "保存", saved: "已保存。",
     language: "语言", revoke_device: "停用本设备的付款码",
     transfer_in: "来自 {name}", transfer_out: "转给 {name}", red_packet_claim: "红包",
+    transfer_waiting: "待领取",
     time: "时间", note_col: "备注", status: "状态", merchant: "商户", discount: "优惠",
     stall_sign_in: "登录收银台", open_stall: "一分钟开店",
     stall_name: "店名", stall_name_zh: "中文店名（可选）", city: "城市",
@@ -375,6 +401,8 @@ const DICT = {
     err_generic: "出了点问题，没有扣款。",
     err_network: "网络连接失败，没有扣款，请重试。",
     offline: "离线：付款码仍可使用；联网后显示余额。",
+    history_offline: "您已离线，联网后显示账单。",
+    history_offline_cached: "您已离线，以下是之前加载的账单，联网后自动更新。",
     "err_pin-wrong": "支付密码错误，请重试。",
     "err_pin-locked": "支付密码错误次数过多，暂时锁定。",
     "err_pin-required": "请输入支付密码。",
@@ -426,6 +454,22 @@ const DICT = {
     "err_not-found": "找不到：可能已删除，或不属于你。",
     "err_bad-amount": "请输入金额，例如 25 或 25.50。",
     "err_invalid-request": "请检查填写的内容。",
+    invalid_to: "请输入对方的手机号、邮箱或钱包号。",
+    invalid_login: "请输入手机号（11位，或带+国家代码）或电子邮箱。",
+    invalid_identifier: "请输入手机号（11位，或带+国家代码）或电子邮箱。",
+    invalid_password: "登录密码至少8个字符。",
+    invalid_pin: "支付密码为6位数字。", invalid_old_pin: "当前支付密码为6位数字。",
+    invalid_amount: "请输入金额（元），例如 12.50。",
+    invalid_note: "备注过长或含有无法发送的字符。",
+    invalid_display_name: "名字最多64个字符。",
+    invalid_name: "名称最多25个字符。",
+    invalid_name_zh: "中文名称最多25个字符。",
+    invalid_city: "城市名称最多15个字符。",
+    invalid_url: "请输入以 https:// 开头、可从互联网访问的网址。",
+    invalid_webhook_url: "请输入以 https:// 开头、可从互联网访问的网址。",
+    invalid_code: "验证码是我们发送的6位数字。",
+    invalid_per_payment: "请输入单笔金额（元）。",
+    invalid_per_day: "请输入每日金额（元），不低于单笔金额。",
     "err_body-too-large": "提交的内容过多，请精简后重试。",
     "err_method-not-allowed": "暂不支持该操作。",
     "err_http-error": "请求无法处理，请重试。",
@@ -614,6 +658,8 @@ const Saoma = (() => {
     }
     let response;
     try {
+      // Known to be offline: fail as a lost connection does, without a request bound to fail.
+      if (navigator.onLine === false) throw new TypeError("offline");
       response = await fetch(path, init);
     } catch (err) {
       const e = new ApiError({ type: "network" }, 0);
@@ -661,8 +707,14 @@ const Saoma = (() => {
   /** Any failure as a sentence a person understands, in their language. */
   function human(err) {
     if (err && err.slug) {
-      // An invalid request's detail names the field to fix: more use than a general sentence.
-      if (err.slug === "invalid-request" && err.doc && err.doc.detail) return err.doc.detail;
+      // An invalid request names the field to fix: a sentence about that field in the page's
+      // language where the pages have one, else the server's detail (it names the field).
+      if (err.slug === "invalid-request") {
+        const field = "invalid_" + String((err.doc && err.doc.field) || "").replace(/\W/g, "_");
+        if ((DICT[lang] && DICT[lang][field]) || DICT.en[field]) return t(field);
+        if (err.doc && err.doc.detail) return err.doc.detail;
+        return t("err_invalid-request");
+      }
       const key = "err_" + err.slug;
       if ((DICT[lang] && DICT[lang][key]) || DICT.en[key]) return t(key);
       if (err.doc && err.doc.detail && err.status < 500) return err.doc.detail;
@@ -744,16 +796,29 @@ const Saoma = (() => {
     });
   }
 
-  /** Server-sent events with reconnects; falls back to nothing if unsupported. */
+  /** Server-sent events with reconnects; closed while offline, opened again when back online;
+   * falls back to nothing if unsupported. */
   function listen(path, handlers) {
     if (!window.EventSource) return () => {};
-    const source = new EventSource(path);
-    for (const [type, fn] of Object.entries(handlers)) {
-      source.addEventListener(type, (msg) => {
-        try { fn(JSON.parse(msg.data)); } catch (err) { /* ignore a malformed event */ }
-      });
-    }
-    return () => source.close();
+    let source = null;
+    const open = () => {
+      if (source) return;
+      source = new EventSource(path);
+      for (const [type, fn] of Object.entries(handlers)) {
+        source.addEventListener(type, (msg) => {
+          try { fn(JSON.parse(msg.data)); } catch (err) { /* ignore a malformed event */ }
+        });
+      }
+    };
+    const close = () => { if (source) { source.close(); source = null; } };
+    window.addEventListener("offline", close);
+    window.addEventListener("online", open);
+    if (navigator.onLine !== false) open();
+    return () => {
+      window.removeEventListener("offline", close);
+      window.removeEventListener("online", open);
+      close();
+    };
   }
 
   function merchantName(m) {

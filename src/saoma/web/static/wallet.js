@@ -40,8 +40,14 @@
       "transfer.received": () => refreshHome(),
       "refund.succeeded": () => refreshHome(),
       "red_packet.claimed": () => refreshHome(),
+      "hold.held": () => refreshHome(),
+      "hold.captured": () => refreshHome(),
+      "hold.released": () => refreshHome(),
     });
   }
+
+  // Back online: the money on the home screen may have moved meanwhile.
+  window.addEventListener("online", () => { if (me && !$("#v-home").hidden) refreshHome(); });
 
   Saoma.signInForm("#signin-form", "consumer", "#si-login", "#si-password", "#signin-out", start);
 
@@ -49,6 +55,7 @@
     ev.preventDefault();
     const password = $("#su-password").value;
     const pin = $("#su-pin").value.trim();
+    if (password.length < 8) { say("#signup-out", t("password_rule"), "err"); return; }
     if (!/^\d{6}$/.test(pin)) { say("#signup-out", t("err_pin-required"), "err"); return; }
     guard(ev.submitter, "#signup-out", async () => {
       const opened = await api("POST", "/web/consumers", {
@@ -148,10 +155,9 @@
     $("#offline").hidden = true;
     $("#hello").textContent = me.display_name || me.login;
     frozen();
-    $("#balance").textContent = money(me.balance, me.currency);
-    const holds = (await api("GET", "/v1/me/holds")).data || [];
-    const held = holds.filter((h) => h.state === "held");
-    const reserved = held.reduce((sum, h) => sum + h.amount - (h.captured || 0), 0);
+    // The big figure is what the payer can spend; money reserved by holds is shown apart.
+    $("#balance").textContent = money(me.available, me.currency);
+    const reserved = me.held || 0;
     $("#reserved").hidden = reserved === 0;
     $("#reserved").textContent = `${t("reserved")}: ${money(reserved, me.currency)}`;
     refreshCharges();
@@ -221,20 +227,36 @@
 
   // --- scan ------------------------------------------------------------------------------------
 
-  async function startScan() {
+  let refused = null; // the last code refused: the camera keeps looking rather than read it again
+
+  /** Opening the scan screen: a clean slate, then the camera. */
+  function startScan() {
     say("#scan-out", "", "ok");
     $("#scan-text").value = "";
+    refused = null;
+    startCamera();
+  }
+
+  /** The camera only: a refusal on the screen and the typed text stay where they are. */
+  async function startCamera() {
     try {
-      stopCamera = await Scan.camera($("#camera"), (text) => { stopCamera = null; readCode(text); });
+      stopCamera = await Scan.camera($("#camera"), (text) => {
+        stopCamera = null;
+        if (text === refused) startCamera(); else readCode(text);
+      });
       $("#scan-camera").hidden = true;
     } catch (err) {
       say("#scan-camera", t("camera_off"), "warn");
     }
   }
 
+  // The refusal stays until the payer changes what they typed or scans again.
+  $("#scan-text").addEventListener("input", () => say("#scan-out", "", "ok"));
+
   $("#scan-file").addEventListener("change", async (ev) => {
     const file = ev.target.files[0];
     if (!file) return;
+    say("#scan-out", "", "ok");
     const text = await Scan.fromFile(file).catch(() => null);
     ev.target.value = "";
     if (!text) { say("#scan-out", t("no_code_in_photo"), "err"); return; }
@@ -250,16 +272,19 @@
   async function readCode(text) {
     const packet = /\/p\/([\w-]+)\s*$/.exec(text);
     if (packet) { openPacket(packet[1]); return; }
+    let read = false;
     await guard(null, "#scan-out", async () => {
       current = await api("POST", "/v1/codes/preview", { payload: text });
       current.payload = text;
+      read = true;
       $("#cf-pin").value = "";
       $("#cf-amount").value = "";
       $("#cf-note").value = "";
       renderConfirm();
       show("v-confirm");
     });
-    if (!$("#v-scan").hidden && !stopCamera) startScan();
+    if (!read) refused = text;
+    if (!$("#v-scan").hidden && !stopCamera) startCamera();
   }
 
   // --- confirm ---------------------------------------------------------------------------------
@@ -570,24 +595,68 @@
 
   // --- history and receipts --------------------------------------------------------------------
 
+  const historyKey = () => "saoma.history." + (me ? me.id : "");
+  let historyRetry = false; // a retry waits for the connection to come back
+
   async function showHistory() {
     historyCursor = null;
+    say("#history-out", "", "ok");
+    let loaded = null;
+    try {
+      const [holds, transfers, payments] = await Promise.all([
+        api("GET", "/v1/me/holds"), api("GET", "/v1/me/transfers"),
+        api("GET", "/v1/me/payments?limit=20"),
+      ]);
+      loaded = { holds: holds.data || [], transfers: transfers.data || [], payments };
+      localStorage.setItem(historyKey(), JSON.stringify(loaded));
+    } catch (err) {
+      if (err.slug !== "network") { say("#history-out", human(err), "err"); return; }
+      loaded = JSON.parse(localStorage.getItem(historyKey()) || "null");
+      historyOffline(Boolean(loaded));
+      if (!loaded) {
+        $("#history").replaceChildren();
+        $("#holds-card").hidden = true;
+        $("#history-more").hidden = true;
+        return;
+      }
+      loaded.payments.next_cursor = null; // no more pages until back online
+    }
+    renderHistory(loaded);
+  }
+
+  /** Offline: say so, show what was loaded before (if anything), and retry once back online. */
+  function historyOffline(cached) {
+    say("#history-out", t(cached ? "history_offline_cached" : "history_offline"), "warn");
+    if (historyRetry) return;
+    historyRetry = true;
+    window.addEventListener("online", () => {
+      historyRetry = false;
+      if (!$("#v-history").hidden) showHistory();
+    }, { once: true });
+  }
+
+  function renderHistory(loaded) {
     $("#history").replaceChildren();
-    const [holds, transfers] = await Promise.all([
-      api("GET", "/v1/me/holds"), api("GET", "/v1/me/transfers"),
-    ]);
-    $("#holds-card").hidden = !(holds.data || []).length;
-    $("#holds").replaceChildren(...(holds.data || []).map((h) => el("li", {},
+    $("#holds-card").hidden = !loaded.holds.length;
+    $("#holds").replaceChildren(...loaded.holds.map((h) => el("li", {},
       el("span", { class: "grow" }, el("strong", { text: Saoma.merchantName(h.merchant) }), el("br"),
         el("span", { class: "small muted", text: h.state === "held" || h.state === "requested"
           ? t("hold_until", { amount: money(h.amount), time: Saoma.when(h.expires_at) })
           : t("hold_taken", { amount: money(h.captured || 0), total: money(h.amount) }) })),
-      el("span", { class: "tag", text: t("hold_state_" + h.state) })))); 
-    await morePayments(transfers.data || []);
+      el("span", { class: "tag", text: t("hold_state_" + h.state) }))));
+    addPayments(loaded.payments, loaded.transfers);
   }
 
-  async function morePayments(transfers) {
-    const page = await api("GET", "/v1/me/payments?limit=20" + (historyCursor ? `&cursor=${historyCursor}` : ""));
+  async function morePayments() {
+    try {
+      addPayments(await api("GET", `/v1/me/payments?limit=20&cursor=${historyCursor}`), []);
+    } catch (err) {
+      if (err.slug === "network") historyOffline(true);
+      else say("#history-out", human(err), "err");
+    }
+  }
+
+  function addPayments(page, transfers) {
     historyCursor = page.next_cursor;
     $("#history-more").hidden = !historyCursor;
     const items = page.data.map((p) => ({ at: p.created_at, node: paymentItem(p) }));
@@ -598,7 +667,7 @@
     }
     $("#history").append(...items.map((i) => i.node));
   }
-  $("#history-more").addEventListener("click", () => morePayments([]));
+  $("#history-more").addEventListener("click", () => morePayments());
 
   function paymentItem(p) {
     return el("li", {},
@@ -617,7 +686,7 @@
     return el("li", {},
       el("span", { class: "grow" },
         el("strong", { text: t(incoming ? "transfer_in" : "transfer_out", { name: other }) }),
-        tr.state === "waiting" ? el("span", { class: "tag", text: tr.state }) : null, el("br"),
+        tr.state === "waiting" ? el("span", { class: "tag", text: t("transfer_waiting") }) : null, el("br"),
         el("span", { class: "small muted", text: `${Saoma.when(tr.created_at)} ${tr.note || ""}` })),
       el("span", { class: incoming ? "plus" : "minus", text: (incoming ? "+" : "-") + money(tr.amount) }));
   }
@@ -685,6 +754,7 @@
     if (d) await api("DELETE", `/v1/me/devices/${d.id}`).catch(() => null);
     localStorage.removeItem(deviceKey());
     localStorage.removeItem("saoma.me");
+    localStorage.removeItem(historyKey());
     await api("DELETE", "/web/sessions/consumer");
     stopEvents();
     me = null;
