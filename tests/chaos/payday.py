@@ -361,7 +361,17 @@ class Payday:
             unmoved = conn.execute(
                 text(f"SELECT COUNT(*) FROM settlements WHERE state IN {states}")
             )
-            return n + int(unmoved.scalar_one())
+            # Rejected, with a newer account verified: the background pass pays it again soon.
+            rejected = conn.execute(
+                text(
+                    "SELECT COUNT(*) FROM settlements s WHERE s.state = 'failed'"
+                    " AND s.failure <> :gave_up AND EXISTS (SELECT 1 FROM merchant_bank_accounts a"
+                    " WHERE a.merchant_id = s.merchant_id AND a.state = 'verified'"
+                    " AND a.id <> s.bank_account_id)"
+                ),
+                {"gave_up": GAVE_UP},
+            )
+            return n + int(unmoved.scalar_one()) + int(rejected.scalar_one())
 
     def answered(self, engine: Engine) -> bool:
         """Wait for the bank's answers; a server started again sends what it has not answered
