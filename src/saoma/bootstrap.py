@@ -42,6 +42,7 @@ from saoma.settlement.desk import SettlementDesk
 from saoma.settlement.service import Policy
 from saoma.settlement.splits import Splits
 from saoma.wallets.identifiers import Identifiers
+from saoma.wallets.pinkeys import PinKeys
 from saoma.wallets.service import Wallets
 from saoma.webhooks.dispatcher import Dispatcher
 from saoma.webhooks.live import LiveFeed
@@ -238,8 +239,11 @@ def build(
     tz = ZoneInfo(settings.timezone)
     engine = make_engine(settings.resolved_database_url(), pool_size=settings.pool_size)
     ledger = Ledger(engine, batch_max=min(settings.ledger_batch_max, LEDGER_BATCH_MAX))
-    wallets = Wallets(engine, ledger, currency_code=settings.currency, tz=tz)
-    merchants = Merchants(engine, ledger, currency_code=settings.currency, fee_ppm=settings.fee_ppm)
+    pins = PinKeys(settings.resolved_pin_key_file())
+    wallets = Wallets(engine, ledger, currency_code=settings.currency, tz=tz, pins=pins)
+    merchants = Merchants(
+        engine, ledger, currency_code=settings.currency, fee_ppm=settings.fee_ppm, pins=pins
+    )
     dispatcher = Dispatcher(engine)
     live = LiveFeed(engine)
 

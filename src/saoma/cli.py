@@ -222,6 +222,17 @@ def demo(
     _serve(_url(database_url), host, port, demo=True)
 
 
+@app.command("rotate-pin-key")
+def rotate_pin_key() -> None:
+    """Put a new key first in SAOMA_PIN_KEY_FILE: new PINs are sealed under it, and each PIN
+    sealed under an older key (which stays in the file) moves to it at its next right entry."""
+    from saoma.core.keyfile import rotate
+
+    path = get_settings().resolved_pin_key_file()
+    console.print(f"PIN key {rotate(path)} is now first in {path}; restart nothing: processes")
+    console.print("read the file again when they meet a PIN sealed under a key they do not know.")
+
+
 @app.command("check-authorisations")
 def check_authorisations_cmd(database_url: str | None = DatabaseOption) -> None:
     """Prove every consumer wallet debit rests on a consent the rules allowed: a recorded PIN

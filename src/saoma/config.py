@@ -86,6 +86,12 @@ class Settings(BaseSettings):
         description="Key file for merchants' owner ID numbers (AES-256-GCM); never in the"
         " database. Empty means data_dir/kyc.key, created with mode 0600 on first use.",
     )
+    pin_key_file: Path | None = Field(
+        default=None,
+        description="Keys checking payment and manager PINs (HMAC-SHA256); never in the database."
+        " Empty means data_dir/pin.key, created with mode 0600 on first use; every process of"
+        " one database must read the same file.",
+    )
     kyc_pending_daily_limit: int = Field(
         default=200_000,
         ge=0,
@@ -120,6 +126,9 @@ class Settings(BaseSettings):
 
     def resolved_kyc_key_file(self) -> Path:
         return self.kyc_key_file or self.data_dir / "kyc.key"
+
+    def resolved_pin_key_file(self) -> Path:
+        return self.pin_key_file or self.data_dir / "pin.key"
 
     def resolved_database_url(self) -> str:
         if self.database_url:

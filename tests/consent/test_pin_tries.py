@@ -8,8 +8,6 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from argon2 import PasswordHasher
-from argon2.exceptions import VerificationError
 from sqlalchemy import update
 
 from consent.conftest import PIN, shop, wallet
@@ -17,6 +15,7 @@ from saoma.api.problems import status_of
 from saoma.bootstrap import Platform
 from saoma.core.errors import SaomaError
 from saoma.wallets import tables as m
+from saoma.wallets.pinkeys import PinKeys, Verdict
 from saoma.wallets.pins import PIN_TRIES_MAX
 from saoma.wallets.service import Consumer
 
@@ -24,25 +23,19 @@ GUESSES = 50
 
 
 @pytest.fixture
-def argon2_checks(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[bool]]:
-    """Each Argon2 verification's outcome, in the order they ended (only PINs are verified in
-    these races)."""
+def pin_checks(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[bool]]:
+    """Each PIN comparison's outcome, in the order they ended."""
     outcomes: list[bool] = []
     lock = threading.Lock()
-    verify = PasswordHasher.verify
+    check = PinKeys.check
 
-    def counting(self: PasswordHasher, hashed: str | bytes, secret: str | bytes) -> bool:
-        try:
-            matched = verify(self, hashed, secret)
-        except VerificationError:
-            matched = False
-            raise
-        finally:
-            with lock:
-                outcomes.append(matched)
-        return matched
+    def counting(self: PinKeys, stored: str | None, owner: str, pin: str) -> Verdict:
+        verdict = check(self, stored, owner, pin)
+        with lock:
+            outcomes.append(verdict.matches)
+        return verdict
 
-    monkeypatch.setattr(PasswordHasher, "verify", counting)
+    monkeypatch.setattr(PinKeys, "check", counting)
     yield outcomes
 
 
@@ -51,7 +44,7 @@ def _race(p: Platform, pins: list[str], checks: list[bool]) -> tuple[Consumer, l
     went through)."""
     payer = wallet(p, 10_000)
     stall = shop(p)
-    checks.clear()  # setting the PIN up verified the password: count from here
+    checks.clear()  # count from the race on
     start = threading.Barrier(len(pins))
 
     def pay(pin: str) -> str:
@@ -71,10 +64,10 @@ def _wrong(n: int) -> list[str]:
 
 
 def test_fifty_wrong_pins_at_once_check_at_most_five(
-    platform: Platform, argon2_checks: list[bool]
+    platform: Platform, pin_checks: list[bool]
 ) -> None:
-    payer, outcomes = _race(platform, _wrong(GUESSES), argon2_checks)
-    assert len(argon2_checks) == PIN_TRIES_MAX, argon2_checks
+    payer, outcomes = _race(platform, _wrong(GUESSES), pin_checks)
+    assert len(pin_checks) == PIN_TRIES_MAX, pin_checks
     assert outcomes.count("pin-wrong") == PIN_TRIES_MAX - 1
     assert outcomes.count("pin-locked") == GUESSES - (PIN_TRIES_MAX - 1)
     assert platform.payments.list_payments()["data"] == []  # nothing was paid
@@ -84,18 +77,18 @@ def test_fifty_wrong_pins_at_once_check_at_most_five(
 
 
 def test_the_right_pin_among_49_wrong_ones_gets_no_more_tries(
-    platform: Platform, argon2_checks: list[bool]
+    platform: Platform, pin_checks: list[bool]
 ) -> None:
-    payer, outcomes = _race(platform, [*_wrong(GUESSES - 1), PIN], argon2_checks)
+    payer, outcomes = _race(platform, [*_wrong(GUESSES - 1), PIN], pin_checks)
     # The right PIN pays only if it is among the five tries; until it has, at most four wrong
     # ones are checked. Once it has passed, the count starts again as for anyone who types it
     # (then at most five more), so without it, five is all a burst of guesses ever gets.
-    if True in argon2_checks:
-        assert argon2_checks.index(True) <= PIN_TRIES_MAX - 1, argon2_checks
-        assert argon2_checks.count(False) <= 2 * PIN_TRIES_MAX - 1
+    if True in pin_checks:
+        assert pin_checks.index(True) <= PIN_TRIES_MAX - 1, pin_checks
+        assert pin_checks.count(False) <= 2 * PIN_TRIES_MAX - 1
         assert outcomes.count("paid") == 1
     else:
-        assert len(argon2_checks) == PIN_TRIES_MAX, argon2_checks
+        assert len(pin_checks) == PIN_TRIES_MAX, pin_checks
         assert outcomes.count("paid") == 0
     assert set(outcomes) <= {"paid", "pin-wrong", "pin-locked"}
     paid = platform.payments.list_payments(consumer=payer)["data"]
@@ -104,11 +97,11 @@ def test_the_right_pin_among_49_wrong_ones_gets_no_more_tries(
 
 
 def test_twenty_right_pins_at_once_all_pass_and_lock_nothing(
-    platform: Platform, argon2_checks: list[bool]
+    platform: Platform, pin_checks: list[bool]
 ) -> None:
-    payer, outcomes = _race(platform, [PIN] * 20, argon2_checks)
+    payer, outcomes = _race(platform, [PIN] * 20, pin_checks)
     assert outcomes == ["paid"] * 20
-    assert argon2_checks == [True] * 20
+    assert pin_checks == [True] * 20
     platform.wallets.verify_pin(payer.id, PIN)  # not locked, and nothing left counted
     with pytest.raises(SaomaError) as wrong:
         platform.wallets.verify_pin(payer.id, "000000")

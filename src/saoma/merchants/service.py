@@ -44,8 +44,8 @@ from saoma.wallets.credentials import (
     check_pin,
     hash_password,
     password_matches,
-    pin_hasher,
 )
+from saoma.wallets.pinkeys import PinKeys, Verdict
 
 KEY_OVERLAP_US_DEFAULT = 24 * 3600 * 1_000_000  # a rotated-out key stays valid for a day
 MANAGER_PIN_TRIES_MAX = 5
@@ -185,7 +185,9 @@ class Merchants:
         currency_code: str = "CNY",
         fee_ppm: int = FEE_PPM_DEFAULT,
         key_overlap_us: int = KEY_OVERLAP_US_DEFAULT,
+        pins: PinKeys | None = None,
     ) -> None:
+        self.pins = pins or PinKeys(None)
         self.engine = engine
         self.ledger = ledger
         self.currency = currency(currency_code).alpha
@@ -322,7 +324,7 @@ class Merchants:
                 update(m.merchants)
                 .where(m.merchants.c.id == merchant_id)
                 .values(
-                    manager_pin_hash=pin_hasher.hash(pin),
+                    manager_pin_hash=self.pins.seal(merchant_id, pin),
                     manager_pin_failures=0,
                     manager_pin_locked_until_us=0,
                 )
@@ -358,17 +360,24 @@ class Merchants:
             ).first()
         if claimed is None:
             self._manager_pin_refusal(merchant_id, now, field)
-        if (
-            isinstance(pin, str)
-            and PIN_FORMAT.fullmatch(pin)
-            and password_matches(claimed.manager_pin_hash, pin)
-        ):
+        stored = claimed.manager_pin_hash
+        typed = isinstance(pin, str) and PIN_FORMAT.fullmatch(pin) is not None
+        verdict = self.pins.check(stored, merchant_id, pin) if typed else Verdict(False)
+        if verdict.matches:
+            renewed = {"manager_pin_hash": verdict.renewed} if verdict.renewed else {}
+            c = m.merchants.c
             with write_one(self.engine) as conn:
                 conn.execute(
                     update(m.merchants)
-                    .where(m.merchants.c.id == merchant_id)
+                    .where(c.id == merchant_id)
                     .values(manager_pin_failures=0, manager_pin_locked_until_us=0)
                 )
+                if renewed:  # an older form, sealed again under the current key
+                    conn.execute(
+                        update(m.merchants)
+                        .where(c.id == merchant_id, c.manager_pin_hash == stored)
+                        .values(**renewed)
+                    )
             return
         left = MANAGER_PIN_TRIES_MAX - claimed.manager_pin_failures
         raise ManagerPinWrong(

@@ -33,12 +33,6 @@ PIN_FORMAT = re.compile(r"^[0-9]{6}\Z")
 password_hasher = PasswordHasher()
 
 
-# PINs: Argon2id too, but cheap (about 2 ms): a six-digit PIN has only 10^6 values, so no hash cost
-# could stop an offline search of a stolen database; what protects a PIN is the lock after five
-# wrong tries. A costly hash would only add its cost to every payment.
-pin_hasher = PasswordHasher(time_cost=1, memory_cost=4096, parallelism=1)
-
-
 # A mainland mobile number as people type it: 11 digits starting 13 to 19, spaces or dashes allowed.
 _MAINLAND = re.compile(r"^(?:\+?86)?(1[3-9][0-9]{9})\Z")
 _SEPARATORS = re.compile(r"[\s\-()]")
@@ -81,13 +75,5 @@ def hash_password(password: str) -> str:
 def password_matches(hashed: str, secret: str) -> bool:
     try:
         return password_hasher.verify(hashed, secret)
-    except (VerificationError, InvalidHashError):
-        return False
-
-
-def pin_matches(hashed: str, pin: str) -> bool:
-    """One Argon2 check of a PIN: only ever after a try was claimed (see ``claim_pin_try``)."""
-    try:
-        return pin_hasher.verify(hashed, pin)
     except (VerificationError, InvalidHashError):
         return False

@@ -34,10 +34,9 @@ from saoma.wallets.credentials import (
     check_pin,
     hash_password,
     password_matches,
-    pin_hasher,
-    pin_matches,
 )
 from saoma.wallets.identifiers import claim_in, placeholder_login
+from saoma.wallets.pinkeys import PinKeys, Verdict
 from saoma.wallets.pins import (
     claim_pin_try,
     pin_try_failed,
@@ -89,8 +88,10 @@ class Wallets:
         *,
         currency_code: str = "CNY",
         tz: ZoneInfo | None = None,
+        pins: PinKeys | None = None,
     ) -> None:
         self.engine = engine
+        self.pins = pins or PinKeys(None)
         self.ledger = ledger
         self.currency = currency(currency_code).alpha
         self.tz = tz or ZoneInfo(NO_PIN_ZONE_DEFAULT)  # whose midnight starts a no-PIN day
@@ -261,20 +262,29 @@ class Wallets:
             conn.execute(
                 update(wm.consumers)
                 .where(wm.consumers.c.id == consumer_id)
-                .values(pin_hash=pin_hasher.hash(pin), pin_failures=0, pin_locked_until_us=0)
+                .values(
+                    pin_hash=self.pins.seal(consumer_id, pin), pin_failures=0, pin_locked_until_us=0
+                )
             )
 
     def verify_pin(self, consumer_id: str, pin: str, *, field: str = "pin") -> str:
         """The id of a recorded successful PIN check, or raise: PIN not set, PIN locked, wrong
         PIN (with the tries left). A try is claimed before the PIN is checked."""
         claimed = claim_pin_try(self.engine, wm.consumers, consumer_id, field=field)
-        if not (
-            isinstance(pin, str) and PIN_FORMAT.match(pin) and pin_matches(claimed.pin_hash, pin)
-        ):
+        typed = isinstance(pin, str) and PIN_FORMAT.match(pin) is not None
+        verdict = self.pins.check(claimed.pin_hash, consumer_id, pin) if typed else Verdict(False)
+        if not (typed and verdict.matches):
             raise pin_try_failed(self.engine, wm.consumers, consumer_id, field=field)
         check_id = new_id("pc")
         with write(self.engine) as conn:
             pin_try_passed(conn, wm.consumers, consumer_id, claimed)
+            if verdict.renewed:  # an older form, sealed again under the current key
+                c = wm.consumers.c
+                conn.execute(
+                    update(wm.consumers)
+                    .where(c.id == consumer_id, c.pin_hash == claimed.pin_hash)
+                    .values(pin_hash=verdict.renewed)
+                )
             conn.execute(
                 insert(wm.pin_checks).values(
                     id=check_id, consumer_id=consumer_id, checked_at_us=now_us()
