@@ -79,6 +79,7 @@ class Platform:
     kyc: Onboarding
     demo: bool = False
     sandbox_messages_visible: bool = False  # GET /v1/sandbox/messages answers (demo mode)
+    max_in_flight: int = 32  # API requests worked on at once; beyond, 503 (api.admission)
     _stop: threading.Event = field(default_factory=threading.Event)
     _maintenance: threading.Thread | None = None
 
@@ -291,4 +292,5 @@ def build(
         **_operations(settings, engine, payments),
         demo=settings.demo,
         sandbox_messages_visible=settings.demo or settings.sandbox_messages_visible,
+        max_in_flight=settings.max_in_flight,
     )

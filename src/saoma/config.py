@@ -26,6 +26,12 @@ class Settings(BaseSettings):
     )
     ledger_batch_max: int = Field(default=8190, ge=1, le=100_000)
     pool_size: int = Field(default=10, ge=1, le=64, description="Database connections per process.")
+    max_in_flight: int = Field(
+        default=32,
+        ge=1,
+        le=10_000,
+        description="API requests one process works on at once; beyond, 503 with Retry-After.",
+    )
     currency: str = Field(default="CNY", description="The currency wallets and merchants use.")
     fee_ppm: int = Field(
         default=6000, ge=0, le=100_000, description="Merchant discount rate, parts per million."

@@ -18,6 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from saoma import signing
 from saoma.api import problems
+from saoma.api.admission import Admission
 from saoma.bootstrap import Platform
 from saoma.core.errors import BodyTooLarge, InvalidRequest, NotFound, SaomaError
 from saoma.pagination import CURSOR_DIGITS_MAX
@@ -356,6 +357,7 @@ def create_app(platform: Platform, *, start: bool = True) -> FastAPI:
     app.state.platform = platform
     app.add_middleware(PlainUrl)
     app.add_middleware(BodyLimit)
+    app.add_middleware(Admission, limit=platform.max_in_flight)
     app.add_middleware(Contained)
 
     def openapi() -> dict[str, Any]:

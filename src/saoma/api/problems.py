@@ -27,6 +27,7 @@ STATUS: dict[type[object], int] = {
     # The request itself
     e.InvalidRequest: 422,
     e.BodyTooLarge: 413,
+    e.Overloaded: 503,
     e.MethodNotAllowed: 405,
     e.NotFound: 404,
     e.InternalError: 500,

@@ -91,6 +91,14 @@ class BodyTooLarge(SaomaError):
     slug = "body-too-large"
 
 
+class Overloaded(SaomaError):
+    """The server has as much work under way as it takes at once: try again after the seconds
+    in ``Retry-After``; nothing of this request was done."""
+
+    slug = "overloaded"
+    title = "Server busy"
+
+
 class MethodNotAllowed(SaomaError):
     """The path exists but not with this HTTP method."""
 
