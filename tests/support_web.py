@@ -171,3 +171,63 @@ def money_text(text: str) -> int:
     match = re.search(r"¥(\d+)\.(\d\d)", text)
     assert match, text
     return int(match.group(1)) * 100 + int(match.group(2))
+
+
+AXE = Path(__file__).parent / "web" / "vendor" / "axe.min.js"
+
+
+def axe_violations(page: Page) -> list[str]:
+    """axe-core's WCAG 2.1 A and AA findings on the page as it is: ``rule (impact): targets``.
+
+    The page's context must bypass the Content-Security-Policy (``bypass_csp=True``) for axe's
+    script to run.
+    """
+    page.add_script_tag(path=str(AXE))
+    found = page.evaluate(
+        """async () => (await axe.run(document, {
+            runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"] },
+        })).violations.map(v => `${v.id} (${v.impact}): ${v.nodes.map(n => n.target).join(" ")}`)"""
+    )
+    return list(found)
+
+
+TAP_TARGET = 44  # px: the smallest a finger hits reliably (WCAG 2.5.5, Apple and Android guides)
+
+# Every visible thing a finger taps, as the page lays it out: buttons, links, fields, lists,
+# summaries, and a checkbox or radio by the label that wraps it (the label is what is tapped).
+_SMALL_TARGETS = """(least) => {
+  const seen = new Set();
+  const small = [];
+  const name = (el) => {
+    const tag = el.tagName.toLowerCase();
+    const id = el.id ? "#" + el.id : "";
+    const text = (el.getAttribute("aria-label") || el.textContent || el.value || el.name || "")
+      .trim().replace(/\\s+/g, " ").slice(0, 40);
+    return `${tag}${id} "${text}"`;
+  };
+  const visible = (el) => {
+    if (!el.checkVisibility({ visibilityProperty: true, opacityProperty: true })) return false;
+    const r = el.getBoundingClientRect();
+    return r.width > 0 && r.height > 0 && r.right > 0 && r.bottom > 0 - window.scrollY;
+  };
+  const targets = document.querySelectorAll(
+    "button, a[href], input:not([type=hidden]), select, textarea, summary, [role=button]");
+  for (let el of targets) {
+    if (el.matches("input[type=checkbox], input[type=radio]")) {
+      const label = el.closest("label");
+      if (label) el = label;
+    }
+    if (seen.has(el) || !visible(el)) continue;
+    seen.add(el);
+    const r = el.getBoundingClientRect();
+    if (Math.round(r.width) < least || Math.round(r.height) < least) {
+      small.push(`${name(el)} is ${Math.round(r.width)}×${Math.round(r.height)} px`);
+    }
+  }
+  return small;
+}"""
+
+
+def small_tap_targets(page: Page, least: int = TAP_TARGET) -> list[str]:
+    """Every visible tap target smaller than ``least`` × ``least`` px, named with its size."""
+    return list(page.evaluate(_SMALL_TARGETS, least))
