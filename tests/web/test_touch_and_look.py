@@ -134,6 +134,5 @@ def test_every_screen_has_tap_targets_a_finger_hits_and_no_axe_violation(
     finally:
         context.close()
     found = look.found()
-
     clean = {kind: {} for kind in look.checks}
     assert found == clean, json.dumps(found, indent=1, ensure_ascii=False)

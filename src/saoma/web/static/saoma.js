@@ -111,7 +111,7 @@ const DICT = {
     "err_manager-pin-not-set": "Set a manager PIN in the dashboard first.",
     "err_manager-pin-locked": "Too many wrong manager PINs: refunds are locked for 15 minutes.",
     // start
-    start_lead: "Pay and get paid by scanning a code. Money lands in about a second.",
+    start_lead: "Saoma is an open QR-code payment platform: people pay by scanning a shop's code or showing their own, and the shop hears the money arrive in about a second.",
     open_wallet: "Open the wallet", open_cashier: "Open the cashier", open_dashboard: "Open the dashboard",
     demo_consumers: "Be a consumer", demo_merchants: "Be a merchant", demo_pin: "Every demo PIN is {pin}.",
     tour: "What to try",
@@ -413,7 +413,7 @@ const DICT = {
     "err_manager-pin-wrong": "店长密码错误，请重试。",
     "err_manager-pin-not-set": "请先在商户后台设置店长密码。",
     "err_manager-pin-locked": "店长密码错误次数过多，退款已锁定 15 分钟。",
-    start_lead: "扫码付款、扫码收款，约一秒到账。",
+    start_lead: "扫码是开放的二维码支付平台：扫商家的码或出示自己的付款码即可付款，商家约一秒就能听到到账播报。",
     open_wallet: "打开钱包", open_cashier: "打开收银台", open_dashboard: "打开商户后台",
     demo_consumers: "作为顾客", demo_merchants: "作为商户", demo_pin: "演示账户的支付密码都是 {pin}。",
     tour: "试试这些",
