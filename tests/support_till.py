@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import secrets
-from pathlib import Path
 
 from playwright.sync_api import Page, expect
 
 from saoma.client import ConsumerClient
 from support import PASSWORD, PIN, Payer, Server, Shop, wait_for
+from support_web import axe_violations
 
-AXE = Path(__file__).parent / "web" / "vendor" / "axe.min.js"
+__all__ = ["axe_violations", "payer_named", "sign_in_till"]
 
 
 def payer_named(server: Server, name: str, balance: int) -> Payer:
@@ -30,14 +30,3 @@ def sign_in_till(page: Page, server: Server, shop: Shop) -> None:
     page.locator("#cs-password").fill(PASSWORD)
     page.locator("#c-signin-form button[type=submit]").click()
     expect(page.locator("#c-keypad")).to_be_visible()
-
-
-def axe_violations(page: Page) -> list[str]:
-    """axe-core's WCAG 2.1 A and AA findings on the page as it is (the context bypasses CSP)."""
-    page.add_script_tag(path=str(AXE))
-    found = page.evaluate(
-        """async () => (await axe.run(document, {
-            runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"] },
-        })).violations.map(v => `${v.id}: ${v.nodes.map(n => n.target).join(" ")}`)"""
-    )
-    return list(found)

@@ -171,3 +171,114 @@ def money_text(text: str) -> int:
     match = re.search(r"¥(\d+)\.(\d\d)", text)
     assert match, text
     return int(match.group(1)) * 100 + int(match.group(2))
+
+
+AXE = Path(__file__).parent / "web" / "vendor" / "axe.min.js"
+
+
+def axe_violations(page: Page) -> list[str]:
+    """axe-core's WCAG 2.1 A and AA findings on the page as it is: ``rule (impact): targets``.
+
+    The page's context must bypass the Content-Security-Policy (``bypass_csp=True``) for axe's
+    script to run.
+    """
+    page.add_script_tag(path=str(AXE))
+    found = page.evaluate(
+        """async () => (await axe.run(document, {
+            runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"] },
+        })).violations.map(v => `${v.id} (${v.impact}): ${v.nodes.map(n => n.target).join(" ")}`)"""
+    )
+    return list(found)
+
+
+TAP_TARGET = 44  # px: the smallest a finger hits reliably (WCAG 2.5.5, Apple and Android guides)
+
+# Every visible thing a finger taps, as the page lays it out: buttons, links, fields, lists,
+# summaries, and a checkbox or radio by the label that wraps it (the label is what is tapped).
+# Behind an open modal dialog nothing can be tapped: only the dialog's targets count then.
+_TARGETS = """() => {
+  const modal = Array.from(document.querySelectorAll("dialog[open]"))
+    .find((d) => d.matches(":modal"));
+  const scope = modal || document;
+  const seen = new Set();
+  const found = [];
+  const name = (el) => {
+    const tag = el.tagName.toLowerCase();
+    const id = el.id ? "#" + el.id : "";
+    const text = (el.getAttribute("aria-label") || el.textContent || el.value || el.name || "")
+      .trim().replace(/\\s+/g, " ").slice(0, 40);
+    return `${tag}${id} "${text}"`;
+  };
+  const visible = (el) => {
+    if (!el.checkVisibility({ visibilityProperty: true, opacityProperty: true })) return false;
+    const r = el.getBoundingClientRect();
+    return r.width > 0 && r.height > 0 && r.right > 0 && r.bottom + window.scrollY > 0;
+  };
+  const all = scope.querySelectorAll(
+    "button, a[href], input:not([type=hidden]), select, textarea, summary, [role=button]");
+  for (let el of all) {
+    if (el.matches("input[type=checkbox], input[type=radio]")) el = el.closest("label") || el;
+    if (seen.has(el) || !visible(el)) continue;
+    seen.add(el);
+    found.push({ el, name: name(el), rect: el.getBoundingClientRect(),
+      field: el.matches("input, select, textarea"), font: getComputedStyle(el).fontFamily });
+  }
+  return found;
+}"""
+
+_SMALL = (
+    """(least) => ("""
+    + _TARGETS
+    + """)().filter((t) => Math.round(t.rect.width) < least
+  || Math.round(t.rect.height) < least).map((t) =>
+  `${t.name} is ${Math.round(t.rect.width)}×${Math.round(t.rect.height)} px`)"""
+)
+
+# A button right under (or beside) a field, closer than ``room`` px: a thumb aiming at one hits
+# the other.
+_CROWDED = (
+    """(room) => {
+  const targets = ("""
+    + _TARGETS
+    + """)();
+  const close = [];
+  for (const f of targets.filter((t) => t.field)) {
+    for (const b of targets.filter((t) => !t.field)) {
+      const a = f.rect, r = b.rect;
+      const across = Math.min(a.right, r.right) - Math.max(a.left, r.left);
+      const down = Math.min(a.bottom, r.bottom) - Math.max(a.top, r.top);
+      const below = r.top - a.bottom, beside = Math.max(r.left - a.right, a.left - r.right);
+      if ((across > 0 && below >= 0 && below < room)
+          || (down > 0 && beside >= 0 && beside < room)) {
+        close.push(`${b.name} is ${Math.round(Math.max(below, beside))} px from ${f.name}`);
+      }
+    }
+  }
+  return close;
+}"""
+)
+
+_FONTS = (
+    """() => {
+  const page = getComputedStyle(document.body).fontFamily;
+  return ("""
+    + _TARGETS
+    + """)().filter((t) => t.font !== page && !t.el.closest("code, .digits, .mono, .pin"))
+    .map((t) => `${t.name} is in ${t.font}`);
+}"""
+)
+
+
+def small_tap_targets(page: Page, least: int = TAP_TARGET) -> list[str]:
+    """Every visible tap target smaller than ``least`` × ``least`` px, named with its size."""
+    return list(page.evaluate(_SMALL, least))
+
+
+def crowded_buttons(page: Page, room: int = 8) -> list[str]:
+    """Every visible button or link closer than ``room`` px to a field above or beside it."""
+    return list(page.evaluate(_CROWDED, room))
+
+
+def foreign_fonts(page: Page) -> list[str]:
+    """Every visible tap target not in the page's font (a browser default font for buttons)."""
+    return list(page.evaluate(_FONTS))

@@ -2,25 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
-from playwright.sync_api import Page, expect
+from playwright.sync_api import expect
 
 from support import Server
+from support_web import axe_violations as violations
 from support_web import new_page, open_stall, phone, sign_up_consumer, top_up, type_amount
-
-AXE = Path(__file__).parent / "vendor" / "axe.min.js"
-
-
-def violations(page: Page) -> list[str]:
-    page.add_script_tag(path=str(AXE))
-    found = page.evaluate(
-        """async () => (await axe.run(document, {
-            runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"] },
-        })).violations.map(v => `${v.id} (${v.impact}): ${v.nodes.map(n => n.target).join(" ")}`)"""
-    )
-    return list(found)
 
 
 def test_main_screens_have_no_accessibility_violations(server: Server, browser: Any) -> None:

@@ -25,20 +25,9 @@ from support_web import (
     top_up,
     type_amount,
 )
+from support_web import axe_violations as violations
 
 REFUSED = "That is not a Saoma payment code."
-AXE = Path(__file__).parent / "vendor" / "axe.min.js"
-
-
-def violations(page: Page) -> list[str]:
-    """axe-core's WCAG 2.1 A and AA findings on the screen as it is (as test_accessibility)."""
-    page.add_script_tag(path=str(AXE))
-    found = page.evaluate(
-        """async () => (await axe.run(document, {
-            runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"] },
-        })).violations.map(v => `${v.id} (${v.impact}): ${v.nodes.map(n => n.target).join(" ")}`)"""
-    )
-    return list(found)
 
 
 @pytest.fixture

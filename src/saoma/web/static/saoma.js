@@ -111,7 +111,7 @@ const DICT = {
     "err_manager-pin-not-set": "Set a manager PIN in the dashboard first.",
     "err_manager-pin-locked": "Too many wrong manager PINs: refunds are locked for 15 minutes.",
     // start
-    start_lead: "Pay and get paid by scanning a code. Money lands in about a second.",
+    start_lead: "Saoma is an open QR-code payment platform: people pay by scanning a shop's code or showing their own, and the shop hears the money arrive in about a second.",
     open_wallet: "Open the wallet", open_cashier: "Open the cashier", open_dashboard: "Open the dashboard",
     demo_consumers: "Be a consumer", demo_merchants: "Be a merchant", demo_pin: "Every demo PIN is {pin}.",
     tour: "What to try",
@@ -288,6 +288,28 @@ const DICT = {
     dp_kind_opened: "Opened", dp_kind_refunded: "Refunded", dp_kind_contested: "Contested",
     dp_kind_escalated: "No answer in time: sent to support", dp_kind_decided: "Decided",
     dp_kind_withdrawn: "Withdrawn",
+    // words: the field to fix when a request is refused, as a sentence
+    invalid_payload: "That is not a Saoma code. Scan it again or paste the whole code.",
+    invalid_shares: "Enter how many people share the packet: 1 to 100.",
+    invalid_greeting: "The greeting is too long.",
+    invalid_manager_pin: "The manager PIN is six digits.",
+    invalid_category_code: "Choose the kind of business.",
+    invalid_legal_name: "Enter the legal name as on the business licence.",
+    invalid_licence_number: "Enter the licence number (unified social credit code).",
+    invalid_owner_id_number: "Enter the owner's ID number (resident ID or passport).",
+    invalid_holder_name: "Enter the account holder's name (up to 70 characters).",
+    invalid_account_number: "Enter the account number: 8 to 34 digits.",
+    invalid_bank_name: "The bank's name is at most 70 characters.",
+    invalid_public_key: "Paste the public key in base64 (an Ed25519 key).",
+    invalid_q: "Search with fewer or plainer characters.",
+    invalid_text: "Tell what happened in fewer words.",
+    invalid_reason: "Choose what went wrong.",
+    invalid_reason_shown: "Write the reason the person will see.",
+    invalid_appeal: "Write how the person can appeal.",
+    invalid_from: "Choose a first day.",
+    invalid_days: "Choose how many days to show.",
+    invalid_currency: "Only yuan (CNY) can be used here.",
+    invalid_body: "The page sent something the server could not read. Reload the page and try again.",
   },
   zh: {
     skip: "跳到内容",
@@ -392,7 +414,7 @@ const DICT = {
     "err_manager-pin-wrong": "店长密码错误，请重试。",
     "err_manager-pin-not-set": "请先在商户后台设置店长密码。",
     "err_manager-pin-locked": "店长密码错误次数过多，退款已锁定 15 分钟。",
-    start_lead: "扫码付款、扫码收款，约一秒到账。",
+    start_lead: "扫码是开放的二维码支付平台：扫商家的码或出示自己的付款码即可付款，商家约一秒就能听到到账播报。",
     open_wallet: "打开钱包", open_cashier: "打开收银台", open_dashboard: "打开商户后台",
     demo_consumers: "作为顾客", demo_merchants: "作为商户", demo_pin: "演示账户的支付密码都是 {pin}。",
     tour: "试试这些",
@@ -568,6 +590,28 @@ const DICT = {
     dp_kind_opened: "发起", dp_kind_refunded: "已退款", dp_kind_contested: "申辩",
     dp_kind_escalated: "逾期未答复：转客服", dp_kind_decided: "已裁决",
     dp_kind_withdrawn: "已撤回",
+    // words: 请求被拒绝时需要修改的字段
+    invalid_payload: "这不是扫码的二维码，请重新扫描或粘贴完整的码。",
+    invalid_shares: "请输入红包个数：1 到 100。",
+    invalid_greeting: "祝福语太长。",
+    invalid_manager_pin: "店长密码为 6 位数字。",
+    invalid_category_code: "请选择经营类别。",
+    invalid_legal_name: "请输入与营业执照一致的法定名称。",
+    invalid_licence_number: "请输入统一社会信用代码。",
+    invalid_owner_id_number: "请输入负责人证件号码（身份证或护照）。",
+    invalid_holder_name: "请输入开户人姓名（不超过 70 个字符）。",
+    invalid_account_number: "请输入银行账号：8 至 34 位数字。",
+    invalid_bank_name: "开户银行名称不超过 70 个字符。",
+    invalid_public_key: "请粘贴 base64 格式的公钥（Ed25519）。",
+    invalid_q: "请用更少或更常见的字符搜索。",
+    invalid_text: "描述太长，请精简。",
+    invalid_reason: "请选择出了什么问题。",
+    invalid_reason_shown: "请填写对方会看到的原因。",
+    invalid_appeal: "请填写对方如何申诉。",
+    invalid_from: "请选择开始日期。",
+    invalid_days: "请选择显示的天数。",
+    invalid_currency: "这里只能使用人民币（CNY）。",
+    invalid_body: "页面发送的内容服务器无法读取，请刷新页面后重试。",
   },
 };
 
@@ -641,12 +685,17 @@ const Saoma = (() => {
     });
   }
 
+  /** A refusal or a lost connection. Its message is the sentence a person reads, in the page's
+   * language (even when nothing catches it); the server's own words stay in ``doc.detail``. */
   class ApiError extends Error {
     constructor(doc, status) {
-      super((doc && doc.detail) || `HTTP ${status}`);
+      super("");
+      this.name = "ApiError";
       this.doc = doc || {};
       this.status = status;
-      this.slug = String(this.doc.type || "").split("/").pop() || "http-" + status;
+      this.slug = status === 0 ? "network"
+        : String(this.doc.type || "").split("/").pop() || "http-" + status;
+      this.message = human(this);
     }
   }
 
@@ -666,9 +715,7 @@ const Saoma = (() => {
       if (navigator.onLine === false) throw new TypeError("offline");
       response = await fetch(path, init);
     } catch (err) {
-      const e = new ApiError({ type: "network" }, 0);
-      e.slug = "network";
-      throw e;
+      throw new ApiError({}, 0); // "Failed to fetch", offline: a sentence, never "HTTP 0"
     }
     if (!response.ok) {
       let doc = {};
@@ -708,21 +755,22 @@ const Saoma = (() => {
     return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
   }
 
-  /** Any failure as a sentence a person understands, in their language. */
+  /** Any failure as a sentence a person understands, in their language: never the server's
+   * developer text, never "HTTP 0" or the browser's "Failed to fetch". */
   function human(err) {
-    if (err && err.slug) {
-      // An invalid request names the field to fix: a sentence about that field in the page's
-      // language where the pages have one, else the server's detail (it names the field).
-      if (err.slug === "invalid-request") {
-        const field = "invalid_" + String((err.doc && err.doc.field) || "").replace(/\W/g, "_");
-        if ((DICT[lang] && DICT[lang][field]) || DICT.en[field]) return t(field);
-        if (err.doc && err.doc.detail) return err.doc.detail;
-        return t("err_invalid-request");
-      }
-      const key = "err_" + err.slug;
-      if ((DICT[lang] && DICT[lang][key]) || DICT.en[key]) return t(key);
-      if (err.doc && err.doc.detail && err.status < 500) return err.doc.detail;
+    const known = (key) => Boolean((DICT[lang] && DICT[lang][key]) || DICT.en[key]);
+    if (!err) return t("err_generic");
+    // A request the browser could not send or got no answer to (fetch throws a TypeError).
+    if (err.slug === "network" || err.status === 0 || (err.name === "TypeError" && /fetch|network|offline|load failed/i.test(err.message))) {
+      return t("err_network");
     }
+    if (err.slug === "invalid-request") {
+      // The field to fix, in a sentence of its own where the pages have one.
+      const field = "invalid_" + String((err.doc && err.doc.field) || "").replace(/\W/g, "_");
+      return known(field) ? t(field) : t("err_invalid-request");
+    }
+    if (err.slug && known("err_" + err.slug)) return t("err_" + err.slug);
+    if (err.status >= 500) return t("err_internal-error");
     return t("err_generic");
   }
 

@@ -8,6 +8,13 @@ Object.assign(DICT.en, {
   demo_open_console: "Open the console",
   demo_role_support: "Support", demo_role_risk: "Risk", demo_role_finance: "Finance", demo_role_admin: "Administrator",
   demo_totp_qr: "Authenticator code for {login}",
+  start_try: "What to try",
+  start_wallet: "Wallet", start_wallet_what: "For people: scan a shop's code, show a payment code, send money and red packets.",
+  start_till: "Till", start_till_what: "For a shop's counter: type an amount, show the code, hear the money arrive.",
+  start_dashboard: "Dashboard", start_dashboard_what: "For the shop owner: takings, refunds, statements and payouts.",
+  start_console: "Console", start_console_what: "For Saoma's staff: find a person, freeze an account, decide disputes.",
+  start_credentials: "Demo sign-in", start_password: "Password of every demo account",
+  start_pin: "Payment PIN and manager PIN", start_login: "Login: {login}",
 });
 Object.assign(DICT.zh, {
   demo_operators: "作为运营人员",
@@ -15,6 +22,13 @@ Object.assign(DICT.zh, {
   demo_open_console: "打开控制台",
   demo_role_support: "客服", demo_role_risk: "风控", demo_role_finance: "财务", demo_role_admin: "管理员",
   demo_totp_qr: "{login} 的身份验证器二维码",
+  start_try: "试试这些",
+  start_wallet: "钱包", start_wallet_what: "给个人用：扫商家的码、出示付款码、转账、发红包。",
+  start_till: "收银台", start_till_what: "给店铺柜台用：输入金额、出示收款码、语音播报到账。",
+  start_dashboard: "商户后台", start_dashboard_what: "给店主用：收款、退款、对账单和结算。",
+  start_console: "控制台", start_console_what: "给扫码的工作人员用：查找用户、冻结账户、裁决争议。",
+  start_credentials: "演示账户登录", start_password: "所有演示账户的密码",
+  start_pin: "支付密码和店长密码", start_login: "账号：{login}",
 });
 
 (() => {
@@ -33,12 +47,16 @@ Object.assign(DICT.zh, {
     if (!config || !config.demo) return;
     $("#s-demo").hidden = false;
     $("#s-pin").textContent = t("demo_pin", { pin: config.pin });
+    $("#s-password").textContent = config.password;
+    $("#s-pin-code").textContent = config.pin;
+    const login = (who) => el("span", { class: "small muted demo-login" }, t("start_login", { login: "" }),
+      el("code", { text: who.login }));
     $("#s-consumers").replaceChildren(...config.consumers.map((c) => el("li", {},
-      el("span", { class: "grow", text: c.name }),
+      el("span", { class: "grow" }, el("strong", { text: c.name }), el("br"), login(c)),
       demoButton("consumer", c.login, t("open_wallet"), "/wallet"))));
     $("#s-merchants").replaceChildren(...config.merchants.map((m) => el("li", {},
       el("span", { class: "grow" }, el("strong", { text: Saoma.merchantName(m) }), el("br"),
-        el("span", { class: "small muted", text: m.note })),
+        el("span", { class: "small muted", text: m.note }), el("br"), login(m)),
       demoButton("merchant", m.login, t("cashier"), "/cashier"),
       demoButton("merchant", m.login, t("dashboard"), "/dashboard"))));
     drawOperators();
