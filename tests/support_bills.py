@@ -91,10 +91,12 @@ def a_day_of_everything(server: Server, *, shop_name: str = "Nanshan Fresh Mart"
     )
     come_back(server, waiting["id"], mine["id"])
     wait_for(
-        lambda: me.client.request("GET", "/v1/me/bank-transfers", params={"direction": "withdraw"})[
-            "data"
-        ][0]["state"]
-        == "succeeded",
+        lambda: (
+            me.client.request("GET", "/v1/me/bank-transfers", params={"direction": "withdraw"})[
+                "data"
+            ][0]["state"]
+            == "succeeded"
+        ),
         what="the bank to pay the withdrawal out",
     )
     balance = me.client.me()["balance"]
