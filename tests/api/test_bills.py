@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -174,6 +175,10 @@ def test_another_consumers_rows_never_appear(server: Server, day: Day) -> None:
     }
     got = next(r for r in theirs if r["kind"] == "transfer_in")
     assert (got["amount"], got["name"]) == (500, "*敏")
+    for odd in ("nul\x00", "x" * 65, "pay:%ff"):
+        with pytest.raises(SaomaError) as missing:
+            day.me.client.request("GET", f"/v1/me/bills/{quote(odd, safe='')}")
+        assert missing.value.status == 404
     unsigned = httpx.get(server.url + "/v1/me/bills")
     assert unsigned.status_code == 401
 

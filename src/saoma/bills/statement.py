@@ -91,7 +91,7 @@ class Bills:
 
     def one(self, consumer: Consumer, bill_id: str) -> dict[str, Any]:
         """The receipt of one row: the row as the list shows it, found by its id."""
-        if len(bill_id) > BILL_ID_MAX:
+        if len(bill_id) > BILL_ID_MAX or not bill_id.isprintable():  # nothing a database refuses
             raise NotFound("no such bill")
         t = lt.transfers.c
         mine = or_(
