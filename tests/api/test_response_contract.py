@@ -200,6 +200,7 @@ def test_every_json_answer_matches_its_documented_schema(
     tour_ops(contract.watch, server, payer, shop)
     tour_freezes(contract, server, shop, payer)
     tour_onboarding(contract, server, shop)
+    tour_bills(payer)
     payer.request("GET", "/v1/problems")  # the error catalogue, for clients and the pages
     payer.request("DELETE", "/v1/sessions/current")
     missing = contract.json_operations() - contract.succeeded
@@ -491,3 +492,11 @@ def tour_freezes(
     assert shop.request("GET", "/v1/merchant")["freeze"]["reason"] == "Checks"
     for kind, subject in (("consumers", me["id"]), ("merchants", shop_id)):
         lifter.request("POST", f"/v1/ops/{kind}/{subject}/unfreeze", {"note": "cleared"})
+
+
+def tour_bills(payer: ConsumerClient) -> None:
+    """The wallet's bills after the tour's day: a page filtered by kind, the next, a receipt."""
+    first = payer.request("GET", "/v1/me/bills", params={"limit": 2})
+    payer.request("GET", "/v1/me/bills", params={"cursor": first["next_cursor"], "limit": 2})
+    payer.request("GET", "/v1/me/bills", params={"kind": "transfer", "month": "2001-01"})
+    payer.request("GET", f"/v1/me/bills/{first['data'][0]['id']}")

@@ -116,7 +116,8 @@ def test_history_offline_says_so_shows_what_was_loaded_and_retries_when_back(
     expect(notice).to_have_text("You are offline. Your history shows when you are back online.")
     wallet.context.set_offline(False)  # back online: it loads by itself
     expect(notice).to_be_hidden()
-    expect(history).to_have_text("Nothing yet.")
+    expect(history).to_contain_text("Top-up")  # the ¥50 topped up is the first row
+    expect(history).to_contain_text("+¥50.00")
     wallet.get_by_role("button", name="Back").last.click()
 
     shop = new_merchant(server, name="Shekou Noodles")

@@ -381,6 +381,7 @@ def create_app(platform: Platform, *, start: bool = True) -> FastAPI:
 def _include_routers(app: FastAPI) -> None:
     from saoma.api import (
         access_routes,
+        bills_routes,
         consumer_routes,
         dispute_routes,
         freeze_routes,
@@ -413,5 +414,6 @@ def _include_routers(app: FastAPI) -> None:
         access_routes,
         freeze_routes,
         kyc_routes,
+        bills_routes,
     ):
         app.include_router(module.router)

@@ -50,7 +50,15 @@ TYPES = {
 SCANNING = ("vendor/jsQR.js", "vendor/qrcode.js", "scan.js")
 SCRIPTS = {
     "start": ("vendor/qrcode.js", "saoma.js"),
-    "wallet": (*SCANNING, "saoma.js", "code128.js", "disputes.js", "access.js", "frozen.js"),
+    "wallet": (
+        *SCANNING,
+        "saoma.js",
+        "code128.js",
+        "disputes.js",
+        "access.js",
+        "frozen.js",
+        "bills.js",
+    ),
     "cashier": (*SCANNING, "saoma.js"),
     "dashboard": (
         "vendor/qrcode.js",

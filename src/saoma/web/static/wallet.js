@@ -6,7 +6,6 @@
   let me = null;
   let current = null; // the preview being confirmed
   let stopCamera = null;
-  let historyCursor = null;
   let stopEvents = () => {};
 
   // --- sign in / up ----------------------------------------------------------------------------
@@ -593,117 +592,10 @@
     show("v-packet-open");
   }
 
-  // --- history and receipts --------------------------------------------------------------------
+  // --- history and receipts: bills.js ---------------------------------------------------------
 
   const historyKey = () => "saoma.history." + (me ? me.id : "");
-  let historyRetry = false; // a retry waits for the connection to come back
-
-  async function showHistory() {
-    historyCursor = null;
-    say("#history-out", "", "ok");
-    let loaded = null;
-    try {
-      const [holds, transfers, payments] = await Promise.all([
-        api("GET", "/v1/me/holds"), api("GET", "/v1/me/transfers"),
-        api("GET", "/v1/me/payments?limit=20"),
-      ]);
-      loaded = { holds: holds.data || [], transfers: transfers.data || [], payments };
-      localStorage.setItem(historyKey(), JSON.stringify(loaded));
-    } catch (err) {
-      if (err.slug !== "network") { say("#history-out", human(err), "err"); return; }
-      loaded = JSON.parse(localStorage.getItem(historyKey()) || "null");
-      historyOffline(Boolean(loaded));
-      if (!loaded) {
-        $("#history").replaceChildren();
-        $("#holds-card").hidden = true;
-        $("#history-more").hidden = true;
-        return;
-      }
-      loaded.payments.next_cursor = null; // no more pages until back online
-    }
-    renderHistory(loaded);
-  }
-
-  /** Offline: say so, show what was loaded before (if anything), and retry once back online. */
-  function historyOffline(cached) {
-    say("#history-out", t(cached ? "history_offline_cached" : "history_offline"), "warn");
-    if (historyRetry) return;
-    historyRetry = true;
-    window.addEventListener("online", () => {
-      historyRetry = false;
-      if (!$("#v-history").hidden) showHistory();
-    }, { once: true });
-  }
-
-  function renderHistory(loaded) {
-    $("#history").replaceChildren();
-    $("#holds-card").hidden = !loaded.holds.length;
-    $("#holds").replaceChildren(...loaded.holds.map((h) => el("li", {},
-      el("span", { class: "grow" }, el("strong", { text: Saoma.merchantName(h.merchant) }), el("br"),
-        el("span", { class: "small muted", text: h.state === "held" || h.state === "requested"
-          ? t("hold_until", { amount: money(h.amount), time: Saoma.when(h.expires_at) })
-          : t("hold_taken", { amount: money(h.captured || 0), total: money(h.amount) }) })),
-      el("span", { class: "tag", text: t("hold_state_" + h.state) }))));
-    addPayments(loaded.payments, loaded.transfers);
-  }
-
-  async function morePayments() {
-    try {
-      addPayments(await api("GET", `/v1/me/payments?limit=20&cursor=${historyCursor}`), []);
-    } catch (err) {
-      if (err.slug === "network") historyOffline(true);
-      else say("#history-out", human(err), "err");
-    }
-  }
-
-  function addPayments(page, transfers) {
-    historyCursor = page.next_cursor;
-    $("#history-more").hidden = !historyCursor;
-    const items = page.data.map((p) => ({ at: p.created_at, node: paymentItem(p) }));
-    for (const tr of transfers || []) items.push({ at: tr.created_at, node: transferItem(tr) });
-    items.sort((a, b) => (a.at < b.at ? 1 : -1));
-    if (!items.length && !$("#history").children.length) {
-      $("#history").append(el("li", { class: "muted", text: t("no_history") }));
-    }
-    $("#history").append(...items.map((i) => i.node));
-  }
-  $("#history-more").addEventListener("click", () => morePayments());
-
-  function paymentItem(p) {
-    return el("li", {},
-      el("span", { class: "grow" },
-        el("strong", { text: Saoma.merchantName(p.merchant) }), " ",
-        el("span", { class: "tag", text: t("kind_" + p.kind) }),
-        p.refunded ? el("span", { class: "tag", text: `${t("refunded")} ${money(p.refunded_to_payer)}` }) : null,
-        el("br"), el("span", { class: "small muted", text: `${Saoma.when(p.created_at)} ${p.note || ""}` })),
-      el("span", { class: "minus", text: "-" + money(p.paid) }),
-      el("button", { type: "button", class: "secondary", text: t("receipt"), onclick: () => receipt(p.id) }));
-  }
-
-  function transferItem(tr) {
-    const incoming = tr.direction === "in";
-    const other = incoming ? tr.sender_id : tr.recipient_id || tr.to || "";
-    return el("li", {},
-      el("span", { class: "grow" },
-        el("strong", { text: t(incoming ? "transfer_in" : "transfer_out", { name: other }) }),
-        tr.state === "waiting" ? el("span", { class: "tag", text: t("transfer_waiting") }) : null, el("br"),
-        el("span", { class: "small muted", text: `${Saoma.when(tr.created_at)} ${tr.note || ""}` })),
-      el("span", { class: incoming ? "plus" : "minus", text: (incoming ? "+" : "-") + money(tr.amount) }));
-  }
-
-  async function receipt(id) {
-    const p = await api("GET", `/v1/me/payments/${id}`);
-    const rows = [
-      [t("merchant"), Saoma.merchantName(p.merchant)], [t("amount"), money(p.amount)],
-      [t("discount"), money(p.discount)], [t("you_pay", { amount: "" }).trim(), money(p.paid)],
-      [t("kind"), t("kind_" + p.kind)], [t("time"), Saoma.when(p.created_at)], [t("id"), p.id],
-    ];
-    if (p.note) rows.push([t("note"), p.note]);
-    for (const r of p.refunds || []) rows.push([t("refunds"), `${money(r.amount)} · ${Saoma.when(r.created_at)}`]);
-    $("#receipt").replaceChildren(el("dl", {}, ...rows.map(([k, v]) => [el("dt", { text: k }), el("dd", { text: v })])));
-    $("#receipt").dataset.paymentId = p.id; // disputes.js offers "Report a problem" for it
-    show("v-receipt");
-  }
+  const showHistory = () => Saoma.bills.show(me);
 
   // --- settings ----------------------------------------------------------------------------------
 
