@@ -50,7 +50,16 @@ TYPES = {
 SCANNING = ("vendor/jsQR.js", "vendor/qrcode.js", "scan.js")
 SCRIPTS = {
     "start": ("vendor/qrcode.js", "saoma.js"),
-    "wallet": (*SCANNING, "saoma.js", "code128.js", "disputes.js", "access.js", "frozen.js"),
+    "wallet": (
+        *SCANNING,
+        "saoma.js",
+        "code128.js",
+        "disputes.js",
+        "access.js",
+        "frozen.js",
+        "wallet-pinpad.js",
+        "wallet-extras.js",
+    ),
     "cashier": (*SCANNING, "saoma.js"),
     "dashboard": (
         "vendor/qrcode.js",

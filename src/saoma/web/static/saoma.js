@@ -287,6 +287,15 @@ const DICT = {
     dp_kind_opened: "Opened", dp_kind_refunded: "Refunded", dp_kind_contested: "Contested",
     dp_kind_escalated: "No answer in time: sent to support", dp_kind_decided: "Decided",
     dp_kind_withdrawn: "Withdrawn",
+    // wallet: paying, people and extras
+    was_price: "Before the discount", pin_pad_hint: "Sent as soon as the sixth digit is typed.",
+    pay_amount: "Pay {amount}", send_amount: "Send {amount}",
+    sent_waiting: "{amount} is waiting to be claimed",
+    top_up_then_pay: "Top up {amount} and come back to this payment",
+    top_up_back: "{amount} arrived. Type your PIN to pay.",
+    recipient_is: "Recipient: {name}",
+    recipient_waits: "Nobody has confirmed this number or e-mail in a wallet yet: the money waits for its owner and comes back to you after 24 hours if unclaimed.",
+    "err_recipient-unknown": "No wallet has this id. Check it and try again.",
   },
   zh: {
     skip: "跳到内容",
@@ -566,6 +575,15 @@ const DICT = {
     dp_kind_opened: "发起", dp_kind_refunded: "已退款", dp_kind_contested: "申辩",
     dp_kind_escalated: "逾期未答复：转客服", dp_kind_decided: "已裁决",
     dp_kind_withdrawn: "已撤回",
+    // wallet: paying, people and extras
+    was_price: "原价", pin_pad_hint: "输入第六位数字后立即提交。",
+    pay_amount: "支付 {amount}", send_amount: "转账 {amount}",
+    sent_waiting: "{amount} 等待对方领取",
+    top_up_then_pay: "充值 {amount} 后回到这笔付款",
+    top_up_back: "{amount} 已到账，请输入支付密码完成付款。",
+    recipient_is: "收款人：{name}",
+    recipient_waits: "还没有人在钱包中确认这个手机号或邮箱：钱会等待其主人领取，24 小时内无人领取将退回给你。",
+    "err_recipient-unknown": "没有这个钱包号，请核对后再试。",
   },
 };
 

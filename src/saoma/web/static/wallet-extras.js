@@ -1,0 +1,2 @@
+/* The wallet beyond paying: withdrawal to the bank, coupons, the offline banner. */
+"use strict";
