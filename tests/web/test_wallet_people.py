@@ -78,3 +78,47 @@ def test_a_number_nobody_confirmed_says_the_money_waits_and_a_bad_id_is_refused(
     )
     expect(wallet.locator("#v-send")).to_be_visible()
     assert alice.client.me()["balance"] == 3_000
+
+
+def test_a_red_packet_opens_like_an_envelope_shows_the_amount_won_large_and_who_claimed(
+    server: Server, phone_wallet: Page, shots: Path
+) -> None:
+    wallet = phone_wallet
+    sender = verified_payer(server, "Zhang Min", 5_000)
+    earlier = verified_payer(server, "Chen Mei")
+    claimer = verified_payer(server, "李伟")
+    packet = sender.client.request(
+        "POST",
+        "/v1/red-packets",
+        {"amount": 888, "shares": 3, "mode": "random", "greeting": "新年快乐", "pin": PIN},
+        idempotency_key=f"rp-{claimer.id}",
+    )
+    first = earlier.client.request(
+        "POST", f"/v1/red-packets/{packet['id']}/claim", idempotency_key=f"c-{earlier.id}"
+    )
+    signed_in(wallet, server, claimer)
+    wallet.goto(server.url + packet["link"])  # the link shared in a chat
+    expect(wallet.locator("#po-title")).to_have_text("From Zhang Min")
+    expect(wallet.locator("#po-greeting")).to_have_text("新年快乐")
+    expect(wallet.locator("#po-claims li")).to_have_count(1)
+    expect(wallet.locator("#po-claims")).to_contain_text("Chen Mei")
+    assert axe_violations(wallet) == []
+    assert small_targets(wallet) == []
+
+    wallet.get_by_role("button", name="Open the red packet").click()
+    won = wallet.locator("#po-won-amount")
+    expect(won).to_have_text(f"¥{claimer.client.me()['balance'] / 100:.2f}")
+    assert won.evaluate("e => parseFloat(getComputedStyle(e).fontSize)") >= 40  # large
+    expect(wallet.locator("#po-won")).to_contain_text("You got")
+    # The claims list: who claimed how much, this payer's share among them.
+    rows = wallet.locator("#po-claims li")
+    expect(rows).to_have_count(2)
+    expect(rows.filter(has_text="Chen Mei")).to_contain_text(f"¥{first['amount'] / 100:.2f}")
+    expect(rows.filter(has_text="李伟")).to_contain_text(won.inner_text())
+    expect(wallet.get_by_role("button", name="Open the red packet")).to_be_hidden()
+    assert axe_violations(wallet) == []
+    assert small_targets(wallet) == []
+    wallet.get_by_role("button", name="中文").click()
+    expect(wallet.locator("#po-won")).to_contain_text("你抢到了")
+    shot(wallet, shots, "wallet-red-packet-zh")
+    assert wallet.errors == []  # type: ignore[attr-defined]

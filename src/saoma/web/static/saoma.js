@@ -296,6 +296,8 @@ const DICT = {
     recipient_is: "Recipient: {name}",
     recipient_waits: "Nobody has confirmed this number or e-mail in a wallet yet: the money waits for its owner and comes back to you after 24 hours if unclaimed.",
     "err_recipient-unknown": "No wallet has this id. Check it and try again.",
+    packet_you_got: "You got", packet_all_taken: "All shares have been taken.",
+    packet_no_claims: "Nobody has opened it yet.",
   },
   zh: {
     skip: "跳到内容",
@@ -584,6 +586,8 @@ const DICT = {
     recipient_is: "收款人：{name}",
     recipient_waits: "还没有人在钱包中确认这个手机号或邮箱：钱会等待其主人领取，24 小时内无人领取将退回给你。",
     "err_recipient-unknown": "没有这个钱包号，请核对后再试。",
+    packet_you_got: "你抢到了", packet_all_taken: "红包已被抢完。",
+    packet_no_claims: "还没有人领取。",
   },
 };
 

@@ -726,8 +726,14 @@
     $("#po-claim").hidden = !!mine || packet.state !== "open" || packet.claimed >= packet.shares;
     if (mine) say("#po-out", t("packet_got", { amount: money(mine.amount) }), "ok");
     else say("#po-out", "", "ok");
-    $("#po-claims").replaceChildren(...packet.claims.map((c) => el("li", {},
-      el("span", { class: "grow", text: c.name }),
+    // The amount won, large, on the envelope itself.
+    $("#po-won").hidden = !mine;
+    $("#po-won-amount").textContent = mine ? money(mine.amount) : "";
+    if (!mine && packet.claimed >= packet.shares) $("#po-left").textContent = t("packet_all_taken");
+    if (!packet.claims.length) $("#po-claims").replaceChildren(el("li", { class: "muted", text: t("packet_no_claims") }));
+    else $("#po-claims").replaceChildren(...packet.claims.map((c) => el("li", { class: c.mine ? "mine" : null },
+      el("span", { class: "grow" }, el("strong", { text: c.name }), el("br"),
+        el("span", { class: "small muted", text: Saoma.when(c.claimed_at) })),
       packet.luckiest === c.name ? el("span", { class: "tag", text: t("packet_luckiest") }) : null,
       el("span", { class: "plus", text: money(c.amount) }))));
     $("#po-claim").onclick = (ev) => guard(ev.target, "#po-out", async () => {
