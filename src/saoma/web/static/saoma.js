@@ -298,6 +298,11 @@ const DICT = {
     "err_recipient-unknown": "No wallet has this id. Check it and try again.",
     packet_you_got: "You got", packet_all_taken: "All shares have been taken.",
     packet_no_claims: "Nobody has opened it yet.",
+    withdraw: "Withdraw", withdraw_title: "Withdraw to the bank", bank_transfers: "To and from the bank",
+    withdraw_sent: "Sending {amount} to your bank…", withdraw_done: "{amount} was sent to your bank.",
+    withdraw_failed: "The bank refused the withdrawal: the money is back in your wallet.",
+    bank_withdrawal: "Withdrawal to the bank", bank_top_up: "Top-up from the bank",
+    bt_state_pending: "in progress", bt_state_succeeded: "done", bt_state_failed: "refused",
   },
   zh: {
     skip: "跳到内容",
@@ -588,6 +593,11 @@ const DICT = {
     "err_recipient-unknown": "没有这个钱包号，请核对后再试。",
     packet_you_got: "你抢到了", packet_all_taken: "红包已被抢完。",
     packet_no_claims: "还没有人领取。",
+    withdraw: "提现", withdraw_title: "提现到银行卡", bank_transfers: "银行卡转入转出",
+    withdraw_sent: "正在把 {amount} 转到你的银行卡…", withdraw_done: "{amount} 已转到你的银行卡。",
+    withdraw_failed: "银行拒绝了这笔提现：钱已退回钱包。",
+    bank_withdrawal: "提现到银行卡", bank_top_up: "从银行卡充值",
+    bt_state_pending: "处理中", bt_state_succeeded: "已完成", bt_state_failed: "已拒绝",
   },
 };
 
