@@ -154,9 +154,11 @@ def scan_by_paste(page: Page, payload: str) -> None:
     page.get_by_role("button", name="Read").click()
 
 
-def confirm_with_pin(page: Page, pin: str = PIN, *, button: str = "Pay") -> None:
+def confirm_with_pin(page: Page, pin: str = PIN, *, button: str = "") -> None:
+    """Type the PIN into the six-box pad: it sends at the sixth digit, no button to press
+    (``button``: what the button under it says, checked first)."""
+    expect(page.locator("#confirm-button")).to_contain_text(button)
     page.locator("#cf-pin").fill(pin)
-    page.locator("#confirm-form").get_by_role("button", name=button).click()
 
 
 def balance(page: Page) -> str:

@@ -330,6 +330,7 @@ def tour_people(server: Server, payer: ConsumerClient, friend: ConsumerClient) -
     code = payer.request("GET", "/v1/me/code")
     friend.request("POST", "/v1/codes/preview", {"payload": code["qr_payload"]})
     friend_id = friend.request("GET", "/v1/me")["id"]
+    payer.request("POST", "/v1/transfers/recipient", {"to": friend_id})
     payer.request("POST", "/v1/transfers", {"to": friend_id, "amount": 300, "pin": PIN})
     payer.request("POST", "/v1/transfers", {"to": "+8613700000001", "amount": 200, "pin": PIN})
     payer.request("GET", "/v1/me/transfers")

@@ -11,9 +11,15 @@ from fastapi.responses import Response
 from saoma.api import deps
 from saoma.api.accounts_out import CodeOut
 from saoma.api.consumer_routes import Cursor, Limit
-from saoma.api.people_out import ClaimedOut, RedPacketOut, TransferOut, TransferPage
+from saoma.api.people_out import (
+    ClaimedOut,
+    RecipientOut,
+    RedPacketOut,
+    TransferOut,
+    TransferPage,
+)
 from saoma.api.responses import answer, problems
-from saoma.api.schemas import CreateRedPacket, SendMoney
+from saoma.api.schemas import CreateRedPacket, FindRecipient, SendMoney
 from saoma.payments import codes
 from saoma.payments.service import check_currency
 from saoma.wallets.service import Consumer
@@ -39,6 +45,15 @@ def person_code(consumer_id: str, request: Request) -> Response:
     return Response(codes.svg(codes.personal_payload(person)), media_type="image/svg+xml")
 
 
+@router.post("/transfers/recipient", response_model=RecipientOut, responses=problems(401, 404, 422))
+def transfer_recipient(body: FindRecipient, me: Me, request: Request) -> Response:
+    """Who gets the money, before sending: the masked name of the wallet that `to` names.
+
+    A phone or e-mail nobody has confirmed in a wallet yet is a 404 naming `to` (money sent to
+    it waits for its owner). Only the masked name is shown, never the id or the full name."""
+    return answer(deps.platform_of(request).people.recipient_preview(me, body.to))
+
+
 @router.post(
     "/transfers",
     status_code=201,
@@ -46,7 +61,9 @@ def person_code(consumer_id: str, request: Request) -> Response:
     responses=problems(401, 402, 404, 409, 422, 423),
 )
 async def send_money(body: SendMoney, me: Me, request: Request) -> Any:
-    """Send money to a wallet, a phone or an e-mail; without a wallet it waits a day."""
+    """Send money to a wallet, a phone or an e-mail; without a wallet it waits a day.
+
+    The PIN is always needed, whatever the no-PIN limit (that limit is for paying merchants)."""
     platform = deps.platform_of(request)
     check_currency(body.currency, me.currency, whose="your wallet holds money")
     return await deps.idempotent(

@@ -97,6 +97,15 @@ class TransferOut(Out):
     direction: Literal["in", "out"]
 
 
+class RecipientOut(Out):
+    """Who would get money sent to `to`: their name masked as receipts show it."""
+
+    model_config = example({"to": "+8613800000002", "name": "*敏"})
+
+    to: str = Field(description="What the sender typed: a wallet id, a phone or an e-mail.")
+    name: str = Field(description="The recipient's name masked (`*敏`, `*Wei`), or their login.")
+
+
 class TransferPage(Page[TransferOut]):
     model_config = example({"data": [TRANSFER], "next_cursor": None})
 

@@ -255,6 +255,12 @@ class SendMoney(Body):
     pin: StrictStr | None = None
 
 
+class FindRecipient(Body):
+    to: StrictStr = Field(
+        max_length=254, examples=["+8613800000002"], description="Wallet id, phone or e-mail."
+    )
+
+
 class CreateRedPacket(Body):
     amount: StrictInt = Field(examples=[8800])
     shares: StrictInt = Field(examples=[10])

@@ -84,6 +84,11 @@ class People:
         """Pay a friend by wallet id, phone or e-mail; to someone without a wallet it waits."""
         return self.transfers.send(sender, to=to, amount=amount, note=note, pin=pin, claim=claim)
 
+    def recipient_preview(self, sender: Consumer, to: str) -> dict[str, Any]:
+        """The masked name of whoever would get money sent to ``to`` (404 naming ``to`` if
+        nobody has confirmed that phone or e-mail in a wallet yet)."""
+        return self.transfers.preview(sender, to)
+
     transfer_view = staticmethod(transfer_view)
 
     def transfers_of(

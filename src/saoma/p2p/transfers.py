@@ -7,7 +7,13 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
-from saoma.core.errors import CurrencyMismatch, InvalidRequest, SaomaError, SelfTransfer
+from saoma.core.errors import (
+    CurrencyMismatch,
+    InvalidRequest,
+    NotFound,
+    SaomaError,
+    SelfTransfer,
+)
 from saoma.core.ids import new_id, now_us, rfc3339
 from saoma.db import read
 from saoma.ledger import Result, Transfer, TransferCode
@@ -25,6 +31,7 @@ from saoma.pagination import (
 )
 from saoma.payments import idempotency
 from saoma.payments.service import Payments, check_amount, derived_id
+from saoma.payments.views import masked_name
 from saoma.wallets.credentials import check_login
 from saoma.wallets.service import Consumer, Wallets
 
@@ -49,6 +56,14 @@ def transfer_view(row: dict[str, Any], viewer: str | None) -> dict[str, Any]:
     if viewer is not None:
         view["direction"] = "out" if row["sender_id"] == viewer else "in"
     return view
+
+
+def masked_login(login: str) -> str:
+    """A phone or e-mail with its middle hidden (``139****7565``, ``l***@example.cn``)."""
+    local, at, domain = login.partition("@")
+    if at:
+        return local[:1] + "***@" + domain
+    return login[:-8] + "****" + login[-4:] if len(login) > 8 else "****"
 
 
 class Transfers:
@@ -89,6 +104,21 @@ class Transfers:
         if recipient is not None and recipient.currency != sender.currency:
             raise CurrencyMismatch("that wallet holds another currency", field="to")
         return recipient, login
+
+    def preview(self, sender: Consumer, to: str) -> dict[str, Any]:
+        """Who would get money sent to ``to``, shown before the PIN is asked: the masked name
+        only (``*敏``), nothing the sender could not read on the recipient's own code.
+
+        Nobody who has confirmed that phone or e-mail yet is a 404 naming ``to`` (the money
+        would wait for its owner)."""
+        try:
+            recipient, _login = self.recipient(sender, (to or "").strip())
+        except NotFound:  # a wallet id that names no wallet
+            recipient = None
+        if recipient is None:
+            raise NotFound("no wallet has confirmed this phone or e-mail yet", field="to")
+        name = masked_name(recipient.display_name) or masked_login(recipient.login)
+        return {"to": to.strip(), "name": name}
 
     def send(
         self,

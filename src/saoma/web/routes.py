@@ -58,6 +58,8 @@ SCRIPTS = {
         "access.js",
         "frozen.js",
         "bills.js",
+        "wallet-pinpad.js",
+        "wallet-extras.js",
     ),
     "cashier": (*SCANNING, "saoma.js"),
     "dashboard": (

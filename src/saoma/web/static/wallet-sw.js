@@ -1,11 +1,12 @@
 /* The wallet works offline once opened: its page and assets come from this cache when the
    network is gone, so the payment code can still be shown. API calls are never cached. */
 "use strict";
-const CACHE = "saoma-wallet-v2";
+const CACHE = "saoma-wallet-v3";
 const SHELL = [
   "/wallet", "/static/saoma.css", "/static/saoma.js", "/static/wallet.js", "/static/scan.js",
   "/static/code128.js", "/static/disputes.js", "/static/access.js", "/static/frozen.js",
   "/static/bills.js",
+  "/static/wallet-pinpad.js", "/static/wallet-extras.js",
   "/static/vendor/jsQR.js", "/static/vendor/qrcode.js", "/static/icon.svg",
   "/manifest.webmanifest",
 ];

@@ -175,6 +175,7 @@
   }
 
   function home() {
+    resume = null;
     show("v-home");
     refreshHome();
   }
@@ -199,6 +200,7 @@
   document.addEventListener("saoma:lang", () => {
     if (me && !$("#v-home").hidden) refreshHome();
     if (current && !$("#v-confirm").hidden) renderConfirm();
+    showWho();
   });
 
   // --- top up ----------------------------------------------------------------------------------
@@ -215,6 +217,7 @@
         if (now.state === "succeeded") {
           say("#topup-out", t("top_up_done", { amount: money(amount) }), "ok");
           $("#tu-amount").value = "";
+          if (resumePayment(amount)) { refreshHome(); return; }
           refreshHome();
           return;
         }
@@ -276,11 +279,9 @@
       current = await api("POST", "/v1/codes/preview", { payload: text });
       current.payload = text;
       read = true;
-      $("#cf-pin").value = "";
       $("#cf-amount").value = "";
       $("#cf-note").value = "";
-      renderConfirm();
-      show("v-confirm");
+      openConfirm();
     });
     if (!read) refused = text;
     if (!$("#v-scan").hidden && !stopCamera) startCamera();
@@ -288,82 +289,140 @@
 
   // --- confirm ---------------------------------------------------------------------------------
 
+  let paying = false; // one payment at a time, whatever submits the form
+  let resume = null; // the payment waiting for a top-up, to come back to
+  const pinPad = PinPad.attach($("#cf-pin"), () => $("#confirm-form").requestSubmit());
+
   function payeeName(p) {
+    if (p.kind === "transfer") return p.name;
     return p.kind === "person" ? p.person.display_name : Saoma.merchantName(p.merchant);
+  }
+
+  /** The price asked or typed, before any discount (null while nothing valid is typed). */
+  function priceOf(p) {
+    if (p.kind === "static" || p.kind === "person") return parseAmount($("#cf-amount").value);
+    return p.amount;
+  }
+
+  function confirmTitle(p, name) {
+    if (p.kind === "hold") return t("allow_hold", { name });
+    if (p.kind === "person" || p.kind === "transfer") return t("person_pay", { name });
+    return t("pay_to", { name });
+  }
+
+  function confirmButton(p, toPay) {
+    if (p.kind === "hold") return t("confirm_allow");
+    const sending = p.kind === "person" || p.kind === "transfer";
+    if (!toPay) return t(sending ? "send" : "confirm_pay");
+    return t(sending ? "send_amount" : "pay_amount", { amount: money(toPay, p.currency) });
+  }
+
+  function confirmDetails(p, name) {
+    const details = [];
+    if (p.description) details.push(p.description);
+    if (p.kind === "hold") details.push(t("hold_text", { name, time: Saoma.when(p.expires_at) }));
+    else if (p.expires_at) details.push(t("expires", { time: Saoma.when(p.expires_at) }));
+    if (p.kind === "transfer" && p.waits) details.push(t("recipient_waits"));
+    if (p.kind === "transfer" && p.note) details.push(p.note);
+    return details.join(" · ");
   }
 
   function renderConfirm() {
     const p = current;
     const name = payeeName(p);
     const typed = p.kind === "static" || p.kind === "person";
-    $("#confirm-title").textContent =
-      p.kind === "hold" ? t("allow_hold", { name }) :
-      p.kind === "person" ? t("person_pay", { name }) : t("pay_to", { name });
+    $("#confirm-title").textContent = confirmTitle(p, name);
     $("#confirm-amount-field").hidden = !typed;
     $("#confirm-note-field").hidden = !typed;
-    $("#confirm-amount").textContent = p.amount != null ? money(p.amount, p.currency) : "";
-    $("#confirm-amount").hidden = p.amount == null;
-    const details = [];
-    if (p.description) details.push(p.description);
-    if (p.kind === "hold") details.push(t("hold_text", { name, time: Saoma.when(p.expires_at) }));
-    else if (p.expires_at) details.push(t("expires", { time: Saoma.when(p.expires_at) }));
-    $("#confirm-details").textContent = details.join(" · ");
-    const offer = p.offer;
+    // The amount to pay, large; the price before a discount struck through beside it.
+    const price = priceOf(p);
+    const offer = price ? p.offer : null;
+    const toPay = offer ? offer.pay_amount : price;
+    $("#confirm-amount").textContent = toPay ? money(toPay, p.currency) : "";
+    $("#confirm-amount").hidden = !toPay;
+    $("#confirm-was").hidden = !offer;
+    $("#confirm-original").textContent = offer ? money(price, p.currency) : "";
+    $("#confirm-details").textContent = confirmDetails(p, name);
     $("#confirm-offer").hidden = !offer;
     if (offer) {
       $("#confirm-offer").textContent = t("offer_line", {
         name: offer.reason, discount: money(offer.discount), amount: money(offer.pay_amount),
       });
     }
-    $("#confirm-button").textContent = p.kind === "hold" ? t("confirm_allow") : t("confirm_pay");
+    $("#confirm-button").textContent = confirmButton(p, toPay);
     const gone = (p.kind === "order" && p.state !== "created") ||
       (p.kind === "hold" && p.state !== "requested");
     $("#confirm-button").disabled = gone;
+    $("#cf-pin").disabled = gone;
     const why = { expired: "err_order-expired", closed: "err_order-closed", paid: "err_order-paid" };
     if (gone) say("#confirm-out", why[p.state] ? t(why[p.state]) : t("order_gone", { state: p.state }), "err");
-    else say("#confirm-out", "", "ok");
+  }
+
+  /** A fresh confirm screen for ``current``: no PIN typed, nothing said yet. */
+  function openConfirm() {
+    pinPad.clear();
+    $("#confirm-topup").hidden = true;
+    say("#confirm-out", "", "ok");
+    renderConfirm();
+    show("v-confirm");
   }
 
   let quoteTimer = null;
   $("#cf-amount").addEventListener("input", () => {
-    if (!current || current.kind !== "static") return;
+    if (!current) return;
+    renderConfirm();
+    if (current.kind !== "static") return;
     clearTimeout(quoteTimer);
     quoteTimer = setTimeout(async () => {
       const amount = parseAmount($("#cf-amount").value);
       if (!amount) { current.offer = null; renderConfirm(); return; }
       try {
         const fresh = await api("POST", "/v1/codes/preview", { payload: current.payload, amount });
+        if (parseAmount($("#cf-amount").value) !== amount) return; // typed on meanwhile
         current.offer = fresh.offer;
         renderConfirm();
       } catch (err) { /* the pay button will say what is wrong */ }
     }, 250);
   });
 
+  function submitPayment(p, pin, amount, note) {
+    const offerId = p.offer ? p.offer.offer_id : null;
+    if (p.kind === "order") return pay(p.pay_url, { pin, offer_id: offerId });
+    if (p.kind === "static") {
+      return pay(p.pay_url, { amount, note, pin, offer_id: offerId, currency: p.currency });
+    }
+    if (p.kind === "person") {
+      return pay("/v1/transfers", { to: p.person.id, amount, note, pin, currency: p.currency });
+    }
+    if (p.kind === "transfer") {
+      return pay("/v1/transfers", { to: p.to, amount, note, pin, currency: p.currency });
+    }
+    return pay(p.consent_url, { pin });
+  }
+
   $("#confirm-form").addEventListener("submit", (ev) => {
     ev.preventDefault();
     const p = current;
+    if (!p || paying || $("#confirm-button").disabled) return;
     const pin = $("#cf-pin").value.trim();
-    if (!/^\d{6}$/.test(pin)) { say("#confirm-out", t("err_pin-required"), "err"); return; }
-    let amount = p.amount;
-    if (p.kind === "static" || p.kind === "person") {
-      amount = parseAmount($("#cf-amount").value);
-      if (!amount) { say("#confirm-out", t("err_bad-amount"), "err"); return; }
+    if (!/^\d{6}$/.test(pin)) { say("#confirm-out", t("err_pin-required"), "err"); pinPad.focus(); return; }
+    const amount = priceOf(p);
+    if (p.kind !== "hold" && !amount) {
+      say("#confirm-out", t("err_bad-amount"), "err");
+      pinPad.clear();
+      $("#cf-amount").focus();
+      return;
     }
-    const note = $("#cf-note").value.trim();
-    const offerId = p.offer ? p.offer.offer_id : null;
+    const note = p.kind === "transfer" ? p.note : $("#cf-note").value.trim();
+    const toPay = p.offer ? p.offer.pay_amount : amount;
+    paying = true;
+    $("#confirm-topup").hidden = true;
     guard($("#confirm-button"), "#confirm-out", async () => {
       let result;
       try {
-        if (p.kind === "order") {
-          result = await pay(p.pay_url, { pin, offer_id: offerId });
-        } else if (p.kind === "static") {
-          result = await pay(p.pay_url, { amount, note, pin, offer_id: offerId, currency: p.currency });
-        } else if (p.kind === "person") {
-          result = await pay("/v1/transfers", { to: p.person.id, amount, note, pin, currency: p.currency });
-        } else {
-          result = await pay(p.consent_url, { pin });
-        }
+        result = await submitPayment(p, pin, amount, note);
       } catch (err) {
+        pinPad.clear();
         if (err.slug === "offer-unavailable") { // ask again, never charge another amount silently
           const fresh = await api("POST", "/v1/codes/preview", {
             payload: p.payload, amount: p.kind === "static" ? amount : undefined,
@@ -371,19 +430,67 @@
           current = Object.assign(fresh, { payload: p.payload });
           renderConfirm();
         }
+        if (err.slug === "insufficient-funds") offerTopUp(toPay);
         throw err;
       }
-      const name = payeeName(p);
-      if (p.kind === "hold") done(t("hold_done", { amount: money(p.amount), name }), p.amount, "");
-      else if (p.kind === "person") done(t("sent_to", { amount: money(amount), name }), amount, note);
-      else done(t("paid", { amount: money(result.paid), name }), result.paid, p.description || note);
-    });
+      paid(p, result, amount, note);
+    }).finally(() => { paying = false; });
   });
 
-  function done(title, amount, details) {
+  function paid(p, result, amount, note) {
+    const name = payeeName(p);
+    if (p.kind === "hold") { done(t("hold_done", { amount: money(p.amount), name }), p.amount, ""); return; }
+    if (p.kind === "transfer" && result.state === "waiting") {
+      done(t("sent_waiting", { amount: money(amount) }), amount, t("waiting_claim", { to: p.to }));
+      return;
+    }
+    if (p.kind === "person" || p.kind === "transfer") {
+      done(t("sent_to", { amount: money(amount), name }), amount, note);
+      return;
+    }
+    const facts = [[t("merchant"), name], [t("amount"), money(result.amount)]];
+    if (result.discount) facts.push([t("discount"), "-" + money(result.discount)]);
+    facts.push([t("time"), Saoma.when(result.created_at)]);
+    done(t("paid", { amount: money(result.paid), name }), result.paid, p.description || note,
+      facts, result.id);
+  }
+
+  /** Not enough money: top up what is missing right here, then come back to this payment. */
+  async function offerTopUp(need) {
+    const fresh = await api("GET", "/v1/me").catch(() => me);
+    me = fresh;
+    const missing = Math.max(need - (me.available ?? me.balance ?? 0), 1);
+    const button = $("#confirm-topup");
+    button.textContent = t("top_up_then_pay", { amount: money(missing) });
+    button.hidden = false;
+    button.onclick = () => {
+      resume = current;
+      $("#tu-amount").value = Saoma.plain(missing);
+      say("#topup-out", "", "ok");
+      show("v-topup");
+    };
+  }
+
+  /** After a top-up made from the confirm screen: back to the same payment, PIN to type. */
+  function resumePayment(amount) {
+    if (!resume) return false;
+    current = resume;
+    resume = null;
+    openConfirm();
+    say("#confirm-out", t("top_up_back", { amount: money(amount) }), "ok");
+    pinPad.focus();
+    return true;
+  }
+
+  function done(title, amount, details, facts, receiptId) {
     $("#done-title").textContent = title;
     $("#done-amount").textContent = money(amount);
     $("#done-details").textContent = details || "";
+    $("#done-facts").hidden = !facts;
+    $("#done-facts").replaceChildren(...(facts || []).map(([k, v]) =>
+      el("div", {}, el("dt", { text: k }), el("dd", { text: v }))));
+    $("#done-receipt").hidden = !receiptId;
+    $("#done-receipt").onclick = receiptId ? () => receipt(receiptId) : null;
     current = null;
     show("v-done");
     refreshHome();
@@ -527,21 +634,59 @@
       el("div", { class: "small muted", "data-payload": code.qr_payload, text: me.id }));
   }
 
+  // Who gets the money, looked up from what the payer typed, shown before the PIN is asked.
+  let who = null; // { to, name } or { to, waits: true } for a phone or e-mail nobody confirmed
+  let whoTimer = null;
+
+  async function lookUp(to) {
+    try {
+      const found = await api("POST", "/v1/transfers/recipient", { to });
+      return { to, name: found.name };
+    } catch (err) {
+      if (err.status !== 404) throw err;
+      if (to.startsWith("c_")) throw new Saoma.ApiError({ type: "/recipient-unknown" }, 404);
+      return { to, waits: true };
+    }
+  }
+
+  function showWho() {
+    const box = $("#sd-who");
+    box.hidden = !who;
+    if (!who) { box.textContent = ""; return; }
+    box.textContent = who.waits ? t("recipient_waits") : t("recipient_is", { name: who.name });
+    box.className = "who" + (who.waits ? " warn" : "");
+  }
+
+  $("#sd-to").addEventListener("input", () => {
+    clearTimeout(whoTimer);
+    who = null;
+    showWho();
+    say("#send-out", "", "ok");
+    const to = $("#sd-to").value.trim();
+    if (!to) return;
+    whoTimer = setTimeout(async () => {
+      try {
+        const found = await lookUp(to);
+        if ($("#sd-to").value.trim() === to) { who = found; showWho(); }
+      } catch (err) { /* said in words when the payer presses Send */ }
+    }, 300);
+  });
+
   $("#send-form").addEventListener("submit", (ev) => {
     ev.preventDefault();
-    const amount = parseAmount($("#sd-amount").value);
-    if (!amount) { say("#send-out", t("err_bad-amount"), "err"); return; }
     const to = $("#sd-to").value.trim();
-    // Money to people always needs the PIN, whatever the no-PIN limit.
-    const pin = $("#sd-pin").value.trim();
-    if (!/^\d{6}$/.test(pin)) { say("#send-out", t("err_pin-required"), "err"); return; }
+    const amount = parseAmount($("#sd-amount").value);
     guard(ev.submitter, "#send-out", async () => {
-      const sent = await pay("/v1/transfers", {
-        to, amount, note: $("#sd-note").value.trim(), pin, currency: me.currency,
-      });
-      $("#sd-pin").value = "";
-      if (sent.state === "waiting") say("#send-out", t("waiting_claim", { to }), "warn");
-      else done(t("sent_to", { amount: money(amount), name: to }), amount, $("#sd-note").value);
+      who = await lookUp(to); // afresh: the phone may have been confirmed meanwhile
+      showWho();
+      if (!amount) { say("#send-out", t("err_bad-amount"), "err"); return; }
+      // Money to people always needs the PIN, whatever the no-PIN limit: the confirm screen
+      // shows who gets it and how much, then asks for the PIN.
+      current = {
+        kind: "transfer", to, amount, note: $("#sd-note").value.trim(), currency: me.currency,
+        name: who.waits ? to : who.name, waits: Boolean(who.waits),
+      };
+      openConfirm();
     });
   });
 
@@ -580,8 +725,14 @@
     $("#po-claim").hidden = !!mine || packet.state !== "open" || packet.claimed >= packet.shares;
     if (mine) say("#po-out", t("packet_got", { amount: money(mine.amount) }), "ok");
     else say("#po-out", "", "ok");
-    $("#po-claims").replaceChildren(...packet.claims.map((c) => el("li", {},
-      el("span", { class: "grow", text: c.name }),
+    // The amount won, large, on the envelope itself.
+    $("#po-won").hidden = !mine;
+    $("#po-won-amount").textContent = mine ? money(mine.amount) : "";
+    if (!mine && packet.claimed >= packet.shares) $("#po-left").textContent = t("packet_all_taken");
+    if (!packet.claims.length) $("#po-claims").replaceChildren(el("li", { class: "muted", text: t("packet_no_claims") }));
+    else $("#po-claims").replaceChildren(...packet.claims.map((c) => el("li", { class: c.mine ? "mine" : null },
+      el("span", { class: "grow" }, el("strong", { text: c.name }), el("br"),
+        el("span", { class: "small muted", text: Saoma.when(c.claimed_at) })),
       packet.luckiest === c.name ? el("span", { class: "tag", text: t("packet_luckiest") }) : null,
       el("span", { class: "plus", text: money(c.amount) }))));
     $("#po-claim").onclick = (ev) => guard(ev.target, "#po-out", async () => {
