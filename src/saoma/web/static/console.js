@@ -162,9 +162,10 @@ const SaomaConsole = (() => {
     return el("dl", { class: "facts" }, pairs.flatMap(([k, v]) => [el("dt", { text: t(k) }), el("dd", { text: v })]));
   }
 
-  function table(rows, columns) {
+  /** A wide table scrolls sideways in its own region, which the keyboard can reach too. */
+  function table(rows, columns, label) {
     if (!rows.length) return el("p", { class: "muted", text: t("c_nothing") });
-    return el("div", { class: "scroll" }, el("table", {},
+    return el("div", { class: "scroll", tabindex: "0", role: "region", "aria-label": t(label) }, el("table", {},
       el("tbody", {}, rows.map((r) => el("tr", {}, columns.map((c) => el("td", { text: c(r) })))))));
   }
 
@@ -194,12 +195,14 @@ const SaomaConsole = (() => {
       : [["c_balance", money(w.balance, w.currency)]]));
     const payments = consumer ? page.history : page.payments;
     $("#c-history").replaceChildren(table(payments, [(p) => when(p.created_at), (p) => p.id,
-      (p) => p.merchant ? Saoma.merchantName(p.merchant) : p.note || "", (p) => money(p.amount, p.currency)]));
+      (p) => p.merchant ? Saoma.merchantName(p.merchant) : p.note || "", (p) => money(p.amount, p.currency)],
+      "c_history"));
     $("#c-holds-card").hidden = !consumer;
     $("#c-devices-card").hidden = !consumer;
     if (consumer) {
-      $("#c-holds").replaceChildren(table(page.holds, [(h) => h.id, (h) => h.state, (h) => money(h.amount, h.currency)]));
-      $("#c-devices").replaceChildren(table(page.devices, [(d) => d.id, (d) => d.label]));
+      $("#c-holds").replaceChildren(table(page.holds, [(h) => h.id, (h) => t("hold_state_" + h.state),
+        (h) => money(h.amount, h.currency)], "holds"));
+      $("#c-devices").replaceChildren(table(page.devices, [(d) => d.id, (d) => d.label], "c_devices"));
     }
     const actions = $("#c-actions");
     actions.replaceChildren(el("h2", { text: t("c_actions") }));
