@@ -39,7 +39,8 @@ def small_targets(page: Page, root: str = "body") -> list[str]:
             const style = getComputedStyle(target);
             if (!box.width || !box.height || style.visibility === "hidden") continue;
             if (box.width < 44 || box.height < 44) {
-              small.push(`${node.id || node.textContent.trim().slice(0, 30)}: ${Math.round(box.width)}x${Math.round(box.height)}`);
+              const name = node.id || node.textContent.trim().slice(0, 30);
+              small.push(`${name}: ${Math.round(box.width)}x${Math.round(box.height)}`);
             }
           }
           return small;

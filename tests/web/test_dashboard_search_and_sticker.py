@@ -101,7 +101,9 @@ def test_the_sticker_asks_to_scan_and_names_the_stall_large(
         expect(sticker.locator(".sticker-cta")).to_have_text("扫码付款 Scan to pay")
         expect(page.locator("#d-sticker-name")).to_have_text("老陈面馆")
         expect(page.locator("#d-sticker-name-other")).to_have_text("Old Chen Noodles")
-        size = page.locator("#d-sticker-name").evaluate("n => parseFloat(getComputedStyle(n).fontSize)")
+        size = page.locator("#d-sticker-name").evaluate(
+            "n => parseFloat(getComputedStyle(n).fontSize)"
+        )
         body = page.locator("#d-payments-title").evaluate(
             "n => parseFloat(getComputedStyle(document.body).fontSize)"
         )

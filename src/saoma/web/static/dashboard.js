@@ -34,7 +34,7 @@ Object.assign(DICT.zh, { payer_got: "（顾客收回 {amount}）" });
     show("d-main");
     drawSticker();
     $("#d-webhook").value = shop.webhook_url || "";
-    const changed = () => { refresh(); payments(true); };
+    const changed = () => { refresh(); payments(true); SaomaCampaigns.load(); };
     const bankNews = () => loadBank().catch(() => {});
     Saoma.listen("/v1/merchant/events", {
       "payment.succeeded": changed, "refund.succeeded": changed,
@@ -670,6 +670,7 @@ Object.assign(DICT.zh, { payer_got: "（顾客收回 {amount}）" });
 
   document.addEventListener("saoma:lang", () => {
     if (!shop || $("#d-main").hidden) return;
+    $("#d-name").textContent = Saoma.merchantName(shop);
     frozen();
     drawSummary();
     payments(true);
