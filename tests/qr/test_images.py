@@ -199,11 +199,16 @@ def test_a_sticker_is_a6_at_300_dpi_and_its_code_reads_back() -> None:
     page = images.sticker(ORDER, "Lucky Noodles", name_zh="好运面馆")
     assert page.size == (1240, 1748)  # 105 × 148 mm
     assert images.read(page) == [ORDER]
-    # the name is printed under the code: dark rows in two runs, the code's and the name's
-    dark_rows = np.nonzero((np.asarray(page.convert("L")) < 128).any(axis=1))[0]
-    gaps = np.nonzero(np.diff(dark_rows) > page.height // 50)[0]
-    assert len(gaps) == 1
-    assert dark_rows[gaps[0] + 1] > page.height // 2
+    pixels = np.asarray(page.convert("RGB")).astype(int)
+    # "扫码付款 / Scan to pay" in red above the code; the name in black under it, large
+    red = np.nonzero(((pixels[..., 0] > 120) & (pixels[..., 1] < 80)).any(axis=1))[0]
+    black = np.nonzero((pixels.max(axis=2) < 80).any(axis=1))[0]
+    assert red.min() > 0 and red.max() < black.min(), "the call to action is above the code"
+    gaps = np.nonzero(np.diff(black) > page.height // 50)[0]
+    assert len(gaps) == 1  # the code's rows, then the name's
+    name_rows = black[gaps[0] + 1 :]
+    assert name_rows.min() > page.height // 2
+    assert name_rows.max() - name_rows.min() > page.height // 12, "the name is printed large"
 
 
 def test_a_sticker_photographed_from_across_the_counter() -> None:

@@ -181,9 +181,9 @@ def test_static_code_with_amount_and_note_shows_in_the_dashboard_and_statement(
     expect(row).to_contain_text("好听! great song")
     expect(row).to_contain_text("Static code")
     shot(till, shots, "dashboard", full=True)
-    till.get_by_label("Search (payment, order or note)").fill("nothing like this")
-    expect(till.locator("#d-payments")).to_contain_text("Nothing yet.")
-    till.get_by_label("Search (payment, order or note)").fill("great")
+    till.get_by_label("Payment number, order number or note").fill("nothing like this")
+    expect(till.locator("#d-payments")).to_contain_text("No payment matches this search.")
+    till.get_by_label("Payment number, order number or note").fill("great")
     expect(till.locator("#d-payments tr")).to_have_count(1)
 
     sticker = till.request.get(server.url + "/web/sticker.png")

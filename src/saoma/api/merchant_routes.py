@@ -247,11 +247,25 @@ def merchant_payments(
     q: Annotated[
         str | None, Query(max_length=64, description="payment id, order id or note")
     ] = None,
+    amount: Annotated[
+        int | None, Query(ge=1, le=10**12, description="exactly this price, in minor units")
+    ] = None,
+    payer: Annotated[
+        str | None,
+        Query(max_length=64, description="the end of the payer's name, as shown masked (*敏)"),
+    ] = None,
 ) -> Response:
-    """Payments received, newest first: gross, fee and net; filter by kind, search by text."""
+    """Payments received, newest first: gross, fee and net; filter by kind, search by text,
+    by amount or by payer."""
     return answer(
         deps.platform_of(request).payments.list_payments(
-            merchant=shop, cursor=cursor, limit=limit, kind=kind, search=q
+            merchant=shop,
+            cursor=cursor,
+            limit=limit,
+            kind=kind,
+            search=q,
+            amount=amount,
+            payer=payer,
         )
     )
 

@@ -84,11 +84,15 @@ class Queries:
         limit: int = 20,
         kind: str | None = None,
         search: str | None = None,
+        amount: int | None = None,
+        payer: str | None = None,
     ) -> dict[str, Any]:
         """A page of payments, newest first; ``next_cursor`` continues it.
 
         ``kind`` keeps one kind (order, static, paycode, capture); ``search`` matches the start
-        of the payment id or order id, or any part of the note.
+        of the payment id or order id, or any part of the note; ``amount`` keeps the payments of
+        exactly that price (minor units); ``payer`` those whose payer's name ends with it, as
+        the merchant sees it masked (``*敏`` or ``敏``).
         """
         limit = check_limit(limit)
         p = m.payments.c
@@ -101,6 +105,10 @@ class Queries:
             query = query.where(p.kind == kind)
         if search:
             query = query.where(_matching(search))
+        if amount is not None:
+            query = query.where(p.amount == amount)
+        if payer:
+            query = query.where(_paid_by(payer))
         if consumer is not None:
             query = query.where(p.consumer_id == consumer.id)
         if merchant is not None:
@@ -272,6 +280,20 @@ def _matching(search: str) -> Any:
         | p.order_id.like(like + "%", escape="\\")
         | p.note.ilike("%" + like + "%", escape="\\")
     )
+
+
+def _paid_by(payer: str) -> Any:
+    """Payments by payers whose name ends with ``payer`` (a masked name's leading ``*`` aside):
+    no more of a name than the mask a merchant sees of it is needed to find them."""
+    ending = payer.strip().lstrip("*").strip()
+    if not ending or len(ending) > SEARCH_CHARS_MAX:
+        raise InvalidRequest(
+            f"a payer is the end of their name, 1 to {SEARCH_CHARS_MAX} characters", field="payer"
+        )
+    like = ending.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    c = wt.consumers.c
+    named = select(c.id).where(c.display_name.ilike("%" + like, escape="\\"))
+    return m.payments.c.consumer_id.in_(named)
 
 
 def _hold_in_state(state: str) -> Any:

@@ -250,6 +250,8 @@ class Campaigns:
                 .values(state=state, updated_at_us=now_us())
             )
         if done.rowcount != 1:
+            if self._row(funder, campaign_id).state == state:  # the same change, made meanwhile
+                return self.get(funder, campaign_id)
             raise CampaignChanged("the campaign changed meanwhile; try again")
         self.catalogue.invalidate()
         if state == "ended":

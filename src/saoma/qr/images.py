@@ -46,23 +46,59 @@ def _font(size: int, *, cjk: bool) -> ImageFont.FreeTypeFont | ImageFont.ImageFo
     return None if cjk else ImageFont.load_default(size=size)
 
 
+CALL_TO_ACTION = (("扫码付款", True), ("Scan to pay", False))
+RED = (179, 18, 43)  # the brand's red: the call to action stands out from the code
+
+
+def _fitted(
+    draw: ImageDraw.ImageDraw, text: str, size: int, width: int, *, cjk: bool
+) -> tuple[ImageFont.FreeTypeFont | ImageFont.ImageFont | None, int, int]:
+    """The font for ``text`` at ``size``, smaller until it fits ``width``; its box's size."""
+    while True:
+        font = _font(size, cjk=cjk)
+        if font is None:
+            return None, 0, 0
+        box = draw.textbbox((0, 0), text, font=font)
+        if box[2] - box[0] <= width or size <= 12:
+            return font, int(box[2] - box[0]), int(box[3])
+        size = size * 9 // 10
+
+
+def _lines(
+    draw: ImageDraw.ImageDraw,
+    lines: tuple[tuple[str, int, tuple[int, int, int] | str], ...],
+    y: int,
+    width: int,
+    gap: int,
+) -> int:
+    """Each line centred, one under the other from ``y``; where the next one would start."""
+    for text, size, colour in lines:
+        font, w, h = _fitted(draw, text, size, width * 9 // 10, cjk=not text.isascii())
+        if text and font is not None:
+            draw.text(((width - w) // 2, y), text, fill=colour, font=font)
+            y += h + gap
+    return y
+
+
 def sticker(payload: str, name: str, *, name_zh: str = "", dpi: int = 300) -> Image.Image:
-    """A printable A6 sticker (105 × 148 mm): the code with the merchant's name under it."""
+    """A printable A6 sticker (105 × 148 mm): "扫码付款 / Scan to pay" above the code, the
+    merchant's name large under it (made smaller only where it would not fit the width)."""
     width, height = round(105 / 25.4 * dpi), round(148 / 25.4 * dpi)
     page = Image.new("RGB", (width, height), "white")
+    draw = ImageDraw.Draw(page)
+    asked = tuple(
+        (text, dpi // 4 if cjk else dpi // 6, RED)
+        for text, cjk in CALL_TO_ACTION
+        if _font(12, cjk=cjk) is not None
+    )
+    top = _lines(draw, asked, int(height * 0.04), width, dpi // 30)
     qr = segno.make(payload, error=ERROR, micro=False)
     side = int(qr.symbol_size(border=BORDER)[0])
-    scale = max(1, int(width * 0.85) // side)
+    scale = max(1, int(width * 0.8) // side)
     code = Image.open(io.BytesIO(png(payload, scale=scale))).convert("RGB")
-    page.paste(code, ((width - code.width) // 2, int(height * 0.08)))
-    draw = ImageDraw.Draw(page)
-    y = int(height * 0.08) + code.height + dpi // 10
-    for text, size in ((name_zh, dpi // 5), (name, dpi // 7)):
-        font = _font(size, cjk=not text.isascii()) if text else None
-        if text and font is not None:
-            box = draw.textbbox((0, 0), text, font=font)
-            draw.text(((width - (box[2] - box[0])) // 2, y), text, fill="black", font=font)
-            y += int(box[3] - box[1]) + dpi // 15
+    page.paste(code, ((width - code.width) // 2, top))
+    names = ((name_zh, dpi // 3, "black"), (name, dpi // 4 if not name_zh else dpi // 6, "black"))
+    _lines(draw, names, top + code.height + dpi // 20, width, dpi // 15)
     return page
 
 

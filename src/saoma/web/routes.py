@@ -69,6 +69,9 @@ SCRIPTS = {
         "access.js",
         "frozen.js",
         "onboarding.js",
+        "dashboard-words.js",
+        "dashboard-charts.js",
+        "dashboard-campaigns.js",
     ),
     # The page's own script first here: the console's features build on it.
     "console": ("saoma.js", "access.js", "console.js", "console-actions.js", "console-views.js"),

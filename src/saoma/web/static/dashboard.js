@@ -1,5 +1,6 @@
-/* The merchant dashboard: takings, charts drawn locally as SVG, payments, statements, settlements,
-   webhooks, keys. */
+/* The merchant dashboard: takings, charts (dashboard-charts.js), payments found by text, amount
+   or payer, statements, campaigns (dashboard-campaigns.js), the sticker, settlements, webhooks,
+   keys. Every section is drawn again in the other language when it is switched. */
 "use strict";
 
 Object.assign(DICT.en, { payer_got: "(payer got {amount})" });
@@ -9,6 +10,8 @@ Object.assign(DICT.zh, { payer_got: "（顾客收回 {amount}）" });
   const { t, money, api, guard, say, show, el, $, human } = Saoma;
   let shop = null;
   let cursor = null;
+  let summary = null;
+  let hooks = [];
 
   async function start() {
     try {
@@ -29,11 +32,9 @@ Object.assign(DICT.zh, { payer_got: "（顾客收回 {amount}）" });
     statementLink();
     await SaomaOnboarding.start();  // drawn before the page shows: nothing below it moves later
     show("d-main");
-    const svg = Saoma.qrSvg(shop.static_code.qr_payload);
-    svg.setAttribute("aria-label", t("static_code"));
-    $("#d-static").replaceChildren(svg);
+    drawSticker();
     $("#d-webhook").value = shop.webhook_url || "";
-    const changed = () => { refresh(); payments(true); };
+    const changed = () => { refresh(); payments(true); SaomaCampaigns.load(); };
     const bankNews = () => loadBank().catch(() => {});
     Saoma.listen("/v1/merchant/events", {
       "payment.succeeded": changed, "refund.succeeded": changed,
@@ -43,7 +44,7 @@ Object.assign(DICT.zh, { payer_got: "（顾客收回 {amount}）" });
     });
     refresh();
     payments(true);
-    campaigns();
+    SaomaCampaigns.load();
     deliveries();
     webhookSecret();
     pinForm();
@@ -66,72 +67,86 @@ Object.assign(DICT.zh, { payer_got: "（顾客收回 {amount}）" });
 
   // --- takings and charts ----------------------------------------------------------------------
 
+  /** The sticker as printed: the call to action, the code, the stall's name large. */
+  function drawSticker() {
+    const svg = Saoma.qrSvg(shop.static_code.qr_payload);
+    svg.setAttribute("aria-label", `${t("static_code")}: ${Saoma.merchantName(shop)}`);
+    $("#d-static").replaceChildren(svg);
+    $("#d-sticker-name").textContent = shop.name_zh || shop.name;
+    $("#d-sticker-name-other").textContent = shop.name_zh && shop.name !== shop.name_zh ? shop.name : "";
+  }
+  // Printing from here prints the sticker alone, at the size of the page.
+  $("#d-sticker-print").addEventListener("click", () => {
+    document.body.classList.add("printing-sticker");
+    window.print();
+  });
+  window.addEventListener("afterprint", () => document.body.classList.remove("printing-sticker"));
+
   async function refresh() {
-    const s = await api("GET", `/v1/merchant/summary?days=${$("#d-days").value}`);
+    summary = await api("GET", `/v1/merchant/summary?days=${$("#d-days").value}`);
+    drawSummary();
+  }
+
+  function drawSummary() {
+    const s = summary;
+    if (!s) return;
     const cards = [
       ["takings", money(s.today.gross)], ["payments", String(s.today.count)],
       ["fees", money(s.today.fees)], ["refunded", money(s.today.refunded)], ["net", money(s.today.net)],
     ];
     $("#d-cards").replaceChildren(...cards.map(([k, v]) => el("div", { class: "card", "data-figure": k },
       el("div", { class: "muted", text: t(k) }), el("div", { class: "figure", text: v }))));
-    $("#d-hours").replaceChildren(chart(s.per_hour.map((h) => [String(h.hour), h.amount]), t("chart_hours")));
-    $("#d-daily").replaceChildren(chart(s.per_day.map((d) => [d.date.slice(5), d.amount]), t("chart_days")));
+    const hours = s.per_hour.map((h) => [String(h.hour).padStart(2, "0"), h.amount]);
+    const days = s.per_day.map((d) => [d.date.slice(5), d.amount]);
+    $("#d-hours").replaceChildren(SaomaCharts.bars(hours, t("chart_hours"), t("chart_hour_axis"), $("#d-hours").clientWidth));
+    $("#d-daily").replaceChildren(SaomaCharts.bars(days, t("chart_days"), t("chart_day_axis"), $("#d-daily").clientWidth));
   }
   $("#d-days").addEventListener("change", refresh);
-
-  /** A bar chart as SVG: no library, nothing fetched. */
-  function chart(points, title) {
-    const ns = "http://www.w3.org/2000/svg";
-    const width = 600;
-    const height = 200;
-    const max = Math.max(1, ...points.map((p) => p[1]));
-    const slot = width / points.length;
-    const svg = document.createElementNS(ns, "svg");
-    svg.setAttribute("viewBox", `0 0 ${width} ${height + 20}`);
-    svg.setAttribute("class", "chart");
-    svg.setAttribute("role", "img");
-    svg.setAttribute("aria-label", `${title}: ` + points.filter((p) => p[1]).map((p) => `${p[0]} ${money(p[1])}`).join(", "));
-    const every = Math.ceil(points.length / 12);
-    points.forEach(([label, value], i) => {
-      const h = Math.round((value / max) * (height - 10));
-      const r = document.createElementNS(ns, "rect");
-      r.setAttribute("x", (i * slot + slot * 0.15).toFixed(1));
-      r.setAttribute("y", String(height - h));
-      r.setAttribute("width", (slot * 0.7).toFixed(1));
-      r.setAttribute("height", String(h));
-      const tip = document.createElementNS(ns, "title");
-      tip.textContent = `${label}: ${money(value)}`;
-      r.append(tip);
-      svg.append(r);
-      if (i % every === 0) {
-        const text = document.createElementNS(ns, "text");
-        text.setAttribute("x", (i * slot + slot / 2).toFixed(1));
-        text.setAttribute("y", String(height + 14));
-        text.setAttribute("text-anchor", "middle");
-        text.textContent = label;
-        svg.append(text);
-      }
-    });
-    return svg;
-  }
+  let resized = null;
+  window.addEventListener("resize", () => { clearTimeout(resized); resized = setTimeout(drawSummary, 150); });
 
   // --- payments --------------------------------------------------------------------------------
 
-  async function payments(fresh) {
-    if (fresh) { cursor = null; $("#d-payments").replaceChildren(); }
+  /** The search as the API's parameters, or null (and a sentence) when the amount is not one. */
+  function searchParams() {
     const params = new URLSearchParams({ limit: "25" });
-    if (cursor) params.set("cursor", cursor);
-    if ($("#d-q").value.trim()) params.set("q", $("#d-q").value.trim());
+    const text = $("#d-q").value.trim();
+    const amountText = $("#d-amount").value.trim();
+    const payer = $("#d-payer").value.trim();
+    if (text) params.set("q", text);
+    if (payer && payer.replace(/^\*+/, "").trim()) params.set("payer", payer);
+    if (amountText) {
+      const amount = Saoma.parseAmount(amountText);
+      if (!amount) {
+        say("#d-search-out", t("search_bad_amount"), "err");
+        return null;
+      }
+      params.set("amount", String(amount));
+    }
     if ($("#d-kind").value) params.set("kind", $("#d-kind").value);
+    say("#d-search-out", "", "ok");
+    return params;
+  }
+
+  let searching = 0;
+  async function payments(fresh) {
+    const params = searchParams();
+    if (!params) return;
+    const asked = ++searching;
+    if (!fresh && cursor) params.set("cursor", cursor);
     let page;
-    try { page = await api("GET", `/v1/merchant/payments?${params}`); } catch (err) { Saoma.toast(human(err), "err"); return; }
+    try { page = await api("GET", `/v1/merchant/payments?${params}`); } catch (err) { say("#d-search-out", human(err), "err"); return; }
+    if (asked !== searching) return; // a newer search answers instead
+    if (fresh) $("#d-payments").replaceChildren();
     cursor = page.next_cursor;
     $("#d-more").hidden = !cursor;
+    const filtered = ["q", "amount", "payer", "kind"].some((k) => params.has(k));
     if (fresh && !page.data.length) {
-      $("#d-payments").append(el("tr", {}, el("td", { colspan: "8", class: "muted", text: t("no_history") })));
+      $("#d-payments").append(el("tr", {}, el("td", { colspan: "9", class: "muted", text: t(filtered ? "search_none" : "no_history") })));
     }
     $("#d-payments").append(...page.data.map((p) => el("tr", { "data-payment": p.id },
       el("td", { text: Saoma.when(p.created_at) }), el("td", { text: t("kind_" + p.kind) }),
+      el("td", { class: "payer", text: p.payer || "—" }),
       el("td", { class: "small", text: p.id }), el("td", { text: p.note || "" }),
       el("td", { class: "num", text: money(p.amount) }), el("td", { class: "num", text: money(p.fee) }),
       el("td", { class: "num", text: money(p.refunded) + (p.refunded_to_payer !== p.refunded
@@ -139,7 +154,11 @@ Object.assign(DICT.zh, { payer_got: "（顾客收回 {amount}）" });
       el("td", { class: "num", text: money(p.amount - p.fee - p.refunded) }))));
   }
   let searchTimer = null;
-  $("#d-q").addEventListener("input", () => { clearTimeout(searchTimer); searchTimer = setTimeout(() => payments(true), 250); });
+  ["#d-q", "#d-amount", "#d-payer"].forEach((id) => $(id).addEventListener("input", () => {
+    clearTimeout(searchTimer);
+    searchTimer = setTimeout(() => payments(true), 300);
+  }));
+  $("#d-filter").addEventListener("reset", () => setTimeout(() => payments(true), 0));
   $("#d-kind").addEventListener("change", () => payments(true));
   $("#d-filter").addEventListener("submit", (ev) => { ev.preventDefault(); payments(true); });
   $("#d-more").addEventListener("click", () => payments(false));
@@ -149,30 +168,40 @@ Object.assign(DICT.zh, { payer_got: "（顾客收回 {amount}）" });
   function statementLink() {
     const from = $("#d-from").value;
     const to = $("#d-to").value;
-    const bad = !from || !to || to < from;
-    say("#d-statement-out", bad ? t("bad_range") : "", bad ? "err" : "ok");
-    $("#d-download").href = `/v1/merchant/statement.csv?from=${from}&to=${to}`;
-    $("#d-download").setAttribute("download", `saoma-${from}-${to}.csv`);
+    const days = from && to ? Math.round((Date.parse(to) - Date.parse(from)) / 86400000) + 1 : 0;
+    const why = !from || !to ? "stmt_pick_days" : to < from ? "bad_range" : days > 366 ? "stmt_too_long" : "";
+    say("#d-statement-out", why ? t(why) : t("stmt_ready", { days }), why ? "err" : "ok");
+    const link = $("#d-download");
+    // A wrong period cannot be downloaded: the link is no link until the days are right.
+    link.classList.toggle("disabled", Boolean(why));
+    if (why) {
+      link.removeAttribute("href");
+      link.setAttribute("aria-disabled", "true");
+      link.setAttribute("role", "link");
+    } else {
+      link.href = `/v1/merchant/statement.csv?from=${from}&to=${to}`;
+      link.removeAttribute("aria-disabled");
+      link.removeAttribute("role");
+    }
+    link.setAttribute("download", `saoma-${from}-${to}.csv`);
   }
+  $("#d-from").addEventListener("input", statementLink);
+  $("#d-to").addEventListener("input", statementLink);
   $("#d-from").addEventListener("change", statementLink);
   $("#d-to").addEventListener("change", statementLink);
 
   // --- campaigns, webhooks, keys ------------------------------------------------------------------
 
-  async function campaigns() {
-    const list = (await api("GET", "/v1/campaigns").catch(() => ({ data: [] }))).data || [];
-    $("#d-campaigns").replaceChildren(...(list.length ? list.map((c) => el("li", {},
-      el("span", { class: "grow" }, el("strong", { text: c.name }), " ", el("span", { class: "tag", text: c.state }), el("br"),
-        el("span", { class: "small muted", text: `${t("used")}: ${c.used_count} · ${t("subsidy")}: ${money(c.subsidy_paid)} · ${t("takings")}: ${money(c.sales_with_discount)}` }))))
-      : [el("li", { class: "muted", text: t("no_history") })]));
+  async function deliveries() {
+    hooks = (await api("GET", "/v1/merchant/webhook-deliveries")).data || [];
+    drawDeliveries();
   }
 
-  async function deliveries() {
-    const list = (await api("GET", "/v1/merchant/webhook-deliveries")).data || [];
-    $("#d-deliveries").replaceChildren(...list.map((d) => {
+  function drawDeliveries() {
+    $("#d-deliveries").replaceChildren(...hooks.map((d) => {
       const last = d.attempts[d.attempts.length - 1];
       return el("li", {},
-        el("span", { class: "grow" }, el("strong", { text: d.type }), " ", el("span", { class: "tag", text: d.state }), el("br"),
+        el("span", { class: "grow" }, el("strong", { text: d.type }), " ", el("span", { class: "tag", text: t("wh_state_" + d.state) }), el("br"),
           el("span", { class: "small muted", text: `${d.id} · ${d.attempts.length} × ${last ? (last.status_code || last.error || "") : ""}` })),
         el("button", { type: "button", class: "secondary", text: t("replay"), onclick: (ev) => guard(ev.target, "#d-webhook-out", async () => {
           await api("POST", `/v1/merchant/webhook-deliveries/${d.id}/replay`);
@@ -639,6 +668,20 @@ Object.assign(DICT.zh, { payer_got: "（顾客收回 {amount}）" });
     notices.forEach((id) => { const node = $(id); if (node.saomaMake) say(node, node.saomaMake(), node.className.split(" ")[1]); });
   });
 
-  document.addEventListener("saoma:lang", () => { if (shop && !$("#d-main").hidden) { frozen(); refresh(); payments(true); } });
+  document.addEventListener("saoma:lang", () => {
+    if (!shop || $("#d-main").hidden) return;
+    $("#d-name").textContent = Saoma.merchantName(shop);
+    frozen();
+    drawSummary();
+    payments(true);
+    statementLink();
+    drawSticker();
+    SaomaCampaigns.draw();
+    drawDeliveries();
+    keys();
+    webhookSecret();
+    SaomaDisputes.refresh().catch(() => {});
+    SaomaAccess.load("/v1/merchant/access-log", $("#d-access-list"));
+  });
   document.addEventListener("DOMContentLoaded", start);
 })();
