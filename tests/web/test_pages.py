@@ -159,6 +159,7 @@ def test_static_code_with_amount_and_note_shows_in_the_dashboard_and_statement(
 ) -> None:
     open_stall(till, server.url, name="Dongmen Busker")
     till.goto(server.url + "/dashboard")
+    till.wait_for_load_state("networkidle")  # the sticker drawn for good, not redrawn under us
     photo = till.locator("#d-static svg").screenshot()
     sign_up_consumer(wallet, server.url)
     top_up(wallet, "50")

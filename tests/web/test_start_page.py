@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlparse
+from urllib.parse import parse_qs, unquote, urlparse
 
 from playwright.sync_api import Page, expect
 
@@ -101,7 +101,7 @@ def test_the_demo_sign_in_details_shown_sign_in(demo_server: Server, browser: An
 
         uri = urlparse(shown["operator"])
         secret = parse_qs(uri.query)["secret"][0]
-        login = uri.path.rsplit(":", 1)[-1].lstrip("/")
+        login = unquote(uri.path.lstrip("/")).rsplit(":", 1)[-1]  # otpauth://totp/Issuer:login
         context.clear_cookies()
         page.goto(demo_server.url + "/console")
         page.locator("#cs-login").fill(login)

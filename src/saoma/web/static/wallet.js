@@ -490,7 +490,8 @@
     $("#done-facts").replaceChildren(...(facts || []).map(([k, v]) =>
       el("div", {}, el("dt", { text: k }), el("dd", { text: v }))));
     $("#done-receipt").hidden = !receiptId;
-    $("#done-receipt").onclick = receiptId ? () => receipt(receiptId) : null;
+    $("#done-receipt").onclick = receiptId
+      ? () => Saoma.bills.paymentReceipt(receiptId).catch((err) => Saoma.toast(Saoma.human(err), "err")) : null;
     current = null;
     show("v-done");
     refreshHome();
