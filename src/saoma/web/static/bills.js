@@ -218,5 +218,5 @@
     $("#bills-filters").addEventListener("submit", (ev) => { ev.preventDefault(); load(); });
   });
 
-  Saoma.bills = { show: open };
+  Saoma.bills = { show: open, paymentReceipt };
 })();
