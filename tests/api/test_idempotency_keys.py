@@ -291,6 +291,8 @@ KEYLESS = {
     # Onboarding decisions move no money; a second decision is refused (409).
     "/v1/ops/kyc/{merchant_id}/approve",
     "/v1/ops/kyc/{merchant_id}/reject",
+    # Looking up who gets money moves none (each lookup counts against the wallet's limit).
+    "/v1/transfers/recipient",
 }
 
 

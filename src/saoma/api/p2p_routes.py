@@ -18,8 +18,10 @@ from saoma.api.people_out import (
     TransferOut,
     TransferPage,
 )
+from saoma.api.problems import response as problem_response
 from saoma.api.responses import answer, problems
 from saoma.api.schemas import CreateRedPacket, FindRecipient, SendMoney
+from saoma.core.errors import TooManyLookups
 from saoma.payments import codes
 from saoma.payments.service import check_currency
 from saoma.wallets.service import Consumer
@@ -45,13 +47,22 @@ def person_code(consumer_id: str, request: Request) -> Response:
     return Response(codes.svg(codes.personal_payload(person)), media_type="image/svg+xml")
 
 
-@router.post("/transfers/recipient", response_model=RecipientOut, responses=problems(401, 404, 422))
+@router.post(
+    "/transfers/recipient", response_model=RecipientOut, responses=problems(401, 404, 422, 429)
+)
 def transfer_recipient(body: FindRecipient, me: Me, request: Request) -> Response:
     """Who gets the money, before sending: the masked name of the wallet that `to` names.
 
     A phone or e-mail nobody has confirmed in a wallet yet is a 404 naming `to` (money sent to
-    it waits for its owner). Only the masked name is shown, never the id or the full name."""
-    return answer(deps.platform_of(request).people.recipient_preview(me, body.to))
+    it waits for its owner). Only the masked name is shown, never the id or the full name.
+    Lookups tell who has a wallet, so each wallet has 30 per 10 minutes, found or not; beyond,
+    429 `too-many-lookups` with `Retry-After` (seconds) and the limit in `limit` / `window_s`."""
+    try:
+        return answer(deps.platform_of(request).people.recipient_preview(me, body.to))
+    except TooManyLookups as exc:
+        refused = problem_response(exc, request.url.path)
+        refused.headers["Retry-After"] = str(exc.extra["retry_after_s"])
+        return refused
 
 
 @router.post(

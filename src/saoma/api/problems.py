@@ -109,6 +109,8 @@ STATUS: dict[type[object], int] = {
     e.DisputeRefused: 409,
     # Conflicts, every cause
     e.Conflict: 409,
+    # Looking up who has a wallet
+    e.TooManyLookups: 429,
 }
 # An error passed on from the framework keeps the status it came with; this when it has none.
 HTTP_ERROR_DEFAULT = 400

@@ -680,3 +680,9 @@ class NotFrozen(Conflict):
 def not_found(what: str, ident: str) -> NotFound:
     """The same answer whether the object does not exist or belongs to someone else."""
     return NotFound(f"no {what} {ident!r}")
+
+
+class TooManyLookups(SaomaError):
+    """Too many recipient lookups from this wallet in a few minutes: wait, then look up again."""
+
+    slug = "too-many-lookups"

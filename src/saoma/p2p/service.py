@@ -13,6 +13,7 @@ from sqlalchemy.engine import Engine
 
 from saoma.ledger import Account, AccountFlags, AccountKind
 from saoma.p2p.consent import SendingLimit
+from saoma.p2p.lookups import LookupLimit
 from saoma.p2p.red_packets import PACKET_AMOUNT_MAX, PACKET_SHARES_MAX, RedPackets, packet_view
 from saoma.p2p.transfers import TRANSFER_STATES, WAIT_US, Transfers, transfer_view
 from saoma.p2p.waiting import Waiting
@@ -56,6 +57,7 @@ class People:
         self.transfers = Transfers(engine, payments, wallets, self.limit, self.escrow)
         self.waiting = Waiting(engine, payments, wallets, self.escrow)
         self.red_packets = RedPackets(engine, payments, wallets, self.limit)
+        self.lookups = LookupLimit(engine)
 
     def ensure_accounts(self) -> None:
         self.ledger.create_accounts(
@@ -86,7 +88,9 @@ class People:
 
     def recipient_preview(self, sender: Consumer, to: str) -> dict[str, Any]:
         """The masked name of whoever would get money sent to ``to`` (404 naming ``to`` if
-        nobody has confirmed that phone or e-mail in a wallet yet)."""
+        nobody has confirmed that phone or e-mail in a wallet yet). Lookups are counted per
+        sender, found or not: beyond the limit they are refused (429) before anything is read."""
+        self.lookups.take(sender.id)
         return self.transfers.preview(sender, to)
 
     transfer_view = staticmethod(transfer_view)

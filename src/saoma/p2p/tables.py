@@ -1,4 +1,5 @@
-"""Tables for transfers between people and red packets. Created by migration 0005_p2p."""
+"""Tables for transfers between people and red packets (migration 0005_p2p), and the recipient
+lookups counted per consumer (migration 0015_lookup_limits)."""
 
 from __future__ import annotations
 
@@ -66,4 +67,13 @@ red_packet_shares = Table(
     Column("state", String(8), nullable=False),  # free | claimed | paid
     Column("claimed_at_us", BigInteger, nullable=True),
     UniqueConstraint("packet_id", "claimer_id"),  # one share per person
+)
+
+# Recipient lookups per consumer: the window's start and how many it counted (saoma.windows).
+lookup_limits = Table(
+    "lookup_limits",
+    metadata,
+    Column("consumer_id", String(32), primary_key=True),
+    Column("window_start_us", BigInteger, nullable=False),
+    Column("lookups", Integer, nullable=False),
 )

@@ -9,9 +9,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import case, delete, insert, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
@@ -24,9 +22,10 @@ from saoma.core.errors import (
     TooManyTries,
 )
 from saoma.core.ids import new_id, now_us
-from saoma.db import is_sqlite, read, write
+from saoma.db import read, write
 from saoma.paycode import codes
 from saoma.paycode import tables as m
+from saoma.windows import claim_statement
 
 HANDLES_PER_DEVICE = 100
 FAILURES_MAX = 5  # per terminal per minute; then the terminal waits
@@ -209,19 +208,16 @@ class PaymentCodes:
         return claims
 
     def _claim_statement(self, key: str, limit: int, now: int) -> Any:
-        table = m.paycode_failures
-        upsert = (sqlite_insert if is_sqlite(self.engine) else pg_insert)(table).values(
-            terminal=key, window_start_us=now, failures=1
+        return claim_statement(
+            self.engine,
+            m.paycode_failures,
+            key,
+            limit,
+            FAILURE_WINDOW_US,
+            now,
+            key_column="terminal",
+            count_column="failures",
         )
-        expired = table.c.window_start_us <= now - FAILURE_WINDOW_US
-        return upsert.on_conflict_do_update(
-            index_elements=[table.c.terminal],
-            set_={
-                "failures": case((expired, 1), else_=table.c.failures + 1),
-                "window_start_us": case((expired, now), else_=table.c.window_start_us),
-            },
-            where=expired | (table.c.failures < limit),
-        ).returning(table.c.window_start_us)
 
     @staticmethod
     def _give_back(conn: Connection, claims: list[tuple[str, int]]) -> None:

@@ -344,6 +344,16 @@ const DICT = {
     withdraw_failed: "The bank refused the withdrawal: the money is back in your wallet.",
     bank_withdrawal: "Withdrawal to the bank", bank_top_up: "Top-up from the bank",
     bt_state_pending: "in progress", bt_state_succeeded: "done", bt_state_failed: "refused",
+    // wallet follow-ups: offline, red packet PIN pad, states in words, recipient lookups
+    offline_banner: "Offline: your payment code (Pay) still works; everything else waits for the connection.",
+    offline_paycode: "Offline: this payment code still works. Show it to the cashier.",
+    offline_wait: "You are offline: this waits for the connection. Nothing was sent.",
+    offline_scan: "You are offline: codes are read once you are back online. Nothing was paid.",
+    offline_enrol: "Payment codes are turned on for this phone the first time you open Pay online. Try again once you are back online.",
+    hold_gone_held: "You already allowed this hold.",
+    hold_gone_voided: "The merchant released this hold: there is nothing to allow.",
+    packet_expired: "This red packet has expired: what was left went back to the sender.",
+    "err_too-many-lookups": "You looked up many recipients in a short time. Wait a few minutes, then try again.",
   },
   zh: {
     skip: "跳到内容",
@@ -680,6 +690,16 @@ const DICT = {
     withdraw_failed: "银行拒绝了这笔提现：钱已退回钱包。",
     bank_withdrawal: "提现到银行卡", bank_top_up: "从银行卡充值",
     bt_state_pending: "处理中", bt_state_succeeded: "已完成", bt_state_failed: "已拒绝",
+    // wallet follow-ups: offline, red packet PIN pad, states in words, recipient lookups
+    offline_banner: "您已离线：付款码仍可使用，其他操作需等待网络恢复。",
+    offline_paycode: "您已离线：此付款码仍可使用，请出示给收银员。",
+    offline_wait: "您已离线：此操作需等待网络恢复，尚未发送。",
+    offline_scan: "您已离线：联网后才能识别二维码，没有付款。",
+    offline_enrol: "首次打开付款码需要联网，以在本机开通。请联网后再试。",
+    hold_gone_held: "您已同意过这笔预授权。",
+    hold_gone_voided: "商家已撤销这笔预授权，无需再同意。",
+    packet_expired: "红包已过期，剩余金额已退回发送人。",
+    "err_too-many-lookups": "查询收款人过于频繁，请几分钟后再试。",
   },
 };
 

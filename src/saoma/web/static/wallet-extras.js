@@ -64,3 +64,55 @@
     }));
   }
 })();
+
+/* Offline: a banner on every screen in the page's language. The payment code (Pay) still works,
+   made on the phone from the device secret; everything that needs the network is turned off and,
+   if tried all the same, says that it waits for the connection: never a raw error. */
+(() => {
+  const { t, say, toast, $, $$ } = Saoma;
+  // Buttons outside a form that need the network.
+  const NET_BUTTONS = "#revoke-device, #sign-out, #po-claim, #vf-resend, #history-more, #done-receipt";
+  let view = null;
+
+  const offline = () => navigator.onLine === false;
+
+  /** The banner and the actions, as the connection is now. */
+  function render() {
+    const banner = $("#offline");
+    if (!banner) return;
+    if (offline()) say(banner, t(view === "v-paycode" ? "offline_paycode" : "offline_banner"), "warn");
+    else banner.hidden = true;
+    const actions = $$("section.view form button[type=submit]").concat($$(NET_BUTTONS));
+    for (const button of actions) {
+      if (offline() && !button.disabled) {
+        button.disabled = true;
+        button.dataset.offlineOff = "1";
+      } else if (!offline() && button.dataset.offlineOff) {
+        button.disabled = false;
+        delete button.dataset.offlineOff;
+      }
+    }
+  }
+
+  /** Whatever is tried offline all the same (the PIN pad's sixth digit, Enter): it waits. */
+  function refuse(ev, where) {
+    if (!offline()) return;
+    ev.preventDefault();
+    ev.stopImmediatePropagation();
+    const out = where && where.querySelector("p.notice");
+    if (out) say(out, t("offline_wait"), "warn"); else toast(t("offline_wait"), "warn");
+    const pad = where && where.querySelector(".pin-input");
+    if (pad) { pad.value = ""; pad.dispatchEvent(new Event("blur")); }
+  }
+
+  document.addEventListener("submit", (ev) => refuse(ev, ev.target), true);
+  document.addEventListener("click", (ev) => {
+    const button = ev.target.closest(NET_BUTTONS);
+    if (button) refuse(ev, null);
+  }, true);
+  window.addEventListener("online", render);
+  window.addEventListener("offline", render);
+  document.addEventListener("saoma:view", (ev) => { view = ev.detail; render(); });
+  document.addEventListener("saoma:lang", render);
+  document.addEventListener("DOMContentLoaded", render);
+})();

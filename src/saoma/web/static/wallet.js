@@ -140,8 +140,7 @@
   function offline() {
     $("#hello").textContent = me.display_name || me.login;
     frozen();
-    $("#balance").textContent = "—";
-    say("#offline", t("offline"), "warn");
+    $("#balance").textContent = "—"; // unknown until back online; the banner says so (wallet-extras.js)
     show("v-home");
     // Back online: refresh in place, whatever screen the payer is on.
     window.addEventListener("online", () => { listen(); refreshHome(); }, { once: true });
@@ -151,7 +150,6 @@
     try {
       me = await api("GET", "/v1/me");
     } catch (err) { return; }
-    $("#offline").hidden = true;
     $("#hello").textContent = me.display_name || me.login;
     frozen();
     // The big figure is what the payer can spend; money reserved by holds is shown apart.
@@ -252,6 +250,13 @@
     }
   }
 
+  // Back online on the scan screen: the camera looks again (it stopped at the code it could not read).
+  window.addEventListener("online", () => {
+    if ($("#v-scan").hidden) return;
+    say("#scan-out", "", "ok");
+    if (!stopCamera) startCamera();
+  });
+
   // The refusal stays until the payer changes what they typed or scans again.
   $("#scan-text").addEventListener("input", () => say("#scan-out", "", "ok"));
 
@@ -272,6 +277,8 @@
   });
 
   async function readCode(text) {
+    // Offline nothing can be read: say it waits for the connection (the camera stops looking).
+    if (!navigator.onLine) { say("#scan-out", t("offline_scan"), "warn"); return; }
     const packet = /\/p\/([\w-]+)\s*$/.exec(text);
     if (packet) { openPacket(packet[1]); return; }
     let read = false;
@@ -354,8 +361,16 @@
       (p.kind === "hold" && p.state !== "requested");
     $("#confirm-button").disabled = gone;
     $("#cf-pin").disabled = gone;
-    const why = { expired: "err_order-expired", closed: "err_order-closed", paid: "err_order-paid" };
-    if (gone) say("#confirm-out", why[p.state] ? t(why[p.state]) : t("order_gone", { state: p.state }), "err");
+    if (gone) say("#confirm-out", goneWhy(p), "err");
+  }
+
+  /** Why a scanned order or hold cannot be paid or allowed any more: a sentence, never the state. */
+  function goneWhy(p) {
+    const why = p.kind === "hold"
+      ? { held: "hold_gone_held", captured: "err_hold-already-captured", voided: "hold_gone_voided",
+        expired: "err_hold-expired" }
+      : { expired: "err_order-expired", closed: "err_order-closed", paid: "err_order-paid" };
+    return t(why[p.state] || (p.kind === "hold" ? "err_hold-not-open" : "err_order-not-payable"));
   }
 
   /** A fresh confirm screen for ``current``: no PIN typed, nothing said yet. */
@@ -491,7 +506,7 @@
       el("div", {}, el("dt", { text: k }), el("dd", { text: v }))));
     $("#done-receipt").hidden = !receiptId;
     $("#done-receipt").onclick = receiptId
-      ? () => Saoma.bills.paymentReceipt(receiptId).catch((err) => Saoma.toast(Saoma.human(err), "err")) : null;
+      ? (ev) => guard(ev.target, null, () => Saoma.bills.paymentReceipt(receiptId)) : null;
     current = null;
     show("v-done");
     refreshHome();
@@ -573,6 +588,8 @@
   async function showPaycode() {
     say("#paycode-out", "", "ok");
     if (!device()) {
+      // The device secret comes from the server once: the first Pay needs the connection.
+      if (!navigator.onLine) { say("#paycode-out", t("offline_enrol"), "warn"); return; }
       await guard(null, "#paycode-out", enrol);
       if (!device()) return;
     }
@@ -691,21 +708,40 @@
     });
   });
 
+  // The six-box PIN pad, as on the confirm screen: the packet is made at the sixth digit.
+  const packetPad = PinPad.attach($("#rp-pin"), () => $("#packet-form").requestSubmit());
+  let packing = false; // one packet at a time, whatever submits the form
+  document.addEventListener("saoma:view", (ev) => {
+    if (ev.detail !== "v-packet") return;
+    packetPad.clear();
+    say("#packet-out", "", "ok");
+  });
+
   $("#packet-form").addEventListener("submit", (ev) => {
     ev.preventDefault();
+    if (packing) return;
     const amount = parseAmount($("#rp-amount").value);
-    if (!amount) { say("#packet-out", t("err_bad-amount"), "err"); return; }
-    const pin = $("#rp-pin").value.trim();
-    if (!/^\d{6}$/.test(pin)) { say("#packet-out", t("err_pin-required"), "err"); return; }
-    guard(ev.submitter, "#packet-out", async () => {
-      const packet = await pay("/v1/red-packets", {
-        amount, shares: Number($("#rp-shares").value), mode: $("#rp-mode").value,
-        greeting: $("#rp-greeting").value.trim() || t("packet_default_greeting"),
-        pin, currency: me.currency,
-      });
-      $("#rp-pin").value = "";
+    if (!amount) {
+      say("#packet-out", t("err_bad-amount"), "err");
+      packetPad.clear();
+      $("#rp-amount").focus();
+      return;
+    }
+    const pin = $("#rp-pin").value;
+    if (!/^\d{6}$/.test(pin)) { say("#packet-out", t("err_pin-required"), "err"); packetPad.focus(); return; }
+    if (!navigator.onLine) { say("#packet-out", t("offline_wait"), "warn"); packetPad.clear(); return; }
+    packing = true;
+    guard($("#packet-button"), "#packet-out", async () => {
+      let packet;
+      try {
+        packet = await pay("/v1/red-packets", {
+          amount, shares: Number($("#rp-shares").value), mode: $("#rp-mode").value,
+          greeting: $("#rp-greeting").value.trim() || t("packet_default_greeting"),
+          pin, currency: me.currency,
+        });
+      } finally { packetPad.clear(); }
       openPacket(packet.id);
-    });
+    }).finally(() => { packing = false; });
   });
 
   async function openPacket(id) {
@@ -730,6 +766,7 @@
     $("#po-won").hidden = !mine;
     $("#po-won-amount").textContent = mine ? money(mine.amount) : "";
     if (!mine && packet.claimed >= packet.shares) $("#po-left").textContent = t("packet_all_taken");
+    else if (!mine && packet.state === "expired") $("#po-left").textContent = t("packet_expired");
     if (!packet.claims.length) $("#po-claims").replaceChildren(el("li", { class: "muted", text: t("packet_no_claims") }));
     else $("#po-claims").replaceChildren(...packet.claims.map((c) => el("li", { class: c.mine ? "mine" : null },
       el("span", { class: "grow" }, el("strong", { text: c.name }), el("br"),
