@@ -353,6 +353,7 @@ def tour_promotions(server: Server, shop: MerchantClient, payer: ConsumerClient)
     shop.request("POST", f"/v1/campaigns/{campaign['id']}/resume")
     collect_coupon(server, payer, coupons["id"])
     payer.request("GET", "/v1/me/coupons")
+    payer.request("GET", f"/v1/coupons/{coupons['id']}")  # the offer, as the shop shared it
     static = shop.request("GET", "/v1/merchant")["static_code"]["qr_payload"]
     preview = payer.request("POST", "/v1/codes/preview", {"payload": static, "amount": 900})
     assert preview["offer"] is not None

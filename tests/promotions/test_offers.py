@@ -107,9 +107,12 @@ def test_a_coupon_campaign_offers_only_to_who_collected_it_and_once(platform: Pl
     assert without is not None and without["campaign_id"] == plain["id"]
     collected = p.promotions.collect(payer, made["id"])
     assert (collected["state"], collected["name"]) == ("collected", "coupon")
-    assert p.promotions.collect(payer, made["id"])["state"] == "collected"
-    assert p.promotions.coupons_of(payer) == [
-        {"campaign_id": made["id"], "name": "coupon", "state": "collected"}
+    assert collected["already_collected"] is False
+    again = p.promotions.collect(payer, made["id"])
+    assert (again["state"], again["already_collected"]) == ("collected", True)
+    held = p.promotions.coupons_of(payer)
+    assert [(c["campaign_id"], c["name"], c["state"]) for c in held] == [
+        (made["id"], "coupon", "collected")
     ]
     paid = pay(p, payer, noodles.id, 1_000)
     assert paid["discount"] == 100  # the coupon's campaign: the larger discount

@@ -255,6 +255,7 @@ class OfferOut(Out):
             "offer_id": "of.eyJuIjoi...",
             "campaign_id": "cmp_4d3c2b1a0f9e",
             "reason": "¥5 off",
+            "coupon": False,
             "discount": 500,
             "pay_amount": 2000,
             "expires_at": "2026-11-24T04:17:05.120Z",
@@ -264,6 +265,7 @@ class OfferOut(Out):
     offer_id: str
     campaign_id: str
     reason: str
+    coupon: bool = Field(description="True: the payer's own collected coupon gives this discount.")
     discount: int
     pay_amount: int
     expires_at: datetime

@@ -76,7 +76,6 @@ CAMPAIGN = {
     "needs_coupon": False,
     "created_at": "2026-11-24T03:00:00.000Z",
 }
-COUPON = {"campaign_id": "cmp_4d3c2b1a0f9e", "name": "Lunch ¥5 off", "state": "collected"}
 
 
 class TransferOut(Out):
@@ -194,17 +193,3 @@ class CampaignOut(Out):
 
 class CampaignList(Listing[CampaignOut]):
     model_config = example({"data": [CAMPAIGN]})
-
-
-class CouponOut(Out):
-    """A coupon collected: it applies by itself at the best value when paying."""
-
-    model_config = example(COUPON)
-
-    campaign_id: str
-    name: str
-    state: Literal["collected", "used"]
-
-
-class CouponList(Listing[CouponOut]):
-    model_config = example({"data": [COUPON]})

@@ -8,7 +8,8 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
 from saoma.api import deps
-from saoma.api.people_out import CampaignList, CampaignOut, CouponList, CouponOut
+from saoma.api.coupons_out import CouponList, CouponOfferOut, CouponOut
+from saoma.api.people_out import CampaignList, CampaignOut
 from saoma.api.responses import answer, problems
 from saoma.api.schemas import CreateCampaign
 from saoma.merchants.service import Merchant
@@ -70,6 +71,13 @@ def end_campaign(campaign_id: str, shop: Shop, request: Request) -> Response:
     return answer(deps.platform_of(request).promotions.set_state(shop, campaign_id, "ended"))
 
 
+@router.get("/coupons/{campaign_id}", response_model=CouponOfferOut, responses=problems(401, 404))
+def coupon_offer(campaign_id: str, me: Me, request: Request) -> Response:
+    """A coupon as a shop shares it (its link or code): the shop, what it gives, the minimum
+    spend and until when, and whether it is already in your coupons. Not found once ended."""
+    return answer(deps.platform_of(request).promotions.coupon_offer(me, campaign_id))
+
+
 @router.post(
     "/campaigns/{campaign_id}/coupons",
     status_code=201,
@@ -77,10 +85,12 @@ def end_campaign(campaign_id: str, shop: Shop, request: Request) -> Response:
     responses=problems(401, 404, 409),
 )
 def collect_coupon(campaign_id: str, me: Me, request: Request) -> Response:
-    """Collect a coupon: it applies by itself at the best value when paying."""
+    """Collect a coupon: it applies by itself at the best value when paying. Collecting it
+    again changes nothing and answers `already_collected: true`."""
     return answer(deps.platform_of(request).promotions.collect(me, campaign_id), 201)
 
 
 @router.get("/me/coupons", response_model=CouponList, responses=problems(401))
 def my_coupons(me: Me, request: Request) -> Response:
+    """Your coupons, the last collected first: the shop, the offer, until when, used or not."""
     return answer({"data": deps.platform_of(request).promotions.coupons_of(me)})

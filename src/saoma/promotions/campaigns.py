@@ -238,20 +238,21 @@ class Campaigns:
 
     def set_state(self, funder: Merchant | None, campaign_id: str, state: str) -> dict[str, Any]:
         """Pause, resume or end: no new discount from this instant; ending returns the budget."""
-        row = self._row(funder, campaign_id)
-        if row.state == state:
-            return self.get(funder, campaign_id)
-        if row.state not in NEXT_STATES[state]:
-            raise CampaignEnded(f"the campaign is {row.state}")
-        with write(self.engine) as conn:
-            done = conn.execute(
-                update(m.campaigns)
-                .where(m.campaigns.c.id == campaign_id, m.campaigns.c.state == row.state)
-                .values(state=state, updated_at_us=now_us())
-            )
-        if done.rowcount != 1:
-            if self._row(funder, campaign_id).state == state:  # the same change, made meanwhile
+        for _ in range(5):  # another change won the race: decide again from what it left
+            row = self._row(funder, campaign_id)
+            if row.state == state:  # nothing to do, or the same change made meanwhile
                 return self.get(funder, campaign_id)
+            if row.state not in NEXT_STATES[state]:
+                raise CampaignEnded(f"the campaign is {row.state}")
+            with write(self.engine) as conn:
+                done = conn.execute(
+                    update(m.campaigns)
+                    .where(m.campaigns.c.id == campaign_id, m.campaigns.c.state == row.state)
+                    .values(state=state, updated_at_us=now_us())
+                )
+            if done.rowcount == 1:
+                break
+        else:
             raise CampaignChanged("the campaign changed meanwhile; try again")
         self.catalogue.invalidate()
         if state == "ended":

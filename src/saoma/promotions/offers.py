@@ -148,6 +148,7 @@ class Offers:
             "offer_id": self._sign(claims),
             "campaign_id": offer.campaign_id,
             "reason": offer.reason(),
+            "coupon": offer.coupon,
             "discount": offer.discount,
             "pay_amount": amount - offer.discount,
             "expires_at": rfc3339(expires),

@@ -75,6 +75,7 @@ class Offer:
     campaign_id: str
     name: str
     discount: int
+    coupon: bool = False  # the payer's own collected coupon gives it
 
     def reason(self) -> str:
         return self.name
@@ -146,5 +147,5 @@ def best_offer(
             continue
         off = discount_of(c, ctx.amount)
         if off > 0 and (best is None or off > best.discount):
-            best = Offer(c.id, c.name, off)
+            best = Offer(c.id, c.name, off, c.needs_coupon)
     return best

@@ -75,6 +75,10 @@ class Promotions:
 
     # --- coupons ---------------------------------------------------------------------------------
 
+    def coupon_offer(self, consumer: Consumer, campaign_id: str) -> dict[str, Any]:
+        """A coupon campaign's public offer, with the consumer's coupon for it if any."""
+        return self.coupons.offer(consumer, campaign_id)
+
     def collect(self, consumer: Consumer, campaign_id: str) -> dict[str, Any]:
         return self.coupons.collect(consumer, campaign_id)
 

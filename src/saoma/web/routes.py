@@ -60,6 +60,7 @@ SCRIPTS = {
         "bills.js",
         "wallet-pinpad.js",
         "wallet-extras.js",
+        "wallet-coupons.js",
     ),
     "cashier": (*SCANNING, "saoma.js"),
     "dashboard": (
@@ -72,6 +73,7 @@ SCRIPTS = {
         "dashboard-words.js",
         "dashboard-charts.js",
         "dashboard-campaigns.js",
+        "dashboard-coupons.js",
     ),
     # The page's own script first here: the console's features build on it.
     "console": ("saoma.js", "access.js", "console.js", "console-actions.js", "console-views.js"),

@@ -41,9 +41,10 @@ const SaomaCampaigns = (() => {
       return [button(t("cmp_end_sure", { amount: money(c.budget_left) }), "danger", () => change(c, "end")),
         button(t("cmp_keep"), "secondary", async () => { ending = null; draw(); })];
     }
-    return [c.state === "active" ? button(t("cmp_pause"), "secondary", () => change(c, "pause"))
-      : button(t("cmp_resume"), "secondary", () => change(c, "resume")),
-    button(t("cmp_end"), "secondary", async () => { ending = c.id; draw(); })];
+    return [c.needs_coupon ? button(t("cpn_share"), "", () => SaomaCouponShare.open(c)) : null,
+      c.state === "active" ? button(t("cmp_pause"), "secondary", () => change(c, "pause"))
+        : button(t("cmp_resume"), "secondary", () => change(c, "resume")),
+      button(t("cmp_end"), "secondary", async () => { ending = c.id; draw(); })];
   }
 
   function row(c) {
@@ -174,5 +175,5 @@ const SaomaCampaigns = (() => {
   }
 
   document.addEventListener("DOMContentLoaded", start);
-  return { load, draw };
+  return { load, draw, offer };
 })();

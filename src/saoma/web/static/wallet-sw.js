@@ -6,7 +6,7 @@ const SHELL = [
   "/wallet", "/static/saoma.css", "/static/saoma.js", "/static/wallet.js", "/static/scan.js",
   "/static/code128.js", "/static/disputes.js", "/static/access.js", "/static/frozen.js",
   "/static/bills.js",
-  "/static/wallet-pinpad.js", "/static/wallet-extras.js",
+  "/static/wallet-pinpad.js", "/static/wallet-extras.js", "/static/wallet-coupons.js",
   "/static/vendor/jsQR.js", "/static/vendor/qrcode.js", "/static/icon.svg",
   "/manifest.webmanifest",
 ];

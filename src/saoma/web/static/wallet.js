@@ -281,6 +281,7 @@
     if (!navigator.onLine) { say("#scan-out", t("offline_scan"), "warn"); return; }
     const packet = /\/p\/([\w-]+)\s*$/.exec(text);
     if (packet) { openPacket(packet[1]); return; }
+    if (SaomaCoupons.read(text)) return; // a shop's coupon: wallet-coupons.js
     let read = false;
     await guard(null, "#scan-out", async () => {
       current = await api("POST", "/v1/codes/preview", { payload: text });
@@ -352,7 +353,7 @@
     $("#confirm-details").textContent = confirmDetails(p, name);
     $("#confirm-offer").hidden = !offer;
     if (offer) {
-      $("#confirm-offer").textContent = t("offer_line", {
+      $("#confirm-offer").textContent = t(offer.coupon ? "offer_line_coupon" : "offer_line", {
         name: offer.reason, discount: money(offer.discount), amount: money(offer.pay_amount),
       });
     }
