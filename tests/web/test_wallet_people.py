@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from playwright.sync_api import Page, expect
@@ -121,5 +122,9 @@ def test_a_red_packet_opens_like_an_envelope_shows_the_amount_won_large_and_who_
     assert small_targets(wallet) == []
     wallet.get_by_role("button", name="中文").click()
     expect(wallet.locator("#po-won")).to_contain_text("你抢到了")
+    # The whole envelope is drawn again in Chinese, not only its fixed labels.
+    english = re.compile("From|shares|You got|Share|Dec")
+    for part in ("#po-title", "#po-left", "#po-out", "#po-share", "#po-claims"):
+        expect(wallet.locator(part)).not_to_contain_text(english)
     shot(wallet, shots, "wallet-red-packet-zh")
     assert wallet.errors == []  # type: ignore[attr-defined]

@@ -198,6 +198,7 @@
   document.addEventListener("saoma:lang", () => {
     if (me && !$("#v-home").hidden) refreshHome();
     if (current && !$("#v-confirm").hidden) renderConfirm();
+    if (packetShown && !$("#v-packet-open").hidden) openPacket(packetShown);
     showWho();
   });
 
@@ -745,7 +746,9 @@
     }).finally(() => { packing = false; });
   });
 
+  let packetShown = null; // the packet on screen, drawn again in another language
   async function openPacket(id) {
+    packetShown = id;
     let packet;
     try {
       packet = await api("GET", `/v1/red-packets/${encodeURIComponent(id)}`);
