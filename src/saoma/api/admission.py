@@ -27,14 +27,12 @@ class Admission:
         self.app = app
         self.limit = limit
         self.in_flight = 0
-        self.refused = 0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not counted(scope["path"]):
             await self.app(scope, receive, send)
             return
         if self.in_flight >= self.limit:
-            self.refused += 1
             busy = Overloaded(
                 f"the server is working on {self.limit} requests already:"
                 f" try again in {RETRY_AFTER_S} s"

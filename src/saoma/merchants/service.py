@@ -38,14 +38,13 @@ from saoma.db import read, write, write_one
 from saoma.ledger import AccountKind, Ledger
 from saoma.merchants import tables as m
 from saoma.wallets.credentials import (
-    PIN_FORMAT,
     check_login,
     check_password,
     check_pin,
     hash_password,
     password_matches,
 )
-from saoma.wallets.pinkeys import PinKeys, Verdict
+from saoma.wallets.pinkeys import PinKeys
 
 KEY_OVERLAP_US_DEFAULT = 24 * 3600 * 1_000_000  # a rotated-out key stays valid for a day
 MANAGER_PIN_TRIES_MAX = 5
@@ -361,10 +360,8 @@ class Merchants:
         if claimed is None:
             self._manager_pin_refusal(merchant_id, now, field)
         stored = claimed.manager_pin_hash
-        typed = isinstance(pin, str) and PIN_FORMAT.fullmatch(pin) is not None
-        verdict = self.pins.check(stored, merchant_id, pin) if typed else Verdict(False)
+        verdict = self.pins.check(stored, merchant_id, pin)
         if verdict.matches:
-            renewed = {"manager_pin_hash": verdict.renewed} if verdict.renewed else {}
             c = m.merchants.c
             with write_one(self.engine) as conn:
                 conn.execute(
@@ -372,11 +369,11 @@ class Merchants:
                     .where(c.id == merchant_id)
                     .values(manager_pin_failures=0, manager_pin_locked_until_us=0)
                 )
-                if renewed:  # an older form, sealed again under the current key
+                if verdict.renewed:  # an older form, sealed again under the current key
                     conn.execute(
                         update(m.merchants)
                         .where(c.id == merchant_id, c.manager_pin_hash == stored)
-                        .values(**renewed)
+                        .values(manager_pin_hash=verdict.renewed)
                     )
             return
         left = MANAGER_PIN_TRIES_MAX - claimed.manager_pin_failures

@@ -27,6 +27,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from saoma.core.keyfile import KEY_BYTES, load_or_make
+from saoma.wallets.credentials import PIN_FORMAT
 
 PREFIX = "hmac-sha256"
 
@@ -59,8 +60,9 @@ class PinKeys:
         kid, key = self._loaded()[0]
         return f"{PREFIX}${kid}${_mac(key, owner, pin)}"
 
-    def check(self, stored: str | None, owner: str, pin: str) -> Verdict:
-        if not stored:
+    def check(self, stored: str | None, owner: str, pin: object) -> Verdict:
+        """Whether ``pin`` (anything a request held: only six digits can match) is the PIN."""
+        if not stored or not isinstance(pin, str) or not PIN_FORMAT.match(pin):
             return Verdict(False)
         if not stored.startswith(PREFIX + "$"):
             right: bool

@@ -28,7 +28,6 @@ from saoma.ledger import AccountKind, Ledger
 from saoma.ledger.tx import Tx
 from saoma.wallets import tables as wm
 from saoma.wallets.credentials import (
-    PIN_FORMAT,
     check_login,
     check_password,
     check_pin,
@@ -36,7 +35,7 @@ from saoma.wallets.credentials import (
     password_matches,
 )
 from saoma.wallets.identifiers import claim_in, placeholder_login
-from saoma.wallets.pinkeys import PinKeys, Verdict
+from saoma.wallets.pinkeys import PinKeys
 from saoma.wallets.pins import (
     claim_pin_try,
     pin_try_failed,
@@ -271,9 +270,8 @@ class Wallets:
         """The id of a recorded successful PIN check, or raise: PIN not set, PIN locked, wrong
         PIN (with the tries left). A try is claimed before the PIN is checked."""
         claimed = claim_pin_try(self.engine, wm.consumers, consumer_id, field=field)
-        typed = isinstance(pin, str) and PIN_FORMAT.match(pin) is not None
-        verdict = self.pins.check(claimed.pin_hash, consumer_id, pin) if typed else Verdict(False)
-        if not (typed and verdict.matches):
+        verdict = self.pins.check(claimed.pin_hash, consumer_id, pin)
+        if not verdict.matches:
             raise pin_try_failed(self.engine, wm.consumers, consumer_id, field=field)
         check_id = new_id("pc")
         with write(self.engine) as conn:
