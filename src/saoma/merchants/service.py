@@ -66,6 +66,7 @@ _SIGNER = (
     .where(m.merchant_keys.c.id == bindparam("key_id"))
 )
 _INSERT_NONCE = insert(m.request_nonces)
+_MERCHANT_BY_ID = select(m.merchants).where(m.merchants.c.id == bindparam("id"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -246,7 +247,7 @@ class Merchants:
 
     def get(self, merchant_id: str) -> Merchant:
         with read(self.engine) as conn:
-            row = conn.execute(select(m.merchants).where(m.merchants.c.id == merchant_id)).first()
+            row = conn.execute(_MERCHANT_BY_ID, {"id": merchant_id}).first()
         if row is None:
             raise NotFound.named("merchant", merchant_id)
         return Merchant.of(row)
@@ -275,7 +276,7 @@ class Merchants:
     def webhook_secret(self, merchant_id: str) -> dict[str, Any]:
         """The secret deliveries are signed with and, during a rotation, the previous one."""
         with read(self.engine) as conn:
-            row = conn.execute(select(m.merchants).where(m.merchants.c.id == merchant_id)).first()
+            row = conn.execute(_MERCHANT_BY_ID, {"id": merchant_id}).first()
         if row is None:
             raise NotFound.named("merchant", merchant_id)
         return secret_view(row, now_us())
@@ -306,7 +307,7 @@ class Merchants:
         """Set the manager PIN the first time with the password; change it with the old PIN."""
         check_pin(pin, "manager_pin")
         with read(self.engine) as conn:
-            row = conn.execute(select(m.merchants).where(m.merchants.c.id == merchant_id)).first()
+            row = conn.execute(_MERCHANT_BY_ID, {"id": merchant_id}).first()
         if row is None:
             raise NotFound.named("merchant", merchant_id)
         if row.manager_pin_hash is None:
@@ -388,7 +389,7 @@ class Merchants:
     def _manager_pin_refusal(self, merchant_id: str, now: int, field: str) -> NoReturn:
         """Why no try could be claimed: no PIN set, or locked."""
         with read(self.engine) as conn:
-            row = conn.execute(select(m.merchants).where(m.merchants.c.id == merchant_id)).first()
+            row = conn.execute(_MERCHANT_BY_ID, {"id": merchant_id}).first()
         if row is None:
             raise NotFound.named("merchant", merchant_id)
         if row.manager_pin_hash is None:

@@ -9,9 +9,10 @@ so the same request maps to the same transfer and the ledger moves its money onc
 from __future__ import annotations
 
 import hashlib
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Table, select
+from sqlalchemy import Table, bindparam, select
 from sqlalchemy.engine import Engine
 
 from saoma.core.ids import new_id
@@ -107,8 +108,18 @@ def payment_row(
     }
 
 
+@cache
+def _select_where(table: Table, names: tuple[str, ...]) -> Any:
+    """Built once per table and columns: building and keying a statement per call costs more
+    Python than its round trip."""
+    return select(table).where(*(table.c[name] == bindparam(name) for name in names))
+
+
 def first(engine: Engine, table: Table, **where: Any) -> Any:
-    """The row of ``table`` whose columns equal ``where``, or None."""
-    query = select(table).where(*(table.c[name] == value for name, value in where.items()))
+    """The row of ``table`` whose columns equal ``where`` (None: is null), or None."""
+    if None in where.values():
+        query = select(table).where(*(table.c[name] == value for name, value in where.items()))
+        with read(engine) as conn:
+            return conn.execute(query).first()
     with read(engine) as conn:
-        return conn.execute(query).first()
+        return conn.execute(_select_where(table, tuple(where)), where).first()

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from functools import cache
+from typing import Any
 
-from sqlalchemy import Table, case, select, update
+from sqlalchemy import Table, bindparam, case, select, update
 from sqlalchemy.engine import Connection, Engine
 
 # OverNoPinLimit is raised here; payments imports it from here.
@@ -49,6 +51,34 @@ class PinTry:
     failures_before: int
 
 
+@cache
+def _claim_statement(table: Table) -> Any:
+    """The claim of a try, built once per table: building and keying it on every payment cost
+    more Python than the round trip. It returns the hash and the failures it left, so a claim
+    is one statement."""
+    c = table.c
+    now: Any = bindparam("now")
+    pending = case((c.pin_pending_since_us < bindparam("stale"), 0), else_=c.pin_pending)
+    failures = case((c.pin_failures >= PIN_TRIES_MAX, 0), else_=c.pin_failures)
+    return (
+        update(table)
+        .where(
+            c.id == bindparam("row_id"),
+            c.pin_hash.is_not(None),
+            c.pin_locked_until_us <= now,
+            failures + pending < PIN_TRIES_MAX,
+        )
+        .values(pin_failures=failures, pin_pending=pending + 1, pin_pending_since_us=now)
+        .returning(c.pin_hash, c.pin_failures)
+    )
+
+
+@cache
+def _state_statement(table: Table) -> Any:
+    c = table.c
+    return select(c.pin_hash, c.pin_locked_until_us).where(c.id == bindparam("row_id"))
+
+
 def claim_pin_try(engine: Engine, table: Table, row_id: str, *, field: str = "pin") -> PinTry:
     """Claim one PIN try with ONE conditional UPDATE, before the PIN is checked.
 
@@ -62,31 +92,16 @@ def claim_pin_try(engine: Engine, table: Table, row_id: str, *, field: str = "pi
     up to ``PIN_WAIT_S``. A try left pending by a process that died is forgotten after
     ``PIN_PENDING_STALE_US``; once a lock has expired, the count starts again.
     """
-    c = table.c
     deadline = time.monotonic() + PIN_WAIT_S
     while True:
         now = now_us()
-        pending = case(
-            (c.pin_pending_since_us < now - PIN_PENDING_STALE_US, 0), else_=c.pin_pending
-        )
-        failures = case((c.pin_failures >= PIN_TRIES_MAX, 0), else_=c.pin_failures)
         with write(engine) as conn:
-            claimed = conn.execute(
-                update(table)
-                .where(
-                    c.id == row_id,
-                    c.pin_hash.is_not(None),
-                    c.pin_locked_until_us <= now,
-                    failures + pending < PIN_TRIES_MAX,
-                )
-                .values(pin_failures=failures, pin_pending=pending + 1, pin_pending_since_us=now)
-            ).rowcount
-            row = conn.execute(
-                select(c.pin_hash, c.pin_failures, c.pin_locked_until_us).where(c.id == row_id)
-            ).one()
-        if claimed == 1:
-            return PinTry(row.pin_hash, row.pin_failures)
-        if row.pin_hash is None:
+            params = {"row_id": row_id, "now": now, "stale": now - PIN_PENDING_STALE_US}
+            claimed = conn.execute(_claim_statement(table), params).first()
+            if claimed is not None:
+                return PinTry(claimed.pin_hash, claimed.pin_failures)
+            row = conn.execute(_state_statement(table), {"row_id": row_id}).first()
+        if row is None or row.pin_hash is None:
             raise PinNotSet("set a payment PIN first", field=field)
         if row.pin_locked_until_us > now:
             raise pin_locked(row.pin_locked_until_us, now, field)
@@ -123,16 +138,22 @@ def pin_try_failed(
     return PinWrong(f"wrong PIN: {left} tries left", field=field, tries_left=left)
 
 
-def pin_try_passed(conn: Connection, table: Table, row_id: str, claimed: PinTry) -> None:
-    """The right PIN gives its try back, and starts the count again if it was the only check
-    under way and no wrong PIN was counted meanwhile: a burst of guesses gets no tries back."""
+@cache
+def _passed_statement(table: Table) -> Any:
     c = table.c
-    alone = (c.pin_pending <= 1) & (c.pin_failures == claimed.failures_before)
-    conn.execute(
+    alone = (c.pin_pending <= 1) & (c.pin_failures == bindparam("failures_before"))
+    return (
         update(table)
-        .where(c.id == row_id)
+        .where(c.id == bindparam("row_id"))
         .values(
             pin_pending=case((c.pin_pending > 0, c.pin_pending - 1), else_=0),
             pin_failures=case((alone, 0), else_=c.pin_failures),
         )
     )
+
+
+def pin_try_passed(conn: Connection, table: Table, row_id: str, claimed: PinTry) -> None:
+    """The right PIN gives its try back, and starts the count again if it was the only check
+    under way and no wrong PIN was counted meanwhile: a burst of guesses gets no tries back."""
+    params = {"row_id": row_id, "failures_before": claimed.failures_before}
+    conn.execute(_passed_statement(table), params)

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
@@ -42,6 +42,21 @@ from saoma.wallets.pins import (
     pin_try_passed,
 )
 from saoma.wallets.tables import identifiers
+
+# Built once: every request signed in with a token reads its wallet, and a payment with the PIN
+# records one check; building and keying these statements per call cost more than their trips.
+_BY_TOKEN = (
+    select(wm.consumers)
+    .join(wm.sessions, wm.sessions.c.consumer_id == wm.consumers.c.id)
+    .where(
+        wm.sessions.c.token_hash == bindparam("hash"),
+        wm.sessions.c.expires_at_us > bindparam("now"),
+    )
+)
+_BY_ID = select(wm.consumers).where(wm.consumers.c.id == bindparam("id"))
+_RECORD_PIN_CHECK = insert(wm.pin_checks).values(
+    id=bindparam("id"), consumer_id=bindparam("consumer_id"), checked_at_us=bindparam("at")
+)
 
 SESSION_US = 30 * 24 * 3600 * 1_000_000
 NO_PIN_LIMIT_MAX = 200_000  # ¥2,000: the most a consumer may allow without the PIN
@@ -198,19 +213,12 @@ class Wallets:
 
     def for_token(self, token: str) -> Consumer | None:
         with read(self.engine) as conn:
-            row = conn.execute(
-                select(wm.consumers)
-                .join(wm.sessions, wm.sessions.c.consumer_id == wm.consumers.c.id)
-                .where(
-                    wm.sessions.c.token_hash == token_hash(token),
-                    wm.sessions.c.expires_at_us > now_us(),
-                )
-            ).first()
+            row = conn.execute(_BY_TOKEN, {"hash": token_hash(token), "now": now_us()}).first()
         return Consumer.of(row) if row else None
 
     def get(self, consumer_id: str) -> Consumer:
         with read(self.engine) as conn:
-            row = conn.execute(select(wm.consumers).where(wm.consumers.c.id == consumer_id)).first()
+            row = conn.execute(_BY_ID, {"id": consumer_id}).first()
         if row is None:
             raise NotFound.named("consumer", consumer_id)
         return Consumer.of(row)
@@ -284,9 +292,7 @@ class Wallets:
                     .values(pin_hash=verdict.renewed)
                 )
             conn.execute(
-                insert(wm.pin_checks).values(
-                    id=check_id, consumer_id=consumer_id, checked_at_us=now_us()
-                )
+                _RECORD_PIN_CHECK, {"id": check_id, "consumer_id": consumer_id, "at": now_us()}
             )
         return check_id
 
