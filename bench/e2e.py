@@ -26,8 +26,17 @@ In the same run the baseline is PostgreSQL's own limit for a bank transfer on th
 -b tpcb-like`` (the built-in TPC-B-like script: three updates, a select and an insert per
 transaction), and the ratio of Saoma's payments per second to pgbench's transactions per second.
 
+Then, with ``--overload-clients`` (64) clients against the same servers, whose each process
+takes at most SAOMA_MAX_IN_FLIGHT requests at once: the share of payment requests refused at
+once (503 ``overloaded`` with Retry-After), and the latency of those accepted.
+
+``--flame FILE.svg`` samples the first server process with py-spy over the measured window and
+writes a flame graph (``{db}`` in the name is replaced by the database); with
+``--code-share 0`` it shows one kind of payment, orders paid with the PIN.
+
     .venv/bin/python bench/e2e.py [--seconds 15] [--clients 16] [--db sqlite,postgres]
                                   [--servers 2] [--code-share 0.5] [--warmup 2]
+                                  [--overload-clients 64] [--flame bench/flame-{db}.svg]
 
 SAOMA_BENCH_POSTGRES_URL names the PostgreSQL server (default: the test server).
 """
@@ -43,6 +52,7 @@ import re
 import secrets
 import shutil
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -229,8 +239,8 @@ def new_shop(url: str, receiver: Receiver, n: int) -> dict[str, str]:
 def client_main(spec: dict[str, Any], ready: Any, go: Any, window: Any, results: Any) -> None:
     """One client process: set up its consumer, wait for the start, pay until the window closes.
 
-    Sends back (n, records, errors, code fetches), a record being (flow, merchant_order_no,
-    start, end) of each acknowledged payment."""
+    Sends back (n, records, errors, code fetches, payment requests sent, requests refused with
+    503), a record being (flow, merchant_order_no, start, end) of each acknowledged payment."""
     n = spec["n"]
     url = spec["url"]
     try:
@@ -274,9 +284,11 @@ def client_main(spec: dict[str, Any], ready: Any, go: Any, window: Any, results:
     records: list[tuple[str, str, float, float]] = []
     errors: dict[str, int] = {}
     fetches = 0
+    calls = refused = 0  # payment requests sent, and those a busy server refused (503)
     k = 0
     while now() < stop_at:
         k += 1
+        calls += 1
         order_no = f"e2e-{n}-{k}"
         try:
             if rnd.random() < spec["code_share"]:
@@ -294,15 +306,17 @@ def client_main(spec: dict[str, Any], ready: Any, go: Any, window: Any, results:
                 records.append(("code", order_no, t0, t1))
             else:
                 order = shop.create_order(order_no, 100 + k % 50)
+                calls += 1
                 t0 = now()
                 me.pay_order(order["id"], PIN)
                 t1 = now()
                 records.append(("order", order_no, t0, t1))
         except SaomaError as exc:
             errors[exc.slug] = errors.get(exc.slug, 0) + 1
+            refused += exc.status == 503
         except httpx.HTTPError as exc:
             errors[type(exc).__name__] = errors.get(type(exc).__name__, 0) + 1
-    results.put((n, records, errors, fetches))
+    results.put((n, records, errors, fetches, calls, refused))
     shop.close()
     me.close()
 
@@ -324,6 +338,8 @@ class Outcome:
     missing_hooks: int = 0
     errors: dict[str, int] = field(default_factory=dict)
     fetches: int = 0
+    calls: int = 0
+    refused: int = 0
     server_cpu: float = 0.0
     server_cpu_each: list[float] = field(default_factory=list)
     pg_cpu: float | None = None
@@ -393,15 +409,20 @@ def run_db(kind: str, args: argparse.Namespace) -> Outcome:
         for group in watches.values():
             for w in group:
                 w.start()
+        flame = record_flame(args, kind, servers[0][0].pid)
         time.sleep(max(0.0, stop_at - now()))
         used = {name: [w.stop() for w in group] for name, group in watches.items()}
+        if flame is not None:
+            flame.wait(60)
         machine_s, busy = machine.stop()
         out = Outcome(kind, len(servers), args.clients, args.seconds)
         records: list[tuple[str, str, float, float]] = []
         for _ in procs:
-            _n, recs, errors, fetches = results.get(timeout=120)
+            _n, recs, errors, fetches, calls, refused = results.get(timeout=120)
             records.extend(recs)
             out.fetches += fetches
+            out.calls += calls
+            out.refused += refused
             for slug, count in errors.items():
                 out.errors[slug] = out.errors.get(slug, 0) + count
         for p in procs:
@@ -440,6 +461,18 @@ def run_db(kind: str, args: argparse.Namespace) -> Outcome:
         if dbname:
             pg_admin(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def record_flame(args: argparse.Namespace, kind: str, pid: int) -> subprocess.Popen[bytes] | None:
+    """py-spy sampling the first server process over the measured window (CPU only: threads
+    waiting on the database or the network are left out), written as an SVG flame graph."""
+    if not args.flame or args.overload_phase:
+        return None
+    out = Path(args.flame.replace("{db}", kind))
+    spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    command = [spy, "record", "--pid", str(pid), "--rate", "200", "--nonblocking"]
+    command += ["--duration", str(max(1, round(args.seconds))), "--format", "flamegraph"]
+    return subprocess.Popen([*command, "-o", str(out)], stdout=subprocess.DEVNULL)
 
 
 # --- PostgreSQL's own limit -----------------------------------------------------------------------
@@ -589,6 +622,26 @@ def report(outcomes: list[Outcome], pgb: PgBench | None, args: argparse.Namespac
         print(f"(clients fetched {fetched} more batches of one-time handles during the runs)")
 
 
+def report_overload(outcomes: list[Outcome]) -> None:
+    """Past what the servers take at once (SAOMA_MAX_IN_FLIGHT per process), a request is
+    refused at once with 503 and Retry-After rather than queued for seconds."""
+    print("\nunder overload: what was accepted, and what was refused at once\n")
+    print(
+        "| database | clients | payment requests | refused (503) | refused share "
+        "| payments/s | response p50 ms | p99 ms | webhook p99 ms | other errors |"
+    )
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
+    for o in outcomes:
+        others = {k: v for k, v in o.errors.items() if k != "overloaded"}
+        errors = ", ".join(f"{k} {v}" for k, v in sorted(others.items())) or "none"
+        share = o.refused / o.calls if o.calls else 0.0
+        print(
+            f"| {o.kind} | {o.clients} | {o.calls:,} | {o.refused:,} | {share:.1%} "
+            f"| {o.rate:,.0f} | {ms(pct(o.responses, 0.5))} | {ms(pct(o.responses, 0.99))} "
+            f"| {ms(pct(o.hooks, 0.99))} | {errors} |"
+        )
+
+
 def bound(o: Outcome, cores: int) -> str:
     """What most likely capped throughput, from where the CPU went."""
     busiest = max(o.server_cpu_each) / o.seconds if o.server_cpu_each else 0.0
@@ -619,7 +672,20 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=2)
     parser.add_argument("--servers", type=int, default=2, help="saoma serve processes per database")
     parser.add_argument("--code-share", type=float, default=0.5, help="payments made by code")
+    parser.add_argument(
+        "--overload-clients",
+        type=int,
+        default=64,
+        help="then as many clients again, to see a busy server refuse (0: skip)",
+    )
+    parser.add_argument(
+        "--flame",
+        default="",
+        metavar="FILE.svg",
+        help="py-spy flame graph of the first server process ({db} is replaced by the database)",
+    )
     args = parser.parse_args()
+    args.overload_phase = False
     kinds = [k.strip() for k in args.db.split(",") if k.strip()]
     for kind in kinds:
         if kind not in ("sqlite", "postgres"):
@@ -633,7 +699,16 @@ def main() -> None:
     if "postgres" in kinds:
         print("pgbench …", flush=True)
         pgb = run_pgbench(args)
+    overloaded = []
+    if args.overload_clients:
+        busy = argparse.Namespace(**{**vars(args), "clients": args.overload_clients})
+        busy.overload_phase = True
+        for kind in kinds:
+            print(f"{kind}: {args.overload_clients} clients …", flush=True)
+            overloaded.append(run_db(kind, busy))
     report(outcomes, pgb, args)
+    if overloaded:
+        report_overload(overloaded)
 
 
 if __name__ == "__main__":
