@@ -29,6 +29,7 @@ ICON_SVG = (
 ICON = "data:image/svg+xml;base64," + base64.b64encode(ICON_SVG.encode()).decode()
 
 
+EXPECT_MS, EXPECT_DEFAULT_MS = 30_000, 5_000
 START_S_MAX = 120  # a machine shared by many test runs starts a server slowly, not wrongly
 
 
@@ -114,3 +115,46 @@ def approve(server: Server, mini_program_id: str) -> subprocess.CompletedProcess
         check=False,
         cwd=os.getcwd(),
     )
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """Debian's Chromium driven by Playwright (required in CI: SAOMA_REQUIRE_BROWSER=1)."""
+    from support_web import CHROMIUM, CHROMIUM_ARGS
+
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("SAOMA_REQUIRE_BROWSER") == "1":
+            pytest.fail(f"Chromium is required but missing at {CHROMIUM}")
+        pytest.skip(f"no Chromium at {CHROMIUM}")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        launched = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def wallet(browser: Any) -> Iterator[Any]:
+    """A payer's phone: its own browser context, closed after the test."""
+    from support_web import new_page, phone
+
+    from playwright.sync_api import expect
+
+    context, page = new_page(browser, **phone())
+    # A machine shared by many test runs answers slowly: wait longer, assert the same things.
+    expect.set_options(timeout=EXPECT_MS)
+    try:
+        yield page
+    finally:
+        expect.set_options(timeout=EXPECT_DEFAULT_MS)
+        context.close()
+
+
+@pytest.fixture(scope="session")
+def shots() -> Path:
+    """Where the screenshots go (build/screenshots, or SAOMA_SCREENSHOT_DIR)."""
+    root = Path(__file__).resolve().parents[2]
+    found = Path(os.environ.get("SAOMA_SCREENSHOT_DIR", root / "build/screenshots"))
+    found.mkdir(parents=True, exist_ok=True)
+    return found
