@@ -137,9 +137,9 @@ def browser() -> Iterator[Any]:
 @pytest.fixture
 def wallet(browser: Any) -> Iterator[Any]:
     """A payer's phone: its own browser context, closed after the test."""
-    from support_web import new_page, phone
-
     from playwright.sync_api import expect
+
+    from support_web import new_page, phone
 
     context, page = new_page(browser, **phone())
     # A machine shared by many test runs answers slowly: wait longer, assert the same things.

@@ -29,7 +29,7 @@ from saoma import signing
 from support import Server, Shop, free_port, new_merchant, wait_until
 from support_web import PIN, sign_up_consumer, top_up
 
-from .conftest import approve, register, serve_local
+from .conftest import ICON_SVG, approve, register, serve_local
 
 # The attacker's page: it posts a well-formed requestPayment to the wallet (window.top) and to
 # the bike's page (its parent), and keeps whatever answers it gets.
@@ -287,3 +287,35 @@ def test_a_token_stops_working_when_the_payer_revokes_it(world: World, wallet: P
     refused = userinfo(world, token)
     assert refused.status_code == 401
     assert refused.json()["type"].endswith("/access-token-invalid")
+
+
+def test_a_merchant_registers_a_service_from_the_dashboard(world: World, browser: Any) -> None:
+    from support_dashboard import dashboard
+
+    shop = new_merchant(world.saoma, name="Table Order")
+    context, page = dashboard(browser, world.saoma.url, shop)
+    try:
+        form = page.locator("#d-mini-form")
+        form.get_by_label("Name", exact=True).fill("Table Order")
+        form.get_by_label("Name in Chinese").fill("扫码点餐")
+        form.get_by_label("Served from (https origin)").fill("https://order.example.cn/menu")
+        icon = {"name": "icon.svg", "mimeType": "image/svg+xml", "buffer": ICON_SVG.encode()}
+        form.get_by_label("Icon (PNG or SVG, 16 KB at most)").set_input_files(icon)
+        form.get_by_label("Their confirmed phone number").check()
+        form.get_by_role("button", name="Register").click()
+        expect(page.locator("#dm-out")).to_have_text(
+            "Give the origin as https://host (no path); plain http only for this machine in"
+            " demo mode."
+        )
+        form.get_by_label("Served from (https origin)").fill("https://order.example.cn")
+        form.get_by_role("button", name="Register").click()
+        expect(page.locator("#dm-out")).to_have_text(
+            "Registered: it waits for an operator's approval."
+        )
+        expect(page.locator("#d-mini-list")).to_contain_text(
+            "Table Order https://order.example.cn · waiting for approval"
+        )
+        (mine,) = shop.client.request("GET", "/v1/merchant/mini-programs")["data"]
+        assert (mine["origin"], mine["scopes"]) == ("https://order.example.cn", ["profile.phone"])
+    finally:
+        context.close()

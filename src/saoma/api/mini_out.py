@@ -85,8 +85,8 @@ class TokenOut(Out):
 
     model_config = example(
         {
-            "access_token": "mat_Vb7…",
-            "token_type": "Bearer",
+            "access_token": "mat_Vb7…",  # nosec B105 - an example, cut short
+            "token_type": "Bearer",  # nosec B105 - the token's kind
             "expires_in": 2592000,
             "scope": "profile.masked_name",
             "sub": "u_3f2a9c0d1e4b5a6c7d8e9f0a1b2c3d4e",

@@ -228,7 +228,7 @@ class MiniPrograms:
             ).scalar_one()
         return {
             "access_token": token,
-            "token_type": "Bearer",
+            "token_type": "Bearer",  # nosec B105 - the token's kind (RFC 6750)
             "expires_in": rules.TOKEN_TTL_S,
             "scope": row.scopes,
             "sub": subject(salt, row.consumer_id),

@@ -192,8 +192,11 @@ Object.assign(DICT.zh, {
 
   // --- login(scopes) --------------------------------------------------------------------------
 
-  function askLogin(id, params) {
+  async function askLogin(id, params) {
     const mp = opened.mp;
+    asking = { id, busy: true }; // one request at a time, from here on
+    if (!me) me = await api("GET", "/v1/me").catch(() => null);
+    asking = null;
     const scopes = Array.isArray(params.scopes) ? params.scopes : null;
     if (!scopes || scopes.some((s) => typeof s !== "string" || !mp.scopes.includes(s))) {
       reply(id, false, "scope-not-registered");
