@@ -137,18 +137,23 @@ def browser() -> Iterator[Any]:
 @pytest.fixture
 def wallet(browser: Any) -> Iterator[Any]:
     """A payer's phone: its own browser context, closed after the test."""
-    from playwright.sync_api import expect
-
     from support_web import new_page, phone
 
     context, page = new_page(browser, **phone())
-    # A machine shared by many test runs answers slowly: wait longer, assert the same things.
+    yield page
+    context.close()
+
+
+@pytest.fixture
+def patient() -> Iterator[None]:
+    """A machine shared by many test runs answers slowly: wait longer, assert the same things."""
+    from playwright.sync_api import expect
+
     expect.set_options(timeout=EXPECT_MS)
     try:
-        yield page
+        yield
     finally:
         expect.set_options(timeout=EXPECT_DEFAULT_MS)
-        context.close()
 
 
 @pytest.fixture(scope="session")

@@ -90,6 +90,9 @@ def _start_bike(saoma: Server, shop: Shop, port: int, tmp: Path) -> subprocess.P
     return bike
 
 
+pytestmark = pytest.mark.usefixtures("patient")
+
+
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     tmp = tmp_path_factory.mktemp("bike")
