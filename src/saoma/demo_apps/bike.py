@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
@@ -127,6 +128,9 @@ class BikeService:
             rider.state, rider.last_fare, rider.rides = "locked", fare, rider.rides + 1
         return self.state(rider)
 
+    def current(self, body: dict[str, Any]) -> dict[str, Any]:
+        return self.state(self._rider(body))
+
     def state(self, rider: Rider) -> dict[str, Any]:
         riding_s = time.monotonic() - rider.started if rider.state == "riding" else 0
         return {
@@ -169,8 +173,6 @@ def create_app(service: BikeService, wallet_origin: str) -> Starlette:
                 body = await request.json()
                 if not isinstance(body, dict):
                     raise ValueError("a JSON object")
-                from starlette.concurrency import run_in_threadpool
-
                 return JSONResponse(await run_in_threadpool(work, body))
             except (LookupError, ValueError, KeyError) as exc:
                 return JSONResponse({"error": str(exc)}, status_code=400)
@@ -187,9 +189,7 @@ def create_app(service: BikeService, wallet_origin: str) -> Starlette:
             Route("/api/unlock", action(service.unlock), methods=["POST"]),
             Route("/api/ride", action(service.start), methods=["POST"]),
             Route("/api/lock", action(service.lock_bike), methods=["POST"]),
-            Route(
-                "/api/state", action(lambda b: service.state(service._rider(b))), methods=["POST"]
-            ),
+            Route("/api/state", action(service.current), methods=["POST"]),
         ]
     )
 
