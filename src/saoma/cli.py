@@ -13,6 +13,7 @@ from rich.table import Table
 
 from saoma.config import get_settings
 from saoma.db import make_engine, migrate
+from saoma.miniprograms.cli import approve_mini_program
 from saoma.ops_cli import audit_app, operators_app
 from saoma.qr.cli import app as qr_app
 from saoma.settle_cli import app as settle_app
@@ -35,6 +36,7 @@ app.add_typer(qr_app, name="qr")  # the QR commands live with the QR package
 app.add_typer(settle_app, name="settle")  # and settlement's with settlement
 app.add_typer(operators_app, name="operators")  # the operators' and the audit trail's
 app.add_typer(audit_app, name="audit")
+app.command("approve-mini-program")(approve_mini_program)  # the mini-programs' own command
 
 DatabaseOption = typer.Option(
     None, "--database-url", envvar="SAOMA_DATABASE_URL", help="Defaults to the embedded SQLite."
@@ -174,6 +176,10 @@ def _serve(url: str, host: str, port: int, *, demo: bool) -> None:
         from saoma.demo import seed
 
         seed(platform)
+        from saoma.demo_apps.launch import start_bike
+
+        bike = start_bike(platform, host, port + 1, f"http://{host}:{port}")
+        console.print(f"The shared-bike mini-program on {bike} (wallet → Services)")
     console.print(
         f"[green]Saoma[/green] on http://{host}:{port}"
         + (" [yellow](demo mode)[/yellow]" if demo else "")

@@ -389,6 +389,7 @@ def _include_routers(app: FastAPI) -> None:
         identity_routes,
         kyc_routes,
         merchant_routes,
+        mini_routes,
         ops_routes,
         p2p_routes,
         paycode_routes,
@@ -415,5 +416,6 @@ def _include_routers(app: FastAPI) -> None:
         freeze_routes,
         kyc_routes,
         bills_routes,
+        mini_routes,
     ):
         app.include_router(module.router)

@@ -111,6 +111,10 @@ STATUS: dict[type[object], int] = {
     e.Conflict: 409,
     # Looking up who has a wallet
     e.TooManyLookups: 429,
+    # Mini-programs
+    e.OrderNotOfService: 403,
+    e.InvalidGrant: 400,
+    e.AccessTokenInvalid: 401,
 }
 # An error passed on from the framework keeps the status it came with; this when it has none.
 HTTP_ERROR_DEFAULT = 400

@@ -686,3 +686,33 @@ class TooManyLookups(SaomaError):
     """Too many recipient lookups from this wallet in a few minutes: wait, then look up again."""
 
     slug = "too-many-lookups"
+
+
+# Mini-programs --------------------------------------------------------------------------------
+
+
+class OrderNotOfService(SaomaError):
+    """A mini-program asked the wallet to pay an order (or allow a hold) that is not its own
+    merchant's, or that does not exist: the wallet shows no sheet for it."""
+
+    slug = "order-not-of-service"
+
+
+class InvalidGrant(SaomaError):
+    """The authorization code is unknown, expired, already exchanged, revoked by the payer, or
+    not one of your mini-programs' codes."""
+
+    slug = "invalid-grant"
+
+
+class AccessTokenInvalid(SaomaError):
+    """The access token is unknown or expired, the payer revoked the service's access, or it is
+    not one of your mini-programs' tokens."""
+
+    slug = "access-token-invalid"
+
+
+class OriginTaken(Conflict):
+    """Another mini-program is served from this origin already: one origin, one service."""
+
+    cause = "origin-taken"

@@ -30,6 +30,7 @@ from saoma.api.schemas import Body
 from saoma.core.errors import DemoOnly, NotFound
 from saoma.core.ids import now_us
 from saoma.merchants.service import Merchant
+from saoma.miniprograms.pages import frame_src
 from saoma.payments import codes
 from saoma.qr import images
 from saoma.wallets.signup import open_wallet
@@ -61,6 +62,7 @@ SCRIPTS = {
         "wallet-pinpad.js",
         "wallet-extras.js",
         "wallet-coupons.js",
+        "wallet-mini.js",
     ),
     "cashier": (*SCANNING, "saoma.js"),
     "dashboard": (
@@ -74,6 +76,7 @@ SCRIPTS = {
         "dashboard-charts.js",
         "dashboard-campaigns.js",
         "dashboard-coupons.js",
+        "dashboard-mini.js",
     ),
     # The page's own script first here: the console's features build on it.
     "console": ("saoma.js", "access.js", "console.js", "console-actions.js", "console-views.js"),
@@ -170,7 +173,10 @@ def start_page(request: Request) -> HTMLResponse:
 
 @router.get("/wallet", response_class=HTMLResponse)
 def wallet_page(request: Request) -> HTMLResponse:
-    return render(request, "wallet", "Saoma wallet")
+    page = render(request, "wallet", "Saoma wallet")
+    # The wallet frames the approved mini-programs' origins and nothing else (wallet-mini.js).
+    page.headers["Content-Security-Policy"] = CSP + "; " + frame_src(request)
+    return page
 
 
 @router.get("/cashier", response_class=HTMLResponse)

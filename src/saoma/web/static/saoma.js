@@ -355,6 +355,10 @@ const DICT = {
     hold_gone_voided: "The merchant released this hold: there is nothing to allow.",
     packet_expired: "This red packet has expired: what was left went back to the sender.",
     "err_too-many-lookups": "You looked up many recipients in a short time. Wait a few minutes, then try again.",
+    // mini-programs: what a service's refusal says
+    "err_order-not-of-service": "This service asked to be paid for another shop's order: the wallet did not show it.",
+    "err_invalid-grant": "This sign-in code was already used or has expired: sign in to the service again.",
+    "err_access-token-invalid": "You withdrew this service's access, or it has expired: sign in to the service again.",
   },
   zh: {
     skip: "跳到内容",
@@ -702,6 +706,10 @@ const DICT = {
     hold_gone_voided: "商家已撤销这笔预授权，无需再同意。",
     packet_expired: "红包已过期，剩余金额已退回发送人。",
     "err_too-many-lookups": "查询收款人过于频繁，请几分钟后再试。",
+    // 小程序：服务被拒绝时的说明
+    "err_order-not-of-service": "该服务请求支付其他商户的订单，钱包未予显示。",
+    "err_invalid-grant": "该登录码已被使用或已过期，请重新登录该服务。",
+    "err_access-token-invalid": "你已撤销该服务的授权，或授权已过期，请重新登录该服务。",
   },
 };
 

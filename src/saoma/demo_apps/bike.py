@@ -1,0 +1,229 @@
+"""The shared bike: a demo mini-program with its own server, on its own origin.
+
+Built the way any third party builds one: its server signs requests to Saoma's public merchant
+API with its own key (codes exchanged for tokens, holds created, captured), and its page talks
+to the wallet only through ``saoma-bridge.js``. Scan the bike's code, agree to a ¥99 deposit in
+the wallet's own sheet, ride, lock: the fare (¥1.50 per 30 minutes started) is captured from
+the deposit and the rest goes back to the payer. Rides live in this process's memory: a demo.
+
+Run alone: ``python -m saoma.demo_apps.bike --port 8001 --saoma-url http://127.0.0.1:8000
+--key-file bike-key.json`` (the key file: ``{"key_id": ..., "private_key": <base64>}``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import secrets
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response
+from starlette.routing import Route
+
+from saoma import signing
+from saoma.client import MerchantClient, SaomaError
+from saoma.demo_apps import ride
+
+STATIC = Path(__file__).parent / "bike_static"
+SESSIONS_MAX = 10_000
+
+
+@dataclass
+class Rider:
+    name: str
+    token: str
+    bike: str = ""
+    hold_id: str = ""
+    started: float = 0.0  # monotonic seconds, while riding
+    state: str = "locked"  # locked | unlocking | riding
+    last_fare: int = 0
+    rides: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+class BikeService:
+    """The bike operator's server side: Saoma sees only its signed requests."""
+
+    def __init__(self, saoma_url: str, key_id: str, private_key_b64: str) -> None:
+        self.key = signing.private_key_from_b64(private_key_b64)
+        self.key_id = key_id
+        self.saoma = MerchantClient(saoma_url, key_id=key_id, private_key=self.key)
+        self.riders: dict[str, Rider] = {}
+
+    def _rider(self, body: dict[str, Any]) -> Rider:
+        found = self.riders.get(str(body.get("session", "")))
+        if found is None:
+            raise LookupError("sign in first")
+        return found
+
+    def sign_in(self, body: dict[str, Any]) -> dict[str, Any]:
+        """The payer agreed in the wallet: exchange the code, read the name they granted."""
+        token = self.saoma.request(
+            "POST", "/v1/mini/tokens", {"grant_type": "authorization_code", "code": body["code"]}
+        )["access_token"]
+        profile = self.userinfo(token)
+        if len(self.riders) >= SESSIONS_MAX:
+            self.riders.clear()
+        session = secrets.token_urlsafe(24)
+        self.riders[session] = Rider(profile.get("masked_name") or "", token)
+        return {"session": session, "name": profile.get("masked_name") or ""}
+
+    def userinfo(self, token: str) -> dict[str, Any]:
+        path = "/v1/mini/userinfo"
+        headers = signing.sign_request(
+            self.key, self.key_id, "GET", path, b"", timestamp=int(time.time())
+        )
+        headers["authorization"] = f"Bearer {token}"
+        response = self.saoma.http.get(path, headers=headers)
+        if response.status_code != 200:
+            raise SaomaError(response.status_code, response.json())
+        result: dict[str, Any] = response.json()
+        return result
+
+    def unlock(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Ask for the deposit: a hold the payer allows in the wallet (``requestHold``)."""
+        rider = self._rider(body)
+        bike = ride.bike_of(str(body.get("code", "")))
+        if bike is None:
+            raise ValueError("not a bike's code")
+        with rider.lock:
+            if rider.state == "riding":
+                raise ValueError("already riding")
+            hold = self.saoma.create_hold(
+                f"RIDE-{secrets.token_hex(6)}",
+                ride.DEPOSIT,
+                expires_in_s=24 * 3600,
+                description=f"Bike {bike} deposit",
+            )
+            rider.bike, rider.hold_id, rider.state = bike, hold["id"], "unlocking"
+        return self.state(rider)
+
+    def start(self, body: dict[str, Any]) -> dict[str, Any]:
+        """The wallet said the payer allowed it: the bike unlocks once Saoma says it is held."""
+        rider = self._rider(body)
+        with rider.lock:
+            if rider.state != "unlocking":
+                return self.state(rider)
+            hold = self.saoma.request("GET", f"/v1/holds/{rider.hold_id}")
+            if hold["state"] != "held":
+                raise ValueError("the deposit is not held")
+            rider.state, rider.started = "riding", time.monotonic()
+        return self.state(rider)
+
+    def lock_bike(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Lock: capture the fare from the deposit; Saoma releases the rest to the payer."""
+        rider = self._rider(body)
+        with rider.lock:
+            if rider.state != "riding":
+                return self.state(rider)
+            fare = ride.fare_of(time.monotonic() - rider.started)
+            self.saoma.capture_hold(rider.hold_id, fare, idempotency_key=f"lock-{rider.hold_id}")
+            rider.state, rider.last_fare, rider.rides = "locked", fare, rider.rides + 1
+        return self.state(rider)
+
+    def current(self, body: dict[str, Any]) -> dict[str, Any]:
+        return self.state(self._rider(body))
+
+    def state(self, rider: Rider) -> dict[str, Any]:
+        riding_s = time.monotonic() - rider.started if rider.state == "riding" else 0
+        return {
+            "state": rider.state,
+            "bike": rider.bike,
+            "hold_id": rider.hold_id,
+            "name": rider.name,
+            "riding_s": int(riding_s),
+            "fare_so_far": ride.fare_of(riding_s) if rider.state == "riding" else 0,
+            "last_fare": rider.last_fare,
+            "released": ride.DEPOSIT - rider.last_fare if rider.rides else 0,
+            "deposit": ride.DEPOSIT,
+        }
+
+
+def create_app(service: BikeService, wallet_origin: str) -> Starlette:
+    """The bike's pages and its small JSON API for them (same origin)."""
+    page = (STATIC / "index.html").read_text(encoding="utf-8")
+    bridge = f"{wallet_origin}/static/saoma-bridge.js"
+    csp = (
+        f"script-src 'self' {wallet_origin}; style-src 'self'; img-src 'self' data:;"
+        f" connect-src 'self'; frame-ancestors {wallet_origin}; base-uri 'none'"
+    )
+
+    def index(_request: Request) -> Response:
+        return HTMLResponse(
+            page.replace("{bridge}", bridge), headers={"Content-Security-Policy": csp}
+        )
+
+    def asset(request: Request) -> Response:
+        name = request.path_params["name"]
+        if name not in ("bike.js", "bike.css"):
+            return Response(status_code=404)
+        media = "text/javascript" if name.endswith(".js") else "text/css"
+        return FileResponse(STATIC / name, media_type=media)
+
+    def action(work: Any) -> Any:
+        async def handle(request: Request) -> Response:
+            try:
+                body = await request.json()
+                if not isinstance(body, dict):
+                    raise ValueError("a JSON object")
+                return JSONResponse(await run_in_threadpool(work, body))
+            except (LookupError, ValueError, KeyError) as exc:
+                return JSONResponse({"error": str(exc)}, status_code=400)
+            except SaomaError as exc:
+                return JSONResponse({"error": exc.slug}, status_code=502)
+
+        return handle
+
+    return Starlette(
+        routes=[
+            Route("/", index),
+            Route("/static/{name}", asset),
+            Route("/api/session", action(service.sign_in), methods=["POST"]),
+            Route("/api/unlock", action(service.unlock), methods=["POST"]),
+            Route("/api/ride", action(service.start), methods=["POST"]),
+            Route("/api/lock", action(service.lock_bike), methods=["POST"]),
+            Route("/api/state", action(service.current), methods=["POST"]),
+        ]
+    )
+
+
+def serve_in_thread(app: Starlette, host: str, port: int) -> threading.Thread:
+    """Serve ``app`` on a daemon thread (``saoma demo`` beside the API)."""
+    import uvicorn
+
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, name="demo-bike", daemon=True)
+    thread.start()
+    return thread
+
+
+def main(argv: list[str] | None = None) -> None:
+    import uvicorn
+
+    parser = argparse.ArgumentParser(description="The shared-bike demo mini-program.")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument(
+        "--saoma-url", required=True, help="Saoma's API and wallet, as browsers see it."
+    )
+    parser.add_argument("--key-file", required=True, type=Path)
+    args = parser.parse_args(argv)
+    key = json.loads(args.key_file.read_text())
+    service = BikeService(args.saoma_url, key["key_id"], key["private_key"])
+    uvicorn.run(
+        create_app(service, args.saoma_url.rstrip("/")),
+        host=args.host,
+        port=args.port,
+        log_level="warning",
+    )
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
