@@ -686,3 +686,12 @@ class TooManyLookups(SaomaError):
     """Too many recipient lookups from this wallet in a few minutes: wait, then look up again."""
 
     slug = "too-many-lookups"
+
+
+class DatabaseUnavailable(SaomaError):
+    """The database could not be reached, or lost the connection mid-request (a failover, say):
+    try again after the seconds in ``Retry-After`` with the same Idempotency-Key. Nothing is
+    answered as done unless it was committed; a retry finds it if it was."""
+
+    slug = "database-unavailable"
+    title = "Database unavailable"
