@@ -13,8 +13,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import psycopg
 from sqlalchemy import MetaData, create_engine, event
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import NullPool
 
 NAMING = {
@@ -128,9 +130,58 @@ def make_engine(url: str, *, pool_size: int = 8) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
         return engine
-    # No pre-ping (a round trip on every checkout); a connection PostgreSQL dropped is replaced
-    # when it fails, and callers that move money retry.
-    return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_recycle=3600)
+    # No pre-ping (a round trip on every checkout, several per payment): the first use of a
+    # connection to a lost primary fails, the request is answered 503 database-unavailable, and
+    # SQLAlchemy's disconnect handling then drops every connection of the pool made before it,
+    # so the next requests connect to the new primary.
+    return create_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_recycle=3600,
+        connect_args=_connect_args(url),
+    )
+
+
+# A node that vanished (a machine lost, not only its process) fails a connection within seconds
+# instead of leaving a request hanging on it; the URL's own values win.
+PG_CONNECT_ARGS: dict[str, Any] = {
+    "connect_timeout": 5,
+    "keepalives": 1,
+    "keepalives_idle": 5,
+    "keepalives_interval": 2,
+    "keepalives_count": 3,
+    "tcp_user_timeout": 10_000,
+}
+
+
+def _connect_args(url: str) -> dict[str, Any]:
+    query = make_url(url).query
+    return {k: v for k, v in PG_CONNECT_ARGS.items() if k not in query}
+
+
+# SQLSTATEs of a server going away or not taking writes: 57P01-57P03 (shutting down, cannot
+# connect now), 08xxx (connection exceptions), 25006 (read-only: a standby).
+_UNAVAILABLE_STATES = ("57P01", "57P02", "57P03", "25006")
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """Whether ``exc`` says the PostgreSQL database is away (down, failing over, a standby).
+
+    The request can be tried again shortly; if it was at COMMIT its outcome is unknown, and a
+    retry with its Idempotency-Key finds out (a commit acknowledged is on the standby too).
+    """
+    if isinstance(exc, DBAPIError):
+        if exc.connection_invalidated:
+            return True
+        exc = exc.orig if exc.orig is not None else exc
+    if not isinstance(exc, psycopg.Error):
+        return False
+    state = exc.sqlstate or ""
+    if state.startswith("08") or state in _UNAVAILABLE_STATES:
+        return True
+    # No SQLSTATE: the connection failed or broke on the client's side.
+    return not state and isinstance(exc, (psycopg.OperationalError, psycopg.InterfaceError))
 
 
 def alembic_config(url: str) -> Any:

@@ -11,14 +11,17 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import psycopg
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from saoma.api.responses import answer, example
 from saoma.core import errors as e
+from saoma.db import database_unavailable
 
 log = logging.getLogger(__name__)
 PROBLEM_JSON = "application/problem+json"
@@ -115,7 +118,11 @@ STATUS: dict[type[object], int] = {
     e.OrderNotOfService: 403,
     e.InvalidGrant: 400,
     e.AccessTokenInvalid: 401,
+    # The database away for a moment (a failover)
+    e.DatabaseUnavailable: 503,
 }
+DATABASE_RETRY_AFTER_S = 1  # a failover takes seconds; a retry finds the new primary
+
 # An error passed on from the framework keeps the status it came with; this when it has none.
 HTTP_ERROR_DEFAULT = 400
 
@@ -290,8 +297,17 @@ def install(app: FastAPI) -> None:
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         return response(from_http(exc.status_code, str(exc.detail)), request.url.path)
 
+    # The database's own errors are answered here, where the connection is kept; any other
+    # error (and one raised outside the routes) by Starlette's last resort, then raised again.
+    @app.exception_handler(DBAPIError)
+    @app.exception_handler(psycopg.Error)
     @app.exception_handler(Exception)
     async def _crash(request: Request, exc: Exception) -> JSONResponse:
+        if database_unavailable(exc):
+            log.warning(
+                "the database is unavailable on %s %s: %s", request.method, request.url.path, exc
+            )
+            return unavailable(request.url.path)
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return response(internal_error(), request.url.path)
 
@@ -307,6 +323,17 @@ def from_http(status: int, detail: str) -> e.SaomaError:
     if status == 413:
         return e.BodyTooLarge(detail)
     return e.HttpError(detail, http_status=status)
+
+
+def unavailable(path: str) -> JSONResponse:
+    """503 ``database-unavailable`` with ``Retry-After``: the caller retries with its key."""
+    refused = e.DatabaseUnavailable(
+        f"the database is unavailable for a moment: try again in {DATABASE_RETRY_AFTER_S} s"
+        " with the same Idempotency-Key"
+    )
+    answer = response(refused, path)
+    answer.headers["Retry-After"] = str(DATABASE_RETRY_AFTER_S)
+    return answer
 
 
 def internal_error() -> e.InternalError:

@@ -716,3 +716,12 @@ class OriginTaken(Conflict):
     """Another mini-program is served from this origin already: one origin, one service."""
 
     cause = "origin-taken"
+
+
+class DatabaseUnavailable(SaomaError):
+    """The database could not be reached, or lost the connection mid-request (a failover, say):
+    try again after the seconds in ``Retry-After`` with the same Idempotency-Key. Nothing is
+    answered as done unless it was committed; a retry finds it if it was."""
+
+    slug = "database-unavailable"
+    title = "Database unavailable"

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from saoma.db import database_unavailable
 from saoma.ledger.domain import BATCH_TRANSFERS_MAX, Result, Transfer, TransferFlags
 from saoma.ledger.pipeline import Pipeline
 from saoma.ledger.store import PIPELINED, LedgerStore, Prepared
@@ -224,11 +225,16 @@ class GroupCommitter:
                 # A hook refused its request (rolled back): the others go through without it.
                 self._answer_held()
                 self._commit_one_by_one(requests)
-            except Exception:
-                log.exception("ledger batch failed")
+            except Exception as exc:
+                if database_unavailable(exc):  # a failover: each request learns it, in turn
+                    log.warning("ledger batch failed, the database is away: %s", exc)
+                else:
+                    log.exception("ledger batch failed")
                 self._answer_held()
                 _discard(raw)
                 raw = None
+                # The remembered rows may be a lost primary's: read them again from the new one.
+                self._store.rows.clear()
                 self._commit_one_by_one(requests)
         if raw is not None:
             raw.close()
@@ -358,7 +364,12 @@ class GroupCommitter:
                 ((_, results),) = self._commit([request], raw, lambda: None)
                 request.future.set_result(results)
             except Exception as exc:
+                # Not committed, or (the connection lost at COMMIT) not known to be: either way
+                # the caller is not answered with success, and its retry is applied by id.
                 request.future.set_exception(exc)
+                if raw is not None and database_unavailable(exc):
+                    _discard(raw)  # not back into the pool
+                    raw = None
             finally:
                 if raw is not None:
                     raw.close()
