@@ -111,6 +111,8 @@ STATUS: dict[type[object], int] = {
     e.Conflict: 409,
     # Looking up who has a wallet
     e.TooManyLookups: 429,
+    # Readiness (GET /readyz)
+    e.NotReady: 503,
 }
 # An error passed on from the framework keeps the status it came with; this when it has none.
 HTTP_ERROR_DEFAULT = 400

@@ -686,3 +686,11 @@ class TooManyLookups(SaomaError):
     """Too many recipient lookups from this wallet in a few minutes: wait, then look up again."""
 
     slug = "too-many-lookups"
+
+
+class NotReady(SaomaError):
+    """The server cannot serve yet: its database does not answer, or is not at the revision of
+    the schema this code expects (``revision`` and ``expected`` say which)."""
+
+    slug = "not-ready"
+    title = "Not ready"
