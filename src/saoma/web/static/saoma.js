@@ -355,6 +355,7 @@ const DICT = {
     hold_gone_voided: "The merchant released this hold: there is nothing to allow.",
     packet_expired: "This red packet has expired: what was left went back to the sender.",
     "err_too-many-lookups": "You looked up many recipients in a short time. Wait a few minutes, then try again.",
+    "err_not-ready": "Saoma is starting or being updated. Try again in a minute.",
   },
   zh: {
     skip: "跳到内容",
@@ -702,6 +703,7 @@ const DICT = {
     hold_gone_voided: "商家已撤销这笔预授权，无需再同意。",
     packet_expired: "红包已过期，剩余金额已退回发送人。",
     "err_too-many-lookups": "查询收款人过于频繁，请几分钟后再试。",
+    "err_not-ready": "扫码正在启动或更新，请一分钟后再试。",
   },
 };
 
