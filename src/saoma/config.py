@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -106,6 +107,15 @@ class Settings(BaseSettings):
     )
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
+    log_format: Literal["text", "json"] = Field(
+        default="text",
+        description="text: warnings and errors for people, no line per request; json: every"
+        " record as a JSON line, and one line per request (see docs/operations.md).",
+    )
+    metrics_token: str = Field(
+        default="",
+        description="If set, GET /metrics asks for Authorization: Bearer <this token>.",
+    )
 
     @field_validator("database_url")
     @classmethod

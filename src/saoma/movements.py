@@ -14,13 +14,14 @@ committed, never from a run that was rolled back.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from sqlalchemy import Table
 
-from saoma.core import errors
+from saoma.core import errors, request_ids
 from saoma.core.errors import NotRecorded, SaomaError
 from saoma.db import write
 from saoma.freezes.guard import refuse_frozen, watch
@@ -28,6 +29,7 @@ from saoma.ledger import Ledger, Result, Transfer
 from saoma.ledger import errors as ledger_errors
 from saoma.ledger.errors import error_for
 from saoma.ledger.tx import Tx
+from saoma.observe import metrics
 from saoma.webhooks.outbox import emit_in
 
 _INSERTS: dict[tuple[str, tuple[str, ...]], str] = {}
@@ -48,13 +50,16 @@ def insert_sql(table: Table, columns: Sequence[str]) -> str:
 
 
 class Unit:
-    """One run of a ``record`` function: the transaction, and what to do once it commits."""
+    """One run of a ``record`` function: the transaction, and what to do once it commits, and
+    the id of the request that caused it (None for the server's own work)."""
 
-    __slots__ = ("_after", "events", "tx")
+    __slots__ = ("_after", "events", "flows", "request_id", "tx")
 
-    def __init__(self, tx: Tx) -> None:
+    def __init__(self, tx: Tx, request_id: str | None = None) -> None:
         self.tx = tx
+        self.request_id = request_id
         self.events: list[str] = []
+        self.flows: list[str] = []  # the payments it made, by flow (for the metrics)
         self._after: list[Callable[[], None]] = []
 
     def execute(self, sql: str, params: Mapping[str, Any] | None = None) -> Any:
@@ -67,8 +72,11 @@ class Unit:
     def emit(self, event_type: str, **kwargs: Any) -> str:
         """Record an outbox event (see :func:`saoma.webhooks.outbox.emit_in`); its delivery is
         woken after the commit."""
-        event_id = emit_in(self.tx, event_type, **kwargs)
+        event_id = emit_in(self.tx, event_type, request_id=self.request_id, **kwargs)
         self.events.append(event_id)
+        flow = metrics.flow_of(event_type, kwargs.get("data"))
+        if flow is not None:
+            self.flows.append(flow)
         return event_id
 
     def after(self, effect: Callable[[], None]) -> None:
@@ -132,18 +140,21 @@ class Movements:
         transfers = list(transfers)
         committed: list[Unit | None] = [None]
         seen = watch([] if booked else transfers)
+        request_id = request_ids.current_id()  # the hook runs on the ledger's thread
 
         def hook(tx: Tx, results: list[Result]) -> None:
             committed[0] = None  # a retried batch runs the hook again: the last run counts
             if any(r is Result.OK for r in results):
                 refuse_frozen(tx, seen)
             if results and all(r is Result.OK for r in results):
-                unit = Unit(tx)
+                unit = Unit(tx, request_id)
                 if record is not None:
                     record(unit)
                 committed[0] = unit
 
+        started = time.perf_counter()
         results = self.ledger.submit(transfers, hook=hook).result()
+        metrics.ledger_waited(time.perf_counter() - started)
         unit = committed[0]
         if unit is None:
             return Refused(results, transfers)
@@ -156,7 +167,8 @@ class Movements:
         engine = self.ledger.engine
         with write(engine) as conn:
             unit = Unit(
-                Tx(conn.connection.driver_connection, postgres=engine.dialect.name != "sqlite")
+                Tx(conn.connection.driver_connection, postgres=engine.dialect.name != "sqlite"),
+                request_ids.current_id(),
             )
             record(unit)
         self._committed(unit)
@@ -166,6 +178,8 @@ class Movements:
         """What ``unit`` left for after its commit: its effects, then the wake-up of delivery."""
         for effect in unit._after:
             effect()
+        for flow in unit.flows:
+            metrics.payment_succeeded(flow)
         if unit.events:
             self._on_events(unit.events)
 

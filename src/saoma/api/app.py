@@ -17,9 +17,10 @@ from fastapi.routing import APIRoute, iter_route_contexts
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from saoma import signing
-from saoma.api import problems
+from saoma.api import observability, problems
 from saoma.api.admission import Admission
 from saoma.bootstrap import Platform
+from saoma.config import get_settings
 from saoma.core.errors import BodyTooLarge, InvalidRequest, NotFound, SaomaError
 from saoma.pagination import CURSOR_DIGITS_MAX
 from saoma.payments import idempotency
@@ -337,7 +338,9 @@ def create_app(platform: Platform, *, start: bool = True) -> FastAPI:
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         if start:
             platform.start()
+        sampler.start()
         yield
+        sampler.close()
         if start:
             platform.close()
 
@@ -359,6 +362,10 @@ def create_app(platform: Platform, *, start: bool = True) -> FastAPI:
     app.add_middleware(BodyLimit)
     app.add_middleware(Admission, limit=platform.max_in_flight)
     app.add_middleware(Contained)
+    settings = get_settings()
+    sampler = observability.install(
+        app, platform, json_lines=settings.log_format == "json", token=settings.metrics_token
+    )
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:

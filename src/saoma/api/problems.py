@@ -120,6 +120,8 @@ STATUS: dict[type[object], int] = {
     e.AccessTokenInvalid: 401,
     # The database away for a moment (a failover)
     e.DatabaseUnavailable: 503,
+    # Readiness (GET /readyz)
+    e.NotReady: 503,
 }
 DATABASE_RETRY_AFTER_S = 1  # a failover takes seconds; a retry finds the new primary
 

@@ -725,3 +725,11 @@ class DatabaseUnavailable(SaomaError):
 
     slug = "database-unavailable"
     title = "Database unavailable"
+
+
+class NotReady(SaomaError):
+    """The server cannot serve yet: its database does not answer, or is not at the revision of
+    the schema this code expects (``revision`` and ``expected`` say which)."""
+
+    slug = "not-ready"
+    title = "Not ready"

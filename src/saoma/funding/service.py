@@ -15,6 +15,7 @@ from sqlalchemy import select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
+from saoma.core import request_ids
 from saoma.core.errors import (
     AlreadySettled,
     AmountTooLarge,
@@ -133,6 +134,7 @@ class Funding:
             "failure": "",
             "created_at_us": now,
             "updated_at_us": now,
+            "request_id": request_ids.current_id(),
         }
         try:
             with write(self.engine) as conn:
@@ -170,6 +172,7 @@ class Funding:
             "failure": "",
             "created_at_us": now,
             "updated_at_us": now,
+            "request_id": request_ids.current_id(),
         }
         hold = Transfer(
             derived_id("wd", bt_id),

@@ -32,7 +32,9 @@ bank_transfers = Table(
     Column("failure", String(128), nullable=False, server_default=""),
     Column("created_at_us", BigInteger, nullable=False),
     Column("updated_at_us", BigInteger, nullable=False),
+    Column("request_id", String(64), nullable=True),  # the API request that caused it
 )
 
 
 Index("ix_bank_transfers_consumer", bank_transfers.c.consumer_id, bank_transfers.c.created_at_us)
+Index("ix_bank_transfers_state", bank_transfers.c.state)  # what is pending, counted cheaply

@@ -107,6 +107,7 @@ class Payouts:
                 "failure": "",
                 "created_at_us": now,
                 "updated_at_us": now,
+                "request_id": unit.request_id,
             },
         )
         number, amount, currency = bank.account_number, row.payout, row.currency

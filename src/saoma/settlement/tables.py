@@ -118,6 +118,7 @@ payouts = Table(
     Column("failure", String(128), nullable=False, server_default=""),
     Column("created_at_us", BigInteger, nullable=False),
     Column("updated_at_us", BigInteger, nullable=False),
+    Column("request_id", String(64), nullable=True),  # the API request that caused it
     UniqueConstraint("settlement_id", "attempt", name="uq_payouts_attempt"),
 )
 Index("ix_payouts_state", payouts.c.state, payouts.c.updated_at_us)

@@ -23,6 +23,7 @@ from saoma.core.ids import now_us
 from saoma.db import read, write, write_one
 from saoma.merchants import tables as merchant_tables
 from saoma.merchants.service import WEBHOOK_SECRET_OVERLAP_US
+from saoma.observe import metrics
 from saoma.pagination import check_limit, page_of, parse_cursor, text_filter
 from saoma.webhooks import tables as m
 
@@ -35,6 +36,7 @@ BACKOFF_US += [8 * 3600 * S] * 8
 GAVE_UP_US = 2**62  # next attempt "never": the event shows as failed; a replay revives it
 LEASE_US = 15 * S  # longer than a delivery can take (TIMEOUT_S)
 TIMEOUT_S = 5.0
+REQUEST_ID_HEADER = "Saoma-Request-Id"  # the API request that caused the event
 # After a rotation, deliveries are signed with the new secret and the previous one for a day.
 
 
@@ -175,6 +177,8 @@ class Dispatcher:
     def _deliver(self, row: Any) -> tuple[int, str, int, int]:
         body = row.payload.encode()
         headers = signed_headers(row, now_us() // S, body)
+        if row.request_id:
+            headers[REQUEST_ID_HEADER] = row.request_id
         started = time.perf_counter()
         status, error = 0, ""
         try:
@@ -202,6 +206,7 @@ class Dispatcher:
                     "error": error,
                     "duration_ms": duration_ms,
                     "attempted_at_us": at,
+                    "request_id": row.request_id,
                 }
             )
             tries = row.attempts + 1
@@ -214,11 +219,12 @@ class Dispatcher:
         with write(self.engine) as conn:
             conn.execute(INSERT_ATTEMPT, attempts)
             conn.execute(ATTEMPTED, changes)
-        for _status, error, _ms, _at in outcomes:
+        for row, (_status, error, _ms, at) in zip(rows, outcomes, strict=True):
             if error:
                 log.info("a webhook delivery failed: %s", error)
             else:
                 self.delivered += 1
+                metrics.webhook_delivered(row.created_at_us, at)
 
 
 def replay(engine: Engine, merchant_id: str, event_id: str) -> bool:

@@ -19,8 +19,12 @@ def emit_in(
     merchant_id: str | None = None,
     consumer_id: str | None = None,
     url: str = "",
+    request_id: str | None = None,
 ) -> str:
-    """Record an event; a URL makes it a webhook to deliver, the rest only feeds live pages."""
+    """Record an event; a URL makes it a webhook to deliver, the rest only feeds live pages.
+
+    ``request_id`` is the API request that caused it: its deliveries carry it.
+    """
     event_id = new_id("evt")
     payload = json.dumps(
         {"type": event_type, "timestamp": rfc3339(at_us), "data": data},
@@ -29,9 +33,9 @@ def emit_in(
     )
     tx.execute(
         "INSERT INTO outbox (id, type, merchant_id, consumer_id, subject, url, payload,"
-        " created_at_us, delivered_at_us, attempts, next_attempt_at_us)"
+        " created_at_us, delivered_at_us, attempts, next_attempt_at_us, request_id)"
         " VALUES (:id, :type, :merchant_id, :consumer_id, :subject, :url, :payload,"
-        " :at, :delivered, 0, :at)",
+        " :at, :delivered, 0, :at, :request_id)",
         {
             "id": event_id,
             "type": event_type,
@@ -42,6 +46,7 @@ def emit_in(
             "payload": payload,
             "at": at_us,
             "delivered": None if url else at_us,
+            "request_id": request_id,
         },
     )
     return event_id

@@ -35,6 +35,7 @@ outbox = Table(
     Column("delivered_at_us", BigInteger, nullable=True),
     Column("attempts", Integer, nullable=False, server_default="0"),
     Column("next_attempt_at_us", BigInteger, nullable=False),
+    Column("request_id", String(64), nullable=True),  # the API request that caused it
 )
 
 
@@ -58,6 +59,7 @@ webhook_attempts = Table(
     Column("error", String(256), nullable=False, server_default=""),
     Column("duration_ms", Integer, nullable=False),
     Column("attempted_at_us", BigInteger, nullable=False),
+    Column("request_id", String(64), nullable=True),  # sent as Saoma-Request-Id
 )
 
 

@@ -11,7 +11,7 @@ from alembic import op
 
 revision = "0018_mini_programs"
 # down_revision becomes 0017_mandates when merged
-down_revision = "0015_lookup_limits"
+down_revision = "0016_request_ids"
 branch_labels = None
 depends_on = None
 

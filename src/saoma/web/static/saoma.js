@@ -360,6 +360,7 @@ const DICT = {
     "err_invalid-grant": "This sign-in code was already used or has expired: sign in to the service again.",
     "err_access-token-invalid": "You withdrew this service's access, or it has expired: sign in to the service again.",
     "err_database-unavailable": "Saoma cannot reach its database for a moment. Nothing was done twice: try again in a few seconds.",
+    "err_not-ready": "Saoma is starting or being updated. Try again in a minute.",
   },
   zh: {
     skip: "跳到内容",
@@ -712,6 +713,7 @@ const DICT = {
     "err_invalid-grant": "该登录码已被使用或已过期，请重新登录该服务。",
     "err_access-token-invalid": "你已撤销该服务的授权，或授权已过期，请重新登录该服务。",
     "err_database-unavailable": "扫码付暂时无法连接数据库，不会重复扣款，请几秒后再试。",
+    "err_not-ready": "扫码正在启动或更新，请一分钟后再试。",
   },
 };
 
