@@ -87,7 +87,7 @@ class Server:
                 return False
 
         try:
-            wait_until(healthy, timeout_s=30, what="the server to start")
+            wait_until(healthy, timeout_s=90, what="the server to start")
         except AssertionError:
             raise RuntimeError(f"server did not start: {self.log.read_text()[-2000:]}") from None
 
