@@ -388,6 +388,7 @@ def _include_routers(app: FastAPI) -> None:
         hold_routes,
         identity_routes,
         kyc_routes,
+        mandate_routes,
         merchant_routes,
         ops_routes,
         p2p_routes,
@@ -415,5 +416,6 @@ def _include_routers(app: FastAPI) -> None:
         freeze_routes,
         kyc_routes,
         bills_routes,
+        mandate_routes,
     ):
         app.include_router(module.router)

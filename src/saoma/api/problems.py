@@ -111,6 +111,21 @@ STATUS: dict[type[object], int] = {
     e.Conflict: 409,
     # Looking up who has a wallet
     e.TooManyLookups: 429,
+    # Mandates
+    e.MandateNotRequested: 409,
+    e.MandateNotAgreed: 409,
+    e.MandatePaused: 409,
+    e.MandateRevoked: 409,
+    e.MandateNotStarted: 422,
+    e.MandateEnded: 422,
+    e.MandateAmountAboveMax: 422,
+    e.MandateTooSoon: 422,
+    e.MandateNoticeMissing: 422,
+    e.MandateNoticeTooRecent: 422,
+    e.MandateNoticeObjected: 409,
+    e.MandateNoticeAmount: 422,
+    e.MandateNoticeUsed: 409,
+    e.MandateNoticeExpired: 422,
 }
 # An error passed on from the framework keeps the status it came with; this when it has none.
 HTTP_ERROR_DEFAULT = 400

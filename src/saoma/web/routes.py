@@ -61,6 +61,7 @@ SCRIPTS = {
         "wallet-pinpad.js",
         "wallet-extras.js",
         "wallet-coupons.js",
+        "mandates.js",
     ),
     "cashier": (*SCANNING, "saoma.js"),
     "dashboard": (
