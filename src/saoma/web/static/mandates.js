@@ -29,7 +29,9 @@ const SaomaMandates = (() => {
   }
 
   function notices(m) {
-    const waiting = m.notices.filter((n) => n.state === "pending" && m.state !== "revoked");
+    const now = Date.now();
+    const waiting = m.notices.filter((n) => n.state === "pending" && m.state !== "revoked"
+      && Date.parse(n.expires_at) > now);
     if (!waiting.length) return null;
     return el("ul", { class: "list md-notices" }, ...waiting.map((n) => el("li", { class: "md-notice" },
       el("span", { class: "grow", text: t("md_notice", { amount: money(n.amount, n.currency), time: Saoma.when(n.debit_from) }) }),
