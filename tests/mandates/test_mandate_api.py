@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import UTC, date, datetime, time
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import text
@@ -19,6 +21,7 @@ from support import PIN
 
 from .conftest import Payer, Shop, agreed, later, today
 
+SHENZHEN = ZoneInfo("Asia/Shanghai")  # the server's zone (SAOMA_TIMEZONE's default)
 Shops = Callable[..., Shop]
 Payers = Callable[[int], Payer]
 
@@ -138,6 +141,10 @@ def test_a_debit_a_day_after_its_notice_moves_the_money_and_shows_in_the_bills(
     mine = li.client.mandates()["data"][0]
     assert [d["amount"] for d in mine["debits"]] == [3_900] and mine["debits_made"] == 1
     assert mine["next_debit"]["amount"] is None  # the next month, once announced
+    local = datetime.fromtimestamp(platform.mandates.clock() / 1e6, UTC).astimezone(SHENZHEN)
+    first = date(local.year + local.month // 12, local.month % 12 + 1, 1)
+    midnight = datetime.combine(first, time(), SHENZHEN).astimezone(UTC)
+    assert mine["next_debit"]["at"] == midnight.strftime("%Y-%m-%dT%H:%M:%S.000Z")
     bills = li.client.request("GET", "/v1/me/bills")["data"]
     line = next(b for b in bills if b["payment_id"] == made["payment_id"])
     assert (line["kind"], line["amount"], line["mandate_id"], line["mandate_purpose"]) == (

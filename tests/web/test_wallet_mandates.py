@@ -7,8 +7,10 @@ day earlier in the database (as a day's wait would leave it)."""
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -50,6 +52,7 @@ def open_mandates(wallet: Page) -> Any:
 def test_the_payer_agrees_sees_the_debits_pauses_and_revokes(
     server: Server, browser: Any, shots: Path
 ) -> None:
+    today = datetime.now(ZoneInfo("Asia/Shanghai")).date()  # the server's zone
     shop = new_merchant(server, name="Lotus Gym")
     payer = new_consumer(server, balance=10_000)
     asked = shop.client.request_mandate(
@@ -58,8 +61,8 @@ def test_the_payer_agrees_sees_the_debits_pauses_and_revokes(
         purpose="Gym membership, monthly",
         amount_max=5_000,
         frequency="monthly",
-        start_on="2020-01-01",
-        end_on="2099-12-31",
+        start_on=(today - timedelta(days=30)).isoformat(),
+        end_on=(today + timedelta(days=365)).isoformat(),
     )
     context, wallet = new_page(browser, **phone())
     try:

@@ -169,13 +169,18 @@ def _unit(frequency: str) -> str:
     return {"daily": "day", "weekly": "week"}.get(frequency, "month")
 
 
+def earliest_us(mandate: Any, tz: ZoneInfo) -> int:
+    """The earliest the frequency and the start date allow the next debit."""
+    if mandate.last_period is None:
+        return int(mandate.starts_at_us)
+    following = period_start_us(mandate.frequency, mandate.last_period + 1, tz)
+    return max(following, int(mandate.starts_at_us))
+
+
 def next_debit_us(mandate: Any, now: int, tz: ZoneInfo) -> int | None:
     """The earliest a next debit may come without a notice sent yet: a day after now, in a
     period not yet debited, within the mandate's period; None if no debit can come."""
     if mandate.state in ("revoked", "paused"):
         return None
-    at = max(now + NOTICE_LEAD_US, mandate.starts_at_us)
-    if mandate.last_period is not None:
-        following = period_start_us(mandate.frequency, mandate.last_period + 1, tz)
-        at = max(at, following)
+    at = max(now + NOTICE_LEAD_US, earliest_us(mandate, tz))
     return at if at < mandate.ends_at_us else None

@@ -6,7 +6,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from saoma.core.ids import rfc3339
-from saoma.mandates.rules import next_debit_us
+from saoma.mandates.rules import earliest_us, next_debit_us
 
 
 def _at(us: int | None) -> str | None:
@@ -45,7 +45,8 @@ def next_debit(row: Any, notices: list[Any], now: int, tz: ZoneInfo) -> dict[str
     announced = [n for n in notices if n.state == "pending" and n.expires_at_us > now]
     if announced:
         first = min(announced, key=lambda n: n.due_at_us)
-        return {"at": rfc3339(first.due_at_us), "amount": first.amount, "notice_id": first.id}
+        at = max(first.due_at_us, earliest_us(row, tz))  # not twice in one period
+        return {"at": rfc3339(at), "amount": first.amount, "notice_id": first.id}
     at = next_debit_us(row, now, tz)
     return {"at": rfc3339(at), "amount": None, "notice_id": None} if at is not None else None
 
