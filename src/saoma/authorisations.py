@@ -13,7 +13,9 @@ consent must be one the rules in force allowed:
 - transfers to people and red packets always rest on the PIN (before migration 0008 they could go
   under the no-PIN limit: they are then counted in its daily allowance);
 - a hold the payer consented to (the pending transfer, itself resting on a PIN check), and the
-  capture posting it; a withdrawal (a pending transfer, then its post).
+  capture posting it; a withdrawal (a pending transfer, then its post);
+- a debit under a mandate (``mandate:<debit id>``) fit the mandate the payer agreed to with the
+  PIN and a notice sent a day before it (:mod:`saoma.mandates.proof`).
 
 Voids and expiries give money back and need no consent, and so do refunds: a merchant's refund
 and a dispute refunded or decided for the payer debit the merchant and credit the wallet (a
@@ -39,6 +41,7 @@ from saoma.freezes import tables as freeze_tables
 from saoma.funding import tables as funding_tables
 from saoma.ledger.domain import AccountKind, TransferCode, TransferFlags
 from saoma.ledger.tables import accounts, transfers
+from saoma.mandates.proof import MandateProof
 from saoma.p2p import tables as p2p
 from saoma.payments import tables as payment_tables
 from saoma.wallets import tables as wm
@@ -128,12 +131,13 @@ def _limits(conn: Connection) -> dict[str, _Limits]:
 
 
 class _Proof:
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection, tz: ZoneInfo) -> None:
         c = wm.pin_checks.c
         self.checks = {
             r.id: (r.consumer_id, r.checked_at_us)
             for r in conn.execute(select(c.id, c.consumer_id, c.checked_at_us))
         }
+        self.mandates = MandateProof(conn, self.checks, tz)
         since = conn.execute(
             select(wm.consent_rules.c.since_us).where(wm.consent_rules.c.rule == "pin-checks")
         ).scalar()
@@ -189,7 +193,7 @@ def check_authorisations(engine: Engine, *, tz: ZoneInfo | None = None) -> list[
             for r in conn.execute(select(wm.consumers.c.account_id, wm.consumers.c.id))
         }
         limits = _limits(conn)
-        proof = _Proof(conn)
+        proof = _Proof(conn, tz)
         frozen = _frozen(conn)
     problems = _debits_while_frozen(debits, frozen, wallets, withdrawals)
     authorised_pending: set[str] = set()
@@ -225,6 +229,7 @@ def check_authorisations(engine: Engine, *, tz: ZoneInfo | None = None) -> list[
         elif pending:
             authorised_pending.add(t.id)
     problems.extend(_over_allowance(no_pin, limits, tz))
+    problems.extend(proof.mandates.after_revocation())
     return problems
 
 
@@ -273,6 +278,9 @@ def _why_not(
     auth = record.authorisation
     if auth == "pin" or auth.startswith("pin:"):
         return proof.pin(transfer_id, record)
+    if auth.startswith("mandate:"):
+        args = (record.what, record.consumer_id, record.amount, record.at_us, auth)
+        return proof.mandates.why_not(*args)
     if auth.startswith("no_pin_limit") and not record.what.startswith("hold"):
         if record.to_person and record.at_us >= proof.rules_since_us:
             return f"sent money from the wallet of {owner} to a person without the PIN"

@@ -29,6 +29,7 @@ from saoma.funding.service import Funding
 from saoma.kyc.crypto import Sealer
 from saoma.kyc.service import Onboarding
 from saoma.ledger import Ledger
+from saoma.mandates.service import Mandates
 from saoma.merchants.service import Merchants
 from saoma.messaging.connector import SandboxMessenger
 from saoma.operators.people import Lookup
@@ -77,6 +78,7 @@ class Platform:
     disputes: Disputes
     freezes: Freezes
     kyc: Onboarding
+    mandates: Mandates
     demo: bool = False
     sandbox_messages_visible: bool = False  # GET /v1/sandbox/messages answers (demo mode)
     max_in_flight: int = 32  # API requests worked on at once; beyond, 503 (api.admission)
@@ -209,6 +211,7 @@ def _operations(settings: Settings, engine: Engine, payments: Payments) -> dict[
         "freezes": Freezes(
             engine, payments.ctx.movements, payments.ctx.wallets, payments.ctx.merchants
         ),
+        "mandates": Mandates(engine, payments, tz=ZoneInfo(settings.timezone)),
     }
 
 

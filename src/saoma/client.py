@@ -8,6 +8,8 @@
 Every refusal raises :class:`SaomaError` carrying the RFC 9457 problem document. Every call that
 moves or reserves money sends an Idempotency-Key: a new one per call, or the one you pass as
 ``idempotency_key`` to retry an operation whose outcome you did not learn.
+
+Longer than usual: a merchant's program imports one client whole; each call is a few lines.
 """
 
 from __future__ import annotations
@@ -300,6 +302,64 @@ class MerchantClient(_Base):
             type=event_type,
         )
 
+    def request_mandate(
+        self,
+        payer: str,
+        merchant_mandate_no: str,
+        *,
+        purpose: str,
+        amount_max: int,
+        frequency: str,
+        start_on: str,
+        end_on: str,
+        currency: str = "CNY",
+    ) -> dict[str, Any]:
+        """Ask ``payer`` (wallet id, or a phone or e-mail they confirmed) for a mandate; it
+        waits in their wallet until they agree with the PIN."""
+        body = {
+            "payer": payer,
+            "merchant_mandate_no": merchant_mandate_no,
+            "purpose": purpose,
+            "amount_max": amount_max,
+            "currency": currency,
+            "frequency": frequency,
+            "start_on": start_on,
+            "end_on": end_on,
+        }
+        result: dict[str, Any] = self.request("POST", "/v1/mandates", body)
+        return result
+
+    def get_mandate(self, mandate_id: str) -> dict[str, Any]:
+        result: dict[str, Any] = self.request("GET", f"/v1/mandates/{mandate_id}")
+        return result
+
+    def announce_debit(
+        self, mandate_id: str, amount: int, *, currency: str = "CNY"
+    ) -> dict[str, Any]:
+        """A pre-debit notice: its debit may come 24 hours later, for exactly ``amount``."""
+        result: dict[str, Any] = self.request(
+            "POST", f"/v1/mandates/{mandate_id}/notices", {"amount": amount, "currency": currency}
+        )
+        return result
+
+    def debit_mandate(
+        self,
+        mandate_id: str,
+        notice_id: str,
+        amount: int,
+        *,
+        currency: str = "CNY",
+        idempotency_key: str | None = None,
+    ) -> dict[str, Any]:
+        """Debit the payer on a notice sent at least 24 hours before."""
+        result: dict[str, Any] = self.request(
+            "POST",
+            f"/v1/mandates/{mandate_id}/debits",
+            {"notice_id": notice_id, "amount": amount, "currency": currency},
+            idempotency_key=idempotency_key,
+        )
+        return result
+
 
 class ConsumerClient(_Base):
     """What a wallet app does, with a bearer token."""
@@ -457,6 +517,29 @@ class ConsumerClient(_Base):
     ) -> dict[str, Any]:
         """A page of top-ups (``topup``) and withdrawals (``withdraw``), newest first."""
         return _page(self, "/v1/me/bank-transfers", cursor, limit, direction=direction, state=state)
+
+    def mandates(self) -> dict[str, Any]:
+        """The wallet's mandates, with their notices, debits and the next debit to expect."""
+        result: dict[str, Any] = self.request("GET", "/v1/me/mandates")
+        return result
+
+    def agree_mandate(self, mandate_id: str, pin: str) -> dict[str, Any]:
+        result: dict[str, Any] = self.request(
+            "POST", f"/v1/me/mandates/{mandate_id}/agree", {"pin": pin}
+        )
+        return result
+
+    def change_mandate(self, mandate_id: str, action: str) -> dict[str, Any]:
+        """``action`` is pause, resume or revoke; each takes effect at once."""
+        result: dict[str, Any] = self.request("POST", f"/v1/me/mandates/{mandate_id}/{action}")
+        return result
+
+    def object_to_notice(self, mandate_id: str, notice_id: str) -> dict[str, Any]:
+        """Object to a pre-debit notice: its debit will not be made."""
+        result: dict[str, Any] = self.request(
+            "POST", f"/v1/me/mandates/{mandate_id}/notices/{notice_id}/object"
+        )
+        return result
 
 
 def _page(

@@ -197,6 +197,7 @@ def test_every_json_answer_matches_its_documented_schema(
     tour_bank_statement(payer)
     tour_splits(contract, server, shop, payer)
     tour_disputes(contract, server, shop, payer)
+    tour_mandates(server, shop, payer)
     tour_ops(contract.watch, server, payer, shop)
     tour_freezes(contract, server, shop, payer)
     tour_onboarding(contract, server, shop)
@@ -494,6 +495,41 @@ def tour_freezes(
     assert shop.request("GET", "/v1/merchant")["freeze"]["reason"] == "Checks"
     for kind, subject in (("consumers", me["id"]), ("merchants", shop_id)):
         lifter.request("POST", f"/v1/ops/{kind}/{subject}/unfreeze", {"note": "cleared"})
+
+
+def tour_mandates(server: Server, shop: MerchantClient, payer: ConsumerClient) -> None:
+    """A monthly mandate asked, agreed with the PIN, debited on a notice dated a day back (the
+    server keeps the real clock), paused, resumed, a second notice objected to, then revoked."""
+    asked = shop.request_mandate(
+        payer.request("GET", "/v1/me")["id"],
+        f"M-{secrets.token_hex(4)}",
+        purpose="Gym membership",
+        amount_max=5_000,
+        frequency="monthly",
+        start_on=time.strftime("%Y-%m-%d", time.gmtime(time.time() - 3 * 86_400)),
+        end_on=time.strftime("%Y-%m-%d", time.gmtime(time.time() + 90 * 86_400)),
+    )
+    payer.request("GET", "/v1/me/mandates")
+    payer.agree_mandate(asked["id"], PIN)
+    notice = shop.announce_debit(asked["id"], 3_900)
+    with engine_of(server.database_url).begin() as conn:
+        conn.execute(
+            text(
+                "UPDATE mandate_notices SET created_at_us = created_at_us - :d,"
+                " due_at_us = due_at_us - :d WHERE id = :id"
+            ),
+            {"d": 25 * 3600 * 1_000_000, "id": notice["id"]},
+        )
+    key = secrets.token_hex(8)
+    for _ in range(2):  # the replay is the stored answer
+        shop.debit_mandate(asked["id"], notice["id"], 3_900, idempotency_key=key)
+    shop.get_mandate(asked["id"])
+    payer.request("GET", f"/v1/me/mandates/{asked['id']}")
+    for action in ("pause", "resume"):
+        payer.change_mandate(asked["id"], action)
+    second = shop.announce_debit(asked["id"], 1_000)
+    payer.object_to_notice(asked["id"], second["id"])
+    payer.change_mandate(asked["id"], "revoke")
 
 
 def tour_bills(payer: ConsumerClient) -> None:

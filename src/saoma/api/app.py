@@ -395,6 +395,7 @@ def _include_routers(app: FastAPI) -> None:
         hold_routes,
         identity_routes,
         kyc_routes,
+        mandate_routes,
         merchant_routes,
         mini_routes,
         ops_routes,
@@ -424,5 +425,6 @@ def _include_routers(app: FastAPI) -> None:
         kyc_routes,
         bills_routes,
         mini_routes,
+        mandate_routes,
     ):
         app.include_router(module.router)

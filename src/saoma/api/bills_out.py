@@ -30,6 +30,8 @@ BILL = {
     "bank_reference": "",
     "expires_at": None,
     "created_at": "2026-12-03T04:05:06.789Z",
+    "mandate_id": None,
+    "mandate_purpose": "",
 }
 
 BillKind = Literal[
@@ -82,6 +84,8 @@ class BillOut(Out):
         description="Until when a hold, a waiting transfer or a red packet stays open."
     )
     created_at: datetime
+    mandate_id: str | None = Field(description="The mandate a debit under a mandate rests on.")
+    mandate_purpose: str = Field(description="That mandate's purpose, as the merchant wrote it.")
 
 
 class BillPage(Page[BillOut]):

@@ -85,7 +85,7 @@ CHARGE = {
     "payment_id": "pay_3b4c5d6e7f80",
     "expires_at": "2026-11-24T04:14:40.000Z",
 }
-PaymentKind = Literal["order", "static", "paycode", "capture"]
+PaymentKind = Literal["order", "static", "paycode", "capture", "mandate"]
 HoldState = Literal["requested", "held", "captured", "voided", "expired"]
 
 

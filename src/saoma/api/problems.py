@@ -122,6 +122,21 @@ STATUS: dict[type[object], int] = {
     e.DatabaseUnavailable: 503,
     # Readiness (GET /readyz)
     e.NotReady: 503,
+    # Mandates
+    e.MandateNotRequested: 409,
+    e.MandateNotAgreed: 409,
+    e.MandatePaused: 409,
+    e.MandateRevoked: 409,
+    e.MandateNotStarted: 422,
+    e.MandateEnded: 422,
+    e.MandateAmountAboveMax: 422,
+    e.MandateTooSoon: 422,
+    e.MandateNoticeMissing: 422,
+    e.MandateNoticeTooRecent: 422,
+    e.MandateNoticeObjected: 409,
+    e.MandateNoticeAmount: 422,
+    e.MandateNoticeUsed: 409,
+    e.MandateNoticeExpired: 422,
 }
 DATABASE_RETRY_AFTER_S = 1  # a failover takes seconds; a retry finds the new primary
 

@@ -17,6 +17,7 @@ from saoma.core.ids import rfc3339
 from saoma.funding import tables as ft
 from saoma.ledger import HoldState
 from saoma.ledger import TransferCode as C
+from saoma.mandates import tables as mdt
 from saoma.merchants import tables as mt
 from saoma.operators.people import mask
 from saoma.p2p import tables as pt
@@ -54,6 +55,9 @@ class Found:
         self.bank = _by(conn, ft.bank_transfers, ft.bank_transfers.c.id, refs)
         merchant_ids = {r.merchant_id for r in [*self.payments.values(), *self.holds.values()]}
         self.merchants = _by(conn, mt.merchants, mt.merchants.c.id, merchant_ids)
+        self.mandates = _mandates(
+            conn, [p.id for p in self.payments.values() if p.kind == "mandate"]
+        )
         people = {r.sender_id for r in [*self.p2p.values(), *self.packets.values()]}
         people |= {r.recipient_id for r in self.p2p.values() if r.recipient_id}
         self.people = _by(conn, wt.consumers, wt.consumers.c.id, people)
@@ -75,6 +79,19 @@ def _by(conn: Connection, table: Any, column: Any, keys: Iterable[str], key: str
     if not keys:
         return {}
     return {getattr(r, key): r for r in conn.execute(select(table).where(column.in_(keys)))}
+
+
+def _mandates(conn: Connection, payment_ids: list[str]) -> dict[str, Any]:
+    """The mandate each mandate debit rests on, by payment id."""
+    if not payment_ids:
+        return {}
+    d, m = mdt.mandate_debits.c, mdt.mandates.c
+    query = (
+        select(d.payment_id, m.id, m.purpose)
+        .join(mdt.mandates, m.id == d.mandate_id)
+        .where(d.payment_id.in_(sorted(payment_ids)))
+    )
+    return {r.payment_id: r for r in conn.execute(query)}
 
 
 def rows(conn: Connection, consumer: Consumer, transfers: Sequence[Any]) -> list[dict[str, Any]]:
@@ -102,6 +119,8 @@ def row(t: Any, out: bool, consumer: Consumer, found: Found) -> dict[str, Any]:
         "bank_reference": "",
         "expires_at": None,
         "created_at": rfc3339(t.created_at_us),
+        "mandate_id": None,
+        "mandate_purpose": "",
     }
     code = t.code
     if code in (C.PAYMENT, C.CAPTURE, C.REFUND):
@@ -127,6 +146,9 @@ def _payment(view: dict[str, Any], t: Any, found: Found) -> None:
         return
     view["name"], view["name_zh"] = found.merchant(p.merchant_id)
     view["payment_id"] = p.id
+    mandate = found.mandates.get(p.id)
+    if mandate is not None:  # a debit under a mandate, or its refund: the mandate it rests on
+        view["mandate_id"], view["mandate_purpose"] = mandate.id, mandate.purpose
     if t.code == C.REFUND:
         return
     view["discount"] = p.subsidy

@@ -733,3 +733,96 @@ class NotReady(SaomaError):
 
     slug = "not-ready"
     title = "Not ready"
+
+
+# Mandates -------------------------------------------------------------------------------------
+
+
+class MandateNotRequested(SaomaError):
+    """The mandate was already agreed to or revoked: there is nothing to agree to."""
+
+    slug = "mandate-not-requested"
+
+
+class MandateNotAgreed(SaomaError):
+    """The payer has not agreed to the mandate yet: no notice or debit rests on it."""
+
+    slug = "mandate-not-agreed"
+
+
+class MandatePaused(SaomaError):
+    """The payer paused the mandate: no debit until they resume it."""
+
+    slug = "mandate-paused"
+
+
+class MandateRevoked(SaomaError):
+    """The payer revoked the mandate: nothing more is debited under it."""
+
+    slug = "mandate-revoked"
+
+
+class MandateNotStarted(SaomaError):
+    """The mandate's period has not begun: no debit before its start date."""
+
+    slug = "mandate-not-started"
+
+
+class MandateEnded(SaomaError):
+    """The mandate's period is over: no debit after its end date."""
+
+    slug = "mandate-ended"
+
+
+class MandateAmountAboveMax(SaomaError):
+    """The amount is above the most the payer allowed per debit under this mandate."""
+
+    slug = "mandate-amount-above-max"
+
+
+class MandateTooSoon(SaomaError):
+    """The mandate was debited already in this period: once a day, week or month at most."""
+
+    slug = "mandate-too-soon"
+
+
+class MandateNoticeMissing(SaomaError):
+    """No pre-debit notice of this mandate has that id: a debit needs one."""
+
+    slug = "mandate-notice-missing"
+
+
+class MandateNoticeTooRecent(SaomaError):
+    """The pre-debit notice is less than 24 hours old: the payer has a day to see it."""
+
+    slug = "mandate-notice-too-recent"
+
+
+class MandateNoticeObjected(SaomaError):
+    """The payer objected to this pre-debit notice: its debit is cancelled."""
+
+    slug = "mandate-notice-objected"
+
+
+class MandateNoticeAmount(SaomaError):
+    """The pre-debit notice announced another amount: a debit takes what was announced."""
+
+    slug = "mandate-notice-amount"
+
+
+class MandateNoticeUsed(SaomaError):
+    """A debit was already made on this pre-debit notice: one debit per notice."""
+
+    slug = "mandate-notice-used"
+
+
+class MandateNoticeExpired(SaomaError):
+    """The pre-debit notice is too old to debit on: send a new one."""
+
+    slug = "mandate-notice-expired"
+
+
+class MandateNumberReused(Conflict):
+    """The merchant's mandate number was used already for a mandate with other details."""
+
+    cause = "mandate-number-reused"

@@ -31,7 +31,7 @@ from saoma.payments.rows import first
 from saoma.wallets import tables as wt
 from saoma.wallets.service import Consumer
 
-PAYMENT_KINDS = ("order", "static", "paycode", "capture")
+PAYMENT_KINDS = ("order", "static", "paycode", "capture", "mandate")
 HOLD_STATES = ("requested", "held", "captured", "voided", "expired")
 SEARCH_CHARS_MAX = 64
 

@@ -63,6 +63,7 @@ SCRIPTS = {
         "wallet-extras.js",
         "wallet-coupons.js",
         "wallet-mini.js",
+        "mandates.js",
     ),
     "cashier": (*SCANNING, "saoma.js"),
     "dashboard": (

@@ -10,8 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0018_mini_programs"
-# down_revision becomes 0017_mandates when merged
-down_revision = "0016_request_ids"
+down_revision = "0017_mandates"
 branch_labels = None
 depends_on = None
 

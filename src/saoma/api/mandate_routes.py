@@ -1,0 +1,175 @@
+"""Routes for mandates: the merchant asks, announces and debits (signed); the payer agrees with
+the PIN, sees every debit and the next one, objects to a notice, pauses, resumes or revokes."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response
+from pydantic import Field, StrictInt, StrictStr, field_validator
+
+from saoma.api import deps
+from saoma.api.mandates_out import DebitMadeOut, MandateList, MandateOut, NoticeOut
+from saoma.api.responses import answer, problems
+from saoma.api.schemas import Body
+from saoma.mandates.debits import Debits
+from saoma.merchants.service import Merchant
+from saoma.wallets.service import Consumer
+
+router = APIRouter(prefix="/v1", tags=["mandates"])
+Shop = Annotated[Merchant, Depends(deps.merchant)]
+Me = Annotated[Consumer, Depends(deps.consumer)]
+
+
+class RequestMandate(Body):
+    payer: StrictStr = Field(
+        max_length=254,
+        examples=["+8613800000002"],
+        description="The payer's wallet id, or a phone or e-mail they confirmed in it.",
+    )
+    merchant_mandate_no: StrictStr = Field(examples=["GYM-2026-0042"])
+    purpose: StrictStr = Field(max_length=128, examples=["Gym membership, monthly"])
+    amount_max: StrictInt = Field(examples=[5000], description="The most one debit may take.")
+    currency: StrictStr = Field(default="CNY")
+    frequency: StrictStr = Field(examples=["monthly"], description="daily, weekly or monthly")
+    start_on: StrictStr = Field(max_length=10, examples=["2026-11-01"])
+    end_on: StrictStr = Field(max_length=10, examples=["2027-10-31"])
+
+
+class Announce(Body):
+    amount: StrictInt = Field(examples=[3900])
+    currency: StrictStr = Field(default="CNY")
+
+
+class DebitBody(Body):
+    notice_id: StrictStr = Field(max_length=32, examples=["mn_k3m4n5p6q7r8s2t3"])
+    amount: StrictInt = Field(examples=[3900])
+    currency: StrictStr = Field(default="CNY")
+
+
+class Agree(Body):
+    pin: StrictStr | None = None
+
+    @field_validator("pin")
+    @classmethod
+    def _six_digits(cls, value: str | None) -> str | None:
+        if value is not None and not (len(value) == 6 and value.isascii() and value.isdigit()):
+            raise ValueError("must be six digits")
+        return value
+
+
+@router.post(
+    "/mandates", status_code=201, response_model=MandateOut, responses=problems(401, 404, 409, 422)
+)
+def request_mandate(body: RequestMandate, shop: Shop, request: Request) -> Response:
+    """Ask a payer for a mandate: it waits in their wallet until they agree with the PIN. The
+    mandate number makes it idempotent. Webhook: `mandate.created`."""
+    mandates = deps.platform_of(request).mandates
+    return answer(mandates.request(shop, **body.model_dump()), 201)
+
+
+@router.get("/mandates/{mandate_id}", response_model=MandateOut, responses=problems(401, 404))
+def get_mandate(mandate_id: str, shop: Shop, request: Request) -> Response:
+    mandates = deps.platform_of(request).mandates
+    return answer(mandates.view_for_merchant(mandates.of_merchant(shop, mandate_id)))
+
+
+@router.post(
+    "/mandates/{mandate_id}/notices",
+    status_code=201,
+    response_model=NoticeOut,
+    responses=problems(401, 404, 409, 422),
+)
+def announce(mandate_id: str, body: Announce, shop: Shop, request: Request) -> Response:
+    """A pre-debit notice: the payer sees it at once and may object; its debit may come 24
+    hours later (until `expires_at`)."""
+    mandates = deps.platform_of(request).mandates
+    notice = mandates.announce(shop, mandate_id, amount=body.amount, currency=body.currency)
+    return answer(notice, 201)
+
+
+@router.post(
+    "/mandates/{mandate_id}/debits",
+    status_code=201,
+    response_model=DebitMadeOut,
+    responses=problems(401, 402, 403, 404, 409, 422),
+)
+async def debit(mandate_id: str, body: DebitBody, shop: Shop, request: Request) -> Any:
+    """Debit the payer on a notice sent at least 24 hours before, for exactly its amount. Each
+    refusal names its rule in its problem type (webhook `mandate.debit_refused`); a debit made
+    sends `mandate.debited`. Needs an Idempotency-Key."""
+    mandates = deps.platform_of(request).mandates
+    return await deps.idempotent(
+        request,
+        shop.id,
+        lambda claim: Debits(mandates).debit(
+            shop,
+            mandate_id,
+            notice_id=body.notice_id,
+            amount=body.amount,
+            currency=body.currency,
+            claim=claim,
+        ),
+    )
+
+
+@router.get("/me/mandates", response_model=MandateList, responses=problems(401))
+def my_mandates(me: Me, request: Request) -> Response:
+    """The wallet's mandates, newest first: those waiting for agreement, then every other."""
+    return answer(deps.platform_of(request).mandates.list_for_consumer(me))
+
+
+@router.get("/me/mandates/{mandate_id}", response_model=MandateOut, responses=problems(401, 404))
+def my_mandate(mandate_id: str, me: Me, request: Request) -> Response:
+    mandates = deps.platform_of(request).mandates
+    return answer(mandates.view_for_consumer(mandates.of_consumer(me, mandate_id)))
+
+
+@router.post(
+    "/me/mandates/{mandate_id}/agree",
+    response_model=MandateOut,
+    responses=problems(401, 404, 409, 422, 423),
+)
+def agree(mandate_id: str, body: Agree, me: Me, request: Request) -> Response:
+    """Agree to a mandate, with the PIN. Webhook: `mandate.agreed`."""
+    return answer(deps.platform_of(request).mandates.agree(me, mandate_id, pin=body.pin))
+
+
+def _change(action: str, mandate_id: str, me: Consumer, request: Request) -> Response:
+    return answer(deps.platform_of(request).mandates.change(me, mandate_id, action))
+
+
+@router.post(
+    "/me/mandates/{mandate_id}/pause", response_model=MandateOut, responses=problems(401, 404, 409)
+)
+def pause(mandate_id: str, me: Me, request: Request) -> Response:
+    """No debit until resumed; pending notices stay. Webhook: `mandate.paused`."""
+    return _change("pause", mandate_id, me, request)
+
+
+@router.post(
+    "/me/mandates/{mandate_id}/resume", response_model=MandateOut, responses=problems(401, 404, 409)
+)
+def resume(mandate_id: str, me: Me, request: Request) -> Response:
+    """Debits may come again. Webhook: `mandate.resumed`."""
+    return _change("resume", mandate_id, me, request)
+
+
+@router.post(
+    "/me/mandates/{mandate_id}/revoke", response_model=MandateOut, responses=problems(401, 404, 409)
+)
+def revoke(mandate_id: str, me: Me, request: Request) -> Response:
+    """At once and for good: no debit commits after this answer. Webhook: `mandate.revoked`."""
+    return _change("revoke", mandate_id, me, request)
+
+
+@router.post(
+    "/me/mandates/{mandate_id}/notices/{notice_id}/object",
+    response_model=MandateOut,
+    responses=problems(401, 404, 409),
+)
+def object_to_notice(mandate_id: str, notice_id: str, me: Me, request: Request) -> Response:
+    """Object to a pre-debit notice: its debit is cancelled. Webhook:
+    `mandate.notice_objected`."""
+    return answer(deps.platform_of(request).mandates.object(me, mandate_id, notice_id))

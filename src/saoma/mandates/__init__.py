@@ -1,0 +1,1 @@
+"""Mandates: recurring debits a payer agreed to with the PIN, within limits, after a notice."""
