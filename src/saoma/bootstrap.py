@@ -50,6 +50,7 @@ from saoma.webhooks.live import LiveFeed
 log = logging.getLogger(__name__)
 MAINTENANCE_EVERY_S = 5.0
 LEDGER_BATCH_MAX = 8190  # the most the ledger's store takes in one group commit
+LEDGER_DIRECT_POOL = 4  # the ledger's direct connections behind a pooler (and as many overflow)
 
 
 @dataclass
@@ -92,7 +93,8 @@ class Platform:
         if url is not None:
             settings = settings.model_copy(update={"database_url": url})
         if migrate_first:
-            resolved = settings.resolved_database_url()
+            # Behind a pooler, the schema changes on a connection of their own.
+            resolved = settings.resolved_direct_url() or settings.resolved_database_url()
             if resolved.startswith("sqlite:///"):
                 Path(resolved.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
             migrate(resolved)
@@ -139,6 +141,8 @@ class Platform:
         self.live.close()
         self.ledger.close()
         self.engine.dispose()
+        if self.ledger.engine is not self.engine:
+            self.ledger.engine.dispose()
 
 
 def _settlement_desk(
@@ -238,8 +242,14 @@ def build(
     ``messenger`` to the sandbox messenger, which writes each message to the database.
     """
     tz = ZoneInfo(settings.timezone)
-    engine = make_engine(settings.resolved_database_url(), pool_size=settings.pool_size)
-    ledger = Ledger(engine, batch_max=min(settings.ledger_batch_max, LEDGER_BATCH_MAX))
+    direct = settings.resolved_direct_url()
+    engine = make_engine(
+        settings.resolved_database_url(), pool_size=settings.pool_size, pooled=bool(direct)
+    )
+    # Behind a pooler in transaction mode the ledger keeps connections of its own to PostgreSQL:
+    # its pipelined connection holds prepared statements (docs/processes.md, "Behind PgBouncer").
+    ledger_engine = make_engine(direct, pool_size=LEDGER_DIRECT_POOL) if direct else engine
+    ledger = Ledger(ledger_engine, batch_max=min(settings.ledger_batch_max, LEDGER_BATCH_MAX))
     pins = PinKeys(settings.resolved_pin_key_file())
     wallets = Wallets(engine, ledger, currency_code=settings.currency, tz=tz, pins=pins)
     merchants = Merchants(

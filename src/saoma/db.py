@@ -114,8 +114,12 @@ def write_one(engine: Engine) -> Iterator[Connection]:
         yield conn
 
 
-def make_engine(url: str, *, pool_size: int = 8) -> Engine:
-    """An engine for ``url``; SQLite files get WAL and a busy timeout, folders are created."""
+def make_engine(url: str, *, pool_size: int = 8, pooled: bool = False) -> Engine:
+    """An engine for ``url``; SQLite files get WAL and a busy timeout, folders are created.
+
+    ``pooled``: ``url`` goes through a pooler in transaction mode (PgBouncer), which may hand
+    each transaction to another server connection, so psycopg prepares no statement there.
+    """
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
@@ -130,7 +134,14 @@ def make_engine(url: str, *, pool_size: int = 8) -> Engine:
         return engine
     # No pre-ping (a round trip on every checkout); a connection PostgreSQL dropped is replaced
     # when it fails, and callers that move money retry.
-    return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_recycle=3600)
+    connect_args: dict[str, Any] = {"prepare_threshold": None} if pooled else {}
+    return create_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_recycle=3600,
+        connect_args=connect_args,
+    )
 
 
 def alembic_config(url: str) -> Any:
