@@ -25,7 +25,7 @@ from support import (
     new_merchant,
     wait_for,
 )
-from support_pgbouncer import pgbouncer, start_workers
+from support_pgbouncer import patient, pgbouncer, start_workers
 
 
 @pytest.fixture(scope="module")
@@ -53,8 +53,8 @@ def bounced(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 def test_an_order_paid_with_the_pin_is_heard_live_and_its_webhook_sent(
     bounced: Server, receiver: Receiver
 ) -> None:
-    shop = new_merchant(bounced, webhook_url=receiver.url)
-    payer = new_consumer(bounced, balance=10_000)
+    shop = patient(new_merchant, bounced, webhook_url=receiver.url)
+    payer = patient(new_consumer, bounced, balance=10_000)
     heard: list[dict[str, object]] = []
     ready = threading.Event()
 
@@ -88,8 +88,8 @@ def test_an_order_paid_with_the_pin_is_heard_live_and_its_webhook_sent(
 
 
 def test_a_payment_code_charged_then_refunded(bounced: Server) -> None:
-    shop = new_merchant(bounced)
-    payer = new_consumer(bounced, balance=10_000)
+    shop = patient(new_merchant, bounced)
+    payer = patient(new_consumer, bounced, balance=10_000)
     payer.client.request(
         "PUT", "/v1/me/no-pin-limit", {"per_payment": 5_000, "per_day": 15_000, "pin": PIN}
     )
@@ -108,8 +108,8 @@ def test_a_payment_code_charged_then_refunded(bounced: Server) -> None:
 
 
 def test_a_hold_consented_and_captured_and_money_sent_to_a_person(bounced: Server) -> None:
-    hotel = new_merchant(bounced, name="Dongmen Hotel")
-    guest = new_consumer(bounced, balance=10_000)
+    hotel = patient(new_merchant, bounced, name="Dongmen Hotel")
+    guest = patient(new_consumer, bounced, balance=10_000)
     hold = hotel.client.create_hold("room-1", 4_000)
     guest.client.consent_hold(hold["id"], PIN)
     assert guest.client.me()["available"] == 6_000
@@ -118,7 +118,7 @@ def test_a_hold_consented_and_captured_and_money_sent_to_a_person(bounced: Serve
     assert guest.client.me()["balance"] == 6_500
     assert guest.client.me()["available"] == 6_500
 
-    friend = new_consumer(bounced)
+    friend = patient(new_consumer, bounced)
     sent = guest.client.send_money(friend.id, 1_500, PIN, note="dinner")
     assert sent["amount"] == 1_500
     assert guest.client.me()["balance"] == 5_000
@@ -126,8 +126,8 @@ def test_a_hold_consented_and_captured_and_money_sent_to_a_person(bounced: Serve
 
 
 def test_fifty_payments_at_once_through_the_pooler(bounced: Server) -> None:
-    shop = new_merchant(bounced)
-    payers = [new_consumer(bounced, balance=2_000) for _ in range(10)]
+    shop = patient(new_merchant, bounced)
+    payers = [patient(new_consumer, bounced, balance=2_000) for _ in range(10)]
     orders = [shop.client.create_order(f"RUSH-{n}", 300) for n in range(50)]
     failures: list[BaseException] = []
     barrier = threading.Barrier(50)

@@ -11,9 +11,10 @@ from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import bindparam, text
 
 from support import (
     PIN,
@@ -28,12 +29,13 @@ from support import (
     wait_for,
     wait_until,
 )
-from support_pgbouncer import start_workers
+from support_pgbouncer import patient, start_workers
 
 PAYMENTS = 50
 PAYERS = 10  # each pays 5 of the 50 at once, on connections of its own
 HOLDS = 10
 EXPIRY = 11  # the ledger's code for a hold it released when its time passed
+IDS: Any = bindparam("ids", expanding=True)  # a list of ids, as many parameters
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
@@ -100,9 +102,11 @@ def test_fifty_payments_on_two_workers_each_webhook_once(
     assert server.process is not None
     workers = workers_of(server.process.pid)
     assert len(workers) == 2, workers
-    shop = new_merchant(server, webhook_url=receiver.url)
+    shop = patient(new_merchant, server, webhook_url=receiver.url)
     with ThreadPoolExecutor(2) as pool:  # the payers set up a few at a time
-        payers = list(pool.map(lambda _: new_consumer(server, balance=10_000), range(PAYERS)))
+        payers = list(
+            pool.map(lambda _: patient(new_consumer, server, balance=10_000), range(PAYERS))
+        )
     lock = threading.Lock()
     orders = [shop.client.create_order(f"W-{i}", 1_000 + i) for i in range(PAYMENTS)]
     paid: list[dict[str, object]] = []
@@ -160,11 +164,11 @@ def test_fifty_payments_on_two_workers_each_webhook_once(
 
 def test_holds_expire_once_with_two_workers(two_workers: Server) -> None:
     server = two_workers
-    hotel = new_merchant(server, name="Dongmen Hotel")
+    hotel = patient(new_merchant, server, name="Dongmen Hotel")
     guests = []
     holds = []
     for i in range(HOLDS):
-        guest = new_consumer(server, balance=10_000)
+        guest = patient(new_consumer, server, balance=10_000)
         hold = hotel.client.create_hold(f"room-{i}", 4_000, expires_in_s=3600)
         guest.client.consent_hold(hold["id"], PIN)
         assert guest.client.me()["available"] == 6_000
@@ -175,26 +179,24 @@ def test_holds_expire_once_with_two_workers(two_workers: Server) -> None:
     with engine.begin() as conn:  # their time passes now
         transfer_ids = list(
             conn.execute(
-                text("SELECT transfer_id FROM preauths WHERE id IN :ids").bindparams(
-                    ids=tuple(holds)
-                )
+                text("SELECT transfer_id FROM preauths WHERE id IN :ids").bindparams(IDS, ids=holds)
             ).scalars()
         )
         conn.execute(
             text("UPDATE preauths SET expires_at_us = :past WHERE id IN :ids").bindparams(
-                past=past, ids=tuple(holds)
+                IDS, past=past, ids=holds
             )
         )
         conn.execute(
             text("UPDATE holds SET expires_at_us = :past WHERE transfer_id IN :ids").bindparams(
-                past=past, ids=tuple(transfer_ids)
+                IDS, past=past, ids=transfer_ids
             )
         )
 
     def expired() -> bool:
         with engine.connect() as conn:
             states = conn.execute(
-                text("SELECT state FROM preauths WHERE id IN :ids").bindparams(ids=tuple(holds))
+                text("SELECT state FROM preauths WHERE id IN :ids").bindparams(IDS, ids=holds)
             ).scalars()
             return set(states) == {"expired"}
 
@@ -204,7 +206,7 @@ def test_holds_expire_once_with_two_workers(two_workers: Server) -> None:
             conn.execute(
                 text(
                     "SELECT pending_id FROM transfers WHERE pending_id IN :ids AND code = :code"
-                ).bindparams(ids=tuple(transfer_ids), code=EXPIRY)
+                ).bindparams(IDS, ids=transfer_ids, code=EXPIRY)
             ).scalars()
         )
     assert releases == dict.fromkeys(transfer_ids, 1)
