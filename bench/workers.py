@@ -50,8 +50,9 @@ PG_SERVER = os.environ.get(
 )
 PASSWORD = "bench-password"
 PIN = "246810"
-TOP_UP = 10_000_000
+TOP_UP = 5_000_000  # the most one top-up takes
 NO_PIN = 5_000
+NO_PIN_PER_DAY = 200_000  # the most a wallet may allow a day
 SETUP_S = 120
 START_S = 300
 SIGN_UP_TRIES = 5
@@ -109,7 +110,7 @@ def client_main(spec: dict[str, Any], ready: Any, go: Any, results: Any) -> None
         me.set_pin(PIN, password=PASSWORD)
         me.top_up(TOP_UP)
         me.request(
-            "PUT", "/v1/me/no-pin-limit", {"per_payment": NO_PIN, "per_day": 10**9, "pin": PIN}
+            "PUT", "/v1/me/no-pin-limit", {"per_payment": NO_PIN, "per_day": NO_PIN_PER_DAY, "pin": PIN}
         )
         device = me.request("POST", "/v1/me/devices", {"label": "bench phone"})
         secret = base64.b64decode(device["secret"])

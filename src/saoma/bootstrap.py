@@ -230,6 +230,18 @@ def _identifiers(
     return identifiers
 
 
+def _engines(settings: Settings) -> tuple[Engine, Engine]:
+    """The engine of every service, and the ledger's: the same one, unless the database is
+    reached through a pooler in transaction mode (``SAOMA_DATABASE_DIRECT_URL`` set). Then the
+    ledger keeps connections of its own to PostgreSQL: its pipelined connection holds prepared
+    statements (docs/processes.md, "Behind PgBouncer")."""
+    direct = settings.resolved_direct_url()
+    engine = make_engine(
+        settings.resolved_database_url(), pool_size=settings.pool_size, pooled=bool(direct)
+    )
+    return engine, (make_engine(direct, pool_size=LEDGER_DIRECT_POOL) if direct else engine)
+
+
 def build(
     settings: Settings,
     *,
@@ -242,13 +254,7 @@ def build(
     ``messenger`` to the sandbox messenger, which writes each message to the database.
     """
     tz = ZoneInfo(settings.timezone)
-    direct = settings.resolved_direct_url()
-    engine = make_engine(
-        settings.resolved_database_url(), pool_size=settings.pool_size, pooled=bool(direct)
-    )
-    # Behind a pooler in transaction mode the ledger keeps connections of its own to PostgreSQL:
-    # its pipelined connection holds prepared statements (docs/processes.md, "Behind PgBouncer").
-    ledger_engine = make_engine(direct, pool_size=LEDGER_DIRECT_POOL) if direct else engine
+    engine, ledger_engine = _engines(settings)
     ledger = Ledger(ledger_engine, batch_max=min(settings.ledger_batch_max, LEDGER_BATCH_MAX))
     pins = PinKeys(settings.resolved_pin_key_file())
     wallets = Wallets(engine, ledger, currency_code=settings.currency, tz=tz, pins=pins)
