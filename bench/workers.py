@@ -110,7 +110,9 @@ def client_main(spec: dict[str, Any], ready: Any, go: Any, results: Any) -> None
         me.set_pin(PIN, password=PASSWORD)
         me.top_up(TOP_UP)
         me.request(
-            "PUT", "/v1/me/no-pin-limit", {"per_payment": NO_PIN, "per_day": NO_PIN_PER_DAY, "pin": PIN}
+            "PUT",
+            "/v1/me/no-pin-limit",
+            {"per_payment": NO_PIN, "per_day": NO_PIN_PER_DAY, "pin": PIN},
         )
         device = me.request("POST", "/v1/me/devices", {"label": "bench phone"})
         secret = base64.b64decode(device["secret"])
