@@ -51,6 +51,7 @@ from saoma.webhooks.live import LiveFeed
 log = logging.getLogger(__name__)
 MAINTENANCE_EVERY_S = 5.0
 LEDGER_BATCH_MAX = 8190  # the most the ledger's store takes in one group commit
+LEDGER_DIRECT_POOL = 4  # the ledger's direct connections behind a pooler (and as many overflow)
 
 
 @dataclass
@@ -94,7 +95,8 @@ class Platform:
         if url is not None:
             settings = settings.model_copy(update={"database_url": url})
         if migrate_first:
-            resolved = settings.resolved_database_url()
+            # Behind a pooler, the schema changes on a connection of their own.
+            resolved = settings.resolved_direct_url() or settings.resolved_database_url()
             if resolved.startswith("sqlite:///"):
                 Path(resolved.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
             migrate(resolved)
@@ -141,6 +143,8 @@ class Platform:
         self.live.close()
         self.ledger.close()
         self.engine.dispose()
+        if self.ledger.engine is not self.engine:
+            self.ledger.engine.dispose()
 
 
 def _settlement_desk(
@@ -229,6 +233,18 @@ def _identifiers(
     return identifiers
 
 
+def _engines(settings: Settings) -> tuple[Engine, Engine]:
+    """The engine of every service, and the ledger's: the same one, unless the database is
+    reached through a pooler in transaction mode (``SAOMA_DATABASE_DIRECT_URL`` set). Then the
+    ledger keeps connections of its own to PostgreSQL: its pipelined connection holds prepared
+    statements (docs/processes.md, "Behind PgBouncer")."""
+    direct = settings.resolved_direct_url()
+    engine = make_engine(
+        settings.resolved_database_url(), pool_size=settings.pool_size, pooled=bool(direct)
+    )
+    return engine, (make_engine(direct, pool_size=LEDGER_DIRECT_POOL) if direct else engine)
+
+
 def build(
     settings: Settings,
     *,
@@ -241,8 +257,8 @@ def build(
     ``messenger`` to the sandbox messenger, which writes each message to the database.
     """
     tz = ZoneInfo(settings.timezone)
-    engine = make_engine(settings.resolved_database_url(), pool_size=settings.pool_size)
-    ledger = Ledger(engine, batch_max=min(settings.ledger_batch_max, LEDGER_BATCH_MAX))
+    engine, ledger_engine = _engines(settings)
+    ledger = Ledger(ledger_engine, batch_max=min(settings.ledger_batch_max, LEDGER_BATCH_MAX))
     pins = PinKeys(settings.resolved_pin_key_file())
     wallets = Wallets(engine, ledger, currency_code=settings.currency, tz=tz, pins=pins)
     merchants = Merchants(

@@ -158,18 +158,30 @@ PortOption = typer.Option(8000, "--port", envvar="SAOMA_PORT", help="Port to lis
 KEEP_ALIVE_S = 75
 
 
-def _serve(url: str, host: str, port: int, *, demo: bool) -> None:
+SWITCH_INTERVAL_S = 0.0005
+WORKER_HEALTHCHECK_S = 120
+WorkersOption = typer.Option(
+    1,
+    "--workers",
+    envvar="SAOMA_WORKERS",
+    min=1,
+    max=64,
+    help="Processes serving the one port (each with its own connections and background jobs).",
+)
+
+
+def _serve(url: str, host: str, port: int, *, demo: bool, workers: int = 1) -> None:
     import sys
 
     import uvicorn
 
     # Every database call gives up the GIL and must win it back; at the default 5 ms switch
     # interval a thread holding a row lock (or SQLite's write lock) waits behind busy threads.
-    sys.setswitchinterval(0.0005)
+    sys.setswitchinterval(SWITCH_INTERVAL_S)
 
     from saoma.bootstrap import Platform
-    from saoma.server import create_app
 
+    # Migrated and seeded once, here, before any worker starts.
     platform = Platform.open(url)
     platform.demo = demo
     if demo:
@@ -183,6 +195,7 @@ def _serve(url: str, host: str, port: int, *, demo: bool) -> None:
     console.print(
         f"[green]Saoma[/green] on http://{host}:{port}"
         + (" [yellow](demo mode)[/yellow]" if demo else "")
+        + (f" — {workers} worker processes" if workers > 1 else "")
         + f" — database {url.split('@')[-1]}"
     )
     if demo:
@@ -190,13 +203,42 @@ def _serve(url: str, host: str, port: int, *, demo: bool) -> None:
     # Idle connections are kept longer than clients keep theirs (httpx: 5 s, browsers: more), so
     # the client closes first: a server closing at the same moment a client reuses the
     # connection makes the request fail with "disconnected without a response".
+    options: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "log_level": "warning",
+        "timeout_keep_alive": KEEP_ALIVE_S,
+    }
+    if workers == 1:
+        from saoma.server import create_app
+
+        uvicorn.run(create_app(platform), **options)
+        return
+    platform.close()  # each worker builds its own over the database made ready above
+    os.environ["SAOMA_DATABASE_URL"] = url
+    os.environ["SAOMA_DEMO"] = "1" if demo else "0"
+    # A worker answers the parent's health check once it has imported Saoma and built its
+    # platform: seconds on a loaded machine, where uvicorn's 5 s would kill it and start another.
     uvicorn.run(
-        create_app(platform),
-        host=host,
-        port=port,
-        log_level="warning",
-        timeout_keep_alive=KEEP_ALIVE_S,
+        "saoma.cli:worker_app",
+        factory=True,
+        workers=workers,
+        timeout_worker_healthcheck=WORKER_HEALTHCHECK_S,
+        **options,
     )
+
+
+def worker_app() -> Any:
+    """The application of one worker process of ``saoma serve --workers N``: a platform of its
+    own (connections, background jobs) over the database the parent migrated (and seeded)."""
+    import sys
+
+    from saoma.bootstrap import Platform
+    from saoma.server import create_app
+
+    sys.setswitchinterval(SWITCH_INTERVAL_S)
+    get_settings.cache_clear()
+    return create_app(Platform.open(settings=get_settings(), migrate_first=False))
 
 
 def _print_demo_operators(platform: Platform, url: str) -> None:
@@ -211,21 +253,28 @@ def _print_demo_operators(platform: Platform, url: str) -> None:
 
 @app.command()
 def serve(
-    host: str = HostOption, port: int = PortOption, database_url: str | None = DatabaseOption
+    host: str = HostOption,
+    port: int = PortOption,
+    database_url: str | None = DatabaseOption,
+    workers: int = WorkersOption,
 ) -> None:
-    """Run the API (and pages); a database that does not exist yet is created and migrated."""
-    _serve(_url(database_url), host, port, demo=get_settings().demo)
+    """Run the API (and pages); a database that does not exist yet is created and migrated.
+    With --workers N, N processes share the port (docs/processes.md)."""
+    _serve(_url(database_url), host, port, demo=get_settings().demo, workers=workers)
 
 
 @app.command()
 def demo(
-    host: str = HostOption, port: int = PortOption, database_url: str | None = DatabaseOption
+    host: str = HostOption,
+    port: int = PortOption,
+    database_url: str | None = DatabaseOption,
+    workers: int = WorkersOption,
 ) -> None:
     """Seed a small Shenzhen world of merchants and consumers, then serve it in demo mode."""
     # The demo's webhooks go to the machine it runs on.
     os.environ.setdefault("SAOMA_ALLOW_PRIVATE_WEBHOOKS", "1")
     get_settings.cache_clear()
-    _serve(_url(database_url), host, port, demo=True)
+    _serve(_url(database_url), host, port, demo=True, workers=workers)
 
 
 @app.command("rotate-pin-key")

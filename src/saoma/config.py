@@ -25,6 +25,11 @@ class Settings(BaseSettings):
         default="",
         description="SQLAlchemy URL; empty means a SQLite file under data_dir.",
     )
+    database_direct_url: str = Field(
+        default="",
+        description="PostgreSQL reached directly when SAOMA_DATABASE_URL goes through a pooler in"
+        " transaction mode (PgBouncer): migrations and the ledger use it (docs/processes.md).",
+    )
     ledger_batch_max: int = Field(default=8190, ge=1, le=100_000)
     pool_size: int = Field(default=10, ge=1, le=64, description="Database connections per process.")
     max_in_flight: int = Field(
@@ -117,7 +122,7 @@ class Settings(BaseSettings):
         description="If set, GET /metrics asks for Authorization: Bearer <this token>.",
     )
 
-    @field_validator("database_url")
+    @field_validator("database_url", "database_direct_url")
     @classmethod
     def _known_scheme(cls, value: str) -> str:
         if value and not value.startswith(("sqlite", "postgresql")):
@@ -150,6 +155,10 @@ class Settings(BaseSettings):
         if self.database_url:
             return normalise_database_url(self.database_url)
         return f"sqlite:///{self.data_dir / 'saoma.db'}"
+
+    def resolved_direct_url(self) -> str:
+        """The direct PostgreSQL URL when the main one goes through a pooler, else ''."""
+        return normalise_database_url(self.database_direct_url) if self.database_direct_url else ""
 
 
 def normalise_database_url(url: str) -> str:

@@ -116,8 +116,12 @@ def write_one(engine: Engine) -> Iterator[Connection]:
         yield conn
 
 
-def make_engine(url: str, *, pool_size: int = 8) -> Engine:
-    """An engine for ``url``; SQLite files get WAL and a busy timeout, folders are created."""
+def make_engine(url: str, *, pool_size: int = 8, pooled: bool = False) -> Engine:
+    """An engine for ``url``; SQLite files get WAL and a busy timeout, folders are created.
+
+    ``pooled``: ``url`` goes through a pooler in transaction mode (PgBouncer), which may hand
+    each transaction to another server connection, so psycopg prepares no statement there.
+    """
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
@@ -139,7 +143,7 @@ def make_engine(url: str, *, pool_size: int = 8) -> Engine:
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_recycle=3600,
-        connect_args=_connect_args(url),
+        connect_args=_connect_args(url, pooled=pooled),
     )
 
 
@@ -155,9 +159,12 @@ PG_CONNECT_ARGS: dict[str, Any] = {
 }
 
 
-def _connect_args(url: str) -> dict[str, Any]:
+def _connect_args(url: str, *, pooled: bool) -> dict[str, Any]:
+    """Keepalives and timeouts; behind PgBouncer in transaction mode (``pooled``), no prepared
+    statements: the next transaction may run on another server connection."""
     query = make_url(url).query
-    return {k: v for k, v in PG_CONNECT_ARGS.items() if k not in query}
+    args = {k: v for k, v in PG_CONNECT_ARGS.items() if k not in query}
+    return args | ({"prepare_threshold": None} if pooled else {})
 
 
 # SQLSTATEs of a server going away or not taking writes: 57P01-57P03 (shutting down, cannot
