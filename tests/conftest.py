@@ -25,6 +25,13 @@ from saoma.ledger import Ledger
 from saoma.ledger.check import check_ledger
 from support import POSTGRES_SERVER_URL, REQUIRE_POSTGRES, Wiring, assert_books_hold, open_platform
 
+# One Playwright and one Chromium for the whole run, whichever folders of browser tests run: a
+# session fixture imported by two conftests would be made twice, and a second sync Playwright
+# cannot start while the first runs.
+from support_web import browser, playwright, shots
+
+__all__ = ["browser", "playwright", "shots"]
+
 # The tests' webhook receivers listen on 127.0.0.1; tests of the target rule turn this off.
 os.environ.setdefault("SAOMA_ALLOW_PRIVATE_WEBHOOKS", "1")
 

@@ -6,9 +6,11 @@ import os
 import re
 import secrets
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pytest
 from playwright.sync_api import BrowserContext, Page, expect
 
 from saoma.qr import images
@@ -16,6 +18,42 @@ from support import code_sent_to
 
 CHROMIUM = os.environ.get("SAOMA_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+
+
+SHOTS = Path(
+    os.environ.get(
+        "SAOMA_SCREENSHOT_DIR", Path(__file__).resolve().parents[1] / "build/screenshots"
+    )
+)
+
+
+# The run's one Playwright and one Chromium (made available to every test by tests/conftest.py).
+@pytest.fixture(scope="session")
+def playwright() -> Iterator[object]:
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("SAOMA_REQUIRE_BROWSER") == "1":
+            pytest.fail(f"Chromium is required but missing at {CHROMIUM}")
+        pytest.skip(f"no Chromium at {CHROMIUM}")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        yield pw
+
+
+@pytest.fixture(scope="session")
+def browser(playwright: object) -> Iterator[object]:
+    b = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)  # type: ignore[attr-defined]
+    yield b
+    b.close()
+
+
+@pytest.fixture(scope="session")
+def shots() -> Path:
+    """Where the screenshots go (build/screenshots, or SAOMA_SCREENSHOT_DIR)."""
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    return SHOTS
+
+
 PASSWORD = "correct horse battery"
 PIN = "246810"
 

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import base64
 import secrets
+import subprocess
+import sys
 import time
 from typing import Any
 
@@ -32,6 +34,7 @@ from support import (
     PIN,
     Server,
     engine_of,
+    free_port,
     sandbox_server,
     wait_for,
 )
@@ -198,6 +201,7 @@ def test_every_json_answer_matches_its_documented_schema(
     tour_splits(contract, server, shop, payer)
     tour_disputes(contract, server, shop, payer)
     tour_mandates(server, shop, payer)
+    tour_mini_programs(server, shop, payer)
     tour_ops(contract.watch, server, payer, shop)
     tour_freezes(contract, server, shop, payer)
     tour_onboarding(contract, server, shop)
@@ -530,6 +534,51 @@ def tour_mandates(server: Server, shop: MerchantClient, payer: ConsumerClient) -
     second = shop.announce_debit(asked["id"], 1_000)
     payer.object_to_notice(asked["id"], second["id"])
     payer.change_mandate(asked["id"], "revoke")
+
+
+def tour_mini_programs(server: Server, shop: MerchantClient, payer: ConsumerClient) -> None:
+    """A service registered, approved by the operator's command, listed in the wallet; the payer
+    signs in to it, its server exchanges the code and reads the profile; the wallet previews the
+    service's order and hold; the payer sees the grant and revokes it."""
+    svg = b'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 8 8"><circle r="4"/></svg>'
+    service = shop.request(
+        "POST",
+        "/v1/mini-programs",
+        {
+            "name": "Shekou Bikes",
+            "name_zh": "蛇口共享单车",
+            "icon": "data:image/svg+xml;base64," + base64.b64encode(svg).decode(),
+            "origin": f"http://127.0.0.1:{free_port()}",
+            "scopes": ["profile.masked_name"],
+        },
+    )
+    shop.request("GET", "/v1/merchant/mini-programs")
+    approved = subprocess.run(
+        [sys.executable, "-m", "saoma.cli", "approve-mini-program", service["id"]],
+        env=server.env | {"SAOMA_DATABASE_URL": server.database_url},
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
+    assert approved.returncode == 0, approved.stdout + approved.stderr
+    payer.request("GET", "/v1/mini-programs")
+    base = f"/v1/me/mini-programs/{service['id']}"
+    code = payer.request("POST", f"{base}/authorizations", {"scopes": ["profile.masked_name"]})
+    token = shop.request(
+        "POST", "/v1/mini/tokens", {"grant_type": "authorization_code", "code": code["code"]}
+    )
+    path = "/v1/mini/userinfo"
+    signed = signing.sign_request(
+        shop.private_key, shop.key_id, "GET", path, b"", timestamp=int(time.time())
+    )
+    bearer = {"authorization": f"Bearer {token['access_token']}"}
+    assert shop.http.get(path, headers=signed | bearer).status_code == 200
+    order = shop.create_order(f"MP-{secrets.token_hex(4)}", 500)
+    payer.request("GET", f"{base}/orders/{order['id']}")
+    hold = shop.create_hold(f"RIDE-{secrets.token_hex(4)}", 9_900)
+    payer.request("GET", f"{base}/holds/{hold['id']}")
+    payer.request("GET", "/v1/me/mini-program-grants")
+    payer.request("DELETE", f"/v1/me/mini-program-grants/{service['id']}")
 
 
 def tour_bills(payer: ConsumerClient) -> None:

@@ -117,23 +117,6 @@ def approve(server: Server, mini_program_id: str) -> subprocess.CompletedProcess
     )
 
 
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Any]:
-    """Debian's Chromium driven by Playwright (required in CI: SAOMA_REQUIRE_BROWSER=1)."""
-    from support_web import CHROMIUM, CHROMIUM_ARGS
-
-    if not Path(CHROMIUM).exists():
-        if os.environ.get("SAOMA_REQUIRE_BROWSER") == "1":
-            pytest.fail(f"Chromium is required but missing at {CHROMIUM}")
-        pytest.skip(f"no Chromium at {CHROMIUM}")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        launched = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
-
-
 @pytest.fixture
 def wallet(browser: Any) -> Iterator[Any]:
     """A payer's phone: its own browser context, closed after the test."""
@@ -154,12 +137,3 @@ def patient() -> Iterator[None]:
         yield
     finally:
         expect.set_options(timeout=EXPECT_DEFAULT_MS)
-
-
-@pytest.fixture(scope="session")
-def shots() -> Path:
-    """Where the screenshots go (build/screenshots, or SAOMA_SCREENSHOT_DIR)."""
-    root = Path(__file__).resolve().parents[2]
-    found = Path(os.environ.get("SAOMA_SCREENSHOT_DIR", root / "build/screenshots"))
-    found.mkdir(parents=True, exist_ok=True)
-    return found

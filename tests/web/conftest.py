@@ -6,47 +6,14 @@ Screenshots of the main screens go to build/screenshots (or SAOMA_SCREENSHOT_DIR
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from support import receiver, server
-from support_web import CHROMIUM, CHROMIUM_ARGS, new_page, phone
+from support_web import new_page, phone
 
-SHOTS = Path(
-    os.environ.get(
-        "SAOMA_SCREENSHOT_DIR", Path(__file__).resolve().parents[2] / "build/screenshots"
-    )
-)
-
-__all__ = ["browser", "playwright", "receiver", "server", "shots", "till", "wallet"]
-
-
-@pytest.fixture(scope="session")
-def playwright() -> Iterator[object]:
-    if not Path(CHROMIUM).exists():
-        if os.environ.get("SAOMA_REQUIRE_BROWSER") == "1":
-            pytest.fail(f"Chromium is required but missing at {CHROMIUM}")
-        pytest.skip(f"no Chromium at {CHROMIUM}")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        yield pw
-
-
-@pytest.fixture(scope="session")
-def browser(playwright: object) -> Iterator[object]:
-    b = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)  # type: ignore[attr-defined]
-    yield b
-    b.close()
-
-
-@pytest.fixture(scope="session")
-def shots() -> Path:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    return SHOTS
+__all__ = ["receiver", "server", "till", "wallet"]
 
 
 @pytest.fixture
