@@ -7,7 +7,9 @@ The mandates' clock is moved (``later``) to stand a day or more after a notice.
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -17,13 +19,19 @@ from sqlalchemy import text
 
 from saoma.bootstrap import Platform
 from saoma.client import SaomaError
-from support import PIN
+from support import PIN, Wiring
 
 from .conftest import Payer, Shop, agreed, later, today
 
 SHENZHEN = ZoneInfo("Asia/Shanghai")  # the server's zone (SAOMA_TIMEZONE's default)
 Shops = Callable[..., Shop]
 Payers = Callable[[int], Payer]
+
+
+@pytest.fixture
+def wiring() -> Wiring:
+    """Fifty requests at once are a race to see, not more work than the app takes at once."""
+    return Wiring(settings={"max_in_flight": 200})
 
 
 def refused(call: Callable[[], Any]) -> tuple[int, str, str | None]:
@@ -109,6 +117,7 @@ def test_a_request_names_the_field_at_fault(platform: Platform, shop: Shops, pay
         ({"end_on": today(platform, -2)}, "end_on"),
         ({"purpose": ""}, "purpose"),
         ({"payer": "c_nobody"}, "payer"),
+        ({"start_on": "9999-12-01", "end_on": "9999-12-31"}, "end_on"),
     ):
         status, _slug, named = refused(
             lambda bad=bad: gym.client.request("POST", "/v1/mandates", good | bad)
@@ -118,6 +127,39 @@ def test_a_request_names_the_field_at_fault(platform: Platform, shop: Shops, pay
     assert refused(
         lambda: gym.client.request("POST", "/v1/mandates", good | {"amount_max": 901})
     ) == (409, "conflict", "merchant_mandate_no")
+
+
+def test_fifty_requests_with_one_number_at_once_make_one_mandate(
+    platform: Platform, shop: Shops, payer: Payers, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A merchant's retries of one request, sent together: every answer is the one mandate, and
+    one ``mandate.created`` is written. Each request is made to find no mandate when it first
+    looks, as when all of them look before any has written."""
+    gym, li = shop(), payer(0)
+    looked = threading.local()
+    by_number = platform.mandates._by_number
+
+    def first_look_finds_nothing(merchant_id: str, number: str) -> Any:
+        looked.once = not getattr(looked, "once", False)
+        return None if looked.once else by_number(merchant_id, number)
+
+    monkeypatch.setattr(platform.mandates, "_by_number", first_look_finds_nothing)
+    body = {
+        "payer": li.id,
+        "merchant_mandate_no": "M-RACE",
+        "purpose": "Milk delivery",
+        "amount_max": 900,
+        "frequency": "daily",
+        "start_on": today(platform),
+        "end_on": today(platform, 30),
+    }
+    with ThreadPoolExecutor(max_workers=50) as pool:
+        answers = list(
+            pool.map(lambda _: gym.client.request("POST", "/v1/mandates", body), range(50))
+        )
+    assert len({a["id"] for a in answers}) == 1
+    created = [e for e in events(platform, answers[0]["id"]) if e[0] == "mandate.created"]
+    assert len(created) == 1
 
 
 def test_a_debit_a_day_after_its_notice_moves_the_money_and_shows_in_the_bills(

@@ -75,6 +75,8 @@ def period_of(start_on: str, end_on: str, tz: ZoneInfo, now: int) -> Period:
         raise InvalidRequest("end_on must not be before start_on", field="end_on")
     if (end - start).days >= MANDATE_DAYS_MAX:
         raise InvalidRequest(f"a mandate lasts {MANDATE_DAYS_MAX} days at most", field="end_on")
+    if end >= date.max - timedelta(days=1):  # the day after it must exist
+        raise InvalidRequest("end_on is too far ahead", field="end_on")
     ends = _midnight_us(end + timedelta(days=1), tz)
     if ends <= now:
         raise InvalidRequest("end_on has passed", field="end_on")

@@ -9,13 +9,11 @@ debit or makes the debit's own UPDATE find the mandate no longer active. Debits 
 from __future__ import annotations
 
 from collections.abc import Callable
-from contextlib import suppress
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError
 
 from saoma.core.errors import (
     InvalidRequest,
@@ -37,7 +35,7 @@ from saoma.db import read
 from saoma.mandates import rules, views
 from saoma.mandates import tables as t
 from saoma.merchants.service import Merchant, check_text
-from saoma.movements import Unit
+from saoma.movements import Unit, insert_sql
 from saoma.payments.checks import check_amount, check_currency, check_merchant_ref
 from saoma.payments.service import Payments
 from saoma.payments.views import masked_name
@@ -49,6 +47,7 @@ DEBITS_SHOWN_MAX = 50  # the newest debits (and refusals) shown with a mandate
 MANDATES_LISTED_MAX = 100  # a wallet's newest mandates
 NOTICES_PENDING_MAX = 5  # notices waiting at once on one mandate
 
+_SAME_NUMBER_KEPT = " ON CONFLICT (merchant_id, merchant_mandate_no) DO NOTHING"
 _MOVES = {
     # action: (states it leaves, state it reaches, event)
     "pause": (("active",), "paused", "mandate.paused"),
@@ -193,8 +192,7 @@ class Mandates:
         row["consumer_id"] = consumer.id
         existing = self._by_number(merchant.id, number)
         if existing is None:
-            with suppress(IntegrityError):  # the same number asked for at the same moment
-                self._insert(row, merchant)
+            self._insert(row, merchant)  # nothing if the same number was asked for meanwhile
             existing = self._by_number(merchant.id, number)
         assert existing is not None  # inserted, by this request or the one it raced
         same = ("consumer_id", "purpose", "amount_max", "frequency", "start_on", "end_on")
@@ -215,8 +213,10 @@ class Mandates:
 
     def _insert(self, row: dict[str, Any], merchant: Merchant) -> None:
         def record(unit: Unit) -> None:
-            unit.insert(t.mandates, row)
-            self.emit(unit, "mandate.created", row["id"], merchant)
+            # The same number asked for at the same moment: one row, one event.
+            sql = insert_sql(t.mandates, list(row)) + _SAME_NUMBER_KEPT
+            if unit.execute(sql, row).rowcount == 1:
+                self.emit(unit, "mandate.created", row["id"], merchant)
 
         self.ctx.movements.record_alone(record)
 

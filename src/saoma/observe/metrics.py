@@ -42,11 +42,13 @@ PAYMENTS = Counter(
 # The events that report a payment made, and the flow each is counted under; a payment's own
 # kind (order, static, paycode) is its flow.
 FLOW_OF_EVENT = {
+    "mandate.debited": "mandate",
     "hold.captured": "capture",
     "transfer.sent": "transfer",
     "red_packet.claimed": "red_packet",
 }
-PAYMENT_KINDS = frozenset({"order", "static", "paycode", "capture"})
+# saoma.payments.queries.PAYMENT_KINDS, which this module cannot import (payments imports it).
+PAYMENT_KINDS = frozenset({"order", "static", "paycode", "capture", "mandate"})
 PROBLEMS = Counter(
     "saoma_problems",
     "Problem responses (refusals and errors), by their problem type's slug.",
