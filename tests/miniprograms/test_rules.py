@@ -89,9 +89,10 @@ def test_scopes_are_known_and_kept_in_one_order() -> None:
         rules.check_scopes(["profile.phone"], ("profile.masked_name",))
 
 
-def test_the_masked_name_shows_one_character() -> None:
-    assert rules.masked_name("Li Wei 李伟") == "L**"
-    assert rules.masked_name("陈美") == "陈**"
+def test_the_masked_name_shows_no_more_than_a_payment_does() -> None:
+    assert rules.masked_name("Li Wei 李伟") == "*伟"
+    assert rules.masked_name("Li Wei") == "*Wei"
+    assert rules.masked_name("陈美") == "*美"
     assert rules.masked_name("  ") == ""
 
 

@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 
 from saoma import targets
 from saoma.core.errors import InvalidRequest
+from saoma.payments import views
 
 SCOPES = ("profile.masked_name", "profile.phone")
 ORIGIN_CHARS_MAX = 200
@@ -110,6 +111,7 @@ def scope_list(stored: str) -> list[str]:
 
 
 def masked_name(display_name: str) -> str:
-    """The payer's name as a service sees it: its first character, the rest hidden."""
-    name = display_name.strip()
-    return f"{name[0]}**" if name else ""
+    """The payer's name as a service sees it: masked as merchants see it on payments (the last
+    character, ``*敏``; the last word of a Latin name, ``*Wei``), so a merchant running a service
+    learns nothing more of the name than its payments show."""
+    return views.masked_name(display_name)

@@ -55,6 +55,13 @@ Object.assign(DICT.zh, {
   const { t, api, pay, guard, say, show, el, $, human, money } = Saoma;
   const VERSION = 1;
   const SANDBOX = "allow-scripts allow-forms allow-same-origin";
+  // As the server masks it (saoma.payments.views.masked_name): the last character of a Chinese
+  // name, the last word of a Latin one.
+  const maskedName = (name) => {
+    const n = name.trim();
+    if (!n) return "";
+    return /^[\x00-\x7f]*$/.test(n) ? "*" + n.split(/\s+/).pop() : "*" + Array.from(n).pop();
+  };
   const SCOPE_WORDS = { "profile.masked_name": "mini_scope_masked_name", "profile.phone": "mini_scope_phone" };
   let opened = null; // { mp, frame }: the service on screen
   let asking = null; // { id, kind, ... }: the request the sheet is answering
@@ -208,7 +215,7 @@ Object.assign(DICT.zh, {
       finish(true, { code: given.code, scope: given.scope });
     } }, t("mini_login_title", { name: nameOf(mp) }), t("mini_agree"));
     $("#ms-details").textContent = t("mini_login_intro", { name: nameOf(mp) });
-    const masked = me && me.display_name ? me.display_name.trim()[0] + "**" : "";
+    const masked = maskedName(me && me.display_name ? me.display_name : "");
     $("#ms-scopes").replaceChildren(el("li", { text: t("mini_scope_id") }),
       ...wanted.map((s) => el("li", { text: t(SCOPE_WORDS[s], { value: masked }) })));
     $("#ms-scopes").hidden = false;
