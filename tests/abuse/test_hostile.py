@@ -14,6 +14,7 @@ database serves the whole corpus over one keep-alive connection.
 
 from __future__ import annotations
 
+import base64
 import json
 import secrets
 import time
@@ -26,7 +27,17 @@ import httpx
 import pytest
 
 from saoma import signing
-from support import PASSWORD, PIN, Payer, Server, Shop, new_consumer, new_merchant, wait_for
+from support import (
+    PASSWORD,
+    PIN,
+    Payer,
+    Server,
+    Shop,
+    free_port,
+    new_consumer,
+    new_merchant,
+    wait_for,
+)
 
 SURROGATE = "\ud800"
 LONG = "1" * 10_000  # digits: int() of more than 4,300 digits raises, too
@@ -119,7 +130,31 @@ def world(server: Server) -> World:
             "photo": {"content_type": "image/png", "data": PNG_1PX},
         },
     )
+    service = shop.client.request(
+        "POST",
+        "/v1/mini-programs",
+        {
+            "name": "Shekou Bikes",
+            "name_zh": "蛇口共享单车",
+            "icon": "data:image/svg+xml;base64,"
+            + base64.b64encode(b'<svg xmlns="http://www.w3.org/2000/svg"/>').decode(),
+            "origin": f"http://127.0.0.1:{free_port()}",
+            "scopes": ["profile.masked_name"],
+        },
+    )
+    mandate = shop.client.request_mandate(
+        payer.id,
+        f"HM-{secrets.token_hex(4)}",
+        purpose="Gym",
+        amount_max=900,
+        frequency="monthly",
+        start_on=time.strftime("%Y-%m-%d", time.gmtime(time.time() - 86_400)),
+        end_on=time.strftime("%Y-%m-%d", time.gmtime(time.time() + 60 * 86_400)),
+    )
     ids = {
+        "mini_program_id": service["id"],
+        "mandate_id": mandate["id"],
+        "notice_id": DUMMY_ID,
         "order_id": order["id"],
         "payment_id": payment["id"],
         "merchant_id": shop.id,

@@ -19,11 +19,12 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import text
 
 from saoma.client import SaomaError
 from saoma.db import make_engine
 from saoma.paycode import codes
-from support import PIN, Payer, Server, Shop, new_consumer, new_merchant, wait_for
+from support import PIN, Payer, Server, Shop, engine_of, new_consumer, new_merchant, wait_for
 from support_ops import signed_in_operator
 
 TYPE_BASE = "https://saoma.dev/problems/"
@@ -220,6 +221,36 @@ def dispute_decide(server: Server) -> Call:
     return Call(send, 200, _with_shop(shop, payer))
 
 
+def mandate_debit(server: Server) -> Call:
+    """A monthly mandate agreed with the PIN and a notice sent a day ago (dated back in the
+    database: the server keeps the real clock), debited."""
+    shop, payer = new_merchant(server), new_consumer(server, balance=5_000)
+    today = time.strftime("%Y-%m-%d", time.gmtime(time.time() - 86_400))
+    later = time.strftime("%Y-%m-%d", time.gmtime(time.time() + 60 * 86_400))
+    asked = shop.client.request_mandate(
+        payer.id,
+        "M-1",
+        purpose="Gym",
+        amount_max=900,
+        frequency="monthly",
+        start_on=today,
+        end_on=later,
+    )
+    payer.client.agree_mandate(asked["id"], PIN)
+    notice = shop.client.announce_debit(asked["id"], 900)
+    with engine_of(server.database_url).begin() as conn:
+        conn.execute(
+            text(
+                "UPDATE mandate_notices SET created_at_us = created_at_us - :d,"
+                " due_at_us = due_at_us - :d WHERE id = :id"
+            ),
+            {"d": 25 * 3600 * 1_000_000, "id": notice["id"]},
+        )
+    body = {"notice_id": notice["id"], "amount": 900, "currency": "CNY"}
+    path = f"/v1/mandates/{asked['id']}/debits"
+    return Call(as_shop(server, shop, path, body), 201, _with_shop(shop, payer))
+
+
 CALLS = {
     f.__name__: f
     for f in (
@@ -238,6 +269,7 @@ CALLS = {
         campaign,
         dispute_refund,
         dispute_decide,
+        mandate_debit,
     )
 }
 # The other POST routes move and reserve no money, or return it once by a change of state:
@@ -293,13 +325,26 @@ KEYLESS = {
     "/v1/ops/kyc/{merchant_id}/reject",
     # Looking up who gets money moves none (each lookup counts against the wallet's limit).
     "/v1/transfers/recipient",
+    # A mandate's request (one per merchant's mandate number), its notices and the payer's
+    # decisions move no money; its debits are keyed.
+    "/v1/mandates",
+    "/v1/mandates/{mandate_id}/notices",
+    "/v1/me/mandates/{mandate_id}/agree",
+    "/v1/me/mandates/{mandate_id}/pause",
+    "/v1/me/mandates/{mandate_id}/resume",
+    "/v1/me/mandates/{mandate_id}/revoke",
+    "/v1/me/mandates/{mandate_id}/notices/{notice_id}/object",
+    # Mini-programs: registering, a payer's sign-in code and its exchange move no money.
+    "/v1/mini-programs",
+    "/v1/me/mini-programs/{mini_program_id}/authorizations",
+    "/v1/mini/tokens",
 }
 
 
 def test_every_post_route_is_either_keyed_here_or_moves_no_money(server: Server) -> None:
     spec = httpx.get(server.url + "/openapi.json").json()
     posts = {path for path, ops in spec["paths"].items() if "post" in ops}
-    assert len(CALLS) == 15
+    assert len(CALLS) == 16
     assert posts - KEYLESS == {
         "/v1/orders/{order_id}/pay",
         "/v1/merchants/{merchant_id}/pay",
@@ -316,6 +361,7 @@ def test_every_post_route_is_either_keyed_here_or_moves_no_money(server: Server)
         "/v1/campaigns",
         "/v1/merchant/disputes/{dispute_id}/refund",
         "/v1/ops/disputes/{dispute_id}/decide",
+        "/v1/mandates/{mandate_id}/debits",
     }
 
 
