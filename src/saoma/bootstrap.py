@@ -39,6 +39,7 @@ from saoma.paycode.service import PaymentCodes
 from saoma.payments.reports import Reports
 from saoma.payments.service import Payments
 from saoma.promotions.service import Promotions
+from saoma.replicas import Replicas
 from saoma.settlement.desk import SettlementDesk
 from saoma.settlement.service import Policy
 from saoma.settlement.splits import Splits
@@ -52,6 +53,7 @@ log = logging.getLogger(__name__)
 MAINTENANCE_EVERY_S = 5.0
 LEDGER_BATCH_MAX = 8190  # the most the ledger's store takes in one group commit
 LEDGER_DIRECT_POOL = 4  # the ledger's direct connections behind a pooler (and as many overflow)
+REPLICA_POOL = 4  # connections to the standby for reading work (and as many overflow)
 
 
 @dataclass
@@ -188,7 +190,9 @@ def _connect_bank(
     return bank
 
 
-def _operations(settings: Settings, engine: Engine, payments: Payments) -> dict[str, Any]:
+def _operations(
+    settings: Settings, engine: Engine, payments: Payments, replicas: Replicas
+) -> dict[str, Any]:
     """The services that run the installation: operators, and what they act on (the fields of
     ``Platform`` after ``splits``)."""
     kyc = Onboarding(
@@ -209,7 +213,7 @@ def _operations(settings: Settings, engine: Engine, payments: Payments) -> dict[
             session_s=settings.ops_session_s,
             key_file=settings.ops_key_file or settings.data_dir / "ops.key",
         ),
-        "lookup": Lookup(engine, payments),
+        "lookup": Lookup(engine, payments, replicas),
         "audit": Audit(engine, head_file),
         "disputes": Disputes(engine, payments, answer_s=settings.dispute_answer_s),
         "freezes": Freezes(
@@ -245,6 +249,13 @@ def _engines(settings: Settings) -> tuple[Engine, Engine]:
     return engine, (make_engine(direct, pool_size=LEDGER_DIRECT_POOL) if direct else engine)
 
 
+def _replicas(settings: Settings, engine: Engine) -> Replicas:
+    """Reading work goes to the standby of ``SAOMA_DATABASE_REPLICA_URL`` when one is set."""
+    url = settings.resolved_replica_url()
+    standby = make_engine(url, pool_size=REPLICA_POOL) if url else None
+    return Replicas(engine, standby, lag_max_s=settings.replica_lag_max_s)
+
+
 def build(
     settings: Settings,
     *,
@@ -258,6 +269,7 @@ def build(
     """
     tz = ZoneInfo(settings.timezone)
     engine, ledger_engine = _engines(settings)
+    replicas = _replicas(settings, engine)
     ledger = Ledger(ledger_engine, batch_max=min(settings.ledger_batch_max, LEDGER_BATCH_MAX))
     pins = PinKeys(settings.resolved_pin_key_file())
     wallets = Wallets(engine, ledger, currency_code=settings.currency, tz=tz, pins=pins)
@@ -303,12 +315,12 @@ def build(
         promotions,
         people,
         paycodes,
-        Reports(engine, tz),
+        Reports(replicas, tz),
         messenger,
         identifiers,
         settlement,
         splits,
-        **_operations(settings, engine, payments),
+        **_operations(settings, engine, payments, replicas),
         demo=settings.demo,
         sandbox_messages_visible=settings.demo or settings.sandbox_messages_visible,
         max_in_flight=settings.max_in_flight,

@@ -6,7 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -29,6 +29,18 @@ class Settings(BaseSettings):
         default="",
         description="PostgreSQL reached directly when SAOMA_DATABASE_URL goes through a pooler in"
         " transaction mode (PgBouncer): migrations and the ledger use it (docs/processes.md).",
+    )
+    database_replica_url: str = Field(
+        default="",
+        description="A PostgreSQL standby for reading work: merchants' reports and statements and"
+        " the operators' search, never anything that decides money (docs/failover.md).",
+    )
+    replica_lag_max_s: float = Field(
+        default=30.0,
+        ge=0,
+        le=86_400,
+        description="A standby further behind than this many seconds is passed over for the"
+        " primary.",
     )
     ledger_batch_max: int = Field(default=8190, ge=1, le=100_000)
     pool_size: int = Field(default=10, ge=1, le=64, description="Database connections per process.")
@@ -122,15 +134,31 @@ class Settings(BaseSettings):
         description="If set, GET /metrics asks for Authorization: Bearer <this token>.",
     )
 
-    @field_validator("database_url", "database_direct_url")
+    @field_validator("database_url", "database_direct_url", "database_replica_url")
     @classmethod
-    def _known_scheme(cls, value: str) -> str:
-        if value and not value.startswith(("sqlite", "postgresql")):
+    def _known_scheme(cls, value: str, info: ValidationInfo) -> str:
+        name = f"SAOMA_{(info.field_name or 'database_url').upper()}"
+        if info.field_name == "database_replica_url":
+            if value and not value.startswith("postgres"):
+                raise ValueError(
+                    f"{name} must start with postgresql:// (a standby of the PostgreSQL"
+                    f" primary; got {value.split(':', 1)[0]!r})"
+                )
+        elif value and not value.startswith(("sqlite", "postgres")):
             raise ValueError(
-                "SAOMA_DATABASE_URL must start with sqlite:// or postgresql:// "
+                f"{name} must start with sqlite:// or postgresql:// "
                 f"(got {value.split(':', 1)[0]!r})"
             )
         return value
+
+    @model_validator(mode="after")
+    def _standby_of_postgres(self) -> Settings:
+        if self.database_replica_url and not self.database_url.startswith("postgres"):
+            raise ValueError(
+                "SAOMA_DATABASE_REPLICA_URL needs a PostgreSQL SAOMA_DATABASE_URL: a standby"
+                " follows a PostgreSQL primary (the embedded SQLite database has none)"
+            )
+        return self
 
     @field_validator("timezone")
     @classmethod
@@ -159,6 +187,11 @@ class Settings(BaseSettings):
     def resolved_direct_url(self) -> str:
         """The direct PostgreSQL URL when the main one goes through a pooler, else ''."""
         return normalise_database_url(self.database_direct_url) if self.database_direct_url else ""
+
+    def resolved_replica_url(self) -> str:
+        """The standby's URL for reading work, else ''."""
+        url = self.database_replica_url
+        return normalise_database_url(url) if url else ""
 
 
 def normalise_database_url(url: str) -> str:

@@ -29,11 +29,13 @@ from pathlib import Path
 
 import bank
 import httpx
+import psycopg
 import pytest
 from sqlalchemy import create_engine, text
 
-from failover_group import FailoverGroup, GroupUnavailable, available
-from saoma.db import migrate
+from failover_group import FailoverGroup, GroupUnavailable, Node, available
+from saoma.db import make_engine, migrate
+from saoma.replicas import Replicas
 from support import PIN, Server, free_port, new_consumer, new_merchant, wait_until
 
 REQUIRE = os.environ.get("SAOMA_REQUIRE_FAILOVER") == "1"
@@ -100,7 +102,7 @@ class PatientServer(Server):
             raise RuntimeError(f"server did not start: {self.log.read_text()[-2000:]}") from None
 
 
-def patient_server(url: str, tmp: Path) -> PatientServer:
+def patient_server(url: str, tmp: Path, **settings: str) -> PatientServer:
     """As ``support.start_server``, given longer to start."""
     port = free_port()
     env = dict(os.environ)
@@ -112,6 +114,7 @@ def patient_server(url: str, tmp: Path) -> PatientServer:
         SAOMA_AUDIT_HEAD_FILE=str(tmp / "audit-head.log"),
         SAOMA_KYC_KEY_FILE=str(tmp / "kyc.key"),
     )
+    env.update(settings)
     server = PatientServer(f"http://127.0.0.1:{port}", url, tmp / "server.log", env, port)
     server.start()
     return server
@@ -221,6 +224,63 @@ def settings(workdir: Path) -> tuple[bank.Settings, int]:
 
 @pytest.mark.slow
 @pytest.mark.postgres
+def _standby(group: FailoverGroup) -> Node:
+    wait_until(group.ready, timeout_s=120, what="a primary and a synchronous secondary")
+    primary = group.primary()
+    return next(n for n in group.nodes if n is not primary)
+
+
+def _replay(group: FailoverGroup, node: Node, db: str, paused: bool) -> None:
+    """Pause or resume the standby's replay: it goes on receiving but applies nothing."""
+    verb = "pause" if paused else "resume"
+    with psycopg.connect(group.node_url(node, db).replace("+psycopg", ""), autocommit=True) as conn:
+        conn.execute(f"SELECT pg_wal_replay_{verb}()")
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+def test_reports_read_from_the_groups_standby_and_say_how_old(
+    group: FailoverGroup, tmp_path: Path
+) -> None:
+    name, url = create_database(group, "saoma_replica")
+    migrate(url)
+    standby = _standby(group)
+    replica_url = group.url(name, attrs="standby")  # whichever node is the standby now
+    server = patient_server(url, tmp_path, SAOMA_DATABASE_REPLICA_URL=replica_url)
+    replicas = Replicas(make_engine(url), make_engine(replica_url, pool_size=1), lag_max_s=1.0)
+    try:
+        shop = new_merchant(server)
+        payer = new_consumer(server, balance=10_000)
+        payer.client.pay_static(shop.id, 300, PIN)
+
+        def caught_up(count: int) -> bool:
+            summary = shop.client.summary(days=1)
+            return summary["read_from"] == "replica" and summary["today"]["count"] == count
+
+        wait_until(lambda: caught_up(1), timeout_s=30, what="the standby to show the payment")
+        _replay(group, standby, name, paused=True)
+        try:
+            payer.client.pay_static(shop.id, 400, PIN)  # acknowledged: flushed on the standby
+            time.sleep(2.5)
+            behind = shop.client.summary(days=1)
+            # Read from the standby, which has not applied the second payment: it says so.
+            assert behind["read_from"] == "replica", behind
+            assert behind["today"]["count"] == 1 and behind["data_age_s"] >= 2.0, behind
+            # Further behind than its limit, the standby is passed over for the primary.
+            with replicas.reading() as (conn, freshness):
+                count = conn.execute(text("SELECT count(*) FROM payments")).scalar()
+            assert (freshness.source, count) == ("primary", 2)
+        finally:
+            _replay(group, standby, name, paused=False)
+        wait_until(lambda: caught_up(2), timeout_s=30, what="the standby to catch up")
+        assert shop.client.summary(days=1)["data_age_s"] == 0.0
+    finally:
+        server.stop()
+        replicas.primary.dispose()
+        if replicas.standby is not None:
+            replicas.standby.dispose()
+
+
 def test_money_survives_losing_the_primary(group: FailoverGroup, tmp_path: Path) -> None:
     s, failovers = settings(tmp_path)
     s.progress = print

@@ -220,7 +220,9 @@ def test_search_is_logged_and_masks_what_it_finds(
         == 422
     )
     assert client.get("/v1/ops/search", params={"q": "_%"}, headers=support.headers()).json() == {
-        "results": []
+        "results": [],
+        "read_from": "primary",  # no standby set
+        "data_age_s": 0.0,
     }
     admin = signed_in_operator(platform.engine, "admin")
     log = client.get("/v1/ops/audit", headers=admin.headers()).json()["data"]

@@ -339,7 +339,18 @@ class DayOut(Out):
     amount: int
 
 
-class SummaryOut(Out):
+class FreshOut(Out):
+    """Figures for reading work, read from a standby when one is set (``saoma.replicas``)."""
+
+    read_from: Literal["primary", "replica"] = Field(
+        description="replica: a standby answered; its figures may be a little behind."
+    )
+    data_age_s: float = Field(
+        description="Seconds behind the primary the figures may be (0: current).", examples=[0.0]
+    )
+
+
+class SummaryOut(FreshOut):
     """Takings today, today per hour and the last days per day, in the platform's time zone."""
 
     model_config = example(
@@ -350,6 +361,8 @@ class SummaryOut(Out):
             "today": {"count": 3, "gross": 7500, "fees": 45, "refunded": 500, "net": 6955},
             "per_hour": [{"hour": 12, "count": 3, "amount": 7500}],
             "per_day": [{"date": "2026-11-24", "count": 3, "amount": 7500}],
+            "read_from": "primary",
+            "data_age_s": 0.0,
         }
     )
 

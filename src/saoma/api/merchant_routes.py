@@ -294,12 +294,17 @@ def merchant_statement(
 ) -> StreamingResponse:
     """Every payment between two local dates inclusive, as CSV with a totals line."""
     first, last = statement_range(start, end)
-    lines = deps.platform_of(request).reports.statement_csv(shop, first, last)
+    lines, freshness = deps.platform_of(request).reports.statement_csv(shop, first, last)
     name = f"saoma-{shop.id}-{first}-{last}.csv"
     return StreamingResponse(
         lines,
         media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        headers={
+            "Content-Disposition": f'attachment; filename="{name}"',
+            # Read from a standby when one is set: how many seconds behind it may be.
+            "Saoma-Read-From": freshness.source,
+            "Saoma-Data-Age": f"{freshness.age_s:.1f}",
+        },
     )
 
 

@@ -11,7 +11,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from saoma.api.accounts_out import DeviceOut
+from saoma.api.accounts_out import DeviceOut, FreshOut
 from saoma.api.payments_out import (
     HOLD,
     MERCHANT_PAYMENT,
@@ -94,7 +94,7 @@ class FoundOut(Out):
     login: str
 
 
-class SearchOut(Out):
+class SearchOut(FreshOut):
     model_config = example(
         {
             "results": [
@@ -104,7 +104,9 @@ class SearchOut(Out):
                     "name": "L* W**",
                     "login": "+86*******8000",
                 }
-            ]
+            ],
+            "read_from": "replica",
+            "data_age_s": 0.4,
         }
     )
 

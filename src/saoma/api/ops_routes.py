@@ -115,7 +115,8 @@ def search(
     """Consumers and merchants by id, phone, e-mail or name; names and logins masked."""
     platform = deps.platform_of(request)
     record(platform, actor, "search", "", "", f"search: {q}")
-    return answer({"results": platform.lookup.search(q)})
+    results, freshness = platform.lookup.search(q)
+    return answer({"results": results, **freshness.view()})
 
 
 @router.get(

@@ -82,6 +82,12 @@ POOL_SIZE = Gauge(
     "Database connections kept open per pool, without overflow (summed over the processes).",
     multiprocess_mode="livesum",
 )
+REPLICA_READS = Counter(
+    "saoma_replica_reads",
+    "Readings for reports, statements and search with a standby set: where each was read"
+    " (replica, or primary with the reason the standby was passed over).",
+    ["source", "reason"],
+)
 
 _requests: dict[tuple[str, str, str], Any] = {}
 _payments: dict[str, Any] = {}
@@ -121,6 +127,10 @@ def problem(slug: str) -> None:
 
 def webhook_delivered(created_at_us: int, delivered_at_us: int) -> None:
     WEBHOOK_LAG.observe(max(0, delivered_at_us - created_at_us) / US)
+
+
+def replica_read(source: str, reason: str) -> None:
+    REPLICA_READS.labels(source, reason).inc()
 
 
 def ledger_waited(seconds: float) -> None:

@@ -19,6 +19,7 @@ from saoma.core.ids import rfc3339
 from saoma.db import read
 from saoma.merchants import tables as mt
 from saoma.payments.service import Payments
+from saoma.replicas import Freshness, Replicas
 from saoma.wallets import tables as wt
 
 RESULTS_MAX = 20
@@ -49,20 +50,22 @@ def _pattern(q: str) -> str:
 
 
 class Lookup:
-    def __init__(self, engine: Engine, payments: Payments) -> None:
+    def __init__(self, engine: Engine, payments: Payments, replicas: Replicas) -> None:
         self.engine = engine
         self.payments = payments
+        self.replicas = replicas
 
-    def search(self, q: str) -> list[dict[str, str]]:
+    def search(self, q: str) -> tuple[list[dict[str, str]], Freshness]:
         """Consumers and merchants matching ``q`` (an id exactly; a login, verified phone or
-        e-mail, or name in part, any case): 20 at most, masked."""
+        e-mail, or name in part, any case): 20 at most, masked; read from the standby when one
+        is set, with how old that reading may be."""
         q = " ".join(str(q).split())
         if not 2 <= len(q) <= QUERY_MAX:
             raise InvalidRequest(f"q: 2 to {QUERY_MAX} characters", field="q")
         pattern = _pattern(q)
         c, i, m = wt.consumers.c, wt.identifiers.c, mt.merchants.c
         verified = select(i.consumer_id).where(i.verified_at_us > 0, _like(i.value, pattern))
-        with read(self.engine) as conn:
+        with self.replicas.reading() as (conn, freshness):
             consumers = conn.execute(
                 select(c.id, c.login, c.display_name)
                 .where(
@@ -101,7 +104,7 @@ class Lookup:
             }
             for r in merchants
         ]
-        return found[:RESULTS_MAX]
+        return found[:RESULTS_MAX], freshness
 
     def consumer(self, consumer_id: str) -> dict[str, Any]:
         """One consumer's page: who, the wallet, recent payments, holds and payment-code devices."""

@@ -14,14 +14,13 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
-from sqlalchemy.engine import Engine
 
 from saoma.core.errors import InvalidRequest
 from saoma.core.ids import now_us
 from saoma.core.money import format_minor
-from saoma.db import read
 from saoma.merchants.service import Merchant
 from saoma.payments import tables as m
+from saoma.replicas import Freshness, Replicas
 
 STATEMENT_DAYS_MAX = 366
 CHART_DAYS_MAX = 90
@@ -63,14 +62,18 @@ def statement_range(start: str, end: str) -> tuple[date, date]:
 
 
 class Reports:
-    def __init__(self, engine: Engine, tz: ZoneInfo) -> None:
-        self.engine = engine
+    """Read from the standby when one is set (``saoma.replicas``): each answer says how old."""
+
+    def __init__(self, replicas: Replicas, tz: ZoneInfo) -> None:
+        self.replicas = replicas
         self.tz = tz
 
     def today(self) -> date:
         return datetime.now(self.tz).date()
 
-    def _rows(self, merchant: Merchant, since_us: int, until_us: int) -> list[Any]:
+    def _rows(
+        self, merchant: Merchant, since_us: int, until_us: int
+    ) -> tuple[list[Any], Freshness]:
         p = m.payments
         query = (
             select(p.c.id, p.c.kind, p.c.amount, p.c.fee, p.c.refunded, p.c.subsidy)
@@ -79,8 +82,8 @@ class Reports:
             .where(p.c.created_at_us >= since_us, p.c.created_at_us < until_us)
             .order_by(p.c.seq)
         )
-        with read(self.engine) as conn:
-            return list(conn.execute(query).all())
+        with self.replicas.reading() as (conn, freshness):
+            return list(conn.execute(query).all()), freshness
 
     def summary(self, merchant: Merchant, *, days: int = 7) -> dict[str, Any]:
         """Today's totals, today per hour, and the last ``days`` days per day."""
@@ -88,7 +91,7 @@ class Reports:
             raise InvalidRequest(f"days must be between 1 and {CHART_DAYS_MAX}", field="days")
         today = self.today()
         first = today - timedelta(days=days - 1)
-        rows = self._rows(merchant, _start_of(first, self.tz), now_us() + 1)
+        rows, freshness = self._rows(merchant, _start_of(first, self.tz), now_us() + 1)
         per_day = {first + timedelta(days=i): [0, 0] for i in range(days)}
         per_hour = [[0, 0] for _ in range(24)]
         totals = {"count": 0, "gross": 0, "fees": 0, "refunded": 0, "net": 0}
@@ -115,13 +118,20 @@ class Reports:
             "per_day": [
                 {"date": d.isoformat(), "count": c, "amount": a} for d, (c, a) in per_day.items()
             ],
+            **freshness.view(),
         }
 
-    def statement_csv(self, merchant: Merchant, first: date, last: date) -> Iterator[str]:
-        """CSV lines, header first: every payment from ``first`` to ``last`` inclusive."""
-        rows = self._rows(
+    def statement_csv(
+        self, merchant: Merchant, first: date, last: date
+    ) -> tuple[Iterator[str], Freshness]:
+        """CSV lines, header first: every payment from ``first`` to ``last`` inclusive (read
+        now), and how old they may be."""
+        rows, freshness = self._rows(
             merchant, _start_of(first, self.tz), _start_of(last + timedelta(days=1), self.tz)
         )
+        return self._csv(merchant, rows), freshness
+
+    def _csv(self, merchant: Merchant, rows: list[Any]) -> Iterator[str]:
         buffer = io.StringIO()
         writer = csv.writer(buffer)
 

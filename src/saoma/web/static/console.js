@@ -113,6 +113,7 @@ const SaomaConsole = (() => {
     ev.preventDefault();
     guard(ev.submitter, "#c-search-out", async () => {
       const found = await api("GET", "/v1/ops/search?q=" + encodeURIComponent($("#c-q").value.trim()));
+      Saoma.showAge($("#c-age"), found);
       renderResults(found.results);
     });
   });

@@ -90,6 +90,7 @@ Object.assign(DICT.zh, { payer_got: "（顾客收回 {amount}）" });
   function drawSummary() {
     const s = summary;
     if (!s) return;
+    Saoma.showAge($("#d-age"), s);
     const cards = [
       ["takings", money(s.today.gross)], ["payments", String(s.today.count)],
       ["fees", money(s.today.fees)], ["refunded", money(s.today.refunded)], ["net", money(s.today.net)],

@@ -94,6 +94,7 @@ const DICT = {
     // dashboard
     today: "Today", takings: "Takings", payments: "Payments", fees: "Fees", net: "Net",
     refunded: "Refunded", chart_hours: "Today per hour", chart_days: "Per day",
+    data_age: "Read from a standby copy: these figures may be up to {s} s behind.",
     search: "Search (payment, order or note)", all_kinds: "All kinds", more: "Load more",
     statement: "Statement (CSV)", from: "From", until: "To", download: "Download",
     bad_range: "The first day must be on or before the last day.",
@@ -472,6 +473,7 @@ const DICT = {
     dashboard: "商户后台", cashier: "收银台", order_expired: "二维码已过期，请重新收款。",
     today: "今日", takings: "收款", payments: "笔数", fees: "手续费", net: "净收入",
     refunded: "退款", chart_hours: "今日每小时", chart_days: "每日",
+    data_age: "数据读自备用副本，最多可能落后 {s} 秒。",
     search: "搜索（支付单号、订单号或备注）", all_kinds: "全部类型", more: "加载更多",
     statement: "对账单（CSV）", from: "从", until: "到", download: "下载",
     bad_range: "开始日期不能晚于结束日期。",
@@ -833,6 +835,13 @@ const Saoma = (() => {
     });
   }
 
+  /** Under figures read from a standby (reports, search): how far behind they may be. */
+  function showAge(node, answer) {
+    const fromStandby = answer.read_from === "replica";
+    node.hidden = !fromStandby;
+    node.textContent = fromStandby ? t("data_age", { s: String(Math.ceil(answer.data_age_s || 0)) }) : "";
+  }
+
   /** A refusal or a lost connection. Its message is the sentence a person reads, in the page's
    * language (even when nothing catches it); the server's own words stay in ``doc.detail``. */
   class ApiError extends Error {
@@ -1046,7 +1055,7 @@ const Saoma = (() => {
   });
 
   return {
-    t, setLang, get lang() { return lang; }, money, plain, parseAmount, when, api, pay, newKey,
+    t, setLang, get lang() { return lang; }, money, plain, parseAmount, when, showAge, api, pay, newKey,
     human, $, $$, el, show, toast, say, guard, signInForm, listen, merchantName, qrSvg, applyI18n, ApiError,
     demo: document.documentElement.dataset.demo === "1",
   };
