@@ -133,9 +133,9 @@ def start_server(database_url: str, tmp: Path, name: str = "server", **env: str)
     environ.update(
         SAOMA_DATABASE_URL=database_url, SAOMA_SANDBOX_BANK_DELAY_S="0.01", SAOMA_POOL_SIZE="4"
     )
-    # The race tests send 50 requests at once to see a rule hold, not the server's limit of work
-    # under way (tests/api/test_overload.py sees that one, with a limit of its own).
-    environ.update(SAOMA_MAX_IN_FLIGHT="200")
+    # The race tests send 50 requests at once to see a rule hold, not the server's limits of work
+    # under way (tests/api/test_overload.py sees those, with limits of its own).
+    environ.update(SAOMA_MAX_IN_FLIGHT="200", SAOMA_WORKING_MAX="200")
     # The operators' key and the audit head file of this server's database, not the project's.
     environ.update(
         SAOMA_OPS_KEY_FILE=str(tmp / f"{name}-ops.key"),
@@ -162,10 +162,12 @@ def assert_books_hold(database_url: str, *, authorisations: bool = True) -> None
         engine.dispose()
 
 
-def serve_module(request: pytest.FixtureRequest, tmp: Path, **env: str) -> Iterator[Server]:
-    """A server process over a fresh database of the fixture's kind, for a module; books and
-    authorisations are checked when it stops."""
-    for database_url in _database(request.param, tmp):
+def serve_module(
+    request: pytest.FixtureRequest, tmp: Path, kind: str = "", **env: str
+) -> Iterator[Server]:
+    """A server process over a fresh database of the fixture's kind (or ``kind``), for a
+    module; books and authorisations are checked when it stops."""
+    for database_url in _database(kind or request.param, tmp):
         srv = start_server(database_url, tmp, **env)
         try:
             yield srv
@@ -373,7 +375,11 @@ def open_platform(database_url: str, wiring: Wiring | None = None) -> Platform:
     """The services over an already migrated database, wired as ``saoma serve`` wires them (the
     background threads are not started: a test drives maintenance itself)."""
     wiring = wiring or Wiring()
-    settings = get_settings().model_copy(update={"database_url": database_url, **wiring.settings})
+    # As start_server's: races of 50 requests at once see their rule, not the admission limits.
+    settings = get_settings().model_copy(
+        update={"max_in_flight": 200, "working_max": 200}
+        | {"database_url": database_url, **wiring.settings}
+    )
     return build(settings, bank=wiring.bank, messenger=wiring.messenger)
 
 

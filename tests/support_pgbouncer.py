@@ -152,6 +152,7 @@ def start_workers(database_url: str, tmp: Path, workers: int, **env: str) -> Ser
         SAOMA_SANDBOX_BANK_DELAY_S="0.01",
         SAOMA_POOL_SIZE="4",
         SAOMA_MAX_IN_FLIGHT="200",
+        SAOMA_WORKING_MAX="200",
         SAOMA_OPS_KEY_FILE=str(tmp / "server-ops.key"),
         SAOMA_AUDIT_HEAD_FILE=str(tmp / "server-audit-head.log"),
         SAOMA_KYC_KEY_FILE=str(tmp / "server-kyc.key"),

@@ -84,7 +84,9 @@ class Platform:
     mandates: Mandates
     demo: bool = False
     sandbox_messages_visible: bool = False  # GET /v1/sandbox/messages answers (demo mode)
-    max_in_flight: int = 32  # API requests worked on at once; beyond, 503 (api.admission)
+    max_in_flight: int = 64  # API requests held at once; beyond, 503 (api.admission)
+    working_max: int = 16  # API requests worked on at once; the others wait their turn
+    queue_wait_ms: int = 250  # a request not started within this is answered 503
     _stop: threading.Event = field(default_factory=threading.Event)
     _maintenance: threading.Thread | None = None
 
@@ -324,4 +326,6 @@ def build(
         demo=settings.demo,
         sandbox_messages_visible=settings.demo or settings.sandbox_messages_visible,
         max_in_flight=settings.max_in_flight,
+        working_max=settings.working_max,
+        queue_wait_ms=settings.queue_wait_ms,
     )

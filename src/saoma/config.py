@@ -45,10 +45,24 @@ class Settings(BaseSettings):
     ledger_batch_max: int = Field(default=8190, ge=1, le=100_000)
     pool_size: int = Field(default=10, ge=1, le=64, description="Database connections per process.")
     max_in_flight: int = Field(
-        default=32,
+        default=64,
         ge=1,
         le=10_000,
-        description="API requests one process works on at once; beyond, 503 with Retry-After.",
+        description="API requests one process holds at once, working or waiting their turn;"
+        " beyond, 503 with Retry-After.",
+    )
+    working_max: int = Field(
+        default=16,
+        ge=1,
+        le=10_000,
+        description="API requests one process works on at once; the others wait their turn.",
+    )
+    queue_wait_ms: int = Field(
+        default=250,
+        ge=1,
+        le=600_000,
+        description="A request not started within this many milliseconds is answered 503 with"
+        " Retry-After, nothing of it done.",
     )
     currency: str = Field(default="CNY", description="The currency wallets and merchants use.")
     fee_ppm: int = Field(

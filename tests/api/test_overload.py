@@ -1,6 +1,7 @@
-"""A busy server says so at once: beyond the requests one process works on at a time
-(SAOMA_MAX_IN_FLIGHT), a request is answered 503 with Retry-After and nothing of it is done; sent
-again with its Idempotency-Key after that, it goes through once."""
+"""A busy server says so at once: beyond the requests one process holds (SAOMA_MAX_IN_FLIGHT),
+or when a request waited longer than SAOMA_QUEUE_WAIT_MS for one of the SAOMA_WORKING_MAX places
+of work, it is answered 503 with Retry-After and nothing of it is done; sent again with its
+Idempotency-Key after that, it goes through once."""
 
 from __future__ import annotations
 
@@ -21,12 +22,24 @@ AT_ONCE = 50
 LIMIT = 3
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+# Held at most: LIMIT requests. Or: two worked on at once, the others waiting 30 ms at most.
+LIMITS = {
+    "held": {"SAOMA_MAX_IN_FLIGHT": str(LIMIT), "SAOMA_WORKING_MAX": str(LIMIT)},
+    "waited": {"SAOMA_MAX_IN_FLIGHT": "200", "SAOMA_WORKING_MAX": "2", "SAOMA_QUEUE_WAIT_MS": "30"},
+}
+
+
+@pytest.fixture(
+    scope="module",
+    params=[(db, limits) for db in ("sqlite", "postgres") for limits in LIMITS],
+    ids=lambda p: "-".join(p),
+)
 def busy(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Server]:
-    tmp: Path = tmp_path_factory.mktemp(f"busy-{request.param}")
-    yield from serve_module(request, tmp, SAOMA_MAX_IN_FLIGHT=str(LIMIT))
+    db, limits = request.param
+    tmp: Path = tmp_path_factory.mktemp(f"busy-{db}-{limits}")
+    yield from serve_module(request, tmp, db, **LIMITS[limits])
 
 
 def test_fifty_payments_at_once_are_taken_or_refused_at_once_and_none_is_lost(busy: Server) -> None:
@@ -62,9 +75,10 @@ def test_fifty_payments_at_once_are_taken_or_refused_at_once_and_none_is_lost(bu
     assert set(statuses) <= {201, 503}, [
         a.text for _, _, a, _ in results if a.status_code not in (201, 503)
     ]
-    assert refused, f"{LIMIT} at a time, {AT_ONCE} at once: some must be refused"
+    assert refused, f"{AT_ONCE} at once beyond the limits: some must be refused"
     for _, _, answer, _ in refused:
         problem: dict[str, Any] = answer.json()
+        assert "try again in 1 s" in problem["detail"], problem
         assert answer.headers["content-type"] == "application/problem+json"
         assert answer.headers["retry-after"] == "1"
         assert problem["type"].endswith("/overloaded") and problem["status"] == 503

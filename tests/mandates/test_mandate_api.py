@@ -19,19 +19,13 @@ from sqlalchemy import text
 
 from saoma.bootstrap import Platform
 from saoma.client import SaomaError
-from support import PIN, Wiring
+from support import PIN
 
 from .conftest import Payer, Shop, agreed, later, today
 
 SHENZHEN = ZoneInfo("Asia/Shanghai")  # the server's zone (SAOMA_TIMEZONE's default)
 Shops = Callable[..., Shop]
 Payers = Callable[[int], Payer]
-
-
-@pytest.fixture
-def wiring() -> Wiring:
-    """Fifty requests at once are a race to see, not more work than the app takes at once."""
-    return Wiring(settings={"max_in_flight": 200})
 
 
 def refused(call: Callable[[], Any]) -> tuple[int, str, str | None]:

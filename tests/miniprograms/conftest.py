@@ -62,6 +62,7 @@ def start_local_server(database_url: str, tmp: Path, name: str = "server") -> Se
         "SAOMA_SANDBOX_BANK_DELAY_S": "0.01",
         "SAOMA_POOL_SIZE": "4",
         "SAOMA_MAX_IN_FLIGHT": "200",
+        "SAOMA_WORKING_MAX": "200",
         "SAOMA_OPS_KEY_FILE": str(tmp / f"{name}-ops.key"),
         "SAOMA_AUDIT_HEAD_FILE": str(tmp / f"{name}-audit-head.log"),
         "SAOMA_KYC_KEY_FILE": str(tmp / f"{name}-kyc.key"),

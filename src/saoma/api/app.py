@@ -360,7 +360,12 @@ def create_app(platform: Platform, *, start: bool = True) -> FastAPI:
     app.state.platform = platform
     app.add_middleware(PlainUrl)
     app.add_middleware(BodyLimit)
-    app.add_middleware(Admission, limit=platform.max_in_flight)
+    app.add_middleware(
+        Admission,
+        limit=platform.max_in_flight,
+        working_max=platform.working_max,
+        queue_wait_ms=platform.queue_wait_ms,
+    )
     app.add_middleware(Contained)
     settings = get_settings()
     sampler = observability.install(
