@@ -27,8 +27,9 @@ In the same run the baseline is PostgreSQL's own limit for a bank transfer on th
 transaction), and the ratio of Saoma's payments per second to pgbench's transactions per second.
 
 Then, with ``--overload-clients`` (64) clients against the same servers, whose each process
-takes at most SAOMA_MAX_IN_FLIGHT requests at once: the share of payment requests refused at
-once (503 ``overloaded`` with Retry-After), and the latency of those accepted.
+works on SAOMA_WORKING_MAX requests at once and refuses one not started within
+SAOMA_QUEUE_WAIT_MS: the share of payment requests refused (503 ``overloaded`` with
+Retry-After), and the latency of those accepted.
 
 ``--flame FILE.svg`` samples the first server process with py-spy over the measured window and
 writes a flame graph (``{db}`` in the name is replaced by the database); with
@@ -623,8 +624,8 @@ def report(outcomes: list[Outcome], pgb: PgBench | None, args: argparse.Namespac
 
 
 def report_overload(outcomes: list[Outcome]) -> None:
-    """Past what the servers take at once (SAOMA_MAX_IN_FLIGHT per process), a request is
-    refused at once with 503 and Retry-After rather than queued for seconds."""
+    """Past what the servers take in time (SAOMA_QUEUE_WAIT_MS, SAOMA_MAX_IN_FLIGHT), a request
+    is refused with 503 and Retry-After rather than queued for seconds."""
     print("\nunder overload: what was accepted, and what was refused at once\n")
     print(
         "| database | clients | payment requests | refused (503) | refused share "
