@@ -15,7 +15,7 @@ from sqlalchemy import insert
 from sqlalchemy.engine import Engine
 
 from saoma.core.ids import new_id, now_us, token_hash
-from saoma.db import write
+from saoma.db import make_engine, write
 from saoma.operators import tables as t
 
 HOUR_US = 3600 * 1_000_000
@@ -32,6 +32,15 @@ class OpsUser:
         if reason is not None:
             found["Saoma-Reason"] = quote(reason, safe="")
         return found
+
+
+def operator_at(database_url: str, role: str) -> OpsUser:
+    """An operator of ``role`` signed in on the database at ``database_url`` (a server's)."""
+    engine = make_engine(database_url)
+    try:
+        return signed_in_operator(engine, role)
+    finally:
+        engine.dispose()
 
 
 def signed_in_operator(engine: Engine, role: str, login: str | None = None) -> OpsUser:

@@ -22,10 +22,9 @@ import pytest
 from sqlalchemy import text
 
 from saoma.client import SaomaError
-from saoma.db import make_engine
 from saoma.paycode import codes
 from support import PIN, Payer, Server, Shop, engine_of, new_consumer, new_merchant, wait_for
-from support_ops import signed_in_operator
+from support_ops import operator_at
 
 TYPE_BASE = "https://saoma.dev/problems/"
 
@@ -204,11 +203,7 @@ def dispute_refund(server: Server) -> Call:
 def dispute_decide(server: Server) -> Call:
     shop, payer, dispute_id = _dispute(server)
     shop.client.request("POST", f"/v1/merchant/disputes/{dispute_id}/contest", {"text": "Sent"})
-    engine = make_engine(server.database_url)
-    try:
-        agent = signed_in_operator(engine, "support")
-    finally:
-        engine.dispose()
+    agent = operator_at(server.database_url, "support")
     path = f"/v1/ops/disputes/{dispute_id}/decide"
     body = {"for": "payer", "note": "No proof of delivery"}
 

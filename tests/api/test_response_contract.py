@@ -38,7 +38,7 @@ from support import (
     sandbox_server,
     wait_for,
 )
-from support_ops import signed_in_operator
+from support_ops import operator_at, signed_in_operator
 
 __all__ = ["sandbox_server"]
 
@@ -434,11 +434,7 @@ class _Operator(_Base):
 
     def __init__(self, server: Server, role: str, reason: str) -> None:
         super().__init__(server.url)
-        engine = make_engine(server.database_url)
-        try:
-            self.headers = signed_in_operator(engine, role).headers(reason)
-        finally:
-            engine.dispose()
+        self.headers = operator_at(server.database_url, role).headers(reason)
 
     def _headers(self, method: str, path: str, body: bytes) -> dict[str, str]:
         return dict(self.headers)

@@ -13,7 +13,7 @@ from sqlalchemy import text
 from saoma.client import SaomaError
 from saoma.db import make_engine
 from support import PASSWORD, PIN, Payer, Server, Shop, new_consumer, new_merchant
-from support_ops import OpsUser, signed_in_operator
+from support_ops import OpsUser, operator_at
 
 from .conftest import jpeg_b64
 
@@ -21,11 +21,7 @@ MANAGER_PIN = "135790"
 
 
 def operator(server: Server, role: str) -> OpsUser:
-    engine = make_engine(server.database_url)
-    try:
-        return signed_in_operator(engine, role)
-    finally:
-        engine.dispose()
+    return operator_at(server.database_url, role)
 
 
 def audit_actions(server: Server, subject_id: str) -> list[str]:

@@ -18,17 +18,13 @@ from saoma.client import SaomaError
 from saoma.db import make_engine
 from saoma.paycode import codes
 from support import PIN, Server, new_consumer, new_merchant, server
-from support_ops import OpsUser, signed_in_operator
+from support_ops import OpsUser, operator_at
 
 __all__ = ["server"]
 
 
 def operator(srv: Server, role: str) -> OpsUser:
-    engine = make_engine(srv.database_url)
-    try:
-        return signed_in_operator(engine, role)
-    finally:
-        engine.dispose()
+    return operator_at(srv.database_url, role)
 
 
 def ops(srv: Server, who: OpsUser, path: str, body: dict[str, Any]) -> httpx.Response:

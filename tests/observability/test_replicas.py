@@ -20,10 +20,9 @@ import pytest
 from playwright.sync_api import expect
 
 from observability.scrape import TIMEOUT_S, scrape, value
-from saoma.db import make_engine
 from support import PIN, Server, _database, free_port, new_consumer, new_merchant, start_server
 from support_dashboard import dashboard
-from support_ops import signed_in_operator
+from support_ops import operator_at
 
 pytestmark = pytest.mark.postgres
 SHENZHEN = ZoneInfo("Asia/Shanghai")
@@ -75,11 +74,7 @@ def test_reports_and_search_say_they_were_read_from_the_standby(mirrored: Server
     assert statement.headers["Saoma-Read-From"] == "replica"
     assert statement.headers["Saoma-Data-Age"] == "0.0"
 
-    engine = make_engine(mirrored.database_url)
-    try:
-        finder = signed_in_operator(engine, "support")
-    finally:
-        engine.dispose()
+    finder = operator_at(mirrored.database_url, "support")
     found = httpx.get(
         mirrored.url + "/v1/ops/search",
         params={"q": "Replica Noodles"},

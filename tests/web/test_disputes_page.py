@@ -12,9 +12,8 @@ import httpx
 from PIL import Image
 from playwright.sync_api import Page, expect
 
-from saoma.db import make_engine
 from support import PASSWORD, PIN, Server, new_consumer, new_merchant, wait_for
-from support_ops import signed_in_operator
+from support_ops import operator_at
 from support_web import new_page, phone, shot
 from web.test_accessibility import violations
 
@@ -78,11 +77,7 @@ def walk_through(server: Server, wallet: Page, till: Page, shots: Path, tmp_path
     section.get_by_role("button", name="Contest").click()
     expect(section).to_contain_text("Contested: support decides")
 
-    engine = make_engine(server.database_url)
-    try:
-        agent = signed_in_operator(engine, "support")
-    finally:
-        engine.dispose()
+    agent = operator_at(server.database_url, "support")
     disputes = httpx.get(
         server.url + "/v1/ops/disputes",
         params={"consumer_id": payer.id},
