@@ -192,6 +192,11 @@ def _serve(url: str, host: str, port: int, *, demo: bool, workers: int = 1) -> N
 
         bike = start_bike(platform, host, port + 1, f"http://{host}:{port}")
         console.print(f"The shared-bike mini-program on {bike} (wallet → Services)")
+        from saoma.demo_apps.launch import start_table
+
+        table, kitchen = start_table(platform, host, port + 2, f"http://{host}:{port}")
+        console.print(f"Ordering at the table on {table} (wallet → Services)")
+        console.print(f"  its kitchen's screen: {kitchen}", soft_wrap=True)
     console.print(
         f"[green]Saoma[/green] on http://{host}:{port}"
         + (" [yellow](demo mode)[/yellow]" if demo else "")

@@ -81,6 +81,13 @@ MERCHANTS = (
         "5399",
         "a marketplace taking 5% (at most ¥20) from its sub-merchants",
     ),
+    DemoMerchant(
+        "robots@nanshan.demo",
+        "Nanshan Robot Kitchen",
+        "南山机器人餐厅",
+        "5812",
+        "a robot restaurant taking orders at the table through a mini-program",
+    ),
 )
 # Standing shares between demo merchants: (giver, receiver, share in ppm, cap in fen).
 SHARES = (

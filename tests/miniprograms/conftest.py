@@ -4,6 +4,7 @@ does), merchants with their signing keys, payers, and the operator's approval by
 from __future__ import annotations
 
 import base64
+import json
 import os
 import subprocess
 import sys
@@ -14,6 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
+from saoma import signing
 from support import (
     Server,
     Shop,
@@ -116,6 +118,35 @@ def approve(server: Server, mini_program_id: str) -> subprocess.CompletedProcess
         check=False,
         cwd=os.getcwd(),
     )
+
+
+def start_demo_app(
+    name: str, saoma: Server, shop: Shop, port: int, tmp: Path, **key_fields: str
+) -> subprocess.Popen[bytes]:
+    """``python -m saoma.demo_apps.<name>`` on ``port``, signing with ``shop``'s key."""
+    key_file = tmp / f"{name}-key.json"
+    key = {
+        "key_id": shop.client.key_id,
+        "private_key": signing.private_key_to_b64(shop.client.private_key),
+    } | key_fields
+    key_file.write_text(json.dumps(key))
+    service = subprocess.Popen(
+        [
+            *(sys.executable, "-m", f"saoma.demo_apps.{name}", "--port", str(port)),
+            *("--saoma-url", saoma.url, "--key-file", str(key_file)),
+        ],
+        stdout=(tmp / f"{name}.log").open("ab"),
+        stderr=subprocess.STDOUT,
+    )
+
+    def up() -> bool:
+        try:
+            return httpx.get(f"http://127.0.0.1:{port}/", timeout=2).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    wait_until(up, timeout_s=START_S_MAX, what=f"the {name} server to start")
+    return service
 
 
 @pytest.fixture

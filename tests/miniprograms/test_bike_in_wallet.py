@@ -9,10 +9,7 @@ cookies stay out of its reach, and a revoked token stops working.
 
 from __future__ import annotations
 
-import json
 import secrets
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -29,7 +26,7 @@ from saoma import signing
 from support import Server, Shop, free_port, new_merchant, wait_until
 from support_web import PIN, sign_up_consumer, top_up
 
-from .conftest import ICON_SVG, approve, register, serve_local
+from .conftest import ICON_SVG, approve, register, serve_local, start_demo_app
 
 # The attacker's page: it posts a well-formed requestPayment to the wallet (window.top) and to
 # the bike's page (its parent), and keeps whatever answers it gets.
@@ -64,32 +61,6 @@ class World:
     attacker: str
 
 
-def _start_bike(saoma: Server, shop: Shop, port: int, tmp: Path) -> subprocess.Popen[bytes]:
-    key_file = tmp / "bike-key.json"
-    key = {
-        "key_id": shop.client.key_id,
-        "private_key": signing.private_key_to_b64(shop.client.private_key),
-    }
-    key_file.write_text(json.dumps(key))
-    bike = subprocess.Popen(
-        [
-            *(sys.executable, "-m", "saoma.demo_apps.bike", "--port", str(port)),
-            *("--saoma-url", saoma.url, "--key-file", str(key_file)),
-        ],
-        stdout=(tmp / "bike.log").open("ab"),
-        stderr=subprocess.STDOUT,
-    )
-
-    def up() -> bool:
-        try:
-            return httpx.get(f"http://127.0.0.1:{port}/", timeout=2).status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    wait_until(up, timeout_s=120, what="the bike's server to start")
-    return bike
-
-
 pytestmark = pytest.mark.usefixtures("patient")
 
 
@@ -102,7 +73,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         origin = f"http://localhost:{port}"
         done = approve(saoma, register(shop, origin)["id"])
         assert done.returncode == 0, done.stdout + done.stderr
-        bike = _start_bike(saoma, shop, port, tmp)
+        bike = start_demo_app("bike", saoma, shop, port, tmp)
         attacker = ThreadingHTTPServer(("127.0.0.1", 0), _Attacker)
         threading.Thread(target=attacker.serve_forever, daemon=True).start()
         try:

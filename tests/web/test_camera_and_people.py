@@ -292,6 +292,8 @@ def test_demo_start_page_opens_any_party_in_one_click(
             expect(qr).to_be_visible()
         printed = demo_server.log.read_text()  # where `saoma demo` prints the logins too
         assert "risk@demo.saoma" in printed and "otpauth://totp/" in printed
+        assert f"Ordering at the table on http://localhost:{demo_server.port + 2}" in printed
+        assert f"localhost:{demo_server.port + 2}/kitchen#key=" in printed
         shot(page, shots, "start", full=True)
         li_wei = CONSUMERS[0][1]
         page.locator("#s-consumers li", has_text=li_wei).get_by_role("button").click()

@@ -22,14 +22,12 @@ from pathlib import Path
 from typing import Any
 
 from starlette.applications import Starlette
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response
+from starlette.responses import FileResponse, HTMLResponse, Response
 from starlette.routing import Route
 
-from saoma import signing
-from saoma.client import MerchantClient, SaomaError
 from saoma.demo_apps import ride
+from saoma.demo_apps.serving import MerchantSide, action, page_csp
 
 STATIC = Path(__file__).parent / "bike_static"
 SESSIONS_MAX = 10_000
@@ -48,13 +46,11 @@ class Rider:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
-class BikeService:
+class BikeService(MerchantSide):
     """The bike operator's server side: Saoma sees only its signed requests."""
 
     def __init__(self, saoma_url: str, key_id: str, private_key_b64: str) -> None:
-        self.key = signing.private_key_from_b64(private_key_b64)
-        self.key_id = key_id
-        self.saoma = MerchantClient(saoma_url, key_id=key_id, private_key=self.key)
+        super().__init__(saoma_url, key_id, private_key_b64)
         self.riders: dict[str, Rider] = {}
 
     def _rider(self, body: dict[str, Any]) -> Rider:
@@ -65,27 +61,12 @@ class BikeService:
 
     def sign_in(self, body: dict[str, Any]) -> dict[str, Any]:
         """The payer agreed in the wallet: exchange the code, read the name they granted."""
-        token = self.saoma.request(
-            "POST", "/v1/mini/tokens", {"grant_type": "authorization_code", "code": body["code"]}
-        )["access_token"]
-        profile = self.userinfo(token)
+        token, name = self.payer_name(body["code"])
         if len(self.riders) >= SESSIONS_MAX:
             self.riders.clear()
         session = secrets.token_urlsafe(24)
-        self.riders[session] = Rider(profile.get("masked_name") or "", token)
-        return {"session": session, "name": profile.get("masked_name") or ""}
-
-    def userinfo(self, token: str) -> dict[str, Any]:
-        path = "/v1/mini/userinfo"
-        headers = signing.sign_request(
-            self.key, self.key_id, "GET", path, b"", timestamp=int(time.time())
-        )
-        headers["authorization"] = f"Bearer {token}"
-        response = self.saoma.http.get(path, headers=headers)
-        if response.status_code != 200:
-            raise SaomaError(response.status_code, response.json())
-        result: dict[str, Any] = response.json()
-        return result
+        self.riders[session] = Rider(name, token)
+        return {"session": session, "name": name}
 
     def unlock(self, body: dict[str, Any]) -> dict[str, Any]:
         """Ask for the deposit: a hold the payer allows in the wallet (``requestHold``)."""
@@ -150,10 +131,7 @@ def create_app(service: BikeService, wallet_origin: str) -> Starlette:
     """The bike's pages and its small JSON API for them (same origin)."""
     page = (STATIC / "index.html").read_text(encoding="utf-8")
     bridge = f"{wallet_origin}/static/saoma-bridge.js"
-    csp = (
-        f"script-src 'self' {wallet_origin}; style-src 'self'; img-src 'self' data:;"
-        f" connect-src 'self'; frame-ancestors {wallet_origin}; base-uri 'none'"
-    )
+    csp = page_csp(wallet_origin)
 
     def index(_request: Request) -> Response:
         return HTMLResponse(
@@ -167,20 +145,6 @@ def create_app(service: BikeService, wallet_origin: str) -> Starlette:
         media = "text/javascript" if name.endswith(".js") else "text/css"
         return FileResponse(STATIC / name, media_type=media)
 
-    def action(work: Any) -> Any:
-        async def handle(request: Request) -> Response:
-            try:
-                body = await request.json()
-                if not isinstance(body, dict):
-                    raise ValueError("a JSON object")
-                return JSONResponse(await run_in_threadpool(work, body))
-            except (LookupError, ValueError, KeyError) as exc:
-                return JSONResponse({"error": str(exc)}, status_code=400)
-            except SaomaError as exc:
-                return JSONResponse({"error": exc.slug}, status_code=502)
-
-        return handle
-
     return Starlette(
         routes=[
             Route("/", index),
@@ -192,16 +156,6 @@ def create_app(service: BikeService, wallet_origin: str) -> Starlette:
             Route("/api/state", action(service.current), methods=["POST"]),
         ]
     )
-
-
-def serve_in_thread(app: Starlette, host: str, port: int) -> threading.Thread:
-    """Serve ``app`` on a daemon thread (``saoma demo`` beside the API)."""
-    import uvicorn
-
-    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, name="demo-bike", daemon=True)
-    thread.start()
-    return thread
 
 
 def main(argv: list[str] | None = None) -> None:

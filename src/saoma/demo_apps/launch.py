@@ -1,11 +1,14 @@
-"""``saoma demo`` starts the shared bike beside the API: the seed gives Shekou Bikes a signing
-key of its own, registers the bike's origin as a mini-program, approves it, and serves it."""
+"""``saoma demo`` starts the demo's mini-programs beside the API: the shared bike and ordering at
+the table. For each, the seeded merchant gets a signing key of its own, the service's origin is
+registered as a mini-program and approved, and the service is served."""
 
 from __future__ import annotations
 
 import base64
 import json
 import os
+import secrets
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -13,7 +16,8 @@ from sqlalchemy import select
 
 from saoma import signing
 from saoma.config import get_settings
-from saoma.demo_apps.bike import BikeService, create_app, serve_in_thread
+from saoma.demo_apps import bike, table
+from saoma.demo_apps.serving import serve_in_thread
 from saoma.miniprograms import tables
 from saoma.miniprograms.service import MiniPrograms
 
@@ -27,11 +31,38 @@ ICON_SVG = (
     ' cy="40" r="10"/><circle cx="46" cy="40" r="10"/><path d="M18 40l10-16h12l6 16M28 24l-4-6h-6'
     'M40 24l-6 16"/></g></svg>'
 )
-ICON = "data:image/svg+xml;base64," + base64.b64encode(ICON_SVG.encode()).decode()
+TABLE_LOGIN = "robots@nanshan.demo"
+TABLE_ICON_SVG = (
+    '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 64 64"><rect width="64" height="64"'
+    ' rx="14" fill="#b23a22"/><path d="M10 34h44q-2 16-22 16T10 34z" fill="#fff"/><g fill="none"'
+    ' stroke="#fff" stroke-width="4" stroke-linecap="round"><path d="M40 10l-8 20M50 14l-12 16"/>'
+    "</g></svg>"
+)
+
+
+@dataclass(frozen=True)
+class DemoApp:
+    """A demo mini-program: the seeded merchant that runs it and how the wallet lists it."""
+
+    login: str
+    name: str
+    name_zh: str
+    icon_svg: str
+    key_file: str  # its signing key, in the data folder
+
+    @property
+    def icon(self) -> str:
+        return "data:image/svg+xml;base64," + base64.b64encode(self.icon_svg.encode()).decode()
+
+
+BIKE = DemoApp(BIKE_LOGIN, "Shekou Bikes", "蛇口共享单车", ICON_SVG, "demo-bike-key.json")
+TABLE = DemoApp(
+    TABLE_LOGIN, "Nanshan Robot Kitchen", "南山机器人餐厅", TABLE_ICON_SVG, "demo-table-key.json"
+)
 
 
 def _key(platform: Platform, merchant_id: str, path: Path) -> dict[str, str]:
-    """The bike operator's signing key, kept in the data folder; registered once."""
+    """A demo service's signing key, kept in the data folder; registered once."""
     if path.exists():
         key: dict[str, str] = json.loads(path.read_text())
         if any(k["id"] == key["key_id"] for k in platform.merchants.keys(merchant_id)):
@@ -47,21 +78,21 @@ def _key(platform: Platform, merchant_id: str, path: Path) -> dict[str, str]:
     return key
 
 
-def register_bike(platform: Platform, origin: str) -> dict[str, Any]:
-    """The bike's mini-program, registered and approved (found again on the next start)."""
+def register(platform: Platform, app: DemoApp, origin: str) -> dict[str, Any]:
+    """The service's mini-program, registered and approved (found again on the next start)."""
     from saoma.demo import DEMO_PASSWORD
 
-    bikes = platform.merchants.sign_in(BIKE_LOGIN, DEMO_PASSWORD)
+    merchant = platform.merchants.sign_in(app.login, DEMO_PASSWORD)
     minis = MiniPrograms(platform.engine, platform.wallets, platform.identifiers)
     c = tables.mini_programs.c
     with platform.engine.connect() as conn:
         found = conn.execute(select(c.id).where(c.origin == origin)).scalar()
     if found is None:
         found = minis.register(
-            bikes,
-            name="Shekou Bikes",
-            name_zh="蛇口共享单车",
-            icon=ICON,
+            merchant,
+            name=app.name,
+            name_zh=app.name_zh,
+            icon=app.icon,
             origin=origin,
             scopes=["profile.masked_name"],
             allow_private=True,
@@ -69,12 +100,30 @@ def register_bike(platform: Platform, origin: str) -> dict[str, Any]:
     return minis.approve(str(found))
 
 
+def _registered(
+    platform: Platform, app: DemoApp, host: str, port: int
+) -> tuple[str, dict[str, str]]:
+    """The service's origin on ``port``, registered, and its signing key."""
+    shown_host = "localhost" if host == "127.0.0.1" else host
+    origin = f"http://{shown_host}:{port}"
+    registered = register(platform, app, origin)
+    path = get_settings().data_dir / app.key_file
+    return origin, _key(platform, registered["merchant_id"], path)
+
+
 def start_bike(platform: Platform, host: str, port: int, saoma_url: str) -> str:
     """Serve the bike on ``port`` (a thread of this process); its origin, as registered."""
-    bike_host = "localhost" if host == "127.0.0.1" else host
-    origin = f"http://{bike_host}:{port}"
-    registered = register_bike(platform, origin)
-    key = _key(platform, registered["merchant_id"], get_settings().data_dir / "demo-bike-key.json")
-    service = BikeService(saoma_url, key["key_id"], key["private_key"])
-    serve_in_thread(create_app(service, saoma_url), host, port)
+    origin, key = _registered(platform, BIKE, host, port)
+    service = bike.BikeService(saoma_url, key["key_id"], key["private_key"])
+    serve_in_thread(bike.create_app(service, saoma_url), host, port, "demo-bike")
     return origin
+
+
+def start_table(platform: Platform, host: str, port: int, saoma_url: str) -> tuple[str, str]:
+    """Serve ordering at the table on ``port``; its origin, and the kitchen screen's address
+    with a key made for this run (orders live only as long as the process)."""
+    origin, key = _registered(platform, TABLE, host, port)
+    kitchen_key = secrets.token_urlsafe(18)
+    service = table.TableService(saoma_url, key["key_id"], key["private_key"], kitchen_key)
+    serve_in_thread(table.create_app(service, saoma_url), host, port, "demo-table")
+    return origin, f"{origin}/kitchen#key={kitchen_key}"

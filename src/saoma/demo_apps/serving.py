@@ -1,0 +1,99 @@
+"""What every demo mini-program's server shares: a merchant client signing with the service's
+own key, the payer's sign-in (a login code exchanged for a token, the granted profile read),
+the page's Content-Security-Policy, the small JSON actions its page calls, and a thread of
+``saoma demo`` to serve it on."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from saoma import signing
+from saoma.client import MerchantClient, SaomaError
+
+
+class Refused(ValueError):
+    """A request the service answers with a clear refusal naming the field at fault (``status``
+    403 when the thing asked for is someone else's)."""
+
+    def __init__(self, message: str, field: str = "", status: int = 400) -> None:
+        super().__init__(message)
+        self.field = field
+        self.status = status
+
+
+class MerchantSide:
+    """A service's server side: Saoma sees only its signed requests."""
+
+    def __init__(self, saoma_url: str, key_id: str, private_key_b64: str) -> None:
+        self.key = signing.private_key_from_b64(private_key_b64)
+        self.key_id = key_id
+        self.saoma = MerchantClient(saoma_url, key_id=key_id, private_key=self.key)
+
+    def payer_name(self, code: str) -> tuple[str, str]:
+        """The payer agreed in the wallet: exchange the login code; the token and the masked
+        name they granted."""
+        token = self.saoma.request(
+            "POST", "/v1/mini/tokens", {"grant_type": "authorization_code", "code": code}
+        )["access_token"]
+        profile = self.userinfo(token)
+        return token, str(profile.get("masked_name") or "")
+
+    def userinfo(self, token: str) -> dict[str, Any]:
+        path = "/v1/mini/userinfo"
+        headers = signing.sign_request(
+            self.key, self.key_id, "GET", path, b"", timestamp=int(time.time())
+        )
+        headers["authorization"] = f"Bearer {token}"
+        response = self.saoma.http.get(path, headers=headers)
+        if response.status_code != 200:
+            raise SaomaError(response.status_code, response.json())
+        result: dict[str, Any] = response.json()
+        return result
+
+
+def page_csp(wallet_origin: str, *, framed: bool = True) -> str:
+    """A service page's policy: its own scripts and the wallet's bridge, framed only by the
+    wallet; a page of its staff (``framed=False``) needs no bridge and is framed by no one."""
+    scripts, ancestors = (wallet_origin, wallet_origin) if framed else ("", "'none'")
+    return (
+        f"script-src 'self' {scripts}; style-src 'self'; img-src 'self' data:;"
+        f" connect-src 'self'; frame-ancestors {ancestors}; base-uri 'none'"
+    ).replace(" ;", ";")
+
+
+def action(work: Any) -> Any:
+    """A JSON action of the service's page: a JSON object in, ``work``'s answer out; a refusal
+    is ``{"error": …}`` (with ``field`` when one is at fault), Saoma's own a 502 with its slug."""
+
+    async def handle(request: Request) -> Response:
+        try:
+            body = await request.json()
+            if not isinstance(body, dict):
+                raise ValueError("a JSON object")
+            return JSONResponse(await run_in_threadpool(work, body))
+        except Refused as exc:
+            refused = {"error": str(exc)} | ({"field": exc.field} if exc.field else {})
+            return JSONResponse(refused, status_code=exc.status)
+        except (LookupError, ValueError, KeyError) as exc:
+            return JSONResponse({"error": str(exc)}, status_code=400)
+        except SaomaError as exc:
+            return JSONResponse({"error": exc.slug}, status_code=502)
+
+    return handle
+
+
+def serve_in_thread(app: Starlette, host: str, port: int, name: str = "demo") -> threading.Thread:
+    """Serve ``app`` on a daemon thread (``saoma demo`` beside the API)."""
+    import uvicorn
+
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, name=name, daemon=True)
+    thread.start()
+    return thread
