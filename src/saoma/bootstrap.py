@@ -239,23 +239,23 @@ def _identifiers(
     return identifiers
 
 
-def _engines(settings: Settings) -> tuple[Engine, Engine]:
-    """The engine of every service, and the ledger's: the same one, unless the database is
-    reached through a pooler in transaction mode (``SAOMA_DATABASE_DIRECT_URL`` set). Then the
-    ledger keeps connections of its own to PostgreSQL: its pipelined connection holds prepared
-    statements (docs/processes.md, "Behind PgBouncer")."""
+def _engines(settings: Settings) -> tuple[Engine, Engine, Replicas]:
+    """The engine of every service, the ledger's, and the readers of reading work.
+
+    The ledger's is the same engine, unless the database is reached through a pooler in
+    transaction mode (``SAOMA_DATABASE_DIRECT_URL`` set). Then the ledger keeps connections of its
+    own to PostgreSQL: its pipelined connection holds prepared statements (docs/processes.md,
+    "Behind PgBouncer"). Reading work goes to the standby of ``SAOMA_DATABASE_REPLICA_URL`` when
+    one is set (``saoma.replicas``).
+    """
     direct = settings.resolved_direct_url()
     engine = make_engine(
         settings.resolved_database_url(), pool_size=settings.pool_size, pooled=bool(direct)
     )
-    return engine, (make_engine(direct, pool_size=LEDGER_DIRECT_POOL) if direct else engine)
-
-
-def _replicas(settings: Settings, engine: Engine) -> Replicas:
-    """Reading work goes to the standby of ``SAOMA_DATABASE_REPLICA_URL`` when one is set."""
-    url = settings.resolved_replica_url()
-    standby = make_engine(url, pool_size=REPLICA_POOL) if url else None
-    return Replicas(engine, standby, lag_max_s=settings.replica_lag_max_s)
+    ledger_engine = make_engine(direct, pool_size=LEDGER_DIRECT_POOL) if direct else engine
+    standby_url = settings.resolved_replica_url()
+    standby = make_engine(standby_url, pool_size=REPLICA_POOL) if standby_url else None
+    return engine, ledger_engine, Replicas(engine, standby, lag_max_s=settings.replica_lag_max_s)
 
 
 def build(
@@ -270,8 +270,7 @@ def build(
     ``messenger`` to the sandbox messenger, which writes each message to the database.
     """
     tz = ZoneInfo(settings.timezone)
-    engine, ledger_engine = _engines(settings)
-    replicas = _replicas(settings, engine)
+    engine, ledger_engine, replicas = _engines(settings)
     ledger = Ledger(ledger_engine, batch_max=min(settings.ledger_batch_max, LEDGER_BATCH_MAX))
     pins = PinKeys(settings.resolved_pin_key_file())
     wallets = Wallets(engine, ledger, currency_code=settings.currency, tz=tz, pins=pins)
