@@ -192,6 +192,10 @@ def _serve(url: str, host: str, port: int, *, demo: bool, workers: int = 1) -> N
 
         bike = start_bike(platform, host, port + 1, f"http://{host}:{port}")
         console.print(f"The shared-bike mini-program on {bike} (wallet → Services)")
+        from saoma.demo_apps.launch import start_transit
+
+        transit = start_transit(platform, host, port + 3, f"http://{host}:{port}")
+        console.print(f"The transit-pass mini-program on {transit} (wallet → Services)")
     console.print(
         f"[green]Saoma[/green] on http://{host}:{port}"
         + (" [yellow](demo mode)[/yellow]" if demo else "")

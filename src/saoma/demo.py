@@ -81,6 +81,13 @@ MERCHANTS = (
         "5399",
         "a marketplace taking 5% (at most ¥20) from its sub-merchants",
     ),
+    DemoMerchant(
+        "passes@transit.demo",
+        "Shenzhen Transit Pass",
+        "深圳交通月票",
+        "4111",
+        "monthly transit passes paid under a mandate",
+    ),
 )
 # Standing shares between demo merchants: (giver, receiver, share in ppm, cap in fen).
 SHARES = (

@@ -76,15 +76,7 @@ class BikeService:
         return {"session": session, "name": profile.get("masked_name") or ""}
 
     def userinfo(self, token: str) -> dict[str, Any]:
-        path = "/v1/mini/userinfo"
-        headers = signing.sign_request(
-            self.key, self.key_id, "GET", path, b"", timestamp=int(time.time())
-        )
-        headers["authorization"] = f"Bearer {token}"
-        response = self.saoma.http.get(path, headers=headers)
-        if response.status_code != 200:
-            raise SaomaError(response.status_code, response.json())
-        result: dict[str, Any] = response.json()
+        result: dict[str, Any] = self.saoma.request("GET", "/v1/mini/userinfo", access_token=token)
         return result
 
     def unlock(self, body: dict[str, Any]) -> dict[str, Any]:
@@ -146,19 +138,40 @@ class BikeService:
         }
 
 
-def create_app(service: BikeService, wallet_origin: str) -> Starlette:
-    """The bike's pages and its small JSON API for them (same origin)."""
-    page = (STATIC / "index.html").read_text(encoding="utf-8")
-    bridge = f"{wallet_origin}/static/saoma-bridge.js"
+def page_response(page: str, wallet_origin: str) -> Response:
+    """A mini-program's page: the wallet's bridge script put in, framed only by the wallet."""
     csp = (
         f"script-src 'self' {wallet_origin}; style-src 'self'; img-src 'self' data:;"
         f" connect-src 'self'; frame-ancestors {wallet_origin}; base-uri 'none'"
     )
+    bridge = f"{wallet_origin}/static/saoma-bridge.js"
+    return HTMLResponse(page.replace("{bridge}", bridge), headers={"Content-Security-Policy": csp})
+
+
+def json_action(work: Any) -> Any:
+    """A route for the page's small JSON API: a JSON object in, ``work``'s answer out; a bad
+    request is a 400 with its reason, a refusal by Saoma a 502 with its slug."""
+
+    async def handle(request: Request) -> Response:
+        try:
+            body = await request.json()
+            if not isinstance(body, dict):
+                raise ValueError("a JSON object")
+            return JSONResponse(await run_in_threadpool(work, body))
+        except (LookupError, ValueError, KeyError) as exc:
+            return JSONResponse({"error": str(exc)}, status_code=400)
+        except SaomaError as exc:
+            return JSONResponse({"error": exc.slug}, status_code=502)
+
+    return handle
+
+
+def create_app(service: BikeService, wallet_origin: str) -> Starlette:
+    """The bike's pages and its small JSON API for them (same origin)."""
+    page = (STATIC / "index.html").read_text(encoding="utf-8")
 
     def index(_request: Request) -> Response:
-        return HTMLResponse(
-            page.replace("{bridge}", bridge), headers={"Content-Security-Policy": csp}
-        )
+        return page_response(page, wallet_origin)
 
     def asset(request: Request) -> Response:
         name = request.path_params["name"]
@@ -167,39 +180,27 @@ def create_app(service: BikeService, wallet_origin: str) -> Starlette:
         media = "text/javascript" if name.endswith(".js") else "text/css"
         return FileResponse(STATIC / name, media_type=media)
 
-    def action(work: Any) -> Any:
-        async def handle(request: Request) -> Response:
-            try:
-                body = await request.json()
-                if not isinstance(body, dict):
-                    raise ValueError("a JSON object")
-                return JSONResponse(await run_in_threadpool(work, body))
-            except (LookupError, ValueError, KeyError) as exc:
-                return JSONResponse({"error": str(exc)}, status_code=400)
-            except SaomaError as exc:
-                return JSONResponse({"error": exc.slug}, status_code=502)
-
-        return handle
-
     return Starlette(
         routes=[
             Route("/", index),
             Route("/static/{name}", asset),
-            Route("/api/session", action(service.sign_in), methods=["POST"]),
-            Route("/api/unlock", action(service.unlock), methods=["POST"]),
-            Route("/api/ride", action(service.start), methods=["POST"]),
-            Route("/api/lock", action(service.lock_bike), methods=["POST"]),
-            Route("/api/state", action(service.current), methods=["POST"]),
+            Route("/api/session", json_action(service.sign_in), methods=["POST"]),
+            Route("/api/unlock", json_action(service.unlock), methods=["POST"]),
+            Route("/api/ride", json_action(service.start), methods=["POST"]),
+            Route("/api/lock", json_action(service.lock_bike), methods=["POST"]),
+            Route("/api/state", json_action(service.current), methods=["POST"]),
         ]
     )
 
 
-def serve_in_thread(app: Starlette, host: str, port: int) -> threading.Thread:
+def serve_in_thread(
+    app: Starlette, host: str, port: int, name: str = "demo-bike"
+) -> threading.Thread:
     """Serve ``app`` on a daemon thread (``saoma demo`` beside the API)."""
     import uvicorn
 
     server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, name="demo-bike", daemon=True)
+    thread = threading.Thread(target=server.run, name=name, daemon=True)
     thread.start()
     return thread
 

@@ -1,5 +1,6 @@
 """``saoma demo`` starts the shared bike beside the API: the seed gives Shekou Bikes a signing
-key of its own, registers the bike's origin as a mini-program, approves it, and serves it."""
+key of its own, registers the bike's origin as a mini-program, approves it, and serves it. The
+monthly transit pass is started the same way, for the merchant Shenzhen Transit Pass."""
 
 from __future__ import annotations
 
@@ -77,4 +78,52 @@ def start_bike(platform: Platform, host: str, port: int, saoma_url: str) -> str:
     key = _key(platform, registered["merchant_id"], get_settings().data_dir / "demo-bike-key.json")
     service = BikeService(saoma_url, key["key_id"], key["private_key"])
     serve_in_thread(create_app(service, saoma_url), host, port)
+    return origin
+
+
+TRANSIT_LOGIN = "passes@transit.demo"
+TRANSIT_ICON_SVG = (
+    '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 64 64"><rect width="64" height="64"'
+    ' rx="14" fill="#0b5cad"/><g fill="none" stroke="#fff" stroke-width="4"><rect x="16" y="10"'
+    ' width="32" height="36" rx="8"/><path d="M16 30h32M24 54l4-8M40 54l-4-8"/></g><g'
+    ' fill="#fff"><circle cx="24" cy="38" r="3"/><circle cx="40" cy="38" r="3"/></g></svg>'
+)
+TRANSIT_ICON = "data:image/svg+xml;base64," + base64.b64encode(TRANSIT_ICON_SVG.encode()).decode()
+
+
+def register_transit(platform: Platform, origin: str) -> dict[str, Any]:
+    """The transit pass's mini-program, registered and approved (found again on the next
+    start), for its own demo merchant."""
+    from saoma.demo import DEMO_PASSWORD
+
+    operator = platform.merchants.sign_in(TRANSIT_LOGIN, DEMO_PASSWORD)
+    minis = MiniPrograms(platform.engine, platform.wallets, platform.identifiers)
+    c = tables.mini_programs.c
+    with platform.engine.connect() as conn:
+        found = conn.execute(select(c.id).where(c.origin == origin)).scalar()
+    if found is None:
+        found = minis.register(
+            operator,
+            name="Shenzhen Transit Pass",
+            name_zh="深圳交通月票",
+            icon=TRANSIT_ICON,
+            origin=origin,
+            scopes=["profile.masked_name"],
+            allow_private=True,
+        )["id"]
+    return minis.approve(str(found))
+
+
+def start_transit(platform: Platform, host: str, port: int, saoma_url: str) -> str:
+    """Serve the transit pass on ``port`` (a thread of this process); its origin."""
+    from saoma.demo_apps.transit import TransitService
+    from saoma.demo_apps.transit import create_app as transit_app
+
+    transit_host = "localhost" if host == "127.0.0.1" else host
+    origin = f"http://{transit_host}:{port}"
+    registered = register_transit(platform, origin)
+    key_file = get_settings().data_dir / "demo-transit-key.json"
+    key = _key(platform, registered["merchant_id"], key_file)
+    service = TransitService(saoma_url, key["key_id"], key["private_key"])
+    serve_in_thread(transit_app(service, saoma_url), host, port, name="demo-transit")
     return origin
