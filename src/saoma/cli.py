@@ -188,15 +188,15 @@ def _serve(url: str, host: str, port: int, *, demo: bool, workers: int = 1) -> N
         from saoma.demo import seed
 
         seed(platform)
-        from saoma.demo_apps.launch import start_bike
+        from saoma.demo_apps.launch import start_bike, start_table, start_transit
 
         bike = start_bike(platform, host, port + 1, f"http://{host}:{port}")
         console.print(f"The shared-bike mini-program on {bike} (wallet → Services)")
-        from saoma.demo_apps.launch import start_table
-
         table, kitchen = start_table(platform, host, port + 2, f"http://{host}:{port}")
         console.print(f"Ordering at the table on {table} (wallet → Services)")
         console.print(f"  its kitchen's screen: {kitchen}", soft_wrap=True)
+        transit = start_transit(platform, host, port + 3, f"http://{host}:{port}")
+        console.print(f"The transit-pass mini-program on {transit} (wallet → Services)")
     console.print(
         f"[green]Saoma[/green] on http://{host}:{port}"
         + (" [yellow](demo mode)[/yellow]" if demo else "")

@@ -67,11 +67,16 @@ class _Base:
         *,
         idempotency_key: str | None = None,
         params: dict[str, Any] | None = None,
+        access_token: str | None = None,
     ) -> Any:
+        """A signed request; ``access_token``, a mini-program's token for one payer, is sent
+        along as ``Authorization: Bearer`` (``/v1/mini/userinfo``, a mandate's request)."""
         content = json.dumps(body).encode() if body is not None else b""
         url = httpx.URL(path, params=params)
         path_qs = url.raw_path.decode()
         headers = self._headers(method, path_qs, content)
+        if access_token is not None:
+            headers["authorization"] = f"Bearer {access_token}"
         if body is not None:
             headers["content-type"] = "application/json"
         if idempotency_key is None and method == "POST":
@@ -304,7 +309,7 @@ class MerchantClient(_Base):
 
     def request_mandate(
         self,
-        payer: str,
+        payer: str | None,
         merchant_mandate_no: str,
         *,
         purpose: str,
@@ -313,10 +318,12 @@ class MerchantClient(_Base):
         start_on: str,
         end_on: str,
         currency: str = "CNY",
+        access_token: str | None = None,
     ) -> dict[str, Any]:
         """Ask ``payer`` (wallet id, or a phone or e-mail they confirmed) for a mandate; it
-        waits in their wallet until they agree with the PIN."""
-        body = {
+        waits in their wallet until they agree with the PIN. A mini-program's server passes
+        ``payer=None`` and the payer's ``access_token`` instead."""
+        body: dict[str, Any] = {
             "payer": payer,
             "merchant_mandate_no": merchant_mandate_no,
             "purpose": purpose,
@@ -326,7 +333,11 @@ class MerchantClient(_Base):
             "start_on": start_on,
             "end_on": end_on,
         }
-        result: dict[str, Any] = self.request("POST", "/v1/mandates", body)
+        if payer is None:
+            del body["payer"]
+        result: dict[str, Any] = self.request(
+            "POST", "/v1/mandates", body, access_token=access_token
+        )
         return result
 
     def get_mandate(self, mandate_id: str) -> dict[str, Any]:

@@ -88,6 +88,13 @@ MERCHANTS = (
         "5812",
         "a robot restaurant taking orders at the table through a mini-program",
     ),
+    DemoMerchant(
+        "passes@transit.demo",
+        "Shenzhen Transit Pass",
+        "深圳交通月票",
+        "4111",
+        "monthly transit passes paid under a mandate",
+    ),
 )
 # Standing shares between demo merchants: (giver, receiver, share in ppm, cap in fen).
 SHARES = (

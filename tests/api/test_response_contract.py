@@ -573,6 +573,18 @@ def tour_mini_programs(server: Server, shop: MerchantClient, payer: ConsumerClie
     payer.request("GET", f"{base}/orders/{order['id']}")
     hold = shop.create_hold(f"RIDE-{secrets.token_hex(4)}", 9_900)
     payer.request("GET", f"{base}/holds/{hold['id']}")
+    # The service's server asks a mandate of the payer its token names; the wallet previews it.
+    asked = shop.request_mandate(
+        None,
+        f"PASS-{secrets.token_hex(4)}",
+        purpose="Metro monthly pass",
+        amount_max=15_000,
+        frequency="monthly",
+        start_on=time.strftime("%Y-%m-%d", time.gmtime(time.time() - 86_400)),
+        end_on=time.strftime("%Y-%m-%d", time.gmtime(time.time() + 90 * 86_400)),
+        access_token=token["access_token"],
+    )
+    payer.request("GET", f"{base}/mandates/{asked['id']}")
     payer.request("GET", "/v1/me/mini-program-grants")
     payer.request("DELETE", f"/v1/me/mini-program-grants/{service['id']}")
 

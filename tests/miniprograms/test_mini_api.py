@@ -6,7 +6,9 @@ from __future__ import annotations
 import secrets
 import time
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -18,6 +20,7 @@ from support import Payer, Server, Shop, new_consumer, new_merchant, verify_logi
 from .conftest import approve, register
 
 RACERS = 50
+SHENZHEN = ZoneInfo("Asia/Shanghai")
 
 
 def origin() -> str:
@@ -219,3 +222,79 @@ def test_the_wallet_previews_only_the_services_own_orders_and_holds(
     assert (status, slug) == (404, "not-found")
     # The other shop's order is still there to pay, by scanning its own code.
     assert other.client.get_order(theirs["id"])["state"] == "created"
+
+
+def _days(days: int) -> str:
+    """A calendar day in the server's zone (SAOMA_TIMEZONE's default), ``days`` from today."""
+    return (datetime.now(SHENZHEN).date() + timedelta(days=days)).isoformat()
+
+
+def ask_mandate(shop: Shop, payer: str | None, token: str | None = None) -> dict[str, Any]:
+    return shop.client.request_mandate(
+        payer,
+        f"PASS-{secrets.token_hex(4)}",
+        purpose="Metro monthly pass",
+        amount_max=15_000,
+        frequency="monthly",
+        start_on=_days(0),
+        end_on=_days(365),
+        access_token=token,
+    )
+
+
+def test_a_services_server_asks_a_mandate_of_the_payer_its_token_names(
+    local_server: Server,
+) -> None:
+    shop, other = new_merchant(local_server), new_merchant(local_server)
+    service = approved_service(local_server, shop)
+    theirs = approved_service(local_server, other)
+    payer = new_consumer(local_server)
+    token = exchange(shop, code_for(payer, service, ["profile.masked_name"]))["access_token"]
+
+    asked = ask_mandate(shop, None, token)
+    assert (asked["state"], asked["payer"], asked["amount_max"]) == ("requested", "*Wei", 15_000)
+    (listed,) = payer.client.request("GET", "/v1/me/mandates")["data"]
+    assert (listed["id"], listed["merchant"]["id"]) == (asked["id"], shop.id)
+
+    their_token = exchange(other, code_for(payer, theirs, []))["access_token"]
+    cases = {
+        "both": (lambda: ask_mandate(shop, payer.id, token), (422, "invalid-request", "payer")),
+        "neither": (lambda: ask_mandate(shop, None), (422, "invalid-request", "payer")),
+        # Another merchant's service's token names nobody to this shop.
+        "theirs": (lambda: ask_mandate(shop, None, their_token), (401, "access-token-invalid")),
+        "unknown": (lambda: ask_mandate(shop, None, "mat_nothing"), (401, "access-token-invalid")),
+    }
+    for name, (call, expected) in cases.items():
+        assert refusal(call)[: len(expected)] == expected, name
+    payer.client.request("DELETE", f"/v1/me/mini-program-grants/{service['id']}")
+    assert refusal(lambda: ask_mandate(shop, None, token))[:2] == (401, "access-token-invalid")
+    assert [m["id"] for m in payer.client.request("GET", "/v1/me/mandates")["data"]] == [
+        asked["id"]
+    ]
+
+
+def test_the_wallet_previews_only_the_services_own_mandates_for_this_payer(
+    local_server: Server,
+) -> None:
+    shop, other = new_merchant(local_server), new_merchant(local_server)
+    service = approved_service(local_server, shop)
+    payer, someone = new_consumer(local_server), new_consumer(local_server)
+    base = f"/v1/me/mini-programs/{service['id']}/mandates"
+    mine = ask_mandate(shop, payer.id)
+    preview = payer.client.request("GET", f"{base}/{mine['id']}")
+    assert (preview["purpose"], preview["amount_max"], preview["frequency"]) == (
+        "Metro monthly pass",
+        15_000,
+        "monthly",
+    )
+    assert (preview["merchant"]["id"], preview["state"]) == (shop.id, "requested")
+
+    theirs = ask_mandate(other, payer.id)
+    status, slug, named = refusal(lambda: payer.client.request("GET", f"{base}/{theirs['id']}"))
+    assert (status, slug, named) == (403, "mandate-not-of-service", "mandate_id")
+    not_mine = ask_mandate(shop, someone.id)
+    status, slug, _ = refusal(lambda: payer.client.request("GET", f"{base}/{not_mine['id']}"))
+    assert (status, slug) == (404, "not-found")
+    # Refused previews changed nothing: both still wait for their payers.
+    assert other.client.get_mandate(theirs["id"])["state"] == "requested"
+    assert shop.client.get_mandate(not_mine["id"])["state"] == "requested"

@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse, Response
 from saoma.bootstrap import Platform
 from saoma.core.errors import Unauthenticated
 from saoma.merchants.service import Merchant
+from saoma.miniprograms.service import TOKEN_PREFIX
 from saoma.payments import idempotency
 from saoma.wallets.service import Consumer
 
@@ -34,6 +35,13 @@ def _bearer(request: Request) -> str:
     auth = request.headers.get("authorization", "")
     scheme, _, token = auth.partition(" ")
     return token.strip() if scheme.lower() == "bearer" else ""
+
+
+def mini_access_token(request: Request) -> str | None:
+    """A mini-program's access token (``Authorization: Bearer mat_…``) sent with a merchant's
+    signed request, or None when the request carries none."""
+    token = _bearer(request)
+    return token if token.startswith(TOKEN_PREFIX) else None
 
 
 async def consumer(request: Request) -> Consumer:

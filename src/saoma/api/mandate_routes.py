@@ -13,8 +13,10 @@ from saoma.api import deps
 from saoma.api.mandates_out import DebitMadeOut, MandateList, MandateOut, NoticeOut
 from saoma.api.responses import answer, problems
 from saoma.api.schemas import Body
+from saoma.core.errors import InvalidRequest
 from saoma.mandates.debits import Debits
 from saoma.merchants.service import Merchant
+from saoma.miniprograms.service import MiniPrograms
 from saoma.wallets.service import Consumer
 
 router = APIRouter(prefix="/v1", tags=["mandates"])
@@ -23,10 +25,13 @@ Me = Annotated[Consumer, Depends(deps.consumer)]
 
 
 class RequestMandate(Body):
-    payer: StrictStr = Field(
+    payer: StrictStr | None = Field(
+        default=None,
         max_length=254,
         examples=["+8613800000002"],
-        description="The payer's wallet id, or a phone or e-mail they confirmed in it.",
+        description="The payer's wallet id, or a phone or e-mail they confirmed in it. Left"
+        " out when a mini-program's server sends the payer's access token instead"
+        " (Authorization: Bearer mat_…): the mandate is then asked of that token's payer.",
     )
     merchant_mandate_no: StrictStr = Field(examples=["GYM-2026-0042"])
     purpose: StrictStr = Field(max_length=128, examples=["Gym membership, monthly"])
@@ -64,9 +69,22 @@ class Agree(Body):
 )
 def request_mandate(body: RequestMandate, shop: Shop, request: Request) -> Response:
     """Ask a payer for a mandate: it waits in their wallet until they agree with the PIN. The
-    mandate number makes it idempotent. Webhook: `mandate.created`."""
-    mandates = deps.platform_of(request).mandates
-    return answer(mandates.request(shop, **body.model_dump()), 201)
+    mandate number makes it idempotent. A mini-program's server names the payer who signed in
+    to it by sending their access token (`Authorization: Bearer mat_…`) instead of `payer`.
+    Webhook: `mandate.created`."""
+    platform = deps.platform_of(request)
+    terms = body.model_dump()
+    token = deps.mini_access_token(request)
+    if token is not None and body.payer is not None:
+        raise InvalidRequest("name the payer or send their access token, not both", field="payer")
+    if token is not None:
+        minis = MiniPrograms(platform.engine, platform.wallets, platform.identifiers)
+        terms["payer"] = minis.payer_of(shop, token)
+    elif body.payer is None:
+        raise InvalidRequest(
+            "name the payer, or send their access token as Authorization: Bearer", field="payer"
+        )
+    return answer(platform.mandates.request(shop, **terms), 201)
 
 
 @router.get("/mandates/{mandate_id}", response_model=MandateOut, responses=problems(401, 404))

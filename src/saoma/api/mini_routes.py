@@ -13,6 +13,7 @@ from pydantic import Field, StrictStr
 from saoma import targets
 from saoma.api import deps
 from saoma.api.consumer_routes import Me
+from saoma.api.mandates_out import MandateOut
 from saoma.api.merchant_routes import Shop
 from saoma.api.mini_out import (
     CodeOut,
@@ -25,9 +26,14 @@ from saoma.api.mini_out import (
 from saoma.api.payments_out import Preview
 from saoma.api.responses import answer, problems
 from saoma.api.schemas import Body
-from saoma.core.errors import AccessTokenInvalid, NotFound, OrderNotOfService
+from saoma.core.errors import (
+    AccessTokenInvalid,
+    MandateNotOfService,
+    NotFound,
+    OrderNotOfService,
+)
 from saoma.miniprograms import rules
-from saoma.miniprograms.service import TOKEN_PREFIX, MiniPrograms
+from saoma.miniprograms.service import MiniPrograms
 from saoma.payments import codes
 
 router = APIRouter(prefix="/v1", tags=["mini-programs"])
@@ -100,10 +106,10 @@ def exchange_code(body: TokenRequest, shop: Shop, request: Request) -> Response:
 def userinfo(shop: Shop, request: Request) -> Response:
     """The profile fields the payer granted: a signed request carrying
     ``Authorization: Bearer <access_token>``."""
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not token.strip().startswith(TOKEN_PREFIX):
+    token = deps.mini_access_token(request)
+    if token is None:
         raise AccessTokenInvalid("send Authorization: Bearer <access_token>")
-    return answer(minis(request).userinfo(shop, token.strip()))
+    return answer(minis(request).userinfo(shop, token))
 
 
 # --- the wallet -------------------------------------------------------------------------------
@@ -162,6 +168,22 @@ def hold_preview(mini_program_id: str, hold_id: str, me: Me, request: Request) -
     except NotFound as exc:
         raise OrderNotOfService(field="hold_id") from exc
     return answer(codes.preview(platform, me, hold["qr_payload"]))
+
+
+@router.get(
+    "/me/mini-programs/{mini_program_id}/mandates/{mandate_id}",
+    response_model=MandateOut,
+    responses=problems(401, 403, 404),
+)
+def mandate_preview(mini_program_id: str, mandate_id: str, me: Me, request: Request) -> Response:
+    """The mandate a service asks the payer to agree to, as the wallet's sheet shows it:
+    refused unless it is this payer's (404) and the service's own merchant asked for it (403)."""
+    merchant_id = minis(request).merchant_of(mini_program_id)
+    mandates = deps.platform_of(request).mandates
+    row = mandates.of_consumer(me, mandate_id)
+    if row.merchant_id != merchant_id:
+        raise MandateNotOfService(field="mandate_id")
+    return answer(mandates.view_for_consumer(row))
 
 
 @router.get("/me/mini-program-grants", response_model=GrantList, responses=problems(401))

@@ -116,6 +116,7 @@ STATUS: dict[type[object], int] = {
     e.TooManyLookups: 429,
     # Mini-programs
     e.OrderNotOfService: 403,
+    e.MandateNotOfService: 403,
     e.InvalidGrant: 400,
     e.AccessTokenInvalid: 401,
     # The database away for a moment (a failover)

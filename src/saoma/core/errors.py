@@ -698,6 +698,13 @@ class OrderNotOfService(SaomaError):
     slug = "order-not-of-service"
 
 
+class MandateNotOfService(SaomaError):
+    """A mini-program asked the wallet to agree to a mandate that its own merchant did not ask
+    for: the wallet shows no sheet for it."""
+
+    slug = "mandate-not-of-service"
+
+
 class InvalidGrant(SaomaError):
     """The authorization code is unknown, expired, already exchanged, revoked by the payer, or
     not one of your mini-programs' codes."""

@@ -23,11 +23,11 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import FileResponse, HTMLResponse, Response
+from starlette.responses import FileResponse, Response
 from starlette.routing import Route
 
 from saoma.demo_apps import ride
-from saoma.demo_apps.serving import MerchantSide, action, page_csp
+from saoma.demo_apps.serving import MerchantSide, action, page_response
 
 STATIC = Path(__file__).parent / "bike_static"
 SESSIONS_MAX = 10_000
@@ -130,13 +130,9 @@ class BikeService(MerchantSide):
 def create_app(service: BikeService, wallet_origin: str) -> Starlette:
     """The bike's pages and its small JSON API for them (same origin)."""
     page = (STATIC / "index.html").read_text(encoding="utf-8")
-    bridge = f"{wallet_origin}/static/saoma-bridge.js"
-    csp = page_csp(wallet_origin)
 
     def index(_request: Request) -> Response:
-        return HTMLResponse(
-            page.replace("{bridge}", bridge), headers={"Content-Security-Policy": csp}
-        )
+        return page_response(page, wallet_origin)
 
     def asset(request: Request) -> Response:
         name = request.path_params["name"]

@@ -1,6 +1,7 @@
-"""``saoma demo`` starts the demo's mini-programs beside the API: the shared bike and ordering at
-the table. For each, the seeded merchant gets a signing key of its own, the service's origin is
-registered as a mini-program and approved, and the service is served."""
+"""``saoma demo`` starts the demo's mini-programs beside the API: the shared bike, ordering at
+the table and the monthly transit pass. For each, the seeded merchant gets a signing key of its
+own, the service's origin is registered as a mini-program and approved, and the service is
+served."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from sqlalchemy import select
 
 from saoma import signing
 from saoma.config import get_settings
-from saoma.demo_apps import bike, table
+from saoma.demo_apps import bike, table, transit
 from saoma.demo_apps.serving import serve_in_thread
 from saoma.miniprograms import tables
 from saoma.miniprograms.service import MiniPrograms
@@ -38,6 +39,13 @@ TABLE_ICON_SVG = (
     ' stroke="#fff" stroke-width="4" stroke-linecap="round"><path d="M40 10l-8 20M50 14l-12 16"/>'
     "</g></svg>"
 )
+TRANSIT_LOGIN = "passes@transit.demo"
+TRANSIT_ICON_SVG = (
+    '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 64 64"><rect width="64" height="64"'
+    ' rx="14" fill="#0b5cad"/><g fill="none" stroke="#fff" stroke-width="4"><rect x="16" y="10"'
+    ' width="32" height="36" rx="8"/><path d="M16 30h32M24 54l4-8M40 54l-4-8"/></g><g'
+    ' fill="#fff"><circle cx="24" cy="38" r="3"/><circle cx="40" cy="38" r="3"/></g></svg>'
+)
 
 
 @dataclass(frozen=True)
@@ -58,6 +66,13 @@ class DemoApp:
 BIKE = DemoApp(BIKE_LOGIN, "Shekou Bikes", "蛇口共享单车", ICON_SVG, "demo-bike-key.json")
 TABLE = DemoApp(
     TABLE_LOGIN, "Nanshan Robot Kitchen", "南山机器人餐厅", TABLE_ICON_SVG, "demo-table-key.json"
+)
+TRANSIT = DemoApp(
+    TRANSIT_LOGIN,
+    "Shenzhen Transit Pass",
+    "深圳交通月票",
+    TRANSIT_ICON_SVG,
+    "demo-transit-key.json",
 )
 
 
@@ -127,3 +142,11 @@ def start_table(platform: Platform, host: str, port: int, saoma_url: str) -> tup
     service = table.TableService(saoma_url, key["key_id"], key["private_key"], kitchen_key)
     serve_in_thread(table.create_app(service, saoma_url), host, port, "demo-table")
     return origin, f"{origin}/kitchen#key={kitchen_key}"
+
+
+def start_transit(platform: Platform, host: str, port: int, saoma_url: str) -> str:
+    """Serve the monthly transit pass on ``port``; its origin."""
+    origin, key = _registered(platform, TRANSIT, host, port)
+    service = transit.TransitService(saoma_url, key["key_id"], key["private_key"])
+    serve_in_thread(transit.create_app(service, saoma_url), host, port, "demo-transit")
+    return origin

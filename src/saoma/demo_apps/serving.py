@@ -6,13 +6,12 @@ the page's Content-Security-Policy, the small JSON actions its page calls, and a
 from __future__ import annotations
 
 import threading
-import time
 from typing import Any
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response
 
 from saoma import signing
 from saoma.client import MerchantClient, SaomaError
@@ -36,25 +35,21 @@ class MerchantSide:
         self.key_id = key_id
         self.saoma = MerchantClient(saoma_url, key_id=key_id, private_key=self.key)
 
-    def payer_name(self, code: str) -> tuple[str, str]:
-        """The payer agreed in the wallet: exchange the login code; the token and the masked
-        name they granted."""
+    def payer_profile(self, code: str) -> tuple[str, dict[str, Any]]:
+        """The payer agreed in the wallet: exchange the login code; the token and what they
+        granted (``sub``, the payer's id for this service, and the masked name)."""
         token = self.saoma.request(
             "POST", "/v1/mini/tokens", {"grant_type": "authorization_code", "code": code}
         )["access_token"]
-        profile = self.userinfo(token)
+        return token, self.userinfo(token)
+
+    def payer_name(self, code: str) -> tuple[str, str]:
+        """The token and the masked name the payer granted."""
+        token, profile = self.payer_profile(code)
         return token, str(profile.get("masked_name") or "")
 
     def userinfo(self, token: str) -> dict[str, Any]:
-        path = "/v1/mini/userinfo"
-        headers = signing.sign_request(
-            self.key, self.key_id, "GET", path, b"", timestamp=int(time.time())
-        )
-        headers["authorization"] = f"Bearer {token}"
-        response = self.saoma.http.get(path, headers=headers)
-        if response.status_code != 200:
-            raise SaomaError(response.status_code, response.json())
-        result: dict[str, Any] = response.json()
+        result: dict[str, Any] = self.saoma.request("GET", "/v1/mini/userinfo", access_token=token)
         return result
 
 
@@ -66,6 +61,13 @@ def page_csp(wallet_origin: str, *, framed: bool = True) -> str:
         f"script-src 'self' {scripts}; style-src 'self'; img-src 'self' data:;"
         f" connect-src 'self'; frame-ancestors {ancestors}; base-uri 'none'"
     ).replace(" ;", ";")
+
+
+def page_response(page: str, wallet_origin: str, *, framed: bool = True) -> Response:
+    """A service's page with the wallet's bridge script put in, under :func:`page_csp`."""
+    html = page.replace("{bridge}", f"{wallet_origin}/static/saoma-bridge.js")
+    csp = page_csp(wallet_origin, framed=framed)
+    return HTMLResponse(html, headers={"Content-Security-Policy": csp})
 
 
 def action(work: Any) -> Any:

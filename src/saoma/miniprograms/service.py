@@ -234,8 +234,8 @@ class MiniPrograms:
             "sub": subject(salt, row.consumer_id),
         }
 
-    def userinfo(self, merchant: Merchant, token: str) -> dict[str, Any]:
-        """The profile fields the payer granted, read with a token still in force."""
+    def _grant_in_force(self, merchant: Merchant, token: str) -> Any:
+        """The grant a token in force stands for, if the merchant owns its service."""
         query = (
             select(_grant.consumer_id, _grant.scopes, _mp.subject_salt)
             .join(t.mini_programs, _mp.id == _grant.mini_program_id)
@@ -250,6 +250,16 @@ class MiniPrograms:
             row = conn.execute(query).first()
         if row is None:
             raise AccessTokenInvalid()
+        return row
+
+    def payer_of(self, merchant: Merchant, token: str) -> str:
+        """The wallet a token in force was granted by: the payer a service's server may name
+        (in a mandate's request) without knowing any of the payer's ids."""
+        return str(self._grant_in_force(merchant, token).consumer_id)
+
+    def userinfo(self, merchant: Merchant, token: str) -> dict[str, Any]:
+        """The profile fields the payer granted, read with a token still in force."""
+        row = self._grant_in_force(merchant, token)
         scopes = rules.scope_list(row.scopes)
         info: dict[str, Any] = {"sub": subject(row.subject_salt, row.consumer_id)}
         if "profile.masked_name" in scopes:

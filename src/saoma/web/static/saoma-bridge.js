@@ -9,6 +9,7 @@
      SaomaBridge.login(["profile.masked_name"]) -> {ok, code}  (the server exchanges the code)
      SaomaBridge.requestPayment(orderId)        -> {ok}        (the wallet's own sheet and PIN)
      SaomaBridge.requestHold(holdId)            -> {ok}        (the same, for a deposit)
+     SaomaBridge.requestMandate(mandateId)      -> {ok}        (the same: agree to recurring debits)
      SaomaBridge.scanCode()                     -> {ok, text}  (the wallet's scanner)
 */
 (function () {
@@ -53,6 +54,9 @@
     login: function (scopes) { return call("login", { scopes: scopes || [] }); },
     requestPayment: function (orderId) { return call("requestPayment", { order_id: String(orderId) }); },
     requestHold: function (holdId) { return call("requestHold", { hold_id: String(holdId) }); },
+    requestMandate: function (mandateId) {
+      return call("requestMandate", { mandate_id: String(mandateId) });
+    },
     scanCode: function () { return call("scanCode", {}); },
   });
 })();

@@ -358,6 +358,7 @@ const DICT = {
     "err_too-many-lookups": "You looked up many recipients in a short time. Wait a few minutes, then try again.",
     // mini-programs: what a service's refusal says
     "err_order-not-of-service": "This service asked to be paid for another shop's order: the wallet did not show it.",
+    "err_mandate-not-of-service": "This service asked you to agree to another shop's mandate: the wallet did not show it.",
     "err_invalid-grant": "This sign-in code was already used or has expired: sign in to the service again.",
     "err_access-token-invalid": "You withdrew this service's access, or it has expired: sign in to the service again.",
     "err_database-unavailable": "Saoma cannot reach its database for a moment. Nothing was done twice: try again in a few seconds.",
@@ -735,6 +736,7 @@ const DICT = {
     "err_too-many-lookups": "查询收款人过于频繁，请几分钟后再试。",
     // 小程序：服务被拒绝时的说明
     "err_order-not-of-service": "该服务请求支付其他商户的订单，钱包未予显示。",
+    "err_mandate-not-of-service": "该服务请求你同意其他商户的自动扣款，钱包未予显示。",
     "err_invalid-grant": "该登录码已被使用或已过期，请重新登录该服务。",
     "err_access-token-invalid": "你已撤销该服务的授权，或授权已过期，请重新登录该服务。",
     "err_database-unavailable": "扫码付暂时无法连接数据库，不会重复扣款，请几秒后再试。",

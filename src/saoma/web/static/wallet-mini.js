@@ -4,8 +4,8 @@
    counts only if it comes from the frame the wallet opened (event.source) and from the origin
    the service registered (event.origin); anything else is ignored, unanswered. Whatever a
    service asks, the payer answers in the wallet's own sheet, a modal dialog drawn over the
-   frame: the consent to share profile data, the payment or the hold with its PIN pad, the
-   scanner. The service learns {ok: true} (with a code, or the scanned text) or a refusal slug;
+   frame: the consent to share profile data, the payment, the hold or the mandate with its PIN
+   pad, the scanner. The service learns {ok: true} (with a code, or the scanned text) or a refusal slug;
    never the PIN, never the wallet's own data.
 
    The frame: sandbox="allow-scripts allow-forms allow-same-origin". allow-same-origin keeps the
@@ -32,6 +32,12 @@ Object.assign(DICT.en, {
   mini_pin_hint: "Only the wallet sees your PIN; the service learns whether you paid.",
   mini_paid: "Paid {amount} to {name}.", mini_held: "{amount} reserved for {name}.",
   mini_from: "Served from {origin}",
+  mini_mandate_for: "{service} asks you to let {name} debit you regularly",
+  mini_mandate_max: "At most {amount} a debit", mini_mandate_period: "From {start} to {end}",
+  mini_mandate_by: "Debited by {name}",
+  mini_mandate_notice: "A notice comes a day before each debit. Pause or revoke at any time under Mandates.",
+  mini_mandate_pin_hint: "Only the wallet sees your PIN; the service learns whether you agreed.",
+  mini_mandate_agreed: "{name} may now debit you as agreed.",
 });
 
 Object.assign(DICT.zh, {
@@ -49,6 +55,12 @@ Object.assign(DICT.zh, {
   mini_pin_hint: "只有钱包能看到你的支付密码；服务只知道你是否付款。",
   mini_paid: "已向 {name} 支付 {amount}。", mini_held: "已为 {name} 冻结 {amount}。",
   mini_from: "服务地址：{origin}",
+  mini_mandate_for: "{service} 请你同意 {name} 定期扣款",
+  mini_mandate_max: "每次最多 {amount}", mini_mandate_period: "{start} 至 {end}",
+  mini_mandate_by: "扣款商户：{name}",
+  mini_mandate_notice: "每次扣款前一天会先通知你。可随时在“自动扣款”中暂停或解约。",
+  mini_mandate_pin_hint: "只有钱包能看到你的支付密码；服务只知道你是否同意。",
+  mini_mandate_agreed: "已同意 {name} 按约定扣款。",
 });
 
 (() => {
@@ -140,7 +152,10 @@ Object.assign(DICT.zh, {
     opened.frame.contentWindow.postMessage(message, opened.mp.origin);
   }
 
-  const HANDLERS = { login: askLogin, requestPayment: askPayment, requestHold: askHold, scanCode: askScan };
+  const HANDLERS = {
+    login: askLogin, requestPayment: askPayment, requestHold: askHold, requestMandate: askMandate,
+    scanCode: askScan,
+  };
 
   window.addEventListener("message", (event) => {
     if (!opened || event.source !== opened.frame.contentWindow) return;
@@ -161,9 +176,10 @@ Object.assign(DICT.zh, {
 
   function openSheet(request, title, okWord) {
     asking = request;
-    for (const part of ["#ms-amount", "#ms-was", "#ms-offer", "#ms-scopes", "#ms-scan", "#ms-pinpad"]) {
+    for (const part of ["#ms-amount", "#ms-was", "#ms-offer", "#ms-scopes", "#ms-terms", "#ms-scan", "#ms-pinpad"]) {
       $(part).hidden = true;
     }
+    $("#ms-pin-hint").textContent = t("mini_pin_hint");
     $("#ms-service").textContent = t("mini_from", { origin: opened.mp.origin });
     $("#ms-title").textContent = title;
     $("#ms-details").textContent = "";
@@ -277,6 +293,60 @@ Object.assign(DICT.zh, {
       });
       $("#ms-offer").hidden = false;
     }
+    $("#ms-pinpad").hidden = false;
+    pinPad.focus();
+  }
+
+  // --- requestMandate(mandate_id) -------------------------------------------------------------
+
+  async function askMandate(id, params) {
+    const mandateId = params.mandate_id;
+    if (typeof mandateId !== "string" || !/^[\w-]{1,64}$/.test(mandateId)) {
+      reply(id, false, "invalid-request");
+      return;
+    }
+    const mp = opened.mp;
+    asking = { id, busy: true }; // one request at a time, from the preview on
+    let m;
+    try {
+      // Refused unless the mandate is this payer's and the service's own merchant asked for it.
+      m = await api("GET", `/v1/me/mini-programs/${encodeURIComponent(mp.id)}/mandates/${mandateId}`);
+    } catch (err) {
+      finish(false, err.slug);
+      return;
+    }
+    if (m.state !== "requested") { finish(false, `mandate-${m.state}`); return; }
+    mandateSheet(id, mp, m);
+  }
+
+  function mandateSheet(id, mp, m) {
+    const name = Saoma.merchantName(m.merchant);
+    const request = { id, confirm: async () => {
+      const pin = $("#ms-pin").value.trim();
+      if (!/^\d{6}$/.test(pin)) { pinPad.focus(); throw new Saoma.ApiError({ type: "/pin-required" }, 401); }
+      try {
+        await api("POST", `/v1/me/mandates/${encodeURIComponent(m.id)}/agree`, { pin });
+      } catch (err) {
+        pinPad.clear();
+        request.failed = err.slug;
+        throw err;
+      }
+      finish(true, {});
+      Saoma.toast(t("mini_mandate_agreed", { name }), "ok");
+    } };
+    openSheet(request, t("mini_mandate_for", { service: nameOf(mp), name }), t("md_agree"));
+    $("#ms-amount").textContent = money(m.amount_max, m.currency);
+    $("#ms-amount").hidden = false;
+    $("#ms-details").textContent = m.purpose;
+    $("#ms-terms").replaceChildren(...[
+      t("mini_mandate_max", { amount: money(m.amount_max, m.currency) }),
+      t("md_freq_" + m.frequency),
+      t("mini_mandate_period", { start: m.start_on, end: m.end_on }),
+      t("mini_mandate_by", { name }),
+      t("mini_mandate_notice"),
+    ].map((text) => el("li", { text })));
+    $("#ms-terms").hidden = false;
+    $("#ms-pin-hint").textContent = t("mini_mandate_pin_hint");
     $("#ms-pinpad").hidden = false;
     pinPad.focus();
   }
