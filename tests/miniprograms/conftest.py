@@ -3,7 +3,6 @@ does), merchants with their signing keys, payers, and the operator's approval by
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import subprocess
@@ -16,6 +15,7 @@ import httpx
 import pytest
 
 from saoma import signing
+from saoma.demo_apps.launch import BIKE
 from support import (
     Server,
     Shop,
@@ -25,10 +25,8 @@ from support import (
     wait_until,
 )
 
-ICON_SVG = (
-    '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 8 8"><circle r="4" cx="4" cy="4"/></svg>'
-)
-ICON = "data:image/svg+xml;base64," + base64.b64encode(ICON_SVG.encode()).decode()
+ICON_SVG = BIKE.icon_svg  # the demo bike's, as the wallet's Services list shows it
+ICON = BIKE.icon
 
 
 EXPECT_MS, EXPECT_DEFAULT_MS = 30_000, 5_000

@@ -84,12 +84,16 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
             bike.wait(timeout=10)
 
 
-def open_bike(page: Page, world: World, *, money: str = "") -> Frame:
-    """A new payer opens Services → Shekou Bikes; the bike's page, loaded in its frame."""
+def open_bike(page: Page, world: World, *, money: str = "", shots: Path | None = None) -> Frame:
+    """A new payer opens Services → Shekou Bikes; the bike's page, loaded in its frame (the
+    Services list photographed into ``shots`` on the way)."""
     sign_up_consumer(page, world.saoma.url)
     if money:
         top_up(page, money)
     page.get_by_role("button", name="Services").click()
+    if shots is not None:
+        expect(page.locator("#mini-list")).to_contain_text("Shekou Bikes")
+        page.screenshot(path=str(shots / "wallet-services.png"))
     page.locator("#mini-list").get_by_role("button", name="Shekou Bikes").click()
     expect(page.locator("iframe.mini-frame")).to_have_attribute(
         "sandbox", "allow-scripts allow-forms allow-same-origin"
@@ -137,7 +141,7 @@ def userinfo(world: World, token: str) -> httpx.Response:
 
 
 def test_a_ride_from_scan_to_fare(world: World, wallet: Page, shots: Path) -> None:
-    open_bike(wallet, world, money="200")
+    open_bike(wallet, world, money="200", shots=shots)
     bike = wallet.frame_locator("iframe.mini-frame")
     sheet = wallet.locator("#mini-sheet")
 
