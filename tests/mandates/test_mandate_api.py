@@ -6,6 +6,8 @@ The mandates' clock is moved (``later``) to stand a day or more after a notice.
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import threading
 from collections.abc import Callable
@@ -191,6 +193,11 @@ def test_a_debit_a_day_after_its_notice_moves_the_money_and_shows_in_the_bills(
     )
     debited = [e for e in events(platform, mandate["id"]) if e[0] == "mandate.debited"]
     assert [e[2]["debit"]["payment_id"] for e in debited] == [made["payment_id"]]
+    # The merchant's statement names the mandate on the debit's line.
+    day = local.date().isoformat()
+    rows = list(csv.DictReader(io.StringIO(gym.client.statement(day, day))))
+    debit_line = next(r for r in rows if r["payment_id"] == made["payment_id"])
+    assert (debit_line["kind"], debit_line["mandate_id"]) == ("mandate", mandate["id"])
 
 
 def test_each_rule_refuses_with_its_own_problem_type(

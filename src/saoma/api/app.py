@@ -224,8 +224,8 @@ _PROBLEM_SCHEMA = {"$ref": "#/components/schemas/ProblemDoc"}
 _MEDIA_EXAMPLES = {
     "image/svg+xml": '<svg xmlns="http://www.w3.org/2000/svg" width="290" height="290">…</svg>',
     "text/csv": "time,payment_id,kind,order_id,note,currency,gross,fee,refunded,net,"
-    "discount_paid_by_campaign\r\n2026-11-24T12:13:40+08:00,pay_0c4d5e6f7a8b,order,"
-    "ord_5b1e0c2f7a9d,Beef noodles,CNY,25.00,0.15,0.00,24.85,0.00\r\n",
+    "discount_paid_by_campaign,mandate_id\r\n2026-11-24T12:13:40+08:00,pay_0c4d5e6f7a8b,order,"
+    "ord_5b1e0c2f7a9d,Beef noodles,CNY,25.00,0.15,0.00,24.85,0.00,\r\n",
     "text/event-stream": 'id: evt_5e4d3c2b1a09\nevent: payment.succeeded\ndata: {"id": '
     '"evt_5e4d3c2b1a09", "type": "payment.succeeded", "data": {"id": "pay_0c4d5e6f7a8b"}}\n\n',
 }
