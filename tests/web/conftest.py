@@ -2,6 +2,10 @@
 
 The browser is required in CI (SAOMA_REQUIRE_BROWSER=1): a missing Chromium fails the run.
 Screenshots of the main screens go to build/screenshots (or SAOMA_SCREENSHOT_DIR).
+
+The pages' server runs over SQLite: a page calls the same API whichever database is behind it,
+and that API's own tests (tests/api and the packages' tests) run on both databases. The main
+tour of the pages (test_pages.py) runs on PostgreSQL as well.
 """
 
 from __future__ import annotations
@@ -10,10 +14,19 @@ from collections.abc import Iterator
 
 import pytest
 
-from support import receiver, server
+from support import Server, receiver, serve_module
 from support_web import new_page, phone
 
 __all__ = ["receiver", "server", "till", "wallet"]
+
+
+@pytest.fixture(scope="module", params=["sqlite"])
+def server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Server]:
+    """A server process over a fresh SQLite database; books and authorisations are checked at
+    the end."""
+    yield from serve_module(request, tmp_path_factory.mktemp(f"server-{request.param}"))
 
 
 @pytest.fixture

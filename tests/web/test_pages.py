@@ -24,6 +24,7 @@ from saoma import signing
 from saoma.client import MerchantClient, SaomaError
 from saoma.qr import images
 from support import PASSWORD, Receiver, Server, new_consumer, new_merchant, wait_for
+from support import server as server  # the main tour: on both databases
 from support_web import (
     PIN,
     confirm_with_pin,
