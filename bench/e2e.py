@@ -81,6 +81,7 @@ TOP_UP = 5_000_000  # fen per consumer: no payment in a run fails for want of fu
 NO_PIN_PER_PAYMENT = 1_000
 NO_PIN_PER_DAY = 200_000  # the most allowed: 4,000+ codes of at most 49 fen a day
 EXTRA_HANDLE_BATCHES = 2  # fetched before the run (100 handles each); more are fetched if needed
+SETUP_TRIES_MAX = 120  # a client setting up while the servers refuse work (503), a second apart
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
@@ -237,6 +238,19 @@ def new_shop(url: str, receiver: Receiver, n: int) -> dict[str, str]:
 # --- a client process -----------------------------------------------------------------------------
 
 
+def patiently(call: Callable[[], Any]) -> Any:
+    """A set-up call, sent again while a busy server refuses it (503 overloaded: nothing of it
+    was done), after the second its Retry-After asks for."""
+    for _ in range(SETUP_TRIES_MAX - 1):
+        try:
+            return call()
+        except SaomaError as exc:
+            if exc.slug != "overloaded":
+                raise
+            time.sleep(1.0)
+    return call()
+
+
 def client_main(spec: dict[str, Any], ready: Any, go: Any, window: Any, results: Any) -> None:
     """One client process: set up its consumer, wait for the start, pay until the window closes.
 
@@ -252,26 +266,25 @@ def client_main(spec: dict[str, Any], ready: Any, go: Any, window: Any, results:
             timeout=30,
         )
         me = ConsumerClient(url, timeout=30)
-        me.sign_up(f"+86137{secrets.randbelow(10**8):08d}", PASSWORD)
-        me.set_pin(PIN, password=PASSWORD)
-        me.top_up(TOP_UP)
-        me.request(
-            "PUT",
-            "/v1/me/no-pin-limit",
-            {"per_payment": NO_PIN_PER_PAYMENT, "per_day": NO_PIN_PER_DAY, "pin": PIN},
-        )
-        device = me.request("POST", "/v1/me/devices", {"label": f"e2e phone {n}"})
+        phone = f"+86137{secrets.randbelow(10**8):08d}"
+        patiently(lambda: me.sign_up(phone, PASSWORD))
+        patiently(lambda: me.set_pin(PIN, password=PASSWORD))
+        patiently(lambda: me.top_up(TOP_UP))
+        limits = {"per_payment": NO_PIN_PER_PAYMENT, "per_day": NO_PIN_PER_DAY, "pin": PIN}
+        patiently(lambda: me.request("PUT", "/v1/me/no-pin-limit", limits))
+        label = {"label": f"e2e phone {n}"}
+        device = patiently(lambda: me.request("POST", "/v1/me/devices", label))
         secret = base64.b64decode(device["secret"])
         handles: list[str] = list(device["handles"])
 
         def more_handles() -> None:
-            got = me.request("POST", f"/v1/me/devices/{device['device_id']}/handles")
-            handles.extend(got["handles"])
+            path = f"/v1/me/devices/{device['device_id']}/handles"
+            handles.extend(patiently(lambda: me.request("POST", path))["handles"])
 
         for _ in range(EXTRA_HANDLE_BATCHES):
             more_handles()
         deadline = now() + 60
-        while me.me()["balance"] < TOP_UP:
+        while patiently(me.me)["balance"] < TOP_UP:
             if now() > deadline:
                 raise RuntimeError("the top-up did not settle")
             time.sleep(0.05)
@@ -315,6 +328,8 @@ def client_main(spec: dict[str, Any], ready: Any, go: Any, window: Any, results:
         except SaomaError as exc:
             errors[exc.slug] = errors.get(exc.slug, 0) + 1
             refused += exc.status == 503
+            if exc.status == 503:  # as a client should: come back after its Retry-After (1 s)
+                time.sleep(1.0)
         except httpx.HTTPError as exc:
             errors[type(exc).__name__] = errors.get(type(exc).__name__, 0) + 1
     results.put((n, records, errors, fetches, calls, refused))
