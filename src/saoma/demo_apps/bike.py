@@ -12,8 +12,6 @@ Run alone: ``python -m saoma.demo_apps.bike --port 8001 --saoma-url http://127.0
 
 from __future__ import annotations
 
-import argparse
-import json
 import secrets
 import threading
 import time
@@ -23,11 +21,11 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import FileResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from saoma.demo_apps import ride
-from saoma.demo_apps.serving import MerchantSide, action, page_response
+from saoma.demo_apps.serving import MerchantSide, action, assets, page_response, run_alone
 
 STATIC = Path(__file__).parent / "bike_static"
 SESSIONS_MAX = 10_000
@@ -134,17 +132,10 @@ def create_app(service: BikeService, wallet_origin: str) -> Starlette:
     def index(_request: Request) -> Response:
         return page_response(page, wallet_origin)
 
-    def asset(request: Request) -> Response:
-        name = request.path_params["name"]
-        if name not in ("bike.js", "bike.css"):
-            return Response(status_code=404)
-        media = "text/javascript" if name.endswith(".js") else "text/css"
-        return FileResponse(STATIC / name, media_type=media)
-
     return Starlette(
         routes=[
             Route("/", index),
-            Route("/static/{name}", asset),
+            Route("/static/{name}", assets(STATIC, ("bike.js", "bike.css"))),
             Route("/api/session", action(service.sign_in), methods=["POST"]),
             Route("/api/unlock", action(service.unlock), methods=["POST"]),
             Route("/api/ride", action(service.start), methods=["POST"]),
@@ -155,24 +146,10 @@ def create_app(service: BikeService, wallet_origin: str) -> Starlette:
 
 
 def main(argv: list[str] | None = None) -> None:
-    import uvicorn
+    def start(saoma_url: str, key: dict[str, Any]) -> Starlette:
+        return create_app(BikeService(saoma_url, key["key_id"], key["private_key"]), saoma_url)
 
-    parser = argparse.ArgumentParser(description="The shared-bike demo mini-program.")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, required=True)
-    parser.add_argument(
-        "--saoma-url", required=True, help="Saoma's API and wallet, as browsers see it."
-    )
-    parser.add_argument("--key-file", required=True, type=Path)
-    args = parser.parse_args(argv)
-    key = json.loads(args.key_file.read_text())
-    service = BikeService(args.saoma_url, key["key_id"], key["private_key"])
-    uvicorn.run(
-        create_app(service, args.saoma_url.rstrip("/")),
-        host=args.host,
-        port=args.port,
-        log_level="warning",
-    )
+    run_alone("The shared-bike demo mini-program.", argv, start)
 
 
 if __name__ == "__main__":  # pragma: no cover

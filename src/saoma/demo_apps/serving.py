@@ -5,13 +5,17 @@ the page's Content-Security-Policy, the small JSON actions its page calls, and a
 
 from __future__ import annotations
 
+import argparse
+import json
 import threading
+from collections.abc import Callable, Collection
+from pathlib import Path
 from typing import Any
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response
 
 from saoma import signing
 from saoma.client import MerchantClient, SaomaError
@@ -89,6 +93,42 @@ def action(work: Any) -> Any:
             return JSONResponse({"error": exc.slug}, status_code=502)
 
     return handle
+
+
+MEDIA = {".js": "text/javascript", ".css": "text/css", ".svg": "image/svg+xml"}
+
+
+def assets(folder: Path, names: Collection[str]) -> Callable[[Request], Response]:
+    """The route serving a service's static files: only ``names``, from ``folder``."""
+
+    def asset(request: Request) -> Response:
+        name = request.path_params["name"]
+        if name not in names:
+            return Response(status_code=404)
+        return FileResponse(folder / name, media_type=MEDIA[Path(name).suffix])
+
+    return asset
+
+
+def run_alone(
+    description: str, argv: list[str] | None, start: Callable[[str, dict[str, Any]], Starlette]
+) -> None:
+    """Run a demo service on its own: ``start(saoma_url, key)`` makes its app from Saoma's URL
+    (as browsers see it) and the key file (``{"key_id": …, "private_key": <base64>}``, and
+    whatever else the service keeps there)."""
+    import uvicorn
+
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument(
+        "--saoma-url", required=True, help="Saoma's API and wallet, as browsers see it."
+    )
+    parser.add_argument("--key-file", required=True, type=Path)
+    args = parser.parse_args(argv)
+    key = json.loads(args.key_file.read_text())
+    app = start(args.saoma_url.rstrip("/"), key)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
 
 
 def serve_in_thread(app: Starlette, host: str, port: int, name: str = "demo") -> threading.Thread:

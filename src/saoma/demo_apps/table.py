@@ -16,8 +16,6 @@ Run alone: ``python -m saoma.demo_apps.table --port 8002 --saoma-url http://127.
 
 from __future__ import annotations
 
-import argparse
-import json
 import secrets
 import threading
 import time
@@ -27,12 +25,12 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import FileResponse, HTMLResponse, Response
+from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
 from saoma.client import SaomaError
 from saoma.demo_apps import menu
-from saoma.demo_apps.serving import MerchantSide, Refused, action, page_csp
+from saoma.demo_apps.serving import MerchantSide, Refused, action, assets, page_csp, run_alone
 
 STATIC = Path(__file__).parent / "table_static"
 SESSIONS_MAX = 10_000  # diners remembered; the oldest is forgotten first
@@ -232,8 +230,7 @@ def create_app(service: TableService, wallet_origin: str) -> Starlette:
         name: (STATIC / f"{name}.html").read_text(encoding="utf-8").replace("{bridge}", bridge)
         for name in ("index", "kitchen")
     }
-    assets = {"table.js", "table.css", "kitchen.js"} | menu.PICTURES
-    media = {".js": "text/javascript", ".css": "text/css", ".svg": "image/svg+xml"}
+    files = {"table.js", "table.css", "kitchen.js"} | menu.PICTURES
 
     def page(name: str) -> Any:
         def show(_request: Request) -> Response:
@@ -242,12 +239,6 @@ def create_app(service: TableService, wallet_origin: str) -> Starlette:
             return HTMLResponse(pages[name], headers={"Content-Security-Policy": csp})
 
         return show
-
-    def asset(request: Request) -> Response:
-        name = request.path_params["name"]
-        if name not in assets:
-            return Response(status_code=404)
-        return FileResponse(STATIC / name, media_type=media[Path(name).suffix])
 
     post = {
         "session": service.open_session,
@@ -263,33 +254,20 @@ def create_app(service: TableService, wallet_origin: str) -> Starlette:
         routes=[
             Route("/", page("index")),
             Route("/kitchen", page("kitchen")),
-            Route("/static/{name}", asset),
+            Route("/static/{name}", assets(STATIC, files)),
             *(Route(f"/api/{n}", action(work), methods=["POST"]) for n, work in post.items()),
         ]
     )
 
 
 def main(argv: list[str] | None = None) -> None:
-    import uvicorn
+    def start(saoma_url: str, key: dict[str, Any]) -> Starlette:
+        kitchen_key = key.get("kitchen_key") or secrets.token_urlsafe(18)
+        service = TableService(saoma_url, key["key_id"], key["private_key"], kitchen_key)
+        print(f"The kitchen's screen: /kitchen#key={kitchen_key} on this service's address")
+        return create_app(service, saoma_url)
 
-    parser = argparse.ArgumentParser(description="The table-ordering demo mini-program.")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, required=True)
-    parser.add_argument(
-        "--saoma-url", required=True, help="Saoma's API and wallet, as browsers see it."
-    )
-    parser.add_argument("--key-file", required=True, type=Path)
-    args = parser.parse_args(argv)
-    key = json.loads(args.key_file.read_text())
-    kitchen_key = key.get("kitchen_key") or secrets.token_urlsafe(18)
-    service = TableService(args.saoma_url, key["key_id"], key["private_key"], kitchen_key)
-    print(f"The kitchen's screen: http://{args.host}:{args.port}/kitchen#key={kitchen_key}")
-    uvicorn.run(
-        create_app(service, args.saoma_url.rstrip("/")),
-        host=args.host,
-        port=args.port,
-        log_level="warning",
-    )
+    run_alone("The table-ordering demo mini-program.", argv, start)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -15,8 +15,6 @@ Run alone: ``python -m saoma.demo_apps.transit --port 8003 --saoma-url http://12
 
 from __future__ import annotations
 
-import argparse
-import json
 import secrets
 import threading
 from dataclasses import dataclass, field
@@ -26,15 +24,15 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import FileResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from saoma.client import SaomaError
 from saoma.demo_apps import passes
-from saoma.demo_apps.serving import MerchantSide, action, page_response
+from saoma.demo_apps.serving import MerchantSide, action, assets, page_response, run_alone
 
 STATIC = Path(__file__).parent / "transit_static"
-ASSETS = {"transit.js": "text/javascript", "transit.css": "text/css"}
+ASSETS = ("transit.js", "transit.css")
 SESSIONS_MAX = 10_000
 
 
@@ -155,16 +153,10 @@ def create_app(service: TransitService, wallet_origin: str) -> Starlette:
     def index(_request: Request) -> Response:
         return page_response(page, wallet_origin)
 
-    def asset(request: Request) -> Response:
-        name = request.path_params["name"]
-        if name not in ASSETS:
-            return Response(status_code=404)
-        return FileResponse(STATIC / name, media_type=ASSETS[name])
-
     return Starlette(
         routes=[
             Route("/", index),
-            Route("/static/{name}", asset),
+            Route("/static/{name}", assets(STATIC, ASSETS)),
             Route("/api/session", action(service.sign_in), methods=["POST"]),
             Route("/api/subscribe", action(service.subscribe), methods=["POST"]),
             Route("/api/cancel", action(service.cancel), methods=["POST"]),
@@ -174,24 +166,11 @@ def create_app(service: TransitService, wallet_origin: str) -> Starlette:
 
 
 def main(argv: list[str] | None = None) -> None:
-    import uvicorn
+    def start(saoma_url: str, key: dict[str, Any]) -> Starlette:
+        service = TransitService(saoma_url, key["key_id"], key["private_key"])
+        return create_app(service, saoma_url)
 
-    parser = argparse.ArgumentParser(description="The monthly transit pass demo mini-program.")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, required=True)
-    parser.add_argument(
-        "--saoma-url", required=True, help="Saoma's API and wallet, as browsers see it."
-    )
-    parser.add_argument("--key-file", required=True, type=Path)
-    args = parser.parse_args(argv)
-    key = json.loads(args.key_file.read_text())
-    service = TransitService(args.saoma_url, key["key_id"], key["private_key"])
-    uvicorn.run(
-        create_app(service, args.saoma_url.rstrip("/")),
-        host=args.host,
-        port=args.port,
-        log_level="warning",
-    )
+    run_alone("The monthly transit pass demo mini-program.", argv, start)
 
 
 if __name__ == "__main__":  # pragma: no cover
