@@ -15,6 +15,7 @@ pg_auto_failover is not installed, unless SAOMA_REQUIRE_FAILOVER=1 (CI) makes th
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import subprocess
@@ -301,16 +302,54 @@ def test_money_survives_losing_the_primary(group: FailoverGroup, tmp_path: Path)
     assert summary.settlement["movements settled"] >= 1, summary.render()
 
 
-def _pay(server: Server, token: str, shop_id: str) -> httpx.Response | None:
+def _pay(server: Server, token: str, shop_id: str, amount: int = 1) -> httpx.Response | None:
     try:
         return httpx.post(
             f"{server.url}/v1/merchants/{shop_id}/pay",
-            json={"amount": 1, "currency": "CNY", "note": "failover", "pin": PIN},
+            json={"amount": amount, "currency": "CNY", "note": "failover", "pin": PIN},
             headers={"authorization": f"Bearer {token}", "idempotency-key": secrets.token_hex(8)},
             timeout=10,
         )
     except httpx.TimeoutException:
         return None
+
+
+class Cashier:
+    """The till's live page: listens to the merchant's events, connecting again (as a browser's
+    EventSource does) whenever the stream ends."""
+
+    def __init__(self, server: Server, token: str) -> None:
+        self.server, self.token = server, token
+        self.heard: list[dict[str, object]] = []
+        self.connected = threading.Event()
+        self.stop = threading.Event()
+        self.connections = 0
+        self.thread = threading.Thread(target=self._listen, daemon=True)
+        self.thread.start()
+
+    def _listen(self) -> None:
+        while not self.stop.is_set():
+            try:
+                with httpx.stream(
+                    "GET",
+                    self.server.url + "/v1/merchant/events",
+                    headers={"authorization": f"Bearer {self.token}"},
+                    timeout=httpx.Timeout(10, read=None),
+                ) as stream:
+                    self.connections += 1
+                    for line in stream.iter_lines():
+                        if line.startswith(": connected"):
+                            self.connected.set()
+                        if line.startswith("data: "):
+                            self.heard.append(json.loads(line[6:]))
+                        if self.stop.is_set():
+                            return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+
+    def heard_amount(self, amount: int) -> bool:
+        return any(e["data"].get("amount") == amount for e in self.heard)  # type: ignore[union-attr]
 
 
 @pytest.mark.slow
@@ -325,6 +364,8 @@ def test_requests_answer_503_and_healthz_stays_up_during_a_failover(
         payer = new_consumer(server, balance=100_000)
         token = payer.client.token
         assert _pay(server, token, shop.id) is not None
+        cashier = Cashier(server, shop.token)
+        assert cashier.connected.wait(30), "the till's live page did not connect"
         statuses: Counter[str] = Counter()
         health: Counter[int] = Counter()
         refused: list[httpx.Response] = []
@@ -359,6 +400,11 @@ def test_requests_answer_503_and_healthz_stays_up_during_a_failover(
             time.sleep(0.05)
         stop.set()
         prober.join(timeout=10)
+        # The till's live page goes on too: a payment after the failover is heard there.
+        after = _pay(server, token, shop.id, amount=7)
+        assert after is not None and after.is_success, after
+        wait_until(lambda: cashier.heard_amount(7), timeout_s=30, what="the till to hear it")
+        cashier.stop.set()
         group.rejoin(lost)
     finally:
         server.stop()
@@ -369,3 +415,4 @@ def test_requests_answer_503_and_healthz_stays_up_during_a_failover(
         assert answer.headers["retry-after"] == "1"
         assert answer.json()["type"].endswith("/database-unavailable"), answer.text
     assert set(health) == {200}, health
+    print(f"the till's live page connected {cashier.connections} time(s)")
