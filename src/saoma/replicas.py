@@ -9,12 +9,15 @@ page can say it too.
 How old: a standby that streams and has replayed all it received is current (0 s); one that is
 behind, or has lost its primary, is as old as the last transaction it replayed. A standby further
 behind than ``SAOMA_REPLICA_LAG_MAX_S``, or one that cannot be reached, is passed over: the
-primary answers instead (counted in ``saoma_replica_reads``).
+primary answers instead (counted in ``saoma_replica_reads``). One that could not be reached is
+tried again only after ``RETRY_UNREACHABLE_S``, so a lost machine costs a reading its connect
+timeout once, not every time.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -27,6 +30,7 @@ from saoma.db import database_unavailable, read
 from saoma.observe.metrics import replica_read
 
 log = logging.getLogger(__name__)
+RETRY_UNREACHABLE_S = 10.0  # a standby that could not be reached is tried again after this
 
 # Seconds behind: 0 on a primary (or a promoted standby) and on a standby that streams and has
 # replayed everything it received; else the age of the last transaction it replayed (NULL if it
@@ -62,6 +66,7 @@ class Replicas:
         self.primary = primary
         self.standby = standby
         self.lag_max_s = lag_max_s
+        self.unreachable_until = 0.0  # monotonic: the standby is not tried again before it
 
     @contextmanager
     def reading(self) -> Iterator[tuple[Connection, Freshness]]:
@@ -81,6 +86,9 @@ class Replicas:
         """An open connection to the standby and its freshness, or None: read the primary."""
         if self.standby is None:
             return None
+        if time.monotonic() < self.unreachable_until:
+            replica_read("primary", "standby unavailable")
+            return None
         conn = None
         try:
             conn = read(self.standby)
@@ -91,6 +99,7 @@ class Replicas:
             if not database_unavailable(exc):
                 raise
             log.warning("the standby cannot be reached; reading from the primary: %s", exc.orig)
+            self.unreachable_until = time.monotonic() + RETRY_UNREACHABLE_S
             replica_read("primary", "standby unavailable")
             return None
         if age is None or age > self.lag_max_s:

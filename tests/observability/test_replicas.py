@@ -18,8 +18,11 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 from playwright.sync_api import expect
+from sqlalchemy import event, text
 
 from observability.scrape import TIMEOUT_S, scrape, value
+from saoma.db import make_engine
+from saoma.replicas import CURRENT, Replicas
 from support import PIN, Server, _database, free_port, new_consumer, new_merchant, start_server
 from support_dashboard import dashboard
 from support_ops import operator_at
@@ -137,3 +140,27 @@ def test_a_standby_for_the_embedded_database_is_refused_at_start(tmp_path: Path)
     )
     assert run.returncode != 0
     assert "SAOMA_DATABASE_REPLICA_URL needs a PostgreSQL SAOMA_DATABASE_URL" in run.stderr
+
+
+def test_an_unreachable_standby_is_tried_once_then_left_alone_for_a_while(
+    postgres_database: str,
+) -> None:
+    """A standby machine gone costs one connection attempt, not one per reading."""
+    primary = make_engine(postgres_database)
+    standby = make_engine(f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/test")
+    attempts: list[int] = []
+    event.listen(standby, "do_connect", lambda *_args: attempts.append(1))
+    replicas = Replicas(primary, standby, lag_max_s=30.0)
+    try:
+        for _ in range(3):
+            with replicas.reading() as (conn, freshness):
+                assert conn.execute(text("SELECT 1")).scalar() == 1
+                assert freshness == CURRENT
+        assert len(attempts) == 1
+        replicas.unreachable_until = 0.0  # the wait is over: the standby is tried again
+        with replicas.reading() as (_conn, freshness):
+            assert freshness == CURRENT
+        assert len(attempts) == 2
+    finally:
+        primary.dispose()
+        standby.dispose()
