@@ -13,10 +13,7 @@ day earlier in the database (as a day's wait would leave it)."""
 
 from __future__ import annotations
 
-import json
 import secrets
-import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -24,17 +21,15 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import httpx
 import pytest
 from playwright.sync_api import Frame, Page, expect
 from sqlalchemy import text
 
-from saoma import signing
 from saoma.client import SaomaError
-from support import Server, Shop, engine_of, free_port, new_consumer, new_merchant, wait_until
+from support import Server, Shop, engine_of, free_port, new_consumer, new_merchant
 from support_web import PIN, sign_up_consumer, top_up
 
-from .conftest import approve, register, serve_local
+from .conftest import approve, register, serve_local, start_demo_app
 
 NAME = "Shenzhen Transit Pass"
 SHENZHEN = ZoneInfo("Asia/Shanghai")  # the server's zone (SAOMA_TIMEZONE's default)
@@ -46,32 +41,6 @@ class World:
     saoma: Server
     shop: Shop  # the transit operator: its server signs with this merchant's key
     origin: str
-
-
-def _start_transit(saoma: Server, shop: Shop, port: int, tmp: Path) -> subprocess.Popen[bytes]:
-    key_file = tmp / "transit-key.json"
-    key = {
-        "key_id": shop.client.key_id,
-        "private_key": signing.private_key_to_b64(shop.client.private_key),
-    }
-    key_file.write_text(json.dumps(key))
-    transit = subprocess.Popen(
-        [
-            *(sys.executable, "-m", "saoma.demo_apps.transit", "--port", str(port)),
-            *("--saoma-url", saoma.url, "--key-file", str(key_file)),
-        ],
-        stdout=(tmp / "transit.log").open("ab"),
-        stderr=subprocess.STDOUT,
-    )
-
-    def up() -> bool:
-        try:
-            return httpx.get(f"http://127.0.0.1:{port}/", timeout=2).status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    wait_until(up, timeout_s=120, what="the transit pass's server to start")
-    return transit
 
 
 pytestmark = pytest.mark.usefixtures("patient")
@@ -87,7 +56,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         registered = register(shop, origin, name=NAME, name_zh="深圳交通月票")
         done = approve(saoma, registered["id"])
         assert done.returncode == 0, done.stdout + done.stderr
-        transit = _start_transit(saoma, shop, port, tmp)
+        transit = start_demo_app("transit", saoma, shop, port, tmp)
         try:
             yield World(saoma, shop, origin)
         finally:
