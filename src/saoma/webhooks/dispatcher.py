@@ -34,8 +34,12 @@ S = 1_000_000
 BACKOFF_US = [5 * S, 30 * S, 120 * S, 600 * S, 1800 * S, 3600 * S, 2 * 3600 * S, 4 * 3600 * S]
 BACKOFF_US += [8 * 3600 * S] * 8
 GAVE_UP_US = 2**62  # next attempt "never": the event shows as failed; a replay revives it
-LEASE_US = 15 * S  # longer than a delivery can take (TIMEOUT_S)
 TIMEOUT_S = 5.0
+# A claim's lease covers its whole batch: every round of deliveries taking its longest (TIMEOUT_S)
+# and this much besides for recording them. A lease that ran out while its batch was still being
+# sent would let another process claim and send the same events again.
+LEASE_MARGIN_US = 15 * S
+BATCH_ROUNDS_MAX = 4  # a batch is at most this many rounds of the pool's deliveries
 REQUEST_ID_HEADER = "Saoma-Request-Id"  # the API request that caused the event
 # After a rotation, deliveries are signed with the new secret and the previous one for a day.
 
@@ -122,6 +126,7 @@ class Dispatcher:
         self.engine = engine
         self.poll_s = poll_s
         self._client = client or targets.client(TIMEOUT_S)
+        self.workers = workers
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="webhook")
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -154,8 +159,10 @@ class Dispatcher:
                 self._wake.wait(self.poll_s)
                 self._wake.clear()
 
-    def run_once(self, limit: int = 200) -> bool:
-        """Deliver what is due now; True if there may be more."""
+    def run_once(self, limit: int | None = None) -> bool:
+        """Deliver what is due now (a batch of ``limit``, by default as many as the pool sends in
+        ``BATCH_ROUNDS_MAX`` rounds); True if there may be more."""
+        limit = limit or self.workers * BATCH_ROUNDS_MAX
         now = now_us()
         with read(self.engine) as conn:
             due = conn.execute(DUE, {"now": now, "limit": limit}).scalars().all()
@@ -168,8 +175,10 @@ class Dispatcher:
         return len(due) == limit
 
     def _claim(self, ids: list[str], now: int) -> list[Any]:
-        """Take the events for this process: one UPDATE stamps them with a lease of our own."""
-        lease = now + LEASE_US
+        """Take the events for this process: one UPDATE stamps them with a lease of our own, long
+        enough to send them all (``now``: when they were found due)."""
+        rounds = -(-len(ids) // self.workers)
+        lease = now_us() + rounds * int(TIMEOUT_S * S) + LEASE_MARGIN_US
         with write_one(self.engine) as conn:
             rows = conn.execute(CLAIM, {"ids": ids, "now": now, "lease": lease}).all()
         return sorted(rows, key=lambda row: row.seq)  # a subject's events in the order written
