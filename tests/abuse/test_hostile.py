@@ -10,6 +10,10 @@ that would be accepted. No answer may be a 5xx; a value that no parameter accept
 NUL, a surrogate, a number past 2^63 - 1, a structure, text where a number belongs) must be
 refused (4xx; an empty id in the path leaves a trailing slash, which redirects). One server per
 database serves the whole corpus over one keep-alive connection.
+
+Each charge names a terminal of its own, and the server allows its merchant many wrong codes a
+minute: every hostile charge then reaches the checks of its fields instead of the wrong-code
+limit (whose refusal, after a wait for tries under way, would hide them).
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ from support import (
     free_port,
     new_consumer,
     new_merchant,
+    serve_module,
     wait_for,
 )
 
@@ -84,6 +89,14 @@ class World:
     friend: Payer
     ids: dict[str, str]
     spec: dict[str, Any]
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Server]:
+    tmp = tmp_path_factory.mktemp(f"hostile-{request.param}")
+    yield from serve_module(request, tmp, SAOMA_PAYCODE_MERCHANT_FAILURES_MAX="10000")
 
 
 @pytest.fixture(scope="module")
@@ -240,6 +253,7 @@ BASE_BODIES: dict[tuple[str, str], Callable[[World], dict[str, Any]]] = {
         "code": "281234567890123456",
         "amount": 100,
         "merchant_order_no": f"H-{secrets.token_hex(6)}",
+        "terminal_id": f"H-{secrets.token_hex(6)}",
     },
     ("post", "/v1/me/charges/{charge_id}/answer"): lambda w: {"pin": PIN, "accept": False},
     ("post", "/v1/me/devices"): lambda w: {"label": "phone"},
