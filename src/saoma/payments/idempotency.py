@@ -37,7 +37,7 @@ from saoma.core.errors import (
     RequestInProgress,
 )
 from saoma.core.ids import now_us
-from saoma.db import read, write
+from saoma.db import read, write, write_one
 from saoma.movements import Unit
 from saoma.payments import tables as m
 
@@ -99,7 +99,7 @@ def begin(engine: Engine, scope: str, key: str, fingerprint: str) -> Claim | Rep
     for _ in range(3):
         now = now_us()
         try:
-            with write(engine) as conn:
+            with write_one(engine) as conn:
                 conn.execute(
                     _INSERT_KEY,
                     {
@@ -130,7 +130,7 @@ def begin(engine: Engine, scope: str, key: str, fingerprint: str) -> Claim | Rep
             # Rendered as the first response was: the same body, byte for byte.
             return Replay(row.status_code, render(json.loads(row.response)))
         if row.locked_at_us <= now - LEASE_US:  # its first request died: take it over
-            with write(engine) as conn:
+            with write_one(engine) as conn:
                 taken = conn.execute(
                     update(m.idempotency_keys)
                     .where(
@@ -149,7 +149,7 @@ def begin(engine: Engine, scope: str, key: str, fingerprint: str) -> Claim | Rep
 
 
 def release(engine: Engine, claim: Claim) -> None:
-    with write(engine) as conn:
+    with write_one(engine) as conn:
         conn.execute(
             delete(m.idempotency_keys).where(
                 m.idempotency_keys.c.scope == claim.scope,
@@ -161,7 +161,7 @@ def release(engine: Engine, claim: Claim) -> None:
 
 def finish(engine: Engine, claim: Claim, status_code: int, body: Any) -> None:
     """Store the response of a request that moved no money (it commits on its own)."""
-    with write(engine) as conn:
+    with write_one(engine) as conn:
         conn.execute(
             update(m.idempotency_keys)
             .where(m.idempotency_keys.c.scope == claim.scope, m.idempotency_keys.c.key == claim.key)

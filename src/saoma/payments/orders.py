@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 
 from saoma.core.errors import OrderNumberReused, OrderPaid, not_found
 from saoma.core.ids import new_id, now_us
-from saoma.db import write
+from saoma.db import write, write_one
 from saoma.merchants.service import Merchant, check_text, check_webhook_url
 from saoma.payments import tables as m
 from saoma.payments import views
@@ -68,7 +68,7 @@ class Orders:
             "updated_at_us": now,
         }
         try:
-            with write(self.engine) as conn:
+            with write_one(self.engine) as conn:
                 conn.execute(INSERT_ORDER, row)
         except IntegrityError:
             existing = first(
