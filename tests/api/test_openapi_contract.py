@@ -8,12 +8,14 @@ misleads whoever reads it. The document comes from the application itself, as se
 
 from __future__ import annotations
 
+import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from starlette.routing import compile_path
 
 from api.openapi_strict import StrictDocument
 from saoma.bootstrap import Platform
@@ -106,3 +108,21 @@ def test_an_example_that_breaks_its_schema_is_caught(document: Any) -> None:
     assert strict.errors(order, example | {"surprise": 1})
     assert strict.errors(order, example | {"amount": "2500"})
     assert strict.errors(order, {k: v for k, v in example.items() if k != "payment_id"})
+
+
+def test_no_two_operations_answer_the_same_request(document: Any) -> None:
+    """Routes are tried in order and the first that matches answers: with no two matching the
+    same method and path, their order (the payments' routers first) changes no answer."""
+
+    def sample(path: str) -> str:  # a request this path answers: each parameter a plain word
+        return re.sub(r"\{[^}]+\}", "x1", path)
+
+    ops = [(method, path, compile_path(path)[0]) for method, path, _ in operations(document)]
+    assert len(ops) > 150, "the document lost its operations"
+    both = [
+        f"{method} {path} also answers {other}"
+        for method, path, pattern in ops
+        for other_method, other, _ in ops
+        if other != path and other_method == method and pattern.match(sample(other))
+    ]
+    assert not both, both

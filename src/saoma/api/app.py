@@ -412,13 +412,17 @@ def _include_routers(app: FastAPI) -> None:
         split_routes,
     )
 
+    # A request is matched against the routes in this order, one by one: the routers of the
+    # payments themselves come first (an order's creation and payment, a code's charge), so a
+    # payment's requests are not matched against every other route first. No two routes answer
+    # the same request (tests/api/test_openapi_contract.py), so the order changes no answer.
     for module in (
         consumer_routes,
         merchant_routes,
+        paycode_routes,
         hold_routes,
         promotion_routes,
         p2p_routes,
-        paycode_routes,
         identity_routes,
         settlement_routes,
         sandbox_routes,
