@@ -1,0 +1,79 @@
+"""An Idempotency-Key's claim is leased while its request runs, and the lease is renewed.
+
+The renewal runs beside money movements that mark their requests' keys done, in transactions of
+their own: it must renew every running claim it holds, and on PostgreSQL never wait for a key a
+movement has locked, since that movement may be waiting for a key the renewal locked (a deadlock
+PostgreSQL breaks after a second by failing one of them).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import Engine
+
+from saoma.db import make_engine
+from saoma.payments import idempotency
+
+
+def _locked_at(engine: Engine, key: str) -> int:
+    with engine.connect() as conn:
+        return int(
+            conn.execute(
+                text("SELECT locked_at_us FROM idempotency_keys WHERE key = :k"), {"k": key}
+            ).scalar_one()
+        )
+
+
+def _claim(engine: Engine, key: str) -> idempotency.Claim:
+    claim = idempotency.begin(engine, "lease-test", key, "fingerprint")
+    assert isinstance(claim, idempotency.Claim)
+    return claim
+
+
+def test_renewing_moves_every_running_lease_forward_and_no_finished_one(engine: Engine) -> None:
+    running, finished = _claim(engine, "running"), _claim(engine, "finished")
+    idempotency.finish(engine, finished, 201, {"ok": True})
+    before = {k: _locked_at(engine, k) for k in ("running", "finished")}
+    idempotency.renew(engine, [("lease-test", "running"), ("lease-test", "finished")])
+    assert _locked_at(engine, "running") > before["running"]
+    assert _locked_at(engine, "finished") == before["finished"]
+    assert running.key == "running"
+
+
+@pytest.fixture
+def pg_engine(postgres_database: str) -> Iterator[Engine]:
+    engine = make_engine(postgres_database)
+    with engine.begin() as conn:
+        conn.execute(text("DELETE FROM idempotency_keys WHERE scope = 'lease-test'"))
+    yield engine
+    engine.dispose()
+
+
+def test_renewing_waits_for_no_key_a_movement_has_locked(pg_engine: Engine) -> None:
+    """A movement holds key B and then marks key A done, while the renewal renews A and B."""
+    _claim(pg_engine, "a")
+    _claim(pg_engine, "b")
+    a_before, b_before = _locked_at(pg_engine, "a"), _locked_at(pg_engine, "b")
+    movement = create_engine(pg_engine.url)
+    try:
+        with movement.connect() as conn:
+            done = "UPDATE idempotency_keys SET state = 'done' WHERE scope = 'lease-test'"
+            conn.execute(text(done + " AND key = 'b'"))  # B locked until this commits
+            renewal = threading.Thread(
+                target=idempotency.renew,
+                args=(pg_engine, [("lease-test", "a"), ("lease-test", "b")]),
+            )
+            renewal.start()
+            renewal.join(timeout=10)
+            assert not renewal.is_alive(), "the renewal waited for the movement's lock on B"
+            # The movement goes on to mark A done: nothing of the renewal's is in its way.
+            conn.execute(text(done + " AND key = 'a'"))
+            conn.commit()
+    finally:
+        movement.dispose()
+    assert _locked_at(pg_engine, "a") > a_before  # renewed before the movement reached it
+    assert _locked_at(pg_engine, "b") == b_before  # locked at the time: left to the next round
