@@ -239,23 +239,22 @@ class LedgerStore:
                 outcome.results = outcome.results[len(expiries) :]
             if self.sqlite:
                 self._write(cur, outcome, accounts)
+                if before_commit is not None:
+                    before_commit(Tx(raw, postgres=False), outcome.results)
+                if on_sent is not None:
+                    on_sent()
+                raw.commit()
             else:
-                # The writes in one round trip, with the COMMIT when no hook has to run first.
-                with raw.pipeline():
+                # The writes, the hooks' statements and the COMMIT on one pipeline: a round trip
+                # only where a hook looks at a result (see saoma.ledger.tx), while the accounts
+                # stay locked.
+                with raw.pipeline() as pipeline:
                     self._write(cur, outcome, accounts)
                     if on_sent is not None:
                         on_sent()
-                    if before_commit is None:
-                        raw.commit()
-                if before_commit is None:
-                    self._remember(accounts)
-                    return outcome
-            if before_commit is not None:
-                before_commit(Tx(raw, postgres=not self.sqlite), outcome.results)
-            if self.sqlite and on_sent is not None:
-                on_sent()
-            raw.commit()
-            if not self.sqlite:
+                    if before_commit is not None:
+                        before_commit(Tx(raw, postgres=True, pipeline=pipeline), outcome.results)
+                    raw.commit()
                 self._remember(accounts)
         finally:
             cur.close()
