@@ -14,7 +14,7 @@ from saoma.core.errors import TooManyLookups
 from saoma.core.ids import now_us
 from saoma.db import write
 from saoma.p2p import tables as m
-from saoma.windows import claim_statement
+from saoma.windows import claim_params, claim_statement
 
 LOOKUPS_MAX = 30
 LOOKUP_WINDOW_US = 10 * 60 * 1_000_000
@@ -35,15 +35,9 @@ class LookupLimit:
         with write(self.engine) as conn:
             counted = conn.execute(
                 claim_statement(
-                    self.engine,
-                    table,
-                    consumer_id,
-                    self.most,
-                    self.window_us,
-                    now,
-                    key_column="consumer_id",
-                    count_column="lookups",
-                )
+                    self.engine, table, key_column="consumer_id", count_column="lookups"
+                ),
+                claim_params(consumer_id, self.most, self.window_us, now),
             ).first()
             if counted is not None:
                 return

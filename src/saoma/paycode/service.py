@@ -9,7 +9,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
@@ -25,7 +25,7 @@ from saoma.core.ids import new_id, now_us
 from saoma.db import read, write
 from saoma.paycode import codes
 from saoma.paycode import tables as m
-from saoma.windows import claim_statement
+from saoma.windows import claim_params, claim_statement
 
 HANDLES_PER_DEVICE = 100
 FAILURES_MAX = 5  # per terminal per minute; then the terminal waits
@@ -33,6 +33,28 @@ MERCHANT_FAILURES_MAX = 20  # per merchant per minute, whatever terminal ids it 
 FAILURE_WINDOW_US = 60 * 1_000_000
 CLAIM_WAIT_S = 5.0  # how long a check waits for a try while every try is taken
 CLAIM_RETRY_S = 0.02
+
+# Statements every charge runs, built once.
+_H, _D, _F = m.paycode_handles.c, m.paycode_devices.c, m.paycode_failures.c
+HANDLE = (
+    select(m.paycode_handles, m.paycode_devices)
+    .join(m.paycode_devices, _D.id == _H.device_id)
+    .where(_H.handle == bindparam("h"))
+)
+USE_HANDLE = (
+    update(m.paycode_handles)
+    .where(_H.handle == bindparam("h"), _H.used_at_us.is_(None))
+    .values(used_at_us=bindparam("at"))
+)
+GIVE_BACK = (
+    update(m.paycode_failures)
+    .where(
+        _F.terminal == bindparam("k"),
+        _F.window_start_us == bindparam("w"),  # not into a window started since
+        _F.failures > 0,
+    )
+    .values(failures=_F.failures - 1)
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,11 +160,7 @@ class PaymentCodes:
             raise CodeMalformed("a payment code is 18 digits starting with 28", field="code")
         handle, given = parts
         with read(self.engine) as conn:
-            row = conn.execute(
-                select(m.paycode_handles, m.paycode_devices)
-                .join(m.paycode_devices, m.paycode_devices.c.id == m.paycode_handles.c.device_id)
-                .where(m.paycode_handles.c.handle == handle)
-            ).first()
+            row = conn.execute(HANDLE, {"h": handle}).first()
         if row is None or row.revoked_at_us is not None:
             raise CodeUnknown("this payment code is not valid", field="code")
         step = codes.time_step(time.time() if at_s is None else at_s)
@@ -159,13 +177,7 @@ class PaymentCodes:
             raise CodeUnknown("this payment code is not valid", field="code")
         # A real code, used or not, was no guess: its tries are given back.
         with write(self.engine) as conn:
-            taken = conn.execute(
-                update(m.paycode_handles)
-                .where(
-                    m.paycode_handles.c.handle == handle, m.paycode_handles.c.used_at_us.is_(None)
-                )
-                .values(used_at_us=now_us())
-            )
+            taken = conn.execute(USE_HANDLE, {"h": handle, "at": now_us()})
             self._give_back(conn, claims)
         if taken.rowcount != 1:  # used before, or the same code at two terminals at once
             raise CodeUsed("this payment code was already used: refresh it", field="code")
@@ -199,7 +211,9 @@ class PaymentCodes:
                 (terminal, FAILURES_MAX, "terminal_id", "this terminal"),
                 (merchant, self.merchant_failures_max, "code", "this merchant's terminals"),
             ):
-                window = conn.execute(self._claim_statement(key, limit, now)).scalar()
+                window = conn.execute(
+                    self._claimed, claim_params(key, limit, FAILURE_WINDOW_US, now)
+                ).scalar()
                 if window is None:
                     raise TooManyTries(
                         f"too many invalid codes at {who}: wait a minute", field=field
@@ -207,28 +221,12 @@ class PaymentCodes:
                 claims.append((key, int(window)))
         return claims
 
-    def _claim_statement(self, key: str, limit: int, now: int) -> Any:
+    @property
+    def _claimed(self) -> Any:
         return claim_statement(
-            self.engine,
-            m.paycode_failures,
-            key,
-            limit,
-            FAILURE_WINDOW_US,
-            now,
-            key_column="terminal",
-            count_column="failures",
+            self.engine, m.paycode_failures, key_column="terminal", count_column="failures"
         )
 
     @staticmethod
     def _give_back(conn: Connection, claims: list[tuple[str, int]]) -> None:
-        table = m.paycode_failures
-        for key, window in claims:
-            conn.execute(
-                update(table)
-                .where(
-                    table.c.terminal == key,
-                    table.c.window_start_us == window,  # not into a window started since
-                    table.c.failures > 0,
-                )
-                .values(failures=table.c.failures - 1)
-            )
+        conn.execute(GIVE_BACK, [{"k": key, "w": window} for key, window in claims])
