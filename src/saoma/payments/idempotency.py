@@ -82,7 +82,14 @@ def request_hash(method: str, path: str, body: bytes) -> str:
     return hashlib.sha256(f"{method} {path}\n".encode() + body).hexdigest()
 
 
-_INSERT_KEY = insert(m.idempotency_keys)  # built once; values bound per call
+# Statements built once; values bound per call.
+_K = m.idempotency_keys.c
+_INSERT_KEY = insert(m.idempotency_keys)
+_FINISH = (
+    update(m.idempotency_keys)
+    .where(_K.scope == bindparam("s"), _K.key == bindparam("k"))
+    .values(state="done", status_code=bindparam("code"), response=bindparam("body"))
+)
 
 
 def required() -> IdempotencyKeyRequired:
@@ -162,11 +169,8 @@ def release(engine: Engine, claim: Claim) -> None:
 def finish(engine: Engine, claim: Claim, status_code: int, body: Any) -> None:
     """Store the response of a request that moved no money (it commits on its own)."""
     with write_one(engine) as conn:
-        conn.execute(
-            update(m.idempotency_keys)
-            .where(m.idempotency_keys.c.scope == claim.scope, m.idempotency_keys.c.key == claim.key)
-            .values(state="done", status_code=status_code, response=json.dumps(body))
-        )
+        params = {"s": claim.scope, "k": claim.key, "code": status_code, "body": json.dumps(body)}
+        conn.execute(_FINISH, params)
 
 
 def finish_in(unit: Unit, claim: Claim | None, status_code: int, body: Any) -> None:
