@@ -11,14 +11,13 @@ nothing. ``SAOMA_ALLOW_PRIVATE_WEBHOOKS`` lifts the rule, for the demo and tests
 
 from __future__ import annotations
 
+import http.client
 import ipaddress
 import socket
 import ssl
-from collections.abc import Iterable
-from typing import Any
-
-import httpcore
-import httpx
+import threading
+import time
+from urllib.parse import urlsplit
 
 from saoma.config import get_settings
 
@@ -27,6 +26,10 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 class TargetRefused(Exception):
     """A webhook's host resolved to an address Saoma does not send to."""
+
+
+class SendFailed(OSError):
+    """A delivery could not be sent or answered (no address, a closed connection)."""
 
 
 def private_allowed() -> bool:
@@ -77,7 +80,7 @@ def checked_addresses(host: str, port: int, *, allow_private: bool) -> list[IPAd
     try:
         addresses = resolve(host, port)
     except (OSError, UnicodeError) as exc:
-        raise httpcore.ConnectError(f"cannot resolve {host}: {exc}") from exc
+        raise SendFailed(f"cannot resolve {host}: {exc}") from exc
     if not allow_private:
         for ip in addresses:
             reason = why_not_public(ip)
@@ -86,52 +89,135 @@ def checked_addresses(host: str, port: int, *, allow_private: bool) -> list[IPAd
     return addresses
 
 
-class GuardedBackend(httpcore.SyncBackend):
-    """Connects only to addresses it has just resolved and checked."""
-
-    def __init__(self, *, allow_private: bool) -> None:
-        self.allow_private = allow_private
-
-    def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: Iterable[Any] | None = None,
-    ) -> httpcore.NetworkStream:
-        addresses = checked_addresses(host, port, allow_private=self.allow_private)
-        last: Exception | None = None
-        for ip in addresses:
-            try:
-                return super().connect_tcp(str(ip), port, timeout, local_address, socket_options)
-            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
-                last = exc
-        raise last or httpcore.ConnectError(f"{host} has no address")
+def connect_checked(
+    host: str, port: int, timeout: float | None, *, allow_private: bool
+) -> socket.socket:
+    """A TCP connection to one of the addresses ``host`` has just resolved to, each checked."""
+    last: OSError | None = None
+    for ip in checked_addresses(host, port, allow_private=allow_private):
+        try:
+            return socket.create_connection((str(ip), port), timeout)
+        except OSError as exc:
+            last = exc
+    raise last or SendFailed(f"{host} has no address")
 
 
-class GuardedTransport(httpx.HTTPTransport):
-    """httpx's transport over a connection pool that connects through ``GuardedBackend``.
+class _GuardedHTTP(http.client.HTTPConnection):
+    allow_private = False
 
-    TLS still verifies the certificate against the URL's name (the pool keys connections by
-    name), and the Host header is the URL's: only the address connected to is pinned.
+    def connect(self) -> None:
+        self.sock = connect_checked(
+            self.host, self.port, self.timeout, allow_private=self.allow_private
+        )
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
+class _GuardedHTTPS(http.client.HTTPSConnection):
+    allow_private = False
+
+    def connect(self) -> None:
+        sock = connect_checked(self.host, self.port, self.timeout, allow_private=self.allow_private)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        # The certificate is checked against the URL's name, whatever address was connected to.
+        self.sock = self._context.wrap_socket(sock, server_hostname=self.host)  # type: ignore[attr-defined]
+
+
+class Sender:
+    """POSTs deliveries over kept-alive HTTP/1.1 connections, each thread with its own.
+
+    Every new connection goes through :func:`connect_checked` (the Host header, and for TLS the
+    SNI and certificate check, keep the URL's name). No redirect is followed and no proxy from
+    the environment is used. ``timeout_s`` bounds the connect and each wait for the receiver.
+    A connection idle for ``KEEP_IDLE_S`` is not reused (receivers close idle ones), and one
+    that turns out closed before any answer came is opened again once.
     """
 
-    def __init__(self, *, allow_private: bool, ssl_context: ssl.SSLContext | None = None) -> None:
-        super().__init__()
-        self._pool = httpcore.ConnectionPool(
-            ssl_context=ssl_context or httpx.create_ssl_context(),
-            max_connections=100,
-            max_keepalive_connections=20,
-            keepalive_expiry=5.0,
-            network_backend=GuardedBackend(allow_private=allow_private),
-        )
+    KEEP_IDLE_S = 4.0
+    ANSWER_READ_MAX = 64 * 1024  # what is read of an answer's body; a longer one is cut off
+
+    def __init__(
+        self, timeout_s: float, *, allow_private: bool, ssl_context: ssl.SSLContext | None = None
+    ) -> None:
+        self.timeout_s = timeout_s
+        self.allow_private = allow_private
+        self.ssl_context = ssl_context or ssl.create_default_context()
+        self._local = threading.local()
+        self._all: list[http.client.HTTPConnection] = []
+        self._lock = threading.Lock()
+
+    def post(self, url: str, body: bytes, headers: dict[str, str]) -> int:
+        """The receiver's status code; :class:`TargetRefused` or an ``OSError`` (such as
+        :class:`SendFailed`, a timeout) or ``http.client.HTTPException`` if none came."""
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise SendFailed(f"not an http(s) URL: {url[:80]}")
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        key = (parts.scheme, parts.hostname, port)
+        sent_headers = {"user-agent": USER_AGENT, **headers}
+        for attempt in (1, 2):
+            conn, reused = self._connection(key)
+            try:
+                conn.request("POST", target, body=body, headers=sent_headers)
+                response = conn.getresponse()
+            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
+                self._drop(key, conn)
+                if reused and attempt == 1:
+                    continue  # the receiver had closed the kept connection: once more, anew
+                raise
+            except BaseException:
+                self._drop(key, conn)
+                raise
+            try:
+                response.read(self.ANSWER_READ_MAX)
+                if not response.isclosed() or response.will_close:
+                    self._drop(key, conn)  # a longer answer, or the receiver closes: not kept
+                else:
+                    self._local.idle[key] = (conn, time.monotonic())
+            except BaseException:
+                self._drop(key, conn)
+                raise
+            return int(response.status)
+        raise SendFailed("unreachable")  # pragma: no cover
+
+    def _connection(self, key: tuple[str, str, int]) -> tuple[http.client.HTTPConnection, bool]:
+        idle: dict[tuple[str, str, int], tuple[http.client.HTTPConnection, float]] | None
+        idle = getattr(self._local, "idle", None)
+        if idle is None:
+            idle = self._local.idle = {}
+        kept = idle.pop(key, None)
+        if kept is not None:
+            conn, since = kept
+            if time.monotonic() - since < self.KEEP_IDLE_S:
+                return conn, True
+            self._close(conn)
+        scheme, host, port = key
+        if scheme == "https":
+            conn = _GuardedHTTPS(host, port, timeout=self.timeout_s, context=self.ssl_context)
+        else:
+            conn = _GuardedHTTP(host, port, timeout=self.timeout_s)
+        conn.allow_private = self.allow_private
+        with self._lock:
+            self._all.append(conn)
+        return conn, False
+
+    def _drop(self, key: tuple[str, str, int], conn: http.client.HTTPConnection) -> None:
+        idle = getattr(self._local, "idle", {})
+        if idle.get(key, (None,))[0] is conn:
+            del idle[key]
+        self._close(conn)
+
+    def _close(self, conn: http.client.HTTPConnection) -> None:
+        conn.close()
+        with self._lock:
+            if conn in self._all:
+                self._all.remove(conn)
+
+    def close(self) -> None:
+        with self._lock:
+            conns, self._all = self._all, []
+        for conn in conns:
+            conn.close()
 
 
-def client(timeout_s: float) -> httpx.Client:
-    """The client deliveries are sent with: no redirects, no proxies from the environment."""
-    return httpx.Client(
-        timeout=timeout_s,
-        follow_redirects=False,
-        transport=GuardedTransport(allow_private=private_allowed()),
-    )
+USER_AGENT = "Saoma-Webhooks/1.0"

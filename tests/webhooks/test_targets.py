@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import ipaddress
 import secrets
+import socketserver
+import threading
 from collections.abc import Iterator
+from typing import ClassVar
 
 import httpx
 import pytest
@@ -23,6 +26,7 @@ from support import (
     Receiver,
     Server,
     _database,
+    free_port,
     new_consumer,
     new_merchant,
     receiver,
@@ -159,16 +163,63 @@ def test_the_connection_goes_to_the_address_checked(
 
     monkeypatch.setattr(targets, "resolve", rebinding)
     url = f"http://hooks.shop.example:{port}/hooks"
-    with (
-        httpx.Client(transport=targets.GuardedTransport(allow_private=False)) as strict,
-        pytest.raises(targets.TargetRefused, match=r"127\.0\.0\.1 \(loopback\)"),
-    ):
-        strict.post(url, content=b"{}")
+    strict = targets.Sender(5, allow_private=False)
+    with pytest.raises(targets.TargetRefused, match=r"127\.0\.0\.1 \(loopback\)"):
+        strict.post(url, b"{}", {})
     assert receiver.deliveries == []
-    with httpx.Client(transport=targets.GuardedTransport(allow_private=True)) as lenient:
-        assert lenient.post(url, content=b"{}").status_code == 200
+    lenient = targets.Sender(5, allow_private=True)
+    try:
+        assert lenient.post(url, b"{}", {"content-type": "application/json"}) == 200
+    finally:
+        lenient.close()
     assert asked == ["hooks.shop.example", "hooks.shop.example"]
     assert receiver.deliveries[0]["headers"]["host"] == f"hooks.shop.example:{port}"
+
+
+class _OneAnswerEach(socketserver.BaseRequestHandler):
+    """Answers one request on each connection as if it were kept alive, then closes it: what a
+    receiver does when it drops idle connections."""
+
+    connections: ClassVar[list[int]] = []
+
+    def handle(self) -> None:
+        self.connections.append(1)
+        received = b""
+        while b"\r\n\r\n" not in received:
+            received += self.request.recv(65536)
+        head, _, body = received.partition(b"\r\n\r\n")
+        lengths = [
+            v
+            for k, _, v in (h.partition(b":") for h in head.split(b"\r\n"))
+            if k.lower() == b"content-length"
+        ]
+        length = int(lengths[0])
+        while len(body) < length:
+            body += self.request.recv(65536)
+        self.request.sendall(b"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n")
+
+
+def test_a_kept_connection_the_receiver_closed_is_opened_again() -> None:
+    with socketserver.ThreadingTCPServer(("127.0.0.1", 0), _OneAnswerEach) as closing:
+        threading.Thread(target=closing.serve_forever, daemon=True).start()
+        url = f"http://127.0.0.1:{closing.server_address[1]}/hooks"
+        sender = targets.Sender(5, allow_private=True)
+        try:
+            statuses = [sender.post(url, b'{"n": %d}' % n, {}) for n in range(3)]
+            wait_for(lambda: len(_OneAnswerEach.connections) == 3, what="three connections")
+        finally:
+            sender.close()
+            closing.shutdown()
+    assert statuses == [204, 204, 204]
+
+
+def test_a_receiver_that_is_not_there_is_an_error_not_a_crash() -> None:
+    sender = targets.Sender(2, allow_private=True)
+    port = free_port()
+    with pytest.raises(OSError):
+        sender.post(f"http://127.0.0.1:{port}/hooks", b"{}", {})
+    with pytest.raises(OSError, match="not an http"):
+        sender.post("ftp://127.0.0.1/hooks", b"{}", {})
 
 
 def test_one_internal_address_among_public_ones_is_refused(

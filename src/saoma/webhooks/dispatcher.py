@@ -8,13 +8,13 @@ compare-and-set, so an event is sent by one process at a time. Every attempt is 
 
 from __future__ import annotations
 
+import http.client
 import logging
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-import httpx
 from sqlalchemy import Integer, bindparam, insert, select, update
 from sqlalchemy.engine import Engine
 
@@ -121,11 +121,11 @@ class Dispatcher:
         *,
         workers: int = 8,
         poll_s: float = 1.0,
-        client: httpx.Client | None = None,
+        sender: targets.Sender | None = None,
     ) -> None:
         self.engine = engine
         self.poll_s = poll_s
-        self._client = client or targets.client(TIMEOUT_S)
+        self._sender = sender or targets.Sender(TIMEOUT_S, allow_private=targets.private_allowed())
         self.workers = workers
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="webhook")
         self._wake = threading.Event()
@@ -146,7 +146,7 @@ class Dispatcher:
         if self._thread is not None:
             self._thread.join(timeout=10)
         self._pool.shutdown(wait=True)
-        self._client.close()
+        self._sender.close()
 
     def _loop(self) -> None:
         while not self._stop.is_set():
@@ -191,13 +191,12 @@ class Dispatcher:
         started = time.perf_counter()
         status, error = 0, ""
         try:
-            response = self._client.post(row.url, content=body, headers=headers)
-            status = response.status_code
+            status = self._sender.post(row.url, body, headers)
             if not 200 <= status < 300:
                 error = f"HTTP {status}"
         except targets.TargetRefused as exc:  # nothing was sent
             error = str(exc)[:256]
-        except httpx.HTTPError as exc:
+        except (OSError, http.client.HTTPException) as exc:
             error = f"{type(exc).__name__}: {exc}"[:256]
         return status, error, int((time.perf_counter() - started) * 1000), now_us()
 
