@@ -6,15 +6,23 @@ their receivers on 127.0.0.1 are reached). No traffic goes to any address but th
 
 from __future__ import annotations
 
+import datetime
 import ipaddress
 import secrets
 import socketserver
+import ssl
 import threading
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import ClassVar
 
 import httpx
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from saoma import targets
 from saoma.config import Settings
@@ -236,3 +244,73 @@ def test_demo_mode_and_the_setting_allow_internal_targets(monkeypatch: pytest.Mo
         settings = Settings(demo=demo, allow_private_webhooks=allow)
         monkeypatch.setattr(targets, "get_settings", lambda s=settings: s)
         assert targets.private_allowed() is allowed
+
+
+def _certificate(tmp: Path, name: str) -> tuple[Path, Path]:
+    """A self-signed certificate for ``name`` and its key, as PEM files."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = tmp / "cert.pem", tmp / "key.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_file, key_file
+
+
+def test_a_tls_receiver_is_checked_against_the_urls_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Over TLS the connection goes to the checked address, and the certificate must be the
+    URL's name's: a receiver showing another name's certificate gets nothing."""
+    cert_file, key_file = _certificate(tmp_path, "hooks.shop.example")
+    served = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    served.load_cert_chain(cert_file, key_file)
+    seen: list[str] = []
+
+    class Hooks(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers["content-length"]))
+            seen.append(self.headers["host"])
+            self.send_response(200)
+            self.send_header("content-length", "0")
+            self.end_headers()
+
+        def log_message(self, *_: object) -> None:
+            pass
+
+    https = ThreadingHTTPServer(("127.0.0.1", 0), Hooks)
+    https.socket = served.wrap_socket(https.socket, server_side=True)
+    threading.Thread(target=https.serve_forever, daemon=True).start()
+    port = https.server_address[1]
+    monkeypatch.setattr(targets, "resolve", lambda host, port: [ipaddress.ip_address("127.0.0.1")])
+    trusting = ssl.create_default_context(cafile=str(cert_file))
+    sender = targets.Sender(5, allow_private=True, ssl_context=trusting)
+    try:
+        assert sender.post(f"https://hooks.shop.example:{port}/in", b"{}", {}) == 200
+        assert sender.post(f"https://hooks.shop.example:{port}/in", b"{}", {}) == 200
+        with pytest.raises(ssl.SSLCertVerificationError):
+            sender.post(f"https://other.shop.example:{port}/in", b"{}", {})
+    finally:
+        sender.close()
+        https.shutdown()
+    assert seen == [f"hooks.shop.example:{port}"] * 2
