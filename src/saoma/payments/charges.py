@@ -7,15 +7,16 @@ number is the charge's key: sent again with the same code and amount it replays 
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import insert, update
 from sqlalchemy.exc import IntegrityError
 
 from saoma.core.errors import ChargeExpired, OrderNumberReused, not_found
 from saoma.core.ids import new_id, now_us
 from saoma.core.money import rate_of
-from saoma.db import write
+from saoma.db import write, write_one
 from saoma.ledger import Result
 from saoma.merchants.service import Merchant, check_text
 from saoma.movements import Refused, Unit
@@ -28,6 +29,7 @@ from saoma.payments.rows import code_hash, derived_id, first, payment_row, payme
 from saoma.wallets.service import Consumer, OverNoPinLimit
 
 CHARGE_WAIT_US = 60 * 1_000_000  # a terminal waits a minute for the payer's PIN
+INSERT_CHARGE = insert(m.charges)  # built once; values bound per call
 SUCCEEDED_SQL = (
     "UPDATE charges SET state = 'succeeded', payment_id = :pid"
     " WHERE id = :id AND state = 'waiting_for_payer' AND expires_at_us > :now"
@@ -87,14 +89,21 @@ class Charges:
             "code_hash": code_hash(code),
         }
         try:
-            with write(self.engine) as conn:
-                conn.execute(m.charges.insert().values(**row))
+            with write_one(self.engine) as conn:
+                conn.execute(INSERT_CHARGE, row)
         except IntegrityError:  # the same order number, taken a moment ago by another request
             taken = self._by_no(merchant.id, merchant_order_no)
             return self._same_charge(taken, code, amount)
         if self.ctx.wallets.no_pin_allows(consumer, amount):
             try:
-                return self._settle_charge(charge_id, consumer, f"no_pin_limit:{resolved.handle}")
+                # The charge and its merchant as just written and authenticated: not read again.
+                return self._settle_charge(
+                    charge_id,
+                    consumer,
+                    f"no_pin_limit:{resolved.handle}",
+                    row=SimpleNamespace(**row),
+                    merchant=merchant,
+                )
             except OverNoPinLimit:
                 pass  # the allowance went to another debit meanwhile: wait for the PIN instead
         data = {
@@ -148,10 +157,16 @@ class Charges:
             )
 
     def _settle_charge(
-        self, charge_id: str, consumer: Consumer, authorisation: str
+        self,
+        charge_id: str,
+        consumer: Consumer,
+        authorisation: str,
+        *,
+        row: Any = None,
+        merchant: Merchant | None = None,
     ) -> dict[str, Any]:
-        row = self._row(charge_id)
-        merchant = self.ctx.merchants.get(row.merchant_id)
+        row = row if row is not None else self._row(charge_id)
+        merchant = merchant if merchant is not None else self.ctx.merchants.get(row.merchant_id)
         now = now_us()
         payment = payment_row(
             kind="paycode",

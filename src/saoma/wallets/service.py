@@ -69,6 +69,12 @@ def day_of(at_us: int, tz: ZoneInfo) -> int:
     return d.year * 10_000 + d.month * 100 + d.day
 
 
+_C = wm.consumers.c
+_NO_PIN_SPENT = select(_C.no_pin_day, _C.no_pin_spent, _C.no_pin_daily_limit).where(
+    _C.id == bindparam("id")
+)  # built once
+
+
 @dataclass(frozen=True, slots=True)
 class Consumer:
     id: str
@@ -329,13 +335,8 @@ class Wallets:
         waiting charge's round trip. What decides is ``reserve_no_pin``, inside the debit."""
         if amount <= 0 or amount > min(consumer.no_pin_limit, AMOUNT_MINOR_MAX):
             return False
-        c = wm.consumers.c
         with read(self.engine) as conn:
-            row = conn.execute(
-                select(c.no_pin_day, c.no_pin_spent, c.no_pin_daily_limit).where(
-                    c.id == consumer.id
-                )
-            ).one()
+            row = conn.execute(_NO_PIN_SPENT, {"id": consumer.id}).one()
         spent = row.no_pin_spent if row.no_pin_day == day_of(now_us(), self.tz) else 0
         return int(spent) + amount <= int(row.no_pin_daily_limit)
 
