@@ -184,6 +184,18 @@ def server(
     yield from serve_module(request, tmp_path_factory.mktemp(f"server-{request.param}"))
 
 
+def server_with(name: str, **env: str) -> Any:
+    """A module's ``server`` fixture on both databases, with settings ``env`` of its own."""
+
+    @pytest.fixture(scope="module", params=["sqlite", "postgres"])
+    def server(
+        request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+    ) -> Iterator[Server]:
+        yield from serve_module(request, tmp_path_factory.mktemp(f"{name}-{request.param}"), **env)
+
+    return server
+
+
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
 def sandbox_server(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory

@@ -12,8 +12,7 @@ refused (4xx; an empty id in the path leaves a trailing slash, which redirects).
 database serves the whole corpus over one keep-alive connection.
 
 Each charge names a terminal of its own, and the server allows its merchant many wrong codes a
-minute: every hostile charge then reaches the checks of its fields instead of the wrong-code
-limit (whose refusal, after a wait for tries under way, would hide them).
+minute (tests/abuse/conftest.py): every hostile charge then reaches the checks of its fields.
 """
 
 from __future__ import annotations
@@ -40,7 +39,6 @@ from support import (
     free_port,
     new_consumer,
     new_merchant,
-    serve_module,
     wait_for,
 )
 
@@ -89,14 +87,6 @@ class World:
     friend: Payer
     ids: dict[str, str]
     spec: dict[str, Any]
-
-
-@pytest.fixture(scope="module", params=["sqlite", "postgres"])
-def server(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Server]:
-    tmp = tmp_path_factory.mktemp(f"hostile-{request.param}")
-    yield from serve_module(request, tmp, SAOMA_PAYCODE_MERCHANT_FAILURES_MAX="10000")
 
 
 @pytest.fixture(scope="module")

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,7 +39,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from support import PASSWORD, PIN, Server, fresh_key, new_consumer, new_merchant, serve_module
+from support import PASSWORD, PIN, Server, fresh_key, new_consumer, new_merchant
 
 MAX_EXAMPLES = int(os.environ.get("SAOMA_FUZZ_EXAMPLES", "25"))
 SEED = int(os.environ.get("SAOMA_FUZZ_SEED", "20261124"))
@@ -67,16 +66,6 @@ class Callers:
     consumer_login: str
     merchant_token: str
     ids: dict[str, str]  # path parameter name -> a real id the caller may use
-
-
-@pytest.fixture(scope="module", params=["sqlite", "postgres"])
-def server(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Server]:
-    # Random payment codes are wrong codes: with the merchant's usual limit the fuzzer would soon
-    # meet only the wrong-code limit's refusal, after a wait, instead of the checks behind it.
-    tmp = tmp_path_factory.mktemp(f"fuzz-{request.param}")
-    yield from serve_module(request, tmp, SAOMA_PAYCODE_MERCHANT_FAILURES_MAX="10000")
 
 
 @pytest.fixture(scope="module")
