@@ -96,9 +96,12 @@ def connect_checked(
     last: OSError | None = None
     for ip in checked_addresses(host, port, allow_private=allow_private):
         try:
-            return socket.create_connection((str(ip), port), timeout)
+            sock = socket.create_connection((str(ip), port), timeout)
         except OSError as exc:
             last = exc
+            continue
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # a request goes out whole
+        return sock
     raise last or SendFailed(f"{host} has no address")
 
 
@@ -109,7 +112,6 @@ class _GuardedHTTP(http.client.HTTPConnection):
         self.sock = connect_checked(
             self.host, self.port, self.timeout, allow_private=self.allow_private
         )
-        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
 class _GuardedHTTPS(http.client.HTTPSConnection):
@@ -117,7 +119,6 @@ class _GuardedHTTPS(http.client.HTTPSConnection):
 
     def connect(self) -> None:
         sock = connect_checked(self.host, self.port, self.timeout, allow_private=self.allow_private)
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         # The certificate is checked against the URL's name, whatever address was connected to.
         self.sock = self._context.wrap_socket(sock, server_hostname=self.host)  # type: ignore[attr-defined]
 
@@ -161,21 +162,21 @@ class Sender:
                 conn.request("POST", target, body=body, headers=sent_headers)
                 response = conn.getresponse()
             except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
-                self._drop(key, conn)
+                self._close(conn)
                 if reused and attempt == 1:
                     continue  # the receiver had closed the kept connection: once more, anew
                 raise
             except BaseException:
-                self._drop(key, conn)
+                self._close(conn)
                 raise
             try:
                 response.read(self.ANSWER_READ_MAX)
                 if not response.isclosed() or response.will_close:
-                    self._drop(key, conn)  # a longer answer, or the receiver closes: not kept
+                    self._close(conn)  # a longer answer, or the receiver closes: not kept
                 else:
                     self._local.idle[key] = (conn, time.monotonic())
             except BaseException:
-                self._drop(key, conn)
+                self._close(conn)
                 raise
             return int(response.status)
         raise SendFailed("unreachable")  # pragma: no cover
@@ -200,12 +201,6 @@ class Sender:
         with self._lock:
             self._all.append(conn)
         return conn, False
-
-    def _drop(self, key: tuple[str, str, int], conn: http.client.HTTPConnection) -> None:
-        idle = getattr(self._local, "idle", {})
-        if idle.get(key, (None,))[0] is conn:
-            del idle[key]
-        self._close(conn)
 
     def _close(self, conn: http.client.HTTPConnection) -> None:
         conn.close()
