@@ -23,6 +23,7 @@ from saoma.bootstrap import Platform
 from saoma.db import make_engine, migrate
 from saoma.ledger import Ledger
 from saoma.ledger.check import check_ledger
+from saoma.wallets import credentials
 from support import POSTGRES_SERVER_URL, REQUIRE_POSTGRES, Wiring, assert_books_hold, open_platform
 
 # One Playwright and one Chromium for the whole run, whichever folders of browser tests run: a
@@ -34,6 +35,11 @@ __all__ = ["browser", "playwright", "shots"]
 
 # The tests' webhook receivers listen on 127.0.0.1; tests of the target rule turn this off.
 os.environ.setdefault("SAOMA_ALLOW_PRIVATE_WEBHOOKS", "1")
+# Passwords at Argon2id's lowest cost, in the servers the tests start and in this process: the
+# suite signs up thousands of wallets and shops, each hash costing 0.2 s of CPU at full cost.
+# tests/api/test_wallets.py checks that a process without the setting hashes at full cost.
+os.environ.setdefault("SAOMA_TEST_CHEAP_PASSWORDS", "1")
+credentials.password_hasher = credentials.CHEAP_HASHER
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

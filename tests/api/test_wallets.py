@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import secrets
+import subprocess
+import sys
 import threading
 
 import httpx
@@ -11,6 +14,21 @@ import pytest
 
 from saoma.client import ConsumerClient, SaomaError
 from support import PASSWORD, PIN, Server, new_consumer, new_merchant, wait_for
+
+
+def test_a_process_without_the_tests_setting_hashes_passwords_at_argon2s_full_cost() -> None:
+    """The suite hashes passwords cheaply (SAOMA_TEST_CHEAP_PASSWORDS, tests/conftest.py); a
+    server started without that setting hashes with Argon2id at the library's full cost."""
+    script = "from saoma.wallets.credentials import hash_password; print(hash_password('8 chars!'))"
+    run = [sys.executable, "-c", script]
+    env = {k: v for k, v in os.environ.items() if k != "SAOMA_TEST_CHEAP_PASSWORDS"}
+    full = subprocess.run(run, env=env, capture_output=True, text=True, check=True)
+    assert full.stdout.startswith("$argon2id$v=19$m=65536,t=3,p=4$"), full.stdout
+    assert "SAOMA_TEST_CHEAP_PASSWORDS" not in full.stderr
+    env["SAOMA_TEST_CHEAP_PASSWORDS"] = "1"
+    cheap = subprocess.run(run, env=env, capture_output=True, text=True, check=True)
+    assert cheap.stdout.startswith("$argon2id$v=19$m=8,t=1,p=1$"), cheap.stdout
+    assert "lowest cost (tests only)" in cheap.stderr
 
 
 def test_pin_is_six_digits_set_with_the_password_changed_with_the_old_pin(server: Server) -> None:

@@ -11,20 +11,12 @@ import secrets
 from collections.abc import Callable
 
 import pytest
-from argon2 import PasswordHasher
 from PIL import Image
 
 from saoma.bootstrap import Platform
 from saoma.merchants.service import Merchant
-from saoma.wallets import credentials
 from saoma.wallets.service import Consumer
 from support import PASSWORD, funded_payer, server
-
-
-@pytest.fixture(autouse=True)
-def cheap_passwords(monkeypatch: pytest.MonkeyPatch) -> None:
-    cheap = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
-    monkeypatch.setattr(credentials, "password_hasher", cheap)
 
 
 @pytest.fixture

@@ -6,13 +6,11 @@ from __future__ import annotations
 import secrets
 
 import pytest
-from argon2 import PasswordHasher
 
 from saoma.authorisations import check_authorisations
 from saoma.bootstrap import Platform
 from saoma.freezes.service import Doer
 from saoma.ledger import Transfer, TransferCode
-from saoma.wallets import credentials
 from support import PASSWORD, PIN, Wiring, funded_payer
 
 SUPPORT = Doer("op_support", "support", "ticket T-1")
@@ -22,12 +20,6 @@ SUPPORT = Doer("op_support", "support", "ticket T-1")
 def wiring() -> Wiring:
     """The books are checked at the end, not the authorisations: this test breaks one."""
     return Wiring(check_authorisations=False)
-
-
-@pytest.fixture(autouse=True)
-def cheap_passwords(monkeypatch: pytest.MonkeyPatch) -> None:
-    cheap = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
-    monkeypatch.setattr(credentials, "password_hasher", cheap)
 
 
 def test_check_authorisations_reports_a_debit_made_during_a_freeze(platform: Platform) -> None:

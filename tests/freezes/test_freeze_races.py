@@ -9,7 +9,6 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from argon2 import PasswordHasher
 from sqlalchemy import func, select, text
 
 from saoma.authorisations import check_authorisations
@@ -21,18 +20,11 @@ from saoma.freezes import tables as f
 from saoma.freezes.service import Doer
 from saoma.ledger.check import check_ledger
 from saoma.merchants.service import Merchant
-from saoma.wallets import credentials
 from support import PASSWORD, PIN, funded_payer
 
 SUPPORT = Doer("op_support", "support", "ticket T-1")
 RISK = Doer("op_risk", "risk", "ticket T-2")
 DAY_US = 86_400_000_000
-
-
-@pytest.fixture(autouse=True)
-def cheap_passwords(monkeypatch: pytest.MonkeyPatch) -> None:
-    cheap = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
-    monkeypatch.setattr(credentials, "password_hasher", cheap)
 
 
 def new_shop(platform: Platform) -> Merchant:

@@ -15,7 +15,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
 
 from saoma import signing
@@ -23,16 +22,9 @@ from saoma.api.app import create_app
 from saoma.bootstrap import Platform
 from saoma.client import ConsumerClient, MerchantClient
 from saoma.core.ids import now_us
-from saoma.wallets import credentials
 from support import PASSWORD, PIN, approved, funded_payer
 
 HOUR_US = 3600 * 1_000_000
-
-
-@pytest.fixture(autouse=True)
-def cheap_passwords(monkeypatch: pytest.MonkeyPatch) -> None:
-    cheap = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
-    monkeypatch.setattr(credentials, "password_hasher", cheap)
 
 
 @pytest.fixture

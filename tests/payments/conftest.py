@@ -12,23 +12,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import pytest
-from argon2 import PasswordHasher
 
 from saoma.bootstrap import Platform
 from saoma.merchants.service import Merchant
-from saoma.wallets import credentials
 from saoma.wallets.service import Consumer
 from support import PASSWORD, approved, funded_payer
 
 _phones = itertools.count()
-
-
-@pytest.fixture(autouse=True)
-def cheap_passwords(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Passwords hashed at Argon2's lowest cost: signing up and setting a PIN check the password
-    at full cost (half a second on a busy machine), and these tests are about money."""
-    cheap = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
-    monkeypatch.setattr(credentials, "password_hasher", cheap)
 
 
 @pytest.fixture

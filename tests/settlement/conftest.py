@@ -15,13 +15,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from argon2 import PasswordHasher
 
 from saoma.bootstrap import Platform
 from saoma.core.ids import now_us
 from saoma.merchants.service import Merchant
 from saoma.settlement import tables as t
-from saoma.wallets import credentials
 from saoma.wallets.service import Consumer
 from settlement.court import Court
 from support import PASSWORD, PIN, approved, funded_payer, open_platform, server, wait_until
@@ -30,12 +28,6 @@ DAY_US = 86_400_000_000
 GOOD_ACCOUNT = "6222021001118812"  # the sandbox bank verifies and pays it
 FROZEN_ACCOUNT = "6222021001118866"  # verified, but the bank rejects payouts to it
 _n = itertools.count()
-
-
-@pytest.fixture(autouse=True)
-def cheap_passwords(monkeypatch: pytest.MonkeyPatch) -> None:
-    cheap = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
-    monkeypatch.setattr(credentials, "password_hasher", cheap)
 
 
 @dataclass

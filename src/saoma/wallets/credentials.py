@@ -5,6 +5,8 @@ Shared by consumers and merchants (a merchant's password and manager PIN follow 
 
 from __future__ import annotations
 
+import logging
+import os
 import re
 
 from argon2 import PasswordHasher
@@ -29,8 +31,17 @@ _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+\Z")
 PIN_FORMAT = re.compile(r"^[0-9]{6}\Z")
 
 
-# Passwords: Argon2id with the library's defaults (about 100 ms here).
-password_hasher = PasswordHasher()
+# Passwords: Argon2id with the library's defaults (about 100 ms here). The test suite, which
+# signs up thousands of wallets and shops through real servers, sets SAOMA_TEST_CHEAP_PASSWORDS=1:
+# Argon2id at its lowest cost. Never set in production: a process that has it says so at start.
+CHEAP_PASSWORDS = os.environ.get("SAOMA_TEST_CHEAP_PASSWORDS") == "1"
+CHEAP_HASHER = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+password_hasher = CHEAP_HASHER if CHEAP_PASSWORDS else PasswordHasher()
+if CHEAP_PASSWORDS:
+    logging.getLogger(__name__).warning(
+        "SAOMA_TEST_CHEAP_PASSWORDS is set: passwords are hashed at Argon2's lowest cost"
+        " (tests only)"
+    )
 
 
 # A mainland mobile number as people type it: 11 digits starting 13 to 19, spaces or dashes allowed.
