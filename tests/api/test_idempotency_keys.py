@@ -473,3 +473,43 @@ def test_fifty_charges_under_one_order_number_charge_once(server: Server) -> Non
     refused = [o for o in outcomes if isinstance(o, SaomaError)]
     assert [(e.status, e.slug) for e in refused] == [(409, "order-number-reused")] * 49
     assert payer.client.me()["balance"] == 100_000 - won[0]["amount"]
+
+
+def test_an_order_asked_again_under_its_key_or_its_number_is_one_order(server: Server) -> None:
+    """An order is written with the answer its Idempotency-Key replays; a till asking again under
+    a new key gets the same order, and fifty at once under one number make one order."""
+    shop = new_merchant(server)
+    body = {"merchant_order_no": "NOODLE-7", "amount": 1_800, "description": "Two bowls"}
+    send = as_shop(server, shop, "/v1/orders", body)
+    key = secrets.token_hex(16)
+    first = send(key)
+    assert first.status_code == 201, first.text
+    assert "idempotent-replayed" not in first.headers
+    again = send(key)
+    assert (again.status_code, again.content) == (201, first.content)
+    assert again.headers["idempotent-replayed"] == "true"
+
+    other_key = send(secrets.token_hex(16))
+    assert other_key.status_code == 201 and "idempotent-replayed" not in other_key.headers
+    assert other_key.json()["id"] == first.json()["id"]
+    changed = as_shop(server, shop, "/v1/orders", body | {"amount": 1_900})(secrets.token_hex(16))
+    assert changed.status_code == 409 and changed.json()["field"] == "merchant_order_no"
+
+    raced = as_shop(server, shop, "/v1/orders", body | {"merchant_order_no": "NOODLE-8"})
+    answers = _race([lambda: raced(secrets.token_hex(16)) for _ in range(50)])
+    assert [a.status_code for a in answers] == [201] * 50
+    assert len({a.json()["id"] for a in answers}) == 1
+    with engine_of(server.database_url).connect() as conn:
+        made = conn.execute(
+            text(
+                "SELECT merchant_order_no, count(*) FROM orders WHERE merchant_id = :m"
+                " GROUP BY merchant_order_no ORDER BY 1"
+            ),
+            {"m": shop.id},
+        ).all()
+        keys = conn.execute(
+            text("SELECT state, count(*) FROM idempotency_keys WHERE scope = :m GROUP BY state"),
+            {"m": shop.id},
+        ).all()
+    assert [tuple(r) for r in made] == [("NOODLE-7", 1), ("NOODLE-8", 1)]
+    assert [tuple(r) for r in keys] == [("done", 52)]  # the conflict (409) released its key

@@ -186,7 +186,7 @@ async def create_order(body: CreateOrder, shop: Shop, request: Request) -> Any:
     """A dynamic order: its EMVCo payload and image. The order number makes it idempotent."""
     platform = deps.platform_of(request)
 
-    def work(_claim: Any) -> dict[str, Any]:
+    def work(claim: Any) -> dict[str, Any]:
         order, _new = platform.payments.create_order(
             shop,
             merchant_order_no=body.merchant_order_no,
@@ -195,6 +195,7 @@ async def create_order(body: CreateOrder, shop: Shop, request: Request) -> Any:
             description=body.description,
             expires_in_s=body.expires_in_s,
             notify_url=body.notify_url,
+            claim=claim,
         )
         return order
 

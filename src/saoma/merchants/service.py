@@ -10,10 +10,12 @@ import base64
 import re
 import secrets
 from dataclasses import dataclass
+from functools import cache
+from types import SimpleNamespace
 from typing import Any, NoReturn
 from urllib.parse import urlsplit
 
-from sqlalchemy import bindparam, case, delete, insert, select, text, update
+from sqlalchemy import Table, bindparam, case, delete, insert, select, text, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
@@ -67,6 +69,19 @@ _SIGNER = (
 )
 _INSERT_NONCE = insert(m.request_nonces)
 _MERCHANT_BY_ID = select(m.merchants).where(m.merchants.c.id == bindparam("id"))
+_PREFIX = "merchant__"
+
+
+@cache
+def _with_merchant(table: Table) -> Any:
+    """A row of ``table`` by id with its merchant's columns (each named ``merchant__<name>``),
+    built once per table."""
+    mc = m.merchants.c
+    return (
+        select(table, *(c.label(_PREFIX + c.name) for c in mc))
+        .join(m.merchants, mc.id == table.c.merchant_id)
+        .where(table.c.id == bindparam("row_id"))
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -251,6 +266,17 @@ class Merchants:
         if row is None:
             raise NotFound.named("merchant", merchant_id)
         return Merchant.of(row)
+
+    def row_with_merchant(self, table: Table, row_id: str) -> tuple[Any, Merchant] | None:
+        """The row of ``table`` (one with a ``merchant_id``) and its merchant, in one round
+        trip, or None when there is no such row."""
+        with read(self.engine) as conn:
+            row = conn.execute(_with_merchant(table), {"row_id": row_id}).first()
+        if row is None:
+            return None
+        values = row._mapping
+        columns = {c.name: values[_PREFIX + c.name] for c in m.merchants.c}
+        return row, Merchant.of(SimpleNamespace(**columns))
 
     def sign_in(self, login: str, password: str) -> Merchant:
         try:

@@ -54,10 +54,10 @@ class Checkout:
         offer_id: str | None = None,
         claim: idempotency.Claim | None = None,
     ) -> dict[str, Any]:
-        row = first(self.ctx.engine, m.orders, id=order_id)
-        if row is None:
+        found = self.ctx.merchants.row_with_merchant(m.orders, order_id)
+        if found is None:
             raise not_found("order", order_id)
-        merchant = self.ctx.merchants.get(row.merchant_id)
+        row, merchant = found
         state = views.order_state(row)
         if state == "paid":
             mine = first(self.ctx.engine, m.payments, order_id=order_id)

@@ -173,6 +173,32 @@ def finish(engine: Engine, claim: Claim, status_code: int, body: Any) -> None:
         conn.execute(_FINISH, params)
 
 
+# PostgreSQL: a write of one statement and the response it answers with, stored in one
+# statement (the write a data-modifying CTE), committed on its own in one round trip.
+_FINISH_AFTER = (
+    " UPDATE idempotency_keys SET state = 'done', status_code = %(idem_status)s,"
+    " response = %(idem_body)s WHERE scope = %(idem_scope)s AND key = %(idem_key)s"
+)
+
+
+def finish_with(
+    engine: Engine, claim: Claim, status_code: int, body: Any, write_sql: str, params: Any
+) -> None:
+    """Run ``write_sql`` (one INSERT or UPDATE, PostgreSQL's ``%(name)s`` parameters, none of
+    them starting ``idem_``) and store the response with it, all or nothing: one statement that
+    commits on its own. A write that fails (a unique key taken, say) stores nothing and raises.
+    PostgreSQL only: SQLite has no data-modifying CTE."""
+    stored = {
+        "idem_status": status_code,
+        "idem_body": json.dumps(body),
+        "idem_scope": claim.scope,
+        "idem_key": claim.key,
+    }
+    with write_one(engine) as conn:
+        conn.exec_driver_sql(f"WITH written AS ({write_sql})" + _FINISH_AFTER, params | stored)
+    claim.stored = True
+
+
 def finish_in(unit: Unit, claim: Claim | None, status_code: int, body: Any) -> None:
     """Store the response inside the money movement's own transaction.
 

@@ -15,10 +15,10 @@ from sqlalchemy.exc import IntegrityError
 
 from saoma.core.errors import OrderNumberReused, OrderPaid, not_found
 from saoma.core.ids import new_id, now_us
-from saoma.db import write, write_one
+from saoma.db import is_sqlite, write, write_one
 from saoma.merchants.service import Merchant, check_text, check_webhook_url
+from saoma.payments import idempotency, views
 from saoma.payments import tables as m
-from saoma.payments import views
 from saoma.payments.checks import check_amount, check_currency, check_merchant_ref, check_seconds
 from saoma.payments.context import Context
 from saoma.payments.queries import Queries
@@ -28,6 +28,15 @@ ORDER_TTL_S_DEFAULT = 15 * 60
 ORDER_TTL_S_MIN = 5
 ORDER_TTL_S_MAX = 24 * 3600
 INSERT_ORDER = m.orders.insert()  # built once; the row's values are bound per call
+_ORDER_COLUMNS = (
+    "id", "merchant_id", "merchant_order_no", "amount", "currency", "description", "state",
+    "expires_at_us", "notify_url", "created_at_us", "updated_at_us",
+)  # fmt: skip
+# PostgreSQL: the order written with the request's stored response (idempotency.finish_with).
+INSERT_ORDER_SQL = (
+    f"INSERT INTO orders ({', '.join(_ORDER_COLUMNS)})"
+    f" VALUES ({', '.join(f'%({name})s' for name in _ORDER_COLUMNS)})"
+)
 
 
 class Orders:
@@ -45,8 +54,12 @@ class Orders:
         description: str = "",
         expires_in_s: int = ORDER_TTL_S_DEFAULT,
         notify_url: str = "",
+        claim: idempotency.Claim | None = None,
     ) -> tuple[dict[str, Any], bool]:
-        """The order and whether it is new; the same number with the same details replays."""
+        """The order and whether it is new; the same number with the same details replays.
+
+        With the request's Idempotency-Key ``claim``, on PostgreSQL, a new order and the response
+        (201 and the order) are stored in one statement; the claim is then marked stored."""
         merchant_order_no = check_merchant_ref(merchant_order_no, "merchant_order_no")
         amount = check_amount(amount)
         currency = check_currency(currency, merchant.currency)
@@ -67,9 +80,14 @@ class Orders:
             "created_at_us": now,
             "updated_at_us": now,
         }
+        # The view of the row as written: reading it back would only repeat it.
+        made = views.order(SimpleNamespace(payment_id=None, **row), merchant)
         try:
-            with write_one(self.engine) as conn:
-                conn.execute(INSERT_ORDER, row)
+            if claim is not None and not is_sqlite(self.engine):
+                idempotency.finish_with(self.engine, claim, 201, made, INSERT_ORDER_SQL, row)
+            else:
+                with write_one(self.engine) as conn:
+                    conn.execute(INSERT_ORDER, row)
         except IntegrityError:
             existing = first(
                 self.engine, m.orders, merchant_id=merchant.id, merchant_order_no=merchant_order_no
@@ -77,8 +95,7 @@ class Orders:
             if existing is None:  # pragma: no cover - the conflicting row vanished
                 raise
         else:
-            # The view of the row as written: reading it back would only repeat it.
-            return views.order(SimpleNamespace(payment_id=None, **row), merchant), True
+            return made, True
         return self._same_order(existing, merchant, row), False
 
     @staticmethod

@@ -23,7 +23,7 @@ from saoma.core.errors import (
 from saoma.core.errors import OverNoPinLimit as OverNoPinLimit
 from saoma.core.ids import new_id, now_us, token_hash
 from saoma.core.money import AMOUNT_MINOR_MAX, currency
-from saoma.db import read, write
+from saoma.db import is_sqlite, read, write, write_one
 from saoma.ledger import AccountKind, Ledger
 from saoma.ledger.tx import Tx
 from saoma.wallets import tables as wm
@@ -38,6 +38,8 @@ from saoma.wallets.identifiers import claim_in, placeholder_login
 from saoma.wallets.pinkeys import PinKeys
 from saoma.wallets.pins import (
     claim_pin_try,
+    passed_params,
+    passed_statement,
     pin_try_failed,
     pin_try_passed,
 )
@@ -55,7 +57,12 @@ _BY_TOKEN = (
 )
 _BY_ID = select(wm.consumers).where(wm.consumers.c.id == bindparam("id"))
 _RECORD_PIN_CHECK = insert(wm.pin_checks).values(
-    id=bindparam("id"), consumer_id=bindparam("consumer_id"), checked_at_us=bindparam("at")
+    id=bindparam("check_id"), consumer_id=bindparam("consumer_id"), checked_at_us=bindparam("at")
+)  # no parameter named after a consumers column: the CTE's UPDATE below would set it
+# PostgreSQL: the try given back and the check recorded in one statement that commits on its
+# own, one round trip where BEGIN, two statements and COMMIT took four.
+_PIN_PASSED_AND_RECORDED = _RECORD_PIN_CHECK.add_cte(
+    passed_statement(wm.consumers).cte("passed"), nest_here=True
 )
 
 SESSION_US = 30 * 24 * 3600 * 1_000_000
@@ -288,6 +295,12 @@ class Wallets:
         if not verdict.matches:
             raise pin_try_failed(self.engine, wm.consumers, consumer_id, field=field)
         check_id = new_id("pc")
+        record = {"check_id": check_id, "consumer_id": consumer_id, "at": now_us()}
+        if not verdict.renewed and not is_sqlite(self.engine):
+            with write_one(self.engine) as conn:
+                params = passed_params(consumer_id, claimed) | record
+                conn.execute(_PIN_PASSED_AND_RECORDED, params)
+            return check_id
         with write(self.engine) as conn:
             pin_try_passed(conn, wm.consumers, consumer_id, claimed)
             if verdict.renewed:  # an older form, sealed again under the current key
@@ -297,9 +310,7 @@ class Wallets:
                     .where(c.id == consumer_id, c.pin_hash == claimed.pin_hash)
                     .values(pin_hash=verdict.renewed)
                 )
-            conn.execute(
-                _RECORD_PIN_CHECK, {"id": check_id, "consumer_id": consumer_id, "at": now_us()}
-            )
+            conn.execute(_RECORD_PIN_CHECK, record)
         return check_id
 
     def set_no_pin_limit(
