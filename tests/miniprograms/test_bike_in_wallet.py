@@ -126,8 +126,15 @@ def ask(frame: Frame, call: str, *args: Any) -> None:
     )
 
 
+def until(frame: Frame, expression: str) -> None:
+    """Until ``expression`` is true in ``frame``, asked from here: Playwright's own
+    ``wait_for_function`` compiles its predicate with eval once it has to poll, and a
+    mini-program's page forbids eval (its CSP), so on a slow day that wait itself failed."""
+    wait_until(lambda: frame.evaluate(expression) is True, what=expression)
+
+
 def answer(frame: Frame) -> Any:
-    frame.wait_for_function("window.answer !== undefined")
+    until(frame, "window.answer !== undefined")
     return frame.evaluate("window.answer")
 
 
@@ -202,7 +209,7 @@ def test_the_wallet_hears_only_the_bike_and_pays_only_its_orders(
         f"{world.attacker}/attacker.html?order={own['id']}",
     )
     evil = next(f for f in frames_of(wallet, world.attacker))
-    evil.wait_for_function("window.sent === true")
+    until(evil, "window.sent === true")
     # The bike itself asks next: messages are handled in the order sent, so had the attacker's
     # been heard, its sheet would be open and this one answered "busy".
     ask(frame, "requestPayment", own["id"])

@@ -114,6 +114,12 @@ class LiveFeed:
                 if listening:  # the payloads of those; the numbers alone do otherwise
                     for part in chunks(filled, 500):
                         late += conn.execute(select(*cols).where(seq.in_(part))).all()
+        if not listening and self._subscribers:
+            # A page connected while the numbers alone were read: what they show may have
+            # committed after it connected, and would be marked sent without reaching it.
+            # The next poll reads them again, payloads and all.
+            self._wake.set()
+            return
         now = time.monotonic()
         previous = top
         for row in new:
