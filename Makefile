@@ -36,8 +36,12 @@ architecture: install
 unit: install
 	$(BIN)/pytest -q
 
+# The suite on two workers (each test file on one of them, each worker with databases of its own),
+# then on one: the chaos runs, whose time budgets assume a machine no other worker shares, and the
+# test that may restart PostgreSQL (the restart cuts every open connection).
 test: check
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n 2 --dist loadfile -m "not alone and not restarts_postgres"
+	$(BIN)/pytest -q -m "alone or restarts_postgres"
 
 bench: install
 	$(BIN)/python bench/ledger.py

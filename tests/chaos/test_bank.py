@@ -18,6 +18,10 @@ from pathlib import Path
 import bank
 import pytest
 
+# Runs after the other tests, on its own (Makefile): its time budgets (a settle-down, a
+# failover within seconds, a crash's recovery) assume a machine no other test worker shares.
+pytestmark = pytest.mark.alone
+
 
 @pytest.mark.slow
 @pytest.mark.parametrize(

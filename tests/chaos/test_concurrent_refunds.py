@@ -25,6 +25,10 @@ from saoma.payments.service import Payments
 from saoma.wallets.service import Consumer
 from support import approved, open_platform
 
+# Runs after the other tests, on its own (Makefile): its time budgets (a settle-down, a
+# failover within seconds, a crash's recovery) assume a machine no other test worker shares.
+pytestmark = pytest.mark.alone
+
 PIN = "246810"
 PASSWORD = "correct horse battery"
 _numbers = itertools.count()

@@ -31,6 +31,10 @@ from support import (
     wait_for,
 )
 
+# Runs after the other tests, on its own (Makefile): its time budgets (a settle-down, a
+# failover within seconds, a crash's recovery) assume a machine no other test worker shares.
+pytestmark = pytest.mark.alone
+
 TAKEOVER_MAX_S = 5.0  # what the issue allows a dead server's key to block its retry
 
 

@@ -39,6 +39,10 @@ from saoma.db import make_engine, migrate
 from saoma.replicas import Replicas
 from support import PIN, Server, free_port, new_consumer, new_merchant, wait_until
 
+# Runs after the other tests, on its own (Makefile): its time budgets (a settle-down, a
+# failover within seconds, a crash's recovery) assume a machine no other test worker shares.
+pytestmark = pytest.mark.alone
+
 REQUIRE = os.environ.get("SAOMA_REQUIRE_FAILOVER") == "1"
 LONG = os.environ.get("SAOMA_FAILOVER_LONG") == "1"
 START_S = 120  # a server's start, on a machine shared with other work
