@@ -116,65 +116,6 @@ def write_one(engine: Engine) -> Iterator[Connection]:
         yield conn
 
 
-# Engines whose single-statement writes may commit without waiting for the WAL flush, and the
-# engine doing so: made on first use from what make_engine was given (see ``write_unflushed``).
-_UNFLUSHED_ARGS: weakref.WeakKeyDictionary[Engine, tuple[str, dict[str, Any]]] = (
-    weakref.WeakKeyDictionary()
-)
-_UNFLUSHED: weakref.WeakKeyDictionary[Engine, Engine] = weakref.WeakKeyDictionary()
-_UNFLUSHED_GUARD = threading.Lock()
-UNFLUSHED_POOL = 2  # and as many again on overflow: each statement holds one for a round trip
-
-
-def _unflushed_engine(engine: Engine) -> Engine | None:
-    made = _UNFLUSHED.get(engine)
-    if made is not None:
-        return made
-    args = _UNFLUSHED_ARGS.get(engine)
-    if args is None:
-        return None
-    url, connect_args = args
-    with _UNFLUSHED_GUARD:
-        made = _UNFLUSHED.get(engine)
-        if made is None:
-            made = create_engine(
-                url,
-                pool_size=UNFLUSHED_POOL,
-                max_overflow=UNFLUSHED_POOL,
-                pool_recycle=3600,
-                isolation_level="AUTOCOMMIT",
-                connect_args=connect_args | {"options": "-c synchronous_commit=off"},
-            )
-            _UNFLUSHED[engine] = made
-            # Disposed with the engine it serves.
-            event.listen(engine, "engine_disposed", lambda _engine: made.dispose())
-    return made
-
-
-@contextmanager
-def write_unflushed(engine: Engine) -> Iterator[Connection]:
-    """For a single-statement write that the request's own later commit makes durable.
-
-    On PostgreSQL the statement commits on its own without waiting for its WAL to reach the disk
-    (``synchronous_commit = off``, on connections of its own): the next ordinary commit of any
-    session flushes the WAL written before it, this statement's too, and PostgreSQL's WAL writer
-    flushes it within 3 × ``wal_writer_delay`` (600 ms by default) anyway. So only a PostgreSQL
-    crash within that time can lose it, and then only where nothing the request made durable
-    came after it. For what a retry or a redelivery puts right: an Idempotency-Key's claim and
-    its lease, a nonce, a PIN try's claim (its outcome is committed in full), a webhook's lease
-    and its attempts. Never for what decides money or consent on its own.
-    Behind a pooler in transaction mode, on SQLite and where the URL sets ``options`` itself,
-    exactly ``write_one``.
-    """
-    unflushed = None if is_sqlite(engine) else _unflushed_engine(engine)
-    if unflushed is None:
-        with write_one(engine) as conn:
-            yield conn
-        return
-    with unflushed.connect() as conn:
-        yield conn
-
-
 def make_engine(url: str, *, pool_size: int = 8, pooled: bool = False) -> Engine:
     """An engine for ``url``; SQLite files get WAL and a busy timeout, folders are created.
 
@@ -197,17 +138,13 @@ def make_engine(url: str, *, pool_size: int = 8, pooled: bool = False) -> Engine
     # connection to a lost primary fails, the request is answered 503 database-unavailable, and
     # SQLAlchemy's disconnect handling then drops every connection of the pool made before it,
     # so the next requests connect to the new primary.
-    connect_args = _connect_args(url, pooled=pooled)
-    engine = create_engine(
+    return create_engine(
         url,
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_recycle=3600,
-        connect_args=connect_args,
+        connect_args=_connect_args(url, pooled=pooled),
     )
-    if not pooled and "options" not in make_url(url).query:
-        _UNFLUSHED_ARGS[engine] = (url, connect_args)
-    return engine
 
 
 # A node that vanished (a machine lost, not only its process) fails a connection within seconds

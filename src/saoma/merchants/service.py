@@ -36,7 +36,7 @@ from saoma.core.errors import (
 )
 from saoma.core.ids import new_id, now_us, token_hash
 from saoma.core.money import currency
-from saoma.db import read, write, write_one, write_unflushed
+from saoma.db import read, write, write_one
 from saoma.ledger import AccountKind, Ledger
 from saoma.merchants import tables as m
 from saoma.wallets.credentials import (
@@ -509,7 +509,7 @@ class Merchants:
         if not signing.verify_request(row.key_public, signature, message):
             raise SignatureInvalid("the signature does not match the request")
         try:
-            with write_unflushed(self.engine) as conn:
+            with write_one(self.engine) as conn:
                 conn.execute(_INSERT_NONCE, {"key_id": key_id, "nonce": nonce, "seen_at_us": now})
         except IntegrityError as exc:
             raise NonceReused("this nonce was already used", field=signing.NONCE) from exc

@@ -37,7 +37,7 @@ from saoma.core.errors import (
     RequestInProgress,
 )
 from saoma.core.ids import now_us
-from saoma.db import is_sqlite, read, write, write_one, write_unflushed
+from saoma.db import is_sqlite, read, write, write_one
 from saoma.movements import Unit
 from saoma.payments import tables as m
 
@@ -106,7 +106,7 @@ def begin(engine: Engine, scope: str, key: str, fingerprint: str) -> Claim | Rep
     for _ in range(3):
         now = now_us()
         try:
-            with write_unflushed(engine) as conn:
+            with write_one(engine) as conn:
                 conn.execute(
                     _INSERT_KEY,
                     {
@@ -295,7 +295,7 @@ _RENEW_SKIPPING_LOCKED = text(
 def renew(engine: Engine, keys: list[tuple[str, str]]) -> None:
     now = now_us()
     if not is_sqlite(engine):
-        with write_unflushed(engine) as conn:
+        with write_one(engine) as conn:
             params = {"now": now, "scopes": [s for s, _ in keys], "keys": [k for _, k in keys]}
             conn.execute(_RENEW_SKIPPING_LOCKED, params)
         return

@@ -20,7 +20,7 @@ from saoma.core.errors import (
     PinWrong,
 )
 from saoma.core.ids import now_us
-from saoma.db import write, write_unflushed
+from saoma.db import write, write_one
 
 PIN_TRIES_MAX = 5
 
@@ -97,7 +97,7 @@ def claim_pin_try(engine: Engine, table: Table, row_id: str, *, field: str = "pi
         now = now_us()
         # One statement claims the try (on PostgreSQL it commits on its own, one round trip);
         # the state is read only to say why none was left.
-        with write_unflushed(engine) as conn:
+        with write_one(engine) as conn:
             params = {"row_id": row_id, "now": now, "stale": now - PIN_PENDING_STALE_US}
             claimed = conn.execute(_claim_statement(table), params).first()
             if claimed is not None:

@@ -20,7 +20,7 @@ from sqlalchemy.engine import Engine
 
 from saoma import signing, targets
 from saoma.core.ids import now_us
-from saoma.db import is_sqlite, read, write, write_unflushed
+from saoma.db import is_sqlite, read, write, write_one
 from saoma.merchants import tables as merchant_tables
 from saoma.merchants.service import WEBHOOK_SECRET_OVERLAP_US
 from saoma.observe import metrics
@@ -203,7 +203,7 @@ class Dispatcher:
         enough to send them all (``now``: when they were found due)."""
         rounds = -(-len(ids) // self.workers)
         lease = now_us() + rounds * int(TIMEOUT_S * S) + LEASE_MARGIN_US
-        with write_unflushed(self.engine) as conn:
+        with write_one(self.engine) as conn:
             rows = conn.execute(CLAIM, {"ids": ids, "now": now, "lease": lease}).all()
         return sorted(rows, key=lambda row: row.seq)  # a subject's events in the order written
 
@@ -253,7 +253,7 @@ class Dispatcher:
                 conn.execute(INSERT_ATTEMPT, attempts)
                 conn.execute(ATTEMPTED, changes)
         else:
-            with write_unflushed(self.engine) as conn:
+            with write_one(self.engine) as conn:
                 conn.exec_driver_sql(RECORDED, _columns(attempts) | _columns(changes))
         for row, (_status, error, _ms, at) in zip(rows, outcomes, strict=True):
             if error:
