@@ -4,20 +4,29 @@ The row's window starts at the first try; a try is counted while fewer than ``li
 in the window, or when the window has run out (it starts again with this try). Concurrent tries can
 never pass more than ``limit`` in a window, on SQLite and PostgreSQL alike. Used for guessing
 payment codes (per terminal and merchant) and for looking up who has a wallet (per consumer).
+
+A window may also count the tries under way apart (``pending_column``): a try is then claimed
+while the tries counted and those under way are fewer than ``limit`` together, and its owner
+settles it as counted or not (:func:`settle_statement`). A caller refused while tries are under
+way may wait for one to be settled; one refused with none under way knows at once that the
+window is used up. Tries a process left under way when it died are forgotten once no try was
+claimed for ``PENDING_STALE_US``.
 """
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
-from sqlalchemy import BigInteger, Integer, Table, bindparam, case
+from sqlalchemy import BigInteger, Integer, Table, bindparam, case, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
 
 from saoma.db import is_sqlite
 
-_BUILT: dict[tuple[str, str, str, str, str], Any] = {}
+_BUILT: dict[tuple[str, ...], Any] = {}
+PENDING_STALE_US = 10 * 1_000_000  # a try under way this long without another claim was lost
 
 
 def claim_statement(
@@ -27,37 +36,77 @@ def claim_statement(
     key_column: str,
     count_column: str,
     start_column: str = "window_start_us",
+    pending_column: str | None = None,
 ) -> Any:
     """The upsert claiming one try for the bound ``key``: it returns the window's start when
     the try is counted, no row when ``limit`` tries were counted in the window (``window_us``
     long, as of ``now``) already. Built once per table and database kind: building and keying
-    it on every try cost more Python than its round trip (see :func:`claim_params`)."""
+    it on every try cost more Python than its round trip (see :func:`claim_params`).
+
+    With ``pending_column`` (and ``<pending_column>_since_us``, when the last try was claimed),
+    the try is claimed as under way, not counted (see the module's docstring)."""
     sqlite = is_sqlite(engine)
-    shape = (
-        "sqlite" if sqlite else "postgresql",
-        table.name,
-        key_column,
-        count_column,
-        start_column,
-    )
+    dialect = "sqlite" if sqlite else "postgresql"
+    shape = (dialect, table.name, key_column, count_column, start_column, pending_column or "")
     built = _BUILT.get(shape)
     if built is not None:
         return built
     count, start = table.c[count_column], table.c[start_column]
     now = bindparam("now", type_=BigInteger)
-    upsert = (sqlite_insert if sqlite else pg_insert)(table).values(
-        {key_column: bindparam("key"), start_column: now, count_column: 1}
-    )
+    limit = bindparam("limit", type_=Integer)
     expired = start <= now - bindparam("window_us", type_=BigInteger)
+    counted = case((expired, 0), else_=count)
+    first: dict[str, Any] = {key_column: bindparam("key"), start_column: now, count_column: 1}
+    changes: dict[str, Any] = {
+        count_column: counted + 1,
+        start_column: case((expired, now), else_=start),
+    }
+    room = counted < limit
+    if pending_column is not None:
+        pending, since = table.c[pending_column], table.c[pending_column + "_since_us"]
+        under_way = case((since < now - PENDING_STALE_US, 0), else_=pending)
+        first |= {count_column: 0, pending_column: 1, since.name: now}
+        changes = {
+            count_column: counted,
+            start_column: changes[start_column],
+            pending_column: under_way + 1,
+            since.name: now,
+        }
+        room = counted + under_way < limit
+    upsert = (sqlite_insert if sqlite else pg_insert)(table).values(first)
     built = _BUILT[shape] = upsert.on_conflict_do_update(
-        index_elements=[table.c[key_column]],
-        set_={
-            count_column: case((expired, 1), else_=count + 1),
-            start_column: case((expired, now), else_=start),
-        },
-        where=expired | (count < bindparam("limit", type_=Integer)),
+        index_elements=[table.c[key_column]], set_=changes, where=room
     ).returning(start)
     return built
+
+
+@cache
+def settle_statement(table: Table, key_column: str, count_column: str, pending_column: str) -> Any:
+    """Settle a try claimed under way for the bound ``key``: counted when ``counted`` is 1, given
+    back when it is 0."""
+    c = table.c
+    pending = c[pending_column]
+    return (
+        update(table)
+        .where(c[key_column] == bindparam("key"))
+        .values(
+            {
+                pending_column: case((pending > 0, pending - 1), else_=0),
+                count_column: c[count_column] + bindparam("counted", type_=Integer),
+            }
+        )
+    )
+
+
+@cache
+def under_way_statement(table: Table, key_column: str, pending_column: str) -> Any:
+    """The tries under way for the bound ``key`` as of the bound ``now`` (0 once stale)."""
+    c = table.c
+    since = c[pending_column + "_since_us"]
+    stale = since < bindparam("now", type_=BigInteger) - PENDING_STALE_US
+    return select(case((stale, 0), else_=c[pending_column])).where(
+        c[key_column] == bindparam("key")
+    )
 
 
 def claim_params(key: str, limit: int, window_us: int, now: int) -> dict[str, Any]:

@@ -11,12 +11,14 @@ import base64
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 from sqlalchemy.engine import Engine
 
 from saoma.core.errors import SaomaError
 from saoma.paycode import codes
 from saoma.paycode.service import FAILURES_MAX, PaymentCodes
+from support import wait_until
 
 MERCHANT_MAX = 20
 
@@ -67,3 +69,45 @@ def test_real_codes_do_not_count_as_guesses(engine: Engine) -> None:
     assert outcome(paycodes, wrong_code(99), "m_shop/till-y") == "too-many-tries"
     code = codes.generate(secret, device["handles"][10], time.time())
     assert outcome(paycodes, code, "m_shop/till-0") == "too-many-tries"  # until the minute ends
+
+
+class Counting(PaymentCodes):
+    """Counts its claims' rounds: a refused claim that waits for a try makes more than one."""
+
+    rounds = 0
+
+    def _claim_once(self, merchant: str, terminal: str) -> Any:
+        self.rounds += 1
+        return super()._claim_once(merchant, terminal)
+
+
+def test_wrong_codes_beyond_the_allowance_are_refused_without_waiting(engine: Engine) -> None:
+    """Once a merchant's wrong codes used its allowance, the next is refused at its first claim:
+    with no code being checked there is no try to wait for, and a worker is not held."""
+    paycodes = Counting(engine, merchant_failures_max=MERCHANT_MAX)
+    for n in range(MERCHANT_MAX):
+        assert outcome(paycodes, wrong_code(n), f"m_shop/till-{n}") == "code-unknown"
+    paycodes.rounds = 0
+    for n in range(3):
+        assert outcome(paycodes, wrong_code(50 + n), f"m_shop/till-x{n}") == "too-many-tries"
+    assert paycodes.rounds == 3
+
+
+def test_a_check_refused_while_a_code_is_checked_waits_for_its_try(engine: Engine) -> None:
+    """The last try is held by a code being checked: another check waits, and takes it once
+    that code turns out real and gives it back."""
+    paycodes = Counting(engine, merchant_failures_max=MERCHANT_MAX)
+    for n in range(MERCHANT_MAX - 1):
+        assert outcome(paycodes, wrong_code(n), f"m_shop/till-{n}") == "code-unknown"
+    held = paycodes._claim("m_shop", "m_shop/till-a")  # the last try, under way
+    paycodes.rounds = 0
+    with ThreadPoolExecutor(1) as pool:
+        waiting = pool.submit(outcome, paycodes, wrong_code(90), "m_shop/till-b")
+        wait_until(lambda: paycodes.rounds >= 2, what="the second check to wait for a try")
+        assert not waiting.done()
+        paycodes._settle(held, counted=0)  # a real code: its try given back
+        assert waiting.result(timeout=10) == "code-unknown"
+    # That was the twentieth wrong code: the next is refused at once.
+    paycodes.rounds = 0
+    assert outcome(paycodes, wrong_code(91), "m_shop/till-c") == "too-many-tries"
+    assert paycodes.rounds == 1

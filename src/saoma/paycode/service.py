@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import hmac
 import secrets
 import time
@@ -10,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import bindparam, delete, insert, select, update
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
 from saoma.core.errors import (
@@ -25,7 +26,7 @@ from saoma.core.ids import new_id, now_us
 from saoma.db import read, write
 from saoma.paycode import codes
 from saoma.paycode import tables as m
-from saoma.windows import claim_params, claim_statement
+from saoma.windows import claim_params, claim_statement, settle_statement, under_way_statement
 
 HANDLES_PER_DEVICE = 100
 FAILURES_MAX = 5  # per terminal per minute; then the terminal waits
@@ -35,7 +36,7 @@ CLAIM_WAIT_S = 5.0  # how long a check waits for a try while every try is taken
 CLAIM_RETRY_S = 0.02
 
 # Statements every charge runs, built once.
-_H, _D, _F = m.paycode_handles.c, m.paycode_devices.c, m.paycode_failures.c
+_H, _D = m.paycode_handles.c, m.paycode_devices.c
 HANDLE = (
     select(m.paycode_handles, m.paycode_devices)
     .join(m.paycode_devices, _D.id == _H.device_id)
@@ -46,15 +47,9 @@ USE_HANDLE = (
     .where(_H.handle == bindparam("h"), _H.used_at_us.is_(None))
     .values(used_at_us=bindparam("at"))
 )
-GIVE_BACK = (
-    update(m.paycode_failures)
-    .where(
-        _F.terminal == bindparam("k"),
-        _F.window_start_us == bindparam("w"),  # not into a window started since
-        _F.failures > 0,
-    )
-    .values(failures=_F.failures - 1)
-)
+# A try settled: counted as a wrong code (``counted`` 1) or given back (0).
+SETTLE = settle_statement(m.paycode_failures, "terminal", "failures", "pending")
+UNDER_WAY = under_way_statement(m.paycode_failures, "terminal", "pending")
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,8 +148,28 @@ class PaymentCodes:
 
         ``terminal`` is "<merchant id>/<terminal id>"; guesses are limited per terminal and per
         merchant, a try being claimed from both before the code is checked (see ``_claim``).
+        A wrong code (malformed, unknown, expired) is counted; a real one, used or not, is no
+        guess and its tries are given back, as are those of a check that failed on its own.
         """
-        claims = self._claim(terminal.partition("/")[0] if merchant is None else merchant, terminal)
+        keys = self._claim(terminal.partition("/")[0] if merchant is None else merchant, terminal)
+        try:
+            row, handle = self._check(code, at_s)
+        except (CodeMalformed, CodeUnknown, CodeExpired):
+            self._settle(keys, counted=1)
+            raise
+        except BaseException:
+            with contextlib.suppress(Exception):  # the database may be what failed: stale soon
+                self._settle(keys, counted=0)
+            raise
+        with write(self.engine) as conn:
+            taken = conn.execute(USE_HANDLE, {"h": handle, "at": now_us()})
+            conn.execute(SETTLE, [{"key": key, "counted": 0} for key in keys])
+        if taken.rowcount != 1:  # used before, or the same code at two terminals at once
+            raise CodeUsed("this payment code was already used: refresh it", field="code")
+        return Resolved(row.wallet_id, row.device_id, handle)
+
+    def _check(self, code: str, at_s: float | None) -> tuple[Any, str]:
+        """The handle's row and the handle of a real, fresh code; or why not."""
         parts = codes.split(code)
         if parts is None:
             raise CodeMalformed("a payment code is 18 digits starting with 28", field="code")
@@ -175,58 +190,71 @@ class PaymentCodes:
             if old:
                 raise CodeExpired("this payment code has expired: refresh it", field="code")
             raise CodeUnknown("this payment code is not valid", field="code")
-        # A real code, used or not, was no guess: its tries are given back.
-        with write(self.engine) as conn:
-            taken = conn.execute(USE_HANDLE, {"h": handle, "at": now_us()})
-            self._give_back(conn, claims)
-        if taken.rowcount != 1:  # used before, or the same code at two terminals at once
-            raise CodeUsed("this payment code was already used: refresh it", field="code")
-        return Resolved(row.wallet_id, row.device_id, handle)
+        return row, handle
 
-    def _claim(self, merchant: str, terminal: str) -> list[tuple[str, int]]:
+    def _claim(self, merchant: str, terminal: str) -> list[str]:
         """Claim one try from the terminal's and the merchant's allowance before a code is
-        checked, or refuse with 429; what a check claims stays counted unless given back.
+        checked, or refuse with 429. A try is claimed as under way and settled by the check.
 
         Each claim is one conditional upsert, so concurrent requests can never check more codes
         than the limits allow. Both claims commit together or not at all; the terminal's row is
         taken first, the merchant's (shared by all its terminals) last and held only until the
-        commit that follows.
+        commit that follows. A claim refused while codes are being checked waits for one of
+        them to be settled (a busy till's real codes give their tries back within milliseconds);
+        one refused with none under way is refused at once, so wrong codes sent on and on hold
+        no worker.
         """
         deadline = time.monotonic() + CLAIM_WAIT_S
         while True:
-            try:
-                return self._claim_once(merchant, terminal)
-            except TooManyTries:
-                # A try is also held by every real code being checked right now, and given back
-                # within milliseconds: a busy till waits for one rather than being refused.
-                if time.monotonic() >= deadline:
-                    raise
-                time.sleep(CLAIM_RETRY_S)
+            claimed = self._claim_once(merchant, terminal)
+            if isinstance(claimed, list):
+                return claimed
+            key, refusal = claimed
+            if time.monotonic() >= deadline or not self._under_way(key):
+                raise refusal
+            time.sleep(CLAIM_RETRY_S)
 
-    def _claim_once(self, merchant: str, terminal: str) -> list[tuple[str, int]]:
+    def _claim_once(self, merchant: str, terminal: str) -> list[str] | tuple[str, TooManyTries]:
+        """The keys claimed, or the key refused and its refusal (nothing claimed then)."""
         now = now_us()
-        claims = []
-        with write(self.engine) as conn:
-            for key, limit, field, who in (
-                (terminal, FAILURES_MAX, "terminal_id", "this terminal"),
-                (merchant, self.merchant_failures_max, "code", "this merchant's terminals"),
-            ):
-                window = conn.execute(
-                    self._claimed, claim_params(key, limit, FAILURE_WINDOW_US, now)
-                ).scalar()
-                if window is None:
-                    raise TooManyTries(
-                        f"too many invalid codes at {who}: wait a minute", field=field
-                    )
-                claims.append((key, int(window)))
-        return claims
+        keys: list[str] = []
+        refused: tuple[str, TooManyTries] | None = None
+        try:
+            with write(self.engine) as conn:
+                for key, limit, field, who in (
+                    (terminal, FAILURES_MAX, "terminal_id", "this terminal"),
+                    (merchant, self.merchant_failures_max, "code", "this merchant's terminals"),
+                ):
+                    window = conn.execute(
+                        self._claimed, claim_params(key, limit, FAILURE_WINDOW_US, now)
+                    ).scalar()
+                    if window is None:
+                        refusal = TooManyTries(
+                            f"too many invalid codes at {who}: wait a minute", field=field
+                        )
+                        refused = (key, refusal)
+                        raise refusal  # rolls the terminal's claim back with the merchant's
+                    keys.append(key)
+        except TooManyTries:
+            if refused is None:  # pragma: no cover - only the refusal above is raised here
+                raise
+            return refused
+        return keys
 
     @property
     def _claimed(self) -> Any:
         return claim_statement(
-            self.engine, m.paycode_failures, key_column="terminal", count_column="failures"
+            self.engine,
+            m.paycode_failures,
+            key_column="terminal",
+            count_column="failures",
+            pending_column="pending",
         )
 
-    @staticmethod
-    def _give_back(conn: Connection, claims: list[tuple[str, int]]) -> None:
-        conn.execute(GIVE_BACK, [{"k": key, "w": window} for key, window in claims])
+    def _under_way(self, key: str) -> int:
+        with read(self.engine) as conn:
+            return int(conn.execute(UNDER_WAY, {"key": key, "now": now_us()}).scalar() or 0)
+
+    def _settle(self, keys: list[str], *, counted: int) -> None:
+        with write(self.engine) as conn:
+            conn.execute(SETTLE, [{"key": key, "counted": counted} for key in keys])

@@ -32,5 +32,8 @@ paycode_failures = Table(
     metadata,
     Column("terminal", String(100), primary_key=True),  # merchant id + terminal id
     Column("window_start_us", BigInteger, nullable=False),
-    Column("failures", Integer, nullable=False),
+    Column("failures", Integer, nullable=False),  # wrong codes counted in the window
+    # Codes being checked right now, and when the last try was claimed (saoma.windows).
+    Column("pending", Integer, nullable=False, server_default="0"),
+    Column("pending_since_us", BigInteger, nullable=False, server_default="0"),
 )
