@@ -141,7 +141,9 @@ def pin_try_failed(
 
 
 @cache
-def _passed_statement(table: Table) -> Any:
+def passed_statement(table: Table) -> Any:
+    """The statement :func:`pin_try_passed` runs, built once per table; public for a caller
+    that sends it with others in one statement (a PostgreSQL data-modifying CTE)."""
     c = table.c
     alone = (c.pin_pending <= 1) & (c.pin_failures == bindparam("failures_before"))
     return (
@@ -157,15 +159,9 @@ def _passed_statement(table: Table) -> Any:
 def pin_try_passed(conn: Connection, table: Table, row_id: str, claimed: PinTry) -> None:
     """The right PIN gives its try back, and starts the count again if it was the only check
     under way and no wrong PIN was counted meanwhile: a burst of guesses gets no tries back."""
-    conn.execute(_passed_statement(table), passed_params(row_id, claimed))
+    conn.execute(passed_statement(table), passed_params(row_id, claimed))
 
 
 def passed_params(row_id: str, claimed: PinTry) -> dict[str, Any]:
     """The parameters of :func:`passed_statement`."""
     return {"row_id": row_id, "failures_before": claimed.failures_before}
-
-
-def passed_statement(table: Table) -> Any:
-    """The statement :func:`pin_try_passed` runs, for a caller that sends it with others in one
-    statement (a PostgreSQL data-modifying CTE)."""
-    return _passed_statement(table)
