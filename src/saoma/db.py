@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-from sqlalchemy import MetaData, create_engine, event
+from sqlalchemy import MetaData, Table, create_engine, event, func, insert, literal, select, text
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import NullPool
@@ -82,6 +82,32 @@ def write(engine: Engine) -> Iterator[Connection]:
         return
     with lock, engine.connect().execution_options(saoma_write=True) as conn, conn.begin():
         yield conn
+
+
+def lock_row(conn: Connection, table: str, row_id: str) -> None:
+    """Hold row ``row_id`` of ``table`` (a table with an ``id`` key) until the transaction ends.
+
+    For a rule that counts rows under a parent (at most N of something): with the parent's row
+    held, a count in a later statement of the transaction sees every row committed before, and
+    other writers under the same parent wait their turn. On PostgreSQL, SELECT … FOR UPDATE;
+    SQLite's writer holds the whole database already.
+    """
+    if not is_sqlite(conn.engine):
+        conn.execute(text(f"SELECT id FROM {table} WHERE id = :id FOR UPDATE"), {"id": row_id})
+
+
+def insert_below(
+    conn: Connection, table: Table, values: dict[str, Any], counted: Any, most: int
+) -> bool:
+    """Insert ``values`` into ``table`` unless ``most`` of its rows match ``counted`` already, in
+    one statement (INSERT … SELECT … WHERE (SELECT COUNT(*) …) < most); True when the row went
+    in. Writers racing under one parent must hold the parent's row first (``lock_row``)."""
+    columns = table.c
+    row = [literal(v, columns[k].type).label(k) for k, v in values.items()]
+    below = select(func.count()).select_from(table).where(counted).scalar_subquery() < most
+    made = insert(table).from_select(list(values), select(*row).where(below))
+    key = next(iter(table.primary_key.columns))
+    return conn.execute(made.returning(key)).first() is not None
 
 
 _READERS: weakref.WeakKeyDictionary[Engine, Engine] = weakref.WeakKeyDictionary()

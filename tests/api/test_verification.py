@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import secrets
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
@@ -118,6 +119,28 @@ def test_a_second_phone_added_to_a_wallet_receives_once_verified(server: Server)
     with pytest.raises(SaomaError) as again:
         alice.client.request("POST", "/v1/me/identifiers", {"identifier": second})
     assert (again.value.slug, again.value.problem["field"]) == ("identifier-taken", "identifier")
+
+
+def test_fifty_phones_and_emails_added_at_once_stop_at_five(server: Server) -> None:
+    client = ConsumerClient(server.url)
+    phone = a_phone()
+    client.sign_up(phone, PASSWORD)  # the sign-up's phone is the first of five
+
+    def add(i: int) -> str:
+        try:
+            client.request("POST", "/v1/me/identifiers", {"identifier": f"r{i}@example.cn"})
+            return "added"
+        except SaomaError as exc:
+            return f"{exc.status} {exc.slug}: {exc.problem['detail']}"
+
+    with ThreadPoolExecutor(50) as pool:
+        outcomes = list(pool.map(add, range(50)))
+    assert outcomes.count("added") == 4
+    assert set(outcomes) - {"added"} == {
+        "422 invalid-request: identifier: a wallet has 5 phones and e-mails at most"
+    }
+    listed = [i["identifier"] for i in client.request("GET", "/v1/me/identifiers")["data"]]
+    assert len(listed) == 5 and phone in listed
 
 
 def test_code_refusals_are_problems_naming_the_field(server: Server) -> None:

@@ -1,6 +1,7 @@
 """Races on both databases, from two platforms over one database (as two server processes
-would be): fifty debits on one notice make one; a debit racing a revocation either commits
-before it or is refused, never after it."""
+would be): fifty debits on one notice make one; fifty notices at once on one mandate leave
+five waiting; a debit racing a revocation either commits before it or is refused, never after
+it."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from saoma.bootstrap import Platform
 from saoma.core.errors import SaomaError
 from saoma.ledger import TransferCode
 from saoma.mandates.debits import Debits
+from saoma.mandates.service import NOTICES_PENDING_MAX
 from saoma.merchants.service import Merchant
 from saoma.wallets.service import Consumer
 from support import PASSWORD, PIN, approved, funded_payer, open_platform
@@ -118,6 +120,29 @@ def test_fifty_debits_on_one_notice_make_one(platform: Platform, other: Platform
     assert payments_of(platform, payer.id) == 1
     row = platform.mandates.row(md)
     assert row.debits == 1
+
+
+def test_fifty_notices_at_once_leave_five_waiting(platform: Platform, other: Platform) -> None:
+    shop, payer = gym(platform), funded_payer(platform, 10_000)
+    md = agreed_mandate(platform, shop, payer, 700)
+    sides = [platform, other]
+    results = together(
+        [
+            lambda i=i: sides[i % 2].mandates.announce(shop, md, amount=100 + i, currency="CNY")
+            for i in range(N)
+        ]
+    )
+    sent = [r for r in results if isinstance(r, dict)]
+    refused = [r for r in results if isinstance(r, SaomaError)]
+    assert len(sent) == NOTICES_PENDING_MAX == 5
+    assert {(r.slug, str(r)) for r in refused} == {
+        ("invalid-request", "5 notices are waiting already")
+    }
+    with platform.engine.connect() as conn:
+        waiting = conn.execute(
+            text("SELECT amount FROM mandate_notices WHERE mandate_id = :m"), {"m": md}
+        ).scalars()
+        assert sorted(waiting) == sorted(n["amount"] for n in sent)
 
 
 def test_a_debit_racing_a_revocation_commits_before_it_or_is_refused(

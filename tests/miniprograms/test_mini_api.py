@@ -172,6 +172,27 @@ def test_fifty_concurrent_exchanges_of_one_code_make_exactly_one_token(
     assert sorted(statuses) == [200] + [400] * (RACERS - 1)
 
 
+def test_fifty_registrations_at_once_stop_at_a_merchants_twenty(local_server: Server) -> None:
+    shop = new_merchant(local_server)
+    origins = [f"http://127.0.0.1:{30000 + i}" for i in range(RACERS)]
+
+    def attempt(at: str) -> tuple[int, str]:
+        try:
+            return 201, register(shop, at)["id"]
+        except SaomaError as exc:
+            return exc.status, exc.slug + ": " + exc.problem.get("detail", "")
+
+    with ThreadPoolExecutor(RACERS) as pool:
+        outcomes = list(pool.map(attempt, origins))
+    made = [said for status, said in outcomes if status == 201]
+    assert len(made) == 20
+    assert {said for status, said in outcomes if status != 201} == {
+        "invalid-request: name: a merchant registers 20 mini-programs at most"
+    }
+    listed = shop.client.request("GET", "/v1/merchant/mini-programs")["data"]
+    assert sorted(m["id"] for m in listed) == sorted(made)
+
+
 def test_a_revoked_token_is_refused_at_once(local_server: Server) -> None:
     shop = new_merchant(local_server)
     service = approved_service(local_server, shop)

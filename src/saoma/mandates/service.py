@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
 from saoma.core.errors import (
@@ -335,17 +335,6 @@ class Mandates:
             raise MandateAmountAboveMax(
                 f"the payer allowed {row.amount_max} per debit at most", field="amount"
             )
-        n = t.mandate_notices.c
-        with read(self.engine) as conn:
-            waiting = conn.execute(
-                select(func.count())
-                .select_from(t.mandate_notices)
-                .where(n.mandate_id == row.id, n.state == "pending", n.expires_at_us > now)
-            ).scalar_one()
-        if waiting >= NOTICES_PENDING_MAX:
-            raise InvalidRequest(
-                f"{NOTICES_PENDING_MAX} notices are waiting already", field="mandate_id"
-            )
         notice = {
             "id": new_id("mn"),
             "mandate_id": row.id,
@@ -356,8 +345,31 @@ class Mandates:
             "due_at_us": now + rules.NOTICE_LEAD_US,
             "expires_at_us": now + rules.NOTICE_LEAD_US + rules.NOTICE_VALID_US,
         }
-        self.ctx.movements.record_alone(lambda unit: unit.insert(t.mandate_notices, notice))
+
+        def record(unit: Unit) -> None:
+            # The mandate's row lock queues announcements on it (SQLite's writer holds the
+            # whole database), so the count in the INSERT sees every notice sent before.
+            if unit.tx.postgres:
+                unit.execute("SELECT id FROM mandates WHERE id = :m FOR UPDATE", {"m": row.id})
+            counted = {"m": row.id, "now": now, "most": NOTICES_PENDING_MAX}
+            sent = unit.execute(_ANNOUNCE, notice | counted)
+            if sent.rowcount != 1:
+                raise InvalidRequest(
+                    f"{NOTICES_PENDING_MAX} notices are waiting already", field="mandate_id"
+                )
+
+        self.ctx.movements.record_alone(record)
         return views.notice_view(_Row(notice | {"objected_at_us": None, "debit_id": None}))
+
+
+_NOTICE_COLUMNS = "id, mandate_id, amount, currency, state, created_at_us, due_at_us, expires_at_us"
+# A notice, unless NOTICES_PENDING_MAX of the mandate's are waiting already.
+_ANNOUNCE = (
+    f"INSERT INTO mandate_notices ({_NOTICE_COLUMNS})"
+    f" SELECT {', '.join(':' + c for c in _NOTICE_COLUMNS.split(', '))}"
+    " WHERE (SELECT COUNT(*) FROM mandate_notices WHERE mandate_id = :m"
+    " AND state = 'pending' AND expires_at_us > :now) < :most"
+)
 
 
 def _not_open(row: Any, now: int) -> SaomaError | None:

@@ -14,7 +14,7 @@ import hmac
 import secrets
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
@@ -26,7 +26,7 @@ from saoma.core.errors import (
     OriginTaken,
 )
 from saoma.core.ids import new_id, now_us, rfc3339, token_hash
-from saoma.db import read, write
+from saoma.db import insert_below, lock_row, read, write
 from saoma.merchants.service import Merchant, check_text
 from saoma.miniprograms import rules
 from saoma.miniprograms import tables as t
@@ -98,13 +98,13 @@ class MiniPrograms:
         }
         try:
             with write(self.engine) as conn:
-                count = select(func.count()).where(_mp.merchant_id == merchant.id)
-                if conn.execute(count).scalar_one() >= PER_MERCHANT_MAX:
+                lock_row(conn, "merchants", merchant.id)  # queues the merchant's registrations
+                mine = _mp.merchant_id == merchant.id
+                if not insert_below(conn, t.mini_programs, values, mine, PER_MERCHANT_MAX):
                     raise InvalidRequest(
                         f"a merchant registers {PER_MERCHANT_MAX} mini-programs at most",
                         field="name",
                     )
-                conn.execute(insert(t.mini_programs).values(**values))
         except IntegrityError as exc:
             raise OriginTaken(
                 f"another mini-program is served from {values['origin']}", field="origin"

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import case, delete, func, insert, literal, or_, select, text, update
+from sqlalchemy import case, delete, insert, literal, or_, select, text, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
@@ -38,7 +38,7 @@ from saoma.core.errors import (
     VerificationCodeWrong,
 )
 from saoma.core.ids import now_us, rfc3339
-from saoma.db import read, write
+from saoma.db import insert_below, lock_row, read, write
 from saoma.messaging.connector import Messenger
 from saoma.wallets import tables as m
 
@@ -161,19 +161,20 @@ class Identifiers:
                 "another wallet has verified this phone or e-mail", field="identifier"
             )
         if self._row(consumer_id, value) is None:
-            with read(self.engine) as conn:
-                claimed = conn.execute(
-                    select(func.count()).where(m.identifiers.c.consumer_id == consumer_id)
-                ).scalar_one()
-            if claimed >= IDENTIFIERS_MAX:
+            i = m.identifiers.c
+            values = {"consumer_id": consumer_id, "value": value, "created_at_us": now_us()}
+            try:
+                with write(self.engine) as conn:
+                    lock_row(conn, "consumers", consumer_id)  # queues the wallet's claims
+                    made = insert_below(
+                        conn, m.identifiers, values, i.consumer_id == consumer_id, IDENTIFIERS_MAX
+                    )
+            except IntegrityError:  # the same claim sent twice at once: one stands
+                made = True
+            if not made:
                 raise InvalidRequest(
                     f"a wallet has {IDENTIFIERS_MAX} phones and e-mails at most", field="identifier"
                 )
-            try:
-                with write(self.engine) as conn:
-                    claim_in(conn, consumer_id, value)
-            except IntegrityError:  # the same claim sent twice at once: one stands
-                pass
         return self.send_code(consumer_id, value)
 
     def send_code(self, consumer_id: str, value: Any) -> dict[str, Any]:
