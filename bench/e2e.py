@@ -481,13 +481,16 @@ def run_db(kind: str, args: argparse.Namespace) -> Outcome:
 
 def record_flame(args: argparse.Namespace, kind: str, pid: int) -> subprocess.Popen[bytes] | None:
     """py-spy sampling the first server process over the measured window (CPU only: threads
-    waiting on the database or the network are left out), written as an SVG flame graph."""
+    waiting on the database or the network are left out), written as an SVG flame graph, or as
+    collapsed stacks when the name ends in ``.txt``."""
     if not args.flame or args.overload_phase:
         return None
     out = Path(args.flame.replace("{db}", kind))
     spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
-    command = [spy, "record", "--pid", str(pid), "--rate", "200", "--nonblocking"]
-    command += ["--duration", str(max(1, round(args.seconds))), "--format", "flamegraph"]
+    command = [spy, "record", "--pid", str(pid), "--rate", "200", "--nonblocking", "--gil"]
+    # A name ending in .txt gets the collapsed stacks (one line per stack, then its samples).
+    form = "raw" if out.suffix == ".txt" else "flamegraph"
+    command += ["--duration", str(max(1, round(args.seconds))), "--format", form]
     return subprocess.Popen([*command, "-o", str(out)], stdout=subprocess.DEVNULL)
 
 
