@@ -322,13 +322,14 @@ def _depends_on(dependant: Dependant, call: Any) -> bool:
 
 def signed_operations(app: FastAPI) -> frozenset[tuple[str, str]]:
     """(path, method) of every operation a merchant's signed request may call."""
-    from saoma.api.deps import merchant
+    from saoma.api.deps import merchant, merchant_later
 
     routes = [context.original_route for context in iter_route_contexts(app.routes)]
     return frozenset(
         (route.path_format, method.lower())
         for route in routes
-        if isinstance(route, APIRoute) and _depends_on(route.dependant, merchant)
+        if isinstance(route, APIRoute)
+        and (_depends_on(route.dependant, merchant) or _depends_on(route.dependant, merchant_later))
         for method in route.methods or ()
     )
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -47,6 +47,8 @@ from saoma.wallets.signup import open_wallet
 
 router = APIRouter(prefix="/v1", tags=["consumers"])
 Me = Annotated[Consumer, Depends(deps.consumer)]
+# Looked up in the worker thread with the request's work (``deps.idempotent_as``).
+MeLater = Annotated[Callable[[], Consumer], Depends(deps.consumer_later)]
 
 
 def consumer_view(c: Consumer) -> dict[str, Any]:
@@ -169,14 +171,14 @@ def preview(body: ScanPreview, me: Me, request: Request) -> Response:
     response_model=PaymentOut,
     responses=problems(401, 402, 404, 409, 422, 423),
 )
-async def pay_order(order_id: str, body: PayOrder, me: Me, request: Request) -> Any:
+async def pay_order(order_id: str, body: PayOrder, me: MeLater, request: Request) -> Any:
     """Pay a merchant's dynamic order with the PIN."""
     platform = deps.platform_of(request)
-    return await deps.idempotent(
+    return await deps.idempotent_as(
         request,
-        me.id,
-        lambda claim: platform.payments.pay_order(
-            me, order_id, pin=body.pin, offer_id=body.offer_id, claim=claim
+        me,
+        lambda payer, claim: platform.payments.pay_order(
+            payer, order_id, pin=body.pin, offer_id=body.offer_id, claim=claim
         ),
     )
 
@@ -187,23 +189,23 @@ async def pay_order(order_id: str, body: PayOrder, me: Me, request: Request) -> 
     response_model=PaymentOut,
     responses=problems(401, 402, 404, 409, 422, 423),
 )
-async def pay_static(merchant_id: str, body: PayStatic, me: Me, request: Request) -> Any:
+async def pay_static(merchant_id: str, body: PayStatic, me: MeLater, request: Request) -> Any:
     """Pay a merchant's static code: the payer chose the amount."""
     platform = deps.platform_of(request)
-    check_currency(body.currency, me.currency, whose="your wallet holds money")
-    return await deps.idempotent(
-        request,
-        me.id,
-        lambda claim: platform.payments.pay_static(
-            me,
+
+    def work(payer: Consumer, claim: Any) -> Any:
+        check_currency(body.currency, payer.currency, whose="your wallet holds money")
+        return platform.payments.pay_static(
+            payer,
             merchant_id,
             amount=body.amount,
             pin=body.pin,
             note=body.note,
             offer_id=body.offer_id,
             claim=claim,
-        ),
-    )
+        )
+
+    return await deps.idempotent_as(request, me, work)
 
 
 @router.post(

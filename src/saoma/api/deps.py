@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import os
 import time
 from collections.abc import Callable
-from typing import Any
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from functools import partial
+from typing import Any, Protocol, TypeVar
 
 from fastapi import Request
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 
 from saoma.bootstrap import Platform
@@ -24,6 +28,21 @@ REPLAY_HEADER = "Idempotent-Replayed"
 # Tests only: hold every claimed request this long before its work, so a test can kill the
 # server while the request is in flight. Never set in production.
 _PAUSE_AFTER_CLAIM_S = float(os.environ.get("SAOMA_TEST_PAUSE_AFTER_CLAIM_S", "0") or 0)
+# The threads that run API requests' database work. As many as anyio's default for FastAPI's own
+# routes: far more than the requests a process works on at once (``Platform.working_max``).
+_WORKERS = ThreadPoolExecutor(max_workers=40, thread_name_prefix="request")
+T = TypeVar("T")
+
+
+async def in_worker(work: Callable[[], T]) -> T:
+    """``work()`` in a worker thread, with the request's context variables (its request id).
+
+    asyncio's executor rather than anyio's ``to_thread`` (FastAPI's ``run_in_threadpool``): the
+    same hand-over without a capacity limiter and cancel scope around it, which cost a loaded
+    server 0.15–0.2 ms of CPU per trip more (bench/handover.py).
+    """
+    context = contextvars.copy_context()
+    return await asyncio.get_running_loop().run_in_executor(_WORKERS, context.run, work)
 
 
 def platform_of(request: Request) -> Platform:
@@ -44,32 +63,65 @@ def mini_access_token(request: Request) -> str | None:
     return token if token.startswith(TOKEN_PREFIX) else None
 
 
-async def consumer(request: Request) -> Consumer:
+async def consumer_later(request: Request) -> Callable[[], Consumer]:
+    """The consumer calling, as a lookup to run in the worker thread with the request's work (one
+    hand-over to the thread pool instead of two). A request with no session token at all is
+    refused here, on the event loop."""
     token = _bearer(request) or request.cookies.get(CONSUMER_COOKIE, "")
     if not token.startswith("st_"):
         raise Unauthenticated("sign in first: send Authorization: Bearer <token>")
-    found = await run_in_threadpool(platform_of(request).wallets.for_token, token)
-    if found is None:
-        raise Unauthenticated("the session has expired: sign in again")
-    return found
+    wallets = platform_of(request).wallets
 
-
-async def merchant(request: Request) -> Merchant:
-    platform = platform_of(request)
-    token = _bearer(request) or request.cookies.get(MERCHANT_COOKIE, "")
-    if token.startswith("mt_"):
-        found = await run_in_threadpool(platform.merchants.for_token, token)
+    def look_up() -> Consumer:
+        found = wallets.for_token(token)
         if found is None:
             raise Unauthenticated("the session has expired: sign in again")
         return found
+
+    return look_up
+
+
+async def consumer(request: Request) -> Consumer:
+    return await in_worker(await consumer_later(request))
+
+
+async def merchant_later(request: Request) -> Callable[[], Merchant]:
+    """The merchant calling (a session, or a signed request checked with its body), as a
+    lookup to run in the worker thread with the request's work."""
+    merchants = platform_of(request).merchants
+    token = _bearer(request) or request.cookies.get(MERCHANT_COOKIE, "")
+    if token.startswith("mt_"):
+
+        def look_up() -> Merchant:
+            found = merchants.for_token(token)
+            if found is None:
+                raise Unauthenticated("the session has expired: sign in again")
+            return found
+
+        return look_up
     body = await request.body()
     # The path as sent, percent-escapes and all: what the client signed (``url.path`` is decoded).
     path = request.scope.get("raw_path", b"").decode("latin-1") or request.url.path
     path_qs = path + (f"?{request.url.query}" if request.url.query else "")
     headers = {k.lower(): v for k, v in request.headers.items()}
-    return await run_in_threadpool(
-        platform.merchants.authenticate, headers, request.method, path_qs, body
-    )
+    return partial(merchants.authenticate, headers, request.method, path_qs, body)
+
+
+async def merchant(request: Request) -> Merchant:
+    return await in_worker(await merchant_later(request))
+
+
+class _Caller(Protocol):
+    @property
+    def id(self) -> str: ...
+
+
+Who = TypeVar("Who", bound=_Caller)
+
+
+@dataclass(frozen=True, slots=True)
+class _Known:
+    id: str
 
 
 async def idempotent(
@@ -80,33 +132,59 @@ async def idempotent(
     status_code: int = 201,
     required: bool = True,
 ) -> Any:
-    """Run ``work`` once per Idempotency-Key: replays get the first response back, byte for byte.
+    """``idempotent_as`` for a caller already known: its Idempotency-Keys live in ``scope``."""
+    return await idempotent_as(
+        request,
+        lambda: _Known(scope),
+        lambda _known, claim: work(claim),
+        status_code=status_code,
+        required=required,
+    )
+
+
+async def idempotent_as(
+    request: Request,
+    caller: Callable[[], Who],
+    work: Callable[[Who, idempotency.Claim | None], Any],
+    *,
+    status_code: int = 201,
+    required: bool = True,
+) -> Any:
+    """Run ``work`` once per Idempotency-Key of the caller: replays get the first response
+    back, byte for byte.
+
+    ``caller`` looks up who is calling (``consumer_later``, ``merchant_later``); it runs first,
+    in the same trip to the thread pool as the claim, the work and the stored response (each
+    trip costs a thread hand-over both ways), and the caller's id scopes the keys.
 
     The key is ``required`` on every request that moves or reserves money (422
-    ``idempotency-key-required`` without it). Money-moving work stores its response in its own
-    transaction; for other work it is stored right after. The claim's lease is renewed while the
-    work runs, so a retry can take it over within seconds of this process dying, not sooner.
+    ``idempotency-key-required`` without it, after the caller is known: an unknown caller hears
+    401). Money-moving work stores its response in its own transaction; for other work it is
+    stored right after. The claim's lease is renewed while the work runs, so a retry can take it
+    over within seconds of this process dying, not sooner.
     """
     key = request.headers.get("idempotency-key")
-    if key is None:
-        if required:
-            raise idempotency.required()
-        return JSONResponse(await run_in_threadpool(work, None), status_code=status_code)
+    if key is None and required:
+        await in_worker(caller)
+        raise idempotency.required()
     platform = platform_of(request)
-    body = await request.body()
-    fingerprint = idempotency.request_hash(request.method, request.url.path, body)
+    fingerprint = ""
+    if key is not None:
+        body = await request.body()
+        fingerprint = idempotency.request_hash(request.method, request.url.path, body)
 
     def once() -> idempotency.Replay | Any:
-        # One trip to the thread pool for the claim, the work and the stored response: each
-        # trip costs a thread hand-over both ways.
-        claim = idempotency.begin(platform.engine, scope, key, fingerprint)
+        who = caller()
+        if key is None:
+            return work(who, None)
+        claim = idempotency.begin(platform.engine, who.id, key, fingerprint)
         if isinstance(claim, idempotency.Replay):
             return claim
         with idempotency.leased(platform.engine, claim):
             if _PAUSE_AFTER_CLAIM_S:
                 time.sleep(_PAUSE_AFTER_CLAIM_S)
             try:
-                result = work(claim)
+                result = work(who, claim)
             except Exception:
                 idempotency.release(platform.engine, claim)
                 raise
@@ -114,7 +192,9 @@ async def idempotent(
                 idempotency.finish(platform.engine, claim, status_code, result)
         return result
 
-    result = await run_in_threadpool(once)
+    result = await in_worker(once)
+    if key is None:
+        return JSONResponse(result, status_code=status_code)
     if isinstance(result, idempotency.Replay):
         return Response(
             result.body,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -48,6 +49,8 @@ from saoma.webhooks import dispatcher
 
 router = APIRouter(prefix="/v1", tags=["merchants"])
 Shop = Annotated[Merchant, Depends(deps.merchant)]
+# Checked in the worker thread with the request's work (``deps.idempotent_as``).
+ShopLater = Annotated[Callable[[], Merchant], Depends(deps.merchant_later)]
 
 
 def merchant_view(platform: Any, merchant: Merchant) -> dict[str, Any]:
@@ -182,13 +185,13 @@ def revoke_key(key_id: str, shop: Shop, request: Request) -> Response:
 
 
 @router.post("/orders", status_code=201, response_model=OrderOut, responses=problems(401, 409, 422))
-async def create_order(body: CreateOrder, shop: Shop, request: Request) -> Any:
+async def create_order(body: CreateOrder, shop: ShopLater, request: Request) -> Any:
     """A dynamic order: its EMVCo payload and image. The order number makes it idempotent."""
     platform = deps.platform_of(request)
 
-    def work(claim: Any) -> dict[str, Any]:
+    def work(merchant: Merchant, claim: Any) -> dict[str, Any]:
         order, _new = platform.payments.create_order(
-            shop,
+            merchant,
             merchant_order_no=body.merchant_order_no,
             amount=body.amount,
             currency=body.currency,
@@ -199,7 +202,7 @@ async def create_order(body: CreateOrder, shop: Shop, request: Request) -> Any:
         )
         return order
 
-    return await deps.idempotent(request, shop.id, work, required=False)
+    return await deps.idempotent_as(request, shop, work, required=False)
 
 
 @router.get("/orders", response_model=OrderOut, responses=problems(401, 404, 422))

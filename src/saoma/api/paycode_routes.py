@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
@@ -18,6 +19,8 @@ from saoma.wallets.service import Consumer
 router = APIRouter(prefix="/v1", tags=["payment codes"])
 Me = Annotated[Consumer, Depends(deps.consumer)]
 Shop = Annotated[Merchant, Depends(deps.merchant)]
+# Checked in the worker thread with the request's work (``deps.idempotent_as``).
+ShopLater = Annotated[Callable[[], Merchant], Depends(deps.merchant_later)]
 
 
 @router.post(
@@ -86,15 +89,15 @@ async def answer_charge(charge_id: str, body: ConfirmCharge, me: Me, request: Re
     response_model=ChargeOut,
     responses=problems(401, 402, 409, 422, 429),
 )
-async def create_charge(body: CreateCharge, shop: Shop, request: Request) -> Any:
+async def create_charge(body: CreateCharge, shop: ShopLater, request: Request) -> Any:
     """Charge the payer's one-time code: settles at once under their no-PIN limit, otherwise
     `waiting_for_payer` until they confirm on the phone, refuse, or a minute passes."""
     platform = deps.platform_of(request)
-    return await deps.idempotent(
+    return await deps.idempotent_as(
         request,
-        shop.id,
-        lambda claim: platform.payments.create_charge(
-            shop,
+        shop,
+        lambda merchant, claim: platform.payments.create_charge(
+            merchant,
             code=body.code,
             amount=body.amount,
             currency=body.currency,
