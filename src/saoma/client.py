@@ -344,6 +344,18 @@ class MerchantClient(_Base):
         result: dict[str, Any] = self.request("GET", f"/v1/mandates/{mandate_id}")
         return result
 
+    def mandates(
+        self, *, state: str | None = None, cursor: str | None = None, limit: int = 20
+    ) -> dict[str, Any]:
+        """A page of this merchant's mandates, newest first (``next_cursor`` for the next)."""
+        params: dict[str, Any] = {"limit": limit}
+        if state is not None:
+            params["state"] = state
+        if cursor is not None:
+            params["cursor"] = cursor
+        result: dict[str, Any] = self.request("GET", "/v1/mandates", params=params)
+        return result
+
     def announce_debit(
         self, mandate_id: str, amount: int, *, currency: str = "CNY"
     ) -> dict[str, Any]:

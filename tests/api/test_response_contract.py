@@ -524,6 +524,7 @@ def tour_mandates(server: Server, shop: MerchantClient, payer: ConsumerClient) -
     for _ in range(2):  # the replay is the stored answer
         shop.debit_mandate(asked["id"], notice["id"], 3_900, idempotency_key=key)
     shop.get_mandate(asked["id"])
+    assert shop.mandates(state="active")["data"][0]["id"] == asked["id"]
     payer.request("GET", f"/v1/me/mandates/{asked['id']}")
     for action in ("pause", "resume"):
         payer.change_mandate(asked["id"], action)

@@ -345,3 +345,50 @@ def test_a_mandate_is_its_payer_s_and_its_merchant_s_only(
     seen_by_shop = gym.client.get_mandate(md)
     assert "payer" in seen_by_shop and "merchant" not in seen_by_shop
     assert li.login not in json.dumps(seen_by_shop)  # the payer's phone stays theirs
+
+
+def test_a_merchant_lists_its_mandates_newest_first_a_page_at_a_time(
+    platform: Platform, shop: Shops, payer: Payers
+) -> None:
+    gym, other_shop, li, bob = shop(), shop(), payer(1_000), payer(1_000)
+    made = [agreed(platform, gym, li if i % 2 else bob)["id"] for i in range(5)]
+    waiting = gym.client.request_mandate(
+        li.id,
+        "GYM-ASKED",
+        purpose="Locker",
+        amount_max=500,
+        frequency="monthly",
+        start_on=today(platform),
+        end_on=today(platform, 30),
+    )["id"]
+    li.client.change_mandate(made[1], "pause")
+    theirs = agreed(platform, other_shop, li)["id"]  # another merchant's: never in gym's list
+
+    seen, cursor = [], None
+    while True:
+        page = gym.client.mandates(limit=2, cursor=cursor)
+        assert len(page["data"]) <= 2
+        seen += page["data"]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert [m["id"] for m in seen] == [waiting, *reversed(made)]
+    assert [m["state"] for m in seen] == [
+        "requested",
+        "active",
+        "active",
+        "active",
+        "paused",
+        "active",
+    ]
+    assert all("payer" in m and li.login not in json.dumps(m) for m in seen)
+    alone = gym.client.get_mandate(made[0])  # each as its own page shows it (but for the
+    # next debit's earliest time, counted from the moment asked)
+    assert {**seen[-1], "next_debit": None} == {**alone, "next_debit": None}
+
+    assert [m["id"] for m in gym.client.mandates(state="paused")["data"]] == [made[1]]
+    assert [m["id"] for m in gym.client.mandates(state="requested")["data"]] == [waiting]
+    assert refused(lambda: gym.client.mandates(state="gone")) == (422, "invalid-request", "state")
+    assert refused(lambda: gym.client.mandates(cursor="x"))[:2] == (422, "invalid-request")
+    assert refused(lambda: gym.client.mandates(limit=0))[:2] == (422, "invalid-request")
+    assert [m["id"] for m in other_shop.client.mandates()["data"]] == [theirs]

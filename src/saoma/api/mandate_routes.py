@@ -5,16 +5,23 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from pydantic import Field, StrictInt, StrictStr, field_validator
 
 from saoma.api import deps
-from saoma.api.mandates_out import DebitMadeOut, MandateList, MandateOut, NoticeOut
+from saoma.api.mandates_out import (
+    DebitMadeOut,
+    MandateList,
+    MandateOut,
+    MandatePage,
+    NoticeOut,
+)
 from saoma.api.responses import answer, problems
 from saoma.api.schemas import Body
 from saoma.core.errors import InvalidRequest
 from saoma.mandates.debits import Debits
+from saoma.mandates.service import STATES
 from saoma.merchants.service import Merchant
 from saoma.miniprograms.service import MiniPrograms
 from saoma.wallets.service import Consumer
@@ -85,6 +92,24 @@ def request_mandate(body: RequestMandate, shop: Shop, request: Request) -> Respo
             "name the payer, or send their access token as Authorization: Bearer", field="payer"
         )
     return answer(platform.mandates.request(shop, **terms), 201)
+
+
+@router.get("/mandates", response_model=MandatePage, responses=problems(401, 422))
+def list_mandates(
+    shop: Shop,
+    request: Request,
+    cursor: Annotated[
+        str | None, Query(max_length=64, description="The `next_cursor` of the page before.")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=100, description="Rows per page, 1 to 100.")] = 20,
+    state: Annotated[
+        str | None,
+        Query(max_length=16, description="Only mandates in this state: " + ", ".join(STATES)),
+    ] = None,
+) -> Response:
+    """The merchant's mandates, newest first: those asked for, agreed, paused and revoked."""
+    mandates = deps.platform_of(request).mandates
+    return answer(mandates.list_for_merchant(shop, cursor=cursor, limit=limit, state=state))
 
 
 @router.get("/mandates/{mandate_id}", response_model=MandateOut, responses=problems(401, 404))

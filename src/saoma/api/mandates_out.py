@@ -13,7 +13,7 @@ from pydantic import Field
 from pydantic.json_schema import SkipJsonSchema
 
 from saoma.api.payments_out import MerchantPaymentOut
-from saoma.api.responses import Out, example, sometimes
+from saoma.api.responses import Out, Page, example, sometimes
 
 NOTICE = {
     "id": "mn_k3m4n5p6q7r8s2t3",
@@ -147,6 +147,12 @@ class MandateList(Out):
     model_config = example({"data": [MANDATE]})
 
     data: list[MandateOut]
+
+
+class MandatePage(Page[MandateOut]):
+    """The merchant's mandates, newest first, a page at a time."""
+
+    model_config = example({"data": [MANDATE], "next_cursor": None})
 
 
 class DebitMadeOut(DebitOut):

@@ -36,6 +36,7 @@ from saoma.mandates import rules, views
 from saoma.mandates import tables as t
 from saoma.merchants.service import Merchant, check_text
 from saoma.movements import Unit, insert_sql
+from saoma.pagination import check_limit, choice, newest_first, parse_time_cursor, time_page_of
 from saoma.payments.checks import check_amount, check_currency, check_merchant_ref
 from saoma.payments.service import Payments
 from saoma.payments.views import masked_name
@@ -45,6 +46,7 @@ from saoma.wallets.service import Consumer
 NOTICES_SHOWN_MAX = 20  # the newest notices shown with a mandate
 DEBITS_SHOWN_MAX = 50  # the newest debits (and refusals) shown with a mandate
 MANDATES_LISTED_MAX = 100  # a wallet's newest mandates
+STATES = ("requested", "active", "paused", "revoked")
 NOTICES_PENDING_MAX = 5  # notices waiting at once on one mandate
 
 _SAME_NUMBER_KEPT = " ON CONFLICT (merchant_id, merchant_mandate_no) DO NOTHING"
@@ -134,6 +136,27 @@ class Mandates:
                 .limit(MANDATES_LISTED_MAX)
             ).all()
         return {"data": [self.view_for_consumer(r) for r in rows]}
+
+    def list_for_merchant(
+        self,
+        merchant: Merchant,
+        *,
+        cursor: str | None = None,
+        limit: int = 20,
+        state: str | None = None,
+    ) -> dict[str, Any]:
+        """A page of the merchant's mandates, newest first, of every state or of one."""
+        limit = check_limit(limit)
+        after = parse_time_cursor(cursor)
+        c = t.mandates.c
+        query = select(t.mandates).where(c.merchant_id == merchant.id)
+        wanted = choice(state, "state", STATES)
+        if wanted is not None:
+            query = query.where(c.state == wanted)
+        query = newest_first(query, c.created_at_us, c.id, after, limit)
+        with read(self.engine) as conn:
+            rows, next_cursor = time_page_of(conn.execute(query).all(), limit)
+        return {"data": [self.view_for_merchant(r) for r in rows], "next_cursor": next_cursor}
 
     # -- the merchant asks --------------------------------------------------------------------
 

@@ -52,6 +52,8 @@ mandates = Table(
     CheckConstraint("ends_at_us > starts_at_us", name="mandate_period_not_empty"),
 )
 Index("ix_mandates_consumer", mandates.c.consumer_id, mandates.c.created_at_us)
+# The merchant's list, newest first (migration 0020).
+Index("ix_mandates_merchant", mandates.c.merchant_id, mandates.c.created_at_us, mandates.c.id)
 
 mandate_notices = Table(
     "mandate_notices",
