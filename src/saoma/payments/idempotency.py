@@ -100,6 +100,24 @@ def required() -> IdempotencyKeyRequired:
     )
 
 
+# The statements of the rarer turns (a key claimed already, a claim given up, a lease renewed
+# on SQLite), built once like the claim's own.
+_KEYS = m.idempotency_keys
+_THIS_KEY = (_KEYS.c.scope == bindparam("s"), _KEYS.c.key == bindparam("k"))
+_READ_KEY = select(_KEYS).where(*_THIS_KEY)
+_TAKE_OVER = (
+    update(_KEYS)
+    .where(*_THIS_KEY, _KEYS.c.locked_at_us == bindparam("seen"))
+    .values(locked_at_us=bindparam("now"))
+)
+_RELEASE = delete(_KEYS).where(*_THIS_KEY, _KEYS.c.state == "running")
+_RENEW = (
+    update(_KEYS)
+    .where(*_THIS_KEY, _KEYS.c.state == "running")
+    .values(locked_at_us=bindparam("now"))
+)
+
+
 def begin(engine: Engine, scope: str, key: str, fingerprint: str) -> Claim | Replay:
     if not key_is_valid(key):
         raise InvalidRequest(f"Idempotency-Key {KEY_RULE}", field="Idempotency-Key")
@@ -122,11 +140,7 @@ def begin(engine: Engine, scope: str, key: str, fingerprint: str) -> Claim | Rep
         except IntegrityError:
             pass
         with read(engine) as conn:
-            row = conn.execute(
-                select(m.idempotency_keys).where(
-                    m.idempotency_keys.c.scope == scope, m.idempotency_keys.c.key == key
-                )
-            ).first()
+            row = conn.execute(_READ_KEY, {"s": scope, "k": key}).first()
         if row is None:  # released in between: claim it again
             continue
         if row.request_hash != fingerprint:
@@ -138,15 +152,8 @@ def begin(engine: Engine, scope: str, key: str, fingerprint: str) -> Claim | Rep
             return Replay(row.status_code, render(json.loads(row.response)))
         if row.locked_at_us <= now - LEASE_US:  # its first request died: take it over
             with write_one(engine) as conn:
-                taken = conn.execute(
-                    update(m.idempotency_keys)
-                    .where(
-                        m.idempotency_keys.c.scope == scope,
-                        m.idempotency_keys.c.key == key,
-                        m.idempotency_keys.c.locked_at_us == row.locked_at_us,
-                    )
-                    .values(locked_at_us=now)
-                )
+                params = {"s": scope, "k": key, "seen": row.locked_at_us, "now": now}
+                taken = conn.execute(_TAKE_OVER, params)
             if taken.rowcount == 1:
                 return Claim(scope, key)
         break
@@ -157,13 +164,7 @@ def begin(engine: Engine, scope: str, key: str, fingerprint: str) -> Claim | Rep
 
 def release(engine: Engine, claim: Claim) -> None:
     with write_one(engine) as conn:
-        conn.execute(
-            delete(m.idempotency_keys).where(
-                m.idempotency_keys.c.scope == claim.scope,
-                m.idempotency_keys.c.key == claim.key,
-                m.idempotency_keys.c.state == "running",
-            )
-        )
+        conn.execute(_RELEASE, {"s": claim.scope, "k": claim.key})
 
 
 def finish(engine: Engine, claim: Claim, status_code: int, body: Any) -> None:
@@ -300,16 +301,7 @@ def renew(engine: Engine, keys: list[tuple[str, str]]) -> None:
             conn.execute(_RENEW_SKIPPING_LOCKED, params)
         return
     with write(engine) as conn:  # SQLite: one writer at a time, no row locks to wait for
-        conn.execute(
-            update(m.idempotency_keys)
-            .where(
-                m.idempotency_keys.c.scope == bindparam("s"),
-                m.idempotency_keys.c.key == bindparam("k"),
-                m.idempotency_keys.c.state == "running",
-            )
-            .values(locked_at_us=now),
-            [{"s": scope, "k": key} for scope, key in keys],
-        )
+        conn.execute(_RENEW, [{"s": scope, "k": key, "now": now} for scope, key in keys])
 
 
 @contextmanager
