@@ -6,6 +6,7 @@ created only by migrations (``migrate``), never by ``create_all``.
 
 from __future__ import annotations
 
+import collections
 import threading
 import weakref
 from collections.abc import Iterator
@@ -108,6 +109,47 @@ def insert_below(
     made = insert(table).from_select(list(values), select(*row).where(below))
     key = next(iter(table.primary_key.columns))
     return conn.execute(made.returning(key)).first() is not None
+
+
+class Bare:
+    """A SELECT built with SQLAlchemy, compiled once per dialect and run on the connection's
+    driver directly: for the reads every payment makes, without SQLAlchemy's execution and
+    result layers (on PostgreSQL a read cost 135–155 µs of CPU this way, 270–320 µs through
+    ``Connection.execute``). Rows are named tuples of what the driver returns, which for plain
+    columns (text, integers, bytes) is what SQLAlchemy returns too; no expanding parameters.
+    """
+
+    __slots__ = ("_compiled", "_rows", "_statement")
+
+    def __init__(self, statement: Any) -> None:
+        self._statement = statement
+        self._compiled: dict[str, tuple[str, tuple[str, ...] | None]] = {}
+        self._rows: dict[str, type] = {}  # the named tuple of the answer's columns, by dialect
+
+    def first(self, conn: Connection, params: dict[str, Any]) -> Any:
+        """The first row, or None."""
+        dialect = conn.dialect.name
+        compiled = self._compiled.get(dialect)
+        if compiled is None:
+            done = self._statement.compile(dialect=conn.dialect)
+            positions = tuple(done.positiontup) if done.positional else None
+            compiled = self._compiled[dialect] = (done.string, positions)
+        sql, positions = compiled
+        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.execute(sql, [params[p] for p in positions] if positions else params)
+            found = cursor.fetchone()
+            row = self._rows.get(dialect)
+            if row is None:
+                names = [column[0] for column in cursor.description]
+                row = self._rows[dialect] = collections.namedtuple("Row", names)
+        except Exception as exc:
+            if database_unavailable(exc):  # as SQLAlchemy would: the pool drops the connection
+                conn.invalidate(exc)
+            raise
+        finally:
+            cursor.close()
+        return None if found is None else row(*found)
 
 
 _READERS: weakref.WeakKeyDictionary[Engine, Engine] = weakref.WeakKeyDictionary()

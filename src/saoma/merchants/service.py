@@ -36,7 +36,7 @@ from saoma.core.errors import (
 )
 from saoma.core.ids import new_id, now_us, token_hash
 from saoma.core.money import currency
-from saoma.db import read, write, write_one
+from saoma.db import Bare, read, write, write_one
 from saoma.ledger import AccountKind, Ledger
 from saoma.merchants import tables as m
 from saoma.wallets.credentials import (
@@ -58,7 +58,7 @@ _MCC = re.compile(r"^[0-9]{4}\Z")
 _HTTP_URL = re.compile(r"^https?://[^\s]+\Z")
 
 # Statements of every signed request, built once: building one costs more than its round trip.
-_SIGNER = (
+_SIGNER = Bare(
     select(
         m.merchants,
         m.merchant_keys.c.public_key.label("key_public"),
@@ -66,7 +66,7 @@ _SIGNER = (
     )
     .join(m.merchant_keys, m.merchant_keys.c.merchant_id == m.merchants.c.id)
     .where(m.merchant_keys.c.id == bindparam("key_id"))
-)
+)  # read on every signed request: run on the driver directly
 _INSERT_NONCE = insert(m.request_nonces)
 _MERCHANT_BY_ID = select(m.merchants).where(m.merchants.c.id == bindparam("id"))
 _PREFIX = "merchant__"
@@ -77,7 +77,7 @@ def _with_merchant(table: Table) -> Any:
     """A row of ``table`` by id with its merchant's columns (each named ``merchant__<name>``),
     built once per table."""
     mc = m.merchants.c
-    return (
+    return Bare(
         select(table, *(c.label(_PREFIX + c.name) for c in mc))
         .join(m.merchants, mc.id == table.c.merchant_id)
         .where(table.c.id == bindparam("row_id"))
@@ -271,10 +271,10 @@ class Merchants:
         """The row of ``table`` (one with a ``merchant_id``) and its merchant, in one round
         trip, or None when there is no such row."""
         with read(self.engine) as conn:
-            row = conn.execute(_with_merchant(table), {"row_id": row_id}).first()
+            row = _with_merchant(table).first(conn, {"row_id": row_id})
         if row is None:
             return None
-        values = row._mapping
+        values = row._asdict()
         columns = {c.name: values[_PREFIX + c.name] for c in m.merchants.c}
         return row, Merchant.of(SimpleNamespace(**columns))
 
@@ -502,7 +502,7 @@ class Merchants:
             )
         now = now_us()
         with read(self.engine) as conn:  # the key and its merchant in one round trip
-            row = conn.execute(_SIGNER, {"key_id": key_id}).first()
+            row = _SIGNER.first(conn, {"key_id": key_id})
         if row is None or (row.key_expires_at_us is not None and row.key_expires_at_us <= now):
             raise KeyUnknown("unknown or expired key id", field=signing.KEY_ID)
         message = signing.signing_string(method, path_qs, signed.timestamp_text, nonce, body)

@@ -23,7 +23,7 @@ from saoma.core.errors import (
 from saoma.core.errors import OverNoPinLimit as OverNoPinLimit
 from saoma.core.ids import new_id, now_us, token_hash
 from saoma.core.money import AMOUNT_MINOR_MAX, currency
-from saoma.db import is_sqlite, read, write, write_one
+from saoma.db import Bare, is_sqlite, read, write, write_one
 from saoma.ledger import AccountKind, Ledger
 from saoma.ledger.tx import Tx
 from saoma.wallets import tables as wm
@@ -47,7 +47,7 @@ from saoma.wallets.tables import identifiers
 
 # Built once: every request signed in with a token reads its wallet, and a payment with the PIN
 # records one check; building and keying these statements per call cost more than their trips.
-_BY_TOKEN = (
+_BY_TOKEN = Bare(  # read on every request of a signed-in payer: run on the driver directly
     select(wm.consumers)
     .join(wm.sessions, wm.sessions.c.consumer_id == wm.consumers.c.id)
     .where(
@@ -226,7 +226,7 @@ class Wallets:
 
     def for_token(self, token: str) -> Consumer | None:
         with read(self.engine) as conn:
-            row = conn.execute(_BY_TOKEN, {"hash": token_hash(token), "now": now_us()}).first()
+            row = _BY_TOKEN.first(conn, {"hash": token_hash(token), "now": now_us()})
         return Consumer.of(row) if row else None
 
     def get(self, consumer_id: str) -> Consumer:
