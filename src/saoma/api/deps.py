@@ -63,6 +63,18 @@ def mini_access_token(request: Request) -> str | None:
     return token if token.startswith(TOKEN_PREFIX) else None
 
 
+def _by_session(find: Callable[[str], T | None], token: str) -> Callable[[], T]:
+    """The session's holder, looked up when called: 401 once the session has expired."""
+
+    def look_up() -> T:
+        found = find(token)
+        if found is None:
+            raise Unauthenticated("the session has expired: sign in again")
+        return found
+
+    return look_up
+
+
 async def consumer_later(request: Request) -> Callable[[], Consumer]:
     """The consumer calling, as a lookup to run in the worker thread with the request's work (one
     hand-over to the thread pool instead of two). A request with no session token at all is
@@ -70,15 +82,7 @@ async def consumer_later(request: Request) -> Callable[[], Consumer]:
     token = _bearer(request) or request.cookies.get(CONSUMER_COOKIE, "")
     if not token.startswith("st_"):
         raise Unauthenticated("sign in first: send Authorization: Bearer <token>")
-    wallets = platform_of(request).wallets
-
-    def look_up() -> Consumer:
-        found = wallets.for_token(token)
-        if found is None:
-            raise Unauthenticated("the session has expired: sign in again")
-        return found
-
-    return look_up
+    return _by_session(platform_of(request).wallets.for_token, token)
 
 
 async def consumer(request: Request) -> Consumer:
@@ -91,14 +95,7 @@ async def merchant_later(request: Request) -> Callable[[], Merchant]:
     merchants = platform_of(request).merchants
     token = _bearer(request) or request.cookies.get(MERCHANT_COOKIE, "")
     if token.startswith("mt_"):
-
-        def look_up() -> Merchant:
-            found = merchants.for_token(token)
-            if found is None:
-                raise Unauthenticated("the session has expired: sign in again")
-            return found
-
-        return look_up
+        return _by_session(merchants.for_token, token)
     body = await request.body()
     # The path as sent, percent-escapes and all: what the client signed (``url.path`` is decoded).
     path = request.scope.get("raw_path", b"").decode("latin-1") or request.url.path
