@@ -90,11 +90,13 @@ def lock_row(conn: Connection, table: str, row_id: str) -> None:
 
     For a rule that counts rows under a parent (at most N of something): with the parent's row
     held, a count in a later statement of the transaction sees every row committed before, and
-    other writers under the same parent wait their turn. On PostgreSQL, SELECT … FOR UPDATE;
+    other writers under the same parent wait their turn. On PostgreSQL, SELECT … FOR NO KEY
+    UPDATE (rows that only refer to the parent, such as a wallet's payments, need not wait);
     SQLite's writer holds the whole database already.
     """
     if not is_sqlite(conn.engine):
-        conn.execute(text(f"SELECT id FROM {table} WHERE id = :id FOR UPDATE"), {"id": row_id})
+        lock = f"SELECT id FROM {table} WHERE id = :id FOR NO KEY UPDATE"
+        conn.execute(text(lock), {"id": row_id})
 
 
 def insert_below(
@@ -123,7 +125,7 @@ class Bare:
 
     def __init__(self, statement: Any) -> None:
         self._statement = statement
-        self._compiled: dict[str, tuple[str, tuple[str, ...] | None]] = {}
+        self._compiled: dict[str, tuple[str, tuple[str, ...] | None, dict[str, Any]]] = {}
         self._rows: dict[str, type] = {}  # the named tuple of the answer's columns, by dialect
 
     def first(self, conn: Connection, params: dict[str, Any]) -> Any:
@@ -133,18 +135,24 @@ class Bare:
         if compiled is None:
             done = self._statement.compile(dialect=conn.dialect)
             positions = tuple(done.positiontup) if done.positional else None
-            compiled = self._compiled[dialect] = (done.string, positions)
-        sql, positions = compiled
-        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+            compiled = self._compiled[dialect] = (done.string, positions, dict(done.params))
+        sql, positions, values = compiled
+        values = values | params  # the statement's own literals, then the caller's values
+        pooled = conn.connection
+        cursor = pooled.driver_connection.cursor()  # type: ignore[union-attr]
         try:
-            cursor.execute(sql, [params[p] for p in positions] if positions else params)
+            cursor.execute(sql, [values[p] for p in positions] if positions else values)
             found = cursor.fetchone()
             row = self._rows.get(dialect)
             if row is None:
                 names = [column[0] for column in cursor.description]
                 row = self._rows[dialect] = collections.namedtuple("Row", names)
         except Exception as exc:
-            if database_unavailable(exc):  # as SQLAlchemy would: the pool drops the connection
+            if database_unavailable(exc):
+                # As SQLAlchemy's own handling of a lost connection: the pool drops every
+                # connection made before this one (they lead to the same lost server), and this
+                # one at once.
+                conn.engine.pool._invalidate(pooled, exc)
                 conn.invalidate(exc)
             raise
         finally:

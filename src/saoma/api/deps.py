@@ -156,9 +156,13 @@ async def idempotent_as(
 
     The key is ``required`` on every request that moves or reserves money (422
     ``idempotency-key-required`` without it, after the caller is known: an unknown caller hears
-    401). Money-moving work stores its response in its own transaction; for other work it is
-    stored right after. The claim's lease is renewed while the work runs, so a retry can take it
-    over within seconds of this process dying, not sooner.
+    401). A body that fails the route's schema is refused (422) before the caller is looked up,
+    as FastAPI validates it before the route runs; a request with no credentials at all is
+    refused (401) before that.
+
+    Money-moving work stores its response in its own transaction; for other work it is stored
+    right after. The claim's lease is renewed while the work runs, so a retry can take it over
+    within seconds of this process dying, not sooner.
     """
     key = request.headers.get("idempotency-key")
     if key is None and required:

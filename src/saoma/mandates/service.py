@@ -373,7 +373,8 @@ class Mandates:
             # The mandate's row lock queues announcements on it (SQLite's writer holds the
             # whole database), so the count in the INSERT sees every notice sent before.
             if unit.tx.postgres:
-                unit.execute("SELECT id FROM mandates WHERE id = :m FOR UPDATE", {"m": row.id})
+                lock = "SELECT id FROM mandates WHERE id = :m FOR NO KEY UPDATE"
+                unit.execute(lock, {"m": row.id})
             counted = {"m": row.id, "now": now, "most": NOTICES_PENDING_MAX}
             sent = unit.execute(_ANNOUNCE, notice | counted)
             if sent.rowcount != 1:

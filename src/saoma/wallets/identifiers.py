@@ -171,7 +171,8 @@ class Identifiers:
                     )
             except IntegrityError:  # the same claim sent twice at once: one stands
                 made = True
-            if not made:
+            # The same claim sent twice at once may also find the last place taken by its twin.
+            if not made and self._row(consumer_id, value) is None:
                 raise InvalidRequest(
                     f"a wallet has {IDENTIFIERS_MAX} phones and e-mails at most", field="identifier"
                 )
