@@ -10,6 +10,7 @@ from fastapi.responses import Response
 from pydantic import Field, StrictInt, StrictStr, field_validator
 
 from saoma.api import deps
+from saoma.api.consumer_routes import Cursor, Limit
 from saoma.api.mandates_out import (
     DebitMadeOut,
     MandateList,
@@ -98,10 +99,8 @@ def request_mandate(body: RequestMandate, shop: Shop, request: Request) -> Respo
 def list_mandates(
     shop: Shop,
     request: Request,
-    cursor: Annotated[
-        str | None, Query(max_length=64, description="The `next_cursor` of the page before.")
-    ] = None,
-    limit: Annotated[int, Query(ge=1, le=100, description="Rows per page, 1 to 100.")] = 20,
+    cursor: Cursor = None,
+    limit: Limit = 20,
     state: Annotated[
         str | None,
         Query(max_length=16, description="Only mandates in this state: " + ", ".join(STATES)),
