@@ -216,12 +216,18 @@ def test_webhook_retries_log_attempts_and_replay(server: Server, receiver: Recei
     receiver.fail_next = 1
     order = shop.client.create_order("WH-1", 100)
     payer.client.pay_order(order["id"], PIN)
+
+    # The receiver has each answer a moment before the server records it.
+    def listed() -> list[dict[str, Any]]:
+        return shop.client.request("GET", "/v1/merchant/webhook-deliveries")["data"]
+
     wait_for(lambda: len(receiver.deliveries) >= 1, what="the first attempt")
-    deliveries = shop.client.request("GET", "/v1/merchant/webhook-deliveries")["data"]
-    assert deliveries[0]["attempts"][0]["status_code"] == 500
+    wait_for(lambda: listed()[0]["attempts"], what="the first attempt to be recorded")
+    assert listed()[0]["attempts"][0]["status_code"] == 500
     # The retry comes after the first back-off step (5 s).
     wait_for(lambda: receiver.bodies("payment.succeeded"), timeout=15, what="the retry")
-    deliveries = shop.client.request("GET", "/v1/merchant/webhook-deliveries")["data"]
+    wait_for(lambda: listed()[0]["state"] != "pending", what="the retry to be recorded")
+    deliveries = listed()
     assert deliveries[0]["state"] == "delivered" and len(deliveries[0]["attempts"]) == 2
 
     shop.client.request("POST", f"/v1/merchant/webhook-deliveries/{deliveries[0]['id']}/replay")

@@ -361,8 +361,9 @@ Object.assign(DICT.zh, { payer_got: "（顾客收回 {amount}）" });
   }
 
   function settlementsStart() {
-    Object.assign(stl, { open: null, lines: [], linesCursor: null, formOpen: null }); // signed in anew
+    Object.assign(stl, { bank: null, terms: null, open: null, lines: [], linesCursor: null, formOpen: null }); // signed in anew
     $("#d-stmt").hidden = true;
+    instantReady();
     loadBank().catch((err) => tell("#d-bank-out", () => problem(err), "err"));
     loadTerms().catch((err) => tell("#d-terms-out", () => problem(err), "err"));
     settlements(true);
@@ -379,7 +380,13 @@ Object.assign(DICT.zh, { payer_got: "（顾客收回 {amount}）" });
 
   async function loadBank() {
     stl.bank = await api("GET", "/v1/settlement/bank-accounts");
+    instantReady();
     drawBank();
+  }
+
+  /** "Pay me now" waits for the account it pays into and the operator's limit and fee it quotes. */
+  function instantReady() {
+    $("#d-instant").disabled = !(stl.bank && stl.terms);
   }
 
   function drawBank() {
@@ -447,6 +454,7 @@ Object.assign(DICT.zh, { payer_got: "（顾客收回 {amount}）" });
 
   async function loadTerms() {
     stl.terms = await api("GET", "/v1/settlement/terms");
+    instantReady();
     chooseTerms();
   }
 
