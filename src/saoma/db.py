@@ -114,11 +114,15 @@ def insert_below(
 
 
 class Bare:
-    """A SELECT built with SQLAlchemy, compiled once per dialect and run on the connection's
-    driver directly: for the reads every payment makes, without SQLAlchemy's execution and
+    """A statement built with SQLAlchemy, compiled once per dialect and run on the connection's
+    driver directly: for the statements every payment makes, without SQLAlchemy's execution and
     result layers (on PostgreSQL a read cost 135–155 µs of CPU this way, 270–320 µs through
     ``Connection.execute``). Rows are named tuples of what the driver returns, which for plain
     columns (text, integers, bytes) is what SQLAlchemy returns too; no expanding parameters.
+
+    A driver's error is raised as SQLAlchemy raises it (an ``IntegrityError`` for a unique key
+    taken, say), so callers catch the same exceptions either way. A write runs in the
+    connection's transaction: on ``write_one``'s PostgreSQL connection it commits on its own.
     """
 
     __slots__ = ("_compiled", "_rows", "_statement")
@@ -129,7 +133,14 @@ class Bare:
         self._rows: dict[str, type] = {}  # the named tuple of the answer's columns, by dialect
 
     def first(self, conn: Connection, params: dict[str, Any]) -> Any:
-        """The first row, or None."""
+        """The first row (of a SELECT, or a write's RETURNING), or None."""
+        return self._run(conn, params, fetch=True)
+
+    def run(self, conn: Connection, params: dict[str, Any]) -> int:
+        """Run a write; the number of rows it matched."""
+        return int(self._run(conn, params, fetch=False))
+
+    def _run(self, conn: Connection, params: dict[str, Any], *, fetch: bool) -> Any:
         dialect = conn.dialect.name
         compiled = self._compiled.get(dialect)
         if compiled is None:
@@ -138,26 +149,54 @@ class Bare:
             compiled = self._compiled[dialect] = (done.string, positions, dict(done.params))
         sql, positions, values = compiled
         values = values | params  # the statement's own literals, then the caller's values
-        pooled = conn.connection
-        cursor = pooled.driver_connection.cursor()  # type: ignore[union-attr]
-        try:
-            cursor.execute(sql, [values[p] for p in positions] if positions else values)
-            found = cursor.fetchone()
-            row = self._rows.get(dialect)
-            if row is None:
-                names = [column[0] for column in cursor.description]
-                row = self._rows[dialect] = collections.namedtuple("Row", names)
-        except Exception as exc:
-            if database_unavailable(exc):
-                # As SQLAlchemy's own handling of a lost connection: the pool drops every
-                # connection made before this one (they lead to the same lost server), and this
-                # one at once.
-                conn.engine.pool._invalidate(pooled, exc)
-                conn.invalidate(exc)
-            raise
-        finally:
-            cursor.close()
-        return None if found is None else row(*found)
+        answer = _on_driver(
+            conn, sql, [values[p] for p in positions] if positions else values, fetch
+        )
+        if not fetch:
+            return answer[0]
+        _, found, description = answer
+        if found is None:
+            return None
+        row = self._rows.get(dialect)
+        if row is None:
+            row = self._rows[dialect] = collections.namedtuple("Row", [c[0] for c in description])
+        return row(*found)
+
+
+def driver_write(conn: Connection, sql: str, params: dict[str, Any]) -> int:
+    """Run ``sql`` (one write in the driver's own parameter style) on ``conn``'s driver
+    connection, with a driver's error raised as SQLAlchemy raises it, as :class:`Bare` does;
+    the number of rows it matched."""
+    return int(_on_driver(conn, sql, params, False)[0])
+
+
+def _on_driver(conn: Connection, sql: str, values: Any, fetch: bool) -> tuple[int, Any, Any]:
+    """The row count, the first row (if ``fetch``) and the columns of ``sql`` run on the driver."""
+    pooled = conn.connection
+    cursor = pooled.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(sql, values)
+        if not fetch:
+            return cursor.rowcount, None, None
+        return cursor.rowcount, cursor.fetchone(), cursor.description
+    except conn.dialect.loaded_dbapi.Error as exc:
+        lost = database_unavailable(exc)
+        if lost:
+            # As SQLAlchemy's own handling of a lost connection: the pool drops every
+            # connection made before this one (they lead to the same lost server), and this
+            # one at once.
+            conn.engine.pool._invalidate(pooled, exc)
+            conn.invalidate(exc)
+        raise DBAPIError.instance(
+            sql,
+            values,
+            exc,
+            conn.dialect.loaded_dbapi.Error,
+            connection_invalidated=lost,
+            dialect=conn.dialect,
+        ) from exc
+    finally:
+        cursor.close()
 
 
 _READERS: weakref.WeakKeyDictionary[Engine, Engine] = weakref.WeakKeyDictionary()

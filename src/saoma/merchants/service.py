@@ -67,7 +67,11 @@ _SIGNER = Bare(
     .join(m.merchant_keys, m.merchant_keys.c.merchant_id == m.merchants.c.id)
     .where(m.merchant_keys.c.id == bindparam("key_id"))
 )  # read on every signed request: run on the driver directly
-_INSERT_NONCE = insert(m.request_nonces)
+_INSERT_NONCE = Bare(  # every signed request's nonce: run on the driver directly
+    insert(m.request_nonces).values(
+        key_id=bindparam("key"), nonce=bindparam("n"), seen_at_us=bindparam("at")
+    )
+)
 _MERCHANT_BY_ID = select(m.merchants).where(m.merchants.c.id == bindparam("id"))
 _PREFIX = "merchant__"
 
@@ -510,7 +514,7 @@ class Merchants:
             raise SignatureInvalid("the signature does not match the request")
         try:
             with write_one(self.engine) as conn:
-                conn.execute(_INSERT_NONCE, {"key_id": key_id, "nonce": nonce, "seen_at_us": now})
+                _INSERT_NONCE.run(conn, {"key": key_id, "n": nonce, "at": now})
         except IntegrityError as exc:
             raise NonceReused("this nonce was already used", field=signing.NONCE) from exc
         return Merchant.of(row)

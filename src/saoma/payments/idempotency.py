@@ -37,7 +37,7 @@ from saoma.core.errors import (
     RequestInProgress,
 )
 from saoma.core.ids import now_us
-from saoma.db import is_sqlite, read, write, write_one
+from saoma.db import Bare, driver_write, is_sqlite, read, write, write_one
 from saoma.movements import Unit
 from saoma.payments import tables as m
 
@@ -84,7 +84,17 @@ def request_hash(method: str, path: str, body: bytes) -> str:
 
 # Statements built once; values bound per call.
 _K = m.idempotency_keys.c
-_INSERT_KEY = insert(m.idempotency_keys)
+# The claim every request that moves money makes: run on the driver directly (``Bare``).
+_INSERT_KEY = Bare(
+    insert(m.idempotency_keys).values(
+        scope=bindparam("s"),
+        key=bindparam("k"),
+        request_hash=bindparam("hash"),
+        state="running",
+        locked_at_us=bindparam("now"),
+        created_at_us=bindparam("now"),
+    )
+)
 _FINISH = (
     update(m.idempotency_keys)
     .where(_K.scope == bindparam("s"), _K.key == bindparam("k"))
@@ -125,17 +135,7 @@ def begin(engine: Engine, scope: str, key: str, fingerprint: str) -> Claim | Rep
         now = now_us()
         try:
             with write_one(engine) as conn:
-                conn.execute(
-                    _INSERT_KEY,
-                    {
-                        "scope": scope,
-                        "key": key,
-                        "request_hash": fingerprint,
-                        "state": "running",
-                        "locked_at_us": now,
-                        "created_at_us": now,
-                    },
-                )
+                _INSERT_KEY.run(conn, {"s": scope, "k": key, "hash": fingerprint, "now": now})
             return Claim(scope, key)
         except IntegrityError:
             pass
@@ -196,7 +196,7 @@ def finish_with(
         "idem_key": claim.key,
     }
     with write_one(engine) as conn:
-        conn.exec_driver_sql(f"WITH written AS ({write_sql})" + _FINISH_AFTER, params | stored)
+        driver_write(conn, f"WITH written AS ({write_sql})" + _FINISH_AFTER, params | stored)
     claim.stored = True
 
 

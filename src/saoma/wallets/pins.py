@@ -20,7 +20,7 @@ from saoma.core.errors import (
     PinWrong,
 )
 from saoma.core.ids import now_us
-from saoma.db import write, write_one
+from saoma.db import Bare, write, write_one
 
 PIN_TRIES_MAX = 5
 
@@ -60,7 +60,7 @@ def _claim_statement(table: Table) -> Any:
     now: Any = bindparam("now")
     pending = case((c.pin_pending_since_us < bindparam("stale"), 0), else_=c.pin_pending)
     failures = case((c.pin_failures >= PIN_TRIES_MAX, 0), else_=c.pin_failures)
-    return (
+    return Bare(  # run on the driver directly: one per payment with the PIN
         update(table)
         .where(
             c.id == bindparam("row_id"),
@@ -99,7 +99,7 @@ def claim_pin_try(engine: Engine, table: Table, row_id: str, *, field: str = "pi
         # the state is read only to say why none was left.
         with write_one(engine) as conn:
             params = {"row_id": row_id, "now": now, "stale": now - PIN_PENDING_STALE_US}
-            claimed = conn.execute(_claim_statement(table), params).first()
+            claimed = _claim_statement(table).first(conn, params)
             if claimed is not None:
                 return PinTry(claimed.pin_hash, claimed.pin_failures)
             row = conn.execute(_state_statement(table), {"row_id": row_id}).first()

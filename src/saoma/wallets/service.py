@@ -61,8 +61,8 @@ _RECORD_PIN_CHECK = insert(wm.pin_checks).values(
 )  # no parameter named after a consumers column: the CTE's UPDATE below would set it
 # PostgreSQL: the try given back and the check recorded in one statement that commits on its
 # own, one round trip where BEGIN, two statements and COMMIT took four.
-_PIN_PASSED_AND_RECORDED = _RECORD_PIN_CHECK.add_cte(
-    passed_statement(wm.consumers).cte("passed"), nest_here=True
+_PIN_PASSED_AND_RECORDED = Bare(  # run on the driver directly: one per payment with the PIN
+    _RECORD_PIN_CHECK.add_cte(passed_statement(wm.consumers).cte("passed"), nest_here=True)
 )
 
 SESSION_US = 30 * 24 * 3600 * 1_000_000
@@ -299,7 +299,7 @@ class Wallets:
         if not verdict.renewed and not is_sqlite(self.engine):
             with write_one(self.engine) as conn:
                 params = passed_params(consumer_id, claimed) | record
-                conn.execute(_PIN_PASSED_AND_RECORDED, params)
+                _PIN_PASSED_AND_RECORDED.run(conn, params)
             return check_id
         with write(self.engine) as conn:
             pin_try_passed(conn, wm.consumers, consumer_id, claimed)

@@ -20,7 +20,7 @@ from sqlalchemy.engine import Engine
 
 from saoma import signing, targets
 from saoma.core.ids import now_us
-from saoma.db import is_sqlite, read, write, write_one
+from saoma.db import driver_write, is_sqlite, read, write, write_one
 from saoma.merchants import tables as merchant_tables
 from saoma.merchants.service import WEBHOOK_SECRET_OVERLAP_US
 from saoma.observe import metrics
@@ -254,7 +254,7 @@ class Dispatcher:
                 conn.execute(ATTEMPTED, changes)
         else:
             with write_one(self.engine) as conn:
-                conn.exec_driver_sql(RECORDED, _columns(attempts) | _columns(changes))
+                driver_write(conn, RECORDED, _columns(attempts) | _columns(changes))
         for row, (_status, error, _ms, at) in zip(rows, outcomes, strict=True):
             if error:
                 log.info("a webhook delivery failed: %s", error)

@@ -1,0 +1,182 @@
+"""The statements every payment makes, through SQLAlchemy's ``Connection.execute`` and on the
+driver.
+
+On a fresh PostgreSQL database: a payer with a PIN and a session, a merchant with a signing key
+and an order. Then, in rounds that alternate the two ways in one process, each statement a
+payment's requests make on the driver is run a few thousand times and its CPU time per run is
+printed. The reads: the payer's session (``Wallets.for_token``), the signing key with its
+merchant (``Merchants.authenticate``), the order with its merchant
+(``Merchants.row_with_merchant``). The writes, each committing on its own (``write_one``): the
+Idempotency-Key's claim, the request's nonce, and a PIN try claimed and given back with the
+check recorded (two statements). Saoma runs them the second way (``saoma.db.Bare``); the first
+is the baseline. Before timing, both ways are checked to give the same answer.
+
+    .venv/bin/python bench/driver.py [--runs 3000] [--rounds 3]
+
+SAOMA_BENCH_POSTGRES_URL names the server (default: the test server).
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import itertools
+import os
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import create_engine, make_url, text
+
+from saoma import signing
+from saoma.config import get_settings
+from saoma.core.ids import now_us, token_hash
+from saoma.db import Bare, migrate, read, write_one
+from saoma.merchants import service as merchants
+from saoma.payments import idempotency
+from saoma.payments import tables as payment_tables
+from saoma.wallets import pins
+from saoma.wallets import service as wallets
+from saoma.wallets import tables as wallet_tables
+
+PG_SERVER = os.environ.get(
+    "SAOMA_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+
+
+def cpu_us(call: Callable[[], Any], n: int) -> float:
+    for _ in range(n // 10):
+        call()
+    start = time.process_time()
+    for _ in range(n):
+        call()
+    return (time.process_time() - start) * 1e6 / n
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=3000)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    from saoma.bootstrap import build
+
+    admin = create_engine(PG_SERVER, isolation_level="AUTOCOMMIT")
+    name = f"saoma_driver_{uuid.uuid4().hex[:8]}"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(PG_SERVER).set(database=name).render_as_string(hide_password=False)
+    try:
+        migrate(url)
+        platform = build(get_settings().model_copy(update={"database_url": url}))
+        try:
+            consumer = platform.wallets.sign_up("+8613700000000", "bench-password")
+            token = platform.wallets.new_session(consumer.id)
+            shop = platform.merchants.sign_up(
+                login="reads@example.cn", password="bench-password", name="Reads", city="SZ"
+            )
+            key = signing.new_private_key()
+            public = base64.b64encode(signing.public_key_bytes(key)).decode()
+            key_id = platform.merchants.add_key(shop.id, public)
+            order, _ = platform.payments.create_order(
+                shop, merchant_order_no="R-1", amount=100, currency="CNY"
+            )
+            engine = platform.engine
+            platform.wallets.set_pin(consumer.id, "147258", password="bench-password", old_pin=None)
+            reads: dict[str, tuple[Bare, dict[str, Any]]] = {
+                "payer's session": (
+                    wallets._BY_TOKEN,
+                    {"hash": token_hash(token), "now": now_us()},
+                ),
+                "signing key and merchant": (merchants._SIGNER, {"key_id": key_id}),
+                "order and merchant": (
+                    merchants._with_merchant(payment_tables.orders),
+                    {"row_id": order["id"]},
+                ),
+            }
+            fresh = itertools.count()
+
+            def claim_params() -> dict[str, Any]:
+                n = next(fresh)
+                return {"s": "bench", "k": f"key-{n}", "hash": "h", "now": now_us()}
+
+            def nonce_params() -> dict[str, Any]:
+                return {"key": key_id, "n": f"nonce-{next(fresh)}", "at": now_us()}
+
+            writes: dict[str, tuple[Bare, Callable[[], dict[str, Any]]]] = {
+                "Idempotency-Key claim": (idempotency._INSERT_KEY, claim_params),
+                "nonce": (merchants._INSERT_NONCE, nonce_params),
+            }
+            pin_claim = pins._claim_statement(wallet_tables.consumers)
+            pin_passed = wallets._PIN_PASSED_AND_RECORDED
+
+            def pin_params() -> tuple[dict[str, Any], dict[str, Any]]:
+                now = now_us()
+                claim = {"row_id": consumer.id, "now": now, "stale": now - 10_000_000}
+                record = {"check_id": f"pc-{next(fresh)}", "consumer_id": consumer.id, "at": now}
+                return claim, record
+
+            def ways(bare: Bare, params: Callable[[], dict[str, Any]], *, write: bool) -> Any:
+                """The statement through ``Connection.execute``, then on the driver."""
+                opened = write_one if write else read
+                statement = bare._statement
+
+                def through_sqlalchemy() -> Any:
+                    with opened(engine) as conn:
+                        found = conn.execute(statement, params())
+                        return found.first() if not write else 1  # a row written, or raised
+
+                def on_the_driver() -> Any:
+                    with opened(engine) as conn:
+                        return bare.first(conn, params()) if not write else bare.run(conn, params())
+
+                return through_sqlalchemy, on_the_driver
+
+            def pin_ways() -> Any:
+                """A try claimed, then given back with the check recorded: both ways."""
+
+                def through_sqlalchemy() -> Any:
+                    claim, record = pin_params()
+                    with write_one(engine) as conn:
+                        got = conn.execute(pin_claim._statement, claim).first()
+                    passed = {"row_id": consumer.id, "failures_before": got.pin_failures}
+                    with write_one(engine) as conn:
+                        conn.execute(pin_passed._statement, passed | record)
+                    return tuple(got)
+
+                def on_the_driver() -> Any:
+                    claim, record = pin_params()
+                    with write_one(engine) as conn:
+                        got = pin_claim.first(conn, claim)
+                    passed = {"row_id": consumer.id, "failures_before": got.pin_failures}
+                    with write_one(engine) as conn:
+                        pin_passed.run(conn, passed | record)
+                    return tuple(got)
+
+                return through_sqlalchemy, on_the_driver
+
+            cases = {
+                what: ways(bare, lambda p=p: p, write=False) for what, (bare, p) in reads.items()
+            }
+            cases |= {what: ways(bare, p, write=True) for what, (bare, p) in writes.items()}
+            cases["PIN try claimed and given back"] = pin_ways()
+            for what, (before, after) in cases.items():
+                first, second = before(), after()
+                assert first and first == second, (what, first, second)
+            print(f"{args.runs} runs each, CPU per run (µs), PostgreSQL, one process")
+            print("| round | statement | Connection.execute (baseline) | on the driver (Bare) |")
+            print("| ---: | --- | ---: | ---: |")
+            for round_no in range(1, args.rounds + 1):
+                for what, (before, after) in cases.items():
+                    was, now = cpu_us(before, args.runs), cpu_us(after, args.runs)
+                    print(f"| {round_no} | {what} | {was:.0f} | {now:.0f} |")
+        finally:
+            platform.close()
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+if __name__ == "__main__":
+    main()
