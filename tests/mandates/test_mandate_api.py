@@ -392,3 +392,31 @@ def test_a_merchant_lists_its_mandates_newest_first_a_page_at_a_time(
     assert refused(lambda: gym.client.mandates(cursor="x"))[:2] == (422, "invalid-request")
     assert refused(lambda: gym.client.mandates(limit=0))[:2] == (422, "invalid-request")
     assert [m["id"] for m in other_shop.client.mandates()["data"]] == [theirs]
+
+
+def test_both_lists_show_each_mandate_with_its_own_notices_and_debits(
+    platform: Platform, shop: Shops, payer: Payers
+) -> None:
+    gym, li, bob = shop(), payer(10_000), payer(10_000)
+    daily = agreed(platform, gym, li, frequency="daily", amount_max=1_000)["id"]
+    monthly = agreed(platform, gym, bob)["id"]
+    quiet = agreed(platform, gym, li)["id"]
+    first = gym.client.announce_debit(daily, 800)
+    gym.client.announce_debit(daily, 700)
+    gym.client.announce_debit(monthly, 4_000)
+    later(platform, 25)
+    gym.client.debit_mandate(daily, first["id"], 800)
+
+    listed = {m["id"]: m for m in gym.client.mandates()["data"]}
+    assert listed.keys() == {daily, monthly, quiet}
+    shown = {md: (len(m["notices"]), len(m["debits"])) for md, m in listed.items()}
+    assert shown == {daily: (2, 1), monthly: (1, 0), quiet: (0, 0)}
+    assert [n["amount"] for n in listed[daily]["notices"]] == [700, 800]  # newest first
+    for md, seen in listed.items():
+        assert seen == gym.client.get_mandate(md)  # as its own page shows it, payer included
+
+    mine = {m["id"]: m for m in li.client.mandates()["data"]}
+    assert mine.keys() == {daily, quiet}  # bob's is not in li's wallet
+    for md, seen in mine.items():
+        assert seen == li.client.request("GET", f"/v1/me/mandates/{md}")
+        assert seen["merchant"]["id"] == gym.id

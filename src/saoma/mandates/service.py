@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
 from saoma.core.errors import (
@@ -58,6 +58,20 @@ _MOVES = {
 }
 
 
+def _newest(table: Any, of: Any, c: Any, most: int) -> Any:
+    """The newest ``most`` rows of ``table`` per mandate among those ``of`` picks, newest first
+    (ties by id), grouped by mandate."""
+    rank = func.row_number().over(
+        partition_by=c.mandate_id, order_by=(c.created_at_us.desc(), c.id)
+    )
+    ranked = select(table, rank.label("rank")).where(of).subquery()
+    return (
+        select(*(ranked.c[col.key] for col in table.c))
+        .where(ranked.c.rank <= most)
+        .order_by(ranked.c.mandate_id, ranked.c.rank)
+    )
+
+
 class Mandates:
     def __init__(self, engine: Engine, payments: Payments, *, tz: ZoneInfo) -> None:
         self.engine = engine
@@ -89,41 +103,59 @@ class Mandates:
         with read(self.engine) as conn:
             return conn.execute(select(t.mandate_notices).where(n.id == notice_id)).first()
 
-    def _around(self, row: Any) -> tuple[list[Any], list[Any]]:
+    def _around(self, rows: list[Any]) -> dict[str, tuple[list[Any], list[Any]]]:
+        """Each mandate's newest notices and debits, by id: two statements for a whole page."""
+        ids = [r.id for r in rows]
+        if not ids:
+            return {}
         n, d = t.mandate_notices.c, t.mandate_debits.c
+        notices = _newest(t.mandate_notices, n.mandate_id.in_(ids), n, NOTICES_SHOWN_MAX)
+        debits = _newest(t.mandate_debits, d.mandate_id.in_(ids), d, DEBITS_SHOWN_MAX)
+        around: dict[str, tuple[list[Any], list[Any]]] = {i: ([], []) for i in ids}
         with read(self.engine) as conn:
-            notices = conn.execute(
-                select(t.mandate_notices)
-                .where(n.mandate_id == row.id)
-                .order_by(n.created_at_us.desc())
-                .limit(NOTICES_SHOWN_MAX)
-            ).all()
-            debits = conn.execute(
-                select(t.mandate_debits)
-                .where(d.mandate_id == row.id)
-                .order_by(d.created_at_us.desc(), d.id)
-                .limit(DEBITS_SHOWN_MAX)
-            ).all()
-        return list(notices), list(debits)
+            for notice in conn.execute(notices):
+                around[notice.mandate_id][0].append(notice)
+            for debit in conn.execute(debits):
+                around[debit.mandate_id][1].append(debit)
+        return around
 
     def view_for_consumer(self, row: Any) -> dict[str, Any]:
-        notices, debits = self._around(row)
-        merchant = self.ctx.merchants.get(row.merchant_id).public()
-        return views.mandate_view(
-            row, notices=notices, debits=debits, now=self.clock(), tz=self.tz, merchant=merchant
-        )
+        return self._views_for_consumer([row])[0]
 
     def view_for_merchant(self, row: Any) -> dict[str, Any]:
-        notices, debits = self._around(row)
-        payer = self.ctx.wallets.get(row.consumer_id)
-        return views.mandate_view(
-            row,
-            notices=notices,
-            debits=debits,
-            now=self.clock(),
-            tz=self.tz,
-            payer=masked_name(payer.display_name),
-        )
+        return self._views_for_merchant([row])[0]
+
+    def _views_for_consumer(self, rows: list[Any]) -> list[dict[str, Any]]:
+        around = self._around(rows)
+        merchants = self.ctx.merchants.many({r.merchant_id for r in rows})
+        now = self.clock()
+        return [
+            views.mandate_view(
+                r,
+                notices=around[r.id][0],
+                debits=around[r.id][1],
+                now=now,
+                tz=self.tz,
+                merchant=merchants[r.merchant_id].public(),
+            )
+            for r in rows
+        ]
+
+    def _views_for_merchant(self, rows: list[Any]) -> list[dict[str, Any]]:
+        around = self._around(rows)
+        names = self.payments.queries.payer_names([r.consumer_id for r in rows])
+        now = self.clock()
+        return [
+            views.mandate_view(
+                r,
+                notices=around[r.id][0],
+                debits=around[r.id][1],
+                now=now,
+                tz=self.tz,
+                payer=masked_name(names.get(r.consumer_id, "")),
+            )
+            for r in rows
+        ]
 
     def list_for_consumer(self, consumer: Consumer) -> dict[str, Any]:
         """The wallet's mandates, newest first: those waiting for agreement too."""
@@ -135,7 +167,7 @@ class Mandates:
                 .order_by(c.created_at_us.desc())
                 .limit(MANDATES_LISTED_MAX)
             ).all()
-        return {"data": [self.view_for_consumer(r) for r in rows]}
+        return {"data": self._views_for_consumer(list(rows))}
 
     def list_for_merchant(
         self,
@@ -156,7 +188,7 @@ class Mandates:
         query = newest_first(query, c.created_at_us, c.id, after, limit)
         with read(self.engine) as conn:
             rows, next_cursor = time_page_of(conn.execute(query).all(), limit)
-        return {"data": [self.view_for_merchant(r) for r in rows], "next_cursor": next_cursor}
+        return {"data": self._views_for_merchant(rows), "next_cursor": next_cursor}
 
     # -- the merchant asks --------------------------------------------------------------------
 

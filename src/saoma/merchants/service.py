@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import re
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
 from types import SimpleNamespace
@@ -270,6 +271,15 @@ class Merchants:
         if row is None:
             raise NotFound.named("merchant", merchant_id)
         return Merchant.of(row)
+
+    def many(self, merchant_ids: Iterable[str]) -> dict[str, Merchant]:
+        """These merchants, by id, in one statement (an id not found is left out)."""
+        ids = sorted(set(merchant_ids))
+        if not ids:
+            return {}
+        with read(self.engine) as conn:
+            rows = conn.execute(select(m.merchants).where(m.merchants.c.id.in_(ids))).all()
+        return {r.id: Merchant.of(r) for r in rows}
 
     def row_with_merchant(self, table: Table, row_id: str) -> tuple[Any, Merchant] | None:
         """The row of ``table`` (one with a ``merchant_id``) and its merchant, in one round
