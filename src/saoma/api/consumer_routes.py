@@ -193,8 +193,10 @@ async def pay_static(merchant_id: str, body: PayStatic, me: MeLater, request: Re
     """Pay a merchant's static code: the payer chose the amount."""
     platform = deps.platform_of(request)
 
-    def work(payer: Consumer, claim: Any) -> Any:
+    def currency(payer: Consumer) -> None:
         check_currency(body.currency, payer.currency, whose="your wallet holds money")
+
+    def work(payer: Consumer, claim: Any) -> Any:
         return platform.payments.pay_static(
             payer,
             merchant_id,
@@ -205,7 +207,7 @@ async def pay_static(merchant_id: str, body: PayStatic, me: MeLater, request: Re
             claim=claim,
         )
 
-    return await deps.idempotent_as(request, me, work)
+    return await deps.idempotent_as(request, me, work, check=currency)
 
 
 @router.post(

@@ -146,9 +146,11 @@ async def idempotent_as(
     *,
     status_code: int = 201,
     required: bool = True,
+    check: Callable[[Who], None] | None = None,
 ) -> Any:
     """Run ``work`` once per Idempotency-Key of the caller: replays get the first response
-    back, byte for byte.
+    back, byte for byte. ``check`` refuses a request from what the caller is (its currency,
+    say) before the key is claimed.
 
     ``caller`` looks up who is calling (``consumer_later``, ``merchant_later``); it runs first,
     in the same trip to the thread pool as the claim, the work and the stored response (each
@@ -176,6 +178,8 @@ async def idempotent_as(
 
     def once() -> idempotency.Replay | Any:
         who = caller()
+        if check is not None:
+            check(who)
         if key is None:
             return work(who, None)
         claim = idempotency.begin(platform.engine, who.id, key, fingerprint)
