@@ -119,7 +119,7 @@ def main() -> None:
             def ways(bare: Bare, params: Callable[[], dict[str, Any]], *, write: bool) -> Any:
                 """The statement through ``Connection.execute``, then on the driver."""
                 opened = write_one if write else read
-                statement = bare._statement
+                statement = bare.statement
 
                 def through_sqlalchemy() -> Any:
                     with opened(engine) as conn:
@@ -138,10 +138,10 @@ def main() -> None:
                 def through_sqlalchemy() -> Any:
                     claim, record = pin_params()
                     with write_one(engine) as conn:
-                        got = conn.execute(pin_claim._statement, claim).first()
+                        got = conn.execute(pin_claim.statement, claim).first()
                     passed = {"row_id": consumer.id, "failures_before": got.pin_failures}
                     with write_one(engine) as conn:
-                        conn.execute(pin_passed._statement, passed | record)
+                        conn.execute(pin_passed.statement, passed | record)
                     return tuple(got)
 
                 def on_the_driver() -> Any:

@@ -125,10 +125,10 @@ class Bare:
     connection's transaction: on ``write_one``'s PostgreSQL connection it commits on its own.
     """
 
-    __slots__ = ("_compiled", "_rows", "_statement")
+    __slots__ = ("_compiled", "_rows", "statement")
 
     def __init__(self, statement: Any) -> None:
-        self._statement = statement
+        self.statement = statement
         self._compiled: dict[str, tuple[str, tuple[str, ...] | None, dict[str, Any]]] = {}
         self._rows: dict[str, type] = {}  # the named tuple of the answer's columns, by dialect
 
@@ -144,7 +144,7 @@ class Bare:
         dialect = conn.dialect.name
         compiled = self._compiled.get(dialect)
         if compiled is None:
-            done = self._statement.compile(dialect=conn.dialect)
+            done = self.statement.compile(dialect=conn.dialect)
             positions = tuple(done.positiontup) if done.positional else None
             compiled = self._compiled[dialect] = (done.string, positions, dict(done.params))
         sql, positions, values = compiled
@@ -161,6 +161,16 @@ class Bare:
         if row is None:
             row = self._rows[dialect] = collections.namedtuple("Row", [c[0] for c in description])
         return row(*found)
+
+
+def named_postgres(statement: Any) -> tuple[str, dict[str, Any]]:
+    """``statement`` as PostgreSQL SQL with ``:name`` parameters (what a ledger hook's
+    :class:`~saoma.ledger.tx.Tx` runs), and the values of the statement's own literals."""
+    from sqlalchemy.dialects.postgresql import psycopg as postgresql
+
+    done = statement.compile(dialect=postgresql.dialect(paramstyle="named"))  # type: ignore[no-untyped-call]
+    literals = {k: v for k, v in done.params.items() if not done.binds[k].required}
+    return done.string, literals
 
 
 def driver_write(conn: Connection, sql: str, params: dict[str, Any]) -> int:

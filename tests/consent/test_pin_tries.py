@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select, text, update
 
 from consent.conftest import PIN, shop, wallet
 from saoma.api.problems import status_of
@@ -136,3 +136,58 @@ def test_the_right_pin_starts_the_count_again_and_a_lock_ends(platform: Platform
         platform.wallets.verify_pin(payer.id, "000000")
     assert again.value.slug == "pin-wrong" and again.value.extra["tries_left"] == 4
     assert platform.wallets.verify_pin(payer.id, PIN)
+
+
+def _pin_state(p: Platform, payer: Consumer) -> tuple[int, int]:
+    """The wallet's wrong PINs counted and tries being checked right now."""
+    c = m.consumers.c
+    with p.engine.connect() as conn:
+        row = conn.execute(select(c.pin_failures, c.pin_pending).where(c.id == payer.id)).one()
+    return row.pin_failures, row.pin_pending
+
+
+def test_a_payment_records_its_pin_check_and_gives_the_try_back(platform: Platform) -> None:
+    payer, stall = wallet(platform, 1_000), shop(platform)
+    with pytest.raises(SaomaError) as wrong:
+        platform.wallets.verify_pin(payer.id, "000000")
+    assert wrong.value.extra["tries_left"] == PIN_TRIES_MAX - 1
+    paid = platform.payments.pay_static(payer, stall.id, amount=100, pin=PIN)
+    with platform.engine.connect() as conn:
+        rests_on = conn.execute(
+            text("SELECT authorisation FROM payments WHERE id = :id"), {"id": paid["id"]}
+        ).scalar_one()
+        recorded = conn.execute(
+            select(m.pin_checks.c.consumer_id).where(
+                m.pin_checks.c.id == rests_on.removeprefix("pin:")
+            )
+        ).scalar()
+    assert recorded == payer.id  # the check the payment rests on, kept with it
+    assert _pin_state(platform, payer) == (0, 0)  # the right PIN started the count again
+
+
+@pytest.mark.parametrize("refusal", ["insufficient-funds", "merchant-not-verified"])
+def test_a_right_pin_on_a_payment_refused_still_gives_its_try_back(
+    platform: Platform, refusal: str
+) -> None:
+    """Refused by the ledger (the money is not there), or by the payment's own record in the
+    ledger's transaction (a merchant not yet approved, past what it may take before)."""
+    payer = wallet(platform, 300_000)
+    if refusal == "insufficient-funds":
+        stall, amount = shop(platform), 900_000
+    else:
+        stall = platform.merchants.sign_up(
+            login="new-stall@example.cn", password="correct horse battery", name="New", city="SZ"
+        )
+        amount = 250_000  # over the ¥2,000 a merchant takes before its approval
+    with pytest.raises(SaomaError) as refused:
+        platform.payments.pay_static(payer, stall.id, amount=amount, pin=PIN)
+    assert refused.value.slug == refusal
+    assert _pin_state(platform, payer) == (0, 0)
+    for tries_left in (4, 3, 2, 1):  # all five tries are still there: the fifth wrong one locks
+        with pytest.raises(SaomaError) as wrong:
+            platform.wallets.verify_pin(payer.id, "000000")
+        assert wrong.value.extra["tries_left"] == tries_left
+    with pytest.raises(SaomaError) as locked:
+        platform.wallets.verify_pin(payer.id, "000000")
+    assert locked.value.slug == "pin-locked"
+    assert platform.wallets.balance(payer)["balance"] == 300_000

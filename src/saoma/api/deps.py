@@ -149,8 +149,7 @@ async def idempotent_as(
     check: Callable[[Who], None] | None = None,
 ) -> Any:
     """Run ``work`` once per Idempotency-Key of the caller: replays get the first response
-    back, byte for byte. ``check`` refuses a request from what the caller is (its currency,
-    say) before the key is claimed.
+    back, byte for byte; ``check`` may refuse the caller (a currency) before the claim.
 
     ``caller`` looks up who is calling (``consumer_later``, ``merchant_later``); it runs first,
     in the same trip to the thread pool as the claim, the work and the stored response (each

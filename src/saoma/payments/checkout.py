@@ -9,6 +9,7 @@ so a retry, a takeover after a crash or a double click moves money at most once.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import replace
 from typing import Any
 
@@ -28,16 +29,19 @@ from saoma.merchants.service import Merchant, check_text
 from saoma.movements import Refused, Unit
 from saoma.payments import idempotency, views
 from saoma.payments import tables as m
-from saoma.payments.checks import authorise, check_amount
+from saoma.payments.checks import authorise_later, check_amount
 from saoma.payments.context import Context
 from saoma.payments.queries import Queries
 from saoma.payments.rows import derived_id, first, payment_row, payment_transfers
-from saoma.wallets.service import Consumer
+from saoma.wallets.service import Consumer, PinPass
 
 PAID_SQL = (
     "UPDATE orders SET state = 'paid', payment_id = :pid, updated_at_us = :now"
     " WHERE id = :oid AND state = 'created' AND expires_at_us > :now"
 )
+
+
+log = logging.getLogger(__name__)
 
 
 class Checkout:
@@ -71,19 +75,23 @@ class Checkout:
         if row.currency != consumer.currency:
             raise CurrencyMismatch("the order is in another currency")
         offer = self._offer(consumer, offer_id, merchant.id, row.amount, row.id)
-        authorisation = authorise(self.ctx.wallets, consumer, pin)
-        return self._settle(
-            consumer,
-            merchant,
-            amount=row.amount,
-            kind="order",
-            order=row,
-            note=row.description,
-            authorisation=authorisation,
-            transfer_id=derived_id("ord", row.id),
-            claim=claim,
-            offer=offer,
-        )
+        authorisation, pin_pass = authorise_later(self.ctx.wallets, consumer, pin)
+        try:
+            return self._settle(
+                consumer,
+                merchant,
+                amount=row.amount,
+                kind="order",
+                order=row,
+                note=row.description,
+                authorisation=authorisation,
+                transfer_id=derived_id("ord", row.id),
+                claim=claim,
+                offer=offer,
+                pin_pass=pin_pass,
+            )
+        finally:
+            self._pin_passed(pin_pass)
 
     def pay_static(
         self,
@@ -102,21 +110,36 @@ class Checkout:
         if merchant.currency != consumer.currency:
             raise CurrencyMismatch("this merchant is paid in another currency")
         offer = self._offer(consumer, offer_id, merchant.id, amount, f"static:{amount}")
-        authorisation = authorise(self.ctx.wallets, consumer, pin)
+        authorisation, pin_pass = authorise_later(self.ctx.wallets, consumer, pin)
         # A retry with the same Idempotency-Key maps to the same transfer id.
         seed = f"{claim.scope}\x1f{claim.key}" if claim else new_id("p")
-        return self._settle(
-            consumer,
-            merchant,
-            amount=amount,
-            kind="static",
-            order=None,
-            note=note,
-            authorisation=authorisation,
-            transfer_id=derived_id("pay", seed),
-            claim=claim,
-            offer=offer,
-        )
+        try:
+            return self._settle(
+                consumer,
+                merchant,
+                amount=amount,
+                kind="static",
+                order=None,
+                note=note,
+                authorisation=authorisation,
+                transfer_id=derived_id("pay", seed),
+                claim=claim,
+                offer=offer,
+                pin_pass=pin_pass,
+            )
+        finally:
+            self._pin_passed(pin_pass)
+
+    def _pin_passed(self, pin_pass: PinPass | None) -> None:
+        """The PIN's try given back on its own if the payment did not commit it: a refusal, an
+        error. Failing here leaves the try pending until it is forgotten (seconds), so that
+        is only logged, and the payment's own answer stands."""
+        if pin_pass is None or pin_pass.done:
+            return
+        try:
+            self.ctx.wallets.pin_passed(pin_pass)
+        except Exception:
+            log.warning("could not give a right PIN's try back", exc_info=True)
 
     def _offer(
         self, consumer: Consumer, offer_id: str | None, merchant_id: str, amount: int, subject: str
@@ -163,6 +186,7 @@ class Checkout:
         transfer_id: str,
         claim: idempotency.Claim | None,
         offer: Any = None,
+        pin_pass: PinPass | None = None,
     ) -> dict[str, Any]:
         now = now_us()
         row = payment_row(
@@ -185,6 +209,9 @@ class Checkout:
         promotions = self.ctx.promotions
 
         def record(unit: Unit) -> None:
+            if pin_pass is not None:  # the right PIN's try given back in the same commit
+                self.ctx.wallets.pin_passed_in(unit.tx, pin_pass)
+                unit.after(pin_pass.committed)
             if self.ctx.admit is not None:  # the merchant's limit before approval
                 self.ctx.admit(unit.tx, merchant.id, amount)
             if offer is not None:

@@ -23,7 +23,7 @@ from saoma.core.errors import (
 from saoma.core.errors import OverNoPinLimit as OverNoPinLimit
 from saoma.core.ids import new_id, now_us, token_hash
 from saoma.core.money import AMOUNT_MINOR_MAX, currency
-from saoma.db import Bare, is_sqlite, read, write, write_one
+from saoma.db import Bare, is_sqlite, named_postgres, read, write, write_one
 from saoma.ledger import AccountKind, Ledger
 from saoma.ledger.tx import Tx
 from saoma.wallets import tables as wm
@@ -64,6 +64,24 @@ _RECORD_PIN_CHECK = insert(wm.pin_checks).values(
 _PIN_PASSED_AND_RECORDED = Bare(  # run on the driver directly: one per payment with the PIN
     _RECORD_PIN_CHECK.add_cte(passed_statement(wm.consumers).cte("passed"), nest_here=True)
 )
+# The same statement in a ledger hook's form: sent with the money movement the PIN authorises.
+_PIN_PASSED_IN_TX, _PIN_PASSED_LITERALS = named_postgres(_PIN_PASSED_AND_RECORDED.statement)
+
+
+@dataclass(slots=True)
+class PinPass:
+    """A right PIN whose try is still to be given back and its check recorded (PostgreSQL):
+    in the transaction of the money movement it authorises (``Wallets.pin_passed_in``), or on
+    its own once that is over (``Wallets.pin_passed``), whichever comes first: one statement,
+    and the check's id is unique, so never twice."""
+
+    check_id: str
+    params: dict[str, Any]
+    done: bool = False
+
+    def committed(self) -> None:
+        self.done = True
+
 
 SESSION_US = 30 * 24 * 3600 * 1_000_000
 NO_PIN_LIMIT_MAX = 200_000  # ¥2,000: the most a consumer may allow without the PIN
@@ -290,6 +308,16 @@ class Wallets:
     def verify_pin(self, consumer_id: str, pin: str, *, field: str = "pin") -> str:
         """The id of a recorded successful PIN check, or raise: PIN not set, PIN locked, wrong
         PIN (with the tries left). A try is claimed before the PIN is checked."""
+        check_id, pending = self.verify_pin_later(consumer_id, pin, field=field)
+        if pending is not None:
+            self.pin_passed(pending)
+        return check_id
+
+    def verify_pin_later(
+        self, consumer_id: str, pin: str, *, field: str = "pin"
+    ) -> tuple[str, PinPass | None]:
+        """As :meth:`verify_pin`, but on PostgreSQL the right PIN's try is given back and its
+        check recorded later: the :class:`PinPass` returned, which the caller must pass."""
         claimed = claim_pin_try(self.engine, wm.consumers, consumer_id, field=field)
         verdict = self.pins.check(claimed.pin_hash, consumer_id, pin)
         if not verdict.matches:
@@ -297,10 +325,7 @@ class Wallets:
         check_id = new_id("pc")
         record = {"check_id": check_id, "consumer_id": consumer_id, "at": now_us()}
         if not verdict.renewed and not is_sqlite(self.engine):
-            with write_one(self.engine) as conn:
-                params = passed_params(consumer_id, claimed) | record
-                _PIN_PASSED_AND_RECORDED.run(conn, params)
-            return check_id
+            return check_id, PinPass(check_id, passed_params(consumer_id, claimed) | record)
         with write(self.engine) as conn:
             pin_try_passed(conn, wm.consumers, consumer_id, claimed)
             if verdict.renewed:  # an older form, sealed again under the current key
@@ -311,7 +336,25 @@ class Wallets:
                     .values(pin_hash=verdict.renewed)
                 )
             conn.execute(_RECORD_PIN_CHECK, record)
-        return check_id
+        return check_id, None
+
+    def pin_passed(self, pending: PinPass) -> None:
+        """Give the try back and record the check on their own, unless the movement the PIN
+        authorised did (or this did before)."""
+        if pending.done:
+            return
+        try:
+            with write_one(self.engine) as conn:
+                _PIN_PASSED_AND_RECORDED.run(conn, pending.params)
+        except IntegrityError:
+            pass  # the check is recorded already: its movement committed with it
+        pending.done = True
+
+    @staticmethod
+    def pin_passed_in(tx: Tx, pending: PinPass) -> None:
+        """Give the try back and record the check in ``tx``, the movement's transaction; once
+        that commits, ``pending.committed()`` must be called."""
+        tx.execute(_PIN_PASSED_IN_TX, _PIN_PASSED_LITERALS | pending.params)
 
     def set_no_pin_limit(
         self, consumer_id: str, per_payment: int, per_day: int, pin: str
