@@ -291,6 +291,34 @@ def test_wrong_currency_unknown_fields_and_huge_bodies(server: Server) -> None:
     assert fan.client.me()["balance"] == 1_000
 
 
+def test_an_unknown_caller_hears_401_before_what_its_body_lacks(server: Server) -> None:
+    busker = new_merchant(server)
+    fan = new_consumer(server, balance=1_000)
+    order = busker.client.create_order("BODY-1", 100)
+    bad_pins = {  # a body of the wrong shape: the PIN as a number
+        f"/v1/orders/{order['id']}/pay": {"pin": 123456},
+        f"/v1/merchants/{busker.id}/pay": {"amount": 100, "pin": 123456},
+    }
+    for path, body in bad_pins.items():
+        gone = {"authorization": "Bearer st_" + "x" * 43} | fresh_key()  # no such session
+        answered = httpx.post(server.url + path, json=body, headers=gone)
+        assert (answered.status_code, answered.json()["type"].rsplit("/", 1)[-1]) == (
+            401,
+            "unauthenticated",
+        ), path
+        known = {"authorization": f"Bearer {fan.client.token}"} | fresh_key()
+        answered = httpx.post(server.url + path, json=body, headers=known)
+        assert answered.status_code == 422 and answered.json()["field"] == "pin", path
+    # A merchant's unsigned request with a bad body: 401 too; signed, the body's 422 (its nonce
+    # is taken by the one check, not refused as used).
+    unsigned = httpx.post(server.url + "/v1/orders", json={"amount": "ten"}, headers=fresh_key())
+    assert unsigned.status_code == 401
+    with pytest.raises(SaomaError) as refused:
+        busker.client.request("POST", "/v1/orders", {"merchant_order_no": "B-2", "amount": "ten"})
+    assert (refused.value.status, refused.value.problem.get("field")) == (422, "amount")
+    assert fan.client.me()["balance"] == 1_000
+
+
 def test_unreadable_codes_get_a_reason(server: Server) -> None:
     fan = new_consumer(server)
     for payload, reason in [

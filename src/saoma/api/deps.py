@@ -16,7 +16,7 @@ from fastapi import Request
 from fastapi.responses import JSONResponse, Response
 
 from saoma.bootstrap import Platform
-from saoma.core.errors import Unauthenticated
+from saoma.core.errors import SaomaError, Unauthenticated
 from saoma.merchants.service import Merchant
 from saoma.miniprograms.service import TOKEN_PREFIX
 from saoma.payments import idempotency
@@ -75,6 +75,31 @@ def _by_session(find: Callable[[str], T | None], token: str) -> Callable[[], T]:
     return look_up
 
 
+def _first_if_refused(request: Request, look_up: Callable[[], T]) -> Callable[[], T]:
+    """``look_up``, kept where a refusal of the request's body (422, which FastAPI finds before
+    the route runs) asks for it first, unless it ran already: an unknown caller hears 401, not
+    what its body lacked (a signed request's nonce is then taken, as by any request)."""
+    ran: list[bool] = []
+
+    def looked_up() -> T:
+        ran.append(True)
+        return look_up()
+
+    async def refusal() -> Any:
+        if ran:  # a dependency that looked the caller up before the body was read
+            return None
+        try:
+            await in_worker(looked_up)
+        except SaomaError as refused:
+            return refused
+        except Exception:  # the database is away, say: the body's refusal stands
+            return None
+        return None
+
+    request.state.caller_refusal = refusal
+    return looked_up
+
+
 async def consumer_later(request: Request) -> Callable[[], Consumer]:
     """The consumer calling, as a lookup to run in the worker thread with the request's work (one
     hand-over to the thread pool instead of two). A request with no session token at all is
@@ -82,7 +107,7 @@ async def consumer_later(request: Request) -> Callable[[], Consumer]:
     token = _bearer(request) or request.cookies.get(CONSUMER_COOKIE, "")
     if not token.startswith("st_"):
         raise Unauthenticated("sign in first: send Authorization: Bearer <token>")
-    return _by_session(platform_of(request).wallets.for_token, token)
+    return _first_if_refused(request, _by_session(platform_of(request).wallets.for_token, token))
 
 
 async def consumer(request: Request) -> Consumer:
@@ -95,13 +120,14 @@ async def merchant_later(request: Request) -> Callable[[], Merchant]:
     merchants = platform_of(request).merchants
     token = _bearer(request) or request.cookies.get(MERCHANT_COOKIE, "")
     if token.startswith("mt_"):
-        return _by_session(merchants.for_token, token)
+        return _first_if_refused(request, _by_session(merchants.for_token, token))
     body = await request.body()
     # The path as sent, percent-escapes and all: what the client signed (``url.path`` is decoded).
     path = request.scope.get("raw_path", b"").decode("latin-1") or request.url.path
     path_qs = path + (f"?{request.url.query}" if request.url.query else "")
     headers = {k.lower(): v for k, v in request.headers.items()}
-    return partial(merchants.authenticate, headers, request.method, path_qs, body)
+    signed = partial(merchants.authenticate, headers, request.method, path_qs, body)
+    return _first_if_refused(request, signed)
 
 
 async def merchant(request: Request) -> Merchant:
@@ -157,9 +183,8 @@ async def idempotent_as(
 
     The key is ``required`` on every request that moves or reserves money (422
     ``idempotency-key-required`` without it, after the caller is known: an unknown caller hears
-    401). A body that fails the route's schema is refused (422) before the caller is looked up,
-    as FastAPI validates it before the route runs; a request with no credentials at all is
-    refused (401) before that.
+    401). So is a body that fails the route's schema (FastAPI refuses it before the route
+    runs; its handler asks ``request.state.caller_refusal`` first).
 
     Money-moving work stores its response in its own transaction; for other work it is stored
     right after. The claim's lease is renewed while the work runs, so a retry can take it over

@@ -306,6 +306,11 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        # A caller still to be looked up (a route that does so with its work) is refused first.
+        caller_refusal = getattr(request.state, "caller_refusal", None)
+        refused = await caller_refusal() if caller_refusal is not None else None
+        if refused is not None:
+            return response(refused, request.url.path)
         first = exc.errors()[0] if exc.errors() else {"loc": ("body",), "msg": "invalid request"}
         field = _field_of(tuple(first.get("loc", ())))
         detail = f"{field}: {first.get('msg', 'invalid')}"
