@@ -17,7 +17,7 @@ from typing import Any
 import psycopg
 from sqlalchemy import MetaData, Table, create_engine, event, func, insert, literal, select, text
 from sqlalchemy.engine import Connection, Engine, make_url
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.pool import NullPool
 
 NAMING = {
@@ -129,7 +129,11 @@ class Bare:
 
     def __init__(self, statement: Any) -> None:
         self.statement = statement
-        self._compiled: dict[str, tuple[str, tuple[str, ...] | None, dict[str, Any]]] = {}
+        # By dialect: the SQL, its parameters' order (positional drivers), the statement's own
+        # literals, and the parameters a caller must give.
+        self._compiled: dict[
+            str, tuple[str, tuple[str, ...] | None, dict[str, Any], frozenset[str]]
+        ] = {}
         self._rows: dict[str, type] = {}  # the named tuple of the answer's columns, by dialect
 
     def first(self, conn: Connection, params: dict[str, Any]) -> Any:
@@ -146,8 +150,13 @@ class Bare:
         if compiled is None:
             done = self.statement.compile(dialect=conn.dialect)
             positions = tuple(done.positiontup) if done.positional else None
-            compiled = self._compiled[dialect] = (done.string, positions, dict(done.params))
-        sql, positions, values = compiled
+            required = frozenset(k for k, b in done.binds.items() if b.required)
+            literals = {k: v for k, v in done.params.items() if k not in required}
+            compiled = self._compiled[dialect] = (done.string, positions, literals, required)
+        sql, positions, values, required = compiled
+        if not required <= params.keys():  # as SQLAlchemy: no NULL for a value not given
+            missing = ", ".join(sorted(required - params.keys()))
+            raise ArgumentError(f"a value is required for the parameters {missing}")
         values = values | params  # the statement's own literals, then the caller's values
         answer = _on_driver(
             conn, sql, [values[p] for p in positions] if positions else values, fetch
@@ -202,6 +211,7 @@ def _on_driver(conn: Connection, sql: str, values: Any, fetch: bool) -> tuple[in
             values,
             exc,
             conn.dialect.loaded_dbapi.Error,
+            hide_parameters=conn.engine.hide_parameters,
             connection_invalidated=lost,
             dialect=conn.dialect,
         ) from exc

@@ -16,8 +16,13 @@ from saoma.bootstrap import Platform
 from saoma.core.errors import SaomaError
 from saoma.wallets import tables as m
 from saoma.wallets.pinkeys import PinKeys, Verdict
-from saoma.wallets.pins import PIN_TRIES_MAX
-from saoma.wallets.service import Consumer
+from saoma.wallets.pins import (
+    PIN_PENDING_STALE_US,
+    PIN_TRIES_MAX,
+    claim_pin_try,
+    pin_try_passed,
+)
+from saoma.wallets.service import Consumer, Wallets
 
 GUESSES = 50
 
@@ -146,8 +151,15 @@ def _pin_state(p: Platform, payer: Consumer) -> tuple[int, int]:
     return row.pin_failures, row.pin_pending
 
 
-def test_a_payment_records_its_pin_check_and_gives_the_try_back(platform: Platform) -> None:
+def test_a_payment_records_its_pin_check_and_gives_the_try_back(
+    platform: Platform, monkeypatch: pytest.MonkeyPatch
+) -> None:
     payer, stall = wallet(platform, 1_000), shop(platform)
+
+    def apart(*_: object) -> None:  # a give-back on its own would be a failure here
+        raise AssertionError("the try was not given back with the payment")
+
+    monkeypatch.setattr(Wallets, "pin_passed", apart)
     with pytest.raises(SaomaError) as wrong:
         platform.wallets.verify_pin(payer.id, "000000")
     assert wrong.value.extra["tries_left"] == PIN_TRIES_MAX - 1
@@ -191,3 +203,26 @@ def test_a_right_pin_on_a_payment_refused_still_gives_its_try_back(
         platform.wallets.verify_pin(payer.id, "000000")
     assert locked.value.slug == "pin-locked"
     assert platform.wallets.balance(payer)["balance"] == 300_000
+
+
+def test_a_give_back_later_than_the_try_was_counted_takes_nothing_back(platform: Platform) -> None:
+    """A right PIN whose give-back comes after its try was forgotten (a payment stalled past
+    ``PIN_PENDING_STALE_US``) leaves the try a later guess claimed, and its wrong PINs, alone."""
+    payer = wallet(platform, 0)
+    with pytest.raises(SaomaError):
+        platform.wallets.verify_pin(payer.id, "000000")  # one wrong PIN counted
+    mine = claim_pin_try(platform.engine, m.consumers, payer.id)
+    later = mine.claimed_at_us + PIN_PENDING_STALE_US + 1
+    with platform.engine.begin() as conn:  # a guess claimed later: mine was forgotten
+        conn.execute(
+            update(m.consumers)
+            .where(m.consumers.c.id == payer.id)
+            .values(pin_pending=1, pin_pending_since_us=later)
+        )
+    with platform.engine.begin() as conn:
+        pin_try_passed(conn, m.consumers, payer.id, mine)
+    assert _pin_state(platform, payer) == (1, 1)  # the guess's try and the wrong PIN stand
+    fresh = claim_pin_try(platform.engine, m.consumers, payer.id)
+    with platform.engine.begin() as conn:  # a give-back in time gives its try back
+        pin_try_passed(conn, m.consumers, payer.id, fresh)
+    assert _pin_state(platform, payer) == (1, 1)

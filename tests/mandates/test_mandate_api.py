@@ -21,6 +21,7 @@ from sqlalchemy import text
 
 from saoma.bootstrap import Platform
 from saoma.client import SaomaError
+from saoma.mandates import service as mandate_service
 from support import PIN
 
 from .conftest import Payer, Shop, agreed, later, today
@@ -395,7 +396,7 @@ def test_a_merchant_lists_its_mandates_newest_first_a_page_at_a_time(
 
 
 def test_both_lists_show_each_mandate_with_its_own_notices_and_debits(
-    platform: Platform, shop: Shops, payer: Payers
+    platform: Platform, shop: Shops, payer: Payers, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     gym, li, bob = shop(), payer(10_000), payer(10_000)
     daily = agreed(platform, gym, li, frequency="daily", amount_max=1_000)["id"]
@@ -420,3 +421,8 @@ def test_both_lists_show_each_mandate_with_its_own_notices_and_debits(
     for md, seen in mine.items():
         assert seen == li.client.request("GET", f"/v1/me/mandates/{md}")
         assert seen["merchant"]["id"] == gym.id
+
+    monkeypatch.setattr(mandate_service, "NOTICES_SHOWN_MAX", 1)  # each shows its newest only
+    newest = {m["id"]: m["notices"] for m in gym.client.mandates()["data"]}
+    assert [n["amount"] for n in newest[daily]] == [700]
+    assert [n["amount"] for n in newest[monthly]] == [4_000] and newest[quiet] == []

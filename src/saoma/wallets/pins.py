@@ -45,10 +45,11 @@ def pin_locked(until_us: int, now: int, field: str) -> PinLocked:
 
 @dataclass(frozen=True, slots=True)
 class PinTry:
-    """A try claimed: the row's hash, and the failures counted when it was claimed."""
+    """A try claimed: the row's hash, the failures counted when it was claimed, and when."""
 
     pin_hash: str
     failures_before: int
+    claimed_at_us: int
 
 
 @cache
@@ -101,7 +102,7 @@ def claim_pin_try(engine: Engine, table: Table, row_id: str, *, field: str = "pi
             params = {"row_id": row_id, "now": now, "stale": now - PIN_PENDING_STALE_US}
             claimed = _claim_statement(table).first(conn, params)
             if claimed is not None:
-                return PinTry(claimed.pin_hash, claimed.pin_failures)
+                return PinTry(claimed.pin_hash, claimed.pin_failures, now)
             row = conn.execute(_state_statement(table), {"row_id": row_id}).first()
         if row is None or row.pin_hash is None:
             raise PinNotSet("set a payment PIN first", field=field)
@@ -143,12 +144,17 @@ def pin_try_failed(
 @cache
 def passed_statement(table: Table) -> Any:
     """The statement :func:`pin_try_passed` runs, built once per table; public for a caller
-    that sends it with others in one statement (a PostgreSQL data-modifying CTE)."""
+    that sends it with others in one statement (a PostgreSQL data-modifying CTE).
+
+    A try still pending ``PIN_PENDING_STALE_US`` after its claim may have been forgotten by a
+    later claim, which then stamped the row later than that: such a row is left as it is, so
+    a late give-back never takes back another check's try (nor clears wrong PINs counted).
+    """
     c = table.c
     alone = (c.pin_pending <= 1) & (c.pin_failures == bindparam("failures_before"))
     return (
         update(table)
-        .where(c.id == bindparam("row_id"))
+        .where(c.id == bindparam("row_id"), c.pin_pending_since_us <= bindparam("counted_until"))
         .values(
             pin_pending=case((c.pin_pending > 0, c.pin_pending - 1), else_=0),
             pin_failures=case((alone, 0), else_=c.pin_failures),
@@ -164,4 +170,8 @@ def pin_try_passed(conn: Connection, table: Table, row_id: str, claimed: PinTry)
 
 def passed_params(row_id: str, claimed: PinTry) -> dict[str, Any]:
     """The parameters of :func:`passed_statement`."""
-    return {"row_id": row_id, "failures_before": claimed.failures_before}
+    return {
+        "row_id": row_id,
+        "failures_before": claimed.failures_before,
+        "counted_until": claimed.claimed_at_us + PIN_PENDING_STALE_US,
+    }

@@ -346,8 +346,10 @@ class Wallets:
         try:
             with write_one(self.engine) as conn:
                 _PIN_PASSED_AND_RECORDED.run(conn, pending.params)
-        except IntegrityError:
-            pass  # the check is recorded already: its movement committed with it
+        except IntegrityError as exc:
+            if getattr(exc.orig, "sqlstate", None) != "23505":  # not the check's id taken
+                raise
+            # The check is recorded already: its movement committed with it.
         pending.done = True
 
     @staticmethod
