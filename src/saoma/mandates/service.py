@@ -123,14 +123,22 @@ class Mandates:
         return {i: (_newest_first(notices[i]), _newest_first(debits[i])) for i in ids}
 
     def view_for_consumer(self, row: Any) -> dict[str, Any]:
-        return self._views_for_consumer([row])[0]
+        return self._views([row], for_merchant=False)[0]
 
     def view_for_merchant(self, row: Any) -> dict[str, Any]:
-        return self._views_for_merchant([row])[0]
+        return self._views([row], for_merchant=True)[0]
 
-    def _views_for_consumer(self, rows: list[Any]) -> list[dict[str, Any]]:
+    def _views(self, rows: list[Any], *, for_merchant: bool) -> list[dict[str, Any]]:
+        """The mandates as their payer sees them (with the merchant) or as their merchant does
+        (with the payer's masked name): a few statements for a whole page."""
         around = self._around(rows)
-        merchants = self.ctx.merchants.many({r.merchant_id for r in rows})
+        whose: dict[str, dict[str, Any]]
+        if for_merchant:
+            names = self.payments.queries.payer_names([r.consumer_id for r in rows])
+            whose = {r.id: {"payer": masked_name(names.get(r.consumer_id, ""))} for r in rows}
+        else:
+            merchants = self.ctx.merchants.many({r.merchant_id for r in rows})
+            whose = {r.id: {"merchant": merchants[r.merchant_id].public()} for r in rows}
         now = self.clock()
         return [
             views.mandate_view(
@@ -139,23 +147,7 @@ class Mandates:
                 debits=around[r.id][1],
                 now=now,
                 tz=self.tz,
-                merchant=merchants[r.merchant_id].public(),
-            )
-            for r in rows
-        ]
-
-    def _views_for_merchant(self, rows: list[Any]) -> list[dict[str, Any]]:
-        around = self._around(rows)
-        names = self.payments.queries.payer_names([r.consumer_id for r in rows])
-        now = self.clock()
-        return [
-            views.mandate_view(
-                r,
-                notices=around[r.id][0],
-                debits=around[r.id][1],
-                now=now,
-                tz=self.tz,
-                payer=masked_name(names.get(r.consumer_id, "")),
+                **whose[r.id],
             )
             for r in rows
         ]
@@ -170,7 +162,7 @@ class Mandates:
                 .order_by(c.created_at_us.desc())
                 .limit(MANDATES_LISTED_MAX)
             ).all()
-        return {"data": self._views_for_consumer(list(rows))}
+        return {"data": self._views(list(rows), for_merchant=False)}
 
     def list_for_merchant(
         self,
@@ -191,7 +183,7 @@ class Mandates:
         query = newest_first(query, c.created_at_us, c.id, after, limit)
         with read(self.engine) as conn:
             rows, next_cursor = time_page_of(conn.execute(query).all(), limit)
-        return {"data": self._views_for_merchant(rows), "next_cursor": next_cursor}
+        return {"data": self._views(rows, for_merchant=True), "next_cursor": next_cursor}
 
     # -- the merchant asks --------------------------------------------------------------------
 
