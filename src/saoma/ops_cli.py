@@ -1,9 +1,11 @@
-"""``saoma operators`` (add, list, disable) and ``saoma audit verify``."""
+"""``saoma operators`` (add, list, reset, disable) and ``saoma audit verify``."""
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 import typer
 from rich.console import Console
@@ -16,6 +18,7 @@ DatabaseOption = typer.Option(
 )
 
 QrOption = typer.Option(None, "--qr", help="Write the QR code to a .png or .svg file.")
+T = TypeVar("T")
 
 
 def _platform(database_url: str | None):  # type: ignore[no-untyped-def]
@@ -41,25 +44,46 @@ def add(
     database_url: str | None = DatabaseOption,
 ) -> None:
     """Add an operator; prints the authenticator app's otpauth:// URI and QR code (once)."""
+    password = _password(password_stdin)
+    added = _on_operators(database_url, lambda ops: ops.add(login, password, role, name))
+    _authenticator(added, qr)
+    console.print(f"operator {added.operator.id} ({added.operator.role}) added")
+
+
+def _authenticator(added: Any, qr: Path | None) -> None:
+    """The authenticator app's QR code (in the terminal, or to ``qr``) and otpauth:// URI."""
     import segno
 
-    from saoma.core.errors import SaomaError
-
-    platform = _platform(database_url)
-    try:
-        added = platform.operators.add(login, _password(password_stdin), role, name)
-    except SaomaError as exc:
-        console.print(f"[red]{exc.detail}[/red]")
-        raise typer.Exit(1) from None
-    finally:
-        platform.close()
     code = segno.make(added.uri, error="m")
     if qr is not None:
         code.save(str(qr), scale=6)
     else:
         code.terminal(compact=True)
-    console.print(f"operator {added.operator.id} ({added.operator.role}) added")
     console.print(added.uri, markup=False, soft_wrap=True)
+
+
+@operators_app.command("reset")
+def reset(
+    login: str = typer.Argument(..., help="The operator's login."),
+    password_stdin: bool = typer.Option(False, "--password-stdin", help="Read the password."),
+    qr: Path | None = QrOption,
+    database_url: str | None = DatabaseOption,
+) -> None:
+    """A new password and a new authenticator secret for an operator who lost either (or is
+    locked out): their sessions end; prints the new otpauth:// URI and QR code (once)."""
+    password = _password(password_stdin)
+
+    def renew(ops: Any) -> tuple[Any, bool]:
+        renewed = ops.reset(login, password)
+        listed = {r["login"]: r for r in ops.listing()}
+        return renewed, listed[renewed.operator.login]["disabled"]
+
+    renewed, disabled = _on_operators(database_url, renew)
+    _authenticator(renewed, qr)
+    console.print(
+        f"{renewed.operator.login}: new password and authenticator secret; sessions ended"
+        + (" (still disabled)" if disabled else "")
+    )
 
 
 @operators_app.command("list")
@@ -78,17 +102,22 @@ def list_operators(database_url: str | None = DatabaseOption) -> None:
 @operators_app.command("disable")
 def disable(login: str, database_url: str | None = DatabaseOption) -> None:
     """Disable an operator and end their sessions (their audit entries stay)."""
+    _on_operators(database_url, lambda ops: ops.disable(login))
+    console.print(f"{login} disabled")
+
+
+def _on_operators(database_url: str | None, action: Callable[[Any], T]) -> T:
+    """``action`` on the installation's operators; a refusal is printed and exits 1."""
     from saoma.core.errors import SaomaError
 
     platform = _platform(database_url)
     try:
-        platform.operators.disable(login)
+        return action(platform.operators)
     except SaomaError as exc:
         console.print(f"[red]{exc.detail}[/red]")
         raise typer.Exit(1) from None
     finally:
         platform.close()
-    console.print(f"{login} disabled")
 
 
 @audit_app.command("verify")

@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 from saoma.bootstrap import Platform
 from saoma.cli import app
 from saoma.config import get_settings
+from saoma.core.errors import SignInFailed
 from saoma.operators import totp
 from saoma.operators.service import Operators
 from support import PASSWORD
@@ -79,3 +80,41 @@ def test_add_prints_the_uri_writes_the_qr_and_the_operator_signs_in(
         runner.invoke(app, ["operators", "disable", "nobody", "--database-url", db_url]).exit_code
         == 1
     )
+
+
+def test_reset_gives_a_locked_out_operator_a_new_password_and_secret(
+    platform: Platform, db_url: str, key_file: Path
+) -> None:
+    operators = Operators(platform.engine, key_file=key_file)
+    old = operators.add("bo@ops.example", PASSWORD, "support")
+    session = operators.sign_in("bo@ops.example", PASSWORD, totp.code(old.secret))
+    for _ in range(5):  # five wrong codes lock the operator out
+        with pytest.raises(SignInFailed):
+            operators.sign_in("bo@ops.example", PASSWORD, "000000")
+    with pytest.raises(SignInFailed) as locked:
+        operators.sign_in("bo@ops.example", PASSWORD, totp.code(old.secret))
+    assert "15 minutes" in locked.value.detail
+
+    runner = CliRunner()
+    new_password = "a new battery staple"
+    reset = runner.invoke(
+        app,
+        ["operators", "reset", "BO@ops.example", "--password-stdin", "--database-url", db_url],
+        input=new_password + "\n",
+    )
+    assert reset.exit_code == 0, reset.output
+    assert "sessions ended" in reset.output and "still disabled" not in reset.output
+    secret = re.search(r"secret=([A-Z2-7]+)", reset.output)
+    assert secret is not None and secret.group(1) != old.secret
+    assert operators.for_token(session.token) is None  # the old session ended
+    with pytest.raises(SignInFailed):  # the old password no longer signs in
+        operators.sign_in("bo@ops.example", PASSWORD, totp.code(secret.group(1)))
+    renewed = operators.sign_in("bo@ops.example", new_password, totp.code(secret.group(1)))
+    assert renewed.operator.login == "bo@ops.example"
+
+    nobody = runner.invoke(
+        app,
+        ["operators", "reset", "nobody", "--password-stdin", "--database-url", db_url],
+        input=new_password + "\n",
+    )
+    assert nobody.exit_code == 1 and "no operator nobody" in nobody.output

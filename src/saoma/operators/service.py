@@ -129,18 +129,39 @@ class Operators:
     def disable(self, login: str) -> None:
         """Disable the operator and end their sessions."""
         o = t.operators.c
+        self._change(login, lambda _: {"disabled_at_us": self.clock()}, o.disabled_at_us == 0)
+
+    def reset(self, login: str, password: str) -> Added:
+        """A new password and a new authenticator secret for an operator who lost either: the
+        lock and the failures counted are cleared and every session of theirs ends. A disabled
+        operator stays disabled."""
+        check_password(password)
+        secret = totp.new_secret()
+        row = self._change(
+            login,
+            lambda row: {
+                "password_hash": hash_password(password),
+                "totp_secret": self.sealer.seal(secret, row.id),
+                "totp_last_step": 0,
+                "failures": 0,
+                "locked_until_us": 0,
+            },
+        )
+        return Added(Operator.of(row), secret, totp.uri(secret, row.login))
+
+    def _change(self, login: str, values: Callable[[Any], dict[str, Any]], *only: Any) -> Any:
+        """The operator ``login`` (or NotFound), given ``values`` (made from their row) where
+        ``only`` holds, with every session of theirs ended: one transaction."""
+        o = t.operators.c
         with write(self.engine) as conn:
-            row = conn.execute(select(o.id).where(o.login == login.strip().lower())).first()
+            row = conn.execute(select(t.operators).where(o.login == login.strip().lower())).first()
             if row is None:
                 raise NotFound(f"no operator {login}")
-            conn.execute(
-                update(t.operators)
-                .where(o.id == row.id, o.disabled_at_us == 0)
-                .values(disabled_at_us=self.clock())
-            )
+            conn.execute(update(t.operators).where(o.id == row.id, *only).values(**values(row)))
             conn.execute(
                 t.operator_sessions.delete().where(t.operator_sessions.c.operator_id == row.id)
             )
+        return row
 
     # --- signing in ---------------------------------------------------------------------------
 
