@@ -293,6 +293,36 @@ def rotate_pin_key() -> None:
     console.print("read the file again when they meet a PIN sealed under a key they do not know.")
 
 
+@app.command("rotate-kyc-key")
+def rotate_kyc_key(
+    database_url: str | None = DatabaseOption,
+    no_new_key: bool = typer.Option(
+        False, "--no-new-key", help="Only re-encrypt what an older key still seals."
+    ),
+) -> None:
+    """Put a new key first in SAOMA_KYC_KEY_FILE and re-encrypt every owner's ID number under
+    it; then the older keys can leave the file (kept with the backups that still need them)."""
+    from saoma.bootstrap import Platform
+    from saoma.core.keyfile import load_or_make, rotate
+
+    path = get_settings().resolved_kyc_key_file()
+    key_id = load_or_make(path)[0][0] if no_new_key else rotate(path)
+    platform = Platform.open(_url(database_url))
+    try:
+        moved, older = platform.kyc.reseal()
+    finally:
+        platform.close()
+    console.print(f"KYC key {key_id} is first in {path}: {moved} ID numbers re-encrypted")
+    if older:  # sealed by a process still on the older key as this ran
+        console.print(
+            f"[yellow]{older} still under an older key: run saoma rotate-kyc-key --no-new-key"
+            " again[/yellow]"
+        )
+        raise typer.Exit(1)
+    console.print("Nothing is sealed under the older keys now: they may leave the file, kept")
+    console.print("with the database backups made before (those still need them).")
+
+
 @app.command("check-authorisations")
 def check_authorisations_cmd(database_url: str | None = DatabaseOption) -> None:
     """Prove every consumer wallet debit rests on a consent the rules allowed: a recorded PIN

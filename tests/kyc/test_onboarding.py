@@ -190,3 +190,45 @@ def test_fifty_decisions_make_one(platform: Platform, verb: str) -> None:
             },
         ).scalar_one()
     assert (audited, events) == (1, 1)
+
+
+def test_rotating_the_key_re_encrypts_every_id_number_under_the_new_one(
+    platform: Platform, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from saoma.cli import app
+    from saoma.config import get_settings
+    from saoma.core.keyfile import load_or_make
+
+    shops = [new_shop(platform) for _ in range(3)]
+    for shop in shops:
+        platform.kyc.submit(shop, DETAILS)
+    sealer = platform.kyc.sealer
+    old_key = sealer.current()
+    monkeypatch.setenv("SAOMA_KYC_KEY_FILE", str(sealer.path))
+
+    def rotate(*flags: str) -> Any:
+        get_settings.cache_clear()
+        try:
+            return CliRunner().invoke(app, ["rotate-kyc-key", *flags, "--database-url", db_url])
+        finally:
+            get_settings.cache_clear()
+
+    rotated = rotate()
+    assert rotated.exit_code == 0, rotated.output
+    assert "3 ID numbers re-encrypted" in rotated.output
+    new_key = load_or_make(sealer.path)[0][0]
+    assert new_key != old_key and sealer.current() == new_key  # a running process sees it too
+    with read(platform.engine) as conn:
+        rows = conn.execute(text("SELECT merchant_id, owner_id_cipher FROM merchant_kyc")).all()
+    ciphers = {r.merchant_id: r.owner_id_cipher for r in rows}
+    assert {shop.id for shop in shops} <= ciphers.keys()
+    # The older key may now leave the file: every number still opens without it.
+    keep = [line for line in sealer.path.read_text().splitlines() if line.startswith(new_key + ":")]
+    sealer.path.write_text("\n".join(keep) + "\n")
+    for shop in shops:
+        assert ciphers[shop.id].startswith(new_key + ":")
+        assert Sealer(sealer.path).open(shop.id, ciphers[shop.id]) == ID_NUMBER
+    again = rotate("--no-new-key")
+    assert again.exit_code == 0 and "0 ID numbers re-encrypted" in again.output, again.output

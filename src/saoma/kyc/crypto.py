@@ -32,11 +32,23 @@ class Sealer:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._keys: list[tuple[str, bytes]] | None = None
+        self._stamp: int | None = None  # the file's mtime when read
 
     def _loaded(self) -> list[tuple[str, bytes]]:
-        if self._keys is None:
+        """The file's keys, read again once it changed (``saoma rotate-kyc-key`` in another
+        process): sealing and opening are rare, a stat each is nothing."""
+        try:
+            stamp: int | None = self.path.stat().st_mtime_ns
+        except FileNotFoundError:
+            stamp = None
+        if self._keys is None or stamp != self._stamp:
             self._keys = load_or_make(self.path)
+            self._stamp = self.path.stat().st_mtime_ns
         return self._keys
+
+    def current(self) -> str:
+        """The id of the key that seals now: the file's first."""
+        return self._loaded()[0][0]
 
     def seal(self, merchant_id: str, plain: str) -> str:
         key_id, key = self._loaded()[0]

@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text, update
 from sqlalchemy.engine import Engine
 
 from saoma.audit.chain import append
@@ -177,6 +177,46 @@ class Onboarding:
             "decided_at": _time(row.decided_at_us if row is not None else None),
             "limit": limit,
         }
+
+    def reseal(self, batch: int = 500) -> tuple[int, int]:
+        """Re-encrypt every owner's ID number sealed under an older key with the key file's
+        first (after ``saoma rotate-kyc-key``): how many moved, and how many are still under an
+        older key. Each row moves by a conditional UPDATE: one its merchant sent again meanwhile
+        (sealed anew) is left as it is."""
+        c = k.merchant_kyc.c
+        current = self.sealer.current()
+        moved, after = 0, ""
+        while True:
+            with read(self.engine) as conn:
+                rows = conn.execute(
+                    select(c.merchant_id, c.owner_id_cipher)
+                    .where(c.merchant_id > after, c.owner_id_cipher != "")
+                    .order_by(c.merchant_id)
+                    .limit(batch)
+                ).all()
+            if not rows:
+                break
+            after = rows[-1].merchant_id
+            for row in rows:
+                if row.owner_id_cipher.startswith(current + ":"):
+                    continue
+                plain = self.sealer.open(row.merchant_id, row.owner_id_cipher)
+                with write(self.engine) as conn:
+                    moved += conn.execute(
+                        update(k.merchant_kyc)
+                        .where(
+                            c.merchant_id == row.merchant_id,
+                            c.owner_id_cipher == row.owner_id_cipher,
+                        )
+                        .values(owner_id_cipher=self.sealer.seal(row.merchant_id, plain))
+                    ).rowcount
+        with read(self.engine) as conn:
+            older = conn.execute(
+                select(func.count())
+                .select_from(k.merchant_kyc)
+                .where(c.owner_id_cipher != "", c.owner_id_cipher.not_like(current + ":%"))
+            ).scalar_one()
+        return moved, int(older)
 
     def submit(self, merchant: Merchant, raw: dict[str, Any]) -> dict[str, Any]:
         """The merchant's business details, checked, the owner's ID encrypted: now pending."""
