@@ -312,7 +312,9 @@ def rotate_kyc_key(
         moved, older = platform.kyc.reseal()
     finally:
         platform.close()
-    console.print(f"KYC key {key_id} is first in {path}: {moved} ID numbers re-encrypted")
+    console.print(
+        f"KYC key {key_id} is first in {path}: {moved} ID numbers re-encrypted", soft_wrap=True
+    )
     if older:  # sealed by a process still on the older key as this ran
         console.print(
             f"[yellow]{older} still under an older key: run saoma rotate-kyc-key --no-new-key"
