@@ -136,11 +136,11 @@ class Operators:
         lock and the failures counted are cleared and every session of theirs ends. A disabled
         operator stays disabled."""
         check_password(password)
-        secret = totp.new_secret()
+        secret, password_hash = totp.new_secret(), hash_password(password)  # not in the write
         row = self._change(
             login,
             lambda row: {
-                "password_hash": hash_password(password),
+                "password_hash": password_hash,
                 "totp_secret": self.sealer.seal(secret, row.id),
                 "totp_last_step": 0,
                 "failures": 0,

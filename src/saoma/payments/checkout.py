@@ -134,7 +134,7 @@ class Checkout:
         """The PIN's try given back on its own if the payment did not commit it: a refusal, an
         error. Failing here leaves the try pending until it is forgotten (seconds), so that
         is only logged, and the payment's own answer stands."""
-        if pin_pass is None or pin_pass.done:
+        if pin_pass is None:
             return
         try:
             self.ctx.wallets.pin_passed(pin_pass)

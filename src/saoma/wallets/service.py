@@ -75,8 +75,7 @@ class PinPass:
     its own once that is over (``Wallets.pin_passed``), whichever comes first: one statement,
     and the check's id is unique, so never twice."""
 
-    check_id: str
-    params: dict[str, Any]
+    params: dict[str, Any]  # the statement's, the check's id among them
     done: bool = False
 
     def committed(self) -> None:
@@ -325,7 +324,7 @@ class Wallets:
         check_id = new_id("pc")
         record = {"check_id": check_id, "consumer_id": consumer_id, "at": now_us()}
         if not verdict.renewed and not is_sqlite(self.engine):
-            return check_id, PinPass(check_id, passed_params(consumer_id, claimed) | record)
+            return check_id, PinPass(passed_params(consumer_id, claimed) | record)
         with write(self.engine) as conn:
             pin_try_passed(conn, wm.consumers, consumer_id, claimed)
             if verdict.renewed:  # an older form, sealed again under the current key
