@@ -372,6 +372,24 @@ def lose_the_next_commit(
     return lost
 
 
+def lose_the_next_answer(platform: Platform) -> list[int]:
+    """The next batch commits, then the answer to its COMMIT is lost (the connection breaks as
+    the server replies): the ledger retries each request of it alone, and finds its transfers
+    there. Returns a list that counts the lost answers (one once it happened)."""
+    store = platform.ledger.store
+    original = store.apply_batch
+    lost: list[int] = []
+
+    def apply_batch(*args: Any) -> Any:
+        store.apply_batch = original  # type: ignore[method-assign]
+        original(*args)
+        lost.append(1)
+        raise ConnectionError("the connection was lost as the COMMIT was answered")
+
+    store.apply_batch = apply_batch  # type: ignore[method-assign]
+    return lost
+
+
 @dataclass
 class Wiring:
     """What the ``platform`` fixture builds with besides the test's database: a test module

@@ -102,6 +102,9 @@ class Refused:
 
     results: list[Result]
     transfers: list[Transfer]
+    # A run of ``record`` before the last one recorded the facts, and its batch's COMMIT was not
+    # answered (the connection was lost): that run may have committed.
+    unanswered: bool = False
 
     def problem(self, *, field: str = "amount") -> SaomaError:
         """The refusal in the words a payer or merchant understands: the transfer that caused
@@ -113,6 +116,13 @@ class Refused:
         for result, transfer in pairs:
             if not result.ok:
                 return from_ledger(error_for(result, transfer.id), field=field)
+        if self.unanswered:
+            # The retry found the transfers there: written by the run whose answer was lost,
+            # perhaps, with its facts. Not known, so not refused: a retry learns the outcome.
+            return errors.DatabaseUnavailable(
+                "the connection to the database was lost as the money movement was committed:"
+                " try again with the same Idempotency-Key to learn its outcome"
+            )
         return NotRecorded("the money movement could not be recorded; retry")
 
 
@@ -139,6 +149,7 @@ class Movements:
         """
         transfers = list(transfers)
         committed: list[Unit | None] = [None]
+        recorded = [False]  # by some run of the hook, perhaps one whose commit was not answered
         seen = watch([] if booked else transfers)
         request_id = request_ids.current_id()  # the hook runs on the ledger's thread
 
@@ -151,13 +162,14 @@ class Movements:
                 if record is not None:
                     record(unit)
                 committed[0] = unit
+                recorded[0] = True
 
         started = time.perf_counter()
         results = self.ledger.submit(transfers, hook=hook).result()
         metrics.ledger_waited(time.perf_counter() - started)
         unit = committed[0]
         if unit is None:
-            return Refused(results, transfers)
+            return Refused(results, transfers, unanswered=recorded[0])
         self._committed(unit)
         return Moved(results, unit.events)
 

@@ -173,7 +173,10 @@ def response(error: e.SaomaError, path: str) -> JSONResponse:
     doc = document(error, instance=path.replace("\x00", ""))
     if error.field and error.field.lower() not in error.detail.lower():
         doc["detail"] = f"{error.field}: {error.detail}"
-    return JSONResponse(doc, status_code=doc["status"], media_type=PROBLEM_JSON)
+    answer = JSONResponse(doc, status_code=doc["status"], media_type=PROBLEM_JSON)
+    if isinstance(error, e.DatabaseUnavailable):
+        answer.headers["Retry-After"] = str(DATABASE_RETRY_AFTER_S)
+    return answer
 
 
 def catalogue() -> list[dict[str, Any]]:
@@ -354,9 +357,7 @@ def unavailable(path: str) -> JSONResponse:
         f"the database is unavailable for a moment: try again in {DATABASE_RETRY_AFTER_S} s"
         " with the same Idempotency-Key"
     )
-    answer = response(refused, path)
-    answer.headers["Retry-After"] = str(DATABASE_RETRY_AFTER_S)
-    return answer
+    return response(refused, path)
 
 
 def internal_error() -> e.InternalError:

@@ -178,6 +178,9 @@ class Holds:
 
         moved = self.ctx.movements.move([pending], record)
         if isinstance(moved, Refused):
+            now_row = self._row(row.id)
+            if views.hold_state(now_row) == "held" and now_row.consumer_id == consumer.id:
+                return view  # held by this payer: by this very consent, its answer lost, say
             raise moved.problem()
         return view
 
