@@ -5,13 +5,16 @@ from __future__ import annotations
 import base64
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 
 from saoma.api.problems import status_of
 from saoma.bootstrap import Platform
 from saoma.core.errors import SaomaError
+from saoma.core.ids import now_us
 from saoma.merchants.service import Merchant
 from saoma.paycode import codes
 from saoma.wallets.service import Consumer
@@ -103,3 +106,37 @@ def test_a_charge_refused_by_the_payer_or_the_wallet_moves_nothing(
     assert reused.value.slug == "order-number-reused"
     assert (balances.wallet(alice), balances.merchant(market)) == (2_000, 0)
     assert platform.payments.list_payments(consumer=alice)["data"] == []
+
+
+def test_a_no_pin_debit_is_timed_once_it_holds_the_wallets_row(
+    platform: Platform, payer: Payer, shop: Shop
+) -> None:
+    """A change of the no-PIN limits and a debit under them take turns on the wallet's row. The
+    debit is timed once it holds the row, so ``saoma check-authorisations`` judges it by the
+    limits it was made under, not by those it waited behind."""
+    market, alice = shop("Wet Market"), payer(10_000)
+    code = next(phone(platform, alice, no_pin=5_000))
+    touch = text("UPDATE consumers SET no_pin_limit = no_pin_limit WHERE id = :id")
+    with platform.engine.connect() as other, ThreadPoolExecutor(1) as till:
+        holding = other.begin()  # another change to the wallet's row, not yet committed
+        other.execute(touch, {"id": alice.id})
+        charging = till.submit(
+            platform.payments.create_charge,
+            market,
+            code=code,
+            amount=1_800,
+            currency="CNY",
+            merchant_order_no="T-9",
+            terminal_id="t1",
+        )
+        time.sleep(0.5)  # the charge comes to the wallet's row, and waits for it
+        assert not charging.done()
+        released_at = now_us()
+        holding.commit()
+        charge = charging.result(timeout=30)
+    assert charge["state"] == "succeeded"
+    with platform.engine.connect() as conn:
+        made_at = conn.execute(
+            text("SELECT created_at_us FROM payments WHERE id = :id"), {"id": charge["payment_id"]}
+        ).scalar_one()
+    assert made_at >= released_at

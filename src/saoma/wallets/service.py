@@ -406,7 +406,11 @@ class Wallets:
         it); raises ``OverNoPinLimit`` when the limits do not allow it.
         """
         if tx.postgres:  # lock first, then read the clock (SQLite's writer holds the file)
-            tx.execute("SELECT id FROM consumers WHERE id = :id FOR UPDATE", {"id": consumer_id})
+            # Looked at, so waited for: on the batch's pipeline the statement is only sent.
+            locked = tx.execute(
+                "SELECT id FROM consumers WHERE id = :id FOR UPDATE", {"id": consumer_id}
+            )
+            locked.fetchall()
         at = now_us()
         day = day_of(at, self.tz)
         taken = tx.execute(
