@@ -26,7 +26,6 @@ from saoma.p2p.rules import equal_shares, random_shares
 from saoma.p2p.transfers import WAIT_US
 from saoma.payments import idempotency
 from saoma.payments.service import Payments, check_amount, derived_id
-from saoma.wallets import tables as pm
 from saoma.wallets.service import Consumer, Wallets
 
 PACKET_SHARES_MAX = 1_000
@@ -179,7 +178,7 @@ class RedPackets:
                 .order_by(s.idx)
             ).all()
         sender = self.wallets.get(row.sender_id)  # after the connection is back in the pool
-        names = self._names([c.claimer_id for c in claims])
+        names = self.payments.queries.payer_names([c.claimer_id for c in claims])
         state = row.state
         if state == "open" and row.expires_at_us <= now_us():
             state = "expired"
@@ -193,14 +192,6 @@ class RedPackets:
             for c in claims
         ]
         return packet_view(dict(row._mapping), sender, state, listed)
-
-    def _names(self, consumer_ids: list[str]) -> dict[str, str]:
-        if not consumer_ids:
-            return {}
-        c = pm.consumers.c
-        with read(self.engine) as conn:
-            found = conn.execute(select(c.id, c.display_name).where(c.id.in_(consumer_ids)))
-            return {r.id: r.display_name for r in found}
 
     # --- claiming a share ------------------------------------------------------------------------
 

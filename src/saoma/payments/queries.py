@@ -55,7 +55,10 @@ class Queries:
         return views.payment(row._mapping, merchant, for_merchant=for_merchant, payer=payer)
 
     def payer_names(self, consumer_ids: list[str]) -> dict[str, str]:
-        """The display names of these payers, by id (what a merchant sees of them, masked)."""
+        """The display names of these people, by id (what a merchant sees of payers, what a red
+        packet's claimers see of each other)."""
+        if not consumer_ids:
+            return {}
         c = wt.consumers.c
         with read(self.engine) as conn:
             rows = conn.execute(
