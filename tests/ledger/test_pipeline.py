@@ -147,6 +147,36 @@ def test_closing_answers_every_caller_of_a_batch_that_goes_again(
     assert balances(here) == {BANK: -1_000, WALLET: 1_000 - 42, SHOP: 41, OTHER_SHOP: 1}
 
 
+def test_closing_answers_a_batch_reported_as_the_ledger_looks_for_more(
+    db_url: str, here: Ledger, elsewhere: Ledger
+) -> None:
+    """The last pipelined batch did not commit, and its report comes just after the commit
+    thread found the queue empty: its requests, queued again, are still applied and answered."""
+    assert pay(here, "top-up", BANK, WALLET, 1_000) is Result.OK
+    engine = make_engine(db_url)
+    closing = Ledger(engine)
+    pipeline = closing.committer._pipeline
+    assert pipeline is not None
+    # The commit thread asks whether batches are still on their way only once the last one's
+    # report has run: that report queues its requests again after the queue was found empty.
+    pipeline.busy = lambda: (pipeline.wait_idle(), False)[1]  # type: ignore[method-assign]
+    try:
+        assert pay(closing, "warm", WALLET, SHOP, 1) is Result.OK
+        assert pay(elsewhere, "moved", WALLET, OTHER_SHOP, 1) is Result.OK  # now it is stale
+        late = closing.submit([Transfer("late", WALLET, SHOP, 1, TransferCode.PAYMENT)])
+    finally:
+        closing.close()
+    answers: list[list[Result]] = []
+    waiter = threading.Thread(target=lambda: answers.append(late.result()), daemon=True)
+    waiter.start()
+    waiter.join(10)
+    engine.dispose()
+    assert not waiter.is_alive(), "the caller was never answered"
+    assert answers == [[Result.OK]]
+    assert closing.committer.pipelined_again == 1
+    assert balances(here) == {BANK: -1_000, WALLET: 1_000 - 3, SHOP: 2, OTHER_SHOP: 1}
+
+
 def pipeline_backend(ledger: Ledger) -> int | None:
     pipeline = ledger.committer._pipeline
     assert pipeline is not None

@@ -213,6 +213,8 @@ class GroupCommitter:
                     if self._pipeline is not None and self._pipeline.busy():
                         self._pipeline.wait_idle()  # what did not commit comes back queued
                         continue
+                    if self._reported_meanwhile():
+                        continue
                     break
                 continue
             try:
@@ -240,6 +242,14 @@ class GroupCommitter:
             raw.close()
         if self._pipeline is not None:
             self._pipeline.close()
+
+    def _reported_meanwhile(self) -> bool:
+        """Closing, with nothing queued and nothing on the pipeline: whether a batch reported
+        between the two looks queued requests again (it did not commit) or held callers (it
+        did). Those are answered; nothing else can be sent, so a second look is the last."""
+        self._answer_held()
+        with self._cond:
+            return bool(self._queue or self._again)
 
     def _send_prepared(self, requests: list[_Request], raw: Any) -> bool:
         """Send ``requests`` on the pipeline if they can be worked out from remembered rows.
