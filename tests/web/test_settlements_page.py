@@ -333,3 +333,40 @@ def test_a_payout_to_a_frozen_account_fails_in_words_in_english_and_chinese(
     till.get_by_role("button", name="English").click()
     expect(cell(row, 9).locator("[data-state]")).to_have_text("Payout failed")
     assert till.errors == []  # type: ignore[attr-defined]
+
+
+def test_pay_me_now_waits_out_a_lost_read_of_the_bank_account(server: Server, till: Page) -> None:
+    """The first reads of the bank account are lost (the stall's network drops): the dashboard
+    says so and keeps "Pay me now" disabled, reads again by itself, and once a read gets through
+    the notice goes and the owner can ask for the payout, without reloading the page."""
+    shop = new_merchant(server, name="Patchy Stall")
+    register_account(shop, GOOD_ACCOUNT)
+    takings(server, shop, [1_500])
+    network = {"up": False, "lost": 0}
+
+    def patchy(route: Any) -> None:
+        if network["up"]:
+            route.continue_()
+        else:
+            network["lost"] += 1
+            route.abort("internetdisconnected")
+
+    till.route("**/v1/settlement/bank-accounts", patchy)
+    section = sign_in(till, server.url, shop)
+    expect(section.locator("#d-bank-out")).to_have_text(
+        "No connection. Nothing was charged; try again."
+    )
+    pay_now = section.get_by_role("button", name="Pay me now")
+    expect(pay_now).to_be_disabled()
+    for _ in range(100):  # the page's route handler runs only while Playwright is waited on
+        if network["lost"] >= 2:
+            break
+        till.wait_for_timeout(100)
+    assert network["lost"] >= 2, "the dashboard did not read the account again"
+    expect(pay_now).to_be_disabled()
+    network["up"] = True
+    expect(pay_now).to_be_enabled(timeout=15_000)
+    expect(section.locator("#d-bank-out")).to_be_hidden()
+    expect(section.locator("#d-bank-current")).to_contain_text("•••• 8812")
+    ask_instant_payout(till, section)
+    expect(section.locator("#d-instant-out")).to_contain_text("paid")

@@ -308,7 +308,7 @@ Object.assign(DICT.zh, { payer_got: "（顾客收回 {amount}）" });
     "account frozen": "stl_fail_frozen",
     "the bank did not answer in time": "stl_fail_timeout",
   };
-  const stl = { bank: null, terms: null, rows: [], cursor: null, open: null, lines: [], linesCursor: null, formOpen: null };
+  const stl = { bank: null, terms: null, rows: [], cursor: null, open: null, lines: [], linesCursor: null, formOpen: null, session: 0 };
   const notices = ["#d-bank-out", "#d-terms-out", "#d-instant-out", "#d-stmt-out"];
   const sleep = (ms) => new Promise((done) => setTimeout(done, ms));
   const rate = () => `${instantFeePpm() / 10000}%`;
@@ -364,10 +364,26 @@ Object.assign(DICT.zh, { payer_got: "（顾客收回 {amount}）" });
     Object.assign(stl, { bank: null, terms: null, open: null, lines: [], linesCursor: null, formOpen: null }); // signed in anew
     $("#d-stmt").hidden = true;
     instantReady();
-    loadBank().catch((err) => tell("#d-bank-out", () => problem(err), "err"));
-    loadTerms().catch((err) => tell("#d-terms-out", () => problem(err), "err"));
+    const session = ++stl.session;
+    keepLoading(loadBank, "#d-bank-out", session);
+    keepLoading(loadTerms, "#d-terms-out", session);
     settlements(true);
     drawStatic();
+  }
+
+  /** Read with ``load``; if that fails, say why in ``out`` and read again, less and less often,
+   * until it answers (the notice then goes) or the owner signs in anew. */
+  function keepLoading(load, out, session) {
+    load().catch(async (err) => {
+      const why = () => problem(err);
+      tell(out, why, "err");
+      const read = await until(async () => {
+        if (stl.session !== session) return "gone";
+        await load();
+        return "read";
+      });
+      if (read === "read" && $(out).saomaMake === why) tell(out, null, "ok"); // not another notice since
+    });
   }
 
   function drawStatic() {
