@@ -1,9 +1,10 @@
 """What handing a request's work to a thread costs a loaded server, per request.
 
-Serves one FastAPI app with uvicorn (uvloop, httptools), as ``saoma serve`` does, with three
+Serves one FastAPI app with uvicorn (uvloop, httptools), as ``saoma serve`` does, with four
 routes that answer the same small JSON: one run on the event loop (the baseline: no hand-over),
-one a plain ``def`` route (FastAPI hands it to anyio's thread pool), and one an ``async def``
-route that hands its work over with :func:`saoma.api.deps.in_worker` (asyncio's executor), as
+one a plain ``def`` route (FastAPI hands it to anyio's thread pool), one an ``async def`` route
+that hands its work to asyncio's executor (``loop.run_in_executor`` over a
+``ThreadPoolExecutor``), and one that hands it over with :func:`saoma.api.deps.in_worker`, as
 Saoma's payment routes do. Client threads in another process send keep-alive GETs one after
 another on each of their connections; the server process's CPU time is read from /proc.
 
@@ -28,10 +29,15 @@ from common import free_port
 
 APP = textwrap.dedent(
     """
+    import asyncio
+    import contextvars
+    from concurrent.futures import ThreadPoolExecutor
+
     from fastapi import FastAPI
     from saoma.api.deps import in_worker
 
     app = FastAPI()
+    executor = ThreadPoolExecutor(max_workers=40)
 
     def work() -> dict[str, str]:
         return {"status": "ok"}
@@ -46,13 +52,19 @@ APP = textwrap.dedent(
 
     @app.get("/executor")
     async def in_executor_thread() -> dict[str, str]:
+        context = contextvars.copy_context()
+        return await asyncio.get_running_loop().run_in_executor(executor, context.run, work)
+
+    @app.get("/workers")
+    async def in_worker_thread() -> dict[str, str]:
         return await in_worker(work)
     """
 )
 ROUTES = {
     "/loop": "on the event loop (baseline)",
     "/anyio": "def route: anyio's thread pool",
-    "/executor": "async route + in_worker: asyncio's executor",
+    "/executor": "async route + asyncio's executor",
+    "/workers": "async route + in_worker (saoma.api.deps.Workers)",
 }
 
 

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import os
+import queue
+import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
-from typing import Any, Protocol, TypeVar
+from typing import Any, ParamSpec, Protocol, TypeVar
 
 from fastapi import Request
 from fastapi.responses import JSONResponse, Response
@@ -28,21 +30,84 @@ REPLAY_HEADER = "Idempotent-Replayed"
 # Tests only: hold every claimed request this long before its work, so a test can kill the
 # server while the request is in flight. Never set in production.
 _PAUSE_AFTER_CLAIM_S = float(os.environ.get("SAOMA_TEST_PAUSE_AFTER_CLAIM_S", "0") or 0)
-# The threads that run API requests' database work. As many as anyio's default for FastAPI's own
-# routes: far more than the requests a process works on at once (``Platform.working_max``).
-_WORKERS = ThreadPoolExecutor(max_workers=40, thread_name_prefix="request")
 T = TypeVar("T")
+P = ParamSpec("P")
 
 
-async def in_worker(work: Callable[[], T]) -> T:
-    """``work()`` in a worker thread, with the request's context variables (its request id).
+class Workers:
+    """The threads that run API requests' database work, handed over from the event loop.
 
-    asyncio's executor rather than anyio's ``to_thread`` (FastAPI's ``run_in_threadpool``): the
-    same hand-over without a capacity limiter and cancel scope around it, which cost a loaded
-    server 0.15–0.2 ms of CPU per trip more (bench/handover.py).
+    Lighter than asyncio's executor (``loop.run_in_executor`` over a ``ThreadPoolExecutor``):
+    the work goes on a ``SimpleQueue`` and its outcome straight onto the request's asyncio
+    future, without a ``concurrent.futures.Future``, the executor's locks and idle-count
+    semaphore, or the chaining of one future to the other (bench/handover.py measures both).
+    The threads start on first use and are daemons: work cut short at exit is a transaction
+    the database rolls back.
     """
-    context = contextvars.copy_context()
-    return await asyncio.get_running_loop().run_in_executor(_WORKERS, context.run, work)
+
+    def __init__(self, size: int, name: str) -> None:
+        self._size = size
+        self._name = name
+        self._jobs: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._started = False
+        self._lock = threading.Lock()
+
+    async def run(self, work: Callable[[], T]) -> T:
+        """``work()`` in one of the threads, with the caller's context variables."""
+        if not self._started:
+            self._start()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[T] = loop.create_future()
+        self._jobs.put((loop, future, contextvars.copy_context(), work))
+        return await future
+
+    def _start(self) -> None:
+        with self._lock:
+            if self._started:
+                return
+            for i in range(self._size):
+                threading.Thread(target=self._work, name=f"{self._name}-{i}", daemon=True).start()
+            self._started = True
+
+    def _work(self) -> None:
+        take = self._jobs.get
+        while True:
+            loop, future, context, work = take()
+            done: Callable[[asyncio.Future[Any], Any], None]
+            try:
+                outcome, done = context.run(work), _succeeded
+            except BaseException as exc:  # the request's own outcome: raised where it awaits
+                outcome, done = exc, _failed
+            with contextlib.suppress(RuntimeError):  # the loop closed: nobody waits any more
+                loop.call_soon_threadsafe(done, future, outcome)
+            del loop, future, context, work, outcome, done  # nothing of a request kept idle
+
+
+def _succeeded(future: asyncio.Future[Any], result: Any) -> None:
+    if not future.done():  # the request may have been cancelled (its client went away)
+        future.set_result(result)
+
+
+def _failed(future: asyncio.Future[Any], exc: BaseException) -> None:
+    if not future.done():
+        future.set_exception(exc)
+
+
+# As many threads as anyio's default for FastAPI's own routes: far more than the requests a
+# process works on at once (``Platform.working_max``).
+_WORKERS = Workers(40, "request")
+
+
+async def in_worker(work: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+    """``work(*args, **kwargs)`` in a worker thread, with the request's context variables (its
+    request id).
+
+    :class:`Workers` rather than anyio's ``to_thread`` (FastAPI's ``run_in_threadpool``) or
+    asyncio's executor: the same hand-over with less around it (bench/handover.py).
+    """
+    if args or kwargs:
+        return await _WORKERS.run(partial(work, *args, **kwargs))
+    return await _WORKERS.run(work)
 
 
 def platform_of(request: Request) -> Platform:

@@ -12,7 +12,6 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 from pydantic import Field, StrictInt, StrictStr, field_validator
 
@@ -179,7 +178,7 @@ async def refund_dispute(
             raise InvalidRequest(
                 "a refund from a signed-in session needs the manager PIN", field="manager_pin"
             )
-        await run_in_threadpool(platform.merchants.verify_manager_pin, shop.id, pin)
+        await deps.in_worker(platform.merchants.verify_manager_pin, shop.id, pin)
     disputes = platform.disputes
     return await deps.idempotent(
         request,

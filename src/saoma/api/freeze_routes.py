@@ -11,7 +11,6 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 from pydantic import Field, StrictStr
 
@@ -83,7 +82,7 @@ async def _freeze(
     freezes = deps.platform_of(request).freezes
     reason = " ".join(body.reason_shown.split())
     appeal = " ".join(body.appeal.split())
-    made = await run_in_threadpool(freezes.freeze, _doer(actor), kind, subject_id, reason, appeal)
+    made = await deps.in_worker(freezes.freeze, _doer(actor), kind, subject_id, reason, appeal)
     return answer(made.view(), 201)
 
 
@@ -92,7 +91,7 @@ async def _unfreeze(
 ) -> Response:
     freezes = deps.platform_of(request).freezes
     note = " ".join(body.note.split())
-    lifted = await run_in_threadpool(freezes.unfreeze, _doer(actor), kind, subject_id, note)
+    lifted = await deps.in_worker(freezes.unfreeze, _doer(actor), kind, subject_id, note)
     return answer(lifted.view())
 
 

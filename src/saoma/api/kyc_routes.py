@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 from pydantic import Field, StrictStr
 
@@ -191,7 +190,7 @@ async def kyc_queue(
 ) -> Response:
     """Merchants waiting for a decision (ids, legal names, submission times), oldest first."""
     del actor
-    rows = await run_in_threadpool(deps.platform_of(request).kyc.queue, state)
+    rows = await deps.in_worker(deps.platform_of(request).kyc.queue, state)
     return answer({"data": rows})
 
 
@@ -201,7 +200,7 @@ async def kyc_queue(
 async def kyc_detail(merchant_id: MerchantId, actor: Reader, request: Request) -> Response:
     """A merchant's details for review (owner ID masked): audited before they are returned."""
     kyc = deps.platform_of(request).kyc
-    return answer(await run_in_threadpool(kyc.look, actor, merchant_id))
+    return answer(await deps.in_worker(kyc.look, actor, merchant_id))
 
 
 @router.post(
@@ -215,7 +214,7 @@ async def kyc_approve(
     """Approve the pending details: the limit is lifted, the merchant gets a webhook."""
     del body
     kyc = deps.platform_of(request).kyc
-    return answer(await run_in_threadpool(kyc.approve, actor, merchant_id))
+    return answer(await deps.in_worker(kyc.approve, actor, merchant_id))
 
 
 @router.post(
@@ -228,7 +227,7 @@ async def kyc_reject(
 ) -> Response:
     """Reject the pending details with the reason the merchant reads; it may resubmit."""
     kyc = deps.platform_of(request).kyc
-    return answer(await run_in_threadpool(kyc.reject, actor, merchant_id, body.message))
+    return answer(await deps.in_worker(kyc.reject, actor, merchant_id, body.message))
 
 
 @router.get("/ops/books", response_model=BooksOut, responses=problems(401, 403))
@@ -236,7 +235,7 @@ async def books(actor: Finance, request: Request) -> Response:
     """The platform's books, read-only (audited as ``books.view``)."""
     platform = deps.platform_of(request)
     ledger_books = Books(platform.engine, platform.payments.currency)
-    view = await run_in_threadpool(
+    view = await deps.in_worker(
         ledger_books.look, actor.operator.id, actor.operator.role, actor.address
     )
     return answer(view)

@@ -6,7 +6,6 @@ from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response, StreamingResponse
 
 from saoma.api import deps
@@ -339,7 +338,7 @@ async def refund(payment_id: str, body: CreateRefund, shop: Shop, request: Reque
             raise InvalidRequest(
                 "a refund from a signed-in session needs the manager PIN", field="manager_pin"
             )
-        await run_in_threadpool(platform.merchants.verify_manager_pin, shop.id, body.manager_pin)
+        await deps.in_worker(platform.merchants.verify_manager_pin, shop.id, body.manager_pin)
     return await deps.idempotent(
         request,
         shop.id,

@@ -14,9 +14,8 @@ from dataclasses import dataclass
 from urllib.parse import unquote
 
 from fastapi import Request
-from fastapi.concurrency import run_in_threadpool
 
-from saoma.api.deps import _bearer, platform_of
+from saoma.api.deps import _bearer, in_worker, platform_of
 from saoma.core.errors import InvalidRequest, OperatorForbidden, Unauthenticated
 from saoma.operators.roles import may
 from saoma.operators.service import SESSION_TOKEN_PREFIX, Operator
@@ -40,7 +39,7 @@ async def operator(request: Request) -> Operator:
     token = _bearer(request) or request.cookies.get(OPS_COOKIE, "")
     if not token.startswith(SESSION_TOKEN_PREFIX):
         raise Unauthenticated("operators sign in first: send Authorization: Bearer <ot_ token>")
-    found = await run_in_threadpool(platform_of(request).operators.for_token, token)
+    found = await in_worker(platform_of(request).operators.for_token, token)
     if found is None:
         raise Unauthenticated("the operator session has expired: sign in again")
     return found

@@ -12,7 +12,6 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
 from saoma.api import deps
@@ -83,4 +82,4 @@ async def sandbox_settle(body: SandboxSettle, request: Request) -> Response:
     if not platform.sandbox_messages_visible:
         raise DemoOnly("settling on demand is only for demo mode")
     now = None if body.at is None else run_time(body.at)
-    return answer(await run_in_threadpool(platform.settlement.run, now))
+    return answer(await deps.in_worker(platform.settlement.run, now))

@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response, StreamingResponse
 
 from saoma.api import deps
@@ -92,7 +91,7 @@ def settlements(
 async def instant_payout(shop: Shop, request: Request) -> Any:
     """Be paid now what has been settled so far, up to the instant limit, for the instant fee."""
     settlement = deps.platform_of(request).settlement
-    view = await run_in_threadpool(settlement.instant, shop)
+    view = await deps.in_worker(settlement.instant, shop)
     return answer(view, status_code=201)
 
 
