@@ -24,14 +24,12 @@ import argparse
 import os
 import threading
 import time
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import psycopg
-from sqlalchemy import create_engine, make_url, text
 
-from common import pct
+from common import pct, scratch_postgres
 from saoma.config import get_settings
 from saoma.db import migrate
 from saoma.kyc.service import approve_directly
@@ -95,22 +93,13 @@ def main() -> None:
 
     from saoma.bootstrap import build
 
-    admin = create_engine(PG_SERVER, isolation_level="AUTOCOMMIT")
-    name = f"saoma_batch_{uuid.uuid4().hex[:8]}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(PG_SERVER).set(database=name).render_as_string(hide_password=False)
-    try:
+    with scratch_postgres(PG_SERVER, "saoma_batch") as url:
         migrate(url)
         platform = build(get_settings().model_copy(update={"database_url": url}))
         try:
             run(platform, args)
         finally:
             platform.close()
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def run(platform: Any, args: argparse.Namespace) -> None:

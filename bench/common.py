@@ -12,10 +12,14 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
+from sqlalchemy import create_engine, make_url, text
 
 from saoma import signing
 from saoma.client import MerchantClient
@@ -25,6 +29,21 @@ from saoma.kyc.service import approve_directly
 # Each server's database: the bench's shops are approved there (they take more than a merchant
 # may before its business details are approved).
 DATABASES: dict[str, str] = {}
+
+
+@contextmanager
+def scratch_postgres(server_url: str, prefix: str) -> Iterator[str]:
+    """A fresh PostgreSQL database on ``server_url`` for one run (its URL), dropped after it."""
+    admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(server_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
 
 
 def pct(values: list[float], q: float) -> float:

@@ -23,12 +23,10 @@ import base64
 import itertools
 import os
 import time
-import uuid
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import create_engine, make_url, text
-
+from common import scratch_postgres
 from saoma import signing
 from saoma.config import get_settings
 from saoma.core.ids import now_us, token_hash
@@ -61,12 +59,7 @@ def main() -> None:
     args = parser.parse_args()
     from saoma.bootstrap import build
 
-    admin = create_engine(PG_SERVER, isolation_level="AUTOCOMMIT")
-    name = f"saoma_driver_{uuid.uuid4().hex[:8]}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(PG_SERVER).set(database=name).render_as_string(hide_password=False)
-    try:
+    with scratch_postgres(PG_SERVER, "saoma_driver") as url:
         migrate(url)
         platform = build(get_settings().model_copy(update={"database_url": url}))
         try:
@@ -113,7 +106,12 @@ def main() -> None:
             def pin_params() -> tuple[dict[str, Any], dict[str, Any]]:
                 now = now_us()
                 claim = {"row_id": consumer.id, "now": now, "stale": now - 10_000_000}
-                record = {"check_id": f"pc-{next(fresh)}", "consumer_id": consumer.id, "at": now}
+                record = {
+                    "check_id": f"pc-{next(fresh)}",
+                    "consumer_id": consumer.id,
+                    "at": now,
+                    "counted_until": now + pins.PIN_PENDING_STALE_US,  # the give-back in time
+                }
                 return claim, record
 
             def ways(bare: Bare, params: Callable[[], dict[str, Any]], *, write: bool) -> Any:
@@ -172,10 +170,6 @@ def main() -> None:
                     print(f"| {round_no} | {what} | {was:.0f} | {now:.0f} |")
         finally:
             platform.close()
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 if __name__ == "__main__":

@@ -16,11 +16,11 @@ from __future__ import annotations
 import argparse
 import os
 import time
-import uuid
 
-from sqlalchemy import create_engine, make_url, select, text
+from sqlalchemy import create_engine, select, text
 from sqlalchemy.engine import Engine
 
+from common import scratch_postgres
 from saoma.db import migrate
 from saoma.pagination import newest_first
 from saoma.payments import tables as m
@@ -77,13 +77,7 @@ def main() -> None:
     parser.add_argument("--holds", type=int, default=200_000)
     parser.add_argument("--runs", type=int, default=200)
     args = parser.parse_args()
-    server = make_url(PG_SERVER)
-    name = f"saoma_bench_lists_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = server.set(database=name).render_as_string(hide_password=False)
-    try:
+    with scratch_postgres(PG_SERVER, "saoma_bench_lists") as url:
         migrate(url)
         engine = create_engine(url)
         fill(engine, args.holds)
@@ -94,10 +88,6 @@ def main() -> None:
             with engine.begin() as conn:
                 conn.execute(text("DROP INDEX IF EXISTS ix_preauths_merchant"))
         engine.dispose()
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 if __name__ == "__main__":
