@@ -65,8 +65,9 @@ class Meter:
                 return commit(requests, *args, **kwargs)
             finally:
                 meter.inside.on = False
-                meter.cpu_s += time.thread_time() - start
-                meter.batches += 1
+                meter.cpu_s += time.thread_time() - start  # a request applied alone counts too
+                if not getattr(meter.inside, "alone", False):
+                    meter.batches += 1
 
         def counted(pipeline: Any) -> Any:
             if getattr(meter.inside, "on", False):
@@ -77,7 +78,11 @@ class Meter:
 
         def alone(requests: list[Any]) -> None:
             meter.alone += len(requests)
-            one_by_one(requests)
+            meter.inside.alone = True
+            try:
+                one_by_one(requests)
+            finally:
+                meter.inside.alone = False
 
         committer._commit = timed
         committer._commit_one_by_one = alone

@@ -21,7 +21,7 @@ from saoma.mandates.debits import Debits
 from saoma.mandates.service import NOTICES_PENDING_MAX
 from saoma.merchants.service import Merchant
 from saoma.wallets.service import Consumer
-from support import PASSWORD, PIN, approved, funded_payer, open_platform
+from support import PASSWORD, PIN, approved, funded_payer, lose_the_next_answer, open_platform
 
 from .conftest import HOUR_US, today
 
@@ -178,3 +178,27 @@ def test_a_debit_racing_a_revocation_commits_before_it_or_is_refused(
     assert payments_of(platform, payer.id) == made
     assert platform.wallets.balance(payer)["balance"] == 100_000 - 500 * made
     print({o: outcomes.count(o) for o in set(outcomes)})
+
+
+def test_a_debit_whose_commit_went_unanswered_is_not_refused(platform: Platform) -> None:
+    """The debit committed but the answer to its COMMIT was lost: the ledger's retry finds the
+    transfer there. The merchant hears "try again" (503), not that the notice was used; no
+    refused debit is recorded, and the debit stands once."""
+    shop, payer = gym(platform), funded_payer(platform, 10_000)
+    md = agreed_mandate(platform, shop, payer, 700)
+    notice = platform.mandates.announce(shop, md, amount=700, currency="CNY")
+    a_day_later(platform)
+    lost = lose_the_next_answer(platform)
+    with pytest.raises(SaomaError) as unknown:
+        Debits(platform.mandates).debit(
+            shop, md, notice_id=notice["id"], amount=700, currency="CNY"
+        )
+    assert lost == [1]
+    assert unknown.value.slug == "database-unavailable"
+    with platform.engine.connect() as conn:
+        states = conn.execute(
+            text("SELECT state FROM mandate_debits WHERE mandate_id = :m"), {"m": md}
+        ).scalars()
+        assert list(states) == ["made"]
+    assert platform.wallets.balance(payer)["balance"] == 9_300
+    assert payments_of(platform, payer.id) == 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import logging
 import os
 import queue
 import threading
@@ -30,6 +31,7 @@ REPLAY_HEADER = "Idempotent-Replayed"
 # Tests only: hold every claimed request this long before its work, so a test can kill the
 # server while the request is in flight. Never set in production.
 _PAUSE_AFTER_CLAIM_S = float(os.environ.get("SAOMA_TEST_PAUSE_AFTER_CLAIM_S", "0") or 0)
+log = logging.getLogger(__name__)
 T = TypeVar("T")
 P = ParamSpec("P")
 
@@ -73,6 +75,9 @@ class Workers:
         take = self._jobs.get
         while True:
             loop, future, context, work = take()
+            if future.cancelled():  # its request was cancelled before the work began
+                del loop, future, context, work
+                continue
             done: Callable[[asyncio.Future[Any], Any], None]
             try:
                 outcome, done = context.run(work), _succeeded
@@ -89,8 +94,15 @@ def _succeeded(future: asyncio.Future[Any], result: Any) -> None:
 
 
 def _failed(future: asyncio.Future[Any], exc: BaseException) -> None:
-    if not future.done():
-        future.set_exception(exc)
+    if future.done():  # cancelled meanwhile: nobody hears it, so the log does if it is a bug
+        if not isinstance(exc, SaomaError):
+            log.warning("the work of a cancelled request failed", exc_info=exc)
+        return
+    if isinstance(exc, StopIteration):  # a future cannot carry one (as anyio's threads say)
+        wrapped = RuntimeError("the request's work raised StopIteration")
+        wrapped.__cause__ = exc
+        exc = wrapped
+    future.set_exception(exc)
 
 
 # As many threads as anyio's default for FastAPI's own routes: far more than the requests a

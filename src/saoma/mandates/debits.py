@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from saoma.core.errors import MandateNoticeUsed, SaomaError
+from saoma.core.errors import DatabaseUnavailable, MandateNoticeUsed, SaomaError
 from saoma.core.ids import new_id
 from saoma.core.money import rate_of
 from saoma.ledger import Result
@@ -82,6 +82,8 @@ class Debits:
             if refused is not None:
                 raise refused
             return self._move(merchant, consumer, row, notice_id, amount, now, period, claim)
+        except DatabaseUnavailable:
+            raise  # not a refusal: the debit may be made, and a retry learns it
         except SaomaError as exc:
             self._refused(merchant, row, notice_id, amount, exc)
             raise
@@ -152,6 +154,8 @@ class Debits:
 
         moved = self.ctx.movements.move(transfers, record)
         if isinstance(moved, Refused):
+            if moved.unanswered and all(r.ok for r in moved.results):
+                raise moved.problem()  # made by this request, perhaps: "try again", no refusal
             if moved.results[0] in (Result.EXISTS, Result.EXISTS_WITH_DIFFERENT_FIELDS):
                 raise MandateNoticeUsed("a debit was made on this notice already")
             raise moved.problem()

@@ -62,6 +62,7 @@ Object.assign(DICT.zh, { payer_got: "（顾客收回 {amount}）" });
 
   $("#d-sign-out").addEventListener("click", (ev) => guard(ev.target, null, async () => {
     await api("DELETE", "/web/sessions/merchant");
+    stl.session += 1; // what was still being read for this session stops
     show("d-signin");
   }));
 
@@ -374,12 +375,19 @@ Object.assign(DICT.zh, { payer_got: "（顾客收回 {amount}）" });
   /** Read with ``load``; if that fails, say why in ``out`` and read again, less and less often,
    * until it answers (the notice then goes) or the owner signs in anew. */
   function keepLoading(load, out, session) {
-    load().catch(async (err) => {
-      const why = () => problem(err);
+    load().catch(async (first) => {
+      let last = first;
+      const why = () => problem(last); // the latest reason, in the language of the moment
       tell(out, why, "err");
       const read = await until(async () => {
-        if (stl.session !== session) return "gone";
-        await load();
+        if (stl.session !== session || [401, 403].includes(last.status)) return "gone";
+        try {
+          await load();
+        } catch (err) {
+          last = err;
+          if ($(out).saomaMake === why) tell(out, why, "err");
+          throw err;
+        }
         return "read";
       });
       if (read === "read" && $(out).saomaMake === why) tell(out, null, "ok"); // not another notice since

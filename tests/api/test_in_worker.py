@@ -1,0 +1,70 @@
+"""The hand-over of a request's work to a thread (``saoma.api.deps.in_worker``): the work sees
+the request's context, its answer or its error comes back to the request, and work whose
+request was cancelled before it began is not done."""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import threading
+
+import pytest
+
+from saoma.api.deps import Workers, in_worker
+from saoma.core.errors import InsufficientFunds
+
+request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="")
+
+
+def test_the_work_runs_in_another_thread_with_the_request_s_context() -> None:
+    async def handle() -> tuple[str, bool]:
+        request_id.set("req-7")
+        return await in_worker(
+            lambda: (request_id.get(), threading.current_thread() is threading.main_thread())
+        )
+
+    assert asyncio.run(handle()) == ("req-7", False)
+
+
+def test_arguments_are_passed_on() -> None:
+    def pay(amount: int, *, currency: str) -> str:
+        return f"{amount} {currency}"
+
+    assert asyncio.run(in_worker(pay, 1_800, currency="CNY")) == "1800 CNY"
+
+
+def test_a_refusal_and_a_stop_iteration_come_back_to_the_request() -> None:
+    def refuse() -> None:
+        raise InsufficientFunds("the wallet does not hold enough money")
+
+    def stop() -> None:
+        raise StopIteration
+
+    with pytest.raises(InsufficientFunds):
+        asyncio.run(in_worker(refuse))
+    with pytest.raises(RuntimeError, match="StopIteration"):  # a future cannot carry one
+        asyncio.run(asyncio.wait_for(in_worker(stop), 5))
+
+
+def test_work_whose_request_was_cancelled_before_it_began_is_not_done() -> None:
+    workers = Workers(1, "test")
+    busy, release = threading.Event(), threading.Event()
+    done: list[str] = []
+
+    def block() -> None:
+        busy.set()
+        release.wait(5)
+
+    async def scenario() -> None:
+        first = asyncio.ensure_future(workers.run(block))
+        await asyncio.get_running_loop().run_in_executor(None, busy.wait, 5)
+        second = asyncio.ensure_future(workers.run(lambda: done.append("second")))
+        await asyncio.sleep(0)  # queued behind the first, on the one thread
+        second.cancel()  # the client went away
+        release.set()
+        await first
+        third = await workers.run(lambda: done.append("third"))
+        assert third is None
+
+    asyncio.run(scenario())
+    assert done == ["third"]
