@@ -102,8 +102,9 @@ class Refused:
 
     results: list[Result]
     transfers: list[Transfer]
-    # A run of ``record`` before the last one recorded the facts, and its batch's COMMIT was not
-    # answered (the connection was lost): that run may have committed.
+    # A run of ``record`` before the last one recorded the facts, and its batch did not end in
+    # an answered commit (the connection was lost at COMMIT, or another request's hook refused):
+    # that run may have committed.
     unanswered: bool = False
 
     def problem(self, *, field: str = "amount") -> SaomaError:
@@ -120,8 +121,8 @@ class Refused:
             # The retry found the transfers there: written by the run whose answer was lost,
             # perhaps, with its facts. Not known, so not refused: a retry learns the outcome.
             return errors.DatabaseUnavailable(
-                "the connection to the database was lost as the money movement was committed:"
-                " try again with the same Idempotency-Key to learn its outcome"
+                "the money movement's outcome is not known here (its commit may have gone"
+                " unanswered): try again with the same Idempotency-Key to learn it"
             )
         return NotRecorded("the money movement could not be recorded; retry")
 
