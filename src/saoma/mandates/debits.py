@@ -154,11 +154,7 @@ class Debits:
 
         moved = self.ctx.movements.move(transfers, record)
         if isinstance(moved, Refused):
-            if moved.unanswered and all(r.ok for r in moved.results):
-                raise moved.problem()  # made by this request, perhaps: "try again", no refusal
-            if moved.results[0] in (Result.EXISTS, Result.EXISTS_WITH_DIFFERENT_FIELDS):
-                raise MandateNoticeUsed("a debit was made on this notice already")
-            raise moved.problem()
+            raise _not_moved(moved)
         return view
 
     @staticmethod
@@ -193,3 +189,12 @@ class Debits:
             self.mandates.emit(unit, "mandate.debit_refused", mandate.id, merchant, debit=refusal)
 
         self.ctx.movements.record_alone(record)
+
+
+def _not_moved(moved: Refused) -> SaomaError:
+    """Why a debit's movement was not made, in the merchant's words."""
+    if moved.unanswered and all(r.ok for r in moved.results):
+        return moved.problem()  # made by this request, perhaps: "try again", no refusal
+    if moved.results[0] in (Result.EXISTS, Result.EXISTS_WITH_DIFFERENT_FIELDS):
+        return MandateNoticeUsed("a debit was made on this notice already")
+    return moved.problem()
