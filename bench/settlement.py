@@ -41,7 +41,6 @@ import sqlite3
 import tempfile
 import time
 import tracemalloc
-import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -52,6 +51,7 @@ from zoneinfo import ZoneInfo
 import psycopg
 from sqlalchemy import create_engine, make_url, text
 
+from common import scratch_postgres
 from saoma.bootstrap import Platform, build
 from saoma.config import get_settings
 from saoma.core.ids import now_us
@@ -591,16 +591,8 @@ def scratch(db: str) -> Iterator[str]:
         finally:
             shutil.rmtree(folder, ignore_errors=True)
         return
-    admin = create_engine(PG_SERVER, isolation_level="AUTOCOMMIT")
-    name = f"saoma_bench_{uuid.uuid4().hex[:8]}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(PG_SERVER).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with scratch_postgres(PG_SERVER, "saoma_bench") as url:
+        yield url
 
 
 def report(f: Figures) -> None:

@@ -17,6 +17,7 @@ import time
 import uuid
 from collections.abc import Callable, Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -370,6 +371,68 @@ def lose_the_next_commit(
 
     store.apply_batch = apply_batch  # type: ignore[method-assign]
     return lost
+
+
+HELD_WAIT_S = 10.0
+
+
+class Held:
+    """The ledger held on a batch of its own: see :func:`one_batch`."""
+
+    def __init__(self) -> None:
+        self.queued = threading.Semaphore(0)
+        self.sizes: list[int] = []  # the transfers of each batch applied, in turn
+
+    def wait_for(self, n: int) -> None:
+        for _ in range(n):
+            assert self.queued.acquire(timeout=HELD_WAIT_S)
+
+
+@contextmanager
+def one_batch(platform: Platform) -> Iterator[Held]:
+    """Hold the ledger on a batch of its own while the block queues requests behind it (wait for
+    them with ``Held.wait_for``), so that they are taken as one batch when the block ends."""
+    store, submit = platform.ledger.store, platform.ledger.submit
+    original = store.apply_batch
+    go, started = threading.Event(), threading.Event()
+    held = Held()
+
+    def apply_batch(transfers: list[Any], *args: Any, **kw: Any) -> Any:
+        if not started.is_set():
+            started.set()
+            assert go.wait(HELD_WAIT_S)
+        else:
+            held.sizes.append(len(transfers))
+        return original(transfers, *args, **kw)
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        reply = submit(*args, **kwargs)
+        held.queued.release()
+        return reply
+
+    store.apply_batch = apply_batch  # type: ignore[method-assign]
+    platform.ledger.submit = counted  # type: ignore[method-assign]
+    try:
+        first = submit([_nothing(platform)], hook=lambda tx, results: None)
+        assert started.wait(HELD_WAIT_S)
+        yield held
+        go.set()
+        first.result()
+    finally:
+        go.set()
+        store.apply_batch = original  # type: ignore[method-assign]
+        del platform.ledger.submit
+
+
+def _nothing(platform: Platform) -> Transfer:
+    """A transfer of 1 fen between the platform's own accounts: a batch of its own."""
+    return Transfer(
+        f"warm-{secrets.token_hex(4)}",
+        platform.payments.bank_account,
+        platform.payments.fees_account,
+        1,
+        TransferCode.TOP_UP,
+    )
 
 
 def lose_the_next_answer(platform: Platform) -> list[int]:

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import itertools
 import secrets
-import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from sqlalchemy import select
 
@@ -21,7 +20,7 @@ from saoma.merchants.service import Merchant
 from saoma.movements import Movements, Unit
 from saoma.wallets.service import Consumer
 from saoma.webhooks import tables as pm
-from support import approved, lose_the_next_commit
+from support import approved, lose_the_next_commit, one_batch
 
 PIN = "246810"
 PASSWORD = "correct horse battery"
@@ -74,20 +73,6 @@ def beside_a_refusal(p: Platform, work: Callable[[], T]) -> T:
     """Run ``work`` so that its money movement shares a batch with a request whose hook refuses:
     the work's hook runs, the ledger rolls the batch back and retries each request alone. The
     ledger is held on a first batch until both are queued behind it, so they are taken together."""
-    store, submit = p.ledger.store, p.ledger.submit
-    original = store.apply_batch
-    started, go, queued = threading.Event(), threading.Event(), threading.Semaphore(0)
-
-    def held_apply_batch(*args: Any) -> Any:
-        store.apply_batch = original  # type: ignore[method-assign]
-        started.set()
-        assert go.wait(WAIT_S)
-        return original(*args)
-
-    def counted_submit(*args: Any, **kwargs: Any) -> Any:
-        reply = submit(*args, **kwargs)
-        queued.release()
-        return reply
 
     def refused(unit: Unit) -> None:
         raise Conflict("refused beside the work, to make the batch fail")
@@ -106,27 +91,15 @@ def beside_a_refusal(p: Platform, work: Callable[[], T]) -> T:
             return
         raise AssertionError("the refusing request went through")
 
-    store.apply_batch = held_apply_batch  # type: ignore[method-assign]
-    p.ledger.submit = counted_submit  # type: ignore[method-assign]
-    try:
-        # With a hook, so it is applied by the batch, not sent ahead on a pipeline.
-        first = p.ledger.submit([_nothing_much(p)], hook=lambda tx, results: None)
-        assert started.wait(WAIT_S)
-        with ThreadPoolExecutor(2) as pool:
+    with ThreadPoolExecutor(2) as pool:
+        with one_batch(p) as held:
             # The work first, then the refusal: the work's hook runs before the batch fails.
             result = pool.submit(work)
-            for _ in range(2):  # the first batch's request and the work's
-                assert queued.acquire(timeout=WAIT_S)
+            held.wait_for(1)
             refusal = pool.submit(refusing)
-            assert queued.acquire(timeout=WAIT_S)
-            go.set()
-            first.result()
-            refusal.result()
-            return result.result()
-    finally:
-        go.set()
-        store.apply_batch = original  # type: ignore[method-assign]
-        del p.ledger.submit
+            held.wait_for(1)
+        refusal.result()
+        return result.result()
 
 
 def _nothing_much(p: Platform) -> Transfer:

@@ -5,80 +5,17 @@ again one by one, so the other payments taken into the same batch are paid, each
 from __future__ import annotations
 
 import secrets
-import threading
-from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
 from typing import Any
 
 from saoma.bootstrap import Platform
 from saoma.core.errors import OrderNotPayable, WalletFrozen
 from saoma.freezes.service import Doer
 from saoma.merchants.service import Merchant
-from support import PASSWORD, PIN, approved, funded_payer
+from support import PASSWORD, PIN, approved, funded_payer, one_batch
 
 WAIT_S = 10.0
 SUPPORT = Doer("op_support", "support", "ticket T-9")
-
-
-class Held:
-    """The ledger held on a batch of its own: see :func:`one_batch`."""
-
-    def __init__(self) -> None:
-        self.queued = threading.Semaphore(0)
-        self.sizes: list[int] = []  # the transfers of each batch applied, in turn
-
-    def wait_for(self, n: int) -> None:
-        for _ in range(n):
-            assert self.queued.acquire(timeout=WAIT_S)
-
-
-@contextmanager
-def one_batch(platform: Platform) -> Iterator[Held]:
-    """Hold the ledger on a batch of its own while the block queues requests behind it (wait for
-    them with ``Held.wait_for``), so that they are taken as one batch when the block ends."""
-    store, submit = platform.ledger.store, platform.ledger.submit
-    original = store.apply_batch
-    go, started = threading.Event(), threading.Event()
-    held = Held()
-
-    def apply_batch(transfers: list[Any], *args: Any, **kw: Any) -> Any:
-        if not started.is_set():
-            started.set()
-            assert go.wait(WAIT_S)
-        else:
-            held.sizes.append(len(transfers))
-        return original(transfers, *args, **kw)
-
-    def counted(*args: Any, **kwargs: Any) -> Any:
-        reply = submit(*args, **kwargs)
-        held.queued.release()
-        return reply
-
-    store.apply_batch = apply_batch  # type: ignore[method-assign]
-    platform.ledger.submit = counted  # type: ignore[method-assign]
-    try:
-        first = submit([_nothing(platform)], hook=lambda tx, results: None)
-        assert started.wait(WAIT_S)
-        yield held
-        go.set()
-        first.result()
-    finally:
-        go.set()
-        store.apply_batch = original  # type: ignore[method-assign]
-        del platform.ledger.submit
-
-
-def _nothing(platform: Platform) -> Any:
-    from saoma.ledger import Transfer, TransferCode
-
-    return Transfer(
-        f"warm-{secrets.token_hex(4)}",
-        platform.payments.bank_account,
-        platform.payments.fees_account,
-        1,
-        TransferCode.TOP_UP,
-    )
 
 
 def _shop(platform: Platform) -> Merchant:
