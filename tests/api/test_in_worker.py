@@ -7,6 +7,9 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import threading
+from collections.abc import Coroutine
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
 import pytest
 
@@ -14,6 +17,14 @@ from saoma.api.deps import Workers, in_worker
 from saoma.core.errors import InsufficientFunds
 
 request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="")
+T = TypeVar("T")
+
+
+def run(coroutine: Coroutine[Any, Any, T]) -> T:
+    """``coroutine`` on an event loop of its own thread, as a server's loop runs (this test's
+    thread may hold a running loop already: Playwright's, in a worker that ran browser tests)."""
+    with ThreadPoolExecutor(1) as loop_thread:
+        return loop_thread.submit(asyncio.run, coroutine).result(timeout=30)
 
 
 def test_the_work_runs_in_another_thread_with_the_request_s_context() -> None:
@@ -23,14 +34,14 @@ def test_the_work_runs_in_another_thread_with_the_request_s_context() -> None:
             lambda: (request_id.get(), threading.current_thread() is threading.main_thread())
         )
 
-    assert asyncio.run(handle()) == ("req-7", False)
+    assert run(handle()) == ("req-7", False)
 
 
 def test_arguments_are_passed_on() -> None:
     def pay(amount: int, *, currency: str) -> str:
         return f"{amount} {currency}"
 
-    assert asyncio.run(in_worker(pay, 1_800, currency="CNY")) == "1800 CNY"
+    assert run(in_worker(pay, 1_800, currency="CNY")) == "1800 CNY"
 
 
 def test_a_refusal_and_a_stop_iteration_come_back_to_the_request() -> None:
@@ -41,9 +52,9 @@ def test_a_refusal_and_a_stop_iteration_come_back_to_the_request() -> None:
         raise StopIteration
 
     with pytest.raises(InsufficientFunds):
-        asyncio.run(in_worker(refuse))
+        run(in_worker(refuse))
     with pytest.raises(RuntimeError, match="StopIteration"):  # a future cannot carry one
-        asyncio.run(asyncio.wait_for(in_worker(stop), 5))
+        run(asyncio.wait_for(in_worker(stop), 5))
 
 
 def test_work_whose_request_was_cancelled_before_it_began_is_not_done() -> None:
@@ -66,5 +77,5 @@ def test_work_whose_request_was_cancelled_before_it_began_is_not_done() -> None:
         third = await workers.run(lambda: done.append("third"))
         assert third is None
 
-    asyncio.run(scenario())
+    run(scenario())
     assert done == ["third"]

@@ -72,7 +72,7 @@ def decode_cmd(
     texts = [payload_text or ""]
     if file is not None:
         if not file.is_file():
-            console.print(f"[red]no such file:[/red] {file}")
+            console.print(f"[red]no such file:[/red] {file}", soft_wrap=True)
             raise typer.Exit(2)
         texts = images.read(file)
         if not texts:
@@ -131,4 +131,4 @@ def render_cmd(
     else:
         console.print("[red]the output must end in .png, .svg or .pdf[/red]")
         raise typer.Exit(2)
-    console.print(f"wrote {out}")
+    console.print(f"wrote {out}", soft_wrap=True, markup=False)  # a path to copy: never wrapped
