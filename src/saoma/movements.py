@@ -107,6 +107,18 @@ class Refused:
     # that run may have committed.
     unanswered: bool = False
 
+    @property
+    def written_before(self) -> bool:
+        """Every transfer was there already (``EXISTS``): written by an earlier run of this
+        request, or by a twin of it, and this run recorded nothing."""
+        return all(r.ok for r in self.results)
+
+    @property
+    def uncertain(self) -> bool:
+        """Written before, perhaps by this request's own run whose commit went unanswered: not
+        known to be done or not, so never to be answered as refused."""
+        return self.unanswered and self.written_before
+
     def problem(self, *, field: str = "amount") -> SaomaError:
         """The refusal in the words a payer or merchant understands: the transfer that caused
         it, not one that failed only because it was linked to it."""
@@ -117,7 +129,7 @@ class Refused:
         for result, transfer in pairs:
             if not result.ok:
                 return from_ledger(error_for(result, transfer.id), field=field)
-        if self.unanswered:
+        if self.uncertain:
             # The retry found the transfers there: written by the run whose answer was lost,
             # perhaps, with its facts. Not known, so not refused: a retry learns the outcome.
             return errors.DatabaseUnavailable(

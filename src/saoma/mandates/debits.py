@@ -193,7 +193,7 @@ class Debits:
 
 def _not_moved(moved: Refused) -> SaomaError:
     """Why a debit's movement was not made, in the merchant's words."""
-    if moved.unanswered and all(r.ok for r in moved.results):
+    if moved.uncertain:
         return moved.problem()  # made by this request, perhaps: "try again", no refusal
     if moved.results[0] in (Result.EXISTS, Result.EXISTS_WITH_DIFFERENT_FIELDS):
         return MandateNoticeUsed("a debit was made on this notice already")

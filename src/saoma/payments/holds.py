@@ -178,9 +178,10 @@ class Holds:
 
         moved = self.ctx.movements.move([pending], record)
         if isinstance(moved, Refused):
-            now_row = self._row(row.id)
-            if views.hold_state(now_row) == "held" and now_row.consumer_id == consumer.id:
-                return view  # held by this payer: by this very consent, its answer lost, say
+            if moved.written_before:  # by this very consent, its answer lost, or by a twin
+                now_row = self._row(row.id)
+                if views.hold_state(now_row) == "held" and now_row.consumer_id == consumer.id:
+                    return view
             raise moved.problem()
         return view
 
