@@ -413,7 +413,7 @@ def one_batch(platform: Platform) -> Iterator[Held]:
     store.apply_batch = apply_batch  # type: ignore[method-assign]
     platform.ledger.submit = counted  # type: ignore[method-assign]
     try:
-        first = submit([_nothing(platform)], hook=lambda tx, results: None)
+        first = submit([a_fen_moved(platform, "warm")], hook=lambda tx, results: None)
         assert started.wait(HELD_WAIT_S)
         yield held
         go.set()
@@ -424,10 +424,11 @@ def one_batch(platform: Platform) -> Iterator[Held]:
         del platform.ledger.submit
 
 
-def _nothing(platform: Platform) -> Transfer:
-    """A transfer of 1 fen between the platform's own accounts: a batch of its own."""
+def a_fen_moved(platform: Platform, tag: str) -> Transfer:
+    """A transfer of 1 fen between the platform's own accounts (its id begins with ``tag``):
+    a movement that touches nobody's money."""
     return Transfer(
-        f"warm-{secrets.token_hex(4)}",
+        f"{tag}-{secrets.token_hex(6)}",
         platform.payments.bank_account,
         platform.payments.fees_account,
         1,

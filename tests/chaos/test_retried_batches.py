@@ -19,6 +19,7 @@ from saoma.api.problems import status_of
 from saoma.bootstrap import Platform
 from saoma.core.errors import SaomaError
 from saoma.ledger import Ledger, Result, Transfer, TransferCode
+from saoma.merchants.service import Merchant
 from saoma.movements import Refused
 from saoma.payments.service import derived_id
 from support import (
@@ -31,6 +32,12 @@ from support import (
 )
 
 
+def _shop(platform: Platform, name: str) -> Merchant:
+    return platform.merchants.sign_up(
+        login=f"shop-{secrets.token_hex(3)}@example.cn", password=PASSWORD, name=name, city="SZ"
+    )
+
+
 @pytest.fixture
 def wiring() -> Wiring:
     """The books are checked at the end, not the authorisations: "another server" here spends
@@ -39,9 +46,7 @@ def wiring() -> Wiring:
 
 
 def test_a_payment_refused_on_its_retry_is_not_acknowledged(platform: Platform) -> None:
-    shop = platform.merchants.sign_up(
-        login=f"shop-{secrets.token_hex(3)}@example.cn", password=PASSWORD, name="Retry", city="SZ"
-    )
+    shop = _shop(platform, "Retry")
     wallet = funded_payer(platform, 1_000)
     with Ledger(platform.engine) as elsewhere:  # another server's ledger over the same database
 
@@ -67,9 +72,7 @@ def test_a_payment_refused_on_its_retry_is_not_acknowledged(platform: Platform) 
 
 
 def test_a_void_refused_on_its_retry_is_not_acknowledged(platform: Platform) -> None:
-    shop = platform.merchants.sign_up(
-        login=f"shop-{secrets.token_hex(3)}@example.cn", password=PASSWORD, name="Retry", city="SZ"
-    )
+    shop = _shop(platform, "Retry")
     wallet = funded_payer(platform, 1_000)
     hold = platform.payments.create_hold(
         shop, merchant_ref="H-1", amount=500, currency="CNY", expires_in_s=3600
@@ -87,9 +90,7 @@ def test_a_void_refused_on_its_retry_is_not_acknowledged(platform: Platform) -> 
 
 
 def test_a_consent_whose_commit_went_unanswered_is_not_refused(platform: Platform) -> None:
-    shop = platform.merchants.sign_up(
-        login=f"shop-{secrets.token_hex(3)}@example.cn", password=PASSWORD, name="Lost", city="SZ"
-    )
+    shop = _shop(platform, "Lost")
     wallet = funded_payer(platform, 1_000)
     hold = platform.payments.create_hold(
         shop, merchant_ref="H-2", amount=500, currency="CNY", expires_in_s=3600
@@ -105,9 +106,7 @@ def test_a_consent_whose_commit_went_unanswered_is_not_refused(platform: Platfor
 
 
 def test_an_order_payment_whose_commit_went_unanswered_is_paid_once(platform: Platform) -> None:
-    shop = platform.merchants.sign_up(
-        login=f"shop-{secrets.token_hex(3)}@example.cn", password=PASSWORD, name="Lost", city="SZ"
-    )
+    shop = _shop(platform, "Lost")
     wallet = funded_payer(platform, 1_000)
     order, _ = platform.payments.create_order(
         shop, merchant_order_no="O-1", amount=300, currency="CNY", description="noodles"

@@ -4,7 +4,6 @@ wallets and shops to use them, a batch whose commit is lost once, and the events
 from __future__ import annotations
 
 import itertools
-import secrets
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
@@ -15,12 +14,11 @@ from saoma.bootstrap import Platform
 from saoma.core.errors import Conflict, SaomaError
 from saoma.db import read
 from saoma.funding.bank import BankOutcome
-from saoma.ledger import Transfer, TransferCode
 from saoma.merchants.service import Merchant
 from saoma.movements import Movements, Unit
 from saoma.wallets.service import Consumer
 from saoma.webhooks import tables as pm
-from support import approved, lose_the_next_commit, one_batch
+from support import a_fen_moved, approved, lose_the_next_commit, one_batch
 
 PIN = "246810"
 PASSWORD = "correct horse battery"
@@ -78,15 +76,8 @@ def beside_a_refusal(p: Platform, work: Callable[[], T]) -> T:
         raise Conflict("refused beside the work, to make the batch fail")
 
     def refusing() -> None:
-        move = Transfer(
-            f"refused-{secrets.token_hex(6)}",
-            p.payments.bank_account,
-            p.payments.fees_account,
-            1,
-            TransferCode.TOP_UP,
-        )
         try:
-            p.payments.movements.move([move], refused)
+            p.payments.movements.move([a_fen_moved(p, "refused")], refused)
         except SaomaError:
             return
         raise AssertionError("the refusing request went through")
@@ -100,16 +91,6 @@ def beside_a_refusal(p: Platform, work: Callable[[], T]) -> T:
             held.wait_for(1)
         refusal.result()
         return result.result()
-
-
-def _nothing_much(p: Platform) -> Transfer:
-    return Transfer(
-        f"first-{secrets.token_hex(6)}",
-        p.payments.bank_account,
-        p.payments.fees_account,
-        1,
-        TransferCode.TOP_UP,
-    )
 
 
 RETRIES = ["commit-lost", "refusal-beside"]
