@@ -98,6 +98,52 @@ def test_requests_must_be_signed_fresh_and_unique(server: Server) -> None:
     assert unknown.value.slug == "key-unknown"
 
 
+def test_fifty_copies_of_a_signed_request_make_one_order(server: Server) -> None:
+    """A replay race: the same signed request sent 50 times at once is accepted exactly once."""
+    shop = new_merchant(server)
+    body = json.dumps({"merchant_order_no": "RACE-1", "amount": 100}).encode()
+    headers = signing.sign_request(
+        shop.client.private_key,
+        shop.client.key_id,
+        "POST",
+        "/v1/orders",
+        body,
+        timestamp=int(time.time()),
+    ) | {"content-type": "application/json", "idempotency-key": secrets.token_hex(8)}
+
+    def send(_: int) -> httpx.Response:
+        return httpx.post(server.url + "/v1/orders", content=body, headers=headers, timeout=60)
+
+    with ThreadPoolExecutor(50) as pool:
+        answers = list(pool.map(send, range(50)))
+    kinds = Counter(
+        "created" if a.status_code == 201 else f"{a.status_code} {a.json()['type'].rsplit('/')[-1]}"
+        for a in answers
+    )
+    assert kinds == {"created": 1, "401 nonce-reused": 49}
+    made = next(a.json() for a in answers if a.status_code == 201)
+    found = shop.client.request("GET", "/v1/orders", params={"merchant_order_no": "RACE-1"})
+    assert found["id"] == made["id"] and found["amount"] == 100
+
+
+def test_a_forged_request_does_not_spend_the_nonce_it_carries(server: Server) -> None:
+    shop = new_merchant(server)
+    nonce = secrets.token_hex(8)
+    other = new_merchant(server)
+    forger = MerchantClient(
+        server.url, key_id=shop.client.key_id, private_key=other.client.private_key
+    )
+    forged = signed(server, forger, "GET", "/v1/merchant", nonce=nonce)
+    assert forged.status_code == 401 and forged.json()["type"].endswith("signature-invalid")
+    # The merchant's own request with that nonce is still accepted, once.
+    assert signed(server, shop.client, "GET", "/v1/merchant", nonce=nonce).status_code == 200
+    again = signed(server, shop.client, "GET", "/v1/merchant", nonce=nonce)
+    assert again.status_code == 401 and again.json()["type"].endswith("nonce-reused")
+    # Forged again with the spent nonce: the signature is what is refused.
+    forged = signed(server, forger, "GET", "/v1/merchant", nonce=nonce)
+    assert forged.status_code == 401 and forged.json()["type"].endswith("signature-invalid")
+
+
 def test_key_rotation_keeps_the_old_key_for_the_overlap_only(server: Server) -> None:
     shop = new_merchant(server)
     new_key = signing.new_private_key()

@@ -16,7 +16,21 @@ from types import SimpleNamespace
 from typing import Any, NoReturn
 from urllib.parse import urlsplit
 
-from sqlalchemy import Table, bindparam, case, delete, insert, select, text, update
+from sqlalchemy import (
+    BigInteger,
+    String,
+    Table,
+    bindparam,
+    case,
+    delete,
+    exists,
+    insert,
+    or_,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
@@ -37,7 +51,7 @@ from saoma.core.errors import (
 )
 from saoma.core.ids import new_id, now_us, token_hash
 from saoma.core.money import currency
-from saoma.db import Bare, read, write, write_one
+from saoma.db import Bare, is_sqlite, read, write, write_one
 from saoma.ledger import AccountKind, Ledger
 from saoma.merchants import tables as m
 from saoma.wallets.credentials import (
@@ -70,7 +84,34 @@ _SIGNER = Bare(
 )  # read on every signed request: run on the driver directly
 _INSERT_NONCE = Bare(  # every signed request's nonce: run on the driver directly
     insert(m.request_nonces).values(
-        key_id=bindparam("key"), nonce=bindparam("n"), seen_at_us=bindparam("at")
+        key_id=bindparam("key_id"), nonce=bindparam("n"), seen_at_us=bindparam("at")
+    )
+)
+_KEY = m.merchant_keys.c
+# PostgreSQL: the key and its merchant read and the nonce noted in one round trip where there
+# were two. The nonce goes in only under a known key still in force, and ``nonce_fresh`` says it
+# was new; a request whose signature then fails has its nonce taken out again (_FORGET_NONCE),
+# so only a signed request spends one, as when the nonce was noted after the signature's check.
+_NOTED = (
+    pg_insert(m.request_nonces)
+    .from_select(
+        ["key_id", "nonce", "seen_at_us"],
+        select(_KEY.id, bindparam("n", type_=String), bindparam("at", type_=BigInteger)).where(
+            _KEY.id == bindparam("key_id"),
+            or_(_KEY.expires_at_us.is_(None), _KEY.expires_at_us > bindparam("at")),
+        ),
+    )
+    .on_conflict_do_nothing()
+    .returning(m.request_nonces.c.key_id)
+    .cte("noted")
+)
+_SIGNER_NOTING_NONCE = Bare(
+    _SIGNER.statement.add_columns(exists(select(_NOTED.c.key_id)).label("nonce_fresh"))
+)
+_FORGET_NONCE = Bare(
+    delete(m.request_nonces).where(
+        m.request_nonces.c.key_id == bindparam("key_id"),
+        m.request_nonces.c.nonce == bindparam("n"),
     )
 )
 _MERCHANT_BY_ID = select(m.merchants).where(m.merchants.c.id == bindparam("id"))
@@ -508,23 +549,31 @@ class Merchants:
     ) -> Merchant:
         """The merchant whose key signed this request, or a refusal saying what is wrong."""
         signed = signing.read_signed_headers(headers)  # each header in its format, or 401
-        key_id, nonce, signature = signed.key_id, signed.nonce, signed.signature
         if abs(signed.timestamp - now_us() // 1_000_000) > signing.CLOCK_SKEW_S:
             raise TimestampOutOfRange(
                 "Saoma-Timestamp is more than 5 minutes away from the server's clock",
                 field=signing.TIMESTAMP,
             )
         now = now_us()
-        with read(self.engine) as conn:  # the key and its merchant in one round trip
-            row = _SIGNER.first(conn, {"key_id": key_id})
+        key = {"key_id": signed.key_id, "n": signed.nonce}
+        sqlite = is_sqlite(self.engine)
+        with (read if sqlite else write_one)(self.engine) as conn:
+            row = (_SIGNER if sqlite else _SIGNER_NOTING_NONCE).first(conn, key | {"at": now})
         if row is None or (row.key_expires_at_us is not None and row.key_expires_at_us <= now):
             raise KeyUnknown("unknown or expired key id", field=signing.KEY_ID)
-        message = signing.signing_string(method, path_qs, signed.timestamp_text, nonce, body)
-        if not signing.verify_request(row.key_public, signature, message):
+        message = signing.signing_string(method, path_qs, signed.timestamp_text, signed.nonce, body)
+        if not signing.verify_request(row.key_public, signed.signature, message):
+            if not sqlite and row.nonce_fresh:
+                with write_one(self.engine) as conn:
+                    _FORGET_NONCE.run(conn, key)
             raise SignatureInvalid("the signature does not match the request")
+        if not sqlite:
+            if not row.nonce_fresh:
+                raise NonceReused("this nonce was already used", field=signing.NONCE)
+            return Merchant.of(row)
         try:
             with write_one(self.engine) as conn:
-                _INSERT_NONCE.run(conn, {"key": key_id, "n": nonce, "at": now})
+                _INSERT_NONCE.run(conn, key | {"at": now})
         except IntegrityError as exc:
             raise NonceReused("this nonce was already used", field=signing.NONCE) from exc
         return Merchant.of(row)
