@@ -140,11 +140,17 @@ class Bare:
         """The first row (of a SELECT, or a write's RETURNING), or None."""
         return self._run(conn, params, fetch=True)
 
+    def all(self, conn: Connection, params: dict[str, Any]) -> list[Any]:
+        """Every row (of a SELECT, or a write's RETURNING)."""
+        return list(self._run(conn, params, fetch=True, every=True))
+
     def run(self, conn: Connection, params: dict[str, Any]) -> int:
         """Run a write; the number of rows it matched."""
         return int(self._run(conn, params, fetch=False))
 
-    def _run(self, conn: Connection, params: dict[str, Any], *, fetch: bool) -> Any:
+    def _run(
+        self, conn: Connection, params: dict[str, Any], *, fetch: bool, every: bool = False
+    ) -> Any:
         dialect = conn.dialect.name
         compiled = self._compiled.get(dialect)
         if compiled is None:
@@ -159,7 +165,7 @@ class Bare:
             raise ArgumentError(f"a value is required for the parameters {missing}")
         values = values | params  # the statement's own literals, then the caller's values
         answer = _on_driver(
-            conn, sql, [values[p] for p in positions] if positions else values, fetch
+            conn, sql, [values[p] for p in positions] if positions else values, fetch, every=every
         )
         if not fetch:
             return answer[0]
@@ -169,7 +175,7 @@ class Bare:
         row = self._rows.get(dialect)
         if row is None:
             row = self._rows[dialect] = collections.namedtuple("Row", [c[0] for c in description])
-        return row(*found)
+        return [row(*one) for one in found] if every else row(*found)
 
 
 def named_postgres(statement: Any) -> tuple[str, dict[str, Any]]:
@@ -189,15 +195,19 @@ def driver_write(conn: Connection, sql: str, params: dict[str, Any]) -> int:
     return int(_on_driver(conn, sql, params, False)[0])
 
 
-def _on_driver(conn: Connection, sql: str, values: Any, fetch: bool) -> tuple[int, Any, Any]:
-    """The row count, the first row (if ``fetch``) and the columns of ``sql`` run on the driver."""
+def _on_driver(
+    conn: Connection, sql: str, values: Any, fetch: bool, *, every: bool = False
+) -> tuple[int, Any, Any]:
+    """The row count, the first row (if ``fetch``; every row, as a list, if ``every`` too) and
+    the columns of ``sql`` run on the driver."""
     pooled = conn.connection
     cursor = pooled.driver_connection.cursor()  # type: ignore[union-attr]
     try:
         cursor.execute(sql, values)
         if not fetch:
             return cursor.rowcount, None, None
-        return cursor.rowcount, cursor.fetchone(), cursor.description
+        found = cursor.fetchall() if every else cursor.fetchone()
+        return cursor.rowcount, found, cursor.description
     except conn.dialect.loaded_dbapi.Error as exc:
         lost = database_unavailable(exc)
         if lost:

@@ -15,12 +15,12 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from sqlalchemy import Integer, bindparam, insert, select, update
+from sqlalchemy import BigInteger, Integer, bindparam, func, insert, select, update
 from sqlalchemy.engine import Engine
 
 from saoma import signing, targets
 from saoma.core.ids import now_us
-from saoma.db import driver_write, is_sqlite, read, write, write_one
+from saoma.db import Bare, driver_write, is_sqlite, read, write, write_one
 from saoma.merchants import tables as merchant_tables
 from saoma.merchants.service import WEBHOOK_SECRET_OVERLAP_US
 from saoma.observe import metrics
@@ -63,30 +63,48 @@ DUE = (
     .order_by(m.outbox.c.seq)
     .limit(bindparam("limit", type_=Integer))
 )
-# One statement claims the due events and returns them with their merchant's webhook secrets.
+# A claim returns the events with their merchant's webhook secrets.
 _MERCHANT = merchant_tables.merchants.c
+_CLAIMED = (
+    *m.outbox.c,
+    select(_MERCHANT.webhook_secret)
+    .where(_MERCHANT.id == m.outbox.c.merchant_id)
+    .scalar_subquery()
+    .label("webhook_secret"),
+    select(_MERCHANT.webhook_secret_previous)
+    .where(
+        _MERCHANT.id == m.outbox.c.merchant_id,
+        _MERCHANT.webhook_secret_rotated_at_us > bindparam("now") - WEBHOOK_SECRET_OVERLAP_US,
+    )
+    .scalar_subquery()
+    .label("webhook_secret_previous"),
+)
+_UNCLAIMED = (
+    m.outbox.c.delivered_at_us.is_(None),
+    m.outbox.c.next_attempt_at_us <= bindparam("now"),
+)
+# One statement claims the events found due.
 CLAIM = (
     update(m.outbox)
-    .where(
-        m.outbox.c.id.in_(bindparam("ids", expanding=True)),
-        m.outbox.c.delivered_at_us.is_(None),
-        m.outbox.c.next_attempt_at_us <= bindparam("now"),
-    )
+    .where(m.outbox.c.id.in_(bindparam("ids", expanding=True)), *_UNCLAIMED)
     .values(next_attempt_at_us=bindparam("lease"))
-    .returning(
-        *m.outbox.c,
-        select(_MERCHANT.webhook_secret)
-        .where(_MERCHANT.id == m.outbox.c.merchant_id)
-        .scalar_subquery()
-        .label("webhook_secret"),
-        select(_MERCHANT.webhook_secret_previous)
-        .where(
-            _MERCHANT.id == m.outbox.c.merchant_id,
-            _MERCHANT.webhook_secret_rotated_at_us > bindparam("now") - WEBHOOK_SECRET_OVERLAP_US,
-        )
-        .scalar_subquery()
-        .label("webhook_secret_previous"),
+    .returning(*_CLAIMED)
+)
+# PostgreSQL: the due events found and claimed in one statement, one round trip where DUE and
+# CLAIM took two; the lease covers as many rounds of deliveries as the events found need. Under
+# READ COMMITTED an event another process claimed meanwhile fails the re-checked conditions.
+_DUE = DUE.cte("due")
+_ROUNDS = (select(func.count()).select_from(_DUE).scalar_subquery() + bindparam("workers") - 1) // (
+    bindparam("workers")
+)
+CLAIM_DUE = Bare(
+    update(m.outbox)
+    .where(m.outbox.c.id.in_(select(_DUE.c.id)), *_UNCLAIMED)
+    .values(
+        next_attempt_at_us=bindparam("leased_from", type_=BigInteger)
+        + _ROUNDS * bindparam("round_us", type_=BigInteger)
     )
+    .returning(*_CLAIMED)
 )
 INSERT_ATTEMPT = insert(m.webhook_attempts)
 ATTEMPTED = (
@@ -188,6 +206,8 @@ class Dispatcher:
         ``BATCH_ROUNDS_MAX`` rounds); True if there may be more."""
         limit = limit or self.workers * BATCH_ROUNDS_MAX
         now = now_us()
+        if not is_sqlite(self.engine):
+            return self._claim_due(now, limit)
         with read(self.engine) as conn:
             due = conn.execute(DUE, {"now": now, "limit": limit}).scalars().all()
         if not due:
@@ -197,6 +217,18 @@ class Dispatcher:
             outcomes = list(self._pool.map(self._deliver, claimed))
             self._record(claimed, outcomes)
         return len(due) == limit
+
+    def _claim_due(self, now: int, limit: int) -> bool:
+        """``run_once`` on PostgreSQL, the due events found and claimed by one statement."""
+        lease = {"leased_from": now_us() + LEASE_MARGIN_US, "round_us": int(TIMEOUT_S * S)}
+        with write_one(self.engine) as conn:
+            found = CLAIM_DUE.all(
+                conn, {"now": now, "limit": limit, "workers": self.workers} | lease
+            )
+        if found:
+            claimed = sorted(found, key=lambda row: row.seq)  # a subject's events in order
+            self._record(claimed, list(self._pool.map(self._deliver, claimed)))
+        return len(found) == limit
 
     def _claim(self, ids: list[str], now: int) -> list[Any]:
         """Take the events for this process: one UPDATE stamps them with a lease of our own, long
