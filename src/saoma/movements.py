@@ -65,9 +65,14 @@ class Unit:
     def execute(self, sql: str, params: Mapping[str, Any] | None = None) -> Any:
         return self.tx.execute(sql, params)
 
+    def write(self, sql: str, params: Mapping[str, Any] | None = None) -> None:
+        """A write nobody looks at the result of (see :meth:`saoma.ledger.tx.Tx.write`)."""
+        self.tx.write(sql, params)
+
     def insert(self, table: Table, values: Mapping[str, Any]) -> None:
-        """Insert one row into ``table`` (a SQLAlchemy table: the columns are checked)."""
-        self.tx.execute(insert_sql(table, list(values)), values)
+        """Insert one new row into ``table`` (a SQLAlchemy table: the columns are checked), as
+        a :meth:`write`."""
+        self.tx.write(insert_sql(table, list(values)), values)
 
     def emit(self, event_type: str, **kwargs: Any) -> str:
         """Record an outbox event (see :func:`saoma.webhooks.outbox.emit_in`); its delivery is

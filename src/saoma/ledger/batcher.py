@@ -357,6 +357,7 @@ class GroupCommitter:
             for request, own in _per_request(requests, results):
                 if request.hook is not None:
                     request.hook(tx, own)
+                    tx.flush()  # its writes, joined in one statement, and nobody else's
 
         outcome = self._store.apply_batch(
             batch, raw.driver_connection, before_commit if hooked else None, on_sent, on_read

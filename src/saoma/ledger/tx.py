@@ -14,6 +14,12 @@ sent with the next one instead of waiting for its answer, so the rows the batch 
 for fewer round trips. Looking at a statement's result (its row count, its rows) waits for it,
 and for everything sent before it. An error then surfaces at that wait or at the commit, and
 fails the batch as it would have at the statement itself.
+
+``write`` goes further for writes nobody looks at (a new row, a stored response): on PostgreSQL
+they wait until the next ``execute`` or the end of the hook, and go as ONE statement, each write
+a data-modifying CTE of it (each statement costs the server and psycopg as much as a small
+write's own work). The writes joined see the same snapshot, so none may touch a row another of
+them writes, or read what another writes; foreign keys are checked once the statement is done.
 """
 
 from __future__ import annotations
@@ -40,6 +46,38 @@ def _pyformat(sql: str) -> str:
     return converted
 
 
+_JOINED: dict[tuple[str, ...], str] = {}  # writes joined into one statement, by their SQL
+
+
+def _tagged(sql: str, tag: str) -> str:
+    return _NAMED.sub(rf":{tag}\1", sql)
+
+
+def _joined(writes: list[tuple[str, dict[str, Any]]]) -> tuple[str, dict[str, Any]]:
+    """``writes`` as one statement: each but one a data-modifying CTE of the last, or of the
+    one that has CTEs of its own (at most one has: a CTE cannot hold another's); each write's
+    parameters renamed apart."""
+    key = tuple(sql for sql, _ in writes)
+    params = {
+        f"_w{i}_{name}": v for i, (_, values) in enumerate(writes) for name, v in values.items()
+    }
+    sql = _JOINED.get(key)
+    if sql is None:
+        tagged = [_tagged(sql, f"_w{i}_") for i, sql in enumerate(key)]
+        main = next((i for i, sql in enumerate(tagged) if _has_ctes(sql)), len(tagged) - 1)
+        ctes = ", ".join(f"_w{i} AS ({sql})" for i, sql in enumerate(tagged) if i != main)
+        own = tagged[main]
+        sql = f"WITH {ctes}, {own.lstrip()[5:]}" if _has_ctes(own) else f"WITH {ctes} {own}"
+        if len(_JOINED) > 1024:  # the combinations are few: this only guards against misuse
+            _JOINED.clear()
+        _JOINED[key] = sql
+    return sql, params
+
+
+def _has_ctes(sql: str) -> bool:
+    return sql.lstrip()[:5].upper() == "WITH "
+
+
 class Tx:
     """A thin statement runner over the batch's DBAPI connection (``pipeline``: the psycopg
     pipeline the batch's statements are sent on)."""
@@ -48,16 +86,38 @@ class Tx:
         self._raw = raw
         self._postgres = postgres
         self._pipeline = pipeline
+        self._writes: list[tuple[str, dict[str, Any]]] = []
 
     @property
     def postgres(self) -> bool:
         return self._postgres
 
+    def write(self, sql: str, params: Mapping[str, Any] | None = None) -> None:
+        """Run a write whose result nobody looks at, touching rows no other write of the hook
+        touches: on the batch's pipeline, joined with the writes next to it (see above)."""
+        if self._pipeline is None:
+            self.execute(sql, params)
+            return
+        if _has_ctes(sql) and any(_has_ctes(waiting) for waiting, _ in self._writes):
+            self.flush()
+        self._writes.append((sql, dict(params or {})))
+
+    def flush(self) -> None:
+        """Send the writes waiting (``execute`` does first, and the batch at each hook's end)."""
+        writes, self._writes = self._writes, []
+        if writes:
+            self._send(*(writes[0] if len(writes) == 1 else _joined(writes)))
+
     def execute(self, sql: str, params: Mapping[str, Any] | None = None) -> Any:
+        if self._writes:
+            self.flush()
+        return self._send(sql, dict(params or {}))
+
+    def _send(self, sql: str, params: dict[str, Any]) -> Any:
         cur = self._raw.cursor()
         if self._postgres:
             sql = _pyformat(sql)
-        cur.execute(sql, dict(params or {}))
+        cur.execute(sql, params)
         if self._pipeline is not None:
             return _Awaited(cur, self._pipeline)
         return cur

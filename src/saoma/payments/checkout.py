@@ -209,9 +209,7 @@ class Checkout:
         promotions = self.ctx.promotions
 
         def record(unit: Unit) -> None:
-            if pin_pass is not None:  # the right PIN's try given back in the same commit
-                self.ctx.wallets.pin_passed_in(unit.tx, pin_pass)
-                unit.after(pin_pass.committed)
+            # What looks at a result first; the writes that need no look go on together after.
             if self.ctx.admit is not None:  # the merchant's limit before approval
                 self.ctx.admit(unit.tx, merchant.id, amount)
             if offer is not None:
@@ -221,6 +219,9 @@ class Checkout:
                 paid = unit.execute(PAID_SQL, {"pid": row["id"], "now": now, "oid": order.id})
                 if paid.rowcount != 1:
                     raise OrderNotPayable("the order was closed or expired")
+            if pin_pass is not None:  # the right PIN's try given back in the same commit
+                self.ctx.wallets.pin_passed_in(unit.tx, pin_pass)
+                unit.after(pin_pass.committed)
             unit.insert(m.payments, row)
             data = views.payment(row, merchant, for_merchant=True, payer=consumer.display_name)
             if order is not None:

@@ -213,7 +213,7 @@ def finish_in(unit: Unit, claim: Claim | None, status_code: int, body: Any) -> N
         claim.stored = True
 
     unit.after(stored)
-    unit.execute(
+    unit.write(
         "UPDATE idempotency_keys SET state = 'done', status_code = :status, response = :body"
         " WHERE scope = :scope AND key = :key",
         {"status": status_code, "body": json.dumps(body), "scope": claim.scope, "key": claim.key},

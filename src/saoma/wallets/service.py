@@ -355,7 +355,7 @@ class Wallets:
     def pin_passed_in(tx: Tx, pending: PinPass) -> None:
         """Give the try back and record the check in ``tx``, the movement's transaction; once
         that commits, ``pending.committed()`` must be called."""
-        tx.execute(_PIN_PASSED_IN_TX, _PIN_PASSED_LITERALS | pending.params)
+        tx.write(_PIN_PASSED_IN_TX, _PIN_PASSED_LITERALS | pending.params)
 
     def set_no_pin_limit(
         self, consumer_id: str, per_payment: int, per_day: int, pin: str

@@ -31,7 +31,7 @@ def emit_in(
         separators=(",", ":"),
         ensure_ascii=False,
     )
-    tx.execute(
+    tx.write(
         "INSERT INTO outbox (id, type, merchant_id, consumer_id, subject, url, payload,"
         " created_at_us, delivered_at_us, attempts, next_attempt_at_us, request_id)"
         " VALUES (:id, :type, :merchant_id, :consumer_id, :subject, :url, :payload,"

@@ -1,0 +1,112 @@
+"""A hook's writes that nobody looks at (``Tx.write``): on PostgreSQL they wait and go as one
+statement. Whatever the joining, a hook reads what it wrote before, every write commits with the
+money, and a refused request leaves none of its writes while the rest of its batch keeps theirs.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from sqlalchemy import text
+
+from saoma.bootstrap import Platform
+from saoma.core.errors import OrderNotPayable
+from saoma.core.ids import now_us
+from saoma.ledger import Result
+from saoma.ledger.tx import Tx
+from saoma.webhooks.outbox import emit_in
+from support import a_fen_moved, one_batch
+
+# A write with CTEs of its own (as the PIN's given-back try is): joined, it becomes the statement
+# the others are CTEs of.
+WITH_CTES = (
+    "WITH made AS (SELECT :id AS id, :subject AS subject)"
+    " INSERT INTO outbox (id, type, subject, url, payload, created_at_us, attempts,"
+    " next_attempt_at_us) SELECT id, 'test.with', subject, '', '{}', :at, 0, :at FROM made"
+)
+
+
+def events(platform: Platform, subject: str) -> list[str]:
+    with platform.engine.connect() as conn:
+        rows = conn.execute(
+            text("SELECT type FROM outbox WHERE subject = :s ORDER BY seq"), {"s": subject}
+        )
+        return [row.type for row in rows]
+
+
+def noted(tx: Tx, subject: str, kind: str) -> None:
+    emit_in(tx, kind, subject=subject, data={"n": kind}, at_us=now_us())
+
+
+def test_a_hooks_writes_all_commit_and_its_reads_see_the_writes_before(
+    platform: Platform,
+) -> None:
+    subject = f"sub_{secrets.token_hex(4)}"
+    seen: list[int] = []
+
+    def hook(tx: Tx, results: list[Result]) -> None:
+        noted(tx, subject, "test.one")
+        noted(tx, subject, "test.two")
+        count = "SELECT count(*) FROM outbox WHERE subject = :s"
+        seen.append(tx.execute(count, {"s": subject}).fetchone()[0])
+        noted(tx, subject, "test.three")
+        tx.write(WITH_CTES, {"id": f"evt_{secrets.token_hex(6)}", "subject": subject, "at": 1})
+        noted(tx, subject, "test.four")
+
+    (result,) = platform.ledger.submit([a_fen_moved(platform, "w")], hook=hook).result()
+    assert result is Result.OK
+    assert seen == [2]
+    assert sorted(events(platform, subject)) == sorted(
+        ["test.one", "test.two", "test.three", "test.with", "test.four"]
+    )
+    with platform.engine.connect() as conn:
+        payloads = conn.execute(
+            text("SELECT payload FROM outbox WHERE subject = :s AND type = 'test.two'"),
+            {"s": subject},
+        ).scalar_one()
+    assert json.loads(payloads)["data"] == {"n": "test.two"}  # each write its own values
+
+
+def test_a_refused_request_leaves_none_of_its_writes_and_its_batch_keeps_theirs(
+    platform: Platform,
+) -> None:
+    subjects = [f"sub_{secrets.token_hex(4)}" for _ in range(3)]
+
+    def hook_for(subject: str, refuse: bool) -> Any:
+        def hook(tx: Tx, results: list[Result]) -> None:
+            noted(tx, subject, "test.before")
+            tx.write(WITH_CTES, {"id": f"evt_{secrets.token_hex(6)}", "subject": subject, "at": 1})
+            if refuse:
+                raise OrderNotPayable("refused after its writes")
+            noted(tx, subject, "test.after")
+
+        return hook
+
+    with ThreadPoolExecutor(3) as pool:
+        with one_batch(platform) as held:
+            moving = [
+                pool.submit(
+                    lambda s, refuse: platform.ledger.submit(
+                        [a_fen_moved(platform, "r")], hook=hook_for(s, refuse)
+                    ).result(),
+                    subject,
+                    i == 1,
+                )
+                for i, subject in enumerate(subjects)
+            ]
+            held.wait_for(3)
+        outcomes = []
+        for future in moving:
+            try:
+                outcomes.append(future.result(timeout=10))
+            except OrderNotPayable as refused:
+                outcomes.append(refused)
+    assert held.sizes[0] == 3, held.sizes  # taken as one batch
+    assert isinstance(outcomes[1], OrderNotPayable)
+    assert outcomes[0] == outcomes[2] == [Result.OK]
+    assert events(platform, subjects[1]) == []
+    for subject in (subjects[0], subjects[2]):
+        assert sorted(events(platform, subject)) == ["test.after", "test.before", "test.with"]
