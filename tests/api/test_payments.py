@@ -8,6 +8,7 @@ import hmac
 import secrets
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
@@ -289,6 +290,33 @@ def test_wrong_currency_unknown_fields_and_huge_bodies(server: Server) -> None:
     note = httpx.post(url, json={"amount": 100, "pin": PIN, "note": "滴" * 129}, headers=auth)
     assert note.status_code == 422 and note.json()["field"] == "note"
     assert fan.client.me()["balance"] == 1_000
+    # Refused before its work, each left the key free: the payment fixed goes through with it.
+    paid = httpx.post(url, json={"amount": 100, "currency": "CNY", "pin": PIN}, headers=auth)
+    assert paid.status_code == 201, paid.text
+    assert fan.client.me()["balance"] == 900
+
+
+def test_fifty_payments_of_one_order_under_one_key_pay_once(server: Server) -> None:
+    """The key is claimed as the payer is found (one statement on PostgreSQL): of 50 requests
+    at once, one pays; the others hear that it is under way, or get its answer replayed."""
+    busker = new_merchant(server)
+    fan = new_consumer(server, balance=2_000)
+    order = busker.client.create_order("KEY-50", 250)
+    key = secrets.token_hex(8)
+
+    def pay(_: int) -> object:
+        try:
+            return fan.client.pay_order(order["id"], PIN, idempotency_key=key)
+        except SaomaError as exc:
+            return exc.slug
+
+    with ThreadPoolExecutor(50) as pool:
+        outcomes = list(pool.map(pay, range(50)))
+    paid = [o for o in outcomes if isinstance(o, dict)]
+    assert {o["id"] for o in paid} == {paid[0]["id"]}  # replays of the one payment
+    assert {o for o in outcomes if not isinstance(o, dict)} <= {"request-in-progress"}
+    assert fan.client.me()["balance"] == 1_750
+    assert len(busker.client.request("GET", "/v1/merchant/payments")["data"]) == 1
 
 
 def test_an_unknown_caller_hears_401_before_what_its_body_lacks(server: Server) -> None:

@@ -13,13 +13,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
-from typing import Any, ParamSpec, Protocol, TypeVar
+from typing import Any, Generic, ParamSpec, Protocol, TypeVar
 
 from fastapi import Request
 from fastapi.responses import JSONResponse, Response
 
 from saoma.bootstrap import Platform
 from saoma.core.errors import SaomaError, Unauthenticated
+from saoma.db import is_sqlite
 from saoma.merchants.service import Merchant
 from saoma.miniprograms.service import TOKEN_PREFIX
 from saoma.payments import idempotency
@@ -152,21 +153,48 @@ def _by_session(find: Callable[[str], T | None], token: str) -> Callable[[], T]:
     return look_up
 
 
-def _first_if_refused(request: Request, look_up: Callable[[], T]) -> Callable[[], T]:
-    """``look_up``, kept where a refusal of the request's body (422, which FastAPI finds before
+class Lookup(Generic[T]):
+    """Who is calling, looked up when called: in the worker thread, with the request's work
+    (one hand-over to the thread pool instead of two). Where ``claims`` (a payer's session on
+    PostgreSQL), ``claim`` finds the caller and claims an Idempotency-Key in their scope in one
+    statement."""
+
+    __slots__ = ("_claiming", "_look_up", "ran")
+
+    def __init__(
+        self,
+        look_up: Callable[[], T],
+        claiming: Callable[[str, str], tuple[T, bool]] | None = None,
+    ) -> None:
+        self._look_up = look_up
+        self._claiming = claiming
+        self.ran = False
+
+    def __call__(self) -> T:
+        self.ran = True
+        return self._look_up()
+
+    @property
+    def claims(self) -> bool:
+        return self._claiming is not None
+
+    def claim(self, key: str, fingerprint: str) -> tuple[T, bool]:
+        """The caller, and whether ``key`` (a valid key) was claimed in their scope."""
+        assert self._claiming is not None
+        self.ran = True
+        return self._claiming(key, fingerprint)
+
+
+def _first_if_refused(request: Request, lookup: Lookup[T]) -> Lookup[T]:
+    """``lookup``, kept where a refusal of the request's body (422, which FastAPI finds before
     the route runs) asks for it first, unless it ran already: an unknown caller hears 401, not
     what its body lacked (a signed request's nonce is then taken, as by any request)."""
-    ran: list[bool] = []
-
-    def looked_up() -> T:
-        ran.append(True)
-        return look_up()
 
     async def refusal() -> Any:
-        if ran:  # a dependency that looked the caller up before the body was read
+        if lookup.ran:  # a dependency that looked the caller up before the body was read
             return None
         try:
-            await in_worker(looked_up)
+            await in_worker(lookup)
         except SaomaError as refused:
             return refused
         except Exception:  # the database is away, say: the body's refusal stands
@@ -174,37 +202,52 @@ def _first_if_refused(request: Request, look_up: Callable[[], T]) -> Callable[[]
         return None
 
     request.state.caller_refusal = refusal
-    return looked_up
+    return lookup
 
 
-async def consumer_later(request: Request) -> Callable[[], Consumer]:
-    """The consumer calling, as a lookup to run in the worker thread with the request's work (one
-    hand-over to the thread pool instead of two). A request with no session token at all is
-    refused here, on the event loop."""
+def _session_claiming(
+    platform: Platform, token: str
+) -> Callable[[str, str], tuple[Consumer, bool]]:
+    def claiming(key: str, fingerprint: str) -> tuple[Consumer, bool]:
+        finder = platform.wallets.session_finder(token)
+        row = idempotency.find_and_claim(platform.engine, finder, key, fingerprint)
+        if row is None:
+            raise Unauthenticated("the session has expired: sign in again")
+        return Consumer.of(row), bool(row.idem_claimed)
+
+    return claiming
+
+
+async def consumer_later(request: Request) -> Lookup[Consumer]:
+    """The consumer calling, as a lookup to run in the worker thread with the request's work. A
+    request with no session token at all is refused here, on the event loop."""
     token = _bearer(request) or request.cookies.get(CONSUMER_COOKIE, "")
     if not token.startswith("st_"):
         raise Unauthenticated("sign in first: send Authorization: Bearer <token>")
-    return _first_if_refused(request, _by_session(platform_of(request).wallets.for_token, token))
+    platform = platform_of(request)
+    look_up = _by_session(platform.wallets.for_token, token)
+    claiming = None if is_sqlite(platform.engine) else _session_claiming(platform, token)
+    return _first_if_refused(request, Lookup(look_up, claiming))
 
 
 async def consumer(request: Request) -> Consumer:
     return await in_worker(await consumer_later(request))
 
 
-async def merchant_later(request: Request) -> Callable[[], Merchant]:
+async def merchant_later(request: Request) -> Lookup[Merchant]:
     """The merchant calling (a session, or a signed request checked with its body), as a
     lookup to run in the worker thread with the request's work."""
     merchants = platform_of(request).merchants
     token = _bearer(request) or request.cookies.get(MERCHANT_COOKIE, "")
     if token.startswith("mt_"):
-        return _first_if_refused(request, _by_session(merchants.for_token, token))
+        return _first_if_refused(request, Lookup(_by_session(merchants.for_token, token)))
     body = await request.body()
     # The path as sent, percent-escapes and all: what the client signed (``url.path`` is decoded).
     path = request.scope.get("raw_path", b"").decode("latin-1") or request.url.path
     path_qs = path + (f"?{request.url.query}" if request.url.query else "")
     headers = {k.lower(): v for k, v in request.headers.items()}
     signed = partial(merchants.authenticate, headers, request.method, path_qs, body)
-    return _first_if_refused(request, signed)
+    return _first_if_refused(request, Lookup(signed))
 
 
 async def merchant(request: Request) -> Merchant:
@@ -240,6 +283,34 @@ async def idempotent(
         status_code=status_code,
         required=required,
     )
+
+
+def _caller_and_claim(
+    platform: Platform,
+    caller: Callable[[], Who],
+    key: str | None,
+    fingerprint: str,
+    check: Callable[[Who], None] | None,
+) -> tuple[Who, idempotency.Claim | None]:
+    """The caller (``check`` passed), and ``key`` claimed for them where the lookup could claim
+    it in the same statement; None where ``idempotency.begin`` is still to claim it."""
+    if key is None or not (isinstance(caller, Lookup) and caller.claims):
+        who = caller()
+        if check is not None:
+            check(who)
+        return who, None
+    if not idempotency.key_is_valid(key):
+        return caller(), None  # ``begin`` says what is wrong with it
+    who, claimed = caller.claim(key, fingerprint)
+    claim = idempotency.Claim(who.id, key) if claimed else None
+    if check is not None:
+        try:
+            check(who)
+        except BaseException:
+            if claim is not None:  # refused before its work: the key is free again
+                idempotency.release(platform.engine, claim)
+            raise
+    return who, claim
 
 
 async def idempotent_as(
@@ -278,12 +349,10 @@ async def idempotent_as(
         fingerprint = idempotency.request_hash(request.method, request.url.path, body)
 
     def once() -> idempotency.Replay | Any:
-        who = caller()
-        if check is not None:
-            check(who)
+        who, claimed = _caller_and_claim(platform, caller, key, fingerprint, check)
         if key is None:
             return work(who, None)
-        claim = idempotency.begin(platform.engine, who.id, key, fingerprint)
+        claim = claimed or idempotency.begin(platform.engine, who.id, key, fingerprint)
         if isinstance(claim, idempotency.Replay):
             return claim
         with idempotency.leased(platform.engine, claim):

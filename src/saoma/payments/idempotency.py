@@ -24,9 +24,24 @@ import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
-from sqlalchemy import bindparam, delete, insert, select, text, update
+from sqlalchemy import (
+    CTE,
+    BigInteger,
+    Select,
+    String,
+    bindparam,
+    delete,
+    exists,
+    insert,
+    literal,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
@@ -126,6 +141,52 @@ _RENEW = (
     .where(*_THIS_KEY, _KEYS.c.state == "running")
     .values(locked_at_us=bindparam("now"))
 )
+
+
+def claim_with(scopes: Select[Any]) -> CTE:
+    """PostgreSQL: a CTE that makes ``begin``'s first claim, of key ``idem_key`` (the request's
+    ``idem_fingerprint``, at ``idem_now``) in the scope that ``scopes`` selects (one column, at
+    most one row), for a statement that finds the caller: it has a row when the key was claimed.
+    If it has none (another request holds the key, or there was no caller), ``begin`` says why."""
+    return (
+        pg_insert(_KEYS)
+        .from_select(
+            ["scope", "key", "request_hash", "state", "locked_at_us", "created_at_us"],
+            select(
+                scopes.subquery().c[0],
+                bindparam("idem_key", type_=String),
+                bindparam("idem_fingerprint", type_=String),
+                literal("running"),
+                bindparam("idem_now", type_=BigInteger),
+                bindparam("idem_now", type_=BigInteger),
+            ),
+        )
+        .on_conflict_do_nothing()
+        .returning(_KEYS.c.key)
+        .cte("idem_claimed")
+    )
+
+
+@cache
+def _finding_and_claiming(finder: Select[Any], scopes: Select[Any]) -> Bare:
+    claimed = claim_with(scopes)
+    return Bare(finder.add_columns(exists(select(claimed.c.key)).label("idem_claimed")))
+
+
+def find_and_claim(
+    engine: Engine,
+    finder: tuple[Select[Any], Select[Any], dict[str, Any]],
+    key: str,
+    fingerprint: str,
+) -> Any:
+    """PostgreSQL: the caller's row (or None) and Idempotency-Key ``key`` claimed in the
+    caller's scope, in one statement that commits on its own. ``finder``: the statement that
+    finds the caller's row, the one that selects the caller's id alone, and their parameters.
+    The row's ``idem_claimed`` says the key was claimed; if not, ``begin`` says why."""
+    found, scopes, params = finder
+    claims = {"idem_key": key, "idem_fingerprint": fingerprint, "idem_now": now_us()}
+    with write_one(engine) as conn:
+        return _finding_and_claiming(found, scopes).first(conn, params | claims)
 
 
 def begin(engine: Engine, scope: str, key: str, fingerprint: str) -> Claim | Replay:
