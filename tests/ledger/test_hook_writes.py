@@ -70,6 +70,22 @@ def test_a_hooks_writes_all_commit_and_its_reads_see_the_writes_before(
     assert json.loads(payloads)["data"] == {"n": "test.two"}  # each write its own values
 
 
+def test_a_subjects_events_keep_the_order_they_were_written_in(platform: Platform) -> None:
+    """The outbox's numbers order a subject's webhooks: events written by one hook get theirs in
+    the order written, joined writes or not."""
+    subject = f"sub_{secrets.token_hex(4)}"
+    kinds = [f"test.n{n}" for n in range(6)]
+
+    def hook(tx: Tx, results: list[Result]) -> None:
+        for kind in kinds:
+            noted(tx, subject, kind)
+            tx.write(WITH_CTES, {"id": f"evt_{secrets.token_hex(6)}", "subject": "x", "at": 1})
+
+    (result,) = platform.ledger.submit([a_fen_moved(platform, "o")], hook=hook).result()
+    assert result is Result.OK
+    assert events(platform, subject) == kinds
+
+
 def test_a_refused_request_leaves_none_of_its_writes_and_its_batch_keeps_theirs(
     platform: Platform,
 ) -> None:

@@ -294,13 +294,13 @@ def _caller_and_claim(
 ) -> tuple[Who, idempotency.Claim | None]:
     """The caller (``check`` passed), and ``key`` claimed for them where the lookup could claim
     it in the same statement; None where ``idempotency.begin`` is still to claim it."""
-    if key is None or not (isinstance(caller, Lookup) and caller.claims):
+    claims = isinstance(caller, Lookup) and caller.claims
+    if key is None or not claims or not idempotency.key_is_valid(key):  # ``begin`` says why not
         who = caller()
         if check is not None:
             check(who)
         return who, None
-    if not idempotency.key_is_valid(key):
-        return caller(), None  # ``begin`` says what is wrong with it
+    assert isinstance(caller, Lookup)
     who, claimed = caller.claim(key, fingerprint)
     claim = idempotency.Claim(who.id, key) if claimed else None
     if check is not None:

@@ -20,6 +20,9 @@ they wait until the next ``execute`` or the end of the hook, and go as ONE state
 a data-modifying CTE of it (each statement costs the server and psycopg as much as a small
 write's own work). The writes joined see the same snapshot, so none may touch a row another of
 them writes, or read what another writes; foreign keys are checked once the statement is done.
+PostgreSQL runs a statement's CTEs in no promised order, so a write of the same SQL as one
+waiting (a second outbox event: its ``seq`` orders a subject's webhooks) sends those waiting
+first; that also keeps the joined statements few in shape and small.
 """
 
 from __future__ import annotations
@@ -67,15 +70,22 @@ def _joined(writes: list[tuple[str, dict[str, Any]]]) -> tuple[str, dict[str, An
         main = next((i for i, sql in enumerate(tagged) if _has_ctes(sql)), len(tagged) - 1)
         ctes = ", ".join(f"_w{i} AS ({sql})" for i, sql in enumerate(tagged) if i != main)
         own = tagged[main]
-        sql = f"WITH {ctes}, {own.lstrip()[5:]}" if _has_ctes(own) else f"WITH {ctes} {own}"
+        if _has_ctes(own):
+            sql = f"WITH {ctes}, {own[_WITH.match(own).end() :]}"  # type: ignore[union-attr]
+        else:
+            sql = f"WITH {ctes} {own}"
         if len(_JOINED) > 1024:  # the combinations are few: this only guards against misuse
             _JOINED.clear()
         _JOINED[key] = sql
     return sql, params
 
 
+_WITH = re.compile(r"\s*WITH\s", re.IGNORECASE)
+_RECURSIVE = re.compile(r"\s*WITH\s+RECURSIVE\s", re.IGNORECASE)
+
+
 def _has_ctes(sql: str) -> bool:
-    return sql.lstrip()[:5].upper() == "WITH "
+    return _WITH.match(sql) is not None
 
 
 class Tx:
@@ -95,10 +105,11 @@ class Tx:
     def write(self, sql: str, params: Mapping[str, Any] | None = None) -> None:
         """Run a write whose result nobody looks at, touching rows no other write of the hook
         touches: on the batch's pipeline, joined with the writes next to it (see above)."""
-        if self._pipeline is None:
+        if self._pipeline is None or _RECURSIVE.match(sql):  # the latter cannot be a CTE
             self.execute(sql, params)
             return
-        if _has_ctes(sql) and any(_has_ctes(waiting) for waiting, _ in self._writes):
+        ctes = _has_ctes(sql)
+        if any(sql == waiting or (ctes and _has_ctes(waiting)) for waiting, _ in self._writes):
             self.flush()
         self._writes.append((sql, dict(params or {})))
 

@@ -104,7 +104,7 @@ CLAIM_DUE = Bare(
         next_attempt_at_us=bindparam("leased_from", type_=BigInteger)
         + _ROUNDS * bindparam("round_us", type_=BigInteger)
     )
-    .returning(*_CLAIMED)
+    .returning(*_CLAIMED, select(func.count()).select_from(_DUE).scalar_subquery().label("found"))
 )
 INSERT_ATTEMPT = insert(m.webhook_attempts)
 ATTEMPTED = (
@@ -222,13 +222,14 @@ class Dispatcher:
         """``run_once`` on PostgreSQL, the due events found and claimed by one statement."""
         lease = {"leased_from": now_us() + LEASE_MARGIN_US, "round_us": int(TIMEOUT_S * S)}
         with write_one(self.engine) as conn:
-            found = CLAIM_DUE.all(
+            rows = CLAIM_DUE.all(
                 conn, {"now": now, "limit": limit, "workers": self.workers} | lease
             )
-        if found:
-            claimed = sorted(found, key=lambda row: row.seq)  # a subject's events in order
+        if rows:
+            claimed = sorted(rows, key=lambda row: row.seq)  # a subject's events in order
             self._record(claimed, list(self._pool.map(self._deliver, claimed)))
-        return len(found) == limit
+        # As many found due as asked for (some perhaps claimed by another process): maybe more.
+        return bool(rows) and rows[0].found == limit
 
     def _claim(self, ids: list[str], now: int) -> list[Any]:
         """Take the events for this process: one UPDATE stamps them with a lease of our own, long
