@@ -19,6 +19,7 @@ from fastapi import Request
 from fastapi.responses import JSONResponse, Response
 
 from saoma.bootstrap import Platform
+from saoma.core import request_ids
 from saoma.core.errors import SaomaError, Unauthenticated
 from saoma.db import is_sqlite
 from saoma.merchants.service import Merchant
@@ -213,6 +214,7 @@ def _session_claiming(
         row = idempotency.find_and_claim(platform.engine, finder, key, fingerprint)
         if row is None:
             raise Unauthenticated("the session has expired: sign in again")
+        request_ids.caller_known(consumer_id=row.id)  # for the request's log line
         return Consumer.of(row), bool(row.idem_claimed)
 
     return claiming

@@ -313,7 +313,9 @@ def _note_callers(platform: Platform) -> None:
     """Have the services that authenticate a request note who sent it, for its log line.
 
     The API's dependencies call these three to know the caller; each is wrapped once, so that
-    the merchant's or consumer's id reaches :class:`Observed` through the request's context.
+    the merchant's or consumer's id reaches :class:`Observed` through the request's context. (A
+    payer found by the statement that also claims an Idempotency-Key is noted by
+    ``deps.consumer_later`` itself.)
     """
     wallets, merchants = platform.wallets, platform.merchants
     if getattr(wallets.for_token, "notes_caller", False):
