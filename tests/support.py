@@ -25,6 +25,7 @@ from typing import Any, TypeVar
 
 import httpx
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -238,6 +239,30 @@ def approved(platform: Platform, merchant: Merchant) -> Merchant:
     merchant may before approval."""
     approve_directly(platform.engine, merchant.id)
     return merchant
+
+
+def signed_headers(
+    client: MerchantClient,
+    method: str,
+    path: str,
+    content: bytes,
+    *,
+    timestamp: int | None = None,
+    nonce: str | None = None,
+    key: Ed25519PrivateKey | None = None,
+) -> dict[str, str]:
+    """The headers that sign this request with the merchant's key id: now, a fresh nonce and
+    the merchant's own private key unless told otherwise."""
+    headers: dict[str, str] = signing.sign_request(
+        key or client.private_key,
+        client.key_id,
+        method,
+        path,
+        content,
+        timestamp=int(time.time()) if timestamp is None else timestamp,
+        nonce=nonce,
+    )
+    return headers
 
 
 def new_merchant(server: Server, *, webhook_url: str = "", name: str = "Old Chen Noodles") -> Shop:

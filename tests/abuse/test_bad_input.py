@@ -23,7 +23,6 @@ from urllib.parse import quote
 
 import httpx
 import pytest
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import text
 
 from saoma import signing
@@ -37,6 +36,7 @@ from support import (
     fresh_key,
     new_consumer,
     new_merchant,
+    signed_headers,
     wait_until,
 )
 
@@ -71,28 +71,6 @@ def as_consumer(
     return httpx.request(method, server.url + path, content=content, headers=headers, timeout=15)
 
 
-def signed_headers(
-    shop: Shop,
-    method: str,
-    path: str,
-    content: bytes,
-    *,
-    timestamp: int | None = None,
-    nonce: str | None = None,
-    key: Ed25519PrivateKey | None = None,
-) -> dict[str, str]:
-    headers: dict[str, str] = signing.sign_request(
-        key or shop.client.private_key,
-        shop.client.key_id,
-        method,
-        path,
-        content,
-        timestamp=int(time.time()) if timestamp is None else timestamp,
-        nonce=nonce,
-    )
-    return headers
-
-
 def as_merchant(
     server: Server,
     shop: Shop,
@@ -103,7 +81,7 @@ def as_merchant(
     key: str | None = None,
 ) -> httpx.Response:
     content = b"" if body is None else _encode(body)
-    headers = signed_headers(shop, method, path, content)
+    headers = signed_headers(shop.client, method, path, content)
     if body is not None:
         headers["content-type"] = "application/json"
     if method == "POST":
@@ -649,7 +627,7 @@ def test_bodies_over_64_kib_get_413_and_move_nothing(
         if caller == "consumer":
             headers = {"authorization": f"Bearer {scene.payer.client.token}"}
         else:
-            headers = signed_headers(scene.shop, "POST", path, content)
+            headers = signed_headers(scene.shop.client, "POST", path, content)
         headers |= {"content-type": "application/json", "idempotency-key": secrets.token_hex(8)}
         sent: bytes | Iterator[bytes] = _chunks(content) if chunked else content
         response = httpx.post(scene.server.url + path, content=sent, headers=headers, timeout=30)
@@ -690,7 +668,7 @@ def test_chunked_requests_within_the_limit_work_signed_and_unsigned(scene: Scene
     assert paid.status_code == 201, paid.text
     assert paid.json()["amount"] == 321
     order = json.dumps({"merchant_order_no": _no(), "amount": 250}).encode()
-    headers = signed_headers(scene.shop, "POST", "/v1/orders", order)
+    headers = signed_headers(scene.shop.client, "POST", "/v1/orders", order)
     headers["content-type"] = "application/json"
     created = httpx.post(
         scene.server.url + "/v1/orders", content=_chunks(order, 5), headers=headers, timeout=15
@@ -835,7 +813,9 @@ def test_a_stale_or_future_signature_is_refused(scene: Scene, skew: int) -> None
     path = f"/v1/payments/{scene.payment_id}/refunds"
     content = _refund_body()
     before = scene.balances()
-    headers = signed_headers(scene.shop, "POST", path, content, timestamp=int(time.time()) + skew)
+    headers = signed_headers(
+        scene.shop.client, "POST", path, content, timestamp=int(time.time()) + skew
+    )
     problem = assert_problem(_post_signed(scene, path, content, headers), 401)
     assert problem["type"] == TYPE_BASE + "timestamp-out-of-range"
     assert scene.balances() == before
@@ -844,7 +824,9 @@ def test_a_stale_or_future_signature_is_refused(scene: Scene, skew: int) -> None
 def test_a_signature_four_minutes_old_is_still_good(scene: Scene) -> None:
     path = f"/v1/payments/{scene.payment_id}/refunds"
     content = _refund_body()
-    headers = signed_headers(scene.shop, "POST", path, content, timestamp=int(time.time()) - 240)
+    headers = signed_headers(
+        scene.shop.client, "POST", path, content, timestamp=int(time.time()) - 240
+    )
     assert _post_signed(scene, path, content, headers).status_code == 201
 
 
@@ -853,11 +835,13 @@ def test_forged_and_tampered_signatures_are_refused(scene: Scene) -> None:
     content = _refund_body()
     before = scene.balances()
     stranger = signing.new_private_key()
-    forged = signed_headers(scene.shop, "POST", path, content, key=stranger)
-    tampered = signed_headers(scene.shop, "POST", path, content)
-    other_path = signed_headers(scene.shop, "POST", f"/v1/payments/{scene.payment_id}", content)
-    as_get = signed_headers(scene.shop, "GET", path, content)
-    garbage = {**signed_headers(scene.shop, "POST", path, content), "Saoma-Signature": "@@@"}
+    forged = signed_headers(scene.shop.client, "POST", path, content, key=stranger)
+    tampered = signed_headers(scene.shop.client, "POST", path, content)
+    other_path = signed_headers(
+        scene.shop.client, "POST", f"/v1/payments/{scene.payment_id}", content
+    )
+    as_get = signed_headers(scene.shop.client, "GET", path, content)
+    garbage = {**signed_headers(scene.shop.client, "POST", path, content), "Saoma-Signature": "@@@"}
     cases = [
         (forged, content, "signature-invalid"),
         (tampered, content.replace(b'"amount": 1', b'"amount": 9999'), "signature-invalid"),
@@ -878,7 +862,7 @@ def test_a_reused_nonce_is_refused(scene: Scene) -> None:
     path = f"/v1/payments/{scene.payment_id}/refunds"
     content = _refund_body()
     nonce = secrets.token_urlsafe(16)
-    headers = signed_headers(scene.shop, "POST", path, content, nonce=nonce)
+    headers = signed_headers(scene.shop.client, "POST", path, content, nonce=nonce)
     first = _post_signed(scene, path, content, headers)
     assert first.status_code == 201, first.text
     after = scene.balances()
@@ -886,7 +870,7 @@ def test_a_reused_nonce_is_refused(scene: Scene) -> None:
     replayed = _post_signed(scene, path, content, headers)  # the very same request again
     assert assert_problem(replayed, 401)["type"] == TYPE_BASE + "nonce-reused"
     fresh = _refund_body()  # another request, freshly signed, with the same nonce
-    again = signed_headers(scene.shop, "POST", path, fresh, nonce=nonce)
+    again = signed_headers(scene.shop.client, "POST", path, fresh, nonce=nonce)
     assert assert_problem(_post_signed(scene, path, fresh, again), 401)["type"] == (
         TYPE_BASE + "nonce-reused"
     )

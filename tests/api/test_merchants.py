@@ -27,42 +27,23 @@ from support import (
     Shop,
     new_consumer,
     new_merchant,
+    signed_headers,
     verify_login,
     wait_for,
 )
-
-
-def signature(
-    shop_client: MerchantClient,
-    method: str,
-    path: str,
-    body: bytes,
-    *,
-    timestamp: float | None = None,
-    nonce: str | None = None,
-) -> dict[str, str]:
-    """The headers that sign this request with the shop's key (now, a fresh nonce unless told)."""
-    return signing.sign_request(
-        shop_client.private_key,
-        shop_client.key_id,
-        method,
-        path,
-        body,
-        timestamp=int(time.time() if timestamp is None else timestamp),
-        nonce=nonce,
-    )
 
 
 def signed(
     server: Server, shop_client: MerchantClient, method: str, path: str, **kw: object
 ) -> httpx.Response:
     body = json.dumps(kw.pop("body")).encode() if "body" in kw else b""
-    headers = signature(
+    timestamp = kw.pop("timestamp", None)
+    headers = signed_headers(
         shop_client,
         method,
         path,
         body,
-        timestamp=kw.pop("timestamp", None),  # type: ignore[arg-type]
+        timestamp=None if timestamp is None else int(timestamp),  # type: ignore[call-overload]
         nonce=kw.pop("nonce", None),  # type: ignore[arg-type]
     )
     headers.update(kw.pop("headers", {}))  # type: ignore[arg-type]
@@ -87,7 +68,7 @@ def test_requests_must_be_signed_fresh_and_unique(server: Server) -> None:
 
     # A signature for one body does not cover another.
     body = json.dumps({"merchant_order_no": "F-1", "amount": 100}).encode()
-    headers = signature(shop.client, "POST", "/v1/orders", body)
+    headers = signed_headers(shop.client, "POST", "/v1/orders", body)
     forged = httpx.post(
         server.url + "/v1/orders",
         content=body.replace(b"100", b"999"),
@@ -115,7 +96,7 @@ def test_fifty_copies_of_a_signed_request_make_one_order(server: Server) -> None
     """A replay race: the same signed request sent 50 times at once is accepted exactly once."""
     shop = new_merchant(server)
     body = json.dumps({"merchant_order_no": "RACE-1", "amount": 100}).encode()
-    headers = signature(shop.client, "POST", "/v1/orders", body) | {
+    headers = signed_headers(shop.client, "POST", "/v1/orders", body) | {
         "content-type": "application/json",
         "idempotency-key": secrets.token_hex(8),
     }
