@@ -99,7 +99,8 @@ def open_bike(page: Page, world: World, *, money: str = "", shots: Path | None =
         "sandbox", "allow-scripts allow-forms allow-same-origin"
     )
     bike = page.frame_locator("iframe.mini-frame")
-    expect(bike.get_by_role("button", name="Sign in with Saoma")).to_be_visible()
+    # The page's script enables the button once it and the wallet's bridge have loaded.
+    expect(bike.get_by_role("button", name="Sign in with Saoma")).to_be_enabled()
     return next(f for f in page.frames if f.url.startswith(world.origin))
 
 

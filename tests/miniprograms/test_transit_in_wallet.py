@@ -73,7 +73,7 @@ def open_transit(page: Page, world: World, *, money: str = "", sign_up: bool = T
     page.get_by_role("button", name="Services").click()
     page.locator("#mini-list").get_by_role("button", name=NAME).click()
     transit = page.frame_locator("iframe.mini-frame")
-    expect(transit.get_by_role("button", name="Sign in with Saoma")).to_be_visible()
+    expect(transit.get_by_role("button", name="Sign in with Saoma")).to_be_enabled()
     return next(f for f in page.frames if f.url.startswith(world.origin))
 
 

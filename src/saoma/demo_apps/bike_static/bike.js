@@ -76,4 +76,6 @@
       say("");
     } catch (err) { say(`Not locked (${err.message}).`); }
   });
+
+  $("sign-in").disabled = false; // ready: the page's buttons answer from now on
 })();

@@ -120,4 +120,6 @@
     $("menu").replaceChildren(...menu.map(dishItem));
     drawCart();
   }).catch((err) => say(`The menu did not load (${err.message}).`));
+
+  $("sign-in").disabled = false; // ready: the page's buttons answer from now on
 })();

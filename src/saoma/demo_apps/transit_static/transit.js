@@ -86,4 +86,6 @@
       say("Cancelled: we will send no further notice or debit. You can also revoke the mandate at any time in your wallet's Mandates screen; that stops every debit at once.");
     } catch (err) { say(`Not cancelled (${err.message}).`); }
   });
+
+  $("sign-in").disabled = false; // ready: the page's buttons answer from now on
 })();
