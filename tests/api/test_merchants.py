@@ -134,6 +134,77 @@ def test_a_forged_request_does_not_spend_the_nonce_it_carries(server: Server) ->
     assert forged.status_code == 401 and forged.json()["type"].endswith("signature-invalid")
 
 
+def order_request(
+    server: Server, client: MerchantClient, body: dict[str, Any], key: str, nonce: str = ""
+) -> httpx.Response:
+    """``POST /v1/orders`` signed by ``client`` under Idempotency-Key ``key``."""
+    return signed(
+        server,
+        client,
+        "POST",
+        "/v1/orders",
+        body=body,
+        nonce=nonce or secrets.token_hex(8),
+        headers={"content-type": "application/json", "idempotency-key": key},
+    )
+
+
+def test_a_forged_request_holds_no_idempotency_key(server: Server) -> None:
+    """The key is claimed as the signer is found (one statement on PostgreSQL); a request whose
+    signature fails gives it back, so the merchant's own request with that key goes through."""
+    shop, other = new_merchant(server), new_merchant(server)
+    forger = MerchantClient(
+        server.url, key_id=shop.client.key_id, private_key=other.client.private_key
+    )
+    body = {"merchant_order_no": "KEY-F", "amount": 100}
+    key = secrets.token_hex(8)
+    forged = order_request(server, forger, body, key)
+    assert forged.status_code == 401 and forged.json()["type"].endswith("signature-invalid")
+    made = order_request(server, shop.client, body, key)
+    assert made.status_code == 201 and "idempotent-replayed" not in made.headers
+    replayed = order_request(server, shop.client, body, key)
+    assert replayed.status_code == 201 and replayed.headers["idempotent-replayed"] == "true"
+    assert replayed.json() == made.json()
+    found = shop.client.request("GET", "/v1/orders", params={"merchant_order_no": "KEY-F"})
+    assert found["id"] == made.json()["id"]
+
+
+def test_a_spent_nonce_claims_no_idempotency_key(server: Server) -> None:
+    shop = new_merchant(server)
+    nonce = secrets.token_hex(8)
+    first = order_request(
+        server, shop.client, {"merchant_order_no": "N-1", "amount": 100}, "k-1", nonce
+    )
+    assert first.status_code == 201
+    body = {"merchant_order_no": "N-2", "amount": 200}
+    again = order_request(server, shop.client, body, "k-2", nonce)
+    assert again.status_code == 401 and again.json()["type"].endswith("nonce-reused")
+    # Key k-2 was left free: sent again with a nonce of its own, the order is made now.
+    made = order_request(server, shop.client, body, "k-2")
+    assert made.status_code == 201 and "idempotent-replayed" not in made.headers
+    assert made.json()["amount"] == 200
+
+
+def test_fifty_orders_under_one_key_make_one(server: Server) -> None:
+    """Fifty requests at once, each signed with a nonce of its own, one Idempotency-Key: one
+    order is made; the others hear that it is under way, or get its answer replayed."""
+    shop = new_merchant(server)
+    body = {"merchant_order_no": "KEY-50", "amount": 300}
+    key = secrets.token_hex(8)
+    with ThreadPoolExecutor(50) as pool:
+        answers = list(pool.map(lambda _: order_request(server, shop.client, body, key), range(50)))
+    made = [a for a in answers if a.status_code == 201]
+    fresh = [a for a in made if "idempotent-replayed" not in a.headers]
+    assert len(fresh) == 1 and {a.json()["id"] for a in made} == {fresh[0].json()["id"]}
+    others = Counter(a.json()["type"].rsplit("/")[-1] for a in answers if a.status_code != 201)
+    assert set(others) <= {"request-in-progress"}, others
+    with make_engine(server.database_url).connect() as conn:
+        orders = conn.execute(
+            text("SELECT count(*) FROM orders WHERE merchant_id = :m"), {"m": shop.id}
+        ).scalar_one()
+    assert orders == 1
+
+
 def test_key_rotation_keeps_the_old_key_for_the_overlap_only(server: Server) -> None:
     shop = new_merchant(server)
     new_key = signing.new_private_key()

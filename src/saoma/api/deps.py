@@ -249,7 +249,36 @@ async def merchant_later(request: Request) -> Lookup[Merchant]:
     path_qs = path + (f"?{request.url.query}" if request.url.query else "")
     headers = {k.lower(): v for k, v in request.headers.items()}
     signed = partial(merchants.authenticate, headers, request.method, path_qs, body)
-    return _first_if_refused(request, Lookup(signed))
+    platform = platform_of(request)
+    claiming = None
+    if not is_sqlite(platform.engine):
+        claiming = _signature_claiming(platform, headers, request.method, path_qs, body)
+    return _first_if_refused(request, Lookup(signed, claiming))
+
+
+def _signature_claiming(
+    platform: Platform, headers: dict[str, str], method: str, path_qs: str, body: bytes
+) -> Callable[[str, str], tuple[Merchant, bool]]:
+    """PostgreSQL: the signer found, the nonce noted and an Idempotency-Key claimed in the
+    merchant's scope by one statement; a request whose signature then fails frees the key
+    again (and its nonce), so only a signed request holds one."""
+
+    def claiming(key: str, fingerprint: str) -> tuple[Merchant, bool]:
+        merchants = platform.merchants
+        signed = merchants.signed_request(headers, method, path_qs, body)
+        finder = merchants.signer_finder(signed)
+        row = idempotency.find_and_claim(platform.engine, finder, key, fingerprint)
+        claimed = row is not None and bool(row.idem_claimed)
+        try:
+            merchant = merchants.signer(signed, row)
+        except BaseException:
+            if claimed:
+                idempotency.release(platform.engine, idempotency.Claim(row.id, key))
+            raise
+        request_ids.caller_known(merchant_id=merchant.id)  # for the request's log line
+        return merchant, claimed
+
+    return claiming
 
 
 async def merchant(request: Request) -> Merchant:

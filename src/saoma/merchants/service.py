@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import (
     BigInteger,
+    Select,
     String,
     Table,
     bindparam,
@@ -107,6 +108,12 @@ _NOTED = (
 )
 _SIGNER_NOTING_NONCE = Bare(
     _SIGNER.statement.add_columns(exists(select(_NOTED.c.key_id)).label("nonce_fresh"))
+)
+# PostgreSQL, for a statement that joins more to the signer's read (an Idempotency-Key's claim):
+# the merchant's id alone, once the nonce is noted (so a request whose nonce was spent claims
+# nothing).
+_SIGNER_NOTED = select(_KEY.merchant_id).where(
+    _KEY.id == bindparam("key_id"), exists(select(_NOTED.c.key_id))
 )
 _FORGET_NONCE = Bare(
     delete(m.request_nonces).where(
@@ -235,6 +242,15 @@ def decode_public_key(text: str) -> bytes:
             "public_key must be a raw 32-byte Ed25519 key in base64", field="public_key"
         )
     return raw
+
+
+@dataclass(frozen=True, slots=True)
+class SignedRequest:
+    """A signed request as read from its headers (``Merchants.signed_request``)."""
+
+    params: dict[str, Any]  # the key id, the nonce and when it was seen
+    message: bytes  # what the signature signs
+    signature: str
 
 
 class Merchants:
@@ -548,34 +564,57 @@ class Merchants:
         self, headers: dict[str, str], method: str, path_qs: str, body: bytes
     ) -> Merchant:
         """The merchant whose key signed this request, or a refusal saying what is wrong."""
+        signed = self.signed_request(headers, method, path_qs, body)
+        sqlite = is_sqlite(self.engine)
+        with (read if sqlite else write_one)(self.engine) as conn:
+            row = (_SIGNER if sqlite else _SIGNER_NOTING_NONCE).first(conn, signed.params)
+        merchant = self.signer(signed, row)
+        if sqlite:
+            try:
+                with write_one(self.engine) as conn:
+                    _INSERT_NONCE.run(conn, signed.params)
+            except IntegrityError as exc:
+                raise NonceReused("this nonce was already used", field=signing.NONCE) from exc
+        return merchant
+
+    @staticmethod
+    def signed_request(
+        headers: dict[str, str], method: str, path_qs: str, body: bytes
+    ) -> SignedRequest:
+        """A signed request's headers, each in its format, and its timestamp in range: what
+        finding its signer needs. No database is asked."""
         signed = signing.read_signed_headers(headers)  # each header in its format, or 401
         if abs(signed.timestamp - now_us() // 1_000_000) > signing.CLOCK_SKEW_S:
             raise TimestampOutOfRange(
                 "Saoma-Timestamp is more than 5 minutes away from the server's clock",
                 field=signing.TIMESTAMP,
             )
-        now = now_us()
-        key = {"key_id": signed.key_id, "n": signed.nonce}
-        sqlite = is_sqlite(self.engine)
-        with (read if sqlite else write_one)(self.engine) as conn:
-            row = (_SIGNER if sqlite else _SIGNER_NOTING_NONCE).first(conn, key | {"at": now})
+        message = signing.signing_string(method, path_qs, signed.timestamp_text, signed.nonce, body)
+        params = {"key_id": signed.key_id, "n": signed.nonce, "at": now_us()}
+        return SignedRequest(params, message, signed.signature)
+
+    @staticmethod
+    def signer_finder(signed: SignedRequest) -> tuple[Select[Any], Select[Any], dict[str, Any]]:
+        """PostgreSQL: what ``authenticate`` runs, for a statement that joins more to it (an
+        Idempotency-Key's claim): the key with its merchant (the nonce noted), the merchant's
+        id alone once the nonce was new, and their parameters. ``signer`` judges the row."""
+        return _SIGNER_NOTING_NONCE.statement, _SIGNER_NOTED, signed.params
+
+    def signer(self, signed: SignedRequest, row: Any) -> Merchant:
+        """The merchant of ``row`` (the signer's read), if the request's signature is theirs and,
+        on PostgreSQL, its nonce was new; otherwise the refusal. A request whose signature
+        fails has its nonce taken out again."""
+        now = signed.params["at"]
         if row is None or (row.key_expires_at_us is not None and row.key_expires_at_us <= now):
             raise KeyUnknown("unknown or expired key id", field=signing.KEY_ID)
-        message = signing.signing_string(method, path_qs, signed.timestamp_text, signed.nonce, body)
-        if not signing.verify_request(row.key_public, signed.signature, message):
-            if not sqlite and row.nonce_fresh:
+        fresh = getattr(row, "nonce_fresh", None)  # None: SQLite, noted after the check
+        if not signing.verify_request(row.key_public, signed.signature, signed.message):
+            if fresh:
                 with write_one(self.engine) as conn:
-                    _FORGET_NONCE.run(conn, key)
+                    _FORGET_NONCE.run(conn, signed.params)
             raise SignatureInvalid("the signature does not match the request")
-        if not sqlite:
-            if not row.nonce_fresh:
-                raise NonceReused("this nonce was already used", field=signing.NONCE)
-            return Merchant.of(row)
-        try:
-            with write_one(self.engine) as conn:
-                _INSERT_NONCE.run(conn, key | {"at": now})
-        except IntegrityError as exc:
-            raise NonceReused("this nonce was already used", field=signing.NONCE) from exc
+        if fresh is False:
+            raise NonceReused("this nonce was already used", field=signing.NONCE)
         return Merchant.of(row)
 
     def purge_nonces(self) -> int:
