@@ -83,7 +83,7 @@ def main() -> None:
                 ),
                 "signing key and merchant": (merchants._SIGNER, {"key_id": key_id}),
                 "order and merchant": (
-                    merchants._with_merchant(payment_tables.orders),
+                    merchants.with_merchant(payment_tables.orders),
                     {"row_id": order["id"]},
                 ),
             }

@@ -44,34 +44,48 @@ def pin_checks(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[bool]]:
     yield outcomes
 
 
-def _race(p: Platform, pins: list[str], checks: list[bool]) -> tuple[Consumer, list[str]]:
-    """Pay a stall once per PIN, all at once: the payer, and each outcome's slug ("paid" when it
-    went through)."""
+PAID = ["code", "order"]  # a stall's static code, or an order of its own for each payment
+
+
+def _race(
+    p: Platform, pins: list[str], checks: list[bool], paid: str = "code"
+) -> tuple[Consumer, list[str]]:
+    """Pay a stall once per PIN, all at once (``paid``: by its static code, or each an order
+    of its own, whose read claims the PIN's try on PostgreSQL): the payer, and each outcome's
+    slug ("paid" when it went through)."""
     payer = wallet(p, 10_000)
     stall = shop(p)
+    orders = [
+        p.payments.create_order(stall, merchant_order_no=f"T-{i}", amount=100, currency="CNY")[0]
+        for i in range(len(pins) if paid == "order" else 0)
+    ]
     checks.clear()  # count from the race on
     start = threading.Barrier(len(pins))
 
-    def pay(pin: str) -> str:
+    def pay(i: int) -> str:
         start.wait()
         try:
-            p.payments.pay_static(payer, stall.id, amount=100, pin=pin)
+            if paid == "order":
+                p.payments.pay_order(payer, orders[i]["id"], pin=pins[i])
+            else:
+                p.payments.pay_static(payer, stall.id, amount=100, pin=pins[i])
         except SaomaError as refused:
             return refused.slug
         return "paid"
 
     with ThreadPoolExecutor(len(pins)) as pool:
-        return payer, list(pool.map(pay, pins))
+        return payer, list(pool.map(pay, range(len(pins))))
 
 
 def _wrong(n: int) -> list[str]:
     return [f"{i:06d}" for i in range(1, n + 1)]
 
 
+@pytest.mark.parametrize("paid", PAID)
 def test_fifty_wrong_pins_at_once_check_at_most_five(
-    platform: Platform, pin_checks: list[bool]
+    platform: Platform, pin_checks: list[bool], paid: str
 ) -> None:
-    payer, outcomes = _race(platform, _wrong(GUESSES), pin_checks)
+    payer, outcomes = _race(platform, _wrong(GUESSES), pin_checks, paid)
     assert len(pin_checks) == PIN_TRIES_MAX, pin_checks
     assert outcomes.count("pin-wrong") == PIN_TRIES_MAX - 1
     assert outcomes.count("pin-locked") == GUESSES - (PIN_TRIES_MAX - 1)
@@ -81,10 +95,11 @@ def test_fifty_wrong_pins_at_once_check_at_most_five(
     assert (still.value.slug, status_of(still.value)) == ("pin-locked", 423)
 
 
+@pytest.mark.parametrize("paid", PAID)
 def test_the_right_pin_among_49_wrong_ones_gets_no_more_tries(
-    platform: Platform, pin_checks: list[bool]
+    platform: Platform, pin_checks: list[bool], paid: str
 ) -> None:
-    payer, outcomes = _race(platform, [*_wrong(GUESSES - 1), PIN], pin_checks)
+    payer, outcomes = _race(platform, [*_wrong(GUESSES - 1), PIN], pin_checks, paid)
     # The right PIN pays only if it is among the five tries; until it has, at most four wrong
     # ones are checked. Once it has passed, the count starts again as for anyone who types it
     # (then at most five more), so without it, five is all a burst of guesses ever gets.
@@ -101,16 +116,54 @@ def test_the_right_pin_among_49_wrong_ones_gets_no_more_tries(
     assert platform.wallets.balance(payer)["balance"] == 10_000 - 100 * len(paid)
 
 
+@pytest.mark.parametrize("paid", PAID)
 def test_twenty_right_pins_at_once_all_pass_and_lock_nothing(
-    platform: Platform, pin_checks: list[bool]
+    platform: Platform, pin_checks: list[bool], paid: str
 ) -> None:
-    payer, outcomes = _race(platform, [PIN] * 20, pin_checks)
+    payer, outcomes = _race(platform, [PIN] * 20, pin_checks, paid)
     assert outcomes == ["paid"] * 20
     assert pin_checks == [True] * 20
     platform.wallets.verify_pin(payer.id, PIN)  # not locked, and nothing left counted
     with pytest.raises(SaomaError) as wrong:
         platform.wallets.verify_pin(payer.id, "000000")
     assert wrong.value.extra["tries_left"] == PIN_TRIES_MAX - 1
+
+
+def test_an_order_that_cannot_be_paid_spends_no_try(platform: Platform) -> None:
+    """The order is judged before the PIN: a wrong PIN sent for an order already paid, closed
+    or expired is not counted (on PostgreSQL the order's read claims the try, only for an order
+    it can pay)."""
+    payer, stall = wallet(platform, 10_000), shop(platform)
+    made = {
+        state: platform.payments.create_order(
+            stall, merchant_order_no=f"S-{state}", amount=100, currency="CNY"
+        )[0]["id"]
+        for state in ("paid", "closed", "expired")
+    }
+    platform.payments.pay_order(payer, made["paid"], pin=PIN)
+    with platform.engine.begin() as conn:
+        conn.execute(
+            text("UPDATE orders SET state = 'closed' WHERE id = :o"), {"o": made["closed"]}
+        )
+        conn.execute(
+            text("UPDATE orders SET expires_at_us = 1 WHERE id = :o"), {"o": made["expired"]}
+        )
+    other = wallet(platform, 10_000)
+    for state, order_id in made.items():
+        for who in (payer, other):
+            if who is payer and state == "paid":  # the payer's own payment, shown again
+                continue
+            with pytest.raises(SaomaError) as refused:
+                platform.payments.pay_order(who, order_id, pin="000000")
+            assert refused.value.slug == (
+                "order-already-paid" if state == "paid" else f"order-{state}"
+            )
+    for who in (payer, other):  # every try is still there, none counted nor held
+        for tries_left in range(PIN_TRIES_MAX - 1, 0, -1):
+            with pytest.raises(SaomaError) as wrong:
+                platform.wallets.verify_pin(who.id, "000000")
+            assert wrong.value.extra["tries_left"] == tries_left
+        platform.wallets.verify_pin(who.id, PIN)
 
 
 def test_the_right_pin_starts_the_count_again_and_a_lock_ends(platform: Platform) -> None:

@@ -126,7 +126,7 @@ _PREFIX = "merchant__"
 
 
 @cache
-def _with_merchant(table: Table) -> Any:
+def with_merchant(table: Table) -> Any:
     """A row of ``table`` by id with its merchant's columns (each named ``merchant__<name>``),
     built once per table."""
     mc = m.merchants.c
@@ -135,6 +135,12 @@ def _with_merchant(table: Table) -> Any:
         .join(m.merchants, mc.id == table.c.merchant_id)
         .where(table.c.id == bindparam("row_id"))
     )
+
+
+def merchant_in(row: Any) -> Merchant:
+    """The merchant of a row read by ``with_merchant`` (or a statement built on it)."""
+    values = row._asdict()
+    return Merchant.of(SimpleNamespace(**{c.name: values[_PREFIX + c.name] for c in m.merchants.c}))
 
 
 @dataclass(frozen=True, slots=True)
@@ -342,12 +348,10 @@ class Merchants:
         """The row of ``table`` (one with a ``merchant_id``) and its merchant, in one round
         trip, or None when there is no such row."""
         with read(self.engine) as conn:
-            row = _with_merchant(table).first(conn, {"row_id": row_id})
+            row = with_merchant(table).first(conn, {"row_id": row_id})
         if row is None:
             return None
-        values = row._asdict()
-        columns = {c.name: values[_PREFIX + c.name] for c in m.merchants.c}
-        return row, Merchant.of(SimpleNamespace(**columns))
+        return row, merchant_in(row)
 
     def sign_in(self, login: str, password: str) -> Merchant:
         try:

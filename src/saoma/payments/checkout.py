@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import logging
 from dataclasses import replace
+from functools import cache
 from typing import Any
+
+from sqlalchemy import bindparam, select
 
 from saoma.core.errors import (
     CurrencyMismatch,
@@ -24,8 +27,9 @@ from saoma.core.errors import (
 )
 from saoma.core.ids import new_id, now_us
 from saoma.core.money import rate_of
+from saoma.db import Bare, is_sqlite, write_one
 from saoma.ledger import Result, Transfer, TransferFlags
-from saoma.merchants.service import Merchant, check_text
+from saoma.merchants.service import Merchant, check_text, merchant_in, with_merchant
 from saoma.movements import Refused, Unit
 from saoma.payments import idempotency, views
 from saoma.payments import tables as m
@@ -33,6 +37,8 @@ from saoma.payments.checks import authorise_later, check_amount
 from saoma.payments.context import Context
 from saoma.payments.queries import Queries
 from saoma.payments.rows import derived_id, first, payment_row, payment_transfers
+from saoma.wallets import tables as wallet_tables
+from saoma.wallets.pins import PIN_PENDING_STALE_US, PinTry, claim_update
 from saoma.wallets.service import Consumer, PinPass
 
 PAID_SQL = (
@@ -42,6 +48,33 @@ PAID_SQL = (
 
 
 log = logging.getLogger(__name__)
+
+
+@cache
+def _order_claiming_pin() -> Bare:
+    """PostgreSQL: an order read with its merchant and, if it can be paid at ``now`` in the
+    payer's currency, one of the payer's PIN tries claimed (the claim's own rule, and this
+    besides), in one statement that commits on its own: two round trips before. A try is
+    claimed only for an order the checks after it let through, so a refused order spends
+    none, as when the order was read first."""
+    o = m.orders.c
+    payable = (
+        select(o.id)
+        .where(
+            o.id == bindparam("row_id"),
+            o.state == "created",
+            o.expires_at_us > bindparam("now"),
+            o.currency == bindparam("currency"),
+        )
+        .exists()
+    )
+    claimed = claim_update(wallet_tables.consumers, "payer_id").where(payable).cte("pin_claimed")
+    return Bare(
+        with_merchant(m.orders).statement.add_columns(
+            select(claimed.c.pin_hash).scalar_subquery().label("pin_claimed_hash"),
+            select(claimed.c.pin_failures).scalar_subquery().label("pin_claimed_failures"),
+        )
+    )
 
 
 class Checkout:
@@ -58,11 +91,13 @@ class Checkout:
         offer_id: str | None = None,
         claim: idempotency.Claim | None = None,
     ) -> dict[str, Any]:
-        found = self.ctx.merchants.row_with_merchant(m.orders, order_id)
+        now = now_us()
+        found, claimed = self._order(consumer, order_id, now, pin if offer_id is None else None)
         if found is None:
             raise not_found("order", order_id)
         row, merchant = found
-        state = views.order_state(row)
+        # With a try ``claimed``, the order was payable at ``now``: none of these refuses it.
+        state = views.order_state(row, now)
         if state == "paid":
             mine = first(self.ctx.engine, m.payments, order_id=order_id)
             if mine is not None and mine.consumer_id == consumer.id:
@@ -75,7 +110,7 @@ class Checkout:
         if row.currency != consumer.currency:
             raise CurrencyMismatch("the order is in another currency")
         offer = self._offer(consumer, offer_id, merchant.id, row.amount, row.id)
-        authorisation, pin_pass = authorise_later(self.ctx.wallets, consumer, pin)
+        authorisation, pin_pass = authorise_later(self.ctx.wallets, consumer, pin, claimed)
         try:
             return self._settle(
                 consumer,
@@ -92,6 +127,30 @@ class Checkout:
             )
         finally:
             self._pin_passed(pin_pass)
+
+    def _order(
+        self, consumer: Consumer, order_id: str, now: int, pin: str | None
+    ) -> tuple[tuple[Any, Merchant] | None, PinTry | None]:
+        """The order with its merchant; on PostgreSQL, with a PIN to check, one of the payer's
+        PIN tries claimed by the same statement if the order is payable at ``now`` (as the
+        checks that follow judge it), or None."""
+        if pin is None or is_sqlite(self.ctx.engine):
+            return self.ctx.merchants.row_with_merchant(m.orders, order_id), None
+        params = {
+            "row_id": order_id,
+            "now": now,
+            "currency": consumer.currency,
+            "payer_id": consumer.id,
+            "stale": now - PIN_PENDING_STALE_US,
+        }
+        with write_one(self.ctx.engine) as conn:
+            row = _order_claiming_pin().first(conn, params)
+        if row is None:
+            return None, None
+        claimed = None
+        if row.pin_claimed_hash is not None:
+            claimed = PinTry(row.pin_claimed_hash, row.pin_claimed_failures, now)
+        return (row, merchant_in(row)), claimed
 
     def pay_static(
         self,

@@ -9,6 +9,7 @@ from typing import Any
 
 from saoma.core.errors import CurrencyMismatch, InvalidRequest, PinRequired
 from saoma.core.money import AMOUNT_MINOR_MAX, BY_ALPHA
+from saoma.wallets.pins import PinTry
 from saoma.wallets.service import Consumer, PinPass, Wallets
 
 
@@ -60,13 +61,14 @@ def authorise(wallets: Wallets, consumer: Consumer, pin: str | None) -> str:
 
 
 def authorise_later(
-    wallets: Wallets, consumer: Consumer, pin: str | None
+    wallets: Wallets, consumer: Consumer, pin: str | None, claimed: PinTry | None = None
 ) -> tuple[str, PinPass | None]:
     """As :func:`authorise`; on PostgreSQL the right PIN's try is given back, and its check
     recorded, by the money movement it authorises (``Wallets.pin_passed_in`` in its record,
     one statement more on the ledger's pipeline instead of a round trip of its own), or after
-    it, whatever came of it (``Wallets.pin_passed``)."""
+    it, whatever came of it (``Wallets.pin_passed``). ``claimed``: the PIN's try, if the
+    statement that read what is paid claimed it already."""
     if pin is not None:
-        check_id, pending = wallets.verify_pin_later(consumer.id, pin)
+        check_id, pending = wallets.verify_pin_later(consumer.id, pin, claimed=claimed)
         return "pin:" + check_id, pending
     raise PinRequired("confirm the payment with your PIN", field="pin")

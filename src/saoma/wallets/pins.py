@@ -53,18 +53,19 @@ class PinTry:
 
 
 @cache
-def _claim_statement(table: Table) -> Any:
-    """The claim of a try, built once per table: building and keying it on every payment cost
-    more Python than the round trip. It returns the hash and the failures it left, so a claim
-    is one statement."""
+def claim_update(table: Table, row_param: str = "row_id") -> Any:
+    """The claim of a try on the row whose id is parameter ``row_param`` (parameters ``now``
+    and ``stale`` besides), built once per table: an ``UPDATE … RETURNING`` the hash and the
+    failures it left, for a statement that joins more to it (``claim_pin_try`` runs it alone).
+    The conditions are the claim's rule; a caller may add its own."""
     c = table.c
     now: Any = bindparam("now")
     pending = case((c.pin_pending_since_us < bindparam("stale"), 0), else_=c.pin_pending)
     failures = case((c.pin_failures >= PIN_TRIES_MAX, 0), else_=c.pin_failures)
-    return Bare(  # run on the driver directly: one per payment with the PIN
+    return (
         update(table)
         .where(
-            c.id == bindparam("row_id"),
+            c.id == bindparam(row_param),
             c.pin_hash.is_not(None),
             c.pin_locked_until_us <= now,
             failures + pending < PIN_TRIES_MAX,
@@ -72,6 +73,14 @@ def _claim_statement(table: Table) -> Any:
         .values(pin_failures=failures, pin_pending=pending + 1, pin_pending_since_us=now)
         .returning(c.pin_hash, c.pin_failures)
     )
+
+
+@cache
+def _claim_statement(table: Table) -> Any:
+    """The claim of a try, built once per table: building and keying it on every payment cost
+    more Python than the round trip. It returns the hash and the failures it left, so a claim
+    is one statement."""
+    return Bare(claim_update(table))  # run on the driver directly: one per payment with the PIN
 
 
 @cache

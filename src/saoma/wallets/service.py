@@ -37,6 +37,7 @@ from saoma.wallets.credentials import (
 from saoma.wallets.identifiers import claim_in, placeholder_login
 from saoma.wallets.pinkeys import PinKeys
 from saoma.wallets.pins import (
+    PinTry,
     claim_pin_try,
     passed_params,
     passed_statement,
@@ -322,11 +323,12 @@ class Wallets:
         return check_id
 
     def verify_pin_later(
-        self, consumer_id: str, pin: str, *, field: str = "pin"
+        self, consumer_id: str, pin: str, *, field: str = "pin", claimed: PinTry | None = None
     ) -> tuple[str, PinPass | None]:
         """As :meth:`verify_pin`, but on PostgreSQL the right PIN's try is given back and its
-        check recorded later: the :class:`PinPass` returned, which the caller must pass."""
-        claimed = claim_pin_try(self.engine, wm.consumers, consumer_id, field=field)
+        check recorded later: the :class:`PinPass` returned, which the caller must pass.
+        ``claimed``: the try, if a statement that did more claimed it already."""
+        claimed = claimed or claim_pin_try(self.engine, wm.consumers, consumer_id, field=field)
         verdict = self.pins.check(claimed.pin_hash, consumer_id, pin)
         if not verdict.matches:
             raise pin_try_failed(self.engine, wm.consumers, consumer_id, field=field)
