@@ -130,15 +130,15 @@ def test_twenty_right_pins_at_once_all_pass_and_lock_nothing(
 
 
 def test_an_order_that_cannot_be_paid_spends_no_try(platform: Platform) -> None:
-    """The order is judged before the PIN: a wrong PIN sent for an order already paid, closed
-    or expired is not counted (on PostgreSQL the order's read claims the try, only for an order
-    it can pay)."""
+    """The order is judged before the PIN: a wrong PIN sent for an order already paid, closed,
+    expired or in another currency is not counted (on PostgreSQL the order's read claims the
+    try, only for an order it can pay)."""
     payer, stall = wallet(platform, 10_000), shop(platform)
     made = {
         state: platform.payments.create_order(
             stall, merchant_order_no=f"S-{state}", amount=100, currency="CNY"
         )[0]["id"]
-        for state in ("paid", "closed", "expired")
+        for state in ("paid", "closed", "expired", "foreign")
     }
     platform.payments.pay_order(payer, made["paid"], pin=PIN)
     with platform.engine.begin() as conn:
@@ -148,6 +148,9 @@ def test_an_order_that_cannot_be_paid_spends_no_try(platform: Platform) -> None:
         conn.execute(
             text("UPDATE orders SET expires_at_us = 1 WHERE id = :o"), {"o": made["expired"]}
         )
+        conn.execute(
+            text("UPDATE orders SET currency = 'HKD' WHERE id = :o"), {"o": made["foreign"]}
+        )
     other = wallet(platform, 10_000)
     for state, order_id in made.items():
         for who in (payer, other):
@@ -155,9 +158,10 @@ def test_an_order_that_cannot_be_paid_spends_no_try(platform: Platform) -> None:
                 continue
             with pytest.raises(SaomaError) as refused:
                 platform.payments.pay_order(who, order_id, pin="000000")
-            assert refused.value.slug == (
-                "order-already-paid" if state == "paid" else f"order-{state}"
-            )
+            assert refused.value.slug == {
+                "paid": "order-already-paid",
+                "foreign": "currency-mismatch",
+            }.get(state, f"order-{state}")
     for who in (payer, other):  # every try is still there, none counted nor held
         for tries_left in range(PIN_TRIES_MAX - 1, 0, -1):
             with pytest.raises(SaomaError) as wrong:

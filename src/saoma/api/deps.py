@@ -271,11 +271,11 @@ def _signature_claiming(
         claimed = row is not None and bool(row.idem_claimed)
         try:
             merchant = merchants.signer(signed, row)
+            request_ids.caller_known(merchant_id=merchant.id)  # for the request's log line
         except BaseException:
             if claimed:
                 idempotency.release(platform.engine, idempotency.Claim(row.id, key))
             raise
-        request_ids.caller_known(merchant_id=merchant.id)  # for the request's log line
         return merchant, claimed
 
     return claiming
