@@ -12,7 +12,11 @@ the same number of transactions.
 
 Statement counts hardly depend on how busy the machine is; CPU and rates do.
 
-    .venv/bin/python bench/statements.py [--payments 300]
+    .venv/bin/python bench/statements.py [--payments 300] [--kind order|code]
+
+``--kind code``: the payer's phone shows a payment code instead, and the merchant charges it
+(``POST /v1/charges``, settled under the payer's no-PIN limit), as half of ``bench/e2e.py``'s
+payments are.
 
 SAOMA_BENCH_POSTGRES_URL names the PostgreSQL server (default: the test server);
 SAOMA_BENCH_POSTGRES_LOG the file its log goes to (default: Debian's for PostgreSQL 15). Setting
@@ -22,6 +26,7 @@ log_statement for a database needs a superuser.
 from __future__ import annotations
 
 import argparse
+import base64
 import os
 import secrets
 import shutil
@@ -36,6 +41,7 @@ from sqlalchemy.engine import Engine
 
 from common import Receiver, sign_up_shop, start_server
 from saoma.client import ConsumerClient
+from saoma.paycode import codes
 
 PG_SERVER = os.environ.get(
     "SAOMA_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -66,8 +72,9 @@ def cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def saoma(admin: Engine, payments: int) -> tuple[float, float, float]:
-    """(statements, server CPU ms, payments per second) per order and payment."""
+def saoma(admin: Engine, payments: int, kind: str = "order") -> tuple[float, float, float]:
+    """(statements, server CPU ms, payments per second) per order and payment, or per charge
+    of a payment code (``kind`` "code": settled under the payer's no-PIN limit)."""
     name = f"saoma_bench_{uuid.uuid4().hex[:8]}"
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
@@ -85,8 +92,21 @@ def saoma(admin: Engine, payments: int) -> tuple[float, float, float]:
         while payer.me()["balance"] < 1_000_000:
             time.sleep(0.05)
 
+        limits = {"per_payment": 1_000, "per_day": 200_000, "pin": PIN}  # the most allowed
+        payer.request("PUT", "/v1/me/no-pin-limit", limits)
+        device = payer.request("POST", "/v1/me/devices", {"label": "bench phone"})
+        secret = base64.b64decode(device["secret"])
+        handles: list[str] = list(device["handles"])
+
         def pay(label: str, n: int) -> None:
             for i in range(n):
+                if kind == "code":
+                    if not handles:
+                        path = f"/v1/me/devices/{device['device_id']}/handles"
+                        handles.extend(payer.request("POST", path)["handles"])
+                    code = codes.generate(secret, handles.pop(), time.time())
+                    shop.create_charge(code, 100, f"{label}-{i}", terminal_id="till-1")
+                    continue
                 order = shop.create_order(f"{label}-{i}", 100)
                 payer.pay_order(order["id"], PIN)
             while not all(f"{label}-{i}" in receiver.arrived for i in range(n)):
@@ -143,18 +163,23 @@ def pgbench(admin: Engine, transactions: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--payments", type=int, default=300)
+    parser.add_argument(
+        "--kind", choices=["order", "code"], default="order", help="what each payment is"
+    )
     args = parser.parse_args()
     if not os.access(PG_LOG, os.R_OK):
         raise SystemExit(f"cannot read PostgreSQL's log at {PG_LOG} (SAOMA_BENCH_POSTGRES_LOG)")
     admin = create_engine(PG_SERVER, isolation_level="AUTOCOMMIT")
     try:
-        statements, cpu_ms, rate = saoma(admin, args.payments)
+        statements, cpu_ms, rate = saoma(admin, args.payments, args.kind)
         baseline = pgbench(admin, args.payments)
     finally:
         admin.dispose()
-    print(f"{args.payments} orders paid one after another, each with its webhook")
-    print(f"  Saoma:   {statements:5.1f} statements per order and payment")
-    print(f"           {cpu_ms:5.1f} ms of server CPU per order and payment, {rate:.0f} per second")
+    what = "order and payment" if args.kind == "order" else "charge of a payment code"
+    made = "orders paid" if args.kind == "order" else "payment codes charged"
+    print(f"{args.payments} {made} one after another, each with its webhook")
+    print(f"  Saoma:   {statements:5.1f} statements per {what}")
+    print(f"           {cpu_ms:5.1f} ms of server CPU per {what}, {rate:.0f} per second")
     print(f"  pgbench: {baseline:5.1f} statements per TPC-B-like transaction (baseline)")
     print(f"  ratio:   {statements / baseline:5.1f}")
 

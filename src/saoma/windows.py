@@ -18,7 +18,7 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-from sqlalchemy import BigInteger, Integer, Table, bindparam, case, select, update
+from sqlalchemy import BigInteger, Integer, Table, bindparam, case, func, literal, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
@@ -45,18 +45,31 @@ def claim_statement(
 
     With ``pending_column`` (and ``<pending_column>_since_us``, when the last try was claimed),
     the try is claimed as under way, not counted (see the module's docstring)."""
-    sqlite = is_sqlite(engine)
-    dialect = "sqlite" if sqlite else "postgresql"
+    dialect = "sqlite" if is_sqlite(engine) else "postgresql"
     shape = (dialect, table.name, key_column, count_column, start_column, pending_column or "")
     built = _BUILT.get(shape)
-    if built is not None:
-        return built
+    if built is None:
+        columns = (key_column, count_column, start_column, pending_column)
+        built = _BUILT[shape] = _upsert(dialect, table, columns, ("key", "limit"))
+    return built
+
+
+def _upsert(
+    dialect: str,
+    table: Table,
+    columns: tuple[str, str, str, str | None],
+    names: tuple[str, str],
+    only_if: Any = None,
+) -> Any:
+    """:func:`claim_statement`'s upsert, its key and limit bound as ``names``; with ``only_if``
+    (PostgreSQL), it claims nothing unless that condition holds."""
+    key_column, count_column, start_column, pending_column = columns
     count, start = table.c[count_column], table.c[start_column]
     now = bindparam("now", type_=BigInteger)
-    limit = bindparam("limit", type_=Integer)
+    limit = bindparam(names[1], type_=Integer)
     expired = start <= now - bindparam("window_us", type_=BigInteger)
     counted = case((expired, 0), else_=count)
-    first: dict[str, Any] = {key_column: bindparam("key"), start_column: now, count_column: 1}
+    first: dict[str, Any] = {key_column: bindparam(names[0]), start_column: now, count_column: 1}
     changes: dict[str, Any] = {
         count_column: counted + 1,
         start_column: case((expired, now), else_=start),
@@ -73,11 +86,38 @@ def claim_statement(
             since.name: now,
         }
         room = counted + under_way < limit
-    upsert = (sqlite_insert if sqlite else pg_insert)(table).values(first)
-    built = _BUILT[shape] = upsert.on_conflict_do_update(
+    upsert = (sqlite_insert if dialect == "sqlite" else pg_insert)(table)
+    if only_if is None:
+        upsert = upsert.values(first)
+    else:
+        row = select(
+            *(literal(v).label(k) if isinstance(v, int) else v.label(k) for k, v in first.items())
+        ).where(only_if)
+        upsert = upsert.from_select(list(first), row)
+    return upsert.on_conflict_do_update(
         index_elements=[table.c[key_column]], set_=changes, where=room
     ).returning(start)
-    return built
+
+
+@cache
+def claim_pair_statement(
+    table: Table, *, key_column: str, count_column: str, pending_column: str
+) -> Any:
+    """PostgreSQL: two tries claimed under way by one statement, for the bound ``key`` (within
+    ``limit``) and then, only if that one was claimed, for ``key2`` (within ``limit2``), in the
+    same ``window_us`` as of ``now``. It answers how many of each it claimed (0 or 1); a caller
+    whose second claim was refused gives the first back. One round trip where a transaction of
+    two upserts took four; the first key's row is locked before the second's, as there."""
+    columns = (key_column, count_column, "window_start_us", pending_column)
+    first = _upsert("postgresql", table, columns, ("key", "limit")).cte("claimed_first")
+    only_if = select(first.c[0]).exists()
+    second = _upsert("postgresql", table, columns, ("key2", "limit2"), only_if).cte(
+        "claimed_second"
+    )
+    return select(
+        select(func.count()).select_from(first).scalar_subquery().label("first"),
+        select(func.count()).select_from(second).scalar_subquery().label("second"),
+    )
 
 
 @cache

@@ -30,6 +30,7 @@ def test_small_charge_settles_at_once_under_the_no_pin_limit(server: Server) -> 
     code = codes.generate(secret, handles[0], time.time())
     charge = shop.client.create_charge(code, 1_800, "TILL-1")
     assert charge["state"] == "succeeded" and charge["payment_id"]
+    assert shop.client.get_charge(charge["id"]) == charge  # answered as it was stored
     assert payer.client.me()["balance"] == 8_200  # type: ignore[attr-defined]
     history = payer.client.payments()["data"][0]  # type: ignore[attr-defined]
     assert (history["kind"], history["authorisation"]) == ("paycode", "no_pin_limit")

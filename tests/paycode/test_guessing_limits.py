@@ -13,6 +13,7 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
 from saoma.core.errors import SaomaError
@@ -42,6 +43,15 @@ def test_fifty_terminal_ids_at_once_check_only_the_merchants_limit(engine: Engin
             pool.map(lambda n: outcome(paycodes, wrong_code(n), f"m_shop/till-{n}"), range(50))
         )
     assert Counter(slugs) == {"code-unknown": MERCHANT_MAX, "too-many-tries": 50 - MERCHANT_MAX}
+    # A terminal refused by the merchant's limit kept its own try: none counted, none held.
+    with engine.connect() as conn:
+        rows = {
+            r.terminal: (r.failures, r.pending)
+            for r in conn.execute(text("SELECT terminal, failures, pending FROM paycode_failures"))
+        }
+    for n, slug in enumerate(slugs):
+        expected = (1, 0) if slug == "code-unknown" else (0, 0)
+        assert rows.get(f"m_shop/till-{n}", (0, 0)) == expected, (n, slug)
     # Another merchant is not held back by it.
     assert outcome(paycodes, wrong_code(99), "m_other/till-1") == "code-unknown"
 

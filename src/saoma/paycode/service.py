@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import bindparam, case, delete, func, insert, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
@@ -23,10 +23,16 @@ from saoma.core.errors import (
     TooManyTries,
 )
 from saoma.core.ids import new_id, now_us
-from saoma.db import read, write
+from saoma.db import Bare, is_sqlite, read, write, write_one
 from saoma.paycode import codes
 from saoma.paycode import tables as m
-from saoma.windows import claim_params, claim_statement, settle_statement, under_way_statement
+from saoma.windows import (
+    claim_pair_statement,
+    claim_params,
+    claim_statement,
+    settle_statement,
+    under_way_statement,
+)
 
 HANDLES_PER_DEVICE = 100
 FAILURES_MAX = 5  # per terminal per minute; then the terminal waits
@@ -50,6 +56,29 @@ USE_HANDLE = (
 # A try settled: counted as a wrong code (``counted`` 1) or given back (0).
 SETTLE = settle_statement(m.paycode_failures, "terminal", "failures", "pending")
 UNDER_WAY = under_way_statement(m.paycode_failures, "terminal", "pending")
+# PostgreSQL: the terminal's try and then the merchant's claimed by one statement.
+_F = m.paycode_failures.c
+CLAIM_BOTH = Bare(
+    claim_pair_statement(
+        m.paycode_failures, key_column="terminal", count_column="failures", pending_column="pending"
+    )
+)
+# PostgreSQL: a real code's handle used and both its tries given back by one statement, where a
+# transaction of three took five round trips.
+_USED = USE_HANDLE.returning(_H.handle).cte("used")
+_GIVEN_BACK = (
+    update(m.paycode_failures)
+    .where(_F.terminal.in_([bindparam("key"), bindparam("key2")]))
+    .values(pending=case((_F.pending > 0, _F.pending - 1), else_=0))
+    .returning(_F.terminal)
+    .cte("given_back")
+)
+USE_AND_GIVE_BACK = Bare(
+    select(
+        select(func.count()).select_from(_USED).scalar_subquery().label("used"),
+        select(func.count()).select_from(_GIVEN_BACK).scalar_subquery().label("given_back"),
+    )
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,10 +190,15 @@ class PaymentCodes:
             with contextlib.suppress(Exception):  # the database may be what failed: stale soon
                 self._settle(keys, counted=0)
             raise
-        with write(self.engine) as conn:
-            taken = conn.execute(USE_HANDLE, {"h": handle, "at": now_us()})
-            conn.execute(SETTLE, [{"key": key, "counted": 0} for key in keys])
-        if taken.rowcount != 1:  # used before, or the same code at two terminals at once
+        if is_sqlite(self.engine):
+            with write(self.engine) as conn:
+                used = conn.execute(USE_HANDLE, {"h": handle, "at": now_us()}).rowcount
+                conn.execute(SETTLE, [{"key": key, "counted": 0} for key in keys])
+        else:
+            with write_one(self.engine) as conn:
+                params = {"h": handle, "at": now_us(), "key": keys[0], "key2": keys[1]}
+                used = USE_AND_GIVE_BACK.first(conn, params).used
+        if used != 1:  # used before, or the same code at two terminals at once
             raise CodeUsed("this payment code was already used: refresh it", field="code")
         return Resolved(row.wallet_id, row.device_id, handle)
 
@@ -217,6 +251,8 @@ class PaymentCodes:
     def _claim_once(self, merchant: str, terminal: str) -> list[str] | tuple[str, TooManyTries]:
         """The keys claimed, or the key refused and its refusal (nothing claimed then)."""
         now = now_us()
+        if not is_sqlite(self.engine):
+            return self._claim_both(merchant, terminal, now)
         keys: list[str] = []
         refused: tuple[str, TooManyTries] | None = None
         try:
@@ -229,9 +265,7 @@ class PaymentCodes:
                         self._claimed, claim_params(key, limit, FAILURE_WINDOW_US, now)
                     ).scalar()
                     if window is None:
-                        refusal = TooManyTries(
-                            f"too many invalid codes at {who}: wait a minute", field=field
-                        )
+                        refusal = _too_many(who, field)
                         refused = (key, refusal)
                         raise refusal  # rolls the terminal's claim back with the merchant's
                     keys.append(key)
@@ -240,6 +274,22 @@ class PaymentCodes:
                 raise
             return refused
         return keys
+
+    def _claim_both(
+        self, merchant: str, terminal: str, now: int
+    ) -> list[str] | tuple[str, TooManyTries]:
+        """``_claim_once`` on PostgreSQL: one statement claims the terminal's try and then the
+        merchant's; if the merchant's is refused, the terminal's is given back at once."""
+        params = claim_params(terminal, FAILURES_MAX, FAILURE_WINDOW_US, now)
+        params |= {"key2": merchant, "limit2": self.merchant_failures_max}
+        with write_one(self.engine) as conn:
+            claimed = CLAIM_BOTH.first(conn, params)
+        if claimed.first and claimed.second:
+            return [terminal, merchant]
+        if not claimed.first:
+            return terminal, _too_many("this terminal", "terminal_id")
+        self._settle([terminal], counted=0)
+        return merchant, _too_many("this merchant's terminals", "code")
 
     @property
     def _claimed(self) -> Any:
@@ -258,3 +308,7 @@ class PaymentCodes:
     def _settle(self, keys: list[str], *, counted: int) -> None:
         with write(self.engine) as conn:
             conn.execute(SETTLE, [{"key": key, "counted": counted} for key in keys])
+
+
+def _too_many(who: str, field: str) -> TooManyTries:
+    return TooManyTries(f"too many invalid codes at {who}: wait a minute", field=field)

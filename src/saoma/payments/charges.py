@@ -36,6 +36,16 @@ SUCCEEDED_SQL = (
 )
 
 
+# What a charge's view shows of its row besides its state and payment (``views.charge``).
+_VIEWED = ("id", "merchant_order_no", "amount", "currency", "expires_at_us")
+
+
+def _settled_view(row: Any, payment_id: str, merchant: Merchant) -> dict[str, Any]:
+    """The view of charge ``row`` once settled by payment ``payment_id``, without reading it."""
+    settled = {k: getattr(row, k) for k in _VIEWED} | {"state": "succeeded"}
+    return views.charge(SimpleNamespace(**settled, payment_id=payment_id), merchant)
+
+
 class Charges:
     def __init__(self, ctx: Context, queries: Queries) -> None:
         self.ctx = ctx
@@ -103,6 +113,7 @@ class Charges:
                     f"no_pin_limit:{resolved.handle}",
                     row=SimpleNamespace(**row),
                     merchant=merchant,
+                    claim=claim,
                 )
             except OverNoPinLimit:
                 pass  # the allowance went to another debit meanwhile: wait for the PIN instead
@@ -164,7 +175,10 @@ class Charges:
         *,
         row: Any = None,
         merchant: Merchant | None = None,
+        claim: idempotency.Claim | None = None,
     ) -> dict[str, Any]:
+        """Settle the charge; its view as settled, stored as ``claim``'s response in the same
+        commit (neither read nor stored again after it)."""
         row = row if row is not None else self._row(charge_id)
         merchant = merchant if merchant is not None else self.ctx.merchants.get(row.merchant_id)
         now = now_us()
@@ -189,6 +203,7 @@ class Charges:
             payment["fee"],
             charge_id,
         )
+        view = _settled_view(row, payment["id"], merchant)
 
         def record(unit: Unit) -> None:
             paid = payment
@@ -211,9 +226,12 @@ class Charges:
                 consumer_id=consumer.id,
                 url=merchant.webhook_url,
             )
+            idempotency.finish_in(unit, claim, 201, view)
 
         moved = self.ctx.movements.move(transfers, record)
-        if isinstance(moved, Refused) and moved.results[0] is not Result.EXISTS:
+        if not isinstance(moved, Refused):
+            return view
+        if moved.results[0] is not Result.EXISTS:
             self._refused(charge_id)  # refused by the ledger: the charge failed
             raise moved.problem()
-        return self.queries.charge_view(self._row(charge_id))
+        return self.queries.charge_view(self._row(charge_id))  # settled before: as it stands
