@@ -82,7 +82,7 @@ class Charges:
             return self._same_charge(existing, code, amount)
         assert self.ctx.paycodes is not None
         resolved = self.ctx.paycodes.resolve(code, f"{merchant.id}/{terminal_id}")
-        consumer = self.ctx.wallets.get(resolved.wallet_id)
+        consumer, no_pin = self.ctx.wallets.get_with_no_pin_look(resolved.wallet_id, amount)
         now = now_us()
         charge_id = new_id("ch")
         row = {
@@ -104,7 +104,7 @@ class Charges:
         except IntegrityError:  # the same order number, taken a moment ago by another request
             taken = self._by_no(merchant.id, merchant_order_no)
             return self._same_charge(taken, code, amount)
-        if self.ctx.wallets.no_pin_allows(consumer, amount):
+        if no_pin:
             try:
                 # The charge and its merchant as just written and authenticated: not read again.
                 return self._settle_charge(

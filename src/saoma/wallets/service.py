@@ -97,10 +97,7 @@ def day_of(at_us: int, tz: ZoneInfo) -> int:
     return d.year * 10_000 + d.month * 100 + d.day
 
 
-_C = wm.consumers.c
-_NO_PIN_SPENT = select(_C.no_pin_day, _C.no_pin_spent, _C.no_pin_daily_limit).where(
-    _C.id == bindparam("id")
-)  # built once
+_BY_ID_BARE = Bare(_BY_ID)  # a payment code's payer, read on every charge
 
 
 @dataclass(frozen=True, slots=True)
@@ -396,13 +393,20 @@ class Wallets:
             )
         return self.get(consumer_id)
 
-    def no_pin_allows(self, consumer: Consumer, amount: int) -> bool:
-        """Whether ``amount`` looks payable without the PIN now: a first look that spares a
-        waiting charge's round trip. What decides is ``reserve_no_pin``, inside the debit."""
-        if amount <= 0 or amount > min(consumer.no_pin_limit, AMOUNT_MINOR_MAX):
-            return False
+    def get_with_no_pin_look(self, consumer_id: str, amount: int) -> tuple[Consumer, bool]:
+        """The consumer, and whether ``amount`` looks payable without the PIN now, judged from
+        the same read: a first look that spares a waiting charge's round trip. What decides is
+        ``reserve_no_pin``, inside the debit."""
         with read(self.engine) as conn:
-            row = conn.execute(_NO_PIN_SPENT, {"id": consumer.id}).one()
+            row = _BY_ID_BARE.first(conn, {"id": consumer_id})
+        if row is None:
+            raise NotFound.named("consumer", consumer_id)
+        consumer = Consumer.of(row)
+        if amount <= 0 or amount > min(consumer.no_pin_limit, AMOUNT_MINOR_MAX):
+            return consumer, False
+        return consumer, self._no_pin_left(row, amount)
+
+    def _no_pin_left(self, row: Any, amount: int) -> bool:
         spent = row.no_pin_spent if row.no_pin_day == day_of(now_us(), self.tz) else 0
         return int(spent) + amount <= int(row.no_pin_daily_limit)
 
