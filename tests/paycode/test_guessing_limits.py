@@ -13,15 +13,17 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
 from saoma.core.errors import SaomaError
-from saoma.paycode import codes
+from saoma.paycode import codes, service
 from saoma.paycode.service import FAILURES_MAX, PaymentCodes
 from support import wait_until
 
 MERCHANT_MAX = 20
+WRONG = 8  # wrong codes among a busy till's real ones
 
 
 def wrong_code(n: int) -> str:
@@ -121,3 +123,24 @@ def test_a_check_refused_while_a_code_is_checked_waits_for_its_try(engine: Engin
     paycodes.rounds = 0
     assert outcome(paycodes, wrong_code(91), "m_shop/till-c") == "too-many-tries"
     assert paycodes.rounds == 1
+
+
+def test_a_busy_till_with_real_and_wrong_codes_at_once_holds_no_try(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Forty real codes and some wrong ones at one till, all at once (limits high enough that
+    none waits for a try): the terminal's and the merchant's rows are always taken in the same
+    order, so no check waits on another in a circle (PostgreSQL would fail one after a
+    second), and every try ends settled."""
+    monkeypatch.setattr(service, "FAILURES_MAX", 1_000)
+    paycodes = PaymentCodes(engine, merchant_failures_max=1_000)
+    device = paycodes.enrol("c_payer")
+    secret = base64.b64decode(device["secret"])
+    real = [codes.generate(secret, h, time.time()) for h in device["handles"][:40]]
+    sent = real + [wrong_code(n) for n in range(WRONG)]
+    with ThreadPoolExecutor(len(sent)) as pool:
+        slugs = list(pool.map(lambda code: outcome(paycodes, code, "m_shop/till"), sent))
+    assert Counter(slugs) == {"resolved": len(real), "code-unknown": WRONG}
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT terminal, failures, pending FROM paycode_failures")).all()
+    assert sorted(tuple(r) for r in rows) == [("m_shop", WRONG, 0), ("m_shop/till", WRONG, 0)]

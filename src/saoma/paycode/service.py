@@ -64,19 +64,25 @@ CLAIM_BOTH = Bare(
     )
 )
 # PostgreSQL: a real code's handle used and both its tries given back by one statement, where a
-# transaction of three took five round trips.
+# transaction of three took five round trips. The terminal's row is given back before the
+# merchant's (the second waits on the first), the order every claim and settlement takes them
+# in, so two of these statements and a claim never wait on each other in a circle.
 _USED = USE_HANDLE.returning(_H.handle).cte("used")
-_GIVEN_BACK = (
-    update(m.paycode_failures)
-    .where(_F.terminal.in_([bindparam("key"), bindparam("key2")]))
-    .values(pending=case((_F.pending > 0, _F.pending - 1), else_=0))
+_GIVE_BACK = update(m.paycode_failures).values(
+    pending=case((_F.pending > 0, _F.pending - 1), else_=0)
+)
+_GIVEN_FIRST = (
+    _GIVE_BACK.where(_F.terminal == bindparam("key")).returning(_F.terminal).cte("given_first")
+)
+_GIVEN_SECOND = (
+    _GIVE_BACK.where(_F.terminal == bindparam("key2"), select(_GIVEN_FIRST.c.terminal).exists())
     .returning(_F.terminal)
-    .cte("given_back")
+    .cte("given_second")
 )
 USE_AND_GIVE_BACK = Bare(
     select(
         select(func.count()).select_from(_USED).scalar_subquery().label("used"),
-        select(func.count()).select_from(_GIVEN_BACK).scalar_subquery().label("given_back"),
+        select(func.count()).select_from(_GIVEN_SECOND).scalar_subquery().label("given_back"),
     )
 )
 
@@ -231,12 +237,15 @@ class PaymentCodes:
         checked, or refuse with 429. A try is claimed as under way and settled by the check.
 
         Each claim is one conditional upsert, so concurrent requests can never check more codes
-        than the limits allow. Both claims commit together or not at all; the terminal's row is
-        taken first, the merchant's (shared by all its terminals) last and held only until the
-        commit that follows. A claim refused while codes are being checked waits for one of
-        them to be settled (a busy till's real codes give their tries back within milliseconds);
-        one refused with none under way is refused at once, so wrong codes sent on and on hold
-        no worker.
+        than the limits allow. The terminal's row is taken first, the merchant's (shared by all
+        its terminals) last and held only until the commit that follows. On SQLite both claims
+        commit together or not at all; on PostgreSQL one statement claims both, the merchant's
+        only if the terminal's was, and a terminal's try whose merchant refused is given back
+        at once (meanwhile a check at that terminal sees one more try under way).
+
+        A claim refused while codes are being checked waits for one of them to be settled (a
+        busy till's real codes give their tries back within milliseconds); one refused with
+        none under way is refused at once, so wrong codes sent on and on hold no worker.
         """
         deadline = time.monotonic() + CLAIM_WAIT_S
         while True:
