@@ -139,14 +139,20 @@ def settle_statement(table: Table, key_column: str, count_column: str, pending_c
 
 
 @cache
-def under_way_statement(table: Table, key_column: str, pending_column: str) -> Any:
-    """The tries under way for the bound ``key`` as of the bound ``now`` (0 once stale)."""
+def under_way_statement(
+    table: Table, key_column: str, pending_column: str, count_column: str = ""
+) -> Any:
+    """The tries under way for the bound ``key`` as of the bound ``now`` (0 once stale); with
+    ``count_column``, also the tries counted in the window (``window_us`` long, 0 once it has
+    run out), so a caller refused a moment ago can tell whether a try is free now."""
     c = table.c
+    now = bindparam("now", type_=BigInteger)
     since = c[pending_column + "_since_us"]
-    stale = since < bindparam("now", type_=BigInteger) - PENDING_STALE_US
-    return select(case((stale, 0), else_=c[pending_column])).where(
-        c[key_column] == bindparam("key")
-    )
+    columns = [case((since < now - PENDING_STALE_US, 0), else_=c[pending_column]).label("pending")]
+    if count_column:
+        expired = c["window_start_us"] <= now - bindparam("window_us", type_=BigInteger)
+        columns.append(case((expired, 0), else_=c[count_column]).label("counted"))
+    return select(*columns).where(c[key_column] == bindparam("key"))
 
 
 def claim_params(key: str, limit: int, window_us: int, now: int) -> dict[str, Any]:

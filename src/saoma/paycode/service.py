@@ -55,7 +55,7 @@ USE_HANDLE = (
 )
 # A try settled: counted as a wrong code (``counted`` 1) or given back (0).
 SETTLE = settle_statement(m.paycode_failures, "terminal", "failures", "pending")
-UNDER_WAY = under_way_statement(m.paycode_failures, "terminal", "pending")
+UNDER_WAY = under_way_statement(m.paycode_failures, "terminal", "pending", "failures")
 # PostgreSQL: the terminal's try and then the merchant's claimed by one statement.
 _F = m.paycode_failures.c
 CLAIM_BOTH = Bare(
@@ -245,15 +245,25 @@ class PaymentCodes:
 
         A claim refused while codes are being checked waits for one of them to be settled (a
         busy till's real codes give their tries back within milliseconds); one refused with
-        none under way is refused at once, so wrong codes sent on and on hold no worker.
+        none under way is refused at once, so wrong codes sent on and on hold no worker,
+        unless a try was given back between the refusal and that look: it claims again then.
         """
         deadline = time.monotonic() + CLAIM_WAIT_S
+        again = True  # one claim again at once, for a try given back since the refusal
         while True:
             claimed = self._claim_once(merchant, terminal)
             if isinstance(claimed, list):
                 return claimed
             key, refusal = claimed
-            if time.monotonic() >= deadline or not self._under_way(key):
+            if time.monotonic() >= deadline:
+                raise refusal
+            pending, counted = self._under_way(key)
+            limit = FAILURES_MAX if key == terminal else self.merchant_failures_max
+            if again and counted + pending < limit:
+                again = False
+                continue
+            again = True
+            if not pending:  # none under way and none free: the window is used up
                 raise refusal
             time.sleep(CLAIM_RETRY_S)
 
@@ -310,9 +320,12 @@ class PaymentCodes:
             pending_column="pending",
         )
 
-    def _under_way(self, key: str) -> int:
+    def _under_way(self, key: str) -> tuple[int, int]:
+        """The tries under way for ``key`` and those counted in its window, as of now."""
+        params = {"key": key, "now": now_us(), "window_us": FAILURE_WINDOW_US}
         with read(self.engine) as conn:
-            return int(conn.execute(UNDER_WAY, {"key": key, "now": now_us()}).scalar() or 0)
+            row = conn.execute(UNDER_WAY, params).first()
+        return (0, 0) if row is None else (int(row.pending), int(row.counted))
 
     def _settle(self, keys: list[str], *, counted: int) -> None:
         with write(self.engine) as conn:
