@@ -121,14 +121,16 @@ def claim_pair_statement(
 
 
 @cache
-def settle_statement(table: Table, key_column: str, count_column: str, pending_column: str) -> Any:
-    """Settle a try claimed under way for the bound ``key``: counted when ``counted`` is 1, given
-    back when it is 0."""
+def settle_statement(
+    table: Table, key_column: str, count_column: str, pending_column: str, key_param: str = "key"
+) -> Any:
+    """Settle a try claimed under way for the key bound as ``key_param``: counted when
+    ``counted`` is 1, given back when it is 0."""
     c = table.c
     pending = c[pending_column]
     return (
         update(table)
-        .where(c[key_column] == bindparam("key"))
+        .where(c[key_column] == bindparam(key_param))
         .values(
             {
                 pending_column: case((pending > 0, pending - 1), else_=0),

@@ -88,9 +88,9 @@ class Counting(PaymentCodes):
 
     rounds = 0
 
-    def _claim_once(self, merchant: str, terminal: str) -> Any:
+    def _claim_once(self, merchant: str, terminal: str, handle: str) -> Any:
         self.rounds += 1
-        return super()._claim_once(merchant, terminal)
+        return super()._claim_once(merchant, terminal, handle)
 
 
 def test_wrong_codes_beyond_the_allowance_are_refused_without_waiting(engine: Engine) -> None:
@@ -111,7 +111,7 @@ def test_a_check_refused_while_a_code_is_checked_waits_for_its_try(engine: Engin
     paycodes = Counting(engine, merchant_failures_max=MERCHANT_MAX)
     for n in range(MERCHANT_MAX - 1):
         assert outcome(paycodes, wrong_code(n), f"m_shop/till-{n}") == "code-unknown"
-    held = paycodes._claim("m_shop", "m_shop/till-a")  # the last try, under way
+    held, _ = paycodes._claim("m_shop", "m_shop/till-a", "")  # the last try, under way
     paycodes.rounds = 0
     with ThreadPoolExecutor(1) as pool:
         waiting = pool.submit(outcome, paycodes, wrong_code(90), "m_shop/till-b")

@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import bindparam, case, delete, func, insert, select, update
+from sqlalchemy import bindparam, delete, func, insert, select, true, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
@@ -56,11 +56,18 @@ USE_HANDLE = (
 # A try settled: counted as a wrong code (``counted`` 1) or given back (0).
 SETTLE = settle_statement(m.paycode_failures, "terminal", "failures", "pending")
 UNDER_WAY = under_way_statement(m.paycode_failures, "terminal", "pending", "failures")
-# PostgreSQL: the terminal's try and then the merchant's claimed by one statement.
+# PostgreSQL: the terminal's try and then the merchant's claimed by one statement, which also
+# reads the code's handle (NULLs when there is none). The code is checked only once both tries
+# are claimed: a refused claim's row is never looked at.
 _F = m.paycode_failures.c
+_CLAIMED = claim_pair_statement(
+    m.paycode_failures, key_column="terminal", count_column="failures", pending_column="pending"
+).subquery("claimed")
+_HANDLE_ROW = HANDLE.subquery("code_handle")
+_READ = ("device_id", "wallet_id", "secret", "revoked_at_us")
 CLAIM_BOTH = Bare(
-    claim_pair_statement(
-        m.paycode_failures, key_column="terminal", count_column="failures", pending_column="pending"
+    select(_CLAIMED, *(_HANDLE_ROW.c[name] for name in _READ)).select_from(
+        _CLAIMED.outerjoin(_HANDLE_ROW, true())
     )
 )
 # PostgreSQL: a real code's handle used and both its tries given back by one statement, where a
@@ -68,14 +75,10 @@ CLAIM_BOTH = Bare(
 # merchant's (the second waits on the first), the order every claim and settlement takes them
 # in, so two of these statements and a claim never wait on each other in a circle.
 _USED = USE_HANDLE.returning(_H.handle).cte("used")
-_GIVE_BACK = update(m.paycode_failures).values(
-    pending=case((_F.pending > 0, _F.pending - 1), else_=0)
-)
-_GIVEN_FIRST = (
-    _GIVE_BACK.where(_F.terminal == bindparam("key")).returning(_F.terminal).cte("given_first")
-)
+_GIVEN_FIRST = SETTLE.returning(_F.terminal).cte("given_first")  # bound with counted 0
 _GIVEN_SECOND = (
-    _GIVE_BACK.where(_F.terminal == bindparam("key2"), select(_GIVEN_FIRST.c.terminal).exists())
+    settle_statement(m.paycode_failures, "terminal", "failures", "pending", key_param="key2")
+    .where(select(_GIVEN_FIRST.c.terminal).exists())
     .returning(_F.terminal)
     .cte("given_second")
 )
@@ -85,6 +88,18 @@ USE_AND_GIVE_BACK = Bare(
         select(func.count()).select_from(_GIVEN_SECOND).scalar_subquery().label("given_back"),
     )
 )
+
+
+_NOT_READ = object()  # a claim that read no handle (SQLite): the check reads it
+
+
+@dataclass(frozen=True, slots=True)
+class _Refusal:
+    """A claim refused: the key whose try it was, that key's limit, and the answer."""
+
+    key: str
+    limit: int
+    problem: TooManyTries
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,9 +201,12 @@ class PaymentCodes:
         A wrong code (malformed, unknown, expired) is counted; a real one, used or not, is no
         guess and its tries are given back, as are those of a check that failed on its own.
         """
-        keys = self._claim(terminal.partition("/")[0] if merchant is None else merchant, terminal)
+        parts = codes.split(code)
+        handle = "" if parts is None else parts[0]
+        merchant_key = terminal.partition("/")[0] if merchant is None else merchant
+        keys, row = self._claim(merchant_key, terminal, handle)
         try:
-            row, handle = self._check(code, at_s)
+            row = self._check(parts, row, at_s)
         except (CodeMalformed, CodeUnknown, CodeExpired):
             self._settle(keys, counted=1)
             raise
@@ -202,20 +220,27 @@ class PaymentCodes:
                 conn.execute(SETTLE, [{"key": key, "counted": 0} for key in keys])
         else:
             with write_one(self.engine) as conn:
-                params = {"h": handle, "at": now_us(), "key": keys[0], "key2": keys[1]}
+                params = {
+                    "h": handle,
+                    "at": now_us(),
+                    "key": keys[0],
+                    "key2": keys[1],
+                    "counted": 0,
+                }
                 used = USE_AND_GIVE_BACK.first(conn, params).used
         if used != 1:  # used before, or the same code at two terminals at once
             raise CodeUsed("this payment code was already used: refresh it", field="code")
         return Resolved(row.wallet_id, row.device_id, handle)
 
-    def _check(self, code: str, at_s: float | None) -> tuple[Any, str]:
-        """The handle's row and the handle of a real, fresh code; or why not."""
-        parts = codes.split(code)
+    def _check(self, parts: tuple[str, str] | None, row: Any, at_s: float | None) -> Any:
+        """The handle's row of a real, fresh code (``parts``, read with the claim as ``row``
+        unless it is ``_NOT_READ``); or why not."""
         if parts is None:
             raise CodeMalformed("a payment code is 18 digits starting with 28", field="code")
         handle, given = parts
-        with read(self.engine) as conn:
-            row = conn.execute(HANDLE, {"h": handle}).first()
+        if row is _NOT_READ:
+            with read(self.engine) as conn:
+                row = conn.execute(HANDLE, {"h": handle}).first()
         if row is None or row.revoked_at_us is not None:
             raise CodeUnknown("this payment code is not valid", field="code")
         step = codes.time_step(time.time() if at_s is None else at_s)
@@ -230,9 +255,9 @@ class PaymentCodes:
             if old:
                 raise CodeExpired("this payment code has expired: refresh it", field="code")
             raise CodeUnknown("this payment code is not valid", field="code")
-        return row, handle
+        return row
 
-    def _claim(self, merchant: str, terminal: str) -> list[str]:
+    def _claim(self, merchant: str, terminal: str, handle: str) -> tuple[list[str], Any]:
         """Claim one try from the terminal's and the merchant's allowance before a code is
         checked, or refuse with 429. A try is claimed as under way and settled by the check.
 
@@ -247,33 +272,37 @@ class PaymentCodes:
         busy till's real codes give their tries back within milliseconds); one refused with
         none under way is refused at once, so wrong codes sent on and on hold no worker,
         unless a try was given back between the refusal and that look: it claims again then.
+
+        Returns the keys claimed and, on PostgreSQL, ``handle``'s row read by the same statement
+        (None when there is no such handle; ``_NOT_READ`` on SQLite).
         """
         deadline = time.monotonic() + CLAIM_WAIT_S
         again = True  # one claim again at once, for a try given back since the refusal
         while True:
-            claimed = self._claim_once(merchant, terminal)
-            if isinstance(claimed, list):
+            claimed = self._claim_once(merchant, terminal, handle)
+            if not isinstance(claimed, _Refusal):
                 return claimed
-            key, refusal = claimed
             if time.monotonic() >= deadline:
-                raise refusal
-            pending, counted = self._under_way(key)
-            limit = FAILURES_MAX if key == terminal else self.merchant_failures_max
-            if again and counted + pending < limit:
+                raise claimed.problem
+            pending, counted = self._under_way(claimed.key)
+            if again and counted + pending < claimed.limit:
                 again = False
                 continue
             again = True
             if not pending:  # none under way and none free: the window is used up
-                raise refusal
+                raise claimed.problem
             time.sleep(CLAIM_RETRY_S)
 
-    def _claim_once(self, merchant: str, terminal: str) -> list[str] | tuple[str, TooManyTries]:
-        """The keys claimed, or the key refused and its refusal (nothing claimed then)."""
+    def _claim_once(
+        self, merchant: str, terminal: str, handle: str
+    ) -> tuple[list[str], Any] | _Refusal:
+        """The keys claimed (and the handle's row, as ``_claim``), or the refusal (nothing
+        claimed then)."""
         now = now_us()
         if not is_sqlite(self.engine):
-            return self._claim_both(merchant, terminal, now)
+            return self._claim_both(merchant, terminal, handle, now)
         keys: list[str] = []
-        refused: tuple[str, TooManyTries] | None = None
+        refused: _Refusal | None = None
         try:
             with write(self.engine) as conn:
                 for key, limit, field, who in (
@@ -284,31 +313,32 @@ class PaymentCodes:
                         self._claimed, claim_params(key, limit, FAILURE_WINDOW_US, now)
                     ).scalar()
                     if window is None:
-                        refusal = _too_many(who, field)
-                        refused = (key, refusal)
-                        raise refusal  # rolls the terminal's claim back with the merchant's
+                        refused = _Refusal(key, limit, _too_many(who, field))
+                        raise refused.problem  # rolls the terminal's claim back with the merchant's
                     keys.append(key)
         except TooManyTries:
             if refused is None:  # pragma: no cover - only the refusal above is raised here
                 raise
             return refused
-        return keys
+        return keys, _NOT_READ
 
     def _claim_both(
-        self, merchant: str, terminal: str, now: int
-    ) -> list[str] | tuple[str, TooManyTries]:
+        self, merchant: str, terminal: str, handle: str, now: int
+    ) -> tuple[list[str], Any] | _Refusal:
         """``_claim_once`` on PostgreSQL: one statement claims the terminal's try and then the
-        merchant's; if the merchant's is refused, the terminal's is given back at once."""
+        merchant's, and reads ``handle``'s row; if the merchant's try is refused, the
+        terminal's is given back at once."""
         params = claim_params(terminal, FAILURES_MAX, FAILURE_WINDOW_US, now)
-        params |= {"key2": merchant, "limit2": self.merchant_failures_max}
+        params |= {"key2": merchant, "limit2": self.merchant_failures_max, "h": handle}
         with write_one(self.engine) as conn:
             claimed = CLAIM_BOTH.first(conn, params)
         if claimed.first and claimed.second:
-            return [terminal, merchant]
+            return [terminal, merchant], (None if claimed.device_id is None else claimed)
         if not claimed.first:
-            return terminal, _too_many("this terminal", "terminal_id")
+            return _Refusal(terminal, FAILURES_MAX, _too_many("this terminal", "terminal_id"))
         self._settle([terminal], counted=0)
-        return merchant, _too_many("this merchant's terminals", "code")
+        problem = _too_many("this merchant's terminals", "code")
+        return _Refusal(merchant, self.merchant_failures_max, problem)
 
     @property
     def _claimed(self) -> Any:
