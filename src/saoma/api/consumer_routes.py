@@ -46,6 +46,8 @@ from saoma.wallets.service import Consumer
 from saoma.wallets.signup import open_wallet
 
 router = APIRouter(prefix="/v1", tags=["consumers"])
+# The payments' own routes, matched before every other route (``saoma.api.app``).
+first = APIRouter(prefix="/v1", tags=["consumers"])
 Me = Annotated[Consumer, Depends(deps.consumer)]
 # Looked up in the worker thread with the request's work (``deps.idempotent_as``).
 MeLater = Annotated[Callable[[], Consumer], Depends(deps.consumer_later)]
@@ -165,7 +167,7 @@ def preview(body: ScanPreview, me: Me, request: Request) -> Response:
     return answer(codes.preview(deps.platform_of(request), me, body.payload, body.amount))
 
 
-@router.post(
+@first.post(
     "/orders/{order_id}/pay",
     status_code=201,
     response_model=PaymentOut,

@@ -47,6 +47,8 @@ from saoma.payments.subjects import event_subjects
 from saoma.webhooks import dispatcher
 
 router = APIRouter(prefix="/v1", tags=["merchants"])
+# The payments' own routes, matched before every other route (``saoma.api.app``).
+first = APIRouter(prefix="/v1", tags=["merchants"])
 Shop = Annotated[Merchant, Depends(deps.merchant)]
 # Checked in the worker thread with the request's work (``deps.idempotent_as``).
 ShopLater = Annotated[Callable[[], Merchant], Depends(deps.merchant_later)]
@@ -183,7 +185,7 @@ def revoke_key(key_id: str, shop: Shop, request: Request) -> Response:
     return Response(status_code=204)
 
 
-@router.post("/orders", status_code=201, response_model=OrderOut, responses=problems(401, 409, 422))
+@first.post("/orders", status_code=201, response_model=OrderOut, responses=problems(401, 409, 422))
 async def create_order(body: CreateOrder, shop: ShopLater, request: Request) -> Any:
     """A dynamic order: its EMVCo payload and image. The order number makes it idempotent."""
     platform = deps.platform_of(request)

@@ -17,6 +17,8 @@ from saoma.merchants.service import Merchant
 from saoma.wallets.service import Consumer
 
 router = APIRouter(prefix="/v1", tags=["payment codes"])
+# The payments' own routes, matched before every other route (``saoma.api.app``).
+first = APIRouter(prefix="/v1", tags=["payment codes"])
 Me = Annotated[Consumer, Depends(deps.consumer)]
 Shop = Annotated[Merchant, Depends(deps.merchant)]
 # Checked in the worker thread with the request's work (``deps.idempotent_as``).
@@ -83,7 +85,7 @@ async def answer_charge(charge_id: str, body: ConfirmCharge, me: Me, request: Re
     )
 
 
-@router.post(
+@first.post(
     "/charges",
     status_code=201,
     response_model=ChargeOut,
