@@ -84,6 +84,11 @@ class Unit:
             self.flows.append(flow)
         return event_id
 
+    def later(self, look: Callable[[], None]) -> None:
+        """Look at results (and refuse by raising) once the batch's hooks have all run: see
+        :meth:`saoma.ledger.tx.Tx.later`."""
+        self.tx.later(look)
+
     def after(self, effect: Callable[[], None]) -> None:
         """Run ``effect`` after the commit, once, and only if this run is the one committed."""
         self._after.append(effect)
@@ -161,9 +166,9 @@ class Movements:
         A refusal raised by ``record`` (:class:`saoma.ledger.tx.Refusal`, such as a
         :class:`~saoma.core.errors.SaomaError`) rolls back this movement and is raised here, as
         is :class:`~saoma.core.errors.Frozen` when it would take money out of a frozen account
-        or pay a frozen merchant (:mod:`saoma.freezes.guard`, checked before ``record``) --
-        unless ``booked``: the movement books what the bank already did (a payout or withdrawal
-        it paid after Saoma gave up on it), which no freeze can undo.
+        or pay a frozen merchant (:mod:`saoma.freezes.guard`: its check is sent before
+        ``record`` runs) -- unless ``booked``: the movement books what the bank already did (a
+        payout or withdrawal it paid after Saoma gave up on it), which no freeze can undo.
         """
         transfers = list(transfers)
         committed: list[Unit | None] = [None]

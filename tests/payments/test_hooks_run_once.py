@@ -16,10 +16,13 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
 from saoma.bootstrap import Platform
+from saoma.core.errors import MerchantFrozen, OrderNotPayable
 from saoma.db import read
+from saoma.freezes.service import Doer
 from saoma.ledger import Result, Transfer, TransferCode
 from saoma.ledger.tx import Refusal, Tx
 from saoma.merchants.service import Merchant
@@ -125,3 +128,58 @@ def test_a_retried_batch_reports_each_checkout_event_once(
     assert len(reported) == 2, "each checkout reports its events once"
     assert platform.wallets.balance(alice)["balance"] == 5_000 + 1 - 1_200
     assert platform.wallets.balance(bob)["balance"] == 5_000 - 800
+
+
+def test_payments_refused_at_the_end_of_their_batch_leave_the_others_paid(
+    platform: Platform, payer: Callable[[int], Consumer], shop: Callable[..., Merchant]
+) -> None:
+    """Whether an order is still payable and its merchant not frozen is looked at once every
+    hook of the batch has run (one wait for all the answers). An order closed and a merchant
+    frozen while their payments queued in one batch with a third: the two payers hear their own
+    reasons and keep their money, the third pays once."""
+    noodles, tea, dumplings = shop(), shop("Tea House"), shop("Dumpling King")
+    alice, bob, carol = payer(5_000), payer(5_000), payer(5_000)
+    orders = [
+        platform.payments.create_order(who, merchant_order_no=no, amount=amount, currency="CNY")[0]
+        for who, no, amount in ((noodles, "C-1", 1_200), (tea, "G-1", 800), (dumplings, "F-1", 500))
+    ]
+    entered, go = hold_the_next_batch(platform)
+    first = platform.ledger.submit(
+        [
+            Transfer(
+                "blocker", platform.payments.bank_account, alice.account_id, 1, TransferCode.TOP_UP
+            )
+        ],
+        hook=lambda _tx, _results: None,
+    )
+    assert entered.wait(WAIT_S)
+    with ThreadPoolExecutor(3) as pool:
+        paying = [
+            pool.submit(platform.payments.pay_order, who, order["id"], pin=PIN)
+            for who, order in zip((alice, bob, carol), orders, strict=True)
+        ]
+        wait_until(lambda: queued(platform) == 3, timeout_s=WAIT_S, what="the payments to queue")
+        platform.payments.close_order(noodles, orders[0]["id"])
+        platform.freezes.freeze(Doer("op_support", "support", "T-9"), "merchant", dumplings.id, "")
+        go.set()
+        assert first.result() == [Result.OK]
+        with pytest.raises(OrderNotPayable):
+            paying[0].result(WAIT_S)
+        assert paying[1].result(WAIT_S)["amount"] == 800
+        with pytest.raises(MerchantFrozen):
+            paying[2].result(WAIT_S)
+
+    succeeded = outbox_ids(platform, "payment.succeeded")
+    assert list(succeeded.values()) == [orders[1]["id"]]
+    assert platform.wallets.balance(alice)["balance"] == 5_000 + 1
+    assert platform.wallets.balance(bob)["balance"] == 5_000 - 800
+    assert platform.wallets.balance(carol)["balance"] == 5_000
+    states = {
+        o["id"]: platform.payments.get_order(m_, o["id"])["state"]
+        for m_, o in zip((noodles, tea, dumplings), orders, strict=True)
+    }
+    assert states == {
+        orders[0]["id"]: "closed",
+        orders[1]["id"]: "paid",
+        orders[2]["id"]: "created",
+    }

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import literal, select
 from sqlalchemy.engine import Engine
@@ -102,14 +103,20 @@ def _sql(accounts: int, holds: int) -> str:
 
 
 def refuse_frozen(tx: Tx, seen: Watch) -> None:
-    """Raise :class:`WalletFrozen` or :class:`MerchantFrozen` if the movement ``seen`` describes
-    takes money out of a frozen account or pays a frozen merchant. One indexed statement."""
+    """Refuse with :class:`WalletFrozen` or :class:`MerchantFrozen` if the movement ``seen``
+    describes takes money out of a frozen account or pays a frozen merchant. One indexed
+    statement, sent now; its answer is looked at with the batch's others, before the commit
+    (:meth:`saoma.ledger.tx.Tx.later`)."""
     if seen.empty:
         return
     accounts = sorted(seen.debits | seen.credits)
     params: dict[str, object] = {f"a{i}": a for i, a in enumerate(accounts)}
     params.update({f"h{i}": h for i, h in enumerate(seen.captures)})
-    rows = tx.execute(_sql(len(accounts), len(seen.captures)), params).fetchall()
+    found = tx.execute(_sql(len(accounts), len(seen.captures)), params)
+    tx.later(lambda: _refuse(found.fetchall(), seen))
+
+
+def _refuse(rows: Sequence[Any], seen: Watch) -> None:
     if not rows:
         return
     for kind, account, captured in rows:

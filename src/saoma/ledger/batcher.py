@@ -358,6 +358,7 @@ class GroupCommitter:
                 if request.hook is not None:
                     request.hook(tx, own)
                     tx.flush()  # its writes, joined in one statement, and nobody else's
+            tx.run_later()  # the hooks' looks at their answers, after one wait for them all
 
         outcome = self._store.apply_batch(
             batch, raw.driver_connection, before_commit if hooked else None, on_sent, on_read

@@ -12,8 +12,11 @@ Statements use ``:name`` placeholders on both databases.
 On PostgreSQL the hook runs in the batch's pipeline: a statement whose result nobody looks at is
 sent with the next one instead of waiting for its answer, so the rows the batch locked are held
 for fewer round trips. Looking at a statement's result (its row count, its rows) waits for it,
-and for everything sent before it. An error then surfaces at that wait or at the commit, and
-fails the batch as it would have at the statement itself.
+and for everything sent before it (one wait answers every statement sent so far). An error then
+surfaces at that wait or at the commit, and fails the batch as it would have at the statement
+itself. A look that only decides whether to refuse the request (a freeze found, an order no
+longer payable) goes to ``later``: it runs once every hook of the batch has run, so the whole
+batch waits once for all of them, where each look waited for a round trip of its own.
 
 ``write`` goes further for writes nobody looks at (a new row, a stored response): on PostgreSQL
 they wait until the next ``execute`` or the end of the hook, and go as ONE statement, each write
@@ -95,8 +98,9 @@ class Tx:
     def __init__(self, raw: Any, *, postgres: bool, pipeline: Any = None) -> None:
         self._raw = raw
         self._postgres = postgres
-        self._pipeline = pipeline
+        self._pipeline = None if pipeline is None else _Pipeline(pipeline)
         self._writes: list[tuple[str, dict[str, Any]]] = []
+        self._later: list[Callable[[], None]] = []
 
     @property
     def postgres(self) -> bool:
@@ -112,6 +116,23 @@ class Tx:
         if any(sql == waiting or (ctes and _has_ctes(waiting)) for waiting, _ in self._writes):
             self.flush()
         self._writes.append((sql, dict(params or {})))
+
+    def later(self, look: Callable[[], None]) -> None:
+        """Run ``look``, a look at results that may refuse the request (by raising), once
+        every hook of the batch has run and before the commit, in the order given; the batch's
+        statements are then answered by one wait. Without a pipeline (SQLite, a transaction of
+        its own) it runs at once. A hook's own later statements do not depend on the look:
+        when it refuses, the whole batch is rolled back and goes again without the request."""
+        if self._pipeline is None:
+            look()
+        else:
+            self._later.append(look)
+
+    def run_later(self) -> None:
+        """Run the looks put off by :meth:`later` (the batch, after its last hook)."""
+        looks, self._later = self._later, []
+        for look in looks:
+            look()
 
     def flush(self) -> None:
         """Send the writes waiting (``execute`` does first, and the batch at each hook's end)."""
@@ -130,24 +151,41 @@ class Tx:
             sql = _pyformat(sql)
         cur.execute(sql, params)
         if self._pipeline is not None:
-            return _Awaited(cur, self._pipeline)
+            self._pipeline.sent += 1
+            return _Awaited(cur, self._pipeline, self._pipeline.sent)
         return cur
+
+
+class _Pipeline:
+    """The batch's psycopg pipeline, and how many statements were sent on it and answered."""
+
+    __slots__ = ("answered", "pipeline", "sent")
+
+    def __init__(self, pipeline: Any) -> None:
+        self.pipeline = pipeline
+        self.sent = 0
+        self.answered = 0
+
+    def wait_for(self, sent: int) -> None:
+        """Wait for the answer of the ``sent``-th statement: every statement sent so far is
+        answered by the same wait, so a later look at one of them waits no more."""
+        if self.answered < sent:
+            self.pipeline.sync()
+            self.answered = self.sent
 
 
 class _Awaited:
     """A statement sent on the pipeline: its answer is waited for when first looked at."""
 
-    __slots__ = ("_cur", "_pipeline", "_received")
+    __slots__ = ("_cur", "_number", "_pipeline")
 
-    def __init__(self, cur: Any, pipeline: Any) -> None:
+    def __init__(self, cur: Any, pipeline: _Pipeline, number: int) -> None:
         self._cur = cur
         self._pipeline = pipeline
-        self._received = False
+        self._number = number
 
     def _answer(self) -> Any:
-        if not self._received:
-            self._pipeline.sync()
-            self._received = True
+        self._pipeline.wait_for(self._number)
         return self._cur
 
     def __getattr__(self, name: str) -> Any:

@@ -46,6 +46,12 @@ def _settled_view(row: Any, payment_id: str, merchant: Merchant) -> dict[str, An
     return views.charge(SimpleNamespace(**settled, payment_id=payment_id), merchant)
 
 
+def _succeeded_once(done: Any) -> None:
+    """The charge's ``SUCCEEDED_SQL`` (``done``) marked it, or the cashier stopped waiting."""
+    if done.rowcount != 1:
+        raise ChargeExpired("the cashier stopped waiting: pay again")
+
+
 class Charges:
     def __init__(self, ctx: Context, queries: Queries) -> None:
         self.ctx = ctx
@@ -213,8 +219,7 @@ class Charges:
                 at = self.ctx.wallets.reserve_no_pin(unit.tx, consumer.id, row.amount)
                 paid = payment | {"created_at_us": at}
             done = unit.execute(SUCCEEDED_SQL, {"pid": paid["id"], "id": charge_id, "now": now})
-            if done.rowcount != 1:
-                raise ChargeExpired("the cashier stopped waiting: pay again")
+            unit.later(lambda: _succeeded_once(done))
             unit.insert(m.payments, paid)
             unit.emit(
                 "payment.succeeded",
