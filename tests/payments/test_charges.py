@@ -140,3 +140,37 @@ def test_a_no_pin_debit_is_timed_once_it_holds_the_wallets_row(
             text("SELECT created_at_us FROM payments WHERE id = :id"), {"id": charge["payment_id"]}
         ).scalar_one()
     assert made_at >= released_at
+
+
+def test_one_till_order_number_sent_with_many_codes_at_once_charges_once(
+    platform: Platform, payer: Payer, shop: Shop, balances: Any
+) -> None:
+    """A till's order number is the charge's key: twenty payers' codes sent under one number at
+    once make one charge; every other till hears that the number was used, and its payer keeps
+    the money."""
+    market = shop("Wet Market")
+    payers = [payer(10_000) for _ in range(20)]
+    scanned = [next(phone(platform, p, no_pin=5_000)) for p in payers]
+
+    def charge(code: str) -> Any:
+        try:
+            return platform.payments.create_charge(
+                market,
+                code=code,
+                amount=1_800,
+                currency="CNY",
+                merchant_order_no="T-RACE",
+                terminal_id="t1",
+            )
+        except SaomaError as exc:
+            return status_of(exc), exc.slug
+
+    with ThreadPoolExecutor(20) as pool:
+        answers = list(pool.map(charge, scanned))
+    charged = [a for a in answers if isinstance(a, dict)]
+    assert len(charged) == 1 and charged[0]["state"] == "succeeded"
+    assert (
+        sorted(a for a in answers if not isinstance(a, dict)) == [(409, "order-number-reused")] * 19
+    )
+    assert sorted(balances.wallet(p) for p in payers) == [8_200] + [10_000] * 19
+    assert balances.merchant(market) == 1_800 - 11

@@ -10,13 +10,13 @@ from __future__ import annotations
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import insert, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from saoma.core.errors import ChargeExpired, OrderNumberReused, not_found
 from saoma.core.ids import new_id, now_us
 from saoma.core.money import rate_of
-from saoma.db import write, write_one
+from saoma.db import Bare, read, write, write_one
 from saoma.ledger import Result
 from saoma.merchants.service import Merchant, check_text
 from saoma.movements import Refused, Unit
@@ -29,7 +29,14 @@ from saoma.payments.rows import code_hash, derived_id, first, payment_row, payme
 from saoma.wallets.service import Consumer, OverNoPinLimit
 
 CHARGE_WAIT_US = 60 * 1_000_000  # a terminal waits a minute for the payer's PIN
-INSERT_CHARGE = insert(m.charges)  # built once; values bound per call
+# The statements every charge runs, built once and run on the driver (``saoma.db.Bare``).
+INSERT_CHARGE = Bare(insert(m.charges).values({c.name: bindparam(c.name) for c in m.charges.c}))
+BY_NO = Bare(
+    select(m.charges).where(
+        m.charges.c.merchant_id == bindparam("merchant_id"),
+        m.charges.c.merchant_order_no == bindparam("no"),
+    )
+)
 SUCCEEDED_SQL = (
     "UPDATE charges SET state = 'succeeded', payment_id = :pid"
     " WHERE id = :id AND state = 'waiting_for_payer' AND expires_at_us > :now"
@@ -62,9 +69,8 @@ class Charges:
         return first(self.engine, m.charges, id=charge_id)
 
     def _by_no(self, merchant_id: str, merchant_order_no: str) -> Any:
-        return first(
-            self.engine, m.charges, merchant_id=merchant_id, merchant_order_no=merchant_order_no
-        )
+        with read(self.engine) as conn:
+            return BY_NO.first(conn, {"merchant_id": merchant_id, "no": merchant_order_no})
 
     def create_charge(
         self,
@@ -106,7 +112,7 @@ class Charges:
         }
         try:
             with write_one(self.engine) as conn:
-                conn.execute(INSERT_CHARGE, row)
+                INSERT_CHARGE.run(conn, row)
         except IntegrityError:  # the same order number, taken a moment ago by another request
             taken = self._by_no(merchant.id, merchant_order_no)
             return self._same_charge(taken, code, amount)
