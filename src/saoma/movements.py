@@ -28,7 +28,7 @@ from saoma.freezes.guard import refuse_frozen, watch
 from saoma.ledger import Ledger, Result, Transfer
 from saoma.ledger import errors as ledger_errors
 from saoma.ledger.errors import error_for
-from saoma.ledger.tx import Tx
+from saoma.ledger.tx import Refusal, Tx
 from saoma.observe import metrics
 from saoma.webhooks.outbox import emit_in
 
@@ -178,14 +178,19 @@ class Movements:
 
         def hook(tx: Tx, results: list[Result]) -> None:
             committed[0] = None  # a retried batch runs the hook again: the last run counts
-            if any(r is Result.OK for r in results):
-                refuse_frozen(tx, seen)
+            frozen = refuse_frozen(tx, seen) if any(r is Result.OK for r in results) else None
             if results and all(r is Result.OK for r in results):
                 unit = Unit(tx, request_id)
                 if record is not None:
-                    record(unit)
+                    try:
+                        record(unit)
+                    except Refusal:
+                        if frozen is not None:
+                            frozen()  # a freeze is the refusal heard first, as on SQLite
+                        raise
                 committed[0] = unit
-                recorded[0] = True
+                # Once the batch's looks before it have passed, on its way to the commit.
+                tx.later(lambda: recorded.__setitem__(0, True))
 
         started = time.perf_counter()
         results = self.ledger.submit(transfers, hook=hook).result()

@@ -20,7 +20,7 @@ import pytest
 from sqlalchemy import select
 
 from saoma.bootstrap import Platform
-from saoma.core.errors import MerchantFrozen, OrderNotPayable
+from saoma.core.errors import MerchantFrozen, OrderNotPayable, WalletFrozen
 from saoma.db import read
 from saoma.freezes.service import Doer
 from saoma.ledger import Result, Transfer, TransferCode
@@ -183,3 +183,20 @@ def test_payments_refused_at_the_end_of_their_batch_leave_the_others_paid(
         orders[1]["id"]: "paid",
         orders[2]["id"]: "created",
     }
+
+
+def test_a_freeze_is_the_refusal_heard_first(
+    platform: Platform, payer: Callable[[int], Consumer], shop: Callable[..., Merchant]
+) -> None:
+    """A movement that a freeze refuses and whose own hook refuses too hears the freeze, on
+    both databases (on PostgreSQL the freeze's answer is otherwise looked at after the hooks)."""
+    tea, alice = shop("Tea House"), payer(5_000)
+    platform.freezes.freeze(Doer("op_support", "support", "T-10"), "consumer", alice.id, "Lost")
+
+    def record(_unit: Any) -> None:
+        raise Refused("the hook's own refusal")
+
+    paid = Transfer("frozen-first", alice.account_id, tea.account_id, 100, TransferCode.PAYMENT)
+    with pytest.raises(WalletFrozen):
+        platform.payments.movements.move([paid], record)
+    assert platform.wallets.balance(alice)["balance"] == 5_000

@@ -26,7 +26,7 @@ Credits to a frozen wallet (refunds, top-ups, transfers received) are never refu
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -102,18 +102,24 @@ def _sql(accounts: int, holds: int) -> str:
     return sql
 
 
-def refuse_frozen(tx: Tx, seen: Watch) -> None:
+def refuse_frozen(tx: Tx, seen: Watch) -> Callable[[], None] | None:
     """Refuse with :class:`WalletFrozen` or :class:`MerchantFrozen` if the movement ``seen``
     describes takes money out of a frozen account or pays a frozen merchant. One indexed
     statement, sent now; its answer is looked at with the batch's others, before the commit
-    (:meth:`saoma.ledger.tx.Tx.later`)."""
+    (:meth:`saoma.ledger.tx.Tx.later`). Returns that look (None: nothing to look for), for a
+    caller refusing for another reason meanwhile to look first: a freeze is heard first."""
     if seen.empty:
-        return
+        return None
     accounts = sorted(seen.debits | seen.credits)
     params: dict[str, object] = {f"a{i}": a for i, a in enumerate(accounts)}
     params.update({f"h{i}": h for i, h in enumerate(seen.captures)})
     found = tx.execute(_sql(len(accounts), len(seen.captures)), params)
-    tx.later(lambda: _refuse(found.fetchall(), seen))
+
+    def look() -> None:
+        _refuse(found.fetchall(), seen)
+
+    tx.later(look)
+    return look
 
 
 def _refuse(rows: Sequence[Any], seen: Watch) -> None:

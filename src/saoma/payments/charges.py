@@ -115,6 +115,8 @@ class Charges:
                 INSERT_CHARGE.run(conn, row)
         except IntegrityError:  # the same order number, taken a moment ago by another request
             taken = self._by_no(merchant.id, merchant_order_no)
+            if taken is None:  # another key refused the row: not a number taken
+                raise
             return self._same_charge(taken, code, amount)
         if no_pin:
             try:
