@@ -110,13 +110,8 @@ class Charges:
             "created_at_us": now,
             "code_hash": code_hash(code),
         }
-        try:
-            with write_one(self.engine) as conn:
-                INSERT_CHARGE.run(conn, row)
-        except IntegrityError:  # the same order number, taken a moment ago by another request
-            taken = self._by_no(merchant.id, merchant_order_no)
-            if taken is None:  # another key refused the row: not a number taken
-                raise
+        taken = self._insert(row)
+        if taken is not None:
             return self._same_charge(taken, code, amount)
         if no_pin:
             try:
@@ -143,6 +138,19 @@ class Charges:
             )
         )
         return self.queries.charge_view(self._row(charge_id))
+
+    def _insert(self, row: dict[str, Any]) -> Any:
+        """Insert the charge ``row``; or the charge that took its order number a moment ago
+        (another request's), returned instead."""
+        try:
+            with write_one(self.engine) as conn:
+                INSERT_CHARGE.run(conn, row)
+        except IntegrityError:
+            taken = self._by_no(row["merchant_id"], row["merchant_order_no"])
+            if taken is None:  # another key refused the row: not a number taken
+                raise
+            return taken
+        return None
 
     def _same_charge(self, existing: Any, code: str, amount: int) -> dict[str, Any]:
         """A till's order number sent again: the same code and amount is a retry, anything
