@@ -120,9 +120,13 @@ class Preview(Body):
 
 
 class PayOrder(Body):
-    pin: StrictStr | None = None
+    # Bounded here: an order the payer already paid answers with that payment, before the PIN
+    # or the offer is looked at, and text no PIN or offer id can be must still be refused.
+    pin: StrictStr | None = Field(default=None, max_length=64)
     offer_id: StrictStr | None = Field(
-        default=None, description="The offer from the preview: its discount applies or nothing."
+        default=None,
+        max_length=64,
+        description="The offer from the preview: its discount applies or nothing.",
     )
 
 
