@@ -16,6 +16,7 @@ from pydantic import (
 
 from saoma.core.errors import SaomaError
 from saoma.merchants.service import check_webhook_url
+from saoma.promotions.offers import OFFER_TOKEN_CHARS_MAX
 
 
 def storable_text(value: str) -> str:
@@ -125,7 +126,7 @@ class PayOrder(Body):
     pin: StrictStr | None = Field(default=None, max_length=64)
     offer_id: StrictStr | None = Field(
         default=None,
-        max_length=64,
+        max_length=OFFER_TOKEN_CHARS_MAX,
         description="The offer from the preview: its discount applies or nothing.",
     )
 
