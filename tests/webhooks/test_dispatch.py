@@ -11,12 +11,15 @@ from collections import Counter
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import insert, select
+from sqlalchemy import func, select
 
 from saoma.bootstrap import Platform
-from saoma.core.ids import new_id, now_us
+from saoma.core.ids import now_us
+from saoma.db import is_sqlite
+from saoma.ledger.tx import Tx
 from saoma.webhooks import tables as m
-from saoma.webhooks.dispatcher import LEASE_MARGIN_US, TIMEOUT_S, Dispatcher, S
+from saoma.webhooks.dispatcher import LEASE_MARGIN_US, TIMEOUT_S, Dispatcher, S, replay
+from saoma.webhooks.outbox import emit_in
 
 _numbers = itertools.count()
 
@@ -37,7 +40,9 @@ class Held:
         event_id = headers["webhook-id"]
         with self.platform.engine.connect() as conn:
             lease = conn.execute(
-                select(m.outbox.c.next_attempt_at_us).where(m.outbox.c.id == event_id)
+                select(m.outbox_due.c.leased_until_us)
+                .join(m.outbox, m.outbox.c.seq == m.outbox_due.c.seq)
+                .where(m.outbox.c.id == event_id)
             ).scalar_one()
         with self.lock:
             self.sent[event_id] += 1
@@ -63,25 +68,24 @@ def merchant_id(platform: Platform) -> str:
 
 
 def due(platform: Platform, merchant_id: str, subjects: list[str]) -> list[str]:
-    """Events due now, one per subject given (in that order); their ids."""
+    """Webhooks due now, one per subject given (in that order), written as a payment's hook
+    writes them; their ids."""
     now = now_us()
-    ids = [new_id("evt") for _ in subjects]
-    rows = [
-        {
-            "id": event_id,
-            "type": "payment.succeeded",
-            "merchant_id": merchant_id,
-            "subject": subject,
-            "url": "https://shop.example.cn/hooks",
-            "payload": "{}",
-            "created_at_us": now,
-            "next_attempt_at_us": now,
-        }
-        for event_id, subject in zip(ids, subjects, strict=True)
-    ]
+    postgres = not is_sqlite(platform.engine)
     with platform.engine.begin() as conn:
-        conn.execute(insert(m.outbox), rows)
-    return ids
+        tx = Tx(conn.connection.driver_connection, postgres=postgres)
+        return [
+            emit_in(
+                tx,
+                "payment.succeeded",
+                subject=subject,
+                data={},
+                at_us=now,
+                merchant_id=merchant_id,
+                url="https://shop.example.cn/hooks",
+            )
+            for subject in subjects
+        ]
 
 
 @pytest.fixture
@@ -119,6 +123,8 @@ def test_a_claim_leases_its_events_for_every_round_of_sending(
             select(m.outbox.c.id).where(m.outbox.c.delivered_at_us.is_not(None))
         ).scalars()
         assert set(delivered) == set(ids)
+        # Nothing is left to deliver.
+        assert conn.execute(select(func.count()).select_from(m.outbox_due)).scalar_one() == 0
     dispatcher.close()
 
 
@@ -145,3 +151,55 @@ def test_a_full_batch_says_there_may_be_more(
     assert dispatcher.run_once(limit=2) is False
     assert held.sent == dict.fromkeys(ids, 1)
     dispatcher.close()
+
+
+class Failing:
+    """A receiver that answers 500 to every delivery."""
+
+    def __init__(self) -> None:
+        self.sent: Counter[str] = Counter()
+
+    def post(self, url: str, body: bytes, headers: dict[str, str]) -> int:
+        self.sent[headers["webhook-id"]] += 1
+        return 500
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_failed_delivery_is_due_again_after_its_back_off_and_a_replay_puts_it_first(
+    platform: Platform, merchant_id: str, held: Held
+) -> None:
+    first, later = due(platform, merchant_id, ["ord_r", "ord_r"])
+    failing = Failing()
+    dispatcher = Dispatcher(platform.engine, workers=2, sender=failing)  # type: ignore[arg-type]
+    tried = now_us()
+    assert dispatcher.run_once() is False
+    assert failing.sent == {first: 1}  # the later event waits for the first
+    with platform.engine.connect() as conn:
+        waiting = conn.execute(
+            select(m.outbox_due.c.next_attempt_at_us, m.outbox_due.c.leased_until_us)
+            .join(m.outbox, m.outbox.c.seq == m.outbox_due.c.seq)
+            .where(m.outbox.c.id == first)
+        ).one()
+    # Due again after the first back-off step (5 s), not when the lease would have run out.
+    assert tried + 5 * S <= waiting.next_attempt_at_us <= now_us() + 5 * S
+    assert waiting.leased_until_us == 0
+    assert dispatcher.run_once() is False and failing.sent == {first: 1}  # not due yet
+    dispatcher.close()
+
+    assert replay(platform.engine, merchant_id, first) is True
+    assert replay(platform.engine, "m_someone_else", first) is False
+    held.go.set()
+    again = Dispatcher(platform.engine, workers=2, sender=held)  # type: ignore[arg-type]
+    assert again.run_once() is False
+    assert held.sent == {first: 1}  # the replayed event keeps its place before the later one
+    assert again.run_once() is False
+    assert held.sent == {first: 1, later: 1}
+    with platform.engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(m.outbox_due)).scalar_one() == 0
+        attempts = conn.execute(
+            select(m.outbox.c.attempts).where(m.outbox.c.id == first)
+        ).scalar_one()
+    assert attempts == 2
+    again.close()

@@ -173,8 +173,7 @@ class Backlogs(Collector):
             backlog = conn.execute(
                 text(
                     "SELECT CASE WHEN next_attempt_at_us >= :gave_up THEN 'failed'"
-                    " ELSE 'pending' END AS state, count(*) FROM outbox"
-                    " WHERE delivered_at_us IS NULL GROUP BY 1"
+                    " ELSE 'pending' END AS state, count(*) FROM outbox_due GROUP BY 1"
                 ),
                 {"gave_up": GAVE_UP_US},
             ).all()

@@ -15,7 +15,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from sqlalchemy import BigInteger, Integer, bindparam, func, insert, select, update
+from sqlalchemy import BigInteger, Integer, bindparam, delete, func, insert, select, update
 from sqlalchemy.engine import Engine
 
 from saoma import signing, targets
@@ -45,22 +45,26 @@ REQUEST_ID_HEADER = "Saoma-Request-Id"  # the API request that caused the event
 
 
 # Statements built once: building and keying one of these on every call cost more Python than
-# the round trip it makes.
-_EARLIER = m.outbox.alias("earlier")
+# the round trip it makes. Due events are found and claimed in ``outbox_due``, a small table whose
+# claims (the lease) are updated in place; the outbox's own row is read, and written only when
+# the attempt is recorded.
+_D = m.outbox_due.c
+_EARLIER = m.outbox_due.alias("earlier")
+_UNCLAIMED = (
+    _D.next_attempt_at_us <= bindparam("now"),
+    _D.leased_until_us <= bindparam("now"),
+)
 DUE = (
-    select(m.outbox.c.id)
+    select(_D.seq)
     .where(
-        m.outbox.c.delivered_at_us.is_(None),
-        m.outbox.c.next_attempt_at_us <= bindparam("now"),
+        *_UNCLAIMED,
+        # An earlier event of the subject still to deliver (being sent, waiting for its retry,
+        # or given up) holds the later ones back.
         ~select(_EARLIER.c.seq)
-        .where(
-            _EARLIER.c.subject == m.outbox.c.subject,
-            _EARLIER.c.seq < m.outbox.c.seq,
-            _EARLIER.c.delivered_at_us.is_(None),
-        )
+        .where(_EARLIER.c.subject == _D.subject, _EARLIER.c.seq < _D.seq)
         .exists(),
     )
-    .order_by(m.outbox.c.seq)
+    .order_by(_D.seq)
     .limit(bindparam("limit", type_=Integer))
 )
 # A claim returns the events with their merchant's webhook secrets.
@@ -79,47 +83,58 @@ _CLAIMED = (
     .scalar_subquery()
     .label("webhook_secret_previous"),
 )
-_UNCLAIMED = (
-    m.outbox.c.delivered_at_us.is_(None),
-    m.outbox.c.next_attempt_at_us <= bindparam("now"),
-)
-# One statement claims the events found due.
+# SQLite: one statement leases the events found due, the next reads them.
 CLAIM = (
-    update(m.outbox)
-    .where(m.outbox.c.id.in_(bindparam("ids", expanding=True)), *_UNCLAIMED)
-    .values(next_attempt_at_us=bindparam("lease"))
-    .returning(*_CLAIMED)
+    update(m.outbox_due)
+    .where(_D.seq.in_(bindparam("seqs", expanding=True)), *_UNCLAIMED)
+    .values(leased_until_us=bindparam("lease"))
+    .returning(_D.seq)
 )
-# PostgreSQL: the due events found and claimed in one statement, one round trip where DUE and
-# CLAIM took two; the lease covers as many rounds of deliveries as the events found need. Under
-# READ COMMITTED an event another process claimed meanwhile fails the re-checked conditions.
+CLAIMED = select(*_CLAIMED).where(m.outbox.c.seq.in_(bindparam("seqs", expanding=True)))
+# PostgreSQL: the due events found, leased and read in one statement, one round trip where DUE,
+# CLAIM and CLAIMED took three; the lease covers as many rounds of deliveries as the events found
+# need. Under READ COMMITTED an event another process claimed meanwhile fails the re-checked
+# conditions.
 _DUE = DUE.cte("due")
 _ROUNDS = (select(func.count()).select_from(_DUE).scalar_subquery() + bindparam("workers") - 1) // (
     bindparam("workers")
 )
-CLAIM_DUE = Bare(
-    update(m.outbox)
-    .where(m.outbox.c.id.in_(select(_DUE.c.id)), *_UNCLAIMED)
+_LEASED = (
+    update(m.outbox_due)
+    .where(_D.seq.in_(select(_DUE.c.seq)), *_UNCLAIMED)
     .values(
-        next_attempt_at_us=bindparam("leased_from", type_=BigInteger)
+        leased_until_us=bindparam("leased_from", type_=BigInteger)
         + _ROUNDS * bindparam("round_us", type_=BigInteger)
     )
-    .returning(*_CLAIMED, select(func.count()).select_from(_DUE).scalar_subquery().label("found"))
+    .returning(_D.seq)
+    .cte("leased")
+)
+CLAIM_DUE = Bare(
+    select(*_CLAIMED, select(func.count()).select_from(_DUE).scalar_subquery().label("found"))
+    .select_from(m.outbox)
+    .join(_LEASED, _LEASED.c.seq == m.outbox.c.seq)
 )
 INSERT_ATTEMPT = insert(m.webhook_attempts)
 ATTEMPTED = (
     update(m.outbox)
-    .where(m.outbox.c.id == bindparam("event_id"))
+    .where(m.outbox.c.seq == bindparam("event_seq"))
     .values(
         attempts=bindparam("tries"),
         delivered_at_us=bindparam("delivered"),
         next_attempt_at_us=bindparam("next_at"),
     )
 )
+# A delivered event leaves the events to deliver; a failed one waits there for its next attempt.
+DELIVERED = delete(m.outbox_due).where(_D.seq.in_(bindparam("seqs", expanding=True)))
+RETRY = (
+    update(m.outbox_due)
+    .where(_D.seq == bindparam("event_seq"))
+    .values(next_attempt_at_us=bindparam("next_at"), leased_until_us=0)
+)
 
 # PostgreSQL: a batch's attempts logged and its events rescheduled or marked delivered in one
-# statement that commits on its own (one round trip where BEGIN, two statements and COMMIT took
-# four), the rows passed as arrays.
+# statement that commits on its own (one round trip where BEGIN, four statements and COMMIT took
+# six), the rows passed as arrays.
 RECORDED = """
 WITH logged AS (
     INSERT INTO webhook_attempts
@@ -128,12 +143,21 @@ WITH logged AS (
         %(event_id)s::text[], %(merchant_id)s::text[], %(url)s::text[], %(status_code)s::int4[],
         %(error)s::text[], %(duration_ms)s::int4[], %(attempted_at_us)s::int8[],
         %(request_id)s::text[])
+), outcome AS (
+    SELECT * FROM unnest(
+        %(event_seq)s::int8[], %(tries)s::int4[], %(delivered)s::int8[], %(next_at)s::int8[])
+        AS v(seq, tries, delivered, next_at)
+), done AS (
+    DELETE FROM outbox_due AS d USING outcome AS v
+    WHERE d.seq = v.seq AND v.delivered IS NOT NULL
+), retried AS (
+    UPDATE outbox_due AS d SET next_attempt_at_us = v.next_at, leased_until_us = 0
+    FROM outcome AS v WHERE d.seq = v.seq AND v.delivered IS NULL
 )
 UPDATE outbox AS o
 SET attempts = v.tries, delivered_at_us = v.delivered, next_attempt_at_us = v.next_at
-FROM unnest(%(event_id)s::text[], %(tries)s::int4[], %(delivered)s::int8[], %(next_at)s::int8[])
-    AS v(id, tries, delivered, next_at)
-WHERE o.id = v.id
+FROM outcome AS v
+WHERE o.seq = v.seq
 """
 
 
@@ -231,13 +255,16 @@ class Dispatcher:
         # As many found due as asked for (some perhaps claimed by another process): maybe more.
         return bool(rows) and rows[0].found == limit
 
-    def _claim(self, ids: list[str], now: int) -> list[Any]:
+    def _claim(self, seqs: list[int], now: int) -> list[Any]:
         """Take the events for this process: one UPDATE stamps them with a lease of our own, long
-        enough to send them all (``now``: when they were found due)."""
-        rounds = -(-len(ids) // self.workers)
+        enough to send them all (``now``: when they were found due); then read them."""
+        rounds = -(-len(seqs) // self.workers)
         lease = now_us() + rounds * int(TIMEOUT_S * S) + LEASE_MARGIN_US
-        with write_one(self.engine) as conn:
-            rows = conn.execute(CLAIM, {"ids": ids, "now": now, "lease": lease}).all()
+        with write(self.engine) as conn:
+            leased = conn.execute(CLAIM, {"seqs": seqs, "now": now, "lease": lease}).scalars().all()
+            if not leased:
+                return []
+            rows = conn.execute(CLAIMED, {"seqs": list(leased), "now": now}).all()
         return sorted(rows, key=lambda row: row.seq)  # a subject's events in the order written
 
     def _deliver(self, row: Any) -> tuple[int, str, int, int]:
@@ -279,12 +306,18 @@ class Dispatcher:
             if error and tries > len(BACKOFF_US):
                 next_at = GAVE_UP_US
             changes.append(
-                {"event_id": row.id, "tries": tries, "delivered": delivered, "next_at": next_at}
+                {"event_seq": row.seq, "tries": tries, "delivered": delivered, "next_at": next_at}
             )
         if is_sqlite(self.engine):
             with write(self.engine) as conn:
                 conn.execute(INSERT_ATTEMPT, attempts)
                 conn.execute(ATTEMPTED, changes)
+                delivered_seqs = [c["event_seq"] for c in changes if c["delivered"] is not None]
+                if delivered_seqs:
+                    conn.execute(DELIVERED, {"seqs": delivered_seqs})
+                retried = [c for c in changes if c["delivered"] is None]
+                if retried:
+                    conn.execute(RETRY, retried)
         else:
             with write_one(self.engine) as conn:
                 driver_write(conn, RECORDED, _columns(attempts) | _columns(changes))
@@ -298,17 +331,31 @@ class Dispatcher:
 
 def replay(engine: Engine, merchant_id: str, event_id: str) -> bool:
     """Send an event again now (delivered or given up); False if it is not this merchant's."""
+    now = now_us()
     with write(engine) as conn:
-        done = conn.execute(
+        event = conn.execute(
             update(m.outbox)
             .where(
                 m.outbox.c.id == event_id,
                 m.outbox.c.merchant_id == merchant_id,
                 m.outbox.c.url != "",
             )
-            .values(delivered_at_us=None, next_attempt_at_us=now_us())
+            .values(delivered_at_us=None, next_attempt_at_us=now)
+            .returning(m.outbox.c.seq, m.outbox.c.subject)
+        ).first()
+        if event is None:
+            return False
+        # Due now, in its old place among its subject's events (a lease under way is kept).
+        again = conn.execute(
+            update(m.outbox_due).where(_D.seq == event.seq).values(next_attempt_at_us=now)
         )
-    return done.rowcount == 1
+        if again.rowcount == 0:
+            conn.execute(
+                insert(m.outbox_due).values(
+                    seq=event.seq, subject=event.subject, next_attempt_at_us=now, leased_until_us=0
+                )
+            )
+    return True
 
 
 def deliveries(

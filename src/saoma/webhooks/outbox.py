@@ -8,6 +8,26 @@ from typing import Any
 from saoma.core.ids import new_id, rfc3339
 from saoma.ledger.tx import Tx
 
+INSERT = (
+    "INSERT INTO outbox (id, type, merchant_id, consumer_id, subject, url, payload,"
+    " created_at_us, delivered_at_us, attempts, next_attempt_at_us, request_id)"
+    " VALUES (:id, :type, :merchant_id, :consumer_id, :subject, :url, :payload,"
+    " :at, :delivered, 0, :at, :request_id)"
+)
+# A webhook is also put among the events to deliver, under the seq the outbox gave it: on
+# PostgreSQL in the same statement. Every event is written with this one statement there, so that
+# two events of one hook are never joined into one statement, whose parts run in no promised
+# order (see saoma.ledger.tx): the seq still follows the order they were written in.
+INSERT_DUE_POSTGRES = (
+    f"WITH emitted AS ({INSERT} RETURNING seq, subject, next_attempt_at_us, url)"
+    " INSERT INTO outbox_due (seq, subject, next_attempt_at_us, leased_until_us)"
+    " SELECT seq, subject, next_attempt_at_us, 0 FROM emitted WHERE url <> ''"
+)
+DUE_SQLITE = (
+    "INSERT INTO outbox_due (seq, subject, next_attempt_at_us, leased_until_us)"
+    " SELECT seq, subject, next_attempt_at_us, 0 FROM outbox WHERE id = :id"
+)
+
 
 def emit_in(
     tx: Tx,
@@ -31,22 +51,22 @@ def emit_in(
         separators=(",", ":"),
         ensure_ascii=False,
     )
-    tx.write(
-        "INSERT INTO outbox (id, type, merchant_id, consumer_id, subject, url, payload,"
-        " created_at_us, delivered_at_us, attempts, next_attempt_at_us, request_id)"
-        " VALUES (:id, :type, :merchant_id, :consumer_id, :subject, :url, :payload,"
-        " :at, :delivered, 0, :at, :request_id)",
-        {
-            "id": event_id,
-            "type": event_type,
-            "merchant_id": merchant_id,
-            "consumer_id": consumer_id,
-            "subject": subject,
-            "url": url,
-            "payload": payload,
-            "at": at_us,
-            "delivered": None if url else at_us,
-            "request_id": request_id,
-        },
-    )
+    params = {
+        "id": event_id,
+        "type": event_type,
+        "merchant_id": merchant_id,
+        "consumer_id": consumer_id,
+        "subject": subject,
+        "url": url,
+        "payload": payload,
+        "at": at_us,
+        "delivered": None if url else at_us,
+        "request_id": request_id,
+    }
+    if tx.postgres:
+        tx.write(INSERT_DUE_POSTGRES, params)
+    else:
+        tx.write(INSERT, params)
+        if url:
+            tx.write(DUE_SQLITE, params)
     return event_id
