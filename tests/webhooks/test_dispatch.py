@@ -11,10 +11,10 @@ from collections import Counter
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 
 from saoma.bootstrap import Platform
-from saoma.core.ids import now_us
+from saoma.core.ids import new_id, now_us
 from saoma.db import is_sqlite
 from saoma.ledger.tx import Tx
 from saoma.webhooks import tables as m
@@ -203,3 +203,67 @@ def test_a_failed_delivery_is_due_again_after_its_back_off_and_a_replay_puts_it_
         ).scalar_one()
     assert attempts == 2
     again.close()
+
+
+def test_a_replay_while_the_event_is_being_sent_sends_it_again_after(
+    platform: Platform, merchant_id: str, held: Held
+) -> None:
+    (event_id,) = due(platform, merchant_id, ["ord_during"])
+    dispatcher = Dispatcher(platform.engine, workers=2, sender=held)  # type: ignore[arg-type]
+    worker = threading.Thread(target=dispatcher.run_once)
+    worker.start()
+    try:
+        assert held.sending.acquire(timeout=30)  # the first attempt is under way
+        assert replay(platform.engine, merchant_id, event_id) is True
+        # Not sent a second time while the first attempt holds it.
+        assert Dispatcher(platform.engine, sender=held).run_once() is False  # type: ignore[arg-type]
+        assert held.sent == {event_id: 1}
+    finally:
+        held.go.set()
+        worker.join(30)
+    # The first attempt succeeded; the replay still stands, and goes now.
+    assert dispatcher.run_once() is False
+    assert held.sent == {event_id: 2}
+    with platform.engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(m.outbox_due)).scalar_one() == 0
+    dispatcher.close()
+
+
+def test_a_webhook_written_without_a_due_row_is_adopted_when_a_dispatcher_starts(
+    platform: Platform, merchant_id: str, held: Held
+) -> None:
+    """A process still on the code before migration 0021 (a rolling upgrade) writes only the
+    outbox row: the next dispatcher to start finds it and delivers it, once."""
+    now = now_us()
+    rows = [
+        {"id": new_id("evt"), "url": url, "delivered_at_us": delivered}
+        for url, delivered in [
+            ("https://shop.example.cn/hooks", None),  # a stray
+            ("https://shop.example.cn/hooks", now),  # delivered already
+            ("", now),  # a live-feed event: no webhook
+        ]
+    ]
+    with platform.engine.begin() as conn:
+        conn.execute(
+            insert(m.outbox),
+            [
+                row
+                | {
+                    "type": "payment.succeeded",
+                    "merchant_id": merchant_id,
+                    "subject": "ord_stray",
+                    "payload": "{}",
+                    "created_at_us": now,
+                    "next_attempt_at_us": now,
+                }
+                for row in rows
+            ],
+        )
+    held.go.set()
+    dispatcher = Dispatcher(platform.engine, workers=2, sender=held)  # type: ignore[arg-type]
+    assert dispatcher.run_once() is False and not held.sent  # not due anywhere yet
+    assert dispatcher.adopt_strays() == 1
+    assert dispatcher.adopt_strays() == 0
+    assert dispatcher.run_once() is False
+    assert held.sent == {rows[0]["id"]: 1}
+    dispatcher.close()

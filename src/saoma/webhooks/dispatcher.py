@@ -15,8 +15,20 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from sqlalchemy import BigInteger, Integer, bindparam, delete, func, insert, select, update
+from sqlalchemy import (
+    BigInteger,
+    Integer,
+    bindparam,
+    case,
+    delete,
+    func,
+    insert,
+    literal,
+    select,
+    update,
+)
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
 
 from saoma import signing, targets
 from saoma.core.ids import now_us
@@ -125,11 +137,37 @@ ATTEMPTED = (
     )
 )
 # A delivered event leaves the events to deliver; a failed one waits there for its next attempt.
-DELIVERED = delete(m.outbox_due).where(_D.seq.in_(bindparam("seqs", expanding=True)))
+# An event replayed while its attempt was under way is due since after it was claimed
+# (``claimed_at``): it stays, due as the replay said, its lease ended.
+_REPLAYED = _D.next_attempt_at_us > bindparam("claimed_at")
+DELIVERED = delete(m.outbox_due).where(_D.seq.in_(bindparam("seqs", expanding=True)), ~_REPLAYED)
 RETRY = (
     update(m.outbox_due)
-    .where(_D.seq == bindparam("event_seq"))
-    .values(next_attempt_at_us=bindparam("next_at"), leased_until_us=0)
+    .where(_D.seq == bindparam("event_seq"), bindparam("delivered").is_(None) | _REPLAYED)
+    .values(
+        next_attempt_at_us=case((_REPLAYED, _D.next_attempt_at_us), else_=bindparam("next_at")),
+        leased_until_us=0,
+    )
+)
+
+# Webhooks that reached the outbox without a due row: written by a process still running a version
+# from before migration 0021 (a rolling upgrade). A dispatcher adopts them when it starts, among
+# the newest STRAYS_WINDOW events (a range of the outbox's key, not a scan of the whole outbox).
+STRAYS_WINDOW = 100_000
+_O = m.outbox.c
+_NEWEST = m.outbox.alias("newest")
+ADOPT = (
+    insert(m.outbox_due)
+    .from_select(
+        ["seq", "subject", "next_attempt_at_us", "leased_until_us"],
+        select(_O.seq, _O.subject, _O.next_attempt_at_us, literal(0, BigInteger)).where(
+            _O.seq > select(func.max(_NEWEST.c.seq)).scalar_subquery() - STRAYS_WINDOW,
+            _O.delivered_at_us.is_(None),
+            _O.url != "",
+            ~select(_D.seq).where(_D.seq == _O.seq).exists(),
+        ),
+    )
+    .returning(_D.seq)
 )
 
 # PostgreSQL: a batch's attempts logged and its events rescheduled or marked delivered in one
@@ -150,9 +188,14 @@ WITH logged AS (
 ), done AS (
     DELETE FROM outbox_due AS d USING outcome AS v
     WHERE d.seq = v.seq AND v.delivered IS NOT NULL
+        AND d.next_attempt_at_us <= %(claimed_at)s::int8
 ), retried AS (
-    UPDATE outbox_due AS d SET next_attempt_at_us = v.next_at, leased_until_us = 0
-    FROM outcome AS v WHERE d.seq = v.seq AND v.delivered IS NULL
+    UPDATE outbox_due AS d
+    SET next_attempt_at_us = CASE WHEN d.next_attempt_at_us > %(claimed_at)s::int8
+            THEN d.next_attempt_at_us ELSE v.next_at END,
+        leased_until_us = 0
+    FROM outcome AS v
+    WHERE d.seq = v.seq AND (v.delivered IS NULL OR d.next_attempt_at_us > %(claimed_at)s::int8)
 )
 UPDATE outbox AS o
 SET attempts = v.tries, delivered_at_us = v.delivered, next_attempt_at_us = v.next_at
@@ -214,7 +257,23 @@ class Dispatcher:
         self._pool.shutdown(wait=True)
         self._sender.close()
 
+    def adopt_strays(self) -> int:
+        """Put the newest webhooks written without a due row (see ``ADOPT``) among the events
+        to deliver; how many."""
+        try:
+            with write(self.engine) as conn:
+                adopted = len(conn.execute(ADOPT).all())
+        except IntegrityError:  # another process adopting the same ones at once
+            return 0
+        if adopted:
+            log.warning("%d webhooks written without a due row are now due", adopted)
+        return adopted
+
     def _loop(self) -> None:
+        try:
+            self.adopt_strays()
+        except Exception:
+            log.exception("adopting webhooks written without a due row failed")
         while not self._stop.is_set():
             try:
                 busy = self.run_once()
@@ -239,7 +298,7 @@ class Dispatcher:
         claimed = self._claim(list(due), now)
         if claimed:
             outcomes = list(self._pool.map(self._deliver, claimed))
-            self._record(claimed, outcomes)
+            self._record(claimed, outcomes, now)
         return len(due) == limit
 
     def _claim_due(self, now: int, limit: int) -> bool:
@@ -251,7 +310,7 @@ class Dispatcher:
             )
         if rows:
             claimed = sorted(rows, key=lambda row: row.seq)  # a subject's events in order
-            self._record(claimed, list(self._pool.map(self._deliver, claimed)))
+            self._record(claimed, list(self._pool.map(self._deliver, claimed)), now)
         # As many found due as asked for (some perhaps claimed by another process): maybe more.
         return bool(rows) and rows[0].found == limit
 
@@ -284,8 +343,14 @@ class Dispatcher:
             error = f"{type(exc).__name__}: {exc}"[:256]
         return status, error, int((time.perf_counter() - started) * 1000), now_us()
 
-    def _record(self, rows: list[Any], outcomes: list[tuple[int, str, int, int]]) -> None:
-        """Every attempt logged and every event rescheduled or marked delivered, in one commit."""
+    def _record(
+        self, rows: list[Any], outcomes: list[tuple[int, str, int, int]], claimed_at: int
+    ) -> None:
+        """Every attempt logged and every event rescheduled or marked delivered, in one commit.
+
+        An event replayed while its attempt was under way (due again after ``claimed_at``, when
+        it was claimed) stays due, and its lease ends: it is sent again, whatever this attempt's
+        outcome."""
         attempts = []
         changes = []
         for row, (status, error, duration_ms, at) in zip(rows, outcomes, strict=True):
@@ -312,15 +377,14 @@ class Dispatcher:
             with write(self.engine) as conn:
                 conn.execute(INSERT_ATTEMPT, attempts)
                 conn.execute(ATTEMPTED, changes)
-                delivered_seqs = [c["event_seq"] for c in changes if c["delivered"] is not None]
-                if delivered_seqs:
-                    conn.execute(DELIVERED, {"seqs": delivered_seqs})
-                retried = [c for c in changes if c["delivered"] is None]
-                if retried:
-                    conn.execute(RETRY, retried)
+                conn.execute(RETRY, [c | {"claimed_at": claimed_at} for c in changes])
+                sent = [c["event_seq"] for c in changes if c["delivered"] is not None]
+                if sent:
+                    conn.execute(DELIVERED, {"seqs": sent, "claimed_at": claimed_at})
         else:
+            values = _columns(attempts) | _columns(changes) | {"claimed_at": claimed_at}
             with write_one(self.engine) as conn:
-                driver_write(conn, RECORDED, _columns(attempts) | _columns(changes))
+                driver_write(conn, RECORDED, values)
         for row, (_status, error, _ms, at) in zip(rows, outcomes, strict=True):
             if error:
                 log.info("a webhook delivery failed: %s", error)
@@ -330,7 +394,9 @@ class Dispatcher:
 
 
 def replay(engine: Engine, merchant_id: str, event_id: str) -> bool:
-    """Send an event again now (delivered or given up); False if it is not this merchant's."""
+    """Send an event again now (delivered or given up); False if it is not this merchant's.
+
+    An attempt under way meanwhile is not cut short: the event is sent again after it."""
     now = now_us()
     with write(engine) as conn:
         event = conn.execute(

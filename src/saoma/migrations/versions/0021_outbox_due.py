@@ -21,12 +21,20 @@ def upgrade() -> None:
     postgres = op.get_bind().dialect.name == "postgresql"
     op.create_table(
         "outbox_due",
-        sa.Column("seq", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column(
+            "seq",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=False,
+            nullable=False,
+        ),
         sa.Column("subject", sa.String(length=32), nullable=False),
         sa.Column("next_attempt_at_us", sa.BigInteger(), nullable=False),
         sa.Column("leased_until_us", sa.BigInteger(), server_default="0", nullable=False),
         sa.PrimaryKeyConstraint("seq", name=op.f("pk_outbox_due")),
     )
+    if postgres:
+        # Each claim updates a due row in place: leave it room on its page.
+        op.execute("ALTER TABLE outbox_due SET (fillfactor = 50)")
     with op.batch_alter_table("outbox_due", schema=None) as batch_op:
         batch_op.create_index("ix_outbox_due_next", ["next_attempt_at_us"], unique=False)
         batch_op.create_index("ix_outbox_due_subject", ["subject", "seq"], unique=False)
@@ -38,8 +46,6 @@ def upgrade() -> None:
     with op.batch_alter_table("outbox", schema=None) as batch_op:
         batch_op.drop_index("ix_outbox_due")
     if postgres:
-        # Each claim updates a due row in place: leave it room on its page.
-        op.execute("ALTER TABLE outbox_due SET (fillfactor = 50)")
         # An event's row is updated once more when its delivery is recorded: room for that HOT
         # update on the row's own page (pages written from now on).
         op.execute("ALTER TABLE outbox SET (fillfactor = 70)")
