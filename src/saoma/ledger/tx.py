@@ -128,6 +128,17 @@ class Tx:
         else:
             self._later.append(look)
 
+    def expect_one(self, result: Any, refusal: Callable[[], BaseException]) -> None:
+        """Refuse the request with ``refusal()`` unless ``result`` (of a conditional UPDATE:
+        an order marked paid, an allowance taken) matched exactly one row; a look put off
+        with :meth:`later`."""
+
+        def look() -> None:
+            if result.rowcount != 1:
+                raise refusal()
+
+        self.later(look)
+
     def run_later(self) -> None:
         """Run the looks put off by :meth:`later` (the batch, after its last hook)."""
         looks, self._later = self._later, []

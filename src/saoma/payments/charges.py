@@ -53,12 +53,6 @@ def _settled_view(row: Any, payment_id: str, merchant: Merchant) -> dict[str, An
     return views.charge(SimpleNamespace(**settled, payment_id=payment_id), merchant)
 
 
-def _succeeded_once(done: Any) -> None:
-    """The charge's ``SUCCEEDED_SQL`` (``done``) marked it, or the cashier stopped waiting."""
-    if done.rowcount != 1:
-        raise ChargeExpired("the cashier stopped waiting: pay again")
-
-
 class Charges:
     def __init__(self, ctx: Context, queries: Queries) -> None:
         self.ctx = ctx
@@ -235,7 +229,9 @@ class Charges:
                 at = self.ctx.wallets.reserve_no_pin(unit.tx, consumer.id, row.amount)
                 paid = payment | {"created_at_us": at}
             done = unit.execute(SUCCEEDED_SQL, {"pid": paid["id"], "id": charge_id, "now": now})
-            unit.later(lambda: _succeeded_once(done))
+            unit.tx.expect_one(
+                done, lambda: ChargeExpired("the cashier stopped waiting: pay again")
+            )
             unit.insert(m.payments, paid)
             unit.emit(
                 "payment.succeeded",

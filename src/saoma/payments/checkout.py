@@ -77,12 +77,6 @@ def _order_claiming_pin() -> Bare:
     )
 
 
-def _paid_once(paid: Any) -> None:
-    """The order's ``PAID_SQL`` (``paid``) marked it paid, or it was closed or expired."""
-    if paid.rowcount != 1:
-        raise OrderNotPayable("the order was closed or expired")
-
-
 class Checkout:
     def __init__(self, ctx: Context, queries: Queries) -> None:
         self.ctx = ctx
@@ -282,7 +276,7 @@ class Checkout:
                 promotions.record_use(unit, offer, consumer, now)
             if order is not None:
                 paid = unit.execute(PAID_SQL, {"pid": row["id"], "now": now, "oid": order.id})
-                unit.later(lambda: _paid_once(paid))
+                unit.tx.expect_one(paid, lambda: OrderNotPayable("the order was closed or expired"))
             if pin_pass is not None:  # the right PIN's try given back in the same commit
                 self.ctx.wallets.pin_passed_in(unit.tx, pin_pass)
                 unit.after(pin_pass.committed)

@@ -97,12 +97,6 @@ def day_of(at_us: int, tz: ZoneInfo) -> int:
     return d.year * 10_000 + d.month * 100 + d.day
 
 
-def _taken_once(taken: Any) -> None:
-    """The allowance's UPDATE (``taken``) took the amount, or the limits do not allow it."""
-    if taken.rowcount != 1:
-        raise OverNoPinLimit()
-
-
 _BY_ID_BARE = Bare(_BY_ID)  # a payment code's payer, read on every charge
 
 
@@ -444,5 +438,5 @@ class Wallets:
             " <= no_pin_daily_limit",
             {"id": consumer_id, "amount": amount, "day": day},
         )
-        tx.later(lambda: _taken_once(taken))
+        tx.expect_one(taken, OverNoPinLimit)
         return at
