@@ -125,7 +125,7 @@ def claim_pin_try(engine: Engine, table: Table, row_id: str, *, field: str = "pi
             raise PinBusy("other PIN checks are under way: try again", field=field)
         # Waiters back off (with jitter), so that many of them do not crowd out the checks they
         # wait for: fifty waiters polling every 5 ms would send 20,000 statements a second.
-        time.sleep(pause * (0.5 + random.random()))
+        time.sleep(pause * (0.5 + random.random()))  # nosec B311  # jitter, not a secret
         pause = min(pause * 2, PIN_POLL_MAX_S)
 
 
