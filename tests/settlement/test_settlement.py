@@ -232,3 +232,26 @@ def test_a_rejection_that_arrives_after_the_new_account_is_paid_again(town: Town
     (paid,) = town.settled(stall)
     assert (paid["id"], paid["attempt"]) == (failed["id"], 2)
     assert desk.payouts.retry_rejected() == 0  # paid: never again
+
+
+def test_a_merchants_balance_never_shows_its_allowance_half_moved(town: Town) -> None:
+    """The platform's overdraft allowance reaches a new merchant's account in one commit with
+    its amount: a merchant reading its balance meanwhile sees its own money (none yet), never
+    the allowance taken off before it arrived."""
+    seen: list[int] = []
+    for _ in range(12):
+        shop = town.shop(account=None)
+        town.platform.settlement.settlements.terms.ensure()
+        done = threading.Event()
+
+        def watch(merchant: Any = shop, stop: threading.Event = done) -> None:
+            while not stop.is_set():
+                seen.append(town.platform.merchants.balance(merchant))
+
+        reader = threading.Thread(target=watch)
+        reader.start()
+        assert town.platform.settlement.settlements.terms.sync_allowances(shop.id) == 1
+        done.set()
+        reader.join()
+        assert town.platform.settlement.settlements.terms.granted(shop.id) == 50_000
+    assert seen and set(seen) == {0}

@@ -505,13 +505,22 @@ class Merchants:
     def balance(self, merchant: Merchant) -> int:
         """The merchant's own money: its account less the overdraft allowance the platform put
         there (negative when refunds after a payout used some of it)."""
-        account = self.ledger.account(merchant.account_id)
-        with read(self.engine) as conn:  # settlement's table, named in SQL only (it sits above)
-            granted = conn.execute(
-                text("SELECT overdraft_granted FROM settlement_terms WHERE merchant_id = :m"),
-                {"m": merchant.id},
+        self.ledger.expire_due(account_id=merchant.account_id)
+        # One statement reads both, so an allowance moved meanwhile (its transfer and its
+        # amount commit together) is seen whole or not at all: two reads once showed a new
+        # merchant 50,000 below its balance. Settlement's table is named in SQL only (it sits
+        # above this package).
+        with read(self.engine) as conn:
+            own = conn.execute(
+                text(
+                    "SELECT a.credits_posted - a.debits_posted"
+                    " - COALESCE((SELECT overdraft_granted FROM settlement_terms"
+                    " WHERE merchant_id = :m), 0)"
+                    " FROM accounts a WHERE a.id = :account"
+                ),
+                {"m": merchant.id, "account": merchant.account_id},
             ).scalar()
-        return (account.balance if account else 0) - int(granted or 0)
+        return int(own or 0)
 
     # --- keys -----------------------------------------------------------------------------------
 

@@ -296,7 +296,7 @@ class Settlements:
         sums, count = _line_sums(conn, sid)
         gross = sums.get("payment", 0) + sums.get("capture", 0)
         net = sum(sums.values())
-        own = self._own_balance(conn, merchant, terms)
+        own = self._own_balance(conn, merchant)
         reserve = 0
         if terms.reserve_ppm and net > 0:
             reserve = max(0, min(rate_of(gross, terms.reserve_ppm), net, own))
@@ -347,16 +347,19 @@ class Settlements:
             )
         )
 
-    def _own_balance(self, conn: Connection, merchant: Merchant, terms: Any) -> int:
-        """What the merchant holds of its own: its account less the overdraft allowance."""
+    def _own_balance(self, conn: Connection, merchant: Merchant) -> int:
+        """What the merchant holds of its own: its account less the overdraft allowance, read
+        together (an allowance moves with its amount in one commit: never half of it)."""
         row = conn.execute(
             text(
-                "SELECT credits_posted - debits_posted - debits_pending FROM accounts"
-                " WHERE id = :id"
+                "SELECT a.credits_posted - a.debits_posted - a.debits_pending"
+                " - COALESCE((SELECT overdraft_granted FROM settlement_terms"
+                " WHERE merchant_id = :m), 0)"
+                " FROM accounts a WHERE a.id = :id"
             ),
-            {"id": merchant.account_id},
+            {"id": merchant.account_id, "m": merchant.id},
         ).first()
-        return int(row[0] if row else 0) - int(terms.overdraft_granted)
+        return int(row[0] if row else 0)
 
     # --- step 2: move -----------------------------------------------------------------------------
 
