@@ -126,6 +126,13 @@ def instruction_id(sid: str, attempt: int) -> str:
     return f"po_{sid.removeprefix('stl_')}_{attempt}"
 
 
+# An allowance moves with its amount in one commit: read together, never half of it is seen.
+_OWN = text(
+    "SELECT a.credits_posted - a.debits_posted - a.debits_pending - COALESCE(s.overdraft_granted,"
+    " 0) FROM accounts a LEFT JOIN settlement_terms s ON s.merchant_id = :m WHERE a.id = :id"
+)
+
+
 class Settlements:
     def __init__(
         self,
@@ -348,18 +355,8 @@ class Settlements:
         )
 
     def _own_balance(self, conn: Connection, merchant: Merchant) -> int:
-        """What the merchant holds of its own: its account less the overdraft allowance, read
-        together (an allowance moves with its amount in one commit: never half of it)."""
-        row = conn.execute(
-            text(
-                "SELECT a.credits_posted - a.debits_posted - a.debits_pending"
-                " - COALESCE((SELECT overdraft_granted FROM settlement_terms"
-                " WHERE merchant_id = :m), 0)"
-                " FROM accounts a WHERE a.id = :id"
-            ),
-            {"id": merchant.account_id, "m": merchant.id},
-        ).first()
-        return int(row[0] if row else 0)
+        """The merchant's own money: its account less the overdraft allowance, read together."""
+        return int(conn.execute(_OWN, {"id": merchant.account_id, "m": merchant.id}).scalar() or 0)
 
     # --- step 2: move -----------------------------------------------------------------------------
 
