@@ -270,8 +270,9 @@ class PaymentCodes:
 
         A claim refused while codes are being checked waits for one of them to be settled (a
         busy till's real codes give their tries back within milliseconds); one refused with
-        none under way is refused at once, so wrong codes sent on and on hold no worker,
-        unless a try was given back between the refusal and that look: it claims again then.
+        none under way and none free is refused at once, so wrong codes sent on and on hold no
+        worker; a try given back between the refusal and that look is claimed again (at once
+        the first time, after a pause if another request took it first).
 
         Returns the keys claimed and, on PostgreSQL, ``handle``'s row read by the same statement
         (None when there is no such handle; ``_NOT_READ`` on SQLite).
@@ -285,11 +286,12 @@ class PaymentCodes:
             if time.monotonic() >= deadline:
                 raise claimed.problem
             pending, counted = self._under_way(claimed.key)
-            if again and counted + pending < claimed.limit:
+            room = counted + pending < claimed.limit
+            if again and room:
                 again = False
                 continue
             again = True
-            if not pending:  # none under way and none free: the window is used up
+            if not pending and not room:  # none under way and none free: the window is used up
                 raise claimed.problem
             time.sleep(CLAIM_RETRY_S)
 
