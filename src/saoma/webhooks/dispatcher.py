@@ -102,7 +102,11 @@ CLAIM = (
     .values(leased_until_us=bindparam("lease"))
     .returning(_D.seq)
 )
-CLAIMED = select(*_CLAIMED).where(m.outbox.c.seq.in_(bindparam("seqs", expanding=True)))
+CLAIMED = (
+    select(*_CLAIMED, _D.next_attempt_at_us.label("due_at"))
+    .join_from(m.outbox, m.outbox_due, m.outbox_due.c.seq == m.outbox.c.seq)
+    .where(m.outbox.c.seq.in_(bindparam("seqs", expanding=True)))
+)
 # PostgreSQL: the due events found, leased and read in one statement, one round trip where DUE,
 # CLAIM and CLAIMED took three; the lease covers as many rounds of deliveries as the events found
 # need. Under READ COMMITTED an event another process claimed meanwhile fails the re-checked
@@ -118,11 +122,15 @@ _LEASED = (
         leased_until_us=bindparam("leased_from", type_=BigInteger)
         + _ROUNDS * bindparam("round_us", type_=BigInteger)
     )
-    .returning(_D.seq)
+    .returning(_D.seq, _D.next_attempt_at_us)
     .cte("leased")
 )
 CLAIM_DUE = Bare(
-    select(*_CLAIMED, select(func.count()).select_from(_DUE).scalar_subquery().label("found"))
+    select(
+        *_CLAIMED,
+        _LEASED.c.next_attempt_at_us.label("due_at"),
+        select(func.count()).select_from(_DUE).scalar_subquery().label("found"),
+    )
     .select_from(m.outbox)
     .join(_LEASED, _LEASED.c.seq == m.outbox.c.seq)
 )
@@ -137,10 +145,10 @@ ATTEMPTED = (
     )
 )
 # A delivered event leaves the events to deliver; a failed one waits there for its next attempt.
-# An event replayed while its attempt was under way is due since after it was claimed
-# (``claimed_at``): it stays, due as the replay said, its lease ended.
-_REPLAYED = _D.next_attempt_at_us > bindparam("claimed_at")
-DELIVERED = delete(m.outbox_due).where(_D.seq.in_(bindparam("seqs", expanding=True)), ~_REPLAYED)
+# An event replayed while its attempt was under way has another due time than the one it was
+# claimed at (``due_at``; no clock is compared): it stays, due as the replay said, its lease ended.
+_REPLAYED = _D.next_attempt_at_us != bindparam("due_at")
+DELIVERED = delete(m.outbox_due).where(_D.seq == bindparam("event_seq"), ~_REPLAYED)
 RETRY = (
     update(m.outbox_due)
     .where(_D.seq == bindparam("event_seq"), bindparam("delivered").is_(None) | _REPLAYED)
@@ -152,8 +160,10 @@ RETRY = (
 
 # Webhooks that reached the outbox without a due row: written by a process still running a version
 # from before migration 0021 (a rolling upgrade). A dispatcher adopts them when it starts, among
-# the newest STRAYS_WINDOW events (a range of the outbox's key, not a scan of the whole outbox).
+# the newest STRAYS_WINDOW events (a range of the outbox's key, not a scan of the whole outbox),
+# and again every ADOPT_EVERY_S while it runs (an old process may outlive the new ones' start).
 STRAYS_WINDOW = 100_000
+ADOPT_EVERY_S = 300.0
 _O = m.outbox.c
 _NEWEST = m.outbox.alias("newest")
 ADOPT = (
@@ -183,19 +193,20 @@ WITH logged AS (
         %(request_id)s::text[])
 ), outcome AS (
     SELECT * FROM unnest(
-        %(event_seq)s::int8[], %(tries)s::int4[], %(delivered)s::int8[], %(next_at)s::int8[])
-        AS v(seq, tries, delivered, next_at)
+        %(event_seq)s::int8[], %(tries)s::int4[], %(delivered)s::int8[], %(next_at)s::int8[],
+        %(due_at)s::int8[])
+        AS v(seq, tries, delivered, next_at, due_at)
 ), done AS (
     DELETE FROM outbox_due AS d USING outcome AS v
     WHERE d.seq = v.seq AND v.delivered IS NOT NULL
-        AND d.next_attempt_at_us <= %(claimed_at)s::int8
+        AND d.next_attempt_at_us = v.due_at
 ), retried AS (
     UPDATE outbox_due AS d
-    SET next_attempt_at_us = CASE WHEN d.next_attempt_at_us > %(claimed_at)s::int8
+    SET next_attempt_at_us = CASE WHEN d.next_attempt_at_us <> v.due_at
             THEN d.next_attempt_at_us ELSE v.next_at END,
         leased_until_us = 0
     FROM outcome AS v
-    WHERE d.seq = v.seq AND (v.delivered IS NULL OR d.next_attempt_at_us > %(claimed_at)s::int8)
+    WHERE d.seq = v.seq AND (v.delivered IS NULL OR d.next_attempt_at_us <> v.due_at)
 )
 UPDATE outbox AS o
 SET attempts = v.tries, delivered_at_us = v.delivered, next_attempt_at_us = v.next_at
@@ -270,11 +281,14 @@ class Dispatcher:
         return adopted
 
     def _loop(self) -> None:
-        try:
-            self.adopt_strays()
-        except Exception:
-            log.exception("adopting webhooks written without a due row failed")
+        adopted_at = -ADOPT_EVERY_S
         while not self._stop.is_set():
+            if time.monotonic() - adopted_at >= ADOPT_EVERY_S:  # at the start, then now and then
+                adopted_at = time.monotonic()
+                try:
+                    self.adopt_strays()
+                except Exception:
+                    log.exception("adopting webhooks written without a due row failed")
             try:
                 busy = self.run_once()
             except Exception:
@@ -298,7 +312,7 @@ class Dispatcher:
         claimed = self._claim(list(due), now)
         if claimed:
             outcomes = list(self._pool.map(self._deliver, claimed))
-            self._record(claimed, outcomes, now)
+            self._record(claimed, outcomes)
         return len(due) == limit
 
     def _claim_due(self, now: int, limit: int) -> bool:
@@ -310,7 +324,7 @@ class Dispatcher:
             )
         if rows:
             claimed = sorted(rows, key=lambda row: row.seq)  # a subject's events in order
-            self._record(claimed, list(self._pool.map(self._deliver, claimed)), now)
+            self._record(claimed, list(self._pool.map(self._deliver, claimed)))
         # As many found due as asked for (some perhaps claimed by another process): maybe more.
         return bool(rows) and rows[0].found == limit
 
@@ -343,13 +357,11 @@ class Dispatcher:
             error = f"{type(exc).__name__}: {exc}"[:256]
         return status, error, int((time.perf_counter() - started) * 1000), now_us()
 
-    def _record(
-        self, rows: list[Any], outcomes: list[tuple[int, str, int, int]], claimed_at: int
-    ) -> None:
+    def _record(self, rows: list[Any], outcomes: list[tuple[int, str, int, int]]) -> None:
         """Every attempt logged and every event rescheduled or marked delivered, in one commit.
 
-        An event replayed while its attempt was under way (due again after ``claimed_at``, when
-        it was claimed) stays due, and its lease ends: it is sent again, whatever this attempt's
+        An event replayed while its attempt was under way (due at another time than it was
+        claimed at) stays due, and its lease ends: it is sent again, whatever this attempt's
         outcome."""
         attempts = []
         changes = []
@@ -371,20 +383,25 @@ class Dispatcher:
             if error and tries > len(BACKOFF_US):
                 next_at = GAVE_UP_US
             changes.append(
-                {"event_seq": row.seq, "tries": tries, "delivered": delivered, "next_at": next_at}
+                {
+                    "event_seq": row.seq,
+                    "tries": tries,
+                    "delivered": delivered,
+                    "next_at": next_at,
+                    "due_at": row.due_at,
+                }
             )
         if is_sqlite(self.engine):
             with write(self.engine) as conn:
                 conn.execute(INSERT_ATTEMPT, attempts)
                 conn.execute(ATTEMPTED, changes)
-                conn.execute(RETRY, [c | {"claimed_at": claimed_at} for c in changes])
-                sent = [c["event_seq"] for c in changes if c["delivered"] is not None]
+                conn.execute(RETRY, changes)
+                sent = [c for c in changes if c["delivered"] is not None]
                 if sent:
-                    conn.execute(DELIVERED, {"seqs": sent, "claimed_at": claimed_at})
+                    conn.execute(DELIVERED, sent)
         else:
-            values = _columns(attempts) | _columns(changes) | {"claimed_at": claimed_at}
             with write_one(self.engine) as conn:
-                driver_write(conn, RECORDED, values)
+                driver_write(conn, RECORDED, _columns(attempts) | _columns(changes))
         for row, (_status, error, _ms, at) in zip(rows, outcomes, strict=True):
             if error:
                 log.info("a webhook delivery failed: %s", error)
