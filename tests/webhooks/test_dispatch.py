@@ -18,7 +18,8 @@ from saoma.core.ids import new_id, now_us
 from saoma.db import is_sqlite
 from saoma.ledger.tx import Tx
 from saoma.webhooks import tables as m
-from saoma.webhooks.dispatcher import LEASE_MARGIN_US, TIMEOUT_S, Dispatcher, S, replay
+from saoma.webhooks.deliveries import replay
+from saoma.webhooks.dispatcher import LEASE_MARGIN_US, TIMEOUT_S, Dispatcher, S
 from saoma.webhooks.outbox import emit_in
 
 _numbers = itertools.count()

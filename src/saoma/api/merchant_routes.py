@@ -44,7 +44,7 @@ from saoma.merchants.service import Merchant
 from saoma.payments import codes
 from saoma.payments.reports import statement_range
 from saoma.payments.subjects import event_subjects
-from saoma.webhooks import dispatcher
+from saoma.webhooks import deliveries as sent_events
 
 router = APIRouter(prefix="/v1", tags=["merchants"])
 # The payments' own routes, matched before every other route (``saoma.api.app``).
@@ -375,7 +375,7 @@ def webhook_deliveries(
 ) -> Response:
     """Webhook events, newest first, with every delivery attempt."""
     engine = deps.platform_of(request).engine
-    found = dispatcher.deliveries(
+    found = sent_events.deliveries(
         engine,
         shop.id,
         cursor=cursor,
@@ -395,7 +395,7 @@ def webhook_deliveries(
 )
 def replay_webhook(event_id: str, shop: Shop, request: Request) -> Response:
     platform = deps.platform_of(request)
-    if not dispatcher.replay(platform.engine, shop.id, event_id):
+    if not sent_events.replay(platform.engine, shop.id, event_id):
         raise not_found("webhook event", event_id)
     platform.dispatcher.wake()
     return answer({"id": event_id, "state": "pending"}, 202)
