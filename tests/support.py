@@ -542,11 +542,18 @@ def receiver() -> Iterator[Receiver]:
         def log_message(self, *_: Any) -> None:
             pass
 
-    httpd = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    httpd = _Listening(("127.0.0.1", port), Handler)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
     yield rec
     httpd.shutdown()
+
+
+class _Listening(ThreadingHTTPServer):
+    """A receiver with a web server's backlog of connections waiting to be accepted, not
+    socketserver's 5: sixteen delivery threads connecting at once overflowed that."""
+
+    request_queue_size = 128
 
 
 T = TypeVar("T")
