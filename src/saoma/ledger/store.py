@@ -78,6 +78,10 @@ _INSERT_TRANSFERS = (
     " %s::int4[], %s::text[], %s::text[], %s::int8[])"
 )
 
+# A batch's balances and its new transfers written by one statement (different tables: the
+# one snapshot they share changes nothing).
+_WRITE_BALANCES_AND_TRANSFERS = f"WITH balances AS ({_UPDATE_BALANCES}) {_INSERT_TRANSFERS}"
+
 
 def _numbered(sql: str) -> bytes:
     """``sql`` with its ``%s`` placeholders as PostgreSQL's ``$1``, ``$2``, ..."""
@@ -484,8 +488,8 @@ class LedgerStore:
         changed_holds: list[Hold],
         touched: list[Account],
     ) -> None:
-        cur.execute(_UPDATE_BALANCES, _balance_arrays(touched))
-        cur.execute(_INSERT_TRANSFERS, _transfer_arrays(created))
+        written = _balance_arrays(touched) + _transfer_arrays(created)
+        cur.execute(_WRITE_BALANCES_AND_TRANSFERS, written)
         if new_holds:
             cur.execute(
                 f"INSERT INTO holds ({_HOLD_COLS}) SELECT * FROM unnest(%s::text[], %s::int8[],"
