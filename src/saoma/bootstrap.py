@@ -46,6 +46,7 @@ from saoma.settlement.splits import Splits
 from saoma.wallets.identifiers import Identifiers
 from saoma.wallets.pinkeys import PinKeys
 from saoma.wallets.service import Wallets
+from saoma.wallets.tables import consumers
 from saoma.webhooks.dispatcher import Dispatcher
 from saoma.webhooks.live import LiveFeed
 
@@ -258,6 +259,12 @@ def _engines(settings: Settings) -> tuple[Engine, Engine, Replicas]:
     return engine, ledger_engine, Replicas(engine, standby, lag_max_s=settings.replica_lag_max_s)
 
 
+def _paycodes(settings: Settings, engine: Engine) -> PaymentCodes:
+    """Payment codes, a charge's payer read with the code's claim."""
+    failures_max = settings.paycode_merchant_failures_max
+    return PaymentCodes(engine, merchant_failures_max=failures_max, payer=consumers)
+
+
 def build(
     settings: Settings,
     *,
@@ -291,7 +298,7 @@ def build(
     # calling Payments and uses Movements directly).
     payments.promotions = promotions
     people = People(engine, payments, wallets)
-    paycodes = PaymentCodes(engine, merchant_failures_max=settings.paycode_merchant_failures_max)
+    paycodes = _paycodes(settings, engine)
     # Payments charges payment codes: removed once Payments(..., paycodes=) takes them.
     payments.paycodes = paycodes
     funding = Funding(engine, payments)

@@ -10,6 +10,7 @@ import secrets
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import pytest
 from sqlalchemy import text
 
 from saoma.bootstrap import Platform
@@ -20,13 +21,15 @@ from saoma.ledger.tx import Tx
 from saoma.webhooks.outbox import emit_in
 from support import a_fen_moved, one_batch
 
-# A write with CTEs of its own (as the PIN's given-back try is): joined, it becomes the statement
-# the others are CTEs of.
+# A write with CTEs of its own (as the PIN's given-back try and an outbox event are): joined,
+# its CTEs come first and its own statement is a CTE, or the last.
 WITH_CTES = (
     "WITH made AS (SELECT :id AS id, :subject AS subject)"
     " INSERT INTO outbox (id, type, subject, url, payload, created_at_us, attempts,"
     " next_attempt_at_us) SELECT id, 'test.with', subject, '', '{}', :at, 0, :at FROM made"
 )
+# Another write whose CTE has the same name: the two cannot be one statement.
+SAME_NAMES = WITH_CTES.replace("'test.with'", "'test.same'").replace("(SELECT :id", "(SELECT (:id)")
 
 
 def events(platform: Platform, subject: str) -> list[str]:
@@ -54,13 +57,14 @@ def test_a_hooks_writes_all_commit_and_its_reads_see_the_writes_before(
         seen.append(tx.execute(count, {"s": subject}).fetchone()[0])
         noted(tx, subject, "test.three")
         tx.write(WITH_CTES, {"id": f"evt_{secrets.token_hex(6)}", "subject": subject, "at": 1})
+        tx.write(SAME_NAMES, {"id": f"evt_{secrets.token_hex(6)}", "subject": subject, "at": 1})
         noted(tx, subject, "test.four")
 
     (result,) = platform.ledger.submit([a_fen_moved(platform, "w")], hook=hook).result()
     assert result is Result.OK
     assert seen == [2]
     assert sorted(events(platform, subject)) == sorted(
-        ["test.one", "test.two", "test.three", "test.with", "test.four"]
+        ["test.one", "test.two", "test.three", "test.with", "test.same", "test.four"]
     )
     with platform.engine.connect() as conn:
         payloads = conn.execute(
@@ -126,3 +130,59 @@ def test_a_refused_request_leaves_none_of_its_writes_and_its_batch_keeps_theirs(
     assert events(platform, subjects[1]) == []
     for subject in (subjects[0], subjects[2]):
         assert sorted(events(platform, subject)) == ["test.after", "test.before", "test.with"]
+
+
+def test_a_write_that_must_match_one_row_refuses_its_request_when_it_does_not(
+    platform: Platform,
+) -> None:
+    """``write_or_refuse``: joined with the writes next to it, each such write's rows are
+    counted; one that matched none refuses its request alone (the second of two here), and the
+    rest of the batch keeps its writes, each once."""
+    subject = f"sub_{secrets.token_hex(4)}"
+    first, second = f"evt_{secrets.token_hex(6)}", f"evt_{secrets.token_hex(6)}"
+
+    def made(tx: Tx, results: list[Result]) -> None:
+        for known in (first, second):
+            tx.write(WITH_CTES, {"id": known, "subject": subject, "at": 1})
+
+    platform.ledger.submit([a_fen_moved(platform, "k")], hook=made).result()
+    one_more = "UPDATE outbox SET attempts = attempts + 1 WHERE id = :id"
+    ten_more = "UPDATE outbox SET attempts = attempts + 10 WHERE id = :id"
+
+    def hook_for(target: str, mark: str) -> Any:
+        def hook(tx: Tx, results: list[Result]) -> None:
+            noted(tx, subject, f"test.{mark}.before")
+            tx.write_or_refuse(one_more, {"id": first}, lambda: OrderNotPayable("first"))
+            tx.write_or_refuse(ten_more, {"id": target}, lambda: OrderNotPayable(mark))
+            noted(tx, subject, f"test.{mark}.after")
+
+        return hook
+
+    with ThreadPoolExecutor(2) as pool:
+        with one_batch(platform) as held:
+            moving = [
+                pool.submit(
+                    lambda target, mark: platform.ledger.submit(
+                        [a_fen_moved(platform, mark)], hook=hook_for(target, mark)
+                    ).result(),
+                    target,
+                    mark,
+                )
+                for target, mark in ((second, "kept"), ("evt_none", "gone"))
+            ]
+            held.wait_for(2)
+        assert moving[0].result(timeout=10) == [Result.OK]
+        with pytest.raises(OrderNotPayable, match="gone"):
+            moving[1].result(timeout=10)
+    assert held.sizes[0] == 2, held.sizes  # taken as one batch
+    assert sorted(events(platform, subject)) == [
+        "test.kept.after",
+        "test.kept.before",
+        "test.with",
+        "test.with",
+    ]
+    with platform.engine.connect() as conn:
+        attempts = conn.execute(
+            text("SELECT id, attempts FROM outbox WHERE id IN (:a, :b)"), {"a": first, "b": second}
+        )
+        assert dict(attempts.all()) == {first: 1, second: 10}  # the kept request's, once

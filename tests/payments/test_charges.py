@@ -35,6 +35,15 @@ def phone(platform: Platform, consumer: Consumer, *, no_pin: int = 0) -> Iterato
         yield codes.generate(secret, handle, time.time())
 
 
+def till_charge(
+    platform: Platform, market: Merchant, code: str, amount: int, number: str, till: str = "t1"
+) -> dict[str, Any]:
+    """The till's charge of ``code`` under order number ``number``."""
+    return platform.payments.create_charge(
+        market, code=code, amount=amount, currency="CNY", merchant_order_no=number, terminal_id=till
+    )
+
+
 def test_under_the_no_pin_limit_a_charge_settles_at_once(
     platform: Platform, payer: Payer, shop: Shop, balances: Any
 ) -> None:
@@ -109,6 +118,24 @@ def test_a_charge_refused_by_the_payer_or_the_wallet_moves_nothing(
     assert platform.payments.list_payments(consumer=alice)["data"] == []
 
 
+def test_a_no_pin_charge_the_wallet_cannot_pay_is_kept_as_refused(
+    platform: Platform, payer: Payer, shop: Shop, balances: Any
+) -> None:
+    """A charge under the no-PIN limit is written with its payment; one the wallet cannot pay
+    is written refused, so the till's retry of that number hears the same refusal."""
+    market, alice = shop("Wet Market"), payer(2_000)
+    code = next(phone(platform, alice, no_pin=5_000))
+
+    with pytest.raises(SaomaError) as short:
+        till_charge(platform, market, code, 2_500, "T-9")
+    assert (short.value.slug, status_of(short.value)) == ("insufficient-funds", 402)
+    again = till_charge(platform, market, code, 2_500, "T-9")  # the till sends it again
+    assert (again["state"], again["payment_id"]) == ("refused", None)
+    assert platform.payments.get_charge(market, again["id"])["state"] == "refused"
+    assert (balances.wallet(alice), balances.merchant(market)) == (2_000, 0)
+    assert platform.payments.list_payments(consumer=alice)["data"] == []
+
+
 def test_a_no_pin_debit_is_timed_once_it_holds_the_wallets_row(
     platform: Platform, payer: Payer, shop: Shop
 ) -> None:
@@ -157,14 +184,7 @@ def test_one_till_order_number_sent_with_many_codes_at_once_charges_once(
     def charge(numbered: tuple[int, str]) -> Any:
         n, code = numbered
         try:
-            return platform.payments.create_charge(
-                market,
-                code=code,
-                amount=1_800,
-                currency="CNY",
-                merchant_order_no="T-RACE",
-                terminal_id=f"t{n % 10}",
-            )
+            return till_charge(platform, market, code, 1_800, "T-RACE", till=f"t{n % 10}")
         except SaomaError as exc:
             return status_of(exc), exc.slug
 

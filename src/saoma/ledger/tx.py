@@ -20,9 +20,10 @@ batch waits once for all of them, where each look waited for a round trip of its
 
 ``write`` goes further for writes nobody looks at (a new row, a stored response): on PostgreSQL
 they wait until the next ``execute`` or the end of the hook, and go as ONE statement, each write
-a data-modifying CTE of it (each statement costs the server and psycopg as much as a small
-write's own work). The writes joined see the same snapshot, so none may touch a row another of
-them writes, or read what another writes; foreign keys are checked once the statement is done.
+a data-modifying CTE of it, a write's own CTEs put before it (each statement costs the server and
+psycopg as much as a small write's own work; two writes with CTEs of the same name go apart).
+The writes joined see the same snapshot, so none may touch a row another of them writes, or read
+what another writes; foreign keys are checked once the statement is done.
 PostgreSQL runs a statement's CTEs in no promised order, so a write of the same SQL as one
 waiting (a second outbox event: its ``seq`` orders a subject's webhooks) sends those waiting
 first; that also keeps the joined statements few in shape and small.
@@ -32,7 +33,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 from saoma.core.errors import Refusal as Refusal  # what a hook raises to refuse its request
 from saoma.ledger.domain import Result
@@ -52,43 +53,130 @@ def _pyformat(sql: str) -> str:
     return converted
 
 
-_JOINED: dict[tuple[str, ...], str] = {}  # writes joined into one statement, by their SQL
+# Writes joined into one statement, by their SQL and whether each is counted.
+_JOINED: dict[tuple[tuple[str, bool], ...], str] = {}
 
 
 def _tagged(sql: str, tag: str) -> str:
     return _NAMED.sub(rf":{tag}\1", sql)
 
 
-def _joined(writes: list[tuple[str, dict[str, Any]]]) -> tuple[str, dict[str, Any]]:
-    """``writes`` as one statement: each but one a data-modifying CTE of the last, or of the
-    one that has CTEs of its own (at most one has: a CTE cannot hold another's); each write's
-    parameters renamed apart."""
-    key = tuple(sql for sql, _ in writes)
-    params = {
-        f"_w{i}_{name}": v for i, (_, values) in enumerate(writes) for name, v in values.items()
-    }
+class _Write(NamedTuple):
+    sql: str
+    params: dict[str, Any]
+    refusal: Callable[[], BaseException] | None  # a write that must match one row
+
+
+def _joined(writes: list[_Write]) -> tuple[str, dict[str, Any]]:
+    """``writes`` as one statement: each but the last a data-modifying CTE of the last, the
+    CTEs of a write that has its own put before it (see ``_ctes``); each write's parameters
+    renamed apart. When some must match one row (``refusal``), each is a CTE and the statement
+    selects how many rows each of those matched, in order (see ``_Counts``)."""
+    key = tuple((w.sql, w.refusal is not None) for w in writes)
+    params = {f"_w{i}_{name}": v for i, w in enumerate(writes) for name, v in w.params.items()}
     sql = _JOINED.get(key)
     if sql is None:
-        tagged = [_tagged(sql, f"_w{i}_") for i, sql in enumerate(key)]
-        main = next((i for i, sql in enumerate(tagged) if _has_ctes(sql)), len(tagged) - 1)
-        ctes = ", ".join(f"_w{i} AS ({sql})" for i, sql in enumerate(tagged) if i != main)
-        own = tagged[main]
-        if _has_ctes(own):
-            sql = f"WITH {ctes}, {own[_WITH.match(own).end() :]}"  # type: ignore[union-attr]
-        else:
-            sql = f"WITH {ctes} {own}"
+        counted = [i for i, (_, one) in enumerate(key) if one]
+        parts = []
+        for i, (one, _) in enumerate(key):
+            _, ctes, main = _ctes(_tagged(one, f"_w{i}_"))
+            parts += ctes
+            if i in counted:
+                main += " RETURNING 1"
+            if counted or i < len(key) - 1:
+                parts.append(f"_w{i} AS ({main})")
+        if counted:
+            main = "SELECT " + ", ".join(f"(SELECT count(*) FROM _w{i})" for i in counted)
+        sql = f"WITH {', '.join(parts)} {main}"
         if len(_JOINED) > 1024:  # the combinations are few: this only guards against misuse
             _JOINED.clear()
         _JOINED[key] = sql
     return sql, params
 
 
+class _Counts:
+    """The rows each counted write of a joined statement matched (its one row, read once)."""
+
+    __slots__ = ("_row", "_sent", "_taken")
+
+    def __init__(self, sent: Any) -> None:
+        self._sent = sent
+        self._row: Any = None
+        self._taken = 0
+
+    def look(self, refusal: Callable[[], BaseException]) -> Callable[[], None]:
+        """The look refusing with ``refusal()`` unless the next counted write matched one row."""
+        column = self._taken
+        self._taken += 1
+
+        def look() -> None:
+            if self._row is None:
+                self._row = self._sent.fetchone()
+            if self._row[column] != 1:
+                raise refusal()
+
+        return look
+
+
 _WITH = re.compile(r"\s*WITH\s", re.IGNORECASE)
+_RETURNING = re.compile(r"\sRETURNING\s", re.IGNORECASE)
 _RECURSIVE = re.compile(r"\s*WITH\s+RECURSIVE\s", re.IGNORECASE)
+_CTE_HEAD = re.compile(r"\s*([A-Za-z_][A-Za-z0-9_]*)\s+AS\s*\(", re.IGNORECASE)
+_COMMA = re.compile(r"\s*,")
+_SPLIT: dict[str, tuple[frozenset[str], list[str], str]] = {}
 
 
 def _has_ctes(sql: str) -> bool:
     return _WITH.match(sql) is not None
+
+
+def _ctes(sql: str) -> tuple[frozenset[str], list[str], str]:
+    """``sql`` split into its CTEs' names, its CTEs (``name AS (…)`` each) and its main
+    statement; none and ``sql`` itself for a statement without CTEs."""
+    found = _SPLIT.get(sql)
+    if found is not None:
+        return found
+    names: list[str] = []
+    ctes: list[str] = []
+    at = 0
+    start = _WITH.match(sql)
+    if start is not None:
+        at = start.end()
+        while True:
+            head = _CTE_HEAD.match(sql, at)
+            if head is None:  # a column list, MATERIALIZED: not written in Saoma's statements
+                raise ValueError(f"a CTE not read here in {sql[:80]!r}")
+            end = _closing(sql, head.end() - 1)
+            names.append(head.group(1).lower())
+            ctes.append(sql[head.start() : end + 1].strip())
+            comma = _COMMA.match(sql, end + 1)
+            if comma is None:
+                at = end + 1
+                break
+            at = comma.end()
+    found = (frozenset(names), ctes, sql[at:].strip())
+    if len(_SPLIT) > 4096:  # statements are constants: this only guards against misuse
+        _SPLIT.clear()
+    _SPLIT[sql] = found
+    return found
+
+
+def _closing(sql: str, opening: int) -> int:
+    """Where the parenthesis opened at ``opening`` closes (quoted text skipped)."""
+    depth = 0
+    at = opening
+    while at < len(sql):
+        char = sql[at]
+        if char in "'\"":
+            at = sql.index(char, at + 1)  # '' inside a literal: two quoted parts in a row
+        elif char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+            if depth == 0:
+                return at
+        at += 1
+    raise ValueError(f"unbalanced parentheses in {sql[:80]!r}")
 
 
 class Tx:
@@ -99,7 +187,7 @@ class Tx:
         self._raw = raw
         self._postgres = postgres
         self._pipeline = None if pipeline is None else _Pipeline(pipeline)
-        self._writes: list[tuple[str, dict[str, Any]]] = []
+        self._writes: list[_Write] = []
         self._later: list[Callable[[], None]] = []
 
     @property
@@ -112,10 +200,27 @@ class Tx:
         if self._pipeline is None or _RECURSIVE.match(sql):  # the latter cannot be a CTE
             self.execute(sql, params)
             return
-        ctes = _has_ctes(sql)
-        if any(sql == waiting or (ctes and _has_ctes(waiting)) for waiting, _ in self._writes):
-            self.flush()
-        self._writes.append((sql, dict(params or {})))
+        self._wait(sql, params, None)
+
+    def write_or_refuse(
+        self, sql: str, params: Mapping[str, Any], refusal: Callable[[], BaseException]
+    ) -> None:
+        """A conditional write (an order marked paid, an allowance taken) that must match
+        exactly one row, or the request is refused with ``refusal()``: :meth:`expect_one` of
+        it, the write itself joined with the writes next to it as :meth:`write` is (on the
+        pipeline, the rows it matched are counted by the joined statement)."""
+        if self._pipeline is None or _RECURSIVE.match(sql) or _RETURNING.search(sql):
+            self.expect_one(self.execute(sql, params), refusal)
+            return
+        self._wait(sql, params, refusal)
+
+    def _wait(
+        self, sql: str, params: Mapping[str, Any] | None, refusal: Callable[[], Any] | None
+    ) -> None:
+        names = _ctes(sql)[0]
+        if any(sql == w.sql or names & _ctes(w.sql)[0] for w in self._writes):
+            self.flush()  # the same write again, or CTEs of the same names
+        self._writes.append(_Write(sql, dict(params or {}), refusal))
 
     def later(self, look: Callable[[], None]) -> None:
         """Run ``look``, a look at results that may refuse the request (by raising), once
@@ -148,8 +253,17 @@ class Tx:
     def flush(self) -> None:
         """Send the writes waiting (``execute`` does first, and the batch at each hook's end)."""
         writes, self._writes = self._writes, []
-        if writes:
-            self._send(*(writes[0] if len(writes) == 1 else _joined(writes)))
+        if len(writes) == 1:
+            (one,) = writes
+            sent = self._send(one.sql, one.params)
+            if one.refusal is not None:
+                self.expect_one(sent, one.refusal)
+        elif writes:
+            sent = self._send(*_joined(writes))
+            counts = _Counts(sent)
+            for w in writes:
+                if w.refusal is not None:
+                    self.later(counts.look(w.refusal))
 
     def execute(self, sql: str, params: Mapping[str, Any] | None = None) -> Any:
         if self._writes:

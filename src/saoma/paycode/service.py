@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import bindparam, delete, func, insert, select, true, update
+from sqlalchemy import Table, bindparam, delete, func, insert, select, true, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
@@ -65,11 +65,20 @@ _CLAIMED = claim_pair_statement(
 ).subquery("claimed")
 _HANDLE_ROW = HANDLE.subquery("code_handle")
 _READ = ("device_id", "wallet_id", "secret", "revoked_at_us")
-CLAIM_BOTH = Bare(
-    select(_CLAIMED, *(_HANDLE_ROW.c[name] for name in _READ)).select_from(
-        _CLAIMED.outerjoin(_HANDLE_ROW, true())
-    )
-)
+
+
+def claim_both(payer: Table | None = None) -> Bare:
+    """The claim of both tries with the handle's row; with ``payer`` (the table of the wallets
+    codes pay from, keyed by ``id``), the payer's row too, as its own columns."""
+    columns = [_HANDLE_ROW.c[name] for name in _READ]
+    joined = _CLAIMED.outerjoin(_HANDLE_ROW, true())
+    if payer is not None:
+        joined = joined.outerjoin(payer, payer.c.id == _HANDLE_ROW.c.wallet_id)
+        columns += list(payer.c)
+    return Bare(select(_CLAIMED, *columns).select_from(joined))
+
+
+CLAIM_BOTH = claim_both()
 # PostgreSQL: a real code's handle used and both its tries given back by one statement, where a
 # transaction of three took five round trips. The terminal's row is given back before the
 # merchant's (the second waits on the first), the order every claim and settlement takes them
@@ -107,14 +116,24 @@ class Resolved:
     wallet_id: str
     device_id: str
     handle: str
+    payer: Any = None  # the payer's row, read with the claim (PostgreSQL, ``payer`` given)
 
 
 class PaymentCodes:
     def __init__(
-        self, engine: Engine, *, merchant_failures_max: int = MERCHANT_FAILURES_MAX
+        self,
+        engine: Engine,
+        *,
+        merchant_failures_max: int = MERCHANT_FAILURES_MAX,
+        payer: Table | None = None,
     ) -> None:
+        """``payer``: the table of the wallets codes pay from (keyed by ``id``, a device's
+        ``wallet_id``); given, a claim on PostgreSQL reads the payer's row with the code's, and
+        ``Resolved.payer`` holds it, a round trip spared."""
         self.engine = engine
         self.merchant_failures_max = merchant_failures_max
+        self._reads_payer = payer is not None
+        self._claim_both_sql = CLAIM_BOTH if payer is None else claim_both(payer)
 
     def enrol(self, wallet_id: str, label: str = "") -> dict[str, Any]:
         """A new device: its secret and a first batch of handles, shown to the device once."""
@@ -230,7 +249,10 @@ class PaymentCodes:
                 used = USE_AND_GIVE_BACK.first(conn, params).used
         if used != 1:  # used before, or the same code at two terminals at once
             raise CodeUsed("this payment code was already used: refresh it", field="code")
-        return Resolved(row.wallet_id, row.device_id, handle)
+        payer = row if self._reads_payer and not is_sqlite(self.engine) else None
+        if payer is not None and payer.id is None:  # no such wallet: its own read says so
+            payer = None
+        return Resolved(row.wallet_id, row.device_id, handle, payer)
 
     def _check(self, parts: tuple[str, str] | None, row: Any, at_s: float | None) -> Any:
         """The handle's row of a real, fresh code (``parts``, read with the claim as ``row``
@@ -333,7 +355,7 @@ class PaymentCodes:
         params = claim_params(terminal, FAILURES_MAX, FAILURE_WINDOW_US, now)
         params |= {"key2": merchant, "limit2": self.merchant_failures_max, "h": handle}
         with write_one(self.engine) as conn:
-            claimed = CLAIM_BOTH.first(conn, params)
+            claimed = self._claim_both_sql.first(conn, params)
         if claimed.first and claimed.second:
             return [terminal, merchant], (None if claimed.device_id is None else claimed)
         if not claimed.first:

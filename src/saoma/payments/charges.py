@@ -13,13 +13,14 @@ from typing import Any
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from saoma.core.errors import ChargeExpired, OrderNumberReused, not_found
+from saoma.core.errors import ChargeExpired, OrderNumberReused, Refusal, not_found
 from saoma.core.ids import new_id, now_us
 from saoma.core.money import rate_of
 from saoma.db import Bare, read, write, write_one
 from saoma.ledger import Result
 from saoma.merchants.service import Merchant, check_text
 from saoma.movements import Refused, Unit
+from saoma.paycode.service import Resolved
 from saoma.payments import idempotency, views
 from saoma.payments import tables as m
 from saoma.payments.checks import authorise, check_amount, check_currency, check_merchant_ref
@@ -37,6 +38,14 @@ BY_NO = Bare(
         m.charges.c.merchant_order_no == bindparam("no"),
     )
 )
+# A charge settled at once (under the no-PIN limit) is written with its payment, in the batch:
+# no row waits for the payer first. Its order number taken meanwhile writes nothing.
+INSERT_SETTLED_SQL = (
+    "INSERT INTO charges (id, merchant_id, consumer_id, merchant_order_no, amount, currency,"
+    " state, payment_id, expires_at_us, created_at_us, code_hash) VALUES (:id, :merchant_id,"
+    " :consumer_id, :merchant_order_no, :amount, :currency, 'succeeded', :payment_id,"
+    " :expires_at_us, :created_at_us, :code_hash) ON CONFLICT DO NOTHING"
+)
 SUCCEEDED_SQL = (
     "UPDATE charges SET state = 'succeeded', payment_id = :pid"
     " WHERE id = :id AND state = 'waiting_for_payer' AND expires_at_us > :now"
@@ -47,10 +56,26 @@ SUCCEEDED_SQL = (
 _VIEWED = ("id", "merchant_order_no", "amount", "currency", "expires_at_us")
 
 
+class _NumberTaken(Refusal):
+    """A charge settled at once found its order number taken by another charge meanwhile."""
+
+
 def _settled_view(row: Any, payment_id: str, merchant: Merchant) -> dict[str, Any]:
     """The view of charge ``row`` once settled by payment ``payment_id``, without reading it."""
     settled = {k: getattr(row, k) for k in _VIEWED} | {"state": "succeeded"}
     return views.charge(SimpleNamespace(**settled, payment_id=payment_id), merchant)
+
+
+def _settled(unit: Unit, charge_id: str, payment_id: str, now: int, new: Any) -> None:
+    """The charge marked paid by ``payment_id`` in ``unit``; or written so, when ``new`` (its
+    row, not written yet)."""
+    if new is not None:
+        unit.tx.write_or_refuse(INSERT_SETTLED_SQL, new | {"payment_id": payment_id}, _NumberTaken)
+        return
+    paid = {"pid": payment_id, "id": charge_id, "now": now}
+    unit.tx.write_or_refuse(
+        SUCCEEDED_SQL, paid, lambda: ChargeExpired("the cashier stopped waiting: pay again")
+    )
 
 
 class Charges:
@@ -88,7 +113,7 @@ class Charges:
             return self._same_charge(existing, code, amount)
         assert self.ctx.paycodes is not None
         resolved = self.ctx.paycodes.resolve(code, f"{merchant.id}/{terminal_id}")
-        consumer, no_pin = self.ctx.wallets.get_with_no_pin_look(resolved.wallet_id, amount)
+        consumer, no_pin = self._payer(resolved, amount)
         now = now_us()
         charge_id = new_id("ch")
         row = {
@@ -104,22 +129,24 @@ class Charges:
             "created_at_us": now,
             "code_hash": code_hash(code),
         }
-        taken = self._insert(row)
-        if taken is not None:
-            return self._same_charge(taken, code, amount)
         if no_pin:
             try:
-                # The charge and its merchant as just written and authenticated: not read again.
+                # The charge written with its payment; its merchant as authenticated.
                 return self._settle_charge(
                     charge_id,
                     consumer,
                     f"no_pin_limit:{resolved.handle}",
-                    row=SimpleNamespace(**row),
                     merchant=merchant,
                     claim=claim,
+                    new=row,
                 )
             except OverNoPinLimit:
                 pass  # the allowance went to another debit meanwhile: wait for the PIN instead
+            except _NumberTaken:
+                pass  # another charge took the number meanwhile: it is answered below
+        taken = self._insert(row)
+        if taken is not None:
+            return self._same_charge(taken, code, amount)
         data = {
             "id": charge_id,
             "merchant": merchant.public(),
@@ -132,6 +159,12 @@ class Charges:
             )
         )
         return self.queries.charge_view(self._row(charge_id))
+
+    def _payer(self, resolved: Resolved, amount: int) -> tuple[Consumer, bool]:
+        """The code's payer, and whether ``amount`` looks payable without the PIN."""
+        if resolved.payer is not None:  # read with the code's claim
+            return self.ctx.wallets.no_pin_look(resolved.payer, amount)
+        return self.ctx.wallets.get_with_no_pin_look(resolved.wallet_id, amount)
 
     def _insert(self, row: dict[str, Any]) -> Any:
         """Insert the charge ``row``; or the charge that took its order number a moment ago
@@ -175,7 +208,12 @@ class Charges:
         authorisation = authorise(self.ctx.wallets, consumer, pin)
         return self._settle_charge(charge_id, consumer, authorisation)
 
-    def _refused(self, charge_id: str) -> None:
+    def _refused(self, charge_id: str, new: dict[str, Any] | None = None) -> None:
+        """The charge refused by its payer or by the ledger (``new``: its row, not yet
+        written, is written refused)."""
+        if new is not None:
+            self._insert(new | {"state": "refused"})
+            return
         with write(self.engine) as conn:
             conn.execute(
                 update(m.charges)
@@ -189,13 +227,14 @@ class Charges:
         consumer: Consumer,
         authorisation: str,
         *,
-        row: Any = None,
         merchant: Merchant | None = None,
         claim: idempotency.Claim | None = None,
+        new: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         """Settle the charge; its view as settled, stored as ``claim``'s response in the same
-        commit (neither read nor stored again after it)."""
-        row = row if row is not None else self._row(charge_id)
+        commit (neither read nor stored again after it). ``new``: the charge's row, not yet
+        written, written with the payment (``_NumberTaken`` if its number was taken)."""
+        row = SimpleNamespace(**new) if new is not None else self._row(charge_id)
         merchant = merchant if merchant is not None else self.ctx.merchants.get(row.merchant_id)
         now = now_us()
         payment = payment_row(
@@ -228,10 +267,7 @@ class Charges:
             if authorisation.startswith("no_pin"):  # the allowance, with the money or not at all
                 at = self.ctx.wallets.reserve_no_pin(unit.tx, consumer.id, row.amount)
                 paid = payment | {"created_at_us": at}
-            done = unit.execute(SUCCEEDED_SQL, {"pid": paid["id"], "id": charge_id, "now": now})
-            unit.tx.expect_one(
-                done, lambda: ChargeExpired("the cashier stopped waiting: pay again")
-            )
+            _settled(unit, charge_id, paid["id"], now, new)
             unit.insert(m.payments, paid)
             unit.emit(
                 "payment.succeeded",
@@ -249,6 +285,6 @@ class Charges:
         if not isinstance(moved, Refused):
             return view
         if moved.results[0] is not Result.EXISTS:
-            self._refused(charge_id)  # refused by the ledger: the charge failed
+            self._refused(charge_id, new)  # refused by the ledger: the charge failed
             raise moved.problem()
         return self.queries.charge_view(self._row(charge_id))  # settled before: as it stands

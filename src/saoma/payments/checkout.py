@@ -275,8 +275,10 @@ class Checkout:
                 assert promotions is not None  # an offer comes from the promotions
                 promotions.record_use(unit, offer, consumer, now)
             if order is not None:
-                paid = unit.execute(PAID_SQL, {"pid": row["id"], "now": now, "oid": order.id})
-                unit.tx.expect_one(paid, lambda: OrderNotPayable("the order was closed or expired"))
+                paid = {"pid": row["id"], "now": now, "oid": order.id}
+                unit.tx.write_or_refuse(
+                    PAID_SQL, paid, lambda: OrderNotPayable("the order was closed or expired")
+                )
             if pin_pass is not None:  # the right PIN's try given back in the same commit
                 self.ctx.wallets.pin_passed_in(unit.tx, pin_pass)
                 unit.after(pin_pass.committed)

@@ -401,6 +401,11 @@ class Wallets:
             row = _BY_ID_BARE.first(conn, {"id": consumer_id})
         if row is None:
             raise NotFound.named("consumer", consumer_id)
+        return self.no_pin_look(row, amount)
+
+    def no_pin_look(self, row: Any, amount: int) -> tuple[Consumer, bool]:
+        """``get_with_no_pin_look`` of a consumer's row read already (with a payment code's
+        claim: ``saoma.paycode.service.Resolved.payer``)."""
         consumer = Consumer.of(row)
         if amount <= 0 or amount > min(consumer.no_pin_limit, AMOUNT_MINOR_MAX):
             return consumer, False
@@ -428,7 +433,7 @@ class Wallets:
             locked.fetchall()
         at = now_us()
         day = day_of(at, self.tz)
-        taken = tx.execute(
+        tx.write_or_refuse(
             "UPDATE consumers SET"
             " no_pin_spent = CASE WHEN no_pin_day = :day THEN no_pin_spent + :amount"
             " ELSE :amount END,"
@@ -437,6 +442,6 @@ class Wallets:
             " AND CASE WHEN no_pin_day = :day THEN no_pin_spent ELSE 0 END + :amount"
             " <= no_pin_daily_limit",
             {"id": consumer_id, "amount": amount, "day": day},
+            OverNoPinLimit,
         )
-        tx.expect_one(taken, OverNoPinLimit)
         return at
