@@ -10,7 +10,6 @@ import secrets
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-import pytest
 from sqlalchemy import text
 
 from saoma.bootstrap import Platform
@@ -42,6 +41,30 @@ def events(platform: Platform, subject: str) -> list[str]:
 
 def noted(tx: Tx, subject: str, kind: str) -> None:
     emit_in(tx, kind, subject=subject, data={"n": kind}, at_us=now_us())
+
+
+def in_one_batch(platform: Platform, hooks: list[Any]) -> tuple[list[Any], list[int]]:
+    """Each hook with a fen moved, the requests taken as one batch: each one's results, or what
+    refused it; and the sizes of the batches."""
+    with ThreadPoolExecutor(len(hooks)) as pool:
+        with one_batch(platform) as held:
+            moving = [
+                pool.submit(
+                    lambda hook: platform.ledger.submit(
+                        [a_fen_moved(platform, "b")], hook=hook
+                    ).result(),
+                    hook,
+                )
+                for hook in hooks
+            ]
+            held.wait_for(len(hooks))
+        outcomes = []
+        for future in moving:
+            try:
+                outcomes.append(future.result(timeout=10))
+            except OrderNotPayable as refused:
+                outcomes.append(refused)
+    return outcomes, held.sizes
 
 
 def test_a_hooks_writes_all_commit_and_its_reads_see_the_writes_before(
@@ -105,26 +128,9 @@ def test_a_refused_request_leaves_none_of_its_writes_and_its_batch_keeps_theirs(
 
         return hook
 
-    with ThreadPoolExecutor(3) as pool:
-        with one_batch(platform) as held:
-            moving = [
-                pool.submit(
-                    lambda s, refuse: platform.ledger.submit(
-                        [a_fen_moved(platform, "r")], hook=hook_for(s, refuse)
-                    ).result(),
-                    subject,
-                    i == 1,
-                )
-                for i, subject in enumerate(subjects)
-            ]
-            held.wait_for(3)
-        outcomes = []
-        for future in moving:
-            try:
-                outcomes.append(future.result(timeout=10))
-            except OrderNotPayable as refused:
-                outcomes.append(refused)
-    assert held.sizes[0] == 3, held.sizes  # taken as one batch
+    hooks = [hook_for(subject, i == 1) for i, subject in enumerate(subjects)]
+    outcomes, sizes = in_one_batch(platform, hooks)
+    assert sizes[0] == 3, sizes  # taken as one batch
     assert isinstance(outcomes[1], OrderNotPayable)
     assert outcomes[0] == outcomes[2] == [Result.OK]
     assert events(platform, subjects[1]) == []
@@ -158,23 +164,11 @@ def test_a_write_that_must_match_one_row_refuses_its_request_when_it_does_not(
 
         return hook
 
-    with ThreadPoolExecutor(2) as pool:
-        with one_batch(platform) as held:
-            moving = [
-                pool.submit(
-                    lambda target, mark: platform.ledger.submit(
-                        [a_fen_moved(platform, mark)], hook=hook_for(target, mark)
-                    ).result(),
-                    target,
-                    mark,
-                )
-                for target, mark in ((second, "kept"), ("evt_none", "gone"))
-            ]
-            held.wait_for(2)
-        assert moving[0].result(timeout=10) == [Result.OK]
-        with pytest.raises(OrderNotPayable, match="gone"):
-            moving[1].result(timeout=10)
-    assert held.sizes[0] == 2, held.sizes  # taken as one batch
+    hooks = [hook_for(second, "kept"), hook_for("evt_none", "gone")]
+    outcomes, sizes = in_one_batch(platform, hooks)
+    assert outcomes[0] == [Result.OK]
+    assert isinstance(outcomes[1], OrderNotPayable) and str(outcomes[1]) == "gone"
+    assert sizes[0] == 2, sizes  # taken as one batch
     assert sorted(events(platform, subject)) == [
         "test.kept.after",
         "test.kept.before",
