@@ -184,6 +184,7 @@ class Movements:
                 if record is not None:
                     try:
                         record(unit)
+                        tx.flush()  # its writes sent, and their looks put off before the next
                     except Refusal:
                         if frozen is not None:
                             frozen()  # a freeze is the refusal heard first, as on SQLite

@@ -82,12 +82,15 @@ def test_a_hooks_writes_all_commit_and_its_reads_see_the_writes_before(
         tx.write(WITH_CTES, {"id": f"evt_{secrets.token_hex(6)}", "subject": subject, "at": 1})
         tx.write(SAME_NAMES, {"id": f"evt_{secrets.token_hex(6)}", "subject": subject, "at": 1})
         noted(tx, subject, "test.four")
+        # SQL the joining does not read (a comment) goes on its own.
+        commented = "-- a comment first\n" + WITH_CTES.replace("'test.with'", "'test.five'")
+        tx.write(commented, {"id": f"evt_{secrets.token_hex(6)}", "subject": subject, "at": 1})
 
     (result,) = platform.ledger.submit([a_fen_moved(platform, "w")], hook=hook).result()
     assert result is Result.OK
     assert seen == [2]
     assert sorted(events(platform, subject)) == sorted(
-        ["test.one", "test.two", "test.three", "test.with", "test.same", "test.four"]
+        ["test.one", "test.two", "test.three", "test.with", "test.same", "test.four", "test.five"]
     )
     with platform.engine.connect() as conn:
         payloads = conn.execute(

@@ -16,11 +16,15 @@ from saoma.api.problems import status_of
 from saoma.bootstrap import Platform
 from saoma.core.errors import SaomaError
 from saoma.core.ids import now_us
+from saoma.core.money import rate_of
+from saoma.freezes.service import Doer
 from saoma.merchants.service import Merchant
 from saoma.paycode import codes
+from saoma.payments.charges import Charges
 from saoma.wallets.service import Consumer
 from support import PIN
 
+SUPPORT = Doer("op_support", "support", "ticket T-1")
 Payer = Callable[[int], Consumer]
 Shop = Callable[..., Merchant]
 
@@ -134,6 +138,48 @@ def test_a_no_pin_charge_the_wallet_cannot_pay_is_kept_as_refused(
     assert platform.payments.get_charge(market, again["id"])["state"] == "refused"
     assert (balances.wallet(alice), balances.merchant(market)) == (2_000, 0)
     assert platform.payments.list_payments(consumer=alice)["data"] == []
+
+
+def test_a_no_pin_charge_refused_in_its_batch_is_kept_as_refused(
+    platform: Platform, payer: Payer, shop: Shop, balances: Any
+) -> None:
+    """A freeze refuses the charge inside the ledger's batch: the charge is written refused, so
+    the till's retry of the number hears that, and no money moves."""
+    market, alice = shop("Wet Market"), payer(5_000)
+    code = next(phone(platform, alice, no_pin=5_000))
+    platform.freezes.freeze(SUPPORT, "consumer", alice.id, "Stolen phone")
+    with pytest.raises(SaomaError) as frozen:
+        till_charge(platform, market, code, 1_000, "T-10")
+    assert "frozen" in frozen.value.slug
+    again = till_charge(platform, market, code, 1_000, "T-10")
+    assert (again["state"], again["payment_id"]) == ("refused", None)
+    assert (balances.wallet(alice), balances.merchant(market)) == (5_000, 0)
+
+
+def test_a_number_taken_while_the_wallet_refused_the_charge_is_answered_as_reused(
+    platform: Platform, payer: Payer, shop: Shop, balances: Any, monkeypatch: Any
+) -> None:
+    """The till's order number went to another charge after this one looked for it, and the
+    ledger refused this one (the wallet is short): the till hears that the number was used, not
+    that the wallet is short."""
+    market, rich, poor = shop("Wet Market"), payer(10_000), payer(100)
+    first = till_charge(platform, market, next(phone(platform, rich, no_pin=5_000)), 900, "T-11")
+    assert first["state"] == "succeeded"
+    looked = Charges._by_no
+    missed = [True]  # the look made before the first charge committed: it found nothing
+
+    def by_no(self: Charges, merchant_id: str, number: str) -> Any:
+        if missed[0]:
+            missed[0] = False
+            return None
+        return looked(self, merchant_id, number)
+
+    monkeypatch.setattr(Charges, "_by_no", by_no)
+    with pytest.raises(SaomaError) as reused:
+        till_charge(platform, market, next(phone(platform, poor, no_pin=5_000)), 900, "T-11")
+    assert (reused.value.slug, status_of(reused.value)) == ("order-number-reused", 409)
+    assert balances.wallet(poor) == 100
+    assert balances.merchant(market) == 900 - rate_of(900, market.fee_ppm)
 
 
 def test_a_no_pin_debit_is_timed_once_it_holds_the_wallets_row(

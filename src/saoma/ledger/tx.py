@@ -123,11 +123,8 @@ _RETURNING = re.compile(r"\sRETURNING\s", re.IGNORECASE)
 _RECURSIVE = re.compile(r"\s*WITH\s+RECURSIVE\s", re.IGNORECASE)
 _CTE_HEAD = re.compile(r"\s*([A-Za-z_][A-Za-z0-9_]*)\s+AS\s*\(", re.IGNORECASE)
 _COMMA = re.compile(r"\s*,")
+_UNREAD = re.compile(r"--|/\*|\$[A-Za-z_0-9]*\$|\b[Ee]'")  # comments, dollar and E'' quoting
 _SPLIT: dict[str, tuple[frozenset[str], list[str], str]] = {}
-
-
-def _has_ctes(sql: str) -> bool:
-    return _WITH.match(sql) is not None
 
 
 def _ctes(sql: str) -> tuple[frozenset[str], list[str], str]:
@@ -136,6 +133,8 @@ def _ctes(sql: str) -> tuple[frozenset[str], list[str], str]:
     found = _SPLIT.get(sql)
     if found is not None:
         return found
+    if _UNREAD.search(sql):
+        raise ValueError(f"comments or quoting not read here in {sql[:80]!r}")
     names: list[str] = []
     ctes: list[str] = []
     at = 0
@@ -217,9 +216,21 @@ class Tx:
     def _wait(
         self, sql: str, params: Mapping[str, Any] | None, refusal: Callable[[], Any] | None
     ) -> None:
-        names = _ctes(sql)[0]
-        if any(sql == w.sql or names & _ctes(w.sql)[0] for w in self._writes):
-            self.flush()  # the same write again, or CTEs of the same names
+        try:
+            names = _ctes(sql)[0]
+        except ValueError:  # SQL the joining does not read (a comment, dollar quotes): alone
+            self.flush()
+            sent = self._send(sql, dict(params or {}))
+            if refusal is not None:
+                self.expect_one(sent, refusal)
+            return
+        waiting = frozenset().union(*(_ctes(w.sql)[0] for w in self._writes))
+        if (
+            any(sql == w.sql for w in self._writes)  # the same write again
+            or names & waiting  # CTEs of the same names
+            or any(re.search(rf"\b{name}\b", sql, re.IGNORECASE) for name in waiting)
+        ):  # (the last: a CTE waiting would stand for the table this write names)
+            self.flush()
         self._writes.append(_Write(sql, dict(params or {}), refusal))
 
     def later(self, look: Callable[[], None]) -> None:

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from saoma.core.errors import ChargeExpired, OrderNumberReused, Refusal, not_found
+from saoma.core.errors import ChargeExpired, NotRecorded, OrderNumberReused, Refusal, not_found
 from saoma.core.ids import new_id, now_us
 from saoma.core.money import rate_of
 from saoma.db import Bare, read, write, write_one
@@ -110,7 +110,7 @@ class Charges:
         terminal_id = check_text("terminal_id", terminal_id, 64)
         existing = self._by_no(merchant.id, merchant_order_no)
         if existing is not None:
-            return self._same_charge(existing, code, amount)
+            return self._same_charge(existing, code_hash(code), amount)
         assert self.ctx.paycodes is not None
         resolved = self.ctx.paycodes.resolve(code, f"{merchant.id}/{terminal_id}")
         consumer, no_pin = self._payer(resolved, amount)
@@ -140,13 +140,13 @@ class Charges:
                     claim=claim,
                     new=row,
                 )
-            except OverNoPinLimit:
-                pass  # the allowance went to another debit meanwhile: wait for the PIN instead
-            except _NumberTaken:
-                pass  # another charge took the number meanwhile: it is answered below
+            except (OverNoPinLimit, _NumberTaken):
+                # The allowance went to another debit meanwhile: wait for the PIN instead; or
+                # another charge took the number meanwhile: it is answered below.
+                pass
         taken = self._insert(row)
         if taken is not None:
-            return self._same_charge(taken, code, amount)
+            return self._same_charge(taken, code_hash(code), amount)
         data = {
             "id": charge_id,
             "merchant": merchant.public(),
@@ -179,10 +179,10 @@ class Charges:
             return taken
         return None
 
-    def _same_charge(self, existing: Any, code: str, amount: int) -> dict[str, Any]:
-        """A till's order number sent again: the same code and amount is a retry, anything
-        else is another charge under a number already used."""
-        same_code = existing.code_hash is None or existing.code_hash == code_hash(code)
+    def _same_charge(self, existing: Any, hashed: str, amount: int) -> dict[str, Any]:
+        """A till's order number sent again: the same code (``hashed``) and amount is a retry,
+        anything else is another charge under a number already used."""
+        same_code = existing.code_hash is None or existing.code_hash == hashed
         if same_code and existing.amount == amount:
             return self.queries.charge_view(existing)
         raise OrderNumberReused(
@@ -208,12 +208,16 @@ class Charges:
         authorisation = authorise(self.ctx.wallets, consumer, pin)
         return self._settle_charge(charge_id, consumer, authorisation)
 
-    def _refused(self, charge_id: str, new: dict[str, Any] | None = None) -> None:
-        """The charge refused by its payer or by the ledger (``new``: its row, not yet
-        written, is written refused)."""
-        if new is not None:
-            self._insert(new | {"state": "refused"})
-            return
+    def _written_refused(self, new: dict[str, Any], problem: BaseException) -> dict[str, Any]:
+        """A charge refused before it was written (``new``, its row): written refused, so the
+        till's retry of its number hears the same; ``problem`` raised. Its number taken by
+        another charge meanwhile: the answer to that number instead."""
+        taken = self._insert(new | {"state": "refused"})
+        if taken is not None:
+            return self._same_charge(taken, new["code_hash"], new["amount"])
+        raise problem
+
+    def _refused(self, charge_id: str) -> None:
         with write(self.engine) as conn:
             conn.execute(
                 update(m.charges)
@@ -281,10 +285,23 @@ class Charges:
             )
             idempotency.finish_in(unit, claim, 201, view)
 
-        moved = self.ctx.movements.move(transfers, record)
+        try:
+            moved = self.ctx.movements.move(transfers, record)
+        except Refusal as refused:  # by a hook: a freeze, the merchant's limit, …
+            if new is None or isinstance(refused, (OverNoPinLimit, _NumberTaken, NotRecorded)):
+                raise  # (the caller's to answer; NotRecorded: its outcome is not known)
+            return self._written_refused(new, refused)
+        return self._answered(moved, charge_id, new, view)
+
+    def _answered(
+        self, moved: Any, charge_id: str, new: dict[str, Any] | None, view: dict[str, Any]
+    ) -> dict[str, Any]:
+        """The settled charge's ``view`` once ``moved``; or what the ledger's refusal means."""
         if not isinstance(moved, Refused):
             return view
-        if moved.results[0] is not Result.EXISTS:
-            self._refused(charge_id, new)  # refused by the ledger: the charge failed
-            raise moved.problem()
-        return self.queries.charge_view(self._row(charge_id))  # settled before: as it stands
+        if moved.results[0] is Result.EXISTS:  # settled before: as it stands
+            return self.queries.charge_view(self._row(charge_id))
+        if new is not None:  # refused by the ledger: the charge failed
+            return self._written_refused(new, moved.problem())
+        self._refused(charge_id)
+        raise moved.problem()
