@@ -13,7 +13,14 @@ from typing import Any
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from saoma.core.errors import ChargeExpired, NotRecorded, OrderNumberReused, Refusal, not_found
+from saoma.core.errors import (
+    ChargeExpired,
+    DatabaseUnavailable,
+    NotRecorded,
+    OrderNumberReused,
+    Refusal,
+    not_found,
+)
 from saoma.core.ids import new_id, now_us
 from saoma.core.money import rate_of
 from saoma.db import Bare, read, write, write_one
@@ -54,6 +61,10 @@ SUCCEEDED_SQL = (
 
 # What a charge's view shows of its row besides its state and payment (``views.charge``).
 _VIEWED = ("id", "merchant_order_no", "amount", "currency", "expires_at_us")
+
+
+# A movement whose outcome is not known here: a retry with its Idempotency-Key learns it.
+_UNKNOWN = (NotRecorded, DatabaseUnavailable)
 
 
 class _NumberTaken(Refusal):
@@ -288,8 +299,8 @@ class Charges:
         try:
             moved = self.ctx.movements.move(transfers, record)
         except Refusal as refused:  # by a hook: a freeze, the merchant's limit, …
-            if new is None or isinstance(refused, (OverNoPinLimit, _NumberTaken, NotRecorded)):
-                raise  # (the caller's to answer; NotRecorded: its outcome is not known)
+            if new is None or isinstance(refused, (OverNoPinLimit, _NumberTaken, *_UNKNOWN)):
+                raise  # the caller's to answer; or an outcome not known, never written refused
             return self._written_refused(new, refused)
         return self._answered(moved, charge_id, new, view)
 
