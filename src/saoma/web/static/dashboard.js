@@ -611,6 +611,7 @@ Object.assign(DICT.zh, { payer_got: "（顾客收回 {amount}）" });
 
   async function openStatement(s) {
     stl.open = s;
+    stl.opened = (stl.opened || 0) + 1; // which opening a page of lines answers
     stl.lines = [];
     stl.linesCursor = null;
     $("#d-stmt-csv").href = `/v1/settlements/${encodeURIComponent(s.id)}/statement.csv`;
@@ -624,6 +625,7 @@ Object.assign(DICT.zh, { payer_got: "（顾客收回 {amount}）" });
 
   async function statementLines() {
     const s = stl.open;
+    const opened = stl.opened;
     const params = new URLSearchParams({ limit: "50" });
     if (stl.linesCursor) params.set("cursor", stl.linesCursor);
     let page;
@@ -631,7 +633,9 @@ Object.assign(DICT.zh, { payer_got: "（顾客收回 {amount}）" });
       tell("#d-stmt-out", () => problem(err), "err");
       return;
     }
-    if (stl.open !== s) return; // another statement was opened meanwhile
+    // Closed, or opened again meanwhile (a settlement refreshed by the payout's watch is the
+    // same opening: its row is replaced, not the statement).
+    if (!stl.open || stl.opened !== opened) return;
     stl.lines = stl.lines.concat(page.data);
     stl.linesCursor = page.next_cursor;
     drawStatement();
