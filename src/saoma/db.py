@@ -164,17 +164,23 @@ class Bare:
             missing = ", ".join(sorted(required - params.keys()))
             raise ArgumentError(f"a value is required for the parameters {missing}")
         values = values | params  # the statement's own literals, then the caller's values
+        row = self._rows.get(dialect)
         answer = _on_driver(
-            conn, sql, [values[p] for p in positions] if positions else values, fetch, every=every
+            conn,
+            sql,
+            [values[p] for p in positions] if positions else values,
+            fetch,
+            every=every,
+            describe=fetch and row is None,  # the columns' names, read once per dialect
         )
         if not fetch:
             return answer[0]
         _, found, description = answer
+        if row is None and description is not None:
+            row = self._rows[dialect] = collections.namedtuple("Row", [c[0] for c in description])
         if found is None:
             return None
-        row = self._rows.get(dialect)
-        if row is None:
-            row = self._rows[dialect] = collections.namedtuple("Row", [c[0] for c in description])
+        assert row is not None
         return [row(*one) for one in found] if every else row(*found)
 
 
@@ -196,10 +202,17 @@ def driver_write(conn: Connection, sql: str, params: dict[str, Any]) -> int:
 
 
 def _on_driver(
-    conn: Connection, sql: str, values: Any, fetch: bool, *, every: bool = False
+    conn: Connection,
+    sql: str,
+    values: Any,
+    fetch: bool,
+    *,
+    every: bool = False,
+    describe: bool = False,
 ) -> tuple[int, Any, Any]:
-    """The row count, the first row (if ``fetch``; every row, as a list, if ``every`` too) and
-    the columns of ``sql`` run on the driver."""
+    """The row count, the first row (if ``fetch``; every row, as a list, if ``every`` too) and,
+    if ``describe``, the columns of ``sql`` run on the driver (psycopg builds them anew each
+    time they are asked for)."""
     pooled = conn.connection
     cursor = pooled.driver_connection.cursor()  # type: ignore[union-attr]
     try:
@@ -207,7 +220,7 @@ def _on_driver(
         if not fetch:
             return cursor.rowcount, None, None
         found = cursor.fetchall() if every else cursor.fetchone()
-        return cursor.rowcount, found, cursor.description
+        return cursor.rowcount, found, cursor.description if describe else None
     except conn.dialect.loaded_dbapi.Error as exc:
         lost = database_unavailable(exc)
         if lost:
