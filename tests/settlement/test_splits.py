@@ -13,12 +13,15 @@ from sqlalchemy import text
 from saoma.bootstrap import Platform
 from saoma.core.errors import SaomaError
 from saoma.core.ids import now_us
+from saoma.freezes.service import Doer
 from saoma.ledger.check import check_ledger
 from saoma.settlement import splits as splits_module
 from saoma.settlement.splits import SPLIT_WINDOW_US
+from settlement.conftest import Town
 from settlement.court import Court
 
 MakeCourt = Callable[..., Court]
+SUPPORT = Doer("op_support", "support", "ticket T-7")
 
 
 def transfers_of(platform: Platform, split_id: str) -> int:
@@ -186,3 +189,35 @@ def test_an_agreement_ended_while_a_split_is_worked_out_stops_it(
     assert "ended" in refused.value.detail
     assert platform.splits.splits_of(c.stall, paid["id"])["data"] == []
     assert c.balance(c.court) == 0
+
+
+def test_a_freeze_stops_a_split_leaving_a_frozen_giver_not_reaching_a_frozen_receiver(
+    platform: Platform, town: Town
+) -> None:
+    """A freeze stops money leaving, here as everywhere: a frozen stall's split is refused. A
+    split is no payer's payment, so a frozen court still receives its share under the agreement
+    it accepted; the share stays in its account, unsettled, until the freeze is lifted."""
+    court, stall = town.shop("Futian Food Court"), town.shop("Old Chen Noodles")
+    proposed = platform.splits.propose(stall, court.id, share_ppm=80_000)
+    agreement = platform.splits.accept(court, proposed["id"])
+    paid = town.pay(stall, town.payer(), 2_500)
+
+    platform.freezes.freeze(SUPPORT, "merchant", stall.id, "Under review")
+    with pytest.raises(SaomaError) as refused:
+        platform.splits.split_payment(stall, paid["id"], agreement["id"])
+    assert refused.value.cause == "merchant-frozen"
+    assert platform.splits.splits_of(stall, paid["id"])["data"] == []
+    assert town.own(court) == 0
+    platform.freezes.unfreeze(SUPPORT, "merchant", stall.id)
+
+    platform.freezes.freeze(SUPPORT, "merchant", court.id, "Under review")
+    split = platform.splits.split_payment(stall, paid["id"], agreement["id"])
+    assert split["amount"] == 200 and town.own(court) == 200
+    town.run()
+    assert town.settlements(court) == []  # held while frozen
+    assert [s["splits"] for s in town.settled(stall)] == [-200]
+    platform.freezes.unfreeze(SUPPORT, "merchant", court.id)
+    town.run()
+    assert [(s["splits"], s["payout"]) for s in town.settled(court)] == [(200, 200)]
+    assert town.own(court) == 0
+    assert check_ledger(platform.engine).ok

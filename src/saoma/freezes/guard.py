@@ -21,7 +21,9 @@ What is refused, transfer by transfer:
   capture posts a hold and names no accounts (0, 0): its merchant is the hold's credit account,
   read from ``holds`` in the same statement.
 
-Credits to a frozen wallet (refunds, top-ups, transfers received) are never refused.
+Credits to a frozen wallet (refunds, top-ups, transfers received) are never refused, nor a split
+share (code ``SPLIT``) to a frozen merchant: no payer pays it, the agreement was accepted before,
+and the share stays in the frozen account, unsettled, until the lift.
 """
 
 from __future__ import annotations
