@@ -14,7 +14,7 @@ from sqlalchemy import text
 
 from saoma.api.problems import status_of
 from saoma.bootstrap import Platform
-from saoma.core.errors import SaomaError
+from saoma.core.errors import DatabaseUnavailable, SaomaError
 from saoma.core.ids import now_us
 from saoma.core.money import rate_of
 from saoma.freezes.service import Doer
@@ -46,6 +46,21 @@ def till_charge(
     return platform.payments.create_charge(
         market, code=code, amount=amount, currency="CNY", merchant_order_no=number, terminal_id=till
     )
+
+
+def unheard(
+    platform: Platform, market: Merchant, code: str, amount: int, number: str, monkeypatch: Any
+) -> None:
+    """The till's charge, lost with the database mid-batch: 503, nothing written, code used."""
+    movements = platform.payments.ctx.movements
+    with monkeypatch.context() as lost:
+        lost.setattr(movements, "move", _database_lost)
+        with pytest.raises(DatabaseUnavailable):
+            till_charge(platform, market, code, amount, number)
+
+
+def _database_lost(*args: Any, **kwargs: Any) -> Any:
+    raise DatabaseUnavailable("the database went away mid-batch")
 
 
 def test_under_the_no_pin_limit_a_charge_settles_at_once(
@@ -180,6 +195,54 @@ def test_a_number_taken_while_the_wallet_refused_the_charge_is_answered_as_reuse
     assert (reused.value.slug, status_of(reused.value)) == ("order-number-reused", 409)
     assert balances.wallet(poor) == 100
     assert balances.merchant(market) == 900 - rate_of(900, market.fee_ppm)
+
+
+def test_a_charge_whose_outcome_went_unheard_is_made_by_the_tills_retry(
+    platform: Platform, payer: Payer, shop: Shop, balances: Any, monkeypatch: Any
+) -> None:
+    """The database went away while a no-PIN charge was in the ledger's batch: the till heard
+    503 and nothing was written, but the code was used. The till's retry of the same order
+    number with the same code makes the charge, once; the code used for another order number,
+    or by another merchant, is still refused as used."""
+    market, bakery, alice = shop("Wet Market"), shop("Bakery"), payer(10_000)
+    code = next(phone(platform, alice, no_pin=5_000))
+    unheard(platform, market, code, 1_000, "T-20", monkeypatch)
+    assert platform.payments.list_payments(consumer=alice)["data"] == []
+    for merchant, number in ((market, "T-21"), (bakery, "T-20")):
+        with pytest.raises(SaomaError) as used:
+            till_charge(platform, merchant, code, 1_000, number)
+        assert (used.value.slug, status_of(used.value)) == ("code-used", 409)
+
+    charge = till_charge(platform, market, code, 1_000, "T-20")
+    assert charge["state"] == "succeeded"
+    assert till_charge(platform, market, code, 1_000, "T-20") == charge
+    assert balances.wallet(alice) == 9_000
+    assert balances.merchant(market) == 1_000 - rate_of(1_000, market.fee_ppm)
+    assert len(platform.payments.list_payments(consumer=alice)["data"]) == 1
+
+
+def test_fifty_retries_at_once_of_a_charge_whose_outcome_went_unheard_charge_once(
+    platform: Platform, payer: Payer, shop: Shop, balances: Any, monkeypatch: Any
+) -> None:
+    """After a charge's unheard outcome, ten tills send it again fifty times at once (the same
+    order number and code): one charge, one payment, and every till hears that charge."""
+    market, alice = shop("Wet Market"), payer(10_000)
+    code = next(phone(platform, alice, no_pin=5_000))
+    unheard(platform, market, code, 1_800, "T-AGAIN", monkeypatch)
+
+    def again(n: int) -> Any:
+        try:
+            return till_charge(platform, market, code, 1_800, "T-AGAIN", till=f"t{n % 10}")
+        except SaomaError as exc:
+            return status_of(exc), exc.slug
+
+    with ThreadPoolExecutor(50) as pool:
+        answers = list(pool.map(again, range(50)))
+    assert all(isinstance(a, dict) for a in answers), Counter(map(str, answers))
+    assert {(a["id"], a["state"]) for a in answers} == {(answers[0]["id"], "succeeded")}
+    assert balances.wallet(alice) == 10_000 - 1_800
+    assert balances.merchant(market) == 1_800 - rate_of(1_800, market.fee_ppm)
+    assert len(platform.payments.list_payments(consumer=alice)["data"]) == 1
 
 
 def test_a_no_pin_debit_is_timed_once_it_holds_the_wallets_row(

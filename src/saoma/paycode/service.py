@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Table, bindparam, delete, func, insert, select, true, update
+from sqlalchemy import Table, bindparam, delete, func, insert, or_, select, true, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
@@ -48,10 +48,14 @@ HANDLE = (
     .join(m.paycode_devices, _D.id == _H.device_id)
     .where(_H.handle == bindparam("h"))
 )
+# The handle used, unless it was used before by something else than ``by`` (None: anything).
 USE_HANDLE = (
     update(m.paycode_handles)
-    .where(_H.handle == bindparam("h"), _H.used_at_us.is_(None))
-    .values(used_at_us=bindparam("at"))
+    .where(
+        _H.handle == bindparam("h"),
+        or_(_H.used_at_us.is_(None), _H.used_for == bindparam("by")),
+    )
+    .values(used_at_us=bindparam("at"), used_for=bindparam("by"))
 )
 # A try settled: counted as a wrong code (``counted`` 1) or given back (0).
 SETTLE = settle_statement(m.paycode_failures, "terminal", "failures", "pending")
@@ -211,9 +215,20 @@ class PaymentCodes:
         return [{"id": r.id, "label": r.label} for r in rows]
 
     def resolve(
-        self, code: str, terminal: str, *, at_s: float | None = None, merchant: str | None = None
+        self,
+        code: str,
+        terminal: str,
+        *,
+        at_s: float | None = None,
+        merchant: str | None = None,
+        used_for: str | None = None,
     ) -> Resolved:
         """The wallet behind a scanned code, consuming it; or why not.
+
+        ``used_for`` names what uses the code (a charge: "<merchant id>/<order number>"): a code
+        used before for the same may be used again, as when a till sends a charge again whose
+        first try's outcome it never heard and which wrote nothing (what the code pays for is
+        then made at most once by its own key, the order number).
 
         ``terminal`` is "<merchant id>/<terminal id>"; guesses are limited per terminal and per
         merchant, a try being claimed from both before the code is checked (see ``_claim``).
@@ -235,13 +250,16 @@ class PaymentCodes:
             raise
         if is_sqlite(self.engine):
             with write(self.engine) as conn:
-                used = conn.execute(USE_HANDLE, {"h": handle, "at": now_us()}).rowcount
+                used = conn.execute(
+                    USE_HANDLE, {"h": handle, "at": now_us(), "by": used_for}
+                ).rowcount
                 conn.execute(SETTLE, [{"key": key, "counted": 0} for key in keys])
         else:
             with write_one(self.engine) as conn:
                 params = {
                     "h": handle,
                     "at": now_us(),
+                    "by": used_for,
                     "key": keys[0],
                     "key2": keys[1],
                     "counted": 0,

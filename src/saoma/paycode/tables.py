@@ -24,6 +24,9 @@ paycode_handles = Table(
     Column("handle", String(10), primary_key=True),  # random, unique, used once
     Column("device_id", String(32), ForeignKey("paycode_devices.id"), nullable=False),
     Column("used_at_us", BigInteger, nullable=True),
+    # What used it: "<merchant id>/<order number>" of a charge. The same charge sent again (its
+    # first try's outcome unknown, nothing written) may use the handle again.
+    Column("used_for", String(100), nullable=True),
 )
 Index("ix_paycode_handles_device", paycode_handles.c.device_id)
 

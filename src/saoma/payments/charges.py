@@ -123,7 +123,9 @@ class Charges:
         if existing is not None:
             return self._same_charge(existing, code_hash(code), amount)
         assert self.ctx.paycodes is not None
-        resolved = self.ctx.paycodes.resolve(code, f"{merchant.id}/{terminal_id}")
+        resolved = self.ctx.paycodes.resolve(
+            code, f"{merchant.id}/{terminal_id}", used_for=f"{merchant.id}/{merchant_order_no}"
+        )
         consumer, no_pin = self._payer(resolved, amount)
         now = now_us()
         charge_id = new_id("ch")
