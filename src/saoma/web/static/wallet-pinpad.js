@@ -6,9 +6,17 @@
 const PinPad = (() => {
   const LENGTH = 6;
 
-  /** Wire ``input`` (inside `.pin-boxes`); ``onFull(pin)`` runs when the sixth digit arrives. */
+  /** Wire ``input`` (inside `.pin-boxes`, which gets its six boxes here); ``onFull(pin)`` runs
+      when the sixth digit arrives. */
   function attach(input, onFull) {
-    const boxes = Array.from(input.closest(".pin-boxes").querySelectorAll(".pin-box"));
+    const holder = input.closest(".pin-boxes");
+    const made = Array.from(holder.querySelectorAll(".pin-box"));  // a page cached before: kept
+    const boxes = made.length ? made : Array.from({ length: LENGTH }, () => {
+      const box = document.createElement("span");
+      box.className = "pin-box";
+      box.setAttribute("aria-hidden", "true");
+      return holder.appendChild(box);
+    });
     const render = () => {
       const n = input.value.length;
       const focused = document.activeElement === input;
