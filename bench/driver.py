@@ -8,8 +8,10 @@ printed. The reads: the payer's session (``Wallets.for_token``), the signing key
 merchant (``Merchants.authenticate``), the order with its merchant
 (``Merchants.row_with_merchant``). The writes, each committing on its own (``write_one``): the
 Idempotency-Key's claim, the request's nonce, and a PIN try claimed and given back with the
-check recorded (two statements). Saoma runs them the second way (``saoma.db.Bare``); the first
-is the baseline. Before timing, both ways are checked to give the same answer.
+check recorded (two statements). Each is run through SQLAlchemy's ``Connection.execute`` (the
+baseline), as ``saoma.db.Bare`` on the driver of such a connection, and as ``Bare`` alone on a
+pooled driver connection without a ``Connection`` around it (``saoma.db.alone``, Saoma's way).
+Before timing, the three ways are checked to give the same answer.
 
     .venv/bin/python bench/driver.py [--runs 3000] [--rounds 3]
 
@@ -26,11 +28,13 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from sqlalchemy import make_url
+
 from common import scratch_postgres
 from saoma import signing
 from saoma.config import get_settings
 from saoma.core.ids import now_us, token_hash
-from saoma.db import Bare, migrate, read, write_one
+from saoma.db import Bare, alone, migrate, read, write_one
 from saoma.merchants import service as merchants
 from saoma.payments import idempotency
 from saoma.payments import tables as payment_tables
@@ -94,7 +98,7 @@ def main() -> None:
                 return {"s": "bench", "k": f"key-{n}", "hash": "h", "now": now_us()}
 
             def nonce_params() -> dict[str, Any]:
-                return {"key": key_id, "n": f"nonce-{next(fresh)}", "at": now_us()}
+                return {"key_id": key_id, "n": f"nonce-{next(fresh)}", "at": now_us()}
 
             writes: dict[str, tuple[Bare, Callable[[], dict[str, Any]]]] = {
                 "Idempotency-Key claim": (idempotency._INSERT_KEY, claim_params),
@@ -128,7 +132,11 @@ def main() -> None:
                     with opened(engine) as conn:
                         return bare.first(conn, params()) if not write else bare.run(conn, params())
 
-                return through_sqlalchemy, on_the_driver
+                def alone_on_the_driver() -> Any:
+                    with alone(engine, writes=write) as conn:
+                        return bare.first(conn, params()) if not write else bare.run(conn, params())
+
+                return through_sqlalchemy, on_the_driver, alone_on_the_driver
 
             def pin_ways() -> Any:
                 """A try claimed, then given back with the check recorded: both ways."""
@@ -142,34 +150,75 @@ def main() -> None:
                         conn.execute(pin_passed.statement, passed | record)
                     return tuple(got)
 
-                def on_the_driver() -> Any:
+                def on_the_driver(opened: Any = write_one) -> Any:
                     claim, record = pin_params()
-                    with write_one(engine) as conn:
+                    with opened(engine) as conn:
                         got = pin_claim.first(conn, claim)
                     passed = {"row_id": consumer.id, "failures_before": got.pin_failures}
-                    with write_one(engine) as conn:
+                    with opened(engine) as conn:
                         pin_passed.run(conn, passed | record)
                     return tuple(got)
 
-                return through_sqlalchemy, on_the_driver
+                def alone_on_the_driver() -> Any:
+                    return on_the_driver(lambda e: alone(e, writes=True))
+
+                return through_sqlalchemy, on_the_driver, alone_on_the_driver
 
             cases = {
                 what: ways(bare, lambda p=p: p, write=False) for what, (bare, p) in reads.items()
             }
             cases |= {what: ways(bare, p, write=True) for what, (bare, p) in writes.items()}
             cases["PIN try claimed and given back"] = pin_ways()
-            for what, (before, after) in cases.items():
-                first, second = before(), after()
-                assert first and first == second, (what, first, second)
+            for what, ways_of in cases.items():
+                answers = [way() for way in ways_of]
+                assert answers[0] and all(a == answers[0] for a in answers), (what, answers)
             print(f"{args.runs} runs each, CPU per run (µs), PostgreSQL, one process")
-            print("| round | statement | Connection.execute (baseline) | on the driver (Bare) |")
-            print("| ---: | --- | ---: | ---: |")
+            print(
+                "| round | statement | Connection.execute (baseline) | Bare in a Connection"
+                " | Bare alone (Saoma) |"
+            )
+            print("| ---: | --- | ---: | ---: | ---: |")
             for round_no in range(1, args.rounds + 1):
-                for what, (before, after) in cases.items():
-                    was, now = cpu_us(before, args.runs), cpu_us(after, args.runs)
-                    print(f"| {round_no} | {what} | {was:.0f} | {now:.0f} |")
+                for what, ways_of in cases.items():
+                    figures = " | ".join(f"{cpu_us(way, args.runs):.0f}" for way in ways_of)
+                    print(f"| {round_no} | {what} | {figures} |")
+            floor(url, args.runs, args.rounds)
         finally:
             platform.close()
+
+
+def floor(url: str, runs: int, rounds: int) -> None:
+    """What psycopg's Python costs per statement: one small prepared SELECT of three columns run
+    as ``Bare`` runs it (a cursor, ``execute``, ``fetchone``) and straight on libpq through
+    ``psycopg.pq`` (send the prepared statement, wait with psycopg's own generator, read the
+    three values), on one connection in autocommit."""
+    import psycopg
+    from psycopg import generators, waiting
+
+    conninfo = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        pgconn = conn.pgconn
+        pgconn.prepare(b"floor", b"SELECT $1::int8, $2::text, $3::int8", None)
+        n = itertools.count()
+
+        def cursor() -> Any:
+            with conn.cursor() as cur:
+                values = (next(n), "abc", 7)
+                cur.execute("SELECT %s::int8, %s::text, %s::int8", values, prepare=True)
+                return cur.fetchone()
+
+        def libpq() -> Any:
+            pgconn.send_query_prepared(b"floor", [str(next(n)).encode(), b"abc", b"7"], None, 0)
+            res = waiting.wait(generators.execute(pgconn), pgconn.socket)[-1]
+            return int(res.get_value(0, 0)), res.get_value(0, 1).decode(), int(res.get_value(0, 2))
+
+        assert cursor()[1:] == libpq()[1:] == ("abc", 7)
+        print()
+        print(f"{runs} runs each, CPU per statement (µs): psycopg's cursor and libpq directly")
+        print("| round | psycopg cursor (as Bare) | libpq directly (the floor) |")
+        print("| ---: | ---: | ---: |")
+        for round_no in range(1, rounds + 1):
+            print(f"| {round_no} | {cpu_us(cursor, runs):.0f} | {cpu_us(libpq, runs):.0f} |")
 
 
 if __name__ == "__main__":

@@ -136,20 +136,20 @@ class Bare:
         ] = {}
         self._rows: dict[str, type] = {}  # the named tuple of the answer's columns, by dialect
 
-    def first(self, conn: Connection, params: dict[str, Any]) -> Any:
+    def first(self, conn: Connection | Alone, params: dict[str, Any]) -> Any:
         """The first row (of a SELECT, or a write's RETURNING), or None."""
         return self._run(conn, params, fetch=True)
 
-    def all(self, conn: Connection, params: dict[str, Any]) -> list[Any]:
+    def all(self, conn: Connection | Alone, params: dict[str, Any]) -> list[Any]:
         """Every row (of a SELECT, or a write's RETURNING)."""
         return list(self._run(conn, params, fetch=True, every=True))
 
-    def run(self, conn: Connection, params: dict[str, Any]) -> int:
+    def run(self, conn: Connection | Alone, params: dict[str, Any]) -> int:
         """Run a write; the number of rows it matched."""
         return int(self._run(conn, params, fetch=False))
 
     def _run(
-        self, conn: Connection, params: dict[str, Any], *, fetch: bool, every: bool = False
+        self, conn: Connection | Alone, params: dict[str, Any], *, fetch: bool, every: bool = False
     ) -> Any:
         dialect = conn.dialect.name
         compiled = self._compiled.get(dialect)
@@ -194,7 +194,7 @@ def named_postgres(statement: Any) -> tuple[str, dict[str, Any]]:
     return done.string, literals
 
 
-def driver_write(conn: Connection, sql: str, params: dict[str, Any]) -> int:
+def driver_write(conn: Connection | Alone, sql: str, params: dict[str, Any]) -> int:
     """Run ``sql`` (one write in the driver's own parameter style) on ``conn``'s driver
     connection, with a driver's error raised as SQLAlchemy raises it, as :class:`Bare` does;
     the number of rows it matched."""
@@ -202,7 +202,7 @@ def driver_write(conn: Connection, sql: str, params: dict[str, Any]) -> int:
 
 
 def _on_driver(
-    conn: Connection,
+    conn: Connection | Alone,
     sql: str,
     values: Any,
     fetch: bool,
@@ -272,6 +272,58 @@ def write_one(engine: Engine) -> Iterator[Connection]:
         return
     with read(engine) as conn:
         yield conn
+
+
+class Alone:
+    """A pooled PostgreSQL connection in autocommit, for :class:`Bare` statements and
+    :func:`driver_write` run on their own (``alone``): what they use of a SQLAlchemy
+    ``Connection``, without one."""
+
+    __slots__ = ("connection", "dialect", "engine")
+
+    def __init__(self, engine: Engine, pooled: Any) -> None:
+        self.engine = engine
+        self.dialect = engine.dialect
+        self.connection = pooled
+
+    def invalidate(self, exc: BaseException) -> None:
+        self.connection.invalidate(exc)
+
+
+@contextmanager
+def alone(engine: Engine, *, writes: bool) -> Iterator[Connection | Alone]:
+    """For :class:`Bare` statements (and ``driver_write``) that each commit on their own.
+
+    On PostgreSQL: a connection of the engine's pool, its driver in autocommit while it is
+    held, as ``read`` and ``write_one`` give, but without SQLAlchemy's ``Connection`` around
+    it: that one's isolation level, set at every checkout and reset at every return, cost
+    50–70 µs of CPU per statement more (``bench/driver.py``). A connection lost meanwhile is
+    dropped with the pool's others, as by ``Bare`` in a ``Connection``. On SQLite:
+    ``write_one`` if it ``writes``, else ``read``.
+    """
+    if is_sqlite(engine):
+        with write_one(engine) if writes else read(engine) as conn:
+            yield conn
+        return
+    pooled = engine.raw_connection()
+    driver = pooled.driver_connection
+    try:
+        driver.autocommit = True  # type: ignore[union-attr]
+    except psycopg.Error as exc:  # a connection found broken: never handed out again
+        pooled.invalidate(exc)
+        pooled.close()
+        raise DBAPIError.instance(
+            "autocommit", None, exc, psycopg.Error, connection_invalidated=True
+        ) from exc
+    try:
+        yield Alone(engine, pooled)
+    finally:
+        try:
+            if pooled.is_valid and not driver.closed:  # type: ignore[union-attr]
+                driver.autocommit = False  # type: ignore[union-attr]  # as the pool keeps it
+        except Exception as exc:  # a connection in a state nobody should reuse
+            pooled.invalidate(exc)
+        pooled.close()  # back to the pool
 
 
 def make_engine(url: str, *, pool_size: int = 8, pooled: bool = False) -> Engine:

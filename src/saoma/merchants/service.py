@@ -52,7 +52,7 @@ from saoma.core.errors import (
 )
 from saoma.core.ids import new_id, now_us, token_hash
 from saoma.core.money import currency
-from saoma.db import Bare, is_sqlite, read, write, write_one
+from saoma.db import Bare, alone, is_sqlite, read, write, write_one
 from saoma.ledger import AccountKind, Ledger
 from saoma.merchants import tables as m
 from saoma.wallets.credentials import (
@@ -347,7 +347,7 @@ class Merchants:
     def row_with_merchant(self, table: Table, row_id: str) -> tuple[Any, Merchant] | None:
         """The row of ``table`` (one with a ``merchant_id``) and its merchant, in one round
         trip, or None when there is no such row."""
-        with read(self.engine) as conn:
+        with alone(self.engine, writes=False) as conn:
             row = with_merchant(table).first(conn, {"row_id": row_id})
         if row is None:
             return None
@@ -579,12 +579,12 @@ class Merchants:
         """The merchant whose key signed this request, or a refusal saying what is wrong."""
         signed = self.signed_request(headers, method, path_qs, body)
         sqlite = is_sqlite(self.engine)
-        with (read if sqlite else write_one)(self.engine) as conn:
+        with alone(self.engine, writes=not sqlite) as conn:
             row = (_SIGNER if sqlite else _SIGNER_NOTING_NONCE).first(conn, signed.params)
         merchant = self.signer(signed, row)
         if sqlite:
             try:
-                with write_one(self.engine) as conn:
+                with alone(self.engine, writes=True) as conn:
                     _INSERT_NONCE.run(conn, signed.params)
             except IntegrityError as exc:
                 raise NonceReused("this nonce was already used", field=signing.NONCE) from exc
@@ -623,7 +623,7 @@ class Merchants:
         fresh = getattr(row, "nonce_fresh", None)  # None: SQLite, noted after the check
         if not signing.verify_request(row.key_public, signed.signature, signed.message):
             if fresh:
-                with write_one(self.engine) as conn:
+                with alone(self.engine, writes=True) as conn:
                     _FORGET_NONCE.run(conn, signed.params)
             raise SignatureInvalid("the signature does not match the request")
         if fresh is False:

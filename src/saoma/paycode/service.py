@@ -23,7 +23,7 @@ from saoma.core.errors import (
     TooManyTries,
 )
 from saoma.core.ids import new_id, now_us
-from saoma.db import Bare, is_sqlite, read, write, write_one
+from saoma.db import Bare, alone, is_sqlite, read, write
 from saoma.paycode import codes
 from saoma.paycode import tables as m
 from saoma.windows import (
@@ -255,7 +255,7 @@ class PaymentCodes:
                 ).rowcount
                 conn.execute(SETTLE, [{"key": key, "counted": 0} for key in keys])
         else:
-            with write_one(self.engine) as conn:
+            with alone(self.engine, writes=True) as conn:
                 params = {
                     "h": handle,
                     "at": now_us(),
@@ -372,7 +372,7 @@ class PaymentCodes:
         terminal's is given back at once."""
         params = claim_params(terminal, FAILURES_MAX, FAILURE_WINDOW_US, now)
         params |= {"key2": merchant, "limit2": self.merchant_failures_max, "h": handle}
-        with write_one(self.engine) as conn:
+        with alone(self.engine, writes=True) as conn:
             claimed = self._claim_both_sql.first(conn, params)
         if claimed.first and claimed.second:
             return [terminal, merchant], (None if claimed.device_id is None else claimed)

@@ -23,7 +23,7 @@ from saoma.core.errors import (
 )
 from saoma.core.ids import new_id, now_us
 from saoma.core.money import rate_of
-from saoma.db import Bare, read, write, write_one
+from saoma.db import Bare, alone, write
 from saoma.ledger import Result
 from saoma.merchants.service import Merchant, check_text
 from saoma.movements import Refused, Unit
@@ -99,7 +99,7 @@ class Charges:
         return first(self.engine, m.charges, id=charge_id)
 
     def _by_no(self, merchant_id: str, merchant_order_no: str) -> Any:
-        with read(self.engine) as conn:
+        with alone(self.engine, writes=False) as conn:
             return BY_NO.first(conn, {"merchant_id": merchant_id, "no": merchant_order_no})
 
     def create_charge(
@@ -183,7 +183,7 @@ class Charges:
         """Insert the charge ``row``; or the charge that took its order number a moment ago
         (another request's), returned instead."""
         try:
-            with write_one(self.engine) as conn:
+            with alone(self.engine, writes=True) as conn:
                 INSERT_CHARGE.run(conn, row)
         except IntegrityError:
             taken = self._by_no(row["merchant_id"], row["merchant_order_no"])

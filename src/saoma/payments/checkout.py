@@ -27,7 +27,7 @@ from saoma.core.errors import (
 )
 from saoma.core.ids import new_id, now_us
 from saoma.core.money import rate_of
-from saoma.db import Bare, is_sqlite, write_one
+from saoma.db import Bare, alone, is_sqlite
 from saoma.ledger import Result, Transfer, TransferFlags
 from saoma.merchants.service import Merchant, check_text, merchant_in, with_merchant
 from saoma.movements import Refused, Unit
@@ -143,7 +143,7 @@ class Checkout:
             "payer_id": consumer.id,
             "stale": now - PIN_PENDING_STALE_US,
         }
-        with write_one(self.ctx.engine) as conn:
+        with alone(self.ctx.engine, writes=True) as conn:
             row = _order_claiming_pin().first(conn, params)
         if row is None:
             return None, None

@@ -52,7 +52,7 @@ from saoma.core.errors import (
     RequestInProgress,
 )
 from saoma.core.ids import now_us
-from saoma.db import Bare, driver_write, is_sqlite, read, write, write_one
+from saoma.db import Bare, alone, driver_write, is_sqlite, read, write, write_one
 from saoma.movements import Unit
 from saoma.payments import tables as m
 
@@ -185,7 +185,7 @@ def find_and_claim(
     The row's ``idem_claimed`` says the key was claimed; if not, ``begin`` says why."""
     found, scopes, params = finder
     claims = {"idem_key": key, "idem_fingerprint": fingerprint, "idem_now": now_us()}
-    with write_one(engine) as conn:
+    with alone(engine, writes=True) as conn:
         return _finding_and_claiming(found, scopes).first(conn, params | claims)
 
 
@@ -195,7 +195,7 @@ def begin(engine: Engine, scope: str, key: str, fingerprint: str) -> Claim | Rep
     for _ in range(3):
         now = now_us()
         try:
-            with write_one(engine) as conn:
+            with alone(engine, writes=True) as conn:
                 _INSERT_KEY.run(conn, {"s": scope, "k": key, "hash": fingerprint, "now": now})
             return Claim(scope, key)
         except IntegrityError:
@@ -256,7 +256,7 @@ def finish_with(
         "idem_scope": claim.scope,
         "idem_key": claim.key,
     }
-    with write_one(engine) as conn:
+    with alone(engine, writes=True) as conn:
         driver_write(conn, f"WITH written AS ({write_sql})" + _FINISH_AFTER, params | stored)
     claim.stored = True
 

@@ -21,7 +21,7 @@ from saoma.core.errors import (
     PinWrong,
 )
 from saoma.core.ids import now_us
-from saoma.db import Bare, write, write_one
+from saoma.db import Bare, alone, read, write
 
 PIN_TRIES_MAX = 5
 
@@ -111,11 +111,12 @@ def claim_pin_try(engine: Engine, table: Table, row_id: str, *, field: str = "pi
         now = now_us()
         # One statement claims the try (on PostgreSQL it commits on its own, one round trip);
         # the state is read only to say why none was left.
-        with write_one(engine) as conn:
+        with alone(engine, writes=True) as held:
             params = {"row_id": row_id, "now": now, "stale": now - PIN_PENDING_STALE_US}
-            claimed = _claim_statement(table).first(conn, params)
-            if claimed is not None:
-                return PinTry(claimed.pin_hash, claimed.pin_failures, now)
+            claimed = _claim_statement(table).first(held, params)
+        if claimed is not None:
+            return PinTry(claimed.pin_hash, claimed.pin_failures, now)
+        with read(engine) as conn:
             row = conn.execute(_state_statement(table), {"row_id": row_id}).first()
         if row is None or row.pin_hash is None:
             raise PinNotSet("set a payment PIN first", field=field)

@@ -23,7 +23,7 @@ from saoma.core.errors import (
 from saoma.core.errors import OverNoPinLimit as OverNoPinLimit
 from saoma.core.ids import new_id, now_us, token_hash
 from saoma.core.money import AMOUNT_MINOR_MAX, currency
-from saoma.db import Bare, is_sqlite, named_postgres, read, write, write_one
+from saoma.db import Bare, alone, is_sqlite, named_postgres, read, write
 from saoma.ledger import AccountKind, Ledger
 from saoma.ledger.tx import Tx
 from saoma.wallets import tables as wm
@@ -243,7 +243,7 @@ class Wallets:
             conn.execute(wm.sessions.delete().where(wm.sessions.c.token_hash == token_hash(token)))
 
     def for_token(self, token: str) -> Consumer | None:
-        with read(self.engine) as conn:
+        with alone(self.engine, writes=False) as conn:
             row = _BY_TOKEN.first(conn, {"hash": token_hash(token), "now": now_us()})
         return Consumer.of(row) if row else None
 
@@ -351,7 +351,7 @@ class Wallets:
         if pending.done:
             return
         try:
-            with write_one(self.engine) as conn:
+            with alone(self.engine, writes=True) as conn:
                 _PIN_PASSED_AND_RECORDED.run(conn, pending.params)
         except IntegrityError as exc:
             if getattr(exc.orig, "sqlstate", None) != "23505":  # not the check's id taken
@@ -397,7 +397,7 @@ class Wallets:
         """The consumer, and whether ``amount`` looks payable without the PIN now, judged from
         the same read: a first look that spares a waiting charge's round trip. What decides is
         ``reserve_no_pin``, inside the debit."""
-        with read(self.engine) as conn:
+        with alone(self.engine, writes=False) as conn:
             row = _BY_ID_BARE.first(conn, {"id": consumer_id})
         if row is None:
             raise NotFound.named("consumer", consumer_id)

@@ -32,7 +32,7 @@ from sqlalchemy.exc import IntegrityError
 
 from saoma import signing, targets
 from saoma.core.ids import now_us
-from saoma.db import Bare, driver_write, is_sqlite, read, write, write_one
+from saoma.db import Bare, alone, driver_write, is_sqlite, read, write, write_one
 from saoma.merchants import tables as merchant_tables
 from saoma.merchants.service import WEBHOOK_SECRET_OVERLAP_US
 from saoma.observe import metrics
@@ -399,7 +399,7 @@ class Dispatcher:
                 if sent:
                     conn.execute(DELIVERED, sent)
         else:
-            with write_one(self.engine) as conn:
+            with alone(self.engine, writes=True) as conn:
                 driver_write(conn, RECORDED, _columns(attempts) | _columns(changes))
         for row, (_status, error, _ms, at) in zip(rows, outcomes, strict=True):
             if error:
