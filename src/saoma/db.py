@@ -287,7 +287,8 @@ class Alone:
         self.connection = pooled
 
     def invalidate(self, exc: BaseException) -> None:
-        self.connection.invalidate(exc)
+        if self.connection.is_valid:  # the pool's own invalidation may have closed it already
+            self.connection.invalidate(exc)
 
 
 @contextmanager
@@ -306,9 +307,10 @@ def alone(engine: Engine, *, writes: bool) -> Iterator[Connection | Alone]:
             yield conn
         return
     pooled = engine.raw_connection()
-    driver = pooled.driver_connection
+    driver: Any = pooled.driver_connection
+    kept = driver.autocommit  # as the pool keeps it (off: SQLAlchemy begins its transactions)
     try:
-        driver.autocommit = True  # type: ignore[union-attr]
+        driver.autocommit = True
     except psycopg.Error as exc:  # a connection found broken: never handed out again
         pooled.invalidate(exc)
         pooled.close()
@@ -319,11 +321,16 @@ def alone(engine: Engine, *, writes: bool) -> Iterator[Connection | Alone]:
         yield Alone(engine, pooled)
     finally:
         try:
-            if pooled.is_valid and not driver.closed:  # type: ignore[union-attr]
-                driver.autocommit = False  # type: ignore[union-attr]  # as the pool keeps it
+            if not pooled.is_valid:
+                pass  # dropped already (a lost connection): nothing to give back
+            elif driver.closed:  # broken in a way not taken for a lost server: never reused
+                pooled.invalidate()
+            else:
+                driver.autocommit = kept
         except Exception as exc:  # a connection in a state nobody should reuse
             pooled.invalidate(exc)
-        pooled.close()  # back to the pool
+        finally:
+            pooled.close()  # back to the pool
 
 
 def make_engine(url: str, *, pool_size: int = 8, pooled: bool = False) -> Engine:

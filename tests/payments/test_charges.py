@@ -243,6 +243,11 @@ def test_fifty_retries_at_once_of_a_charge_whose_outcome_went_unheard_charge_onc
     assert balances.wallet(alice) == 10_000 - 1_800
     assert balances.merchant(market) == 1_800 - rate_of(1_800, market.fee_ppm)
     assert len(platform.payments.list_payments(consumer=alice)["data"]) == 1
+    with platform.engine.connect() as conn:
+        spent = conn.execute(
+            text("SELECT no_pin_spent FROM consumers WHERE id = :i"), {"i": alice.id}
+        ).scalar_one()
+    assert spent == 1_800  # today's no-PIN allowance taken once
 
 
 def test_a_no_pin_debit_is_timed_once_it_holds_the_wallets_row(

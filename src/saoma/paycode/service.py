@@ -55,7 +55,7 @@ USE_HANDLE = (
         _H.handle == bindparam("h"),
         or_(_H.used_at_us.is_(None), _H.used_for == bindparam("by")),
     )
-    .values(used_at_us=bindparam("at"), used_for=bindparam("by"))
+    .values(used_at_us=func.coalesce(_H.used_at_us, bindparam("at")), used_for=bindparam("by"))
 )
 # A try settled: counted as a wrong code (``counted`` 1) or given back (0).
 SETTLE = settle_statement(m.paycode_failures, "terminal", "failures", "pending")
