@@ -309,7 +309,7 @@ Object.assign(DICT.zh, { payer_got: "（顾客收回 {amount}）" });
     "account frozen": "stl_fail_frozen",
     "the bank did not answer in time": "stl_fail_timeout",
   };
-  const stl = { bank: null, terms: null, rows: [], cursor: null, open: null, lines: [], linesCursor: null, formOpen: null, session: 0 };
+  const stl = { bank: null, terms: null, rows: [], cursor: null, open: null, opened: 0, lines: [], linesCursor: null, formOpen: null, session: 0 };
   const notices = ["#d-bank-out", "#d-terms-out", "#d-instant-out", "#d-stmt-out"];
   const sleep = (ms) => new Promise((done) => setTimeout(done, ms));
   const rate = () => `${instantFeePpm() / 10000}%`;
@@ -611,7 +611,7 @@ Object.assign(DICT.zh, { payer_got: "（顾客收回 {amount}）" });
 
   async function openStatement(s) {
     stl.open = s;
-    stl.opened = (stl.opened || 0) + 1; // which opening a page of lines answers
+    stl.opened += 1; // which opening a page of lines answers
     stl.lines = [];
     stl.linesCursor = null;
     $("#d-stmt-csv").href = `/v1/settlements/${encodeURIComponent(s.id)}/statement.csv`;
