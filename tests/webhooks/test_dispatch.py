@@ -13,6 +13,7 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import func, insert, select
 
+from saoma import targets
 from saoma.bootstrap import Platform
 from saoma.core.ids import new_id, now_us
 from saoma.db import is_sqlite
@@ -21,6 +22,9 @@ from saoma.webhooks import tables as m
 from saoma.webhooks.deliveries import replay
 from saoma.webhooks.dispatcher import LEASE_MARGIN_US, TIMEOUT_S, Dispatcher, S
 from saoma.webhooks.outbox import emit_in
+from support import Receiver, receiver
+
+__all__ = ["receiver"]
 
 _numbers = itertools.count()
 
@@ -68,7 +72,12 @@ def merchant_id(platform: Platform) -> str:
     return shop.id
 
 
-def due(platform: Platform, merchant_id: str, subjects: list[str]) -> list[str]:
+def due(
+    platform: Platform,
+    merchant_id: str,
+    subjects: list[str],
+    url: str = "https://shop.example.cn/hooks",
+) -> list[str]:
     """Webhooks due now, one per subject given (in that order), written as a payment's hook
     writes them; their ids."""
     now = now_us()
@@ -83,7 +92,7 @@ def due(platform: Platform, merchant_id: str, subjects: list[str]) -> list[str]:
                 data={},
                 at_us=now,
                 merchant_id=merchant_id,
-                url="https://shop.example.cn/hooks",
+                url=url,
             )
             for subject in subjects
         ]
@@ -267,4 +276,44 @@ def test_a_webhook_written_without_a_due_row_is_adopted_when_a_dispatcher_starts
     assert dispatcher.adopt_strays() == 0
     assert dispatcher.run_once() is False
     assert held.sent == {rows[0]["id"]: 1}
+    dispatcher.close()
+
+
+@pytest.mark.parametrize(
+    "bad_url",
+    [
+        "https://shop.example.cn:99999/hooks",
+        "https://shop.example.cn:abc/hooks",
+        "https://\u00e9" + "a" * 70 + ".example.cn/hooks",
+    ],
+)
+def test_an_event_to_a_url_no_delivery_can_reach_fails_alone(
+    platform: Platform, merchant_id: str, receiver: Receiver, bad_url: str
+) -> None:
+    """A URL stored before the check that now refuses it (a port out of range, a name that is
+    not IDNA): its event is a failed attempt like any other, and the batch's other deliveries
+    are recorded, not sent again when the lease runs out."""
+    (bad,) = due(platform, merchant_id, ["ord_bad"], url=bad_url)
+    good = due(platform, merchant_id, ["ord_good_1", "ord_good_2"], url=receiver.url)
+    sender = targets.Sender(TIMEOUT_S, allow_private=True)
+    dispatcher = Dispatcher(platform.engine, workers=2, sender=sender)
+    assert dispatcher.run_once() is False
+    sent = sorted(d["headers"]["webhook-id"] for d in receiver.deliveries)
+    assert sent == sorted(good)
+    with platform.engine.connect() as conn:
+        attempts = conn.execute(
+            select(m.webhook_attempts.c.event_id, m.webhook_attempts.c.error)
+        ).all()
+        still_due = conn.execute(
+            select(m.outbox.c.id, m.outbox_due.c.leased_until_us).join(
+                m.outbox_due, m.outbox_due.c.seq == m.outbox.c.seq
+            )
+        ).all()
+    errors = {event_id: error for event_id, error in attempts}
+    assert set(errors) == {bad, *good}
+    assert errors[bad] != "" and all(errors[g] == "" for g in good)
+    assert still_due == [(bad, 0)]  # waiting for its retry, not leased
+    # Running again sends nothing twice.
+    assert dispatcher.run_once() is False
+    assert len(receiver.deliveries) == 2
     dispatcher.close()

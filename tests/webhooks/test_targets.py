@@ -135,6 +135,45 @@ def test_every_way_to_register_a_url_refuses_internal_ones(strict_server: Server
     assert shop.client.me()["webhook_url"] == "https://hooks.example.cn/in"
 
 
+UNREACHABLE = [
+    "https://hooks.example.cn:99999/in",
+    "https://hooks.example.cn:abc/in",
+    "https://hooks.example.cn:0/in",
+    "https://\u00e9" + "a" * 70 + ".example.cn/in",
+]
+
+
+def test_every_way_to_register_a_url_refuses_one_no_delivery_could_send(
+    strict_server: Server,
+) -> None:
+    shop = new_merchant(strict_server)
+    for url in UNREACHABLE:
+        for method, path, body, field in (
+            ("PUT", "/v1/merchant/webhook", {"url": url}, "url"),
+            (
+                "POST",
+                "/v1/orders",
+                {"merchant_order_no": "N-2", "amount": 100, "notify_url": url},
+                "notify_url",
+            ),
+        ):
+            response = shop.client.http.request(
+                method,
+                path,
+                json=body,
+                headers={
+                    "authorization": f"Bearer {shop.token}",
+                    "idempotency-key": secrets.token_hex(8),
+                },
+            )
+            assert response.status_code == 422, (url, path, response.text)
+            assert response.json()["field"] == field
+    assert shop.client.me()["webhook_url"] == ""
+    # An international name is fine: deliveries send it in its IDNA form.
+    shop.client.request("PUT", "/v1/merchant/webhook", {"url": "https://\u4f8b\u5b50.cn/in"})
+    assert shop.client.me()["webhook_url"] == "https://\u4f8b\u5b50.cn/in"
+
+
 def test_a_name_resolving_to_loopback_is_refused_at_delivery(
     strict_server: Server, receiver: Receiver
 ) -> None:

@@ -208,11 +208,19 @@ def check_webhook_url(url: str, field: str = "webhook_url") -> str:
     if len(url) > 2048 or not _HTTP_URL.match(url):
         raise InvalidRequest(f"{field} must be an http(s) URL", field=field)
     try:
-        host = urlsplit(url).hostname or ""
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        port = parts.port  # a port out of range or not a number: ValueError
     except ValueError as exc:
         raise InvalidRequest(f"{field} must be an http(s) URL", field=field) from exc
     if not host:
         raise InvalidRequest(f"{field} must name a host", field=field)
+    if port == 0:
+        raise InvalidRequest(f"{field} must name a port from 1 to 65535", field=field)
+    try:  # as a delivery will send it: a name that is not valid IDNA could never be reached
+        host.encode("idna")
+    except UnicodeError as exc:
+        raise InvalidRequest(f"{field} must name a valid host name", field=field) from exc
     ip = targets.literal_address(host)
     if ip is not None and not targets.private_allowed():
         reason = targets.why_not_public(ip)

@@ -354,6 +354,10 @@ class Dispatcher:
             error = str(exc)[:256]
         except (OSError, http.client.HTTPException) as exc:
             error = f"{type(exc).__name__}: {exc}"[:256]
+        except Exception as exc:  # a URL no check refused (stored before one): this event fails,
+            # recorded like any other failure, and the batch's other deliveries are recorded too
+            log.warning("a webhook could not be sent to %r", row.url[:120], exc_info=True)
+            error = f"{type(exc).__name__}: {exc}"[:256]
         return status, error, int((time.perf_counter() - started) * 1000), now_us()
 
     def _record(self, rows: list[Any], outcomes: list[tuple[int, str, int, int]]) -> None:
