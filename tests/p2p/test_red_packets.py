@@ -3,12 +3,14 @@ packet closes when empty or past its day, and what is left goes back to the send
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from sqlalchemy import update
 
 from p2p.conftest import PIN, balance, outbox_ids, wallet
 from saoma.bootstrap import Platform
-from saoma.core.errors import SaomaError
+from saoma.core.errors import DatabaseUnavailable, SaomaError
 from saoma.core.ids import now_us
 from saoma.db import write
 from saoma.p2p import tables as m
@@ -109,3 +111,92 @@ def test_packet_refusals_name_the_field_and_move_nothing(platform: Platform) -> 
     with pytest.raises(SaomaError) as refused:
         p.people.claim_packet(sender, "rp_nothing")
     assert refused.value.slug == "not-found"
+
+
+def _packet_row(p: Platform, packet_id: str) -> Any:
+    with p.engine.connect() as conn:
+        return conn.execute(m.red_packets.select().where(m.red_packets.c.id == packet_id)).one()
+
+
+def test_the_rest_goes_back_in_the_commit_that_closes_the_packet(
+    platform: Platform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A return that fails (the database lost) leaves the packet open, so the next pass sends
+    the rest back; it is never closed with its money left in it."""
+    p = platform
+    sender, friend = wallet(p, 10_000), wallet(p)
+    packet = p.people.create_packet(sender, amount=900, shares=3, mode="equal", pin=PIN)
+    p.people.claim_packet(friend, packet["id"])
+    age(p, packet["id"], expires_at_us=now_us() - 1)
+    movements = p.payments.movements
+
+    def lost(*_: Any, **__: Any) -> Any:
+        raise DatabaseUnavailable("the database is not reachable")
+
+    monkeypatch.setattr(movements, "move", lost)
+    with pytest.raises(DatabaseUnavailable):
+        p.people.settle_packets()
+    row = _packet_row(p, packet["id"])
+    assert (row.state, row.returned) == ("open", 0)
+    assert balance(p, sender) == 9_100
+    monkeypatch.undo()
+    assert p.people.settle_packets() == 1
+    assert balance(p, sender) == 9_700
+    assert p.people.packet(packet["id"])["returned"] == 600
+    assert p.people.settle_packets() == 0
+    assert p.ledger.account(row.account_id).balance == 0  # type: ignore[union-attr]
+
+
+def test_a_share_reserved_while_the_packet_closes_stays_its_claimers(
+    platform: Platform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A reservation between the closing pass's read and its commit (a claim on a server whose
+    clock runs behind): the commit sees it and moves nothing; the next pass returns only the
+    shares nobody reserved, and the claimer is paid."""
+    p = platform
+    sender, friend = wallet(p, 10_000), wallet(p)
+    packet = p.people.create_packet(sender, amount=900, shares=3, mode="equal", pin=PIN)
+    age(p, packet["id"], expires_at_us=now_us() - 1)
+    movements = p.payments.movements
+    move = movements.move
+
+    def reserved_first(*args: Any, **kwargs: Any) -> Any:
+        monkeypatch.setattr(movements, "move", move)
+        age(p, packet["id"], claimed=1)
+        with write(p.engine) as conn:
+            conn.execute(
+                update(m.red_packet_shares)
+                .where(m.red_packet_shares.c.packet_id == packet["id"])
+                .where(m.red_packet_shares.c.idx == 1)
+                .values(claimer_id=friend.id, state="claimed", claimed_at_us=now_us())
+            )
+        return move(*args, **kwargs)
+
+    monkeypatch.setattr(movements, "move", reserved_first)
+    p.people.settle_packets()
+    row = _packet_row(p, packet["id"])
+    assert (row.state, row.returned, row.claimed) == ("open", 0, 1)
+    assert balance(p, sender) == 9_100
+    assert p.people.settle_packets() == 1
+    assert balance(p, sender) == 9_700
+    assert p.people.claim_packet(friend, packet["id"])["amount"] == 300
+    assert balance(p, friend) == 300
+    assert p.ledger.account(row.account_id).balance == 0  # type: ignore[union-attr]
+
+
+def test_a_packet_closed_without_its_return_gets_it(platform: Platform) -> None:
+    """A packet marked expired by a commit of its own, with nothing sent back (as a crash
+    between the two commits once left it): the next pass sends its unclaimed shares back."""
+    p = platform
+    sender, friend = wallet(p, 10_000), wallet(p)
+    packet = p.people.create_packet(sender, amount=900, shares=3, mode="equal", pin=PIN)
+    p.people.claim_packet(friend, packet["id"])
+    age(p, packet["id"], expires_at_us=now_us() - 1)
+    with write(p.engine) as conn:
+        conn.execute(
+            update(m.red_packets).where(m.red_packets.c.id == packet["id"]).values(state="expired")
+        )
+    assert p.people.settle_packets() == 1
+    assert balance(p, sender) == 9_700
+    assert p.people.packet(packet["id"])["returned"] == 600
+    assert p.people.settle_packets() == 0
