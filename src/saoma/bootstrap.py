@@ -133,6 +133,7 @@ class Platform:
                 self.people.deliver_verified()  # first: what its owner proved is not returned
                 self.people.return_unclaimed()
                 self.people.settle_packets()
+                self.promotions.campaigns.return_ended_budgets()
                 self.settlement.maintain()
                 self.disputes.escalate_due()  # unanswered in time: support decides
                 self.audit.record_head()  # the head, copied outside the database when it moved

@@ -10,7 +10,7 @@ import pytest
 from p2p.conftest import PIN, wallet
 from promotions.conftest import OFF, with_takings
 from saoma.bootstrap import Platform
-from saoma.core.errors import SaomaError
+from saoma.core.errors import DatabaseUnavailable, SaomaError
 
 BAD_SPECS: list[tuple[dict[str, Any], str]] = [
     ({"name": ""}, "name"),
@@ -98,3 +98,72 @@ def test_the_platform_funds_a_campaign_at_one_merchant_from_its_fees(platform: P
     assert (report["used_count"], report["subsidy_paid"], report["budget_left"]) == (1, 100, 0)
     assert report["sales_with_discount"] == 1_000
     assert p.promotions.quote(payer, noodles.id, 1_000, "static:1000") is None  # spent
+
+
+def test_an_end_whose_return_failed_is_finished_by_maintenance_or_the_end_sent_again(
+    platform: Platform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The end commits first (no discount from that instant); a return lost with the database
+    is not lost for good: the next maintenance pass, or the funder ending it again, sends it."""
+    p = platform
+    noodles = with_takings(p)
+    before = p.merchants.balance(noodles)
+    first, second = p.promotions.create(noodles, OFF), p.promotions.create(noodles, OFF)
+    movements = p.payments.movements
+
+    def lost(*_: Any, **__: Any) -> Any:
+        raise DatabaseUnavailable("the database is not reachable")
+
+    monkeypatch.setattr(movements, "move", lost)
+    for made in (first, second):
+        with pytest.raises(DatabaseUnavailable):
+            p.promotions.set_state(noodles, made["id"], "ended")
+    monkeypatch.undo()
+    for made in (first, second):
+        seen = p.promotions.get(noodles, made["id"])
+        assert (seen["state"], seen["budget_left"], seen["returned_to_funder"]) == (
+            "ended",
+            1_000,
+            0,
+        )
+    assert p.merchants.balance(noodles) == before - 2_000
+    ended = p.promotions.set_state(noodles, first["id"], "ended")  # sent again by the funder
+    assert (ended["budget_left"], ended["returned_to_funder"]) == (0, 1_000)
+    assert p.promotions.campaigns.return_ended_budgets() == 1  # the second
+    assert p.promotions.campaigns.return_ended_budgets() == 0
+    seen = p.promotions.get(noodles, second["id"])
+    assert (seen["budget_left"], seen["returned_to_funder"]) == (0, 1_000)
+    assert p.merchants.balance(noodles) == before
+
+
+def test_a_refund_worked_out_before_the_end_sends_its_subsidy_where_it_goes_after(
+    platform: Platform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A refund reads where the campaign's part goes (its budget), then the campaign ends and
+    returns its budget, then the refund commits: its commit sees the end and it is worked out
+    again, the part going to the funder. Nothing is left in the ended campaign's budget."""
+    p = platform
+    noodles = with_takings(p)
+    made = p.promotions.create(None, {**OFF, "budget": 300, "merchant_id": noodles.id})
+    payer = wallet(p, 5_000)
+    offer = p.promotions.quote(payer, noodles.id, 1_000, "static:1000")
+    assert offer is not None
+    paid = p.payments.pay_static(
+        payer, noodles.id, amount=1_000, pin=PIN, offer_id=offer["offer_id"]
+    )
+    assert paid["discount"] == 100
+    promotions = p.promotions
+    home = promotions.subsidy_home
+
+    def ended_meanwhile(campaign_id: str) -> int:
+        monkeypatch.setattr(promotions, "subsidy_home", home)
+        where = home(campaign_id)  # the budget, as the campaign is active
+        ended = promotions.set_state(None, made["id"], "ended")
+        assert (ended["budget_left"], ended["returned_to_funder"]) == (0, 200)
+        return where
+
+    monkeypatch.setattr(promotions, "subsidy_home", ended_meanwhile)
+    refund = p.payments.refund(noodles, paid["id"], amount=1_000, merchant_refund_no="R1")
+    assert (refund["to_payer"], refund["to_campaign"]) == (900, 100)
+    seen = p.promotions.get(None, made["id"])
+    assert (seen["state"], seen["budget_left"]) == ("ended", 0)

@@ -54,6 +54,13 @@ SPLITS_SQL = (
     " WHERE payment_id = :pid ORDER BY created_at_us, id"
 )
 SPLITS_COUNT_SQL = "SELECT COUNT(*) FROM payment_splits WHERE payment_id = :pid"
+# A refunded subsidy goes to its campaign's budget, or to the funder once the campaign ended: the
+# refund's commit checks the campaign still sends it where the refund was worked out to (and holds
+# the campaign's row till then, so an end waits for it and then returns all the budget holds).
+SUBSIDY_HOME_SQL = (
+    "UPDATE campaigns SET updated_at_us = updated_at_us WHERE id = :cid"
+    " AND CASE WHEN state = 'ended' THEN funder_account_id ELSE budget_account_id END = :home"
+)
 # Compare-and-set on what a split has given back, as the refund's part was worked out from.
 RETURNED_SQL = (
     "UPDATE payment_splits SET returned = returned + :back"
@@ -211,13 +218,22 @@ class Refunds:
             "reason": reason,
             "created_at_us": now,
         }
-        transfers = self._transfers(payment, merchant, consumer, row, backs)
+        home = self._subsidy_home(payment.campaign_id) if sub_back else 0
+        transfers = self._transfers(payment, merchant, consumer, row, backs, home)
         view = views.refund(row)
 
         def record(unit: Unit) -> None:
             params = {"amount": amount, "sub": sub_back, "pid": payment.id, "seen": seen}
             if unit.execute(REFUNDED_SQL, params).rowcount != 1:
                 raise SharesStale(payment.id)
+            if (
+                home
+                and unit.execute(
+                    SUBSIDY_HOME_SQL, {"cid": payment.campaign_id, "home": home}
+                ).rowcount
+                != 1
+            ):
+                raise SharesStale(payment.id)  # the campaign ended meanwhile
             self._return_splits(unit, payment.id, backs)
             unit.insert(m.refunds, row)
             unit.emit(
@@ -302,10 +318,11 @@ class Refunds:
         payer: Consumer,
         refund: dict[str, Any],
         backs: list[SplitBack],
+        home: int,
     ) -> list[Transfer]:
         """The returned fee first (it can fund the refund), then what split receivers give
-        back, the payer's part, then the campaign's part back to where it came from; linked,
-        all or nothing."""
+        back, the payer's part, then the campaign's part back to ``home``, where it came from;
+        linked, all or nothing."""
         transfer_id = derived_id("rfd", merchant.id, refund["merchant_refund_no"])
         merchant_account = merchant.account_id
         fee_back, sub_back = refund["fee_returned"], refund["subsidy_returned"]
@@ -345,7 +362,6 @@ class Refunds:
                     ref=payment.id,
                 )
             )
-        home = self._subsidy_home(payment.campaign_id) if sub_back else 0
         if sub_back and home != merchant_account:  # a merchant's own campaign: it keeps it
             chain.append(
                 Transfer(

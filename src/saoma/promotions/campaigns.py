@@ -33,6 +33,7 @@ from saoma.promotions.rules import Kind
 
 PLATFORM = "platform"
 UNLIMITED = 2**31 - 1
+RETURN_RETRIED_FOR_US = 7 * 24 * 3600 * 1_000_000  # an end's failed return, tried again this long
 NEXT_STATES = {"paused": ("active",), "active": ("paused",), "ended": ("active", "paused")}
 
 
@@ -241,6 +242,8 @@ class Campaigns:
         for _ in range(5):  # another change won the race: decide again from what it left
             row = self._row(funder, campaign_id)
             if row.state == state:  # nothing to do, or the same change made meanwhile
+                if state == "ended":  # an end sent again finishes a return that did not go
+                    self._return_budget(row)
                 return self.get(funder, campaign_id)
             if row.state not in NEXT_STATES[state]:
                 raise CampaignEnded(f"the campaign is {row.state}")
@@ -259,8 +262,34 @@ class Campaigns:
             self._return_budget(row)
         return self.get(funder, campaign_id)
 
+    def return_ended_budgets(self) -> int:
+        """Maintenance: the budget left in campaigns that ended in the last week and returned
+        nothing, sent back to their funders (an end whose return failed, the database lost);
+        how many went back."""
+        c = m.campaigns.c
+        with read(self.engine) as conn:
+            ended = conn.execute(
+                select(m.campaigns).where(
+                    c.state == "ended",
+                    c.returned == 0,
+                    c.updated_at_us > now_us() - RETURN_RETRIED_FOR_US,
+                )
+            ).all()
+        if not ended:
+            return 0
+        balances = self.ledger.accounts([row.budget_account_id for row in ended])
+        returned = 0
+        for row in ended:
+            account = balances.get(row.budget_account_id)
+            if account is not None and account.balance > 0:
+                self._return_budget(row)
+                returned += 1
+        return returned
+
     def _return_budget(self, row: Any) -> None:
-        # The state change committed first: no payment can take from the budget any more.
+        # The state change committed first: no payment can take from the budget any more, and
+        # no refund gives to it (each checks in its commit where its subsidy goes, and an end
+        # waits for one that checked before it).
         account = self.ledger.account(row.budget_account_id)
         left = account.balance if account else 0
         if left <= 0:
