@@ -6,6 +6,7 @@ Idempotency-Key after that, it goes through once."""
 from __future__ import annotations
 
 import secrets
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -93,3 +94,31 @@ def test_fifty_payments_at_once_are_taken_or_refused_at_once_and_none_is_lost(bu
             assert pay(order_id, key, http).status_code == 201
     assert payer.client.me()["balance"] == 0
     assert all(shop.client.request("GET", f"/v1/orders/{o}")["state"] == "paid" for o in orders)
+
+
+def test_bodies_sent_slowly_hold_no_place_of_work(busy: Server) -> None:
+    """Clients that send their headers and then their body a byte at a time (or never) wait on
+    their own connections: the server's places of work stay free for everyone else."""
+    payer = new_consumer(busy, balance=100)
+    host, port = busy.url.removeprefix("http://").split(":")
+    slow: list[socket.socket] = []
+    try:
+        for _ in range(LIMIT + 2):
+            conn = socket.create_connection((host, int(port)), timeout=10)
+            conn.sendall(
+                b"POST /v1/me/top-ups HTTP/1.1\r\nHost: " + host.encode() + b"\r\n"
+                b"Content-Type: application/json\r\nContent-Length: 100\r\n"
+                b"Authorization: Bearer " + payer.client.token.encode() + b'\r\n\r\n{"amo'
+            )
+            slow.append(conn)
+        time.sleep(0.5)  # every slow request is in the server, its body unfinished
+        for _ in range(3):
+            answer = httpx.get(
+                busy.url + "/v1/me",
+                headers={"authorization": f"Bearer {payer.client.token}"},
+                timeout=10,
+            )
+            assert answer.status_code == 200, answer.text
+    finally:
+        for conn in slow:
+            conn.close()

@@ -179,8 +179,19 @@ def _url_problem(scope: Scope) -> SaomaError | None:
     return None
 
 
+# Headers a request holds once at most: with two, one reader (this layer, a proxy) may take the
+# first and another (the route) the last, and check a body as one type that is read as another.
+_ONCE = {b"content-type": "Content-Type", b"content-length": "Content-Length"}
+_ONCE[b"idempotency-key"] = IDEMPOTENCY_KEY
+
+
 def _header_problem(scope: Scope) -> SaomaError | None:
+    seen: set[bytes] = set()
     for name, value in scope["headers"]:
+        if name in _ONCE:
+            if name in seen:
+                return InvalidRequest(f"{_ONCE[name]} is sent twice", field=_ONCE[name])
+            seen.add(name)
         if name == b"idempotency-key" and not idempotency.key_is_valid(value.decode("latin-1")):
             detail = f"{IDEMPOTENCY_KEY} {idempotency.KEY_RULE}"
             return InvalidRequest(detail, field=IDEMPOTENCY_KEY)
@@ -359,14 +370,16 @@ def create_app(platform: Platform, *, start: bool = True) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.platform = platform
-    app.add_middleware(PlainUrl)
-    app.add_middleware(BodyLimit)
     app.add_middleware(
         Admission,
         limit=platform.max_in_flight,
         working_max=platform.working_max,
         queue_wait_ms=platform.queue_wait_ms,
     )
+    # Outside admission: a client sending its body slowly holds its own connection, never one
+    # of the process's working places.
+    app.add_middleware(BodyLimit)
+    app.add_middleware(PlainUrl)
     app.add_middleware(Contained)
     settings = get_settings()
     sampler = observability.install(
