@@ -335,3 +335,71 @@ def test_a_trailing_newline_is_no_part_of_a_format(server: Server, shop: Shop) -
         path = f"/v1/merchant/statement.csv?from={quote(day)}&to=2026-11-30"
         response = httpx.get(server.url + path, headers=signed(shop, "GET", path), timeout=15)
         problem_of(response, 422, "from")
+
+
+# --- values at the ends of their range ----------------------------------------------------------
+
+
+def test_a_header_sent_twice_is_refused_naming_it(server: Server, payer: Payer) -> None:
+    """Two Content-Types: a layer reading the last (text/plain) skipped the strict JSON check
+    the route reading the first (JSON) relied on, so a key given twice got through."""
+    before = payer.client.me()["balance"]
+    body = b'{"amount": 100, "amount": 100000}'
+    for twice in ("content-type", "idempotency-key"):
+        headers = [
+            ("authorization", f"Bearer {payer.client.token}"),
+            ("content-type", "application/json"),
+            ("idempotency-key", secrets.token_hex(8)),
+            (twice, "text/plain" if twice == "content-type" else secrets.token_hex(8)),
+        ]
+        response = httpx.post(
+            server.url + "/v1/me/top-ups", content=body, headers=headers, timeout=15
+        )
+        field = "Content-Type" if twice == "content-type" else "Idempotency-Key"
+        problem = problem_of(response, 422, field)
+        assert "twice" in problem["detail"], problem
+    assert payer.client.me()["balance"] == before
+
+
+def test_a_login_longer_once_in_lower_case_is_refused_naming_it(server: Server) -> None:
+    """ "İ" is two characters in lower case: 205 characters as typed, 405 as stored."""
+    login = "a@" + "\u0130" * 200 + ".cn"
+    for path, extra in (
+        ("/v1/consumers", {"display_name": "Li Wei"}),
+        ("/web/consumers", {}),
+        ("/v1/merchants", {"name": "Noodles", "city": "Shenzhen"}),
+    ):
+        body = {"login": login, "password": "correct horse battery", **extra}
+        response = httpx.post(server.url + path, json=body, timeout=15)
+        problem_of(response, 422, "login")
+
+
+def test_a_long_e_mail_login_signs_up_without_a_name(server: Server) -> None:
+    """From the browser without a display name, the login is the name: cut to a name's 64."""
+    login = "a" * 60 + "@" + "b" * 60 + ".example.cn"
+    body = {"login": login, "password": "correct horse battery"}
+    response = httpx.post(server.url + "/web/consumers", json=body, timeout=15)
+    assert response.status_code == 201, response.text
+    assert response.json()["display_name"] == login[:64]
+
+
+def test_dates_and_months_at_the_end_of_the_calendar_are_refused_naming_them(
+    server: Server, shop: Shop, payer: Payer
+) -> None:
+    for first, last, field in (
+        ("9999-12-31", "9999-12-31", "from"),
+        ("2026-12-01", "9999-12-31", "to"),
+        ("0001-01-01", "0001-01-02", "from"),
+    ):
+        path = f"/v1/merchant/statement.csv?from={first}&to={last}"
+        problem_of(httpx.get(server.url + path, headers=signed(shop, "GET", path)), 422, field)
+    consumer = {"authorization": f"Bearer {payer.client.token}"}
+    for month in ("9999-12", "9999-01"):
+        response = httpx.get(server.url + f"/v1/me/bills?month={month}", headers=consumer)
+        problem_of(response, 422, "month")
+
+
+def test_a_static_name_too_long_for_the_file_system_is_not_found(server: Server) -> None:
+    for name in ("a" * 300, "a/" * 3000 + "x", "%00.js"):
+        response = httpx.get(server.url + "/static/" + name, timeout=15)
+        assert response.status_code == 404, (name[:20], response.status_code, response.text)

@@ -50,7 +50,11 @@ def month_range(value: str | None, tz: ZoneInfo, field: str = "month") -> tuple[
     if value is None or value == "":
         return None
     found = _MONTH.fullmatch(value) if value.isascii() else None
-    if found is None or not 1 <= int(found.group(2)) <= 12 or int(found.group(1)) < 1970:
+    if (
+        found is None
+        or not 1 <= int(found.group(2)) <= 12
+        or not 1970 <= int(found.group(1)) <= 9998
+    ):
         raise InvalidRequest(f"{field} must be a month as YYYY-MM, such as 2026-12", field=field)
     year, month = int(found.group(1)), int(found.group(2))
     start = datetime(year, month, 1, tzinfo=tz)

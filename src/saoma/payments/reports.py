@@ -44,15 +44,21 @@ def _start_of(day: date, tz: ZoneInfo) -> int:
 _DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
+DAY_FIRST, DAY_LAST = date(1970, 1, 1), date(9998, 12, 31)  # the day after is a date too
+
+
 def parse_day(value: str, field: str) -> date:
     try:
         if not _DAY.fullmatch(value):  # fromisoformat takes 20261127 and 2026-W48-5 too
             raise ValueError(value)
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError:
         raise InvalidRequest(
             f"{field} must be a date like 2026-11-27 (got {value[:40]!r})", field=field
         ) from None
+    if not DAY_FIRST <= day <= DAY_LAST:
+        raise InvalidRequest(f"{field} must be a date from {DAY_FIRST} to {DAY_LAST}", field=field)
+    return day
 
 
 def statement_range(start: str, end: str) -> tuple[date, date]:

@@ -60,8 +60,9 @@ def check_login(login: str) -> str:
             return "+86" + mainland.group(1)
         if _PHONE.match(digits):
             return digits
+    login = login.lower()  # longer, for some letters (İ is two): the length is of this form
     if len(login) <= 254 and _EMAIL.match(login):
-        return login.lower()
+        return login
     raise InvalidRequest(
         "login must be a phone number like +8613800138000 or an e-mail address", field="login"
     )

@@ -226,9 +226,13 @@ def console_sign_out(request: Request) -> Response:
 
 @router.get("/static/{name:path}")
 def static_file(name: str) -> FileResponse:
-    path = (STATIC / name).resolve()
-    if not path.is_relative_to(STATIC.resolve()) or not path.is_file():
-        raise NotFound.named("file", name)
+    try:
+        path = (STATIC / name).resolve()
+        found = path.is_relative_to(STATIC.resolve()) and path.is_file()
+    except (OSError, ValueError):  # a name too long for the file system, a NUL in it
+        found = False
+    if not found:
+        raise NotFound.named("file", name[:80])
     media = TYPES.get(path.suffix, "application/octet-stream")
     return FileResponse(path, media_type=media, headers={"Cache-Control": "no-cache"})
 
@@ -296,7 +300,7 @@ def web_sign_up(body: WebSignUp, request: Request) -> JSONResponse:
         platform.identifiers,
         body.login,
         body.password,
-        body.display_name or body.login,
+        body.display_name or body.login[:64],  # a name is 64 characters at most
     )
     answer = {
         "kind": "consumer",
