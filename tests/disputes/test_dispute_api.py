@@ -4,10 +4,12 @@ in words naming the field; operators' reads and decisions are in the audit log."
 from __future__ import annotations
 
 import base64
+import io
 from typing import Any
 
 import httpx
 import pytest
+from PIL import Image
 from sqlalchemy import text
 
 from saoma.client import SaomaError
@@ -55,6 +57,20 @@ def test_a_payer_disputes_only_their_own_payment_once(server: Server) -> None:
     with pytest.raises(SaomaError) as hidden:
         bob.client.request("POST", "/v1/me/disputes", body)
     assert (hidden.value.status, hidden.value.slug) == (404, "not-found")
+    # A photo is looked at only for the payer's own payment: another's is not found first.
+    bogus = {"content_type": "image/jpeg", "data": base64.b64encode(b"no").decode()}
+    with pytest.raises(SaomaError) as hidden:
+        bob.client.request("POST", "/v1/me/disputes", body | {"photo": bogus})
+    assert (hidden.value.status, hidden.value.slug) == (404, "not-found")
+    # A few kilobytes of PNG (one colour, 3000 x 3000) are too many pixels to decode.
+    blank = io.BytesIO()
+    Image.new("1", (3000, 3000)).save(blank, "PNG", optimize=True)
+    assert len(blank.getvalue()) < 45 * 1024
+    huge = {"content_type": "image/png", "data": base64.b64encode(blank.getvalue()).decode()}
+    with pytest.raises(SaomaError) as refused:
+        alice.client.request("POST", "/v1/me/disputes", body | {"photo": huge})
+    assert refused.value.status == 422 and refused.value.problem["field"] == "photo.data"
+    assert "pixels" in refused.value.problem["detail"]
     for bad, field in (
         (body | {"reason": "bored"}, "reason"),
         (body | {"text": ""}, "text"),

@@ -9,6 +9,7 @@ written to the audit log before it is answered; a decision with it.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -100,9 +101,13 @@ def _image(found: tuple[str, bytes]) -> Response:
 )
 def open_dispute(body: OpenDispute, me: Me, request: Request) -> Response:
     """Open a dispute on one of your payments (one per payment), with a photo if you have one."""
-    photo = _photo(body.photo)
     found = deps.platform_of(request).disputes.open(
-        me, body.payment_id, reason=body.reason, text_=body.text, photo=photo, amount=body.amount
+        me,
+        body.payment_id,
+        reason=body.reason,
+        text_=body.text,
+        photo=partial(_photo, body.photo),  # decoded once the payment is found to be the payer's
+        amount=body.amount,
     )
     return answer(found, 201)
 

@@ -18,7 +18,9 @@ from PIL import Image, UnidentifiedImageError
 from saoma.core.errors import InvalidRequest
 
 PHOTO_BYTES_MAX = 45 * 1024
-PIXELS_MAX = 4096 * 4096
+# A phone's photo at 45 KB is far smaller; this bounds what a tiny, highly compressed image
+# (a PNG of one colour) costs to decode and re-encode: about 30 MB.
+PIXELS_MAX = 2048 * 2048
 MAGIC = {"image/jpeg": b"\xff\xd8\xff", "image/png": b"\x89PNG\r\n\x1a\n"}
 FORMATS = {"image/jpeg": "JPEG", "image/png": "PNG"}
 STORED_TYPE = "image/jpeg"
@@ -55,9 +57,12 @@ def _clean(raw: bytes, content_type: str, field: str) -> bytes:
             if image.width * image.height > PIXELS_MAX:
                 raise InvalidRequest("the photo has too many pixels", field=f"{field}.data")
             image.load()
-            rgba = image.convert("RGBA")
-            flat = Image.new("RGB", rgba.size, "white")
-            flat.paste(rgba, mask=rgba.getchannel("A"))
+            if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
+                rgba = image.convert("RGBA")
+                flat = Image.new("RGB", rgba.size, "white")
+                flat.paste(rgba, mask=rgba.getchannel("A"))
+            else:  # nothing to flatten: one copy, not two
+                flat = image.convert("RGB")
             out = io.BytesIO()
             flat.save(out, "JPEG", quality=85)
     except InvalidRequest:

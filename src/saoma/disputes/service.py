@@ -99,10 +99,13 @@ class Disputes:
         *,
         reason: str,
         text_: str,
-        photo: Photo | None = None,
+        photo: Photo | Callable[[], Photo | None] | None = None,
         amount: int | None = None,
     ) -> dict[str, Any]:
-        """A dispute of one of the payer's payments; one per payment (409 for a second)."""
+        """A dispute of one of the payer's payments; one per payment (409 for a second).
+
+        ``photo`` may be a function checking one: it runs once the payment is found disputable,
+        so a photo costs its decoding only then."""
         if reason not in REASONS:
             raise InvalidRequest(f"reason is one of {', '.join(REASONS)}", field="reason")
         body = check_text("text", text_, required=True)
@@ -116,6 +119,8 @@ class Disputes:
             raise PaymentNotDisputable("this payment is too old or already refunded in full")
         if amount is not None and not 1 <= amount <= left:
             raise InvalidRequest(f"amount is 1 to {left}", field="amount", refundable=left)
+        if callable(photo):
+            photo = photo()
         row = {
             "id": new_id("dp"),
             "payment_id": payment.id,
