@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 from typing import Any
 
+import pytest
+from sqlalchemy import delete, event, insert, select
+
 from saoma.core.errors import SaomaError
 from saoma.core.money import rate_of
+from saoma.db import is_sqlite
 from saoma.ledger.check import check_ledger
 from saoma.settlement import tables as t
 from settlement.conftest import FROZEN_ACCOUNT, GOOD_ACCOUNT, PIN, Town
 from support import PASSWORD, wait_until
+
+_meanwhile = itertools.count()
 
 
 def test_a_day_is_paid_the_next_day_with_every_movement_on_its_statement(town: Town) -> None:
@@ -255,3 +262,61 @@ def test_a_merchants_balance_never_shows_its_allowance_half_moved(town: Town) ->
         reader.join()
         assert town.platform.settlement.settlements.terms.granted(shop.id) == 50_000
     assert seen and set(seen) == {0}
+
+
+def test_a_settlement_closed_while_another_takes_the_carried_is_left_for_the_next(
+    town: Town,
+) -> None:
+    """Between the statement taking the carried amounts and the one marking them taken, another
+    settlement of the merchant closes with an amount to carry (PostgreSQL: each statement sees
+    the commits before it). It is not marked taken without its line: the next settlement takes
+    it."""
+    engine = town.platform.engine
+    if is_sqlite(engine):
+        pytest.skip("one writer at a time: the other close cannot commit in between on SQLite")
+    kiosk = town.shop(account=None)
+    town.pay(kiosk, town.payer(), 3_000)
+    town.run()
+    (carried,) = town.settlements(kiosk)
+    town.bank_account(kiosk, GOOD_ACCOUNT)
+    closed_meanwhile = {
+        "id": f"stl_meanwhile{next(_meanwhile)}",
+        "merchant_id": kiosk.id,
+        "kind": "instant",
+        "currency": "CNY",
+        "business_date": "2026-01-01",
+        "period_start_us": 0,
+        "period_end_us": 1,
+        "carried_out": 500,
+        "state": "carried",
+        "created_at_us": 1,
+        "updated_at_us": 1,
+    }
+
+    fired: list[bool] = []
+
+    def another_close(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
+        if statement.startswith("UPDATE settlements SET consumed_by") and not fired:
+            fired.append(True)
+            with engine.begin() as other:
+                other.execute(insert(t.settlements).values(closed_meanwhile))
+
+    event.listen(engine, "before_cursor_execute", another_close)
+    try:
+        town.run(days_later=2)
+    finally:
+        event.remove(engine, "before_cursor_execute", another_close)
+    assert fired
+    with engine.connect() as conn:
+        consumed = dict(
+            conn.execute(
+                select(t.settlements.c.id, t.settlements.c.consumed_by).where(
+                    t.settlements.c.merchant_id == kiosk.id
+                )
+            ).all()
+        )
+    taker = consumed[carried["id"]]
+    assert taker is not None and consumed[closed_meanwhile["id"]] is None
+    assert [line.ref for line in town.lines(taker) if line.kind == "carried"] == [carried["id"]]
+    with engine.begin() as conn:  # the stand-in for the other close, which moved no money
+        conn.execute(delete(t.settlements).where(t.settlements.c.id == closed_meanwhile["id"]))

@@ -82,9 +82,12 @@ _TAKE_CARRIED = (
     " FROM settlements s WHERE s.merchant_id = :mid AND s.consumed_by IS NULL"
     " AND s.carried_out <> 0 AND s.state <> 'open' AND s.id <> :sid"
 )
+# Exactly the settlements whose carry lines this one took: under READ COMMITTED each statement
+# sees the commits made before it, so a second look by the same conditions could find one more
+# (closed meanwhile) and consume it with no line.
 _CONSUME_CARRIED = (
-    "UPDATE settlements SET consumed_by = :sid WHERE merchant_id = :mid AND consumed_by IS NULL"
-    " AND carried_out <> 0 AND state <> 'open' AND id <> :sid"
+    "UPDATE settlements SET consumed_by = :sid WHERE consumed_by IS NULL AND id IN"
+    " (SELECT ref FROM settlement_lines WHERE settlement_id = :sid AND kind = 'carried')"
 )
 
 
@@ -242,8 +245,10 @@ class Settlements:
                     conn.execute(text(sql), {**params, "cutoff": cutoff}).rowcount or 0
                     for sql in _TAKE_LINES
                 )
-                taken += conn.execute(text(_TAKE_CARRIED), {**params, "now": now}).rowcount or 0
-                conn.execute(text(_CONSUME_CARRIED), params)
+                carried = conn.execute(text(_TAKE_CARRIED), {**params, "now": now}).rowcount or 0
+                if conn.execute(text(_CONSUME_CARRIED), {"sid": sid}).rowcount != carried:
+                    raise _Empty  # consumed by another settlement meanwhile: the next run
+                taken += carried
                 if not taken:
                     raise _Empty
                 self._sum_up(conn, sid, merchant, terms, kind, now, has_bank=has_bank)
