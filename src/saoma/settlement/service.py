@@ -82,10 +82,7 @@ _TAKE_CARRIED = (
     " FROM settlements s WHERE s.merchant_id = :mid AND s.consumed_by IS NULL"
     " AND s.carried_out <> 0 AND s.state <> 'open' AND s.id <> :sid"
 )
-# Exactly the settlements whose carry lines this one took: under READ COMMITTED each statement
-# sees the commits made before it, so a second look by the same conditions could find one more
-# (closed meanwhile) and consume it with no line.
-_CONSUME_CARRIED = (
+_CONSUME_CARRIED = (  # those whose lines it took (looked for anew, one closed since is found too)
     "UPDATE settlements SET consumed_by = :sid WHERE consumed_by IS NULL AND id IN"
     " (SELECT ref FROM settlement_lines WHERE settlement_id = :sid AND kind = 'carried')"
 )
@@ -246,10 +243,8 @@ class Settlements:
                     for sql in _TAKE_LINES
                 )
                 carried = conn.execute(text(_TAKE_CARRIED), {**params, "now": now}).rowcount or 0
-                if conn.execute(text(_CONSUME_CARRIED), {"sid": sid}).rowcount != carried:
-                    raise _Empty  # consumed by another settlement meanwhile: the next run
-                taken += carried
-                if not taken:
+                consumed = conn.execute(text(_CONSUME_CARRIED), {"sid": sid}).rowcount
+                if consumed != carried or not taken + carried:  # one taken meanwhile: next run
                     raise _Empty
                 self._sum_up(conn, sid, merchant, terms, kind, now, has_bank=has_bank)
         except _Empty:
