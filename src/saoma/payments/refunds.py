@@ -223,17 +223,7 @@ class Refunds:
         view = views.refund(row)
 
         def record(unit: Unit) -> None:
-            params = {"amount": amount, "sub": sub_back, "pid": payment.id, "seen": seen}
-            if unit.execute(REFUNDED_SQL, params).rowcount != 1:
-                raise SharesStale(payment.id)
-            if (
-                home
-                and unit.execute(
-                    SUBSIDY_HOME_SQL, {"cid": payment.campaign_id, "home": home}
-                ).rowcount
-                != 1
-            ):
-                raise SharesStale(payment.id)  # the campaign ended meanwhile
+            _as_worked_out(unit, payment, {"amount": amount, "sub": sub_back, "seen": seen}, home)
             self._return_splits(unit, payment.id, backs)
             unit.insert(m.refunds, row)
             unit.emit(
@@ -379,3 +369,14 @@ class Refunds:
         promotions = self.ctx.promotions
         assert promotions is not None  # a payment with a subsidy came through the promotions
         return promotions.subsidy_home(campaign_id)
+
+
+def _as_worked_out(unit: Unit, payment: Any, refund: dict[str, int], home: int) -> None:
+    """In the refund's commit: the payment's refunded total is still the one it was worked out
+    from (``seen``), and the campaign's part still goes to ``home``; stale otherwise."""
+    if unit.execute(REFUNDED_SQL, refund | {"pid": payment.id}).rowcount != 1:
+        raise SharesStale(payment.id)
+    if home:
+        params = {"cid": payment.campaign_id, "home": home}
+        if unit.execute(SUBSIDY_HOME_SQL, params).rowcount != 1:
+            raise SharesStale(payment.id)  # the campaign ended meanwhile
