@@ -33,6 +33,7 @@ from support import (
     PIN,
     Receiver,
     Server,
+    Shop,
     _database,
     free_port,
     new_consumer,
@@ -93,6 +94,30 @@ def test_registration_refuses_internal_addresses(monkeypatch: pytest.MonkeyPatch
     assert check_webhook_url("http://127.0.0.1:9/") == "http://127.0.0.1:9/"
 
 
+def refused_by_a_shops_routes(shop: Shop, url: str) -> None:
+    """``url`` is refused as the shop's webhook and as an order's notify_url, naming the field."""
+    for method, path, body, field in (
+        ("PUT", "/v1/merchant/webhook", {"url": url}, "url"),
+        (
+            "POST",
+            "/v1/orders",
+            {"merchant_order_no": "N-1", "amount": 100, "notify_url": url},
+            "notify_url",
+        ),
+    ):
+        response = shop.client.http.request(
+            method,
+            path,
+            json=body,
+            headers={
+                "authorization": f"Bearer {shop.token}",
+                "idempotency-key": secrets.token_hex(8),
+            },
+        )
+        assert response.status_code == 422, (url, path, response.text)
+        assert response.json()["field"] == field
+
+
 def test_every_way_to_register_a_url_refuses_internal_ones(strict_server: Server) -> None:
     shop = new_merchant(strict_server)
     for url in INTERNAL:
@@ -109,26 +134,7 @@ def test_every_way_to_register_a_url_refuses_internal_ones(strict_server: Server
         assert signed_up.status_code == 422, (url, signed_up.text)
         assert signed_up.json()["field"] == "webhook_url"
         assert "public" in signed_up.json()["detail"]
-        for method, path, body, field in (
-            ("PUT", "/v1/merchant/webhook", {"url": url}, "url"),
-            (
-                "POST",
-                "/v1/orders",
-                {"merchant_order_no": "N-1", "amount": 100, "notify_url": url},
-                "notify_url",
-            ),
-        ):
-            response = shop.client.http.request(
-                method,
-                path,
-                json=body,
-                headers={
-                    "authorization": f"Bearer {shop.token}",
-                    "idempotency-key": secrets.token_hex(8),
-                },
-            )
-            assert response.status_code == 422, (url, path, response.text)
-            assert response.json()["field"] == field
+        refused_by_a_shops_routes(shop, url)
     assert shop.client.me()["webhook_url"] == ""  # nothing changed
     # A public name is accepted (it is checked again when a delivery resolves it).
     shop.client.request("PUT", "/v1/merchant/webhook", {"url": "https://hooks.example.cn/in"})
@@ -148,26 +154,7 @@ def test_every_way_to_register_a_url_refuses_one_no_delivery_could_send(
 ) -> None:
     shop = new_merchant(strict_server)
     for url in UNREACHABLE:
-        for method, path, body, field in (
-            ("PUT", "/v1/merchant/webhook", {"url": url}, "url"),
-            (
-                "POST",
-                "/v1/orders",
-                {"merchant_order_no": "N-2", "amount": 100, "notify_url": url},
-                "notify_url",
-            ),
-        ):
-            response = shop.client.http.request(
-                method,
-                path,
-                json=body,
-                headers={
-                    "authorization": f"Bearer {shop.token}",
-                    "idempotency-key": secrets.token_hex(8),
-                },
-            )
-            assert response.status_code == 422, (url, path, response.text)
-            assert response.json()["field"] == field
+        refused_by_a_shops_routes(shop, url)
     assert shop.client.me()["webhook_url"] == ""
     # An international name is fine: deliveries send it in its IDNA form.
     shop.client.request("PUT", "/v1/merchant/webhook", {"url": "https://\u4f8b\u5b50.cn/in"})
