@@ -11,6 +11,8 @@ from p2p.conftest import PIN, wallet
 from promotions.conftest import OFF, with_takings
 from saoma.bootstrap import Platform
 from saoma.core.errors import DatabaseUnavailable, SaomaError
+from saoma.ledger import Transfer, TransferCode
+from saoma.movements import Moved
 
 BAD_SPECS: list[tuple[dict[str, Any], str]] = [
     ({"name": ""}, "name"),
@@ -133,6 +135,21 @@ def test_an_end_whose_return_failed_is_finished_by_maintenance_or_the_end_sent_a
     assert p.promotions.campaigns.return_ended_budgets() == 0
     seen = p.promotions.get(noodles, second["id"])
     assert (seen["budget_left"], seen["returned_to_funder"]) == (0, 1_000)
+    assert p.merchants.balance(noodles) == before
+    # Money that reached a budget after its return (a refund racing the end, before refunds
+    # checked for one) goes back too, by the end sent again or by maintenance.
+    campaigns = p.promotions.campaigns
+    for made, again in ((first, True), (second, False)):
+        budget = campaigns._row(noodles, made["id"]).budget_account_id
+        late = Transfer(f"late-{made['id']}", noodles.account_id, budget, 70, TransferCode.BUDGET)
+        assert isinstance(p.payments.movements.move([late]), Moved)
+        if again:
+            p.promotions.set_state(noodles, made["id"], "ended")
+        else:
+            assert campaigns.return_ended_budgets() == 1
+        seen = p.promotions.get(noodles, made["id"])
+        assert (seen["budget_left"], seen["returned_to_funder"]) == (0, 1_070)
+    assert campaigns.return_ended_budgets() == 0
     assert p.merchants.balance(noodles) == before
 
 

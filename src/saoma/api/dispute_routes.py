@@ -200,8 +200,8 @@ async def refund_dispute(
 )
 def contest_dispute(dispute_id: str, body: Contest, shop: Shop, request: Request) -> Response:
     """Your side of it, with a photo if you have one; while open and before ``answer_by``."""
-    photo = _photo(body.photo)
     disputes = deps.platform_of(request).disputes
+    photo = partial(_photo, body.photo)  # decoded once the dispute is found to be the shop's
     return answer(disputes.contest(shop, dispute_id, text_=body.text, photo=photo))
 
 

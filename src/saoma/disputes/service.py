@@ -151,15 +151,23 @@ class Disputes:
     # --- the merchant ---------------------------------------------------------------------
 
     def contest(
-        self, merchant: Merchant, dispute_id: str, *, text_: str, photo: Photo | None = None
+        self,
+        merchant: Merchant,
+        dispute_id: str,
+        *,
+        text_: str,
+        photo: Photo | Callable[[], Photo | None] | None = None,
     ) -> dict[str, Any]:
-        """The merchant's side, with a photo if it has one: only while open and in time."""
+        """The merchant's side, with a photo if it has one (or a function checking one, run once
+        the dispute is found to be the merchant's): only while open and in time."""
         row = self.reads.owned(dispute_id, merchant_id=merchant.id)
         body = check_text("text", text_, required=True)
         now = now_us()
         cond = " AND answer_by_us > :now"
         if row.state == "open" and row.answer_by_us <= now:
             raise AnswerTooLate("the time to answer has passed: support decides")
+        if callable(photo):
+            photo = photo()
         return self._move(
             row, OPEN, "contested", "merchant", "contested", body, photo=photo, cond=cond, now=now
         )

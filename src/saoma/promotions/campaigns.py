@@ -263,16 +263,13 @@ class Campaigns:
         return self.get(funder, campaign_id)
 
     def return_ended_budgets(self) -> int:
-        """Maintenance: the budget left in campaigns that ended in the last week and returned
-        nothing, sent back to their funders (an end whose return failed, the database lost);
-        how many went back."""
+        """Maintenance: what the budgets of campaigns ended in the last week still hold, sent
+        back to their funders (an end whose return was lost with the database); how many."""
         c = m.campaigns.c
         with read(self.engine) as conn:
             ended = conn.execute(
                 select(m.campaigns).where(
-                    c.state == "ended",
-                    c.returned == 0,
-                    c.updated_at_us > now_us() - RETURN_RETRIED_FOR_US,
+                    c.state == "ended", c.updated_at_us > now_us() - RETURN_RETRIED_FOR_US
                 )
             ).all()
         if not ended:
@@ -287,15 +284,21 @@ class Campaigns:
         return returned
 
     def _return_budget(self, row: Any) -> None:
-        # The state change committed first: no payment can take from the budget any more, and
-        # no refund gives to it (each checks in its commit where its subsidy goes, and an end
-        # waits for one that checked before it).
+        """What the ended campaign's budget holds, back to its funder. The end committed first:
+        no payment takes from the budget any more, and no refund gives to it (each checks in
+        its commit where its subsidy goes, and an end waits for one that checked before). A
+        transfer's id follows what was returned before it: a later return is only of money a
+        refund gave the budget after an end, before refunds checked for one."""
+        with read(self.engine) as conn:
+            seen = conn.execute(
+                select(m.campaigns.c.returned).where(m.campaigns.c.id == row.id)
+            ).scalar_one()
         account = self.ledger.account(row.budget_account_id)
         left = account.balance if account else 0
         if left <= 0:
             return
         back = Transfer(
-            f"return:{row.id}",
+            f"return:{row.id}" + (f":{seen}" if seen else ""),
             row.budget_account_id,
             row.funder_account_id,
             left,
@@ -304,9 +307,15 @@ class Campaigns:
         )
 
         def record(unit: Unit) -> None:
-            unit.execute(
-                "UPDATE campaigns SET returned = :left WHERE id = :id", {"left": left, "id": row.id}
-            )
+            if (
+                unit.execute(
+                    "UPDATE campaigns SET returned = returned + :left"
+                    " WHERE id = :id AND returned = :seen",
+                    {"left": left, "id": row.id, "seen": seen},
+                ).rowcount
+                != 1
+            ):
+                raise CampaignChanged("the campaign's budget was returned meanwhile")
 
         moved = self.payments.movements.move([back], record)
         if not isinstance(moved, Moved) and moved.results[0] is not Result.EXISTS:

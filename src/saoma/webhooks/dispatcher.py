@@ -355,8 +355,9 @@ class Dispatcher:
         except (OSError, http.client.HTTPException) as exc:
             error = f"{type(exc).__name__}: {exc}"[:256]
         except Exception as exc:  # a URL no check refused (stored before one): this event fails,
-            # recorded like any other failure, and the batch's other deliveries are recorded too
-            log.warning("a webhook could not be sent to %r", row.url[:120], exc_info=True)
+            # recorded like any other failure, and the batch's other deliveries are recorded too.
+            # The URL may hold the merchant's token: the log names the event and merchant only.
+            log.warning("webhook %s of %s could not be sent: %r", row.id, row.merchant_id, exc)
             error = f"{type(exc).__name__}: {exc}"[:256]
         return status, error, int((time.perf_counter() - started) * 1000), now_us()
 
