@@ -4,7 +4,8 @@ Each process works on at most ``SAOMA_WORKING_MAX`` API requests at a time; the 
 their turn, in order of arrival. A request that has not been started within
 ``SAOMA_QUEUE_WAIT_MS``, or one arriving when ``SAOMA_MAX_IN_FLIGHT`` requests are already held
 (working or waiting), is answered ``503 overloaded`` with ``Retry-After: 1`` before anything of
-it is read or done. A client (or a load balancer) can then try another process or come back,
+it is done (its body has been read, so that a client sending it slowly holds no place, but not
+parsed). A client (or a load balancer) can then try another process or come back,
 while the requests accepted keep their latency: at most the wait plus their own work, instead of
 a share of the CPU split between ever more requests. Requests are counted in the event loop,
 where they arrive one at a time: no lock is needed. The live event streams (open for hours by

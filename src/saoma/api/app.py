@@ -88,13 +88,13 @@ def json_body_problem(body: bytes) -> InvalidRequest | None:
 
 
 class BodyLimit:
-    """Refuse a body larger than ``BODY_BYTES_MAX``, or JSON that is not strict (plain ASGI).
+    """Refuse a body larger than ``BODY_BYTES_MAX`` (plain ASGI).
 
     A declared Content-Length above the limit (or not 1 to 12 ASCII digits) is refused before
     reading anything. Otherwise the bytes are counted as they arrive, so a chunked body (no
     Content-Length) or one that runs past its declared length is refused as soon as it crosses
-    the limit; a body within the limit is handed on to the application whole, once a body that
-    FastAPI would read as JSON was checked by :func:`json_body_problem`: one place for every route.
+    the limit; a body within the limit is handed on whole, in one message (to
+    :class:`StrictJson`, one place for every route).
     """
 
     def __init__(self, app: ASGIApp) -> None:
@@ -128,16 +128,36 @@ class BodyLimit:
             chunks.append(chunk)
             if not message.get("more_body", False):
                 break
-        body = b"".join(chunks)
-        if body and _parsed_as_json(scope["headers"]):
-            problem = json_body_problem(body)
-            if problem is not None:
-                await _respond(scope, problem)(scope, receive, send)
-                return
-        pending.insert(0, {"type": "http.request", "body": body, "more_body": False})
+        pending.insert(0, {"type": "http.request", "body": b"".join(chunks), "more_body": False})
 
         async def replay() -> Message:
             return pending.pop(0) if pending else await receive()
+
+        await self.app(scope, replay, send)
+
+
+class StrictJson:
+    """Refuse a body FastAPI would read as JSON unless :func:`json_body_problem` passes it (plain
+    ASGI): inside admission, so a request refused as the server is busy costs no parsing, behind
+    :class:`BodyLimit`, whose whole body it reads as the first message."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not _parsed_as_json(scope["headers"]):
+            await self.app(scope, receive, send)
+            return
+        first = await receive()
+        body = first.get("body", b"") if first["type"] == "http.request" else b""
+        problem = json_body_problem(body) if body else None
+        if problem is not None:
+            await _respond(scope, problem)(scope, receive, send)
+            return
+        given = [first]
+
+        async def replay() -> Message:
+            return given.pop() if given else await receive()
 
         await self.app(scope, replay, send)
 
@@ -370,6 +390,7 @@ def create_app(platform: Platform, *, start: bool = True) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.platform = platform
+    app.add_middleware(StrictJson)
     app.add_middleware(
         Admission,
         limit=platform.max_in_flight,

@@ -9,6 +9,7 @@ later by :meth:`RedPackets.settle_packets` without paying twice.
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 from sqlalchemy import func, select, update
@@ -37,6 +38,8 @@ from saoma.payments.service import Payments, check_amount, derived_id
 from saoma.wallets.service import Consumer, Wallets
 
 log = logging.getLogger(__name__)
+STRANDED_EVERY_S = 3600.0
+STRANDED_WINDOW_US = 30 * 24 * 3600 * 1_000_000
 
 PACKET_SHARES_MAX = 1_000
 PACKET_AMOUNT_MAX = 2_000_000
@@ -89,6 +92,7 @@ class RedPackets:
         self.wallets = wallets
         self.limit = limit
         self.ledger = payments.ledger
+        self._stranded_at = 0.0  # when to look for packets closed without their return next
 
     # --- making one ------------------------------------------------------------------------------
 
@@ -319,18 +323,26 @@ class RedPackets:
                 .where(m.red_packet_shares.c.state == "claimed")
             ).all()
             packets = m.red_packets.c
-            due = conn.execute(
-                select(m.red_packets).where(
-                    ((packets.state == "open") & (packets.expires_at_us <= now))
-                    # Marked expired by a commit of its own, as it once was, with a share never
-                    # claimed: its return is still owed.
-                    | (
-                        (packets.state == "expired")
-                        & (packets.returned == 0)
-                        & (packets.claimed < packets.shares)
+            due = list(
+                conn.execute(
+                    select(m.red_packets).where(
+                        packets.state == "open", packets.expires_at_us <= now
                     )
-                )
-            ).all()
+                ).all()
+            )
+            if time.monotonic() >= self._stranded_at:  # at the first pass, then hourly
+                self._stranded_at = time.monotonic() + STRANDED_EVERY_S
+                # Marked expired by a commit of its own, as a packet once was, with a share
+                # never claimed: its return is still owed. A range of the index on (state,
+                # expiry), not every packet that ever expired.
+                due += conn.execute(
+                    select(m.red_packets).where(
+                        packets.state == "expired",
+                        packets.expires_at_us > now - STRANDED_WINDOW_US,
+                        packets.returned == 0,
+                        packets.claimed < packets.shares,
+                    )
+                ).all()
         for s in stuck:
             if s.claimed_at_us is not None and s.claimed_at_us < now - CLAIM_STUCK_US:
                 self._pay_share(s, s, self.wallets.get(s.claimer_id))
