@@ -592,6 +592,68 @@ def test_refunds_from_a_password_session_need_the_manager_pin(server: Server) ->
     assert session_refund(server, shop, payment_id, 100, manager_pin="975310").status_code == 201
 
 
+def test_giving_the_shops_access_or_money_away_from_a_session_needs_the_manager_pin(
+    server: Server,
+) -> None:
+    """Whoever holds only the shop's session (a cashier at the till) cannot add an API key and
+    refund with it, point the webhook elsewhere, read its secret, or split the takings to a shop
+    of their own, once the owner has set a manager PIN; the PIN, or a signed request, can."""
+    shop, other = new_merchant(server), new_merchant(server)
+    session = {"authorization": f"Bearer {shop.token}"}
+    key = base64.b64encode(signing.public_key_bytes(signing.new_private_key())).decode()
+    split = {"receiver_id": other.id, "share_ppm": 1_000_000, "standing": True}
+    actions: list[tuple[str, str, dict[str, Any] | None]] = [
+        ("POST", "/v1/merchant/keys", {"public_key": key}),
+        ("PUT", "/v1/merchant/webhook", {"url": "https://hooks.example.cn/elsewhere"}),
+        ("GET", "/v1/merchant/webhook-secret", None),
+        ("POST", "/v1/merchant/webhook-secret", None),
+        ("POST", "/v1/split-agreements", split),
+    ]
+
+    def send(method: str, path: str, body: Any, pin: str | None = None) -> httpx.Response:
+        extra = {"saoma-manager-pin": pin} if pin is not None else {}
+        return httpx.request(
+            method, server.url + path, json=body, headers=session | extra, timeout=30
+        )
+
+    before = (shop.client.me(), shop.client.request("GET", "/v1/merchant/keys"))
+    assert set_manager_pin(server, shop, {"pin": MANAGER_PIN, "password": PASSWORD}).is_success
+    for method, path, body in actions:
+        missing = send(method, path, body)
+        assert missing.status_code == 422, (path, missing.text)
+        assert missing.json()["field"] == "Saoma-Manager-Pin"
+        wrong = send(method, path, body, pin="000000")
+        assert wrong.status_code == 401, (path, wrong.text)
+        assert wrong.json()["type"].endswith("manager-pin-wrong")
+        assert set_manager_pin(
+            server, shop, {"pin": MANAGER_PIN, "old_pin": MANAGER_PIN}
+        ).is_success
+    after = (shop.client.me(), shop.client.request("GET", "/v1/merchant/keys"))
+    assert after[0]["webhook_url"] == before[0]["webhook_url"] and after[1] == before[1]
+    assert shop.client.request("GET", "/v1/split-agreements")["data"] == []
+    for method, path, body in actions:
+        right = send(method, path, body, pin=MANAGER_PIN)
+        assert right.is_success, (path, right.text)
+    added = [k["id"] for k in shop.client.request("GET", "/v1/merchant/keys")["data"]]
+    revoked = send("DELETE", f"/v1/merchant/keys/{added[-1]}", None)
+    assert revoked.status_code == 422
+    assert (
+        send("DELETE", f"/v1/merchant/keys/{added[-1]}", None, pin=MANAGER_PIN).status_code == 204
+    )
+    # The shop's own server signs its requests: no PIN.
+    signed = shop.client.request("POST", "/v1/merchant/keys", {"public_key": key})
+    assert signed["id"].startswith("k_")
+    # A shop that set no manager PIN has nobody to tell apart from its owner: no PIN asked.
+    plain = new_merchant(server)
+    added = httpx.post(
+        server.url + "/v1/merchant/keys",
+        json={"public_key": key},
+        headers={"authorization": f"Bearer {plain.token}"},
+        timeout=30,
+    )
+    assert added.status_code == 201, added.text
+
+
 def test_fifty_concurrent_wrong_manager_pins_check_only_five(server: Server) -> None:
     shop = new_merchant(server)
     payer, payment_id = paid_payment(server, shop, 1_000)

@@ -363,6 +363,28 @@ def test_the_dashboard_shows_and_rotates_the_webhook_secret(server: Server, till
     expect(secret).to_have_text(re.compile(r"^whsec_"))
 
 
+def test_with_a_manager_pin_the_secret_and_keys_ask_for_it(server: Server, till: Page) -> None:
+    open_stall(till, server.url, name="Guarded Stall")
+    set_manager_pin(till, server.url, MANAGER_PIN)
+    till.goto(server.url + "/dashboard")
+    secret = till.locator("#d-secret")
+    expect(secret).to_have_text("whsec_••••••••")
+    till.get_by_role("button", name="Show").click()
+    expect(till.locator("#d-secret-out")).to_have_text("Enter the 6-digit manager PIN.")
+    expect(secret).to_have_text("whsec_••••••••")
+    till.locator("#d-wh-pin").fill(MANAGER_PIN)
+    till.get_by_role("button", name="Show").click()
+    expect(secret).to_have_text(re.compile(r"^whsec_[A-Za-z0-9+/=]{32}$"))
+    key = base64.b64encode(signing.public_key_bytes(signing.new_private_key())).decode()
+    till.locator("#d-key").fill(key)
+    till.locator("#d-key-form").get_by_role("button", name="Save").click()
+    expect(till.locator("#d-key-out")).to_have_text("Enter the 6-digit manager PIN.")
+    till.locator("#d-key-pin").fill(MANAGER_PIN)
+    till.locator("#d-key-form").get_by_role("button", name="Save").click()
+    expect(till.locator("#d-key-out")).to_have_text("Saved.")
+    expect(till.locator("#d-keys li").filter(has_text=key)).to_have_count(1)
+
+
 def test_refund_from_the_cashier_appears_on_the_payers_receipt(
     server: Server, till: Page, wallet: Page
 ) -> None:

@@ -124,21 +124,28 @@ def merchant_me(shop: Shop, request: Request) -> Response:
     return answer({**merchant_view(platform, shop), "freeze": shown})
 
 
-@router.put("/merchant/webhook", response_model=MerchantOut, responses=problems(401, 422))
+@router.put("/merchant/webhook", response_model=MerchantOut, responses=problems(401, 422, 423))
 def set_webhook(body: WebhookUrl, shop: Shop, request: Request) -> Response:
+    manager_present(request, shop)
     platform = deps.platform_of(request)
     return answer(merchant_view(platform, platform.merchants.set_webhook_url(shop.id, body.url)))
 
 
-@router.get("/merchant/webhook-secret", response_model=WebhookSecretOut, responses=problems(401))
+@router.get(
+    "/merchant/webhook-secret", response_model=WebhookSecretOut, responses=problems(401, 422, 423)
+)
 def webhook_secret(shop: Shop, request: Request) -> Response:
     """The secret webhooks are signed with; during a rotation also the previous one."""
+    manager_present(request, shop)
     return answer(deps.platform_of(request).merchants.webhook_secret(shop.id))
 
 
-@router.post("/merchant/webhook-secret", response_model=WebhookSecretOut, responses=problems(401))
+@router.post(
+    "/merchant/webhook-secret", response_model=WebhookSecretOut, responses=problems(401, 422, 423)
+)
 def rotate_webhook_secret(shop: Shop, request: Request) -> Response:
     """A new secret now; for 24 hours deliveries carry signatures by both, new and previous."""
+    manager_present(request, shop)
     return answer(deps.platform_of(request).merchants.rotate_webhook_secret(shop.id))
 
 
@@ -163,24 +170,47 @@ def password_session(request: Request) -> bool:
     return (token or request.cookies.get(deps.MERCHANT_COOKIE, "")).startswith("mt_")
 
 
+MANAGER_PIN_HEADER = "Saoma-Manager-Pin"
+
+
+def manager_present(request: Request, shop: Merchant) -> None:
+    """From a signed-in session (the dashboard, an ``mt_`` token), once the shop has a manager
+    PIN, what gives its money or its access away asks for the PIN in ``Saoma-Manager-Pin``:
+    API keys, the webhook and its secret, splits. Whoever holds only the session (a cashier)
+    could otherwise add a key and refund with it, or split the takings to a shop of their own.
+    A signed request needs none. Runs in a worker thread (the PIN's check writes)."""
+    if not shop.has_manager_pin or not password_session(request):
+        return
+    pin = request.headers.get(MANAGER_PIN_HEADER, "")
+    if not pin:
+        raise InvalidRequest(
+            f"from a signed-in session this needs the manager PIN ({MANAGER_PIN_HEADER})",
+            field=MANAGER_PIN_HEADER,
+        )
+    merchants = deps.platform_of(request).merchants
+    merchants.verify_manager_pin(shop.id, pin, field=MANAGER_PIN_HEADER)
+
+
 @router.get("/merchant/keys", response_model=KeyList, responses=problems(401))
 def list_keys(shop: Shop, request: Request) -> Response:
     return answer({"data": deps.platform_of(request).merchants.keys(shop.id)})
 
 
 @router.post(
-    "/merchant/keys", status_code=201, response_model=KeyIdOut, responses=problems(401, 422)
+    "/merchant/keys", status_code=201, response_model=KeyIdOut, responses=problems(401, 422, 423)
 )
 def add_key(body: AddKey, shop: Shop, request: Request) -> Response:
     """Register an Ed25519 public key; `rotate` retires the older keys after the overlap."""
+    manager_present(request, shop)
     key_id = deps.platform_of(request).merchants.add_key(
         shop.id, body.public_key, rotate=body.rotate
     )
     return answer({"id": key_id}, 201)
 
 
-@router.delete("/merchant/keys/{key_id}", status_code=204, responses=problems(401, 404))
+@router.delete("/merchant/keys/{key_id}", status_code=204, responses=problems(401, 404, 422, 423))
 def revoke_key(key_id: str, shop: Shop, request: Request) -> Response:
+    manager_present(request, shop)
     deps.platform_of(request).merchants.revoke_key(shop.id, key_id)
     return Response(status_code=204)
 

@@ -9,7 +9,7 @@ from fastapi.responses import Response
 from pydantic import Field, StrictBool, StrictInt, StrictStr
 
 from saoma.api import deps
-from saoma.api.merchant_routes import Shop
+from saoma.api.merchant_routes import Shop, manager_present
 from saoma.api.responses import answer, problems
 from saoma.api.schemas import Body
 from saoma.api.splits_out import SplitAgreementList, SplitAgreementOut, SplitList, SplitOut
@@ -35,10 +35,11 @@ class SplitPayment(Body):
     "/split-agreements",
     status_code=201,
     response_model=SplitAgreementOut,
-    responses=problems(401, 422),
+    responses=problems(401, 422, 423),
 )
 def propose(body: ProposeSplit, shop: Shop, request: Request) -> Response:
     """Offer another merchant a share of your payments; it applies once the receiver accepts."""
+    manager_present(request, shop)
     splits = deps.platform_of(request).splits
     spec = body.model_dump()
     return answer(splits.propose(shop, spec.pop("receiver_id"), **spec), 201)
@@ -83,11 +84,12 @@ def end(agreement_id: str, shop: Shop, request: Request) -> Response:
     "/payments/{payment_id}/splits",
     status_code=201,
     response_model=SplitOut,
-    responses=problems(401, 402, 404, 409, 422),
+    responses=problems(401, 402, 404, 409, 422, 423),
 )
 async def split_payment(payment_id: str, body: SplitPayment, shop: Shop, request: Request) -> Any:
     """Pass a share of one of your payments on under an accepted agreement, within 7 days and
     before it is settled; once per payment and agreement (sent again, the same split)."""
+    await deps.in_worker(manager_present, request, shop)
     splits = deps.platform_of(request).splits
     return await deps.idempotent(
         request,

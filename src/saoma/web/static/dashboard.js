@@ -46,7 +46,7 @@ Object.assign(DICT.zh, { payer_got: "（顾客收回 {amount}）" });
     payments(true);
     SaomaCampaigns.load();
     deliveries();
-    webhookSecret();
+    if (!shop.has_manager_pin) webhookSecret(); // else masked until shown with the PIN
     pinForm();
     keys();
     settlementsStart();
@@ -216,7 +216,7 @@ Object.assign(DICT.zh, { payer_got: "（顾客收回 {amount}）" });
   $("#d-webhook-form").addEventListener("submit", (ev) => {
     ev.preventDefault();
     guard(ev.submitter, "#d-webhook-out", async () => {
-      await api("PUT", "/v1/merchant/webhook", { url: $("#d-webhook").value.trim() });
+      await api("PUT", "/v1/merchant/webhook", { url: $("#d-webhook").value.trim() }, managerPin("#d-wh-pin"));
       say("#d-webhook-out", t("saved"), "ok");
     });
   });
@@ -225,7 +225,7 @@ Object.assign(DICT.zh, { payer_got: "（顾客收回 {amount}）" });
   // deliveries for a day, and the page says until when.
   let secretShown = false;
   async function webhookSecret() {
-    const s = await api("GET", "/v1/merchant/webhook-secret");
+    const s = await api("GET", "/v1/merchant/webhook-secret", undefined, managerPin("#d-wh-pin"));
     $("#d-secret").textContent = secretShown ? s.secret : "whsec_••••••••";
     $("#d-secret-show").hidden = secretShown;
     const until = s.previous_valid_until_us && Saoma.when(new Date(s.previous_valid_until_us / 1000).toISOString());
@@ -238,7 +238,7 @@ Object.assign(DICT.zh, { payer_got: "（顾客收回 {amount}）" });
   }));
 
   $("#d-secret-rotate").addEventListener("click", (ev) => guard(ev.target, "#d-secret-out", async () => {
-    await api("POST", "/v1/merchant/webhook-secret");
+    await api("POST", "/v1/merchant/webhook-secret", undefined, managerPin("#d-wh-pin"));
     secretShown = true;
     await webhookSecret();
   }));
@@ -248,6 +248,14 @@ Object.assign(DICT.zh, { payer_got: "（顾客收回 {amount}）" });
     $("#d-pin-first").hidden = shop.has_manager_pin;
     $("#d-pin-change").hidden = !shop.has_manager_pin;
     $("#d-bank-pin-row").hidden = !shop.has_manager_pin; // changing the bank account asks for it
+    $("#d-wh-pin-row").hidden = !shop.has_manager_pin; // so do the webhook, its secret, the keys
+    $("#d-key-pin-row").hidden = !shop.has_manager_pin;
+  }
+
+  /** Once the shop has a manager PIN, what gives its access away asks for it: a cashier signed
+   * in at the till cannot add an API key (and refund with it) or point the webhook elsewhere. */
+  function managerPin(input) {
+    return shop.has_manager_pin ? { "Saoma-Manager-Pin": $(input).value.trim() } : {};
   }
 
   $("#d-pin-form").addEventListener("submit", (ev) => {
@@ -279,7 +287,7 @@ Object.assign(DICT.zh, { payer_got: "（顾客收回 {amount}）" });
           revoked ? el("span", { class: "tag", text: t("revoked") }) : until,
           el("br"), el("code", { class: "small", text: k.public_key })),
         revoked ? "" : el("button", { type: "button", class: "secondary", text: t("revoke"), onclick: (ev) => guard(ev.target, "#d-key-out", async () => {
-          await api("DELETE", `/v1/merchant/keys/${k.id}`);
+          await api("DELETE", `/v1/merchant/keys/${k.id}`, undefined, managerPin("#d-key-pin"));
           keys();
         }) }));
     }));
@@ -288,7 +296,7 @@ Object.assign(DICT.zh, { payer_got: "（顾客收回 {amount}）" });
   $("#d-key-form").addEventListener("submit", (ev) => {
     ev.preventDefault();
     guard(ev.submitter, "#d-key-out", async () => {
-      await api("POST", "/v1/merchant/keys", { public_key: $("#d-key").value.trim(), rotate: false });
+      await api("POST", "/v1/merchant/keys", { public_key: $("#d-key").value.trim(), rotate: false }, managerPin("#d-key-pin"));
       $("#d-key").value = "";
       say("#d-key-out", t("saved"), "ok");
       keys();
