@@ -3,8 +3,10 @@ that end."""
 
 from __future__ import annotations
 
+import importlib
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -137,3 +139,31 @@ def test_the_secret_is_sealed_under_the_key_file(platform: Platform, tmp_path: P
     with pytest.raises(SignInFailed):  # the database without its key gives no codes
         elsewhere.sign_in(LOGIN, PASSWORD, code)
     assert sealed.sign_in(LOGIN, PASSWORD, code).operator == new.operator
+
+
+def test_an_unknown_login_is_refused_after_a_password_check_like_a_known_one(
+    platform: Platform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """How long a refused sign-in takes must not tell which logins exist: for consumers,
+    merchants and operators an unknown login's password is checked against a hash too."""
+    checked: list[str] = []
+    for module in ("saoma.wallets.service", "saoma.merchants.service", "saoma.operators.service"):
+        real = importlib.import_module(module).password_matches
+
+        def spy(hashed: str, secret: str, real: Any = real) -> bool:
+            checked.append(hashed)
+            return bool(real(hashed, secret))
+
+        monkeypatch.setattr(f"{module}.password_matches", spy)
+    platform.wallets.sign_up("+8613700000001", PASSWORD, "Li Wei")
+    for sign_in in (
+        lambda: platform.wallets.sign_in("+8613700000002", PASSWORD),
+        lambda: platform.wallets.sign_in("+8613700000001", "wrong password"),
+        lambda: platform.merchants.sign_in("nobody@example.cn", PASSWORD),
+        lambda: platform.operators.sign_in("nobody@ops.example", PASSWORD, "123456"),
+    ):
+        before = len(checked)
+        with pytest.raises(SignInFailed):
+            sign_in()
+        assert len(checked) == before + 1
+        assert checked[-1].startswith("$argon2")

@@ -61,6 +61,7 @@ from saoma.wallets.credentials import (
     check_pin,
     hash_password,
     password_matches,
+    unknown_login_hash,
 )
 from saoma.wallets.pinkeys import PinKeys
 
@@ -368,7 +369,8 @@ class Merchants:
             login = ""
         with read(self.engine) as conn:
             row = conn.execute(select(m.merchants).where(m.merchants.c.login == login)).first()
-        if row is None or not password_matches(row.password_hash, password):
+        hashed = unknown_login_hash() if row is None else row.password_hash
+        if not password_matches(hashed, password) or row is None:
             raise SignInFailed("wrong login or password")
         return Merchant.of(row)
 

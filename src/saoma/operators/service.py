@@ -9,7 +9,6 @@ key kept outside the database (:mod:`saoma.operators.sealing`).
 
 from __future__ import annotations
 
-import functools
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,7 +26,12 @@ from saoma.operators import tables as t
 from saoma.operators import totp
 from saoma.operators.roles import ROLES
 from saoma.operators.sealing import Sealer
-from saoma.wallets.credentials import check_password, hash_password, password_matches
+from saoma.wallets.credentials import (
+    check_password,
+    hash_password,
+    password_matches,
+    unknown_login_hash,
+)
 
 SESSION_TOKEN_PREFIX = "ot_"  # noqa: S105  # nosec B105  # a prefix, not a secret
 FAILURES_MAX = 5
@@ -37,12 +41,6 @@ DEFAULT_SESSION_S = 8 * 3600
 
 def _six_digits(code: object) -> bool:
     return isinstance(code, str) and len(code) == totp.DIGITS and code.isascii() and code.isdigit()
-
-
-@functools.cache
-def _no_hash() -> str:
-    """A hash to check an unknown login's password against: its answer takes as long."""
-    return hash_password("never a password")
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,7 +175,7 @@ class Operators:
                 )
             ).first()
         if row is None:
-            password_matches(_no_hash(), password)
+            password_matches(unknown_login_hash(), password)
             raise SignInFailed("wrong login, password or code")
         if not self._claim_try(row.id):
             raise SignInFailed("too many failed sign-ins: try again in 15 minutes")

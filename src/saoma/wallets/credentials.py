@@ -5,6 +5,7 @@ Shared by consumers and merchants (a merchant's password and manager PIN follow 
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import re
@@ -82,6 +83,13 @@ def check_pin(pin: str, field: str = "pin") -> None:
 
 def hash_password(password: str) -> str:
     return password_hasher.hash(password)
+
+
+@functools.cache
+def unknown_login_hash() -> str:
+    """A hash to check an unknown login's password against, so that its answer takes as long
+    as a known login's: how long a refusal takes does not tell which logins exist."""
+    return hash_password("never a password")
 
 
 def password_matches(hashed: str, secret: str) -> bool:

@@ -33,6 +33,7 @@ from saoma.wallets.credentials import (
     check_pin,
     hash_password,
     password_matches,
+    unknown_login_hash,
 )
 from saoma.wallets.identifiers import claim_in, placeholder_login
 from saoma.wallets.pinkeys import PinKeys
@@ -220,7 +221,8 @@ class Wallets:
                     .join(identifiers, identifiers.c.consumer_id == wm.consumers.c.id)
                     .where(identifiers.c.value == login, identifiers.c.verified_at_us > 0)
                 ).first()
-        if row is None or not password_matches(row.password_hash, password):
+        hashed = unknown_login_hash() if row is None else row.password_hash
+        if not password_matches(hashed, password) or row is None:
             raise SignInFailed("wrong login or password")
         return self.new_session(row.id), Consumer.of(row)
 
