@@ -110,9 +110,11 @@ _INSERT_KEY = Bare(
         created_at_us=bindparam("now"),
     )
 )
+# Only a claim still running is finished: one taken over and finished by another request keeps
+# the answer that request gave.
 _FINISH = (
     update(m.idempotency_keys)
-    .where(_K.scope == bindparam("s"), _K.key == bindparam("k"))
+    .where(_K.scope == bindparam("s"), _K.key == bindparam("k"), _K.state == "running")
     .values(state="done", status_code=bindparam("code"), response=bindparam("body"))
 )
 
@@ -130,9 +132,11 @@ def required() -> IdempotencyKeyRequired:
 _KEYS = m.idempotency_keys
 _THIS_KEY = (_KEYS.c.scope == bindparam("s"), _KEYS.c.key == bindparam("k"))
 _READ_KEY = select(_KEYS).where(*_THIS_KEY)
+# A lapsed lease is taken over only while its request has not finished meanwhile (between this
+# request's look and its UPDATE): a finished one is answered from its stored response.
 _TAKE_OVER = (
     update(_KEYS)
-    .where(*_THIS_KEY, _KEYS.c.locked_at_us == bindparam("seen"))
+    .where(*_THIS_KEY, _KEYS.c.locked_at_us == bindparam("seen"), _KEYS.c.state == "running")
     .values(locked_at_us=bindparam("now"))
 )
 _RELEASE = delete(_KEYS).where(*_THIS_KEY, _KEYS.c.state == "running")
@@ -217,6 +221,7 @@ def begin(engine: Engine, scope: str, key: str, fingerprint: str) -> Claim | Rep
                 taken = conn.execute(_TAKE_OVER, params)
             if taken.rowcount == 1:
                 return Claim(scope, key)
+            continue  # finished or taken over meanwhile: look again
         break
     raise RequestInProgress(
         "a request with this Idempotency-Key is still in progress", field="Idempotency-Key"
@@ -274,10 +279,20 @@ def finish_in(unit: Unit, claim: Claim | None, status_code: int, body: Any) -> N
         claim.stored = True
 
     unit.after(stored)
-    unit.write(
+    # Still running, still this request's: a claim another request took over and finished, or
+    # released, is not this one's to answer; its movement is refused and rolled back.
+    unit.tx.write_or_refuse(
         "UPDATE idempotency_keys SET state = 'done', status_code = :status, response = :body"
-        " WHERE scope = :scope AND key = :key",
+        " WHERE scope = :scope AND key = :key AND state = 'running'",
         {"status": status_code, "body": json.dumps(body), "scope": claim.scope, "key": claim.key},
+        _not_this_requests,
+    )
+
+
+def _not_this_requests() -> RequestInProgress:
+    return RequestInProgress(
+        "another request with this Idempotency-Key took it over: retry to learn its answer",
+        field="Idempotency-Key",
     )
 
 
