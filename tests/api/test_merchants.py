@@ -618,6 +618,10 @@ def test_giving_the_shops_access_or_money_away_from_a_session_needs_the_manager_
 
     before = (shop.client.me(), shop.client.request("GET", "/v1/merchant/keys"))
     assert set_manager_pin(server, shop, {"pin": MANAGER_PIN, "password": PASSWORD}).is_success
+    typo = send("GET", "/v1/merchant/webhook-secret", None, pin="12345")
+    assert typo.status_code == 422 and typo.json()["field"] == "Saoma-Manager-Pin"
+    first_wrong = send("GET", "/v1/merchant/webhook-secret", None, pin="000000")
+    assert first_wrong.json()["tries_left"] == 4  # the typo cost no try
     for method, path, body in actions:
         missing = send(method, path, body)
         assert missing.status_code == 422, (path, missing.text)

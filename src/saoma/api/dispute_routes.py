@@ -18,7 +18,7 @@ from pydantic import Field, StrictInt, StrictStr, field_validator
 
 from saoma.api import deps, ops_deps
 from saoma.api.disputes_out import STATE, DisputeList, DisputeOut
-from saoma.api.merchant_routes import password_session
+from saoma.api.guards import password_session
 from saoma.api.ops_deps import Actor
 from saoma.api.responses import answer, problems
 from saoma.api.schemas import Body, _six_digits

@@ -22,6 +22,7 @@ from saoma.api.accounts_out import (
     WebhookSecretOut,
 )
 from saoma.api.consumer_routes import Cursor, Limit, stream
+from saoma.api.guards import PIN_GUARDED, manager_present, password_session
 from saoma.api.payments_out import (
     MerchantPaymentDetailOut,
     MerchantPaymentPage,
@@ -47,6 +48,7 @@ from saoma.payments.subjects import event_subjects
 from saoma.webhooks import deliveries as sent_events
 
 router = APIRouter(prefix="/v1", tags=["merchants"])
+
 # The payments' own routes, matched before every other route (``saoma.api.app``).
 first = APIRouter(prefix="/v1", tags=["merchants"])
 Shop = Annotated[Merchant, Depends(deps.merchant)]
@@ -124,7 +126,12 @@ def merchant_me(shop: Shop, request: Request) -> Response:
     return answer({**merchant_view(platform, shop), "freeze": shown})
 
 
-@router.put("/merchant/webhook", response_model=MerchantOut, responses=problems(401, 422, 423))
+@router.put(
+    "/merchant/webhook",
+    response_model=MerchantOut,
+    responses=problems(401, 422, 423),
+    openapi_extra=PIN_GUARDED,
+)
 def set_webhook(body: WebhookUrl, shop: Shop, request: Request) -> Response:
     manager_present(request, shop)
     platform = deps.platform_of(request)
@@ -132,7 +139,10 @@ def set_webhook(body: WebhookUrl, shop: Shop, request: Request) -> Response:
 
 
 @router.get(
-    "/merchant/webhook-secret", response_model=WebhookSecretOut, responses=problems(401, 422, 423)
+    "/merchant/webhook-secret",
+    response_model=WebhookSecretOut,
+    responses=problems(401, 422, 423),
+    openapi_extra=PIN_GUARDED,
 )
 def webhook_secret(shop: Shop, request: Request) -> Response:
     """The secret webhooks are signed with; during a rotation also the previous one."""
@@ -141,7 +151,10 @@ def webhook_secret(shop: Shop, request: Request) -> Response:
 
 
 @router.post(
-    "/merchant/webhook-secret", response_model=WebhookSecretOut, responses=problems(401, 422, 423)
+    "/merchant/webhook-secret",
+    response_model=WebhookSecretOut,
+    responses=problems(401, 422, 423),
+    openapi_extra=PIN_GUARDED,
 )
 def rotate_webhook_secret(shop: Shop, request: Request) -> Response:
     """A new secret now; for 24 hours deliveries carry signatures by both, new and previous."""
@@ -161,43 +174,17 @@ def set_manager_pin(body: SetPin, shop: Shop, request: Request) -> Response:
     return Response(status_code=204)
 
 
-def password_session(request: Request) -> bool:
-    """Whether the merchant was recognised by a session token rather than a signed request
-    (the same test ``deps.merchant`` makes)."""
-    auth = request.headers.get("authorization", "")
-    scheme, _, token = auth.partition(" ")
-    token = token.strip() if scheme.lower() == "bearer" else ""
-    return (token or request.cookies.get(deps.MERCHANT_COOKIE, "")).startswith("mt_")
-
-
-MANAGER_PIN_HEADER = "Saoma-Manager-Pin"
-
-
-def manager_present(request: Request, shop: Merchant) -> None:
-    """From a signed-in session (the dashboard, an ``mt_`` token), once the shop has a manager
-    PIN, what gives its money or its access away asks for the PIN in ``Saoma-Manager-Pin``:
-    API keys, the webhook and its secret, splits. Whoever holds only the session (a cashier)
-    could otherwise add a key and refund with it, or split the takings to a shop of their own.
-    A signed request needs none. Runs in a worker thread (the PIN's check writes)."""
-    if not shop.has_manager_pin or not password_session(request):
-        return
-    pin = request.headers.get(MANAGER_PIN_HEADER, "")
-    if not pin:
-        raise InvalidRequest(
-            f"from a signed-in session this needs the manager PIN ({MANAGER_PIN_HEADER})",
-            field=MANAGER_PIN_HEADER,
-        )
-    merchants = deps.platform_of(request).merchants
-    merchants.verify_manager_pin(shop.id, pin, field=MANAGER_PIN_HEADER)
-
-
 @router.get("/merchant/keys", response_model=KeyList, responses=problems(401))
 def list_keys(shop: Shop, request: Request) -> Response:
     return answer({"data": deps.platform_of(request).merchants.keys(shop.id)})
 
 
 @router.post(
-    "/merchant/keys", status_code=201, response_model=KeyIdOut, responses=problems(401, 422, 423)
+    "/merchant/keys",
+    status_code=201,
+    response_model=KeyIdOut,
+    responses=problems(401, 422, 423),
+    openapi_extra=PIN_GUARDED,
 )
 def add_key(body: AddKey, shop: Shop, request: Request) -> Response:
     """Register an Ed25519 public key; `rotate` retires the older keys after the overlap."""
@@ -208,7 +195,12 @@ def add_key(body: AddKey, shop: Shop, request: Request) -> Response:
     return answer({"id": key_id}, 201)
 
 
-@router.delete("/merchant/keys/{key_id}", status_code=204, responses=problems(401, 404, 422, 423))
+@router.delete(
+    "/merchant/keys/{key_id}",
+    status_code=204,
+    responses=problems(401, 404, 422, 423),
+    openapi_extra=PIN_GUARDED,
+)
 def revoke_key(key_id: str, shop: Shop, request: Request) -> Response:
     manager_present(request, shop)
     deps.platform_of(request).merchants.revoke_key(shop.id, key_id)

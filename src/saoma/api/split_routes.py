@@ -9,7 +9,8 @@ from fastapi.responses import Response
 from pydantic import Field, StrictBool, StrictInt, StrictStr
 
 from saoma.api import deps
-from saoma.api.merchant_routes import Shop, manager_present
+from saoma.api.guards import PIN_GUARDED, manager_present
+from saoma.api.merchant_routes import Shop
 from saoma.api.responses import answer, problems
 from saoma.api.schemas import Body
 from saoma.api.splits_out import SplitAgreementList, SplitAgreementOut, SplitList, SplitOut
@@ -36,6 +37,7 @@ class SplitPayment(Body):
     status_code=201,
     response_model=SplitAgreementOut,
     responses=problems(401, 422, 423),
+    openapi_extra=PIN_GUARDED,
 )
 def propose(body: ProposeSplit, shop: Shop, request: Request) -> Response:
     """Offer another merchant a share of your payments; it applies once the receiver accepts."""
@@ -85,6 +87,7 @@ def end(agreement_id: str, shop: Shop, request: Request) -> Response:
     status_code=201,
     response_model=SplitOut,
     responses=problems(401, 402, 404, 409, 422, 423),
+    openapi_extra=PIN_GUARDED,
 )
 async def split_payment(payment_id: str, body: SplitPayment, shop: Shop, request: Request) -> Any:
     """Pass a share of one of your payments on under an accepted agreement, within 7 days and

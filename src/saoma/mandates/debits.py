@@ -16,7 +16,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from saoma.core.errors import DatabaseUnavailable, MandateNoticeUsed, SaomaError
+from saoma.core.errors import (
+    DatabaseUnavailable,
+    MandateNoticeUsed,
+    RequestInProgress,
+    SaomaError,
+)
 from saoma.core.ids import new_id
 from saoma.core.money import rate_of
 from saoma.ledger import Result
@@ -82,7 +87,7 @@ class Debits:
             if refused is not None:
                 raise refused
             return self._move(merchant, consumer, row, notice_id, amount, now, period, claim)
-        except DatabaseUnavailable:
+        except (DatabaseUnavailable, RequestInProgress):
             raise  # not a refusal: the debit may be made, and a retry learns it
         except SaomaError as exc:
             self._refused(merchant, row, notice_id, amount, exc)

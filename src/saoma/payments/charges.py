@@ -19,6 +19,7 @@ from saoma.core.errors import (
     NotRecorded,
     OrderNumberReused,
     Refusal,
+    RequestInProgress,
     not_found,
 )
 from saoma.core.ids import new_id, now_us
@@ -63,8 +64,9 @@ SUCCEEDED_SQL = (
 _VIEWED = ("id", "merchant_order_no", "amount", "currency", "expires_at_us")
 
 
-# A movement whose outcome is not known here: a retry with its Idempotency-Key learns it.
-_UNKNOWN = (NotRecorded, DatabaseUnavailable)
+# A movement whose outcome is not known here: a retry with its Idempotency-Key learns it (or
+# the key another request took over answers it).
+_UNKNOWN = (NotRecorded, DatabaseUnavailable, RequestInProgress)
 
 
 class _NumberTaken(Refusal):

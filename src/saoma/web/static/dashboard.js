@@ -255,7 +255,11 @@ Object.assign(DICT.zh, { payer_got: "（顾客收回 {amount}）" });
   /** Once the shop has a manager PIN, what gives its access away asks for it: a cashier signed
    * in at the till cannot add an API key (and refund with it) or point the webhook elsewhere. */
   function managerPin(input) {
-    return shop.has_manager_pin ? { "Saoma-Manager-Pin": $(input).value.trim() } : {};
+    if (!shop.has_manager_pin) return {};
+    const pin = $(input).value.trim();
+    $(input).value = ""; // asked for again each time: never left in the shop's tablet
+    if (!/^[0-9]{6}$/.test(pin)) throw { slug: "invalid-request", doc: { field: "Saoma-Manager-Pin" } };
+    return { "Saoma-Manager-Pin": pin };
   }
 
   $("#d-pin-form").addEventListener("submit", (ev) => {
