@@ -30,16 +30,23 @@ def settled(platform: Platform, consumer_id: str, balance: int) -> None:
     assert platform.wallets.balance(platform.wallets.get(consumer_id))["balance"] == balance
 
 
+def _claimed(platform: Platform, scope: str, key: str) -> idempotency.Claim:
+    """The key as both runs hold it: claimed by the first, taken over by the second."""
+    claim = idempotency.begin(platform.engine, scope, key, "fingerprint")
+    assert isinstance(claim, idempotency.Claim)
+    return claim
+
+
 def test_a_top_up_and_a_withdrawal_run_twice_move_money_once(platform: Platform) -> None:
     consumer = platform.wallets.sign_up(f"+86139{secrets.randbelow(10**8):08d}", PASSWORD)
     platform.wallets.set_pin(consumer.id, PIN, password=PASSWORD, old_pin=None)
-    claim = idempotency.Claim(consumer.id, "top-up-key")
+    claim = _claimed(platform, consumer.id, "top-up-key")
     first = platform.funding.top_up(consumer, 10_000, claim=claim)
     again = platform.funding.top_up(consumer, 10_000, claim=claim)
     assert again["id"] == first["id"]
     settled(platform, consumer.id, 10_000)
 
-    claim = idempotency.Claim(consumer.id, "withdraw-key")
+    claim = _claimed(platform, consumer.id, "withdraw-key")
     out = platform.funding.withdraw(consumer, 2_500, pin=PIN, claim=claim)
     out_again = platform.funding.withdraw(consumer, 2_500, pin=PIN, claim=claim)
     assert out_again["id"] == out["id"]
