@@ -375,6 +375,14 @@ def test_with_a_manager_pin_the_secret_and_keys_ask_for_it(server: Server, till:
     till.locator("#d-wh-pin").fill(MANAGER_PIN)
     till.get_by_role("button", name="Show").click()
     expect(secret).to_have_text(re.compile(r"^whsec_[A-Za-z0-9+/=]{32}$"))
+    expect(till.locator("#d-wh-pin")).to_have_value("")  # asked for again next time
+    first = secret.inner_text()
+    till.locator("#d-wh-pin").fill(MANAGER_PIN)
+    till.get_by_role("button", name="Rotate").click()
+    expect(till.locator("#d-secret-out")).to_contain_text(
+        "The previous secret also signs deliveries until"
+    )
+    expect(secret).not_to_have_text(first)
     key = base64.b64encode(signing.public_key_bytes(signing.new_private_key())).decode()
     till.locator("#d-key").fill(key)
     till.locator("#d-key-form").get_by_role("button", name="Save").click()

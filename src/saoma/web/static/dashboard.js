@@ -224,8 +224,8 @@ Object.assign(DICT.zh, { payer_got: "（顾客收回 {amount}）" });
   // The secret stays masked until asked for; after a rotation the previous one still signs
   // deliveries for a day, and the page says until when.
   let secretShown = false;
-  async function webhookSecret() {
-    const s = await api("GET", "/v1/merchant/webhook-secret", undefined, managerPin("#d-wh-pin"));
+  async function webhookSecret(pin) { // ``pin``: the header a rotation just sent, used again
+    const s = await api("GET", "/v1/merchant/webhook-secret", undefined, pin || managerPin("#d-wh-pin"));
     $("#d-secret").textContent = secretShown ? s.secret : "whsec_••••••••";
     $("#d-secret-show").hidden = secretShown;
     const until = s.previous_valid_until_us && Saoma.when(new Date(s.previous_valid_until_us / 1000).toISOString());
@@ -238,9 +238,10 @@ Object.assign(DICT.zh, { payer_got: "（顾客收回 {amount}）" });
   }));
 
   $("#d-secret-rotate").addEventListener("click", (ev) => guard(ev.target, "#d-secret-out", async () => {
-    await api("POST", "/v1/merchant/webhook-secret", undefined, managerPin("#d-wh-pin"));
+    const pin = managerPin("#d-wh-pin");
+    await api("POST", "/v1/merchant/webhook-secret", undefined, pin);
     secretShown = true;
-    await webhookSecret();
+    await webhookSecret(pin);
   }));
 
   // The manager PIN: set the first time with the password, changed with the current PIN.
