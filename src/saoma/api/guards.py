@@ -44,14 +44,15 @@ def manager_present(request: Request, shop: Merchant) -> None:
     API keys, the webhook and its secret, splits. Whoever holds only the session (a cashier)
     could otherwise add a key and refund with it, or split the takings to a shop of their own.
     A signed request needs none. Runs in a worker thread (the PIN's check writes)."""
+    pin = request.headers.get(MANAGER_PIN_HEADER)
+    if pin is not None:  # out of its form it is refused, whoever sends it (a typo costs no try)
+        check_pin(pin, MANAGER_PIN_HEADER)
     if not shop.has_manager_pin or not password_session(request):
         return
-    pin = request.headers.get(MANAGER_PIN_HEADER, "")
-    if not pin:
+    if pin is None:
         raise InvalidRequest(
             f"from a signed-in session this needs the manager PIN ({MANAGER_PIN_HEADER})",
             field=MANAGER_PIN_HEADER,
         )
-    check_pin(pin, MANAGER_PIN_HEADER)  # a typo costs no try
     merchants = deps.platform_of(request).merchants
     merchants.verify_manager_pin(shop.id, pin, field=MANAGER_PIN_HEADER)
