@@ -3,6 +3,7 @@ packet closes when empty or past its day, and what is left goes back to the send
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -200,3 +201,17 @@ def test_a_packet_closed_without_its_return_gets_it(platform: Platform) -> None:
     assert balance(p, sender) == 9_700
     assert p.people.packet(packet["id"])["returned"] == 600
     assert p.people.settle_packets() == 0
+
+
+def test_fifty_passes_at_once_send_the_rest_back_once(platform: Platform) -> None:
+    p = platform
+    sender, friend = wallet(p, 10_000), wallet(p)
+    packet = p.people.create_packet(sender, amount=900, shares=3, mode="equal", pin=PIN)
+    p.people.claim_packet(friend, packet["id"])
+    age(p, packet["id"], expires_at_us=now_us() - 1)
+    with ThreadPoolExecutor(50) as pool:
+        list(pool.map(lambda _: p.people.settle_packets(), range(50)))
+    assert balance(p, sender) == 9_700 and balance(p, friend) == 300
+    row = _packet_row(p, packet["id"])
+    assert (row.state, row.returned) == ("expired", 600)
+    assert p.ledger.account(row.account_id).balance == 0  # type: ignore[union-attr]

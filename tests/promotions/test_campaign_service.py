@@ -3,6 +3,7 @@ change a campaign, the states it moves through, and a platform-funded campaign."
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -184,3 +185,25 @@ def test_a_refund_worked_out_before_the_end_sends_its_subsidy_where_it_goes_afte
     assert (refund["to_payer"], refund["to_campaign"]) == (900, 100)
     seen = p.promotions.get(None, made["id"])
     assert (seen["state"], seen["budget_left"]) == ("ended", 0)
+
+
+def test_fifty_ends_and_passes_at_once_return_the_budget_once(platform: Platform) -> None:
+    p = platform
+    noodles = with_takings(p)
+    before = p.merchants.balance(noodles)
+    made = p.promotions.create(noodles, OFF)
+
+    def end_or_sweep(n: int) -> None:
+        try:
+            if n % 2:
+                p.promotions.set_state(noodles, made["id"], "ended")
+            else:
+                p.promotions.campaigns.return_ended_budgets()
+        except SaomaError as exc:  # another end won the race: decided again, or told so
+            assert exc.slug in ("campaign-changed", "conflict"), exc.slug
+
+    with ThreadPoolExecutor(50) as pool:
+        list(pool.map(end_or_sweep, range(50)))
+    seen = p.promotions.get(noodles, made["id"])
+    assert (seen["state"], seen["budget_left"], seen["returned_to_funder"]) == ("ended", 0, 1_000)
+    assert p.merchants.balance(noodles) == before
