@@ -130,6 +130,7 @@ class Platform:
                 self.funding.resend_pending()
                 idempotency.purge(self.engine)
                 self.merchants.purge_nonces()
+                self.wallets.sign_ins.forget_old()  # consumers' and merchants' alike
                 self.people.deliver_verified()  # first: what its owner proved is not returned
                 self.people.return_unclaimed()
                 self.people.settle_packets()
@@ -260,6 +261,20 @@ def _engines(settings: Settings) -> tuple[Engine, Engine, Replicas]:
     return engine, ledger_engine, Replicas(engine, standby, lag_max_s=settings.replica_lag_max_s)
 
 
+def _people_and_shops(
+    settings: Settings, engine: Engine, ledger: Ledger, tz: ZoneInfo
+) -> tuple[Wallets, Merchants]:
+    """Wallets and shops, their PINs sealed under one key, wrong passwords limited alike."""
+    pins = PinKeys(settings.resolved_pin_key_file())
+    wallets = Wallets(engine, ledger, currency_code=settings.currency, tz=tz, pins=pins)
+    merchants = Merchants(
+        engine, ledger, currency_code=settings.currency, fee_ppm=settings.fee_ppm, pins=pins
+    )
+    for service in (wallets, merchants):
+        service.sign_ins.per_address = settings.sign_in_address_failures_max
+    return wallets, merchants
+
+
 def _paycodes(settings: Settings, engine: Engine) -> PaymentCodes:
     """Payment codes, a charge's payer read with the code's claim."""
     failures_max = settings.paycode_merchant_failures_max
@@ -280,11 +295,7 @@ def build(
     tz = ZoneInfo(settings.timezone)
     engine, ledger_engine, replicas = _engines(settings)
     ledger = Ledger(ledger_engine, batch_max=min(settings.ledger_batch_max, LEDGER_BATCH_MAX))
-    pins = PinKeys(settings.resolved_pin_key_file())
-    wallets = Wallets(engine, ledger, currency_code=settings.currency, tz=tz, pins=pins)
-    merchants = Merchants(
-        engine, ledger, currency_code=settings.currency, fee_ppm=settings.fee_ppm, pins=pins
-    )
+    wallets, merchants = _people_and_shops(settings, engine, ledger, tz)
     dispatcher = Dispatcher(engine)
     live = LiveFeed(engine)
 

@@ -97,6 +97,12 @@ class Settings(BaseSettings):
     paycode_merchant_failures_max: int = Field(
         default=20, ge=1, le=10_000, description="Invalid payment codes per merchant per minute."
     )
+    sign_in_address_failures_max: int = Field(
+        default=100,
+        ge=1,
+        le=100_000,
+        description="Wrong passwords one address may send in 15 minutes, whatever logins.",
+    )
     dispute_answer_s: int = Field(
         default=3 * 86_400,
         ge=1,

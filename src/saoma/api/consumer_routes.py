@@ -78,9 +78,13 @@ def sign_up(body: SignUp, request: Request) -> Response:
     return answer({"consumer": consumer_view(c), "token": token, "verification": verification}, 201)
 
 
-@router.post("/sessions", status_code=201, response_model=SignedInOut, responses=problems(401, 422))
+@router.post(
+    "/sessions", status_code=201, response_model=SignedInOut, responses=problems(401, 422, 429)
+)
 def sign_in(body: SignIn, request: Request) -> Response:
-    token, c = deps.platform_of(request).wallets.sign_in(body.login, body.password)
+    token, c = deps.platform_of(request).wallets.sign_in(
+        body.login, body.password, deps.address_of(request)
+    )
     return answer({"consumer": consumer_view(c), "token": token}, 201)
 
 

@@ -129,6 +129,12 @@ def platform_of(request: Request) -> Platform:
     return platform
 
 
+def address_of(request: Request) -> str:
+    """The caller's address: behind a proxy, what it sends in ``X-Forwarded-For`` when its
+    address is in ``FORWARDED_ALLOW_IPS`` (uvicorn's; 127.0.0.1 and ::1 by default)."""
+    return request.client.host if request.client is not None else ""
+
+
 def _bearer(request: Request) -> str:
     auth = request.headers.get("authorization", "")
     scheme, _, token = auth.partition(" ")

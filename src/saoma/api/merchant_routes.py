@@ -103,11 +103,11 @@ def merchant_sign_up(body: MerchantSignUp, request: Request) -> Response:
     "/merchant-sessions",
     status_code=201,
     response_model=MerchantSignedInOut,
-    responses=problems(401, 422),
+    responses=problems(401, 422, 429),
 )
 def merchant_sign_in(body: SignIn, request: Request) -> Response:
     platform = deps.platform_of(request)
-    merchant = platform.merchants.sign_in(body.login, body.password)
+    merchant = platform.merchants.sign_in(body.login, body.password, deps.address_of(request))
     return answer(
         {
             "merchant": merchant_view(platform, merchant),

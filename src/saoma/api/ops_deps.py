@@ -15,7 +15,7 @@ from urllib.parse import unquote
 
 from fastapi import Request
 
-from saoma.api.deps import _bearer, in_worker, platform_of
+from saoma.api.deps import _bearer, address_of, in_worker, platform_of
 from saoma.core.errors import InvalidRequest, OperatorForbidden, Unauthenticated
 from saoma.operators.roles import may
 from saoma.operators.service import SESSION_TOKEN_PREFIX, Operator
@@ -66,10 +66,6 @@ def reason_of(request: Request) -> str:
     if any(ord(ch) < 32 or ord(ch) == 127 for ch in reason):
         raise InvalidRequest(f"{REASON_HEADER}: control characters", field=REASON_HEADER)
     return reason
-
-
-def address_of(request: Request) -> str:
-    return request.client.host if request.client is not None else ""
 
 
 def allowed(permission: str, *, reason: bool = False) -> Callable[[Request], Awaitable[Actor]]:

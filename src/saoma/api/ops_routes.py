@@ -84,7 +84,7 @@ def kyc_state_of(platform: Platform, merchant_id: str) -> str | None:
 def sign_in(body: OpsSignIn, request: Request) -> Response:
     """Sign in with a password and the authenticator's current code (each code works once)."""
     session = deps.platform_of(request).operators.sign_in(
-        body.login, body.password, body.code, ops_deps.address_of(request)
+        body.login, body.password, body.code, deps.address_of(request)
     )
     return answer(
         {

@@ -114,6 +114,7 @@ STATUS: dict[type[object], int] = {
     e.Conflict: 409,
     # Looking up who has a wallet
     e.TooManyLookups: 429,
+    e.TooManySignIns: 429,
     # Mini-programs
     e.OrderNotOfService: 403,
     e.MandateNotOfService: 403,
@@ -176,6 +177,8 @@ def response(error: e.SaomaError, path: str) -> JSONResponse:
     answer = JSONResponse(doc, status_code=doc["status"], media_type=PROBLEM_JSON)
     if isinstance(error, e.DatabaseUnavailable):
         answer.headers["Retry-After"] = str(DATABASE_RETRY_AFTER_S)
+    elif isinstance(error.extra.get("retry_after_s"), int):
+        answer.headers["Retry-After"] = str(error.extra["retry_after_s"])
     return answer
 
 

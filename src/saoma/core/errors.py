@@ -211,6 +211,13 @@ class SignInFailed(SaomaError):
     slug = "sign-in-failed"
 
 
+class TooManySignIns(SaomaError):
+    """Too many wrong passwords for this login, or from this address, in the last minutes:
+    ``retry_after_s`` says when to try again."""
+
+    slug = "too-many-sign-ins"
+
+
 class PasswordWrong(SaomaError):
     """A change that needs the account's password was sent a wrong one."""
 

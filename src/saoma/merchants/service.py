@@ -64,6 +64,7 @@ from saoma.wallets.credentials import (
     unknown_login_hash,
 )
 from saoma.wallets.pinkeys import PinKeys
+from saoma.wallets.signins import SignInTries
 
 KEY_OVERLAP_US_DEFAULT = 24 * 3600 * 1_000_000  # a rotated-out key stays valid for a day
 MANAGER_PIN_TRIES_MAX = 5
@@ -285,6 +286,7 @@ class Merchants:
         self.currency = currency(currency_code).alpha
         self.fee_ppm = fee_ppm
         self.key_overlap_us = key_overlap_us
+        self.sign_ins = SignInTries(engine, "merchant")
 
     def sign_up(
         self,
@@ -362,16 +364,20 @@ class Merchants:
             return None
         return row, merchant_in(row)
 
-    def sign_in(self, login: str, password: str) -> Merchant:
+    def sign_in(self, login: str, password: str, address: str = "") -> Merchant:
+        """The merchant whose login and password these are; wrong passwords are limited per
+        login and per ``address`` (saoma.wallets.signins)."""
         try:
             login = check_login(login)
         except InvalidRequest:
             login = ""
+        tries = self.sign_ins.claim(login, address)
         with read(self.engine) as conn:
             row = conn.execute(select(m.merchants).where(m.merchants.c.login == login)).first()
         hashed = unknown_login_hash() if row is None else row.password_hash
         if not password_matches(hashed, password) or row is None:
             raise SignInFailed("wrong login or password")
+        self.sign_ins.give_back(tries)
         return Merchant.of(row)
 
     def set_webhook_url(self, merchant_id: str, url: str) -> Merchant:

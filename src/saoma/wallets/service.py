@@ -45,6 +45,7 @@ from saoma.wallets.pins import (
     pin_try_failed,
     pin_try_passed,
 )
+from saoma.wallets.signins import SignInTries
 from saoma.wallets.tables import identifiers
 
 # Built once: every request signed in with a token reads its wallet, and a payment with the PIN
@@ -141,6 +142,7 @@ class Wallets:
         self.ledger = ledger
         self.currency = currency(currency_code).alpha
         self.tz = tz or ZoneInfo(NO_PIN_ZONE_DEFAULT)  # whose midnight starts a no-PIN day
+        self.sign_ins = SignInTries(engine, "consumer")
 
     # --- sign-up and sessions -------------------------------------------------------------------
 
@@ -207,12 +209,14 @@ class Wallets:
     def _open_wallet_account(self) -> int:
         return self.ledger.open_account(self.currency, AccountKind.CONSUMER_WALLET)
 
-    def sign_in(self, login: str, password: str) -> tuple[str, Consumer]:
-        """A new bearer token (shown once; only its hash is stored) and the consumer."""
+    def sign_in(self, login: str, password: str, address: str = "") -> tuple[str, Consumer]:
+        """A new bearer token (shown once; only its hash is stored) and the consumer; wrong
+        passwords are limited per login and per ``address`` (saoma.wallets.signins)."""
         try:
             login = check_login(login)
         except InvalidRequest:
             login = ""
+        tries = self.sign_ins.claim(login, address)
         with read(self.engine) as conn:
             row = conn.execute(select(wm.consumers).where(wm.consumers.c.login == login)).first()
             if row is None:  # a phone or e-mail added to a wallet and verified
@@ -224,6 +228,7 @@ class Wallets:
         hashed = unknown_login_hash() if row is None else row.password_hash
         if not password_matches(hashed, password) or row is None:
             raise SignInFailed("wrong login or password")
+        self.sign_ins.give_back(tries)
         return self.new_session(row.id), Consumer.of(row)
 
     def new_session(self, consumer_id: str) -> str:

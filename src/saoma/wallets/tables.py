@@ -105,6 +105,16 @@ consumers = Table(
 )
 
 
+# Wrong passwords counted per login and per address (saoma.wallets.signins): keyed by a hash, so
+# the table holds no login or address; a window's start and the tries counted in it.
+sign_in_tries = Table(
+    "sign_in_tries",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("window_start_us", BigInteger, nullable=False),
+    Column("failures", Integer, nullable=False),
+)
+
 sessions = Table(
     "sessions",
     metadata,

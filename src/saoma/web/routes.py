@@ -199,7 +199,7 @@ def console_page(request: Request) -> HTMLResponse:
 def console_sign_in(body: ConsoleSignIn, request: Request) -> JSONResponse:
     """An operator's sign-in from the console: the session goes in the HttpOnly cookie."""
     session = deps.platform_of(request).operators.sign_in(
-        body.login, body.password, body.code, ops_deps.address_of(request)
+        body.login, body.password, body.code, deps.address_of(request)
     )
     response = JSONResponse({"operator": session.operator.view()}, status_code=201)
     response.set_cookie(
@@ -279,14 +279,14 @@ def web_config(request: Request) -> dict[str, Any]:
     return config
 
 
-@router.post("/web/sessions", responses=problems(401, 422))
+@router.post("/web/sessions", responses=problems(401, 422, 429))
 def web_sign_in(body: WebSignIn, request: Request) -> JSONResponse:
     platform = deps.platform_of(request)
     if body.kind == "consumer":
-        token, c = platform.wallets.sign_in(body.login, body.password)
+        token, c = platform.wallets.sign_in(body.login, body.password, deps.address_of(request))
         answer = {"kind": "consumer", "id": c.id, "display_name": c.display_name}
     else:
-        m = platform.merchants.sign_in(body.login, body.password)
+        m = platform.merchants.sign_in(body.login, body.password, deps.address_of(request))
         token = platform.merchants.session_token(m.id)
         answer = {"kind": "merchant", "id": m.id, "name": m.name}
     return _with_cookie(request, JSONResponse(answer, status_code=201), body.kind, token)

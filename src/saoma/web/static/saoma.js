@@ -357,6 +357,7 @@ const DICT = {
     hold_gone_voided: "The merchant released this hold: there is nothing to allow.",
     packet_expired: "This red packet has expired: what was left went back to the sender.",
     "err_too-many-lookups": "You looked up many recipients in a short time. Wait a few minutes, then try again.",
+    "err_too-many-sign-ins": "Too many wrong passwords. Wait a few minutes, then try again.",
     // mini-programs: what a service's refusal says
     "err_order-not-of-service": "This service asked to be paid for another shop's order: the wallet did not show it.",
     "err_mandate-not-of-service": "This service asked you to agree to another shop's mandate: the wallet did not show it.",
@@ -736,6 +737,7 @@ const DICT = {
     hold_gone_voided: "商家已撤销这笔预授权，无需再同意。",
     packet_expired: "红包已过期，剩余金额已退回发送人。",
     "err_too-many-lookups": "查询收款人过于频繁，请几分钟后再试。",
+    "err_too-many-sign-ins": "密码错误次数过多，请几分钟后再试。",
     // 小程序：服务被拒绝时的说明
     "err_order-not-of-service": "该服务请求支付其他商户的订单，钱包未予显示。",
     "err_mandate-not-of-service": "该服务请求你同意其他商户的自动扣款，钱包未予显示。",

@@ -1,0 +1,29 @@
+"""Wrong passwords counted per login and per address, so sign-ins cannot be guessed at speed.
+
+Revision ID: 0023_sign_in_tries
+Revises: 0022_paycode_used_for
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0023_sign_in_tries"
+down_revision = "0022_paycode_used_for"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "sign_in_tries",
+        sa.Column("key", sa.String(length=64), nullable=False),
+        sa.Column("window_start_us", sa.BigInteger(), nullable=False),
+        sa.Column("failures", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("key"),
+    )
+
+
+def downgrade() -> None:
+    op.drop_table("sign_in_tries")
