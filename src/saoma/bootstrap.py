@@ -88,6 +88,7 @@ class Platform:
     max_in_flight: int = 64  # API requests held at once; beyond, 503 (api.admission)
     working_max: int = 16  # API requests worked on at once; the others wait their turn
     queue_wait_ms: int = 250  # a request not started within this is answered 503
+    stream_session_check_s: float = 15.0  # a live stream's session is looked at this often
     _stop: threading.Event = field(default_factory=threading.Event)
     _maintenance: threading.Thread | None = None
 
@@ -346,4 +347,5 @@ def build(
         max_in_flight=settings.max_in_flight,
         working_max=settings.working_max,
         queue_wait_ms=settings.queue_wait_ms,
+        stream_session_check_s=settings.stream_session_check_s,
     )

@@ -64,6 +64,12 @@ class Settings(BaseSettings):
         description="A request not started within this many milliseconds is answered 503 with"
         " Retry-After, nothing of it done.",
     )
+    stream_session_check_s: float = Field(
+        default=15.0,
+        gt=0,
+        le=3600,
+        description="How often a live event stream checks that its session has not ended.",
+    )
     currency: str = Field(default="CNY", description="The currency wallets and merchants use.")
     fee_ppm: int = Field(
         default=6000, ge=0, le=100_000, description="Merchant discount rate, parts per million."

@@ -66,6 +66,10 @@ class Callers:
     consumer_login: str
     merchant_token: str
     ids: dict[str, str]  # path parameter name -> a real id the caller may use
+    # Routes that end sessions or change a password get accounts of their own, so the shared
+    # sessions above live on (and wrong passwords count against those accounts only).
+    spare_logins: dict[str, str]  # "consumer" and "merchant": accounts signed in afresh
+    spare_tokens: dict[str, str]  # "consumer" and "merchant": sessions kept for password tries
 
 
 @pytest.fixture(scope="module")
@@ -83,7 +87,16 @@ def callers(server: Server) -> Callers:
         "consumer_id": payer.id,
         "transfer_id": top_up["id"],
     }
-    return Callers(payer.client.token, payer.login, shop.token, ids)
+    spare_payer, spare_shop = new_consumer(server, pin=None), new_merchant(server)
+    tried_payer, tried_shop = new_consumer(server, pin=None), new_merchant(server)
+    return Callers(
+        payer.client.token,
+        payer.login,
+        shop.token,
+        ids,
+        {"consumer": spare_payer.login, "merchant": spare_shop.login},
+        {"consumer": str(tried_payer.client.token), "merchant": tried_shop.token},
+    )
 
 
 def _load_schema(server: Server) -> Any:
@@ -92,9 +105,9 @@ def _load_schema(server: Server) -> Any:
     return loaded.exclude(path_regex=r"/events$")
 
 
-def _fresh_session(server: Server, login: str) -> str:
+def _fresh_session(server: Server, login: str, path: str = "/v1/sessions") -> str:
     response = httpx.post(
-        server.url + "/v1/sessions", json={"login": login, "password": PASSWORD}, timeout=10
+        server.url + path, json={"login": login, "password": PASSWORD}, timeout=10
     )
     assert response.status_code == 201, response.text
     token: str = response.json()["token"]
@@ -145,9 +158,7 @@ def _fuzz(operation: Any, server: Server, callers: Callers) -> None:
     )
     @hypothesis.given(case=strategy)
     def run(case: Any) -> None:
-        token = callers.consumer_token if consumer else callers.merchant_token
-        if path == "/v1/sessions/current":  # signing out must not end the shared session
-            token = _fresh_session(server, callers.consumer_login)
+        token = _token(operation.method.upper(), path, server, callers, consumer)
         _keep_urls_local(case.body)
         signs = any(name.lower().startswith("saoma-") for name in case.headers or {})
         headers = {} if signs else {"Authorization": f"Bearer {token}"}
@@ -157,6 +168,21 @@ def _fuzz(operation: Any, server: Server, callers: Callers) -> None:
         case.call_and_validate(headers=headers, checks=CHECKS, timeout=15)
 
     run()
+
+
+def _token(method: str, path: str, server: Server, callers: Callers, consumer: bool) -> str:
+    """The session a case is sent with: the shared one, or one that may be ended."""
+    if path == "/v1/sessions/current":  # signing out must not end the shared session
+        return _fresh_session(server, callers.consumer_login)
+    if (method, path) == ("DELETE", "/v1/sessions"):  # every session of the account ends
+        return _fresh_session(server, callers.spare_logins["consumer"])
+    if method == "DELETE" and path.startswith("/v1/merchant-sessions"):
+        return _fresh_session(server, callers.spare_logins["merchant"], "/v1/merchant-sessions")
+    if path == "/v1/me/password":
+        return callers.spare_tokens["consumer"]
+    if path == "/v1/merchant/password":
+        return callers.spare_tokens["merchant"]
+    return callers.consumer_token if consumer else callers.merchant_token
 
 
 def test_every_operation_answers_as_documented(server: Server, callers: Callers) -> None:

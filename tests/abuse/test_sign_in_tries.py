@@ -1,5 +1,6 @@
-"""Wrong passwords are limited per login and per address: fifty guesses at once check ten, the
-right password waits out the window too, and an unknown login is counted like a known one."""
+"""Wrong passwords are limited per account and address, per account and per address: fifty
+guesses at once from one address check ten, a stranger at one address cannot lock the owner out,
+and an unknown login is counted like a known one."""
 
 from __future__ import annotations
 
@@ -11,9 +12,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from saoma.bootstrap import Platform
-from saoma.core.errors import SignInFailed, TooManySignIns
+from saoma.core.errors import PasswordWrong, SignInFailed, TooManySignIns
 from saoma.server import create_app
-from saoma.wallets.signins import PER_LOGIN_MAX, WINDOW_US
+from saoma.wallets.signins import PER_ACCOUNT_MAX, PER_PAIR_MAX, WINDOW_US
 from saoma.wallets.tables import sign_in_tries
 from support import PASSWORD
 
@@ -44,9 +45,7 @@ def outcome(sign_in: object) -> str:
     return "signed in"
 
 
-def test_fifty_wrong_passwords_at_once_check_ten_then_even_the_right_one_waits(
-    platform: Platform,
-) -> None:
+def test_fifty_wrong_passwords_at_once_from_one_address_check_ten(platform: Platform) -> None:
     platform.wallets.sign_up(PHONE, PASSWORD, "Li Wei")
     with ThreadPoolExecutor(50) as pool:
         outcomes = list(
@@ -55,50 +54,55 @@ def test_fifty_wrong_passwords_at_once_check_ten_then_even_the_right_one_waits(
                 range(50),
             )
         )
-    assert outcomes.count("wrong") == PER_LOGIN_MAX
-    assert outcomes.count("too many") == 50 - PER_LOGIN_MAX
-    with pytest.raises(TooManySignIns) as refused:
-        platform.wallets.sign_in(PHONE, PASSWORD, "5.6.7.8")  # another address: the login waits
+    assert outcomes.count("wrong") == PER_PAIR_MAX
+    assert outcomes.count("too many") == 50 - PER_PAIR_MAX
+    with pytest.raises(TooManySignIns, match="from this address") as refused:
+        platform.wallets.sign_in(PHONE, PASSWORD, "1.2.3.4")  # the right one waits there too
     assert 0 < refused.value.extra["retry_after_s"] <= WINDOW_US // 1_000_000
+    # The owner, elsewhere, is not locked out by a stranger at one address.
+    assert platform.wallets.sign_in(PHONE, PASSWORD, "5.6.7.8")[1].login == PHONE
     later(platform, WINDOW_US)
     token, consumer = platform.wallets.sign_in(PHONE, PASSWORD, "1.2.3.4")
     assert token.startswith("st_") and consumer.login == PHONE
 
 
-def test_fifty_wrong_merchant_passwords_at_once_check_ten(platform: Platform) -> None:
+def test_guesses_from_many_addresses_stop_at_the_accounts_own_limit(platform: Platform) -> None:
     platform.merchants.sign_up(
         login=SHOP, password=PASSWORD, name="Old Chen Noodles", city="Shenzhen"
     )
+
+    def guess(i: int) -> str:
+        return outcome(lambda: platform.merchants.sign_in(SHOP, "not it!!", f"10.0.0.{i % 20}"))
+
     with ThreadPoolExecutor(50) as pool:
-        outcomes = list(
-            pool.map(
-                lambda _: outcome(lambda: platform.merchants.sign_in(SHOP, "not it!!", "1.2.3.4")),
-                range(50),
-            )
-        )
-    assert (outcomes.count("wrong"), outcomes.count("too many")) == (10, 40)
-    with pytest.raises(TooManySignIns):
-        platform.merchants.sign_in(SHOP, PASSWORD, "1.2.3.4")
-    platform.wallets.sign_up(PHONE, PASSWORD, "Li Wei")  # a consumer's login is counted apart
-    assert platform.wallets.sign_in(PHONE, PASSWORD, "1.2.3.4")[1].login == PHONE
+        outcomes = list(pool.map(guess, range(80)))
+    assert outcomes.count("wrong") == PER_ACCOUNT_MAX
+    assert outcomes.count("too many") == 80 - PER_ACCOUNT_MAX
+    with pytest.raises(TooManySignIns, match="for this account in"):
+        platform.merchants.sign_in(SHOP, PASSWORD, "192.0.2.1")
+    platform.wallets.sign_up(PHONE, PASSWORD, "Li Wei")  # a consumer's account is counted apart
+    assert platform.wallets.sign_in(PHONE, PASSWORD, "10.0.0.1")[1].login == PHONE
 
 
-def test_a_right_password_clears_its_logins_count(platform: Platform) -> None:
+def test_a_right_password_gives_back_its_own_try_only(platform: Platform) -> None:
     platform.wallets.sign_up(PHONE, PASSWORD, "Li Wei")
-    for _ in range(2):
-        for _ in range(PER_LOGIN_MAX - 1):
-            assert outcome(lambda: platform.wallets.sign_in(PHONE, "typo typo")) == "wrong"
-        assert outcome(lambda: platform.wallets.sign_in(PHONE, PASSWORD)) == "signed in"
+
+    def sign_in(password: str) -> str:
+        return outcome(lambda: platform.wallets.sign_in(PHONE, password, "1.2.3.4"))
+
+    answers = [sign_in("typo typo") for _ in range(PER_PAIR_MAX - 1)]
+    answers += [sign_in(PASSWORD), sign_in("typo typo"), sign_in("typo typo")]
+    assert answers == ["wrong"] * (PER_PAIR_MAX - 1) + ["signed in", "wrong", "too many"]
 
 
 def test_an_unknown_login_is_counted_like_a_known_one(platform: Platform) -> None:
     platform.wallets.sign_up(PHONE, PASSWORD, "Li Wei")
     for login in (PHONE, "+8613700000002"):
         answers = [
-            outcome(lambda login=login: platform.wallets.sign_in(login, "not it!!"))
-            for _ in range(11)
+            outcome(lambda login=login: platform.wallets.sign_in(login, "not it!!", "1.2.3.4"))
+            for _ in range(PER_PAIR_MAX + 1)
         ]
-        assert answers == ["wrong"] * PER_LOGIN_MAX + ["too many"]
+        assert answers == ["wrong"] * PER_PAIR_MAX + ["too many"]
 
 
 def test_an_address_trying_many_logins_is_stopped_at_its_own_limit(platform: Platform) -> None:
@@ -109,9 +113,52 @@ def test_an_address_trying_many_logins_is_stopped_at_its_own_limit(platform: Pla
     ]
     assert answers == ["wrong"] * 25 + ["too many"] * 15
     platform.wallets.sign_up(logins[-1], PASSWORD, "Li Wei")
-    with pytest.raises(TooManySignIns, match="this address"):
+    with pytest.raises(TooManySignIns, match="for this address"):
         platform.wallets.sign_in(logins[-1], PASSWORD, "9.9.9.9")
     assert platform.wallets.sign_in(logins[-1], PASSWORD, "9.9.9.10")[1].login == logins[-1]
+
+
+def test_an_ipv6_client_is_one_address_across_its_64(platform: Platform) -> None:
+    platform.wallets.sign_ins.per_address = 3
+    tries = [
+        ("+8613700000011", "2001:db8::1"),
+        ("+8613700000012", "2001:db8::2:3"),
+        ("+8613700000013", "2001:db8::ffff:1"),
+        ("+8613700000014", "2001:db8::4"),  # the same /64: refused
+        ("+8613700000015", "2001:db8:0:1::1"),  # the next /64
+    ]
+    answers = [
+        outcome(lambda lg=lg, at=at: platform.wallets.sign_in(lg, PASSWORD, at)) for lg, at in tries
+    ]
+    assert answers == ["wrong", "wrong", "wrong", "too many", "wrong"]
+
+
+def test_the_first_pin_set_with_the_password_is_counted_too(platform: Platform) -> None:
+    """A stolen session cannot guess the password through the first PIN (or manager PIN)."""
+    consumer = platform.wallets.sign_up(PHONE, PASSWORD, "Li Wei")
+    shop = platform.merchants.sign_up(
+        login=SHOP, password=PASSWORD, name="Old Chen Noodles", city="Shenzhen"
+    )
+    set_pins = (
+        lambda password: platform.wallets.set_pin(
+            consumer.id, "135790", password=password, old_pin=None, address="1.2.3.4"
+        ),
+        lambda password: platform.merchants.set_manager_pin(
+            shop.id, "135790", password=password, old_pin=None, address="1.2.3.4"
+        ),
+    )
+    for set_pin in set_pins:
+        for _ in range(PER_PAIR_MAX):
+            with pytest.raises((SignInFailed, PasswordWrong)):
+                set_pin("not it!!")
+        with pytest.raises(TooManySignIns):
+            set_pin(PASSWORD)
+    with pytest.raises(TooManySignIns):  # the same account's count as its sign-in
+        platform.wallets.sign_in(PHONE, PASSWORD, "1.2.3.4")
+    later(platform, WINDOW_US)
+    for set_pin in set_pins:
+        set_pin(PASSWORD)
+    assert platform.wallets.get(consumer.id).has_pin
 
 
 def test_the_table_holds_no_login_and_maintenance_forgets_old_windows(
@@ -119,11 +166,12 @@ def test_the_table_holds_no_login_and_maintenance_forgets_old_windows(
 ) -> None:
     outcome(lambda: platform.wallets.sign_in(PHONE, "not it!!", "1.2.3.4"))
     with platform.engine.connect() as conn:
-        keys = conn.execute(select(sign_in_tries.c.key)).scalars().all()
-    assert len(keys) == 2 and all(len(k) == 64 and PHONE not in k for k in keys)
+        rows = conn.execute(select(sign_in_tries)).all()
+    assert len(rows) == 3  # the login from the address, the login, the address
+    assert all(set(row.key) <= set("0123456789abcdef") for row in rows)
     assert platform.wallets.sign_ins.forget_old() == 0
     later(platform, WINDOW_US)
-    assert platform.wallets.sign_ins.forget_old() == 2
+    assert platform.wallets.sign_ins.forget_old() == 3
     with platform.engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(sign_in_tries)).scalar() == 0
 
@@ -134,18 +182,19 @@ def test_the_table_holds_no_login_and_maintenance_forgets_old_windows(
         ("/v1/sessions", {"login": PHONE, "password": "not it!!"}),
         ("/v1/merchant-sessions", {"login": SHOP, "password": "not it!!"}),
         ("/web/sessions", {"kind": "consumer", "login": PHONE, "password": "not it!!"}),
+        ("/web/sessions", {"kind": "merchant", "login": SHOP, "password": "not it!!"}),
     ],
 )
 def test_the_api_answers_429_with_retry_after(
     platform: Platform, client: TestClient, path: str, body: dict[str, str]
 ) -> None:
-    statuses = [client.post(path, json=body).status_code for _ in range(PER_LOGIN_MAX)]
-    assert statuses == [401] * PER_LOGIN_MAX
+    statuses = [client.post(path, json=body).status_code for _ in range(PER_PAIR_MAX)]
+    assert statuses == [401] * PER_PAIR_MAX
     refused = client.post(path, json=body)
     assert refused.status_code == 429, refused.text
     assert refused.headers["content-type"] == "application/problem+json"
     problem = refused.json()
     assert problem["type"].endswith("/too-many-sign-ins")
-    assert "this login" in problem["detail"]
+    assert "this account from this address" in problem["detail"]
     assert 0 < int(refused.headers["Retry-After"]) <= WINDOW_US // 1_000_000
     assert problem["retry_after_s"] == int(refused.headers["Retry-After"])

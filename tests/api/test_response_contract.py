@@ -206,10 +206,21 @@ def test_every_json_answer_matches_its_documented_schema(
     tour_freezes(contract, server, shop, payer)
     tour_onboarding(contract, server, shop)
     tour_bills(payer)
+    tour_sessions(contract, server, friend)
     payer.request("GET", "/v1/problems")  # the error catalogue, for clients and the pages
     payer.request("DELETE", "/v1/sessions/current")
     missing = contract.json_operations() - contract.succeeded
     assert missing == set(), f"never answered with success: {sorted(missing)}"
+
+
+def tour_sessions(contract: Contract, server: Server, friend: ConsumerClient) -> None:
+    """New passwords, and every session ended: a wallet's, and a shop's from a signed request."""
+    change = {"current_password": PASSWORD, "new_password": "another horse battery"}
+    friend.request("PUT", "/v1/me/password", change)
+    friend.request("DELETE", "/v1/sessions")
+    shop, _ = merchant(contract, server)
+    shop.request("PUT", "/v1/merchant/password", change)
+    shop.request("DELETE", "/v1/merchant-sessions")
 
 
 def tour_wallet_and_orders(

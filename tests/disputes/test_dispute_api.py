@@ -138,6 +138,13 @@ def test_operators_roles_reasons_and_the_audit_log(server: Server) -> None:
     assert seen.json()["consumer_id"] == payer.id
     assert audit_actions(server, payer.id) == ["dispute.view"]
     queue = f"{server.url}/v1/ops/disputes"
+    # The queue by state shows what a dispute is about, never the parties' words or the payer.
+    by_state = httpx.get(queue, params={"state": "contested"}, headers=agent.headers())
+    (queued,) = [d for d in by_state.json()["disputes"] if d["id"] == dispute["id"]]
+    assert queued["amount"] == dispute["amount"] and queued["merchant_id"] == shop.id
+    assert not {"text", "timeline", "consumer_id"} & set(queued)
+    assert "Sent" not in by_state.text and payer.id not in by_state.text
+    assert audit_actions(server, payer.id) == ["dispute.view"]
     # A person's disputes are their data: the reason first, and the look is on their record.
     unexplained = httpx.get(queue, params={"merchant_id": shop.id}, headers=agent.headers())
     assert (unexplained.status_code, unexplained.json()["field"]) == (422, "Saoma-Reason")

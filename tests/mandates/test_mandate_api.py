@@ -159,6 +159,70 @@ def test_fifty_requests_with_one_number_at_once_make_one_mandate(
     assert len(created) == 1
 
 
+def test_a_shop_asking_for_many_mandates_at_once_is_stopped_at_its_limit(
+    platform: Platform, shop: Shops, payer: Payers, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each request tells whether a wallet has that phone, and leaves a request in it: fifty at
+    once from one shop, with room for twenty, look up twenty wallets; the rest are 429."""
+    gym, other = shop(), shop()
+    milk: dict[str, Any] = {
+        "purpose": "Milk delivery",
+        "amount_max": 900,
+        "frequency": "daily",
+        "start_on": today(platform),
+        "end_on": today(platform, 30),
+    }
+    people = [payer(0) for _ in range(2)]
+    monkeypatch.setattr(platform.mandates.lookups, "most", 20)
+    looked: list[str] = []
+    find = platform.mandates._payer
+
+    def counted(who: str) -> Any:
+        looked.append(who)
+        return find(who)
+
+    monkeypatch.setattr(platform.mandates, "_payer", counted)
+
+    def ask(i: int) -> tuple[int, str]:
+        try:
+            gym.client.request_mandate(
+                people[i % 2].id if i % 5 else "+8613799990000",  # one in five has no wallet
+                f"M-{i}",
+                **milk,
+            )
+        except SaomaError as exc:
+            return exc.status, exc.slug
+        return 201, "requested"
+
+    with ThreadPoolExecutor(max_workers=50) as pool:
+        answers = list(pool.map(ask, range(50)))
+    assert len(looked) == 20
+    assert [a for a in answers if a[0] == 429] == [(429, "too-many-lookups")] * 30
+    assert sum(1 for a in answers if a[0] in (201, 404)) == 20
+    with pytest.raises(SaomaError) as again:
+        gym.client.request_mandate(
+            people[0].id,
+            "M-LATE",
+            **milk,
+        )
+    assert again.value.status == 429
+    assert int(gym.client.last_response.headers["Retry-After"]) > 0
+    # A retry of a mandate asked for already looks no wallet up: it is answered, not refused.
+    i = next(i for i, a in enumerate(answers) if a[0] == 201)
+    retried = gym.client.request_mandate(
+        people[i % 2].id,
+        f"M-{i}",
+        **milk,
+    )
+    assert retried["state"] == "requested" and len(looked) == 20
+    asked = other.client.request_mandate(  # another shop has its own count
+        people[0].id,
+        "M-1",
+        **milk,
+    )
+    assert asked["state"] == "requested"
+
+
 def test_a_debit_a_day_after_its_notice_moves_the_money_and_shows_in_the_bills(
     platform: Platform, shop: Shops, payer: Payers
 ) -> None:

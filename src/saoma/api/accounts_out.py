@@ -174,6 +174,12 @@ class SignedUpOut(Out):
     verification: VerificationOut
 
 
+class SessionsEndedOut(Out):
+    model_config = example({"sessions_ended": 2})
+
+    sessions_ended: int = Field(description="How many signed-in sessions ended.")
+
+
 class SignedInOut(Out):
     model_config = example({"consumer": CONSUMER, "token": EXAMPLE_SESSION})
 

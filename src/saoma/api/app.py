@@ -443,6 +443,7 @@ def _include_routers(app: FastAPI) -> None:
         paycode_routes,
         promotion_routes,
         sandbox_routes,
+        session_routes,
         settlement_routes,
         split_routes,
     )
@@ -468,6 +469,7 @@ def _include_routers(app: FastAPI) -> None:
         dispute_routes,
         ops_routes,
         access_routes,
+        session_routes,
         freeze_routes,
         kyc_routes,
         bills_routes,

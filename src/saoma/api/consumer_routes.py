@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import AsyncIterator, Callable
 from typing import Annotated, Any
 
@@ -45,6 +46,7 @@ from saoma.payments.service import check_currency
 from saoma.wallets.service import Consumer
 from saoma.wallets.signup import open_wallet
 
+log = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1", tags=["consumers"])
 # The payments' own routes, matched before every other route (``saoma.api.app``).
 first = APIRouter(prefix="/v1", tags=["consumers"])
@@ -90,8 +92,7 @@ def sign_in(body: SignIn, request: Request) -> Response:
 
 @router.delete("/sessions/current", status_code=204, responses=problems(401))
 def sign_out(me: Me, request: Request) -> Response:
-    token = deps._bearer(request) or request.cookies.get(deps.CONSUMER_COOKIE, "")
-    deps.platform_of(request).wallets.sign_out(token)
+    deps.platform_of(request).wallets.sign_out(deps.consumer_token(request))
     return Response(status_code=204)
 
 
@@ -104,11 +105,15 @@ def me_view(me: Me, request: Request) -> Response:
     return answer({**consumer_view(me), **platform.wallets.balance(me), "freeze": shown})
 
 
-@router.put("/me/pin", status_code=204, responses=problems(401, 409, 422, 423))
+@router.put("/me/pin", status_code=204, responses=problems(401, 409, 422, 423, 429))
 def set_pin(body: SetPin, me: Me, request: Request) -> Response:
     """Set the six-digit payment PIN (first time: with the password; later: with the old PIN)."""
     deps.platform_of(request).wallets.set_pin(
-        me.id, body.pin, password=body.password, old_pin=body.old_pin
+        me.id,
+        body.pin,
+        password=body.password,
+        old_pin=body.old_pin,
+        address=deps.address_of(request),
     )
     return Response(status_code=204)
 
@@ -294,23 +299,56 @@ def my_payment(payment_id: str, me: Me, request: Request) -> Response:
 
 @router.get("/me/events", responses=problems(401))
 async def my_events(me: Me, request: Request) -> StreamingResponse:
-    """Server-sent events: payments, refunds, top-ups and charges waiting for the PIN."""
-    return stream(request, consumer_id=me.id)
+    """Server-sent events: payments, refunds, top-ups and charges waiting for the PIN. The
+    stream ends with a `signed-out` event once its session has ended."""
+    wallets = deps.platform_of(request).wallets
+    token = deps.consumer_token(request)
+    return stream(
+        request, consumer_id=me.id, signed_in=lambda: wallets.for_token(token) is not None
+    )
+
+
+async def _still_signed_in(signed_in: Callable[[], bool]) -> bool:
+    """Whether a stream's session still holds; a check that fails (the database away for a
+    moment) keeps the stream, and the next check asks again."""
+    try:
+        return await deps.in_worker(signed_in)
+    except Exception:
+        log.warning("a live stream's session could not be checked; asked again later")
+        return True
 
 
 def stream(
-    request: Request, *, merchant_id: str | None = None, consumer_id: str | None = None
+    request: Request,
+    *,
+    merchant_id: str | None = None,
+    consumer_id: str | None = None,
+    signed_in: Callable[[], bool] | None = None,
 ) -> StreamingResponse:
-    live = deps.platform_of(request).live
+    """The live events of a merchant or a consumer as server-sent events. With ``signed_in``
+    (a stream opened with a session), it is asked every ``stream_session_check_s``: a session
+    signed out, everywhere or by a password change, ends its streams with ``signed-out``."""
+    platform = deps.platform_of(request)
+    live = platform.live
+    every_s = platform.stream_session_check_s
     sub = live.subscribe(merchant_id=merchant_id, consumer_id=consumer_id)
 
     async def events() -> AsyncIterator[str]:
         try:
             yield ": connected\n\n"
+            loop = asyncio.get_running_loop()
+            checked = loop.time()
             while True:
                 try:
-                    event = await asyncio.wait_for(sub.queue.get(), timeout=15)
+                    event = await asyncio.wait_for(sub.queue.get(), timeout=min(15, every_s))
                 except TimeoutError:
+                    event = None
+                if signed_in is not None and loop.time() - checked >= every_s:
+                    checked = loop.time()
+                    if not await _still_signed_in(signed_in):
+                        yield "event: signed-out\ndata: {}\n\n"
+                        return
+                if event is None:
                     if await request.is_disconnected():
                         return
                     yield ": keep-alive\n\n"

@@ -135,6 +135,16 @@ def address_of(request: Request) -> str:
     return request.client.host if request.client is not None else ""
 
 
+def consumer_token(request: Request) -> str:
+    """The consumer's session token the request came with (bearer or the wallet's cookie)."""
+    return _bearer(request) or request.cookies.get(CONSUMER_COOKIE, "")
+
+
+def merchant_token(request: Request) -> str:
+    """The merchant's session token the request came with (bearer or the dashboard's cookie)."""
+    return _bearer(request) or request.cookies.get(MERCHANT_COOKIE, "")
+
+
 def _bearer(request: Request) -> str:
     auth = request.headers.get("authorization", "")
     scheme, _, token = auth.partition(" ")
@@ -229,7 +239,7 @@ def _session_claiming(
 async def consumer_later(request: Request) -> Lookup[Consumer]:
     """The consumer calling, as a lookup to run in the worker thread with the request's work. A
     request with no session token at all is refused here, on the event loop."""
-    token = _bearer(request) or request.cookies.get(CONSUMER_COOKIE, "")
+    token = consumer_token(request)
     if not token.startswith("st_"):
         raise Unauthenticated("sign in first: send Authorization: Bearer <token>")
     platform = platform_of(request)
@@ -246,7 +256,7 @@ async def merchant_later(request: Request) -> Lookup[Merchant]:
     """The merchant calling (a session, or a signed request checked with its body), as a
     lookup to run in the worker thread with the request's work."""
     merchants = platform_of(request).merchants
-    token = _bearer(request) or request.cookies.get(MERCHANT_COOKIE, "")
+    token = merchant_token(request)
     if token.startswith("mt_"):
         return _first_if_refused(request, Lookup(_by_session(merchants.for_token, token)))
     body = await request.body()

@@ -17,7 +17,7 @@ from fastapi.responses import Response
 from pydantic import Field, StrictInt, StrictStr, field_validator
 
 from saoma.api import deps, ops_deps
-from saoma.api.disputes_out import STATE, DisputeList, DisputeOut
+from saoma.api.disputes_out import STATE, DisputeList, DisputeOut, DisputeQueue
 from saoma.api.guards import password_session
 from saoma.api.ops_deps import Actor
 from saoma.api.responses import answer, problems
@@ -218,7 +218,7 @@ def merchant_dispute_file(dispute_id: str, file_id: str, shop: Shop, request: Re
 # --- operators --------------------------------------------------------------------------------
 
 
-@router.get("/ops/disputes", response_model=DisputeList, responses=problems(401, 403, 422))
+@router.get("/ops/disputes", response_model=DisputeQueue, responses=problems(401, 403, 422))
 def ops_disputes(
     actor: Queue,
     request: Request,
@@ -226,8 +226,10 @@ def ops_disputes(
     consumer_id: Annotated[str | None, Query(max_length=64)] = None,
     merchant_id: Annotated[str | None, Query(max_length=64)] = None,
 ) -> Response:
-    """The queue: disputes in a state, or of one payer or merchant, newest first. A person's
-    disputes are a person's data: they need the typed reason and are audited before the read."""
+    """The queue: disputes in a state, or of one payer or merchant, newest first, without the
+    parties' words, photos or the payer (`GET /v1/ops/disputes/{id}` reads those, with a reason,
+    audited). A person's disputes are a person's data: filtering by one needs the typed reason
+    and is audited before the read."""
     platform = deps.platform_of(request)
     people = [("consumer", consumer_id), ("merchant", merchant_id)]
     if any(subject for _kind, subject in people):

@@ -66,12 +66,27 @@ class TimelineEntryOut(Out):
     file_id: str | None = Field(description="A photo: GET …/disputes/{id}/files/{file_id}.")
 
 
-class DisputeOut(Out):
-    """A payer's dispute of a payment. ``amount`` is what the payer asks back (at most what
-    they paid and has not been refunded); the merchant answers by ``answer_by`` (refund or
-    contest), after which support decides."""
+_SUMMARY_KEYS = (
+    "id",
+    "payment_id",
+    "merchant_id",
+    "merchant_name",
+    "amount",
+    "currency",
+    "reason",
+    "state",
+    "decision",
+    "answer_by",
+    "created_at",
+    "updated_at",
+)
 
-    model_config = example(DISPUTE)
+
+class DisputeSummaryOut(Out):
+    """A dispute in the operators' queue: what it is about, without the parties' words, their
+    photos or the payer. Those are read one dispute at a time, with a typed reason, audited."""
+
+    model_config = example({k: DISPUTE[k] for k in _SUMMARY_KEYS})
 
     id: str
     payment_id: str
@@ -80,13 +95,30 @@ class DisputeOut(Out):
     amount: int
     currency: str
     reason: Literal["not_received", "not_as_described", "charged_twice", "unauthorised", "other"]
-    text: str
     state: STATE
     decision: Literal["payer", "merchant"] | None = Field(description="Support's decision.")
-    refund_id: str | None = Field(description="The refund that gave the payer their money back.")
     answer_by: datetime
     created_at: datetime
     updated_at: datetime
+
+
+class DisputeQueue(Out):
+    """The operators' queue of disputes, newest first (at most 200)."""
+
+    model_config = example({"disputes": [{k: DISPUTE[k] for k in _SUMMARY_KEYS}]})
+
+    disputes: list[DisputeSummaryOut]
+
+
+class DisputeOut(DisputeSummaryOut):
+    """A payer's dispute of a payment. ``amount`` is what the payer asks back (at most what
+    they paid and has not been refunded); the merchant answers by ``answer_by`` (refund or
+    contest), after which support decides."""
+
+    model_config = example(DISPUTE)
+
+    text: str
+    refund_id: str | None = Field(description="The refund that gave the payer their money back.")
     timeline: list[TimelineEntryOut]
     consumer_id: str | SkipJsonSchema[None] = sometimes(description="The payer (operators).")
 

@@ -32,10 +32,7 @@ PIN_GUARDED: dict[str, Any] = {
 def password_session(request: Request) -> bool:
     """Whether the merchant was recognised by a session token rather than a signed request
     (the same test ``deps.merchant`` makes)."""
-    auth = request.headers.get("authorization", "")
-    scheme, _, token = auth.partition(" ")
-    token = token.strip() if scheme.lower() == "bearer" else ""
-    return (token or request.cookies.get(deps.MERCHANT_COOKIE, "")).startswith("mt_")
+    return deps.merchant_token(request).startswith("mt_")
 
 
 def manager_present(request: Request, shop: Merchant) -> None:

@@ -73,13 +73,17 @@ class Agree(Body):
 
 
 @router.post(
-    "/mandates", status_code=201, response_model=MandateOut, responses=problems(401, 404, 409, 422)
+    "/mandates",
+    status_code=201,
+    response_model=MandateOut,
+    responses=problems(401, 404, 409, 422, 429),
 )
 def request_mandate(body: RequestMandate, shop: Shop, request: Request) -> Response:
     """Ask a payer for a mandate: it waits in their wallet until they agree with the PIN. The
     mandate number makes it idempotent. A mini-program's server names the payer who signed in
     to it by sending their access token (`Authorization: Bearer mat_…`) instead of `payer`.
-    Webhook: `mandate.created`."""
+    Each request tells whether a wallet exists, so a shop may send 120 in 10 minutes (429
+    `too-many-lookups` with `Retry-After` beyond). Webhook: `mandate.created`."""
     platform = deps.platform_of(request)
     terms = body.model_dump()
     token = deps.mini_access_token(request)

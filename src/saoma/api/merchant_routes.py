@@ -107,14 +107,10 @@ def merchant_sign_up(body: MerchantSignUp, request: Request) -> Response:
 )
 def merchant_sign_in(body: SignIn, request: Request) -> Response:
     platform = deps.platform_of(request)
-    merchant = platform.merchants.sign_in(body.login, body.password, deps.address_of(request))
-    return answer(
-        {
-            "merchant": merchant_view(platform, merchant),
-            "token": platform.merchants.session_token(merchant.id),
-        },
-        201,
+    merchant, token = platform.merchants.sign_in_session(
+        body.login, body.password, deps.address_of(request)
     )
+    return answer({"merchant": merchant_view(platform, merchant), "token": token}, 201)
 
 
 @router.get("/merchant", response_model=MerchantMeOut, responses=problems(401))
@@ -162,14 +158,18 @@ def rotate_webhook_secret(shop: Shop, request: Request) -> Response:
     return answer(deps.platform_of(request).merchants.rotate_webhook_secret(shop.id))
 
 
-@router.put("/merchant/manager-pin", status_code=204, responses=problems(401, 409, 422, 423))
+@router.put("/merchant/manager-pin", status_code=204, responses=problems(401, 409, 422, 423, 429))
 def set_manager_pin(body: SetPin, shop: Shop, request: Request) -> Response:
     """Set the six-digit manager PIN (first time: with the password; later: with the old PIN).
 
     Refunds asked for from a signed-in session (the dashboard) need it.
     """
     deps.platform_of(request).merchants.set_manager_pin(
-        shop.id, body.pin, password=body.password, old_pin=body.old_pin
+        shop.id,
+        body.pin,
+        password=body.password,
+        old_pin=body.old_pin,
+        address=deps.address_of(request),
     )
     return Response(status_code=204)
 
@@ -425,8 +425,15 @@ def replay_webhook(event_id: str, shop: Shop, request: Request) -> Response:
 
 @router.get("/merchant/events", responses=problems(401))
 async def merchant_events(shop: Shop, request: Request) -> StreamingResponse:
-    """Server-sent events for the cashier: `payment.succeeded` the moment it commits."""
-    return stream(request, merchant_id=shop.id)
+    """Server-sent events for the cashier: `payment.succeeded` the moment it commits. A
+    session's stream ends with a `signed-out` event once the session has ended."""
+    if not password_session(request):
+        return stream(request, merchant_id=shop.id)
+    merchants = deps.platform_of(request).merchants
+    token = deps.merchant_token(request)
+    return stream(
+        request, merchant_id=shop.id, signed_in=lambda: merchants.for_token(token) is not None
+    )
 
 
 @router.get("/merchant/refunds", response_model=RefundPage, responses=problems(401, 422))

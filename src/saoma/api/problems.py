@@ -358,7 +358,7 @@ def unavailable(path: str) -> JSONResponse:
     """503 ``database-unavailable`` with ``Retry-After``: the caller retries with its key."""
     refused = e.DatabaseUnavailable(
         f"the database is unavailable for a moment: try again in {DATABASE_RETRY_AFTER_S} s"
-        " with the same Idempotency-Key"
+        " (with the same Idempotency-Key, if the request had one)"
     )
     return response(refused, path)
 

@@ -88,6 +88,13 @@ class SignIn(Body):
     password: StrictStr = Field(max_length=256)
 
 
+class ChangePassword(Body):
+    current_password: StrictStr = Field(max_length=256)
+    new_password: StrictStr = Field(
+        max_length=256, examples=["another horse battery"], description="8 to 256 characters."
+    )
+
+
 class SetPin(Body):
     pin: StrictStr = Field(examples=["246810"], description="Six digits.")
     password: StrictStr | None = Field(

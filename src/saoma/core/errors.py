@@ -690,7 +690,8 @@ def not_found(what: str, ident: str) -> NotFound:
 
 
 class TooManyLookups(SaomaError):
-    """Too many recipient lookups from this wallet in a few minutes: wait, then look up again."""
+    """Too many lookups of who has a wallet in a few minutes (a wallet's recipient lookups, a
+    merchant's mandate requests): wait, then try again."""
 
     slug = "too-many-lookups"
 

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
-from saoma.core.errors import InvalidRequest, not_found
+from saoma.core.errors import InvalidRequest, NotFound, not_found
 from saoma.core.ids import rfc3339
 from saoma.db import read
 from saoma.disputes import tables as t
@@ -86,6 +86,24 @@ class Reads:
             out["consumer_id"] = row.consumer_id
         return out
 
+    def summary(self, row: Any, merchant_name: str) -> dict[str, Any]:
+        """The dispute as the operators' queue lists it: no words, photos or payer (those are
+        read one dispute at a time, audited)."""
+        return {
+            "id": row.id,
+            "payment_id": row.payment_id,
+            "merchant_id": row.merchant_id,
+            "merchant_name": merchant_name,
+            "amount": row.amount,
+            "currency": row.currency,
+            "reason": row.reason,
+            "state": row.state,
+            "decision": row.decision or None,
+            "answer_by": rfc3339(row.answer_by_us),
+            "created_at": rfc3339(row.created_at_us),
+            "updated_at": rfc3339(row.updated_at_us),
+        }
+
     def listed(
         self,
         *,
@@ -94,7 +112,8 @@ class Reads:
         state: str | None = None,
         ops: bool = False,
     ) -> dict[str, Any]:
-        """The newest disputes (at most ``LIST_MAX``) matching every filter given."""
+        """The newest disputes (at most ``LIST_MAX``) matching every filter given: for
+        ``ops``, as the queue's summaries."""
         d = t.disputes.c
         query = select(t.disputes)
         if state is not None:
@@ -108,7 +127,16 @@ class Reads:
         query = query.order_by(d.created_at_us.desc(), d.id).limit(LIST_MAX)
         with read(self.engine) as conn:
             rows = conn.execute(query).all()
-        return {"disputes": [self.view(r, ops=ops) for r in rows]}
+        if not ops:
+            return {"disputes": [self.view(r) for r in rows]}
+        names: dict[str, str] = {}
+        for r in rows:
+            if r.merchant_id not in names:
+                try:
+                    names[r.merchant_id] = self.merchants.get(r.merchant_id).name
+                except NotFound:  # never today: merchants are not deleted
+                    names[r.merchant_id] = ""
+        return {"disputes": [self.summary(r, names[r.merchant_id]) for r in rows]}
 
     def file(self, row: Any, file_id: str) -> tuple[str, bytes]:
         """A photo of this dispute: its content type and bytes."""

@@ -36,6 +36,7 @@ from saoma.mandates import rules, views
 from saoma.mandates import tables as t
 from saoma.merchants.service import Merchant, check_text
 from saoma.movements import Unit, insert_sql
+from saoma.p2p.lookups import LookupLimit
 from saoma.pagination import check_limit, choice, newest_first, parse_time_cursor, time_page_of
 from saoma.payments.checks import check_amount, check_currency, check_merchant_ref
 from saoma.payments.service import Payments
@@ -48,6 +49,8 @@ DEBITS_SHOWN_MAX = 50  # the newest debits (and refusals) shown with a mandate
 MANDATES_LISTED_MAX = 100  # a wallet's newest mandates
 STATES = ("requested", "active", "paused", "revoked")
 NOTICES_PENDING_MAX = 5  # notices waiting at once on one mandate
+REQUESTS_MAX = 120  # mandates a merchant may ask for in REQUESTS_WINDOW_US (each finds a wallet)
+REQUESTS_WINDOW_US = 10 * 60 * 1_000_000
 
 _SAME_NUMBER_KEPT = " ON CONFLICT (merchant_id, merchant_mandate_no) DO NOTHING"
 _MOVES = {
@@ -84,6 +87,10 @@ class Mandates:
         self.ctx = payments.ctx
         self.tz = tz
         self.clock: Callable[[], int] = now_us  # microseconds; tests move it
+        # A request tells whether a phone or e-mail has a wallet, and leaves a request in it.
+        self.lookups = LookupLimit(
+            engine, most=REQUESTS_MAX, window_us=REQUESTS_WINDOW_US, what="mandate requests"
+        )
 
     # -- reading ------------------------------------------------------------------------------
 
@@ -236,11 +243,15 @@ class Mandates:
             "starts_at_us": period.starts_at_us,
             "ends_at_us": period.ends_at_us,
         }
-        consumer = self._payer(payer)
-        if consumer.currency != row["currency"]:
-            raise InvalidRequest("that wallet holds another currency", field="payer")
-        row["consumer_id"] = consumer.id
         existing = self._by_number(merchant.id, number)
+        if existing is not None and payer.strip() == existing.consumer_id:
+            row["consumer_id"] = existing.consumer_id  # a retry: no wallet is looked up
+        else:
+            self.lookups.take(merchant.id)  # before the payer is looked up
+            consumer = self._payer(payer)
+            if consumer.currency != row["currency"]:
+                raise InvalidRequest("that wallet holds another currency", field="payer")
+            row["consumer_id"] = consumer.id
         if existing is None:
             self._insert(row, merchant)  # nothing if the same number was asked for meanwhile
             existing = self._by_number(merchant.id, number)

@@ -366,19 +366,27 @@ class Merchants:
 
     def sign_in(self, login: str, password: str, address: str = "") -> Merchant:
         """The merchant whose login and password these are; wrong passwords are limited per
-        login and per ``address`` (saoma.wallets.signins)."""
+        account and per ``address`` (saoma.wallets.signins)."""
+        return Merchant.of(self._signed_in(login, password, address))
+
+    def sign_in_session(self, login: str, password: str, address: str = "") -> tuple[Merchant, str]:
+        """:meth:`sign_in` and a new session token, made only while the password is still the
+        one checked (a password changed meanwhile ends the sign-in, not only older sessions)."""
+        row = self._signed_in(login, password, address)
+        return Merchant.of(row), self.session_token(row.id, password_hash=row.password_hash)
+
+    def _signed_in(self, login: str, password: str, address: str) -> Any:
         try:
             login = check_login(login)
         except InvalidRequest:
             login = ""
-        tries = self.sign_ins.claim(login, address)
         with read(self.engine) as conn:
             row = conn.execute(select(m.merchants).where(m.merchants.c.login == login)).first()
-        hashed = unknown_login_hash() if row is None else row.password_hash
-        if not password_matches(hashed, password) or row is None:
-            raise SignInFailed("wrong login or password")
-        self.sign_ins.give_back(tries)
-        return Merchant.of(row)
+        with self.sign_ins.checking(None if row is None else row.id, login, address):
+            hashed = unknown_login_hash() if row is None else row.password_hash
+            if not password_matches(hashed, password) or row is None:
+                raise SignInFailed("wrong login or password")
+        return row
 
     def set_webhook_url(self, merchant_id: str, url: str) -> Merchant:
         url = check_webhook_url(url)
@@ -419,17 +427,30 @@ class Merchants:
     # --- the manager PIN ------------------------------------------------------------------------
 
     def set_manager_pin(
-        self, merchant_id: str, pin: str, *, password: str | None, old_pin: str | None
+        self,
+        merchant_id: str,
+        pin: str,
+        *,
+        password: str | None,
+        old_pin: str | None,
+        address: str = "",
     ) -> None:
-        """Set the manager PIN the first time with the password; change it with the old PIN."""
+        """Set the manager PIN the first time with the password (checked under the sign-in
+        counts: a cashier with the till's session cannot guess it); change it with the old
+        PIN."""
         check_pin(pin, "manager_pin")
         with read(self.engine) as conn:
             row = conn.execute(_MERCHANT_BY_ID, {"id": merchant_id}).first()
         if row is None:
             raise NotFound.named("merchant", merchant_id)
         if row.manager_pin_hash is None:
-            if password is None or not password_matches(row.password_hash, password):
+            if password is None:
                 raise PasswordWrong("setting the manager PIN needs the password", field="password")
+            with self.sign_ins.checking(merchant_id, "", address):
+                if not password_matches(row.password_hash, password):
+                    raise PasswordWrong(
+                        "setting the manager PIN needs the password", field="password"
+                    )
         else:
             if old_pin is None:
                 raise InvalidRequest(
@@ -655,19 +676,23 @@ class Merchants:
             )
         return int(gone.rowcount or 0)
 
-    def session_token(self, merchant_id: str) -> str:
-        """A bearer token for the cashier and dashboard pages."""
+    def session_token(self, merchant_id: str, *, password_hash: str | None = None) -> str:
+        """A bearer token for the cashier and dashboard pages; with ``password_hash`` (a
+        sign-in's), only while the password is still that one."""
         token = "mt_" + secrets.token_urlsafe(32)
         now = now_us()
+        values = {
+            "token_hash": token_hash(token),
+            "merchant_id": merchant_id,
+            "created_at_us": now,
+            "expires_at_us": now + 30 * 24 * 3600 * 1_000_000,
+        }
+        if password_hash is not None:
+            owner = m.merchant_sessions.c.merchant_id
+            self.sign_ins.session_while_unchanged(m.merchants, owner, password_hash, values)
+            return token
         with write(self.engine) as conn:
-            conn.execute(
-                insert(m.merchant_sessions).values(
-                    token_hash=token_hash(token),
-                    merchant_id=merchant_id,
-                    created_at_us=now,
-                    expires_at_us=now + 30 * 24 * 3600 * 1_000_000,
-                )
-            )
+            conn.execute(insert(m.merchant_sessions).values(values))
         return token
 
     def sign_out(self, token: str) -> None:
@@ -677,6 +702,24 @@ class Merchants:
                     m.merchant_sessions.c.token_hash == token_hash(token)
                 )
             )
+
+    def sign_out_everywhere(self, merchant_id: str) -> int:
+        """End every session of the shop (a lost till, a cashier gone): how many ended."""
+        return self.sign_ins.end_sessions(m.merchant_sessions.c.merchant_id, merchant_id)
+
+    def change_password(
+        self, merchant_id: str, current: str, new: str, *, keep_token: str = "", address: str = ""
+    ) -> int:
+        """A new password, the current one checked under the sign-in limit; every session but
+        ``keep_token``'s ends with the change: how many ended."""
+        return self.sign_ins.change_password(
+            m.merchants,
+            m.merchant_sessions.c.merchant_id,
+            merchant_id,
+            (current, new),
+            keep_token_hash=token_hash(keep_token) if keep_token else "",
+            address=address,
+        )
 
     def for_token(self, token: str) -> Merchant | None:
         with read(self.engine) as conn:

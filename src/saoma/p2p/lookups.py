@@ -2,7 +2,8 @@
 
 A lookup tells whether a phone or e-mail has a wallet, so it is counted: ``LOOKUPS_MAX`` per
 consumer in ``LOOKUP_WINDOW_US``, each claimed with one conditional upsert (saoma.windows) before
-anything is looked up, so concurrent lookups never pass the limit.
+anything is looked up, so concurrent lookups never pass the limit. A merchant's mandate requests,
+which tell the same, are counted the same way, per merchant (saoma.mandates).
 """
 
 from __future__ import annotations
@@ -22,14 +23,21 @@ LOOKUP_WINDOW_US = 10 * 60 * 1_000_000
 
 class LookupLimit:
     def __init__(
-        self, engine: Engine, *, most: int = LOOKUPS_MAX, window_us: int = LOOKUP_WINDOW_US
+        self,
+        engine: Engine,
+        *,
+        most: int = LOOKUPS_MAX,
+        window_us: int = LOOKUP_WINDOW_US,
+        what: str = "recipient lookups",
     ) -> None:
         self.engine = engine
         self.most = most
         self.window_us = window_us
+        self.what = what
 
     def take(self, consumer_id: str) -> None:
-        """Count one lookup for ``consumer_id``, or refuse it (429) once the window's are used."""
+        """Count one lookup for ``consumer_id`` (or a merchant's id: the ids never meet), or
+        refuse it (429) once the window's are used."""
         table = m.lookup_limits
         now = now_us()
         with write(self.engine) as conn:
@@ -47,7 +55,7 @@ class LookupLimit:
         wait_s = max(1, ((start or now) + self.window_us - now + 999_999) // 1_000_000)
         minutes = max(1, self.window_us // 60_000_000)
         raise TooManyLookups(
-            f"{self.most} recipient lookups per {minutes} minutes: try again in {wait_s} s",
+            f"{self.most} {self.what} per {minutes} minutes: try again in {wait_s} s",
             limit=self.most,
             window_s=self.window_us // 1_000_000,
             retry_after_s=wait_s,

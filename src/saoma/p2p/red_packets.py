@@ -358,9 +358,9 @@ class RedPackets:
         a share reserved but not yet paid is its claimer's. The commit re-checks that no share
         was reserved since it was read (a claim's reservation also needs the packet open and
         not past its day, so after expiry only a clock running behind could make one)."""
-        p, s = m.red_packets.c, m.red_packet_shares.c
+        s = m.red_packet_shares.c
+        claimed = row.claimed  # as the due packets were read: the commit checks it still is
         with read(self.engine) as conn:
-            claimed = conn.execute(select(p.claimed).where(p.id == row.id)).scalar_one()
             left = conn.execute(
                 select(func.coalesce(func.sum(s.amount), 0)).where(
                     s.packet_id == row.id, s.idx > claimed

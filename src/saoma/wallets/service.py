@@ -216,7 +216,6 @@ class Wallets:
             login = check_login(login)
         except InvalidRequest:
             login = ""
-        tries = self.sign_ins.claim(login, address)
         with read(self.engine) as conn:
             row = conn.execute(select(wm.consumers).where(wm.consumers.c.login == login)).first()
             if row is None:  # a phone or e-mail added to a wallet and verified
@@ -225,29 +224,52 @@ class Wallets:
                     .join(identifiers, identifiers.c.consumer_id == wm.consumers.c.id)
                     .where(identifiers.c.value == login, identifiers.c.verified_at_us > 0)
                 ).first()
-        hashed = unknown_login_hash() if row is None else row.password_hash
-        if not password_matches(hashed, password) or row is None:
-            raise SignInFailed("wrong login or password")
-        self.sign_ins.give_back(tries)
-        return self.new_session(row.id), Consumer.of(row)
+        with self.sign_ins.checking(None if row is None else row.id, login, address):
+            hashed = unknown_login_hash() if row is None else row.password_hash
+            if not password_matches(hashed, password) or row is None:
+                raise SignInFailed("wrong login or password")
+            return self.new_session(row.id, password_hash=row.password_hash), Consumer.of(row)
 
-    def new_session(self, consumer_id: str) -> str:
+    def new_session(self, consumer_id: str, *, password_hash: str | None = None) -> str:
+        """A new session token; with ``password_hash`` (a sign-in's), only while the password
+        is still that one."""
         token = "st_" + secrets.token_urlsafe(32)
         now = now_us()
+        values = {
+            "token_hash": token_hash(token),
+            "consumer_id": consumer_id,
+            "created_at_us": now,
+            "expires_at_us": now + SESSION_US,
+        }
+        if password_hash is not None:
+            sessions = wm.sessions.c.consumer_id
+            self.sign_ins.session_while_unchanged(wm.consumers, sessions, password_hash, values)
+            return token
         with write(self.engine) as conn:
-            conn.execute(
-                insert(wm.sessions).values(
-                    token_hash=token_hash(token),
-                    consumer_id=consumer_id,
-                    created_at_us=now,
-                    expires_at_us=now + SESSION_US,
-                )
-            )
+            conn.execute(insert(wm.sessions).values(values))
         return token
 
     def sign_out(self, token: str) -> None:
         with write(self.engine) as conn:
             conn.execute(wm.sessions.delete().where(wm.sessions.c.token_hash == token_hash(token)))
+
+    def sign_out_everywhere(self, consumer_id: str) -> int:
+        """End every session of the wallet (a lost phone): how many ended."""
+        return self.sign_ins.end_sessions(wm.sessions.c.consumer_id, consumer_id)
+
+    def change_password(
+        self, consumer_id: str, current: str, new: str, *, keep_token: str = "", address: str = ""
+    ) -> int:
+        """A new password, the current one checked under the sign-in limit; every session but
+        ``keep_token``'s ends with the change: how many ended."""
+        return self.sign_ins.change_password(
+            wm.consumers,
+            wm.sessions.c.consumer_id,
+            consumer_id,
+            (current, new),
+            keep_token_hash=token_hash(keep_token) if keep_token else "",
+            address=address,
+        )
 
     def for_token(self, token: str) -> Consumer | None:
         with alone(self.engine, writes=False) as conn:
@@ -296,15 +318,25 @@ class Wallets:
     # --- the PIN --------------------------------------------------------------------------------
 
     def set_pin(
-        self, consumer_id: str, pin: str, *, password: str | None, old_pin: str | None
+        self,
+        consumer_id: str,
+        pin: str,
+        *,
+        password: str | None,
+        old_pin: str | None,
+        address: str = "",
     ) -> None:
-        """Set the PIN the first time with the password; change it with the old PIN."""
+        """Set the PIN the first time with the password (checked under the sign-in counts);
+        change it with the old PIN."""
         check_pin(pin)
         with read(self.engine) as conn:
             row = conn.execute(select(wm.consumers).where(wm.consumers.c.id == consumer_id)).one()
         if row.pin_hash is None:
-            if password is None or not password_matches(row.password_hash, password):
-                raise SignInFailed("the password is wrong", field="password")
+            if password is None:
+                raise SignInFailed("setting the first PIN needs the password", field="password")
+            with self.sign_ins.checking(consumer_id, "", address):
+                if not password_matches(row.password_hash, password):
+                    raise SignInFailed("the password is wrong", field="password")
         else:
             if old_pin is None:
                 raise InvalidRequest("changing the PIN needs the current one", field="old_pin")

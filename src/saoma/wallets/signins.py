@@ -1,31 +1,47 @@
-"""How many wrong passwords a login, and an address, may send: sign-ins cannot be guessed at speed.
+"""How many wrong passwords an account, and an address, may take: passwords cannot be guessed at
+speed, and a stranger cannot lock an owner out from one address.
 
-A sign-in claims a try for its login (``PER_LOGIN_MAX`` in ``WINDOW_US``) and one for the address
-it comes from (``PER_ADDRESS_MAX``), each counted as a failure by one conditional upsert
-(saoma.windows), both in one transaction and before any password is checked: concurrent wrong
-tries never check more passwords than the limits allow. A right password gives its tries back
-and clears its login's count. An unknown login is counted like a known one, so the limit does not
-show which logins exist. The rows are keyed by a hash: the table holds no login or address.
-Consumers and merchants count their logins apart (``kind``) and share the addresses' counts.
+Each check of a password (a sign-in, a password change, the first PIN set with the password)
+first claims a try under three counts, in ``WINDOW_US``:
+
+- the account from this address (``PER_PAIR_MAX``): a guesser at one address stops here;
+- the account from anywhere (``PER_ACCOUNT_MAX``): guessers at many addresses stop here, and a
+  stranger must send that many wrong passwords, from several addresses, to lock the owner out;
+- the address, whatever accounts (``PER_ADDRESS_MAX``): one address trying a password on many
+  accounts. An IPv6 address counts as its /64, which one client holds whole.
+
+Each count is one conditional upsert (saoma.windows), all three in one transaction and before the
+password is checked, so concurrent wrong tries never check more passwords than the counts allow.
+A right password gives its own tries back (not the others': guesses made meanwhile stay counted).
+The account is the wallet or shop a login names, whichever of its phones or e-mails was typed;
+an unknown login is counted by itself, as a known one would be, so the counts do not show which
+logins exist. The rows are keyed by hashes: the table holds no login or address. Consumers and
+merchants count their accounts apart (``kind``) and share the addresses' counts.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+import ipaddress
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
 
-from sqlalchemy import case, delete, select, update
+from sqlalchemy import Column, Table, bindparam, case, delete, insert, select, update
 from sqlalchemy.engine import Engine
 
-from saoma.core.errors import TooManySignIns
+from saoma.core.errors import NotFound, PasswordWrong, SignInFailed, TooManySignIns
 from saoma.core.ids import now_us
-from saoma.db import write
+from saoma.db import is_sqlite, read, write
+from saoma.wallets.credentials import check_password, hash_password, password_matches
 from saoma.wallets.tables import sign_in_tries
 from saoma.windows import claim_params, claim_statement
 
-PER_LOGIN_MAX = 10  # wrong passwords for one login in a window; then even the right one waits
-PER_ADDRESS_MAX = 100  # wrong passwords from one address, whatever logins they name
+PER_PAIR_MAX = 10  # wrong passwords for one account from one address; then it waits there
+PER_ACCOUNT_MAX = 50  # for one account from anywhere; then even the right one waits
+PER_ADDRESS_MAX = 100  # from one address, whatever accounts they name
 WINDOW_US = 15 * 60 * 1_000_000
+FORGET_BATCH = 1000  # rows maintenance deletes per statement
 
 _T = sign_in_tries.c
 
@@ -34,34 +50,69 @@ def _key(*parts: str) -> str:
     return hashlib.sha256("\x00".join(parts).encode()).hexdigest()
 
 
+def _network(address: str) -> str:
+    """The address as counted: an IPv4 address itself, an IPv6 address its /64."""
+    try:
+        parsed = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(parsed, ipaddress.IPv6Address):
+        if parsed.ipv4_mapped is not None:
+            return str(parsed.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{parsed}/64", strict=False))
+    return str(parsed)
+
+
 class SignInTries:
     def __init__(
         self,
         engine: Engine,
         kind: str,
         *,
-        per_login: int = PER_LOGIN_MAX,
+        per_pair: int = PER_PAIR_MAX,
+        per_account: int = PER_ACCOUNT_MAX,
         per_address: int = PER_ADDRESS_MAX,
         window_us: int = WINDOW_US,
     ) -> None:
         self.engine = engine
         self.kind = kind
-        self.per_login = per_login
+        self.per_pair = per_pair
+        self.per_account = per_account
         self.per_address = per_address
         self.window_us = window_us
         self.clock: Callable[[], int] = now_us  # microseconds; tests move it
 
-    def claim(self, login: str, address: str) -> list[str]:
-        """Count a failed try for ``login`` and for ``address`` (none when it is ""), or refuse
-        with 429 and nothing counted; the keys counted, for :meth:`give_back`."""
-        tries = [(_key(self.kind, "login", login), self.per_login, "login")]
+    @contextmanager
+    def checking(self, account_id: str | None, login: str, address: str) -> Iterator[None]:
+        """Claim the tries of a password check for the account (``account_id``, or the unknown
+        ``login`` when None) from ``address``, or refuse with 429 and nothing counted. The
+        block checks the password: the tries stay counted if it raises ``SignInFailed`` or
+        ``PasswordWrong``, and are given back otherwise (a right password, or a failure that
+        was no guess)."""
+        keys = self.claim(account_id, login, address)
+        try:
+            yield
+        except (SignInFailed, PasswordWrong):
+            raise
+        except BaseException:
+            self.give_back(keys)
+            raise
+        self.give_back(keys)
+
+    def claim(self, account_id: str | None, login: str, address: str) -> list[str]:
+        """Count a failed try under each count, or refuse with 429 and nothing counted; the
+        keys counted, for :meth:`give_back`."""
+        who = ("account", account_id) if account_id is not None else ("login", login)
+        tries = [(_key(self.kind, *who), self.per_account, "account")]
         if address:
-            tries.append((_key("address", address), self.per_address, "address"))
+            network = _network(address)
+            tries.insert(0, (_key(self.kind, *who, network), self.per_pair, "pair"))
+            tries.append((_key("address", network), self.per_address, "address"))
         claim = claim_statement(
             self.engine, sign_in_tries, key_column="key", count_column="failures"
         )
         now = self.clock()
-        with write(self.engine) as conn:
+        with write(self.engine) as conn:  # every claim takes its rows in this order
             for key, most, what in tries:
                 params = claim_params(key, most, self.window_us, now)
                 if conn.execute(claim, params).first() is None:
@@ -70,28 +121,112 @@ class SignInTries:
         return [key for key, _, _ in tries]
 
     def give_back(self, keys: list[str]) -> None:
-        """The password was right: the login's count starts again, the address's try is given
-        back."""
-        login_key, *address_keys = keys
+        """The tries of a check that was not a wrong password, given back (in claim order)."""
         with write(self.engine) as conn:
-            conn.execute(update(sign_in_tries).where(_T.key == login_key).values(failures=0))
-            for key in address_keys:
+            for key in keys:
                 conn.execute(
                     update(sign_in_tries)
                     .where(_T.key == key)
                     .values(failures=case((_T.failures > 0, _T.failures - 1), else_=0))
                 )
 
-    def forget_old(self) -> int:
-        """Rows whose window ran out: they count nothing any more (maintenance)."""
+    def change_password(
+        self,
+        accounts: Table,
+        sessions_owner: Column[str],
+        owner_id: str,
+        passwords: tuple[str, str],
+        *,
+        keep_token_hash: str = "",
+        address: str = "",
+    ) -> int:
+        """Change the password of ``accounts``' row ``owner_id`` from the current to the new
+        one of ``passwords``, ending every session whose ``sessions_owner`` is ``owner_id`` but
+        the one whose token hash is ``keep_token_hash``: how many ended. The current password is
+        checked under the account's counts."""
+        current, new = passwords
+        check_password(new)
+        a = accounts.c
+        with read(self.engine) as conn:
+            row = conn.execute(select(a.password_hash).where(a.id == owner_id)).first()
+        if row is None:
+            raise NotFound.named(self.kind, owner_id)
+        sessions = sessions_owner.table
+        with self.checking(owner_id, "", address):
+            if not password_matches(row.password_hash, current):
+                raise PasswordWrong("the current password is wrong", field="current_password")
+            hashed = hash_password(new)
+            with write(self.engine) as conn:
+                changed = conn.execute(
+                    update(accounts)
+                    .where(a.id == owner_id, a.password_hash == row.password_hash)
+                    .values(password_hash=hashed)
+                ).rowcount
+                if changed != 1:  # another change came first: its password is the current one
+                    raise PasswordWrong(
+                        "the password was changed meanwhile", field="current_password"
+                    )
+                ended = conn.execute(
+                    delete(sessions).where(
+                        sessions_owner == owner_id, sessions.c.token_hash != keep_token_hash
+                    )
+                ).rowcount
+        return int(ended)
+
+    def end_sessions(self, sessions_owner: Column[str], owner_id: str) -> int:
+        """End every session whose ``sessions_owner`` is ``owner_id``: how many ended."""
+        sessions = sessions_owner.table
         with write(self.engine) as conn:
-            cutoff = self.clock() - self.window_us
-            return conn.execute(delete(sign_in_tries).where(_T.window_start_us <= cutoff)).rowcount
+            return int(conn.execute(delete(sessions).where(sessions_owner == owner_id)).rowcount)
+
+    def session_while_unchanged(
+        self,
+        accounts: Table,
+        sessions_owner: Column[str],
+        password_hash: str,
+        values: dict[str, Any],
+    ) -> None:
+        """Insert the session ``values`` (its owner among them) only while the owner's password
+        is still ``password_hash``, the one just checked, holding the account's row (PostgreSQL:
+        FOR SHARE): a sign-in checked against the old password as the password changed makes no
+        session, and one made first is seen and ended by the change (SignInFailed otherwise)."""
+        sessions, a = sessions_owner.table, accounts.c
+        row = (
+            select(*(bindparam(k, v, type_=sessions.c[k].type).label(k) for k, v in values.items()))
+            .select_from(accounts)
+            .where(a.id == values[sessions_owner.name], a.password_hash == password_hash)
+            .with_for_update(read=True)
+        )
+        made = insert(sessions).from_select(list(values), row).returning(sessions.c.token_hash)
+        with write(self.engine) as conn:
+            made_row = conn.execute(made).first()
+        if made_row is None:
+            raise SignInFailed("the password was changed meanwhile: sign in with the new one")
+
+    def forget_old(self) -> int:
+        """Rows whose window ran out, deleted (maintenance): they count nothing any more. On
+        PostgreSQL a row a sign-in holds is skipped, never waited for, so a sign-in and this
+        never wait on each other in a circle."""
+        cutoff = self.clock() - self.window_us
+        old = select(_T.key).where(_T.window_start_us <= cutoff).limit(FORGET_BATCH)
+        if not is_sqlite(self.engine):
+            old = old.with_for_update(skip_locked=True)
+        forgotten = 0
+        while True:
+            with write(self.engine) as conn:
+                gone = conn.execute(delete(sign_in_tries).where(_T.key.in_(old))).rowcount
+            forgotten += gone
+            if gone < FORGET_BATCH:
+                return forgotten
 
     def _refusal(self, what: str, most: int, left_us: int) -> TooManySignIns:
         wait_s = max(1, (left_us + 999_999) // 1_000_000)
         minutes = max(1, self.window_us // 60_000_000)
-        where = "this login" if what == "login" else "this address"
+        where = {
+            "pair": "this account from this address",
+            "account": "this account",
+            "address": "this address",
+        }[what]
         return TooManySignIns(
             f"{most} wrong passwords for {where} in {minutes} minutes: try again in {wait_s} s",
             limit=most,

@@ -105,7 +105,8 @@ consumers = Table(
 )
 
 
-# Wrong passwords counted per login and per address (saoma.wallets.signins): keyed by a hash, so
+# Wrong passwords counted per account, per account and address, and per address
+# (saoma.wallets.signins): keyed by a hash, so
 # the table holds no login or address; a window's start and the tries counted in it.
 sign_in_tries = Table(
     "sign_in_tries",
@@ -113,6 +114,7 @@ sign_in_tries = Table(
     Column("key", String(64), primary_key=True),
     Column("window_start_us", BigInteger, nullable=False),
     Column("failures", Integer, nullable=False),
+    Index("sign_in_tries_window", "window_start_us"),  # maintenance forgets the old ones
 )
 
 sessions = Table(

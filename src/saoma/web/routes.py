@@ -286,8 +286,9 @@ def web_sign_in(body: WebSignIn, request: Request) -> JSONResponse:
         token, c = platform.wallets.sign_in(body.login, body.password, deps.address_of(request))
         answer = {"kind": "consumer", "id": c.id, "display_name": c.display_name}
     else:
-        m = platform.merchants.sign_in(body.login, body.password, deps.address_of(request))
-        token = platform.merchants.session_token(m.id)
+        m, token = platform.merchants.sign_in_session(
+            body.login, body.password, deps.address_of(request)
+        )
         answer = {"kind": "merchant", "id": m.id, "name": m.name}
     return _with_cookie(request, JSONResponse(answer, status_code=201), body.kind, token)
 
@@ -328,7 +329,7 @@ def web_merchant_sign_up(body: WebMerchantSignUp, request: Request) -> JSONRespo
     return _with_cookie(request, JSONResponse(answer, status_code=201), "merchant", token)
 
 
-@router.post("/web/demo-sessions", responses=problems(404, 422))
+@router.post("/web/demo-sessions", responses=problems(404, 422, 429))
 def demo_sign_in(body: DemoSignIn, request: Request) -> JSONResponse:
     """Demo mode only: sign in as a demo consumer or merchant in one click."""
     platform = deps.platform_of(request)

@@ -1,4 +1,5 @@
-"""Wrong passwords counted per login and per address, so sign-ins cannot be guessed at speed.
+"""Wrong passwords counted per account, per account and address, and per address: passwords
+cannot be guessed at speed.
 
 Revision ID: 0023_sign_in_tries
 Revises: 0022_paycode_used_for
@@ -23,7 +24,9 @@ def upgrade() -> None:
         sa.Column("failures", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("key"),
     )
+    op.create_index("sign_in_tries_window", "sign_in_tries", ["window_start_us"])
 
 
 def downgrade() -> None:
+    op.drop_index("sign_in_tries_window", table_name="sign_in_tries")
     op.drop_table("sign_in_tries")

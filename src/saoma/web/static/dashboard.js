@@ -12,6 +12,7 @@ Object.assign(DICT.zh, { payer_got: "（顾客收回 {amount}）" });
   let cursor = null;
   let summary = null;
   let hooks = [];
+  let stopEvents = () => {}; // the live events of the session signed in
 
   async function start() {
     try {
@@ -36,7 +37,8 @@ Object.assign(DICT.zh, { payer_got: "（顾客收回 {amount}）" });
     $("#d-webhook").value = shop.webhook_url || "";
     const changed = () => { refresh(); payments(true); SaomaCampaigns.load(); };
     const bankNews = () => loadBank().catch(() => {});
-    Saoma.listen("/v1/merchant/events", {
+    stopEvents(); // a sign-in after another listens once
+    stopEvents = Saoma.listen("/v1/merchant/events", {
       "payment.succeeded": changed, "refund.succeeded": changed,
       "settlement.paid": settlementNews, "settlement.failed": settlementNews,
       "bank_account.verified": bankNews, "bank_account.failed": bankNews,
@@ -62,9 +64,15 @@ Object.assign(DICT.zh, { payer_got: "（顾客收回 {amount}）" });
 
   $("#d-sign-out").addEventListener("click", (ev) => guard(ev.target, null, async () => {
     await api("DELETE", "/web/sessions/merchant");
-    stl.session += 1; // what was still being read for this session stops
-    show("d-signin");
+    signedOut();
   }));
+
+  function signedOut() {
+    stl.session += 1; // what was still being read for this session stops
+    stopEvents(); // and its live events: their stream would end with a reload
+    stopEvents = () => {};
+    show("d-signin");
+  }
 
   // --- takings and charts ----------------------------------------------------------------------
 
@@ -251,6 +259,7 @@ Object.assign(DICT.zh, { payer_got: "（顾客收回 {amount}）" });
     $("#d-bank-pin-row").hidden = !shop.has_manager_pin; // changing the bank account asks for it
     $("#d-wh-pin-row").hidden = !shop.has_manager_pin; // so do the webhook, its secret, the keys
     $("#d-key-pin-row").hidden = !shop.has_manager_pin;
+    $("#d-password-pin-row").hidden = !shop.has_manager_pin; // and the password, every till out
   }
 
   /** Once the shop has a manager PIN, what gives its access away asks for it: a cashier signed
@@ -276,6 +285,22 @@ Object.assign(DICT.zh, { payer_got: "（顾客收回 {amount}）" });
       say("#d-pin-out", t("manager_pin_saved"), "ok");
     });
   });
+
+  // A new password ends every other session; signing out everywhere ends this one too.
+  $("#d-password-form").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    guard(ev.submitter, "#d-password-out", async () => {
+      const body = { current_password: $("#d-password-current").value, new_password: $("#d-password-new").value };
+      const ended = await api("PUT", "/v1/merchant/password", body, managerPin("#d-password-pin"));
+      ["#d-password-current", "#d-password-new"].forEach((id) => { $(id).value = ""; });
+      say("#d-password-out", t("password_changed", { n: ended.sessions_ended }), "ok");
+    });
+  });
+
+  $("#d-everywhere").addEventListener("click", (ev) => guard(ev.target, "#d-password-out", async () => {
+    await api("DELETE", "/v1/merchant-sessions", undefined, managerPin("#d-password-pin"));
+    signedOut();
+  }));
 
   async function keys() {
     const list = (await api("GET", "/v1/merchant/keys")).data || [];

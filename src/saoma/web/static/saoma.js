@@ -108,6 +108,11 @@ const DICT = {
     manager_pin_old: "Current manager PIN", manager_pin_saved: "Manager PIN saved.",
     manager_pin_note: "Refunds, the bank account, the webhook and API keys ask for it.",
     manager_pin_needed: "Enter the 6-digit manager PIN.",
+    password_title: "Password and signed-in devices", password_current: "Current password",
+    password_new: "New password (8 characters or more)", password_change: "Change the password",
+    password_changed: "Password changed. Signed out elsewhere: {n}.",
+    everywhere_note: "A lost tablet, a cashier gone: sign every till and dashboard out, this one too.",
+    sign_out_everywhere: "Sign out everywhere",
     "err_manager-pin-wrong": "Wrong manager PIN. Try again.",
     "err_manager-pin-not-set": "Set a manager PIN in the dashboard first.",
     "err_manager-pin-locked": "Too many wrong manager PINs: what needs it is locked for 15 minutes.",
@@ -490,6 +495,11 @@ const DICT = {
     manager_pin_old: "当前店长密码", manager_pin_saved: "店长密码已保存。",
     manager_pin_note: "退款、更改银行账户、Webhook 和 API 密钥时需要输入。",
     manager_pin_needed: "请输入 6 位数字的店长密码。",
+    password_title: "登录密码与已登录设备", password_current: "当前登录密码",
+    password_new: "新登录密码（至少 8 个字符）", password_change: "修改登录密码",
+    password_changed: "登录密码已修改。已退出其他设备：{n} 个。",
+    everywhere_note: "平板丢失或收银员离职：退出所有收银台和后台的登录，包括本设备。",
+    sign_out_everywhere: "退出所有设备",
     "err_manager-pin-wrong": "店长密码错误，请重试。",
     "err_manager-pin-not-set": "请先在商户后台设置店长密码。",
     "err_manager-pin-locked": "店长密码错误次数过多，相关操作已锁定 15 分钟。",
@@ -1024,6 +1034,8 @@ const Saoma = (() => {
           try { fn(JSON.parse(msg.data)); } catch (err) { /* ignore a malformed event */ }
         });
       }
+      // The session ended (signed out everywhere, a new password): the page asks to sign in.
+      source.addEventListener("signed-out", () => { close(); location.reload(); });
     };
     const close = () => { if (source) { source.close(); source = null; } };
     window.addEventListener("offline", close);
