@@ -65,6 +65,36 @@ def test_a_payment_the_merchant_cannot_split_yet_is_split_once_it_can(
     assert c.balance(c.court) == 3_000
 
 
+def test_a_payment_settled_while_its_split_is_on_its_way_is_not_split(
+    platform: Platform, court: MakeCourt, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A settlement run takes the payment after the split looked, before it commits: the split's
+    commit sees the line and moves nothing."""
+    c = court()
+    paid = c.pay(1_000)
+    real = platform.splits._check_splittable
+
+    def then_settled(payment: Any, agreement: Any) -> None:
+        real(payment, agreement)
+        with platform.engine.begin() as conn:  # as a settlement run does when it takes the line
+            conn.execute(
+                text(
+                    "INSERT INTO settlement_lines (source, settlement_id, merchant_id, kind, ref,"
+                    " amount, at_us) VALUES (:s, 'st_1', :m, 'payment', :p, 1000, 0)"
+                ),
+                {"s": payment.transfer_id, "m": c.stall.id, "p": payment.id},
+            )
+
+    monkeypatch.setattr(platform.splits, "_check_splittable", then_settled)
+    with pytest.raises(SaomaError) as refused:
+        platform.splits.split_payment(c.stall, paid["id"], c.agreement["id"])
+    assert (refused.value.slug, refused.value.cause) == ("conflict", "already-settled")
+    assert platform.splits.splits_of(c.stall, paid["id"])["data"] == []
+    assert c.balance(c.court) == 0
+    with platform.engine.begin() as conn:  # no settlement took it: the books check would say so
+        conn.execute(text("DELETE FROM settlement_lines WHERE settlement_id = 'st_1'"))
+
+
 def test_a_payment_made_before_acceptance_or_settled_is_left_alone(
     platform: Platform, court: MakeCourt, shop: Callable[..., Any]
 ) -> None:

@@ -45,6 +45,8 @@ STANDING_BATCH = 200  # payments read per query of apply_standing
 SCAN_LAG_US = 60 * 1_000_000  # how long a payment may take to commit after its seq was given
 _UNCHANGED_SQL = "UPDATE payments SET refunded = refunded WHERE id = :pid AND refunded = :seen"
 _COUNT_SQL = "SELECT COUNT(*) FROM payment_splits WHERE payment_id = :pid"
+# A settlement took the payment meanwhile (looked at again in the split's commit).
+_SETTLED_SQL = "SELECT 1 FROM settlement_lines WHERE source = :tid"
 # The agreement is still accepted, and stays so until the split commits (its row is taken).
 _STILL_ACCEPTED_SQL = (
     "UPDATE split_agreements SET updated_at_us = updated_at_us"
@@ -153,6 +155,8 @@ class Splits:
                 raise _Stale(payment.id)
             if unit.execute(_STILL_ACCEPTED_SQL, {"id": agreement.id}).rowcount != 1:
                 raise Conflict("the split agreement was ended meanwhile")
+            if unit.execute(_SETTLED_SQL, {"tid": payment.transfer_id}).fetchone() is not None:
+                raise AlreadySettled("the payment was settled meanwhile: it can no longer be split")
             if amount:
                 unit.insert(t.payment_splits, row)
             else:  # nothing to pass on (a share that rounds to 0): marked as done all the same
