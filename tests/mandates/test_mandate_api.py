@@ -321,6 +321,15 @@ def test_each_rule_refuses_with_its_own_problem_type(
     assert "mandate-notice-objected" in reasons and "mandate-too-soon" in reasons
     hooks = [e[2]["debit"]["reason"] for e in events(platform, md) if e[0].endswith("refused")]
     assert sorted(hooks) == sorted(reasons)
+    for _ in range(3):  # the merchant's retries of one refused debit are told once
+        assert refused(lambda: gym.client.debit_mandate(md, second["id"], 800))[1] == (
+            "mandate-notice-objected"
+        )
+    shown = li.client.mandates()["data"][0]["debits"]
+    again = [d["reason"] for d in shown if d["state"] == "refused"]
+    assert again.count("mandate-notice-objected") == 1 and sorted(again) == sorted(reasons)
+    hooks = [e[2]["debit"]["reason"] for e in events(platform, md) if e[0].endswith("refused")]
+    assert sorted(hooks) == sorted(reasons)
 
 
 def test_a_debit_outside_the_period_is_refused(

@@ -9,11 +9,12 @@ and the debit is refused with the problem naming why. The transfer's id derives 
 so the ledger too moves money at most once per notice.
 
 A refusal is recorded on its own (a ``refused`` debit row and ``mandate.debit_refused``), so the
-payer and the merchant see each one.
+payer and the merchant see each one: once per notice and reason, however often it is retried.
 """
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from saoma.core.errors import (
@@ -29,7 +30,7 @@ from saoma.mandates import rules, views
 from saoma.mandates import tables as t
 from saoma.mandates.service import Mandates, _Row
 from saoma.merchants.service import Merchant
-from saoma.movements import Refused, Unit
+from saoma.movements import Refused, Unit, insert_sql
 from saoma.payments import idempotency
 from saoma.payments import tables as pt
 from saoma.payments import views as payment_views
@@ -175,25 +176,35 @@ class Debits:
     def _refused(
         self, merchant: Merchant, mandate: Any, notice_id: str, amount: int, exc: SaomaError
     ) -> None:
-        """Record a refused debit, and tell the merchant why."""
+        """Record a refused debit, and tell the merchant why: once per notice and reason (a
+        retry refused for the same reason adds no row and no webhook)."""
         now = self.mandates.clock()
+        reason = exc.slug if exc.cause == exc.slug else exc.cause
         row = {
-            "id": new_id("mdb"),
+            "id": _refusal_id(notice_id, reason) if notice_id else new_id("mdb"),
             "mandate_id": mandate.id,
             "notice_id": notice_id or None,
             "amount": amount,
             "state": "refused",
-            "reason": exc.slug if exc.cause == exc.slug else exc.cause,
+            "reason": reason,
             "payment_id": None,
             "created_at_us": now,
         }
 
         def record(unit: Unit) -> None:
-            unit.insert(t.mandate_debits, row)
+            sql = insert_sql(t.mandate_debits, list(row)) + " ON CONFLICT (id) DO NOTHING"
+            if unit.execute(sql, row).rowcount != 1:
+                return  # this notice was refused for this reason already: told once
             refusal = views.debit_view(_Row(row)) | {"detail": exc.detail}
             self.mandates.emit(unit, "mandate.debit_refused", mandate.id, merchant, debit=refusal)
 
         self.ctx.movements.record_alone(record)
+
+
+def _refusal_id(notice_id: str, reason: str) -> str:
+    """The id of a notice's refusal for ``reason``: the same for every retry (32 characters)."""
+    digest = hashlib.blake2b(f"{notice_id}\x1f{reason}".encode(), digest_size=14).hexdigest()
+    return "mdb_" + digest
 
 
 def _not_moved(moved: Refused) -> SaomaError:
