@@ -88,13 +88,19 @@ def test_a_new_password_ends_every_other_wallet_session(server: Server) -> None:
     consumer_token(server, payer.login, NEW_PASSWORD)
 
 
-def test_signing_out_everywhere_ends_every_wallet_session(server: Server) -> None:
+def test_signing_out_everywhere_ends_every_session_and_stops_the_codes(server: Server) -> None:
+    """A lost phone: from the laptop, every session ends and the phone's codes stop."""
     payer = new_consumer(server, pin=None)
     phone, laptop = consumer_token(server, payer.login), consumer_token(server, payer.login)
+    enrolled = status(server, "POST", "/v1/me/devices", phone, json={"label": "phone"})
+    assert enrolled.status_code == 201, enrolled.text
     ended = status(server, "DELETE", "/v1/sessions", laptop)
-    assert ended.status_code == 200 and ended.json() == {"sessions_ended": 3}
+    assert ended.status_code == 200
+    assert ended.json() == {"sessions_ended": 3, "devices_revoked": 1}
     for token in (phone, laptop, payer.client.token):
         assert status(server, "GET", "/v1/me", str(token)).status_code == 401
+    again = consumer_token(server, payer.login)
+    assert status(server, "GET", "/v1/me/devices", again).json()["data"] == []  # none makes codes
 
 
 def test_a_till_signs_out_one_session_or_every_one(server: Server) -> None:

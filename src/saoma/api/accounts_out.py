@@ -178,6 +178,9 @@ class SessionsEndedOut(Out):
     model_config = example({"sessions_ended": 2})
 
     sessions_ended: int = Field(description="How many signed-in sessions ended.")
+    devices_revoked: int | SkipJsonSchema[None] = sometimes(
+        description="A wallet signed out everywhere: how many devices' payment codes stopped."
+    )
 
 
 class SignedInOut(Out):

@@ -28,9 +28,12 @@ Shop = Annotated[Merchant, Depends(deps.merchant)]
 
 @router.delete("/sessions", response_model=SessionsEndedOut, responses=problems(401))
 def sign_out_everywhere(me: Me, request: Request) -> Response:
-    """End every session of the wallet, this one too: on a lost or sold phone."""
-    ended = deps.platform_of(request).wallets.sign_out_everywhere(me.id)
-    return answer({"sessions_ended": ended})
+    """End every session of the wallet, this one too, and stop every device's payment codes:
+    on a lost or sold phone. The codes first: a phone signed out could still show them."""
+    platform = deps.platform_of(request)
+    revoked = platform.paycodes.revoke_all(me.id)
+    ended = platform.wallets.sign_out_everywhere(me.id)
+    return answer({"sessions_ended": ended, "devices_revoked": revoked})
 
 
 @router.put("/me/password", response_model=SessionsEndedOut, responses=problems(401, 422, 429))

@@ -837,13 +837,35 @@
     // A shared browser keeps no way to pay: the device is revoked and forgotten.
     const d = device();
     if (d) await api("DELETE", `/v1/me/devices/${d.id}`).catch(() => null);
+    await api("DELETE", "/web/sessions/consumer");
+    forgetHere();
+  }));
+
+  /** What this browser keeps of the wallet, gone; the sign-in shows. */
+  function forgetHere() {
     localStorage.removeItem(deviceKey());
     localStorage.removeItem("saoma.me");
     localStorage.removeItem(historyKey());
-    await api("DELETE", "/web/sessions/consumer");
     stopEvents();
     me = null;
     show("v-signin");
+  }
+
+  // A new password ends every other session; signing out everywhere ends this one too and
+  // stops every device's payment codes (a lost phone).
+  $("#password-form").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    guard(ev.submitter, "#password-out", async () => {
+      const body = { current_password: $("#pw-current").value, new_password: $("#pw-new").value };
+      const ended = await api("PUT", "/v1/me/password", body);
+      ["#pw-current", "#pw-new"].forEach((id) => { $(id).value = ""; });
+      say("#password-out", t("password_changed", { n: ended.sessions_ended }), "ok");
+    });
+  });
+
+  $("#sign-out-everywhere").addEventListener("click", (ev) => guard(ev.target, "#password-out", async () => {
+    await api("DELETE", "/v1/sessions");
+    forgetHere();
   }));
 
   if ("serviceWorker" in navigator) {
