@@ -332,6 +332,24 @@ def test_each_rule_refuses_with_its_own_problem_type(
     assert sorted(hooks) == sorted(reasons)
 
 
+def test_two_mandates_refused_on_one_made_up_notice_id_each_record_theirs(
+    platform: Platform, shop: Shops, payer: Payers
+) -> None:
+    """The notice id is whatever the merchant sends: one refusal per mandate, not per id."""
+    gym, pool = shop(), shop()
+    li, wang = payer(10_000), payer(10_000)
+    mine, theirs = agreed(platform, gym, li)["id"], agreed(platform, pool, wang)["id"]
+    for client, md in ((gym.client, mine), (pool.client, theirs)):
+        assert refused(lambda c=client, m=md: c.debit_mandate(m, "N-1", 800))[1] == (
+            "mandate-notice-missing"
+        )
+    for who, md in ((li, mine), (wang, theirs)):
+        (shown,) = [m for m in who.client.mandates()["data"] if m["id"] == md]
+        assert [d["reason"] for d in shown["debits"]] == ["mandate-notice-missing"]
+        hooks = [e for e in events(platform, md) if e[0] == "mandate.debit_refused"]
+        assert len(hooks) == 1
+
+
 def test_a_debit_outside_the_period_is_refused(
     platform: Platform, shop: Shops, payer: Payers
 ) -> None:

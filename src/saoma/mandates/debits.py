@@ -181,7 +181,7 @@ class Debits:
         now = self.mandates.clock()
         reason = exc.slug if exc.cause == exc.slug else exc.cause
         row = {
-            "id": _refusal_id(notice_id, reason) if notice_id else new_id("mdb"),
+            "id": _refusal_id(mandate.id, notice_id, reason) if notice_id else new_id("mdb"),
             "mandate_id": mandate.id,
             "notice_id": notice_id or None,
             "amount": amount,
@@ -201,10 +201,11 @@ class Debits:
         self.ctx.movements.record_alone(record)
 
 
-def _refusal_id(notice_id: str, reason: str) -> str:
-    """The id of a notice's refusal for ``reason``: the same for every retry (32 characters)."""
-    digest = hashlib.blake2b(f"{notice_id}\x1f{reason}".encode(), digest_size=14).hexdigest()
-    return "mdb_" + digest
+def _refusal_id(mandate_id: str, notice_id: str, reason: str) -> str:
+    """The id of a refusal of the mandate's debit on ``notice_id`` (whatever the merchant sent)
+    for ``reason``: the same for every retry (32 characters)."""
+    key = "\x1f".join((mandate_id, notice_id, reason))
+    return "mdb_" + hashlib.blake2b(key.encode(), digest_size=14).hexdigest()
 
 
 def _not_moved(moved: Refused) -> SaomaError:
