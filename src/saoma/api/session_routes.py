@@ -28,11 +28,11 @@ Shop = Annotated[Merchant, Depends(deps.merchant)]
 
 @router.delete("/sessions", response_model=SessionsEndedOut, responses=problems(401))
 def sign_out_everywhere(me: Me, request: Request) -> Response:
-    """End every session of the wallet, this one too, and stop every device's payment codes:
-    on a lost or sold phone. The codes first: a phone signed out could still show them."""
+    """End every session of the wallet, this one too, and stop every device's payment codes,
+    in one commit: on a lost or sold phone."""
     platform = deps.platform_of(request)
-    revoked = platform.paycodes.revoke_all(me.id)
-    ended = platform.wallets.sign_out_everywhere(me.id)
+    paycodes = platform.paycodes
+    ended, revoked = platform.wallets.sign_out_everywhere(me.id, with_it=paycodes.revoke_all)
     return answer({"sessions_ended": ended, "devices_revoked": revoked})
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Table, bindparam, delete, func, insert, or_, select, true, update
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
 from saoma.core.errors import (
@@ -204,19 +204,18 @@ class PaymentCodes:
                 )
             )
 
-    def revoke_all(self, wallet_id: str) -> int:
-        """Every device of the wallet stops making codes (a lost phone): how many were live."""
+    @staticmethod
+    def revoke_all(conn: Connection, wallet_id: str) -> int:
+        """Every device of the wallet stops making codes (a lost phone), in the caller's
+        transaction: how many were live."""
         d, h = m.paycode_devices.c, m.paycode_handles.c
-        with write(self.engine) as conn:
-            revoked = conn.execute(
-                update(m.paycode_devices)
-                .where(d.wallet_id == wallet_id, d.revoked_at_us.is_(None))
-                .values(revoked_at_us=now_us())
-            ).rowcount
-            mine = select(d.id).where(d.wallet_id == wallet_id)
-            conn.execute(
-                delete(m.paycode_handles).where(h.device_id.in_(mine), h.used_at_us.is_(None))
-            )
+        revoked = conn.execute(
+            update(m.paycode_devices)
+            .where(d.wallet_id == wallet_id, d.revoked_at_us.is_(None))
+            .values(revoked_at_us=now_us())
+        ).rowcount
+        mine = select(d.id).where(d.wallet_id == wallet_id)
+        conn.execute(delete(m.paycode_handles).where(h.device_id.in_(mine), h.used_at_us.is_(None)))
         return int(revoked)
 
     def devices(self, wallet_id: str) -> list[dict[str, Any]]:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select, bindparam, insert, select, update
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
 from saoma.core.errors import (
@@ -253,9 +254,18 @@ class Wallets:
         with write(self.engine) as conn:
             conn.execute(wm.sessions.delete().where(wm.sessions.c.token_hash == token_hash(token)))
 
-    def sign_out_everywhere(self, consumer_id: str) -> int:
-        """End every session of the wallet (a lost phone): how many ended."""
-        return self.sign_ins.end_sessions(wm.sessions.c.consumer_id, consumer_id)
+    def sign_out_everywhere(
+        self, consumer_id: str, *, with_it: Callable[[Connection, str], int] | None = None
+    ) -> tuple[int, int]:
+        """End every session of the wallet (a lost phone) and, in the same commit, what
+        ``with_it`` does (the devices' payment codes stopped): how many sessions ended, and
+        what ``with_it`` answered. The sessions first: a request still signed in finds none."""
+        with write(self.engine) as conn:
+            ended = conn.execute(
+                wm.sessions.delete().where(wm.sessions.c.consumer_id == consumer_id)
+            ).rowcount
+            more = with_it(conn, consumer_id) if with_it is not None else 0
+        return int(ended), more
 
     def change_password(
         self, consumer_id: str, current: str, new: str, *, keep_token: str = "", address: str = ""
