@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
-from saoma.core.errors import InvalidRequest, NotFound, not_found
+from saoma.core.errors import InvalidRequest, not_found
 from saoma.core.ids import rfc3339
 from saoma.db import read
 from saoma.disputes import tables as t
@@ -129,14 +129,9 @@ class Reads:
             rows = conn.execute(query).all()
         if not ops:
             return {"disputes": [self.view(r) for r in rows]}
-        names: dict[str, str] = {}
-        for r in rows:
-            if r.merchant_id not in names:
-                try:
-                    names[r.merchant_id] = self.merchants.get(r.merchant_id).name
-                except NotFound:  # never today: merchants are not deleted
-                    names[r.merchant_id] = ""
-        return {"disputes": [self.summary(r, names[r.merchant_id]) for r in rows]}
+        found = self.merchants.many(r.merchant_id for r in rows)  # one statement for the page
+        names = {mid: merchant.name for mid, merchant in found.items()}
+        return {"disputes": [self.summary(r, names.get(r.merchant_id, "")) for r in rows]}
 
     def file(self, row: Any, file_id: str) -> tuple[str, bytes]:
         """A photo of this dispute: its content type and bytes."""
