@@ -27,10 +27,17 @@ def now_us() -> int:
     return time.time_ns() // 1000
 
 
+_SECOND: tuple[int, str] = (0, "1970-01-01T00:00:00")  # the last second formatted, and how
+
+
 def rfc3339(us: int) -> str:
-    """``us`` microseconds since the epoch as RFC 3339 in UTC, to the millisecond."""
-    return (
-        datetime.fromtimestamp(us / 1_000_000, UTC)
-        .isoformat(timespec="milliseconds")
-        .replace("+00:00", "Z")
-    )
+    """``us`` microseconds since the epoch as RFC 3339 in UTC, to the millisecond (cut, not
+    rounded). A payment's views name a few instants of the same second: its date and time are
+    formatted once per second, the milliseconds each time."""
+    global _SECOND
+    seconds, rest = divmod(us, 1_000_000)
+    last = _SECOND
+    if last[0] != seconds:
+        last = (seconds, datetime.fromtimestamp(seconds, UTC).isoformat()[:19])
+        _SECOND = last  # one tuple, swapped whole: safe across threads
+    return f"{last[1]}.{rest // 1000:03d}Z"
