@@ -9,14 +9,17 @@ import json
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import httpx
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import text
 
 from saoma.bootstrap import Platform
 from saoma.client import SaomaError
 from saoma.core.errors import PasswordWrong, SignInFailed, TooManySignIns
+from saoma.server import create_app
 from support import PASSWORD, Payer, Server, Shop, new_consumer, new_merchant, server_with
 
 server = server_with("sessions", SAOMA_STREAM_SESSION_CHECK_S="0.2")
@@ -285,3 +288,62 @@ def test_a_sign_in_checked_as_the_password_changes_makes_no_session(
         sign_in()
     with platform.engine.connect() as conn:
         assert conn.execute(text(f"SELECT count(*) FROM {table}")).scalar() == 0
+
+
+def _enrolling_client(platform: Platform) -> Iterator[TestClient]:
+    with TestClient(create_app(platform, start=False)) as client:
+        yield client
+
+
+def test_a_device_enrolled_as_its_wallet_signs_out_everywhere_is_never_left_live(
+    platform: Platform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The phone's session passed its check, then the wallet signed out everywhere before the
+    device was written: no device is made, so none makes codes after the lost phone's owner
+    stopped them all."""
+    payer = platform.wallets.sign_up("+8613700000002", PASSWORD, "Li Wei")
+    phone, _ = platform.wallets.sign_in("+8613700000002", PASSWORD)
+    real = platform.paycodes.enrol
+
+    def signed_out_first(*args: Any, **kw: Any) -> Any:
+        platform.wallets.sign_out_everywhere(payer.id, with_it=platform.paycodes.revoke_all)
+        return real(*args, **kw)
+
+    monkeypatch.setattr(platform.paycodes, "enrol", signed_out_first)
+    for client in _enrolling_client(platform):
+        answer = client.post("/v1/me/devices", json={"label": "phone"}, headers=bearer(phone))
+        assert answer.status_code == 401, answer.text
+        assert answer.headers["content-type"] == "application/problem+json"
+    assert platform.paycodes.devices(payer.id) == []
+    with platform.engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM paycode_devices")).scalar() == 0
+
+
+def test_signing_out_everywhere_during_an_enrolment_stops_that_device_too(
+    platform: Platform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The enrolment holds its session; a sign-out everywhere arriving then waits for it and
+    stops the device it made, so the device's codes never pay."""
+    payer = platform.wallets.sign_up("+8613700000003", PASSWORD, "Li Wei")
+    phone, _ = platform.wallets.sign_in("+8613700000003", PASSWORD)
+    real = platform.wallets.hold_session
+    outcome: list[tuple[int, int]] = []
+    sign_out = threading.Thread(
+        target=lambda: outcome.append(
+            platform.wallets.sign_out_everywhere(payer.id, with_it=platform.paycodes.revoke_all)
+        )
+    )
+
+    def then_signed_out(*args: Any, **kw: Any) -> bool:
+        held = real(*args, **kw)
+        sign_out.start()
+        sign_out.join(0.5)  # it waits for the enrolment's commit
+        return held
+
+    monkeypatch.setattr(platform.wallets, "hold_session", then_signed_out)
+    for client in _enrolling_client(platform):
+        answer = client.post("/v1/me/devices", json={"label": "phone"}, headers=bearer(phone))
+        assert answer.status_code == 201, answer.text
+    sign_out.join(10)
+    assert outcome == [(1, 1)]  # the session ended and the device made under it stopped
+    assert platform.paycodes.devices(payer.id) == []

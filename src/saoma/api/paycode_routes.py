@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
@@ -34,7 +35,9 @@ def enrol_device(body: EnrolDevice, me: Me, request: Request) -> Response:
     The device then makes codes offline: "28" + a handle + HOTP-style six digits of
     HMAC-SHA256(secret, handle ‖ 30-second time step).
     """
-    return answer(deps.platform_of(request).paycodes.enrol(me.id, body.label), 201)
+    platform, token = deps.platform_of(request), deps.consumer_token(request)
+    signed_in = partial(platform.wallets.hold_session, consumer_id=me.id, token=token)
+    return answer(platform.paycodes.enrol(me.id, body.label, while_signed_in=signed_in), 201)
 
 
 @router.get("/me/devices", response_model=DeviceList, responses=problems(401))

@@ -705,7 +705,7 @@ class Merchants:
 
     def sign_out_everywhere(self, merchant_id: str) -> int:
         """End every session of the shop (a lost till, a cashier gone): how many ended."""
-        return self.sign_ins.end_sessions(m.merchant_sessions.c.merchant_id, merchant_id)
+        return self.sign_ins.end_sessions(m.merchant_sessions.c.merchant_id, merchant_id)[0]
 
     def change_password(
         self, merchant_id: str, current: str, new: str, *, keep_token: str = "", address: str = ""

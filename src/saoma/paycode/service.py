@@ -7,6 +7,7 @@ import contextlib
 import hmac
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +22,7 @@ from saoma.core.errors import (
     CodeUsed,
     NotFound,
     TooManyTries,
+    Unauthenticated,
 )
 from saoma.core.ids import new_id, now_us
 from saoma.db import Bare, alone, is_sqlite, read, write
@@ -139,11 +141,22 @@ class PaymentCodes:
         self._reads_payer = payer is not None
         self._claim_both_sql = CLAIM_BOTH if payer is None else claim_both(payer)
 
-    def enrol(self, wallet_id: str, label: str = "") -> dict[str, Any]:
-        """A new device: its secret and a first batch of handles, shown to the device once."""
+    def enrol(
+        self,
+        wallet_id: str,
+        label: str = "",
+        *,
+        while_signed_in: Callable[[Connection], bool] | None = None,
+    ) -> dict[str, Any]:
+        """A new device: its secret and a first batch of handles, shown to the device once.
+        ``while_signed_in``: the check, in the enrolment's transaction, that the session asking
+        still lives (``Wallets.hold_session``); a device is then never made after its wallet
+        signed out everywhere, which stops every device it has."""
         device_id = new_id("dev")
         secret = secrets.token_bytes(32)
         with write(self.engine) as conn:
+            if while_signed_in is not None and not while_signed_in(conn):
+                raise Unauthenticated("the session has ended: sign in again")
             conn.execute(
                 insert(m.paycode_devices).values(
                     id=device_id,

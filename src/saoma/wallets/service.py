@@ -257,15 +257,9 @@ class Wallets:
     def sign_out_everywhere(
         self, consumer_id: str, *, with_it: Callable[[Connection, str], int] | None = None
     ) -> tuple[int, int]:
-        """End every session of the wallet (a lost phone) and, in the same commit, what
-        ``with_it`` does (the devices' payment codes stopped): how many sessions ended, and
-        what ``with_it`` answered. The sessions first: a request still signed in finds none."""
-        with write(self.engine) as conn:
-            ended = conn.execute(
-                wm.sessions.delete().where(wm.sessions.c.consumer_id == consumer_id)
-            ).rowcount
-            more = with_it(conn, consumer_id) if with_it is not None else 0
-        return int(ended), more
+        """End every session of the wallet and, in the same commit, what ``with_it`` does (the
+        devices' payment codes stopped): ``SignInTries.end_sessions``."""
+        return self.sign_ins.end_sessions(wm.sessions.c.consumer_id, consumer_id, with_it=with_it)
 
     def change_password(
         self, consumer_id: str, current: str, new: str, *, keep_token: str = "", address: str = ""
@@ -285,6 +279,10 @@ class Wallets:
         with alone(self.engine, writes=False) as conn:
             row = _BY_TOKEN.first(conn, {"hash": token_hash(token), "now": now_us()})
         return Consumer.of(row) if row else None
+
+    def hold_session(self, conn: Connection, consumer_id: str, token: str) -> bool:
+        """Whether ``token`` is a live session of the wallet, its row held (see SignInTries)."""
+        return self.sign_ins.hold_session(conn, wm.sessions.c.consumer_id, consumer_id, token)
 
     @staticmethod
     def session_finder(token: str) -> tuple[Select[Any], Select[Any], dict[str, Any]]:

@@ -28,10 +28,10 @@ from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Column, Table, bindparam, case, delete, insert, select, update
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from saoma.core.errors import NotFound, PasswordWrong, SignInFailed, TooManySignIns
-from saoma.core.ids import now_us
+from saoma.core.ids import now_us, token_hash
 from saoma.db import is_sqlite, read, write
 from saoma.wallets.credentials import check_password, hash_password, password_matches
 from saoma.wallets.tables import sign_in_tries
@@ -173,11 +173,38 @@ class SignInTries:
                 ).rowcount
         return int(ended)
 
-    def end_sessions(self, sessions_owner: Column[str], owner_id: str) -> int:
-        """End every session whose ``sessions_owner`` is ``owner_id``: how many ended."""
+    def end_sessions(
+        self,
+        sessions_owner: Column[str],
+        owner_id: str,
+        *,
+        with_it: Callable[[Connection, str], int] | None = None,
+    ) -> tuple[int, int]:
+        """End every session whose ``sessions_owner`` is ``owner_id`` (a lost phone) and, in the
+        same commit, what ``with_it`` does (a wallet's devices stopped): how many sessions
+        ended, and what ``with_it`` answered. The sessions first: a request still signed in
+        finds none, and what one made under its session meanwhile (``hold_session``) is seen."""
         sessions = sessions_owner.table
         with write(self.engine) as conn:
-            return int(conn.execute(delete(sessions).where(sessions_owner == owner_id)).rowcount)
+            ended = conn.execute(delete(sessions).where(sessions_owner == owner_id)).rowcount
+            more = with_it(conn, owner_id) if with_it is not None else 0
+        return int(ended), more
+
+    @staticmethod
+    def hold_session(
+        conn: Connection, sessions_owner: Column[str], owner_id: str, token: str
+    ) -> bool:
+        """Whether ``token`` is still a live session of ``owner_id``, its row held to the end
+        of ``conn``'s transaction (PostgreSQL: FOR SHARE). What is made under a session (a
+        payment-code device) is then made only while it lives: an ``end_sessions`` committed
+        first is seen, and one that comes after waits, then finds what was made."""
+        s = sessions_owner.table.c
+        held = select(s.token_hash).where(
+            s.token_hash == token_hash(token),
+            sessions_owner == owner_id,
+            s.expires_at_us > now_us(),
+        )
+        return conn.execute(held.with_for_update(read=True)).first() is not None
 
     def session_while_unchanged(
         self,
