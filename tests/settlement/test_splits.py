@@ -3,6 +3,7 @@ the percentage or fixed amount, the cap, once per payment and agreement, never w
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -15,6 +16,7 @@ from saoma.core.errors import SaomaError
 from saoma.core.ids import now_us
 from saoma.freezes.service import Doer
 from saoma.ledger.check import check_ledger
+from saoma.movements import Unit
 from saoma.settlement import splits as splits_module
 from saoma.settlement.splits import SPLIT_WINDOW_US
 from settlement.conftest import Town
@@ -93,6 +95,85 @@ def test_a_payment_settled_while_its_split_is_on_its_way_is_not_split(
     assert c.balance(c.court) == 0
     with platform.engine.begin() as conn:  # no settlement took it: the books check would say so
         conn.execute(text("DELETE FROM settlement_lines WHERE settlement_id = 'st_1'"))
+
+
+def test_a_settlement_closing_as_a_split_commits_takes_the_split_with_its_payment(
+    platform: Platform, court: MakeCourt, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A settlement run closes the merchant's day after the split looked for a settlement line
+    and before it commits: the close waits for the split's commit, then takes the payment and
+    its split together, so the payout leaves the receiver's share out."""
+    c = court()
+    paid = c.pay(1_000)
+    settlements = platform.settlement.settlements
+    terms = settlements.terms.get(c.stall.id)
+    closed: list[str | None] = []
+    close = threading.Thread(
+        target=lambda: closed.append(settlements._close(terms, now_us() + 1, "instant", now_us()))
+    )
+    real = Unit.execute
+
+    def then_closing(unit: Unit, sql: str, params: Any = None) -> Any:
+        answer = real(unit, sql, params)
+        if sql == splits_module._SETTLED_SQL and not close.is_alive() and not closed:
+            assert answer.rowcount is not None  # the look answered before the close starts
+            close.start()
+            close.join(0.5)  # it waits for the split's commit
+        return answer
+
+    monkeypatch.setattr(Unit, "execute", then_closing)
+    split = platform.splits.split_payment(c.stall, paid["id"], c.agreement["id"])
+    close.join(10)
+    (sid,) = closed
+    assert sid is not None
+    with platform.engine.connect() as conn:
+        taken = set(
+            conn.execute(
+                text("SELECT source FROM settlement_lines WHERE settlement_id = :s"), {"s": sid}
+            ).scalars()
+        )
+        transfer_id = conn.execute(
+            text("SELECT transfer_id FROM payments WHERE id = :p"), {"p": paid["id"]}
+        ).scalar_one()
+        net = conn.execute(text("SELECT net FROM settlements WHERE id = :s"), {"s": sid}).scalar()
+    assert {transfer_id, split["id"]} <= taken
+    assert net == c.balance(c.stall)  # the receiver's share is not paid out to the stall
+    assert check_ledger(platform.engine).ok
+
+
+def test_a_split_asked_for_while_a_settlement_closes_waits_for_its_answer(
+    platform: Platform, court: MakeCourt, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The close holds the merchant's terms while it takes its lines; a split of a payment it
+    takes, asked for meanwhile, waits for the close and is then refused as settled."""
+    c = court()
+    paid = c.pay(1_000)
+    settlements = platform.settlement.settlements
+    terms = settlements.terms.get(c.stall.id)
+    entered, go = threading.Event(), threading.Event()
+    real = settlements._open
+
+    def slow_open(*args: Any) -> None:
+        real(*args)
+        entered.set()
+        go.wait(10)
+
+    monkeypatch.setattr(settlements, "_open", slow_open)
+    closed: list[str | None] = []
+    close = threading.Thread(
+        target=lambda: closed.append(settlements._close(terms, now_us() + 1, "instant", now_us()))
+    )
+    close.start()
+    assert entered.wait(10)
+    threading.Timer(0.3, go.set).start()
+    with pytest.raises(SaomaError) as refused:
+        platform.splits.split_payment(c.stall, paid["id"], c.agreement["id"])
+    close.join(10)
+    assert closed[0] is not None and go.is_set()
+    assert (refused.value.slug, refused.value.cause) == ("conflict", "already-settled")
+    assert platform.splits.splits_of(c.stall, paid["id"])["data"] == []
+    assert c.balance(c.court) == 0
+    assert check_ledger(platform.engine).ok
 
 
 def test_a_payment_made_before_acceptance_or_settled_is_left_alone(

@@ -168,9 +168,8 @@ class Settlements:
 
     def run(self, now: int | None = None, *, release: Any = None) -> dict[str, int]:
         """Settle every merchant whose cut-off has passed since it was last settled; move what
-        was closed but not moved. ``release`` (the reserves) runs first for each merchant.
-        On PostgreSQL a few threads settle merchants at once (each settlement is safe to make in
-        several processes at once): their round trips overlap and their payouts share commits."""
+        was closed but not moved. ``release`` (the reserves) runs first for each merchant. On
+        PostgreSQL a few threads settle merchants at once (safe in several processes at once)."""
         now = now_us() if now is None else now
         self.terms.ensure(now)
         self.terms.sync_allowances()
@@ -236,6 +235,7 @@ class Settlements:
         sid = new_id("stl")
         try:
             with write(self.engine) as conn:
+                self.terms.hold(conn, merchant.id)
                 self._open(conn, sid, merchant, terms, cutoff, kind, now)
                 params = {"sid": sid, "mid": merchant.id, "acct": merchant.account_id}
                 taken = sum(

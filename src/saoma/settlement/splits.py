@@ -17,6 +17,7 @@ is called by the maintenance loop and by the settlement run before it takes line
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -47,6 +48,16 @@ _UNCHANGED_SQL = "UPDATE payments SET refunded = refunded WHERE id = :pid AND re
 _COUNT_SQL = "SELECT COUNT(*) FROM payment_splits WHERE payment_id = :pid"
 # A settlement took the payment meanwhile (looked at again in the split's commit).
 _SETTLED_SQL = "SELECT 1 FROM settlement_lines WHERE source = :tid"
+# PostgreSQL: the merchant's terms held (FOR KEY SHARE) until the split commits, before the look
+# above. A settlement's close holds them FOR UPDATE while it takes its lines, so it waits for a
+# split committing and then takes the split with its payment. A split finding them held by a
+# close (its terms row there, but skipped) is tried again: waiting would hold the batch's
+# accounts. The terms row is made before any close, so no row means no close.
+_CLOSING_SQL = (
+    "SELECT EXISTS (SELECT 1 FROM settlement_terms WHERE merchant_id = :mid),"
+    " (SELECT 1 FROM settlement_terms WHERE merchant_id = :mid FOR KEY SHARE SKIP LOCKED)"
+)
+CLOSING_WAIT_S = 0.05  # how long a split waits for a close before it reads the payment again
 # The agreement is still accepted, and stays so until the split commits (its row is taken).
 _STILL_ACCEPTED_SQL = (
     "UPDATE split_agreements SET updated_at_us = updated_at_us"
@@ -61,6 +72,10 @@ _ZERO_SQL = (
 
 class _Stale(Refusal):
     """A refund or another split of the payment committed since it was read: read again."""
+
+
+class _Closing(_Stale):
+    """A settlement of the merchant is closing: read again once it has."""
 
 
 def split_view(row: Mapping[Any, Any], currency: str) -> dict[str, Any]:
@@ -155,6 +170,10 @@ class Splits:
                 raise _Stale(payment.id)
             if unit.execute(_STILL_ACCEPTED_SQL, {"id": agreement.id}).rowcount != 1:
                 raise Conflict("the split agreement was ended meanwhile")
+            if unit.tx.postgres:
+                has_terms, free = unit.execute(_CLOSING_SQL, {"mid": merchant.id}).fetchone()
+                if has_terms and free is None:
+                    raise _Closing(payment.id)
             if unit.execute(_SETTLED_SQL, {"tid": payment.transfer_id}).fetchone() is not None:
                 raise AlreadySettled("the payment was settled meanwhile: it can no longer be split")
             if amount:
@@ -167,7 +186,9 @@ class Splits:
                 self.payments.movements.record_alone(record)
                 return self._done(split_id, merchant)
             moved = self.payments.movements.move([self._transfer(row, payment, agreement)], record)
-        except _Stale:
+        except _Stale as stale:
+            if isinstance(stale, _Closing):
+                time.sleep(CLOSING_WAIT_S)
             return None
         if isinstance(moved, Refused):
             stored = self._split_row(split_id)  # the same split, sent at the same moment
