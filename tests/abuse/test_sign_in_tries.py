@@ -14,8 +14,8 @@ from sqlalchemy import func, select
 from saoma.bootstrap import Platform
 from saoma.core.errors import PasswordWrong, SignInFailed, TooManySignIns
 from saoma.server import create_app
-from saoma.wallets.signins import PER_ACCOUNT_MAX, PER_PAIR_MAX, WINDOW_US
-from saoma.wallets.tables import sign_in_tries
+from saoma.wallets.signins import DEVICE_US, PER_ACCOUNT_MAX, PER_PAIR_MAX, WINDOW_US
+from saoma.wallets.tables import sign_in_devices, sign_in_tries
 from support import PASSWORD
 
 PHONE = "+8613700000001"
@@ -198,3 +198,97 @@ def test_the_api_answers_429_with_retry_after(
     assert "this account from this address" in problem["detail"]
     assert 0 < int(refused.headers["Retry-After"]) <= WINDOW_US // 1_000_000
     assert problem["retry_after_s"] == int(refused.headers["Retry-After"])
+
+
+DEVICE = "sd_" + "d" * 43  # a browser the owner signed in from before
+
+
+def test_a_device_the_owner_signed_in_from_is_not_held_back_by_guesses_elsewhere(
+    platform: Platform,
+) -> None:
+    """Strangers at many addresses run the account's count up: a new browser of the owner's
+    waits, the one they signed in from before does not; its own guesses still stop at ten."""
+    owner = platform.wallets.sign_up(PHONE, PASSWORD, "Li Wei")
+    platform.wallets.sign_in(PHONE, PASSWORD, "5.6.7.8", DEVICE)  # known from now on
+    guesses = [
+        outcome(lambda i=i: platform.wallets.sign_in(PHONE, "not it!!", f"10.0.1.{i % 10}"))
+        for i in range(PER_ACCOUNT_MAX)
+    ]
+    assert guesses == ["wrong"] * PER_ACCOUNT_MAX
+    new_browser = "sd_" + "n" * 43
+    assert outcome(lambda: platform.wallets.sign_in(PHONE, PASSWORD, "5.6.7.9")) == "too many"
+    assert outcome(lambda: platform.wallets.sign_in(PHONE, PASSWORD, "5.6.7.9", new_browser)) == (
+        "too many"
+    )
+    assert platform.wallets.sign_in(PHONE, PASSWORD, "5.6.7.9", DEVICE)[1].id == owner.id
+    own_guesses = [
+        outcome(lambda: platform.wallets.sign_in(PHONE, "not it!!", "5.6.7.9", DEVICE))
+        for _ in range(PER_PAIR_MAX + 1)
+    ]
+    assert own_guesses == ["wrong"] * PER_PAIR_MAX + ["too many"]
+
+
+def test_a_known_device_behind_a_busy_shared_address_still_signs_in(platform: Platform) -> None:
+    """Many people behind one carrier address: once that address's count is spent, those who
+    signed in from their device before still can, and the device helps no other account."""
+    platform.wallets.sign_ins.per_address = 5
+    platform.wallets.sign_up(PHONE, PASSWORD, "Li Wei")
+    platform.wallets.sign_up("+8613700000002", PASSWORD, "Wang Fang")
+    platform.wallets.sign_in(PHONE, PASSWORD, "100.64.0.1", DEVICE)
+    for i in range(5):
+        outcome(lambda i=i: platform.wallets.sign_in(f"+86137000100{i:02d}", "x" * 8, "100.64.0.1"))
+    at_carrier = "100.64.0.1"
+    assert outcome(lambda: platform.wallets.sign_in(PHONE, PASSWORD, at_carrier)) == "too many"
+    assert platform.wallets.sign_in(PHONE, PASSWORD, at_carrier, DEVICE)[1].login == PHONE
+    other = lambda: platform.wallets.sign_in("+8613700000002", PASSWORD, at_carrier, DEVICE)  # noqa: E731
+    assert outcome(other) == "too many"
+
+
+def test_maintenance_forgets_devices_not_signed_in_from_for_their_time(platform: Platform) -> None:
+    owner = platform.merchants.sign_up(
+        login=SHOP, password=PASSWORD, name="Old Chen Noodles", city="Shenzhen"
+    )
+    platform.merchants.sign_in(SHOP, PASSWORD, "5.6.7.8", DEVICE)
+    tries = platform.merchants.sign_ins
+    assert tries.knows(owner.id, DEVICE) and not tries.knows(owner.id, "sd_" + "n" * 43)
+    assert not platform.wallets.sign_ins.knows(owner.id, DEVICE)  # kinds apart
+    later(platform, DEVICE_US)
+    assert not tries.knows(owner.id, DEVICE)
+    assert tries.forget_old() == 4  # the sign-in's three windows, and the device
+    with platform.engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(sign_in_devices)).scalar() == 0
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/v1/sessions", {"login": PHONE, "password": PASSWORD}),
+        ("/v1/merchant-sessions", {"login": SHOP, "password": PASSWORD}),
+        ("/web/sessions", {"kind": "consumer", "login": PHONE, "password": PASSWORD}),
+        ("/web/sessions", {"kind": "merchant", "login": SHOP, "password": PASSWORD}),
+    ],
+)
+def test_a_sign_in_keeps_its_device_and_the_device_gets_past_a_locked_count(
+    platform: Platform, client: TestClient, path: str, body: dict[str, str]
+) -> None:
+    consumer = platform.wallets.sign_up(PHONE, PASSWORD, "Li Wei")
+    shop = platform.merchants.sign_up(
+        login=SHOP, password=PASSWORD, name="Old Chen Noodles", city="Shenzhen"
+    )
+    first = client.post(path, json=body)
+    assert first.status_code == 201, first.text
+    cookie = first.headers["set-cookie"]
+    assert "saoma_device=sd_" in cookie and "HttpOnly" in cookie
+    device = client.cookies["saoma_device"]
+    kind = body.get("kind", "merchant" if "merchant" in path else "consumer")
+    account = consumer.id if kind == "consumer" else shop.id
+    tries = platform.wallets.sign_ins if kind == "consumer" else platform.merchants.sign_ins
+    for i in range(PER_ACCOUNT_MAX):  # guesses elsewhere spend the account's own count
+        tries.claim(account, "", f"10.0.2.{i}")
+    again = client.post(path, json=body)  # the cookie goes with it
+    assert again.status_code == 201, again.text
+    assert client.cookies["saoma_device"] == device  # the same device, kept
+    with TestClient(client.app) as elsewhere:
+        refused = elsewhere.post(path, json=body)
+    assert refused.status_code == 429, refused.text
+    assert "this account in" in refused.json()["detail"]

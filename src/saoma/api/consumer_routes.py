@@ -84,10 +84,15 @@ def sign_up(body: SignUp, request: Request) -> Response:
     "/sessions", status_code=201, response_model=SignedInOut, responses=problems(401, 422, 429)
 )
 def sign_in(body: SignIn, request: Request) -> Response:
+    """A session token. The response also keeps this device in the ``saoma_device`` cookie:
+    sent with later sign-ins, guesses at the password made elsewhere do not hold them back."""
+    device = deps.device_of(request)
     token, c = deps.platform_of(request).wallets.sign_in(
-        body.login, body.password, deps.address_of(request)
+        body.login, body.password, deps.address_of(request), device
     )
-    return answer({"consumer": consumer_view(c), "token": token}, 201)
+    return deps.with_device(
+        request, answer({"consumer": consumer_view(c), "token": token}, 201), device
+    )
 
 
 @router.delete("/sessions/current", status_code=204, responses=problems(401))

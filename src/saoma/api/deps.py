@@ -8,12 +8,14 @@ import contextvars
 import logging
 import os
 import queue
+import re
+import secrets
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
-from typing import Any, Generic, ParamSpec, Protocol, TypeVar
+from typing import Any, Generic, Literal, ParamSpec, Protocol, TypeVar
 
 from fastapi import Request
 from fastapi.responses import JSONResponse, Response
@@ -29,6 +31,10 @@ from saoma.wallets.service import Consumer
 
 CONSUMER_COOKIE = "saoma_session"
 MERCHANT_COOKIE = "saoma_merchant"
+DEVICE_COOKIE = "saoma_device"  # a browser or app an account signed in from (device_of)
+DEVICE_COOKIE_MAX_AGE_S = 90 * 24 * 3600
+_DEVICE_TOKEN = re.compile(r"sd_[A-Za-z0-9_-]{43}")
+R = TypeVar("R", bound=Response)
 REPLAY_HEADER = "Idempotent-Replayed"
 # Tests only: hold every claimed request this long before its work, so a test can kill the
 # server while the request is in flight. Never set in production.
@@ -133,6 +139,42 @@ def address_of(request: Request) -> str:
     """The caller's address: behind a proxy, what it sends in ``X-Forwarded-For`` when its
     address is in ``FORWARDED_ALLOW_IPS`` (uvicorn's; 127.0.0.1 and ::1 by default)."""
     return request.client.host if request.client is not None else ""
+
+
+def device_of(request: Request) -> str:
+    """The token of the browser or app signing in (its ``saoma_device`` cookie), or a new one
+    when it has none: a right password makes it known to the account (saoma.wallets.signins)."""
+    sent = request.cookies.get(DEVICE_COOKIE, "")
+    if _DEVICE_TOKEN.fullmatch(sent):
+        return sent
+    return "sd_" + secrets.token_urlsafe(32)
+
+
+def with_cookie(
+    request: Request,
+    response: R,
+    name: str,
+    value: str,
+    max_age_s: int,
+    samesite: Literal["lax", "strict"] = "strict",
+) -> R:
+    """``response`` setting the cookie ``name``: HttpOnly, for the whole site, Secure over
+    HTTPS (behind a proxy named in FORWARDED_ALLOW_IPS, the scheme it was reached by)."""
+    response.set_cookie(
+        name,
+        value,
+        max_age=max_age_s,
+        httponly=True,
+        samesite=samesite,
+        secure=request.url.scheme == "https",
+        path="/",
+    )
+    return response
+
+
+def with_device(request: Request, response: R, device: str) -> R:
+    """``response`` keeping the device's token (for ``DEVICE_COOKIE_MAX_AGE_S``)."""
+    return with_cookie(request, response, DEVICE_COOKIE, device, DEVICE_COOKIE_MAX_AGE_S, "lax")
 
 
 def consumer_token(request: Request) -> str:

@@ -106,11 +106,13 @@ def merchant_sign_up(body: MerchantSignUp, request: Request) -> Response:
     responses=problems(401, 422, 429),
 )
 def merchant_sign_in(body: SignIn, request: Request) -> Response:
-    platform = deps.platform_of(request)
+    """A session token for a till or the dashboard; the device is kept as at ``/v1/sessions``."""
+    platform, device = deps.platform_of(request), deps.device_of(request)
     merchant, token = platform.merchants.sign_in_session(
-        body.login, body.password, deps.address_of(request)
+        body.login, body.password, deps.address_of(request), device
     )
-    return answer({"merchant": merchant_view(platform, merchant), "token": token}, 201)
+    signed_in = answer({"merchant": merchant_view(platform, merchant), "token": token}, 201)
+    return deps.with_device(request, signed_in, device)
 
 
 @router.get("/merchant", response_model=MerchantMeOut, responses=problems(401))

@@ -364,25 +364,27 @@ class Merchants:
             return None
         return row, merchant_in(row)
 
-    def sign_in(self, login: str, password: str, address: str = "") -> Merchant:
+    def sign_in(self, login: str, password: str, address: str = "", device: str = "") -> Merchant:
         """The merchant whose login and password these are; wrong passwords are limited per
-        account and per ``address`` (saoma.wallets.signins)."""
-        return Merchant.of(self._signed_in(login, password, address))
+        account and per ``address``, less for a known ``device`` (saoma.wallets.signins)."""
+        return Merchant.of(self._signed_in(login, password, address, device))
 
-    def sign_in_session(self, login: str, password: str, address: str = "") -> tuple[Merchant, str]:
+    def sign_in_session(
+        self, login: str, password: str, address: str = "", device: str = ""
+    ) -> tuple[Merchant, str]:
         """:meth:`sign_in` and a new session token, made only while the password is still the
         one checked (a password changed meanwhile ends the sign-in, not only older sessions)."""
-        row = self._signed_in(login, password, address)
+        row = self._signed_in(login, password, address, device)
         return Merchant.of(row), self.session_token(row.id, password_hash=row.password_hash)
 
-    def _signed_in(self, login: str, password: str, address: str) -> Any:
+    def _signed_in(self, login: str, password: str, address: str, device: str) -> Any:
         try:
             login = check_login(login)
         except InvalidRequest:
             login = ""
         with read(self.engine) as conn:
             row = conn.execute(select(m.merchants).where(m.merchants.c.login == login)).first()
-        with self.sign_ins.checking(None if row is None else row.id, login, address):
+        with self.sign_ins.checking(None if row is None else row.id, login, address, device):
             hashed = unknown_login_hash() if row is None else row.password_hash
             if not password_matches(hashed, password) or row is None:
                 raise SignInFailed("wrong login or password")

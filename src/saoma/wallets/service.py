@@ -210,9 +210,12 @@ class Wallets:
     def _open_wallet_account(self) -> int:
         return self.ledger.open_account(self.currency, AccountKind.CONSUMER_WALLET)
 
-    def sign_in(self, login: str, password: str, address: str = "") -> tuple[str, Consumer]:
+    def sign_in(
+        self, login: str, password: str, address: str = "", device: str = ""
+    ) -> tuple[str, Consumer]:
         """A new bearer token (shown once; only its hash is stored) and the consumer; wrong
-        passwords are limited per login and per ``address`` (saoma.wallets.signins)."""
+        passwords are limited per login and per ``address``, less for a known ``device``
+        (saoma.wallets.signins)."""
         try:
             login = check_login(login)
         except InvalidRequest:
@@ -225,7 +228,7 @@ class Wallets:
                     .join(identifiers, identifiers.c.consumer_id == wm.consumers.c.id)
                     .where(identifiers.c.value == login, identifiers.c.verified_at_us > 0)
                 ).first()
-        with self.sign_ins.checking(None if row is None else row.id, login, address):
+        with self.sign_ins.checking(None if row is None else row.id, login, address, device):
             hashed = unknown_login_hash() if row is None else row.password_hash
             if not password_matches(hashed, password) or row is None:
                 raise SignInFailed("wrong login or password")

@@ -10,6 +10,12 @@ first claims a try under three counts, in ``WINDOW_US``:
 - the address, whatever accounts (``PER_ADDRESS_MAX``): one address trying a password on many
   accounts. An IPv6 address counts as its /64, which one client holds whole.
 
+A browser or app the account signed in from before with its password (its ``saoma_device``
+cookie: ``DEVICE_US``) is a known device: its checks of that account's password claim only the
+pair's count. Strangers guessing from many addresses, or one sharing the owner's carrier
+address, then lock out only those who never signed in there; a stolen device token still
+meets the pair's count, and helps with no other account.
+
 Each count is one conditional upsert (saoma.windows), all three in one transaction and before the
 password is checked, so concurrent wrong tries never check more passwords than the counts allow.
 A right password gives its own tries back (not the others': guesses made meanwhile stay counted).
@@ -27,23 +33,29 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Column, Table, bindparam, case, delete, insert, select, update
+from sqlalchemy import Column, Table, bindparam, case, delete, insert, select, text, update
 from sqlalchemy.engine import Connection, Engine
 
-from saoma.core.errors import NotFound, PasswordWrong, SignInFailed, TooManySignIns
+from saoma.core.errors import Conflict, NotFound, PasswordWrong, SignInFailed, TooManySignIns
 from saoma.core.ids import now_us, token_hash
 from saoma.db import is_sqlite, read, write
 from saoma.wallets.credentials import check_password, hash_password, password_matches
-from saoma.wallets.tables import sign_in_tries
+from saoma.wallets.tables import sign_in_devices, sign_in_tries
 from saoma.windows import claim_params, claim_statement
 
 PER_PAIR_MAX = 10  # wrong passwords for one account from one address; then it waits there
 PER_ACCOUNT_MAX = 50  # for one account from anywhere; then even the right one waits
 PER_ADDRESS_MAX = 100  # from one address, whatever accounts they name
 WINDOW_US = 15 * 60 * 1_000_000
+DEVICE_US = 90 * 24 * 3600 * 1_000_000  # a device is known this long after its last sign-in
 FORGET_BATCH = 1000  # rows maintenance deletes per statement
 
 _T = sign_in_tries.c
+_D = sign_in_devices.c
+_REMEMBER = text(
+    "INSERT INTO sign_in_devices (key, expires_at_us) VALUES (:key, :until)"
+    " ON CONFLICT (key) DO UPDATE SET expires_at_us = excluded.expires_at_us"
+)
 
 
 def _key(*parts: str) -> str:
@@ -83,13 +95,17 @@ class SignInTries:
         self.clock: Callable[[], int] = now_us  # microseconds; tests move it
 
     @contextmanager
-    def checking(self, account_id: str | None, login: str, address: str) -> Iterator[None]:
+    def checking(
+        self, account_id: str | None, login: str, address: str, device: str = ""
+    ) -> Iterator[None]:
         """Claim the tries of a password check for the account (``account_id``, or the unknown
         ``login`` when None) from ``address``, or refuse with 429 and nothing counted. The
         block checks the password: the tries stay counted if it raises ``SignInFailed`` or
         ``PasswordWrong``, and are given back otherwise (a right password, or a failure that
-        was no guess)."""
-        keys = self.claim(account_id, login, address)
+        was no guess). ``device``: the token of the browser or app asking; a right password
+        makes it known to the account, and a known one claims the pair's count only."""
+        known = bool(device) and account_id is not None and self.knows(account_id, device)
+        keys = self.claim(account_id, login, address, known_device=known)
         try:
             yield
         except (SignInFailed, PasswordWrong):
@@ -98,16 +114,36 @@ class SignInTries:
             self.give_back(keys)
             raise
         self.give_back(keys)
+        if device and account_id is not None:
+            self.remember(account_id, device)
 
-    def claim(self, account_id: str | None, login: str, address: str) -> list[str]:
-        """Count a failed try under each count, or refuse with 429 and nothing counted; the
-        keys counted, for :meth:`give_back`."""
+    def knows(self, account_id: str, device: str) -> bool:
+        """Whether the account signed in from ``device`` with its password in ``DEVICE_US``."""
+        key = _key(self.kind, "device", account_id, device)
+        with read(self.engine) as conn:
+            found = conn.execute(
+                select(_D.key).where(_D.key == key, _D.expires_at_us > self.clock())
+            ).first()
+        return found is not None
+
+    def remember(self, account_id: str, device: str) -> None:
+        """The account's password was right on ``device``: known for ``DEVICE_US`` more."""
+        key = _key(self.kind, "device", account_id, device)
+        with write(self.engine) as conn:
+            conn.execute(_REMEMBER, {"key": key, "until": self.clock() + DEVICE_US})
+
+    def claim(
+        self, account_id: str | None, login: str, address: str, *, known_device: bool = False
+    ) -> list[str]:
+        """Count a failed try under each count (a known device: the pair's only), or refuse
+        with 429 and nothing counted; the keys counted, for :meth:`give_back`."""
         who = ("account", account_id) if account_id is not None else ("login", login)
-        tries = [(_key(self.kind, *who), self.per_account, "account")]
+        tries = [] if known_device else [(_key(self.kind, *who), self.per_account, "account")]
         if address:
             network = _network(address)
             tries.insert(0, (_key(self.kind, *who, network), self.per_pair, "pair"))
-            tries.append((_key("address", network), self.per_address, "address"))
+            if not known_device:
+                tries.append((_key("address", network), self.per_address, "address"))
         claim = claim_statement(
             self.engine, sign_in_tries, key_column="key", count_column="failures"
         )
@@ -162,9 +198,10 @@ class SignInTries:
                     .where(a.id == owner_id, a.password_hash == row.password_hash)
                     .values(password_hash=hashed)
                 ).rowcount
-                if changed != 1:  # another change came first: its password is the current one
-                    raise PasswordWrong(
-                        "the password was changed meanwhile", field="current_password"
+                if changed != 1:  # another change came first: no guess, so not counted
+                    raise Conflict(
+                        "the password was changed meanwhile: sign in with the new one",
+                        field="current_password",
                     )
                 ended = conn.execute(
                     delete(sessions).where(
@@ -231,20 +268,25 @@ class SignInTries:
             raise SignInFailed("the password was changed meanwhile: sign in with the new one")
 
     def forget_old(self) -> int:
-        """Rows whose window ran out, deleted (maintenance): they count nothing any more. On
-        PostgreSQL a row a sign-in holds is skipped, never waited for, so a sign-in and this
-        never wait on each other in a circle."""
-        cutoff = self.clock() - self.window_us
-        old = select(_T.key).where(_T.window_start_us <= cutoff).limit(FORGET_BATCH)
-        if not is_sqlite(self.engine):
-            old = old.with_for_update(skip_locked=True)
+        """Rows whose window ran out, and devices not signed in from for ``DEVICE_US``, deleted
+        (maintenance): they count nothing any more. On PostgreSQL a row a sign-in holds is
+        skipped, never waited for, so a sign-in and this never wait on each other in a circle."""
+        now = self.clock()
         forgotten = 0
-        while True:
-            with write(self.engine) as conn:
-                gone = conn.execute(delete(sign_in_tries).where(_T.key.in_(old))).rowcount
-            forgotten += gone
-            if gone < FORGET_BATCH:
-                return forgotten
+        for table, old in (
+            (sign_in_tries, select(_T.key).where(_T.window_start_us <= now - self.window_us)),
+            (sign_in_devices, select(_D.key).where(_D.expires_at_us <= now)),
+        ):
+            old = old.limit(FORGET_BATCH)
+            if not is_sqlite(self.engine):
+                old = old.with_for_update(skip_locked=True)
+            while True:
+                with write(self.engine) as conn:
+                    gone = conn.execute(delete(table).where(table.c.key.in_(old))).rowcount
+                forgotten += gone
+                if gone < FORGET_BATCH:
+                    break
+        return forgotten
 
     def _refusal(self, what: str, most: int, left_us: int) -> TooManySignIns:
         wait_s = max(1, (left_us + 999_999) // 1_000_000)

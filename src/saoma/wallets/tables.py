@@ -117,6 +117,17 @@ sign_in_tries = Table(
     Index("sign_in_tries_window", "window_start_us"),  # maintenance forgets the old ones
 )
 
+# The browsers and apps an account signed in from with its password (``saoma_device`` cookie):
+# a check of its password from one of them is counted only under the account and address pair,
+# so strangers guessing elsewhere, or sharing a carrier's address, do not lock the owner out.
+sign_in_devices = Table(
+    "sign_in_devices",
+    metadata,
+    Column("key", String(64), primary_key=True),  # sha256 of the kind, account and device token
+    Column("expires_at_us", BigInteger, nullable=False),
+    Index("sign_in_devices_expiry", "expires_at_us"),  # maintenance forgets the old ones
+)
+
 sessions = Table(
     "sessions",
     metadata,

@@ -155,16 +155,7 @@ def render(request: Request, name: str, title: str) -> HTMLResponse:
 
 
 def _with_cookie(request: Request, response: JSONResponse, kind: str, token: str) -> JSONResponse:
-    response.set_cookie(
-        COOKIES[kind],
-        token,
-        max_age=COOKIE_MAX_AGE_S,
-        httponly=True,
-        samesite="strict",
-        secure=request.url.scheme == "https",
-        path="/",
-    )
-    return response
+    return deps.with_cookie(request, response, COOKIES[kind], token, COOKIE_MAX_AGE_S)
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -202,16 +193,8 @@ def console_sign_in(body: ConsoleSignIn, request: Request) -> JSONResponse:
         body.login, body.password, body.code, deps.address_of(request)
     )
     response = JSONResponse({"operator": session.operator.view()}, status_code=201)
-    response.set_cookie(
-        ops_deps.OPS_COOKIE,
-        session.token,
-        max_age=max(1, (session.expires_at_us - now_us()) // 1_000_000),
-        httponly=True,
-        samesite="strict",
-        secure=request.url.scheme == "https",
-        path="/",
-    )
-    return response
+    max_age_s = max(1, (session.expires_at_us - now_us()) // 1_000_000)
+    return deps.with_cookie(request, response, ops_deps.OPS_COOKIE, session.token, max_age_s)
 
 
 @router.delete("/console/session", status_code=204)
@@ -281,16 +264,19 @@ def web_config(request: Request) -> dict[str, Any]:
 
 @router.post("/web/sessions", responses=problems(401, 422, 429))
 def web_sign_in(body: WebSignIn, request: Request) -> JSONResponse:
-    platform = deps.platform_of(request)
+    platform, device, address = (
+        deps.platform_of(request),
+        deps.device_of(request),
+        deps.address_of(request),
+    )
     if body.kind == "consumer":
-        token, c = platform.wallets.sign_in(body.login, body.password, deps.address_of(request))
+        token, c = platform.wallets.sign_in(body.login, body.password, address, device)
         answer = {"kind": "consumer", "id": c.id, "display_name": c.display_name}
     else:
-        m, token = platform.merchants.sign_in_session(
-            body.login, body.password, deps.address_of(request)
-        )
+        m, token = platform.merchants.sign_in_session(body.login, body.password, address, device)
         answer = {"kind": "merchant", "id": m.id, "name": m.name}
-    return _with_cookie(request, JSONResponse(answer, status_code=201), body.kind, token)
+    signed_in = _with_cookie(request, JSONResponse(answer, status_code=201), body.kind, token)
+    return deps.with_device(request, signed_in, device)
 
 
 @router.post("/web/consumers", responses=problems(409, 422))
