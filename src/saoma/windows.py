@@ -15,17 +15,19 @@ claimed for ``PENDING_STALE_US``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cache
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import BigInteger, Integer, Table, bindparam, case, func, literal, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from saoma.db import is_sqlite
 
 _BUILT: dict[tuple[str, ...], Any] = {}
+E = TypeVar("E")
 PENDING_STALE_US = 10 * 1_000_000  # a try under way this long without another claim was lost
 
 
@@ -160,3 +162,36 @@ def under_way_statement(
 def claim_params(key: str, limit: int, window_us: int, now: int) -> dict[str, Any]:
     """What :func:`claim_statement`'s upsert is run with."""
     return {"key": key, "limit": limit, "window_us": window_us, "now": now}
+
+
+def claim_or_wait(
+    conn: Connection,
+    table: Table,
+    *,
+    key_column: str,
+    count_column: str,
+    key: str,
+    limit: int,
+    window_us: int,
+    now: int,
+) -> int:
+    """Claim one try for ``key`` in ``conn``'s transaction: 0 when it was counted, else how many
+    whole seconds (at least 1) until its window ends and the tries may go on."""
+    claim = claim_statement(conn.engine, table, key_column=key_column, count_column=count_column)
+    if conn.execute(claim, claim_params(key, limit, window_us, now)).first() is not None:
+        return 0
+    start = conn.execute(select(table.c.window_start_us).where(table.c[key_column] == key)).scalar()
+    return max(1, ((start or now) + window_us - now + 999_999) // 1_000_000)
+
+
+def too_many(error: Callable[..., E], counted: str, limit: int, window_us: int, wait_s: int) -> E:
+    """The 429 of a used-up window: ``error`` (a SaomaError) saying ``limit`` ``counted`` (``"wrong
+    passwords for this address"``) in the window's minutes and when to try again, with
+    ``retry_after_s`` for the Retry-After header."""
+    minutes = max(1, window_us // 60_000_000)
+    return error(
+        f"{limit} {counted} {minutes} minutes: try again in {wait_s} s",
+        limit=limit,
+        window_s=window_us // 1_000_000,
+        retry_after_s=wait_s,
+    )

@@ -8,14 +8,13 @@ which tell the same, are counted the same way, per merchant (saoma.mandates).
 
 from __future__ import annotations
 
-from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
 from saoma.core.errors import TooManyLookups
 from saoma.core.ids import now_us
 from saoma.db import write
 from saoma.p2p import tables as m
-from saoma.windows import claim_params, claim_statement
+from saoma.windows import claim_or_wait, too_many
 
 LOOKUPS_MAX = 30
 LOOKUP_WINDOW_US = 10 * 60 * 1_000_000
@@ -38,25 +37,16 @@ class LookupLimit:
     def take(self, consumer_id: str) -> None:
         """Count one lookup for ``consumer_id`` (or a merchant's id: the ids never meet), or
         refuse it (429) once the window's are used."""
-        table = m.lookup_limits
-        now = now_us()
         with write(self.engine) as conn:
-            counted = conn.execute(
-                claim_statement(
-                    self.engine, table, key_column="consumer_id", count_column="lookups"
-                ),
-                claim_params(consumer_id, self.most, self.window_us, now),
-            ).first()
-            if counted is not None:
-                return
-            start = conn.execute(
-                select(table.c.window_start_us).where(table.c.consumer_id == consumer_id)
-            ).scalar()
-        wait_s = max(1, ((start or now) + self.window_us - now + 999_999) // 1_000_000)
-        minutes = max(1, self.window_us // 60_000_000)
-        raise TooManyLookups(
-            f"{self.most} {self.what} per {minutes} minutes: try again in {wait_s} s",
-            limit=self.most,
-            window_s=self.window_us // 1_000_000,
-            retry_after_s=wait_s,
-        )
+            wait_s = claim_or_wait(
+                conn,
+                m.lookup_limits,
+                key_column="consumer_id",
+                count_column="lookups",
+                key=consumer_id,
+                limit=self.most,
+                window_us=self.window_us,
+                now=now_us(),
+            )
+        if wait_s:
+            raise too_many(TooManyLookups, f"{self.what} per", self.most, self.window_us, wait_s)

@@ -41,7 +41,7 @@ from saoma.core.ids import now_us, token_hash
 from saoma.db import is_sqlite, read, write
 from saoma.wallets.credentials import check_password, hash_password, password_matches
 from saoma.wallets.tables import sign_in_devices, sign_in_tries
-from saoma.windows import claim_params, claim_statement
+from saoma.windows import claim_or_wait, too_many
 
 PER_PAIR_MAX = 10  # wrong passwords for one account from one address; then it waits there
 PER_ACCOUNT_MAX = 50  # for one account from anywhere; then even the right one waits
@@ -51,6 +51,11 @@ DEVICE_US = 90 * 24 * 3600 * 1_000_000  # a device is known this long after its 
 FORGET_BATCH = 1000  # rows maintenance deletes per statement
 
 _T = sign_in_tries.c
+_WHERE = {  # what each count is of, as a refusal says
+    "pair": "this account from this address",
+    "account": "this account",
+    "address": "this address",
+}
 _D = sign_in_devices.c
 _REMEMBER = text(
     "INSERT INTO sign_in_devices (key, expires_at_us) VALUES (:key, :until)"
@@ -144,16 +149,22 @@ class SignInTries:
             tries.insert(0, (_key(self.kind, *who, network), self.per_pair, "pair"))
             if not known_device:
                 tries.append((_key("address", network), self.per_address, "address"))
-        claim = claim_statement(
-            self.engine, sign_in_tries, key_column="key", count_column="failures"
-        )
         now = self.clock()
         with write(self.engine) as conn:  # every claim takes its rows in this order
             for key, most, what in tries:
-                params = claim_params(key, most, self.window_us, now)
-                if conn.execute(claim, params).first() is None:
-                    start = conn.execute(select(_T.window_start_us).where(_T.key == key)).scalar()
-                    raise self._refusal(what, most, (start or now) + self.window_us - now)
+                wait_s = claim_or_wait(
+                    conn,
+                    sign_in_tries,
+                    key_column="key",
+                    count_column="failures",
+                    key=key,
+                    limit=most,
+                    window_us=self.window_us,
+                    now=now,
+                )
+                if wait_s:
+                    counted = f"wrong passwords for {_WHERE[what]} in"
+                    raise too_many(TooManySignIns, counted, most, self.window_us, wait_s)
         return [key for key, _, _ in tries]
 
     def give_back(self, keys: list[str]) -> None:
@@ -287,18 +298,3 @@ class SignInTries:
                 if gone < FORGET_BATCH:
                     break
         return forgotten
-
-    def _refusal(self, what: str, most: int, left_us: int) -> TooManySignIns:
-        wait_s = max(1, (left_us + 999_999) // 1_000_000)
-        minutes = max(1, self.window_us // 60_000_000)
-        where = {
-            "pair": "this account from this address",
-            "account": "this account",
-            "address": "this address",
-        }[what]
-        return TooManySignIns(
-            f"{most} wrong passwords for {where} in {minutes} minutes: try again in {wait_s} s",
-            limit=most,
-            window_s=self.window_us // 1_000_000,
-            retry_after_s=wait_s,
-        )
