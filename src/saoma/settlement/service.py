@@ -43,6 +43,7 @@ from saoma.movements import Movements, Refused, Unit
 from saoma.payments.rows import derived_id, system_account_id
 from saoma.settlement import tables as t
 from saoma.settlement.accounts import BankAccounts
+from saoma.settlement.splits import hold_for_close
 from saoma.settlement.terms import Terms, business_date, last_cutoff
 
 log = logging.getLogger(__name__)
@@ -230,12 +231,11 @@ class Settlements:
     # --- step 1: close --------------------------------------------------------------------------
 
     def _close(self, terms: Any, cutoff: int, kind: str, now: int) -> str | None:
-        merchant = self.merchants.get(terms.merchant_id)
+        merchant, sid = self.merchants.get(terms.merchant_id), new_id("stl")
         has_bank = self.accounts.current(merchant.id) is not None  # read before the write
-        sid = new_id("stl")
         try:
             with write(self.engine) as conn:
-                self.terms.hold(conn, merchant.id)
+                hold_for_close(conn, merchant.id)
                 self._open(conn, sid, merchant, terms, cutoff, kind, now)
                 params = {"sid": sid, "mid": merchant.id, "acct": merchant.account_id}
                 taken = sum(

@@ -17,17 +17,16 @@ is called by the maintenance loop and by the settlement run before it takes line
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from sqlalchemy import and_, exists, select
-from sqlalchemy.engine import Engine
+from sqlalchemy import and_, exists, select, text
+from sqlalchemy.engine import Connection, Engine
 
 from saoma.core.errors import AlreadySettled, Conflict, InsufficientFunds, SaomaError, not_found
 from saoma.core.ids import now_us, rfc3339
 from saoma.core.money import rate_of
-from saoma.db import read
+from saoma.db import is_sqlite, read, write
 from saoma.ledger import Transfer, TransferCode
 from saoma.ledger.tx import Refusal
 from saoma.merchants.service import Merchant, Merchants
@@ -48,16 +47,25 @@ _UNCHANGED_SQL = "UPDATE payments SET refunded = refunded WHERE id = :pid AND re
 _COUNT_SQL = "SELECT COUNT(*) FROM payment_splits WHERE payment_id = :pid"
 # A settlement took the payment meanwhile (looked at again in the split's commit).
 _SETTLED_SQL = "SELECT 1 FROM settlement_lines WHERE source = :tid"
-# PostgreSQL: the merchant's terms held (FOR KEY SHARE) until the split commits, before the look
-# above. A settlement's close holds them FOR UPDATE while it takes its lines, so it waits for a
-# split committing and then takes the split with its payment. A split finding them held by a
-# close (its terms row there, but skipped) is tried again: waiting would hold the batch's
-# accounts. The terms row is made before any close, so no row means no close.
-_CLOSING_SQL = (
-    "SELECT EXISTS (SELECT 1 FROM settlement_terms WHERE merchant_id = :mid),"
-    " (SELECT 1 FROM settlement_terms WHERE merchant_id = :mid FOR KEY SHARE SKIP LOCKED)"
-)
-CLOSING_WAIT_S = 0.05  # how long a split waits for a close before it reads the payment again
+# PostgreSQL: a settlement's close and a split of the same merchant meet on one advisory lock, not
+# a row (the terms' own updates, some made inside ledger batches, must never wait for a close).
+# The close holds it whole while it takes its lines (``hold_for_close``), so it waits for a split
+# committing and takes the split with its payment. A split's commit shares it, before the look
+# for a settlement line; finding it held by a close, the split is tried again once the close has
+# committed (``wait_for_close``): waiting inside the batch would hold the batch's accounts.
+_CLOSE_KEY = "hashtextextended('settlement close ' || CAST(:mid AS text), 0)"
+_CLOSE_SHARED = f"SELECT pg_try_advisory_xact_lock_shared({_CLOSE_KEY})"
+_CLOSE_HELD = text(f"SELECT pg_advisory_xact_lock({_CLOSE_KEY})")
+_CLOSE_WAITED = text(f"SELECT pg_advisory_xact_lock_shared({_CLOSE_KEY})")
+
+
+def hold_for_close(conn: Connection, merchant_id: str) -> None:
+    """A settlement's close of ``merchant_id`` under way in ``conn``'s transaction: splits of
+    its payments wait for its commit (PostgreSQL; SQLite's one writer does so already)."""
+    if not is_sqlite(conn.engine):
+        conn.execute(_CLOSE_HELD, {"mid": merchant_id})
+
+
 # The agreement is still accepted, and stays so until the split commits (its row is taken).
 _STILL_ACCEPTED_SQL = (
     "UPDATE split_agreements SET updated_at_us = updated_at_us"
@@ -170,10 +178,11 @@ class Splits:
                 raise _Stale(payment.id)
             if unit.execute(_STILL_ACCEPTED_SQL, {"id": agreement.id}).rowcount != 1:
                 raise Conflict("the split agreement was ended meanwhile")
-            if unit.tx.postgres:
-                has_terms, free = unit.execute(_CLOSING_SQL, {"mid": merchant.id}).fetchone()
-                if has_terms and free is None:
-                    raise _Closing(payment.id)
+            if (
+                unit.tx.postgres
+                and not unit.execute(_CLOSE_SHARED, {"mid": merchant.id}).fetchone()[0]
+            ):
+                raise _Closing(payment.id)
             if unit.execute(_SETTLED_SQL, {"tid": payment.transfer_id}).fetchone() is not None:
                 raise AlreadySettled("the payment was settled meanwhile: it can no longer be split")
             if amount:
@@ -186,9 +195,11 @@ class Splits:
                 self.payments.movements.record_alone(record)
                 return self._done(split_id, merchant)
             moved = self.payments.movements.move([self._transfer(row, payment, agreement)], record)
-        except _Stale as stale:
-            if isinstance(stale, _Closing):
-                time.sleep(CLOSING_WAIT_S)
+        except _Closing:
+            with write(self.engine) as conn:  # holding nothing else, until the close commits
+                conn.execute(_CLOSE_WAITED, {"mid": merchant.id})
+            return None
+        except _Stale:
             return None
         if isinstance(moved, Refused):
             stored = self._split_row(split_id)  # the same split, sent at the same moment

@@ -18,7 +18,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, text
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
 from saoma.core.errors import AlreadySettled, InvalidRequest
@@ -120,14 +120,6 @@ class Terms:
             with read(self.engine) as conn:
                 row = conn.execute(query).first()
         return row
-
-    @staticmethod
-    def hold(conn: Connection, merchant_id: str) -> None:
-        """The merchant's terms held (FOR UPDATE) to the end of ``conn``'s transaction, as a
-        settlement's close takes its lines: a split committing then is waited for and taken with
-        its payment; one that comes later finds them held and waits for the close (splits.py)."""
-        st = t.settlement_terms.c
-        conn.execute(select(st.merchant_id).where(st.merchant_id == merchant_id).with_for_update())
 
     def granted(self, merchant_id: str) -> int:
         with read(self.engine) as conn:
