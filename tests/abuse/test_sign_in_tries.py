@@ -221,11 +221,14 @@ def test_a_device_the_owner_signed_in_from_is_not_held_back_by_guesses_elsewhere
         "too many"
     )
     assert platform.wallets.sign_in(PHONE, PASSWORD, "5.6.7.9", DEVICE)[1].id == owner.id
+    # A copy of the device's cookie guesses ten times in all, wherever the copies are.
     own_guesses = [
-        outcome(lambda: platform.wallets.sign_in(PHONE, "not it!!", "5.6.7.9", DEVICE))
-        for _ in range(PER_PAIR_MAX + 1)
+        outcome(lambda i=i: platform.wallets.sign_in(PHONE, "not it!!", f"7.7.7.{i}", DEVICE))
+        for i in range(PER_PAIR_MAX + 1)
     ]
     assert own_guesses == ["wrong"] * PER_PAIR_MAX + ["too many"]
+    with pytest.raises(TooManySignIns, match="this account from this device"):
+        platform.wallets.sign_in(PHONE, PASSWORD, "5.6.7.9", DEVICE)
 
 
 def test_a_known_device_behind_a_busy_shared_address_still_signs_in(platform: Platform) -> None:
@@ -241,7 +244,12 @@ def test_a_known_device_behind_a_busy_shared_address_still_signs_in(platform: Pl
     assert outcome(lambda: platform.wallets.sign_in(PHONE, PASSWORD, at_carrier)) == "too many"
     assert platform.wallets.sign_in(PHONE, PASSWORD, at_carrier, DEVICE)[1].login == PHONE
     other = lambda: platform.wallets.sign_in("+8613700000002", PASSWORD, at_carrier, DEVICE)  # noqa: E731
-    assert outcome(other) == "too many"
+    assert outcome(other) == "too many"  # the device is known to its own account only
+    platform.wallets.sign_ins.per_address = 1000  # a stranger there guesses the owner's own
+    for _ in range(PER_PAIR_MAX):
+        outcome(lambda: platform.wallets.sign_in(PHONE, "not it!!", at_carrier))
+    assert outcome(lambda: platform.wallets.sign_in(PHONE, PASSWORD, at_carrier)) == "too many"
+    assert platform.wallets.sign_in(PHONE, PASSWORD, at_carrier, DEVICE)[1].login == PHONE
 
 
 def test_maintenance_forgets_devices_not_signed_in_from_for_their_time(platform: Platform) -> None:
@@ -249,12 +257,34 @@ def test_maintenance_forgets_devices_not_signed_in_from_for_their_time(platform:
         login=SHOP, password=PASSWORD, name="Old Chen Noodles", city="Shenzhen"
     )
     platform.merchants.sign_in(SHOP, PASSWORD, "5.6.7.8", DEVICE)
-    tries = platform.merchants.sign_ins
-    assert tries.knows(owner.id, DEVICE) and not tries.knows(owner.id, "sd_" + "n" * 43)
-    assert not platform.wallets.sign_ins.knows(owner.id, DEVICE)  # kinds apart
+    tries, shop = platform.merchants.sign_ins, ("account", owner.id)
+    assert tries.knows(shop, DEVICE) and not tries.knows(shop, "sd_" + "n" * 43)
+    assert not platform.wallets.sign_ins.knows(shop, DEVICE)  # kinds apart
     later(platform, DEVICE_US)
-    assert not tries.knows(owner.id, DEVICE)
+    assert not tries.knows(shop, DEVICE)
     assert tries.forget_old() == 4  # the sign-in's three windows, and the device
+    with platform.engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(sign_in_devices)).scalar() == 0
+
+
+def test_a_new_password_or_a_sign_out_everywhere_forgets_every_device(
+    platform: Platform,
+) -> None:
+    """Whoever once signed in with the old password, or holds a lost phone, keeps no way past
+    the account's counts."""
+    consumer = platform.wallets.sign_up(PHONE, PASSWORD, "Li Wei")
+    shop = platform.merchants.sign_up(
+        login=SHOP, password=PASSWORD, name="Old Chen Noodles", city="Shenzhen"
+    )
+    platform.wallets.sign_in(PHONE, PASSWORD, "5.6.7.8", DEVICE)
+    platform.merchants.sign_in(SHOP, PASSWORD, "5.6.7.8", DEVICE)
+    wallet, till = platform.wallets.sign_ins, platform.merchants.sign_ins
+    assert wallet.knows(("account", consumer.id), DEVICE)
+    platform.wallets.change_password(consumer.id, PASSWORD, "another horse battery")
+    assert not wallet.knows(("account", consumer.id), DEVICE)
+    assert till.knows(("account", shop.id), DEVICE)  # another account's are kept
+    platform.merchants.sign_out_everywhere(shop.id)
+    assert not till.knows(("account", shop.id), DEVICE)
     with platform.engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(sign_in_devices)).scalar() == 0
 

@@ -359,7 +359,8 @@ def test_signing_out_everywhere_during_an_enrolment_stops_that_device_too(
     monkeypatch.setattr(platform.wallets, "hold_session", then_signed_out)
     for client in _enrolling_client(platform):
         answer = client.post("/v1/me/devices", json={"label": "phone"}, headers=bearer(phone))
-        assert answer.status_code == 201, answer.text
+        # 201, or 401 when the sign-out committed before the answer was made
+        assert answer.status_code in (201, 401), answer.text
     sign_out.join(10)
     assert outcome == [(1, 1)]  # the session ended and the device made under it stopped
     assert platform.paycodes.devices(payer.id) == []

@@ -36,7 +36,7 @@ def sign_out_everywhere(me: Me, request: Request) -> Response:
     return answer({"sessions_ended": ended, "devices_revoked": revoked})
 
 
-@router.put("/me/password", response_model=SessionsEndedOut, responses=problems(401, 422, 429))
+@router.put("/me/password", response_model=SessionsEndedOut, responses=problems(401, 409, 422, 429))
 def change_password(body: ChangePassword, me: Me, request: Request) -> Response:
     """A new password, with the current one; every other session of the wallet ends."""
     ended = deps.platform_of(request).wallets.change_password(
@@ -78,7 +78,7 @@ def merchant_sign_out_everywhere(shop: Shop, request: Request) -> Response:
 @router.put(
     "/merchant/password",
     response_model=SessionsEndedOut,
-    responses=problems(401, 422, 423, 429),
+    responses=problems(401, 409, 422, 423, 429),
     openapi_extra=PIN_GUARDED,
 )
 def merchant_change_password(body: ChangePassword, shop: Shop, request: Request) -> Response:

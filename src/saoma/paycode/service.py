@@ -166,11 +166,17 @@ class PaymentCodes:
                     created_at_us=now_us(),
                 )
             )
+        handles = self._issue(device_id)
+        if while_signed_in is not None:
+            try:
+                self._device(wallet_id, device_id)
+            except NotFound:  # stopped by a sign-out everywhere as its handles were issued
+                raise Unauthenticated("the session has ended: sign in again") from None
         return {
             "device_id": device_id,
             "secret": base64.b64encode(secret).decode(),
             "step_s": codes.STEP_S,
-            "handles": self._issue(device_id),
+            "handles": handles,
         }
 
     def replenish(self, wallet_id: str, device_id: str) -> list[str]:

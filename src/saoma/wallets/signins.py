@@ -11,10 +11,11 @@ first claims a try under three counts, in ``WINDOW_US``:
   accounts. An IPv6 address counts as its /64, which one client holds whole.
 
 A browser or app the account signed in from before with its password (its ``saoma_device``
-cookie: ``DEVICE_US``) is a known device: its checks of that account's password claim only the
-pair's count. Strangers guessing from many addresses, or one sharing the owner's carrier
-address, then lock out only those who never signed in there; a stolen device token still
-meets the pair's count, and helps with no other account.
+cookie: ``DEVICE_US``) is a known device: its checks of that account's password claim a count of
+their own instead (``PER_PAIR_MAX`` for the account on that device, wherever it is). Strangers
+guessing from many addresses, or from the owner's carrier address, then lock out only devices
+that never signed in; a copied device token gets those ten guesses in all, and helps with no
+other account. A new password, or a sign-out everywhere, forgets every device of the account.
 
 Each count is one conditional upsert (saoma.windows), all three in one transaction and before the
 password is checked, so concurrent wrong tries never check more passwords than the counts allow.
@@ -52,13 +53,14 @@ FORGET_BATCH = 1000  # rows maintenance deletes per statement
 
 _T = sign_in_tries.c
 _WHERE = {  # what each count is of, as a refusal says
+    "device": "this account from this device",
     "pair": "this account from this address",
     "account": "this account",
     "address": "this address",
 }
 _D = sign_in_devices.c
 _REMEMBER = text(
-    "INSERT INTO sign_in_devices (key, expires_at_us) VALUES (:key, :until)"
+    "INSERT INTO sign_in_devices (key, account_key, expires_at_us) VALUES (:key, :account, :until)"
     " ON CONFLICT (key) DO UPDATE SET expires_at_us = excluded.expires_at_us"
 )
 
@@ -108,8 +110,10 @@ class SignInTries:
         block checks the password: the tries stay counted if it raises ``SignInFailed`` or
         ``PasswordWrong``, and are given back otherwise (a right password, or a failure that
         was no guess). ``device``: the token of the browser or app asking; a right password
-        makes it known to the account, and a known one claims the pair's count only."""
-        known = bool(device) and account_id is not None and self.knows(account_id, device)
+        makes it known to the account, and a known one claims its own count only (an unknown
+        login's device is looked for too, so the time taken does not tell it apart)."""
+        who = ("account", account_id) if account_id is not None else ("login", login)
+        known = self.knows(who, device) if device else ""
         keys = self.claim(account_id, login, address, known_device=known)
         try:
             yield
@@ -122,33 +126,46 @@ class SignInTries:
         if device and account_id is not None:
             self.remember(account_id, device)
 
-    def knows(self, account_id: str, device: str) -> bool:
-        """Whether the account signed in from ``device`` with its password in ``DEVICE_US``."""
-        key = _key(self.kind, "device", account_id, device)
+    def knows(self, who: tuple[str, str], device: str) -> str:
+        """The device's own count key if ``who`` (``("account", id)``) signed in from
+        ``device`` with its password in ``DEVICE_US`` and has not changed it since, else ""."""
+        key = _key(self.kind, *who, "device", device)
         with read(self.engine) as conn:
             found = conn.execute(
                 select(_D.key).where(_D.key == key, _D.expires_at_us > self.clock())
             ).first()
-        return found is not None
+        return key if found is not None else ""
 
     def remember(self, account_id: str, device: str) -> None:
         """The account's password was right on ``device``: known for ``DEVICE_US`` more."""
-        key = _key(self.kind, "device", account_id, device)
+        params = {
+            "key": _key(self.kind, "account", account_id, "device", device),
+            "account": _key(self.kind, "account", account_id),
+            "until": self.clock() + DEVICE_US,
+        }
         with write(self.engine) as conn:
-            conn.execute(_REMEMBER, {"key": key, "until": self.clock() + DEVICE_US})
+            conn.execute(_REMEMBER, params)
+
+    def forget_devices(self, conn: Connection, account_id: str) -> None:
+        """Every device of the account forgotten, in ``conn``'s transaction (a new password,
+        a sign-out everywhere): each signs in under the account's counts again."""
+        account = _key(self.kind, "account", account_id)
+        conn.execute(delete(sign_in_devices).where(_D.account_key == account))
 
     def claim(
-        self, account_id: str | None, login: str, address: str, *, known_device: bool = False
+        self, account_id: str | None, login: str, address: str, *, known_device: str = ""
     ) -> list[str]:
-        """Count a failed try under each count (a known device: the pair's only), or refuse
-        with 429 and nothing counted; the keys counted, for :meth:`give_back`."""
+        """Count a failed try under each count (a known device, ``known_device`` its count's
+        key: that count only), or refuse with 429 and nothing counted; the keys counted, for
+        :meth:`give_back`."""
         who = ("account", account_id) if account_id is not None else ("login", login)
-        tries = [] if known_device else [(_key(self.kind, *who), self.per_account, "account")]
-        if address:
+        tries = [(_key(self.kind, *who), self.per_account, "account")]
+        if known_device:
+            tries = [(known_device, self.per_pair, "device")]
+        elif address:
             network = _network(address)
             tries.insert(0, (_key(self.kind, *who, network), self.per_pair, "pair"))
-            if not known_device:
-                tries.append((_key("address", network), self.per_address, "address"))
+            tries.append((_key("address", network), self.per_address, "address"))
         now = self.clock()
         with write(self.engine) as conn:  # every claim takes its rows in this order
             for key, most, what in tries:
@@ -210,10 +227,8 @@ class SignInTries:
                     .values(password_hash=hashed)
                 ).rowcount
                 if changed != 1:  # another change came first: no guess, so not counted
-                    raise Conflict(
-                        "the password was changed meanwhile: sign in with the new one",
-                        field="current_password",
-                    )
+                    raise Conflict("the password was changed meanwhile: sign in with the new one")
+                self.forget_devices(conn, owner_id)
                 ended = conn.execute(
                     delete(sessions).where(
                         sessions_owner == owner_id, sessions.c.token_hash != keep_token_hash
@@ -229,12 +244,14 @@ class SignInTries:
         with_it: Callable[[Connection, str], int] | None = None,
     ) -> tuple[int, int]:
         """End every session whose ``sessions_owner`` is ``owner_id`` (a lost phone) and, in the
-        same commit, what ``with_it`` does (a wallet's devices stopped): how many sessions
-        ended, and what ``with_it`` answered. The sessions first: a request still signed in
-        finds none, and what one made under its session meanwhile (``hold_session``) is seen."""
+        same commit, forget its devices and do what ``with_it`` does (a wallet's payment codes
+        stopped): how many sessions ended, and what ``with_it`` answered. The sessions first: a
+        request still signed in finds none, and what one made under its session meanwhile
+        (``hold_session``) is seen."""
         sessions = sessions_owner.table
         with write(self.engine) as conn:
             ended = conn.execute(delete(sessions).where(sessions_owner == owner_id)).rowcount
+            self.forget_devices(conn, owner_id)
             more = with_it(conn, owner_id) if with_it is not None else 0
         return int(ended), more
 

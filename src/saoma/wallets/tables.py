@@ -124,7 +124,9 @@ sign_in_devices = Table(
     "sign_in_devices",
     metadata,
     Column("key", String(64), primary_key=True),  # sha256 of the kind, account and device token
+    Column("account_key", String(64), nullable=False),  # sha256 of the kind and account
     Column("expires_at_us", BigInteger, nullable=False),
+    Index("sign_in_devices_account", "account_key"),  # a new password forgets them all
     Index("sign_in_devices_expiry", "expires_at_us"),  # maintenance forgets the old ones
 )
 
