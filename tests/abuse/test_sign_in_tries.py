@@ -221,14 +221,46 @@ def test_a_device_the_owner_signed_in_from_is_not_held_back_by_guesses_elsewhere
         "too many"
     )
     assert platform.wallets.sign_in(PHONE, PASSWORD, "5.6.7.9", DEVICE)[1].id == owner.id
-    # A copy of the device's cookie guesses ten times in all, wherever the copies are.
+    # A copy of the device's cookie spends the device's own ten, wherever the copies are, and
+    # then meets the account's count, spent by the strangers: the device waits with the rest.
     own_guesses = [
         outcome(lambda i=i: platform.wallets.sign_in(PHONE, "not it!!", f"7.7.7.{i}", DEVICE))
         for i in range(PER_PAIR_MAX + 1)
     ]
     assert own_guesses == ["wrong"] * PER_PAIR_MAX + ["too many"]
-    with pytest.raises(TooManySignIns, match="this account from this device"):
+    with pytest.raises(TooManySignIns, match="for this account in"):
         platform.wallets.sign_in(PHONE, PASSWORD, "5.6.7.9", DEVICE)
+
+
+def test_a_copied_device_cookie_does_not_lock_its_owner_out(platform: Platform) -> None:
+    """The device's own count spent by a copy of its cookie elsewhere, the owner's right
+    password on it is counted as any device's is, and signs in."""
+    platform.wallets.sign_up(PHONE, PASSWORD, "Li Wei")
+    platform.wallets.sign_in(PHONE, PASSWORD, "5.6.7.8", DEVICE)
+    for i in range(PER_PAIR_MAX):
+        outcome(lambda i=i: platform.wallets.sign_in(PHONE, "not it!!", f"7.7.7.{i}", DEVICE))
+    assert platform.wallets.sign_in(PHONE, PASSWORD, "5.6.7.8", DEVICE)[1].login == PHONE
+
+
+def test_a_device_signed_in_as_the_password_changes_is_not_remembered(
+    platform: Platform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Whoever signed in with the old password as the owner changed it keeps no known device."""
+    owner = platform.merchants.sign_up(
+        login=SHOP, password=PASSWORD, name="Old Chen Noodles", city="Shenzhen"
+    )
+    tries = platform.merchants.sign_ins
+    real = tries.remember
+
+    def changed_first(*args: object) -> None:
+        platform.merchants.change_password(owner.id, PASSWORD, "another horse battery")
+        real(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(tries, "remember", changed_first)
+    platform.merchants.sign_in(SHOP, PASSWORD, "5.6.7.8", DEVICE)
+    assert not tries.knows(("account", owner.id), DEVICE)
+    with platform.engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(sign_in_devices)).scalar() == 0
 
 
 def test_a_known_device_behind_a_busy_shared_address_still_signs_in(platform: Platform) -> None:

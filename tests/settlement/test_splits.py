@@ -172,6 +172,13 @@ def test_a_split_asked_for_while_a_settlement_closes_waits_for_its_answer(
                 text("UPDATE settlement_terms SET updated_at_us = 1 WHERE merchant_id = :m"),
                 {"m": c.stall.id},
             )
+        # nor a new overdraft limit, whose allowance moves in a ledger batch
+        limit = threading.Thread(
+            target=lambda: settlements.terms.set(c.stall.id, overdraft_limit=70_000)
+        )
+        limit.start()
+        limit.join(5)
+        assert not limit.is_alive() and settlements.terms.granted(c.stall.id) == 70_000
     threading.Timer(0.3, go.set).start()
     with pytest.raises(SaomaError) as refused:
         platform.splits.split_payment(c.stall, paid["id"], c.agreement["id"])

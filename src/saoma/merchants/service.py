@@ -286,7 +286,7 @@ class Merchants:
         self.currency = currency(currency_code).alpha
         self.fee_ppm = fee_ppm
         self.key_overlap_us = key_overlap_us
-        self.sign_ins = SignInTries(engine, "merchant")
+        self.sign_ins = SignInTries(engine, "merchant", accounts=m.merchants)
 
     def sign_up(
         self,
@@ -384,7 +384,8 @@ class Merchants:
             login = ""
         with read(self.engine) as conn:
             row = conn.execute(select(m.merchants).where(m.merchants.c.login == login)).first()
-        with self.sign_ins.checking(None if row is None else row.id, login, address, device):
+        account_id, checked = (None, "") if row is None else (row.id, row.password_hash)
+        with self.sign_ins.checking(account_id, login, address, device, checked):
             hashed = unknown_login_hash() if row is None else row.password_hash
             if not password_matches(hashed, password) or row is None:
                 raise SignInFailed("wrong login or password")

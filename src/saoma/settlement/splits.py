@@ -52,7 +52,7 @@ _SETTLED_SQL = "SELECT 1 FROM settlement_lines WHERE source = :tid"
 # The close holds it whole while it takes its lines (``hold_for_close``), so it waits for a split
 # committing and takes the split with its payment. A split's commit shares it, before the look
 # for a settlement line; finding it held by a close, the split is tried again once the close has
-# committed (``wait_for_close``): waiting inside the batch would hold the batch's accounts.
+# committed (``_split`` waits for it on its own): waiting in the batch would hold its accounts.
 _CLOSE_KEY = "hashtextextended('settlement close ' || CAST(:mid AS text), 0)"
 _CLOSE_SHARED = f"SELECT pg_try_advisory_xact_lock_shared({_CLOSE_KEY})"
 _CLOSE_HELD = text(f"SELECT pg_advisory_xact_lock({_CLOSE_KEY})")

@@ -143,7 +143,7 @@ class Wallets:
         self.ledger = ledger
         self.currency = currency(currency_code).alpha
         self.tz = tz or ZoneInfo(NO_PIN_ZONE_DEFAULT)  # whose midnight starts a no-PIN day
-        self.sign_ins = SignInTries(engine, "consumer")
+        self.sign_ins = SignInTries(engine, "consumer", accounts=wm.consumers)
 
     # --- sign-up and sessions -------------------------------------------------------------------
 
@@ -228,7 +228,8 @@ class Wallets:
                     .join(identifiers, identifiers.c.consumer_id == wm.consumers.c.id)
                     .where(identifiers.c.value == login, identifiers.c.verified_at_us > 0)
                 ).first()
-        with self.sign_ins.checking(None if row is None else row.id, login, address, device):
+        account_id, checked = (None, "") if row is None else (row.id, row.password_hash)
+        with self.sign_ins.checking(account_id, login, address, device, checked):
             hashed = unknown_login_hash() if row is None else row.password_hash
             if not password_matches(hashed, password) or row is None:
                 raise SignInFailed("wrong login or password")

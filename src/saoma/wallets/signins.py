@@ -12,10 +12,12 @@ first claims a try under three counts, in ``WINDOW_US``:
 
 A browser or app the account signed in from before with its password (its ``saoma_device``
 cookie: ``DEVICE_US``) is a known device: its checks of that account's password claim a count of
-their own instead (``PER_PAIR_MAX`` for the account on that device, wherever it is). Strangers
-guessing from many addresses, or from the owner's carrier address, then lock out only devices
-that never signed in; a copied device token gets those ten guesses in all, and helps with no
-other account. A new password, or a sign-out everywhere, forgets every device of the account.
+their own first (``PER_PAIR_MAX`` for the account on that device, wherever it is), and the counts
+above only once that is spent. Strangers guessing from many addresses, or from the owner's
+carrier address, then lock out only devices that never signed in; a copied device token adds
+ten guesses a window to the account's own, and helps with no other account. A new password, or
+a sign-out everywhere, forgets every device of the account; a device is remembered only while
+the password it was signed in with is still the account's.
 
 Each count is one conditional upsert (saoma.windows), all three in one transaction and before the
 password is checked, so concurrent wrong tries never check more passwords than the counts allow.
@@ -34,7 +36,21 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Column, Table, bindparam, case, delete, insert, select, text, update
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    String,
+    Table,
+    bindparam,
+    case,
+    delete,
+    insert,
+    literal,
+    select,
+    update,
+)
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Engine
 
 from saoma.core.errors import Conflict, NotFound, PasswordWrong, SignInFailed, TooManySignIns
@@ -53,16 +69,11 @@ FORGET_BATCH = 1000  # rows maintenance deletes per statement
 
 _T = sign_in_tries.c
 _WHERE = {  # what each count is of, as a refusal says
-    "device": "this account from this device",
     "pair": "this account from this address",
     "account": "this account",
     "address": "this address",
 }
 _D = sign_in_devices.c
-_REMEMBER = text(
-    "INSERT INTO sign_in_devices (key, account_key, expires_at_us) VALUES (:key, :account, :until)"
-    " ON CONFLICT (key) DO UPDATE SET expires_at_us = excluded.expires_at_us"
-)
 
 
 def _key(*parts: str) -> str:
@@ -88,6 +99,7 @@ class SignInTries:
         engine: Engine,
         kind: str,
         *,
+        accounts: Table | None = None,
         per_pair: int = PER_PAIR_MAX,
         per_account: int = PER_ACCOUNT_MAX,
         per_address: int = PER_ADDRESS_MAX,
@@ -95,6 +107,7 @@ class SignInTries:
     ) -> None:
         self.engine = engine
         self.kind = kind
+        self.accounts = accounts  # the table of the accounts counted (``id``, ``password_hash``)
         self.per_pair = per_pair
         self.per_account = per_account
         self.per_address = per_address
@@ -103,15 +116,21 @@ class SignInTries:
 
     @contextmanager
     def checking(
-        self, account_id: str | None, login: str, address: str, device: str = ""
+        self,
+        account_id: str | None,
+        login: str,
+        address: str,
+        device: str = "",
+        checked: str = "",
     ) -> Iterator[None]:
         """Claim the tries of a password check for the account (``account_id``, or the unknown
         ``login`` when None) from ``address``, or refuse with 429 and nothing counted. The
         block checks the password: the tries stay counted if it raises ``SignInFailed`` or
         ``PasswordWrong``, and are given back otherwise (a right password, or a failure that
         was no guess). ``device``: the token of the browser or app asking; a right password
-        makes it known to the account, and a known one claims its own count only (an unknown
-        login's device is looked for too, so the time taken does not tell it apart)."""
+        (``checked``: the password hash checked) makes it known to the account, and a known one
+        claims its own count first (an unknown login's device is looked for too, so the time
+        taken does not tell it apart)."""
         who = ("account", account_id) if account_id is not None else ("login", login)
         known = self.knows(who, device) if device else ""
         keys = self.claim(account_id, login, address, known_device=known)
@@ -123,8 +142,8 @@ class SignInTries:
             self.give_back(keys)
             raise
         self.give_back(keys)
-        if device and account_id is not None:
-            self.remember(account_id, device)
+        if device and account_id is not None and checked:
+            self.remember(account_id, device, checked)
 
     def knows(self, who: tuple[str, str], device: str) -> str:
         """The device's own count key if ``who`` (``("account", id)``) signed in from
@@ -136,15 +155,34 @@ class SignInTries:
             ).first()
         return key if found is not None else ""
 
-    def remember(self, account_id: str, device: str) -> None:
-        """The account's password was right on ``device``: known for ``DEVICE_US`` more."""
-        params = {
+    def remember(self, account_id: str, device: str, password_hash: str) -> None:
+        """The account's password was right on ``device``: known for ``DEVICE_US`` more, but
+        only while the password is still ``password_hash``, the one checked, its row held
+        (PostgreSQL: FOR SHARE). A new password committed meanwhile is seen, and one committed
+        after waits and then forgets the device with the others."""
+        assert self.accounts is not None, "remembering devices needs the accounts' table"
+        a = self.accounts.c
+        values = {
             "key": _key(self.kind, "account", account_id, "device", device),
-            "account": _key(self.kind, "account", account_id),
-            "until": self.clock() + DEVICE_US,
+            "account_key": _key(self.kind, "account", account_id),
+            "expires_at_us": self.clock() + DEVICE_US,
         }
+        row = (
+            select(
+                literal(values["key"], String).label("key"),
+                literal(values["account_key"], String).label("account_key"),
+                literal(values["expires_at_us"], BigInteger).label("expires_at_us"),
+            )
+            .where(a.id == account_id, a.password_hash == password_hash)
+            .with_for_update(read=True)
+        )
+        insert_of = sqlite_insert if is_sqlite(self.engine) else pg_insert
+        upsert = insert_of(sign_in_devices).from_select(list(values), row)
+        upsert = upsert.on_conflict_do_update(
+            index_elements=[_D.key], set_={"expires_at_us": upsert.excluded.expires_at_us}
+        )
         with write(self.engine) as conn:
-            conn.execute(_REMEMBER, params)
+            conn.execute(upsert)
 
     def forget_devices(self, conn: Connection, account_id: str) -> None:
         """Every device of the account forgotten, in ``conn``'s transaction (a new password,
@@ -155,19 +193,29 @@ class SignInTries:
     def claim(
         self, account_id: str | None, login: str, address: str, *, known_device: str = ""
     ) -> list[str]:
-        """Count a failed try under each count (a known device, ``known_device`` its count's
-        key: that count only), or refuse with 429 and nothing counted; the keys counted, for
-        :meth:`give_back`."""
+        """Count a failed try under each count, or refuse with 429 and nothing counted; the
+        keys counted, for :meth:`give_back`. A known device (``known_device``, its count's key)
+        claims its own count only, and the others once it has spent its own (a copy of its
+        cookie guessing), so such a copy never locks the owner out where nobody else would."""
         who = ("account", account_id) if account_id is not None else ("login", login)
         tries = [(_key(self.kind, *who), self.per_account, "account")]
-        if known_device:
-            tries = [(known_device, self.per_pair, "device")]
-        elif address:
+        if address:
             network = _network(address)
             tries.insert(0, (_key(self.kind, *who, network), self.per_pair, "pair"))
             tries.append((_key("address", network), self.per_address, "address"))
         now = self.clock()
         with write(self.engine) as conn:  # every claim takes its rows in this order
+            if known_device and not claim_or_wait(
+                conn,
+                sign_in_tries,
+                key_column="key",
+                count_column="failures",
+                key=known_device,
+                limit=self.per_pair,
+                window_us=self.window_us,
+                now=now,
+            ):
+                return [known_device]
             for key, most, what in tries:
                 wait_s = claim_or_wait(
                     conn,
