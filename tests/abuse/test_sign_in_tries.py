@@ -242,6 +242,27 @@ def test_a_copied_device_cookie_does_not_lock_its_owner_out(platform: Platform) 
     assert platform.wallets.sign_in(PHONE, PASSWORD, "5.6.7.8", DEVICE)[1].login == PHONE
 
 
+def test_a_copied_device_cookie_gets_ten_guesses_until_its_owner_signs_in_again(
+    platform: Platform,
+) -> None:
+    """No window gives a known device its own count back: after ten wrong passwords a copy of
+    its cookie is counted as any device is, under the account's fifty, until a right one."""
+    platform.wallets.sign_up(PHONE, PASSWORD, "Li Wei")
+    platform.wallets.sign_in(PHONE, PASSWORD, "5.6.7.8", DEVICE)
+
+    def guess(at: str) -> str:
+        return outcome(lambda: platform.wallets.sign_in(PHONE, "not it!!", at, DEVICE))
+
+    assert [guess(f"7.7.7.{i}") for i in range(PER_PAIR_MAX)] == ["wrong"] * PER_PAIR_MAX
+    later(platform, WINDOW_US)
+    answers = [guess(f"8.8.{i // 200}.{i % 200}") for i in range(PER_ACCOUNT_MAX + 1)]
+    assert answers == ["wrong"] * PER_ACCOUNT_MAX + ["too many"]
+    later(platform, WINDOW_US)
+    assert platform.wallets.sign_in(PHONE, PASSWORD, "5.6.7.8", DEVICE)[1].login == PHONE
+    with platform.engine.connect() as conn:  # the right password renews the device's own ten
+        assert conn.execute(select(sign_in_devices.c.failures)).scalar_one() == 0
+
+
 def test_a_device_signed_in_as_the_password_changes_is_not_remembered(
     platform: Platform, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -335,6 +335,29 @@ def test_a_device_enrolled_as_its_wallet_signs_out_everywhere_is_never_left_live
         assert conn.execute(text("SELECT count(*) FROM paycode_devices")).scalar() == 0
 
 
+def test_a_sign_out_as_the_first_handles_are_issued_answers_401_and_leaves_none(
+    platform: Platform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The device was made, then the wallet signed out everywhere while its handles were
+    issued: the phone hears that its session ended, and no handle of the device is left."""
+    payer = platform.wallets.sign_up("+8613700000004", PASSWORD, "Li Wei")
+    phone, _ = platform.wallets.sign_in("+8613700000004", PASSWORD)
+    real = platform.paycodes._issue
+
+    def then_signed_out(device_id: str) -> list[str]:
+        handles = real(device_id)
+        platform.wallets.sign_out_everywhere(payer.id, with_it=platform.paycodes.revoke_all)
+        return handles + real(device_id)  # one more batch, after the stop
+
+    monkeypatch.setattr(platform.paycodes, "_issue", then_signed_out)
+    for client in _enrolling_client(platform):
+        answer = client.post("/v1/me/devices", json={"label": "phone"}, headers=bearer(phone))
+        assert answer.status_code == 401, answer.text
+    with platform.engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM paycode_handles")).scalar() == 0
+    assert platform.paycodes.devices(payer.id) == []
+
+
 def test_signing_out_everywhere_during_an_enrolment_stops_that_device_too(
     platform: Platform, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -171,6 +171,9 @@ class PaymentCodes:
             try:
                 self._device(wallet_id, device_id)
             except NotFound:  # stopped by a sign-out everywhere as its handles were issued
+                h = m.paycode_handles.c
+                with write(self.engine) as conn:  # those issued after the stop: none will pay
+                    conn.execute(delete(m.paycode_handles).where(h.device_id == device_id))
                 raise Unauthenticated("the session has ended: sign in again") from None
         return {
             "device_id": device_id,

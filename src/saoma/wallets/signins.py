@@ -12,12 +12,13 @@ first claims a try under three counts, in ``WINDOW_US``:
 
 A browser or app the account signed in from before with its password (its ``saoma_device``
 cookie: ``DEVICE_US``) is a known device: its checks of that account's password claim a count of
-their own first (``PER_PAIR_MAX`` for the account on that device, wherever it is), and the counts
-above only once that is spent. Strangers guessing from many addresses, or from the owner's
-carrier address, then lock out only devices that never signed in; a copied device token adds
-ten guesses a window to the account's own, and helps with no other account. A new password, or
-a sign-out everywhere, forgets every device of the account; a device is remembered only while
-the password it was signed in with is still the account's.
+their own first (``PER_PAIR_MAX`` wrong passwords on that device, wherever it is, until the next
+right one: no window renews it), and the counts above only once that is spent. Strangers
+guessing from many addresses, or from the owner's carrier address, then lock out only devices
+that never signed in; a copied device token adds ten guesses to the account's own until the
+owner signs in again, and helps with no other account. A new password, or a sign-out everywhere,
+forgets every device of the account; a device is remembered only while the password it was
+signed in with is still the account's.
 
 Each count is one conditional upsert (saoma.windows), all three in one transaction and before the
 password is checked, so concurrent wrong tries never check more passwords than the counts allow.
@@ -39,6 +40,7 @@ from typing import Any
 from sqlalchemy import (
     BigInteger,
     Column,
+    Integer,
     String,
     Table,
     bindparam,
@@ -74,6 +76,17 @@ _WHERE = {  # what each count is of, as a refusal says
     "address": "this address",
 }
 _D = sign_in_devices.c
+# A try claimed on a known device's own count: not past its time, fewer than ``most`` wrong
+# passwords on it since its last right one.
+_ON_DEVICE = (
+    update(sign_in_devices)
+    .where(
+        _D.key == bindparam("device_key"),
+        _D.expires_at_us > bindparam("now"),
+        _D.failures < bindparam("most"),
+    )
+    .values(failures=_D.failures + 1)
+)
 
 
 def _key(*parts: str) -> str:
@@ -132,28 +145,38 @@ class SignInTries:
         claims its own count first (an unknown login's device is looked for too, so the time
         taken does not tell it apart)."""
         who = ("account", account_id) if account_id is not None else ("login", login)
-        known = self.knows(who, device) if device else ""
-        keys = self.claim(account_id, login, address, known_device=known)
+        on_device = _key(self.kind, *who, "device", device) if device else ""
+        keys: list[str] = []
+        given = on_device if on_device and self._claim_on_device(on_device) else ""
+        if not given:
+            keys = self.claim(account_id, login, address)
         try:
             yield
         except (SignInFailed, PasswordWrong):
             raise
         except BaseException:
-            self.give_back(keys)
+            self.give_back(keys, on_device=given)
             raise
-        self.give_back(keys)
+        self.give_back(keys, on_device=given)
         if device and account_id is not None and checked:
             self.remember(account_id, device, checked)
 
-    def knows(self, who: tuple[str, str], device: str) -> str:
-        """The device's own count key if ``who`` (``("account", id)``) signed in from
-        ``device`` with its password in ``DEVICE_US`` and has not changed it since, else ""."""
+    def _claim_on_device(self, key: str) -> bool:
+        """One try claimed on a known device's own count (one conditional UPDATE); False when
+        the device is not known, or has spent its count since its last right password."""
+        params = {"device_key": key, "now": self.clock(), "most": self.per_pair}
+        with write(self.engine) as conn:
+            return bool(conn.execute(_ON_DEVICE, params).rowcount == 1)
+
+    def knows(self, who: tuple[str, str], device: str) -> bool:
+        """Whether ``who`` (``("account", id)``) signed in from ``device`` with its password in
+        ``DEVICE_US``, and has not changed it since."""
         key = _key(self.kind, *who, "device", device)
         with read(self.engine) as conn:
             found = conn.execute(
                 select(_D.key).where(_D.key == key, _D.expires_at_us > self.clock())
             ).first()
-        return key if found is not None else ""
+        return found is not None
 
     def remember(self, account_id: str, device: str, password_hash: str) -> None:
         """The account's password was right on ``device``: known for ``DEVICE_US`` more, but
@@ -165,12 +188,14 @@ class SignInTries:
         values = {
             "key": _key(self.kind, "account", account_id, "device", device),
             "account_key": _key(self.kind, "account", account_id),
+            "failures": 0,
             "expires_at_us": self.clock() + DEVICE_US,
         }
         row = (
             select(
                 literal(values["key"], String).label("key"),
                 literal(values["account_key"], String).label("account_key"),
+                literal(0, Integer).label("failures"),
                 literal(values["expires_at_us"], BigInteger).label("expires_at_us"),
             )
             .where(a.id == account_id, a.password_hash == password_hash)
@@ -179,7 +204,8 @@ class SignInTries:
         insert_of = sqlite_insert if is_sqlite(self.engine) else pg_insert
         upsert = insert_of(sign_in_devices).from_select(list(values), row)
         upsert = upsert.on_conflict_do_update(
-            index_elements=[_D.key], set_={"expires_at_us": upsert.excluded.expires_at_us}
+            index_elements=[_D.key],
+            set_={"failures": 0, "expires_at_us": upsert.excluded.expires_at_us},
         )
         with write(self.engine) as conn:
             conn.execute(upsert)
@@ -190,13 +216,9 @@ class SignInTries:
         account = _key(self.kind, "account", account_id)
         conn.execute(delete(sign_in_devices).where(_D.account_key == account))
 
-    def claim(
-        self, account_id: str | None, login: str, address: str, *, known_device: str = ""
-    ) -> list[str]:
+    def claim(self, account_id: str | None, login: str, address: str) -> list[str]:
         """Count a failed try under each count, or refuse with 429 and nothing counted; the
-        keys counted, for :meth:`give_back`. A known device (``known_device``, its count's key)
-        claims its own count only, and the others once it has spent its own (a copy of its
-        cookie guessing), so such a copy never locks the owner out where nobody else would."""
+        keys counted, for :meth:`give_back`."""
         who = ("account", account_id) if account_id is not None else ("login", login)
         tries = [(_key(self.kind, *who), self.per_account, "account")]
         if address:
@@ -205,17 +227,6 @@ class SignInTries:
             tries.append((_key("address", network), self.per_address, "address"))
         now = self.clock()
         with write(self.engine) as conn:  # every claim takes its rows in this order
-            if known_device and not claim_or_wait(
-                conn,
-                sign_in_tries,
-                key_column="key",
-                count_column="failures",
-                key=known_device,
-                limit=self.per_pair,
-                window_us=self.window_us,
-                now=now,
-            ):
-                return [known_device]
             for key, most, what in tries:
                 wait_s = claim_or_wait(
                     conn,
@@ -232,14 +243,21 @@ class SignInTries:
                     raise too_many(TooManySignIns, counted, most, self.window_us, wait_s)
         return [key for key, _, _ in tries]
 
-    def give_back(self, keys: list[str]) -> None:
-        """The tries of a check that was not a wrong password, given back (in claim order)."""
+    def give_back(self, keys: list[str], *, on_device: str = "") -> None:
+        """The tries of a check that was not a wrong password, given back (in claim order), or
+        the one claimed on the known device ``on_device``."""
         with write(self.engine) as conn:
             for key in keys:
                 conn.execute(
                     update(sign_in_tries)
                     .where(_T.key == key)
                     .values(failures=case((_T.failures > 0, _T.failures - 1), else_=0))
+                )
+            if on_device:
+                conn.execute(
+                    update(sign_in_devices)
+                    .where(_D.key == on_device)
+                    .values(failures=case((_D.failures > 0, _D.failures - 1), else_=0))
                 )
 
     def change_password(

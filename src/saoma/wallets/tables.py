@@ -125,6 +125,7 @@ sign_in_devices = Table(
     metadata,
     Column("key", String(64), primary_key=True),  # sha256 of the kind, account and device token
     Column("account_key", String(64), nullable=False),  # sha256 of the kind and account
+    Column("failures", Integer, nullable=False),  # wrong passwords on it since its last right one
     Column("expires_at_us", BigInteger, nullable=False),
     Index("sign_in_devices_account", "account_key"),  # a new password forgets them all
     Index("sign_in_devices_expiry", "expires_at_us"),  # maintenance forgets the old ones

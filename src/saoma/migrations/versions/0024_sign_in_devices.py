@@ -21,6 +21,7 @@ def upgrade() -> None:
         "sign_in_devices",
         sa.Column("key", sa.String(length=64), nullable=False),
         sa.Column("account_key", sa.String(length=64), nullable=False),
+        sa.Column("failures", sa.Integer(), nullable=False),
         sa.Column("expires_at_us", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint("key"),
     )
