@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from saoma.bootstrap import Platform
 from saoma.core.errors import PasswordWrong, SignInFailed, TooManySignIns
 from saoma.server import create_app
+from saoma.wallets import signins
 from saoma.wallets.signins import DEVICE_US, PER_ACCOUNT_MAX, PER_PAIR_MAX, WINDOW_US
 from saoma.wallets.tables import sign_in_devices, sign_in_tries
 from support import PASSWORD
@@ -240,6 +241,33 @@ def test_a_copied_device_cookie_does_not_lock_its_owner_out(platform: Platform) 
     for i in range(PER_PAIR_MAX):
         outcome(lambda i=i: platform.wallets.sign_in(PHONE, "not it!!", f"7.7.7.{i}", DEVICE))
     assert platform.wallets.sign_in(PHONE, PASSWORD, "5.6.7.8", DEVICE)[1].login == PHONE
+
+
+def test_fifty_wrong_passwords_at_once_from_a_known_device_check_ten_of_its_own(
+    platform: Platform,
+) -> None:
+    """A copy of a known device's cookie sending fifty guesses at once from fifty addresses:
+    the device's own count takes exactly ten, and the other forty are counted as any device's
+    (the account's fifty), so none is checked beyond the two counts together."""
+    owner = platform.merchants.sign_up(
+        login=SHOP, password=PASSWORD, name="Old Chen Noodles", city="Shenzhen"
+    )
+    platform.merchants.sign_in(SHOP, PASSWORD, "5.6.7.8", DEVICE)
+
+    def guess(i: int) -> str:
+        return outcome(lambda: platform.merchants.sign_in(SHOP, "not it!!", f"7.7.{i}.1", DEVICE))
+
+    with ThreadPoolExecutor(50) as pool:
+        outcomes = list(pool.map(guess, range(50)))
+    assert outcomes == ["wrong"] * 50
+    with platform.engine.connect() as conn:
+        on_device = conn.execute(select(sign_in_devices.c.failures)).scalar_one()
+        on_account = conn.execute(
+            select(sign_in_tries.c.failures).where(
+                sign_in_tries.c.key == signins._key("merchant", "account", owner.id)
+            )
+        ).scalar_one()
+    assert (on_device, on_account) == (PER_PAIR_MAX, 50 - PER_PAIR_MAX)
 
 
 def test_a_copied_device_cookie_gets_ten_guesses_until_its_owner_signs_in_again(
