@@ -9,6 +9,7 @@ import json
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from typing import Any
 
 import httpx
@@ -18,7 +19,13 @@ from sqlalchemy import text
 
 from saoma.bootstrap import Platform
 from saoma.client import SaomaError
-from saoma.core.errors import Conflict, PasswordWrong, SignInFailed, TooManySignIns
+from saoma.core.errors import (
+    Conflict,
+    PasswordWrong,
+    SignInFailed,
+    TooManySignIns,
+    Unauthenticated,
+)
 from saoma.server import create_app
 from saoma.wallets import signins
 from support import PASSWORD, Payer, Server, Shop, new_consumer, new_merchant, server_with
@@ -333,6 +340,36 @@ def test_a_device_enrolled_as_its_wallet_signs_out_everywhere_is_never_left_live
     assert platform.paycodes.devices(payer.id) == []
     with platform.engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM paycode_devices")).scalar() == 0
+
+
+def test_fifty_enrolments_racing_a_sign_out_everywhere_leave_no_live_device(
+    platform: Platform,
+) -> None:
+    """Fifty devices enrolled at once under one session while the wallet signs out everywhere:
+    each enrolment is made and stopped, or refused; none is left making codes."""
+    payer = platform.wallets.sign_up("+8613700000005", PASSWORD, "Li Wei")
+    phone, _ = platform.wallets.sign_in("+8613700000005", PASSWORD)
+    signed_in = partial(platform.wallets.hold_session, consumer_id=payer.id, token=phone)
+
+    def enrol(i: int) -> str:
+        try:
+            platform.paycodes.enrol(payer.id, f"phone {i}", while_signed_in=signed_in)
+        except Unauthenticated:
+            return "refused"
+        return "made"
+
+    def sign_out() -> tuple[int, int]:
+        return platform.wallets.sign_out_everywhere(payer.id, with_it=platform.paycodes.revoke_all)
+
+    with ThreadPoolExecutor(51) as pool:
+        results = pool.map(enrol, range(50))
+        ended = pool.submit(sign_out)
+        outcomes, (sessions, revoked) = list(results), ended.result()
+    assert sessions == 1 and outcomes.count("made") + outcomes.count("refused") == 50
+    assert platform.paycodes.devices(payer.id) == []  # none makes codes
+    with platform.engine.connect() as conn:
+        made = conn.execute(text("SELECT count(*) FROM paycode_devices")).scalar()
+    assert made == revoked >= outcomes.count("made")  # every device made was stopped
 
 
 def test_a_sign_out_as_the_first_handles_are_issued_answers_401_and_leaves_none(

@@ -190,6 +190,54 @@ def test_a_split_asked_for_while_a_settlement_closes_waits_for_its_answer(
     assert check_ledger(platform.engine).ok
 
 
+def test_fifty_splits_racing_a_settlement_close_each_land_in_its_payments_settlement(
+    platform: Platform, court: MakeCourt
+) -> None:
+    """Fifty payments split at once while the stall's day closes: each split is either taken
+    by the same settlement as its payment or refused as settled; none passes it."""
+    c = court()
+    paid = [c.pay(100 + i) for i in range(50)]
+    settlements = platform.settlement.settlements
+    terms = settlements.terms.get(c.stall.id)
+
+    def split(payment: dict[str, Any]) -> str:
+        try:
+            platform.splits.split_payment(c.stall, payment["id"], c.agreement["id"])
+        except SaomaError as refused:
+            assert refused.cause == "already-settled", refused
+            return "settled"
+        return "split"
+
+    with ThreadPoolExecutor(51) as pool:
+        results = pool.map(split, paid)
+        # Its cut-off past every split's time: a split committed before it takes its lines is
+        # one of them, and only the order of the commits decides.
+        later = now_us() + 3_600_000_000
+        closed = pool.submit(settlements._close, terms, later, "instant", now_us())
+        outcomes, sid = list(results), closed.result()
+    assert sid is not None and set(outcomes) <= {"split", "settled"}
+    with platform.engine.connect() as conn:
+        taken = dict(
+            conn.execute(
+                text("SELECT source, settlement_id FROM settlement_lines WHERE merchant_id = :m"),
+                {"m": c.stall.id},
+            ).all()
+        )
+        splits = conn.execute(
+            text(
+                "SELECT s.id, p.transfer_id FROM payment_splits s"
+                " JOIN payments p ON p.id = s.payment_id"
+            )
+        ).all()
+    assert len(splits) == outcomes.count("split")
+    for split_id, transfer_id in splits:  # taken with its payment, never after the close
+        assert taken[transfer_id] == sid and taken.get(split_id) == sid
+    with platform.engine.connect() as conn:
+        net = conn.execute(text("SELECT net FROM settlements WHERE id = :s"), {"s": sid}).scalar()
+    assert net == c.balance(c.stall)  # the receivers' shares are not paid out to the stall
+    assert check_ledger(platform.engine).ok
+
+
 def test_a_payment_made_before_acceptance_or_settled_is_left_alone(
     platform: Platform, court: MakeCourt, shop: Callable[..., Any]
 ) -> None:
