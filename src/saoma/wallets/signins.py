@@ -168,16 +168,6 @@ class SignInTries:
         with write(self.engine) as conn:
             return bool(conn.execute(_ON_DEVICE, params).rowcount == 1)
 
-    def knows(self, who: tuple[str, str], device: str) -> bool:
-        """Whether ``who`` (``("account", id)``) signed in from ``device`` with its password in
-        ``DEVICE_US``, and has not changed it since."""
-        key = _key(self.kind, *who, "device", device)
-        with read(self.engine) as conn:
-            found = conn.execute(
-                select(_D.key).where(_D.key == key, _D.expires_at_us > self.clock())
-            ).first()
-        return found is not None
-
     def remember(self, account_id: str, device: str, password_hash: str) -> None:
         """The account's password was right on ``device``: known for ``DEVICE_US`` more, but
         only while the password is still ``password_hash``, the one checked, its row held
