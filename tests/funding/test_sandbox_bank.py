@@ -10,12 +10,19 @@ from support import wait_until
 
 def test_outcomes_arrive_later_and_declines_and_silence_are_kept() -> None:
     seen: dict[str, BankOutcome] = {}
-    bank = SandboxBank(lambda o: seen.__setitem__(o.instruction_id, o), delay_s=0.01)
+    told_on: set[int] = set()
+
+    def settled(outcome: BankOutcome) -> None:
+        told_on.add(threading.get_ident())
+        seen[outcome.instruction_id] = outcome
+
+    bank = SandboxBank(settled, delay_s=0.01)
     bank.collect("ok", 10_000, "CNY", "acct")
     bank.collect("declined", 10_013, "CNY", "acct")
     bank.pay_out("silent", 10_044, "CNY", "acct")
-    assert seen == {}  # accepted now, settled later
     wait_until(bank.quiet, timeout_s=5, what="the bank's answers")
+    # accepted now, settled later: every outcome came from the bank's side, none within the call
+    assert told_on and threading.get_ident() not in told_on
     assert seen["ok"].succeeded and seen["ok"].bank_reference.startswith("SBX")
     assert not seen["declined"].succeeded and seen["declined"].failure == "card declined"
     assert "silent" not in seen
