@@ -64,7 +64,7 @@ ROUTES = {
     "/loop": "on the event loop (baseline)",
     "/anyio": "def route: anyio's thread pool",
     "/executor": "async route + asyncio's executor",
-    "/workers": "async route + in_worker (saoma.api.deps.Workers)",
+    "/workers": "async route + in_worker (saoma.api.handover.Workers)",
 }
 
 

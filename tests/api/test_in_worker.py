@@ -1,6 +1,7 @@
 """The hand-over of a request's work to a thread (``saoma.api.deps.in_worker``): the work sees
-the request's context, its answer or its error comes back to the request, and work whose
-request was cancelled before it began is not done."""
+the request's context, its answer or its error comes back to the request, work whose request
+was cancelled before it began is not done, the thread idle the shortest time takes the next
+work, and work finding every thread busy waits its turn."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ from typing import Any, TypeVar
 
 import pytest
 
-from saoma.api.deps import Workers, in_worker
+from saoma.api.deps import in_worker
+from saoma.api.handover import Workers
 from saoma.core.errors import InsufficientFunds
 
 request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="")
@@ -79,3 +81,50 @@ def test_work_whose_request_was_cancelled_before_it_began_is_not_done() -> None:
 
     run(scenario())
     assert done == ["third"]
+
+
+def test_the_thread_idle_the_shortest_time_takes_the_next_work() -> None:
+    workers = Workers(40, "test")
+    both, release = threading.Barrier(2, timeout=5), threading.Event()
+
+    def together() -> str:
+        both.wait()  # two at once: two threads
+        release.wait(5)
+        return threading.current_thread().name
+
+    async def scenario() -> tuple[list[str], list[str]]:
+        first = asyncio.ensure_future(workers.run(together))
+        second = asyncio.ensure_future(workers.run(together))
+        await asyncio.sleep(0.05)
+        release.set()
+        pair = [await first, await second]
+        one_by_one = [await workers.run(lambda: threading.current_thread().name) for _ in range(20)]
+        return pair, one_by_one
+
+    pair, one_by_one = run(scenario())
+    assert len(set(pair)) == 2
+    assert set(one_by_one) == {one_by_one[0]} and one_by_one[0] in pair  # the warm one, always
+    assert workers.started == 2  # none started for work one at a time
+
+
+def test_work_finding_every_thread_busy_waits_its_turn() -> None:
+    workers = Workers(2, "test")
+    release = threading.Event()
+    order: list[int] = []
+
+    def job(n: int) -> int:
+        if n < 2:
+            release.wait(5)  # the two threads held
+        order.append(n)
+        return n
+
+    async def scenario() -> list[int]:
+        jobs = [asyncio.ensure_future(workers.run(lambda n=n: job(n))) for n in range(6)]
+        await asyncio.sleep(0.05)
+        assert order == []  # four wait, no third thread is started for them
+        release.set()
+        return [await j for j in jobs]
+
+    assert run(scenario()) == [0, 1, 2, 3, 4, 5]
+    assert workers.started == 2
+    assert sorted(order) == [0, 1, 2, 3, 4, 5]  # each once

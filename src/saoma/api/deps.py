@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import contextvars
 import logging
 import os
-import queue
 import re
 import secrets
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,6 +15,7 @@ from typing import Any, Generic, Literal, ParamSpec, Protocol, TypeVar
 from fastapi import Request
 from fastapi.responses import JSONResponse, Response
 
+from saoma.api.handover import Workers
 from saoma.bootstrap import Platform
 from saoma.core import request_ids
 from saoma.core.errors import SaomaError, Unauthenticated
@@ -44,77 +40,9 @@ T = TypeVar("T")
 P = ParamSpec("P")
 
 
-class Workers:
-    """The threads that run API requests' database work, handed over from the event loop.
-
-    Lighter than asyncio's executor (``loop.run_in_executor`` over a ``ThreadPoolExecutor``):
-    the work goes on a ``SimpleQueue`` and its outcome straight onto the request's asyncio
-    future, without a ``concurrent.futures.Future``, the executor's locks and idle-count
-    semaphore, or the chaining of one future to the other (bench/handover.py measures both).
-    The threads start on first use and are daemons: work cut short at exit is a transaction
-    the database rolls back.
-    """
-
-    def __init__(self, size: int, name: str) -> None:
-        self._size = size
-        self._name = name
-        self._jobs: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        self._started = False
-        self._lock = threading.Lock()
-
-    async def run(self, work: Callable[[], T]) -> T:
-        """``work()`` in one of the threads, with the caller's context variables."""
-        if not self._started:
-            self._start()
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[T] = loop.create_future()
-        self._jobs.put((loop, future, contextvars.copy_context(), work))
-        return await future
-
-    def _start(self) -> None:
-        with self._lock:
-            if self._started:
-                return
-            for i in range(self._size):
-                threading.Thread(target=self._work, name=f"{self._name}-{i}", daemon=True).start()
-            self._started = True
-
-    def _work(self) -> None:
-        take = self._jobs.get
-        while True:
-            loop, future, context, work = take()
-            if future.cancelled():  # its request was cancelled before the work began
-                del loop, future, context, work
-                continue
-            done: Callable[[asyncio.Future[Any], Any], None]
-            try:
-                outcome, done = context.run(work), _succeeded
-            except BaseException as exc:  # the request's own outcome: raised where it awaits
-                outcome, done = exc, _failed
-            with contextlib.suppress(RuntimeError):  # the loop closed: nobody waits any more
-                loop.call_soon_threadsafe(done, future, outcome)
-            del loop, future, context, work, outcome, done  # nothing of a request kept idle
-
-
-def _succeeded(future: asyncio.Future[Any], result: Any) -> None:
-    if not future.done():  # the request may have been cancelled (its client went away)
-        future.set_result(result)
-
-
-def _failed(future: asyncio.Future[Any], exc: BaseException) -> None:
-    if future.done():  # cancelled meanwhile: nobody hears it, so the log does if it is a bug
-        if not isinstance(exc, SaomaError):
-            log.warning("the work of a cancelled request failed", exc_info=exc)
-        return
-    if isinstance(exc, StopIteration):  # a future cannot carry one (as anyio's threads say)
-        wrapped = RuntimeError("the request's work raised StopIteration")
-        wrapped.__cause__ = exc
-        exc = wrapped
-    future.set_exception(exc)
-
-
-# As many threads as anyio's default for FastAPI's own routes: far more than the requests a
-# process works on at once (``Platform.working_max``).
+# As many threads as anyio's default for FastAPI's own routes, at most: they start as the work
+# at once needs them, which the requests a process works on at once bound (``working_max``;
+# the pages and live feeds are not counted there).
 _WORKERS = Workers(40, "request")
 
 
