@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import gc
 import threading
+import weakref
 from collections.abc import Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
@@ -107,24 +109,47 @@ def test_the_thread_idle_the_shortest_time_takes_the_next_work() -> None:
     assert workers.started == 2  # none started for work one at a time
 
 
-def test_work_finding_every_thread_busy_waits_its_turn() -> None:
-    workers = Workers(2, "test")
+def test_work_finding_every_thread_busy_waits_its_turn_in_order() -> None:
+    workers = Workers(1, "test")
     release = threading.Event()
     order: list[int] = []
 
     def job(n: int) -> int:
-        if n < 2:
-            release.wait(5)  # the two threads held
+        if n == 0:
+            release.wait(5)  # the one thread held
         order.append(n)
         return n
 
     async def scenario() -> list[int]:
         jobs = [asyncio.ensure_future(workers.run(lambda n=n: job(n))) for n in range(6)]
         await asyncio.sleep(0.05)
-        assert order == []  # four wait, no third thread is started for them
+        assert order == []  # five wait, no second thread is started for them
         release.set()
         return [await j for j in jobs]
 
     assert run(scenario()) == [0, 1, 2, 3, 4, 5]
-    assert workers.started == 2
-    assert sorted(order) == [0, 1, 2, 3, 4, 5]  # each once
+    assert order == [0, 1, 2, 3, 4, 5]  # in order of arrival
+    assert workers.started == 1
+
+
+class Answer:
+    """What a request's work returned (weakly referable, as a dict is not)."""
+
+
+def test_an_idle_thread_keeps_nothing_of_the_requests_it_served() -> None:
+    workers = Workers(40, "test")
+    answers: list[weakref.ref[Answer]] = []
+
+    def work() -> Answer:
+        answer = Answer()
+        answers.append(weakref.ref(answer))
+        return answer
+
+    async def scenario() -> None:
+        await asyncio.gather(*(workers.run(work) for _ in range(3)))  # the first of some threads
+        await workers.run(work)
+
+    run(scenario())
+    gc.collect()
+    assert workers.started >= 1
+    assert [ref() for ref in answers] == [None] * 4

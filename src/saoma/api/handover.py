@@ -4,8 +4,8 @@ The thread that went idle last takes the next piece of work: the idle threads ar
 queue. Under a steady load the same few threads then run everything, their stacks and the
 objects they touch still warm in the CPU's caches, and threads are started only as the work at
 once needs them, up to the pool's size. A queue read by every thread (a ``SimpleQueue``, as
-asyncio's executor has) hands each piece to the thread idle the longest instead, so the work
-goes round all of them (bench/e2e.py: about 8 % more server CPU per payment, README).
+asyncio's executor has) tends to spread the work round all of them instead (bench/e2e.py:
+about 8 % more server CPU per payment, README).
 """
 
 from __future__ import annotations
@@ -81,8 +81,11 @@ class Workers:
                 return
             self._started += 1
             number = self._started
+        first = _Idle()  # the job reaches the thread through it, so the thread keeps no hold of it
+        first.job = job
+        first.wake.release()
         thread = threading.Thread(
-            target=self._work, args=(job,), name=f"{self._name}-{number}", daemon=True
+            target=self._work, args=(first,), name=f"{self._name}-{number}", daemon=True
         )
         try:
             thread.start()
@@ -91,9 +94,14 @@ class Workers:
                 self._started -= 1
             raise
 
-    def _work(self, job: _Job | None) -> None:
-        idle = _Idle()
-        while job is not None:
+    def _work(self, idle: _Idle) -> None:
+        job: _Job | None = None
+        while True:
+            if job is None:
+                idle.wake.acquire()
+                job, idle.job = idle.job, None
+            if job is None:  # woken without work (whoever wakes a thread gives it some first)
+                continue
             answer = _do(*job)
             job = None  # nothing of a request kept while idle
             with self._lock:  # on the stack before the request hears back and gives more work
@@ -102,11 +110,11 @@ class Workers:
                 else:
                     self._idle.append(idle)
             if answer is not None:
-                answer()
+                try:
+                    answer()
+                except BaseException:  # the thread is on the stack: it must live to be woken
+                    log.exception("a request's outcome could not be handed back")
                 answer = None
-            if job is None:
-                idle.wake.acquire()
-                job, idle.job = idle.job, None
 
 
 def _do(
@@ -117,7 +125,7 @@ def _do(
     if future.cancelled():
         return None
     done: Callable[[asyncio.Future[Any], Any], None]
-    try:
+    try:  # whatever it raises is the request's, not the thread's
         outcome, done = context.run(work), _succeeded
     except BaseException as exc:  # the request's own outcome: raised where it awaits
         outcome, done = exc, _failed
