@@ -23,6 +23,7 @@ from sqlalchemy import text
 
 from saoma.client import SaomaError
 from saoma.paycode import codes
+from saoma.payments import idempotency
 from support import PIN, Payer, Server, Shop, engine_of, new_consumer, new_merchant, wait_for
 from support_ops import operator_at
 
@@ -360,6 +361,23 @@ def test_every_post_route_is_either_keyed_here_or_moves_no_money(server: Server)
     }
 
 
+# What the same request sent again after its key was purged meets, where it is not the first
+# answer: the mandate's notice it used.
+ALREADY_DONE = {"mandate_debit": "mandate-notice-used"}
+
+
+def purge_after_two_days(server: Server, key: str) -> None:
+    """Idempotency-Key ``key`` dated back past the two days keys are kept, and purged as the
+    server's maintenance purges them."""
+    engine = engine_of(server.database_url)
+    with engine.begin() as conn:
+        conn.execute(
+            text("UPDATE idempotency_keys SET created_at_us = created_at_us - :d WHERE key = :k"),
+            {"d": 49 * 3600 * 1_000_000, "k": key},
+        )
+    assert idempotency.purge(engine) == 1
+
+
 @pytest.mark.parametrize("name", list(CALLS))
 def test_without_a_key_nothing_moves_and_a_replay_is_the_first_response_byte_for_byte(
     server: Server, name: str
@@ -383,6 +401,17 @@ def test_without_a_key_nothing_moves_and_a_replay_is_the_first_response_byte_for
         again = call.send(key)
         assert (again.status_code, again.content) == (first.status_code, first.content)
         assert again.headers["idempotent-replayed"] == "true"
+    assert call.moved() == after
+
+    # Two days on the key is forgotten; the same request sent late moves nothing again.
+    purge_after_two_days(server, key)
+    late = call.send(key)
+    assert "idempotent-replayed" not in late.headers
+    if name in ALREADY_DONE:
+        assert (late.status_code, late.json()["type"]) == (409, TYPE_BASE + ALREADY_DONE[name])
+    else:
+        assert late.status_code == call.status, late.text
+        assert late.json().get("id") == first.json().get("id")
     assert call.moved() == after
 
 
@@ -513,3 +542,51 @@ def test_an_order_asked_again_under_its_key_or_its_number_is_one_order(server: S
         ).all()
     assert [tuple(r) for r in made] == [("NOODLE-7", 1), ("NOODLE-8", 1)]
     assert [tuple(r) for r in keys] == [("done", 52)]  # the conflict (409) released its key
+
+
+def test_a_purged_key_sent_with_another_request_is_that_request(server: Server) -> None:
+    """Two days on, a key is free: another payment, transfer, red packet, top-up, withdrawal or
+    campaign sent under it is done as asked, not answered with what the key's first request made."""
+    shop, friend = new_merchant(server), new_consumer(server)
+    payer = new_consumer(server, balance=9_000)
+    payer.client.pay_static(shop.id, 3_000, PIN)  # takings to fund a campaign with
+    sends = {
+        "payment": lambda amount, key: payer.client.pay_static(
+            shop.id, amount, PIN, idempotency_key=key
+        ),
+        "transfer": lambda amount, key: payer.client.request(
+            "POST",
+            "/v1/transfers",
+            {"to": friend.id, "amount": amount, "pin": PIN},
+            idempotency_key=key,
+        ),
+        "red packet": lambda amount, key: payer.client.request(
+            "POST",
+            "/v1/red-packets",
+            {"amount": amount, "shares": 2, "mode": "equal", "pin": PIN},
+            idempotency_key=key,
+        ),
+        "top-up": lambda amount, key: payer.client.top_up(amount, idempotency_key=key),
+        "withdrawal": lambda amount, key: payer.client.request(
+            "POST",
+            "/v1/me/withdrawals",
+            {"amount": amount, "currency": "CNY", "pin": PIN},
+            idempotency_key=key,
+        ),
+        "campaign": lambda amount, key: shop.client.request(
+            "POST",
+            "/v1/campaigns",
+            {"name": "off", "kind": "amount_off", "amount_off": 10, "budget": amount},
+            idempotency_key=key,
+        ),
+    }
+    for what, send in sends.items():
+        key = secrets.token_hex(16)
+        first = send(100, key)
+        purge_after_two_days(server, key)
+        other = send(102, key)
+        assert other["id"] != first["id"], what
+        assert other.get("amount", other.get("budget")) == 102, what
+    # 3,000 paid at first, then 100 and 102 paid, sent, put in packets, topped up, withdrawn.
+    wait_for(lambda: payer.client.me()["balance"] == 9_000 - 3_000 - 3 * 202 + 202 - 202)
+    assert friend.client.me()["balance"] == 202

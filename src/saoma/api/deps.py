@@ -260,7 +260,7 @@ def _signature_claiming(
             request_ids.caller_known(merchant_id=merchant.id)  # for the request's log line
         except BaseException:
             if claimed:
-                idempotency.release(platform.engine, idempotency.Claim(row.id, key))
+                idempotency.release(platform.engine, idempotency.Claim(row.id, key, fingerprint))
             raise
         return merchant, claimed
 
@@ -319,7 +319,7 @@ def _caller_and_claim(
         return who, None
     assert isinstance(caller, Lookup)
     who, claimed = caller.claim(key, fingerprint)
-    claim = idempotency.Claim(who.id, key) if claimed else None
+    claim = idempotency.Claim(who.id, key, fingerprint) if claimed else None
     if check is not None:
         try:
             check(who)

@@ -104,7 +104,7 @@ def instruction_id(claim: idempotency.Claim | None) -> str:
     twice (a retry that took over a slow first attempt) is one instruction, not two."""
     if claim is None:
         return new_id("bt")
-    digest = hashlib.blake2b(f"{claim.scope}\x1f{claim.key}".encode(), digest_size=12)
+    digest = hashlib.blake2b(claim.seed.encode(), digest_size=12)
     return "bt_" + digest.hexdigest()
 
 

@@ -113,7 +113,7 @@ class RedPackets:
         account_id = self._open_packet_account()
         now = now_us()
         packet_id = new_id("rp")
-        seed = f"{claim.scope}\x1f{claim.key}" if claim else packet_id
+        seed = claim.seed if claim else packet_id
         row = {
             "id": packet_id,
             "sender_id": sender.id,
@@ -164,7 +164,9 @@ class RedPackets:
         moved = self.payments.movements.move([fund], record)
         if isinstance(moved, Moved):
             return self.packet(row["id"], sender)
-        if moved.results[0] is Result.EXISTS:  # the same request: the packet it made
+        # The same request: the packet it made (asked again after its key was purged, the
+        # packet's id and account are others, so the ledger finds other details).
+        if moved.results[0] in (Result.EXISTS, Result.EXISTS_WITH_DIFFERENT_FIELDS):
             with read(self.engine) as conn:
                 existing = conn.execute(
                     select(m.red_packets.c.id).where(

@@ -136,7 +136,7 @@ class Transfers:
         recipient, login = self.recipient(sender, to)
         authorisation = self.limit.consent(sender, amount, pin)
         now = now_us()
-        seed = f"{claim.scope}\x1f{claim.key}" if claim else new_id("x")
+        seed = claim.seed if claim else new_id("x")
         row = {
             "id": new_id("tr"),
             "sender_id": sender.id,
@@ -192,7 +192,9 @@ class Transfers:
         moved = self.payments.movements.move([move], record)
         if isinstance(moved, Moved):
             return view
-        if moved.results[0] is Result.EXISTS:  # the same request, already sent
+        # The same request, already sent (asked again after its key was purged, its row's id
+        # is another, so the ledger finds other details under the one transfer id).
+        if moved.results[0] in (Result.EXISTS, Result.EXISTS_WITH_DIFFERENT_FIELDS):
             with read(self.engine) as conn:
                 stored = conn.execute(
                     select(m.p2p_transfers).where(

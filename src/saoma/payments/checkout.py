@@ -171,7 +171,7 @@ class Checkout:
         offer = self._offer(consumer, offer_id, merchant.id, amount, f"static:{amount}")
         authorisation, pin_pass = authorise_later(self.ctx.wallets, consumer, pin)
         # A retry with the same Idempotency-Key maps to the same transfer id.
-        seed = f"{claim.scope}\x1f{claim.key}" if claim else new_id("p")
+        seed = claim.seed if claim else new_id("p")
         try:
             return self._settle(
                 consumer,

@@ -77,7 +77,15 @@ def key_is_valid(key: str) -> bool:
 class Claim:
     scope: str
     key: str
+    fingerprint: str  # the request's hash: a key is one request's, as long as it is kept
     stored: bool = False  # set once the response was stored with the money movement
+
+    @property
+    def seed(self) -> str:
+        """What the ids of the request's money movement derive from: the same request retried
+        (a takeover, or a retry after the key was purged) meets the same ids, so its money
+        moves once; another request under a purged key is a request of its own."""
+        return f"{self.scope}\x1f{self.key}\x1f{self.fingerprint}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,7 +209,7 @@ def begin(engine: Engine, scope: str, key: str, fingerprint: str) -> Claim | Rep
         try:
             with alone(engine, writes=True) as conn:
                 _INSERT_KEY.run(conn, {"s": scope, "k": key, "hash": fingerprint, "now": now})
-            return Claim(scope, key)
+            return Claim(scope, key, fingerprint)
         except IntegrityError:
             pass
         with read(engine) as conn:
@@ -220,7 +228,7 @@ def begin(engine: Engine, scope: str, key: str, fingerprint: str) -> Claim | Rep
                 params = {"s": scope, "k": key, "seen": row.locked_at_us, "now": now}
                 taken = conn.execute(_TAKE_OVER, params)
             if taken.rowcount == 1:
-                return Claim(scope, key)
+                return Claim(scope, key, fingerprint)
             continue  # finished or taken over meanwhile: look again
         break
     raise RequestInProgress(

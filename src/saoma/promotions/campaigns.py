@@ -48,7 +48,7 @@ def _int(
 
 def campaign_id_of(claim: Claim) -> str:
     """The id of the campaign a request with this Idempotency-Key makes."""
-    digest = hashlib.blake2b(f"{claim.scope}\x1f{claim.key}".encode(), digest_size=10).digest()
+    digest = hashlib.blake2b(claim.seed.encode(), digest_size=10).digest()
     return f"cmp_{base64.b32encode(digest).decode().lower()}"
 
 
