@@ -8,6 +8,8 @@ captured hold asked again for something else is a conflict, not the first answer
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import json
 import secrets
 import threading
@@ -15,6 +17,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -22,9 +25,22 @@ import pytest
 from sqlalchemy import text
 
 from saoma.client import SaomaError
+from saoma.core.keyfile import load_or_make, rotate
 from saoma.paycode import codes
 from saoma.payments import idempotency
-from support import PIN, Payer, Server, Shop, engine_of, new_consumer, new_merchant, wait_for
+from support import (
+    PIN,
+    Payer,
+    Server,
+    Shop,
+    _database,
+    assert_books_hold,
+    engine_of,
+    new_consumer,
+    new_merchant,
+    start_server,
+    wait_for,
+)
 from support_ops import operator_at
 
 TYPE_BASE = "https://saoma.dev/problems/"
@@ -590,3 +606,91 @@ def test_a_purged_key_sent_with_another_request_is_that_request(server: Server) 
     # 3,000 paid at first, then 100 and 102 paid, sent, put in packets, topped up, withdrawn.
     wait_for(lambda: payer.client.me()["balance"] == 9_000 - 3_000 - 3 * 202 + 202 - 202)
     assert friend.client.me()["balance"] == 202
+
+
+def _stored_print(server: Server, key: str) -> str:
+    with engine_of(server.database_url).connect() as conn:
+        return str(
+            conn.execute(
+                text("SELECT request_hash FROM idempotency_keys WHERE key = :k"), {"k": key}
+            ).scalar_one()
+        )
+
+
+def _pay_static(
+    server: Server, payer: Payer, shop_id: str, key: str, amount: int
+) -> httpx.Response:
+    """A static payment with the PIN, its body bytes exactly ``_body(amount)``."""
+    return httpx.post(
+        f"{server.url}/v1/merchants/{shop_id}/pay",
+        content=_body(amount, PIN),
+        headers={
+            "authorization": f"Bearer {payer.client.token}",
+            "content-type": "application/json",
+            "idempotency-key": key,
+        },
+        timeout=30,
+    )
+
+
+def _body(amount: int, pin: str) -> bytes:
+    return b'{"amount":%d,"currency":"CNY","pin":"%s"}' % (amount, pin.encode())
+
+
+def test_a_requests_stored_fingerprint_gives_no_pin_away(server: Server) -> None:
+    """Whoever reads the database and knows a payment's body but its PIN cannot find the PIN by
+    hashing the million bodies it could have been: the fingerprint is keyed."""
+    shop, payer = new_merchant(server), new_consumer(server, balance=5_000)
+    key = secrets.token_hex(16)
+    assert _pay_static(server, payer, shop.id, key, 800).status_code == 201
+    stored = _stored_print(server, key)
+    prefix, suffix = _body(800, "@").split(b"@")
+    start = hashlib.sha256(f"POST /v1/merchants/{shop.id}/pay\n".encode() + prefix)
+    found = []
+    for pin in range(1_000_000):
+        tried = start.copy()
+        tried.update(b"%06d" % pin + suffix)
+        if tried.hexdigest() == stored:
+            found.append(pin)
+    assert found == []
+
+
+def test_a_retry_after_the_pin_key_was_rotated_or_from_before_keyed_fingerprints_replays(
+    tmp_path: Path,
+) -> None:
+    """A request claimed under the PIN key, retried after ``saoma rotate-pin-key`` and a
+    restart, is recognised and replayed; so is one claimed before fingerprints were keyed.
+    Another request under those keys is still a 422."""
+    key_file = tmp_path / "pin.key"
+    for database_url in _database("sqlite", tmp_path):
+        server = start_server(database_url, tmp_path, SAOMA_PIN_KEY_FILE=str(key_file))
+        try:
+            shop, payer = new_merchant(server), new_consumer(server, balance=5_000)
+            before, unkeyed = secrets.token_hex(16), secrets.token_hex(16)
+            first = _pay_static(server, payer, shop.id, before, 800)
+            old = _pay_static(server, payer, shop.id, unkeyed, 900)
+            assert (first.status_code, old.status_code) == (201, 201)
+            (kid, secret), *_ = load_or_make(key_file)
+            message = f"POST /v1/merchants/{shop.id}/pay\n".encode() + _body(800, PIN)
+            assert _stored_print(server, before) == hmac.new(secret, message, "sha256").hexdigest()
+            plain = f"POST /v1/merchants/{shop.id}/pay\n".encode() + _body(900, PIN)
+            with engine_of(database_url).begin() as conn:  # as stored before the keyed form
+                conn.execute(
+                    text("UPDATE idempotency_keys SET request_hash = :h WHERE key = :k"),
+                    {"h": hashlib.sha256(plain).hexdigest(), "k": unkeyed},
+                )
+
+            server.stop()
+            assert rotate(key_file) != kid
+            server.start()
+            for key, amount, answer in ((before, 800, first), (unkeyed, 900, old)):
+                again = _pay_static(server, payer, shop.id, key, amount)
+                assert (again.status_code, again.content) == (201, answer.content)
+                assert again.headers["idempotent-replayed"] == "true"
+                other = _pay_static(server, payer, shop.id, key, amount + 1)
+                assert other.status_code == 422, other.text
+                assert other.json()["type"] == TYPE_BASE + "idempotency-key-reused"
+            assert payer.client.me()["balance"] == 5_000 - 800 - 900
+        finally:
+            server.stop()
+        assert_books_hold(database_url)

@@ -284,6 +284,23 @@ class _Known:
     id: str
 
 
+def _fingerprint(
+    platform: Platform, method: str, path: str, body: bytes
+) -> idempotency.Fingerprint:
+    """The request's fingerprint under the PIN keys; before a rotation (here or in another
+    process) or before fingerprints were keyed, its key may have been claimed in another form."""
+    message = idempotency.request_message(method, path, body)
+    pins = platform.wallets.pins
+
+    def earlier() -> list[str]:
+        return [
+            *pins.fingerprints(message, again=True),
+            idempotency.request_hash(method, path, body),
+        ]
+
+    return idempotency.Fingerprint(pins.fingerprints(message)[0], earlier)
+
+
 async def idempotent(
     request: Request,
     scope: str,
@@ -360,13 +377,13 @@ async def idempotent_as(
         await in_worker(caller)
         raise idempotency.required()
     platform = platform_of(request)
-    fingerprint = ""
+    fingerprint = idempotency.Fingerprint("")
     if key is not None:
         body = await request.body()
-        fingerprint = idempotency.request_hash(request.method, request.url.path, body)
+        fingerprint = _fingerprint(platform, request.method, request.url.path, body)
 
     def once() -> idempotency.Replay | Any:
-        who, claimed = _caller_and_claim(platform, caller, key, fingerprint, check)
+        who, claimed = _caller_and_claim(platform, caller, key, fingerprint.value, check)
         if key is None:
             return work(who, None)
         claim = claimed or idempotency.begin(platform.engine, who.id, key, fingerprint)

@@ -21,7 +21,7 @@ import logging
 import re
 import threading
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
@@ -101,8 +101,31 @@ def render(body: Any) -> bytes:
     ).encode()
 
 
+def request_message(method: str, path: str, body: bytes) -> bytes:
+    """What a request's fingerprint is made of."""
+    return f"{method} {path}\n".encode() + body
+
+
 def request_hash(method: str, path: str, body: bytes) -> str:
-    return hashlib.sha256(f"{method} {path}\n".encode() + body).hexdigest()
+    """The unkeyed fingerprint stored before fingerprints were keyed: a key claimed then is
+    still recognised by it (:class:`Fingerprint`)."""
+    return hashlib.sha256(request_message(method, path, body)).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Fingerprint:
+    """A request's fingerprint as it is stored with its key, and the forms it may have been
+    stored in before (under a PIN key since rotated, or unkeyed), made only when needed.
+
+    Stored under a key held outside the database (HMAC-SHA256 under the PIN keys), because the
+    request's body may hold a PIN: an unkeyed hash of it would give the PIN away to whoever
+    reads the database, by trying its million values."""
+
+    value: str
+    earlier: Callable[[], Iterable[str]] = tuple
+
+    def matches(self, stored: str) -> bool:
+        return stored == self.value or stored in self.earlier()
 
 
 # Statements built once; values bound per call.
@@ -201,7 +224,11 @@ def find_and_claim(
         return _finding_and_claiming(found, scopes).first(conn, params | claims)
 
 
-def begin(engine: Engine, scope: str, key: str, fingerprint: str) -> Claim | Replay:
+def begin(engine: Engine, scope: str, key: str, fingerprint: str | Fingerprint) -> Claim | Replay:
+    """Claim ``key`` for this request, or say why not: the first response to replay (the same
+    request), 422 (another request), 409 (the first still running)."""
+    printed = fingerprint if isinstance(fingerprint, Fingerprint) else Fingerprint(fingerprint)
+    fingerprint = printed.value
     if not key_is_valid(key):
         raise InvalidRequest(f"Idempotency-Key {KEY_RULE}", field="Idempotency-Key")
     for _ in range(3):
@@ -216,7 +243,7 @@ def begin(engine: Engine, scope: str, key: str, fingerprint: str) -> Claim | Rep
             row = conn.execute(_READ_KEY, {"s": scope, "k": key}).first()
         if row is None:  # released in between: claim it again
             continue
-        if row.request_hash != fingerprint:
+        if not printed.matches(row.request_hash):
             raise IdempotencyKeyReused(
                 "this Idempotency-Key was used with a different request", field="Idempotency-Key"
             )
@@ -227,8 +254,8 @@ def begin(engine: Engine, scope: str, key: str, fingerprint: str) -> Claim | Rep
             with write_one(engine) as conn:
                 params = {"s": scope, "k": key, "seen": row.locked_at_us, "now": now}
                 taken = conn.execute(_TAKE_OVER, params)
-            if taken.rowcount == 1:
-                return Claim(scope, key, fingerprint)
+            if taken.rowcount == 1:  # as the first claimed it, so its ids are the first's
+                return Claim(scope, key, row.request_hash)
             continue  # finished or taken over meanwhile: look again
         break
     raise RequestInProgress(

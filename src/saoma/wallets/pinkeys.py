@@ -11,7 +11,8 @@ The key file (``SAOMA_PIN_KEY_FILE``, default ``data_dir/pin.key``; the format o
 ``saoma.core.keyfile``) seals new PINs under its first key and checks the others' under theirs.
 ``saoma rotate-pin-key`` puts a new key first; each PIN moves to it at its next right entry, as
 PINs still stored as Argon2 hashes (from before the keyed form) do. Every process of one
-database reads the same file.
+database reads the same file. The same keys make the fingerprints of requests kept with their
+Idempotency-Keys (:meth:`PinKeys.fingerprints`), since a request's body may hold a PIN.
 """
 
 from __future__ import annotations
@@ -82,6 +83,14 @@ class PinKeys:
         matches = hmac.compare_digest(mac, _mac(key, owner, pin))
         renewed = self.seal(owner, pin) if matches and kid != keys[0][0] else None
         return Verdict(matches, renewed)
+
+    def fingerprints(self, message: bytes, *, again: bool = False) -> list[str]:
+        """``message`` under each key, the first key's first: the fingerprint of a request
+        whose body may hold a PIN (``idempotency.Fingerprint``). ``again`` reads the file again
+        first (a key another process rotated in)."""
+        if again and self.key_file is not None:
+            self._keys = load_or_make(self.key_file)
+        return [hmac.new(key, message, hashlib.sha256).hexdigest() for _, key in self._loaded()]
 
 
 def _mac(key: bytes, owner: str, pin: str) -> str:
