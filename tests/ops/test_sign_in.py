@@ -167,3 +167,93 @@ def test_an_unknown_login_is_refused_after_a_password_check_like_a_known_one(
             sign_in()
         assert len(checked) == before + 1
         assert checked[-1].startswith("$argon2")
+
+
+def _steps_later(platform: Platform, steps: int = 1) -> None:
+    """The clock moved on ``steps`` TOTP steps, so a new code can be taken."""
+    later = platform.operators.clock() + steps * 30_000_000
+    platform.operators.clock = lambda: later
+
+
+def _outcome(platform: Platform, password: str, code: str, device: str = "") -> str:
+    try:
+        platform.operators.sign_in(LOGIN, password, code, "203.0.113.9", device)
+    except SignInFailed as exc:
+        return "locked" if "too many" in exc.detail else "wrong"
+    return "signed in"
+
+
+def _signed_in_on_her_browser(platform: Platform) -> tuple[Added, str]:
+    """Ana, once signed in on her browser ``sd_ana``; the code of the next step."""
+    new = added(platform)
+    platform.operators.sign_in(LOGIN, PASSWORD, now_code(platform, new.secret), "", "sd_ana")
+    _steps_later(platform)
+    return new, now_code(platform, new.secret)
+
+
+def test_wrong_tries_elsewhere_do_not_lock_an_operator_out_of_their_own_browser(
+    platform: Platform,
+) -> None:
+    _, code = _signed_in_on_her_browser(platform)
+    stranger = [_outcome(platform, "guess", code, f"sd_stranger{i}") for i in range(FAILURES_MAX)]
+    assert stranger == ["wrong"] * FAILURES_MAX
+    assert _outcome(platform, PASSWORD, code, "sd_new_laptop") == "locked"
+    assert _outcome(platform, PASSWORD, code) == "locked"
+    assert _outcome(platform, PASSWORD, code, "sd_ana") == "signed in"
+
+
+def test_fifty_wrong_tries_at_once_from_a_known_browser_check_its_five_then_the_operators_five(
+    platform: Platform,
+) -> None:
+    new, code = _signed_in_on_her_browser(platform)
+    with ThreadPoolExecutor(50) as pool:
+        outcomes = list(pool.map(lambda _: _outcome(platform, "guess", code, "sd_ana"), range(50)))
+    assert outcomes.count("wrong") == 2 * FAILURES_MAX
+    assert outcomes.count("locked") == 50 - 2 * FAILURES_MAX
+    assert platform.operators.failures(LOGIN) == FAILURES_MAX
+    # Its own tries spent, the browser waits out the lock with the others, then is known again.
+    assert _outcome(platform, PASSWORD, code, "sd_ana") == "locked"
+    _steps_later(platform, LOCK_US // 30_000_000 + 1)
+    assert _outcome(platform, PASSWORD, now_code(platform, new.secret), "sd_ana") == "signed in"
+    _steps_later(platform)
+    guesses = [_outcome(platform, "guess", code) for _ in range(FAILURES_MAX)]
+    assert guesses == ["wrong"] * FAILURES_MAX
+    assert _outcome(platform, PASSWORD, now_code(platform, new.secret), "sd_ana") == "signed in"
+
+
+def test_a_reset_or_a_disable_forgets_the_operators_browsers(platform: Platform) -> None:
+    new = added(platform)
+    platform.operators.sign_in(LOGIN, PASSWORD, now_code(platform, new.secret), "", "sd_ana")
+    renewed = platform.operators.reset(LOGIN, "a new long password")
+    _steps_later(platform)
+    code = now_code(platform, renewed.secret)
+    assert [_outcome(platform, "guess", code) for _ in range(FAILURES_MAX)] == ["wrong"] * 5
+    assert _outcome(platform, "a new long password", code, "sd_ana") == "locked"
+    with platform.engine.connect() as conn:
+        devices = conn.execute(text("SELECT count(*) FROM sign_in_devices")).scalar()
+    assert devices == 0
+
+
+def test_the_console_and_the_api_keep_the_browser_that_signed_in(platform: Platform) -> None:
+    from saoma.server import create_app
+
+    new = added(platform)
+    client = TestClient(create_app(platform, start=False))
+    for path in ("/v1/ops/sessions", "/console/session"):
+        _steps_later(platform)
+        body = {"login": LOGIN, "password": PASSWORD, "code": now_code(platform, new.secret)}
+        client.cookies.clear()
+        first = client.post(path, json=body)
+        assert first.status_code == 201, first.text
+        device = first.cookies["saoma_device"]
+        _steps_later(platform)
+        code = now_code(platform, new.secret)
+        assert [_outcome(platform, "guess", code) for _ in range(FAILURES_MAX)] == ["wrong"] * 5
+        body["code"] = code
+        client.cookies.clear()
+        refused = client.post(path, json=body)
+        assert refused.status_code == 401 and "too many" in refused.json()["detail"]
+        client.cookies.set("saoma_device", device)
+        again = client.post(path, json=body)
+        assert again.status_code == 201, again.text
+        assert again.cookies["saoma_device"] == device

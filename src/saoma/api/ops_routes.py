@@ -82,18 +82,19 @@ def kyc_state_of(platform: Platform, merchant_id: str) -> str | None:
     "/sessions", status_code=201, response_model=OpsSignedInOut, responses=problems(401, 422)
 )
 def sign_in(body: OpsSignIn, request: Request) -> Response:
-    """Sign in with a password and the authenticator's current code (each code works once)."""
+    """Sign in with a password and the authenticator's current code (each code works once).
+    The response also keeps this device in the ``saoma_device`` cookie: sent with later
+    sign-ins, wrong tries made elsewhere do not lock the operator out of it."""
+    device = deps.device_of(request)
     session = deps.platform_of(request).operators.sign_in(
-        body.login, body.password, body.code, deps.address_of(request)
+        body.login, body.password, body.code, deps.address_of(request), device
     )
-    return answer(
-        {
-            "token": session.token,
-            "operator": session.operator.view(),
-            "expires_at": rfc3339(session.expires_at_us),
-        },
-        201,
-    )
+    signed_in = {
+        "token": session.token,
+        "operator": session.operator.view(),
+        "expires_at": rfc3339(session.expires_at_us),
+    }
+    return deps.with_device(request, answer(signed_in, 201), device)
 
 
 @router.delete("/sessions/current", status_code=204, responses=problems(401))

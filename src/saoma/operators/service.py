@@ -2,7 +2,11 @@
 
 Sign-in claims a try first, in one conditional UPDATE (``failures < FAILURES_MAX`` or the lock
 has run out), so any number of concurrent wrong tries check at most ``FAILURES_MAX`` passwords
-before the lock; a success clears the count. A TOTP code is taken once: the UPDATE that records
+before the lock; a success clears the count. A browser the operator signed in from before (its
+``saoma_device`` cookie) claims its own ``FAILURES_MAX`` tries first, in one conditional UPDATE
+too (saoma.wallets.signins), so someone who knows an operator's login cannot lock them out of
+their own browser; a new password or a disabled account forgets those browsers. A TOTP code is
+taken once: the UPDATE that records
 its time step only matches while ``totp_last_step`` is older. The TOTP secret is sealed with a
 key kept outside the database (:mod:`saoma.operators.sealing`).
 """
@@ -32,6 +36,7 @@ from saoma.wallets.credentials import (
     password_matches,
     unknown_login_hash,
 )
+from saoma.wallets.signins import SignInTries
 
 SESSION_TOKEN_PREFIX = "ot_"  # noqa: S105  # nosec B105  # a prefix, not a secret
 FAILURES_MAX = 5
@@ -79,6 +84,8 @@ class Operators:
         self.engine = engine
         self.sealer = Sealer(key_file)
         self.session_us = session_s * 1_000_000
+        self.devices = SignInTries(engine, "operator", accounts=t.operators, per_pair=FAILURES_MAX)
+        self.devices.clock = lambda: self.clock()
         self.clock: Callable[[], int] = now_us  # microseconds; tests move it
 
     # --- who they are -------------------------------------------------------------------------
@@ -159,12 +166,18 @@ class Operators:
             conn.execute(
                 t.operator_sessions.delete().where(t.operator_sessions.c.operator_id == row.id)
             )
+            self.devices.forget_devices(conn, row.id)
         return row
 
     # --- signing in ---------------------------------------------------------------------------
 
-    def sign_in(self, login: str, password: str, code: str, address: str = "") -> Session:
-        """A new session for the operator whose password and current TOTP code these are."""
+    def sign_in(
+        self, login: str, password: str, code: str, address: str = "", device: str = ""
+    ) -> Session:
+        """A new session for the operator whose password and current TOTP code these are.
+        ``device``: the token of the browser signing in (``saoma_device``); one the operator
+        signed in from before has ``FAILURES_MAX`` wrong tries of its own, until its next
+        right one, before the operator's lock applies to it too."""
         o = t.operators.c
         if not _six_digits(code):  # refused before any password is hashed
             raise SignInFailed("the code is the 6 digits the authenticator app shows")
@@ -177,7 +190,10 @@ class Operators:
         if row is None:
             password_matches(unknown_login_hash(), password)
             raise SignInFailed("wrong login, password or code")
-        if not self._claim_try(row.id):
+        # A browser the operator signed in from before tries on its own count first, so
+        # wrong tries from elsewhere do not lock the operator out of it.
+        on_device = self.devices.claim_on_device(row.id, device) if device else ""
+        if not on_device and not self._claim_try(row.id):
             raise SignInFailed("too many failed sign-ins: try again in 15 minutes")
         secret = self.sealer.open(row.totp_secret, row.id)
         step = totp.matching_step(secret, code, self.clock() / 1e6)
@@ -191,6 +207,8 @@ class Operators:
             ).rowcount
         if taken != 1:
             raise SignInFailed("that code was used already: wait for the next one")
+        if device:  # known from now on (its count renewed), while this password lasts
+            self.devices.remember(row.id, device, row.password_hash)
         return self._new_session(Operator.of(row), address)
 
     def _claim_try(self, operator_id: str) -> bool:

@@ -161,6 +161,13 @@ class SignInTries:
         if device and account_id is not None and checked:
             self.remember(account_id, device, checked)
 
+    def claim_on_device(self, account_id: str, device: str) -> str:
+        """A try claimed on the count of ``device``, if it is a known device of the account
+        with tries left: the key to give it back by (:meth:`give_back`); else "", and the try
+        is for the account's own counts."""
+        key = _key(self.kind, "account", account_id, "device", device)
+        return key if self._claim_on_device(key) else ""
+
     def _claim_on_device(self, key: str) -> bool:
         """One try claimed on a known device's own count (one conditional UPDATE); False when
         the device is not known, or has spent its count since its last right password."""

@@ -188,12 +188,15 @@ def console_page(request: Request) -> HTMLResponse:
 
 @router.post("/console/session", responses=problems(401, 422))
 def console_sign_in(body: ConsoleSignIn, request: Request) -> JSONResponse:
-    """An operator's sign-in from the console: the session goes in the HttpOnly cookie."""
+    """An operator's sign-in from the console: the session goes in the HttpOnly cookie, and the
+    browser is kept known (``saoma_device``) so wrong tries elsewhere do not lock it out."""
+    device = deps.device_of(request)
     session = deps.platform_of(request).operators.sign_in(
-        body.login, body.password, body.code, deps.address_of(request)
+        body.login, body.password, body.code, deps.address_of(request), device
     )
     response = JSONResponse({"operator": session.operator.view()}, status_code=201)
     max_age_s = max(1, (session.expires_at_us - now_us()) // 1_000_000)
+    deps.with_device(request, response, device)
     return deps.with_cookie(request, response, ops_deps.OPS_COOKIE, session.token, max_age_s)
 
 
