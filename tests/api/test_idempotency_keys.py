@@ -560,9 +560,12 @@ def test_an_order_asked_again_under_its_key_or_its_number_is_one_order(server: S
     assert [tuple(r) for r in keys] == [("done", 52)]  # the conflict (409) released its key
 
 
-def test_a_purged_key_sent_with_another_request_is_that_request(server: Server) -> None:
-    """Two days on, a key is free: another payment, transfer, red packet, top-up, withdrawal or
-    campaign sent under it is done as asked, not answered with what the key's first request made."""
+def test_a_purged_key_sent_with_another_request_is_refused_and_moves_nothing(
+    server: Server,
+) -> None:
+    """Two days on, a key that moved money is still that request's: another payment, transfer,
+    red packet, top-up, withdrawal or campaign sent under it is refused (422), moving nothing,
+    rather than answered with what the key's first request made."""
     shop, friend = new_merchant(server), new_consumer(server)
     payer = new_consumer(server, balance=9_000)
     payer.client.pay_static(shop.id, 3_000, PIN)  # takings to fund a campaign with
@@ -598,14 +601,16 @@ def test_a_purged_key_sent_with_another_request_is_that_request(server: Server) 
     }
     for what, send in sends.items():
         key = secrets.token_hex(16)
-        first = send(100, key)
+        send(100, key)
         purge_after_two_days(server, key)
-        other = send(102, key)
-        assert other["id"] != first["id"], what
-        assert other.get("amount", other.get("budget")) == 102, what
-    # 3,000 paid at first, then 100 and 102 paid, sent, put in packets, topped up, withdrawn.
-    wait_for(lambda: payer.client.me()["balance"] == 9_000 - 3_000 - 3 * 202 + 202 - 202)
-    assert friend.client.me()["balance"] == 202
+        with pytest.raises(SaomaError) as refused:
+            send(102, key)
+        assert (refused.value.status, refused.value.slug) == (422, "idempotency-key-reused"), what
+        assert refused.value.problem["field"] == "Idempotency-Key"
+    # 3,000 paid, then 100 paid, sent, put in a packet, withdrawn; 100 topped up.
+    wait_for(lambda: payer.client.me()["balance"] == 9_000 - 3_000 - 4 * 100 + 100)
+    assert friend.client.me()["balance"] == 100
+    assert shop.client.me()["balance"] == 3_000 + 100 - 18 - 1 - 100  # fees 0.6 %; a budget
 
 
 def _stored_print(server: Server, key: str) -> str:

@@ -260,7 +260,7 @@ def _signature_claiming(
             request_ids.caller_known(merchant_id=merchant.id)  # for the request's log line
         except BaseException:
             if claimed:
-                idempotency.release(platform.engine, idempotency.Claim(row.id, key, fingerprint))
+                idempotency.release(platform.engine, idempotency.Claim(row.id, key))
             raise
         return merchant, claimed
 
@@ -336,7 +336,7 @@ def _caller_and_claim(
         return who, None
     assert isinstance(caller, Lookup)
     who, claimed = caller.claim(key, fingerprint)
-    claim = idempotency.Claim(who.id, key, fingerprint) if claimed else None
+    claim = idempotency.Claim(who.id, key) if claimed else None
     if check is not None:
         try:
             check(who)
@@ -377,12 +377,14 @@ async def idempotent_as(
         await in_worker(caller)
         raise idempotency.required()
     platform = platform_of(request)
-    fingerprint = idempotency.Fingerprint("")
-    if key is not None:
-        body = await request.body()
-        fingerprint = _fingerprint(platform, request.method, request.url.path, body)
+    method, path = request.method, request.url.path
+    body = await request.body() if key is not None else b""
 
     def once() -> idempotency.Replay | Any:
+        # Made here, in the worker: the first one reads the key file.
+        fingerprint = idempotency.Fingerprint("")
+        if key is not None:
+            fingerprint = _fingerprint(platform, method, path, body)
         who, claimed = _caller_and_claim(platform, caller, key, fingerprint.value, check)
         if key is None:
             return work(who, None)

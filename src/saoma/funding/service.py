@@ -140,7 +140,7 @@ class Funding:
             with write(self.engine) as conn:
                 conn.execute(m.bank_transfers.insert().values(**row))
         except IntegrityError:
-            return self._again(str(row["id"]), consumer)
+            return self._again(row, consumer)
         if claim is not None:
             idempotency.finish(self.engine, claim, 202, bank_view(row))
         self.bank.collect(str(row["id"]), amount, consumer.currency, consumer.id)
@@ -192,22 +192,25 @@ class Funding:
 
         moved = self.payments.movements.move([hold], record)
         if isinstance(moved, Refused):
-            if moved.results[0] is Result.EXISTS:
-                return self._again(bt_id, consumer)
+            # Made before under this key: the same withdrawal, or another one refused.
+            if moved.results[0] in (Result.EXISTS, Result.EXISTS_WITH_DIFFERENT_FIELDS):
+                return self._again(row, consumer)
             raise moved.problem()
         self.bank.pay_out(bt_id, amount, consumer.currency, consumer.id)
         return view
 
-    def _again(self, bt_id: str, consumer: Consumer) -> dict[str, Any]:
+    def _again(self, asked: dict[str, Any], consumer: Consumer) -> dict[str, Any]:
         """The same instruction once more: while pending it is sent to the bank again (a bank
-        keeps one outcome per instruction id), and the answer is the instruction as it stands."""
+        keeps one outcome per instruction id), and the answer is the instruction as it stands.
+        Another one under the key (purged since) is refused."""
         assert self.bank is not None
         with read(self.engine) as conn:
             row = conn.execute(
-                select(m.bank_transfers).where(m.bank_transfers.c.id == bt_id)
+                select(m.bank_transfers).where(m.bank_transfers.c.id == asked["id"])
             ).first()
         if row is None or row.consumer_id != consumer.id:
             raise InstructionInProgress("this request is already being handled")
+        idempotency.same_request(row, asked, ("direction", "amount", "currency"))
         if row.state == "pending":
             self._send(row)
         return bank_view(row._mapping)

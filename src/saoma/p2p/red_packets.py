@@ -42,6 +42,8 @@ STRANDED_EVERY_S = 3600.0
 STRANDED_WINDOW_US = 30 * 24 * 3600 * 1_000_000
 
 PACKET_SHARES_MAX = 1_000
+# What makes a red packet the same request as one made before under its Idempotency-Key.
+SAME_PACKET = ("sender_id", "amount", "shares", "mode", "greeting")
 PACKET_AMOUNT_MAX = 2_000_000
 CLAIM_STUCK_US = 30 * 1_000_000  # a reserved share unpaid this long: its claim was interrupted
 
@@ -164,16 +166,16 @@ class RedPackets:
         moved = self.payments.movements.move([fund], record)
         if isinstance(moved, Moved):
             return self.packet(row["id"], sender)
-        # The same request: the packet it made (asked again after its key was purged, the
-        # packet's id and account are others, so the ledger finds other details).
+        # Made before under this key (asked again after the key was purged, the packet's id
+        # and account are others, so the ledger finds other details under the key's id).
         if moved.results[0] in (Result.EXISTS, Result.EXISTS_WITH_DIFFERENT_FIELDS):
             with read(self.engine) as conn:
-                existing = conn.execute(
-                    select(m.red_packets.c.id).where(
-                        m.red_packets.c.transfer_id == row["transfer_id"]
-                    )
-                ).scalar_one()
-            return self.packet(existing, sender)
+                stored = conn.execute(
+                    select(m.red_packets).where(m.red_packets.c.transfer_id == row["transfer_id"])
+                ).first()
+            if stored is not None:
+                idempotency.same_request(stored, row, SAME_PACKET)
+                return self.packet(stored.id, sender)
         raise moved.problem()
 
     def _open_packet_account(self) -> int:

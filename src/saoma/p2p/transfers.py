@@ -37,6 +37,8 @@ from saoma.wallets.service import Consumer, Wallets
 
 WAIT_US = 24 * 3600 * 1_000_000  # unclaimed money goes back after a day
 TRANSFER_STATES = ("done", "waiting", "claimed", "returned")
+# What makes a transfer the same request as one made before under its Idempotency-Key.
+SAME_TRANSFER = ("sender_id", "recipient_id", "recipient_login", "amount", "note")
 
 
 def transfer_view(row: dict[str, Any], viewer: str | None) -> dict[str, Any]:
@@ -192,8 +194,8 @@ class Transfers:
         moved = self.payments.movements.move([move], record)
         if isinstance(moved, Moved):
             return view
-        # The same request, already sent (asked again after its key was purged, its row's id
-        # is another, so the ledger finds other details under the one transfer id).
+        # Sent before under this key (asked again after the key was purged, the row's id is
+        # another, so the ledger finds other details under the key's transfer id).
         if moved.results[0] in (Result.EXISTS, Result.EXISTS_WITH_DIFFERENT_FIELDS):
             with read(self.engine) as conn:
                 stored = conn.execute(
@@ -202,6 +204,7 @@ class Transfers:
                     )
                 ).first()
             if stored is not None:
+                idempotency.same_request(stored, row, SAME_TRANSFER)
                 return transfer_view(dict(stored._mapping), sender.id)
         raise moved.problem()
 

@@ -313,6 +313,8 @@ class Checkout:
                 return self.queries.payment_view(existing, for_merchant=False)
         if order is not None and results[0] is Result.EXISTS_WITH_DIFFERENT_FIELDS:
             raise OrderAlreadyPaid("this order has already been paid")
+        if results[0] is Result.EXISTS_WITH_DIFFERENT_FIELDS:  # its id is the key's
+            raise idempotency.reused()
         if offer is not None and results[1] not in (Result.OK, Result.LINKED_EVENT_FAILED):
             assert self.ctx.promotions is not None
             raise self.ctx.promotions.unavailable()  # the budget ran out since the preview

@@ -77,15 +77,33 @@ def key_is_valid(key: str) -> bool:
 class Claim:
     scope: str
     key: str
-    fingerprint: str  # the request's hash: a key is one request's, as long as it is kept
     stored: bool = False  # set once the response was stored with the money movement
 
     @property
     def seed(self) -> str:
-        """What the ids of the request's money movement derive from: the same request retried
-        (a takeover, or a retry after the key was purged) meets the same ids, so its money
-        moves once; another request under a purged key is a request of its own."""
-        return f"{self.scope}\x1f{self.key}\x1f{self.fingerprint}"
+        """What the ids of the request's money movement derive from: the caller and the key,
+        and nothing that changes with time or a key file, so the same request retried (a
+        takeover, a retry after its claim was released, or after the key was purged) meets
+        the same ids and its money moves once. Another request under a key that once moved
+        money meets them too, and is refused (:func:`same_request`)."""
+        return f"{self.scope}\x1f{self.key}"
+
+
+def same_request(stored: Any, asked: dict[str, Any], fields: tuple[str, ...]) -> None:
+    """Refuse (422) a request that meets the money movement an earlier request under its
+    Idempotency-Key made (the key purged since, or taken over) unless it asked the same:
+    ``stored``'s ``fields`` against ``asked``'s."""
+    if any(getattr(stored, f, None) != asked.get(f) for f in fields):
+        raise reused()
+
+
+def reused() -> IdempotencyKeyReused:
+    """A request under an Idempotency-Key that moved money for another request."""
+    return IdempotencyKeyReused(
+        "this Idempotency-Key moved money for a different request: send a new key for a new"
+        " operation",
+        field="Idempotency-Key",
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -236,7 +254,7 @@ def begin(engine: Engine, scope: str, key: str, fingerprint: str | Fingerprint) 
         try:
             with alone(engine, writes=True) as conn:
                 _INSERT_KEY.run(conn, {"s": scope, "k": key, "hash": fingerprint, "now": now})
-            return Claim(scope, key, fingerprint)
+            return Claim(scope, key)
         except IntegrityError:
             pass
         with read(engine) as conn:
@@ -254,8 +272,8 @@ def begin(engine: Engine, scope: str, key: str, fingerprint: str | Fingerprint) 
             with write_one(engine) as conn:
                 params = {"s": scope, "k": key, "seen": row.locked_at_us, "now": now}
                 taken = conn.execute(_TAKE_OVER, params)
-            if taken.rowcount == 1:  # as the first claimed it, so its ids are the first's
-                return Claim(scope, key, row.request_hash)
+            if taken.rowcount == 1:
+                return Claim(scope, key)
             continue  # finished or taken over meanwhile: look again
         break
     raise RequestInProgress(

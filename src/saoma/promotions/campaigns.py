@@ -26,7 +26,7 @@ from saoma.ledger import AccountKind, Ledger, Result, Transfer, TransferCode
 from saoma.merchants.service import Merchant, check_text
 from saoma.movements import Moved, Unit
 from saoma.payments import tables as pm
-from saoma.payments.idempotency import Claim
+from saoma.payments.idempotency import Claim, same_request
 from saoma.promotions import tables as m
 from saoma.promotions.catalogue import Catalogue
 from saoma.promotions.rules import Kind
@@ -149,7 +149,10 @@ class Campaigns:
         else:
             funder_id, funder_account, merchant_id = funder.id, funder.account_id, funder.id
         campaign_id = new_id("cmp") if claim is None else campaign_id_of(claim)
-        if claim is not None and self._exists(campaign_id):  # a first try funded it, then died
+        made = self._made(campaign_id) if claim is not None else None
+        if made is not None:  # a first try funded it, then died (or its key was purged since)
+            asked = {"funder": funder_id, "name": name, "kind": kind.value, "budget": budget}
+            same_request(made, asked, tuple(asked))
             return self.get(funder, campaign_id)
         row = {
             "id": campaign_id,
@@ -195,10 +198,14 @@ class Campaigns:
             )
         raise moved.problem()
 
-    def _exists(self, campaign_id: str) -> bool:
+    def _made(self, campaign_id: str) -> Any:
+        """The campaign ``campaign_id``'s row, if it was made."""
+        c = m.campaigns.c
         with read(self.engine) as conn:
-            found = conn.execute(select(m.campaigns.c.id).where(m.campaigns.c.id == campaign_id))
-            return found.first() is not None
+            found = conn.execute(
+                select(c.funder, c.name, c.kind, c.budget).where(c.id == campaign_id)
+            )
+            return found.first()
 
     def _open_budget_account(self) -> int:
         return self.ledger.open_account(self.currency, AccountKind.PROMOTION_BUDGET)
