@@ -599,16 +599,19 @@ def test_a_purged_key_sent_with_another_request_is_refused_and_moves_nothing(
             idempotency_key=key,
         ),
     }
+    keys = {}
     for what, send in sends.items():
-        key = secrets.token_hex(16)
+        key = keys[what] = secrets.token_hex(16)
         send(100, key)
         purge_after_two_days(server, key)
         with pytest.raises(SaomaError) as refused:
             send(102, key)
         assert (refused.value.status, refused.value.slug) == (422, "idempotency-key-reused"), what
         assert refused.value.problem["field"] == "Idempotency-Key"
-    # 3,000 paid, then 100 paid, sent, put in a packet, withdrawn; 100 topped up.
-    wait_for(lambda: payer.client.me()["balance"] == 9_000 - 3_000 - 4 * 100 + 100)
+    # Another kind of request under a purged key meets no id of the first: it is done.
+    sends["withdrawal"](50, keys["top-up"])
+    # 3,000 paid, then 100 paid, sent, put in a packet, withdrawn; 100 topped up; 50 withdrawn.
+    wait_for(lambda: payer.client.me()["balance"] == 9_000 - 3_000 - 4 * 100 + 100 - 50)
     assert friend.client.me()["balance"] == 100
     assert shop.client.me()["balance"] == 3_000 + 100 - 18 - 1 - 100  # fees 0.6 %; a budget
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from sqlalchemy import update
+from sqlalchemy import text, update
 
 from p2p.conftest import PASSWORD, PIN, balance, outbox_ids, wallet
 from saoma.bootstrap import Platform
@@ -73,3 +73,36 @@ def test_money_for_a_proven_phone_arrives_at_once(platform: Platform) -> None:
     sent = p.people.send(alice, to=owner.login, amount=300, pin=PIN)
     assert (sent["state"], sent["recipient_id"]) == ("done", owner.id)
     assert balance(p, owner) == 300
+
+
+def test_money_sent_again_under_its_purged_key_after_its_owner_claimed_it_moves_once(
+    platform: Platform,
+) -> None:
+    """The sender's request, sent again under its Idempotency-Key two days on (the key purged),
+    after the phone's owner proved it and took the money: answered with the first transfer,
+    though the phone now names a wallet; another amount under the key is refused."""
+    from saoma.core.errors import IdempotencyKeyReused
+    from saoma.payments import idempotency
+
+    p = platform
+    alice = wallet(p, 5_000)
+    owner = p.wallets.sign_up(PHONE, PASSWORD)
+
+    def send(amount: int) -> dict[str, object]:
+        with write(p.engine) as conn:  # the key purged, as two days on
+            conn.execute(text("DELETE FROM idempotency_keys WHERE key = 'k-phone'"))
+        claim = idempotency.begin(p.engine, alice.id, "k-phone", f"request for {amount}")
+        assert isinstance(claim, idempotency.Claim)
+        return p.people.send(alice, to=PHONE, amount=amount, pin=PIN, claim=claim)
+
+    sent = send(1_500)
+    verify(p, owner.id, PHONE)
+    assert (balance(p, alice), balance(p, owner)) == (3_500, 1_500)
+    again = send(1_500)
+    assert (again["id"], again["state"]) == (sent["id"], "claimed")
+    try:
+        send(1_600)
+        raise AssertionError("another amount under the key was sent")
+    except IdempotencyKeyReused:
+        pass
+    assert (balance(p, alice), balance(p, owner), escrow(p)) == (3_500, 1_500, 0)

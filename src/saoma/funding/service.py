@@ -99,13 +99,14 @@ def needing_attention(engine: Engine, now: int | None = None) -> list[dict[str, 
     ]
 
 
-def instruction_id(claim: idempotency.Claim | None) -> str:
+def instruction_id(claim: idempotency.Claim | None, direction: str = "topup") -> str:
     """The bank instruction's id: from the Idempotency-Key when there is one, so a request run
-    twice (a retry that took over a slow first attempt) is one instruction, not two."""
+    twice (a retry that took over a slow first attempt) is one instruction, not two; a
+    withdrawal's apart from a top-up's, which a key purged since may have made."""
     if claim is None:
         return new_id("bt")
-    digest = hashlib.blake2b(claim.seed.encode(), digest_size=12)
-    return "bt_" + digest.hexdigest()
+    seed = claim.seed if direction == "topup" else f"{claim.seed}\x1f{direction}"
+    return "bt_" + hashlib.blake2b(seed.encode(), digest_size=12).hexdigest()
 
 
 class Funding:
@@ -160,7 +161,7 @@ class Funding:
             raise PinRequired("confirm the withdrawal with your PIN", field="pin")
         self.payments.wallets.verify_pin(consumer.id, pin)
         now = now_us()
-        bt_id = instruction_id(claim)
+        bt_id = instruction_id(claim, "withdraw")
         row = {
             "id": bt_id,
             "consumer_id": consumer.id,

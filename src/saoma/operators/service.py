@@ -40,6 +40,7 @@ from saoma.wallets.signins import SignInTries
 
 SESSION_TOKEN_PREFIX = "ot_"  # noqa: S105  # nosec B105  # a prefix, not a secret
 FAILURES_MAX = 5
+_UNLOCKED = {"failures": 0, "locked_until_us": 0}  # what a right sign-in leaves of the lock
 LOCK_US = 15 * 60 * 1_000_000
 DEFAULT_SESSION_S = 8 * 3600
 
@@ -202,11 +203,17 @@ class Operators:
         with write(self.engine) as conn:
             taken = conn.execute(
                 update(t.operators)
-                .where(o.id == row.id, o.totp_last_step < step)
-                .values(totp_last_step=step, failures=0, locked_until_us=0)
+                .where(
+                    o.id == row.id,
+                    o.totp_last_step < step,
+                    o.password_hash == row.password_hash,  # not reset meanwhile
+                    o.disabled_at_us == 0,
+                )
+                # A known browser's right sign-in leaves a lock that others' tries set.
+                .values(totp_last_step=step, **({} if on_device else _UNLOCKED))
             ).rowcount
         if taken != 1:
-            raise SignInFailed("that code was used already: wait for the next one")
+            raise SignInFailed("that code was used already, or the account changed: sign in again")
         if device:  # known from now on (its count renewed), while this password lasts
             self.devices.remember(row.id, device, row.password_hash)
         return self._new_session(Operator.of(row), address)

@@ -37,8 +37,9 @@ from saoma.wallets.service import Consumer, Wallets
 
 WAIT_US = 24 * 3600 * 1_000_000  # unclaimed money goes back after a day
 TRANSFER_STATES = ("done", "waiting", "claimed", "returned")
-# What makes a transfer the same request as one made before under its Idempotency-Key.
-SAME_TRANSFER = ("sender_id", "recipient_id", "recipient_login", "amount", "note")
+# What makes a transfer the same request as one made before under its Idempotency-Key (not its
+# recipient: a retry looks it up again, and a phone's wallet may have claimed the money since).
+SAME_TRANSFER = ("sender_id", "amount", "note")
 
 
 def transfer_view(row: dict[str, Any], viewer: str | None) -> dict[str, Any]:
