@@ -298,7 +298,7 @@ def _fingerprint(
             idempotency.request_hash(method, path, body),
         ]
 
-    return idempotency.Fingerprint(pins.fingerprints(message)[0], earlier)
+    return idempotency.Fingerprint(pins.fingerprint(message), earlier)
 
 
 async def idempotent(

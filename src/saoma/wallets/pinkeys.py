@@ -92,6 +92,10 @@ class PinKeys:
             self._keys = load_or_make(self.key_file)
         return [hmac.new(key, message, hashlib.sha256).hexdigest() for _, key in self._loaded()]
 
+    def fingerprint(self, message: bytes) -> str:
+        """``message`` under the first key: the fingerprint stored."""
+        return hmac.new(self._loaded()[0][1], message, hashlib.sha256).hexdigest()
+
 
 def _mac(key: bytes, owner: str, pin: str) -> str:
     message = b"saoma-pin\x00" + owner.encode() + b"\x00" + pin.encode()
