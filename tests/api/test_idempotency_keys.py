@@ -608,6 +608,10 @@ def test_a_purged_key_sent_with_another_request_is_refused_and_moves_nothing(
             send(102, key)
         assert (refused.value.status, refused.value.slug) == (422, "idempotency-key-reused"), what
         assert refused.value.problem["field"] == "Idempotency-Key"
+    # The same sum to the same shop with another note is another payment too.
+    with pytest.raises(SaomaError) as noted:
+        payer.client.pay_static(shop.id, 100, PIN, note="other", idempotency_key=keys["payment"])
+    assert (noted.value.status, noted.value.slug) == (422, "idempotency-key-reused")
     # Another kind of request under a purged key meets no id of the first: it is done.
     sends["withdrawal"](50, keys["top-up"])
     # 3,000 paid, then 100 paid, sent, put in a packet, withdrawn; 100 topped up; 50 withdrawn.

@@ -41,6 +41,9 @@ from saoma.wallets import tables as wallet_tables
 from saoma.wallets.pins import PIN_PENDING_STALE_US, PinTry, claim_update
 from saoma.wallets.service import Consumer, PinPass
 
+# What makes a payment the same request as one made before under its Idempotency-Key (the
+# ledger compares the accounts and the amount, not the note).
+SAME_PAYMENT = ("consumer_id", "merchant_id", "order_id", "amount", "note")
 PAID_SQL = (
     "UPDATE orders SET state = 'paid', payment_id = :pid, updated_at_us = :now"
     " WHERE id = :oid AND state = 'created' AND expires_at_us > :now"
@@ -299,17 +302,18 @@ class Checkout:
 
         moved = self.ctx.movements.move(transfers, record)
         if isinstance(moved, Refused):
-            return self._not_moved(moved, transfer_id, order, offer)
+            return self._not_moved(moved, row, order, offer)
         return view
 
     def _not_moved(
-        self, refused: Refused, transfer_id: str, order: Any, offer: Any
+        self, refused: Refused, row: dict[str, Any], order: Any, offer: Any
     ) -> dict[str, Any]:
         """The payment made already (a retry), or why the ledger refused it."""
         results = refused.results
         if results[0] is Result.EXISTS:  # the same payment, already made
-            existing = first(self.ctx.engine, m.payments, transfer_id=transfer_id)
+            existing = first(self.ctx.engine, m.payments, transfer_id=row["transfer_id"])
             if existing is not None:
+                idempotency.same_request(existing, row, SAME_PAYMENT)  # not only its sum
                 return self.queries.payment_view(existing, for_merchant=False)
         if order is not None and results[0] is Result.EXISTS_WITH_DIFFERENT_FIELDS:
             raise OrderAlreadyPaid("this order has already been paid")
