@@ -243,18 +243,14 @@ class SignInTries:
     def give_back(self, keys: list[str], *, on_device: str = "") -> None:
         """The tries of a check that was not a wrong password, given back (in claim order), or
         the one claimed on the known device ``on_device``."""
+        given = [(sign_in_tries, key) for key in keys]
         with write(self.engine) as conn:
-            for key in keys:
+            for table, key in given + ([(sign_in_devices, on_device)] if on_device else []):
+                failures = table.c.failures  # one fewer, never below zero
                 conn.execute(
-                    update(sign_in_tries)
-                    .where(_T.key == key)
-                    .values(failures=case((_T.failures > 0, _T.failures - 1), else_=0))
-                )
-            if on_device:
-                conn.execute(
-                    update(sign_in_devices)
-                    .where(_D.key == on_device)
-                    .values(failures=case((_D.failures > 0, _D.failures - 1), else_=0))
+                    update(table)
+                    .where(table.c.key == key)
+                    .values(failures=case((failures > 0, failures - 1), else_=0))
                 )
 
     def change_password(
