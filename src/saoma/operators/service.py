@@ -2,13 +2,13 @@
 
 Sign-in claims a try first, in one conditional UPDATE (``failures < FAILURES_MAX`` or the lock
 has run out), so any number of concurrent wrong tries check at most ``FAILURES_MAX`` passwords
-before the lock; a success clears the count. A browser the operator signed in from before (its
-``saoma_device`` cookie) claims its own ``FAILURES_MAX`` tries first, in one conditional UPDATE
-too (saoma.wallets.signins), so someone who knows an operator's login cannot lock them out of
-their own browser; a new password or a disabled account forgets those browsers. A TOTP code is
-taken once: the UPDATE that records
-its time step only matches while ``totp_last_step`` is older. The TOTP secret is sealed with a
-key kept outside the database (:mod:`saoma.operators.sealing`).
+before the lock; a success that claimed its try there clears the count. A browser the operator
+signed in from before (its ``saoma_device`` cookie) claims its own ``FAILURES_MAX`` tries first,
+in one conditional UPDATE too (saoma.wallets.signins), so someone who knows an operator's login
+cannot lock them out of their own browser; its success leaves the count others' tries set, and a
+new password or a disabled account forgets those browsers. A TOTP code is taken once: the UPDATE
+that records its time step only matches while ``totp_last_step`` is older. The TOTP secret is
+sealed with a key kept outside the database (:mod:`saoma.operators.sealing`).
 """
 
 from __future__ import annotations
