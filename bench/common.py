@@ -29,6 +29,7 @@ from saoma.kyc.service import approve_directly
 # Each server's database: the bench's shops are approved there (they take more than a merchant
 # may before its business details are approved).
 DATABASES: dict[str, str] = {}
+QUIET = Path(__file__).with_name("quiet.py")
 
 
 @contextmanager
@@ -60,8 +61,12 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_server(database_url: str, log: Path) -> tuple[subprocess.Popen[bytes], str]:
-    """``saoma serve`` on a free port over ``database_url``, once it answers /healthz."""
+def start_server(
+    database_url: str, log: Path, under: list[str] | None = None
+) -> tuple[subprocess.Popen[bytes], str]:
+    """``saoma serve`` on a free port over ``database_url``, once it answers /healthz. Run by
+    the command ``under`` when one is given (valgrind's), with its pollers by the clock quiet
+    (``bench/quiet.py``), so that what is measured is what requests cost."""
     port = free_port()
     # The bench's webhook receivers listen on 127.0.0.1.
     env = dict(
@@ -70,14 +75,18 @@ def start_server(database_url: str, log: Path) -> tuple[subprocess.Popen[bytes],
         SAOMA_SANDBOX_BANK_DELAY_S="0.01",
         SAOMA_ALLOW_PRIVATE_WEBHOOKS="1",
     )
+    if under:
+        env["PYTHONHASHSEED"] = "0"  # the same dictionaries' layouts, run after run
     proc = subprocess.Popen(
-        [sys.executable, "-m", "saoma.cli", "serve", "--port", str(port)],
+        [*under, sys.executable, str(QUIET), "serve", "--port", str(port)]
+        if under
+        else [sys.executable, "-m", "saoma.cli", "serve", "--port", str(port)],
         env=env,
         stdout=log.open("wb"),
         stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
-    for _ in range(600):
+    for _ in range(3000 if under else 600):
         if proc.poll() is not None:
             break
         try:
@@ -90,7 +99,9 @@ def start_server(database_url: str, log: Path) -> tuple[subprocess.Popen[bytes],
     raise RuntimeError(log.read_text()[-2000:])
 
 
-def sign_up_shop(url: str, name: str, webhook_url: str = "") -> MerchantClient:
+def sign_up_shop(
+    url: str, name: str, webhook_url: str = "", timeout: float = 10.0
+) -> MerchantClient:
     """A merchant signed up over the API, with a fresh key: its signing client."""
     key = signing.new_private_key()
     r = httpx.post(
@@ -103,10 +114,11 @@ def sign_up_shop(url: str, name: str, webhook_url: str = "") -> MerchantClient:
             "webhook_url": webhook_url,
             "public_key": base64.b64encode(signing.public_key_bytes(key)).decode(),
         },
+        timeout=timeout,
     )
     r.raise_for_status()
     approve(DATABASES[url], r.json()["merchant"]["id"])
-    return MerchantClient(url, key_id=r.json()["key_id"], private_key=key)
+    return MerchantClient(url, key_id=r.json()["key_id"], private_key=key, timeout=timeout)
 
 
 def approve(database_url: str, merchant_id: str) -> None:

@@ -12,7 +12,15 @@ the same number of transactions.
 
 Statement counts hardly depend on how busy the machine is; CPU and rates do.
 
-    .venv/bin/python bench/statements.py [--payments 300] [--kind order|code]
+``--instructions`` runs the server under valgrind's callgrind and counts the machine
+instructions it executes per payment instead of its CPU time: the same code, database and
+inputs give the same count within about a percent whatever else the machine is doing, so a
+change of a few percent shows (the CPU time of a run moves by a fifth here). The server is
+about fifty times slower under it, so a run takes minutes; 100 payments are enough. What its
+pollers execute by the clock is measured while it is idle and taken off, as for statements.
+The baseline, in the same server: instructions per ``GET /healthz``, the cheapest request.
+
+    .venv/bin/python bench/statements.py [--payments 300] [--kind order|code] [--instructions]
 
 ``--kind code``: the payer's phone shows a payment code instead, and the merchant charges it
 (``POST /v1/charges``, settled under the payer's no-PIN limit), as half of ``bench/e2e.py``'s
@@ -34,8 +42,10 @@ import subprocess
 import tempfile
 import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 from sqlalchemy import create_engine, make_url, text
 from sqlalchemy.engine import Engine
 
@@ -72,20 +82,65 @@ def cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def saoma(admin: Engine, payments: int, kind: str = "order") -> tuple[float, float, float]:
-    """(statements, server CPU ms, payments per second) per order and payment, or per charge
-    of a payment code (``kind`` "code": settled under the payer's no-PIN limit)."""
+class Instructions:
+    """The instructions a server run under callgrind executes, counted between two calls."""
+
+    def __init__(self, tmp: Path) -> None:
+        self.out = tmp / "callgrind"
+        self.command = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={self.out}.%p"]
+        self.pid = 0
+
+    def _control(self, flag: str) -> None:
+        subprocess.run(["callgrind_control", flag, str(self.pid)], check=True, capture_output=True)
+
+    def start(self) -> None:
+        self._control("--zero")
+
+    def stop(self) -> int:
+        """Instructions since :meth:`start`: callgrind writes them to a new numbered dump."""
+        self._control("--dump")
+        dumps = self.out.parent.glob(f"{self.out.name}.{self.pid}.*")
+        newest = max(dumps, key=lambda d: int(d.name.rsplit(".", 1)[1]))
+        for line in newest.read_text(errors="replace").splitlines():
+            if line.startswith(("summary:", "totals:")):
+                return int(line.split()[1])
+        raise RuntimeError(f"no instruction total in {newest}")
+
+    def idle_per_s(self, seconds: float = 10.0) -> float:
+        """What the server's pollers execute by the clock, per second, while nothing is asked."""
+        self.start()
+        t0 = time.perf_counter()
+        time.sleep(seconds)
+        return self.stop() / (time.perf_counter() - t0)
+
+
+@dataclass
+class Run:
+    statements: float  # per payment, the pollers' taken off
+    cpu_ms: float  # server CPU per payment (not comparable under callgrind)
+    rate: float  # payments per second
+    instructions: float = 0.0  # per payment, the pollers' taken off (under callgrind)
+    healthz_instructions: float = 0.0  # per GET /healthz, the baseline
+
+
+def saoma(admin: Engine, payments: int, kind: str = "order", counted: bool = False) -> Run:
+    """What one order and payment costs, or one charge of a payment code (``kind`` "code":
+    settled under the payer's no-PIN limit); with ``counted``, in instructions too."""
     name = f"saoma_bench_{uuid.uuid4().hex[:8]}"
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
         conn.execute(text(f"ALTER DATABASE \"{name}\" SET log_statement = 'all'"))
     url = make_url(PG_SERVER).set(database=name).render_as_string(hide_password=False)
     tmp = Path(tempfile.mkdtemp(prefix="saoma-bench-"))
-    proc, base = start_server(url, tmp / "server.log")
+    counter = Instructions(tmp) if counted else None
+    proc, base = start_server(url, tmp / "server.log", counter.command if counter else None)
+    if counter:
+        counter.pid = proc.pid
     receiver = Receiver()
     try:
-        shop = sign_up_shop(base, "Bench Shop", receiver.url)
-        payer = ConsumerClient(base)
+        timeout = 300.0 if counter else 10.0  # the server is slower under callgrind
+        shop = sign_up_shop(base, "Bench Shop", receiver.url, timeout)
+        payer = ConsumerClient(base, timeout=timeout)
         payer.sign_up(f"+86137{secrets.randbelow(10**8):08d}", "bench-password")
         payer.set_pin(PIN, password="bench-password")
         payer.top_up(1_000_000)
@@ -118,13 +173,27 @@ def saoma(admin: Engine, payments: int, kind: str = "order") -> tuple[float, flo
         idle0, at0 = count_after(name)
         idle1, at1 = count_after(name, 3.0)
         background = (idle1 - idle0) / (at1 - at0)
+        idle = counter.idle_per_s() if counter else 0.0
         count0, cpu0, t0 = logged(name), cpu_s(proc.pid), time.perf_counter()
+        if counter:
+            counter.start()
         pay("measured", payments)
         elapsed = time.perf_counter() - t0
+        executed = counter.stop() if counter else 0
         cpu1 = cpu_s(proc.pid)
         count1, at = count_after(name)
         statements = count1 - count0 - background * (at - t0)
-        return statements / payments, (cpu1 - cpu0) * 1000 / payments, payments / elapsed
+        run = Run(statements / payments, (cpu1 - cpu0) * 1000 / payments, payments / elapsed)
+        if counter:
+            run.instructions = (executed - idle * elapsed) / payments
+            with httpx.Client(base_url=base, timeout=timeout) as http:
+                counter.start()
+                t1 = time.perf_counter()
+                for _ in range(payments):
+                    http.get("/healthz").raise_for_status()
+                executed = counter.stop()
+                run.healthz_instructions = (executed - idle * (time.perf_counter() - t1)) / payments
+        return run
     finally:
         receiver.close()
         proc.terminate()
@@ -166,22 +235,36 @@ def main() -> None:
     parser.add_argument(
         "--kind", choices=["order", "code"], default="order", help="what each payment is"
     )
+    parser.add_argument(
+        "--instructions", action="store_true", help="count the server's instructions (callgrind)"
+    )
     args = parser.parse_args()
+    if args.instructions and not shutil.which("valgrind"):
+        raise SystemExit("--instructions needs valgrind (apt-get install valgrind)")
     if not os.access(PG_LOG, os.R_OK):
         raise SystemExit(f"cannot read PostgreSQL's log at {PG_LOG} (SAOMA_BENCH_POSTGRES_LOG)")
     admin = create_engine(PG_SERVER, isolation_level="AUTOCOMMIT")
     try:
-        statements, cpu_ms, rate = saoma(admin, args.payments, args.kind)
+        run = saoma(admin, args.payments, args.kind, args.instructions)
         baseline = pgbench(admin, args.payments)
     finally:
         admin.dispose()
     what = "order and payment" if args.kind == "order" else "charge of a payment code"
     made = "orders paid" if args.kind == "order" else "payment codes charged"
     print(f"{args.payments} {made} one after another, each with its webhook")
-    print(f"  Saoma:   {statements:5.1f} statements per {what}")
-    print(f"           {cpu_ms:5.1f} ms of server CPU per {what}, {rate:.0f} per second")
+    print(f"  Saoma:   {run.statements:5.1f} statements per {what}")
+    if args.instructions:
+        print(f"           {run.instructions / 1e6:5.2f} million server instructions per {what}")
+        print(
+            f"           {run.healthz_instructions / 1e6:5.2f} million per GET /healthz (baseline)"
+        )
+        print(f"           ratio {run.instructions / run.healthz_instructions:.1f}")
+    else:
+        print(
+            f"           {run.cpu_ms:5.1f} ms of server CPU per {what}, {run.rate:.0f} per second"
+        )
     print(f"  pgbench: {baseline:5.1f} statements per TPC-B-like transaction (baseline)")
-    print(f"  ratio:   {statements / baseline:5.1f}")
+    print(f"  ratio:   {run.statements / baseline:5.1f}")
 
 
 if __name__ == "__main__":
