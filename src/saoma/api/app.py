@@ -388,6 +388,9 @@ def create_app(platform: Platform, *, start: bool = True) -> FastAPI:
             "RFC 9457 problem documents with a stable `type`."
         ),
         lifespan=lifespan,
+        # Saoma's own metrics, logs and request ids observe requests (saoma.api.observability):
+        # FastAPI's OpenTelemetry would only look up unconfigured providers on every request.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.platform = platform
     app.add_middleware(StrictJson)
