@@ -6,6 +6,7 @@ money, and a refused request leaves none of its writes while the rest of its bat
 from __future__ import annotations
 
 import json
+import re
 import secrets
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -16,7 +17,7 @@ from saoma.bootstrap import Platform
 from saoma.core.errors import OrderNotPayable
 from saoma.core.ids import now_us
 from saoma.ledger import Result
-from saoma.ledger.tx import Tx
+from saoma.ledger.tx import Tx, _words
 from saoma.webhooks.outbox import emit_in
 from support import a_fen_moved, one_batch
 
@@ -183,3 +184,19 @@ def test_a_write_that_must_match_one_row_refuses_its_request_when_it_does_not(
             text("SELECT id, attempts FROM outbox WHERE id IN (:a, :b)"), {"a": first, "b": second}
         )
         assert dict(attempts.all()) == {first: 1, second: 10}  # the kept request's, once
+
+
+def test_a_write_naming_a_waiting_ctes_name_is_found_as_a_word_match_would_find_it() -> None:
+    """A waiting write's CTE would stand for a table of the same name in a write joined to it,
+    so such a write goes after a flush: its words are found as ``\\bname\\b``, ignoring case."""
+    statements = [
+        WITH_CTES,
+        SAME_NAMES,
+        "UPDATE Made_Tries SET n = n + 1 WHERE id = :made",
+        "INSERT INTO outbox_made (id) SELECT id FROM MADE WHERE made.id = :id",
+        "SELECT premade, made2, _made FROM t",
+    ]
+    for sql in statements:
+        for name in ("made", "made_tries", "outbox", "outbox_made", "id", "premade", "ade"):
+            expected = re.search(rf"\b{name}\b", sql, re.IGNORECASE) is not None
+            assert (name in _words(sql)) is expected, (name, sql)

@@ -125,6 +125,19 @@ _CTE_HEAD = re.compile(r"\s*([A-Za-z_][A-Za-z0-9_]*)\s+AS\s*\(", re.IGNORECASE)
 _COMMA = re.compile(r"\s*,")
 _UNREAD = re.compile(r"--|/\*|\$[A-Za-z_0-9]*\$|\b[Ee]'")  # comments, dollar and E'' quoting
 _SPLIT: dict[str, tuple[frozenset[str], list[str], str]] = {}
+_WORD = re.compile(r"\w+")
+_WORDS: dict[str, frozenset[str]] = {}
+
+
+def _words(sql: str) -> frozenset[str]:
+    """The words of ``sql`` (runs of letters, digits and underscores), lowercased: a name is
+    one of them exactly where ``\\bname\\b`` would be found in it, ignoring case."""
+    found = _WORDS.get(sql)
+    if found is None:
+        if len(_WORDS) > 4096:  # statements are constants: this only guards against misuse
+            _WORDS.clear()
+        found = _WORDS[sql] = frozenset(word.lower() for word in _WORD.findall(sql))
+    return found
 
 
 def _ctes(sql: str) -> tuple[frozenset[str], list[str], str]:
@@ -228,7 +241,7 @@ class Tx:
         if (
             any(sql == w.sql for w in self._writes)  # the same write again
             or names & waiting  # CTEs of the same names
-            or any(re.search(rf"\b{name}\b", sql, re.IGNORECASE) for name in waiting)
+            or waiting & _words(sql)
         ):  # (the last: a CTE waiting would stand for the table this write names)
             self.flush()
         self._writes.append(_Write(sql, dict(params or {}), refusal))
