@@ -310,8 +310,7 @@ class Dispatcher:
             return False
         claimed = self._claim(list(due), now)
         if claimed:
-            outcomes = list(self._pool.map(self._deliver, claimed))
-            self._record(claimed, outcomes)
+            self._record(claimed, self._deliver_all(claimed))
         return len(due) == limit
 
     def _claim_due(self, now: int, limit: int) -> bool:
@@ -323,7 +322,7 @@ class Dispatcher:
             )
         if rows:
             claimed = sorted(rows, key=lambda row: row.seq)  # a subject's events in order
-            self._record(claimed, list(self._pool.map(self._deliver, claimed)))
+            self._record(claimed, self._deliver_all(claimed))
         # As many found due as asked for (some perhaps claimed by another process): maybe more.
         return bool(rows) and rows[0].found == limit
 
@@ -338,6 +337,12 @@ class Dispatcher:
                 return []
             rows = conn.execute(CLAIMED, {"seqs": list(leased), "now": now}).all()
         return sorted(rows, key=lambda row: row.seq)  # a subject's events in the order written
+
+    def _deliver_all(self, rows: list[Any]) -> list[tuple[int, str, int, int]]:
+        """Each row sent: several at once on the pool, one on this thread (no hand-over)."""
+        if len(rows) == 1:
+            return [self._deliver(rows[0])]
+        return list(self._pool.map(self._deliver, rows))
 
     def _deliver(self, row: Any) -> tuple[int, str, int, int]:
         body = row.payload.encode()
