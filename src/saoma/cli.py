@@ -217,7 +217,7 @@ def _serve(url: str, host: str, port: int, *, demo: bool, workers: int = 1) -> N
     if workers == 1:
         from saoma.server import create_app
 
-        uvicorn.run(create_app(platform), **options)
+        uvicorn.run(create_app(platform, freeze_heap=True), **options)
         return
     platform.close()  # each worker builds its own over the database made ready above
     os.environ["SAOMA_DATABASE_URL"] = url
@@ -243,7 +243,8 @@ def worker_app() -> Any:
 
     sys.setswitchinterval(SWITCH_INTERVAL_S)
     get_settings.cache_clear()
-    return create_app(Platform.open(settings=get_settings(), migrate_first=False))
+    platform = Platform.open(settings=get_settings(), migrate_first=False)
+    return create_app(platform, freeze_heap=True)
 
 
 def _print_demo_operators(platform: Platform, url: str) -> None:

@@ -13,8 +13,9 @@ from saoma.bootstrap import Platform
 from saoma.web.routes import router as pages
 
 
-def create_app(platform: Platform, *, start: bool = True) -> FastAPI:
-    """The API and the pages over ``platform`` (started with the app unless ``start`` is off)."""
-    app = create_api(platform, start=start)
+def create_app(platform: Platform, *, start: bool = True, freeze_heap: bool = False) -> FastAPI:
+    """The API and the pages over ``platform`` (started with the app unless ``start`` is off;
+    ``freeze_heap``: see :func:`saoma.api.app.create_app`)."""
+    app = create_api(platform, start=start, freeze_heap=freeze_heap)
     app.include_router(pages)
     return app

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email.message
+import gc
 import json
 import logging
 from collections.abc import AsyncIterator
@@ -365,12 +366,27 @@ def signed_operations(app: FastAPI) -> frozenset[tuple[str, str]]:
     )
 
 
-def create_app(platform: Platform, *, start: bool = True) -> FastAPI:
+def _freeze_heap() -> None:
+    """What a server's start made (modules, routes, models, the platform) left out of the
+    garbage collector's full collections (``gc.freeze``), its own garbage collected first (a
+    frozen cycle is never freed). A full collection stops every thread of the process: over the
+    whole heap it took 126–133 ms under load, over what requests made since 6–8 ms. Not for a
+    process that builds many apps (the tests): what it froze would never be collected."""
+    gc.collect()
+    gc.freeze()
+
+
+def create_app(platform: Platform, *, start: bool = True, freeze_heap: bool = False) -> FastAPI:
+    """The API over ``platform`` (started and closed with the app unless ``start`` is off;
+    ``freeze_heap``, for ``saoma serve``: :func:`_freeze_heap` once started)."""
+
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         if start:
             platform.start()
         sampler.start()
+        if freeze_heap:
+            _freeze_heap()
         yield
         sampler.close()
         if start:
