@@ -130,8 +130,10 @@ _WORDS: dict[str, frozenset[str]] = {}
 
 
 def _words(sql: str) -> frozenset[str]:
-    """The words of ``sql`` (runs of letters, digits and underscores), lowercased: a name is
-    one of them exactly where ``\\bname\\b`` would be found in it, ignoring case."""
+    """The words of ``sql`` (runs of letters, digits and underscores), lowercased: in ASCII SQL
+    (Saoma's), a name is one of them exactly where ``\\bname\\b`` would be found in it,
+    ignoring case. (A regex ignoring case would also take ``ſ``, ``ı`` or ``İ`` for ``s`` or
+    ``i``; PostgreSQL folds ASCII only, so those never name the same thing there.)"""
     found = _WORDS.get(sql)
     if found is None:
         if len(_WORDS) > 4096:  # statements are constants: this only guards against misuse

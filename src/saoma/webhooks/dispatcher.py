@@ -248,6 +248,7 @@ class Dispatcher:
         self.workers = workers
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="webhook")
         self._wake = threading.Event()
+        self._alone = threading.Event()  # a lone event being sent on the dispatcher's thread
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.delivered = 0
@@ -265,6 +266,10 @@ class Dispatcher:
         if self._thread is not None:
             self._thread.join(timeout=10)
         self._pool.shutdown(wait=True)
+        if self._thread is not None and self._alone.is_set():
+            # A lone event is being sent on the dispatcher's own thread: as for the pool's
+            # deliveries above, its connection is not closed under it while it may still end.
+            self._thread.join(timeout=2 * TIMEOUT_S + 1)
         self._sender.close()
 
     def adopt_strays(self) -> int:
@@ -341,7 +346,11 @@ class Dispatcher:
     def _deliver_all(self, rows: list[Any]) -> list[tuple[int, str, int, int]]:
         """Each row sent: several at once on the pool, one on this thread (no hand-over)."""
         if len(rows) == 1:
-            return [self._deliver(rows[0])]
+            self._alone.set()
+            try:
+                return [self._deliver(rows[0])]
+            finally:
+                self._alone.clear()
         return list(self._pool.map(self._deliver, rows))
 
     def _deliver(self, row: Any) -> tuple[int, str, int, int]:
