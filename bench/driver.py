@@ -10,8 +10,13 @@ merchant (``Merchants.authenticate``), the order with its merchant
 Idempotency-Key's claim, the request's nonce, and a PIN try claimed and given back with the
 check recorded (two statements). Each is run through SQLAlchemy's ``Connection.execute`` (the
 baseline), as ``saoma.db.Bare`` on the driver of such a connection, and as ``Bare`` alone on a
-pooled driver connection without a ``Connection`` around it (``saoma.db.alone``, Saoma's way).
-Before timing, the three ways are checked to give the same answer.
+pooled driver connection without a ``Connection`` around it (``saoma.db.alone``): there through
+psycopg's cursor, and as Saoma runs it, on libpq directly (``saoma.libpq``; a ``Bare`` in a
+``Connection`` in autocommit goes there too). Before timing, the four ways are checked to give
+the same answer.
+
+The floor, after: one small prepared SELECT through psycopg's cursor, as ``saoma.libpq`` runs
+it, and on libpq with psycopg's own wait loop and no adapters at all.
 
     .venv/bin/python bench/driver.py [--runs 3000] [--rounds 3]
 
@@ -31,7 +36,7 @@ from typing import Any
 from sqlalchemy import make_url
 
 from common import scratch_postgres
-from saoma import signing
+from saoma import libpq, signing
 from saoma.config import get_settings
 from saoma.core.ids import now_us, token_hash
 from saoma.db import Bare, alone, migrate, read, write_one
@@ -45,6 +50,20 @@ from saoma.wallets import tables as wallet_tables
 PG_SERVER = os.environ.get(
     "SAOMA_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
+
+
+def through_the_cursor(way: Callable[[], Any]) -> Callable[[], Any]:
+    """``way`` with every statement sent through psycopg's cursor, as before ``saoma.libpq``."""
+
+    def cursor_only() -> Any:
+        ready = libpq.ready
+        libpq.ready = lambda driver, values: False  # type: ignore[assignment]
+        try:
+            return way()
+        finally:
+            libpq.ready = ready  # type: ignore[assignment]
+
+    return cursor_only
 
 
 def cpu_us(call: Callable[[], Any], n: int) -> float:
@@ -136,7 +155,12 @@ def main() -> None:
                     with alone(engine, writes=write) as conn:
                         return bare.first(conn, params()) if not write else bare.run(conn, params())
 
-                return through_sqlalchemy, on_the_driver, alone_on_the_driver
+                return (
+                    through_sqlalchemy,
+                    on_the_driver,
+                    through_the_cursor(alone_on_the_driver),
+                    alone_on_the_driver,
+                )
 
             def pin_ways() -> Any:
                 """A try claimed, then given back with the check recorded: both ways."""
@@ -162,7 +186,12 @@ def main() -> None:
                 def alone_on_the_driver() -> Any:
                     return on_the_driver(lambda e: alone(e, writes=True))
 
-                return through_sqlalchemy, on_the_driver, alone_on_the_driver
+                return (
+                    through_sqlalchemy,
+                    on_the_driver,
+                    through_the_cursor(alone_on_the_driver),
+                    alone_on_the_driver,
+                )
 
             cases = {
                 what: ways(bare, lambda p=p: p, write=False) for what, (bare, p) in reads.items()
@@ -175,9 +204,9 @@ def main() -> None:
             print(f"{args.runs} runs each, CPU per run (µs), PostgreSQL, one process")
             print(
                 "| round | statement | Connection.execute (baseline) | Bare in a Connection"
-                " | Bare alone (Saoma) |"
+                " | Bare alone, psycopg's cursor | Bare alone, libpq (Saoma) |"
             )
-            print("| ---: | --- | ---: | ---: | ---: |")
+            print("| ---: | --- | ---: | ---: | ---: | ---: |")
             for round_no in range(1, args.rounds + 1):
                 for what, ways_of in cases.items():
                     figures = " | ".join(f"{cpu_us(way, args.runs):.0f}" for way in ways_of)
@@ -189,9 +218,10 @@ def main() -> None:
 
 def floor(url: str, runs: int, rounds: int) -> None:
     """What psycopg's Python costs per statement: one small prepared SELECT of three columns run
-    as ``Bare`` runs it (a cursor, ``execute``, ``fetchone``) and straight on libpq through
-    ``psycopg.pq`` (send the prepared statement, wait with psycopg's own generator, read the
-    three values), on one connection in autocommit."""
+    through psycopg's cursor (``execute``, ``fetchone``), as ``saoma.libpq`` runs it (psycopg's
+    C adapters around one ``PQexecPrepared``) and straight on libpq through ``psycopg.pq``
+    (send the prepared statement, wait with psycopg's own generator, read the three values), on
+    one connection in autocommit."""
     import psycopg
     from psycopg import generators, waiting
 
@@ -207,18 +237,24 @@ def floor(url: str, runs: int, rounds: int) -> None:
                 cur.execute("SELECT %s::int8, %s::text, %s::int8", values, prepare=True)
                 return cur.fetchone()
 
-        def libpq() -> Any:
+        def saoma() -> Any:
+            values = {"a": next(n), "b": "abc", "c": 7}
+            sql = "SELECT %(a)s::int8, %(b)s::text, %(c)s::int8"
+            return libpq.run(conn, sql, values, True, every=False, describe=False)[1]
+
+        def bare_libpq() -> Any:
             pgconn.send_query_prepared(b"floor", [str(next(n)).encode(), b"abc", b"7"], None, 0)
             res = waiting.wait(generators.execute(pgconn), pgconn.socket)[-1]
             return int(res.get_value(0, 0)), res.get_value(0, 1).decode(), int(res.get_value(0, 2))
 
-        assert cursor()[1:] == libpq()[1:] == ("abc", 7)
+        assert cursor()[1:] == saoma()[1:] == bare_libpq()[1:] == ("abc", 7)
         print()
         print(f"{runs} runs each, CPU per statement (µs): psycopg's cursor and libpq directly")
-        print("| round | psycopg cursor (as Bare) | libpq directly (the floor) |")
-        print("| ---: | ---: | ---: |")
+        print("| round | psycopg's cursor | saoma.libpq (Saoma) | libpq, no adapters (the floor) |")
+        print("| ---: | ---: | ---: | ---: |")
         for round_no in range(1, rounds + 1):
-            print(f"| {round_no} | {cpu_us(cursor, runs):.0f} | {cpu_us(libpq, runs):.0f} |")
+            figures = " | ".join(f"{cpu_us(way, runs):.0f}" for way in (cursor, saoma, bare_libpq))
+            print(f"| {round_no} | {figures} |")
 
 
 if __name__ == "__main__":

@@ -20,6 +20,8 @@ from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.pool import NullPool
 
+from saoma import libpq
+
 NAMING = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -212,15 +214,22 @@ def _on_driver(
 ) -> tuple[int, Any, Any]:
     """The row count, the first row (if ``fetch``; every row, as a list, if ``every`` too) and,
     if ``describe``, the columns of ``sql`` run on the driver (psycopg builds them anew each
-    time they are asked for)."""
+    time they are asked for). A statement that commits on its own on PostgreSQL goes to libpq
+    directly (:func:`saoma.libpq.run`)."""
     pooled = conn.connection
-    cursor = pooled.driver_connection.cursor()  # type: ignore[union-attr]
+    driver: Any = pooled.driver_connection
     try:
-        cursor.execute(sql, values)
-        if not fetch:
-            return cursor.rowcount, None, None
-        found = cursor.fetchall() if every else cursor.fetchone()
-        return cursor.rowcount, found, cursor.description if describe else None
+        if libpq.ready(driver, values):
+            return libpq.run(driver, sql, values, fetch, every=every, describe=describe)
+        cursor = driver.cursor()
+        try:
+            cursor.execute(sql, values)
+            if not fetch:
+                return cursor.rowcount, None, None
+            found = cursor.fetchall() if every else cursor.fetchone()
+            return cursor.rowcount, found, cursor.description if describe else None
+        finally:
+            cursor.close()
     except conn.dialect.loaded_dbapi.Error as exc:
         lost = database_unavailable(exc)
         if lost:
@@ -238,8 +247,6 @@ def _on_driver(
             connection_invalidated=lost,
             dialect=conn.dialect,
         ) from exc
-    finally:
-        cursor.close()
 
 
 _READERS: weakref.WeakKeyDictionary[Engine, Engine] = weakref.WeakKeyDictionary()
