@@ -57,7 +57,7 @@ def through_the_cursor(way: Callable[[], Any]) -> Callable[[], Any]:
 
     def cursor_only() -> Any:
         ready = libpq.ready
-        libpq.ready = lambda driver, values: False  # type: ignore[assignment]
+        libpq.ready = lambda driver, sql, values: None  # type: ignore[assignment]
         try:
             return way()
         finally:
@@ -240,7 +240,11 @@ def floor(url: str, runs: int, rounds: int) -> None:
         def saoma() -> Any:
             values = {"a": next(n), "b": "abc", "c": 7}
             sql = "SELECT %(a)s::int8, %(b)s::text, %(c)s::int8"
-            return libpq.run(conn, sql, values, True, every=False, describe=False)[1]
+            statement = libpq.ready(conn, sql, values)
+            assert statement is not None
+            return libpq.run(conn, statement, sql, values, fetch=True, every=False, describe=False)[
+                1
+            ]
 
         def bare_libpq() -> Any:
             pgconn.send_query_prepared(b"floor", [str(next(n)).encode(), b"abc", b"7"], None, 0)

@@ -4,6 +4,8 @@ and errors as psycopg's cursor, prepared once per connection, and never inside a
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, date, datetime
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -12,7 +14,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, ProgrammingError
 
 from saoma import libpq
-from saoma.db import Bare, alone, driver_write, make_engine, write
+from saoma.db import Bare, _on_driver, alone, driver_write, make_engine, write
 from saoma.paycode.tables import paycode_failures
 
 pytestmark = pytest.mark.parametrize("db_url", ["postgres"], indirect=True)
@@ -63,16 +65,69 @@ def test_an_answer_alone_is_what_psycopgs_cursor_gives(engine: Engine) -> None:
     with engine.connect() as conn:  # through SQLAlchemy and psycopg's cursor: the reference
         expected = tuple(conn.execute(_KINDS.statement, _VALUES).one())
     with alone(engine, writes=False) as conn:
-        assert libpq.ready(conn.connection.driver_connection, _VALUES)
+        assert libpq.ready(conn.connection.driver_connection, "SELECT %(a)s", _VALUES)
         for _ in range(3):  # prepared at the first, then run prepared
             row = _KINDS.first(conn, _VALUES)
-            assert (
-                tuple(row)
-                == expected
-                == (7, 2**62, "扫码 ok", b"\x00\xff", True, None, 2**62 - 1, "100%")
-            )
+            assert tuple(row) == expected
+            assert expected == (7, 2**62, "扫码 ok", b"\x00\xff", True, None, 2**62 - 1, "100%")
             assert row.word == "扫码 ok" and row.nothing is None
         assert len(prepared_here(conn)) == 1
+
+
+_EVERY_KIND = (
+    "SELECT %(ints)s::int8[] AS ints, %(words)s::text[] AS words, %(at)s::timestamptz AS at,"
+    " %(amount)s::numeric AS amount, %(doc)s::jsonb AS doc, %(day)s::date AS day,"
+    " %(n)s AS n, %(n)s + 1 AS n1, 'a%%b' AS percent, %(odd-name)s AS odd"
+)
+
+
+def test_every_kind_of_value_and_answer_is_psycopgs_cursors_on_the_same_connection(
+    engine: Engine,
+) -> None:
+    values = {
+        "ints": [1, None, 2**40],
+        "words": ["x", None, "扫码"],
+        "at": datetime(2026, 12, 8, 1, 2, 3, 456789, tzinfo=UTC),
+        "amount": Decimal("12.34"),
+        "doc": '{"a": [1, 2]}',
+        "day": date(2026, 12, 8),
+        "n": 41,
+        "odd-name": "psycopg takes any name without a parenthesis",
+    }
+    with alone(engine, writes=False) as conn:
+        driver = conn.connection.driver_connection
+        assert libpq.ready(driver, _EVERY_KIND, values) is not None
+        with driver.cursor() as cursor:  # the reference: psycopg's cursor, this connection
+            expected = cursor.execute(_EVERY_KIND, values).fetchall()
+            names = [c.name for c in cursor.description]
+        for _ in range(2):  # prepared, then run prepared
+            _, found, columns = _on_driver(
+                conn, _EVERY_KIND, values, True, every=True, describe=True
+            )
+            assert found == expected
+            assert [c[0] for c in columns] == names
+        assert expected[0][0] == [1, None, 2**40] and expected[0][-2] == "a%b"
+
+
+def test_what_libpq_would_run_differently_is_left_to_psycopgs_cursor(engine: Engine) -> None:
+    with alone(engine, writes=True) as conn:
+        driver = conn.connection.driver_connection
+        for sql in ("SELECT 1; SELECT 2", "SELECT %s", "SELECT '100%' AS p", "SELECT %(a)b"):
+            assert libpq.ready(driver, sql, {"a": 1}) is None, sql
+        # Two statements in one: psycopg sends SQL without parameters as a simple query.
+        assert driver_write(conn, "SELECT 1; SELECT 2", {}) == 1
+        with pytest.raises(ProgrammingError):  # a lone %: psycopg's cursor refuses it
+            driver_write(conn, "SELECT '100%' WHERE 1 = %(a)s", {"a": 1})
+        assert prepared_here(conn) == []
+
+
+def test_errors_alone_are_psycopgs_cursors(engine: Engine) -> None:
+    with alone(engine, writes=True) as conn:
+        with pytest.raises(ProgrammingError, match="query parameter missing: t"):
+            driver_write(conn, "SELECT %(t)s", {"u": 1})
+        with pytest.raises(ProgrammingError, match="didn't produce records"):
+            _WRITE.first(conn, {"t": "a write asked for rows"})
+        assert [r.terminal for r in _TERMINALS.all(conn, {})] == ["a write asked for rows"]
 
 
 def test_the_same_statement_with_other_kinds_of_values_is_prepared_for_each(
@@ -104,7 +159,7 @@ def test_writes_alone_commit_and_count_their_rows(engine: Engine) -> None:
 
 def test_a_write_in_a_transaction_never_commits_on_its_own(engine: Engine) -> None:
     with pytest.raises(RuntimeError), write(engine) as conn:
-        assert not libpq.ready(conn.connection.driver_connection, {"t": "x"})
+        assert not libpq.ready(conn.connection.driver_connection, "SELECT %(t)s", {"t": "x"})
         _WRITE.run(conn, {"t": "rolled back"})
         raise RuntimeError("the request failed after its write")
     with alone(engine, writes=False) as conn:
@@ -123,14 +178,32 @@ def test_statements_dropped_by_the_server_are_prepared_again(single: Engine) -> 
         assert len(prepared_here(conn)) == 2
 
 
+def test_a_statement_the_server_has_already_is_kept(single: Engine) -> None:
+    with alone(single, writes=False) as conn:
+        assert _KINDS.first(conn, _VALUES).small == 7
+        getattr(conn.connection.driver_connection, libpq._SESSION).prepared.clear()
+        assert _KINDS.first(conn, _VALUES).small == 7  # "already exists": it is ours
+        assert len(prepared_here(conn)) == 1
+
+
 def test_a_statement_whose_plan_went_stale_is_prepared_again(single: Engine) -> None:
-    read = Bare(text("SELECT v FROM libpq_stale"))
+    read = Bare(text("SELECT v FROM libpq_stale WHERE v IS NOT NULL OR :any"))
     with alone(single, writes=True) as conn:
-        driver_write(conn, "CREATE TABLE libpq_stale (v int4)", {})
-        driver_write(conn, "INSERT INTO libpq_stale VALUES (1)", {})
-        assert read.first(conn, {}).v == 1
-        driver_write(conn, "ALTER TABLE libpq_stale ALTER COLUMN v TYPE text", {})  # a migration
-        assert read.first(conn, {}).v == "1"
+        driver = conn.connection.driver_connection
+        driver.execute("CREATE TEMP TABLE libpq_stale (v int4)")
+        driver.execute("INSERT INTO libpq_stale VALUES (1)")
+        assert read.first(conn, {"any": True}).v == 1
+        driver.execute("ALTER TABLE libpq_stale ALTER COLUMN v TYPE text")  # a migration
+        assert read.first(conn, {"any": True}).v == "1"
+
+
+def test_what_a_closed_connection_kept_goes_with_it(engine: Engine) -> None:
+    with alone(engine, writes=False) as conn:
+        driver = conn.connection.driver_connection
+        assert _KINDS.first(conn, _VALUES).small == 7
+        assert hasattr(driver, libpq._SESSION)
+    engine.dispose()  # the pool closes its connections
+    assert driver.closed and not hasattr(driver, libpq._SESSION)
 
 
 def test_behind_a_pooler_nothing_is_prepared(db_url: str) -> None:

@@ -219,8 +219,11 @@ def _on_driver(
     pooled = conn.connection
     driver: Any = pooled.driver_connection
     try:
-        if libpq.ready(driver, values):
-            return libpq.run(driver, sql, values, fetch, every=every, describe=describe)
+        statement = libpq.ready(driver, sql, values)
+        if statement is not None:
+            return libpq.run(
+                driver, statement, sql, values, fetch=fetch, every=every, describe=describe
+            )
         cursor = driver.cursor()
         try:
             cursor.execute(sql, values)
@@ -362,13 +365,16 @@ def make_engine(url: str, *, pool_size: int = 8, pooled: bool = False) -> Engine
     # connection to a lost primary fails, the request is answered 503 database-unavailable, and
     # SQLAlchemy's disconnect handling then drops every connection of the pool made before it,
     # so the next requests connect to the new primary.
-    return create_engine(
+    engine = create_engine(
         url,
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_recycle=3600,
         connect_args=_connect_args(url, pooled=pooled),
     )
+    for closed in ("close", "close_detached"):  # what saoma.libpq kept of a connection
+        event.listen(engine.pool, closed, libpq.forget)
+    return engine
 
 
 # A node that vanished (a machine lost, not only its process) fails a connection within seconds

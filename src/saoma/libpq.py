@@ -1,11 +1,12 @@
 """Statements that commit on their own, sent to libpq directly instead of through psycopg's cursor.
 
-psycopg's cursor spent about 35 µs of CPU per statement more in Python (a new cursor, the query's
+psycopg's cursor spent 25-35 µs of CPU per statement more in Python (a new cursor, the query's
 conversion, its prepared statements' bookkeeping, the wait loop) than the same statement's
 parameters dumped and its rows loaded by psycopg's own C adapters around one ``PQexecPrepared``,
 which gives up the GIL while it waits (bench/driver.py). Used by ``saoma.db`` for the
-statements Saoma runs alone (``Bare`` and ``driver_write`` on a connection in autocommit); the
-answer and the errors are psycopg's cursor's.
+statements Saoma runs alone (``Bare`` and ``driver_write`` on a connection in autocommit, with
+``%(name)s`` parameters); the answers and the errors are psycopg's cursor's. Anything else is
+left to the cursor (:func:`ready`).
 
 Each connection prepares each statement, by its parameters' types, at its first use; the names
 are this process's own (psycopg's are ``_pg3_N``).
@@ -22,13 +23,19 @@ from psycopg import errors as psycopg_errors
 from psycopg import pq
 from psycopg.adapt import PyFormat, Transformer
 
-_PARAM = re.compile(r"%\((\w+)\)s|%%")
-_STATEMENTS: dict[str, tuple[bytes, tuple[str, ...]]] = {}  # SQL: as libpq's, its parameters
+# psycopg's own placeholders: ``%(name)s`` (any name without ``)``) and ``%%``. Any other use of
+# ``%`` (``%s``, ``%(name)b``, a lone ``%``) is left to psycopg's cursor, which answers it.
+_PARAM = re.compile(r"%\(([^)]+)\)s|%%|%")
+# SQL and its encoding: the statement as libpq's (``$1``) and its parameters' names in order, or
+# None where psycopg's cursor must run it.
+_STATEMENTS: dict[tuple[str, str], tuple[bytes, tuple[str, ...]] | None] = {}
 _NAMES: dict[tuple[str, tuple[int, ...]], bytes] = {}  # SQL and parameter types: the name
 _NAMES_LOCK = threading.Lock()
 PREPARED_MAX = 256  # statements prepared per connection; beyond them, sent unprepared
 _DROPPED = b"26000"  # no such prepared statement (the server's DEALLOCATE ALL)
-_STALE = b"0A000"  # with "cached plan must not change result type": a table changed under it
+_TAKEN = b"42P05"  # a prepared statement of that name exists
+_STALE = b"0A000"  # from RevalidateCachedQuery: a table changed under a prepared statement
+_STALE_SOURCE = b"RevalidateCachedQuery"  # the source, whatever the server's language
 
 
 class _Session:
@@ -42,41 +49,67 @@ class _Session:
         self.encoding: str = driver.info.encoding
 
 
-# Kept on the connection itself (its transformer refers to it: as a weak key's value it would
-# never be dropped), and dropped with it.
+# Kept on the connection itself, and taken off when the pool closes it (``forget``): its
+# transformer refers to the connection, and a connection made before ``gc.freeze`` would
+# otherwise never be freed.
 _SESSION = "_saoma_libpq"
 
 
-def ready(driver: Any, values: Any) -> bool:
-    """Whether a statement on ``driver`` can go to libpq directly: a psycopg connection in
-    autocommit with no transaction open and no pipeline (the statement commits on its own),
-    and named parameters. Anything else (a transaction psycopg begins, SQLite) takes the
-    cursor."""
-    return (
+def forget(driver: Any, *_: Any) -> None:
+    """A pool's ``close`` and ``close_detached`` listener: drop what :func:`run` kept."""
+    kept = getattr(driver, "__dict__", None)
+    if kept is not None:
+        kept.pop(_SESSION, None)
+
+
+def ready(driver: Any, sql: str, values: Any) -> tuple[bytes, tuple[str, ...]] | None:
+    """``sql`` as libpq runs it (see ``_STATEMENTS``) if it can go to libpq directly on
+    ``driver``: a psycopg connection in autocommit with no transaction open and no pipeline
+    (the statement commits on its own), named parameters and at least one (without any,
+    psycopg sends the SQL as a simple query). Else None: psycopg's cursor runs it (a
+    transaction psycopg begins, SQLite)."""
+    if not (
         isinstance(driver, psycopg.Connection)
         and type(values) is dict
         and driver.autocommit
         and driver.pgconn.transaction_status == pq.TransactionStatus.IDLE
         and not driver.pgconn.pipeline_status
-    )
+    ):
+        return None
+    encoding = _session(driver).encoding
+    try:
+        return _STATEMENTS[sql, encoding]
+    except KeyError:
+        found = _STATEMENTS[sql, encoding] = _libpq_statement(sql, encoding)
+        return found
 
 
-def _libpq_statement(sql: str) -> tuple[bytes, tuple[str, ...]]:
-    """``sql`` (psycopg's ``%(name)s`` parameters) as libpq's (``$1``), and the names in order."""
-    found = _STATEMENTS.get(sql)
-    if found is None:
-        order: list[str] = []
+def _session(driver: Any) -> _Session:
+    session: _Session | None = getattr(driver, _SESSION, None)
+    if session is None:
+        session = _Session(driver)
+        setattr(driver, _SESSION, session)
+    return session
 
-        def number(match: re.Match[str]) -> str:
-            name = match.group(1)
-            if name is None:
-                return "%"
-            if name not in order:
-                order.append(name)
-            return f"${order.index(name) + 1}"
 
-        found = _STATEMENTS[sql] = (_PARAM.sub(number, sql).encode(), tuple(order))
-    return found
+def _libpq_statement(sql: str, encoding: str) -> tuple[bytes, tuple[str, ...]] | None:
+    order: list[str] = []
+    other = False
+
+    def number(match: re.Match[str]) -> str:
+        nonlocal other
+        name, whole = match.group(1), match.group(0)
+        if name is None:
+            other = other or whole == "%"
+            return "%"
+        if name not in order:
+            order.append(name)
+        return f"${order.index(name) + 1}"
+
+    query = _PARAM.sub(number, sql)
+    if other or not order:
+        return None
+    return query.encode(encoding), tuple(order)
 
 
 def _statement_name(sql: str, types: tuple[int, ...]) -> bytes:
@@ -88,17 +121,26 @@ def _statement_name(sql: str, types: tuple[int, ...]) -> bytes:
 
 
 def run(
-    driver: Any, sql: str, values: dict[str, Any], fetch: bool, *, every: bool, describe: bool
+    driver: Any,
+    statement: tuple[bytes, tuple[str, ...]],
+    sql: str,
+    values: dict[str, Any],
+    *,
+    fetch: bool,
+    every: bool,
+    describe: bool,
 ) -> tuple[int, Any, Any]:
-    """``saoma.db._on_driver`` for a statement that commits on its own: the same answer, and the
-    same psycopg errors, as psycopg's cursor gives."""
-    session: _Session | None = getattr(driver, _SESSION, None)
-    if session is None:
-        session = _Session(driver)
-        setattr(driver, _SESSION, session)
-    query, order = _libpq_statement(sql)
+    """``saoma.db._on_driver`` for a statement that commits on its own (``statement``: what
+    :func:`ready` gave for ``sql``): the same answer, and the same psycopg errors, as
+    psycopg's cursor gives."""
+    session = _session(driver)
+    query, order = statement
+    try:
+        given = [values[k] for k in order]
+    except KeyError as missing:
+        raise psycopg.ProgrammingError(f"query parameter missing: {missing.args[0]}") from None
     tx = session.transformer
-    params = tx.dump_sequence([values[k] for k in order], [PyFormat.AUTO] * len(order))
+    params = tx.dump_sequence(given, [PyFormat.AUTO] * len(order))
     types, formats = tuple(tx.types or ()), tx.formats
     pgconn = driver.pgconn
     if driver.prepare_threshold is None:  # behind a pooler in transaction mode: none prepared
@@ -110,11 +152,19 @@ def run(
     count = -1 if rows is None else rows
     if not fetch:
         return count, None, None
+    if result.status != pq.ExecStatus.TUPLES_OK:
+        status = (result.command_status or b"").decode(session.encoding, "replace")
+        raise psycopg.ProgrammingError(
+            f"the last operation didn't produce records (command status: {status})"
+        )
     tx.set_pgresult(result)
-    if every:
-        found: Any = tx.load_rows(0, result.ntuples, tuple)
-    else:
-        found = tx.load_row(0, tuple) if result.ntuples else None
+    try:
+        if every:
+            found: Any = tx.load_rows(0, result.ntuples, tuple)
+        else:
+            found = tx.load_row(0, tuple) if result.ntuples else None
+    finally:
+        tx.set_pgresult(None)  # an idle connection keeps no answer
     columns = None
     if describe and result.nfields:
         encoding = session.encoding
@@ -138,40 +188,63 @@ def _prepared(
         if name not in session.prepared:
             if len(session.prepared) >= PREPARED_MAX:
                 return _checked(session, pgconn, pgconn.exec_params(query, params, types, formats))
-            _checked(session, pgconn, pgconn.prepare(name, query, types))
-            session.prepared.add(name)
+            _prepare(session, pgconn, statement)
         result = pgconn.exec_prepared(name, params, formats)
         if last or result.status != pq.ExecStatus.FATAL_ERROR:
             break
-        state = result.error_field(pq.DiagnosticField.SQLSTATE)
-        if state == _STALE:
-            message = result.error_field(pq.DiagnosticField.MESSAGE_PRIMARY) or b""
-            if not message.startswith(b"cached plan must not change result type"):
-                break
-        elif state != _DROPPED:
-            break
-        if state == _DROPPED:
+        gone = _gone(result)
+        if gone == _DROPPED:
             # Dropped with every other (DEALLOCATE ALL): each of the others fails the same way at
             # its next use, and is prepared again then. Some may have been prepared since.
             session.prepared.discard(name)
+        elif gone == _STALE:
+            session.prepared.discard(name)
+            _checked(session, pgconn, pgconn.exec_(b"DEALLOCATE " + name))
         else:
-            _deallocate(session, pgconn, name)
+            break
     return _checked(session, pgconn, result)
 
 
-def _deallocate(session: _Session, pgconn: Any, name: bytes) -> None:
-    session.prepared.discard(name)
-    _checked(session, pgconn, pgconn.exec_(b"DEALLOCATE " + name))
+def _prepare(
+    session: _Session, pgconn: Any, statement: tuple[bytes, bytes, tuple[int, ...]]
+) -> None:
+    """Prepare ``statement`` on this connection. One of its name there already is this very
+    statement (names are this process's, one per SQL and parameter types): it is kept."""
+    name, query, types = statement
+    result = pgconn.prepare(name, query, types)
+    if result.status == pq.ExecStatus.FATAL_ERROR:
+        if result.error_field(pq.DiagnosticField.SQLSTATE) != _TAKEN:
+            _checked(session, pgconn, result)
+    else:
+        _checked(session, pgconn, result)
+    session.prepared.add(name)
+
+
+def _gone(result: Any) -> bytes | None:
+    """Whether a failed run of a prepared statement failed because the statement is gone
+    (``_DROPPED``) or stale (``_STALE``) rather than for what it does: then it did nothing. A
+    statement whose own SQL fails with 26000 is taken for gone too: prepared again, it is found
+    there already (``_prepare``) and fails the same way, and that error is raised."""
+    state = result.error_field(pq.DiagnosticField.SQLSTATE)
+    if state == _DROPPED:
+        return _DROPPED
+    if state == _STALE:
+        source = result.error_field(pq.DiagnosticField.SOURCE_FUNCTION)
+        return _STALE if source == _STALE_SOURCE else None
+    return None
 
 
 def _checked(session: _Session, pgconn: Any, result: Any) -> Any:
     """``result``, or the error psycopg's cursor would raise for it: a connection broken on the
     client's side (no SQLSTATE) as an ``OperationalError``, as psycopg's wait loop raises it."""
     status = result.status
-    if status == pq.ExecStatus.TUPLES_OK or status == pq.ExecStatus.COMMAND_OK:
+    if status in _ANSWERED:
         return result
     if status != pq.ExecStatus.FATAL_ERROR:
         raise psycopg.InternalError(f"unexpected result status: {pq.ExecStatus(status).name}")
     if pgconn.status == pq.ConnStatus.BAD or not result.error_field(pq.DiagnosticField.SQLSTATE):
         raise psycopg.OperationalError(result.get_error_message(session.encoding))
     raise psycopg_errors.error_from_result(result, encoding=session.encoding)
+
+
+_ANSWERED = (pq.ExecStatus.TUPLES_OK, pq.ExecStatus.COMMAND_OK, pq.ExecStatus.EMPTY_QUERY)
