@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Iterable
 from typing import Any
 
 import psycopg
@@ -248,3 +249,26 @@ def _checked(session: _Session, pgconn: Any, result: Any) -> Any:
 
 
 _ANSWERED = (pq.ExecStatus.TUPLES_OK, pq.ExecStatus.COMMAND_OK, pq.ExecStatus.EMPTY_QUERY)
+
+
+def int_array(values: list[int] | list[int | None]) -> str:
+    """A PostgreSQL array literal of plain integers (None is NULL), for a parameter cast to an
+    array (``%(ids)s::int8[]``): the server reads it, where psycopg's list dumper, in Python,
+    cost about 2.5 µs of CPU per list more."""
+    if None in values:
+        return "{" + ",".join(["NULL" if v is None else str(v) for v in values]) + "}"
+    return "{" + ",".join(map(str, values)) + "}"
+
+
+def text_array(values: Iterable[str | None]) -> str:
+    """A PostgreSQL array literal of strings, each quoted (None is NULL)."""
+    return (
+        "{"
+        + ",".join(
+            [
+                "NULL" if v is None else '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+                for v in values
+            ]
+        )
+        + "}"
+    )

@@ -317,3 +317,46 @@ def test_an_event_to_a_url_no_delivery_can_reach_fails_alone(
     assert dispatcher.run_once() is False
     assert len(receiver.deliveries) == 2
     dispatcher.close()
+
+
+class Refusing:
+    """A receiver's stand-in whose every delivery fails with awkward text in its error."""
+
+    ERROR = 'refused "quoted" \\ back\\slash, {braces}, NULL, 扫码'
+
+    def post(self, url: str, body: bytes, headers: dict[str, str]) -> int:
+        raise OSError(self.ERROR)
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_batchs_attempts_are_recorded_exactly_whatever_their_text(
+    platform: Platform, merchant_id: str
+) -> None:
+    """The attempts of a batch go to the database in one statement on PostgreSQL, as arrays:
+    every field comes back as it was, quotes, backslashes, braces, the word NULL and a missing
+    request id included."""
+    ids = due(platform, merchant_id, ["ord_q1", "ord_q2", "ord_q3"])
+    dispatcher = Dispatcher(platform.engine, workers=2, sender=Refusing())  # type: ignore[arg-type]
+    assert dispatcher.run_once() is False
+    with platform.engine.connect() as conn:
+        attempts = conn.execute(
+            select(
+                m.webhook_attempts.c.event_id,
+                m.webhook_attempts.c.merchant_id,
+                m.webhook_attempts.c.url,
+                m.webhook_attempts.c.status_code,
+                m.webhook_attempts.c.error,
+                m.webhook_attempts.c.request_id,
+            )
+        ).all()
+        events = conn.execute(
+            select(m.outbox.c.id, m.outbox.c.attempts, m.outbox.c.delivered_at_us)
+        ).all()
+    expected_error = f"OSError: {Refusing.ERROR}"
+    assert sorted(attempts) == sorted(
+        (i, merchant_id, "https://shop.example.cn/hooks", 0, expected_error, None) for i in ids
+    )
+    assert sorted(events) == sorted((i, 1, None) for i in ids)
+    dispatcher.close()

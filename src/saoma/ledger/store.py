@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,6 +37,7 @@ from saoma.ledger.domain import (
     TransferFlags,
 )
 from saoma.ledger.tx import Tx
+from saoma.libpq import int_array, text_array
 
 BeforeCommit = Callable[[Tx, list[Result]], None]
 
@@ -127,27 +128,6 @@ def _account(row: Sequence[Any]) -> Account:
 
 def _transfer(row: Sequence[Any]) -> Transfer:
     return Transfer(*row)
-
-
-def _int_array(values: list[int] | list[int | None]) -> str:
-    """A PostgreSQL array literal of plain integers (None is NULL)."""
-    if None in values:
-        return "{" + ",".join(["NULL" if v is None else str(v) for v in values]) + "}"
-    return "{" + ",".join(map(str, values)) + "}"
-
-
-def _text_array(values: Iterable[str | None]) -> str:
-    """A PostgreSQL array literal of strings, each quoted (None is NULL)."""
-    return (
-        "{"
-        + ",".join(
-            [
-                "NULL" if v is None else '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
-                for v in values
-            ]
-        )
-        + "}"
-    )
 
 
 class LedgerStore:
@@ -296,7 +276,7 @@ class LedgerStore:
             try:
                 cur.execute(
                     f"SELECT {_ACCOUNT_COLS} FROM accounts WHERE id = ANY(%s::int8[])",
-                    (_int_array(missing),),
+                    (int_array(missing),),
                 )
                 read = {r[0]: _account(r) for r in cur.fetchall()}
             finally:
@@ -321,7 +301,7 @@ class LedgerStore:
         touched = [accounts[i] for i in sorted(expected)]
         ids, *balances, _ = _balance_arrays(touched)
         olds = [expected[a.id] for a in touched]
-        checked = [ids, *balances, *(_int_array([r[k] for r in olds]) for k in range(4)), ids]
+        checked = [ids, *balances, *(int_array([r[k] for r in olds]) for k in range(4)), ids]
         checked.append(str(len(touched)))
         inserted = _transfer_arrays(outcome.created)
         return Prepared(
@@ -354,7 +334,7 @@ class LedgerStore:
                 self._lock_accounts_send(cur, account_ids)
                 other.execute(
                     f"SELECT {_TRANSFER_COLS} FROM transfers WHERE id = ANY(%s::text[])",
-                    (_text_array(transfer_ids),),
+                    (text_array(transfer_ids),),
                 )
                 if on_sent is not None:
                     on_sent()
@@ -377,7 +357,7 @@ class LedgerStore:
             cur.execute(
                 f"SELECT {_HOLD_COLS} FROM holds WHERE transfer_id = ANY(%s::text[])"
                 " ORDER BY transfer_id FOR UPDATE",
-                (_text_array(ids),),
+                (text_array(ids),),
             )
             rows = cur.fetchall()
         return {r[0]: Hold(*r) for r in rows}
@@ -397,7 +377,7 @@ class LedgerStore:
             cur.execute(
                 f"SELECT {_ACCOUNT_COLS} FROM accounts WHERE id = ANY(%s::int8[])"
                 " ORDER BY id FOR NO KEY UPDATE",
-                (_int_array(ids),),
+                (int_array(ids),),
             )
 
     def _existing(self, cur: Any, ids: list[str]) -> dict[str, Transfer]:
@@ -495,13 +475,13 @@ class LedgerStore:
                 f"INSERT INTO holds ({_HOLD_COLS}) SELECT * FROM unnest(%s::text[], %s::int8[],"
                 " %s::int8[], %s::int8[], %s::int8[], %s::int2[], %s::text[])",
                 (
-                    _text_array([h.transfer_id for h in new_holds]),
-                    _int_array([h.debit_account_id for h in new_holds]),
-                    _int_array([h.credit_account_id for h in new_holds]),
-                    _int_array([h.amount for h in new_holds]),
-                    _int_array([h.expires_at_us for h in new_holds]),
-                    _int_array([int(h.state) for h in new_holds]),
-                    _text_array([h.resolved_by for h in new_holds]),
+                    text_array([h.transfer_id for h in new_holds]),
+                    int_array([h.debit_account_id for h in new_holds]),
+                    int_array([h.credit_account_id for h in new_holds]),
+                    int_array([h.amount for h in new_holds]),
+                    int_array([h.expires_at_us for h in new_holds]),
+                    int_array([int(h.state) for h in new_holds]),
+                    text_array([h.resolved_by for h in new_holds]),
                 ),
             )
         if changed_holds:
@@ -510,9 +490,9 @@ class LedgerStore:
                 " FROM unnest(%s::text[], %s::int2[], %s::text[]) AS v(id, state, resolved_by)"
                 " WHERE h.transfer_id = v.id",
                 (
-                    _text_array([h.transfer_id for h in changed_holds]),
-                    _int_array([int(h.state) for h in changed_holds]),
-                    _text_array([h.resolved_by for h in changed_holds]),
+                    text_array([h.transfer_id for h in changed_holds]),
+                    int_array([int(h.state) for h in changed_holds]),
+                    text_array([h.resolved_by for h in changed_holds]),
                 ),
             )
 
@@ -647,30 +627,30 @@ def _check_account(account: Account, stored: Account | None) -> AccountResult:
 def _balance_arrays(touched: list[Account]) -> tuple[str, ...]:
     # Arrays go as text literals built in C (str.join): psycopg's list dumper runs a Python
     # call per element, which was a third of the commit thread's time.
-    ids = _int_array([a.id for a in touched])
+    ids = int_array([a.id for a in touched])
     return (
         ids,
-        _int_array([a.debits_pending for a in touched]),
-        _int_array([a.debits_posted for a in touched]),
-        _int_array([a.credits_pending for a in touched]),
-        _int_array([a.credits_posted for a in touched]),
+        int_array([a.debits_pending for a in touched]),
+        int_array([a.debits_posted for a in touched]),
+        int_array([a.credits_pending for a in touched]),
+        int_array([a.credits_posted for a in touched]),
         ids,
     )
 
 
 def _transfer_arrays(created: list[Transfer]) -> tuple[str, ...]:
     return (
-        _text_array([t.id for t in created]),
-        _int_array([t.debit_account_id for t in created]),
-        _int_array([t.credit_account_id for t in created]),
-        _int_array([t.amount for t in created]),
-        _int_array([int(t.code) for t in created]),
-        _int_array([int(t.flags) for t in created]),
-        _text_array([t.pending_id for t in created]),
-        _int_array([t.timeout_s for t in created]),
-        _text_array([t.ref for t in created]),
-        _text_array([t.user_data for t in created]),
-        _int_array([t.created_at_us for t in created]),
+        text_array([t.id for t in created]),
+        int_array([t.debit_account_id for t in created]),
+        int_array([t.credit_account_id for t in created]),
+        int_array([t.amount for t in created]),
+        int_array([int(t.code) for t in created]),
+        int_array([int(t.flags) for t in created]),
+        text_array([t.pending_id for t in created]),
+        int_array([t.timeout_s for t in created]),
+        text_array([t.ref for t in created]),
+        text_array([t.user_data for t in created]),
+        int_array([t.created_at_us for t in created]),
     )
 
 

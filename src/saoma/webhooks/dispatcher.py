@@ -33,6 +33,7 @@ from sqlalchemy.exc import IntegrityError
 from saoma import signing, targets
 from saoma.core.ids import now_us
 from saoma.db import Bare, alone, driver_write, is_sqlite, read, write, write_one
+from saoma.libpq import int_array, text_array
 from saoma.merchants import tables as merchant_tables
 from saoma.merchants.service import WEBHOOK_SECRET_OVERLAP_US
 from saoma.observe import metrics
@@ -181,7 +182,7 @@ ADOPT = (
 
 # PostgreSQL: a batch's attempts logged and its events rescheduled or marked delivered in one
 # statement that commits on its own (one round trip where BEGIN, four statements and COMMIT took
-# six), the rows passed as arrays.
+# six), the rows passed as arrays (literals the server reads: ``saoma.libpq.int_array``).
 RECORDED = """
 WITH logged AS (
     INSERT INTO webhook_attempts
@@ -214,9 +215,16 @@ WHERE o.seq = v.seq
 """
 
 
-def _columns(rows: list[dict[str, Any]]) -> dict[str, list[Any]]:
-    """Rows of the same keys as one list per key: the arrays of ``RECORDED``."""
-    return {key: [row[key] for row in rows] for key in rows[0]}
+def _columns(rows: list[dict[str, Any]], texts: frozenset[str]) -> dict[str, str]:
+    """Rows of the same keys as one array literal per key: the arrays of ``RECORDED`` (the keys
+    in ``texts`` hold text, the others integers)."""
+    return {
+        key: (text_array if key in texts else int_array)([row[key] for row in rows])
+        for key in rows[0]
+    }
+
+
+_ATTEMPT_TEXTS = frozenset({"event_id", "merchant_id", "url", "error", "request_id"})
 
 
 def signed_headers(row: Any, timestamp: int, body: bytes) -> dict[str, str]:
@@ -419,7 +427,11 @@ class Dispatcher:
                     conn.execute(DELIVERED, sent)
         else:
             with alone(self.engine, writes=True) as conn:
-                driver_write(conn, RECORDED, _columns(attempts) | _columns(changes))
+                driver_write(
+                    conn,
+                    RECORDED,
+                    _columns(attempts, _ATTEMPT_TEXTS) | _columns(changes, frozenset()),
+                )
         for row, (_status, error, _ms, at) in zip(rows, outcomes, strict=True):
             if error:
                 log.info("a webhook delivery failed: %s", error)
