@@ -7,6 +7,7 @@ their receivers on 127.0.0.1 are reached). No traffic goes to any address but th
 from __future__ import annotations
 
 import datetime
+import http.client
 import ipaddress
 import secrets
 import socketserver
@@ -340,3 +341,98 @@ def test_a_tls_receiver_is_checked_against_the_urls_name(
         sender.close()
         https.shutdown()
     assert seen == [f"hooks.shop.example:{port}"] * 2
+
+
+class _Scripted(socketserver.BaseRequestHandler):
+    """Answers every request on a connection with ``answer`` (raw bytes), keeping the connection
+    until the client closes it or ``close_after`` is set; counts connections."""
+
+    answer: ClassVar[bytes] = b""
+    close_after: ClassVar[bool] = False
+    connections: ClassVar[list[int]] = []
+
+    def handle(self) -> None:
+        self.connections.append(1)
+        pending = b""
+        while True:
+            while b"\r\n\r\n" not in pending:
+                chunk = self.request.recv(65536)
+                if not chunk:
+                    return
+                pending += chunk
+            head, _, pending = pending.partition(b"\r\n\r\n")
+            length = next(
+                int(v)
+                for k, _, v in (h.partition(b":") for h in head.split(b"\r\n"))
+                if k.lower() == b"content-length"
+            )
+            while len(pending) < length:
+                pending += self.request.recv(65536)
+            pending = pending[length:]
+            self.request.sendall(self.answer)
+            if self.close_after:
+                return
+
+
+@pytest.mark.parametrize(
+    ("answer", "close_after", "status", "connections"),
+    [
+        # A body of a known length: the connection is kept for the next delivery.
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", False, 200, 1),
+        # Names in any case, a repeated length (the first counts), and a chunked body.
+        (
+            b"HTTP/1.1 202 Accepted\r\ncontent-LENGTH: 2\r\nContent-Length: 2\r\n\r\nok",
+            False,
+            202,
+            1,
+        ),
+        (
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n",
+            False,
+            200,
+            1,
+        ),
+        # An interim 100 Continue before the answer.
+        (b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n", False, 204, 1),
+        # The receiver says it closes, or gives no length: a new connection each time.
+        (b"HTTP/1.1 500 Oops\r\nConnection: close\r\nContent-Length: 0\r\n\r\n", True, 500, 2),
+        (b"HTTP/1.0 200 OK\r\n\r\nold server", True, 200, 2),
+    ],
+)
+def test_answers_are_read_as_http_says_without_the_email_package(
+    answer: bytes, close_after: bool, status: int, connections: int
+) -> None:
+    _Scripted.answer, _Scripted.close_after, _Scripted.connections = answer, close_after, []
+    with socketserver.ThreadingTCPServer(("127.0.0.1", 0), _Scripted) as server:
+        server.daemon_threads = True
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        url = f"http://127.0.0.1:{server.server_address[1]}/hooks"
+        sender = targets.Sender(5, allow_private=True)
+        try:
+            assert [sender.post(url, b'{"n": %d}' % n, {}) for n in range(2)] == [status] * 2
+        finally:
+            sender.close()
+            server.shutdown()
+    assert len(_Scripted.connections) == connections
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        b"HTTP/1.1 200 OK\r\nX-Long: " + b"a" * 70_000 + b"\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\n" + b"X-Many: 1\r\n" * 101 + b"\r\n",
+        b"HTTP/2 200 OK\r\n\r\n",
+    ],
+)
+def test_an_answer_past_http_clients_limits_is_an_error_not_a_crash(answer: bytes) -> None:
+    _Scripted.answer, _Scripted.close_after, _Scripted.connections = answer, True, []
+    with socketserver.ThreadingTCPServer(("127.0.0.1", 0), _Scripted) as server:
+        server.daemon_threads = True
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        sender = targets.Sender(5, allow_private=True)
+        try:
+            with pytest.raises(http.client.HTTPException):
+                sender.post(f"http://127.0.0.1:{server.server_address[1]}/hooks", b"{}", {})
+        finally:
+            sender.close()
+            server.shutdown()
