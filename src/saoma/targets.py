@@ -11,8 +11,10 @@ nothing. ``SAOMA_ALLOW_PRIVATE_WEBHOOKS`` lifts the rule, for the demo and tests
 
 from __future__ import annotations
 
+import email.parser
 import http.client
 import ipaddress
+import re
 import socket
 import ssl
 import threading
@@ -106,47 +108,61 @@ def connect_checked(
     raise last or SendFailed(f"{host} has no address")
 
 
-class _Headers(dict[str, str]):
-    """An answer's headers by lower-cased name; of a repeated one, the first (as the email
-    package's ``Message.get`` answers).
+# A header line as the email package reads it with nothing odd about it: a name of printable
+# characters without a colon (the email package's own class), the value with no CR or LF in it.
+_PLAIN_HEADER = re.compile(rb"[\x21-\x39\x3b-\x7e]+:[^\r\n]*\r?\n")
+_HEADERS_END = (b"\r\n", b"\n", b"")
 
-    All a delivery reads of them is how the body ends and whether the connection stays open:
-    ``http.client`` parses them with the email package, which cost 24-30 µs of CPU per
-    delivery here (``bench/sender.py``)."""
+
+class _Headers(dict[str, list[str]]):
+    """An answer's headers by lower-cased name, read as the email package reads plain ones: of a
+    repeated one, ``get`` answers the first."""
 
     def get(self, name: str, default: Any = None) -> Any:
-        return dict.get(self, name.lower(), default)
+        found = dict.get(self, name.lower())
+        return default if found is None else found[0]
 
     def get_all(self, name: str, default: Any = None) -> Any:
         found = dict.get(self, name.lower())
-        return default if found is None else [found]
+        return default if found is None else list(found)
 
-    @classmethod
-    def read(cls, fp: Any) -> _Headers:
-        """The header lines up to the blank one, with ``http.client``'s limits on their length
-        and number."""
-        headers = cls()
-        for raw in http.client._read_headers(fp):  # type: ignore[attr-defined]
-            line = raw.decode("iso-8859-1")
-            if line[:1] in (" ", "\t"):
-                continue  # a folded line (obsolete): no header a delivery reads is folded
-            key, colon, value = line.partition(":")
-            if not colon:
-                continue
-            name = key.strip().lower()
-            headers.setdefault(name, value.strip())
-        return headers
+    def items(self) -> Any:
+        return [(name, value) for name, values in dict.items(self) for value in values]
+
+
+def _answer_headers(fp: Any) -> Any:
+    """An answer's headers, with ``http.client``'s limits on their length and number.
+
+    ``http.client`` parses them with the email package, which cost 24-30 µs of CPU per
+    delivery here (``bench/sender.py``); all a delivery reads of them is how the body ends and
+    whether the connection stays open. Plain lines (nearly every answer's) are read here, to
+    the same names and values; an answer with any other line (folded, without a colon, a name
+    with a space, a lone CR) is parsed by the email package as ``http.client`` parses it, so
+    that a kept connection never reads an answer differently."""
+    lines = http.client._read_headers(fp)  # type: ignore[attr-defined]
+    headers = _Headers()
+    for line in lines:
+        if line in _HEADERS_END:
+            return headers
+        if not _PLAIN_HEADER.fullmatch(line):
+            break
+        name, _, value = line.decode("iso-8859-1").partition(":")
+        headers.setdefault(name.lower(), []).append(value.lstrip(" \t").rstrip("\r\n"))
+    joined = b"".join(lines).decode("iso-8859-1")
+    return email.parser.Parser(_class=http.client.HTTPMessage).parsestr(joined)
 
 
 class _Answer(http.client.HTTPResponse):
-    """A receiver's answer, read as ``http.client`` reads it but for its headers (``_Headers``)."""
+    """A receiver's answer, read as ``http.client`` reads it but for its plain headers
+    (``_answer_headers``), and for interim answers: every 1xx but 101 is skipped (``http.client``
+    skips 100 only, and a 103 would leave the real answer to the next delivery)."""
 
     def begin(self) -> None:
         if self.headers is not None:
             return
         while True:
             version, status, reason = self._read_status()
-            if status != http.client.CONTINUE:
+            if not 100 <= status < 200 or status == 101:
                 break
             http.client._read_headers(self.fp)  # an interim answer's
         self.code = self.status = status
@@ -157,7 +173,7 @@ class _Answer(http.client.HTTPResponse):
             self.version = 11
         else:
             raise http.client.UnknownProtocol(version)
-        self.headers = self.msg = _Headers.read(self.fp)
+        self.headers = self.msg = _answer_headers(self.fp)
         coding = self.headers.get("transfer-encoding")
         self.chunked = bool(coding and coding.lower() == "chunked")
         self.chunk_left = None

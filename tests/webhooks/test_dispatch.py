@@ -5,6 +5,7 @@ for the earlier one. Both databases: PostgreSQL finds and claims in one statemen
 
 from __future__ import annotations
 
+import http.client
 import itertools
 import threading
 from collections import Counter
@@ -359,4 +360,40 @@ def test_a_batchs_attempts_are_recorded_exactly_whatever_their_text(
         (i, merchant_id, "https://shop.example.cn/hooks", 0, expected_error, None) for i in ids
     )
     assert sorted(events) == sorted((i, 1, None) for i in ids)
+    dispatcher.close()
+
+
+class OneOdd:
+    """A receiver's stand-in: the first event's delivery fails with a NUL and a lone surrogate
+    in the error's text (what a hostile status line gives), the others are delivered."""
+
+    def __init__(self, odd: str) -> None:
+        self.odd = odd
+
+    def post(self, url: str, body: bytes, headers: dict[str, str]) -> int:
+        if headers["webhook-id"] == self.odd:
+            raise http.client.UnknownProtocol("HTTP/\x00\udcff")
+        return 200
+
+    def close(self) -> None:
+        pass
+
+
+def test_an_error_text_the_database_refuses_does_not_hold_back_its_batch(
+    platform: Platform, merchant_id: str
+) -> None:
+    odd, *others = due(platform, merchant_id, ["ord_nul", "ord_ok1", "ord_ok2"])
+    dispatcher = Dispatcher(platform.engine, workers=2, sender=OneOdd(odd))  # type: ignore[arg-type]
+    assert dispatcher.run_once() is False
+    with platform.engine.connect() as conn:
+        errors = dict(
+            conn.execute(select(m.webhook_attempts.c.event_id, m.webhook_attempts.c.error)).all()
+        )
+        delivered = set(
+            conn.execute(
+                select(m.outbox.c.id).where(m.outbox.c.delivered_at_us.is_not(None))
+            ).scalars()
+        )
+    assert errors == {odd: "UnknownProtocol: HTTP/\\x00\\udcff", **dict.fromkeys(others, "")}
+    assert delivered == set(others)
     dispatcher.close()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime
 import http.client
+import io
 import ipaddress
 import secrets
 import socketserver
@@ -367,7 +368,10 @@ class _Scripted(socketserver.BaseRequestHandler):
                 if k.lower() == b"content-length"
             )
             while len(pending) < length:
-                pending += self.request.recv(65536)
+                chunk = self.request.recv(65536)
+                if not chunk:
+                    return
+                pending += chunk
             pending = pending[length:]
             self.request.sendall(self.answer)
             if self.close_after:
@@ -379,9 +383,9 @@ class _Scripted(socketserver.BaseRequestHandler):
     [
         # A body of a known length: the connection is kept for the next delivery.
         (b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", False, 200, 1),
-        # Names in any case, a repeated length (the first counts), and a chunked body.
+        # Names in any case, and of a repeated length the first counts (3 would wait for more).
         (
-            b"HTTP/1.1 202 Accepted\r\ncontent-LENGTH: 2\r\nContent-Length: 2\r\n\r\nok",
+            b"HTTP/1.1 202 Accepted\r\ncontent-LENGTH: 2\r\nContent-Length: 3\r\n\r\nok",
             False,
             202,
             1,
@@ -392,14 +396,22 @@ class _Scripted(socketserver.BaseRequestHandler):
             200,
             1,
         ),
-        # An interim 100 Continue before the answer.
+        # Interim answers before the answer: a 100 Continue, a 103 Early Hints.
         (b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n", False, 204, 1),
-        # The receiver says it closes, or gives no length: a new connection each time.
-        (b"HTTP/1.1 500 Oops\r\nConnection: close\r\nContent-Length: 0\r\n\r\n", True, 500, 2),
+        (
+            b"HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n",
+            False,
+            204,
+            1,
+        ),
+        # The receiver says it closes (it keeps the connection open all the same), or answers
+        # HTTP/1.0 without keep-alive, or gives no length: a new connection each time.
+        (b"HTTP/1.1 500 Oops\r\nCONNECTION: Close\r\nContent-Length: 0\r\n\r\n", False, 500, 2),
+        (b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok", False, 200, 2),
         (b"HTTP/1.0 200 OK\r\n\r\nold server", True, 200, 2),
     ],
 )
-def test_answers_are_read_as_http_says_without_the_email_package(
+def test_answers_are_read_as_http_says(
     answer: bytes, close_after: bool, status: int, connections: int
 ) -> None:
     _Scripted.answer, _Scripted.close_after, _Scripted.connections = answer, close_after, []
@@ -436,3 +448,43 @@ def test_an_answer_past_http_clients_limits_is_an_error_not_a_crash(answer: byte
         finally:
             sender.close()
             server.shutdown()
+
+
+class _Canned:
+    """A socket whose answer is ``data``, for reading one answer two ways."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    def makefile(self, _mode: str) -> io.BufferedReader:
+        return io.BufferedReader(io.BytesIO(self.data))  # type: ignore[arg-type]
+
+
+def _as_read(answer_class: type[http.client.HTTPResponse], data: bytes) -> tuple[object, ...]:
+    answer = answer_class(_Canned(data), method="POST")  # type: ignore[arg-type]
+    answer.begin()
+    kept = (answer.status, answer.length, answer.chunked, answer.will_close)
+    return (*kept, answer.read(), answer.getheader("content-length"), answer.getheader("x-a"))
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        b"Content-Length: 2\r\nX-A: 1\r\nx-a: 2\r\n",  # plain lines, a repeated name
+        b"X-A:\t tabbed  \r\nContent-Length: 2\r\n",  # the value's spaces as email keeps them
+        b"Content-Length: 2\nX-A: bare LF\n",
+        b"no colon here\r\nContent-Length: 2\r\n",  # the email package ends the headers there
+        b"Content-Length : 2\r\n",  # a space before the colon
+        b"Content-Length: 1\r\n 0\r\n",  # a folded length
+        b"Connection: keep-alive,\r\n close\r\nContent-Length: 2\r\n",  # a folded close
+        b"X-A: lone\rCR\r\nContent-Length: 2\r\n",
+        b"Transfer-Encoding: chunked \r\nContent-Length: 2\r\n",  # not "chunked" to http.client
+        b"From nowhere\r\nContent-Length: 2\r\n",
+    ],
+)
+def test_an_answer_is_read_exactly_as_http_client_reads_it(head: bytes) -> None:
+    """Plain header lines are read without the email package; any other answer goes to it. Either
+    way the status, how the body ends, whether the connection is kept, the body and the headers
+    are ``http.client``'s: a kept connection never reads the next answer out of step."""
+    data = b"HTTP/1.1 200 OK\r\n" + head + b"\r\nok" + b"HTTP/1.1 200 OK\r\n\r\n"
+    assert _as_read(targets._Answer, data) == _as_read(http.client.HTTPResponse, data)

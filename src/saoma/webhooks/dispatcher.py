@@ -237,6 +237,14 @@ def signed_headers(row: Any, timestamp: int, body: bytes) -> dict[str, str]:
     return headers
 
 
+def _recordable(error: str) -> str:
+    """An attempt's error as the database takes it: a receiver's answer may put a NUL (which
+    PostgreSQL's text refuses, and the whole batch's record with it) or a lone surrogate in the
+    exception's text."""
+    text = error.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text.replace("\x00", "\\x00")[:256]
+
+
 def backoff_us(attempts: int) -> int:
     return BACKOFF_US[min(attempts, len(BACKOFF_US)) - 1] if attempts else 0
 
@@ -373,14 +381,14 @@ class Dispatcher:
             if not 200 <= status < 300:
                 error = f"HTTP {status}"
         except targets.TargetRefused as exc:  # nothing was sent
-            error = str(exc)[:256]
+            error = _recordable(str(exc))
         except (OSError, http.client.HTTPException) as exc:
-            error = f"{type(exc).__name__}: {exc}"[:256]
+            error = _recordable(f"{type(exc).__name__}: {exc}")
         except Exception as exc:  # a URL no check refused (stored before one): this event fails,
             # recorded like any other failure, and the batch's other deliveries are recorded too.
             # The URL may hold the merchant's token: the log names the event and merchant only.
             log.warning("webhook %s of %s could not be sent: %r", row.id, row.merchant_id, exc)
-            error = f"{type(exc).__name__}: {exc}"[:256]
+            error = _recordable(f"{type(exc).__name__}: {exc}")
         return status, error, int((time.perf_counter() - started) * 1000), now_us()
 
     def _record(self, rows: list[Any], outcomes: list[tuple[int, str, int, int]]) -> None:
