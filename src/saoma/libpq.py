@@ -213,10 +213,7 @@ def _prepare(
     statement (names are this process's, one per SQL and parameter types): it is kept."""
     name, query, types = statement
     result = pgconn.prepare(name, query, types)
-    if result.status == pq.ExecStatus.FATAL_ERROR:
-        if result.error_field(pq.DiagnosticField.SQLSTATE) != _TAKEN:
-            _checked(session, pgconn, result)
-    else:
+    if result.error_field(pq.DiagnosticField.SQLSTATE) != _TAKEN:  # no SQLSTATE when it went in
         _checked(session, pgconn, result)
     session.prepared.add(name)
 
